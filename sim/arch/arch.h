@@ -1,0 +1,81 @@
+/* arch.h: plain description of the simulated hardware, filled by config and read by the models. */
+#ifndef BFLY_ARCH_H
+#define BFLY_ARCH_H
+
+#include <stdint.h>
+
+#include "../util/util.h"
+
+/* Function units of a PE. Each runs SIMD vector operations with its own latency and
+ * width (lanes per cycle); a unit narrower than the SIMD width needs several cycles
+ * per vector operation. */
+typedef enum {
+    ARCH_FU_MAC = 0,
+    ARCH_FU_ADD,
+    ARCH_FU_MUL,
+    ARCH_FU_MAX,
+    ARCH_FU_EXP,
+    ARCH_FU_RCP,
+    ARCH_FU_COUNT
+} arch_fu_kind;
+
+const char *arch_fu_name(arch_fu_kind k);
+
+typedef struct arch_fu {
+    uint32_t latency;         /* cycles from issue to result */
+    uint32_t lanes_per_cycle; /* FP16 lanes accepted per cycle (<= pe.lanes) */
+} arch_fu;
+
+#define ARCH_NAME_MAX 64
+#define ARCH_MAX_SKIP 8
+
+typedef struct arch_desc {
+    char name[ARCH_NAME_MAX];
+    double clock_ghz;
+    uint32_t tech_nm;
+    struct {
+        uint32_t rows, cols;
+    } array;
+    struct {
+        uint32_t lanes;         /* SIMD lanes at FP16; FP32 uses half as many */
+        uint32_t buffer_bytes;  /* PE local memory: operand slots and weights */
+        uint32_t tags;          /* tag contexts (operand slots) per instruction */
+        uint32_t out_slots;     /* finished results waiting to enter the NoC */
+        uint32_t istore;        /* instruction store entries */
+        uint32_t config_cycles; /* cycles to load one instruction-store entry */
+        uint32_t dtypes;        /* bit mask of supported util_dtype values */
+        arch_fu fu[ARCH_FU_COUNT];
+    } pe;
+    struct {
+        uint32_t link_bits;   /* bits per cycle per link and direction */
+        uint32_t hop_latency; /* cycles per router hop (mesh or skip link) */
+        uint32_t n_skip;
+        uint32_t skip[ARCH_MAX_SKIP]; /* express-link strides, in hops, both dimensions */
+    } noc;
+    struct {
+        uint32_t banks;
+        uint32_t bank_bytes;
+        uint32_t width_bytes; /* bytes per bank access */
+        uint32_t ports;       /* accesses per bank per cycle */
+    } spm;
+    struct {
+        uint32_t channels; /* descriptors processed concurrently */
+    } dma;
+    struct {
+        uint32_t channels;
+        double bandwidth_gbs; /* all channels together, GB/s (1e9 bytes) */
+        double latency_ns;
+        uint32_t burst_bytes;
+    } dram;
+} arch_desc;
+
+uint32_t arch_pe_count(const arch_desc *a);
+/* SIMD lanes for a data type (FP32 pairs two FP16 lanes). */
+uint32_t arch_lanes(const arch_desc *a, util_dtype t);
+uint32_t arch_link_bytes(const arch_desc *a);
+uint64_t arch_spm_bytes(const arch_desc *a);
+/* DRAM bytes per clock cycle, all channels together. */
+double arch_dram_bytes_per_cycle(const arch_desc *a);
+uint64_t arch_dram_latency_cycles(const arch_desc *a);
+
+#endif

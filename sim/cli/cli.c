@@ -1,0 +1,281 @@
+/* cli.c: option parsing and the run: configs -> workload -> mapping -> engine -> reports. */
+#include "cli.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../config/config.h"
+#include "../engine/engine.h"
+#include "../mapper/mapper.h"
+#include "../ref/ref.h"
+#include "../report/report.h"
+#include "../workload/workload.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1.0"
+#endif
+
+/* Functional runs keep the matrices, reference and bound in memory: cap their size. */
+#define CLI_MAX_FUNCTIONAL_ELEMS (UINT64_C(1) << 22)
+#define CLI_MAX_SETS 64
+
+typedef struct options {
+    const char *arch_file, *wl_file;
+    const char *json, *csv;
+    bool functional, quiet;
+    bool fault_twiddle;
+    cfg_override sets[CLI_MAX_SETS];
+    size_t n_sets;
+} options;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: bflysim [OPTION]... ARCH.cfg WORKLOAD.cfg\n"
+            "Simulate a workload cycle by cycle on a dataflow PE array.\n"
+            "\n"
+            "  -s, --set FILE.KEY=VALUE  override a config value; FILE is 'arch' or\n"
+            "                            'workload', KEY a dotted path (repeatable),\n"
+            "                            e.g. --set arch.array.rows=16 --set workload.rows=64\n"
+            "  -j, --json FILE           write every counter as JSON to FILE\n"
+            "  -c, --csv FILE            append one result row to FILE (the header is\n"
+            "                            written when FILE is new)\n"
+            "  -f, --functional          move values through the simulated array and check\n"
+            "                            them against the reference math\n"
+            "  -q, --quiet               print nothing but errors\n"
+            "      --list-keys           list every config key with its range and default\n"
+            "      --inject-fault=twiddle  corrupt one twiddle in the mapped program (to test\n"
+            "                            the --functional checker; the run must exit 3)\n"
+            "  -h, --help                display this help and exit\n"
+            "  -V, --version             output version information and exit\n"
+            "\n"
+            "Exit status: 0 ok, 1 run failure, 2 usage or config error, 3 functional\n"
+            "mismatch.\n");
+}
+
+/* Parses argv without getopt's global state. Returns -1 to continue, else an exit code. */
+static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
+{
+    const char *pos[2];
+    int npos = 0;
+    bool no_more_opts = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (no_more_opts || a[0] != '-' || a[1] == '\0') {
+            if (npos == 2) {
+                fprintf(err, "bflysim: unexpected argument '%s'\n", a);
+                fprintf(err, "Try 'bflysim --help' for more information.\n");
+                return UTIL_ECONFIG;
+            }
+            pos[npos++] = a;
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            no_more_opts = true;
+            continue;
+        }
+        /* Split --name=value; short options take their value from the next argument. */
+        char name[64];
+        const char *val = NULL;
+        if (a[1] == '-') {
+            const char *eq = strchr(a, '=');
+            size_t len = eq ? (size_t)(eq - a) : strlen(a);
+            if (len >= sizeof name)
+                len = sizeof name - 1;
+            memcpy(name, a, len);
+            name[len] = '\0';
+            val = eq ? eq + 1 : NULL;
+        } else {
+            snprintf(name, sizeof name, "%.2s", a);
+            if (a[2])
+                val = a + 2;
+        }
+        static const struct {
+            const char *s, *l;
+            bool arg;
+        } opts[] = {{"-s", "--set", true},        {"-j", "--json", true},
+                    {"-c", "--csv", true},        {"-f", "--functional", false},
+                    {"-q", "--quiet", false},     {"", "--list-keys", false},
+                    {"", "--inject-fault", true}, {"-h", "--help", false},
+                    {"-V", "--version", false}};
+        int which = -1;
+        for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+            if (strcmp(name, opts[k].s) == 0 || strcmp(name, opts[k].l) == 0)
+                which = (int)k;
+        if (which < 0) {
+            fprintf(err, "bflysim: unrecognized option '%s'\n", a);
+            fprintf(err, "Try 'bflysim --help' for more information.\n");
+            return UTIL_ECONFIG;
+        }
+        if (opts[which].arg && !val) {
+            if (i + 1 >= argc) {
+                fprintf(err, "bflysim: option '%s' requires an argument\n", opts[which].l);
+                return UTIL_ECONFIG;
+            }
+            val = argv[++i];
+        } else if (!opts[which].arg && val) {
+            fprintf(err, "bflysim: option '%s' doesn't allow an argument\n", opts[which].l);
+            return UTIL_ECONFIG;
+        }
+        char msg[512];
+        switch (which) {
+        case 0:
+            if (o->n_sets == CLI_MAX_SETS) {
+                fprintf(err, "bflysim: at most %d --set options\n", CLI_MAX_SETS);
+                return UTIL_ECONFIG;
+            }
+            if (cfg_parse_override(val, &o->sets[o->n_sets], msg, sizeof msg)) {
+                fprintf(err, "bflysim: %s\n", msg);
+                return UTIL_ECONFIG;
+            }
+            o->n_sets++;
+            break;
+        case 1:
+            o->json = val;
+            break;
+        case 2:
+            o->csv = val;
+            break;
+        case 3:
+            o->functional = true;
+            break;
+        case 4:
+            o->quiet = true;
+            break;
+        case 5:
+            cfg_print_keys(out);
+            return UTIL_OK;
+        case 6:
+            if (strcmp(val, "twiddle") != 0) {
+                fprintf(err, "bflysim: --inject-fault=%s: the only fault is 'twiddle'\n", val);
+                return UTIL_ECONFIG;
+            }
+            o->fault_twiddle = true;
+            break;
+        case 7:
+            usage(out);
+            return UTIL_OK;
+        case 8:
+            fprintf(out, "bflysim %s\n", PACKAGE_VERSION);
+            return UTIL_OK;
+        }
+    }
+    if (npos != 2) {
+        fprintf(err, "bflysim: expected ARCH.cfg and WORKLOAD.cfg\n");
+        fprintf(err, "Try 'bflysim --help' for more information.\n");
+        return UTIL_ECONFIG;
+    }
+    if (o->fault_twiddle && !o->functional) {
+        fprintf(err, "bflysim: --inject-fault needs --functional\n");
+        return UTIL_ECONFIG;
+    }
+    o->arch_file = pos[0];
+    o->wl_file = pos[1];
+    return -1;
+}
+
+/* Functional data: DRAM image with inputs and weights, reference output and bound. */
+typedef struct fdata {
+    float *image, *tw;
+    double *want, *bound;
+} fdata;
+
+static void fdata_free(fdata *d)
+{
+    free(d->image);
+    free(d->tw);
+    free(d->want);
+    free(d->bound);
+}
+
+static int prepare_functional(const wl_butterfly *b, const map_result *m, bool fault, fdata *d,
+                              char *err, size_t errlen)
+{
+    uint64_t elems = b->rows * b->n;
+    if (elems > CLI_MAX_FUNCTIONAL_ELEMS)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "--functional handles at most 2^22 elements (rows x n); this workload "
+                         "has %llu",
+                         (unsigned long long)elems);
+    d->image = util_calloc(m->dram_elems, sizeof *d->image);
+    d->tw = util_calloc(wl_twiddle_count(b), sizeof *d->tw);
+    d->want = util_calloc(elems, sizeof *d->want);
+    d->bound = util_calloc(elems, sizeof *d->bound);
+    if (!d->image || !d->tw || !d->want || !d->bound)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory for the functional run");
+    wl_butterfly_twiddles(b, d->tw);
+    wl_butterfly_inputs(b, d->image + m->x_addr);
+    ref_butterfly(b->n, b->rows, d->tw, d->image + m->x_addr, d->want);
+    /* Each stage rounds once to the element type (u), plus a double-precision sum
+     * (2^-52) before it; subnormal FP16 results are off by at most half a unit 2^-24. */
+    double u = util_dtype_unit_roundoff(b->dtype) + 0x1p-52;
+    double eta = b->dtype == UTIL_FP16 ? 0x1p-25 : 0x1p-150;
+    ref_butterfly_bound(b->n, b->rows, d->tw, d->image + m->x_addr, u, eta, d->bound);
+    map_write_weights(m, b, d->tw, d->image);
+    if (fault) {
+        /* The first twiddle loaded by the first instruction of the first phase. */
+        float *w = d->image + m->phases[0].instr[0].weight_addr;
+        *w = util_round_dtype(b->dtype, *w + 1.0f);
+    }
+    return UTIL_OK;
+}
+
+int cli_main(int argc, char **argv, FILE *out, FILE *err)
+{
+    options o;
+    memset(&o, 0, sizeof o);
+    int rc = parse(argc, argv, &o, out, err);
+    if (rc >= 0)
+        return rc;
+    char msg[1024];
+    arch_desc arch;
+    wl_desc wl;
+    if ((rc = cfg_load(o.arch_file, o.wl_file, o.sets, o.n_sets, &arch, &wl, msg, sizeof msg))) {
+        fprintf(err, "bflysim: %s\n", msg);
+        return rc;
+    }
+    wl_butterfly b;
+    wl_butterfly_from_desc(&wl, &b);
+    map_result m;
+    if ((rc = map_butterfly_simple(&arch, &b, o.functional, &m, msg, sizeof msg))) {
+        fprintf(err, "bflysim: %s\n", msg);
+        return rc;
+    }
+    fdata fd = {0};
+    eng_stats st = {0};
+    ref_compare cmp = {0};
+    if (o.functional && (rc = prepare_functional(&b, &m, o.fault_twiddle, &fd, msg, sizeof msg))) {
+        fprintf(err, "bflysim: %s\n", msg);
+        goto out;
+    }
+    if ((rc = eng_run(&arch, &m.program, fd.image, &st, msg, sizeof msg))) {
+        fprintf(err, "bflysim: %s\n", msg);
+        goto out;
+    }
+    if (o.functional)
+        ref_check(b.rows * b.n, fd.image + m.y_addr, fd.want, fd.bound, &cmp);
+    rep_run run = {PACKAGE_VERSION, o.arch_file, o.wl_file, &arch, &wl, &m, &st,
+                   o.functional, o.functional ? &cmp : NULL};
+    if (!o.quiet)
+        rep_summary(out, &run);
+    if (o.json && (rc = rep_write_json(o.json, &run, msg, sizeof msg)))
+        fprintf(err, "bflysim: %s\n", msg);
+    if (!rc && o.csv && (rc = rep_append_csv(o.csv, &run, msg, sizeof msg)))
+        fprintf(err, "bflysim: %s\n", msg);
+    if (!rc && o.functional && cmp.violations) {
+        uint64_t i = cmp.worst;
+        fprintf(err,
+                "bflysim: functional mismatch: %llu of %llu outputs exceed the rounding-error "
+                "bound; worst at row %llu element %llu: got %.9g, reference %.9g, bound %.3g\n",
+                (unsigned long long)cmp.violations, (unsigned long long)cmp.count,
+                (unsigned long long)(i / b.n), (unsigned long long)(i % b.n),
+                (double)fd.image[m.y_addr + i], fd.want[i], fd.bound[i]);
+        rc = UTIL_EMISMATCH;
+    }
+out:
+    eng_stats_free(&st);
+    fdata_free(&fd);
+    map_free(&m);
+    return rc;
+}

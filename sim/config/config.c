@@ -1,0 +1,934 @@
+/* config.c: schema-driven validation of libconfig files and --set overrides. */
+#include "config.h"
+
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ---------------------------------------------------------------- schema */
+
+typedef enum {
+    K_GROUP,
+    K_U32,
+    K_U64,
+    K_F64,
+    K_STR,
+    K_ENUM,
+    K_U32_LIST,
+    K_ENUM_MASK
+} key_type;
+
+enum {
+    F_REQ = 1u << 0,  /* must be present */
+    F_POW2 = 1u << 1, /* integer must be a power of two */
+    F_GT = 1u << 2    /* float must be strictly greater than min */
+};
+
+typedef struct key_def {
+    const char *name;
+    key_type type;
+    unsigned flags;
+    size_t offset;       /* field in the target struct */
+    size_t size;         /* K_STR: buffer size; K_U32_LIST: capacity */
+    size_t count_offset; /* K_U32_LIST: uint32_t element count */
+    double min, max;     /* inclusive range of numbers (and of list elements) */
+    uint32_t scale;      /* stored value = given value * scale (0 means 1) */
+    const char *const *enums;
+    const struct key_def *children;
+    const char *def;     /* default as a libconfig literal; NULL when required */
+    const char *unit;
+    const char *doc;
+} key_def;
+
+#define END_KEYS {NULL, K_GROUP, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL}
+
+static const char *const dtype_names[] = {"fp16", "fp32", NULL};
+static const char *const kind_names[] = {"butterfly-linear", NULL};
+static const char *const init_names[] = {"random", "identity", NULL};
+
+#define AOFF(field) offsetof(arch_desc, field)
+#define U32(nm, fl, field, lo, hi, dflt, unit, doc) \
+    {nm, K_U32, fl, AOFF(field), 0, 0, lo, hi, 0, NULL, NULL, dflt, unit, doc}
+
+#define FU_KEYS(kind)                                                                       \
+    static const key_def fu_##kind##_keys[] = {                                             \
+        U32("latency", F_REQ, pe.fu[ARCH_FU_##kind].latency, 1, 1000, NULL, "cycles",      \
+            "cycles from issue to result"),                                                 \
+        U32("lanes_per_cycle", F_REQ, pe.fu[ARCH_FU_##kind].lanes_per_cycle, 1, 256, NULL,  \
+            "lanes", "FP16 lanes accepted per cycle (at most pe.lanes)"),                    \
+        END_KEYS}
+FU_KEYS(MAC);
+FU_KEYS(ADD);
+FU_KEYS(MUL);
+FU_KEYS(MAX);
+FU_KEYS(EXP);
+FU_KEYS(RCP);
+
+#define GROUP(nm, fl, kids, doc) {nm, K_GROUP, fl, 0, 0, 0, 0, 0, 0, NULL, kids, NULL, NULL, doc}
+
+static const key_def fu_keys[] = {
+    GROUP("mac", F_REQ, fu_MAC_keys, "multiply-accumulate unit"),
+    GROUP("add", F_REQ, fu_ADD_keys, "adder"),
+    GROUP("mul", F_REQ, fu_MUL_keys, "multiplier"),
+    GROUP("max", F_REQ, fu_MAX_keys, "comparator (max)"),
+    GROUP("exp", F_REQ, fu_EXP_keys, "exponential unit"),
+    GROUP("rcp", F_REQ, fu_RCP_keys, "reciprocal unit"),
+    END_KEYS};
+
+static const key_def array_keys[] = {
+    U32("rows", F_REQ, array.rows, 1, 64, NULL, "PEs", "PE rows of the mesh"),
+    U32("cols", F_REQ, array.cols, 1, 64, NULL, "PEs", "PE columns of the mesh (the PE layers)"),
+    END_KEYS};
+
+static const key_def pe_keys[] = {
+    U32("lanes", F_REQ | F_POW2, pe.lanes, 1, 256, NULL, "lanes", "SIMD lanes at FP16"),
+    {"buffer_kb", K_U32, F_REQ, AOFF(pe.buffer_bytes), 0, 0, 1, 65536, 1024, NULL, NULL, NULL,
+     "KiB", "PE local memory for operand slots and weights"},
+    U32("tags", F_REQ, pe.tags, 1, 64, NULL, "tags", "tag contexts (operand slots) per instruction"),
+    U32("out_slots", 0, pe.out_slots, 1, 64, "2", "results",
+        "finished results that may wait for the NoC"),
+    U32("istore", F_REQ, pe.istore, 1, 4096, NULL, "entries", "instruction store entries"),
+    U32("config_cycles", 0, pe.config_cycles, 0, 1000, "1", "cycles",
+        "cycles to load one instruction-store entry"),
+    {"dtypes", K_ENUM_MASK, 0, AOFF(pe.dtypes), 0, 0, 0, 0, 0, dtype_names, NULL, "[\"fp16\"]",
+     NULL, "data types the datapath supports"},
+    GROUP("fu", F_REQ, fu_keys, "function units"),
+    END_KEYS};
+
+static const key_def noc_keys[] = {
+    U32("link_bits", F_REQ, noc.link_bits, 8, 4096, NULL, "bits",
+        "link width per cycle and direction (a multiple of 8)"),
+    U32("hop_latency", F_REQ, noc.hop_latency, 1, 100, NULL, "cycles", "cycles per router hop"),
+    {"skip", K_U32_LIST, 0, AOFF(noc.skip), ARCH_MAX_SKIP, AOFF(noc.n_skip), 2, 63, 0, NULL, NULL,
+     "[]", "hops", "express-link strides in both dimensions, e.g. [2, 4]"},
+    END_KEYS};
+
+static const key_def spm_keys[] = {
+    U32("banks", F_REQ, spm.banks, 1, 1024, NULL, "banks", "scratchpad banks"),
+    {"bank_kb", K_U32, F_REQ, AOFF(spm.bank_bytes), 0, 0, 1, 65536, 1024, NULL, NULL, NULL, "KiB",
+     "capacity of one bank"},
+    U32("width_bytes", F_REQ | F_POW2, spm.width_bytes, 1, 1024, NULL, "bytes",
+        "bytes per bank access"),
+    U32("ports", 0, spm.ports, 1, 8, "1", "accesses", "accesses per bank per cycle"),
+    END_KEYS};
+
+static const key_def dma_keys[] = {
+    U32("channels", F_REQ, dma.channels, 1, 64, NULL, "channels", "DMA descriptors in flight"),
+    END_KEYS};
+
+static const key_def dram_keys[] = {
+    U32("channels", F_REQ, dram.channels, 1, 64, NULL, "channels", "independent DRAM channels"),
+    {"bandwidth_gbs", K_F64, F_REQ | F_GT, AOFF(dram.bandwidth_gbs), 0, 0, 0, 1e5, 0, NULL, NULL,
+     NULL, "GB/s", "peak bandwidth of all channels together"},
+    {"latency_ns", K_F64, F_REQ, AOFF(dram.latency_ns), 0, 0, 0, 1e6, 0, NULL, NULL, NULL, "ns",
+     "access latency"},
+    U32("burst_bytes", F_REQ | F_POW2, dram.burst_bytes, 1, 4096, NULL, "bytes",
+        "bytes per burst (the access granularity)"),
+    END_KEYS};
+
+static const key_def arch_keys[] = {
+    {"name", K_STR, 0, AOFF(name), ARCH_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+     "preset name (default: the file name)"},
+    {"clock_ghz", K_F64, F_REQ | F_GT, AOFF(clock_ghz), 0, 0, 0, 100, 0, NULL, NULL, NULL, "GHz",
+     "clock frequency"},
+    U32("tech_nm", F_REQ, tech_nm, 3, 180, NULL, "nm", "technology node"),
+    GROUP("array", F_REQ, array_keys, "PE mesh"),
+    GROUP("pe", F_REQ, pe_keys, "processing element"),
+    GROUP("noc", F_REQ, noc_keys, "2-D mesh network on chip"),
+    GROUP("spm", F_REQ, spm_keys, "banked scratchpad memory"),
+    GROUP("dma", F_REQ, dma_keys, "DMA engine"),
+    GROUP("dram", F_REQ, dram_keys, "off-chip memory"),
+    END_KEYS};
+
+#define WOFF(field) offsetof(wl_desc, field)
+static const key_def wl_keys[] = {
+    {"name", K_STR, 0, WOFF(name), WL_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+     "workload name (default: the file name)"},
+    {"kind", K_ENUM, F_REQ, WOFF(kind), 0, 0, 0, 0, 0, kind_names, NULL, NULL, NULL,
+     "workload kind"},
+    {"n", K_U64, F_REQ | F_POW2, WOFF(n), 0, 0, 2, 16777216, 0, NULL, NULL, NULL, "elements",
+     "butterfly size: elements per vector"},
+    {"rows", K_U64, F_REQ, WOFF(rows), 0, 0, 1, 4294967296.0, 0, NULL, NULL, NULL, "vectors",
+     "vectors the layer is applied to"},
+    {"dtype", K_ENUM, 0, WOFF(dtype), 0, 0, 0, 0, 0, dtype_names, NULL, "\"fp16\"", NULL,
+     "element data type"},
+    {"seed", K_U64, 0, WOFF(seed), 0, 0, 0, 9.2e18, 0, NULL, NULL, "1", NULL,
+     "seed of the twiddle and input generator"},
+    {"init", K_ENUM, 0, WOFF(init), 0, 0, 0, 0, 0, init_names, NULL, "\"random\"", NULL,
+     "twiddles: random (uniform, norm-preserving) or identity"},
+    END_KEYS};
+
+/* Largest element count of a workload (rows x n): keeps every derived size in range. */
+#define CFG_MAX_ELEMS (UINT64_C(1) << 40)
+
+/* ---------------------------------------------------------------- context */
+
+#define MAX_TRACKED 64
+
+typedef struct ctx {
+    const char *file;   /* file name as given */
+    const char *prefix; /* "arch" or "workload" */
+    char *err;
+    size_t errlen;
+    /* settings written by overrides, to blame the --set argument and not the file */
+    const config_setting_t *ov_setting[MAX_TRACKED];
+    const cfg_override *ov_arg[MAX_TRACKED];
+    size_t n_tracked;
+} ctx;
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+/* "FILE:LINE" of a setting, or "--set ARG" when an override wrote it. */
+static void where(const ctx *c, const config_setting_t *s, char *buf, size_t len)
+{
+    for (size_t i = 0; i < c->n_tracked; i++) {
+        for (const config_setting_t *p = s; p; p = config_setting_parent(p)) {
+            if (p == c->ov_setting[i]) {
+                snprintf(buf, len, "--set %s", c->ov_arg[i]->arg);
+                return;
+            }
+        }
+    }
+    const char *f = s ? config_setting_source_file(s) : NULL;
+    unsigned line = s ? config_setting_source_line(s) : 0;
+    snprintf(buf, len, "%s:%u", f ? f : c->file, line ? line : 1u);
+}
+
+static int fail_at(const ctx *c, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail_at(const ctx *c, const config_setting_t *s, const char *fmt, ...)
+{
+    char loc[512], msg[768];
+    where(c, s, loc, sizeof loc);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: %s", loc, msg);
+}
+
+/* Full dotted path of a setting below the root ("pe.fu.exp.latency", "noc.skip[1]"). */
+static void setting_path(const config_setting_t *s, char *buf, size_t len)
+{
+    const config_setting_t *chain[32];
+    size_t n = 0;
+    for (const config_setting_t *p = s; p && config_setting_parent(p) && n < 32;
+         p = config_setting_parent(p))
+        chain[n++] = p;
+    size_t used = 0;
+    buf[0] = '\0';
+    while (n-- > 0) {
+        const config_setting_t *p = chain[n];
+        const char *nm = config_setting_name(p);
+        int w;
+        if (nm)
+            w = snprintf(buf + used, len - used, "%s%s", used ? "." : "", nm);
+        else
+            w = snprintf(buf + used, len - used, "[%d]", config_setting_index(p));
+        if (w < 0 || (size_t)w >= len - used)
+            return;
+        used += (size_t)w;
+    }
+}
+
+/* ---------------------------------------------------------------- describing keys */
+
+static void describe_key(const key_def *k, char *buf, size_t len)
+{
+    char range[96] = "";
+    switch (k->type) {
+    case K_U32:
+    case K_U64:
+        snprintf(range, sizeof range, "an integer %.0f..%.0f%s", k->min, k->max,
+                 (k->flags & F_POW2) ? ", a power of two" : "");
+        break;
+    case K_F64:
+        snprintf(range, sizeof range, "a number %s %g and <= %g", (k->flags & F_GT) ? ">" : ">=",
+                 k->min, k->max);
+        break;
+    case K_STR:
+        snprintf(range, sizeof range, "a string of at most %zu characters", k->size - 1);
+        break;
+    case K_ENUM:
+    case K_ENUM_MASK: {
+        size_t used = (size_t)snprintf(range, sizeof range, "%s",
+                                       k->type == K_ENUM ? "one of" : "a list of");
+        for (size_t i = 0; k->enums[i] && used < sizeof range; i++)
+            used += (size_t)snprintf(range + used, sizeof range - used, "%s \"%s\"", i ? "," : "",
+                                     k->enums[i]);
+        break;
+    }
+    case K_U32_LIST:
+        snprintf(range, sizeof range, "a list of at most %zu integers %.0f..%.0f", k->size,
+                 k->min, k->max);
+        break;
+    case K_GROUP:
+        snprintf(range, sizeof range, "a group { ... }");
+        break;
+    }
+    if (k->unit && k->type != K_GROUP)
+        snprintf(buf, len, "%s, in %s", range, k->unit);
+    else
+        snprintf(buf, len, "%s", range);
+}
+
+static void describe_found(const config_setting_t *s, char *buf, size_t len)
+{
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        snprintf(buf, len, "the integer %lld", config_setting_get_int64(s));
+        break;
+    case CONFIG_TYPE_FLOAT:
+        snprintf(buf, len, "the number %g", config_setting_get_float(s));
+        break;
+    case CONFIG_TYPE_STRING:
+        snprintf(buf, len, "the string \"%.60s\"", config_setting_get_string(s));
+        break;
+    case CONFIG_TYPE_BOOL:
+        snprintf(buf, len, "the boolean %s", config_setting_get_bool(s) ? "true" : "false");
+        break;
+    case CONFIG_TYPE_GROUP:
+        snprintf(buf, len, "a group");
+        break;
+    default:
+        snprintf(buf, len, "a list");
+        break;
+    }
+}
+
+static int type_error(const ctx *c, const config_setting_t *s, const key_def *k)
+{
+    char path[256], want[160], found[128];
+    setting_path(s, path, sizeof path);
+    describe_key(k, want, sizeof want);
+    describe_found(s, found, sizeof found);
+    return fail_at(c, s, "%s: wrong type: expected %s, found %s", path, want, found);
+}
+
+/* Closest name (edit distance at most max(2, len/3)) for "did you mean". */
+static const char *closest(const char *name, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX, limit = strlen(name) / 3;
+    if (limit < 2)
+        limit = 2;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = util_edit_distance(name, cands[i]);
+        if (d <= limit && d < best_d) {
+            best_d = d;
+            best = cands[i];
+        }
+    }
+    return best;
+}
+
+static const char *closest_key(const char *name, const key_def *keys)
+{
+    const char *cands[64];
+    size_t n = 0;
+    for (const key_def *k = keys; k->name && n < 64; k++)
+        cands[n++] = k->name;
+    return closest(name, cands, n);
+}
+
+/* Searches the whole schema for a key of this name elsewhere ("rows" -> "array.rows"). */
+static bool find_elsewhere(const key_def *keys, const char *name, const char *prefix, char *out,
+                           size_t len)
+{
+    for (const key_def *k = keys; k->name; k++) {
+        char path[160];
+        snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", k->name);
+        if (strcmp(k->name, name) == 0 && *prefix) {
+            snprintf(out, len, "%s", path);
+            return true;
+        }
+        if (k->type == K_GROUP && find_elsewhere(k->children, name, path, out, len))
+            return true;
+    }
+    return false;
+}
+
+/* ---------------------------------------------------------------- values */
+
+static uint32_t mask_of(const char *const *names, const char *s)
+{
+    for (uint32_t i = 0; names[i]; i++)
+        if (strcmp(names[i], s) == 0)
+            return i;
+    return UINT32_MAX;
+}
+
+static bool is_int(const config_setting_t *s)
+{
+    int t = config_setting_type(s);
+    return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+}
+
+static int check_int(const ctx *c, const config_setting_t *s, const key_def *k, const char *path,
+                     long long *out)
+{
+    if (!is_int(s))
+        return type_error(c, s, k);
+    long long v = config_setting_get_int64(s);
+    if ((double)v < k->min || (double)v > k->max)
+        return fail_at(c, s, "%s = %lld is out of range (allowed %.0f..%.0f)", path, v, k->min,
+                       k->max);
+    if ((k->flags & F_POW2) && !util_is_pow2((uint64_t)v)) {
+        uint64_t lo = UINT64_C(1) << util_log2((uint64_t)v);
+        return fail_at(c, s, "%s = %lld must be a power of two (nearest: %llu or %llu)", path, v,
+                       (unsigned long long)lo, (unsigned long long)(lo * 2));
+    }
+    *out = v;
+    return UTIL_OK;
+}
+
+static int check_enum(const ctx *c, const config_setting_t *s, const key_def *k, const char *path,
+                      uint32_t *out)
+{
+    if (config_setting_type(s) != CONFIG_TYPE_STRING)
+        return type_error(c, s, k);
+    const char *v = config_setting_get_string(s);
+    uint32_t idx = mask_of(k->enums, v);
+    if (idx != UINT32_MAX) {
+        *out = idx;
+        return UTIL_OK;
+    }
+    size_t n = 0;
+    while (k->enums[n])
+        n++;
+    char allowed[160];
+    describe_key(k, allowed, sizeof allowed);
+    const char *near = closest(v, k->enums, n);
+    char hint[96] = "";
+    if (near)
+        snprintf(hint, sizeof hint, "; did you mean \"%s\"?", near);
+    return fail_at(c, s, "%s = \"%.60s\" is not allowed (%s)%s", path, v,
+                   allowed, hint);
+}
+
+static int store_value(const ctx *c, const config_setting_t *s, const key_def *k, void *base)
+{
+    char path[256];
+    setting_path(s, path, sizeof path);
+    char *field = (char *)base + k->offset;
+    long long iv;
+    int rc;
+    switch (k->type) {
+    case K_U32:
+        if ((rc = check_int(c, s, k, path, &iv)))
+            return rc;
+        *(uint32_t *)field = (uint32_t)iv * (k->scale ? k->scale : 1);
+        return UTIL_OK;
+    case K_U64:
+        if ((rc = check_int(c, s, k, path, &iv)))
+            return rc;
+        *(uint64_t *)field = (uint64_t)iv;
+        return UTIL_OK;
+    case K_F64: {
+        double v;
+        if (is_int(s))
+            v = (double)config_setting_get_int64(s);
+        else if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
+            v = config_setting_get_float(s);
+        else
+            return type_error(c, s, k);
+        bool low = (k->flags & F_GT) ? !(v > k->min) : !(v >= k->min);
+        if (isnan(v) || low || v > k->max)
+            return fail_at(c, s, "%s = %g is out of range (allowed %s %g and <= %g)", path, v,
+                           (k->flags & F_GT) ? ">" : ">=", k->min, k->max);
+        *(double *)field = v;
+        return UTIL_OK;
+    }
+    case K_STR: {
+        if (config_setting_type(s) != CONFIG_TYPE_STRING)
+            return type_error(c, s, k);
+        const char *v = config_setting_get_string(s);
+        if (strlen(v) >= k->size || strlen(v) == 0)
+            return fail_at(c, s, "%s = \"%.40s...\" must have 1..%zu characters", path, v,
+                           k->size - 1);
+        snprintf(field, k->size, "%s", v);
+        return UTIL_OK;
+    }
+    case K_ENUM: {
+        uint32_t idx;
+        if ((rc = check_enum(c, s, k, path, &idx)))
+            return rc;
+        *(int *)field = (int)idx;
+        return UTIL_OK;
+    }
+    case K_U32_LIST:
+    case K_ENUM_MASK: {
+        int t = config_setting_type(s);
+        if (t != CONFIG_TYPE_ARRAY && t != CONFIG_TYPE_LIST)
+            return type_error(c, s, k);
+        int len = config_setting_length(s);
+        if (k->type == K_U32_LIST && (size_t)len > k->size)
+            return fail_at(c, s, "%s has %d entries (at most %zu allowed)", path, len, k->size);
+        uint32_t mask = 0;
+        for (int i = 0; i < len; i++) {
+            const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+            char epath[280];
+            snprintf(epath, sizeof epath, "%s[%d]", path, i);
+            if (k->type == K_U32_LIST) {
+                if ((rc = check_int(c, e, k, epath, &iv)))
+                    return rc;
+                ((uint32_t *)field)[i] = (uint32_t)iv;
+            } else {
+                uint32_t idx;
+                if ((rc = check_enum(c, e, k, epath, &idx)))
+                    return rc;
+                mask |= 1u << idx;
+            }
+        }
+        if (k->type == K_U32_LIST)
+            *(uint32_t *)((char *)base + k->count_offset) = (uint32_t)len;
+        else
+            *(uint32_t *)field = mask;
+        return UTIL_OK;
+    }
+    case K_GROUP:
+        break;
+    }
+    return type_error(c, s, k);
+}
+
+/* ---------------------------------------------------------------- validation */
+
+static int validate_group(ctx *c, config_setting_t *g, const key_def *keys, void *base);
+
+/* Parses a libconfig literal into a one-setting scratch config. */
+static int parse_literal(config_t *tmp, const char *text)
+{
+    size_t len = strlen(text) + 16;
+    char *src = malloc(len);
+    if (!src)
+        return CONFIG_FALSE;
+    snprintf(src, len, "v = %s;", text);
+    config_init(tmp);
+    int ok = config_read_string(tmp, src);
+    free(src);
+    if (ok == CONFIG_TRUE && config_setting_length(config_root_setting(tmp)) != 1)
+        ok = CONFIG_FALSE;
+    return ok;
+}
+
+/* Creates a missing optional key from its default, then validates it like a file value. */
+static int apply_default(ctx *c, config_setting_t *g, const key_def *k, void *base)
+{
+    if (k->type == K_GROUP) {
+        config_setting_t *child = config_setting_add(g, k->name, CONFIG_TYPE_GROUP);
+        return child ? validate_group(c, child, k->children, base)
+                     : util_fail(UTIL_ERUN, c->err, c->errlen, "out of memory");
+    }
+    if (!k->def)
+        return UTIL_OK;
+    config_t tmp;
+    if (parse_literal(&tmp, k->def) != CONFIG_TRUE) {
+        config_destroy(&tmp);
+        return util_fail(UTIL_ERUN, c->err, c->errlen, "internal: bad default for %s", k->name);
+    }
+    const config_setting_t *v = config_setting_get_elem(config_root_setting(&tmp), 0);
+    int rc = store_value(c, v, k, base);
+    config_destroy(&tmp);
+    return rc;
+}
+
+static int validate_group(ctx *c, config_setting_t *g, const key_def *keys, void *base)
+{
+    char path[256];
+    int n = config_setting_length(g);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+        const char *nm = config_setting_name(m);
+        const key_def *k = keys;
+        while (k->name && strcmp(k->name, nm) != 0)
+            k++;
+        if (k->name)
+            continue;
+        setting_path(m, path, sizeof path);
+        const char *near = closest_key(nm, keys);
+        char other[160];
+        if (near)
+            return fail_at(c, m, "unknown key '%s'; did you mean '%s'?", path, near);
+        if (find_elsewhere(keys, nm, "", other, sizeof other))
+            return fail_at(c, m, "unknown key '%s'; did you mean '%s'?", path, other);
+        return fail_at(c, m, "unknown key '%s' (see bflysim --list-keys)", path);
+    }
+    for (const key_def *k = keys; k->name; k++) {
+        config_setting_t *m = config_setting_get_member(g, k->name);
+        int rc;
+        if (!m) {
+            if (k->flags & F_REQ) {
+                char want[160], gpath[256];
+                describe_key(k, want, sizeof want);
+                setting_path(g, gpath, sizeof gpath);
+                return fail_at(c, g, "missing required key '%s%s%s' (%s)", gpath,
+                               *gpath ? "." : "", k->name, want);
+            }
+            rc = apply_default(c, g, k, base);
+        } else if (k->type == K_GROUP) {
+            if (config_setting_type(m) != CONFIG_TYPE_GROUP)
+                return type_error(c, m, k);
+            rc = validate_group(c, m, k->children, base);
+        } else {
+            rc = store_value(c, m, k, base);
+        }
+        if (rc)
+            return rc;
+    }
+    return UTIL_OK;
+}
+
+/* ---------------------------------------------------------------- overrides */
+
+int cfg_parse_override(const char *arg, cfg_override *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    const char *eq = strchr(arg, '=');
+    const char *dot = strchr(arg, '.');
+    if (strlen(arg) >= sizeof out->arg)
+        return util_fail(UTIL_ECONFIG, err, errlen, "--set %.40s...: argument too long", arg);
+    snprintf(out->arg, sizeof out->arg, "%s", arg);
+    if (!eq || !dot || dot > eq || eq == dot + 1 || eq[1] == '\0')
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "--set %s: expected FILE.KEY=VALUE, e.g. arch.array.rows=16 or "
+                         "workload.rows=4096",
+                         arg);
+    size_t flen = (size_t)(dot - arg);
+    if (!((flen == 4 && strncmp(arg, "arch", 4) == 0) ||
+          (flen == 8 && strncmp(arg, "workload", 8) == 0)))
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "--set %s: the key path must start with 'arch.' or 'workload.'", arg);
+    size_t plen = (size_t)(eq - dot - 1);
+    if (plen >= sizeof out->path || strlen(eq + 1) >= sizeof out->value)
+        return util_fail(UTIL_ECONFIG, err, errlen, "--set %s: key or value too long", arg);
+    memcpy(out->file, arg, flen);
+    memcpy(out->path, dot + 1, plen);
+    snprintf(out->value, sizeof out->value, "%s", eq + 1);
+    return UTIL_OK;
+}
+
+/* Copies a scalar or a flat list from the scratch config into dst (already typed). */
+static bool copy_value(config_setting_t *dst, const config_setting_t *src)
+{
+    switch (config_setting_type(src)) {
+    case CONFIG_TYPE_INT:
+    case CONFIG_TYPE_INT64:
+        return config_setting_set_int64(dst, config_setting_get_int64(src)) == CONFIG_TRUE;
+    case CONFIG_TYPE_FLOAT:
+        return config_setting_set_float(dst, config_setting_get_float(src)) == CONFIG_TRUE;
+    case CONFIG_TYPE_STRING:
+        return config_setting_set_string(dst, config_setting_get_string(src)) == CONFIG_TRUE;
+    case CONFIG_TYPE_BOOL:
+        return config_setting_set_bool(dst, config_setting_get_bool(src)) == CONFIG_TRUE;
+    case CONFIG_TYPE_ARRAY:
+    case CONFIG_TYPE_LIST:
+        for (int i = 0; i < config_setting_length(src); i++) {
+            const config_setting_t *e = config_setting_get_elem(src, (unsigned)i);
+            config_setting_t *d = config_setting_add(dst, NULL, config_setting_type(e));
+            if (!d || config_setting_type(e) == CONFIG_TYPE_GROUP || !copy_value(d, e))
+                return false;
+        }
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int apply_override(ctx *c, config_t *cfg, const key_def *schema, const cfg_override *o)
+{
+    char seg[128];
+    const char *p = o->path;
+    config_setting_t *g = config_root_setting(cfg);
+    const key_def *keys = schema;
+    char sofar[160] = "";
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        size_t len = dot ? (size_t)(dot - p) : strlen(p);
+        if (len == 0 || len >= sizeof seg)
+            return util_fail(UTIL_ECONFIG, c->err, c->errlen, "--set %s: empty or long key name",
+                             o->arg);
+        memcpy(seg, p, len);
+        seg[len] = '\0';
+        const key_def *k = keys;
+        while (k->name && strcmp(k->name, seg) != 0)
+            k++;
+        size_t used = strlen(sofar);
+        snprintf(sofar + used, sizeof sofar - used, "%s%s", used ? "." : "", seg);
+        if (!k->name) {
+            const char *near = closest_key(seg, keys);
+            char other[160];
+            if (near) {
+                /* The suggestion keeps the groups already matched. */
+                return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                                 "--set %s: unknown key '%s.%s'; did you mean '%s.%.*s%s'?",
+                                 o->arg, c->prefix, sofar, c->prefix, (int)(p - o->path),
+                                 o->path, near);
+            }
+            if (find_elsewhere(schema, seg, "", other, sizeof other))
+                return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                                 "--set %s: unknown key '%s.%s'; did you mean '%s.%s'?", o->arg,
+                                 c->prefix, sofar, c->prefix, other);
+            return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                             "--set %s: unknown key '%s.%s' (see bflysim --list-keys)", o->arg,
+                             c->prefix, sofar);
+        }
+        config_setting_t *m = config_setting_get_member(g, seg);
+        if (k->type == K_GROUP) {
+            if (!dot)
+                return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                                 "--set %s: '%s.%s' is a group; set one of its keys", o->arg,
+                                 c->prefix, sofar);
+            if (m && config_setting_type(m) != CONFIG_TYPE_GROUP)
+                return type_error(c, m, k);
+            if (!m && !(m = config_setting_add(g, seg, CONFIG_TYPE_GROUP)))
+                return util_fail(UTIL_ERUN, c->err, c->errlen, "out of memory");
+            g = m;
+            keys = k->children;
+            p = dot + 1;
+            continue;
+        }
+        if (dot)
+            return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                             "--set %s: '%s.%s' is not a group", o->arg, c->prefix, sofar);
+        /* Leaf: parse the value, falling back to a bare string for string-like keys. */
+        config_t tmp;
+        bool parsed = parse_literal(&tmp, o->value) == CONFIG_TRUE;
+        if (!parsed && (k->type == K_STR || k->type == K_ENUM)) {
+            config_destroy(&tmp);
+            char quoted[160];
+            bool plain = strpbrk(o->value, "\"\\") == NULL;
+            snprintf(quoted, sizeof quoted, "\"%s\"", o->value);
+            parsed = plain && parse_literal(&tmp, quoted) == CONFIG_TRUE;
+        }
+        if (!parsed) {
+            config_destroy(&tmp);
+            char want[160];
+            describe_key(k, want, sizeof want);
+            return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                             "--set %s: cannot parse the value '%s' (expected %s)", o->arg,
+                             o->value, want);
+        }
+        const config_setting_t *v = config_setting_get_elem(config_root_setting(&tmp), 0);
+        if (m)
+            config_setting_remove(g, seg);
+        int type = config_setting_type(v);
+        config_setting_t *d = config_setting_add(g, seg, type);
+        bool ok = d && copy_value(d, v);
+        config_destroy(&tmp);
+        if (!ok)
+            return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                             "--set %s: unsupported value '%s'", o->arg, o->value);
+        if (c->n_tracked < MAX_TRACKED) {
+            c->ov_setting[c->n_tracked] = d;
+            c->ov_arg[c->n_tracked] = o;
+            c->n_tracked++;
+        }
+        return UTIL_OK;
+    }
+}
+
+/* ---------------------------------------------------------------- files */
+
+static int read_file(ctx *c, config_t *cfg)
+{
+    struct stat st;
+    if (stat(c->file, &st) != 0)
+        return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: %s", c->file,
+                         strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: not a regular file",
+                         c->file);
+    if ((uint64_t)st.st_size > CFG_MAX_FILE_BYTES)
+        return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                         "%s: file is %lld bytes; a config file may have at most %u", c->file,
+                         (long long)st.st_size, CFG_MAX_FILE_BYTES);
+    FILE *f = fopen(c->file, "r");
+    if (!f)
+        return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: %s", c->file,
+                         strerror(errno));
+    fclose(f);
+    /* Relative @include paths resolve next to the including file. */
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", c->file);
+    char *slash = strrchr(dir, '/');
+    if (slash) {
+        *slash = '\0';
+        config_set_include_dir(cfg, dir);
+    }
+    if (config_read_file(cfg, c->file) != CONFIG_TRUE) {
+        const char *ef = config_error_file(cfg);
+        if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
+            return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: %s",
+                             ef ? ef : c->file, config_error_text(cfg));
+        return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s:%d: malformed file: %s",
+                         ef ? ef : c->file, config_error_line(cfg), config_error_text(cfg));
+    }
+    return UTIL_OK;
+}
+
+static int load(ctx *c, config_t *cfg, const key_def *schema, const cfg_override *ov, size_t n_ov,
+                void *base)
+{
+    int rc = read_file(c, cfg);
+    for (size_t i = 0; !rc && i < n_ov; i++)
+        if (strcmp(ov[i].file, c->prefix) == 0)
+            rc = apply_override(c, cfg, schema, &ov[i]);
+    if (!rc)
+        rc = validate_group(c, config_root_setting(cfg), schema, base);
+    return rc;
+}
+
+static void default_name(char *name, size_t len, const char *file)
+{
+    if (name[0])
+        return;
+    snprintf(name, len, "%s", base_name(file));
+    char *ext = strrchr(name, '.');
+    if (ext && ext != name)
+        *ext = '\0';
+}
+
+/* Location of a key for cross-key checks. */
+static const config_setting_t *at(const config_t *cfg, const char *path)
+{
+    const config_setting_t *s = config_lookup(cfg, path);
+    return s ? s : config_root_setting(cfg);
+}
+
+static int arch_cross_checks(const ctx *c, const config_t *cfg, const arch_desc *a)
+{
+    for (int k = 0; k < ARCH_FU_COUNT; k++) {
+        if (a->pe.fu[k].lanes_per_cycle > a->pe.lanes) {
+            char path[64];
+            snprintf(path, sizeof path, "pe.fu.%s.lanes_per_cycle", arch_fu_name((arch_fu_kind)k));
+            return fail_at(c, at(cfg, path), "%s = %u exceeds pe.lanes = %u (allowed 1..%u)",
+                           path, a->pe.fu[k].lanes_per_cycle, a->pe.lanes, a->pe.lanes);
+        }
+    }
+    if (a->noc.link_bits % 8)
+        return fail_at(c, at(cfg, "noc.link_bits"),
+                       "noc.link_bits = %u must be a multiple of 8", a->noc.link_bits);
+    uint32_t span = a->array.rows > a->array.cols ? a->array.rows : a->array.cols;
+    for (uint32_t i = 0; i < a->noc.n_skip; i++) {
+        char path[32];
+        snprintf(path, sizeof path, "noc.skip.[%u]", i);
+        const config_setting_t *s = config_lookup(cfg, "noc.skip");
+        if (s && config_setting_get_elem(s, i))
+            s = config_setting_get_elem(s, i);
+        if (a->noc.skip[i] >= span)
+            return fail_at(c, s ? s : at(cfg, "noc"),
+                           "noc.skip[%u] = %u spans the whole mesh (allowed 2..%u for a %ux%u "
+                           "array)",
+                           i, a->noc.skip[i], span - 1, a->array.rows, a->array.cols);
+        for (uint32_t j = 0; j < i; j++)
+            if (a->noc.skip[j] == a->noc.skip[i])
+                return fail_at(c, s ? s : at(cfg, "noc"), "noc.skip[%u] = %u repeats noc.skip[%u]",
+                               i, a->noc.skip[i], j);
+    }
+    if (!(a->pe.dtypes & (1u << UTIL_FP16)))
+        return fail_at(c, at(cfg, "pe.dtypes"), "pe.dtypes must include \"fp16\"");
+    if (arch_spm_bytes(a) > (UINT64_C(1) << 32))
+        return fail_at(c, at(cfg, "spm.bank_kb"),
+                       "spm.banks x spm.bank_kb = %llu KiB overflows the 4 GiB address space",
+                       (unsigned long long)(arch_spm_bytes(a) >> 10));
+    if (a->spm.width_bytes > a->spm.bank_bytes)
+        return fail_at(c, at(cfg, "spm.width_bytes"),
+                       "spm.width_bytes = %u exceeds the bank size", a->spm.width_bytes);
+    return UTIL_OK;
+}
+
+int cfg_load_arch(const char *file, const cfg_override *ov, size_t n_ov, arch_desc *out,
+                  char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    ctx c = {.file = file, .prefix = "arch", .err = err, .errlen = errlen};
+    config_t cfg;
+    config_init(&cfg);
+    int rc = load(&c, &cfg, arch_keys, ov, n_ov, out);
+    if (!rc)
+        rc = arch_cross_checks(&c, &cfg, out);
+    config_destroy(&cfg);
+    default_name(out->name, sizeof out->name, file);
+    return rc;
+}
+
+/* Loads a workload; with arch given, also checks that the PEs support its data type. */
+static int load_workload(const char *file, const cfg_override *ov, size_t n_ov,
+                         const arch_desc *arch, const char *arch_file, wl_desc *out, char *err,
+                         size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    ctx c = {.file = file, .prefix = "workload", .err = err, .errlen = errlen};
+    config_t cfg;
+    config_init(&cfg);
+    int rc = load(&c, &cfg, wl_keys, ov, n_ov, out);
+    uint64_t elems;
+    if (!rc && (!util_mul_u64(out->rows, out->n, &elems) || elems > CFG_MAX_ELEMS))
+        rc = fail_at(&c, at(&cfg, "rows"),
+                     "rows x n = %llu x %llu elements exceeds the maximum 2^40",
+                     (unsigned long long)out->rows, (unsigned long long)out->n);
+    if (!rc && arch && !(arch->pe.dtypes & (1u << out->dtype)))
+        rc = fail_at(&c, at(&cfg, "dtype"),
+                     "dtype = \"%s\" is not supported by arch %s (see pe.dtypes in %s)",
+                     util_dtype_name(out->dtype), arch->name, arch_file);
+    config_destroy(&cfg);
+    default_name(out->name, sizeof out->name, file);
+    return rc;
+}
+
+int cfg_load_workload(const char *file, const cfg_override *ov, size_t n_ov, wl_desc *out,
+                      char *err, size_t errlen)
+{
+    return load_workload(file, ov, n_ov, NULL, NULL, out, err, errlen);
+}
+
+int cfg_load(const char *arch_file, const char *wl_file, const cfg_override *ov, size_t n_ov,
+             arch_desc *arch, wl_desc *wl, char *err, size_t errlen)
+{
+    int rc = cfg_load_arch(arch_file, ov, n_ov, arch, err, errlen);
+    if (!rc)
+        rc = load_workload(wl_file, ov, n_ov, arch, arch_file, wl, err, errlen);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- listing */
+
+static void print_keys(FILE *f, const key_def *keys, const char *prefix)
+{
+    for (const key_def *k = keys; k->name; k++) {
+        char path[160], want[200];
+        snprintf(path, sizeof path, "%s.%s", prefix, k->name);
+        if (k->type == K_GROUP) {
+            print_keys(f, k->children, path);
+            continue;
+        }
+        describe_key(k, want, sizeof want);
+        fprintf(f, "  %-34s %s; %s", path, k->doc, want);
+        if (k->flags & F_REQ)
+            fprintf(f, "; required\n");
+        else if (k->def)
+            fprintf(f, "; default %s\n", k->def);
+        else
+            fprintf(f, "\n");
+    }
+}
+
+void cfg_print_keys(FILE *f)
+{
+    fprintf(f, "Keys of ARCH.cfg files (use --set arch.KEY=VALUE to override):\n");
+    print_keys(f, arch_keys, "arch");
+    fprintf(f, "\nKeys of WORKLOAD.cfg files (use --set workload.KEY=VALUE to override):\n");
+    print_keys(f, wl_keys, "workload");
+}

@@ -1,0 +1,38 @@
+/* config.h: libconfig files -> validated arch and workload descriptions; errors name FILE:LINE. */
+#ifndef BFLY_CONFIG_H
+#define BFLY_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "../arch/arch.h"
+#include "../workload/workload.h"
+
+/* Largest config file read (bigger files are an error, not an allocation). */
+#define CFG_MAX_FILE_BYTES (16u << 20)
+
+/* One --set FILE.PATH=VALUE argument, e.g. "arch.array.rows=16". */
+typedef struct cfg_override {
+    char arg[256];   /* the argument as given, for messages */
+    char file[16];   /* "arch" or "workload" */
+    char path[128];  /* dotted key path inside that file */
+    char value[128]; /* libconfig literal (strings may omit the quotes) */
+} cfg_override;
+
+/* Splits "arch.array.rows=16"; a malformed argument is a usage error. */
+int cfg_parse_override(const char *arg, cfg_override *out, char *err, size_t errlen);
+
+/* Loads and validates both files, applies the overrides, and checks that they fit
+ * together (the workload's data type must be one the PEs support). */
+int cfg_load(const char *arch_file, const char *wl_file, const cfg_override *ov, size_t n_ov,
+             arch_desc *arch, wl_desc *wl, char *err, size_t errlen);
+
+int cfg_load_arch(const char *file, const cfg_override *ov, size_t n_ov, arch_desc *out,
+                  char *err, size_t errlen);
+int cfg_load_workload(const char *file, const cfg_override *ov, size_t n_ov, wl_desc *out,
+                      char *err, size_t errlen);
+
+/* Prints every key of both file kinds: type, range, default and meaning. */
+void cfg_print_keys(FILE *f);
+
+#endif

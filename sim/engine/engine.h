@@ -1,0 +1,164 @@
+/* engine.h: deterministic discrete-event, cycle-resolution simulation of the PE array. */
+#ifndef BFLY_ENGINE_H
+#define BFLY_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../arch/arch.h"
+#include "../util/util.h"
+
+/* ---------------------------------------------------------------- programs
+ *
+ * A program is a sequence of phases. In a phase every PE holds a few instructions
+ * (a static dataflow graph) and a stream of tags flows through it: each tag's input
+ * is copied by DMA from DRAM into an SPM input slot, sent from there to the first
+ * instructions, passed between instructions over the NoC, and collected in an SPM
+ * output slot that DMA copies back to DRAM. Phases run one after another. */
+
+/* NoC endpoints: PE (r, c) is node r*cols + c; SPM port p (eng_spm_port) is node
+ * rows*cols + p. Port r (0 <= r < rows) attaches to the west side of router (r, 0),
+ * port rows + r to the east side of router (r, cols-1). */
+uint32_t eng_spm_port(const arch_desc *a, uint32_t row, bool east);
+
+/* Elements first + i*stride + j for i < count, j < run, in ascending order. */
+typedef struct eng_pattern {
+    uint64_t first, run, stride, count;
+} eng_pattern;
+
+uint64_t eng_pattern_elems(const eng_pattern *p);
+
+typedef enum {
+    /* Butterfly stage on a PE's operand buffer: every local position l with bit
+     * `param` clear pairs with l + 2^param; pair k (in ascending l) uses the weights
+     * (a, b, c, d) at 4k: y_l = a x_l + b x_l', y_l' = c x_l + d x_l'. */
+    ENG_OP_BFLY = 0,
+    ENG_OP_COUNT
+} eng_opcode;
+
+const char *eng_op_name(eng_opcode op);
+
+/* A transfer of part of every tag between two endpoints. Endpoints are instructions
+ * (by index in the phase) or, with index -1, the SPM slot of the tag (the input slot
+ * as a source, the output slot as a destination) reached through spm_port. */
+typedef struct eng_xfer {
+    int32_t src_instr, dst_instr;
+    uint32_t spm_port;
+    uint32_t elems;          /* per tag */
+    eng_pattern spm;         /* slot positions when one end is the SPM */
+    const uint32_t *src_pos; /* functional mode: producer buffer positions, or NULL */
+    const uint32_t *dst_pos; /* functional mode: consumer buffer positions, or NULL */
+} eng_xfer;
+
+typedef struct eng_instr {
+    uint32_t pe; /* r*cols + c */
+    eng_opcode op;
+    arch_fu_kind fu;
+    uint32_t vec_ops;     /* SIMD vector operations per tag (the repeat count) */
+    uint64_t lane_ops;    /* useful lane operations per tag */
+    uint32_t local_elems; /* operand buffer elements per tag slot */
+    uint32_t param;       /* opcode parameter (ENG_OP_BFLY: pair bit) */
+    uint32_t weight_elems;
+    uint64_t weight_addr; /* DRAM element address of the weights */
+} eng_instr;
+
+/* DRAM element addresses of one tag's input and output. */
+typedef void (*eng_tag_fn)(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out);
+
+typedef struct eng_phase {
+    uint32_t n_instr;
+    const eng_instr *instr;
+    uint32_t n_xfer;
+    const eng_xfer *xfer;
+    uint64_t n_tags;
+    uint32_t tag_elems; /* elements of one tag in its SPM slots */
+    uint32_t in_slots, out_slots;
+    eng_tag_fn tag_dma;
+    const void *tag_ctx;
+} eng_phase;
+
+typedef struct eng_program {
+    util_dtype dtype;
+    uint32_t n_phases;
+    const eng_phase *phases;
+    uint64_t dram_elems; /* size of the DRAM image */
+} eng_program;
+
+/* Checks a program against the hardware: PEs exist, buffers, slots and the SPM are
+ * large enough, instruction stores are not overfull, transfers are consistent. */
+int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- statistics */
+
+typedef struct eng_pe_stats {
+    uint64_t fires;
+    uint64_t lane_ops;        /* useful lane operations */
+    uint64_t fu_busy[ARCH_FU_COUNT]; /* cycles each unit accepted vector operations */
+    uint64_t fu_vec_ops[ARCH_FU_COUNT];
+    uint64_t buf_writes, buf_reads; /* operand buffer elements */
+    uint64_t weight_elems;    /* weights loaded */
+    uint64_t configs;         /* instruction-store entries loaded */
+    uint64_t flits_out;
+} eng_pe_stats;
+
+typedef struct eng_stats {
+    uint64_t cycles;
+    uint64_t lane_ops; /* useful lane operations, all PEs */
+    uint64_t tags;     /* tags streamed, all phases */
+    uint32_t n_pes;
+    eng_pe_stats pe_total;
+    eng_pe_stats *pe; /* n_pes entries */
+    struct {
+        uint64_t messages, flits;
+        uint64_t flit_hops;      /* flits x router-to-router links traversed */
+        uint64_t skip_flit_hops; /* of which over skip links */
+        uint64_t router_traversals; /* flits x routers passed, ejection included */
+        uint64_t wait_cycles;    /* cycles heads waited for a busy link */
+    } noc;
+    struct {
+        uint64_t reads, writes;     /* bank accesses (width_bytes words) */
+        uint64_t read_bytes, write_bytes;
+        uint64_t conflicts;         /* accesses that waited for a busy bank */
+        uint64_t conflict_cycles;   /* cycles requests were delayed by busy banks */
+    } spm;
+    struct {
+        uint64_t descriptors;
+        uint64_t bytes; /* useful bytes moved */
+    } dma;
+    struct {
+        uint64_t read_bursts, write_bursts;
+        uint64_t read_bytes, write_bytes; /* whole bursts */
+        uint64_t busy_cycles;             /* summed over channels */
+    } dram;
+} eng_stats;
+
+void eng_stats_free(eng_stats *s);
+
+/* ---------------------------------------------------------------- running */
+
+typedef struct eng_sim eng_sim;
+
+/* Simulates the program. With image non-NULL (program->dram_elems floats, inputs and
+ * weights already in place) values flow through the simulated array (functional
+ * mode) and the outputs are left in the image. */
+int eng_run(const arch_desc *a, const eng_program *p, float *image, eng_stats *stats, char *err,
+            size_t errlen);
+
+/* The same run, one component at a time, for other schedulers (the SystemC binding).
+ * Components only post events to other components at least one cycle ahead, so the
+ * order in which components are stepped within a cycle does not change the result. */
+int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_sim **out,
+                   char *err, size_t errlen);
+uint32_t eng_sim_components(const eng_sim *s);
+const char *eng_sim_component_name(const eng_sim *s, uint32_t comp);
+/* Cycle of the component's next event, UINT64_MAX when it has none. */
+uint64_t eng_sim_next(const eng_sim *s, uint32_t comp);
+/* Processes the component's events at cycle now (which must equal eng_sim_next). */
+void eng_sim_step(eng_sim *s, uint32_t comp, uint64_t now);
+/* After the last event: checks completion and fills stats (caller frees with
+ * eng_stats_free). */
+int eng_sim_finish(eng_sim *s, eng_stats *stats, char *err, size_t errlen);
+void eng_sim_destroy(eng_sim *s);
+
+#endif

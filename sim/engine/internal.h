@@ -1,0 +1,284 @@
+/* internal.h: component state and event plumbing shared by the engine's source files. */
+#ifndef BFLY_ENGINE_INTERNAL_H
+#define BFLY_ENGINE_INTERNAL_H
+
+#include "engine.h"
+
+/* ---------------------------------------------------------------- events */
+
+typedef struct ev {
+    uint64_t time;
+    uint64_t order; /* source component << 40 | the source's post count */
+    uint32_t kind;
+    uint32_t a;
+    uint64_t b;
+    void *p;
+    uint32_t phase; /* phase the event was posted in: late credits of a finished phase are dropped */
+} ev;
+
+typedef struct evheap {
+    ev *v;
+    size_t n, cap;
+} evheap;
+
+enum ev_kind {
+    EV_CTL_PHASE,        /* start the next phase */
+    EV_CTL_IN_READY,     /* a = in slot: DMA put the tag's input into the SPM */
+    EV_CTL_FEED_READ,    /* a = in slot: one feed read left the SPM */
+    EV_CTL_CREDIT,       /* a = consumer instruction freed a slot fed from the SPM */
+    EV_CTL_OUT_WRITTEN,  /* b = tag, a = elements written into its output slot */
+    EV_CTL_STORED,       /* b = tag: DMA wrote its output to DRAM */
+    EV_CTL_STAGED,       /* a = staging slot: weights arrived in the SPM */
+    EV_CTL_STAGE_SENT,   /* a = staging slot: weights left the SPM */
+    EV_DMA_REQ,          /* p = descriptor */
+    EV_DMA_ACCEPTED,     /* p = descriptor: DRAM took the last burst */
+    EV_DMA_DATA,         /* p = descriptor: DRAM read data or write completion */
+    EV_DMA_SPM_DONE,     /* p = descriptor: SPM side of the transfer finished */
+    EV_DRAM_REQ,         /* p = descriptor */
+    EV_SPM_REQ,          /* p = SPM request */
+    EV_NOC_HOP,          /* p = message: its head reached router (msg->r, msg->c) */
+    EV_PE_CONFIG,        /* p = message carrying an instruction and its weights */
+    EV_PE_DATA,          /* p = message carrying one transfer of a tag */
+    EV_PE_CREDIT,        /* a = producer instruction, b = its target index */
+    EV_PE_DONE,          /* a = instruction, b = tag */
+    EV_PE_WAKE
+};
+
+/* ---------------------------------------------------------------- messages */
+
+enum msg_kind { MSG_DATA, MSG_CONFIG };
+
+typedef struct msg {
+    enum msg_kind kind;
+    uint32_t src_node, dst_node;
+    uint32_t flits;
+    uint32_t index; /* MSG_DATA: transfer; MSG_CONFIG: instruction */
+    uint64_t tag;
+    uint32_t r, c;  /* router the head is at */
+    float *payload; /* functional mode only */
+    struct msg *next_free;
+    struct msg *all_next; /* every message ever allocated, for cleanup */
+} msg;
+
+/* ---------------------------------------------------------------- DMA and DRAM */
+
+enum dma_dir { DMA_IN, DMA_OUT, DMA_WEIGHTS };
+
+typedef struct dma_desc {
+    enum dma_dir dir;
+    uint32_t slot; /* SPM slot (input, output or staging) */
+    uint64_t tag;
+    eng_pattern dram; /* element addresses */
+    uint64_t spm_addr; /* byte address of the SPM slot */
+    uint64_t elems;
+    uint32_t *chan_bursts; /* per DRAM channel */
+    uint64_t bursts;
+    struct dma_desc *next; /* queue / free list */
+    struct dma_desc *all_next;
+} dma_desc;
+
+/* ---------------------------------------------------------------- SPM requests */
+
+enum spm_after {
+    SPM_AFTER_DMA,     /* notify the DMA engine */
+    SPM_AFTER_FEED,    /* inject a data message, tell the controller */
+    SPM_AFTER_CONFIG,  /* inject a configuration message, tell the controller */
+    SPM_AFTER_OUTPUT   /* a message was written into an output slot */
+};
+
+typedef struct spm_req {
+    bool write;
+    enum spm_after after;
+    uint64_t base;       /* byte address of the slot */
+    eng_pattern pat;     /* element positions inside the slot */
+    uint32_t port;       /* SPM port for injection */
+    msg *m;              /* message to inject, or the one just ejected */
+    dma_desc *d;
+    uint32_t slot;
+    struct spm_req *next_free;
+    struct spm_req *all_next;
+} spm_req;
+
+/* ---------------------------------------------------------------- components */
+
+enum comp_kind { COMP_CTL, COMP_DMA, COMP_DRAM, COMP_SPM, COMP_NOC, COMP_PE };
+
+typedef struct comp {
+    uint32_t id;
+    enum comp_kind kind;
+    uint32_t index; /* PE index for COMP_PE */
+    evheap inbox;
+    uint64_t posts;
+} comp;
+
+/* A consumer that a producer instruction (or the controller) holds credits for. */
+typedef struct target {
+    int32_t instr; /* consumer instruction, -1 for the SPM output slots */
+    uint32_t credit;
+} target;
+
+typedef struct instr_state {
+    const eng_instr *ins;
+    uint32_t index;
+    bool configured;
+    uint64_t config_ready;
+    uint64_t next_fire;
+    uint32_t expect;     /* elements arriving per tag */
+    uint32_t *received;  /* per slot */
+    uint32_t n_in, n_out;
+    uint32_t *in_x, *out_x; /* transfer indices */
+    uint32_t n_targets;
+    target *targets;     /* consumers this instruction holds credits for */
+    uint32_t n_prod;
+    int32_t *prod_instr; /* producers to return credits to (-1: the controller) */
+    uint32_t *prod_target; /* our index in each producer's target list */
+    uint32_t *prod_port; /* SPM port of a controller feed */
+    uint64_t *out_ring;  /* out_slots entries: cycle each result slot frees */
+    float *buf;          /* functional: tags x local_elems */
+    float *weights;      /* functional */
+} instr_state;
+
+typedef struct pe_state {
+    comp base;
+    uint32_t row, col;
+    uint32_t n_instr;
+    uint32_t *instr; /* indices of this PE's instructions */
+    uint64_t fu_free[ARCH_FU_COUNT];
+    uint64_t inject_free;
+    uint64_t wake_at;   /* pending wake-up, UINT64_MAX if none */
+} pe_state;
+
+typedef struct link_state {
+    uint64_t free;
+} link_state;
+
+struct eng_sim {
+    const arch_desc *a;
+    const eng_program *p;
+    float *image;
+    bool functional;
+    uint64_t now;
+    uint32_t lanes;              /* SIMD lanes for the program's data type */
+    uint32_t elem_bytes;
+    uint32_t link_bytes;
+
+    /* components: ctl, dma, dram, spm, noc, then the PEs */
+    uint32_t n_comps;
+    comp **comps;
+    comp ctl_c, dma_c, dram_c, spm_c, noc_c;
+    pe_state *pes;
+
+    /* scheduler: (time, component) min-heap */
+    uint64_t *sched_t;
+    uint32_t *sched_c;
+    size_t sched_n, sched_cap;
+
+    /* pools: free lists, and lists of everything allocated */
+    msg *msg_free, *msg_all;
+    spm_req *spm_free, *spm_all;
+    dma_desc *dma_free, *dma_all;
+    bool own_sched; /* eng_run drives the scheduler heap */
+
+    /* phase */
+    uint32_t phase;
+    bool done;
+    const eng_phase *ph;
+    instr_state *is;
+    uint32_t *xfer_target; /* per transfer: index in its producer's target list */
+
+    /* controller */
+    struct {
+        uint64_t next_in;      /* next tag to fetch from DRAM */
+        uint64_t next_feed;    /* next tag to send to the array */
+        uint32_t feed_x;       /* next feed transfer of that tag */
+        uint64_t next_store;   /* next tag to write back */
+        uint64_t stored;
+        uint32_t *in_state;    /* per input slot: 0 free, 1 loading, 2 ready, 3 feeding */
+        uint32_t *in_reads;    /* feed reads outstanding per input slot */
+        uint64_t *in_tag;      /* tag held by each input slot */
+        uint64_t *out_elems;   /* per output slot: elements written */
+        bool *out_done;        /* per output slot: complete, waiting for its turn */
+        uint32_t *feed;        /* transfers from the SPM */
+        uint32_t n_feed;
+        uint32_t *feed_credit; /* per instruction: credits for SPM feeds */
+        uint64_t *feed_tag;    /* per instruction: last tag a credit was taken for */
+        uint32_t *drain_instr; /* instructions writing into output slots */
+        uint32_t *drain_port;  /* and the SPM port each writes through */
+        uint32_t n_drain;
+        uint32_t next_weight;  /* next instruction to configure */
+        uint32_t stage_free;   /* staging slots free (bit mask of 2) */
+        uint32_t stage_instr[2];
+        uint64_t stage_base;   /* SPM byte address of the staging slots */
+        uint32_t stage_elems;  /* elements per staging slot */
+    } ctl;
+
+    /* DMA and DRAM */
+    struct {
+        dma_desc *head, *tail;
+        uint32_t busy;
+    } dma;
+    uint64_t *dram_free; /* per channel */
+    uint64_t dram_latency;
+    double dram_bpc_chan; /* bytes per cycle per channel */
+
+    /* SPM */
+    uint64_t *bank_free;
+    uint32_t *bank_count; /* scratch */
+    uint64_t *port_inject_free; /* per SPM port */
+    float *spm_data;       /* functional: in slots, out slots, staging */
+    uint64_t spm_out_base; /* byte addresses */
+    uint64_t spm_data_elems;
+
+    /* NoC */
+    uint32_t n_nodes;
+    link_state *links;
+    uint32_t n_links;
+    uint32_t link_dirs; /* outgoing links per router */
+
+    eng_stats st;
+    int fault;            /* first internal error or allocation failure */
+    char fault_msg[256];
+};
+
+/* kernel.c */
+void eng_post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind, uint32_t a,
+              uint64_t b, void *p);
+msg *eng_msg_alloc(eng_sim *s);
+void eng_msg_free(eng_sim *s, msg *m);
+spm_req *eng_spm_req_alloc(eng_sim *s);
+void eng_spm_req_free(eng_sim *s, spm_req *r);
+dma_desc *eng_dma_alloc(eng_sim *s);
+void eng_dma_free(eng_sim *s, dma_desc *d);
+void eng_oom(eng_sim *s); /* records an allocation failure */
+void eng_fault(eng_sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+uint64_t eng_flits(const eng_sim *s, uint64_t elems);
+uint32_t eng_manhattan(const eng_sim *s, uint32_t node_a, uint32_t node_b);
+void eng_node_pos(const eng_sim *s, uint32_t node, uint32_t *r, uint32_t *c);
+comp *eng_comp_of_instr(eng_sim *s, int32_t instr);
+
+/* ctl.c */
+void eng_ctl_begin_phase(eng_sim *s);
+void eng_ctl_free(eng_sim *s);
+uint64_t eng_out_slot_addr(const eng_sim *s, uint64_t tag); /* SPM byte address */
+void eng_ctl_handle(eng_sim *s, const ev *e);
+
+/* mem.c */
+void eng_dma_handle(eng_sim *s, const ev *e);
+void eng_dram_handle(eng_sim *s, const ev *e);
+void eng_spm_handle(eng_sim *s, const ev *e);
+void eng_spm_submit(eng_sim *s, comp *from, spm_req *r);
+void eng_dma_submit(eng_sim *s, comp *from, dma_desc *d);
+
+/* noc.c */
+int eng_noc_init(eng_sim *s);
+/* Sends m (already on its way out of node src at cycle t, first flit on the router's
+ * input at t) from the router next to src_node toward dst_node. */
+void eng_noc_send(eng_sim *s, comp *from, msg *m, uint64_t head_at_router);
+void eng_noc_handle(eng_sim *s, const ev *e);
+
+/* pe.c */
+int eng_pe_begin_phase(eng_sim *s);
+void eng_pe_end_phase(eng_sim *s);
+void eng_pe_handle(eng_sim *s, pe_state *pe, const ev *e);
+
+#endif

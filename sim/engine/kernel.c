@@ -1,0 +1,618 @@
+/* kernel.c: event queues, the next-event scheduler, object pools, program validation. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---------------------------------------------------------------- heaps */
+
+static bool ev_less(const ev *x, const ev *y)
+{
+    return x->time < y->time || (x->time == y->time && x->order < y->order);
+}
+
+static bool heap_push(evheap *h, const ev *e)
+{
+    if (util_reserve((void **)&h->v, &h->cap, h->n + 1, sizeof *h->v))
+        return false;
+    size_t i = h->n++;
+    while (i > 0) {
+        size_t up = (i - 1) / 2;
+        if (!ev_less(e, &h->v[up]))
+            break;
+        h->v[i] = h->v[up];
+        i = up;
+    }
+    h->v[i] = *e;
+    return true;
+}
+
+static void heap_pop(evheap *h, ev *out)
+{
+    *out = h->v[0];
+    ev last = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const ev *best = &last;
+        if (l < h->n && ev_less(&h->v[l], best)) {
+            m = l;
+            best = &h->v[l];
+        }
+        if (r < h->n && ev_less(&h->v[r], best))
+            m = r;
+        if (m == i)
+            break;
+        h->v[i] = h->v[m];
+        i = m;
+    }
+    if (h->n)
+        h->v[i] = last;
+}
+
+static bool sched_less(const eng_sim *s, size_t i, size_t j)
+{
+    return s->sched_t[i] < s->sched_t[j] || (s->sched_t[i] == s->sched_t[j] && s->sched_c[i] < s->sched_c[j]);
+}
+
+static void sched_swap(eng_sim *s, size_t i, size_t j)
+{
+    uint64_t t = s->sched_t[i];
+    uint32_t c = s->sched_c[i];
+    s->sched_t[i] = s->sched_t[j];
+    s->sched_c[i] = s->sched_c[j];
+    s->sched_t[j] = t;
+    s->sched_c[j] = c;
+}
+
+static void sched_push(eng_sim *s, uint64_t t, uint32_t c)
+{
+    if (s->sched_n == s->sched_cap) {
+        size_t cap = s->sched_cap ? s->sched_cap * 2 : 64;
+        uint64_t *nt = realloc(s->sched_t, cap * sizeof *nt);
+        if (nt)
+            s->sched_t = nt;
+        uint32_t *nc = nt ? realloc(s->sched_c, cap * sizeof *nc) : NULL;
+        if (!nc) {
+            eng_oom(s);
+            return;
+        }
+        s->sched_c = nc;
+        s->sched_cap = cap;
+    }
+    size_t i = s->sched_n++;
+    s->sched_t[i] = t;
+    s->sched_c[i] = c;
+    while (i > 0 && sched_less(s, i, (i - 1) / 2)) {
+        sched_swap(s, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+}
+
+static void sched_pop(eng_sim *s)
+{
+    s->sched_n--;
+    s->sched_t[0] = s->sched_t[s->sched_n];
+    s->sched_c[0] = s->sched_c[s->sched_n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->sched_n && sched_less(s, l, m))
+            m = l;
+        if (r < s->sched_n && sched_less(s, r, m))
+            m = r;
+        if (m == i)
+            break;
+        sched_swap(s, i, m);
+        i = m;
+    }
+}
+
+/* ---------------------------------------------------------------- posting */
+
+void eng_post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind, uint32_t a,
+              uint64_t b, void *p)
+{
+    /* Other components hear of an event one cycle later at the earliest; this makes
+     * the step order inside a cycle irrelevant. A violation is an engine bug. */
+    if (from != to && time <= s->now) {
+        eng_fault(s, "event %u from component %u to %u at cycle %llu is not in the future", kind,
+                  from->id, to->id, (unsigned long long)time);
+        time = s->now + 1;
+    }
+    ev e = {time, ((uint64_t)from->id << 40) | from->posts++, kind, a, b, p, s->phase};
+    bool first = to->inbox.n == 0 || ev_less(&e, &to->inbox.v[0]);
+    if (!heap_push(&to->inbox, &e)) {
+        eng_oom(s);
+        return;
+    }
+    if (first && s->own_sched)
+        sched_push(s, time, to->id);
+}
+
+/* ---------------------------------------------------------------- faults and pools */
+
+void eng_fault(eng_sim *s, const char *fmt, ...)
+{
+    if (s->fault)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    util_vfail(UTIL_ERUN, s->fault_msg, sizeof s->fault_msg, fmt, ap);
+    va_end(ap);
+    s->fault = UTIL_ERUN;
+}
+
+void eng_oom(eng_sim *s)
+{
+    eng_fault(s, "out of memory");
+}
+
+msg *eng_msg_alloc(eng_sim *s)
+{
+    msg *m = s->msg_free;
+    if (m) {
+        s->msg_free = m->next_free;
+    } else {
+        if (!(m = malloc(sizeof *m)))
+            return NULL;
+        m->all_next = s->msg_all;
+        s->msg_all = m;
+    }
+    msg *keep = m->all_next;
+    memset(m, 0, sizeof *m);
+    m->all_next = keep;
+    return m;
+}
+
+void eng_msg_free(eng_sim *s, msg *m)
+{
+    free(m->payload);
+    m->payload = NULL;
+    m->next_free = s->msg_free;
+    s->msg_free = m;
+}
+
+spm_req *eng_spm_req_alloc(eng_sim *s)
+{
+    spm_req *r = s->spm_free;
+    if (r) {
+        s->spm_free = r->next_free;
+    } else {
+        if (!(r = malloc(sizeof *r)))
+            return NULL;
+        r->all_next = s->spm_all;
+        s->spm_all = r;
+    }
+    spm_req *keep = r->all_next;
+    memset(r, 0, sizeof *r);
+    r->all_next = keep;
+    return r;
+}
+
+void eng_spm_req_free(eng_sim *s, spm_req *r)
+{
+    r->next_free = s->spm_free;
+    s->spm_free = r;
+}
+
+dma_desc *eng_dma_alloc(eng_sim *s)
+{
+    dma_desc *d = s->dma_free;
+    if (d) {
+        s->dma_free = d->next;
+    } else {
+        if (!(d = malloc(sizeof *d)))
+            return NULL;
+        d->chan_bursts = calloc(s->a->dram.channels, sizeof *d->chan_bursts);
+        if (!d->chan_bursts) {
+            free(d);
+            return NULL;
+        }
+        d->all_next = s->dma_all;
+        s->dma_all = d;
+    }
+    uint32_t *cb = d->chan_bursts;
+    dma_desc *keep = d->all_next;
+    memset(d, 0, sizeof *d);
+    d->chan_bursts = cb;
+    d->all_next = keep;
+    memset(cb, 0, s->a->dram.channels * sizeof *cb);
+    return d;
+}
+
+void eng_dma_free(eng_sim *s, dma_desc *d)
+{
+    d->next = s->dma_free;
+    s->dma_free = d;
+}
+
+/* ---------------------------------------------------------------- geometry */
+
+uint32_t eng_spm_port(const arch_desc *a, uint32_t row, bool east)
+{
+    return (east ? a->array.rows : 0) + row;
+}
+
+uint64_t eng_pattern_elems(const eng_pattern *p)
+{
+    return p->run * p->count;
+}
+
+const char *eng_op_name(eng_opcode op)
+{
+    return op == ENG_OP_BFLY ? "bfly" : "?";
+}
+
+uint64_t eng_flits(const eng_sim *s, uint64_t elems)
+{
+    uint64_t f = util_ceil_div(elems * s->elem_bytes, s->link_bytes);
+    return f ? f : 1;
+}
+
+void eng_node_pos(const eng_sim *s, uint32_t node, uint32_t *r, uint32_t *c)
+{
+    uint32_t rows = s->a->array.rows, cols = s->a->array.cols;
+    if (node < rows * cols) {
+        *r = node / cols;
+        *c = node % cols;
+        return;
+    }
+    uint32_t port = node - rows * cols;
+    *r = port % rows;
+    *c = port < rows ? 0 : cols - 1;
+}
+
+uint32_t eng_manhattan(const eng_sim *s, uint32_t node_a, uint32_t node_b)
+{
+    uint32_t ra, ca, rb, cb;
+    eng_node_pos(s, node_a, &ra, &ca);
+    eng_node_pos(s, node_b, &rb, &cb);
+    return (ra > rb ? ra - rb : rb - ra) + (ca > cb ? ca - cb : cb - ca);
+}
+
+comp *eng_comp_of_instr(eng_sim *s, int32_t instr)
+{
+    if (instr < 0)
+        return &s->ctl_c;
+    return &s->pes[s->ph->instr[instr].pe].base;
+}
+
+/* ---------------------------------------------------------------- validation */
+
+int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t errlen)
+{
+    uint32_t n_pe = arch_pe_count(a);
+    uint32_t w = util_dtype_bytes(p->dtype);
+    if (!(a->pe.dtypes & (1u << p->dtype)))
+        return util_fail(UTIL_ERUN, err, errlen, "the PEs do not support %s",
+                         util_dtype_name(p->dtype));
+    uint32_t *per_pe = calloc(n_pe, sizeof *per_pe);
+    uint64_t *buf_pe = calloc(n_pe, sizeof *buf_pe);
+    int rc = UTIL_OK;
+    if (!per_pe || !buf_pe) {
+        rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
+        goto out;
+    }
+    for (uint32_t ph = 0; ph < p->n_phases && !rc; ph++) {
+        const eng_phase *f = &p->phases[ph];
+        memset(per_pe, 0, n_pe * sizeof *per_pe);
+        memset(buf_pe, 0, n_pe * sizeof *buf_pe);
+        if (f->in_slots == 0 || f->out_slots == 0 || f->tag_elems == 0) {
+            rc = util_fail(UTIL_ERUN, err, errlen, "phase %u: no SPM slots or empty tags", ph);
+            break;
+        }
+        uint64_t max_w = 0;
+        for (uint32_t i = 0; i < f->n_instr && !rc; i++) {
+            const eng_instr *in = &f->instr[i];
+            if (in->pe >= n_pe) {
+                rc = util_fail(UTIL_ERUN, err, errlen,
+                               "phase %u: instruction %u is on PE %u, but the array has %u PEs",
+                               ph, i, in->pe, n_pe);
+                break;
+            }
+            if (in->op >= ENG_OP_COUNT || in->fu >= ARCH_FU_COUNT || in->local_elems == 0) {
+                rc = util_fail(UTIL_ERUN, err, errlen, "phase %u: instruction %u is malformed",
+                               ph, i);
+                break;
+            }
+            if (in->op == ENG_OP_BFLY &&
+                (in->param >= 31 || in->local_elems % (2u << in->param) != 0 ||
+                 in->weight_elems != in->local_elems * 2)) {
+                rc = util_fail(UTIL_ERUN, err, errlen,
+                               "phase %u: bfly instruction %u has inconsistent sizes", ph, i);
+                break;
+            }
+            per_pe[in->pe]++;
+            buf_pe[in->pe] += ((uint64_t)a->pe.tags * in->local_elems + in->weight_elems) * w;
+            if (in->weight_elems > max_w)
+                max_w = in->weight_elems;
+            if (in->weight_elems && in->weight_addr + in->weight_elems > p->dram_elems) {
+                rc = util_fail(UTIL_ERUN, err, errlen,
+                               "phase %u: weights of instruction %u lie outside DRAM", ph, i);
+                break;
+            }
+        }
+        for (uint32_t pe = 0; pe < n_pe && !rc; pe++) {
+            if (per_pe[pe] > a->pe.istore)
+                rc = util_fail(UTIL_ERUN, err, errlen,
+                               "phase %u: PE %u needs %u instruction-store entries, pe.istore = %u",
+                               ph, pe, per_pe[pe], a->pe.istore);
+            else if (buf_pe[pe] > a->pe.buffer_bytes)
+                rc = util_fail(UTIL_ERUN, err, errlen,
+                               "phase %u: PE %u needs %llu bytes of operand slots and weights, "
+                               "pe.buffer_kb holds %u",
+                               ph, pe, (unsigned long long)buf_pe[pe], a->pe.buffer_bytes);
+        }
+        uint64_t spm_need = ((uint64_t)(f->in_slots + f->out_slots) * f->tag_elems + 2 * max_w) * w;
+        if (!rc && spm_need > arch_spm_bytes(a))
+            rc = util_fail(UTIL_ERUN, err, errlen,
+                           "phase %u: SPM slots and weight staging need %llu bytes, the SPM has "
+                           "%llu",
+                           ph, (unsigned long long)spm_need,
+                           (unsigned long long)arch_spm_bytes(a));
+        /* Transfers: endpoints exist, sizes add up. */
+        uint64_t *in_elems = rc ? NULL : calloc(f->n_instr + 1, sizeof *in_elems);
+        if (!rc && !in_elems)
+            rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
+        uint64_t to_spm = 0;
+        for (uint32_t x = 0; x < f->n_xfer && !rc; x++) {
+            const eng_xfer *t = &f->xfer[x];
+            bool bad = t->src_instr >= (int32_t)f->n_instr || t->dst_instr >= (int32_t)f->n_instr ||
+                       t->src_instr < -1 || t->dst_instr < -1 ||
+                       (t->src_instr < 0 && t->dst_instr < 0) || t->elems == 0 ||
+                       t->spm_port >= 2 * a->array.rows;
+            if (!bad && (t->src_instr < 0 || t->dst_instr < 0)) {
+                bad = eng_pattern_elems(&t->spm) != t->elems ||
+                      t->spm.first + (t->spm.count - 1) * t->spm.stride + t->spm.run > f->tag_elems;
+            }
+            if (bad) {
+                rc = util_fail(UTIL_ERUN, err, errlen, "phase %u: transfer %u is malformed", ph, x);
+                break;
+            }
+            if (t->dst_instr >= 0)
+                in_elems[t->dst_instr] += t->elems;
+            else
+                to_spm += t->elems;
+        }
+        for (uint32_t i = 0; i < f->n_instr && !rc; i++)
+            if (in_elems[i] == 0 || in_elems[i] > f->instr[i].local_elems)
+                rc = util_fail(UTIL_ERUN, err, errlen,
+                               "phase %u: instruction %u receives %llu elements per tag, its "
+                               "buffer holds %u",
+                               ph, i, (unsigned long long)in_elems[i], f->instr[i].local_elems);
+        if (!rc && to_spm != f->tag_elems)
+            rc = util_fail(UTIL_ERUN, err, errlen,
+                           "phase %u: %llu elements per tag reach the output slot, expected %u", ph,
+                           (unsigned long long)to_spm, f->tag_elems);
+        free(in_elems);
+    }
+out:
+    free(per_pe);
+    free(buf_pe);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- life cycle */
+
+static const char *comp_names[] = {"ctl", "dma", "dram", "spm", "noc"};
+
+static void comp_init(comp *c, uint32_t id, enum comp_kind kind, uint32_t index)
+{
+    memset(c, 0, sizeof *c);
+    c->id = id;
+    c->kind = kind;
+    c->index = index;
+}
+
+int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_sim **out,
+                   char *err, size_t errlen)
+{
+    *out = NULL;
+    int rc = eng_validate(a, p, err, errlen);
+    if (rc)
+        return rc;
+    eng_sim *s = calloc(1, sizeof *s);
+    if (!s)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    s->a = a;
+    s->p = p;
+    s->image = image;
+    s->functional = image != NULL;
+    s->lanes = arch_lanes(a, p->dtype);
+    s->elem_bytes = util_dtype_bytes(p->dtype);
+    s->link_bytes = arch_link_bytes(a);
+    uint32_t n_pe = arch_pe_count(a);
+    s->n_comps = 5 + n_pe;
+    s->comps = calloc(s->n_comps, sizeof *s->comps);
+    s->pes = calloc(n_pe, sizeof *s->pes);
+    s->dram_free = calloc(a->dram.channels, sizeof *s->dram_free);
+    s->bank_free = calloc(a->spm.banks, sizeof *s->bank_free);
+    s->bank_count = calloc(a->spm.banks, sizeof *s->bank_count);
+    s->port_inject_free = calloc(2 * a->array.rows, sizeof *s->port_inject_free);
+    s->st.pe = calloc(n_pe, sizeof *s->st.pe);
+    s->st.n_pes = n_pe;
+    if (!s->comps || !s->pes || !s->dram_free || !s->bank_free || !s->bank_count ||
+        !s->port_inject_free || !s->st.pe || eng_noc_init(s)) {
+        eng_sim_destroy(s);
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    }
+    comp_init(&s->ctl_c, 0, COMP_CTL, 0);
+    comp_init(&s->dma_c, 1, COMP_DMA, 0);
+    comp_init(&s->dram_c, 2, COMP_DRAM, 0);
+    comp_init(&s->spm_c, 3, COMP_SPM, 0);
+    comp_init(&s->noc_c, 4, COMP_NOC, 0);
+    s->comps[0] = &s->ctl_c;
+    s->comps[1] = &s->dma_c;
+    s->comps[2] = &s->dram_c;
+    s->comps[3] = &s->spm_c;
+    s->comps[4] = &s->noc_c;
+    for (uint32_t i = 0; i < n_pe; i++) {
+        pe_state *pe = &s->pes[i];
+        comp_init(&pe->base, 5 + i, COMP_PE, i);
+        pe->row = i / a->array.cols;
+        pe->col = i % a->array.cols;
+        pe->wake_at = UINT64_MAX;
+        s->comps[5 + i] = &pe->base;
+    }
+    s->dram_latency = arch_dram_latency_cycles(a);
+    s->dram_bpc_chan = arch_dram_bytes_per_cycle(a) / a->dram.channels;
+    /* The run starts with the first phase at cycle 0. */
+    eng_post(s, &s->ctl_c, &s->ctl_c, 0, EV_CTL_PHASE, 0, 0, NULL);
+    *out = s;
+    return UTIL_OK;
+}
+
+uint32_t eng_sim_components(const eng_sim *s)
+{
+    return s->n_comps;
+}
+
+const char *eng_sim_component_name(const eng_sim *s, uint32_t c)
+{
+    return c < 5 ? comp_names[c] : (c < s->n_comps ? "pe" : "?");
+}
+
+uint64_t eng_sim_next(const eng_sim *s, uint32_t c)
+{
+    const comp *k = s->comps[c];
+    return k->inbox.n ? k->inbox.v[0].time : UINT64_MAX;
+}
+
+void eng_sim_step(eng_sim *s, uint32_t c, uint64_t now)
+{
+    comp *k = s->comps[c];
+    s->now = now;
+    while (k->inbox.n && k->inbox.v[0].time == now && !s->fault) {
+        ev e;
+        heap_pop(&k->inbox, &e);
+        switch (k->kind) {
+        case COMP_CTL:
+            eng_ctl_handle(s, &e);
+            break;
+        case COMP_DMA:
+            eng_dma_handle(s, &e);
+            break;
+        case COMP_DRAM:
+            eng_dram_handle(s, &e);
+            break;
+        case COMP_SPM:
+            eng_spm_handle(s, &e);
+            break;
+        case COMP_NOC:
+            eng_noc_handle(s, &e);
+            break;
+        case COMP_PE:
+            eng_pe_handle(s, &s->pes[k->index], &e);
+            break;
+        }
+    }
+}
+
+int eng_sim_finish(eng_sim *s, eng_stats *stats, char *err, size_t errlen)
+{
+    memset(stats, 0, sizeof *stats);
+    if (s->fault)
+        return util_fail(s->fault, err, errlen, "simulation failed: %s", s->fault_msg);
+    if (!s->done || s->phase < s->p->n_phases)
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "simulation stalled at cycle %llu in phase %u: %llu of %llu tags stored",
+                         (unsigned long long)s->now, s->phase,
+                         (unsigned long long)s->ctl.stored,
+                         (unsigned long long)(s->ph ? s->ph->n_tags : 0));
+    eng_pe_stats tot = {0};
+    for (uint32_t i = 0; i < s->st.n_pes; i++) {
+        const eng_pe_stats *p = &s->st.pe[i];
+        tot.fires += p->fires;
+        tot.lane_ops += p->lane_ops;
+        for (int k = 0; k < ARCH_FU_COUNT; k++) {
+            tot.fu_busy[k] += p->fu_busy[k];
+            tot.fu_vec_ops[k] += p->fu_vec_ops[k];
+        }
+        tot.buf_writes += p->buf_writes;
+        tot.buf_reads += p->buf_reads;
+        tot.weight_elems += p->weight_elems;
+        tot.configs += p->configs;
+        tot.flits_out += p->flits_out;
+    }
+    s->st.pe_total = tot;
+    s->st.lane_ops = tot.lane_ops;
+    *stats = s->st;
+    s->st.pe = NULL; /* now owned by the caller */
+    return UTIL_OK;
+}
+
+void eng_sim_destroy(eng_sim *s)
+{
+    if (!s)
+        return;
+    eng_pe_end_phase(s);
+    eng_ctl_free(s);
+    for (uint32_t c = 0; c < s->n_comps && s->comps; c++)
+        if (s->comps[c])
+            free(s->comps[c]->inbox.v);
+    for (msg *m = s->msg_all; m;) {
+        msg *n = m->all_next;
+        free(m->payload);
+        free(m);
+        m = n;
+    }
+    for (spm_req *r = s->spm_all; r;) {
+        spm_req *n = r->all_next;
+        free(r);
+        r = n;
+    }
+    for (dma_desc *d = s->dma_all; d;) {
+        dma_desc *n = d->all_next;
+        free(d->chan_bursts);
+        free(d);
+        d = n;
+    }
+    free(s->pes);
+    free(s->comps);
+    free(s->sched_t);
+    free(s->sched_c);
+    free(s->dram_free);
+    free(s->bank_free);
+    free(s->bank_count);
+    free(s->port_inject_free);
+    free(s->spm_data);
+    free(s->links);
+    free(s->st.pe);
+    free(s);
+}
+
+int eng_run(const arch_desc *a, const eng_program *p, float *image, eng_stats *stats, char *err,
+            size_t errlen)
+{
+    eng_sim *s;
+    memset(stats, 0, sizeof *stats);
+    int rc = eng_sim_create(a, p, image, &s, err, errlen);
+    if (rc)
+        return rc;
+    s->own_sched = true;
+    for (uint32_t c = 0; c < s->n_comps; c++)
+        if (s->comps[c]->inbox.n)
+            sched_push(s, eng_sim_next(s, c), c);
+    while (s->sched_n && !s->fault && !s->done) {
+        uint64_t t = s->sched_t[0];
+        uint32_t c = s->sched_c[0];
+        sched_pop(s);
+        if (eng_sim_next(s, c) != t)
+            continue; /* stale: the component already ran at t or has earlier work */
+        eng_sim_step(s, c, t);
+        if (s->comps[c]->inbox.n)
+            sched_push(s, eng_sim_next(s, c), c);
+    }
+    rc = eng_sim_finish(s, stats, err, errlen);
+    eng_sim_destroy(s);
+    return rc;
+}
+
+void eng_stats_free(eng_stats *s)
+{
+    free(s->pe);
+    s->pe = NULL;
+}

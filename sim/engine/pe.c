@@ -1,0 +1,348 @@
+/* pe.c: processing elements: tagged dataflow firing of SIMD instructions with credits. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---------------------------------------------------------------- phase set-up */
+
+static void free_instr_state(instr_state *st)
+{
+    free(st->received);
+    free(st->in_x);
+    free(st->out_x);
+    free(st->targets);
+    free(st->prod_instr);
+    free(st->prod_target);
+    free(st->prod_port);
+    free(st->out_ring);
+    free(st->buf);
+    free(st->weights);
+}
+
+void eng_pe_end_phase(eng_sim *s)
+{
+    if (s->is && s->ph)
+        for (uint32_t i = 0; i < s->ph->n_instr; i++)
+            free_instr_state(&s->is[i]);
+    free(s->is);
+    s->is = NULL;
+    free(s->xfer_target);
+    s->xfer_target = NULL;
+    if (s->pes)
+        for (uint32_t p = 0; p < arch_pe_count(s->a); p++) {
+            free(s->pes[p].instr);
+            s->pes[p].instr = NULL;
+            s->pes[p].n_instr = 0;
+        }
+}
+
+/* Index of consumer instr in the producer's target list, added if new. */
+static uint32_t target_of(instr_state *prod, int32_t consumer, uint32_t credit)
+{
+    for (uint32_t k = 0; k < prod->n_targets; k++)
+        if (prod->targets[k].instr == consumer)
+            return k;
+    prod->targets[prod->n_targets] = (target){consumer, credit};
+    return prod->n_targets++;
+}
+
+int eng_pe_begin_phase(eng_sim *s)
+{
+    const eng_phase *ph = s->ph;
+    uint32_t tags = s->a->pe.tags, outs = s->a->pe.out_slots;
+    s->is = calloc(ph->n_instr ? ph->n_instr : 1, sizeof *s->is);
+    s->xfer_target = calloc(ph->n_xfer ? ph->n_xfer : 1, sizeof *s->xfer_target);
+    if (!s->is || !s->xfer_target)
+        return UTIL_ERUN;
+    /* Count each instruction's transfers, then allocate its lists. */
+    for (uint32_t x = 0; x < ph->n_xfer; x++) {
+        const eng_xfer *t = &ph->xfer[x];
+        if (t->src_instr >= 0)
+            s->is[t->src_instr].n_out++;
+        if (t->dst_instr >= 0)
+            s->is[t->dst_instr].n_in++;
+    }
+    for (uint32_t i = 0; i < ph->n_instr; i++) {
+        instr_state *st = &s->is[i];
+        const eng_instr *in = &ph->instr[i];
+        st->ins = in;
+        st->index = i;
+        st->received = calloc(tags, sizeof *st->received);
+        st->in_x = calloc(st->n_in + 1, sizeof *st->in_x);
+        st->out_x = calloc(st->n_out + 1, sizeof *st->out_x);
+        st->targets = calloc(st->n_out + 1, sizeof *st->targets);
+        st->prod_instr = calloc(st->n_in + 1, sizeof *st->prod_instr);
+        st->prod_target = calloc(st->n_in + 1, sizeof *st->prod_target);
+        st->prod_port = calloc(st->n_in + 1, sizeof *st->prod_port);
+        st->out_ring = calloc(outs, sizeof *st->out_ring);
+        if (!st->received || !st->in_x || !st->out_x || !st->targets || !st->prod_instr ||
+            !st->prod_target || !st->prod_port || !st->out_ring)
+            return UTIL_ERUN;
+        if (s->functional) {
+            st->buf = calloc((size_t)tags * in->local_elems, sizeof *st->buf);
+            st->weights = calloc(in->weight_elems + 1, sizeof *st->weights);
+            if (!st->buf || !st->weights)
+                return UTIL_ERUN;
+        }
+        st->n_in = st->n_out = 0;
+    }
+    for (uint32_t x = 0; x < ph->n_xfer; x++) {
+        const eng_xfer *t = &ph->xfer[x];
+        if (t->src_instr >= 0) {
+            instr_state *p = &s->is[t->src_instr];
+            p->out_x[p->n_out++] = x;
+            uint32_t credit = t->dst_instr >= 0 ? tags : ph->out_slots;
+            s->xfer_target[x] = target_of(p, t->dst_instr, credit);
+        }
+        if (t->dst_instr >= 0) {
+            instr_state *c = &s->is[t->dst_instr];
+            c->in_x[c->n_in++] = x;
+            c->expect += t->elems;
+        }
+    }
+    /* Producers to return credits to: one entry per distinct producer. */
+    for (uint32_t i = 0; i < ph->n_instr; i++) {
+        instr_state *c = &s->is[i];
+        for (uint32_t k = 0; k < c->n_in; k++) {
+            const eng_xfer *t = &ph->xfer[c->in_x[k]];
+            bool seen = false;
+            for (uint32_t j = 0; j < c->n_prod && !seen; j++)
+                seen = c->prod_instr[j] == t->src_instr;
+            if (seen)
+                continue;
+            c->prod_instr[c->n_prod] = t->src_instr;
+            c->prod_target[c->n_prod] = t->src_instr >= 0 ? s->xfer_target[c->in_x[k]] : 0;
+            c->prod_port[c->n_prod] = t->spm_port;
+            c->n_prod++;
+        }
+    }
+    /* Instructions of each PE. */
+    for (uint32_t i = 0; i < ph->n_instr; i++)
+        s->pes[ph->instr[i].pe].n_instr++;
+    for (uint32_t p = 0; p < arch_pe_count(s->a); p++) {
+        pe_state *pe = &s->pes[p];
+        pe->instr = calloc(pe->n_instr + 1, sizeof *pe->instr);
+        if (!pe->instr)
+            return UTIL_ERUN;
+        pe->n_instr = 0;
+        pe->wake_at = UINT64_MAX;
+    }
+    for (uint32_t i = 0; i < ph->n_instr; i++) {
+        pe_state *pe = &s->pes[ph->instr[i].pe];
+        pe->instr[pe->n_instr++] = i;
+    }
+    return UTIL_OK;
+}
+
+/* ---------------------------------------------------------------- firing */
+
+static void wake_at(eng_sim *s, pe_state *pe, uint64_t t)
+{
+    if (t < pe->wake_at) {
+        pe->wake_at = t;
+        eng_post(s, &pe->base, &pe->base, t, EV_PE_WAKE, 0, 0, NULL);
+    }
+}
+
+static uint32_t fu_interval(const eng_sim *s, arch_fu_kind fu)
+{
+    uint32_t lpc = s->a->pe.fu[fu].lanes_per_cycle;
+    if (s->p->dtype == UTIL_FP32)
+        lpc = lpc / 2 ? lpc / 2 : 1;
+    return (uint32_t)util_ceil_div(s->lanes, lpc);
+}
+
+/* Fires the instruction for as many tags as are ready, in tag order. */
+static void try_fire(eng_sim *s, pe_state *pe, instr_state *st)
+{
+    const eng_instr *in = st->ins;
+    uint32_t tags = s->a->pe.tags, outs = s->a->pe.out_slots;
+    while (st->next_fire < s->ph->n_tags && st->configured) {
+        if (st->config_ready > s->now) {
+            wake_at(s, pe, st->config_ready);
+            return;
+        }
+        uint64_t tag = st->next_fire;
+        if (st->received[tag % tags] < st->expect)
+            return;
+        for (uint32_t k = 0; k < st->n_targets; k++)
+            if (st->targets[k].credit == 0)
+                return;
+        uint64_t ring = st->out_ring[tag % outs];
+        if (ring > s->now) {
+            if (ring != UINT64_MAX)
+                wake_at(s, pe, ring);
+            return; /* UINT64_MAX: that result is still computing; its DONE retries */
+        }
+        uint64_t ii = fu_interval(s, in->fu);
+        uint64_t start = pe->fu_free[in->fu] > s->now ? pe->fu_free[in->fu] : s->now;
+        pe->fu_free[in->fu] = start + in->vec_ops * ii;
+        uint64_t done = start + (in->vec_ops - 1) * ii + s->a->pe.fu[in->fu].latency;
+        for (uint32_t k = 0; k < st->n_targets; k++)
+            st->targets[k].credit--;
+        st->out_ring[tag % outs] = UINT64_MAX;
+        eng_pe_stats *ps = &s->st.pe[pe->base.index];
+        ps->fires++;
+        ps->lane_ops += in->lane_ops;
+        ps->fu_busy[in->fu] += in->vec_ops * ii;
+        ps->fu_vec_ops[in->fu] += in->vec_ops;
+        eng_post(s, &pe->base, &pe->base, done, EV_PE_DONE, st->index, tag, NULL);
+        st->next_fire++;
+    }
+}
+
+static void try_all(eng_sim *s, pe_state *pe)
+{
+    for (uint32_t k = 0; k < pe->n_instr; k++)
+        try_fire(s, pe, &s->is[pe->instr[k]]);
+}
+
+/* ---------------------------------------------------------------- operations */
+
+static void exec_bfly(const eng_sim *s, const eng_instr *in, float *v, const float *w)
+{
+    uint32_t bit = in->param, pairs = in->local_elems / 2;
+    util_dtype t = s->p->dtype;
+    for (uint32_t k = 0; k < pairs; k++) {
+        uint32_t l0 = (uint32_t)util_insert_bit(k, bit, 0), l1 = l0 | (1u << bit);
+        const float *q = w + 4 * (size_t)k;
+        double x0 = v[l0], x1 = v[l1];
+        /* Products and sums in double, one rounding to the element type: an FP16
+         * datapath with a wide accumulator. */
+        v[l0] = util_round_dtype(t, (float)((double)q[0] * x0 + (double)q[1] * x1));
+        v[l1] = util_round_dtype(t, (float)((double)q[2] * x0 + (double)q[3] * x1));
+    }
+}
+
+static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
+{
+    const eng_phase *ph = s->ph;
+    const eng_instr *in = st->ins;
+    uint32_t slot = (uint32_t)(tag % s->a->pe.tags);
+    float *v = s->functional ? st->buf + (size_t)slot * in->local_elems : NULL;
+    eng_pe_stats *ps = &s->st.pe[pe->base.index];
+    ps->buf_reads += in->local_elems + in->weight_elems;
+    if (v && in->op == ENG_OP_BFLY)
+        exec_bfly(s, in, v, st->weights);
+    /* Results leave through the PE's injection link, one message per transfer. */
+    uint64_t slot_free = s->now;
+    for (uint32_t k = 0; k < st->n_out; k++) {
+        uint32_t x = st->out_x[k];
+        const eng_xfer *t = &ph->xfer[x];
+        msg *m = eng_msg_alloc(s);
+        if (!m) {
+            eng_oom(s);
+            return;
+        }
+        m->kind = MSG_DATA;
+        m->index = x;
+        m->tag = tag;
+        m->flits = (uint32_t)eng_flits(s, t->elems);
+        m->src_node = pe->base.index;
+        m->dst_node = t->dst_instr >= 0
+                          ? ph->instr[t->dst_instr].pe
+                          : s->n_nodes - 2 * s->a->array.rows + t->spm_port;
+        if (v) {
+            m->payload = malloc((size_t)t->elems * sizeof *m->payload);
+            if (!m->payload) {
+                eng_oom(s);
+                return;
+            }
+            for (uint32_t j = 0; j < t->elems; j++)
+                m->payload[j] = v[t->src_pos ? t->src_pos[j] : j];
+        }
+        if (t->dst_instr >= 0 && m->dst_node == pe->base.index) {
+            /* Same PE: the result is written straight into the consumer's slot. */
+            eng_post(s, &pe->base, &pe->base, s->now + 1, EV_PE_DATA, 0, 0, m);
+            continue;
+        }
+        uint64_t start = pe->inject_free > s->now ? pe->inject_free : s->now;
+        pe->inject_free = start + m->flits;
+        ps->flits_out += m->flits;
+        slot_free = pe->inject_free;
+        eng_noc_send(s, &pe->base, m, start + 1);
+    }
+    st->out_ring[tag % s->a->pe.out_slots] = slot_free;
+    /* Free the operand slot and hand its credit back to every producer. */
+    st->received[slot] = 0;
+    for (uint32_t k = 0; k < st->n_prod; k++) {
+        int32_t p = st->prod_instr[k];
+        if (p < 0) {
+            uint32_t port_node = s->n_nodes - 2 * s->a->array.rows + st->prod_port[k];
+            uint64_t lat = 1 + (uint64_t)eng_manhattan(s, pe->base.index, port_node) *
+                                   s->a->noc.hop_latency;
+            eng_post(s, &pe->base, &s->ctl_c, s->now + lat, EV_CTL_CREDIT, st->index, 0, NULL);
+            continue;
+        }
+        uint32_t ppe = ph->instr[p].pe;
+        uint64_t lat =
+            1 + (uint64_t)eng_manhattan(s, pe->base.index, ppe) * s->a->noc.hop_latency;
+        eng_post(s, &pe->base, &s->pes[ppe].base, s->now + lat, EV_PE_CREDIT, (uint32_t)p,
+                 st->prod_target[k], NULL);
+    }
+}
+
+void eng_pe_handle(eng_sim *s, pe_state *pe, const ev *e)
+{
+    switch (e->kind) {
+    case EV_PE_CONFIG: {
+        msg *m = e->p;
+        instr_state *st = &s->is[m->index];
+        st->configured = true;
+        st->config_ready = s->now + s->a->pe.config_cycles;
+        eng_pe_stats *ps = &s->st.pe[pe->base.index];
+        ps->configs++;
+        ps->weight_elems += st->ins->weight_elems;
+        if (s->functional && m->payload)
+            memcpy(st->weights, m->payload, st->ins->weight_elems * sizeof *st->weights);
+        eng_msg_free(s, m);
+        try_fire(s, pe, st);
+        return;
+    }
+    case EV_PE_DATA: {
+        msg *m = e->p;
+        const eng_xfer *t = &s->ph->xfer[m->index];
+        instr_state *st = &s->is[t->dst_instr];
+        uint32_t slot = (uint32_t)(m->tag % s->a->pe.tags);
+        st->received[slot] += t->elems;
+        s->st.pe[pe->base.index].buf_writes += t->elems;
+        if (s->functional && m->payload) {
+            float *v = st->buf + (size_t)slot * st->ins->local_elems;
+            for (uint32_t j = 0; j < t->elems; j++)
+                v[t->dst_pos ? t->dst_pos[j] : j] = m->payload[j];
+        }
+        eng_msg_free(s, m);
+        try_fire(s, pe, st);
+        return;
+    }
+    case EV_PE_CREDIT: {
+        if (e->phase != s->phase)
+            return; /* the phase it belonged to is over */
+        instr_state *st = &s->is[e->a];
+        uint32_t k = (uint32_t)e->b;
+        if (e->b == UINT64_MAX) /* from the controller: the SPM output target */
+            for (k = 0; k < st->n_targets && st->targets[k].instr >= 0; k++)
+                ;
+        if (k < st->n_targets)
+            st->targets[k].credit++;
+        else
+            eng_fault(s, "credit for an unknown target of instruction %u", e->a);
+        try_fire(s, pe, st);
+        return;
+    }
+    case EV_PE_DONE:
+        complete(s, pe, &s->is[e->a], e->b);
+        try_all(s, pe);
+        return;
+    case EV_PE_WAKE:
+        if (e->phase != s->phase)
+            return;
+        if (pe->wake_at == s->now)
+            pe->wake_at = UINT64_MAX;
+        try_all(s, pe);
+        return;
+    default:
+        eng_fault(s, "PE got unexpected event %u", e->kind);
+    }
+}

@@ -1,0 +1,499 @@
+/* report.c: writes a run's results as text, JSON and CSV, without timestamps. */
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
+#include "report.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void rep_derive(const rep_run *r, rep_derived *d)
+{
+    const arch_desc *a = r->arch;
+    const eng_stats *st = r->st;
+    wl_butterfly b;
+    wl_butterfly_from_desc(r->wl, &b);
+    memset(d, 0, sizeof *d);
+    d->lanes = arch_lanes(a, r->wl->dtype);
+    d->time_us = (double)st->cycles / (a->clock_ghz * 1e3);
+    d->useful_ops = st->lane_ops;
+    d->flops = wl_butterfly_flops(&b);
+    uint64_t peak = (uint64_t)arch_pe_count(a) * d->lanes;
+    d->utilization = st->cycles ? (double)d->useful_ops / ((double)peak * (double)st->cycles) : 0;
+    d->compute_bound = util_ceil_div(d->useful_ops, peak);
+    d->dram_bytes = st->dram.read_bytes + st->dram.write_bytes;
+    double bpc = arch_dram_bytes_per_cycle(a);
+    d->dram_bound = (uint64_t)ceil((double)d->dram_bytes / bpc - 1e-9);
+    d->compulsory_bytes = map_butterfly_compulsory_bytes(&b);
+    d->compulsory_bound = (uint64_t)ceil((double)d->compulsory_bytes / bpc - 1e-9);
+}
+
+/* ---------------------------------------------------------------- text */
+
+static void mapping_line(FILE *f, const map_result *m)
+{
+    fprintf(f, "mapping    %s: %u pass%s (stages", m->strategy, m->passes,
+            m->passes == 1 ? "" : "es");
+    for (uint32_t p = 0; p < m->passes; p++)
+        fprintf(f, "%s %u-%u", p ? "," : "", m->first_stage[p],
+                m->first_stage[p] + m->stages[p] - 1);
+    fprintf(f, "), %u PE rows per column, tags of %llu elements", m->rows_used,
+            (unsigned long long)m->tag_elems);
+    if (m->vectors_per_tag)
+        fprintf(f, " (%llu vector%s)", (unsigned long long)m->vectors_per_tag,
+                m->vectors_per_tag == 1 ? "" : "s");
+    else
+        fprintf(f, " (1/%llu of a vector)", (unsigned long long)m->chunks);
+    fprintf(f, ", %llu tags\n", (unsigned long long)m->tags);
+}
+
+void rep_summary(FILE *f, const rep_run *r)
+{
+    const arch_desc *a = r->arch;
+    const wl_desc *w = r->wl;
+    const eng_stats *st = r->st;
+    rep_derived d;
+    rep_derive(r, &d);
+    fprintf(f, "bflysim %s\n", r->version);
+    fprintf(f, "arch       %s (%s): %ux%u PEs x %u lanes (%s), %.3g GHz, %u nm\n", a->name,
+            r->arch_file, a->array.rows, a->array.cols, d.lanes, util_dtype_name(w->dtype),
+            a->clock_ghz, a->tech_nm);
+    fprintf(f, "workload   %s (%s): %s n=%llu rows=%llu %s, %u stages, %s twiddles seed %llu\n",
+            w->name, r->wl_file, wl_kind_name(w->kind), (unsigned long long)w->n,
+            (unsigned long long)w->rows, util_dtype_name(w->dtype), util_log2(w->n),
+            wl_init_name(w->init), (unsigned long long)w->seed);
+    mapping_line(f, r->map);
+    fprintf(f, "cycles     %llu (%.3f us)\n", (unsigned long long)st->cycles, d.time_us);
+    fprintf(f, "work       %llu useful lane ops (a MAC counts 1), %llu flops\n",
+            (unsigned long long)d.useful_ops, (unsigned long long)d.flops);
+    fprintf(f, "PE util    %.2f%% of %u PEs x %u lanes\n", 100.0 * d.utilization,
+            arch_pe_count(a), d.lanes);
+    fprintf(f, "bounds     compute %llu cycles, DRAM traffic %llu cycles, compulsory DRAM %llu "
+               "cycles\n",
+            (unsigned long long)d.compute_bound, (unsigned long long)d.dram_bound,
+            (unsigned long long)d.compulsory_bound);
+    fprintf(f, "DRAM       read %llu B (%llu bursts), write %llu B (%llu bursts)\n",
+            (unsigned long long)st->dram.read_bytes, (unsigned long long)st->dram.read_bursts,
+            (unsigned long long)st->dram.write_bytes, (unsigned long long)st->dram.write_bursts);
+    fprintf(f, "SPM        %llu reads, %llu writes (%u-byte words), %llu bank conflicts "
+               "(%llu cycles)\n",
+            (unsigned long long)st->spm.reads, (unsigned long long)st->spm.writes,
+            a->spm.width_bytes, (unsigned long long)st->spm.conflicts,
+            (unsigned long long)st->spm.conflict_cycles);
+    fprintf(f, "NoC        %llu messages, %llu flits, %llu flit-hops (%llu on skip links), "
+               "%llu cycles waiting for links\n",
+            (unsigned long long)st->noc.messages, (unsigned long long)st->noc.flits,
+            (unsigned long long)st->noc.flit_hops, (unsigned long long)st->noc.skip_flit_hops,
+            (unsigned long long)st->noc.wait_cycles);
+    if (r->functional && r->check) {
+        const ref_compare *c = r->check;
+        fprintf(f, "functional %s: %llu of %llu elements outside the rounding-error bound "
+                   "(worst %.3g of its bound, relative L2 error %.3g)\n",
+                c->violations ? "MISMATCH" : "pass", (unsigned long long)c->violations,
+                (unsigned long long)c->count, c->worst_ratio, c->rel_l2_err);
+    }
+}
+
+/* ---------------------------------------------------------------- JSON */
+
+typedef struct jw {
+    FILE *f;
+    int depth;
+    bool first;
+} jw;
+
+static void j_sep(jw *j)
+{
+    fputs(j->first ? "\n" : ",\n", j->f);
+    for (int i = 0; i < j->depth; i++)
+        fputs("  ", j->f);
+    j->first = false;
+}
+
+static void j_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void j_key(jw *j, const char *k)
+{
+    j_sep(j);
+    j_str(j->f, k);
+    fputs(": ", j->f);
+}
+
+static void j_open(jw *j, const char *k, char br)
+{
+    if (k)
+        j_key(j, k);
+    else if (j->depth)
+        j_sep(j);
+    fputc(br, j->f);
+    j->depth++;
+    j->first = true;
+}
+
+static void j_close(jw *j, char br)
+{
+    j->depth--;
+    if (!j->first) {
+        fputc('\n', j->f);
+        for (int i = 0; i < j->depth; i++)
+            fputs("  ", j->f);
+    }
+    fputc(br, j->f);
+    j->first = false;
+}
+
+static void j_u(jw *j, const char *k, uint64_t v)
+{
+    j_key(j, k);
+    fprintf(j->f, "%llu", (unsigned long long)v);
+}
+
+static void j_d(jw *j, const char *k, double v)
+{
+    j_key(j, k);
+    if (isfinite(v))
+        fprintf(j->f, "%.10g", v);
+    else
+        fputs("null", j->f);
+}
+
+static void j_s(jw *j, const char *k, const char *v)
+{
+    j_key(j, k);
+    j_str(j->f, v);
+}
+
+static void j_b(jw *j, const char *k, bool v)
+{
+    j_key(j, k);
+    fputs(v ? "true" : "false", j->f);
+}
+
+static void j_pe(jw *j, const eng_pe_stats *p)
+{
+    j_u(j, "fires", p->fires);
+    j_u(j, "lane_ops", p->lane_ops);
+    j_open(j, "fu_busy_cycles", '{');
+    for (int k = 0; k < ARCH_FU_COUNT; k++)
+        j_u(j, arch_fu_name((arch_fu_kind)k), p->fu_busy[k]);
+    j_close(j, '}');
+    j_open(j, "fu_vector_ops", '{');
+    for (int k = 0; k < ARCH_FU_COUNT; k++)
+        j_u(j, arch_fu_name((arch_fu_kind)k), p->fu_vec_ops[k]);
+    j_close(j, '}');
+    j_u(j, "buffer_writes", p->buf_writes);
+    j_u(j, "buffer_reads", p->buf_reads);
+    j_u(j, "weight_elems", p->weight_elems);
+    j_u(j, "configs", p->configs);
+    j_u(j, "flits_out", p->flits_out);
+}
+
+void rep_json(FILE *f, const rep_run *r)
+{
+    const arch_desc *a = r->arch;
+    const wl_desc *w = r->wl;
+    const map_result *m = r->map;
+    const eng_stats *st = r->st;
+    rep_derived d;
+    rep_derive(r, &d);
+    jw j = {f, 0, true};
+    j_open(&j, NULL, '{');
+    j_s(&j, "bflysim", r->version);
+
+    j_open(&j, "arch", '{');
+    j_s(&j, "name", a->name);
+    j_s(&j, "file", r->arch_file);
+    j_d(&j, "clock_ghz", a->clock_ghz);
+    j_u(&j, "tech_nm", a->tech_nm);
+    j_u(&j, "rows", a->array.rows);
+    j_u(&j, "cols", a->array.cols);
+    j_u(&j, "lanes", d.lanes);
+    j_u(&j, "pe_buffer_bytes", a->pe.buffer_bytes);
+    j_u(&j, "pe_tags", a->pe.tags);
+    j_u(&j, "link_bits", a->noc.link_bits);
+    j_u(&j, "spm_bytes", arch_spm_bytes(a));
+    j_d(&j, "dram_bandwidth_gbs", a->dram.bandwidth_gbs);
+    j_close(&j, '}');
+
+    j_open(&j, "workload", '{');
+    j_s(&j, "name", w->name);
+    j_s(&j, "file", r->wl_file);
+    j_s(&j, "kind", wl_kind_name(w->kind));
+    j_u(&j, "n", w->n);
+    j_u(&j, "rows", w->rows);
+    j_s(&j, "dtype", util_dtype_name(w->dtype));
+    j_u(&j, "seed", w->seed);
+    j_s(&j, "init", wl_init_name(w->init));
+    j_close(&j, '}');
+
+    j_open(&j, "mapping", '{');
+    j_s(&j, "strategy", m->strategy);
+    j_open(&j, "passes", '[');
+    for (uint32_t p = 0; p < m->passes; p++) {
+        j_open(&j, NULL, '{');
+        j_u(&j, "first_stage", m->first_stage[p]);
+        j_u(&j, "stages", m->stages[p]);
+        j_close(&j, '}');
+    }
+    j_close(&j, ']');
+    j_u(&j, "rows_used", m->rows_used);
+    j_u(&j, "tag_elems", m->tag_elems);
+    j_u(&j, "vectors_per_tag", m->vectors_per_tag);
+    j_u(&j, "chunks_per_vector", m->chunks);
+    j_u(&j, "phases", m->program.n_phases);
+    j_u(&j, "tags", m->tags);
+    j_close(&j, '}');
+
+    j_open(&j, "results", '{');
+    j_u(&j, "cycles", st->cycles);
+    j_d(&j, "time_us", d.time_us);
+    j_u(&j, "useful_ops", d.useful_ops);
+    j_u(&j, "flops", d.flops);
+    j_d(&j, "utilization", d.utilization);
+    j_u(&j, "compute_bound_cycles", d.compute_bound);
+    j_u(&j, "dram_bound_cycles", d.dram_bound);
+    j_u(&j, "compulsory_dram_bytes", d.compulsory_bytes);
+    j_u(&j, "compulsory_dram_bound_cycles", d.compulsory_bound);
+    j_close(&j, '}');
+
+    j_open(&j, "counters", '{');
+    j_u(&j, "tags", st->tags);
+    j_open(&j, "pe_total", '{');
+    j_pe(&j, &st->pe_total);
+    j_close(&j, '}');
+    j_open(&j, "noc", '{');
+    j_u(&j, "messages", st->noc.messages);
+    j_u(&j, "flits", st->noc.flits);
+    j_u(&j, "flit_hops", st->noc.flit_hops);
+    j_u(&j, "skip_flit_hops", st->noc.skip_flit_hops);
+    j_u(&j, "router_traversals", st->noc.router_traversals);
+    j_u(&j, "wait_cycles", st->noc.wait_cycles);
+    j_close(&j, '}');
+    j_open(&j, "spm", '{');
+    j_u(&j, "reads", st->spm.reads);
+    j_u(&j, "writes", st->spm.writes);
+    j_u(&j, "read_bytes", st->spm.read_bytes);
+    j_u(&j, "write_bytes", st->spm.write_bytes);
+    j_u(&j, "bank_conflicts", st->spm.conflicts);
+    j_u(&j, "bank_conflict_cycles", st->spm.conflict_cycles);
+    j_close(&j, '}');
+    j_open(&j, "dma", '{');
+    j_u(&j, "descriptors", st->dma.descriptors);
+    j_u(&j, "bytes", st->dma.bytes);
+    j_close(&j, '}');
+    j_open(&j, "dram", '{');
+    j_u(&j, "read_bursts", st->dram.read_bursts);
+    j_u(&j, "write_bursts", st->dram.write_bursts);
+    j_u(&j, "read_bytes", st->dram.read_bytes);
+    j_u(&j, "write_bytes", st->dram.write_bytes);
+    j_u(&j, "channel_busy_cycles", st->dram.busy_cycles);
+    j_close(&j, '}');
+    j_open(&j, "pes", '[');
+    for (uint32_t i = 0; i < st->n_pes; i++) {
+        j_open(&j, NULL, '{');
+        j_u(&j, "row", i / a->array.cols);
+        j_u(&j, "col", i % a->array.cols);
+        j_pe(&j, &st->pe[i]);
+        j_close(&j, '}');
+    }
+    j_close(&j, ']');
+    j_close(&j, '}');
+
+    j_open(&j, "functional", '{');
+    j_b(&j, "checked", r->functional && r->check);
+    if (r->functional && r->check) {
+        j_u(&j, "elements", r->check->count);
+        j_u(&j, "violations", r->check->violations);
+        j_d(&j, "worst_error_to_bound", r->check->worst_ratio);
+        j_d(&j, "max_abs_error", r->check->max_abs_err);
+        j_d(&j, "relative_l2_error", r->check->rel_l2_err);
+    }
+    j_close(&j, '}');
+    j_close(&j, '}');
+    fputc('\n', f);
+}
+
+int rep_write_json(const char *path, const rep_run *r, char *err, size_t errlen)
+{
+    size_t len = strlen(path) + 32;
+    char *tmp = malloc(len);
+    if (!tmp)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        int e = errno;
+        free(tmp);
+        return util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
+    }
+    rep_json(f, r);
+    bool ok = !ferror(f);
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        free(tmp);
+        return util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
+    }
+    free(tmp);
+    return UTIL_OK;
+}
+
+/* ---------------------------------------------------------------- CSV */
+
+static const char csv_header[] =
+    "arch,workload,kind,n,rows,dtype,array_rows,array_cols,lanes,clock_ghz,strategy,passes,"
+    "tag_elems,cycles,time_us,useful_ops,flops,utilization,compute_bound_cycles,"
+    "dram_bound_cycles,dram_read_bytes,dram_write_bytes,spm_reads,spm_writes,spm_bank_conflicts,"
+    "noc_flits,noc_flit_hops,functional";
+
+const char *rep_csv_header(void)
+{
+    return csv_header;
+}
+
+/* Appends a CSV field, quoted when it holds a comma, quote or newline. */
+static void csv_field(char *buf, size_t len, size_t *used, const char *s)
+{
+    bool quote = strpbrk(s, ",\"\n\r") != NULL;
+    if (*used && *used < len)
+        buf[(*used)++] = ',';
+    if (quote && *used < len)
+        buf[(*used)++] = '"';
+    for (; *s && *used + 2 < len; s++) {
+        if (*s == '"')
+            buf[(*used)++] = '"';
+        buf[(*used)++] = *s;
+    }
+    if (quote && *used < len)
+        buf[(*used)++] = '"';
+    if (*used < len)
+        buf[*used] = '\0';
+}
+
+static void csv_num(char *buf, size_t len, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void csv_num(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+    char tmp[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    csv_field(buf, len, used, tmp);
+}
+
+static void csv_row(const rep_run *r, char *buf, size_t len)
+{
+    const arch_desc *a = r->arch;
+    const wl_desc *w = r->wl;
+    const eng_stats *st = r->st;
+    rep_derived d;
+    rep_derive(r, &d);
+    size_t u = 0;
+    buf[0] = '\0';
+    csv_field(buf, len, &u, a->name);
+    csv_field(buf, len, &u, w->name);
+    csv_field(buf, len, &u, wl_kind_name(w->kind));
+    csv_num(buf, len, &u, "%llu", (unsigned long long)w->n);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)w->rows);
+    csv_field(buf, len, &u, util_dtype_name(w->dtype));
+    csv_num(buf, len, &u, "%u", a->array.rows);
+    csv_num(buf, len, &u, "%u", a->array.cols);
+    csv_num(buf, len, &u, "%u", d.lanes);
+    csv_num(buf, len, &u, "%.10g", a->clock_ghz);
+    csv_field(buf, len, &u, r->map->strategy);
+    csv_num(buf, len, &u, "%u", r->map->passes);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)r->map->tag_elems);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)st->cycles);
+    csv_num(buf, len, &u, "%.10g", d.time_us);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)d.useful_ops);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)d.flops);
+    csv_num(buf, len, &u, "%.10g", d.utilization);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)d.compute_bound);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)d.dram_bound);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)st->dram.read_bytes);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)st->dram.write_bytes);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)st->spm.reads);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)st->spm.writes);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)st->spm.conflicts);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)st->noc.flits);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)st->noc.flit_hops);
+    csv_field(buf, len, &u,
+              !r->functional ? "off" : (r->check && r->check->violations ? "mismatch" : "pass"));
+}
+
+static bool write_all(int fd, const char *s, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, s, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return false;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
+{
+    char row[2048];
+    csv_row(r, row, sizeof row - 2);
+    size_t rl = strlen(row);
+    row[rl++] = '\n';
+    row[rl] = '\0';
+    int fd = open(path, O_RDWR | O_CREAT | O_APPEND, 0644);
+    if (fd < 0)
+        return util_fail(UTIL_ERUN, err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    int rc = UTIL_OK;
+    if (flock(fd, LOCK_EX) != 0) {
+        rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot lock: %s", path, strerror(errno));
+        goto out;
+    }
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        rc = util_fail(UTIL_ERUN, err, errlen, "%s: %s", path, strerror(errno));
+        goto out;
+    }
+    size_t hl = strlen(csv_header);
+    if (sb.st_size == 0) {
+        if (!write_all(fd, csv_header, hl) || !write_all(fd, "\n", 1))
+            rc = util_fail(UTIL_ERUN, err, errlen, "%s: write failed: %s", path, strerror(errno));
+    } else {
+        /* Refuse to mix rows of a different layout into an existing file. */
+        char head[sizeof csv_header + 1];
+        ssize_t got = pread(fd, head, hl + 1, 0);
+        if (got != (ssize_t)hl + 1 || memcmp(head, csv_header, hl) != 0 || head[hl] != '\n')
+            rc = util_fail(UTIL_ERUN, err, errlen,
+                           "%s: existing file has a different header; not appending (expected "
+                           "the bflysim %s header)",
+                           path, r->version);
+    }
+    if (!rc && !write_all(fd, row, rl))
+        rc = util_fail(UTIL_ERUN, err, errlen, "%s: write failed: %s", path, strerror(errno));
+out:
+    close(fd);
+    return rc;
+}

@@ -1,0 +1,52 @@
+/* report.h: text summary, JSON with every counter, and one CSV row per run. */
+#ifndef BFLY_REPORT_H
+#define BFLY_REPORT_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "../arch/arch.h"
+#include "../engine/engine.h"
+#include "../mapper/mapper.h"
+#include "../ref/ref.h"
+#include "../workload/workload.h"
+
+typedef struct rep_run {
+    const char *version;
+    const char *arch_file, *wl_file;
+    const arch_desc *arch;
+    const wl_desc *wl;
+    const map_result *map;
+    const eng_stats *st;
+    bool functional;
+    const ref_compare *check; /* functional runs only */
+} rep_run;
+
+/* Figures derived from the counters; every report uses these. */
+typedef struct rep_derived {
+    uint32_t lanes;
+    double time_us;
+    uint64_t useful_ops, flops;
+    double utilization;           /* useful lane ops / (PEs x lanes x cycles) */
+    uint64_t compute_bound;       /* ceil(useful ops / (PEs x lanes)) cycles */
+    uint64_t dram_bytes;          /* moved, whole bursts */
+    uint64_t dram_bound;          /* ceil(dram_bytes / bytes per cycle) */
+    uint64_t compulsory_bytes;    /* x and twiddles read once, y written once */
+    uint64_t compulsory_bound;
+} rep_derived;
+
+void rep_derive(const rep_run *r, rep_derived *d);
+
+void rep_summary(FILE *f, const rep_run *r);
+
+/* Writes the JSON document to path atomically (a temporary file renamed into place). */
+int rep_write_json(const char *path, const rep_run *r, char *err, size_t errlen);
+void rep_json(FILE *f, const rep_run *r);
+
+/* Appends one row; writes the header when the file is new or empty. Appends are
+ * serialised with an exclusive lock, so parallel sweeps may share one file; a file
+ * whose header differs is left untouched and reported. */
+int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen);
+const char *rep_csv_header(void);
+
+#endif

@@ -1,0 +1,167 @@
+/* util.c: shared helpers used by every layer of the simulator. */
+#include "util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int util_vfail(int code, char *err, size_t errlen, const char *fmt, va_list ap)
+{
+    if (err && errlen > 0)
+        vsnprintf(err, errlen, fmt, ap);
+    return code;
+}
+
+int util_fail(int code, char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    util_vfail(code, err, errlen, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+const char *util_dtype_name(util_dtype t)
+{
+    return t == UTIL_FP32 ? "fp32" : "fp16";
+}
+
+uint32_t util_dtype_bytes(util_dtype t)
+{
+    return t == UTIL_FP32 ? 4u : 2u;
+}
+
+double util_dtype_unit_roundoff(util_dtype t)
+{
+    return t == UTIL_FP32 ? ldexp(1.0, -24) : ldexp(1.0, -11);
+}
+
+float util_round_fp16(float x)
+{
+    if (isnan(x) || isinf(x) || x == 0.0f)
+        return x;
+    float ax = fabsf(x);
+    /* Values at or beyond 65520 round to infinity (65504 is the largest finite). */
+    if (ax >= 65520.0f)
+        return copysignf(INFINITY, x);
+    int e;
+    frexpf(ax, &e); /* ax = f * 2^e with f in [0.5, 1) */
+    /* binary16 keeps 11 significant bits for normals (e >= -13); below that the
+     * spacing is fixed at 2^-24 (subnormals). */
+    int quantum_exp = (e >= -13) ? e - 11 : -24;
+    double q = ldexp(1.0, quantum_exp);
+    double scaled = (double)ax / q;   /* exact: ax has 24 bits, q a power of two */
+    double r = nearbyint(scaled);     /* default rounding mode: ties to even */
+    return copysignf((float)(r * q), x);
+}
+
+float util_round_dtype(util_dtype t, float x)
+{
+    return t == UTIL_FP16 ? util_round_fp16(x) : x;
+}
+
+void util_rng_seed(util_rng *rng, uint64_t seed)
+{
+    rng->state = seed;
+}
+
+uint64_t util_rng_next(util_rng *rng)
+{
+    uint64_t z = (rng->state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+double util_rng_uniform(util_rng *rng)
+{
+    return (double)(util_rng_next(rng) >> 11) * 0x1.0p-53;
+}
+
+bool util_is_pow2(uint64_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+uint32_t util_log2(uint64_t x)
+{
+    uint32_t r = 0;
+    while (x > 1) {
+        x >>= 1;
+        r++;
+    }
+    return r;
+}
+
+uint64_t util_ceil_div(uint64_t a, uint64_t b)
+{
+    return a / b + (a % b != 0);
+}
+
+bool util_mul_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+uint64_t util_insert_bit(uint64_t x, uint32_t pos, uint32_t v)
+{
+    uint64_t low = x & ((UINT64_C(1) << pos) - 1);
+    return ((x >> pos) << (pos + 1)) | ((uint64_t)(v & 1u) << pos) | low;
+}
+
+uint64_t util_remove_bit(uint64_t x, uint32_t pos)
+{
+    uint64_t low = x & ((UINT64_C(1) << pos) - 1);
+    return ((x >> (pos + 1)) << pos) | low;
+}
+
+size_t util_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 255)
+        la = 255;
+    if (lb > 255)
+        lb = 255;
+    size_t prev[256], cur[256];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            size_t m = sub < del ? sub : del;
+            cur[j] = m < ins ? m : ins;
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof prev[0]);
+    }
+    return prev[lb];
+}
+
+void *util_calloc(size_t n, size_t size)
+{
+    if (n == 0 || size == 0)
+        return calloc(1, 1);
+    if (n > SIZE_MAX / size)
+        return NULL;
+    return calloc(n, size);
+}
+
+int util_reserve(void **buf, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return UTIL_OK;
+    size_t ncap = *cap ? *cap : 16;
+    while (ncap < need) {
+        if (ncap > SIZE_MAX / 2 / elem)
+            return UTIL_ERUN;
+        ncap *= 2;
+    }
+    void *p = realloc(*buf, ncap * elem);
+    if (!p)
+        return UTIL_ERUN;
+    *buf = p;
+    *cap = ncap;
+    return UTIL_OK;
+}

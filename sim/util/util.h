@@ -1,0 +1,64 @@
+/* util.h: small shared helpers (status codes, error text, FP16 rounding, seeded RNG, integer math). */
+#ifndef BFLY_UTIL_H
+#define BFLY_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Status codes double as the program's exit status. */
+enum {
+    UTIL_OK = 0,
+    UTIL_ERUN = 1,      /* the run failed (infeasible mapping, I/O error, internal error) */
+    UTIL_ECONFIG = 2,   /* usage or configuration error */
+    UTIL_EMISMATCH = 3  /* functional output differs from the reference */
+};
+
+/* Writes a formatted message into err (if err is non-NULL) and returns code. */
+int util_fail(int code, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int util_vfail(int code, char *err, size_t errlen, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+/* Element data types of the simulated datapath. */
+typedef enum { UTIL_FP16 = 0, UTIL_FP32 = 1, UTIL_DTYPE_COUNT } util_dtype;
+const char *util_dtype_name(util_dtype t);
+uint32_t util_dtype_bytes(util_dtype t);
+/* Unit roundoff of the type: 2^-11 for FP16, 2^-24 for FP32. */
+double util_dtype_unit_roundoff(util_dtype t);
+
+/* Rounds a float to the nearest IEEE binary16 value (ties to even), returned as float.
+ * Overflow gives +-inf, tiny values become subnormal or signed zero, NaN stays NaN. */
+float util_round_fp16(float x);
+float util_round_dtype(util_dtype t, float x);
+
+/* Seeded generator (splitmix64): the same seed gives the same stream on every host. */
+typedef struct util_rng {
+    uint64_t state;
+} util_rng;
+void util_rng_seed(util_rng *rng, uint64_t seed);
+uint64_t util_rng_next(util_rng *rng);
+/* Uniform double in [0, 1) with 53 random bits. */
+double util_rng_uniform(util_rng *rng);
+
+bool util_is_pow2(uint64_t x);
+/* floor(log2(x)) for x > 0. */
+uint32_t util_log2(uint64_t x);
+uint64_t util_ceil_div(uint64_t a, uint64_t b);
+/* Returns false when a*b overflows 64 bits. */
+bool util_mul_u64(uint64_t a, uint64_t b, uint64_t *out);
+/* Inserts bit value v at position pos of x (bits at and above pos move up one). */
+uint64_t util_insert_bit(uint64_t x, uint32_t pos, uint32_t v);
+/* Removes the bit at position pos of x (bits above move down one). */
+uint64_t util_remove_bit(uint64_t x, uint32_t pos);
+
+/* Levenshtein distance between two short strings (capped at 255 characters each). */
+size_t util_edit_distance(const char *a, const char *b);
+
+/* calloc with an overflow-checked size; NULL on overflow or exhaustion. */
+void *util_calloc(size_t n, size_t size);
+/* Grows *buf (element size elem) to hold at least need elements; doubles capacity. */
+int util_reserve(void **buf, size_t *cap, size_t need, size_t elem);
+
+#endif
