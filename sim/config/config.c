@@ -1,6 +1,7 @@
 /* config.c: schema-driven validation of libconfig files and --set overrides. */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <libconfig.h>
 #include <limits.h>
@@ -558,9 +559,11 @@ static int validate_group(ctx *c, config_setting_t *g, const key_def *keys, void
             continue;
         setting_path(m, path, sizeof path);
         const char *near = closest_key(nm, keys);
-        char other[160];
+        char other[160], gpath[256];
+        setting_path(g, gpath, sizeof gpath);
         if (near)
-            return fail_at(c, m, "unknown key '%s'; did you mean '%s'?", path, near);
+            return fail_at(c, m, "unknown key '%s'; did you mean '%s%s%s'?", path, gpath,
+                           *gpath ? "." : "", near);
         if (find_elsewhere(keys, nm, "", other, sizeof other))
             return fail_at(c, m, "unknown key '%s'; did you mean '%s'?", path, other);
         return fail_at(c, m, "unknown key '%s' (see bflysim --list-keys)", path);
@@ -741,6 +744,102 @@ static int apply_override(ctx *c, config_t *cfg, const key_def *schema, const cf
 
 /* ---------------------------------------------------------------- files */
 
+/* libconfig 1.5 silently wraps integer literals beyond 32 bits (4294967297 reads as 1).
+ * Before parsing, mark such literals 64-bit (an L suffix) and reject literals beyond
+ * 64 bits, so every integer either keeps its value or is an error. Comments and
+ * strings are skipped; line numbers are unchanged. */
+static int widen_integers(const ctx *c, const char *src, size_t n, char **out)
+{
+    char *dst = malloc(2 * n + 1);
+    if (!dst)
+        return util_fail(UTIL_ERUN, c->err, c->errlen, "out of memory");
+    size_t o = 0;
+    int line = 1;
+    enum { NORMAL, STRING, LINE_COMMENT, BLOCK_COMMENT } st = NORMAL;
+    for (size_t i = 0; i < n;) {
+        char ch = src[i];
+        if (ch == '\n')
+            line++;
+        if (st == STRING) {
+            dst[o++] = src[i++];
+            if (ch == '\\' && i < n) {
+                if (src[i] == '\n')
+                    line++;
+                dst[o++] = src[i++];
+            } else if (ch == '"') {
+                st = NORMAL;
+            }
+            continue;
+        }
+        if (st == LINE_COMMENT || st == BLOCK_COMMENT) {
+            if (st == LINE_COMMENT && ch == '\n')
+                st = NORMAL;
+            if (st == BLOCK_COMMENT && ch == '*' && i + 1 < n && src[i + 1] == '/') {
+                dst[o++] = src[i++];
+                st = NORMAL;
+            }
+            dst[o++] = src[i++];
+            continue;
+        }
+        /* a digit inside a name or after a decimal point is not an integer literal */
+        bool prev_word =
+            i > 0 && (isalnum((unsigned char)src[i - 1]) || src[i - 1] == '_' || src[i - 1] == '.');
+        if (ch == '"') {
+            st = STRING;
+        } else if (ch == '#' || (ch == '/' && i + 1 < n && src[i + 1] == '/')) {
+            st = LINE_COMMENT;
+        } else if (ch == '/' && i + 1 < n && src[i + 1] == '*') {
+            st = BLOCK_COMMENT;
+            dst[o++] = src[i++];
+        } else if (isdigit((unsigned char)ch) && !prev_word) {
+            size_t j = i;
+            bool hex = ch == '0' && j + 1 < n && (src[j + 1] == 'x' || src[j + 1] == 'X');
+            unsigned long long v = 0;
+            bool big = false;
+            if (hex)
+                j += 2;
+            for (; j < n && (hex ? isxdigit((unsigned char)src[j]) : isdigit((unsigned char)src[j]));
+                 j++) {
+                unsigned d = isdigit((unsigned char)src[j])
+                                 ? (unsigned)(src[j] - '0')
+                                 : (unsigned)(tolower((unsigned char)src[j]) - 'a' + 10);
+                if (v > (ULLONG_MAX - d) / (hex ? 16u : 10u))
+                    big = true;
+                else
+                    v = v * (hex ? 16u : 10u) + d;
+            }
+            bool is_float = !hex && j < n && (src[j] == '.' || src[j] == 'e' || src[j] == 'E');
+            if (!is_float) {
+                bool has_l = j < n && src[j] == 'L';
+                if (big || v > (unsigned long long)INT64_MAX) {
+                    free(dst);
+                    return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                                     "%s:%d: integer %.*s does not fit in 64 bits", c->file, line,
+                                     (int)(j - i), src + i);
+                }
+                memcpy(dst + o, src + i, j - i);
+                o += j - i;
+                if (!has_l && v > (unsigned long long)INT32_MAX)
+                    dst[o++] = 'L';
+                i = j;
+                continue;
+            }
+            /* a float: copy its digits as they are */
+            while (j < n && (isalnum((unsigned char)src[j]) || src[j] == '.' ||
+                             ((src[j] == '-' || src[j] == '+') && (src[j - 1] == 'e' || src[j - 1] == 'E'))))
+                j++;
+            memcpy(dst + o, src + i, j - i);
+            o += j - i;
+            i = j;
+            continue;
+        }
+        dst[o++] = src[i++];
+    }
+    dst[o] = '\0';
+    *out = dst;
+    return UTIL_OK;
+}
+
 static int read_file(ctx *c, config_t *cfg)
 {
     struct stat st;
@@ -754,11 +853,27 @@ static int read_file(ctx *c, config_t *cfg)
         return util_fail(UTIL_ECONFIG, c->err, c->errlen,
                          "%s: file is %lld bytes; a config file may have at most %u", c->file,
                          (long long)st.st_size, CFG_MAX_FILE_BYTES);
-    FILE *f = fopen(c->file, "r");
+    FILE *f = fopen(c->file, "rb");
     if (!f)
         return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: %s", c->file,
                          strerror(errno));
+    size_t cap = (size_t)st.st_size + 1;
+    char *text = malloc(cap);
+    size_t n = text ? fread(text, 1, cap - 1, f) : 0;
+    bool io_error = text && ferror(f);
     fclose(f);
+    if (!text)
+        return util_fail(UTIL_ERUN, c->err, c->errlen, "out of memory");
+    if (io_error || memchr(text, '\0', n)) {
+        free(text);
+        return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: %s", c->file,
+                         io_error ? "read error" : "binary data (a NUL byte) in a config file");
+    }
+    char *wide = NULL;
+    int rc = widen_integers(c, text, n, &wide);
+    free(text);
+    if (rc)
+        return rc;
     /* Relative @include paths resolve next to the including file. */
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", c->file);
@@ -767,10 +882,12 @@ static int read_file(ctx *c, config_t *cfg)
         *slash = '\0';
         config_set_include_dir(cfg, dir);
     }
-    if (config_read_file(cfg, c->file) != CONFIG_TRUE) {
+    int ok = config_read_string(cfg, wide);
+    free(wide);
+    if (ok != CONFIG_TRUE) {
         const char *ef = config_error_file(cfg);
         if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
-            return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: %s",
+            return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read an included file: %s",
                              ef ? ef : c->file, config_error_text(cfg));
         return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s:%d: malformed file: %s",
                          ef ? ef : c->file, config_error_line(cfg), config_error_text(cfg));

@@ -156,6 +156,8 @@ const char *eng_sim_component_name(const eng_sim *s, uint32_t comp);
 uint64_t eng_sim_next(const eng_sim *s, uint32_t comp);
 /* Processes the component's events at cycle now (which must equal eng_sim_next). */
 void eng_sim_step(eng_sim *s, uint32_t comp, uint64_t now);
+/* True once the last phase has finished (later events, if any, change nothing). */
+bool eng_sim_done(const eng_sim *s);
 /* After the last event: checks completion and fills stats (caller frees with
  * eng_stats_free). */
 int eng_sim_finish(eng_sim *s, eng_stats *stats, char *err, size_t errlen);

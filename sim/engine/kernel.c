@@ -475,6 +475,11 @@ const char *eng_sim_component_name(const eng_sim *s, uint32_t c)
     return c < 5 ? comp_names[c] : (c < s->n_comps ? "pe" : "?");
 }
 
+bool eng_sim_done(const eng_sim *s)
+{
+    return s->done || s->fault;
+}
+
 uint64_t eng_sim_next(const eng_sim *s, uint32_t c)
 {
     const comp *k = s->comps[c];

@@ -1,0 +1,200 @@
+/* check_cli.c: options, exit statuses, and the JSON and CSV outputs of the command line. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define ARCH "arch/mld-4x4.cfg"
+#define WL "workloads/butterfly-linear-64.cfg"
+
+START_TEST(test_help_and_version)
+{
+    tu_result r;
+    tu_run(&r, "--help", NULL);
+    ck_assert_int_eq(r.status, 0);
+    static const char *const opts[] = {"--set", "--json", "--csv", "--functional", "--quiet",
+                                       "--list-keys", "--inject-fault", "--help", "--version",
+                                       "Exit status"};
+    for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+        ck_assert_msg(strstr(r.out, opts[i]), "--help lacks %s", opts[i]);
+    ck_assert(strncmp(r.out, "Usage: bflysim [OPTION]... ARCH.cfg WORKLOAD.cfg", 48) == 0);
+    tu_free(&r);
+    tu_run(&r, "-V", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert(strncmp(r.out, "bflysim ", 8) == 0);
+    tu_free(&r);
+    tu_run(&r, "--list-keys", NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert(strstr(r.out, "arch.array.rows") && strstr(r.out, "workload.n "));
+    ck_assert(strstr(r.out, "arch.noc.skip") && strstr(r.out, "default []"));
+    tu_free(&r);
+}
+END_TEST
+
+START_TEST(test_usage_errors_exit_2)
+{
+    char a[512], w[512];
+    tu_src(a, sizeof a, ARCH);
+    tu_src(w, sizeof w, WL);
+    const char *const cases[][4] = {
+        {"--frobnicate", NULL, NULL, "unrecognized option '--frobnicate'"},
+        {a, NULL, NULL, "expected ARCH.cfg and WORKLOAD.cfg"},
+        {a, w, "extra.cfg", "unexpected argument 'extra.cfg'"},
+        {"--json", NULL, NULL, "option '--json' requires an argument"},
+        {"--quiet=yes", NULL, NULL, "option '--quiet' doesn't allow an argument"},
+        {"--inject-fault=lane", NULL, NULL, "the only fault is 'twiddle'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tu_result r;
+        const char *argv[3];
+        int n = 0;
+        for (int k = 0; k < 3 && cases[i][k]; k++)
+            argv[n++] = cases[i][k];
+        tu_runv(&r, n, argv);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(strstr(r.err, cases[i][3]), "case %zu: %s", i, r.err);
+        tu_free(&r);
+    }
+    tu_result r;
+    tu_run(&r, "--inject-fault=twiddle", a, w, NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert(strstr(r.err, "--inject-fault needs --functional"));
+    tu_free(&r);
+}
+END_TEST
+
+START_TEST(test_summary_and_quiet)
+{
+    char a[512], w[512];
+    tu_src(a, sizeof a, ARCH);
+    tu_src(w, sizeof w, WL);
+    tu_result r;
+    tu_run(&r, a, w, NULL);
+    ck_assert_int_eq(r.status, 0);
+    static const char *const lines[] = {"arch ", "workload ", "mapping ", "cycles ", "PE util ",
+                                        "bounds ", "DRAM ", "SPM ", "NoC "};
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
+        ck_assert_msg(strstr(r.out, lines[i]), "summary lacks %s", lines[i]);
+    ck_assert_str_eq(r.err, "");
+    tu_free(&r);
+    tu_run(&r, "-q", a, w, NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "");
+    tu_free(&r);
+}
+END_TEST
+
+START_TEST(test_csv_appends_with_one_header)
+{
+    char a[512], w[512], csv[512];
+    tu_src(a, sizeof a, ARCH);
+    tu_src(w, sizeof w, WL);
+    tu_tmp(csv, sizeof csv, "runs.csv");
+    remove(csv); /* a new file */
+    for (int i = 0; i < 3; i++) {
+        char set[64];
+        snprintf(set, sizeof set, "workload.rows=%d", 4 << i);
+        tu_result r;
+        tu_run(&r, "-q", "--csv", csv, "--set", set, a, w, NULL);
+        ck_assert_int_eq(r.status, 0);
+        tu_free(&r);
+    }
+    char *text = tu_read(csv, NULL);
+    int lines = 0;
+    for (const char *p = text; *p; p++)
+        lines += *p == '\n';
+    ck_assert_int_eq(lines, 4);
+    ck_assert(strncmp(text, "arch,workload,kind,n,rows,", 26) == 0);
+    ck_assert(strstr(text, "\nmld-4x4,butterfly-linear-64,butterfly-linear,64,4,fp16,"));
+    ck_assert(strstr(text, "\nmld-4x4,butterfly-linear-64,butterfly-linear,64,16,fp16,"));
+    /* every row has as many fields as the header */
+    int header_commas = 0, commas = 0;
+    for (const char *p = text; *p != '\n'; p++)
+        header_commas += *p == ',';
+    for (const char *p = text; *p; p++)
+        commas += *p == ',';
+    ck_assert_int_eq(commas, 4 * header_commas);
+    free(text);
+    /* A file with another header is refused and left as it was. */
+    tu_write(csv, "something,else\n1,2\n");
+    tu_result r;
+    tu_run(&r, "-q", "--csv", csv, a, w, NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert(strstr(r.err, "existing file has a different header"));
+    tu_free(&r);
+    text = tu_read(csv, NULL);
+    ck_assert_str_eq(text, "something,else\n1,2\n");
+    free(text);
+    remove(csv);
+}
+END_TEST
+
+START_TEST(test_json_replaces_atomically)
+{
+    char a[512], w[512], json[512];
+    tu_src(a, sizeof a, ARCH);
+    tu_src(w, sizeof w, WL);
+    tu_tmp(json, sizeof json, "out.json");
+    tu_write(json, "old contents");
+    tu_result r;
+    tu_run(&r, "-q", "--json", json, a, w, NULL);
+    ck_assert_int_eq(r.status, 0);
+    tu_free(&r);
+    char *text = tu_read(json, NULL);
+    ck_assert(text[0] == '{');
+    static const char *const keys[] = {"\"arch\"", "\"workload\"", "\"mapping\"", "\"results\"",
+                                       "\"counters\"", "\"pes\"", "\"cycles\"", "\"noc\"",
+                                       "\"spm\"", "\"dram\"", "\"bank_conflicts\"", "\"flit_hops\"",
+                                       "\"fu_busy_cycles\"", "\"functional\""};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        ck_assert_msg(strstr(text, keys[i]), "JSON lacks %s", keys[i]);
+    free(text);
+    /* no temporary file is left behind */
+    char tmp[600];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", json, (long)getpid());
+    ck_assert_int_ne(access(tmp, F_OK), 0);
+    /* an unwritable destination is a run failure with the path in the message */
+    tu_run(&r, "-q", "--json", "/nonexistent-dir/x.json", a, w, NULL);
+    ck_assert_int_eq(r.status, 1);
+    ck_assert(strstr(r.err, "/nonexistent-dir/x.json: cannot write"));
+    tu_free(&r);
+    remove(json);
+}
+END_TEST
+
+/* Functional runs hold the whole data set in memory: beyond 2^22 elements that is a
+ * usage error (2) before anything is allocated. */
+START_TEST(test_functional_limit_is_usage_error)
+{
+    char a[512], w[512];
+    tu_src(a, sizeof a, ARCH);
+    tu_src(w, sizeof w, WL);
+    tu_result r;
+    tu_run(&r, "-q", "-f", "--set", "workload.n=65536", "--set", "workload.rows=128", a, w, NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert(strstr(r.err, "--functional handles at most 2^22 elements"));
+    tu_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_help_and_version);
+    tcase_add_test(tc, test_usage_errors_exit_2);
+    tcase_add_test(tc, test_summary_and_quiet);
+    tcase_add_test(tc, test_csv_appends_with_one_header);
+    tcase_add_test(tc, test_json_replaces_atomically);
+    tcase_add_test(tc, test_functional_limit_is_usage_error);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

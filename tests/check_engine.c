@@ -1,0 +1,345 @@
+/* check_engine.c: hand-built programs: validation errors, link serialisation, credit limits. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../sim/config/config.h"
+#include "../sim/engine/engine.h"
+#include "../sim/engine/internal.h" /* white-box tests of the NoC and SPM models */
+#include "testutil.h"
+
+/* A two-stage program on the 1x2 test array: SPM -> I0 on PE (0,0) -> I1 on PE (0,1)
+ * -> SPM, L elements per tag, `split` transfers between the two instructions. */
+typedef struct prog {
+    eng_instr instr[2];
+    eng_xfer xfer[4];
+    eng_phase phase;
+    eng_program program;
+    uint64_t L;
+} prog;
+
+static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out)
+{
+    const prog *p = ctx;
+    *in = (eng_pattern){tag * p->L, p->L, p->L, 1};
+    *out = (eng_pattern){(tag + 16) * p->L, p->L, p->L, 1};
+}
+
+static void build(prog *p, uint32_t L, uint32_t split, uint64_t tags)
+{
+    memset(p, 0, sizeof *p);
+    p->L = L;
+    for (int i = 0; i < 2; i++)
+        p->instr[i] = (eng_instr){(uint32_t)i, ENG_OP_BFLY, ARCH_FU_MAC, 2 * L / 2, 2 * L, L, 0,
+                                  2 * L, (uint64_t)(48 + 2 * i) * L};
+    uint32_t n = 0;
+    p->xfer[n++] = (eng_xfer){-1, 0, 0, L, {0, L, L, 1}, NULL, NULL};
+    for (uint32_t k = 0; k < split; k++)
+        p->xfer[n++] = (eng_xfer){0, 1, 0, L / split, {0, 0, 0, 0}, NULL, NULL};
+    p->xfer[n++] = (eng_xfer){1, -1, 1, L, {0, L, L, 1}, NULL, NULL};
+    p->phase = (eng_phase){2, p->instr, n, p->xfer, tags, L, 2, 2, tag_dma, p};
+    p->program = (eng_program){UTIL_FP16, 1, &p->phase, 64 * (uint64_t)L};
+}
+
+static void load_tiny(arch_desc *a)
+{
+    char path[512], err[512];
+    int rc = cfg_load_arch(tu_src(path, sizeof path, "tests/data/tiny-1x2.cfg"), NULL, 0, a, err,
+                           sizeof err);
+    ck_assert_msg(rc == 0, "%s", err);
+}
+
+START_TEST(test_program_runs)
+{
+    arch_desc a;
+    char err[512];
+    load_tiny(&a);
+    prog p;
+    build(&p, 16, 1, 3);
+    eng_stats st;
+    ck_assert_msg(eng_run(&a, &p.program, NULL, &st, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(st.tags, 3);
+    ck_assert_uint_eq(st.pe_total.fires, 6);
+    ck_assert_uint_eq(st.lane_ops, 6 * 32);
+    eng_stats_free(&st);
+}
+END_TEST
+
+/* Splitting one transfer into two messages that share the injection port and the link
+ * must not let the last flit arrive earlier: both messages serialise on the same link
+ * (one message of 2F flits and two of F reach the consumer at the same cycle). */
+START_TEST(test_messages_serialise_on_links)
+{
+    arch_desc a;
+    char err[512];
+    load_tiny(&a);
+    prog one, two;
+    build(&one, 64, 1, 1);
+    build(&two, 64, 2, 1);
+    eng_stats s1, s2;
+    ck_assert_int_eq(eng_run(&a, &one.program, NULL, &s1, err, sizeof err), 0);
+    ck_assert_int_eq(eng_run(&a, &two.program, NULL, &s2, err, sizeof err), 0);
+    ck_assert_uint_eq(s2.noc.messages, s1.noc.messages + 1);
+    ck_assert_uint_eq(s2.noc.flits, s1.noc.flits);
+    ck_assert_uint_eq(s2.cycles, s1.cycles);
+    eng_stats_free(&s1);
+    eng_stats_free(&s2);
+}
+END_TEST
+
+/* With one tag slot per instruction a producer waits for the consumer's credit, so
+ * tags cannot overlap as much: never faster than with four slots. */
+START_TEST(test_credits_limit_overlap)
+{
+    arch_desc a;
+    char err[512];
+    load_tiny(&a);
+    a.pe.buffer_bytes = 4096;
+    prog p;
+    build(&p, 64, 1, 16);
+    eng_stats wide, narrow;
+    a.pe.tags = 4;
+    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &wide, err, sizeof err), 0);
+    a.pe.tags = 1;
+    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &narrow, err, sizeof err), 0);
+    ck_assert_uint_gt(narrow.cycles, wide.cycles);
+    ck_assert_uint_eq(narrow.lane_ops, wide.lane_ops);
+    eng_stats_free(&wide);
+    eng_stats_free(&narrow);
+}
+END_TEST
+
+/* Infeasible programs are refused with a message, never run. */
+START_TEST(test_validation_errors)
+{
+    arch_desc a;
+    char err[512];
+    load_tiny(&a);
+    prog p;
+    eng_stats st;
+    build(&p, 16, 1, 1);
+    p.instr[1].pe = 9;
+    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
+    ck_assert_msg(strstr(err, "instruction 1 is on PE 9, but the array has 2 PEs"), "%s", err);
+    build(&p, 16, 1, 1);
+    p.instr[1].pe = 0; /* two instructions, pe.istore = 1 */
+    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
+    ck_assert_msg(strstr(err, "PE 0 needs 2 instruction-store entries, pe.istore = 1"), "%s", err);
+    build(&p, 512, 1, 1); /* 2 tags x 512 + 1024 weights, x 2 bytes > 1 KiB */
+    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
+    ck_assert_msg(strstr(err, "pe.buffer_kb holds 1024"), "%s", err);
+    build(&p, 16, 1, 1);
+    p.phase.tag_elems = 1u << 20;
+    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
+    ck_assert_msg(strstr(err, "the SPM has 2048"), "%s", err);
+    build(&p, 16, 1, 1);
+    p.xfer[1].elems = 0;
+    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
+    ck_assert_msg(strstr(err, "transfer 1 is malformed"), "%s", err);
+    build(&p, 16, 1, 1);
+    p.xfer[1].elems = 32;
+    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
+    ck_assert_msg(strstr(err, "instruction 1 receives 32 elements per tag, its buffer holds 16"),
+                  "%s", err);
+    build(&p, 16, 1, 1);
+    p.xfer[2].spm_port = 7;
+    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
+    ck_assert_msg(strstr(err, "transfer 2 is malformed"), "%s", err);
+}
+END_TEST
+
+
+/* ---------------------------------------------------------------- white-box components */
+
+/* A simulator on a 1 x cols mesh whose components are driven by hand. */
+static eng_sim *bare_sim(arch_desc *a, uint32_t cols, prog *p)
+{
+    char err[512];
+    load_tiny(a);
+    a->array.cols = cols;
+    build(p, 16, 1, 1);
+    eng_sim *s;
+    ck_assert_msg(eng_sim_create(a, &p->program, NULL, &s, err, sizeof err) == 0, "%s", err);
+    return s;
+}
+
+static void send(eng_sim *s, uint32_t src, uint32_t dst, uint32_t flits, uint64_t head_at)
+{
+    msg *m = eng_msg_alloc(s);
+    ck_assert_ptr_nonnull(m);
+    m->kind = MSG_DATA;
+    m->src_node = src;
+    m->dst_node = dst;
+    m->flits = flits;
+    s->now = head_at - 1;
+    eng_noc_send(s, &s->pes[src].base, m, head_at);
+}
+
+/* Runs one component until it has nothing left. */
+static void drain(eng_sim *s, comp *c)
+{
+    for (uint64_t t; (t = eng_sim_next(s, c->id)) != UINT64_MAX;)
+        eng_sim_step(s, c->id, t);
+}
+
+/* Sorted cycles of the events waiting in a component's inbox. */
+static void inbox_times(const comp *c, uint64_t *t, size_t n)
+{
+    ck_assert_uint_eq(c->inbox.n, n);
+    for (size_t i = 0; i < n; i++)
+        t[i] = c->inbox.v[i].time;
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && t[j] < t[j - 1]; j--) {
+            uint64_t x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
+}
+
+/* 1x3 mesh, hop latency 1, 4-flit messages; a message's tail reaches its PE F cycles
+ * after its head enters the ejection link.
+ * A: PE0 -> PE2, head at router (0,0) at 10: link E(0,0) [10,14), head at (0,1) at 11,
+ *    link E(0,1) [11,15), head at (0,2) at 12, ejection [12,16): delivered at 16.
+ * B: PE1 -> PE2, head at router (0,1) at 11, together with A's head: A's hop was queued
+ *    first, so B gets E(0,1) at 15 (waits 4), head at (0,2) at 16, ejection [16,20). */
+START_TEST(test_noc_link_contention)
+{
+    arch_desc a;
+    prog p;
+    uint64_t t[2];
+    eng_sim *s = bare_sim(&a, 3, &p);
+    send(s, 0, 2, 4, 10);
+    drain(s, &s->noc_c);
+    inbox_times(&s->pes[2].base, t, 1);
+    ck_assert_uint_eq(t[0], 16);
+    ck_assert_uint_eq(s->st.noc.wait_cycles, 0);
+    eng_sim_destroy(s);
+
+    s = bare_sim(&a, 3, &p);
+    send(s, 0, 2, 4, 10);
+    send(s, 1, 2, 4, 11);
+    s->now = 9;
+    drain(s, &s->noc_c);
+    inbox_times(&s->pes[2].base, t, 2);
+    ck_assert_uint_eq(t[0], 16);
+    ck_assert_uint_eq(t[1], 20);
+    ck_assert_uint_eq(s->st.noc.wait_cycles, 4);
+    ck_assert_uint_eq(s->st.noc.flit_hops, 4 * 3);
+    ck_assert_uint_eq(s->st.noc.router_traversals, 4 * 5);
+    eng_sim_destroy(s);
+}
+END_TEST
+
+/* 1x5 mesh, 4 flits from PE0 to PE4, head at (0,0) at 10. Plain mesh: 4 hops, head at
+ * (0,4) at 14, delivered 18. With skip links of 2: 2 hops (0,0)->(0,2)->(0,4), head at
+ * (0,4) at 12, delivered 16, and every flit-hop is on a skip link. */
+START_TEST(test_noc_skip_links)
+{
+    arch_desc a;
+    prog p;
+    uint64_t t[1];
+    eng_sim *s = bare_sim(&a, 5, &p);
+    send(s, 0, 4, 4, 10);
+    drain(s, &s->noc_c);
+    inbox_times(&s->pes[4].base, t, 1);
+    ck_assert_uint_eq(t[0], 18);
+    ck_assert_uint_eq(s->st.noc.flit_hops, 16);
+    eng_sim_destroy(s);
+
+    load_tiny(&a);
+    a.array.cols = 5;
+    a.noc.n_skip = 1;
+    a.noc.skip[0] = 2;
+    char err[512];
+    build(&p, 16, 1, 1);
+    ck_assert_int_eq(eng_sim_create(&a, &p.program, NULL, &s, err, sizeof err), 0);
+    send(s, 0, 4, 4, 10);
+    drain(s, &s->noc_c);
+    inbox_times(&s->pes[4].base, t, 1);
+    ck_assert_uint_eq(t[0], 16);
+    ck_assert_uint_eq(s->st.noc.flit_hops, 8);
+    ck_assert_uint_eq(s->st.noc.skip_flit_hops, 8);
+    eng_sim_destroy(s);
+}
+END_TEST
+
+/* Two 16-byte writes to the 2-bank, 4-byte-word SPM arrive together at cycle 20; each
+ * puts 2 words in each bank. The first holds both banks [20,22); the second waits for
+ * them: [22,24). Conflicts: its 4 words, 2 cycles in each of the 2 banks. With 2 ports
+ * per bank each write needs one cycle: [20,21) and [21,22). */
+START_TEST(test_spm_bank_conflicts)
+{
+    for (uint32_t ports = 1; ports <= 2; ports++) {
+        arch_desc a;
+        prog p;
+        eng_sim *s = bare_sim(&a, 2, &p);
+        a.spm.ports = ports;
+        s->now = 19;
+        for (int k = 0; k < 2; k++) {
+            spm_req *r = eng_spm_req_alloc(s);
+            dma_desc *d = eng_dma_alloc(s);
+            ck_assert(r && d);
+            r->write = true;
+            r->after = SPM_AFTER_DMA;
+            r->base = 16 * (uint64_t)k;
+            r->pat = (eng_pattern){0, 8, 8, 1}; /* 8 FP16 elements = 16 bytes */
+            r->d = d;
+            eng_spm_submit(s, &s->dma_c, r);
+        }
+        drain(s, &s->spm_c);
+        uint64_t t[2];
+        inbox_times(&s->dma_c, t, 2);
+        ck_assert_uint_eq(t[0], ports == 1 ? 22 : 21);
+        ck_assert_uint_eq(t[1], ports == 1 ? 24 : 22);
+        ck_assert_uint_eq(s->st.spm.writes, 8);
+        ck_assert_uint_eq(s->st.spm.conflicts, 4);
+        ck_assert_uint_eq(s->st.spm.conflict_cycles, ports == 1 ? 4 : 2);
+        eng_sim_destroy(s);
+    }
+}
+END_TEST
+
+/* One MAC unit accepts one vector operation per cycle: 64 tags of 64 vector operations
+ * each on PE0 take at least 64 x 64 cycles, however fast memory and links are, and
+ * however many tags and results may be in flight. */
+START_TEST(test_function_unit_occupancy)
+{
+    arch_desc a;
+    char err[512];
+    load_tiny(&a);
+    a.pe.tags = 4;
+    a.pe.out_slots = 4;
+    a.noc.link_bits = 256;
+    a.spm.banks = 32;
+    a.dram.bandwidth_gbs = 1000;
+    a.pe.buffer_bytes = 8192;
+    a.spm.bank_bytes = 65536;
+    prog p;
+    build(&p, 64, 1, 64);
+    eng_stats st;
+    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), 0);
+    ck_assert_uint_eq(st.pe[0].fu_busy[ARCH_FU_MAC], 64 * 64);
+    ck_assert_uint_ge(st.cycles, 64 * 64);
+    eng_stats_free(&st);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *tc = tcase_create("engine");
+    tcase_add_test(tc, test_program_runs);
+    tcase_add_test(tc, test_messages_serialise_on_links);
+    tcase_add_test(tc, test_credits_limit_overlap);
+    tcase_add_test(tc, test_validation_errors);
+    tcase_add_test(tc, test_noc_link_contention);
+    tcase_add_test(tc, test_noc_skip_links);
+    tcase_add_test(tc, test_spm_bank_conflicts);
+    tcase_add_test(tc, test_function_unit_occupancy);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

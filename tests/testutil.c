@@ -1,0 +1,119 @@
+/* testutil.c: helpers shared by the Check tests. */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../sim/cli/cli.h"
+
+static char *slurp(FILE *f)
+{
+    long n = ftell(f);
+    char *s = malloc((size_t)(n > 0 ? n : 0) + 1);
+    ck_assert_ptr_nonnull(s);
+    rewind(f);
+    size_t got = n > 0 ? fread(s, 1, (size_t)n, f) : 0;
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+void tu_runv(tu_result *r, int argc, const char *const *argv)
+{
+    char **v = calloc((size_t)argc + 2, sizeof *v);
+    ck_assert_ptr_nonnull(v);
+    v[0] = "bflysim";
+    for (int i = 0; i < argc; i++)
+        v[i + 1] = (char *)argv[i];
+    FILE *out = tmpfile(), *err = tmpfile();
+    ck_assert_ptr_nonnull(out);
+    ck_assert_ptr_nonnull(err);
+    r->status = cli_main(argc + 1, v, out, err);
+    r->out = slurp(out);
+    r->err = slurp(err);
+    free(v);
+}
+
+void tu_run(tu_result *r, ...)
+{
+    const char *args[64];
+    int n = 0;
+    va_list ap;
+    va_start(ap, r);
+    for (const char *a; (a = va_arg(ap, const char *)) != NULL && n < 64;)
+        args[n++] = a;
+    va_end(ap);
+    tu_runv(r, n, args);
+}
+
+void tu_free(tu_result *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}
+
+const char *tu_src(char *buf, size_t len, const char *rel)
+{
+    const char *dir = getenv("BFLYSIM_SRCDIR");
+    snprintf(buf, len, "%s/%s", dir && *dir ? dir : ".", rel);
+    return buf;
+}
+
+const char *tu_tmp(char *buf, size_t len, const char *name)
+{
+    const char *dir = getenv("TMPDIR");
+    snprintf(buf, len, "%s/bflysim-test-XXXXXX-%s", dir && *dir ? dir : "/tmp", name);
+    int fd = mkstemps(buf, (int)strlen(name) + 1);
+    ck_assert_msg(fd >= 0, "cannot create a temporary file like %s", buf);
+    close(fd);
+    return buf;
+}
+
+char *tu_read(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    if (len)
+        *len = (size_t)n;
+    return slurp(f);
+}
+
+void tu_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    ck_assert_msg(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+char *tu_replace(const char *text, const char *old, const char *new_text)
+{
+    const char *at = strstr(text, old);
+    ck_assert_msg(at != NULL, "'%s' not found", old);
+    size_t a = (size_t)(at - text), lo = strlen(old), ln = strlen(new_text);
+    char *s = malloc(strlen(text) - lo + ln + 1);
+    ck_assert_ptr_nonnull(s);
+    memcpy(s, text, a);
+    memcpy(s + a, new_text, ln);
+    strcpy(s + a + ln, at + lo);
+    return s;
+}
+
+int tu_line_of(const char *text, const char *needle)
+{
+    const char *at = strstr(text, needle);
+    if (!at)
+        return 0;
+    int line = 1;
+    for (const char *p = text; p < at; p++)
+        line += *p == '\n';
+    return line;
+}

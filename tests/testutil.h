@@ -1,0 +1,30 @@
+/* testutil.h: helpers for the Check tests: run the CLI in-process, temporary files, text edits. */
+#ifndef BFLY_TESTUTIL_H
+#define BFLY_TESTUTIL_H
+
+#include <stddef.h>
+
+typedef struct tu_result {
+    int status;
+    char *out, *err; /* captured standard output and error */
+} tu_result;
+
+/* Runs cli_main on a NULL-terminated argument list (without argv[0]). */
+void tu_run(tu_result *r, ...);
+/* The same with an argument vector. */
+void tu_runv(tu_result *r, int argc, const char *const *argv);
+void tu_free(tu_result *r);
+
+/* Path of a file in the source tree (BFLYSIM_SRCDIR, or the current directory). */
+const char *tu_src(char *buf, size_t len, const char *rel);
+/* A fresh path in the temporary directory, unique per process and call. */
+const char *tu_tmp(char *buf, size_t len, const char *name);
+
+char *tu_read(const char *path, size_t *len);
+void tu_write(const char *path, const char *text);
+/* Copy of text with the first occurrence of old replaced (old must occur). */
+char *tu_replace(const char *text, const char *old, const char *new_text);
+/* 1-based line on which needle first occurs in text, 0 if absent. */
+int tu_line_of(const char *text, const char *needle);
+
+#endif
