@@ -337,9 +337,5 @@ int main(void)
     tcase_add_test(tc, test_spm_bank_conflicts);
     tcase_add_test(tc, test_function_unit_occupancy);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_main(s);
 }

@@ -177,9 +177,5 @@ int main(void)
     tcase_add_test(tc, test_planted_twiddle_exits_3);
     tcase_add_test(tc, test_mapped_stage_swaps_pairs);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_main(s);
 }

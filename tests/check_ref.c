@@ -6,6 +6,7 @@
 
 #include "../sim/ref/ref.h"
 #include "../sim/util/util.h"
+#include "testutil.h"
 #include "../sim/workload/workload.h"
 
 static wl_butterfly make(uint64_t n, uint64_t rows, uint64_t seed, wl_init init, util_dtype t)
@@ -214,9 +215,5 @@ int main(void)
     tcase_add_test(tc, test_error_bound);
     tcase_add_test(tc, test_check_counts);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_main(s);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../sim/util/util.h"
+#include "testutil.h"
 
 /* Independent IEEE binary16 decoder: sign, 5-bit exponent (bias 15), 10-bit fraction. */
 static double half_value(uint16_t h)
@@ -135,9 +136,5 @@ int main(void)
     tcase_add_test(tc, test_bits_and_math);
     tcase_add_test(tc, test_reserve);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return tu_main(s);
 }

@@ -11,6 +11,15 @@
 
 #include "../sim/cli/cli.h"
 
+int tu_main(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
 static char *slurp(FILE *f)
 {
     long n = ftell(f);

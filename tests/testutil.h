@@ -4,6 +4,11 @@
 
 #include <stddef.h>
 
+#include <check.h>
+
+/* Runs a suite (forking per test) and returns the process exit status. */
+int tu_main(Suite *s);
+
 typedef struct tu_result {
     int status;
     char *out, *err; /* captured standard output and error */

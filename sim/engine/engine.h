@@ -104,6 +104,7 @@ typedef struct eng_pe_stats {
 
 typedef struct eng_stats {
     uint64_t cycles;
+    uint64_t events;   /* events processed: the simulator's own work */
     uint64_t lane_ops; /* useful lane operations, all PEs */
     uint64_t tags;     /* tags streamed, all phases */
     uint32_t n_pes;

@@ -44,11 +44,30 @@ enum ev_kind {
     EV_PE_WAKE
 };
 
+/* ---------------------------------------------------------------- pools */
+
+/* Free-list pool of equal-size objects; each object begins with a pool_link. */
+typedef struct pool_link {
+    struct pool_link *next_free;
+    struct pool_link *all_next; /* every object ever allocated, for cleanup */
+} pool_link;
+
+typedef struct pool {
+    size_t size;
+    pool_link *free, *all;
+} pool;
+
+/* An object with everything after its link zeroed, or NULL when memory runs out. */
+void *eng_pool_get(pool *p);
+void eng_pool_put(pool *p, void *obj);
+void eng_pool_destroy(pool *p);
+
 /* ---------------------------------------------------------------- messages */
 
 enum msg_kind { MSG_DATA, MSG_CONFIG };
 
 typedef struct msg {
+    pool_link link;
     enum msg_kind kind;
     uint32_t src_node, dst_node;
     uint32_t flits;
@@ -56,8 +75,6 @@ typedef struct msg {
     uint64_t tag;
     uint32_t r, c;  /* router the head is at */
     float *payload; /* functional mode only */
-    struct msg *next_free;
-    struct msg *all_next; /* every message ever allocated, for cleanup */
 } msg;
 
 /* ---------------------------------------------------------------- DMA and DRAM */
@@ -65,16 +82,16 @@ typedef struct msg {
 enum dma_dir { DMA_IN, DMA_OUT, DMA_WEIGHTS };
 
 typedef struct dma_desc {
+    pool_link link;
     enum dma_dir dir;
     uint32_t slot; /* SPM slot (input, output or staging) */
     uint64_t tag;
     eng_pattern dram; /* element addresses */
     uint64_t spm_addr; /* byte address of the SPM slot */
     uint64_t elems;
-    uint32_t *chan_bursts; /* per DRAM channel */
     uint64_t bursts;
-    struct dma_desc *next; /* queue / free list */
-    struct dma_desc *all_next;
+    struct dma_desc *next; /* the DMA queue */
+    uint32_t chan_bursts[]; /* per DRAM channel */
 } dma_desc;
 
 /* ---------------------------------------------------------------- SPM requests */
@@ -87,6 +104,7 @@ enum spm_after {
 };
 
 typedef struct spm_req {
+    pool_link link;
     bool write;
     enum spm_after after;
     uint64_t base;       /* byte address of the slot */
@@ -95,8 +113,6 @@ typedef struct spm_req {
     msg *m;              /* message to inject, or the one just ejected */
     dma_desc *d;
     uint32_t slot;
-    struct spm_req *next_free;
-    struct spm_req *all_next;
 } spm_req;
 
 /* ---------------------------------------------------------------- components */
@@ -173,10 +189,7 @@ struct eng_sim {
     uint32_t *sched_c;
     size_t sched_n, sched_cap;
 
-    /* pools: free lists, and lists of everything allocated */
-    msg *msg_free, *msg_all;
-    spm_req *spm_free, *spm_all;
-    dma_desc *dma_free, *dma_all;
+    pool msgs, spm_reqs, dma_descs;
     bool own_sched; /* eng_run drives the scheduler heap */
 
     /* phase */

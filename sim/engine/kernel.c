@@ -150,83 +150,68 @@ void eng_oom(eng_sim *s)
     eng_fault(s, "out of memory");
 }
 
+void *eng_pool_get(pool *p)
+{
+    pool_link *o = p->free;
+    if (o) {
+        p->free = o->next_free;
+    } else {
+        if (!(o = malloc(p->size)))
+            return NULL;
+        o->all_next = p->all;
+        p->all = o;
+    }
+    memset((char *)o + sizeof *o, 0, p->size - sizeof *o);
+    return o;
+}
+
+void eng_pool_put(pool *p, void *obj)
+{
+    pool_link *o = obj;
+    o->next_free = p->free;
+    p->free = o;
+}
+
+void eng_pool_destroy(pool *p)
+{
+    for (pool_link *o = p->all; o;) {
+        pool_link *n = o->all_next;
+        free(o);
+        o = n;
+    }
+    p->all = p->free = NULL;
+}
+
 msg *eng_msg_alloc(eng_sim *s)
 {
-    msg *m = s->msg_free;
-    if (m) {
-        s->msg_free = m->next_free;
-    } else {
-        if (!(m = malloc(sizeof *m)))
-            return NULL;
-        m->all_next = s->msg_all;
-        s->msg_all = m;
-    }
-    msg *keep = m->all_next;
-    memset(m, 0, sizeof *m);
-    m->all_next = keep;
-    return m;
+    return eng_pool_get(&s->msgs);
 }
 
 void eng_msg_free(eng_sim *s, msg *m)
 {
     free(m->payload);
     m->payload = NULL;
-    m->next_free = s->msg_free;
-    s->msg_free = m;
+    eng_pool_put(&s->msgs, m);
 }
 
 spm_req *eng_spm_req_alloc(eng_sim *s)
 {
-    spm_req *r = s->spm_free;
-    if (r) {
-        s->spm_free = r->next_free;
-    } else {
-        if (!(r = malloc(sizeof *r)))
-            return NULL;
-        r->all_next = s->spm_all;
-        s->spm_all = r;
-    }
-    spm_req *keep = r->all_next;
-    memset(r, 0, sizeof *r);
-    r->all_next = keep;
-    return r;
+    return eng_pool_get(&s->spm_reqs);
 }
 
 void eng_spm_req_free(eng_sim *s, spm_req *r)
 {
-    r->next_free = s->spm_free;
-    s->spm_free = r;
+    eng_pool_put(&s->spm_reqs, r);
 }
 
 dma_desc *eng_dma_alloc(eng_sim *s)
 {
-    dma_desc *d = s->dma_free;
-    if (d) {
-        s->dma_free = d->next;
-    } else {
-        if (!(d = malloc(sizeof *d)))
-            return NULL;
-        d->chan_bursts = calloc(s->a->dram.channels, sizeof *d->chan_bursts);
-        if (!d->chan_bursts) {
-            free(d);
-            return NULL;
-        }
-        d->all_next = s->dma_all;
-        s->dma_all = d;
-    }
-    uint32_t *cb = d->chan_bursts;
-    dma_desc *keep = d->all_next;
-    memset(d, 0, sizeof *d);
-    d->chan_bursts = cb;
-    d->all_next = keep;
-    memset(cb, 0, s->a->dram.channels * sizeof *cb);
-    return d;
+    return eng_pool_get(&s->dma_descs);
 }
 
 void eng_dma_free(eng_sim *s, dma_desc *d)
 {
-    d->next = s->dma_free;
-    s->dma_free = d;
+    eng_pool_put(&s->dma_descs, d);
 }
 
 /* ---------------------------------------------------------------- geometry */
@@ -424,6 +409,9 @@ int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_s
     s->lanes = arch_lanes(a, p->dtype);
     s->elem_bytes = util_dtype_bytes(p->dtype);
     s->link_bytes = arch_link_bytes(a);
+    s->msgs.size = sizeof(msg);
+    s->spm_reqs.size = sizeof(spm_req);
+    s->dma_descs.size = sizeof(dma_desc) + a->dram.channels * sizeof(uint32_t);
     uint32_t n_pe = arch_pe_count(a);
     s->n_comps = 5 + n_pe;
     s->comps = calloc(s->n_comps, sizeof *s->comps);
@@ -493,6 +481,7 @@ void eng_sim_step(eng_sim *s, uint32_t c, uint64_t now)
     while (k->inbox.n && k->inbox.v[0].time == now && !s->fault) {
         ev e;
         heap_pop(&k->inbox, &e);
+        s->st.events++;
         switch (k->kind) {
         case COMP_CTL:
             eng_ctl_handle(s, &e);
@@ -558,23 +547,12 @@ void eng_sim_destroy(eng_sim *s)
     for (uint32_t c = 0; c < s->n_comps && s->comps; c++)
         if (s->comps[c])
             free(s->comps[c]->inbox.v);
-    for (msg *m = s->msg_all; m;) {
-        msg *n = m->all_next;
-        free(m->payload);
-        free(m);
-        m = n;
-    }
-    for (spm_req *r = s->spm_all; r;) {
-        spm_req *n = r->all_next;
-        free(r);
-        r = n;
-    }
-    for (dma_desc *d = s->dma_all; d;) {
-        dma_desc *n = d->all_next;
-        free(d->chan_bursts);
-        free(d);
-        d = n;
-    }
+    /* Messages still in flight after a failure own their payloads. */
+    for (pool_link *o = s->msgs.all; o; o = o->all_next)
+        free(((msg *)o)->payload);
+    eng_pool_destroy(&s->msgs);
+    eng_pool_destroy(&s->spm_reqs);
+    eng_pool_destroy(&s->dma_descs);
     free(s->pes);
     free(s->comps);
     free(s->sched_t);

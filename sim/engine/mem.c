@@ -56,6 +56,22 @@ static void count_bursts(const eng_sim *s, dma_desc *d)
     }
 }
 
+/* The SPM half of a transfer: the whole slot, contiguous. */
+static void spm_side(eng_sim *s, dma_desc *d, bool write)
+{
+    spm_req *r = eng_spm_req_alloc(s);
+    if (!r) {
+        eng_oom(s);
+        return;
+    }
+    r->write = write;
+    r->after = SPM_AFTER_DMA;
+    r->base = d->spm_addr;
+    r->pat = (eng_pattern){0, d->elems, d->elems, 1};
+    r->d = d;
+    eng_spm_submit(s, &s->dma_c, r);
+}
+
 static void dma_start(eng_sim *s)
 {
     while (s->dma.busy < s->a->dma.channels && s->dma.head) {
@@ -68,17 +84,7 @@ static void dma_start(eng_sim *s)
         s->st.dma.descriptors++;
         count_bursts(s, d);
         if (d->dir == DMA_OUT) {
-            spm_req *r = eng_spm_req_alloc(s);
-            if (!r) {
-                eng_oom(s);
-                return;
-            }
-            r->write = false;
-            r->after = SPM_AFTER_DMA;
-            r->base = d->spm_addr;
-            r->pat = (eng_pattern){0, d->elems, d->elems, 1};
-            r->d = d;
-            eng_spm_submit(s, &s->dma_c, r);
+            spm_side(s, d, false);
         } else {
             eng_post(s, &s->dma_c, &s->dram_c, s->now + 1, EV_DRAM_REQ, 0, 0, d);
         }
@@ -116,17 +122,7 @@ void eng_dma_handle(eng_sim *s, const ev *e)
                 copy_pattern(s->spm_data + d->spm_addr / s->elem_bytes, s->image, 0, &d->dram, true);
             notify_ctl(s, d);
         } else {
-            spm_req *r = eng_spm_req_alloc(s);
-            if (!r) {
-                eng_oom(s);
-                return;
-            }
-            r->write = true;
-            r->after = SPM_AFTER_DMA;
-            r->base = d->spm_addr;
-            r->pat = (eng_pattern){0, d->elems, d->elems, 1};
-            r->d = d;
-            eng_spm_submit(s, &s->dma_c, r);
+            spm_side(s, d, true);
         }
         return;
     case EV_DMA_SPM_DONE:

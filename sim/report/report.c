@@ -276,6 +276,7 @@ void rep_json(FILE *f, const rep_run *r)
     j_close(&j, '}');
 
     j_open(&j, "counters", '{');
+    j_u(&j, "events", st->events);
     j_u(&j, "tags", st->tags);
     j_open(&j, "pe_total", '{');
     j_pe(&j, &st->pe_total);

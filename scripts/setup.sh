@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# scripts/setup.sh: installs missing Debian packages, then runs autoreconf, configure and make.
+# Safe to run again: it installs nothing that is present and rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Build and test dependencies (Debian package names). `time` gives scripts/bench.sh
+# its peak-RSS figures.
+packages=(build-essential autoconf automake libtool pkg-config libconfig-dev zlib1g-dev check time)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null; then
+            sudo="sudo"
+        else
+            echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
+            exit 1
+        fi
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    # A fresh machine may have no package lists yet.
+    if ! $sudo apt-get install -y -q "${missing[@]}" >/dev/null 2>&1; then
+        $sudo apt-get update -q
+        $sudo apt-get install -y -q "${missing[@]}"
+    fi
+fi
+
+if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt configure ]; then
+    autoreconf -fi
+fi
+if [ ! -f Makefile ] || [ configure -nt config.status ]; then
+    ./configure
+fi
+make -j"$(nproc)"
