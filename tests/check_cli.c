@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../sim/report/report.h"
 #include "testutil.h"
 
 #define ARCH "arch/mld-4x4.cfg"
@@ -107,6 +108,8 @@ START_TEST(test_csv_appends_with_one_header)
     for (const char *p = text; *p; p++)
         lines += *p == '\n';
     ck_assert_int_eq(lines, 4);
+    size_t hl = strlen(rep_csv_header());
+    ck_assert(strncmp(text, rep_csv_header(), hl) == 0 && text[hl] == '\n');
     ck_assert(strncmp(text, "arch,workload,kind,n,rows,", 26) == 0);
     ck_assert(strstr(text, "\nmld-4x4,butterfly-linear-64,butterfly-linear,64,4,fp16,"));
     ck_assert(strstr(text, "\nmld-4x4,butterfly-linear-64,butterfly-linear,64,16,fp16,"));

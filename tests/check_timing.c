@@ -55,6 +55,7 @@ START_TEST(test_lower_bounds_on_presets)
             map_result m;
             simulate(&a, &b, &st, &m);
             uint64_t ops = b.rows * b.stages * (b.n / 2) * 4;
+            ck_assert_uint_eq(wl_butterfly_macs(&b), ops);
             ck_assert_uint_eq(st.lane_ops, ops);
             double peak = (double)arch_pe_count(&a) * a.pe.lanes;
             ck_assert_msg((double)st.cycles >= (double)ops / peak, "%s n=%llu: %llu < compute",

@@ -65,7 +65,8 @@ static void issue_weights(eng_sim *s)
         }
         d->dir = DMA_WEIGHTS;
         d->slot = slot;
-        d->dram = (eng_pattern){in->weight_addr, in->weight_elems, in->weight_elems, 1};
+        uint64_t addr = in->weight_addr + s->repeat * ph->weight_stride;
+        d->dram = (eng_pattern){addr, in->weight_elems, in->weight_elems, 1};
         d->spm_addr = s->ctl.stage_base + (uint64_t)slot * s->ctl.stage_elems * s->elem_bytes;
         d->elems = in->weight_elems;
         eng_dma_submit(s, &s->ctl_c, d);
@@ -88,7 +89,7 @@ static void issue_inputs(eng_sim *s)
         d->dir = DMA_IN;
         d->slot = slot;
         d->tag = s->ctl.next_in;
-        ph->tag_dma(ph->tag_ctx, d->tag, &d->dram, &out);
+        ph->tag_dma(ph->tag_ctx, s->repeat * ph->n_tags + d->tag, &d->dram, &out);
         d->spm_addr = in_slot_addr(s, slot);
         d->elems = eng_pattern_elems(&d->dram);
         s->ctl.in_state[slot] = SLOT_LOADING;
@@ -162,17 +163,19 @@ static void try_store(eng_sim *s)
         d->dir = DMA_OUT;
         d->slot = slot;
         d->tag = s->ctl.next_store++;
-        ph->tag_dma(ph->tag_ctx, d->tag, &in, &d->dram);
+        ph->tag_dma(ph->tag_ctx, s->repeat * ph->n_tags + d->tag, &in, &d->dram);
         d->spm_addr = out_slot_addr(s, slot);
         d->elems = eng_pattern_elems(&d->dram);
         eng_dma_submit(s, &s->ctl_c, d);
     }
 }
 
-void eng_ctl_begin_phase(eng_sim *s)
+/* Starts repeat s->repeat of phase s->phase. */
+static void begin_phase(eng_sim *s)
 {
     const eng_phase *ph = &s->p->phases[s->phase];
     s->ph = ph;
+    s->epoch++;
     eng_ctl_free(s);
     s->ctl.stored = 0;
     s->ctl.in_state = calloc(ph->in_slots, sizeof *s->ctl.in_state);
@@ -238,7 +241,10 @@ static void end_phase(eng_sim *s)
 {
     eng_pe_end_phase(s);
     s->st.tags += s->ph->n_tags;
-    s->phase++;
+    if (++s->repeat >= s->ph->repeats) {
+        s->repeat = 0;
+        s->phase++;
+    }
     if (s->phase >= s->p->n_phases) {
         s->done = true;
         s->st.cycles = s->now;
@@ -268,7 +274,7 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
             s->st.cycles = s->now;
             return;
         }
-        eng_ctl_begin_phase(s);
+        begin_phase(s);
         if (!s->fault && s->ph->n_tags == 0)
             end_phase(s);
         return;
@@ -287,7 +293,7 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
         return;
     }
     case EV_CTL_CREDIT:
-        if (e->phase != s->phase)
+        if (e->epoch != s->epoch)
             return; /* the phase it belonged to is over */
         s->ctl.feed_credit[e->a]++;
         try_feed(s);

@@ -37,8 +37,6 @@ typedef enum {
     ENG_OP_COUNT
 } eng_opcode;
 
-const char *eng_op_name(eng_opcode op);
-
 /* A transfer of part of every tag between two endpoints. Endpoints are instructions
  * (by index in the phase) or, with index -1, the SPM slot of the tag (the input slot
  * as a source, the output slot as a destination) reached through spm_port. */
@@ -66,12 +64,18 @@ typedef struct eng_instr {
 /* DRAM element addresses of one tag's input and output. */
 typedef void (*eng_tag_fn)(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out);
 
+/* A phase may run `repeats` times back to back, each time with every instruction's
+ * weights taken `weight_stride` elements further on in DRAM (e.g. one repeat per chunk
+ * of a vector whose twiddles differ), so that the program stays small. Repeat r
+ * streams tags r*n_tags .. (r+1)*n_tags - 1 (the numbers tag_dma sees). */
 typedef struct eng_phase {
     uint32_t n_instr;
     const eng_instr *instr;
     uint32_t n_xfer;
     const eng_xfer *xfer;
-    uint64_t n_tags;
+    uint64_t n_tags;    /* per repeat */
+    uint64_t repeats;   /* at least 1 */
+    uint64_t weight_stride;
     uint32_t tag_elems; /* elements of one tag in its SPM slots */
     uint32_t in_slots, out_slots;
     eng_tag_fn tag_dma;
@@ -152,7 +156,6 @@ int eng_run(const arch_desc *a, const eng_program *p, float *image, eng_stats *s
 int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_sim **out,
                    char *err, size_t errlen);
 uint32_t eng_sim_components(const eng_sim *s);
-const char *eng_sim_component_name(const eng_sim *s, uint32_t comp);
 /* Cycle of the component's next event, UINT64_MAX when it has none. */
 uint64_t eng_sim_next(const eng_sim *s, uint32_t comp);
 /* Processes the component's events at cycle now (which must equal eng_sim_next). */

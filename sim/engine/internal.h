@@ -13,7 +13,7 @@ typedef struct ev {
     uint32_t a;
     uint64_t b;
     void *p;
-    uint32_t phase; /* phase the event was posted in: late credits of a finished phase are dropped */
+    uint32_t epoch; /* phase repeat it was posted in: late credits of a finished one are dropped */
 } ev;
 
 typedef struct evheap {
@@ -194,6 +194,8 @@ struct eng_sim {
 
     /* phase */
     uint32_t phase;
+    uint64_t repeat; /* of the current phase */
+    uint32_t epoch;  /* counts phase repeats begun */
     bool done;
     const eng_phase *ph;
     instr_state *is;
@@ -267,10 +269,8 @@ void eng_fault(eng_sim *s, const char *fmt, ...) __attribute__((format(printf, 2
 uint64_t eng_flits(const eng_sim *s, uint64_t elems);
 uint32_t eng_manhattan(const eng_sim *s, uint32_t node_a, uint32_t node_b);
 void eng_node_pos(const eng_sim *s, uint32_t node, uint32_t *r, uint32_t *c);
-comp *eng_comp_of_instr(eng_sim *s, int32_t instr);
 
 /* ctl.c */
-void eng_ctl_begin_phase(eng_sim *s);
 void eng_ctl_free(eng_sim *s);
 uint64_t eng_out_slot_addr(const eng_sim *s, uint64_t tag); /* SPM byte address */
 void eng_ctl_handle(eng_sim *s, const ev *e);

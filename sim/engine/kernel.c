@@ -122,7 +122,7 @@ void eng_post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind, ui
                   from->id, to->id, (unsigned long long)time);
         time = s->now + 1;
     }
-    ev e = {time, ((uint64_t)from->id << 40) | from->posts++, kind, a, b, p, s->phase};
+    ev e = {time, ((uint64_t)from->id << 40) | from->posts++, kind, a, b, p, s->epoch};
     bool first = to->inbox.n == 0 || ev_less(&e, &to->inbox.v[0]);
     if (!heap_push(&to->inbox, &e)) {
         eng_oom(s);
@@ -226,11 +226,6 @@ uint64_t eng_pattern_elems(const eng_pattern *p)
     return p->run * p->count;
 }
 
-const char *eng_op_name(eng_opcode op)
-{
-    return op == ENG_OP_BFLY ? "bfly" : "?";
-}
-
 uint64_t eng_flits(const eng_sim *s, uint64_t elems)
 {
     uint64_t f = util_ceil_div(elems * s->elem_bytes, s->link_bytes);
@@ -258,13 +253,6 @@ uint32_t eng_manhattan(const eng_sim *s, uint32_t node_a, uint32_t node_b)
     return (ra > rb ? ra - rb : rb - ra) + (ca > cb ? ca - cb : cb - ca);
 }
 
-comp *eng_comp_of_instr(eng_sim *s, int32_t instr)
-{
-    if (instr < 0)
-        return &s->ctl_c;
-    return &s->pes[s->ph->instr[instr].pe].base;
-}
-
 /* ---------------------------------------------------------------- validation */
 
 int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t errlen)
@@ -285,8 +273,9 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
         const eng_phase *f = &p->phases[ph];
         memset(per_pe, 0, n_pe * sizeof *per_pe);
         memset(buf_pe, 0, n_pe * sizeof *buf_pe);
-        if (f->in_slots == 0 || f->out_slots == 0 || f->tag_elems == 0) {
-            rc = util_fail(UTIL_ERUN, err, errlen, "phase %u: no SPM slots or empty tags", ph);
+        if (f->in_slots == 0 || f->out_slots == 0 || f->tag_elems == 0 || f->repeats == 0) {
+            rc = util_fail(UTIL_ERUN, err, errlen,
+                           "phase %u: no SPM slots, empty tags or no repeats", ph);
             break;
         }
         uint64_t max_w = 0;
@@ -314,7 +303,8 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
             buf_pe[in->pe] += ((uint64_t)a->pe.tags * in->local_elems + in->weight_elems) * w;
             if (in->weight_elems > max_w)
                 max_w = in->weight_elems;
-            if (in->weight_elems && in->weight_addr + in->weight_elems > p->dram_elems) {
+            uint64_t last = in->weight_addr + (f->repeats - 1) * f->weight_stride;
+            if (in->weight_elems && last + in->weight_elems > p->dram_elems) {
                 rc = util_fail(UTIL_ERUN, err, errlen,
                                "phase %u: weights of instruction %u lie outside DRAM", ph, i);
                 break;
@@ -381,8 +371,6 @@ out:
 }
 
 /* ---------------------------------------------------------------- life cycle */
-
-static const char *comp_names[] = {"ctl", "dma", "dram", "spm", "noc"};
 
 static void comp_init(comp *c, uint32_t id, enum comp_kind kind, uint32_t index)
 {
@@ -456,11 +444,6 @@ int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_s
 uint32_t eng_sim_components(const eng_sim *s)
 {
     return s->n_comps;
-}
-
-const char *eng_sim_component_name(const eng_sim *s, uint32_t c)
-{
-    return c < 5 ? comp_names[c] : (c < s->n_comps ? "pe" : "?");
 }
 
 bool eng_sim_done(const eng_sim *s)

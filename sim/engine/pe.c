@@ -317,7 +317,7 @@ void eng_pe_handle(eng_sim *s, pe_state *pe, const ev *e)
         return;
     }
     case EV_PE_CREDIT: {
-        if (e->phase != s->phase)
+        if (e->epoch != s->epoch)
             return; /* the phase it belonged to is over */
         instr_state *st = &s->is[e->a];
         uint32_t k = (uint32_t)e->b;
@@ -336,7 +336,7 @@ void eng_pe_handle(eng_sim *s, pe_state *pe, const ev *e)
         try_all(s, pe);
         return;
     case EV_PE_WAKE:
-        if (e->phase != s->phase)
+        if (e->epoch != s->epoch)
             return;
         if (pe->wake_at == s->now)
             pe->wake_at = UINT64_MAX;

@@ -44,23 +44,30 @@ static eng_pattern owned(const geom *g, uint32_t b, uint32_t r)
                          2};
 }
 
-/* Tag bit of stage s in pass [s0, s0 + k) for this layout. */
-static uint32_t stage_bit(const map_tag_layout *L, uint32_t s, uint32_t s0, uint32_t k,
-                          uint64_t T)
+/* Tag bit of stage s (the pass's bits sit above free_lo chunk bits when strided). */
+static uint32_t stage_bit(const map_tag_layout *L, uint32_t s)
 {
-    if (L->vectors)
-        return s;
-    uint32_t g = util_log2(T) - k;
-    return g <= s0 ? g + (s - s0) : s;
+    return (!L->vectors && L->strided) ? L->free_lo + (s - L->s0) : s;
 }
 
-/* Offset inside its vector of tag element e (chunk tags) or e mod n (vector tags). */
-static uint64_t vector_offset(const map_tag_layout *L, uint64_t e)
+/* Offset in its vector of the first element of chunk c: the chunk number's low bits
+ * fill the bits between the free low bits and the pass, its high bits lie above the
+ * pass. */
+static uint64_t chunk_first(const map_tag_layout *L, uint64_t c)
+{
+    if (!L->strided)
+        return c * L->tag_elems;
+    uint32_t lo_bits = L->s0 - L->free_lo;
+    uint64_t c_lo = c & ((UINT64_C(1) << lo_bits) - 1);
+    return (c_lo << L->free_lo) | ((c >> lo_bits) << L->s1);
+}
+
+/* Offset inside its vector of element e of a tag of chunk c (or of a vector tag). */
+static uint64_t vector_offset(const map_tag_layout *L, uint64_t c, uint64_t e)
 {
     if (L->vectors)
         return e & (L->n - 1);
-    uint64_t lo = L->run; /* elements per run */
-    return L->chunk_first + (e / lo) * L->stride + (e % lo);
+    return chunk_first(L, c) + (e / L->run) * L->stride + (e % L->run);
 }
 
 static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out)
@@ -72,7 +79,8 @@ static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern 
         *out = (eng_pattern){L->out_base + first, len, len, 1};
         return;
     }
-    uint64_t first = tag * L->n + L->chunk_first;
+    /* tags run chunk by chunk (one phase repeat each), all vectors in each */
+    uint64_t first = (tag % L->rows) * L->n + chunk_first(L, tag / L->rows);
     *in = (eng_pattern){L->in_base + first, L->run, L->stride, L->count};
     *out = (eng_pattern){L->out_base + first, L->run, L->stride, L->count};
 }
@@ -109,6 +117,8 @@ static int choose(const arch_desc *a, const wl_butterfly *b, plan *p, char *err,
     /* Tags hold whole vectors when a power-of-two group of them divides rows. */
     uint64_t vmax = pow2_factor(b->rows);
     uint64_t tmax = b->n * vmax;
+    if (tmax > MAP_MAX_TAG_ELEMS)
+        tmax = MAP_MAX_TAG_ELEMS;
     uint32_t kmax = S < C ? S : C;
     for (uint32_t k = kmax; k >= 1; k--) {
         for (uint64_t T = tmax; T >= (UINT64_C(1) << k) && T >= 2; T /= 2) {
@@ -246,11 +256,10 @@ int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functio
     out->tmp_addr[1] = 3 * mat;
     out->weight_addr = (out->passes > 2 ? 4 : out->passes > 1 ? 3 : 2) * mat;
 
-    uint32_t n_phases = (uint32_t)(out->passes * out->chunks);
     uint32_t per_phase = pl.k * pl.rows;
-    out->phases = calloc(n_phases, sizeof *out->phases);
-    out->instr = calloc((size_t)n_phases * per_phase, sizeof *out->instr);
-    out->layouts = calloc(n_phases, sizeof *out->layouts);
+    out->phases = calloc(out->passes, sizeof *out->phases);
+    out->instr = calloc((size_t)out->passes * per_phase, sizeof *out->instr);
+    out->layouts = calloc(out->passes, sizeof *out->layouts);
     out->pass_xfers = calloc(out->passes, sizeof *out->pass_xfers);
     out->pass_n_xfer = calloc(out->passes, sizeof *out->pass_n_xfer);
     if (!out->phases || !out->instr || !out->layouts || !out->pass_xfers || !out->pass_n_xfer) {
@@ -260,75 +269,73 @@ int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functio
     uint64_t waddr = out->weight_addr;
     for (uint32_t p = 0; p < out->passes && !rc; p++) {
         uint32_t s0 = out->first_stage[p], k = out->stages[p];
-        uint64_t in_base = p == 0 ? out->x_addr : out->tmp_addr[(p - 1) % 2];
-        uint64_t out_base = p + 1 == out->passes ? out->y_addr : out->tmp_addr[p % 2];
-        for (uint64_t c = 0; c < out->chunks; c++) {
-            uint32_t ph = (uint32_t)(p * out->chunks + c);
-            map_tag_layout *lay = &out->layouts[ph];
-            lay->n = b->n;
-            lay->in_base = in_base;
-            lay->out_base = out_base;
-            if (vec_tags) {
-                lay->vectors = out->vectors_per_tag;
-            } else {
-                uint32_t gb = util_log2(pl.T) - k, s1 = s0 + k;
-                if (gb <= s0) {
-                    uint64_t lo_bits = s0 - gb, c_lo = c & ((UINT64_C(1) << lo_bits) - 1);
-                    lay->chunk_first = (c_lo << gb) | ((c >> lo_bits) << s1);
-                    lay->run = UINT64_C(1) << gb;
-                    lay->stride = UINT64_C(1) << s0;
-                    lay->count = UINT64_C(1) << k;
-                } else {
-                    lay->chunk_first = c * pl.T;
-                    lay->run = lay->stride = pl.T;
-                    lay->count = 1;
-                }
-            }
-            uint32_t bits[MAP_MAX_PASSES * 2];
-            for (uint32_t l = 0; l < k; l++)
-                bits[l] = stage_bit(lay, s0 + l, s0, k, pl.T);
-            if (c == 0) {
-                rc = build_xfers(a, out, &g, bits, k, functional, &out->pass_xfers[p],
-                                 &out->pass_n_xfer[p]);
-                if (rc)
-                    break;
-            }
-            eng_instr *ins = &out->instr[(size_t)ph * per_phase];
-            for (uint32_t l = 0; l < k; l++) {
-                for (uint32_t r = 0; r < pl.rows; r++) {
-                    eng_instr *in = &ins[l * pl.rows + r];
-                    in->pe = r * a->array.cols + l;
-                    in->op = ENG_OP_BFLY;
-                    in->fu = ARCH_FU_MAC;
-                    in->vec_ops = (uint32_t)(4 * util_ceil_div(g.m, L));
-                    in->lane_ops = 4 * g.m;
-                    in->local_elems = (uint32_t)(2 * g.m);
-                    in->param = pair_bit(&g, bits[l]);
-                    in->weight_elems = (uint32_t)(4 * g.m);
-                    in->weight_addr = waddr;
-                    waddr += in->weight_elems;
-                }
-            }
-            eng_phase *f = &out->phases[ph];
-            f->n_instr = k * pl.rows;
-            f->instr = ins;
-            f->n_xfer = out->pass_n_xfer[p];
-            f->xfer = out->pass_xfers[p];
-            f->n_tags = vec_tags ? b->rows / out->vectors_per_tag : b->rows;
-            f->tag_elems = (uint32_t)pl.T;
-            f->in_slots = 2;
-            f->out_slots = 2;
-            f->tag_dma = tag_dma;
-            f->tag_ctx = lay;
-            out->tags += f->n_tags;
+        map_tag_layout *lay = &out->layouts[p];
+        lay->n = b->n;
+        lay->rows = b->rows;
+        lay->s0 = s0;
+        lay->s1 = s0 + k;
+        lay->tag_elems = pl.T;
+        lay->in_base = p == 0 ? out->x_addr : out->tmp_addr[(p - 1) % 2];
+        lay->out_base = p + 1 == out->passes ? out->y_addr : out->tmp_addr[p % 2];
+        if (vec_tags) {
+            lay->vectors = out->vectors_per_tag;
+        } else {
+            /* T = 2^k elements of each sub-butterfly times 2^lo sub-butterflies: the
+             * lo lowest other bits of the index vary inside a tag. */
+            uint32_t lo = util_log2(pl.T) - k;
+            lay->strided = lo <= s0;
+            lay->free_lo = lo;
+            lay->run = lay->strided ? UINT64_C(1) << lo : pl.T;
+            lay->stride = lay->strided ? UINT64_C(1) << s0 : pl.T;
+            lay->count = lay->strided ? UINT64_C(1) << k : 1;
         }
+        uint32_t bits[MAP_MAX_PASSES * 2];
+        for (uint32_t l = 0; l < k; l++)
+            bits[l] = stage_bit(lay, s0 + l);
+        rc = build_xfers(a, out, &g, bits, k, functional, &out->pass_xfers[p],
+                         &out->pass_n_xfer[p]);
+        if (rc)
+            break;
+        eng_instr *ins = &out->instr[(size_t)p * per_phase];
+        for (uint32_t l = 0; l < k; l++) {
+            for (uint32_t r = 0; r < pl.rows; r++) {
+                eng_instr *in = &ins[l * pl.rows + r];
+                in->pe = r * a->array.cols + l;
+                in->op = ENG_OP_BFLY;
+                in->fu = ARCH_FU_MAC;
+                in->vec_ops = (uint32_t)(4 * util_ceil_div(g.m, L));
+                in->lane_ops = 4 * g.m;
+                in->local_elems = (uint32_t)(2 * g.m);
+                in->param = pair_bit(&g, bits[l]);
+                in->weight_elems = (uint32_t)(4 * g.m);
+                in->weight_addr = waddr;
+                waddr += in->weight_elems;
+            }
+        }
+        /* Each chunk's weights follow the previous chunk's. */
+        uint64_t stride = (uint64_t)k * pl.rows * 4 * g.m;
+        waddr += (out->chunks - 1) * stride;
+        eng_phase *f = &out->phases[p];
+        f->n_instr = k * pl.rows;
+        f->instr = ins;
+        f->n_xfer = out->pass_n_xfer[p];
+        f->xfer = out->pass_xfers[p];
+        f->n_tags = vec_tags ? b->rows / out->vectors_per_tag : b->rows;
+        f->repeats = out->chunks;
+        f->weight_stride = stride;
+        f->tag_elems = (uint32_t)pl.T;
+        f->in_slots = 2;
+        f->out_slots = 2;
+        f->tag_dma = tag_dma;
+        f->tag_ctx = lay;
+        out->tags += f->n_tags * f->repeats;
     }
     if (rc) {
         map_free(out);
         return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping");
     }
     out->dram_elems = waddr;
-    out->program = (eng_program){b->dtype, n_phases, out->phases, waddr};
+    out->program = (eng_program){b->dtype, out->passes, out->phases, waddr};
     return UTIL_OK;
 }
 
@@ -336,24 +343,23 @@ void map_write_weights(const map_result *m, const wl_butterfly *b, const float *
 {
     geom g = {m->tag_elems, m->tag_elems / (2 * (uint64_t)m->rows_used), 0, m->rows_used};
     g.log2m = util_log2(g.m);
-    for (uint32_t ph = 0; ph < m->program.n_phases; ph++) {
-        uint32_t p = (uint32_t)(ph / m->chunks);
-        uint32_t s0 = m->first_stage[p], k = m->stages[p];
-        const map_tag_layout *lay = &m->layouts[ph];
-        const eng_phase *f = &m->phases[ph];
-        for (uint32_t i = 0; i < f->n_instr; i++) {
-            uint32_t l = i / m->rows_used, r = i % m->rows_used;
-            uint32_t s = s0 + l, bit = stage_bit(lay, s, s0, k, m->tag_elems);
-            float *dst = image + f->instr[i].weight_addr;
-            for (uint64_t q = 0; q < g.m; q++) {
-                uint64_t e0 = util_insert_bit((uint64_t)r * g.m + q, bit, 0);
-                uint64_t j0 = vector_offset(lay, e0);
-                memcpy(dst + 4 * q, tw + wl_twiddle_index(b, s, j0), 4 * sizeof *dst);
+    for (uint32_t p = 0; p < m->passes; p++) {
+        const map_tag_layout *lay = &m->layouts[p];
+        const eng_phase *f = &m->phases[p];
+        for (uint64_t c = 0; c < f->repeats; c++) {
+            for (uint32_t i = 0; i < f->n_instr; i++) {
+                uint32_t l = i / m->rows_used, r = i % m->rows_used;
+                uint32_t s = lay->s0 + l, bit = stage_bit(lay, s);
+                float *dst = image + f->instr[i].weight_addr + c * f->weight_stride;
+                for (uint64_t q = 0; q < g.m; q++) {
+                    uint64_t e0 = util_insert_bit((uint64_t)r * g.m + q, bit, 0);
+                    uint64_t j0 = vector_offset(lay, c, e0);
+                    memcpy(dst + 4 * q, tw + wl_twiddle_index(b, s, j0), 4 * sizeof *dst);
+                }
             }
         }
     }
 }
-
 uint64_t map_butterfly_compulsory_bytes(const wl_butterfly *b)
 {
     return (2 * b->rows * b->n + wl_twiddle_count(b)) * util_dtype_bytes(b->dtype);

@@ -12,18 +12,22 @@
 
 #define MAP_MAX_PASSES 32
 
-/* Where one tag's elements come from, for the DMA (element addresses in DRAM). */
+/* Where the elements of a pass's tags live in DRAM (element addresses). A tag holds
+ * `vectors` whole vectors, or (vectors = 0) chunk tag / rows of vector tag % rows: a
+ * chunk is `count` runs of `run` elements, `stride` apart, starting at chunk_first(c). */
 typedef struct map_tag_layout {
-    uint64_t n;           /* vector length */
-    uint64_t vectors;     /* whole vectors per tag, or 0 when a tag is one vector's chunk */
-    uint64_t chunk_first; /* chunk tags: offset of the chunk's first element in its vector */
-    uint64_t run, stride, count; /* chunk tags: the chunk's runs inside its vector */
-    uint64_t in_base, out_base;  /* DRAM element addresses of the source and result matrices */
+    uint64_t n, rows;
+    uint64_t vectors;
+    uint32_t s0, s1;      /* the pass's stages */
+    uint32_t free_lo;     /* chunk tags: log2(run) when the runs are strided */
+    bool strided;         /* chunk tags: runs `stride` apart (else one contiguous run) */
+    uint64_t run, stride, count, tag_elems;
+    uint64_t in_base, out_base; /* DRAM element addresses of the source and result matrices */
 } map_tag_layout;
 
 /* The simple mapping: stage s of pass p runs on PE column s - first_stage[p]; each
  * column splits a tag's pairs over rows_used PE rows in contiguous blocks; passes
- * exchange intermediates through DRAM. */
+ * exchange intermediates through DRAM. One phase per pass. */
 typedef struct map_result {
     const char *strategy;
     uint32_t passes;
@@ -32,7 +36,8 @@ typedef struct map_result {
     uint32_t rows_used;  /* PE rows per column (a power of two) */
     uint64_t tag_elems;  /* T */
     uint64_t vectors_per_tag; /* 0 when tags are chunks of a vector */
-    uint64_t chunks;     /* chunks per vector (1 when tags hold whole vectors) */
+    uint64_t chunks;     /* chunks per vector (1 when tags hold whole vectors): the
+                          * repeats of every phase, one per chunk's twiddles */
     uint64_t tags;       /* tags over all phases */
 
     /* DRAM layout, element addresses */
@@ -48,6 +53,9 @@ typedef struct map_result {
     uint32_t **pos_arrays;
     size_t n_pos_arrays;
 } map_result;
+
+/* Tags hold at most this many elements: larger ones only cost mapping time. */
+#define MAP_MAX_TAG_ELEMS (UINT64_C(1) << 20)
 
 /* Maps y = B x. With functional set, transfers carry element positions so that
  * values can flow. Fails (UTIL_ERUN) when no tag fits the PE buffers or the SPM. */
