@@ -168,6 +168,28 @@ START_TEST(test_json_replaces_atomically)
 }
 END_TEST
 
+/* Lanes without a pair to work on count as busy but not useful: a 4-point butterfly
+ * on mld-4x4 gives each of its 4 PEs (2 rows x 2 stage columns) 1 pair: 4 MAC vector
+ * operations of 8 lanes for 4 useful lane operations, so 4 x 4 = 16 useful lane ops in
+ * 4 x 32 = 128 busy lane-cycles. */
+START_TEST(test_busy_and_useful_utilization)
+{
+    char a[512], w[512], json[512];
+    tu_src(a, sizeof a, ARCH);
+    tu_src(w, sizeof w, WL);
+    tu_tmp(json, sizeof json, "u.json");
+    tu_result r;
+    tu_run(&r, "-q", "-j", json, "--set", "workload.n=4", "--set", "workload.rows=1", a, w, NULL);
+    ck_assert_int_eq(r.status, 0);
+    tu_free(&r);
+    char *text = tu_read(json, NULL);
+    ck_assert(strstr(text, "\"useful_ops\": 16,"));
+    ck_assert(strstr(text, "\"busy_lane_cycles\": 128,"));
+    free(text);
+    remove(json);
+}
+END_TEST
+
 /* Functional runs hold the whole data set in memory: beyond 2^22 elements that is a
  * usage error (2) before anything is allocated. */
 START_TEST(test_functional_limit_is_usage_error)
@@ -194,6 +216,7 @@ int main(void)
     tcase_add_test(tc, test_csv_appends_with_one_header);
     tcase_add_test(tc, test_json_replaces_atomically);
     tcase_add_test(tc, test_functional_limit_is_usage_error);
+    tcase_add_test(tc, test_busy_and_useful_utilization);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -141,6 +141,7 @@ START_TEST(test_hand_derived_cycles)
     ck_assert_uint_eq(st.noc.flits, 4 + 4 + 2 + 2 + 2);
     ck_assert_uint_eq(st.noc.flit_hops, 2);
     ck_assert_uint_eq(st.pe_total.fu_busy[ARCH_FU_MAC], 4 + 4);
+    ck_assert_uint_eq(st.pe_total.fu_vec_ops[ARCH_FU_MAC], 4 + 4);
     eng_stats_free(&st);
     map_free(&m);
 }

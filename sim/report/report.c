@@ -26,6 +26,10 @@ void rep_derive(const rep_run *r, rep_derived *d)
     d->flops = wl_butterfly_flops(&b);
     uint64_t peak = (uint64_t)arch_pe_count(a) * d->lanes;
     d->utilization = st->cycles ? (double)d->useful_ops / ((double)peak * (double)st->cycles) : 0;
+    for (int k = 0; k < ARCH_FU_COUNT; k++)
+        d->busy_lane_cycles += st->pe_total.fu_vec_ops[k] * d->lanes;
+    d->busy_utilization =
+        st->cycles ? (double)d->busy_lane_cycles / ((double)peak * (double)st->cycles) : 0;
     d->compute_bound = util_ceil_div(d->useful_ops, peak);
     d->dram_bytes = st->dram.read_bytes + st->dram.write_bytes;
     double bpc = arch_dram_bytes_per_cycle(a);
@@ -72,8 +76,8 @@ void rep_summary(FILE *f, const rep_run *r)
     fprintf(f, "cycles     %llu (%.3f us)\n", (unsigned long long)st->cycles, d.time_us);
     fprintf(f, "work       %llu useful lane ops (a MAC counts 1), %llu flops\n",
             (unsigned long long)d.useful_ops, (unsigned long long)d.flops);
-    fprintf(f, "PE util    %.2f%% of %u PEs x %u lanes\n", 100.0 * d.utilization,
-            arch_pe_count(a), d.lanes);
+    fprintf(f, "PE util    %.2f%% useful, %.2f%% busy lane-cycles, of %u PEs x %u lanes\n",
+            100.0 * d.utilization, 100.0 * d.busy_utilization, arch_pe_count(a), d.lanes);
     fprintf(f, "bounds     compute %llu cycles, DRAM traffic %llu cycles, compulsory DRAM %llu "
                "cycles\n",
             (unsigned long long)d.compute_bound, (unsigned long long)d.dram_bound,
@@ -269,6 +273,8 @@ void rep_json(FILE *f, const rep_run *r)
     j_u(&j, "useful_ops", d.useful_ops);
     j_u(&j, "flops", d.flops);
     j_d(&j, "utilization", d.utilization);
+    j_u(&j, "busy_lane_cycles", d.busy_lane_cycles);
+    j_d(&j, "busy_utilization", d.busy_utilization);
     j_u(&j, "compute_bound_cycles", d.compute_bound);
     j_u(&j, "dram_bound_cycles", d.dram_bound);
     j_u(&j, "compulsory_dram_bytes", d.compulsory_bytes);
