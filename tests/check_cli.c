@@ -16,9 +16,9 @@ START_TEST(test_help_and_version)
     tu_result r;
     tu_run(&r, "--help", NULL);
     ck_assert_int_eq(r.status, 0);
-    static const char *const opts[] = {"--set", "--json", "--csv", "--functional", "--quiet",
-                                       "--list-keys", "--inject-fault", "--help", "--version",
-                                       "Exit status"};
+    static const char *const opts[] = {"--set",     "--json",      "--csv",          "--functional",
+                                       "--quiet",   "--list-keys", "--inject-fault", "--help",
+                                       "--version", "Exit status"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         ck_assert_msg(strstr(r.out, opts[i]), "--help lacks %s", opts[i]);
     ck_assert(strncmp(r.out, "Usage: bflysim [OPTION]... ARCH.cfg WORKLOAD.cfg", 48) == 0);
@@ -75,8 +75,8 @@ START_TEST(test_summary_and_quiet)
     tu_result r;
     tu_run(&r, a, w, NULL);
     ck_assert_int_eq(r.status, 0);
-    static const char *const lines[] = {"arch ", "workload ", "mapping ", "cycles ", "PE util ",
-                                        "bounds ", "DRAM ", "SPM ", "NoC "};
+    static const char *const lines[] = {"arch ",   "workload ", "mapping ", "cycles ", "PE util ",
+                                        "bounds ", "DRAM ",     "SPM ",     "NoC "};
     for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++)
         ck_assert_msg(strstr(r.out, lines[i]), "summary lacks %s", lines[i]);
     ck_assert_str_eq(r.err, "");
@@ -148,10 +148,20 @@ START_TEST(test_json_replaces_atomically)
     tu_free(&r);
     char *text = tu_read(json, NULL);
     ck_assert(text[0] == '{');
-    static const char *const keys[] = {"\"arch\"", "\"workload\"", "\"mapping\"", "\"results\"",
-                                       "\"counters\"", "\"pes\"", "\"cycles\"", "\"noc\"",
-                                       "\"spm\"", "\"dram\"", "\"bank_conflicts\"", "\"flit_hops\"",
-                                       "\"fu_busy_cycles\"", "\"functional\""};
+    static const char *const keys[] = {"\"arch\"",
+                                       "\"workload\"",
+                                       "\"mapping\"",
+                                       "\"results\"",
+                                       "\"counters\"",
+                                       "\"pes\"",
+                                       "\"cycles\"",
+                                       "\"noc\"",
+                                       "\"spm\"",
+                                       "\"dram\"",
+                                       "\"bank_conflicts\"",
+                                       "\"flit_hops\"",
+                                       "\"fu_busy_cycles\"",
+                                       "\"functional\""};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         ck_assert_msg(strstr(text, keys[i]), "JSON lacks %s", keys[i]);
     free(text);

@@ -1,4 +1,5 @@
-/* check_config.c: every class of config error exits 2 and names FILE:LINE, the key and the value. */
+/* check_config.c: every class of config error exits 2 and names FILE:LINE, the key and the value.
+ */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,8 +78,7 @@ START_TEST(test_out_of_range)
     expect_error(ARCH, "  cols = 4;", "  cols = 0;", 0, "array.cols = 0 is out of range", NULL);
     expect_error(ARCH, "bandwidth_gbs = 51.2;", "bandwidth_gbs = -25.6;", 0,
                  "dram.bandwidth_gbs = -25.6 is out of range", "allowed > 0");
-    expect_error(WL, "n = 64;", "n = 1000;", 0, "n = 1000 must be a power of two",
-                 "512 or 1024");
+    expect_error(WL, "n = 64;", "n = 1000;", 0, "n = 1000 must be a power of two", "512 or 1024");
     expect_error(ARCH, "  lanes = 8;", "  lanes = 12;", 0, "pe.lanes = 12 must be a power of two",
                  NULL);
     /* A function unit wider than the SIMD datapath. */
@@ -100,14 +100,14 @@ START_TEST(test_sizes_overflow)
     free(text);
     expect_error(ARCH, "  banks = 16;           # ASSUMPTION\n  bank_kb = 16;",
                  "  banks = 1024;\n  bank_kb = 65536;", banks_line + 1,
-                 "spm.banks x spm.bank_kb = 67108864 KiB overflows the 4 GiB address space",
-                 NULL);
+                 "spm.banks x spm.bank_kb = 67108864 KiB overflows the 4 GiB address space", NULL);
     /* rows x n = 2^18 x 2^24 = 2^42 elements, beyond the 2^40 allowed; named at rows. */
     text = tu_read(tu_src(src, sizeof src, WL), NULL);
     int n_line = tu_line_of(text, "n = 64;");
     free(text);
-    expect_error(WL, "n = 64;              # butterfly size (elements per vector, a power of two)\n"
-                     "rows = 16;",
+    expect_error(WL,
+                 "n = 64;              # butterfly size (elements per vector, a power of two)\n"
+                 "rows = 16;",
                  "n = 16777216;\nrows = 262144;", n_line + 1,
                  "rows x n = 262144 x 16777216 elements exceeds the maximum 2^40", NULL);
     /* libconfig alone would wrap 2^32 + 1 to 1; bflysim keeps the value and rejects it. */

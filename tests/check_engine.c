@@ -30,8 +30,9 @@ static void build(prog *p, uint32_t L, uint32_t split, uint64_t tags)
     memset(p, 0, sizeof *p);
     p->L = L;
     for (int i = 0; i < 2; i++)
-        p->instr[i] = (eng_instr){(uint32_t)i, ENG_OP_BFLY, ARCH_FU_MAC, 2 * L / 2, 2 * L, L, 0,
-                                  2 * L, (uint64_t)(48 + 2 * i) * L};
+        p->instr[i] = (eng_instr){(uint32_t)i, ENG_OP_BFLY, ARCH_FU_MAC,
+                                  2 * L / 2,   2 * L,       L,
+                                  0,           2 * L,       (uint64_t)(48 + 2 * i) * L};
     uint32_t n = 0;
     p->xfer[n++] = (eng_xfer){-1, 0, 0, L, {0, L, L, 1}, NULL, NULL};
     for (uint32_t k = 0; k < split; k++)
@@ -147,7 +148,6 @@ START_TEST(test_validation_errors)
     ck_assert_msg(strstr(err, "transfer 2 is malformed"), "%s", err);
 }
 END_TEST
-
 
 /* ---------------------------------------------------------------- white-box components */
 

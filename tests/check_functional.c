@@ -61,8 +61,7 @@ static void functional_ok(const char *arch, uint64_t n, uint64_t rows, uint64_t 
     ck_assert(json_num(text, "violations") == 0);
     ck_assert(json_num(text, "elements") == (double)(n * rows));
     ck_assert_msg(json_num(text, "relative_l2_error") <= stages * u,
-                  "relative L2 error %g above %g", json_num(text, "relative_l2_error"),
-                  stages * u);
+                  "relative L2 error %g above %g", json_num(text, "relative_l2_error"), stages * u);
     free(text);
     tu_free(&r);
     remove(json);
@@ -129,11 +128,15 @@ START_TEST(test_mapped_stage_swaps_pairs)
 {
     char path[512], err[512];
     arch_desc a;
-    ck_assert_int_eq(cfg_load_arch(tu_src(path, sizeof path, "arch/mld-4x4.cfg"), NULL, 0, &a,
-                                   err, sizeof err),
-                     0);
-    wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR, .n = 256, .rows = 3, .dtype = UTIL_FP16,
-                 .seed = 1, .init = WL_INIT_IDENTITY};
+    ck_assert_int_eq(
+        cfg_load_arch(tu_src(path, sizeof path, "arch/mld-4x4.cfg"), NULL, 0, &a, err, sizeof err),
+        0);
+    wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR,
+                 .n = 256,
+                 .rows = 3,
+                 .dtype = UTIL_FP16,
+                 .seed = 1,
+                 .init = WL_INIT_IDENTITY};
     wl_butterfly b;
     wl_butterfly_from_desc(&d, &b);
     for (uint32_t s = 0; s < b.stages; s++) {

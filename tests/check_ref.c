@@ -11,8 +11,12 @@
 
 static wl_butterfly make(uint64_t n, uint64_t rows, uint64_t seed, wl_init init, util_dtype t)
 {
-    wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR, .n = n, .rows = rows, .dtype = t,
-                 .seed = seed, .init = init};
+    wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR,
+                 .n = n,
+                 .rows = rows,
+                 .dtype = t,
+                 .seed = seed,
+                 .init = init};
     wl_butterfly b;
     wl_butterfly_from_desc(&d, &b);
     return b;

@@ -21,8 +21,12 @@ static void load_arch(const char *rel, arch_desc *a)
 
 static wl_butterfly bfly(uint64_t n, uint64_t rows)
 {
-    wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR, .n = n, .rows = rows, .dtype = UTIL_FP16,
-                 .seed = 1, .init = WL_INIT_RANDOM};
+    wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR,
+                 .n = n,
+                 .rows = rows,
+                 .dtype = UTIL_FP16,
+                 .seed = 1,
+                 .init = WL_INIT_RANDOM};
     wl_butterfly b;
     wl_butterfly_from_desc(&d, &b);
     return b;
@@ -62,9 +66,8 @@ START_TEST(test_lower_bounds_on_presets)
                           presets[p], (unsigned long long)b.n, (unsigned long long)st.cycles);
             double bytes = (double)(st.dram.read_bytes + st.dram.write_bytes);
             double bpc = a.dram.bandwidth_gbs / a.clock_ghz;
-            ck_assert_msg((double)st.cycles >= bytes / bpc, "%s n=%llu: %llu < DRAM %g",
-                          presets[p], (unsigned long long)b.n, (unsigned long long)st.cycles,
-                          bytes / bpc);
+            ck_assert_msg((double)st.cycles >= bytes / bpc, "%s n=%llu: %llu < DRAM %g", presets[p],
+                          (unsigned long long)b.n, (unsigned long long)st.cycles, bytes / bpc);
             /* each MAC unit accepts at most one vector operation per cycle */
             for (uint32_t i = 0; i < st.n_pes; i++)
                 ck_assert_uint_ge(st.cycles, st.pe[i].fu_busy[ARCH_FU_MAC]);

@@ -24,7 +24,7 @@ static double half_value(uint16_t h)
 START_TEST(test_fp16_known_values)
 {
     ck_assert(util_round_fp16(1.0f) == 1.0f);
-    ck_assert(util_round_fp16(0.1f) == 0.0999755859375f);      /* 0x2E66 */
+    ck_assert(util_round_fp16(0.1f) == 0.0999755859375f);       /* 0x2E66 */
     ck_assert(util_round_fp16(1.0f / 3.0f) == 0.333251953125f); /* 0x3555 */
     ck_assert(util_round_fp16(65504.0f) == 65504.0f);
     ck_assert(util_round_fp16(65519.0f) == 65504.0f);
@@ -89,8 +89,8 @@ END_TEST
 
 START_TEST(test_bits_and_math)
 {
-    ck_assert_uint_eq(util_insert_bit(0x5, 1, 1), 0xb);  /* 101 -> 1011 */
-    ck_assert_uint_eq(util_insert_bit(0x5, 0, 0), 0xa);  /* 101 -> 1010 */
+    ck_assert_uint_eq(util_insert_bit(0x5, 1, 1), 0xb); /* 101 -> 1011 */
+    ck_assert_uint_eq(util_insert_bit(0x5, 0, 0), 0xa); /* 101 -> 1010 */
     ck_assert_uint_eq(util_remove_bit(0xb, 1), 0x5);
     for (uint64_t x = 0; x < 256; x++)
         for (uint32_t p = 0; p < 8; p++)

@@ -31,27 +31,26 @@ typedef struct options {
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: bflysim [OPTION]... ARCH.cfg WORKLOAD.cfg\n"
-            "Simulate a workload cycle by cycle on a dataflow PE array.\n"
-            "\n"
-            "  -s, --set FILE.KEY=VALUE  override a config value; FILE is 'arch' or\n"
-            "                            'workload', KEY a dotted path (repeatable),\n"
-            "                            e.g. --set arch.array.rows=16 --set workload.rows=64\n"
-            "  -j, --json FILE           write every counter as JSON to FILE\n"
-            "  -c, --csv FILE            append one result row to FILE (the header is\n"
-            "                            written when FILE is new)\n"
-            "  -f, --functional          move values through the simulated array and check\n"
-            "                            them against the reference math\n"
-            "  -q, --quiet               print nothing but errors\n"
-            "      --list-keys           list every config key with its range and default\n"
-            "      --inject-fault=twiddle  corrupt one twiddle in the mapped program (to test\n"
-            "                            the --functional checker; the run must exit 3)\n"
-            "  -h, --help                display this help and exit\n"
-            "  -V, --version             output version information and exit\n"
-            "\n"
-            "Exit status: 0 ok, 1 run failure, 2 usage or config error, 3 functional\n"
-            "mismatch.\n");
+    fprintf(f, "Usage: bflysim [OPTION]... ARCH.cfg WORKLOAD.cfg\n"
+               "Simulate a workload cycle by cycle on a dataflow PE array.\n"
+               "\n"
+               "  -s, --set FILE.KEY=VALUE  override a config value; FILE is 'arch' or\n"
+               "                            'workload', KEY a dotted path (repeatable),\n"
+               "                            e.g. --set arch.array.rows=16 --set workload.rows=64\n"
+               "  -j, --json FILE           write every counter as JSON to FILE\n"
+               "  -c, --csv FILE            append one result row to FILE (the header is\n"
+               "                            written when FILE is new)\n"
+               "  -f, --functional          move values through the simulated array and check\n"
+               "                            them against the reference math\n"
+               "  -q, --quiet               print nothing but errors\n"
+               "      --list-keys           list every config key with its range and default\n"
+               "      --inject-fault=twiddle  corrupt one twiddle in the mapped program (to test\n"
+               "                            the --functional checker; the run must exit 3)\n"
+               "  -h, --help                display this help and exit\n"
+               "  -V, --version             output version information and exit\n"
+               "\n"
+               "Exit status: 0 ok, 1 run failure, 2 usage or config error, 3 functional\n"
+               "mismatch.\n");
 }
 
 /* Parses argv without getopt's global state. Returns -1 to continue, else an exit code. */
@@ -94,11 +93,10 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
         static const struct {
             const char *s, *l;
             bool arg;
-        } opts[] = {{"-s", "--set", true},        {"-j", "--json", true},
-                    {"-c", "--csv", true},        {"-f", "--functional", false},
-                    {"-q", "--quiet", false},     {"", "--list-keys", false},
-                    {"", "--inject-fault", true}, {"-h", "--help", false},
-                    {"-V", "--version", false}};
+        } opts[] = {
+            {"-s", "--set", true},         {"-j", "--json", true},   {"-c", "--csv", true},
+            {"-f", "--functional", false}, {"-q", "--quiet", false}, {"", "--list-keys", false},
+            {"", "--inject-fault", true},  {"-h", "--help", false},  {"-V", "--version", false}};
         int which = -1;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
             if (strcmp(name, opts[k].s) == 0 || strcmp(name, opts[k].l) == 0)
@@ -255,8 +253,9 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     }
     if (o.functional)
         ref_check(b.rows * b.n, fd.image + m.y_addr, fd.want, fd.bound, &cmp);
-    rep_run run = {PACKAGE_VERSION, o.arch_file, o.wl_file, &arch, &wl, &m, &st,
-                   o.functional, o.functional ? &cmp : NULL};
+    rep_run run = {
+        PACKAGE_VERSION,           o.arch_file, o.wl_file, &arch, &wl, &m, &st, o.functional,
+        o.functional ? &cmp : NULL};
     if (!o.quiet)
         rep_summary(out, &run);
     if (o.json && (rc = rep_write_json(o.json, &run, msg, sizeof msg)))

@@ -14,16 +14,7 @@
 
 /* ---------------------------------------------------------------- schema */
 
-typedef enum {
-    K_GROUP,
-    K_U32,
-    K_U64,
-    K_F64,
-    K_STR,
-    K_ENUM,
-    K_U32_LIST,
-    K_ENUM_MASK
-} key_type;
+typedef enum { K_GROUP, K_U32, K_U64, K_F64, K_STR, K_ENUM, K_U32_LIST, K_ENUM_MASK } key_type;
 
 enum {
     F_REQ = 1u << 0,  /* must be present */
@@ -42,27 +33,32 @@ typedef struct key_def {
     uint32_t scale;      /* stored value = given value * scale (0 means 1) */
     const char *const *enums;
     const struct key_def *children;
-    const char *def;     /* default as a libconfig literal; NULL when required */
+    const char *def; /* default as a libconfig literal; NULL when required */
     const char *unit;
     const char *doc;
 } key_def;
 
-#define END_KEYS {NULL, K_GROUP, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL}
+#define END_KEYS                                                                                   \
+    {                                                                                              \
+        NULL, K_GROUP, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL                           \
+    }
 
 static const char *const dtype_names[] = {"fp16", "fp32", NULL};
 static const char *const kind_names[] = {"butterfly-linear", NULL};
 static const char *const init_names[] = {"random", "identity", NULL};
 
 #define AOFF(field) offsetof(arch_desc, field)
-#define U32(nm, fl, field, lo, hi, dflt, unit, doc) \
-    {nm, K_U32, fl, AOFF(field), 0, 0, lo, hi, 0, NULL, NULL, dflt, unit, doc}
+#define U32(nm, fl, field, lo, hi, dflt, unit, doc)                                                \
+    {                                                                                              \
+        nm, K_U32, fl, AOFF(field), 0, 0, lo, hi, 0, NULL, NULL, dflt, unit, doc                   \
+    }
 
-#define FU_KEYS(kind)                                                                       \
-    static const key_def fu_##kind##_keys[] = {                                             \
-        U32("latency", F_REQ, pe.fu[ARCH_FU_##kind].latency, 1, 1000, NULL, "cycles",      \
-            "cycles from issue to result"),                                                 \
-        U32("lanes_per_cycle", F_REQ, pe.fu[ARCH_FU_##kind].lanes_per_cycle, 1, 256, NULL,  \
-            "lanes", "FP16 lanes accepted per cycle (at most pe.lanes)"),                    \
+#define FU_KEYS(kind)                                                                              \
+    static const key_def fu_##kind##_keys[] = {                                                    \
+        U32("latency", F_REQ, pe.fu[ARCH_FU_##kind].latency, 1, 1000, NULL, "cycles",              \
+            "cycles from issue to result"),                                                        \
+        U32("lanes_per_cycle", F_REQ, pe.fu[ARCH_FU_##kind].lanes_per_cycle, 1, 256, NULL,         \
+            "lanes", "FP16 lanes accepted per cycle (at most pe.lanes)"),                          \
         END_KEYS}
 FU_KEYS(MAC);
 FU_KEYS(ADD);
@@ -71,16 +67,18 @@ FU_KEYS(MAX);
 FU_KEYS(EXP);
 FU_KEYS(RCP);
 
-#define GROUP(nm, fl, kids, doc) {nm, K_GROUP, fl, 0, 0, 0, 0, 0, 0, NULL, kids, NULL, NULL, doc}
+#define GROUP(nm, fl, kids, doc)                                                                   \
+    {                                                                                              \
+        nm, K_GROUP, fl, 0, 0, 0, 0, 0, 0, NULL, kids, NULL, NULL, doc                             \
+    }
 
-static const key_def fu_keys[] = {
-    GROUP("mac", F_REQ, fu_MAC_keys, "multiply-accumulate unit"),
-    GROUP("add", F_REQ, fu_ADD_keys, "adder"),
-    GROUP("mul", F_REQ, fu_MUL_keys, "multiplier"),
-    GROUP("max", F_REQ, fu_MAX_keys, "comparator (max)"),
-    GROUP("exp", F_REQ, fu_EXP_keys, "exponential unit"),
-    GROUP("rcp", F_REQ, fu_RCP_keys, "reciprocal unit"),
-    END_KEYS};
+static const key_def fu_keys[] = {GROUP("mac", F_REQ, fu_MAC_keys, "multiply-accumulate unit"),
+                                  GROUP("add", F_REQ, fu_ADD_keys, "adder"),
+                                  GROUP("mul", F_REQ, fu_MUL_keys, "multiplier"),
+                                  GROUP("max", F_REQ, fu_MAX_keys, "comparator (max)"),
+                                  GROUP("exp", F_REQ, fu_EXP_keys, "exponential unit"),
+                                  GROUP("rcp", F_REQ, fu_RCP_keys, "reciprocal unit"),
+                                  END_KEYS};
 
 static const key_def array_keys[] = {
     U32("rows", F_REQ, array.rows, 1, 64, NULL, "PEs", "PE rows of the mesh"),
@@ -91,7 +89,8 @@ static const key_def pe_keys[] = {
     U32("lanes", F_REQ | F_POW2, pe.lanes, 1, 256, NULL, "lanes", "SIMD lanes at FP16"),
     {"buffer_kb", K_U32, F_REQ, AOFF(pe.buffer_bytes), 0, 0, 1, 65536, 1024, NULL, NULL, NULL,
      "KiB", "PE local memory for operand slots and weights"},
-    U32("tags", F_REQ, pe.tags, 1, 64, NULL, "tags", "tag contexts (operand slots) per instruction"),
+    U32("tags", F_REQ, pe.tags, 1, 64, NULL, "tags",
+        "tag contexts (operand slots) per instruction"),
     U32("out_slots", 0, pe.out_slots, 1, 64, "2", "results",
         "finished results that may wait for the NoC"),
     U32("istore", F_REQ, pe.istore, 1, 4096, NULL, "entries", "instruction store entries"),
@@ -148,22 +147,22 @@ static const key_def arch_keys[] = {
     END_KEYS};
 
 #define WOFF(field) offsetof(wl_desc, field)
-static const key_def wl_keys[] = {
-    {"name", K_STR, 0, WOFF(name), WL_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
-     "workload name (default: the file name)"},
-    {"kind", K_ENUM, F_REQ, WOFF(kind), 0, 0, 0, 0, 0, kind_names, NULL, NULL, NULL,
-     "workload kind"},
-    {"n", K_U64, F_REQ | F_POW2, WOFF(n), 0, 0, 2, 16777216, 0, NULL, NULL, NULL, "elements",
-     "butterfly size: elements per vector"},
-    {"rows", K_U64, F_REQ, WOFF(rows), 0, 0, 1, 4294967296.0, 0, NULL, NULL, NULL, "vectors",
-     "vectors the layer is applied to"},
-    {"dtype", K_ENUM, 0, WOFF(dtype), 0, 0, 0, 0, 0, dtype_names, NULL, "\"fp16\"", NULL,
-     "element data type"},
-    {"seed", K_U64, 0, WOFF(seed), 0, 0, 0, 9.2e18, 0, NULL, NULL, "1", NULL,
-     "seed of the twiddle and input generator"},
-    {"init", K_ENUM, 0, WOFF(init), 0, 0, 0, 0, 0, init_names, NULL, "\"random\"", NULL,
-     "twiddles: random (uniform, norm-preserving) or identity"},
-    END_KEYS};
+static const key_def wl_keys[] = {{"name", K_STR, 0, WOFF(name), WL_NAME_MAX, 0, 0, 0, 0, NULL,
+                                   NULL, NULL, NULL, "workload name (default: the file name)"},
+                                  {"kind", K_ENUM, F_REQ, WOFF(kind), 0, 0, 0, 0, 0, kind_names,
+                                   NULL, NULL, NULL, "workload kind"},
+                                  {"n", K_U64, F_REQ | F_POW2, WOFF(n), 0, 0, 2, 16777216, 0, NULL,
+                                   NULL, NULL, "elements", "butterfly size: elements per vector"},
+                                  {"rows", K_U64, F_REQ, WOFF(rows), 0, 0, 1, 4294967296.0, 0, NULL,
+                                   NULL, NULL, "vectors", "vectors the layer is applied to"},
+                                  {"dtype", K_ENUM, 0, WOFF(dtype), 0, 0, 0, 0, 0, dtype_names,
+                                   NULL, "\"fp16\"", NULL, "element data type"},
+                                  {"seed", K_U64, 0, WOFF(seed), 0, 0, 0, 9.2e18, 0, NULL, NULL,
+                                   "1", NULL, "seed of the twiddle and input generator"},
+                                  {"init", K_ENUM, 0, WOFF(init), 0, 0, 0, 0, 0, init_names, NULL,
+                                   "\"random\"", NULL,
+                                   "twiddles: random (uniform, norm-preserving) or identity"},
+                                  END_KEYS};
 
 /* Largest element count of a workload (rows x n): keeps every derived size in range. */
 #define CFG_MAX_ELEMS (UINT64_C(1) << 40)
@@ -254,24 +253,24 @@ static void describe_key(const key_def *k, char *buf, size_t len)
                  (k->flags & F_POW2) ? ", a power of two" : "");
         break;
     case K_F64:
-        snprintf(range, sizeof range, "a number %s %g and <= %g", (k->flags & F_GT) ? ">" : ">=",
-                 k->min, k->max);
+        snprintf(range, sizeof range, "a number %s %g and <= %g",
+                 (k->flags & F_GT) ? ">" : ">=", k->min, k->max);
         break;
     case K_STR:
         snprintf(range, sizeof range, "a string of at most %zu characters", k->size - 1);
         break;
     case K_ENUM:
     case K_ENUM_MASK: {
-        size_t used = (size_t)snprintf(range, sizeof range, "%s",
-                                       k->type == K_ENUM ? "one of" : "a list of");
+        size_t used =
+            (size_t)snprintf(range, sizeof range, "%s", k->type == K_ENUM ? "one of" : "a list of");
         for (size_t i = 0; k->enums[i] && used < sizeof range; i++)
             used += (size_t)snprintf(range + used, sizeof range - used, "%s \"%s\"", i ? "," : "",
                                      k->enums[i]);
         break;
     }
     case K_U32_LIST:
-        snprintf(range, sizeof range, "a list of at most %zu integers %.0f..%.0f", k->size,
-                 k->min, k->max);
+        snprintf(range, sizeof range, "a list of at most %zu integers %.0f..%.0f", k->size, k->min,
+                 k->max);
         break;
     case K_GROUP:
         snprintf(range, sizeof range, "a group { ... }");
@@ -414,8 +413,7 @@ static int check_enum(const ctx *c, const config_setting_t *s, const key_def *k,
     char hint[96] = "";
     if (near)
         snprintf(hint, sizeof hint, "; did you mean \"%s\"?", near);
-    return fail_at(c, s, "%s = \"%.60s\" is not allowed (%s)%s", path, v,
-                   allowed, hint);
+    return fail_at(c, s, "%s = \"%.60s\" is not allowed (%s)%s", path, v, allowed, hint);
 }
 
 static int store_value(const ctx *c, const config_setting_t *s, const key_def *k, void *base)
@@ -576,8 +574,8 @@ static int validate_group(ctx *c, config_setting_t *g, const key_def *keys, void
                 char want[160], gpath[256];
                 describe_key(k, want, sizeof want);
                 setting_path(g, gpath, sizeof gpath);
-                return fail_at(c, g, "missing required key '%s%s%s' (%s)", gpath,
-                               *gpath ? "." : "", k->name, want);
+                return fail_at(c, g, "missing required key '%s%s%s' (%s)", gpath, *gpath ? "." : "",
+                               k->name, want);
             }
             rc = apply_default(c, g, k, base);
         } else if (k->type == K_GROUP) {
@@ -675,9 +673,8 @@ static int apply_override(ctx *c, config_t *cfg, const key_def *schema, const cf
             if (near) {
                 /* The suggestion keeps the groups already matched. */
                 return util_fail(UTIL_ECONFIG, c->err, c->errlen,
-                                 "--set %s: unknown key '%s.%s'; did you mean '%s.%.*s%s'?",
-                                 o->arg, c->prefix, sofar, c->prefix, (int)(p - o->path),
-                                 o->path, near);
+                                 "--set %s: unknown key '%s.%s'; did you mean '%s.%.*s%s'?", o->arg,
+                                 c->prefix, sofar, c->prefix, (int)(p - o->path), o->path, near);
             }
             if (find_elsewhere(schema, seg, "", other, sizeof other))
                 return util_fail(UTIL_ECONFIG, c->err, c->errlen,
@@ -703,8 +700,8 @@ static int apply_override(ctx *c, config_t *cfg, const key_def *schema, const cf
             continue;
         }
         if (dot)
-            return util_fail(UTIL_ECONFIG, c->err, c->errlen,
-                             "--set %s: '%s.%s' is not a group", o->arg, c->prefix, sofar);
+            return util_fail(UTIL_ECONFIG, c->err, c->errlen, "--set %s: '%s.%s' is not a group",
+                             o->arg, c->prefix, sofar);
         /* Leaf: parse the value, falling back to a bare string for string-like keys. */
         config_t tmp;
         bool parsed = parse_literal(&tmp, o->value) == CONFIG_TRUE;
@@ -731,8 +728,8 @@ static int apply_override(ctx *c, config_t *cfg, const key_def *schema, const cf
         bool ok = d && copy_value(d, v);
         config_destroy(&tmp);
         if (!ok)
-            return util_fail(UTIL_ECONFIG, c->err, c->errlen,
-                             "--set %s: unsupported value '%s'", o->arg, o->value);
+            return util_fail(UTIL_ECONFIG, c->err, c->errlen, "--set %s: unsupported value '%s'",
+                             o->arg, o->value);
         if (c->n_tracked < MAX_TRACKED) {
             c->ov_setting[c->n_tracked] = d;
             c->ov_arg[c->n_tracked] = o;
@@ -798,7 +795,8 @@ static int widen_integers(const ctx *c, const char *src, size_t n, char **out)
             bool big = false;
             if (hex)
                 j += 2;
-            for (; j < n && (hex ? isxdigit((unsigned char)src[j]) : isdigit((unsigned char)src[j]));
+            for (;
+                 j < n && (hex ? isxdigit((unsigned char)src[j]) : isdigit((unsigned char)src[j]));
                  j++) {
                 unsigned d = isdigit((unsigned char)src[j])
                                  ? (unsigned)(src[j] - '0')
@@ -825,8 +823,9 @@ static int widen_integers(const ctx *c, const char *src, size_t n, char **out)
                 continue;
             }
             /* a float: copy its digits as they are */
-            while (j < n && (isalnum((unsigned char)src[j]) || src[j] == '.' ||
-                             ((src[j] == '-' || src[j] == '+') && (src[j - 1] == 'e' || src[j - 1] == 'E'))))
+            while (j < n &&
+                   (isalnum((unsigned char)src[j]) || src[j] == '.' ||
+                    ((src[j] == '-' || src[j] == '+') && (src[j - 1] == 'e' || src[j - 1] == 'E'))))
                 j++;
             memcpy(dst + o, src + i, j - i);
             o += j - i;
@@ -887,8 +886,9 @@ static int read_file(ctx *c, config_t *cfg)
     if (ok != CONFIG_TRUE) {
         const char *ef = config_error_file(cfg);
         if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
-            return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read an included file: %s",
-                             ef ? ef : c->file, config_error_text(cfg));
+            return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                             "%s: cannot read an included file: %s", ef ? ef : c->file,
+                             config_error_text(cfg));
         return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s:%d: malformed file: %s",
                          ef ? ef : c->file, config_error_line(cfg), config_error_text(cfg));
     }
@@ -930,13 +930,13 @@ static int arch_cross_checks(const ctx *c, const config_t *cfg, const arch_desc 
         if (a->pe.fu[k].lanes_per_cycle > a->pe.lanes) {
             char path[64];
             snprintf(path, sizeof path, "pe.fu.%s.lanes_per_cycle", arch_fu_name((arch_fu_kind)k));
-            return fail_at(c, at(cfg, path), "%s = %u exceeds pe.lanes = %u (allowed 1..%u)",
-                           path, a->pe.fu[k].lanes_per_cycle, a->pe.lanes, a->pe.lanes);
+            return fail_at(c, at(cfg, path), "%s = %u exceeds pe.lanes = %u (allowed 1..%u)", path,
+                           a->pe.fu[k].lanes_per_cycle, a->pe.lanes, a->pe.lanes);
         }
     }
     if (a->noc.link_bits % 8)
-        return fail_at(c, at(cfg, "noc.link_bits"),
-                       "noc.link_bits = %u must be a multiple of 8", a->noc.link_bits);
+        return fail_at(c, at(cfg, "noc.link_bits"), "noc.link_bits = %u must be a multiple of 8",
+                       a->noc.link_bits);
     uint32_t span = a->array.rows > a->array.cols ? a->array.rows : a->array.cols;
     for (uint32_t i = 0; i < a->noc.n_skip; i++) {
         char path[32];
@@ -961,13 +961,13 @@ static int arch_cross_checks(const ctx *c, const config_t *cfg, const arch_desc 
                        "spm.banks x spm.bank_kb = %llu KiB overflows the 4 GiB address space",
                        (unsigned long long)(arch_spm_bytes(a) >> 10));
     if (a->spm.width_bytes > a->spm.bank_bytes)
-        return fail_at(c, at(cfg, "spm.width_bytes"),
-                       "spm.width_bytes = %u exceeds the bank size", a->spm.width_bytes);
+        return fail_at(c, at(cfg, "spm.width_bytes"), "spm.width_bytes = %u exceeds the bank size",
+                       a->spm.width_bytes);
     return UTIL_OK;
 }
 
-int cfg_load_arch(const char *file, const cfg_override *ov, size_t n_ov, arch_desc *out,
-                  char *err, size_t errlen)
+int cfg_load_arch(const char *file, const cfg_override *ov, size_t n_ov, arch_desc *out, char *err,
+                  size_t errlen)
 {
     memset(out, 0, sizeof *out);
     ctx c = {.file = file, .prefix = "arch", .err = err, .errlen = errlen};

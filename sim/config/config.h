@@ -27,8 +27,8 @@ int cfg_parse_override(const char *arg, cfg_override *out, char *err, size_t err
 int cfg_load(const char *arch_file, const char *wl_file, const cfg_override *ov, size_t n_ov,
              arch_desc *arch, wl_desc *wl, char *err, size_t errlen);
 
-int cfg_load_arch(const char *file, const cfg_override *ov, size_t n_ov, arch_desc *out,
-                  char *err, size_t errlen);
+int cfg_load_arch(const char *file, const cfg_override *ov, size_t n_ov, arch_desc *out, char *err,
+                  size_t errlen);
 int cfg_load_workload(const char *file, const cfg_override *ov, size_t n_ov, wl_desc *out,
                       char *err, size_t errlen);
 

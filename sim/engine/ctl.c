@@ -188,9 +188,9 @@ static void begin_phase(eng_sim *s)
     s->ctl.feed_tag = calloc(ph->n_instr + 1, sizeof *s->ctl.feed_tag);
     s->ctl.drain_instr = calloc(ph->n_instr + 1, sizeof *s->ctl.drain_instr);
     s->ctl.drain_port = calloc(ph->n_instr + 1, sizeof *s->ctl.drain_port);
-    if (!s->ctl.in_state || !s->ctl.in_reads || !s->ctl.in_tag || !s->ctl.out_elems || !s->ctl.out_done ||
-        !s->ctl.feed || !s->ctl.feed_credit || !s->ctl.feed_tag || !s->ctl.drain_instr ||
-        !s->ctl.drain_port) {
+    if (!s->ctl.in_state || !s->ctl.in_reads || !s->ctl.in_tag || !s->ctl.out_elems ||
+        !s->ctl.out_done || !s->ctl.feed || !s->ctl.feed_credit || !s->ctl.feed_tag ||
+        !s->ctl.drain_instr || !s->ctl.drain_port) {
         eng_oom(s);
         return;
     }

@@ -73,8 +73,8 @@ typedef struct eng_phase {
     const eng_instr *instr;
     uint32_t n_xfer;
     const eng_xfer *xfer;
-    uint64_t n_tags;    /* per repeat */
-    uint64_t repeats;   /* at least 1 */
+    uint64_t n_tags;  /* per repeat */
+    uint64_t repeats; /* at least 1 */
     uint64_t weight_stride;
     uint32_t tag_elems; /* elements of one tag in its SPM slots */
     uint32_t in_slots, out_slots;
@@ -97,12 +97,12 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
 
 typedef struct eng_pe_stats {
     uint64_t fires;
-    uint64_t lane_ops;        /* useful lane operations */
+    uint64_t lane_ops;               /* useful lane operations */
     uint64_t fu_busy[ARCH_FU_COUNT]; /* cycles each unit accepted vector operations */
     uint64_t fu_vec_ops[ARCH_FU_COUNT];
     uint64_t buf_writes, buf_reads; /* operand buffer elements */
-    uint64_t weight_elems;    /* weights loaded */
-    uint64_t configs;         /* instruction-store entries loaded */
+    uint64_t weight_elems;          /* weights loaded */
+    uint64_t configs;               /* instruction-store entries loaded */
     uint64_t flits_out;
 } eng_pe_stats;
 
@@ -116,16 +116,16 @@ typedef struct eng_stats {
     eng_pe_stats *pe; /* n_pes entries */
     struct {
         uint64_t messages, flits;
-        uint64_t flit_hops;      /* flits x router-to-router links traversed */
-        uint64_t skip_flit_hops; /* of which over skip links */
+        uint64_t flit_hops;         /* flits x router-to-router links traversed */
+        uint64_t skip_flit_hops;    /* of which over skip links */
         uint64_t router_traversals; /* flits x routers passed, ejection included */
-        uint64_t wait_cycles;    /* cycles heads waited for a busy link */
+        uint64_t wait_cycles;       /* cycles heads waited for a busy link */
     } noc;
     struct {
-        uint64_t reads, writes;     /* bank accesses (width_bytes words) */
+        uint64_t reads, writes; /* bank accesses (width_bytes words) */
         uint64_t read_bytes, write_bytes;
-        uint64_t conflicts;         /* accesses that waited for a busy bank */
-        uint64_t conflict_cycles;   /* cycles requests were delayed by busy banks */
+        uint64_t conflicts;       /* accesses that waited for a busy bank */
+        uint64_t conflict_cycles; /* cycles requests were delayed by busy banks */
     } spm;
     struct {
         uint64_t descriptors;
@@ -153,8 +153,8 @@ int eng_run(const arch_desc *a, const eng_program *p, float *image, eng_stats *s
 /* The same run, one component at a time, for other schedulers (the SystemC binding).
  * Components only post events to other components at least one cycle ahead, so the
  * order in which components are stepped within a cycle does not change the result. */
-int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_sim **out,
-                   char *err, size_t errlen);
+int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_sim **out, char *err,
+                   size_t errlen);
 uint32_t eng_sim_components(const eng_sim *s);
 /* Cycle of the component's next event, UINT64_MAX when it has none. */
 uint64_t eng_sim_next(const eng_sim *s, uint32_t comp);

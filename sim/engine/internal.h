@@ -22,25 +22,25 @@ typedef struct evheap {
 } evheap;
 
 enum ev_kind {
-    EV_CTL_PHASE,        /* start the next phase */
-    EV_CTL_IN_READY,     /* a = in slot: DMA put the tag's input into the SPM */
-    EV_CTL_FEED_READ,    /* a = in slot: one feed read left the SPM */
-    EV_CTL_CREDIT,       /* a = consumer instruction freed a slot fed from the SPM */
-    EV_CTL_OUT_WRITTEN,  /* b = tag, a = elements written into its output slot */
-    EV_CTL_STORED,       /* b = tag: DMA wrote its output to DRAM */
-    EV_CTL_STAGED,       /* a = staging slot: weights arrived in the SPM */
-    EV_CTL_STAGE_SENT,   /* a = staging slot: weights left the SPM */
-    EV_DMA_REQ,          /* p = descriptor */
-    EV_DMA_ACCEPTED,     /* p = descriptor: DRAM took the last burst */
-    EV_DMA_DATA,         /* p = descriptor: DRAM read data or write completion */
-    EV_DMA_SPM_DONE,     /* p = descriptor: SPM side of the transfer finished */
-    EV_DRAM_REQ,         /* p = descriptor */
-    EV_SPM_REQ,          /* p = SPM request */
-    EV_NOC_HOP,          /* p = message: its head reached router (msg->r, msg->c) */
-    EV_PE_CONFIG,        /* p = message carrying an instruction and its weights */
-    EV_PE_DATA,          /* p = message carrying one transfer of a tag */
-    EV_PE_CREDIT,        /* a = producer instruction, b = its target index */
-    EV_PE_DONE,          /* a = instruction, b = tag */
+    EV_CTL_PHASE,       /* start the next phase */
+    EV_CTL_IN_READY,    /* a = in slot: DMA put the tag's input into the SPM */
+    EV_CTL_FEED_READ,   /* a = in slot: one feed read left the SPM */
+    EV_CTL_CREDIT,      /* a = consumer instruction freed a slot fed from the SPM */
+    EV_CTL_OUT_WRITTEN, /* b = tag, a = elements written into its output slot */
+    EV_CTL_STORED,      /* b = tag: DMA wrote its output to DRAM */
+    EV_CTL_STAGED,      /* a = staging slot: weights arrived in the SPM */
+    EV_CTL_STAGE_SENT,  /* a = staging slot: weights left the SPM */
+    EV_DMA_REQ,         /* p = descriptor */
+    EV_DMA_ACCEPTED,    /* p = descriptor: DRAM took the last burst */
+    EV_DMA_DATA,        /* p = descriptor: DRAM read data or write completion */
+    EV_DMA_SPM_DONE,    /* p = descriptor: SPM side of the transfer finished */
+    EV_DRAM_REQ,        /* p = descriptor */
+    EV_SPM_REQ,         /* p = SPM request */
+    EV_NOC_HOP,         /* p = message: its head reached router (msg->r, msg->c) */
+    EV_PE_CONFIG,       /* p = message carrying an instruction and its weights */
+    EV_PE_DATA,         /* p = message carrying one transfer of a tag */
+    EV_PE_CREDIT,       /* a = producer instruction, b = its target index */
+    EV_PE_DONE,         /* a = instruction, b = tag */
     EV_PE_WAKE
 };
 
@@ -86,31 +86,31 @@ typedef struct dma_desc {
     enum dma_dir dir;
     uint32_t slot; /* SPM slot (input, output or staging) */
     uint64_t tag;
-    eng_pattern dram; /* element addresses */
+    eng_pattern dram;  /* element addresses */
     uint64_t spm_addr; /* byte address of the SPM slot */
     uint64_t elems;
     uint64_t bursts;
-    struct dma_desc *next; /* the DMA queue */
+    struct dma_desc *next;  /* the DMA queue */
     uint32_t chan_bursts[]; /* per DRAM channel */
 } dma_desc;
 
 /* ---------------------------------------------------------------- SPM requests */
 
 enum spm_after {
-    SPM_AFTER_DMA,     /* notify the DMA engine */
-    SPM_AFTER_FEED,    /* inject a data message, tell the controller */
-    SPM_AFTER_CONFIG,  /* inject a configuration message, tell the controller */
-    SPM_AFTER_OUTPUT   /* a message was written into an output slot */
+    SPM_AFTER_DMA,    /* notify the DMA engine */
+    SPM_AFTER_FEED,   /* inject a data message, tell the controller */
+    SPM_AFTER_CONFIG, /* inject a configuration message, tell the controller */
+    SPM_AFTER_OUTPUT  /* a message was written into an output slot */
 };
 
 typedef struct spm_req {
     pool_link link;
     bool write;
     enum spm_after after;
-    uint64_t base;       /* byte address of the slot */
-    eng_pattern pat;     /* element positions inside the slot */
-    uint32_t port;       /* SPM port for injection */
-    msg *m;              /* message to inject, or the one just ejected */
+    uint64_t base;   /* byte address of the slot */
+    eng_pattern pat; /* element positions inside the slot */
+    uint32_t port;   /* SPM port for injection */
+    msg *m;          /* message to inject, or the one just ejected */
     dma_desc *d;
     uint32_t slot;
 } spm_req;
@@ -139,19 +139,19 @@ typedef struct instr_state {
     bool configured;
     uint64_t config_ready;
     uint64_t next_fire;
-    uint32_t expect;     /* elements arriving per tag */
-    uint32_t *received;  /* per slot */
+    uint32_t expect;    /* elements arriving per tag */
+    uint32_t *received; /* per slot */
     uint32_t n_in, n_out;
     uint32_t *in_x, *out_x; /* transfer indices */
     uint32_t n_targets;
-    target *targets;     /* consumers this instruction holds credits for */
+    target *targets; /* consumers this instruction holds credits for */
     uint32_t n_prod;
-    int32_t *prod_instr; /* producers to return credits to (-1: the controller) */
+    int32_t *prod_instr;   /* producers to return credits to (-1: the controller) */
     uint32_t *prod_target; /* our index in each producer's target list */
-    uint32_t *prod_port; /* SPM port of a controller feed */
-    uint64_t *out_ring;  /* out_slots entries: cycle each result slot frees */
-    float *buf;          /* functional: tags x local_elems */
-    float *weights;      /* functional */
+    uint32_t *prod_port;   /* SPM port of a controller feed */
+    uint64_t *out_ring;    /* out_slots entries: cycle each result slot frees */
+    float *buf;            /* functional: tags x local_elems */
+    float *weights;        /* functional */
 } instr_state;
 
 typedef struct pe_state {
@@ -161,7 +161,7 @@ typedef struct pe_state {
     uint32_t *instr; /* indices of this PE's instructions */
     uint64_t fu_free[ARCH_FU_COUNT];
     uint64_t inject_free;
-    uint64_t wake_at;   /* pending wake-up, UINT64_MAX if none */
+    uint64_t wake_at; /* pending wake-up, UINT64_MAX if none */
 } pe_state;
 
 typedef struct link_state {
@@ -174,7 +174,7 @@ struct eng_sim {
     float *image;
     bool functional;
     uint64_t now;
-    uint32_t lanes;              /* SIMD lanes for the program's data type */
+    uint32_t lanes; /* SIMD lanes for the program's data type */
     uint32_t elem_bytes;
     uint32_t link_bytes;
 
@@ -203,28 +203,28 @@ struct eng_sim {
 
     /* controller */
     struct {
-        uint64_t next_in;      /* next tag to fetch from DRAM */
-        uint64_t next_feed;    /* next tag to send to the array */
-        uint32_t feed_x;       /* next feed transfer of that tag */
-        uint64_t next_store;   /* next tag to write back */
+        uint64_t next_in;    /* next tag to fetch from DRAM */
+        uint64_t next_feed;  /* next tag to send to the array */
+        uint32_t feed_x;     /* next feed transfer of that tag */
+        uint64_t next_store; /* next tag to write back */
         uint64_t stored;
-        uint32_t *in_state;    /* per input slot: 0 free, 1 loading, 2 ready, 3 feeding */
-        uint32_t *in_reads;    /* feed reads outstanding per input slot */
-        uint64_t *in_tag;      /* tag held by each input slot */
-        uint64_t *out_elems;   /* per output slot: elements written */
-        bool *out_done;        /* per output slot: complete, waiting for its turn */
-        uint32_t *feed;        /* transfers from the SPM */
+        uint32_t *in_state;  /* per input slot: 0 free, 1 loading, 2 ready, 3 feeding */
+        uint32_t *in_reads;  /* feed reads outstanding per input slot */
+        uint64_t *in_tag;    /* tag held by each input slot */
+        uint64_t *out_elems; /* per output slot: elements written */
+        bool *out_done;      /* per output slot: complete, waiting for its turn */
+        uint32_t *feed;      /* transfers from the SPM */
         uint32_t n_feed;
         uint32_t *feed_credit; /* per instruction: credits for SPM feeds */
         uint64_t *feed_tag;    /* per instruction: last tag a credit was taken for */
         uint32_t *drain_instr; /* instructions writing into output slots */
         uint32_t *drain_port;  /* and the SPM port each writes through */
         uint32_t n_drain;
-        uint32_t next_weight;  /* next instruction to configure */
-        uint32_t stage_free;   /* staging slots free (bit mask of 2) */
+        uint32_t next_weight; /* next instruction to configure */
+        uint32_t stage_free;  /* staging slots free (bit mask of 2) */
         uint32_t stage_instr[2];
-        uint64_t stage_base;   /* SPM byte address of the staging slots */
-        uint32_t stage_elems;  /* elements per staging slot */
+        uint64_t stage_base;  /* SPM byte address of the staging slots */
+        uint32_t stage_elems; /* elements per staging slot */
     } ctl;
 
     /* DMA and DRAM */
@@ -238,10 +238,10 @@ struct eng_sim {
 
     /* SPM */
     uint64_t *bank_free;
-    uint32_t *bank_count; /* scratch */
+    uint32_t *bank_count;       /* scratch */
     uint64_t *port_inject_free; /* per SPM port */
-    float *spm_data;       /* functional: in slots, out slots, staging */
-    uint64_t spm_out_base; /* byte addresses */
+    float *spm_data;            /* functional: in slots, out slots, staging */
+    uint64_t spm_out_base;      /* byte addresses */
     uint64_t spm_data_elems;
 
     /* NoC */
@@ -251,7 +251,7 @@ struct eng_sim {
     uint32_t link_dirs; /* outgoing links per router */
 
     eng_stats st;
-    int fault;            /* first internal error or allocation failure */
+    int fault; /* first internal error or allocation failure */
     char fault_msg[256];
 };
 

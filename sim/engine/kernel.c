@@ -54,7 +54,8 @@ static void heap_pop(evheap *h, ev *out)
 
 static bool sched_less(const eng_sim *s, size_t i, size_t j)
 {
-    return s->sched_t[i] < s->sched_t[j] || (s->sched_t[i] == s->sched_t[j] && s->sched_c[i] < s->sched_c[j]);
+    return s->sched_t[i] < s->sched_t[j] ||
+           (s->sched_t[i] == s->sched_t[j] && s->sched_c[i] < s->sched_c[j]);
 }
 
 static void sched_swap(eng_sim *s, size_t i, size_t j)
@@ -283,13 +284,13 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
             const eng_instr *in = &f->instr[i];
             if (in->pe >= n_pe) {
                 rc = util_fail(UTIL_ERUN, err, errlen,
-                               "phase %u: instruction %u is on PE %u, but the array has %u PEs",
-                               ph, i, in->pe, n_pe);
+                               "phase %u: instruction %u is on PE %u, but the array has %u PEs", ph,
+                               i, in->pe, n_pe);
                 break;
             }
             if (in->op >= ENG_OP_COUNT || in->fu >= ARCH_FU_COUNT || in->local_elems == 0) {
-                rc = util_fail(UTIL_ERUN, err, errlen, "phase %u: instruction %u is malformed",
-                               ph, i);
+                rc = util_fail(UTIL_ERUN, err, errlen, "phase %u: instruction %u is malformed", ph,
+                               i);
                 break;
             }
             if (in->op == ENG_OP_BFLY &&
@@ -326,8 +327,7 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
             rc = util_fail(UTIL_ERUN, err, errlen,
                            "phase %u: SPM slots and weight staging need %llu bytes, the SPM has "
                            "%llu",
-                           ph, (unsigned long long)spm_need,
-                           (unsigned long long)arch_spm_bytes(a));
+                           ph, (unsigned long long)spm_need, (unsigned long long)arch_spm_bytes(a));
         /* Transfers: endpoints exist, sizes add up. */
         uint64_t *in_elems = rc ? NULL : calloc(f->n_instr + 1, sizeof *in_elems);
         if (!rc && !in_elems)
@@ -380,8 +380,8 @@ static void comp_init(comp *c, uint32_t id, enum comp_kind kind, uint32_t index)
     c->index = index;
 }
 
-int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_sim **out,
-                   char *err, size_t errlen)
+int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_sim **out, char *err,
+                   size_t errlen)
 {
     *out = NULL;
     int rc = eng_validate(a, p, err, errlen);
@@ -496,8 +496,7 @@ int eng_sim_finish(eng_sim *s, eng_stats *stats, char *err, size_t errlen)
     if (!s->done || s->phase < s->p->n_phases)
         return util_fail(UTIL_ERUN, err, errlen,
                          "simulation stalled at cycle %llu in phase %u: %llu of %llu tags stored",
-                         (unsigned long long)s->now, s->phase,
-                         (unsigned long long)s->ctl.stored,
+                         (unsigned long long)s->now, s->phase, (unsigned long long)s->ctl.stored,
                          (unsigned long long)(s->ph ? s->ph->n_tags : 0));
     eng_pe_stats tot = {0};
     for (uint32_t i = 0; i < s->st.n_pes; i++) {

@@ -93,8 +93,8 @@ static void dma_start(eng_sim *s)
 
 static void notify_ctl(eng_sim *s, dma_desc *d)
 {
-    static const uint32_t kinds[] = {[DMA_IN] = EV_CTL_IN_READY, [DMA_OUT] = EV_CTL_STORED,
-                                     [DMA_WEIGHTS] = EV_CTL_STAGED};
+    static const uint32_t kinds[] = {
+        [DMA_IN] = EV_CTL_IN_READY, [DMA_OUT] = EV_CTL_STORED, [DMA_WEIGHTS] = EV_CTL_STAGED};
     s->st.dma.bytes += d->elems * s->elem_bytes;
     eng_post(s, &s->dma_c, &s->ctl_c, s->now + 1, kinds[d->dir], d->slot, d->tag, NULL);
     eng_dma_free(s, d);
@@ -119,7 +119,8 @@ void eng_dma_handle(eng_sim *s, const ev *e)
     case EV_DMA_DATA:
         if (d->dir == DMA_OUT) {
             if (s->functional)
-                copy_pattern(s->spm_data + d->spm_addr / s->elem_bytes, s->image, 0, &d->dram, true);
+                copy_pattern(s->spm_data + d->spm_addr / s->elem_bytes, s->image, 0, &d->dram,
+                             true);
             notify_ctl(s, d);
         } else {
             spm_side(s, d, true);

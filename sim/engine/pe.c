@@ -240,9 +240,8 @@ static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
         m->tag = tag;
         m->flits = (uint32_t)eng_flits(s, t->elems);
         m->src_node = pe->base.index;
-        m->dst_node = t->dst_instr >= 0
-                          ? ph->instr[t->dst_instr].pe
-                          : s->n_nodes - 2 * s->a->array.rows + t->spm_port;
+        m->dst_node = t->dst_instr >= 0 ? ph->instr[t->dst_instr].pe
+                                        : s->n_nodes - 2 * s->a->array.rows + t->spm_port;
         if (v) {
             m->payload = malloc((size_t)t->elems * sizeof *m->payload);
             if (!m->payload) {
@@ -270,14 +269,13 @@ static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
         int32_t p = st->prod_instr[k];
         if (p < 0) {
             uint32_t port_node = s->n_nodes - 2 * s->a->array.rows + st->prod_port[k];
-            uint64_t lat = 1 + (uint64_t)eng_manhattan(s, pe->base.index, port_node) *
-                                   s->a->noc.hop_latency;
+            uint64_t lat =
+                1 + (uint64_t)eng_manhattan(s, pe->base.index, port_node) * s->a->noc.hop_latency;
             eng_post(s, &pe->base, &s->ctl_c, s->now + lat, EV_CTL_CREDIT, st->index, 0, NULL);
             continue;
         }
         uint32_t ppe = ph->instr[p].pe;
-        uint64_t lat =
-            1 + (uint64_t)eng_manhattan(s, pe->base.index, ppe) * s->a->noc.hop_latency;
+        uint64_t lat = 1 + (uint64_t)eng_manhattan(s, pe->base.index, ppe) * s->a->noc.hop_latency;
         eng_post(s, &pe->base, &s->pes[ppe].base, s->now + lat, EV_PE_CREDIT, (uint32_t)p,
                  st->prod_target[k], NULL);
     }

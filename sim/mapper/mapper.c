@@ -40,8 +40,7 @@ static eng_pattern owned(const geom *g, uint32_t b, uint32_t r)
 {
     if (b < g->log2m)
         return (eng_pattern){(uint64_t)r * 2 * g->m, 2 * g->m, 2 * g->m, 1};
-    return (eng_pattern){util_insert_bit((uint64_t)r << g->log2m, b, 0), g->m, UINT64_C(1) << b,
-                         2};
+    return (eng_pattern){util_insert_bit((uint64_t)r << g->log2m, b, 0), g->m, UINT64_C(1) << b, 2};
 }
 
 /* Tag bit of stage s (the pass's bits sit above free_lo chunk bits when strided). */
@@ -88,7 +87,7 @@ static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern 
 /* ---------------------------------------------------------------- choosing sizes */
 
 typedef struct plan {
-    uint32_t k;  /* stages per pass (the last pass may have fewer) */
+    uint32_t k; /* stages per pass (the last pass may have fewer) */
     uint64_t T;
     uint32_t rows;
 } plan;
@@ -171,8 +170,9 @@ static int build_xfers(const arch_desc *a, map_result *m, const geom *g, const u
     int rc = (x && count && index && fill) ? UTIL_OK : UTIL_ERUN;
     uint32_t n = 0;
     for (uint32_t r = 0; r < R && !rc; r++)
-        x[n++] = (eng_xfer){-1, (int32_t)r, eng_spm_port(a, r, false), (uint32_t)(2 * g->m),
-                            owned(g, bits[0], r), NULL, NULL};
+        x[n++] = (eng_xfer){
+            -1,   (int32_t)r, eng_spm_port(a, r, false), (uint32_t)(2 * g->m), owned(g, bits[0], r),
+            NULL, NULL};
     for (uint32_t l = 0; l + 1 < k && !rc; l++) {
         memset(count, 0, (size_t)R * R * sizeof *count);
         for (uint64_t e = 0; e < g->T; e++)
@@ -184,8 +184,13 @@ static int build_xfers(const arch_desc *a, map_result *m, const geom *g, const u
                     continue;
                 index[rs * R + rd] = n;
                 eng_xfer *t = &x[n++];
-                *t = (eng_xfer){(int32_t)(l * R + rs), (int32_t)((l + 1) * R + rd), 0,
-                                (uint32_t)c, {0, 0, 0, 0}, NULL, NULL};
+                *t = (eng_xfer){(int32_t)(l * R + rs),
+                                (int32_t)((l + 1) * R + rd),
+                                0,
+                                (uint32_t)c,
+                                {0, 0, 0, 0},
+                                NULL,
+                                NULL};
                 if (functional) {
                     uint32_t *sp = new_pos(m, c), *dp = sp ? new_pos(m, c) : NULL;
                     if (!dp) {
@@ -211,8 +216,13 @@ static int build_xfers(const arch_desc *a, map_result *m, const geom *g, const u
     /* The last column writes through the nearer SPM port of its row (west on ties). */
     bool east = C - k < k - 1;
     for (uint32_t r = 0; r < R && !rc; r++)
-        x[n++] = (eng_xfer){(int32_t)((k - 1) * R + r), -1, eng_spm_port(a, r, east),
-                            (uint32_t)(2 * g->m), owned(g, bits[k - 1], r), NULL, NULL};
+        x[n++] = (eng_xfer){(int32_t)((k - 1) * R + r),
+                            -1,
+                            eng_spm_port(a, r, east),
+                            (uint32_t)(2 * g->m),
+                            owned(g, bits[k - 1], r),
+                            NULL,
+                            NULL};
     free(count);
     free(index);
     free(fill);
@@ -292,8 +302,8 @@ int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functio
         uint32_t bits[MAP_MAX_PASSES * 2];
         for (uint32_t l = 0; l < k; l++)
             bits[l] = stage_bit(lay, s0 + l);
-        rc = build_xfers(a, out, &g, bits, k, functional, &out->pass_xfers[p],
-                         &out->pass_n_xfer[p]);
+        rc =
+            build_xfers(a, out, &g, bits, k, functional, &out->pass_xfers[p], &out->pass_n_xfer[p]);
         if (rc)
             break;
         eng_instr *ins = &out->instr[(size_t)p * per_phase];

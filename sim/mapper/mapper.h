@@ -18,9 +18,9 @@
 typedef struct map_tag_layout {
     uint64_t n, rows;
     uint64_t vectors;
-    uint32_t s0, s1;      /* the pass's stages */
-    uint32_t free_lo;     /* chunk tags: log2(run) when the runs are strided */
-    bool strided;         /* chunk tags: runs `stride` apart (else one contiguous run) */
+    uint32_t s0, s1;  /* the pass's stages */
+    uint32_t free_lo; /* chunk tags: log2(run) when the runs are strided */
+    bool strided;     /* chunk tags: runs `stride` apart (else one contiguous run) */
     uint64_t run, stride, count, tag_elems;
     uint64_t in_base, out_base; /* DRAM element addresses of the source and result matrices */
 } map_tag_layout;
@@ -33,12 +33,12 @@ typedef struct map_result {
     uint32_t passes;
     uint32_t first_stage[MAP_MAX_PASSES];
     uint32_t stages[MAP_MAX_PASSES];
-    uint32_t rows_used;  /* PE rows per column (a power of two) */
-    uint64_t tag_elems;  /* T */
+    uint32_t rows_used;       /* PE rows per column (a power of two) */
+    uint64_t tag_elems;       /* T */
     uint64_t vectors_per_tag; /* 0 when tags are chunks of a vector */
-    uint64_t chunks;     /* chunks per vector (1 when tags hold whole vectors): the
-                          * repeats of every phase, one per chunk's twiddles */
-    uint64_t tags;       /* tags over all phases */
+    uint64_t chunks;          /* chunks per vector (1 when tags hold whole vectors): the
+                               * repeats of every phase, one per chunk's twiddles */
+    uint64_t tags;            /* tags over all phases */
 
     /* DRAM layout, element addresses */
     uint64_t x_addr, y_addr, tmp_addr[2], weight_addr, dram_elems;

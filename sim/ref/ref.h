@@ -27,7 +27,7 @@ typedef struct ref_compare {
     uint64_t worst;      /* index of the largest error-to-bound ratio */
     double worst_ratio;  /* that ratio (<= 1 passes) */
     double max_abs_err;
-    double rel_l2_err;   /* ||got - want||_2 / ||want||_2 */
+    double rel_l2_err; /* ||got - want||_2 / ||want||_2 */
 } ref_compare;
 
 /* Compares got with want element by element against bound. */

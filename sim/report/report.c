@@ -78,27 +78,31 @@ void rep_summary(FILE *f, const rep_run *r)
             (unsigned long long)d.useful_ops, (unsigned long long)d.flops);
     fprintf(f, "PE util    %.2f%% useful, %.2f%% busy lane-cycles, of %u PEs x %u lanes\n",
             100.0 * d.utilization, 100.0 * d.busy_utilization, arch_pe_count(a), d.lanes);
-    fprintf(f, "bounds     compute %llu cycles, DRAM traffic %llu cycles, compulsory DRAM %llu "
-               "cycles\n",
+    fprintf(f,
+            "bounds     compute %llu cycles, DRAM traffic %llu cycles, compulsory DRAM %llu "
+            "cycles\n",
             (unsigned long long)d.compute_bound, (unsigned long long)d.dram_bound,
             (unsigned long long)d.compulsory_bound);
     fprintf(f, "DRAM       read %llu B (%llu bursts), write %llu B (%llu bursts)\n",
             (unsigned long long)st->dram.read_bytes, (unsigned long long)st->dram.read_bursts,
             (unsigned long long)st->dram.write_bytes, (unsigned long long)st->dram.write_bursts);
-    fprintf(f, "SPM        %llu reads, %llu writes (%u-byte words), %llu bank conflicts "
-               "(%llu cycles)\n",
+    fprintf(f,
+            "SPM        %llu reads, %llu writes (%u-byte words), %llu bank conflicts "
+            "(%llu cycles)\n",
             (unsigned long long)st->spm.reads, (unsigned long long)st->spm.writes,
             a->spm.width_bytes, (unsigned long long)st->spm.conflicts,
             (unsigned long long)st->spm.conflict_cycles);
-    fprintf(f, "NoC        %llu messages, %llu flits, %llu flit-hops (%llu on skip links), "
-               "%llu cycles waiting for links\n",
+    fprintf(f,
+            "NoC        %llu messages, %llu flits, %llu flit-hops (%llu on skip links), "
+            "%llu cycles waiting for links\n",
             (unsigned long long)st->noc.messages, (unsigned long long)st->noc.flits,
             (unsigned long long)st->noc.flit_hops, (unsigned long long)st->noc.skip_flit_hops,
             (unsigned long long)st->noc.wait_cycles);
     if (r->functional && r->check) {
         const ref_compare *c = r->check;
-        fprintf(f, "functional %s: %llu of %llu elements outside the rounding-error bound "
-                   "(worst %.3g of its bound, relative L2 error %.3g)\n",
+        fprintf(f,
+                "functional %s: %llu of %llu elements outside the rounding-error bound "
+                "(worst %.3g of its bound, relative L2 error %.3g)\n",
                 c->violations ? "MISMATCH" : "pass", (unsigned long long)c->violations,
                 (unsigned long long)c->count, c->worst_ratio, c->rel_l2_err);
     }

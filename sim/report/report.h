@@ -27,13 +27,13 @@ typedef struct rep_derived {
     uint32_t lanes;
     double time_us;
     uint64_t useful_ops, flops;
-    double utilization;           /* useful lane ops / (PEs x lanes x cycles) */
-    uint64_t busy_lane_cycles;    /* vector operations x lanes, all function units */
-    double busy_utilization;      /* busy lane-cycles / (PEs x lanes x cycles) */
-    uint64_t compute_bound;       /* ceil(useful ops / (PEs x lanes)) cycles */
-    uint64_t dram_bytes;          /* moved, whole bursts */
-    uint64_t dram_bound;          /* ceil(dram_bytes / bytes per cycle) */
-    uint64_t compulsory_bytes;    /* x and twiddles read once, y written once */
+    double utilization;        /* useful lane ops / (PEs x lanes x cycles) */
+    uint64_t busy_lane_cycles; /* vector operations x lanes, all function units */
+    double busy_utilization;   /* busy lane-cycles / (PEs x lanes x cycles) */
+    uint64_t compute_bound;    /* ceil(useful ops / (PEs x lanes)) cycles */
+    uint64_t dram_bytes;       /* moved, whole bursts */
+    uint64_t dram_bound;       /* ceil(dram_bytes / bytes per cycle) */
+    uint64_t compulsory_bytes; /* x and twiddles read once, y written once */
     uint64_t compulsory_bound;
 } rep_derived;
 

@@ -51,8 +51,8 @@ float util_round_fp16(float x)
      * spacing is fixed at 2^-24 (subnormals). */
     int quantum_exp = (e >= -13) ? e - 11 : -24;
     double q = ldexp(1.0, quantum_exp);
-    double scaled = (double)ax / q;   /* exact: ax has 24 bits, q a power of two */
-    double r = nearbyint(scaled);     /* default rounding mode: ties to even */
+    double scaled = (double)ax / q; /* exact: ax has 24 bits, q a power of two */
+    double r = nearbyint(scaled);   /* default rounding mode: ties to even */
     return copysignf((float)(r * q), x);
 }
 

@@ -1,4 +1,5 @@
-/* util.h: small shared helpers (status codes, error text, FP16 rounding, seeded RNG, integer math). */
+/* util.h: small shared helpers (status codes, error text, FP16 rounding, seeded RNG, integer math).
+ */
 #ifndef BFLY_UTIL_H
 #define BFLY_UTIL_H
 
@@ -10,9 +11,9 @@
 /* Status codes double as the program's exit status. */
 enum {
     UTIL_OK = 0,
-    UTIL_ERUN = 1,      /* the run failed (infeasible mapping, I/O error, internal error) */
-    UTIL_ECONFIG = 2,   /* usage or configuration error */
-    UTIL_EMISMATCH = 3  /* functional output differs from the reference */
+    UTIL_ERUN = 1,     /* the run failed (infeasible mapping, I/O error, internal error) */
+    UTIL_ECONFIG = 2,  /* usage or configuration error */
+    UTIL_EMISMATCH = 3 /* functional output differs from the reference */
 };
 
 /* Writes a formatted message into err (if err is non-NULL) and returns code. */
