@@ -30,9 +30,14 @@ static void build(prog *p, uint32_t L, uint32_t split, uint64_t tags)
     memset(p, 0, sizeof *p);
     p->L = L;
     for (int i = 0; i < 2; i++)
-        p->instr[i] = (eng_instr){(uint32_t)i, ENG_OP_BFLY, ARCH_FU_MAC,
-                                  2 * L / 2,   2 * L,       L,
-                                  0,           2 * L,       (uint64_t)(48 + 2 * i) * L};
+        p->instr[i] = (eng_instr){.pe = (uint32_t)i,
+                                  .op = ENG_OP_BFLY,
+                                  .vec_ops[ARCH_FU_MAC] = 2 * L / 2,
+                                  .lane_ops = 2 * L,
+                                  .local_elems = L,
+                                  .param = 0,
+                                  .weight_elems = 2 * L,
+                                  .weight_addr = (uint64_t)(48 + 2 * i) * L};
     uint32_t n = 0;
     p->xfer[n++] = (eng_xfer){-1, 0, 0, L, {0, L, L, 1}, NULL, NULL};
     for (uint32_t k = 0; k < split; k++)
@@ -324,11 +329,76 @@ START_TEST(test_function_unit_occupancy)
 }
 END_TEST
 
+/* A kernel instruction on two units: the MAC does 16 vector operations (1 cycle each), the
+ * exp unit 4 (1 lane per cycle on 2 lanes: 2 cycles each). They stream together, so the
+ * result is ready after max(15 x 1, 3 x 2) = 15 cycles plus both latencies (2 + 1), one
+ * cycle later than the MAC alone ((16 - 1) + 2); everything after it shifts by that cycle. */
+static void kern_double(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,
+                        float *buf, const float *w, util_dtype t)
+{
+    (void)ctx, (void)w, (void)t, (void)repeat, (void)tag;
+    for (uint32_t j = 0; j < in->local_elems; j++)
+        buf[j] = 2 * buf[j];
+}
+
+static void kern_tag(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,
+                     float *buf, const float *w, util_dtype t)
+{
+    (void)ctx, (void)w, (void)t;
+    for (uint32_t j = 0; j < in->local_elems; j++)
+        buf[j] += (float)(100 * repeat + tag);
+}
+
+START_TEST(test_kernel_instructions)
+{
+    arch_desc a;
+    char err[512];
+    load_tiny(&a);
+    prog base, kern;
+    build(&base, 16, 1, 1);
+    build(&kern, 16, 1, 1);
+    kern.instr[0].op = ENG_OP_KERNEL;
+    kern.instr[0].kernel = kern_double;
+    kern.instr[0].vec_ops[ARCH_FU_EXP] = 4;
+    kern.instr[1].op = ENG_OP_KERNEL;
+    kern.instr[1].kernel = kern_tag;
+    eng_stats sb, sk;
+    ck_assert_int_eq(eng_run(&a, &base.program, NULL, &sb, err, sizeof err), 0);
+    ck_assert_msg(eng_run(&a, &kern.program, NULL, &sk, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(sk.cycles, sb.cycles + 1);
+    ck_assert_uint_eq(sk.pe[0].fu_busy[ARCH_FU_EXP], 8);
+    ck_assert_uint_eq(sk.pe[0].fu_vec_ops[ARCH_FU_EXP], 4);
+    ck_assert_uint_eq(sk.pe[0].fu_busy[ARCH_FU_MAC], 16);
+    eng_stats_free(&sb);
+    eng_stats_free(&sk);
+
+    /* Functional: values pass both kernels: y = 2 x + tag. */
+    build(&kern, 16, 1, 3);
+    kern.instr[0].op = kern.instr[1].op = ENG_OP_KERNEL;
+    kern.instr[0].kernel = kern_double;
+    kern.instr[1].kernel = kern_tag;
+    float *image = calloc(64 * 16, sizeof *image);
+    for (uint32_t j = 0; j < 3 * 16; j++)
+        image[j] = (float)j;
+    ck_assert_msg(eng_run(&a, &kern.program, image, &sk, err, sizeof err) == 0, "%s", err);
+    for (uint32_t j = 0; j < 3 * 16; j++)
+        ck_assert_float_eq(image[16 * 16 + j], 2.0f * (float)j + (float)(j / 16));
+    eng_stats_free(&sk);
+    free(image);
+
+    /* A kernel instruction without its kernel is malformed. */
+    kern.instr[1].kernel = NULL;
+    ck_assert_int_eq(eng_validate(&a, &kern.program, err, sizeof err), UTIL_ERUN);
+    ck_assert_ptr_nonnull(strstr(err, "malformed"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
     tcase_add_test(tc, test_program_runs);
+    tcase_add_test(tc, test_kernel_instructions);
     tcase_add_test(tc, test_messages_serialise_on_links);
     tcase_add_test(tc, test_credits_limit_overlap);
     tcase_add_test(tc, test_validation_errors);

@@ -34,6 +34,9 @@ typedef enum {
      * `param` clear pairs with l + 2^param; pair k (in ascending l) uses the weights
      * (a, b, c, d) at 4k: y_l = a x_l + b x_l', y_l' = c x_l + d x_l'. */
     ENG_OP_BFLY = 0,
+    /* Any other operation: the engine times it from its vector operations per unit;
+     * in functional mode the instruction's kernel computes it on the operand buffer. */
+    ENG_OP_KERNEL,
     ENG_OP_COUNT
 } eng_opcode;
 
@@ -49,17 +52,30 @@ typedef struct eng_xfer {
     const uint32_t *dst_pos; /* functional mode: consumer buffer positions, or NULL */
 } eng_xfer;
 
-typedef struct eng_instr {
+typedef struct eng_instr eng_instr;
+
+/* Functional semantics of an ENG_OP_KERNEL instruction: computes on one tag's operand
+ * buffer (local_elems values) with the instruction's weights, rounding results to t.
+ * tag is the tag's number within the phase repeat. */
+typedef void (*eng_kernel_fn)(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,
+                              float *buf, const float *weights, util_dtype t);
+
+/* An instruction streams its SIMD vector operations through the units it uses
+ * concurrently (a fused pipeline: e.g. subtract on the adder, then exp): it starts when
+ * every unit it uses is free, keeps each busy for its vector operations, and its result
+ * is ready after the slowest unit's share plus the latencies of all units it uses. */
+struct eng_instr {
     uint32_t pe; /* r*cols + c */
     eng_opcode op;
-    arch_fu_kind fu;
-    uint32_t vec_ops;     /* SIMD vector operations per tag (the repeat count) */
-    uint64_t lane_ops;    /* useful lane operations per tag */
-    uint32_t local_elems; /* operand buffer elements per tag slot */
-    uint32_t param;       /* opcode parameter (ENG_OP_BFLY: pair bit) */
+    uint32_t vec_ops[ARCH_FU_COUNT]; /* SIMD vector operations per tag on each unit */
+    uint64_t lane_ops;               /* useful lane operations per tag */
+    uint32_t local_elems;            /* operand buffer elements per tag slot */
+    uint32_t param;                  /* opcode parameter (ENG_OP_BFLY: pair bit) */
     uint32_t weight_elems;
     uint64_t weight_addr; /* DRAM element address of the weights */
-} eng_instr;
+    eng_kernel_fn kernel; /* ENG_OP_KERNEL */
+    const void *kernel_ctx;
+};
 
 /* DRAM element addresses of one tag's input and output. */
 typedef void (*eng_tag_fn)(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out);

@@ -288,7 +288,8 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
                                i, in->pe, n_pe);
                 break;
             }
-            if (in->op >= ENG_OP_COUNT || in->fu >= ARCH_FU_COUNT || in->local_elems == 0) {
+            if (in->op >= ENG_OP_COUNT || in->local_elems == 0 ||
+                (in->op == ENG_OP_KERNEL && !in->kernel)) {
                 rc = util_fail(UTIL_ERUN, err, errlen, "phase %u: instruction %u is malformed", ph,
                                i);
                 break;

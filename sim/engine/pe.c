@@ -175,18 +175,29 @@ static void try_fire(eng_sim *s, pe_state *pe, instr_state *st)
                 wake_at(s, pe, ring);
             return; /* UINT64_MAX: that result is still computing; its DONE retries */
         }
-        uint64_t ii = fu_interval(s, in->fu);
-        uint64_t start = pe->fu_free[in->fu] > s->now ? pe->fu_free[in->fu] : s->now;
-        pe->fu_free[in->fu] = start + in->vec_ops * ii;
-        uint64_t done = start + (in->vec_ops - 1) * ii + s->a->pe.fu[in->fu].latency;
+        uint64_t start = s->now, span = 0, latency = 0;
+        for (uint32_t k = 0; k < ARCH_FU_COUNT; k++)
+            if (in->vec_ops[k] && pe->fu_free[k] > start)
+                start = pe->fu_free[k];
+        eng_pe_stats *ps = &s->st.pe[pe->base.index];
+        for (uint32_t k = 0; k < ARCH_FU_COUNT; k++) {
+            if (!in->vec_ops[k])
+                continue;
+            uint64_t ii = fu_interval(s, (arch_fu_kind)k);
+            pe->fu_free[k] = start + in->vec_ops[k] * ii;
+            if ((in->vec_ops[k] - 1) * ii > span)
+                span = (in->vec_ops[k] - 1) * ii;
+            latency += s->a->pe.fu[k].latency;
+            ps->fu_busy[k] += in->vec_ops[k] * ii;
+            ps->fu_vec_ops[k] += in->vec_ops[k];
+        }
+        /* An instruction that uses no unit only moves data: one cycle. */
+        uint64_t done = start + span + (latency ? latency : 1);
         for (uint32_t k = 0; k < st->n_targets; k++)
             st->targets[k].credit--;
         st->out_ring[tag % outs] = UINT64_MAX;
-        eng_pe_stats *ps = &s->st.pe[pe->base.index];
         ps->fires++;
         ps->lane_ops += in->lane_ops;
-        ps->fu_busy[in->fu] += in->vec_ops * ii;
-        ps->fu_vec_ops[in->fu] += in->vec_ops;
         eng_post(s, &pe->base, &pe->base, done, EV_PE_DONE, st->index, tag, NULL);
         st->next_fire++;
     }
@@ -225,6 +236,8 @@ static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
     ps->buf_reads += in->local_elems + in->weight_elems;
     if (v && in->op == ENG_OP_BFLY)
         exec_bfly(s, in, v, st->weights);
+    else if (v && in->op == ENG_OP_KERNEL)
+        in->kernel(in->kernel_ctx, in, s->repeat, tag, v, st->weights, s->p->dtype);
     /* Results leave through the PE's injection link, one message per transfer. */
     uint64_t slot_free = s->now;
     for (uint32_t k = 0; k < st->n_out; k++) {

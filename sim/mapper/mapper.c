@@ -312,8 +312,7 @@ int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functio
                 eng_instr *in = &ins[l * pl.rows + r];
                 in->pe = r * a->array.cols + l;
                 in->op = ENG_OP_BFLY;
-                in->fu = ARCH_FU_MAC;
-                in->vec_ops = (uint32_t)(4 * util_ceil_div(g.m, L));
+                in->vec_ops[ARCH_FU_MAC] = (uint32_t)(4 * util_ceil_div(g.m, L));
                 in->lane_ops = 4 * g.m;
                 in->local_elems = (uint32_t)(2 * g.m);
                 in->param = pair_bit(&g, bits[l]);
