@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Build and test dependencies (Debian package names). `time` gives scripts/bench.sh
-# its peak-RSS figures.
-packages=(build-essential autoconf automake libtool pkg-config libconfig-dev zlib1g-dev check time)
+# its peak-RSS figures; libfftw3-dev is the tests' independent FFT.
+packages=(build-essential autoconf automake libtool pkg-config libconfig-dev zlib1g-dev check time
+    libfftw3-dev)
 
 missing=()
 for p in "${packages[@]}"; do
