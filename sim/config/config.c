@@ -14,7 +14,17 @@
 
 /* ---------------------------------------------------------------- schema */
 
-typedef enum { K_GROUP, K_U32, K_U64, K_F64, K_STR, K_ENUM, K_U32_LIST, K_ENUM_MASK } key_type;
+typedef enum {
+    K_GROUP,
+    K_U32,
+    K_U64,
+    K_F64,
+    K_STR,
+    K_ENUM,
+    K_U32_LIST,
+    K_ENUM_MASK,
+    K_GROUP_LIST /* a list of groups ( {...}, {...} ) stored in an array of structs */
+} key_type;
 
 enum {
     F_REQ = 1u << 0,  /* must be present */
@@ -27,10 +37,11 @@ typedef struct key_def {
     key_type type;
     unsigned flags;
     size_t offset;       /* field in the target struct */
-    size_t size;         /* K_STR: buffer size; K_U32_LIST: capacity */
-    size_t count_offset; /* K_U32_LIST: uint32_t element count */
+    size_t size;         /* K_STR: buffer size; K_U32_LIST, K_GROUP_LIST: capacity */
+    size_t count_offset; /* K_U32_LIST, K_GROUP_LIST: uint32_t element count */
     double min, max;     /* inclusive range of numbers (and of list elements) */
-    uint32_t scale;      /* stored value = given value * scale (0 means 1) */
+    uint32_t scale;      /* stored value = given value * scale (0 means 1); K_GROUP_LIST:
+                          * bytes per element struct (children's offsets lie inside one) */
     const char *const *enums;
     const struct key_def *children;
     const char *def; /* default as a libconfig literal; NULL when required */
@@ -44,7 +55,11 @@ typedef struct key_def {
     }
 
 static const char *const dtype_names[] = {"fp16", "fp32", NULL};
-static const char *const kind_names[] = {"butterfly-linear", NULL};
+static const char *const kind_names[] = {"butterfly-linear", "model", NULL};
+static const char *const mixer_names[] = {"attention", "butterfly", "fft", "fft-compress", NULL};
+static const char *const linear_names[] = {"dense", "butterfly", "block-butterfly", "none", NULL};
+static const char *const ffn_names[] = {"dense", "butterfly", "block-butterfly", NULL};
+static const char *const mask_names[] = {"none", "causal", NULL};
 static const char *const init_names[] = {"random", "identity", NULL};
 
 #define AOFF(field) offsetof(arch_desc, field)
@@ -164,6 +179,50 @@ static const key_def wl_keys[] = {{"name", K_STR, 0, WOFF(name), WL_NAME_MAX, 0,
                                    "twiddles: random (uniform, norm-preserving) or identity"},
                                   END_KEYS};
 
+#define BOFF(field) offsetof(wl_block, field)
+static const key_def block_keys[] = {
+    {"repeat", K_U64, 0, BOFF(repeat), 0, 0, 1, 1024, 0, NULL, NULL, "1", "blocks",
+     "identical blocks in a row"},
+    {"mixer", K_ENUM, F_REQ, BOFF(mixer), 0, 0, 0, 0, 0, mixer_names, NULL, NULL, NULL,
+     "token mixer"},
+    {"proj", K_ENUM, 0, BOFF(proj), 0, 0, 0, 0, 0, linear_names, NULL, "\"dense\"", NULL,
+     "projections: Q/K/V/O for attention, O after other mixers (none: no projection)"},
+    {"ffn", K_ENUM, 0, BOFF(ffn), 0, 0, 0, 0, 0, ffn_names, NULL, "\"dense\"", NULL,
+     "structure of the two FFN layers"},
+    {"block_size", K_U64, F_POW2, BOFF(block_size), 0, 0, 1, 4096, 0, NULL, NULL, "8", "elements",
+     "block-butterfly tile size B"},
+    {"chunk", K_U64, F_POW2, BOFF(chunk), 0, 0, 2, 1048576, 0, NULL, NULL, "64", "tokens",
+     "fft-compress: tokens per chunk"},
+    {"keep", K_F64, F_GT, BOFF(keep), 0, 0, 0, 1, 0, NULL, NULL, "0.5", NULL,
+     "fft-compress: fraction of each chunk's coefficients kept"},
+    END_KEYS};
+
+static const key_def model_keys[] = {
+    {"name", K_STR, 0, WOFF(name), WL_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+     "workload name (default: the file name)"},
+    {"kind", K_ENUM, F_REQ, WOFF(kind), 0, 0, 0, 0, 0, kind_names, NULL, NULL, NULL,
+     "workload kind"},
+    {"seq_len", K_U64, F_REQ, WOFF(seq_len), 0, 0, 1, 1048576, 0, NULL, NULL, NULL, "tokens",
+     "tokens per sequence"},
+    {"hidden", K_U64, F_REQ, WOFF(hidden), 0, 0, 1, 65536, 0, NULL, NULL, NULL, "features",
+     "features per token"},
+    {"heads", K_U64, F_REQ, WOFF(heads), 0, 0, 1, 1024, 0, NULL, NULL, NULL, "heads",
+     "attention heads (must divide hidden)"},
+    {"ffn", K_U64, F_REQ, WOFF(ffn), 0, 0, 1, 1048576, 0, NULL, NULL, NULL, "features",
+     "FFN inner width"},
+    {"batch", K_U64, 0, WOFF(batch), 0, 0, 1, 65536, 0, NULL, NULL, "1", "sequences",
+     "independent sequences"},
+    {"dtype", K_ENUM, 0, WOFF(dtype), 0, 0, 0, 0, 0, dtype_names, NULL, "\"fp16\"", NULL,
+     "element data type"},
+    {"seed", K_U64, 0, WOFF(seed), 0, 0, 0, 9.2e18, 0, NULL, NULL, "1", NULL,
+     "seed of the weight and input generator"},
+    {"mask", K_ENUM, 0, WOFF(mask), 0, 0, 0, 0, 0, mask_names, NULL, "\"none\"", NULL,
+     "attention mask: none or causal"},
+    {"blocks", K_GROUP_LIST, F_REQ, WOFF(blocks), WL_MAX_BLOCKS, WOFF(n_blocks), 0, 0,
+     sizeof(wl_block), NULL, block_keys, NULL, NULL,
+     "encoder blocks, in order: ( { mixer = ...; ... }, ... )"},
+    END_KEYS};
+
 /* Largest element count of a workload (rows x n): keeps every derived size in range. */
 #define CFG_MAX_ELEMS (UINT64_C(1) << 40)
 
@@ -274,6 +333,9 @@ static void describe_key(const key_def *k, char *buf, size_t len)
         break;
     case K_GROUP:
         snprintf(range, sizeof range, "a group { ... }");
+        break;
+    case K_GROUP_LIST:
+        snprintf(range, sizeof range, "a list of 1..%zu groups ( { ... }, ... )", k->size);
         break;
     }
     if (k->unit && k->type != K_GROUP)
@@ -497,6 +559,7 @@ static int store_value(const ctx *c, const config_setting_t *s, const key_def *k
         return UTIL_OK;
     }
     case K_GROUP:
+    case K_GROUP_LIST:
         break;
     }
     return type_error(c, s, k);
@@ -543,6 +606,34 @@ static int apply_default(ctx *c, config_setting_t *g, const key_def *k, void *ba
     return rc;
 }
 
+/* Each element of a list of groups is validated into its own struct. */
+static int validate_group_list(ctx *c, config_setting_t *m, const key_def *k, void *base)
+{
+    char path[256];
+    setting_path(m, path, sizeof path);
+    int t = config_setting_type(m);
+    if (t != CONFIG_TYPE_LIST && t != CONFIG_TYPE_ARRAY)
+        return type_error(c, m, k);
+    int len = config_setting_length(m);
+    if (len < 1 || (size_t)len > k->size)
+        return fail_at(c, m, "%s has %d entries (allowed 1..%zu)", path, len, k->size);
+    for (int i = 0; i < len; i++) {
+        config_setting_t *e = config_setting_get_elem(m, (unsigned)i);
+        if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
+            char found[128];
+            describe_found(e, found, sizeof found);
+            return fail_at(c, e, "%s[%d]: wrong type: expected a group { ... }, found %s", path,
+                           i, found);
+        }
+        char *elem = (char *)base + k->offset + (size_t)i * k->scale;
+        int rc = validate_group(c, e, k->children, elem);
+        if (rc)
+            return rc;
+    }
+    *(uint32_t *)((char *)base + k->count_offset) = (uint32_t)len;
+    return UTIL_OK;
+}
+
 static int validate_group(ctx *c, config_setting_t *g, const key_def *keys, void *base)
 {
     char path[256];
@@ -582,6 +673,8 @@ static int validate_group(ctx *c, config_setting_t *g, const key_def *keys, void
             if (config_setting_type(m) != CONFIG_TYPE_GROUP)
                 return type_error(c, m, k);
             rc = validate_group(c, m, k->children, base);
+        } else if (k->type == K_GROUP_LIST) {
+            rc = validate_group_list(c, m, k, base);
         } else {
             rc = store_value(c, m, k, base);
         }
@@ -685,6 +778,27 @@ static int apply_override(ctx *c, config_t *cfg, const key_def *schema, const cf
                              c->prefix, sofar);
         }
         config_setting_t *m = config_setting_get_member(g, seg);
+        if (k->type == K_GROUP_LIST) {
+            /* blocks.INDEX.key: the index must name an existing element */
+            const char *ip = dot ? dot + 1 : NULL;
+            char *end = NULL;
+            long idx = ip ? strtol(ip, &end, 10) : -1;
+            int n_elems = m ? config_setting_length(m) : 0;
+            if (!ip || end == ip || *end != '.' || idx < 0 || idx >= n_elems)
+                return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                                 "--set %s: '%s.%s' is a list of %d groups; set "
+                                 "'%s.%s.INDEX.KEY' with INDEX 0..%d",
+                                 o->arg, c->prefix, sofar, n_elems, c->prefix, sofar,
+                                 n_elems - 1);
+            g = config_setting_get_elem(m, (unsigned)idx);
+            if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+                return type_error(c, g, k);
+            size_t used2 = strlen(sofar);
+            snprintf(sofar + used2, sizeof sofar - used2, ".%ld", idx);
+            keys = k->children;
+            p = end + 1;
+            continue;
+        }
         if (k->type == K_GROUP) {
             if (!dot)
                 return util_fail(UTIL_ECONFIG, c->err, c->errlen,
@@ -895,10 +1009,21 @@ static int read_file(ctx *c, config_t *cfg)
     return UTIL_OK;
 }
 
+/* Workload files: the schema follows the file's kind. */
+static const key_def *workload_schema(const config_t *cfg)
+{
+    const char *kind = NULL;
+    if (config_lookup_string(cfg, "kind", &kind) == CONFIG_TRUE && strcmp(kind, "model") == 0)
+        return model_keys;
+    return wl_keys;
+}
+
 static int load(ctx *c, config_t *cfg, const key_def *schema, const cfg_override *ov, size_t n_ov,
                 void *base)
 {
     int rc = read_file(c, cfg);
+    if (!rc && schema == wl_keys)
+        schema = workload_schema(cfg);
     for (size_t i = 0; !rc && i < n_ov; i++)
         if (strcmp(ov[i].file, c->prefix) == 0)
             rc = apply_override(c, cfg, schema, &ov[i]);
@@ -981,6 +1106,58 @@ int cfg_load_arch(const char *file, const cfg_override *ov, size_t n_ov, arch_de
     return rc;
 }
 
+/* Location of key `name` of block entry b. */
+static const config_setting_t *block_at(const config_t *cfg, uint32_t b, const char *name)
+{
+    const config_setting_t *l = config_lookup(cfg, "blocks");
+    const config_setting_t *e = l ? config_setting_get_elem(l, b) : NULL;
+    const config_setting_t *k = e ? config_setting_get_member(e, name) : NULL;
+    return k ? k : e ? e : at(cfg, "blocks");
+}
+
+static int model_cross_checks(const ctx *c, const config_t *cfg, const wl_desc *w)
+{
+    if (w->hidden % w->heads)
+        return fail_at(c, at(cfg, "heads"),
+                       "heads = %llu does not divide hidden = %llu (allowed: a divisor of hidden)",
+                       (unsigned long long)w->heads, (unsigned long long)w->hidden);
+    uint64_t scores;
+    if (!util_mul_u64(w->batch * w->heads, w->seq_len * w->seq_len, &scores) ||
+        scores > CFG_MAX_ELEMS || w->batch * w->seq_len * (w->ffn + w->hidden) > CFG_MAX_ELEMS)
+        return fail_at(c, at(cfg, "seq_len"),
+                       "batch x heads x seq_len^2 = %llu x %llu x %llu^2 attention scores exceed "
+                       "the maximum 2^40 elements",
+                       (unsigned long long)w->batch, (unsigned long long)w->heads,
+                       (unsigned long long)w->seq_len);
+    uint64_t n_hidden = wl_pow2_ceil(w->hidden);
+    for (uint32_t b = 0; b < w->n_blocks; b++) {
+        const wl_block *bl = &w->blocks[b];
+        if (bl->mixer == WL_MIX_ATTENTION && bl->proj == WL_LIN_NONE)
+            return fail_at(c, block_at(cfg, b, "proj"),
+                           "blocks[%u].proj = \"none\" is not allowed with mixer = \"attention\" "
+                           "(Q, K and V need projections: dense, butterfly or block-butterfly)",
+                           b);
+        bool bb = bl->proj == WL_LIN_BLOCK_BUTTERFLY || bl->ffn == WL_LIN_BLOCK_BUTTERFLY;
+        /* the smallest block butterfly is the hidden x hidden one, padded to n_hidden */
+        if (bb && 2 * bl->block_size > n_hidden)
+            return fail_at(c, block_at(cfg, b, "block_size"),
+                           "blocks[%u].block_size = %llu leaves no butterfly stage for hidden = "
+                           "%llu (padded to %llu; allowed 1..%llu)",
+                           b, (unsigned long long)bl->block_size, (unsigned long long)w->hidden,
+                           (unsigned long long)n_hidden, (unsigned long long)n_hidden / 2);
+        if (bl->mixer == WL_MIX_FFT_COMPRESS) {
+            uint64_t ns = wl_pow2_ceil(w->seq_len);
+            if (bl->chunk > ns)
+                return fail_at(c, block_at(cfg, b, "chunk"),
+                               "blocks[%u].chunk = %llu exceeds seq_len = %llu padded to %llu "
+                               "(allowed 2..%llu)",
+                               b, (unsigned long long)bl->chunk, (unsigned long long)w->seq_len,
+                               (unsigned long long)ns, (unsigned long long)ns);
+        }
+    }
+    return UTIL_OK;
+}
+
 /* Loads a workload; with arch given, also checks that the PEs support its data type. */
 static int load_workload(const char *file, const cfg_override *ov, size_t n_ov,
                          const arch_desc *arch, const char *arch_file, wl_desc *out, char *err,
@@ -991,6 +1168,12 @@ static int load_workload(const char *file, const cfg_override *ov, size_t n_ov,
     config_t cfg;
     config_init(&cfg);
     int rc = load(&c, &cfg, wl_keys, ov, n_ov, out);
+    if (!rc && out->kind == WL_KIND_MODEL)
+        rc = model_cross_checks(&c, &cfg, out);
+    else if (!rc && (out->n == 0 || out->rows == 0))
+        rc = fail_at(&c, config_root_setting(&cfg),
+                     "kind = \"%s\" needs n and rows (kind = \"model\" describes a model)",
+                     wl_kind_name(out->kind));
     uint64_t elems;
     if (!rc && (!util_mul_u64(out->rows, out->n, &elems) || elems > CFG_MAX_ELEMS))
         rc = fail_at(&c, at(&cfg, "rows"),
@@ -1027,7 +1210,12 @@ static void print_keys(FILE *f, const key_def *keys, const char *prefix)
     for (const key_def *k = keys; k->name; k++) {
         char path[160], want[200];
         snprintf(path, sizeof path, "%s.%s", prefix, k->name);
-        if (k->type == K_GROUP) {
+        if (k->type == K_GROUP || k->type == K_GROUP_LIST) {
+            if (k->type == K_GROUP_LIST) {
+                describe_key(k, want, sizeof want);
+                fprintf(f, "  %-34s %s; %s; required\n", path, k->doc, want);
+                snprintf(path + strlen(path), sizeof path - strlen(path), ".INDEX");
+            }
             print_keys(f, k->children, path);
             continue;
         }
@@ -1046,6 +1234,10 @@ void cfg_print_keys(FILE *f)
 {
     fprintf(f, "Keys of ARCH.cfg files (use --set arch.KEY=VALUE to override):\n");
     print_keys(f, arch_keys, "arch");
-    fprintf(f, "\nKeys of WORKLOAD.cfg files (use --set workload.KEY=VALUE to override):\n");
+    fprintf(f, "\nKeys of WORKLOAD.cfg files of kind \"butterfly-linear\" (use --set "
+               "workload.KEY=VALUE to override):\n");
     print_keys(f, wl_keys, "workload");
+    fprintf(f, "\nKeys of WORKLOAD.cfg files of kind \"model\" (--set "
+               "workload.blocks.INDEX.KEY=VALUE sets a key of one block entry):\n");
+    print_keys(f, model_keys, "workload");
 }

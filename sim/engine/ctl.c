@@ -66,7 +66,11 @@ static void issue_weights(eng_sim *s)
         d->dir = DMA_WEIGHTS;
         d->slot = slot;
         uint64_t addr = in->weight_addr + s->repeat * ph->weight_stride;
-        d->dram = (eng_pattern){addr, in->weight_elems, in->weight_elems, 1};
+        if (in->weight_run)
+            d->dram = (eng_pattern){addr, in->weight_run, in->weight_pitch,
+                                    in->weight_elems / in->weight_run};
+        else
+            d->dram = (eng_pattern){addr, in->weight_elems, in->weight_elems, 1};
         d->spm_addr = s->ctl.stage_base + (uint64_t)slot * s->ctl.stage_elems * s->elem_bytes;
         d->elems = in->weight_elems;
         eng_dma_submit(s, &s->ctl_c, d);

@@ -73,6 +73,10 @@ struct eng_instr {
     uint32_t param;                  /* opcode parameter (ENG_OP_BFLY: pair bit) */
     uint32_t weight_elems;
     uint64_t weight_addr; /* DRAM element address of the weights */
+    /* Weights in DRAM: one contiguous run when weight_run is 0, else runs of weight_run
+     * elements weight_pitch apart (e.g. a tile of a row-major activation matrix). */
+    uint32_t weight_run;
+    uint64_t weight_pitch;
     eng_kernel_fn kernel; /* ENG_OP_KERNEL */
     const void *kernel_ctx;
 };

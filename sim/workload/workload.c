@@ -5,7 +5,7 @@
 
 const char *wl_kind_name(wl_kind k)
 {
-    return k == WL_KIND_BUTTERFLY_LINEAR ? "butterfly-linear" : "?";
+    return k == WL_KIND_BUTTERFLY_LINEAR ? "butterfly-linear" : k == WL_KIND_MODEL ? "model" : "?";
 }
 
 const char *wl_init_name(wl_init i)

@@ -8,14 +8,50 @@
 
 #define WL_NAME_MAX 64
 
-typedef enum { WL_KIND_BUTTERFLY_LINEAR = 0, WL_KIND_COUNT } wl_kind;
+typedef enum { WL_KIND_BUTTERFLY_LINEAR = 0, WL_KIND_MODEL, WL_KIND_COUNT } wl_kind;
 const char *wl_kind_name(wl_kind k);
 
 /* How the butterfly twiddles are drawn. */
 typedef enum { WL_INIT_RANDOM = 0, WL_INIT_IDENTITY, WL_INIT_COUNT } wl_init;
 const char *wl_init_name(wl_init i);
 
-/* A workload file, validated. */
+/* Token mixer of an encoder block (DESIGN.md section 4). */
+typedef enum {
+    WL_MIX_ATTENTION = 0, /* dense softmax attention */
+    WL_MIX_BUTTERFLY,     /* butterfly along the sequence, per feature */
+    WL_MIX_FFT,           /* 2-D Fourier mixing, real part (FNet) */
+    WL_MIX_FFT_COMPRESS,  /* Fourier mixing with chunked, truncated sequence FFTs */
+    WL_MIX_COUNT
+} wl_mixer;
+const char *wl_mixer_name(wl_mixer m);
+
+/* Structure of a linear layer (projections, FFN). */
+typedef enum {
+    WL_LIN_DENSE = 0,
+    WL_LIN_BUTTERFLY,
+    WL_LIN_BLOCK_BUTTERFLY,
+    WL_LIN_NONE, /* projections only: no projections around a non-attention mixer */
+    WL_LIN_COUNT
+} wl_linear;
+const char *wl_linear_name(wl_linear l);
+
+typedef enum { WL_MASK_NONE = 0, WL_MASK_CAUSAL, WL_MASK_COUNT } wl_mask;
+
+/* One entry of a model's block list: `repeat` identical encoder blocks. */
+typedef struct wl_block {
+    uint64_t repeat;
+    wl_mixer mixer;
+    wl_linear proj;
+    wl_linear ffn;
+    uint64_t block_size; /* block-butterfly tile B */
+    uint64_t chunk;      /* fft-compress: tokens per chunk */
+    double keep;         /* fft-compress: fraction of each chunk's coefficients kept */
+} wl_block;
+
+#define WL_MAX_BLOCKS 16
+
+/* A workload file, validated. Butterfly-linear workloads use n, rows and init; models
+ * use the model fields and the block list. */
 typedef struct wl_desc {
     char name[WL_NAME_MAX];
     wl_kind kind;
@@ -24,6 +60,11 @@ typedef struct wl_desc {
     util_dtype dtype;
     uint64_t seed;
     wl_init init;
+    /* model */
+    uint64_t seq_len, hidden, heads, ffn, batch;
+    wl_mask mask;
+    uint32_t n_blocks;
+    wl_block blocks[WL_MAX_BLOCKS];
 } wl_desc;
 
 /* Butterfly linear layer y = B x on `rows` vectors of n elements (DESIGN.md section 4).
@@ -57,5 +98,95 @@ void wl_butterfly_inputs(const wl_butterfly *b, float *x);
  * (4 multiplies, 2 adds). */
 uint64_t wl_butterfly_macs(const wl_butterfly *b);
 uint64_t wl_butterfly_flops(const wl_butterfly *b);
+
+/* ---------------------------------------------------------------- models
+ *
+ * A model is a stack of post-LN encoder blocks (BERT style) over batch sequences of
+ * seq_len tokens of `hidden` features:
+ *   attention mixer:  Q, K, V = proj(X); per head S = Q K^T / sqrt(d) (+ causal mask),
+ *                     P = softmax(S), C = P V; A = proj_o(C)
+ *   other mixers:     A = proj_o(mix(X)) (or mix(X) when proj = none)
+ *   X1 = LN(X + A);   X2 = LN(X1 + ffn2(GELU(ffn1(X1))))
+ * Butterfly sizes are padded: a linear layer of `in` -> `out` features is a butterfly of
+ * size n = next power of two >= max(in, out) on the input padded with zeros, truncated to
+ * `out`; sequence transforms pad the sequence to a power of two the same way. */
+
+typedef enum {
+    WL_OP_DENSE = 0,   /* y[rows x out] = x[rows x in] W[in x out] */
+    WL_OP_BUTTERFLY,   /* butterfly of size n along the features */
+    WL_OP_BLOCK_BFLY,  /* block butterfly of size n, tile `param` */
+    WL_OP_SEQ_BFLY,    /* butterfly of size n along the sequence, per feature */
+    WL_OP_FFT_MIX,     /* Re(FFT_seq(FFT_hidden(x))), sizes n_h = param, n_s = n */
+    WL_OP_FFT_COMPRESS,/* FFT_hidden, then chunked sequence FFTs (chunk = param) */
+    WL_OP_SCORES,      /* per head S = Q K^T / sqrt(d), optional causal mask */
+    WL_OP_SOFTMAX,     /* rows of length n */
+    WL_OP_CONTEXT,     /* per head C = P V */
+    WL_OP_LAYERNORM,
+    WL_OP_GELU,
+    WL_OP_ADD,
+    WL_OP_COUNT
+} wl_op_kind;
+const char *wl_op_kind_name(wl_op_kind k);
+
+/* Activations of one block, by role. */
+typedef enum {
+    WL_T_X = 0, /* block input */
+    WL_T_Q, WL_T_K, WL_T_V, WL_T_S, WL_T_P, WL_T_C,
+    WL_T_M,     /* mixer output (non-attention mixers) */
+    WL_T_A,     /* mixer branch output */
+    WL_T_R1, WL_T_X1, WL_T_F1, WL_T_G, WL_T_F2, WL_T_R2,
+    WL_T_X2,    /* block output */
+    WL_T_COUNT
+} wl_tensor;
+
+#define WL_OP_NAME_MAX 16
+#define WL_MAX_BLOCK_OPS 16
+
+typedef struct wl_op {
+    wl_op_kind kind;
+    char name[WL_OP_NAME_MAX]; /* "q-proj", "scores", "ffn1" ... */
+    uint64_t rows;    /* vectors: batch x seq_len tokens (x heads for softmax) */
+    uint64_t in, out; /* features per vector in and out (dense, butterfly) */
+    uint64_t n;       /* transform size (padded), or keys per query (attention) */
+    uint64_t groups;  /* attention: batch x heads; sequence transforms: batch */
+    uint64_t d;       /* attention: features per head */
+    uint64_t param;   /* block-butterfly tile; FFT: hidden transform size; chunk */
+    wl_tensor src0, src1, dst;
+    /* closed forms */
+    uint64_t macs;    /* multiplies: a MAC counts one; a butterfly pair four */
+    uint64_t flops;   /* a MAC counts two; butterfly pair 6; n-point FFT 5 n log2 n */
+    uint64_t weights; /* weight elements */
+} wl_op;
+
+/* Elements of a block tensor ([rows x features], row-major; S and P are
+ * [groups x seq_len x seq_len], Q/K/V/C are [batch x seq_len x hidden]). */
+uint64_t wl_tensor_elems(const wl_desc *d, wl_tensor t);
+
+/* The ops of one block of entry b, in execution order. Returns their number. */
+uint32_t wl_block_ops(const wl_desc *d, uint32_t b, wl_op ops[WL_MAX_BLOCK_OPS]);
+
+/* Totals over the model (blocks x repeats). */
+typedef struct wl_totals {
+    uint64_t macs, flops, weights;
+} wl_totals;
+void wl_model_totals(const wl_desc *d, wl_totals *t);
+
+/* The model's dense counterpart: every block attention with dense projections and FFN. */
+void wl_dense_counterpart(const wl_desc *d, wl_desc *dense);
+
+/* Per-element flop counts of the elementwise ops, as their PE kernels execute them. */
+#define WL_FLOPS_SOFTMAX 5 /* max, subtract, exp, sum, scale */
+#define WL_FLOPS_LAYERNORM 7 /* sum, square-accumulate (2), subtract, scale, gamma, beta */
+#define WL_FLOPS_GELU 10   /* x^3 (2), fma (2), scale, exp, add, rcp, fma, mul */
+#define WL_FLOPS_ADD 1
+
+/* Seeded weights of op `op` of block instance `inst` (0-based over all repeats):
+ * dense [in x out], butterfly twiddles (ref_butterfly order, size n), block-butterfly
+ * tiles, LN gamma then beta (2 x out). Returns the element count; w may be NULL. */
+uint64_t wl_op_weights(const wl_desc *d, const wl_op *op, uint64_t inst, float *w);
+/* Seeded model input [batch x seq_len x hidden]. */
+void wl_model_inputs(const wl_desc *d, float *x);
+
+uint64_t wl_pow2_ceil(uint64_t x);
 
 #endif
