@@ -43,7 +43,7 @@ static void build(prog *p, uint32_t L, uint32_t split, uint64_t tags)
     for (uint32_t k = 0; k < split; k++)
         p->xfer[n++] = (eng_xfer){0, 1, 0, L / split, {0, 0, 0, 0}, NULL, NULL};
     p->xfer[n++] = (eng_xfer){1, -1, 1, L, {0, L, L, 1}, NULL, NULL};
-    p->phase = (eng_phase){2, p->instr, n, p->xfer, tags, 1, 0, L, 2, 2, tag_dma, p};
+    p->phase = (eng_phase){2, p->instr, n, p->xfer, tags, 1, 0, L, 2, 2, tag_dma, p, 0};
     p->program = (eng_program){UTIL_FP16, 1, &p->phase, 64 * (uint64_t)L};
 }
 

@@ -10,6 +10,7 @@
 #include "../mapper/mapper.h"
 #include "../ref/ref.h"
 #include "../report/report.h"
+#include "../run/run.h"
 #include "../workload/workload.h"
 
 #ifndef PACKAGE_VERSION
@@ -44,8 +45,9 @@ static void usage(FILE *f)
                "                            them against the reference math\n"
                "  -q, --quiet               print nothing but errors\n"
                "      --list-keys           list every config key with its range and default\n"
-               "      --inject-fault=twiddle  corrupt one twiddle in the mapped program (to test\n"
-               "                            the --functional checker; the run must exit 3)\n"
+               "      --inject-fault=twiddle  corrupt one twiddle in the mapped program (a model:\n"
+               "                            one weight of the first block), to test the\n"
+               "                            --functional checker; the run must exit 3\n"
                "  -h, --help                display this help and exit\n"
                "  -V, --version             output version information and exit\n"
                "\n"
@@ -219,6 +221,52 @@ static int prepare_functional(const wl_butterfly *b, const map_result *m, bool f
     return UTIL_OK;
 }
 
+/* Writes the summary, JSON and CSV of a finished run; returns the status. */
+static int write_outputs(const options *o, const rep_run *run, FILE *out, FILE *err)
+{
+    char msg[1024];
+    int rc = UTIL_OK;
+    if (!o->quiet)
+        rep_summary(out, run);
+    if (o->json && (rc = rep_write_json(o->json, run, msg, sizeof msg)))
+        fprintf(err, "bflysim: %s\n", msg);
+    if (!rc && o->csv && (rc = rep_append_csv(o->csv, run, msg, sizeof msg)))
+        fprintf(err, "bflysim: %s\n", msg);
+    return rc;
+}
+
+static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc *wl, FILE *out,
+                         FILE *err)
+{
+    char msg[1024];
+    run_result res;
+    int rc = run_model(arch, wl, o->functional, o->fault_twiddle, &res, msg, sizeof msg);
+    if (rc) {
+        fprintf(err, "bflysim: %s\n", msg);
+        return rc;
+    }
+    rep_run run = {.version = PACKAGE_VERSION,
+                   .arch_file = o->arch_file,
+                   .wl_file = o->wl_file,
+                   .arch = arch,
+                   .wl = wl,
+                   .model = &res,
+                   .st = &res.total,
+                   .functional = o->functional};
+    rc = write_outputs(o, &run, out, err);
+    if (!rc && o->functional && !res.check.pass) {
+        uint64_t i = res.check.worst;
+        fprintf(err,
+                "bflysim: functional mismatch: model output token %llu feature %llu is off by "
+                "%.3g, more than the tolerance %.3g\n",
+                (unsigned long long)(i / wl->hidden), (unsigned long long)(i % wl->hidden),
+                res.check.max_abs_err, res.check.tolerance);
+        rc = UTIL_EMISMATCH;
+    }
+    run_free(&res);
+    return rc;
+}
+
 int cli_main(int argc, char **argv, FILE *out, FILE *err)
 {
     options o;
@@ -233,6 +281,8 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "bflysim: %s\n", msg);
         return rc;
     }
+    if (wl.kind == WL_KIND_MODEL)
+        return run_model_cli(&o, &arch, &wl, out, err);
     wl_butterfly b;
     wl_butterfly_from_desc(&wl, &b);
     map_result m;
@@ -253,15 +303,16 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     }
     if (o.functional)
         ref_check(b.rows * b.n, fd.image + m.y_addr, fd.want, fd.bound, &cmp);
-    rep_run run = {
-        PACKAGE_VERSION,           o.arch_file, o.wl_file, &arch, &wl, &m, &st, o.functional,
-        o.functional ? &cmp : NULL};
-    if (!o.quiet)
-        rep_summary(out, &run);
-    if (o.json && (rc = rep_write_json(o.json, &run, msg, sizeof msg)))
-        fprintf(err, "bflysim: %s\n", msg);
-    if (!rc && o.csv && (rc = rep_append_csv(o.csv, &run, msg, sizeof msg)))
-        fprintf(err, "bflysim: %s\n", msg);
+    rep_run run = {.version = PACKAGE_VERSION,
+                   .arch_file = o.arch_file,
+                   .wl_file = o.wl_file,
+                   .arch = &arch,
+                   .wl = &wl,
+                   .map = &m,
+                   .st = &st,
+                   .functional = o.functional,
+                   .check = o.functional ? &cmp : NULL};
+    rc = write_outputs(&o, &run, out, err);
     if (!rc && o.functional && cmp.violations) {
         uint64_t i = cmp.worst;
         fprintf(err,

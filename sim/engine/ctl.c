@@ -305,7 +305,7 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
     case EV_CTL_OUT_WRITTEN: {
         uint32_t slot = (uint32_t)(e->b % ph->out_slots);
         s->ctl.out_elems[slot] += e->a;
-        if (s->ctl.out_elems[slot] == ph->tag_elems) {
+        if (s->ctl.out_elems[slot] == (ph->out_tag_elems ? ph->out_tag_elems : ph->tag_elems)) {
             s->ctl.out_done[slot] = true;
             try_store(s);
         }

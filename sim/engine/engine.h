@@ -96,10 +96,11 @@ typedef struct eng_phase {
     uint64_t n_tags;  /* per repeat */
     uint64_t repeats; /* at least 1 */
     uint64_t weight_stride;
-    uint32_t tag_elems; /* elements of one tag in its SPM slots */
+    uint32_t tag_elems; /* elements of one tag in its SPM slots (the larger of in and out) */
     uint32_t in_slots, out_slots;
     eng_tag_fn tag_dma;
     const void *tag_ctx;
+    uint32_t out_tag_elems; /* elements a tag writes into its output slot (0: tag_elems) */
 } eng_phase;
 
 typedef struct eng_program {

@@ -368,10 +368,11 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
                                "phase %u: instruction %u receives %llu elements per tag, its "
                                "buffer holds %u",
                                ph, i, (unsigned long long)in_elems[i], f->instr[i].local_elems);
-        if (!rc && to_spm != f->tag_elems)
+        uint32_t out_elems = f->out_tag_elems ? f->out_tag_elems : f->tag_elems;
+        if (!rc && (to_spm != out_elems || out_elems > f->tag_elems))
             rc = util_fail(UTIL_ERUN, err, errlen,
                            "phase %u: %llu elements per tag reach the output slot, expected %u", ph,
-                           (unsigned long long)to_spm, f->tag_elems);
+                           (unsigned long long)to_spm, out_elems);
         free(in_elems);
     }
 out:

@@ -1,6 +1,8 @@
 /* mapper.c: the simple stage-per-layer mapping of a butterfly layer onto the PE array. */
 #include "mapper.h"
 
+#include "internal.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,24 +15,21 @@
  * insert_bit(q mod m, min(b, log2 m), bit b of e); pairs then differ in local bit
  * min(b, log2 m). */
 
-typedef struct geom {
-    uint64_t T, m;
-    uint32_t log2m, rows; /* rows: PEs per column */
-} geom;
+typedef map_geom geom;
 
-static uint32_t owner(const geom *g, uint64_t e, uint32_t b)
+uint32_t map_geom_owner(const geom *g, uint64_t e, uint32_t b)
 {
     return (uint32_t)(util_remove_bit(e, b) >> g->log2m);
 }
 
-static uint32_t local_pos(const geom *g, uint64_t e, uint32_t b)
+uint32_t map_geom_local_pos(const geom *g, uint64_t e, uint32_t b)
 {
     uint64_t q = util_remove_bit(e, b) & (g->m - 1);
     uint32_t beta = b < g->log2m ? b : g->log2m;
     return (uint32_t)util_insert_bit(q, beta, (uint32_t)(e >> b) & 1u);
 }
 
-static uint32_t pair_bit(const geom *g, uint32_t b)
+uint32_t map_geom_pair_bit(const geom *g, uint32_t b)
 {
     return b < g->log2m ? b : g->log2m;
 }
@@ -176,7 +175,7 @@ static int build_xfers(const arch_desc *a, map_result *m, const geom *g, const u
     for (uint32_t l = 0; l + 1 < k && !rc; l++) {
         memset(count, 0, (size_t)R * R * sizeof *count);
         for (uint64_t e = 0; e < g->T; e++)
-            count[owner(g, e, bits[l]) * R + owner(g, e, bits[l + 1])]++;
+            count[map_geom_owner(g, e, bits[l]) * R + map_geom_owner(g, e, bits[l + 1])]++;
         for (uint32_t rs = 0; rs < R; rs++) {
             for (uint32_t rd = 0; rd < R; rd++) {
                 uint64_t c = count[rs * R + rd];
@@ -205,11 +204,11 @@ static int build_xfers(const arch_desc *a, map_result *m, const geom *g, const u
         if (functional && !rc) {
             memset(fill, 0, (size_t)R * R * sizeof *fill);
             for (uint64_t e = 0; e < g->T; e++) {
-                uint32_t rs = owner(g, e, bits[l]), rd = owner(g, e, bits[l + 1]);
+                uint32_t rs = map_geom_owner(g, e, bits[l]), rd = map_geom_owner(g, e, bits[l + 1]);
                 eng_xfer *t = &x[index[rs * R + rd]];
                 uint64_t f = fill[rs * R + rd]++;
-                ((uint32_t *)t->src_pos)[f] = local_pos(g, e, bits[l]);
-                ((uint32_t *)t->dst_pos)[f] = local_pos(g, e, bits[l + 1]);
+                ((uint32_t *)t->src_pos)[f] = map_geom_local_pos(g, e, bits[l]);
+                ((uint32_t *)t->dst_pos)[f] = map_geom_local_pos(g, e, bits[l + 1]);
             }
         }
     }
@@ -315,7 +314,7 @@ int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functio
                 in->vec_ops[ARCH_FU_MAC] = (uint32_t)(4 * util_ceil_div(g.m, L));
                 in->lane_ops = 4 * g.m;
                 in->local_elems = (uint32_t)(2 * g.m);
-                in->param = pair_bit(&g, bits[l]);
+                in->param = map_geom_pair_bit(&g, bits[l]);
                 in->weight_elems = (uint32_t)(4 * g.m);
                 in->weight_addr = waddr;
                 waddr += in->weight_elems;

@@ -71,4 +71,45 @@ uint64_t map_butterfly_compulsory_bytes(const wl_butterfly *b);
 
 void map_free(map_result *m);
 
+/* ---------------------------------------------------------------- model ops
+ *
+ * A model runs op by op (wl_block_ops). Each op is mapped to its own engine program
+ * over one shared DRAM image: the block's tensors lie at addresses the caller chooses
+ * (map_op_io), and the op may use the DRAM above io->free_addr for its weights (in the
+ * layout its mapping chooses) and its intermediates. */
+
+/* A row-major matrix in the DRAM image: element (r, c) at addr + r * stride + c. */
+typedef struct map_tensor {
+    uint64_t addr, rows, cols, stride;
+} map_tensor;
+
+/* Operands of one op. Q, K, V and C are [batch*seq_len x hidden] (head h is columns
+ * h*d .. h*d+d-1); S and P are [batch*heads*seq_len x seq_len] (group g = b*heads + h
+ * is rows g*seq_len ..). Unary ops ignore src1. */
+typedef struct map_op_io {
+    map_tensor src0, src1, dst;
+    uint64_t free_addr; /* first element the op may use for weights and intermediates */
+} map_op_io;
+
+#define MAP_DESC_MAX 200
+
+typedef struct map_op_result {
+    wl_op_kind kind;         /* the op it maps (selects who owns priv) */
+    char desc[MAP_DESC_MAX]; /* how the op was mapped, one line */
+    eng_program program;
+    uint64_t dram_end;     /* first element above everything the program touches */
+    uint64_t weight_addr;  /* where map_op_write_weights puts the weights */
+    uint64_t weight_elems; /* in the mapped layout */
+    void *priv;            /* the mapping's own storage */
+} map_op_result;
+
+/* Maps one op of model d. With functional set, transfers carry element positions and
+ * instructions carry kernels, so that values can flow. Fails with UTIL_ERUN and a
+ * message naming the op, its size and the capacity when it cannot fit. */
+int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
+           bool functional, map_op_result *out, char *err, size_t errlen);
+/* Writes the op's weights w (wl_op_weights order) into the image in the mapped layout. */
+void map_op_write_weights(const map_op_result *m, const wl_op *op, const float *w, float *image);
+void map_op_free(map_op_result *m);
+
 #endif

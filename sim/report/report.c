@@ -23,7 +23,10 @@ void rep_derive(const rep_run *r, rep_derived *d)
     d->lanes = arch_lanes(a, r->wl->dtype);
     d->time_us = (double)st->cycles / (a->clock_ghz * 1e3);
     d->useful_ops = st->lane_ops;
-    d->flops = wl_butterfly_flops(&b);
+    wl_totals tot = {0, 0, 0};
+    if (r->model)
+        wl_model_totals(r->wl, &tot);
+    d->flops = r->model ? tot.flops : wl_butterfly_flops(&b);
     uint64_t peak = (uint64_t)arch_pe_count(a) * d->lanes;
     d->utilization = st->cycles ? (double)d->useful_ops / ((double)peak * (double)st->cycles) : 0;
     for (int k = 0; k < ARCH_FU_COUNT; k++)
@@ -34,7 +37,11 @@ void rep_derive(const rep_run *r, rep_derived *d)
     d->dram_bytes = st->dram.read_bytes + st->dram.write_bytes;
     double bpc = arch_dram_bytes_per_cycle(a);
     d->dram_bound = (uint64_t)ceil((double)d->dram_bytes / bpc - 1e-9);
-    d->compulsory_bytes = map_butterfly_compulsory_bytes(&b);
+    /* models: read the input and every weight once, write the output once */
+    d->compulsory_bytes =
+        r->model ? (2 * r->wl->batch * r->wl->seq_len * r->wl->hidden + tot.weights) *
+                       util_dtype_bytes(r->wl->dtype)
+                 : map_butterfly_compulsory_bytes(&b);
     d->compulsory_bound = (uint64_t)ceil((double)d->compulsory_bytes / bpc - 1e-9);
 }
 
@@ -59,6 +66,10 @@ static void mapping_line(FILE *f, const map_result *m)
 
 void rep_summary(FILE *f, const rep_run *r)
 {
+    if (r->model) {
+        rep_model_summary(f, r);
+        return;
+    }
     const arch_desc *a = r->arch;
     const wl_desc *w = r->wl;
     const eng_stats *st = r->st;
@@ -217,6 +228,10 @@ static void j_pe(jw *j, const eng_pe_stats *p)
 
 void rep_json(FILE *f, const rep_run *r)
 {
+    if (r->model) {
+        rep_model_json(f, r);
+        return;
+    }
     const arch_desc *a = r->arch;
     const wl_desc *w = r->wl;
     const map_result *m = r->map;
@@ -471,7 +486,11 @@ static bool write_all(int fd, const char *s, size_t n)
 int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
 {
     char row[2048];
-    csv_row(r, row, sizeof row - 2);
+    const char *header = r->model ? rep_model_csv_header() : csv_header;
+    if (r->model)
+        rep_model_csv_row(r, row, sizeof row - 2);
+    else
+        csv_row(r, row, sizeof row - 2);
     size_t rl = strlen(row);
     row[rl++] = '\n';
     row[rl] = '\0';
@@ -488,15 +507,15 @@ int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
         rc = util_fail(UTIL_ERUN, err, errlen, "%s: %s", path, strerror(errno));
         goto out;
     }
-    size_t hl = strlen(csv_header);
+    size_t hl = strlen(header);
     if (sb.st_size == 0) {
-        if (!write_all(fd, csv_header, hl) || !write_all(fd, "\n", 1))
+        if (!write_all(fd, header, hl) || !write_all(fd, "\n", 1))
             rc = util_fail(UTIL_ERUN, err, errlen, "%s: write failed: %s", path, strerror(errno));
     } else {
         /* Refuse to mix rows of a different layout into an existing file. */
-        char head[sizeof csv_header + 1];
-        ssize_t got = pread(fd, head, hl + 1, 0);
-        if (got != (ssize_t)hl + 1 || memcmp(head, csv_header, hl) != 0 || head[hl] != '\n')
+        char head[1024];
+        ssize_t got = hl + 1 <= sizeof head ? pread(fd, head, hl + 1, 0) : -1;
+        if (got != (ssize_t)hl + 1 || memcmp(head, header, hl) != 0 || head[hl] != '\n')
             rc = util_fail(UTIL_ERUN, err, errlen,
                            "%s: existing file has a different header; not appending (expected "
                            "the bflysim %s header)",
@@ -507,4 +526,290 @@ int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
 out:
     close(fd);
     return rc;
+}
+
+/* ---------------------------------------------------------------- models */
+
+/* FABNet (Fan et al., MICRO 2022, arXiv 2209.09570, abstract): 10-66x less computation
+ * than the vanilla Transformer on LRA. */
+#define FABNET_REDUCTION "10-66x"
+
+void rep_reduction_of(const wl_desc *w, rep_reduction *r)
+{
+    wl_desc dense;
+    wl_dense_counterpart(w, &dense);
+    wl_model_totals(w, &r->model);
+    wl_model_totals(&dense, &r->dense);
+    r->flop_ratio = r->model.flops ? (double)r->dense.flops / (double)r->model.flops : 0;
+}
+
+static double op_util(const rep_run *r, const run_op *o)
+{
+    double peak = (double)arch_pe_count(r->arch) * arch_lanes(r->arch, r->wl->dtype);
+    return o->cycles ? (double)o->lane_ops / (peak * (double)o->cycles) : 0;
+}
+
+static uint64_t op_dram_bound(const rep_run *r, const run_op *o)
+{
+    double b = (double)(o->dram_read_bytes + o->dram_write_bytes);
+    return (uint64_t)ceil(b / arch_dram_bytes_per_cycle(r->arch) - 1e-9);
+}
+
+static uint64_t op_compute_bound(const rep_run *r, const run_op *o)
+{
+    return util_ceil_div(o->lane_ops,
+                         (uint64_t)arch_pe_count(r->arch) * arch_lanes(r->arch, r->wl->dtype));
+}
+
+void rep_model_summary(FILE *f, const rep_run *r)
+{
+    const arch_desc *a = r->arch;
+    const wl_desc *w = r->wl;
+    const run_result *m = r->model;
+    const eng_stats *st = r->st;
+    rep_derived d;
+    rep_derive(r, &d);
+    rep_reduction red;
+    rep_reduction_of(w, &red);
+    uint64_t blocks = 0;
+    for (uint32_t b = 0; b < w->n_blocks; b++)
+        blocks += w->blocks[b].repeat;
+    fprintf(f, "bflysim %s\n", r->version);
+    fprintf(f, "arch       %s (%s): %ux%u PEs x %u lanes (%s), %.3g GHz, %u nm\n", a->name,
+            r->arch_file, a->array.rows, a->array.cols, d.lanes, util_dtype_name(w->dtype),
+            a->clock_ghz, a->tech_nm);
+    fprintf(f,
+            "workload   %s (%s): model, %llu blocks, seq_len %llu, hidden %llu, heads %llu, ffn "
+            "%llu, batch %llu, %s, mask %s\n",
+            w->name, r->wl_file, (unsigned long long)blocks, (unsigned long long)w->seq_len,
+            (unsigned long long)w->hidden, (unsigned long long)w->heads,
+            (unsigned long long)w->ffn, (unsigned long long)w->batch, util_dtype_name(w->dtype),
+            w->mask == WL_MASK_CAUSAL ? "causal" : "none");
+    for (uint32_t b = 0; b < m->n_blocks; b++) {
+        const run_block *rb = &m->blocks[b];
+        const wl_block *bl = &w->blocks[b];
+        fprintf(f, "block %u    x%llu: mixer %s, proj %s, ffn %s: %llu cycles per block\n", b,
+                (unsigned long long)rb->repeat, wl_mixer_name(bl->mixer), wl_linear_name(bl->proj),
+                wl_linear_name(bl->ffn), (unsigned long long)rb->cycles);
+        fprintf(f, "  %-8s %-15s %12s %14s %7s %12s  %s\n", "op", "kind", "cycles", "useful ops",
+                "util", "DRAM bytes", "mapping");
+        for (uint32_t i = 0; i < rb->n_ops; i++) {
+            const run_op *o = &rb->ops[i];
+            fprintf(f, "  %-8s %-15s %12llu %14llu %6.2f%% %12llu  %s\n", o->op.name,
+                    wl_op_kind_name(o->op.kind), (unsigned long long)o->cycles,
+                    (unsigned long long)o->lane_ops, 100.0 * op_util(r, o),
+                    (unsigned long long)(o->dram_read_bytes + o->dram_write_bytes), o->desc);
+        }
+    }
+    fprintf(f, "cycles     %llu (%.3f us)\n", (unsigned long long)st->cycles, d.time_us);
+    fprintf(f, "work       %llu useful lane ops, %llu flops, %llu multiplies, %llu weights\n",
+            (unsigned long long)d.useful_ops, (unsigned long long)red.model.flops,
+            (unsigned long long)red.model.macs, (unsigned long long)red.model.weights);
+    fprintf(f, "PE util    %.2f%% useful, %.2f%% busy lane-cycles, of %u PEs x %u lanes\n",
+            100.0 * d.utilization, 100.0 * d.busy_utilization, arch_pe_count(a), d.lanes);
+    fprintf(f,
+            "bounds     compute %llu cycles, DRAM traffic %llu cycles, compulsory DRAM %llu "
+            "cycles\n",
+            (unsigned long long)d.compute_bound, (unsigned long long)d.dram_bound,
+            (unsigned long long)d.compulsory_bound);
+    fprintf(f, "DRAM       read %llu B, write %llu B\n", (unsigned long long)st->dram.read_bytes,
+            (unsigned long long)st->dram.write_bytes);
+    fprintf(f,
+            "reduction  dense counterpart %llu flops: %.2fx fewer (FABNet reports " FABNET_REDUCTION
+            " less computation on LRA)\n",
+            (unsigned long long)red.dense.flops, red.flop_ratio);
+    if (m->functional) {
+        const run_check *c = &m->check;
+        fprintf(f,
+                "functional %s: max |error| %.3g over %llu outputs (tolerance %.3g, output rms "
+                "%.3g)\n",
+                c->pass ? "pass" : "MISMATCH", c->max_abs_err, (unsigned long long)c->count,
+                c->tolerance, c->rms_want);
+    }
+}
+
+void rep_model_json(FILE *f, const rep_run *r)
+{
+    const arch_desc *a = r->arch;
+    const wl_desc *w = r->wl;
+    const run_result *m = r->model;
+    const eng_stats *st = r->st;
+    rep_derived d;
+    rep_derive(r, &d);
+    rep_reduction red;
+    rep_reduction_of(w, &red);
+    jw j = {f, 0, true};
+    j_open(&j, NULL, '{');
+    j_s(&j, "bflysim", r->version);
+    j_open(&j, "arch", '{');
+    j_s(&j, "name", a->name);
+    j_s(&j, "file", r->arch_file);
+    j_d(&j, "clock_ghz", a->clock_ghz);
+    j_u(&j, "rows", a->array.rows);
+    j_u(&j, "cols", a->array.cols);
+    j_u(&j, "lanes", d.lanes);
+    j_close(&j, '}');
+    j_open(&j, "workload", '{');
+    j_s(&j, "name", w->name);
+    j_s(&j, "file", r->wl_file);
+    j_s(&j, "kind", wl_kind_name(w->kind));
+    j_u(&j, "seq_len", w->seq_len);
+    j_u(&j, "hidden", w->hidden);
+    j_u(&j, "heads", w->heads);
+    j_u(&j, "ffn", w->ffn);
+    j_u(&j, "batch", w->batch);
+    j_s(&j, "dtype", util_dtype_name(w->dtype));
+    j_s(&j, "mask", w->mask == WL_MASK_CAUSAL ? "causal" : "none");
+    j_u(&j, "seed", w->seed);
+    j_close(&j, '}');
+    j_open(&j, "blocks", '[');
+    for (uint32_t b = 0; b < m->n_blocks; b++) {
+        const run_block *rb = &m->blocks[b];
+        j_open(&j, NULL, '{');
+        j_u(&j, "repeat", rb->repeat);
+        j_s(&j, "mixer", wl_mixer_name(w->blocks[b].mixer));
+        j_s(&j, "proj", wl_linear_name(w->blocks[b].proj));
+        j_s(&j, "ffn", wl_linear_name(w->blocks[b].ffn));
+        j_u(&j, "cycles_per_block", rb->cycles);
+        j_open(&j, "ops", '[');
+        for (uint32_t i = 0; i < rb->n_ops; i++) {
+            const run_op *o = &rb->ops[i];
+            j_open(&j, NULL, '{');
+            j_s(&j, "name", o->op.name);
+            j_s(&j, "kind", wl_op_kind_name(o->op.kind));
+            j_s(&j, "mapping", o->desc);
+            j_u(&j, "cycles", o->cycles);
+            j_u(&j, "useful_ops", o->lane_ops);
+            j_u(&j, "flops", o->op.flops);
+            j_u(&j, "multiplies", o->op.macs);
+            j_u(&j, "weights", o->op.weights);
+            j_d(&j, "utilization", op_util(r, o));
+            j_u(&j, "compute_bound_cycles", op_compute_bound(r, o));
+            j_u(&j, "dram_bound_cycles", op_dram_bound(r, o));
+            j_u(&j, "dram_read_bytes", o->dram_read_bytes);
+            j_u(&j, "dram_write_bytes", o->dram_write_bytes);
+            j_u(&j, "spm_reads", o->spm_reads);
+            j_u(&j, "spm_writes", o->spm_writes);
+            j_u(&j, "spm_bank_conflicts", o->spm_conflicts);
+            j_u(&j, "noc_flit_hops", o->flit_hops);
+            j_u(&j, "tags", o->tags);
+            j_u(&j, "events", o->events);
+            j_close(&j, '}');
+        }
+        j_close(&j, ']');
+        j_close(&j, '}');
+    }
+    j_close(&j, ']');
+    j_open(&j, "results", '{');
+    j_u(&j, "cycles", st->cycles);
+    j_d(&j, "time_us", d.time_us);
+    j_u(&j, "useful_ops", d.useful_ops);
+    j_u(&j, "flops", red.model.flops);
+    j_u(&j, "multiplies", red.model.macs);
+    j_u(&j, "weights", red.model.weights);
+    j_d(&j, "utilization", d.utilization);
+    j_d(&j, "busy_utilization", d.busy_utilization);
+    j_u(&j, "compute_bound_cycles", d.compute_bound);
+    j_u(&j, "dram_bound_cycles", d.dram_bound);
+    j_u(&j, "compulsory_dram_bytes", d.compulsory_bytes);
+    j_u(&j, "compulsory_dram_bound_cycles", d.compulsory_bound);
+    j_u(&j, "dense_counterpart_flops", red.dense.flops);
+    j_d(&j, "flop_reduction", red.flop_ratio);
+    j_s(&j, "fabnet_reported_reduction", FABNET_REDUCTION);
+    j_close(&j, '}');
+    j_open(&j, "counters", '{');
+    j_u(&j, "events", st->events);
+    j_u(&j, "tags", st->tags);
+    j_open(&j, "pe_total", '{');
+    j_pe(&j, &st->pe_total);
+    j_close(&j, '}');
+    j_open(&j, "noc", '{');
+    j_u(&j, "messages", st->noc.messages);
+    j_u(&j, "flits", st->noc.flits);
+    j_u(&j, "flit_hops", st->noc.flit_hops);
+    j_u(&j, "router_traversals", st->noc.router_traversals);
+    j_u(&j, "wait_cycles", st->noc.wait_cycles);
+    j_close(&j, '}');
+    j_open(&j, "spm", '{');
+    j_u(&j, "reads", st->spm.reads);
+    j_u(&j, "writes", st->spm.writes);
+    j_u(&j, "bank_conflicts", st->spm.conflicts);
+    j_close(&j, '}');
+    j_open(&j, "dram", '{');
+    j_u(&j, "read_bytes", st->dram.read_bytes);
+    j_u(&j, "write_bytes", st->dram.write_bytes);
+    j_u(&j, "read_bursts", st->dram.read_bursts);
+    j_u(&j, "write_bursts", st->dram.write_bursts);
+    j_close(&j, '}');
+    j_open(&j, "pes", '[');
+    for (uint32_t i = 0; i < st->n_pes; i++) {
+        j_open(&j, NULL, '{');
+        j_u(&j, "row", i / a->array.cols);
+        j_u(&j, "col", i % a->array.cols);
+        j_pe(&j, &st->pe[i]);
+        j_close(&j, '}');
+    }
+    j_close(&j, ']');
+    j_close(&j, '}');
+    j_open(&j, "functional", '{');
+    j_b(&j, "checked", m->functional);
+    if (m->functional) {
+        j_u(&j, "elements", m->check.count);
+        j_d(&j, "max_abs_error", m->check.max_abs_err);
+        j_d(&j, "tolerance", m->check.tolerance);
+        j_b(&j, "pass", m->check.pass);
+    }
+    j_close(&j, '}');
+    j_close(&j, '}');
+    fputc('\n', f);
+}
+
+static const char model_csv_header[] =
+    "arch,workload,kind,seq_len,hidden,heads,ffn,batch,blocks,dtype,array_rows,array_cols,lanes,"
+    "clock_ghz,cycles,time_us,useful_ops,flops,dense_flops,flop_reduction,utilization,"
+    "compute_bound_cycles,dram_bound_cycles,dram_read_bytes,dram_write_bytes,functional";
+
+const char *rep_model_csv_header(void)
+{
+    return model_csv_header;
+}
+
+void rep_model_csv_row(const rep_run *r, char *buf, size_t len)
+{
+    const arch_desc *a = r->arch;
+    const wl_desc *w = r->wl;
+    const eng_stats *st = r->st;
+    rep_derived d;
+    rep_derive(r, &d);
+    rep_reduction red;
+    rep_reduction_of(w, &red);
+    uint64_t blocks = 0;
+    for (uint32_t b = 0; b < w->n_blocks; b++)
+        blocks += w->blocks[b].repeat;
+    size_t u = 0;
+    buf[0] = '\0';
+    csv_field(buf, len, &u, a->name);
+    csv_field(buf, len, &u, w->name);
+    csv_field(buf, len, &u, wl_kind_name(w->kind));
+    uint64_t nums[] = {w->seq_len, w->hidden, w->heads, w->ffn, w->batch, blocks};
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
+        csv_num(buf, len, &u, "%llu", (unsigned long long)nums[i]);
+    csv_field(buf, len, &u, util_dtype_name(w->dtype));
+    csv_num(buf, len, &u, "%u", a->array.rows);
+    csv_num(buf, len, &u, "%u", a->array.cols);
+    csv_num(buf, len, &u, "%u", d.lanes);
+    csv_num(buf, len, &u, "%.10g", a->clock_ghz);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)st->cycles);
+    csv_num(buf, len, &u, "%.10g", d.time_us);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)d.useful_ops);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)red.model.flops);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)red.dense.flops);
+    csv_num(buf, len, &u, "%.10g", red.flop_ratio);
+    csv_num(buf, len, &u, "%.10g", d.utilization);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)d.compute_bound);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)d.dram_bound);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)st->dram.read_bytes);
+    csv_num(buf, len, &u, "%llu", (unsigned long long)st->dram.write_bytes);
+    csv_field(buf, len, &u,
+              !r->model->functional ? "off" : r->model->check.pass ? "pass" : "mismatch");
 }

@@ -9,6 +9,7 @@
 #include "../engine/engine.h"
 #include "../mapper/mapper.h"
 #include "../ref/ref.h"
+#include "../run/run.h"
 #include "../workload/workload.h"
 
 typedef struct rep_run {
@@ -16,7 +17,8 @@ typedef struct rep_run {
     const char *arch_file, *wl_file;
     const arch_desc *arch;
     const wl_desc *wl;
-    const map_result *map;
+    const map_result *map;    /* butterfly-linear runs */
+    const run_result *model;  /* model runs (map is NULL) */
     const eng_stats *st;
     bool functional;
     const ref_compare *check; /* functional runs only */
@@ -39,6 +41,13 @@ typedef struct rep_derived {
 
 void rep_derive(const rep_run *r, rep_derived *d);
 
+/* Op counts of a model and of its dense counterpart (all attention, dense layers). */
+typedef struct rep_reduction {
+    wl_totals model, dense;
+    double flop_ratio; /* dense flops / model flops */
+} rep_reduction;
+void rep_reduction_of(const wl_desc *w, rep_reduction *r);
+
 void rep_summary(FILE *f, const rep_run *r);
 
 /* Writes the JSON document to path atomically (a temporary file renamed into place). */
@@ -50,5 +59,11 @@ void rep_json(FILE *f, const rep_run *r);
  * whose header differs is left untouched and reported. */
 int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen);
 const char *rep_csv_header(void);
+const char *rep_model_csv_header(void);
+
+/* Model runs (report/model.c). */
+void rep_model_summary(FILE *f, const rep_run *r);
+void rep_model_json(FILE *f, const rep_run *r);
+void rep_model_csv_row(const rep_run *r, char *buf, size_t len);
 
 #endif

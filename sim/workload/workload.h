@@ -180,6 +180,9 @@ void wl_dense_counterpart(const wl_desc *d, wl_desc *dense);
 #define WL_FLOPS_GELU 10   /* x^3 (2), fma (2), scale, exp, add, rcp, fma, mul */
 #define WL_FLOPS_ADD 1
 
+/* Layernorm epsilon (PyTorch's default; BERT uses 1e-12, which FP16 cannot tell apart). */
+#define WL_LN_EPS 1e-5
+
 /* Seeded weights of op `op` of block instance `inst` (0-based over all repeats):
  * dense [in x out], butterfly twiddles (ref_butterfly order, size n), block-butterfly
  * tiles, LN gamma then beta (2 x out). Returns the element count; w may be NULL. */

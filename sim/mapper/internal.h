@@ -1,0 +1,30 @@
+/* internal.h: per-family op mappings behind map_op (sim/mapper only). */
+#ifndef BFLY_MAPPER_INTERNAL_H
+#define BFLY_MAPPER_INTERNAL_H
+
+#include "mapper.h"
+
+/* Butterfly, block-butterfly, sequence butterfly, Fourier mixing and fft-compress
+ * (transform.c). Same contract as map_op; priv belongs to transform.c. */
+int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
+                  bool functional, map_op_result *out, char *err, size_t errlen);
+void map_transform_write_weights(const map_op_result *m, const wl_op *op, const float *w,
+                                 float *image);
+void map_transform_free(map_op_result *m);
+
+/* Tag geometry of the simple stage-per-layer mapping (mapper.c): a tag of T = 2^t units
+ * (elements, or groups of elements that move together) over `rows` PE rows of a column,
+ * m = T / (2 rows) unit pairs per PE. */
+typedef struct map_geom {
+    uint64_t T, m;
+    uint32_t log2m, rows; /* rows: PEs per column */
+} map_geom;
+
+/* PE row owning unit e at a stage on tag bit b. */
+uint32_t map_geom_owner(const map_geom *g, uint64_t e, uint32_t b);
+/* Position of unit e in its owner's buffer at a stage on tag bit b. */
+uint32_t map_geom_local_pos(const map_geom *g, uint64_t e, uint32_t b);
+/* Buffer bit in which the pairs of a stage on tag bit b differ. */
+uint32_t map_geom_pair_bit(const map_geom *g, uint32_t b);
+
+#endif

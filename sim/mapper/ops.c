@@ -1,0 +1,930 @@
+/* ops.c: maps model ops onto the array: GEMM chains (dense, scores, context) and segmented row ops. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---------------------------------------------------------------- storage
+ *
+ * A mapping owns every array its program points to; they are kept in one list and
+ * freed together. */
+
+typedef struct store {
+    void **ptrs;
+    size_t n;
+} store;
+
+static void *keep(store *st, size_t count, size_t size)
+{
+    void *p = calloc(count ? count : 1, size);
+    void **grow = p ? realloc(st->ptrs, (st->n + 1) * sizeof *grow) : NULL;
+    if (!grow) {
+        free(p);
+        return NULL;
+    }
+    st->ptrs = grow;
+    st->ptrs[st->n++] = p;
+    return p;
+}
+
+static void store_free(store *st)
+{
+    for (size_t i = 0; i < st->n; i++)
+        free(st->ptrs[i]);
+    free(st->ptrs);
+    memset(st, 0, sizeof *st);
+}
+
+/* Positions off, off+1, ... (functional transfers into or out of part of a buffer). */
+static const uint32_t *run_pos(store *st, uint32_t off, uint32_t n)
+{
+    uint32_t *p = keep(st, n, sizeof *p);
+    if (p)
+        for (uint32_t j = 0; j < n; j++)
+            p[j] = off + j;
+    return p;
+}
+
+/* PE of chain position i: a snake over the mesh, so neighbours in the chain are
+ * neighbours on the mesh. */
+static uint32_t snake_pe(const arch_desc *a, uint32_t i)
+{
+    uint32_t C = a->array.cols, r = i / C, c = i % C;
+    return r * C + (r % 2 ? C - 1 - c : c);
+}
+
+/* SPM port on the near side of a PE's row. */
+static uint32_t near_port(const arch_desc *a, uint32_t pe)
+{
+    uint32_t r = pe / a->array.cols, c = pe % a->array.cols;
+    return eng_spm_port(a, r, c >= (a->array.cols + 1) / 2);
+}
+
+static uint32_t vecs(uint64_t elems, uint32_t lanes)
+{
+    return (uint32_t)util_ceil_div(elems, lanes);
+}
+
+/* ---------------------------------------------------------------- phases
+ *
+ * Every phase of these mappings streams tags of `rows` rows: a tag reads `in_run`
+ * elements of each of its rows (in_pitch apart) and writes `out_run` elements of each
+ * (out_pitch apart). Repeat r moves the output `out_step` elements on (GEMM column
+ * blocks) and the input `in_step` on. */
+
+typedef struct tag_map {
+    uint64_t n_tags, rows;
+    uint64_t in_addr, in_run, in_pitch, in_step;
+    uint64_t out_addr, out_run, out_pitch, out_step;
+} tag_map;
+
+static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out)
+{
+    const tag_map *t = ctx;
+    uint64_t r = tag / t->n_tags, k = tag % t->n_tags;
+    *in = (eng_pattern){t->in_addr + r * t->in_step + k * t->rows * t->in_pitch, t->in_run,
+                        t->in_pitch, t->rows};
+    *out = (eng_pattern){t->out_addr + r * t->out_step + k * t->rows * t->out_pitch, t->out_run,
+                         t->out_pitch, t->rows};
+}
+
+#define OPS_MAX_PHASES 64
+
+typedef struct ops_priv {
+    store st;
+    eng_phase phases[OPS_MAX_PHASES];
+    uint32_t n_phases;
+} ops_priv;
+
+/* Growing lists of one phase's instructions and transfers. */
+typedef struct phase_build {
+    eng_instr *ins;
+    eng_xfer *x;
+    uint32_t n_ins, n_x, cap_ins, cap_x;
+} phase_build;
+
+static int pb_init(phase_build *b, store *st, uint32_t cap_ins, uint32_t cap_x)
+{
+    memset(b, 0, sizeof *b);
+    b->ins = keep(st, cap_ins, sizeof *b->ins);
+    b->x = keep(st, cap_x, sizeof *b->x);
+    b->cap_ins = cap_ins;
+    b->cap_x = cap_x;
+    return b->ins && b->x ? UTIL_OK : UTIL_ERUN;
+}
+
+static eng_xfer *pb_xfer(phase_build *b, int32_t src, int32_t dst, uint32_t elems)
+{
+    if (b->n_x >= b->cap_x)
+        return NULL;
+    eng_xfer *t = &b->x[b->n_x++];
+    *t = (eng_xfer){.src_instr = src, .dst_instr = dst, .elems = elems};
+    return t;
+}
+
+static int add_phase(ops_priv *p, const phase_build *b, const tag_map *tm, uint64_t repeats,
+                     uint64_t weight_stride)
+{
+    uint64_t in = tm->rows * tm->in_run, out = tm->rows * tm->out_run;
+    if (p->n_phases >= OPS_MAX_PHASES)
+        return UTIL_ERUN;
+    eng_phase *f = &p->phases[p->n_phases++];
+    *f = (eng_phase){.n_instr = b->n_ins,
+                     .instr = b->ins,
+                     .n_xfer = b->n_x,
+                     .xfer = b->x,
+                     .n_tags = tm->n_tags,
+                     .repeats = repeats,
+                     .weight_stride = weight_stride,
+                     .tag_elems = (uint32_t)(in > out ? in : out),
+                     .out_tag_elems = (uint32_t)out,
+                     .in_slots = 2,
+                     .out_slots = 2,
+                     .tag_dma = tag_dma,
+                     .tag_ctx = tm};
+    return UTIL_OK;
+}
+
+/* ---------------------------------------------------------------- GEMM chains
+ *
+ * Y[M x N] = X[M x K] W[K x N] on chains of PEs: position i of a chain holds rows
+ * k0_i .. of a W tile (its K chunk) for the chain's output columns, takes the matching
+ * columns of each X row from the SPM, adds its product to the partial sums arriving from
+ * position i-1, and passes them on; the last position writes them to the SPM. Chains
+ * work on different output columns; a phase repeat moves to the next block of columns. */
+
+typedef enum { GW_OWN, GW_ROWS, GW_KEYS } gemm_w;
+
+typedef struct gemm_prob {
+    uint64_t M, K, N;
+    map_tensor x, y;   /* x: M x K, y: M x N (views) */
+    gemm_w wkind;      /* GW_OWN: the op's weights in our tile layout; GW_ROWS: W rows in
+                        * DRAM (context: V); GW_KEYS: W^T rows in DRAM (scores: K) */
+    map_tensor w;      /* GW_ROWS / GW_KEYS: the matrix in DRAM */
+    double scale;      /* applied by the last chain position */
+    bool causal;
+    uint64_t w_base;   /* GW_OWN: DRAM address of the tiles */
+} gemm_prob;
+
+/* What one chain instruction needs to compute (kernel context) and to place its tile. */
+typedef struct gemm_ictx {
+    uint32_t mt, kc, nr;
+    uint64_t k0, col; /* K chunk start; first output column (of repeat 0) */
+    uint64_t blk;     /* output columns per repeat */
+    uint64_t row0;    /* first row of the phase */
+    bool first, last, keys;
+    double scale;
+    bool causal;
+    util_dtype t;
+} gemm_ictx;
+
+static void gemm_kernel(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,
+                        float *buf, const float *w, util_dtype t)
+{
+    const gemm_ictx *g = ctx;
+    (void)in;
+    float *x = buf, *p = buf + (size_t)g->mt * g->kc;
+    for (uint32_t r = 0; r < g->mt; r++) {
+        uint64_t q = g->row0 + tag * g->mt + r;
+        for (uint32_t n = 0; n < g->nr; n++) {
+            double acc = g->first ? 0.0 : p[(size_t)r * g->nr + n];
+            for (uint32_t k = 0; k < g->kc; k++) {
+                double wv = g->keys ? w[(size_t)n * g->kc + k] : w[(size_t)k * g->nr + n];
+                acc += (double)x[(size_t)r * g->kc + k] * wv;
+            }
+            float v = util_round_dtype(t, (float)acc);
+            if (g->last) {
+                uint64_t key = g->col + repeat * g->blk + n;
+                v = g->causal && key > q ? -INFINITY : util_round_dtype(t, (float)(acc * g->scale));
+            }
+            p[(size_t)r * g->nr + n] = v;
+        }
+    }
+}
+
+typedef struct gemm_plan {
+    uint32_t Lc, Gc, mt, nr;
+} gemm_plan;
+
+/* PE buffer elements a chain instruction needs. */
+static uint64_t gemm_need(const arch_desc *a, uint64_t kc, uint64_t nr, uint64_t mt)
+{
+    return (uint64_t)a->pe.tags * mt * (kc + nr) + kc * nr;
+}
+
+/* Chooses the chain length, the chains, rows per tag and columns per chain with the
+ * smallest estimate of max(compute, SPM feed, DRAM) cycles. */
+static int gemm_choose(const arch_desc *a, const gemm_prob *g, util_dtype t, gemm_plan *best,
+                       char *err, size_t errlen, const char *opname)
+{
+    uint32_t P = arch_pe_count(a), L = arch_lanes(a, t), wb = util_dtype_bytes(t);
+    uint64_t cap = a->pe.buffer_bytes / wb, spm = arch_spm_bytes(a) / wb;
+    double feed_rate = 2.0 * a->array.rows * arch_link_bytes(a) / wb;
+    double dram_rate = arch_dram_bytes_per_cycle(a) / wb;
+    double best_cost = INFINITY;
+    for (uint32_t Lc = 1; Lc <= P; Lc *= 2) {
+        if (Lc > 1 && Lc / 2 >= g->K)
+            break;
+        uint64_t kc = util_ceil_div(g->K, Lc);
+        uint32_t Gc = P / Lc;
+        for (uint32_t mt = 1; mt <= 64; mt *= 2) {
+            if (mt > 1 && mt / 2 >= g->M)
+                break;
+            /* widest chain that fits the PE buffer */
+            if (gemm_need(a, kc, 1, mt) > cap)
+                break;
+            uint64_t nr = (cap - (uint64_t)a->pe.tags * mt * kc) / (kc + (uint64_t)a->pe.tags * mt);
+            uint64_t per_chain = util_ceil_div(g->N, Gc);
+            if (nr > per_chain)
+                nr = per_chain;
+            if (nr > 4096)
+                nr = 4096;
+            uint64_t blk = nr * Gc < g->N ? nr * Gc : g->N;
+            /* SPM: two input and two output slots, two weight staging buffers */
+            if ((2 * mt * g->K + 2 * mt * blk + 2 * kc * nr) > spm)
+                continue;
+            double reps = (double)util_ceil_div(g->N, blk), tags = (double)util_ceil_div(g->M, mt);
+            double compute = reps * tags * (double)mt * (double)kc * (double)vecs(nr, L);
+            double feed = reps * tags * (double)Gc * (double)mt * (double)g->K / feed_rate;
+            double dram = (reps * (double)g->M * (double)g->K + (double)g->M * (double)g->N +
+                           (double)g->K * (double)g->N) /
+                          dram_rate;
+            double cost = fmax(compute, fmax(feed, dram));
+            if (cost < best_cost) {
+                best_cost = cost;
+                *best = (gemm_plan){Lc, Gc, mt, (uint32_t)nr};
+            }
+        }
+    }
+    if (best_cost == INFINITY)
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "cannot map %s (%llu x %llu x %llu): even one row and one column per "
+                         "PE needs more than the %u-byte PE buffer or the %llu-byte SPM",
+                         opname, (unsigned long long)g->M, (unsigned long long)g->K,
+                         (unsigned long long)g->N, a->pe.buffer_bytes,
+                         (unsigned long long)arch_spm_bytes(a));
+    return UTIL_OK;
+}
+
+/* One phase: rows row0 .. row0 + mt*n_tags of the problem, output columns col0 ..
+ * col0 + blk*reps, chains of width nr (the last chains narrower or absent). */
+static int gemm_phase(const arch_desc *a, const gemm_prob *g, util_dtype t, const gemm_plan *pl,
+                      uint32_t mt, uint64_t n_tags, uint64_t row0, uint64_t col0, uint64_t blk,
+                      uint64_t reps, uint64_t *w_next, bool functional, ops_priv *p)
+{
+    uint32_t L = arch_lanes(a, t);
+    uint64_t kc = util_ceil_div(g->K, pl->Lc);
+    uint32_t Lc = (uint32_t)util_ceil_div(g->K, kc);
+    uint32_t chains = (uint32_t)util_ceil_div(blk, pl->nr);
+    phase_build b;
+    if (pb_init(&b, &p->st, chains * Lc, chains * (2 * Lc)))
+        return UTIL_ERUN;
+    tag_map *tm = keep(&p->st, 1, sizeof *tm);
+    if (!tm)
+        return UTIL_ERUN;
+    *tm = (tag_map){.n_tags = n_tags,
+                    .rows = mt,
+                    .in_addr = g->x.addr + row0 * g->x.stride,
+                    .in_run = g->K,
+                    .in_pitch = g->x.stride,
+                    .in_step = 0,
+                    .out_addr = g->y.addr + row0 * g->y.stride + col0,
+                    .out_run = blk,
+                    .out_pitch = g->y.stride,
+                    .out_step = blk};
+    uint64_t wstride = 0;
+    for (uint32_t c = 0; c < chains; c++) {
+        uint64_t coff = (uint64_t)c * pl->nr;
+        uint32_t nr = (uint32_t)(blk - coff < pl->nr ? blk - coff : pl->nr);
+        for (uint32_t i = 0; i < Lc; i++) {
+            uint64_t k0 = i * kc;
+            uint32_t kci = (uint32_t)(g->K - k0 < kc ? g->K - k0 : kc);
+            int32_t me = (int32_t)b.n_ins;
+            eng_instr *in = &b.ins[b.n_ins++];
+            gemm_ictx *ic = keep(&p->st, 1, sizeof *ic);
+            if (!ic)
+                return UTIL_ERUN;
+            *ic = (gemm_ictx){mt,         kci,        nr,    k0,        col0 + coff,
+                              blk,        row0,       i == 0, i + 1 == Lc, g->wkind == GW_KEYS,
+                              g->scale,   g->causal,  t};
+            in->pe = snake_pe(a, c * pl->Lc + i);
+            in->op = ENG_OP_KERNEL;
+            in->kernel = gemm_kernel;
+            in->kernel_ctx = ic;
+            in->vec_ops[ARCH_FU_MAC] = mt * kci * vecs(nr, L);
+            in->lane_ops = (uint64_t)mt * kci * nr;
+            if (ic->last && (g->scale != 1.0 || g->causal))
+                in->vec_ops[ARCH_FU_MUL] = mt * vecs(nr, L);
+            in->local_elems = mt * (kci + nr);
+            in->weight_elems = kci * nr;
+            if (g->wkind == GW_OWN) {
+                in->weight_addr = *w_next;
+                *w_next += in->weight_elems;
+            } else if (g->wkind == GW_ROWS) {
+                /* rows k0.. of W, columns col0+coff..: runs of nr, one per K row */
+                in->weight_addr = g->w.addr + k0 * g->w.stride + col0 + coff;
+                in->weight_run = nr;
+                in->weight_pitch = g->w.stride;
+            } else {
+                /* keys col0+coff.. (rows of K), features k0..: runs of kci per key */
+                in->weight_addr = g->w.addr + (col0 + coff) * g->w.stride + k0;
+                in->weight_run = kci;
+                in->weight_pitch = g->w.stride;
+            }
+            eng_xfer *xs = pb_xfer(&b, -1, me, mt * kci);
+            if (!xs)
+                return UTIL_ERUN;
+            xs->spm_port = near_port(a, in->pe);
+            xs->spm = (eng_pattern){k0, kci, g->K, mt};
+            if (i > 0) {
+                eng_xfer *xp = pb_xfer(&b, me - 1, me, mt * nr);
+                if (!xp)
+                    return UTIL_ERUN;
+                if (functional &&
+                    (!(xp->src_pos = run_pos(&p->st, mt * (uint32_t)kc, mt * nr)) ||
+                     !(xp->dst_pos = run_pos(&p->st, mt * kci, mt * nr))))
+                    return UTIL_ERUN;
+            }
+            if (i + 1 == Lc) {
+                eng_xfer *xo = pb_xfer(&b, me, -1, mt * nr);
+                if (!xo)
+                    return UTIL_ERUN;
+                xo->spm_port = near_port(a, in->pe);
+                xo->spm = (eng_pattern){coff, nr, blk, mt};
+                if (functional && !(xo->src_pos = run_pos(&p->st, mt * kci, mt * nr)))
+                    return UTIL_ERUN;
+            }
+        }
+    }
+    if (g->wkind == GW_OWN)
+        wstride = *w_next - (b.ins[0].weight_addr);
+    else if (g->wkind == GW_ROWS)
+        wstride = blk;
+    else
+        wstride = blk * g->w.stride;
+    if (g->wkind == GW_OWN)
+        *w_next += (reps - 1) * wstride;
+    return add_phase(p, &b, tm, reps, wstride);
+}
+
+/* All phases of one GEMM problem: full row tags, then the leftover rows; full column
+ * blocks as repeats, then the leftover columns. */
+static int gemm_map(const arch_desc *a, const gemm_prob *g, util_dtype t, const gemm_plan *pl,
+                    uint64_t *w_next, bool functional, ops_priv *p)
+{
+    uint64_t blk = (uint64_t)pl->nr * pl->Gc;
+    if (blk > g->N)
+        blk = g->N;
+    uint64_t full_reps = g->N / blk, rest_cols = g->N % blk;
+    uint64_t full_tags = g->M / pl->mt, rest_rows = g->M % pl->mt;
+    struct {
+        uint32_t mt;
+        uint64_t tags, row0;
+    } rs[2] = {{pl->mt, full_tags, 0}, {(uint32_t)rest_rows, 1, full_tags * pl->mt}};
+    for (int r = 0; r < 2; r++) {
+        if (!rs[r].mt || !rs[r].tags)
+            continue;
+        int rc = gemm_phase(a, g, t, pl, rs[r].mt, rs[r].tags, rs[r].row0, 0, blk, full_reps,
+                            w_next, functional, p);
+        if (!rc && rest_cols)
+            rc = gemm_phase(a, g, t, pl, rs[r].mt, rs[r].tags, rs[r].row0, full_reps * blk,
+                            rest_cols, 1, w_next, functional, p);
+        if (rc)
+            return rc;
+    }
+    return UTIL_OK;
+}
+
+/* Weights of a dense op into the tiles of every GEMM instruction (GW_OWN). */
+static void gemm_write_weights(const ops_priv *p, uint64_t N, const float *w, float *image)
+{
+    for (uint32_t f = 0; f < p->n_phases; f++) {
+        const eng_phase *ph = &p->phases[f];
+        for (uint64_t r = 0; r < ph->repeats; r++)
+            for (uint32_t i = 0; i < ph->n_instr; i++) {
+                const eng_instr *in = &ph->instr[i];
+                const gemm_ictx *g = in->kernel_ctx;
+                float *dst = image + in->weight_addr + r * ph->weight_stride;
+                for (uint32_t k = 0; k < g->kc; k++)
+                    for (uint32_t n = 0; n < g->nr; n++)
+                        dst[(size_t)k * g->nr + n] = w[(g->k0 + k) * N + g->col + r * g->blk + n];
+            }
+    }
+}
+
+/* ---------------------------------------------------------------- row ops
+ *
+ * Softmax, layernorm, GELU and the residual add work on whole rows. A row is cut into
+ * S segments on S PEs (a snake chain); a tag holds mt rows. Reductions over a row
+ * (softmax max and sum, layernorm moments) send one partial per row and segment to a
+ * reducer instruction, which returns the row's result to every segment. Reductions
+ * accumulate in FP32 (ASSUMPTION: the PE keeps reduction partials at full width);
+ * every element result is rounded to the data type. */
+
+typedef struct row_ictx {
+    uint32_t mt, len; /* rows per tag; segment length (reducers: segments) */
+    uint64_t row_len; /* elements of a whole row (layernorm) */
+} row_ictx;
+
+#define ROW_KERNEL_BEGIN(fn)                                                                      \
+    static void fn(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,           \
+                   float *buf, const float *w, util_dtype t)                                      \
+    {                                                                                              \
+        const row_ictx *c = ctx;                                                                   \
+        uint32_t mt = c->mt, L = c->len;                                                           \
+        float *aux = buf + (size_t)mt * L;                                                         \
+        (void)in, (void)repeat, (void)tag, (void)w, (void)t, (void)aux;                            \
+        for (uint32_t r = 0; r < mt; r++) {                                                        \
+            float *v = buf + (size_t)r * L;                                                        \
+            (void)v;
+#define ROW_KERNEL_END                                                                             \
+    }                                                                                              \
+    }
+
+/* [segment | max]: the segment's maximum of each row */
+ROW_KERNEL_BEGIN(softmax_max)
+float m = -INFINITY;
+for (uint32_t j = 0; j < L; j++)
+    m = v[j] > m ? v[j] : m;
+aux[r] = m;
+ROW_KERNEL_END
+
+/* [segment | max | sum]: exp(x - max) in place, and the segment's sum */
+ROW_KERNEL_BEGIN(softmax_exp)
+double sum = 0;
+for (uint32_t j = 0; j < L; j++) {
+    v[j] = aux[r] == -INFINITY ? 0.0f : util_round_dtype(t, expf(v[j] - aux[r]));
+    sum += v[j];
+}
+aux[mt + r] = (float)sum;
+ROW_KERNEL_END
+
+/* [segment | 1/sum] */
+ROW_KERNEL_BEGIN(softmax_scale)
+for (uint32_t j = 0; j < L; j++)
+    v[j] = util_round_dtype(t, v[j] * aux[r]);
+ROW_KERNEL_END
+
+/* [segment | (sum, sum of squares) per row] */
+ROW_KERNEL_BEGIN(ln_moments)
+double s1 = 0, s2 = 0;
+for (uint32_t j = 0; j < L; j++) {
+    s1 += v[j];
+    s2 += (double)v[j] * v[j];
+}
+aux[2 * r] = (float)s1;
+aux[2 * r + 1] = (float)s2;
+ROW_KERNEL_END
+
+/* [segment | (mean, 1/sqrt(var + eps)) per row], weights gamma then beta */
+ROW_KERNEL_BEGIN(ln_apply)
+for (uint32_t j = 0; j < L; j++)
+    v[j] = util_round_dtype(
+        t, (float)(((double)v[j] - aux[2 * r]) * aux[2 * r + 1] * w[j] + w[L + j]));
+ROW_KERNEL_END
+
+/* GELU, tanh form: tanh through exp and a reciprocal on the PE */
+ROW_KERNEL_BEGIN(gelu)
+for (uint32_t j = 0; j < L; j++) {
+    double z = v[j], u = 0.7978845608028654 * (z + 0.044715 * z * z * z);
+    v[j] = util_round_dtype(t, (float)(0.5 * z * (1.0 + tanh(u))));
+}
+ROW_KERNEL_END
+
+/* [x segment (mt rows) | a segment (mt rows)] */
+ROW_KERNEL_BEGIN(add)
+for (uint32_t j = 0; j < L; j++)
+    v[j] = util_round_dtype(t, v[j] + aux[(size_t)r * L + j]);
+ROW_KERNEL_END
+
+/* Reducers: [L segments' partials, segment-major, `width` per row each | result]. */
+typedef enum { RED_MAX, RED_RCP_SUM, RED_MOMENTS } red_kind;
+
+static void reduce(const row_ictx *c, red_kind k, float *buf)
+{
+    uint32_t mt = c->mt, S = c->len, width = k == RED_MOMENTS ? 2 : 1;
+    float *out = buf + (size_t)S * mt * width;
+    for (uint32_t r = 0; r < mt; r++) {
+        double a = k == RED_MAX ? -INFINITY : 0, b = 0;
+        for (uint32_t i = 0; i < S; i++) {
+            const float *q = buf + ((size_t)i * mt + r) * width;
+            if (k == RED_MAX)
+                a = q[0] > a ? q[0] : a;
+            else
+                a += q[0];
+            if (k == RED_MOMENTS)
+                b += q[1];
+        }
+        if (k == RED_MAX) {
+            out[r] = (float)a;
+        } else if (k == RED_RCP_SUM) {
+            out[r] = a > 0 ? (float)(1.0 / a) : 0.0f;
+        } else {
+            double n = (double)c->row_len, mean = a / n, var = b / n - mean * mean;
+            out[2 * r] = (float)mean;
+            out[2 * r + 1] = (float)(1.0 / sqrt((var > 0 ? var : 0) + WL_LN_EPS));
+        }
+    }
+}
+
+#define REDUCER(fn, k)                                                                             \
+    static void fn(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,           \
+                   float *buf, const float *w, util_dtype t)                                      \
+    {                                                                                              \
+        (void)in, (void)repeat, (void)tag, (void)w, (void)t;                                       \
+        reduce(ctx, k, buf);                                                                       \
+    }
+REDUCER(reduce_max, RED_MAX)
+REDUCER(reduce_rcp_sum, RED_RCP_SUM)
+REDUCER(reduce_moments, RED_MOMENTS)
+
+/* Adds an instruction; NULL when the phase is full. */
+static eng_instr *row_instr(phase_build *b, store *st, uint32_t pe, eng_kernel_fn fn,
+                            uint32_t mt, uint32_t len, uint64_t row_len, uint32_t local)
+{
+    row_ictx *c = keep(st, 1, sizeof *c);
+    if (!c || b->n_ins >= b->cap_ins)
+        return NULL;
+    *c = (row_ictx){mt, len, row_len};
+    eng_instr *in = &b->ins[b->n_ins++];
+    *in = (eng_instr){.pe = pe, .op = ENG_OP_KERNEL, .local_elems = local, .kernel = fn,
+                      .kernel_ctx = c};
+    return in;
+}
+
+/* A transfer between instructions with its functional positions. */
+static int row_link(phase_build *b, store *st, bool functional, int32_t src, uint32_t src_off,
+                    int32_t dst, uint32_t dst_off, uint32_t elems)
+{
+    eng_xfer *x = pb_xfer(b, src, dst, elems);
+    if (!x)
+        return UTIL_ERUN;
+    if (functional && (!(x->src_pos = run_pos(st, src_off, elems)) ||
+                       !(x->dst_pos = run_pos(st, dst_off, elems))))
+        return UTIL_ERUN;
+    return UTIL_OK;
+}
+
+/* Instructions per segment (and reducers per chain) of each row op. */
+static uint32_t row_steps(wl_op_kind k)
+{
+    return k == WL_OP_SOFTMAX ? 3 : k == WL_OP_LAYERNORM ? 2 : 1;
+}
+
+static uint32_t row_reducers(wl_op_kind k)
+{
+    return k == WL_OP_SOFTMAX ? 2 : k == WL_OP_LAYERNORM ? 1 : 0;
+}
+
+/* PE buffer elements one segment PE needs (the reducers sit on the chain's middle PE). */
+static uint64_t row_need(const arch_desc *a, wl_op_kind k, uint64_t L, uint64_t mt, uint64_t S)
+{
+    uint64_t per_tag = 0, weights = 0;
+    /* the segment's instructions plus the reducers (on the middle PE: the worst case) */
+    if (k == WL_OP_SOFTMAX)
+        per_tag = 3 * L * mt + 4 * mt + 2 * (S + 1) * mt;
+    else if (k == WL_OP_LAYERNORM)
+        per_tag = 2 * L * mt + 4 * mt + 2 * (S + 1) * mt, weights = 2 * L;
+    else
+        per_tag = (k == WL_OP_ADD ? 2 : 1) * L * mt;
+    return a->pe.tags * per_tag + weights;
+}
+
+typedef struct row_plan {
+    uint32_t S, mt, chains; /* segments per row, rows per chain, chains */
+    uint64_t L;             /* segment length (the last may be shorter) */
+} row_plan;
+
+static int row_choose(const arch_desc *a, const wl_op *op, uint64_t len, uint64_t rows,
+                      util_dtype t, row_plan *pl, char *err, size_t errlen)
+{
+    uint32_t P = arch_pe_count(a), wb = util_dtype_bytes(t);
+    uint64_t cap = a->pe.buffer_bytes / wb, spm = arch_spm_bytes(a) / wb;
+    uint32_t need_istore = row_steps(op->kind) + row_reducers(op->kind);
+    for (uint32_t S = 1; S <= P; S *= 2) {
+        if (S > len)
+            break;
+        uint64_t L = util_ceil_div(len, S);
+        uint32_t chains = P / S;
+        if (chains > rows)
+            chains = (uint32_t)rows;
+        for (uint32_t mt = 8; mt >= 1; mt /= 2) {
+            if (mt > 1 && (uint64_t)mt * chains > rows)
+                continue;
+            uint64_t tag_rows = (uint64_t)mt * chains;
+            uint64_t in_run = op->kind == WL_OP_ADD ? 2 * len : len;
+            uint64_t spm_need = 2 * tag_rows * in_run + 2 * tag_rows * len + 4 * L;
+            if (row_need(a, op->kind, L, mt, S) <= cap && spm_need <= spm &&
+                need_istore <= a->pe.istore) {
+                *pl = (row_plan){S, mt, chains, L};
+                return UTIL_OK;
+            }
+        }
+    }
+    return util_fail(UTIL_ERUN, err, errlen,
+                     "cannot map %s (%s, rows of %llu elements): a row segment does not fit the "
+                     "%u-byte PE buffer, the %llu-byte SPM or the %u-entry instruction store "
+                     "(needs %u)",
+                     op->name, wl_op_kind_name(op->kind), (unsigned long long)len,
+                     a->pe.buffer_bytes, (unsigned long long)arch_spm_bytes(a), a->pe.istore,
+                     need_istore);
+}
+
+/* One phase of a row op: n_tags tags of tag_rows rows from row0, chains of mt rows. */
+static int row_phase(const arch_desc *a, const wl_op *op, const map_op_io *io, util_dtype t,
+                     const row_plan *pl, uint64_t len, uint64_t tag_rows, uint64_t n_tags,
+                     uint64_t row0, uint64_t w_addr, bool functional, ops_priv *p)
+{
+    uint32_t Lanes = arch_lanes(a, t), S = (uint32_t)util_ceil_div(len, pl->L);
+    uint32_t chains = (uint32_t)util_ceil_div(tag_rows, pl->mt);
+    uint32_t steps = row_steps(op->kind), reds = row_reducers(op->kind);
+    wl_op_kind k = op->kind;
+    bool is_add = k == WL_OP_ADD;
+    uint64_t in_run = is_add ? 2 * len : len;
+    phase_build b;
+    if (pb_init(&b, &p->st, chains * (S * steps + reds), chains * S * (2 * steps + 4 * reds + 2)))
+        return UTIL_ERUN;
+    tag_map *tm = keep(&p->st, 1, sizeof *tm);
+    if (!tm)
+        return UTIL_ERUN;
+    *tm = (tag_map){.n_tags = n_tags,
+                    .rows = tag_rows,
+                    .in_addr = io->src0.addr + row0 * io->src0.stride,
+                    .in_run = in_run,
+                    .in_pitch = io->src0.stride,
+                    .out_addr = io->dst.addr + row0 * io->dst.stride,
+                    .out_run = len,
+                    .out_pitch = io->dst.stride};
+    for (uint32_t c = 0; c < chains; c++) {
+        uint32_t r0 = c * pl->mt;
+        uint32_t mt = (uint32_t)(tag_rows - r0 < pl->mt ? tag_rows - r0 : pl->mt);
+        uint32_t base = b.n_ins;
+        /* segment instructions: step-major, then the reducers */
+        for (uint32_t st = 0; st < steps; st++) {
+            for (uint32_t i = 0; i < S; i++) {
+                uint64_t j0 = i * pl->L;
+                uint32_t L = (uint32_t)(len - j0 < pl->L ? len - j0 : pl->L), v = mt * vecs(L, Lanes);
+                uint32_t pe = snake_pe(a, c * pl->S + i);
+                eng_instr *in = NULL;
+                if (k == WL_OP_SOFTMAX && st == 0) {
+                    in = row_instr(&b, &p->st, pe, softmax_max, mt, L, len, mt * L + mt);
+                    if (in)
+                        in->vec_ops[ARCH_FU_MAX] = v, in->lane_ops = (uint64_t)mt * L;
+                } else if (k == WL_OP_SOFTMAX && st == 1) {
+                    in = row_instr(&b, &p->st, pe, softmax_exp, mt, L, len, mt * L + 2 * mt);
+                    if (in)
+                        in->vec_ops[ARCH_FU_ADD] = 2 * v, in->vec_ops[ARCH_FU_EXP] = v,
+                        in->lane_ops = 3 * (uint64_t)mt * L;
+                } else if (k == WL_OP_SOFTMAX) {
+                    in = row_instr(&b, &p->st, pe, softmax_scale, mt, L, len, mt * L + mt);
+                    if (in)
+                        in->vec_ops[ARCH_FU_MUL] = v, in->lane_ops = (uint64_t)mt * L;
+                } else if (k == WL_OP_LAYERNORM && st == 0) {
+                    in = row_instr(&b, &p->st, pe, ln_moments, mt, L, len, mt * L + 2 * mt);
+                    if (in)
+                        in->vec_ops[ARCH_FU_ADD] = v, in->vec_ops[ARCH_FU_MAC] = v,
+                        in->lane_ops = 2 * (uint64_t)mt * L;
+                } else if (k == WL_OP_LAYERNORM) {
+                    in = row_instr(&b, &p->st, pe, ln_apply, mt, L, len, mt * L + 2 * mt);
+                    if (in) {
+                        in->vec_ops[ARCH_FU_ADD] = 2 * v, in->vec_ops[ARCH_FU_MUL] = 2 * v;
+                        in->lane_ops = 4 * (uint64_t)mt * L;
+                        /* gamma then beta of this segment: 2 runs of L, len apart */
+                        in->weight_elems = 2 * L;
+                        in->weight_addr = w_addr + j0;
+                        in->weight_run = L;
+                        in->weight_pitch = len;
+                    }
+                } else if (k == WL_OP_GELU) {
+                    in = row_instr(&b, &p->st, pe, gelu, mt, L, len, mt * L);
+                    if (in) {
+                        in->vec_ops[ARCH_FU_MUL] = 4 * v, in->vec_ops[ARCH_FU_MAC] = 2 * v;
+                        in->vec_ops[ARCH_FU_EXP] = v, in->vec_ops[ARCH_FU_ADD] = v;
+                        in->vec_ops[ARCH_FU_RCP] = v;
+                        in->lane_ops = 9 * (uint64_t)mt * L;
+                    }
+                } else {
+                    in = row_instr(&b, &p->st, pe, add, mt, L, len, 2 * mt * L);
+                    if (in)
+                        in->vec_ops[ARCH_FU_ADD] = v, in->lane_ops = (uint64_t)mt * L;
+                }
+                if (!in)
+                    return UTIL_ERUN;
+                int32_t me = (int32_t)(b.n_ins - 1);
+                if (st == 0) {
+                    /* the row segment (and the added segment) from the SPM */
+                    for (uint32_t part = 0; part < (is_add ? 2u : 1u); part++) {
+                        eng_xfer *x = pb_xfer(&b, -1, me, mt * L);
+                        if (!x)
+                            return UTIL_ERUN;
+                        x->spm_port = near_port(a, pe);
+                        x->spm = (eng_pattern){r0 * in_run + part * len + j0, L, in_run, mt};
+                        if (functional && part &&
+                            !(x->dst_pos = run_pos(&p->st, mt * L, mt * L)))
+                            return UTIL_ERUN;
+                    }
+                } else if (row_link(&b, &p->st, functional, me - (int32_t)S, 0, me, 0, mt * L)) {
+                    return UTIL_ERUN; /* the segment from the previous step */
+                }
+                if (st + 1 == steps) {
+                    eng_xfer *x = pb_xfer(&b, me, -1, mt * L);
+                    if (!x)
+                        return UTIL_ERUN;
+                    x->spm_port = near_port(a, pe);
+                    x->spm = (eng_pattern){r0 * len + j0, L, len, mt};
+                }
+            }
+        }
+        /* reducers on the chain's middle PE: partials in, results back to the next step */
+        uint32_t mid = snake_pe(a, c * pl->S + S / 2);
+        for (uint32_t rd = 0; rd < reds; rd++) {
+            uint32_t w = k == WL_OP_LAYERNORM ? 2 : 1, vr = vecs(mt, Lanes);
+            eng_kernel_fn fn = k == WL_OP_LAYERNORM ? reduce_moments : rd ? reduce_rcp_sum : reduce_max;
+            eng_instr *in = row_instr(&b, &p->st, mid, fn, mt, S, len, (S + 1) * w * mt);
+            if (!in)
+                return UTIL_ERUN;
+            if (k == WL_OP_LAYERNORM) {
+                in->vec_ops[ARCH_FU_ADD] = 2 * (S - 1) * vr + vr;
+                in->vec_ops[ARCH_FU_MUL] = 2 * vr;
+                in->vec_ops[ARCH_FU_RCP] = vr; /* ASSUMPTION: the rcp unit also does rsqrt */
+                in->lane_ops = (uint64_t)(2 * (S - 1) + 4) * mt;
+            } else if (rd == 0) {
+                in->vec_ops[ARCH_FU_MAX] = (S > 1 ? S - 1 : 1) * vr;
+                in->lane_ops = (uint64_t)(S > 1 ? S - 1 : 1) * mt;
+            } else {
+                in->vec_ops[ARCH_FU_ADD] = (S > 1 ? S - 1 : 1) * vr;
+                in->vec_ops[ARCH_FU_RCP] = vr;
+                in->lane_ops = (uint64_t)S * mt;
+            }
+            int32_t me = (int32_t)(b.n_ins - 1);
+            for (uint32_t i = 0; i < S; i++) {
+                uint32_t L = (uint32_t)(len - i * pl->L < pl->L ? len - i * pl->L : pl->L);
+                int32_t from = (int32_t)(base + rd * S + i), to = (int32_t)(base + (rd + 1) * S + i);
+                /* partials sit after the segment, the sum after the max */
+                uint32_t part_off = mt * L + (k == WL_OP_SOFTMAX && rd == 1 ? mt : 0);
+                if (row_link(&b, &p->st, functional, from, part_off, me, i * w * mt, w * mt) ||
+                    row_link(&b, &p->st, functional, me, S * w * mt, to, mt * L, w * mt))
+                    return UTIL_ERUN;
+            }
+        }
+    }
+    return add_phase(p, &b, tm, 1, 0);
+}
+
+static int row_map(const arch_desc *a, const wl_op *op, const map_op_io *io, util_dtype t,
+                   uint64_t w_addr, bool functional, ops_priv *p, char *desc, char *err,
+                   size_t errlen)
+{
+    uint64_t len = io->dst.cols, rows = io->dst.rows;
+    if (op->kind == WL_OP_ADD &&
+        (io->src1.addr != io->src0.addr + len || io->src1.stride != io->src0.stride))
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "%s: the operands of an add must be interleaved row by row", op->name);
+    row_plan pl = {0, 0, 0, 0};
+    int rc = row_choose(a, op, len, rows, t, &pl, err, errlen);
+    if (rc)
+        return rc;
+    uint64_t tag_rows = (uint64_t)pl.mt * pl.chains, full = rows / tag_rows;
+    if (full)
+        rc = row_phase(a, op, io, t, &pl, len, tag_rows, full, 0, w_addr, functional, p);
+    if (!rc && rows % tag_rows)
+        rc = row_phase(a, op, io, t, &pl, len, rows % tag_rows, 1, full * tag_rows, w_addr,
+                       functional, p);
+    if (rc)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping %s", op->name);
+    snprintf(desc, MAP_DESC_MAX,
+             "%s: rows of %llu in %u segments of %llu on PE chains, %u chains x %u rows per tag",
+             wl_op_kind_name(op->kind), (unsigned long long)len, pl.S, (unsigned long long)pl.L,
+             pl.chains, pl.mt);
+    return UTIL_OK;
+}
+
+/* ---------------------------------------------------------------- ops */
+
+int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
+           bool functional, map_op_result *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = op->kind;
+    switch (op->kind) {
+    case WL_OP_BUTTERFLY:
+    case WL_OP_BLOCK_BFLY:
+    case WL_OP_SEQ_BFLY:
+    case WL_OP_FFT_MIX:
+    case WL_OP_FFT_COMPRESS:
+        return map_transform(a, d, op, io, functional, out, err, errlen);
+    default:
+        break;
+    }
+    ops_priv *p = calloc(1, sizeof *p);
+    if (!p)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping %s", op->name);
+    out->priv = p;
+    util_dtype t = d->dtype;
+    uint64_t w_next = io->free_addr;
+    int rc = UTIL_OK;
+    if (op->kind == WL_OP_DENSE || op->kind == WL_OP_SCORES || op->kind == WL_OP_CONTEXT) {
+        uint64_t N = d->seq_len, dh = op->d;
+        gemm_prob g = {.scale = 1.0};
+        uint64_t groups = 1;
+        if (op->kind == WL_OP_DENSE) {
+            g.M = io->src0.rows, g.K = op->in, g.N = op->out;
+            g.x = io->src0, g.y = io->dst;
+            g.wkind = GW_OWN;
+        } else {
+            groups = op->groups;
+            g.M = N, g.K = op->kind == WL_OP_SCORES ? dh : N;
+            g.N = op->kind == WL_OP_SCORES ? N : dh;
+            g.wkind = op->kind == WL_OP_SCORES ? GW_KEYS : GW_ROWS;
+            g.scale = op->kind == WL_OP_SCORES ? 1.0 / sqrt((double)dh) : 1.0;
+            g.causal = op->kind == WL_OP_SCORES && d->mask == WL_MASK_CAUSAL;
+        }
+        gemm_plan pl = {0, 0, 0, 0};
+        rc = gemm_choose(a, &g, t, &pl, err, errlen, op->name);
+        out->weight_addr = io->free_addr;
+        for (uint64_t gi = 0; gi < groups && !rc; gi++) {
+            if (op->kind != WL_OP_DENSE) {
+                /* group gi = batch b, head h: its rows of Q/P, its columns of K/V/C */
+                uint64_t b = gi / d->heads, h = gi % d->heads;
+                const map_tensor *qp = &io->src0, *kv = &io->src1, *y = &io->dst;
+                uint64_t qrow = op->kind == WL_OP_SCORES ? b * N : gi * N;
+                g.x = (map_tensor){qp->addr + qrow * qp->stride +
+                                       (op->kind == WL_OP_SCORES ? h * dh : 0),
+                                   N, g.K, qp->stride};
+                g.w = (map_tensor){kv->addr + b * N * kv->stride + h * dh, N, dh, kv->stride};
+                uint64_t yrow = op->kind == WL_OP_SCORES ? gi * N : b * N;
+                g.y = (map_tensor){y->addr + yrow * y->stride +
+                                       (op->kind == WL_OP_SCORES ? 0 : h * dh),
+                                   N, g.N, y->stride};
+            }
+            rc = gemm_map(a, &g, t, &pl, &w_next, functional, p);
+            if (rc == UTIL_ERUN && !err[0])
+                util_fail(UTIL_ERUN, err, errlen, "%s: too many phases or out of memory",
+                          op->name);
+        }
+        if (!rc) {
+            out->weight_elems = w_next - io->free_addr;
+            snprintf(out->desc, sizeof out->desc,
+                     "GEMM %llux%llux%llu%s: %u chains of %u PEs, %u rows x %u columns per "
+                     "chain, %u phases",
+                     (unsigned long long)g.M, (unsigned long long)g.K, (unsigned long long)g.N,
+                     groups > 1 ? " per head" : "", pl.Gc, pl.Lc, pl.mt, pl.nr, p->n_phases);
+        }
+    } else {
+        out->weight_addr = io->free_addr;
+        out->weight_elems = op->kind == WL_OP_LAYERNORM ? 2 * io->dst.cols : 0;
+        w_next += out->weight_elems;
+        rc = row_map(a, op, io, t, out->weight_addr, functional, p, out->desc, err, errlen);
+    }
+    if (rc) {
+        map_op_free(out);
+        return rc;
+    }
+    out->dram_end = w_next;
+    out->program = (eng_program){t, p->n_phases, p->phases, w_next};
+    return UTIL_OK;
+}
+
+void map_op_write_weights(const map_op_result *m, const wl_op *op, const float *w, float *image)
+{
+    switch (m->kind) {
+    case WL_OP_DENSE:
+        gemm_write_weights(m->priv, op->out, w, image);
+        return;
+    case WL_OP_LAYERNORM:
+        memcpy(image + m->weight_addr, w, m->weight_elems * sizeof *w);
+        return;
+    case WL_OP_BUTTERFLY:
+    case WL_OP_BLOCK_BFLY:
+    case WL_OP_SEQ_BFLY:
+    case WL_OP_FFT_MIX:
+    case WL_OP_FFT_COMPRESS:
+        map_transform_write_weights(m, op, w, image);
+        return;
+    default:
+        return;
+    }
+}
+
+void map_op_free(map_op_result *m)
+{
+    switch (m->kind) {
+    case WL_OP_BUTTERFLY:
+    case WL_OP_BLOCK_BFLY:
+    case WL_OP_SEQ_BFLY:
+    case WL_OP_FFT_MIX:
+    case WL_OP_FFT_COMPRESS:
+        map_transform_free(m);
+        break;
+    default:
+        if (m->priv) {
+            ops_priv *p = m->priv;
+            store_free(&p->st);
+            free(p);
+        }
+        break;
+    }
+    memset(m, 0, sizeof *m);
+}

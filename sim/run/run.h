@@ -1,0 +1,62 @@
+/* run.h: runs a model op by op: tensor layout, mapping, engine runs, functional check. */
+#ifndef BFLY_RUN_H
+#define BFLY_RUN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../arch/arch.h"
+#include "../engine/engine.h"
+#include "../mapper/mapper.h"
+#include "../workload/workload.h"
+
+/* One op of one block entry, simulated once: every repeat of the entry costs the same
+ * (timing does not depend on values), so the entry's figures are these times repeat. */
+typedef struct run_op {
+    wl_op op;
+    char desc[MAP_DESC_MAX];
+    uint64_t cycles, lane_ops, events, tags;
+    uint64_t dram_read_bytes, dram_write_bytes;
+    uint64_t spm_reads, spm_writes, spm_conflicts;
+    uint64_t flit_hops;
+} run_op;
+
+typedef struct run_block {
+    uint64_t repeat;
+    uint32_t n_ops;
+    run_op ops[WL_MAX_BLOCK_OPS];
+    uint64_t cycles; /* one block */
+} run_block;
+
+typedef struct run_check {
+    uint64_t count;
+    double max_abs_err, rms_want, tolerance;
+    uint64_t worst; /* element index */
+    bool pass;
+} run_check;
+
+typedef struct run_result {
+    uint32_t n_blocks;
+    run_block blocks[WL_MAX_BLOCKS];
+    eng_stats total; /* every counter over the whole model (blocks x repeats) */
+    bool functional;
+    run_check check;
+} run_result;
+
+/* Largest DRAM image (elements) a functional model run allocates. */
+#define RUN_MAX_FUNCTIONAL_ELEMS (UINT64_C(1) << 26)
+
+/* Simulates model d. With functional set, values flow through every op of every
+ * block instance and the output is compared with the double-precision reference
+ * (result->check; a mismatch is not an error here). fault plants a wrong weight in
+ * the first dense or butterfly op, to show the check catching it. */
+int run_model(const arch_desc *a, const wl_desc *d, bool functional, bool fault, run_result *out,
+              char *err, size_t errlen);
+void run_free(run_result *r);
+
+/* Reference forward pass of model d in double precision on input x
+ * [batch*seq_len x hidden], with the same seeded weights: y gets the output. */
+int run_reference(const wl_desc *d, const float *x, double *y, char *err, size_t errlen);
+
+#endif
