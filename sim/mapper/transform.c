@@ -583,9 +583,9 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
     return UTIL_OK;
 }
 
-/* The groups of an op and their DRAM ports. Returns the name of the op for messages. */
+/* The groups of an op, their tag sizes and DRAM ports; Z (FFT ops) lies at z_addr. */
 static int plan_groups(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
-                       tmap *tm, uint64_t *z_addr, uint64_t *hcols, char *err, size_t errlen)
+                       tmap *tm, uint64_t z_addr, uint64_t *hcols, char *err, size_t errlen)
 {
     util_dtype dt = d->dtype;
     const map_tensor *x = &io->src0, *y = &io->dst;
@@ -645,7 +645,7 @@ static int plan_groups(const arch_desc *a, const wl_desc *d, const wl_op *op, co
             return rc;
         g0->in = (tport){x->addr, 1, g0->V * x->stride, 0, H, x->stride, g0->V,
                          PM_ROWS, H, true, false, 0};
-        g0->out = (tport){*z_addr, 1, g0->V * 2 * H, 0, 2 * H, 2 * H, g0->V,
+        g0->out = (tport){z_addr, 1, g0->V * 2 * H, 0, 2 * H, 2 * H, g0->V,
                           PM_ROWS, 2 * H, false, true, nh};
         /* sequence FFTs per column of Z (chunks of `chunk` tokens), real part out */
         *g1 = (tgroup){ST_FFT, util_log2(chunk), 2, chunk, ns / chunk, 0, 2, {0}, {0}};
@@ -653,7 +653,7 @@ static int plan_groups(const arch_desc *a, const wl_desc *d, const wl_op *op, co
             return rc;
         uint64_t c = *hcols;
         g1->n_tags = op->groups * (H / c);
-        g1->in = (tport){*z_addr, H / c, N * 2 * H, 2 * c, 2 * c, 2 * H, N,
+        g1->in = (tport){z_addr, H / c, N * 2 * H, 2 * c, 2 * c, 2 * H, N,
                          PM_SEQ, N, false, false, 0};
         g1->out = (tport){y->addr, H / c, N * y->stride, c, c, y->stride, N,
                           PM_SEQ, N, true, true, keep};
@@ -700,7 +700,7 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
     bool fft = op->kind == WL_OP_FFT_MIX || op->kind == WL_OP_FFT_COMPRESS;
     uint64_t z_addr = io->free_addr, hcols = 0;
     uint64_t addr = io->free_addr + (fft ? op->rows * 2 * op->in : 0);
-    int rc = plan_groups(a, d, op, io, tm, &z_addr, &hcols, err, errlen);
+    int rc = plan_groups(a, d, op, io, tm, z_addr, &hcols, err, errlen);
     if (rc) {
         tmap_free(tm);
         return rc;
@@ -764,7 +764,7 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
     out->priv = tm;
     out->weight_addr = addr;
     out->weight_elems = wtotal;
-    out->dram_end = tmp[1] + (tmp_elems ? tmp_elems : 0);
+    out->dram_end = tmp[1] + tmp_elems;
     out->program = (eng_program){d->dtype, tm->n_pass, tm->phases, out->dram_end};
     const tgroup *g0 = &tm->grp[0];
     const map_geom *gm = &tm->pass[0].g;
@@ -787,8 +787,8 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
 }
 
 /* Weights of one unit pair of a stage: op weights, or the FFT's constant twiddles. */
-static void pair_weights(const tgroup *gr, const wl_op *op, uint32_t s, uint64_t j0, const float *w,
-                         util_dtype dt, float *dst)
+static void pair_weights(const tgroup *gr, uint32_t s, uint64_t j0, const float *w, util_dtype dt,
+                         float *dst)
 {
     uint32_t b = stage_bit(gr, s);
     if (gr->kind == ST_FFT) {
@@ -799,14 +799,16 @@ static void pair_weights(const tgroup *gr, const wl_op *op, uint32_t s, uint64_t
         dst[1] = util_round_dtype(dt, (float)sin(ang));
         return;
     }
-    (void)op;
     uint64_t at = ((uint64_t)s * (gr->N / 2) + util_remove_bit(j0, b)) * gr->wpp;
     memcpy(dst, w + at, gr->wpp * sizeof *dst);
 }
 
+/* Writes the op's weights (w, wl_op_weights order) and the FFT twiddles (constants:
+ * written even when w is NULL) into every instruction's weight block. */
 void map_transform_write_weights(const map_op_result *m, const wl_op *op, const float *w,
                                  float *image)
 {
+    (void)op; /* the mapping already knows the op's sizes */
     const tmap *tm = m->priv;
     for (uint32_t p = 0; p < tm->n_pass; p++) {
         const tpass *ps = &tm->pass[p];
@@ -820,7 +822,7 @@ void map_transform_write_weights(const map_op_result *m, const wl_op *op, const 
             float *dst = image + f->instr[i].weight_addr;
             for (uint64_t q = 0; q < ps->g.m; q++) {
                 uint64_t e0 = unit_at(&ps->g, r, b, util_insert_bit(q, beta, 0));
-                pair_weights(gr, op, s, e0 % gr->N, w, m->program.dtype, dst + q * gr->wpp);
+                pair_weights(gr, s, e0 % gr->N, w, m->program.dtype, dst + q * gr->wpp);
             }
         }
     }

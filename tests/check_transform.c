@@ -1,0 +1,420 @@
+/* check_transform.c: the transform ops of a model (butterfly, block butterfly, sequence
+ * butterfly, Fourier mixing, fft-compress) mapped onto the array match sim/ref and obey
+ * the lower bounds. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../sim/config/config.h"
+#include "../sim/engine/engine.h"
+#include "../sim/mapper/internal.h"
+#include "../sim/mapper/mapper.h"
+#include "../sim/ref/ref.h"
+#include "../sim/util/util.h"
+#include "../sim/workload/workload.h"
+#include "testutil.h"
+
+/* Untouched DRAM holds this value: a mapping that writes outside its output shows. */
+#define SENTINEL 12345.0f
+
+static void load_arch(const char *rel, arch_desc *a)
+{
+    char path[512], err[512];
+    tu_src(path, sizeof path, rel);
+    ck_assert_msg(cfg_load_arch(path, NULL, 0, a, err, sizeof err) == UTIL_OK, "%s", err);
+}
+
+/* A one-block model. */
+static void model(wl_desc *d, uint64_t seq, uint64_t hidden, uint64_t ffn, uint64_t batch,
+                  util_dtype t, wl_mixer mix, wl_linear lin, uint64_t bs, uint64_t chunk)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "t");
+    d->kind = WL_KIND_MODEL;
+    d->dtype = t;
+    d->seed = 11;
+    d->seq_len = seq;
+    d->hidden = hidden;
+    d->heads = 2;
+    d->ffn = ffn;
+    d->batch = batch;
+    d->n_blocks = 1;
+    d->blocks[0] = (wl_block){1, mix, lin, lin, bs, chunk, 0.5};
+}
+
+/* The op of the model's block with this name. */
+static wl_op find_op(const wl_desc *d, const char *name)
+{
+    wl_op ops[WL_MAX_BLOCK_OPS];
+    uint32_t n = wl_block_ops(d, 0, ops);
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(ops[i].name, name) == 0)
+            return ops[i];
+    ck_abort_msg("no op %s", name);
+    return ops[0];
+}
+
+/* ---------------------------------------------------------------- reference */
+
+/* y[rows x out] of the op from x[rows x in] (packed), in double, from the same rounded
+ * inputs and weights. The FFT ops zero-pad to op->n tokens and the padded hidden size;
+ * fft-compress is composed from ref_fft because its sequence FFTs take the complex
+ * hidden spectrum (ref_fft_compress takes real input). */
+static void reference(const wl_desc *d, const wl_op *op, const float *x, const float *w, double *y)
+{
+    uint64_t rows = op->rows, in = op->in, out = op->out, n = op->n;
+    if (op->kind == WL_OP_BUTTERFLY || op->kind == WL_OP_BLOCK_BFLY) {
+        double *xp = calloc(rows * n, sizeof *xp), *yp = calloc(rows * n, sizeof *yp);
+        for (uint64_t r = 0; r < rows; r++)
+            for (uint64_t c = 0; c < in; c++)
+                xp[r * n + c] = x[r * in + c];
+        uint64_t bs = op->kind == WL_OP_BLOCK_BFLY ? op->param : 1;
+        ref_block_butterfly(n, bs, rows, w, xp, yp);
+        for (uint64_t r = 0; r < rows; r++)
+            for (uint64_t c = 0; c < out; c++)
+                y[r * out + c] = yp[r * n + c];
+        free(xp);
+        free(yp);
+        return;
+    }
+    uint64_t S = d->seq_len, H = d->hidden, B = op->groups, nh = wl_pow2_ceil(H);
+    if (op->kind == WL_OP_SEQ_BFLY) {
+        float *v = calloc(n, sizeof *v);
+        double *o = calloc(n, sizeof *o);
+        for (uint64_t b = 0; b < B; b++)
+            for (uint64_t c = 0; c < H; c++) {
+                for (uint64_t t = 0; t < n; t++)
+                    v[t] = t < S ? x[(b * S + t) * H + c] : 0.0f;
+                ref_butterfly(n, 1, w, v, o);
+                for (uint64_t t = 0; t < S; t++)
+                    y[(b * S + t) * H + c] = o[t];
+            }
+        free(v);
+        free(o);
+        return;
+    }
+    double *re = calloc(n * nh, sizeof *re), *im = calloc(n * nh, sizeof *im);
+    double *cr = calloc(n, sizeof *cr), *ci = calloc(n, sizeof *ci);
+    for (uint64_t b = 0; b < B; b++) {
+        memset(re, 0, n * nh * sizeof *re);
+        memset(im, 0, n * nh * sizeof *im);
+        for (uint64_t t = 0; t < S; t++)
+            for (uint64_t c = 0; c < H; c++)
+                re[t * nh + c] = x[(b * S + t) * H + c];
+        if (op->kind == WL_OP_FFT_MIX) {
+            ref_fourier_mix(n, nh, re, re);
+            for (uint64_t t = 0; t < S; t++)
+                for (uint64_t c = 0; c < H; c++)
+                    y[(b * S + t) * H + c] = re[t * nh + c];
+            continue;
+        }
+        for (uint64_t t = 0; t < S; t++)
+            ref_fft(nh, re + t * nh, im + t * nh, false);
+        uint64_t chunk = op->param, keep = op->d;
+        for (uint64_t c = 0; c < H; c++)
+            for (uint64_t t0 = 0; t0 < n; t0 += chunk) {
+                for (uint64_t t = 0; t < chunk; t++) {
+                    cr[t] = re[(t0 + t) * nh + c];
+                    ci[t] = im[(t0 + t) * nh + c];
+                }
+                ref_fft(chunk, cr, ci, false);
+                for (uint64_t t = 0; t < chunk && t0 + t < S; t++)
+                    y[(b * S + t0 + t) * H + c] = t < keep ? cr[t] : 0.0;
+            }
+    }
+    free(re);
+    free(im);
+    free(cr);
+    free(ci);
+}
+
+/* ---------------------------------------------------------------- functional runs */
+
+/* Largest |got - want| over max |want|. Also checks that the stride gap of dst kept
+ * its sentinel. */
+static double run_functional(const arch_desc *a, const wl_desc *d, const wl_op *op, bool plant)
+{
+    uint64_t rows = op->rows, in = op->in, out = op->out;
+    /* strides wider than the rows, so that row addressing is tested */
+    map_op_io io = {{0, rows, in, in + 3}, {0, rows, in, in + 3}, {0, 0, 0, 0}, 0};
+    io.dst = (map_tensor){rows * io.src0.stride + 5, rows, out, out + 2};
+    io.free_addr = io.dst.addr + rows * io.dst.stride + 7;
+    map_op_result m;
+    char err[512];
+    int rc = map_transform(a, d, op, &io, true, &m, err, sizeof err);
+    ck_assert_msg(rc == UTIL_OK, "%s: %s", op->name, err);
+    ck_assert(m.kind == op->kind && m.desc[0] && m.dram_end >= io.free_addr);
+    ck_assert(m.weight_addr >= io.free_addr && m.weight_addr + m.weight_elems <= m.dram_end);
+    float *image = malloc(m.dram_end * sizeof *image);
+    for (uint64_t i = 0; i < m.dram_end; i++)
+        image[i] = SENTINEL;
+    /* seeded inputs in [-1, 1), rounded to the element type */
+    float *x = malloc(rows * in * sizeof *x);
+    util_rng rng;
+    util_rng_seed(&rng, d->seed * 31 + op->kind);
+    for (uint64_t i = 0; i < rows * in; i++) {
+        x[i] = util_round_dtype(d->dtype, (float)(2.0 * util_rng_uniform(&rng) - 1.0));
+        image[io.src0.addr + (i / in) * io.src0.stride + i % in] = x[i];
+    }
+    uint64_t nw = wl_op_weights(d, op, 0, NULL);
+    float *w = malloc((nw ? nw : 1) * sizeof *w);
+    wl_op_weights(d, op, 0, w);
+    ck_assert(op->kind >= WL_OP_FFT_MIX || nw == op->weights);
+    map_transform_write_weights(&m, op, w, image);
+    if (plant) /* one weight (or twiddle) of the image off by 0.5 */
+        image[m.weight_addr + m.weight_elems / 2] += 0.5f;
+    m.program.dram_elems = m.dram_end;
+    eng_stats st;
+    rc = eng_run(a, &m.program, image, &st, err, sizeof err);
+    ck_assert_msg(rc == UTIL_OK, "%s: %s", op->name, err);
+    eng_stats_free(&st);
+    double *y = calloc(rows * out, sizeof *y), maxw = 0.0, maxe = 0.0;
+    reference(d, op, x, w, y);
+    for (uint64_t r = 0; r < rows; r++) {
+        for (uint64_t c = 0; c < out; c++) {
+            double want = y[r * out + c], got = image[io.dst.addr + r * io.dst.stride + c];
+            maxw = fmax(maxw, fabs(want));
+            maxe = fmax(maxe, fabs(got - want));
+            ck_assert(!isnan(got));
+        }
+        for (uint64_t c = out; c < io.dst.stride; c++)
+            ck_assert(image[io.dst.addr + r * io.dst.stride + c] == SENTINEL);
+    }
+    ck_assert(maxw > 0.0);
+    free(x);
+    free(w);
+    free(y);
+    free(image);
+    map_transform_free(&m);
+    return maxe / maxw;
+}
+
+/* Tolerance on max |error| / max |y|. Every stage rounds each result once to the element
+ * type (unit roundoff u: 2^-11 for FP16, 2^-24 for FP32), and the FFT twiddles are
+ * rounded too; with S <= 10 stages here and intermediates of the size of the outputs the
+ * error is a few S u. FP16: 2e-2 (about 4 x S u); FP32: 1e-4, far above S u = 6e-7 yet
+ * far below the O(1) error of a wrong pairing, twiddle or position (the planted test). */
+static double tolerance(util_dtype t)
+{
+    return t == UTIL_FP32 ? 1e-4 : 2e-2;
+}
+
+typedef struct fcase {
+    wl_mixer mix;
+    wl_linear lin;
+    const char *op;
+    uint64_t seq, hidden, ffn, batch, bs, chunk;
+} fcase;
+
+static const fcase cases[] = {
+    /* butterfly: in < out, in > out, a 5-stage (two-pass on small arrays) size */
+    {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "ffn1", 6, 12, 16, 2, 1, 4},
+    {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "ffn2", 6, 12, 20, 2, 1, 4},
+    {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "q-proj", 16, 8, 16, 1, 1, 4},
+    /* block butterfly, tiles of 4 and 2 */
+    {WL_MIX_ATTENTION, WL_LIN_BLOCK_BUTTERFLY, "ffn1", 6, 12, 32, 2, 4, 4},
+    {WL_MIX_ATTENTION, WL_LIN_BLOCK_BUTTERFLY, "ffn2", 5, 12, 16, 1, 2, 4},
+    /* sequence butterfly: padded and power-of-two sequences */
+    {WL_MIX_BUTTERFLY, WL_LIN_NONE, "mix", 12, 12, 16, 2, 1, 4},
+    {WL_MIX_BUTTERFLY, WL_LIN_NONE, "mix", 16, 8, 16, 1, 1, 4},
+    /* Fourier mixing */
+    {WL_MIX_FFT, WL_LIN_NONE, "mix", 12, 12, 16, 2, 1, 4},
+    {WL_MIX_FFT, WL_LIN_NONE, "mix", 16, 8, 16, 1, 1, 4},
+    /* fft-compress: chunks of 4 and 8, half of each kept */
+    {WL_MIX_FFT_COMPRESS, WL_LIN_NONE, "mix", 12, 12, 16, 2, 1, 4},
+    {WL_MIX_FFT_COMPRESS, WL_LIN_NONE, "mix", 16, 8, 16, 1, 1, 8},
+};
+
+static const wl_op_kind case_kind[] = {WL_OP_BUTTERFLY,  WL_OP_BUTTERFLY,  WL_OP_BUTTERFLY,
+                                       WL_OP_BLOCK_BFLY, WL_OP_BLOCK_BFLY, WL_OP_SEQ_BFLY,
+                                       WL_OP_SEQ_BFLY,   WL_OP_FFT_MIX,    WL_OP_FFT_MIX,
+                                       WL_OP_FFT_COMPRESS, WL_OP_FFT_COMPRESS};
+
+static wl_op case_op(const fcase *c, util_dtype t, wl_desc *d)
+{
+    model(d, c->seq, c->hidden, c->ffn, c->batch, t, c->mix, c->lin, c->bs, c->chunk);
+    return find_op(d, c->op);
+}
+
+static void check_cases(const char *arch, util_dtype t)
+{
+    arch_desc a;
+    load_arch(arch, &a);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wl_desc d;
+        wl_op op = case_op(&cases[i], t, &d);
+        ck_assert_int_eq(op.kind, case_kind[i]);
+        double e = run_functional(&a, &d, &op, false);
+        ck_assert_msg(e <= tolerance(t), "%s case %zu (%s %s): relative error %g above %g", arch,
+                      i, wl_op_kind_name(op.kind), op.name, e, tolerance(t));
+    }
+}
+
+START_TEST(test_functional_tiny_fp16)
+{
+    check_cases("tests/data/tiny-1x2.cfg", UTIL_FP16);
+}
+END_TEST
+
+START_TEST(test_functional_4x4)
+{
+    check_cases("arch/mld-4x4.cfg", UTIL_FP16);
+    check_cases("arch/mld-4x4.cfg", UTIL_FP32);
+}
+END_TEST
+
+START_TEST(test_functional_8x8)
+{
+    check_cases("arch/mld-8x8.cfg", UTIL_FP16);
+    check_cases("arch/mld-8x8.cfg", UTIL_FP32);
+}
+END_TEST
+
+/* One corrupted weight (or FFT twiddle) in the image must break every op's comparison. */
+START_TEST(test_planted_error)
+{
+    arch_desc a;
+    load_arch("arch/mld-4x4.cfg", &a);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wl_desc d;
+        wl_op op = case_op(&cases[i], UTIL_FP32, &d);
+        double e = run_functional(&a, &d, &op, true);
+        ck_assert_msg(e > tolerance(UTIL_FP32), "case %zu (%s): planted error not seen (%g)", i,
+                      wl_op_kind_name(op.kind), e);
+    }
+}
+END_TEST
+
+/* ---------------------------------------------------------------- timing */
+
+/* Runs an op in timing mode; returns the stats (caller frees). */
+static void run_timing(const arch_desc *a, const wl_desc *d, const wl_op *op, eng_stats *st,
+                       map_op_result *m)
+{
+    map_op_io io = {{0, op->rows, op->in, op->in}, {0, op->rows, op->in, op->in}, {0, 0, 0, 0}, 0};
+    io.dst = (map_tensor){op->rows * op->in, op->rows, op->out, op->out};
+    io.free_addr = io.dst.addr + op->rows * op->out;
+    char err[512];
+    ck_assert_msg(map_transform(a, d, op, &io, false, m, err, sizeof err) == UTIL_OK, "%s: %s",
+                  op->name, err);
+    ck_assert_msg(eng_run(a, &m->program, NULL, st, err, sizeof err) == UTIL_OK, "%s: %s",
+                  op->name, err);
+}
+
+/* Useful lane operations the mapping must report: 4 per real pair element (butterfly), 4
+ * B^2 per tile pair, 8 per complex FFT pair (4 on the MAC, 4 on the adder). */
+static uint64_t expected_lane_ops(const wl_desc *d, const wl_op *op)
+{
+    uint64_t nh = wl_pow2_ceil(d->hidden);
+    switch (op->kind) {
+    case WL_OP_BUTTERFLY:
+    case WL_OP_BLOCK_BFLY:
+    case WL_OP_SEQ_BFLY:
+        return op->macs;
+    case WL_OP_FFT_MIX:
+        return op->rows * (nh / 2) * util_log2(nh) * 8 +
+               op->groups * d->hidden * (op->n / 2) * util_log2(op->n) * 8;
+    default:
+        return op->rows * (nh / 2) * util_log2(nh) * 8 +
+               op->groups * d->hidden * (op->n / 2) * util_log2(op->param) * 8;
+    }
+}
+
+static const fcase big[] = {
+    {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "q-proj", 1024, 768, 3072, 4, 1, 64},
+    {WL_MIX_ATTENTION, WL_LIN_BLOCK_BUTTERFLY, "q-proj", 1024, 768, 3072, 1, 8, 64},
+    {WL_MIX_BUTTERFLY, WL_LIN_NONE, "mix", 1024, 768, 3072, 1, 1, 64},
+    {WL_MIX_FFT, WL_LIN_NONE, "mix", 1024, 768, 3072, 1, 1, 64},
+    {WL_MIX_FFT_COMPRESS, WL_LIN_NONE, "mix", 1024, 768, 3072, 1, 1, 64},
+};
+
+START_TEST(test_timing_bounds)
+{
+    static const char *const arches[] = {"arch/mld-4x4.cfg", "arch/mld-8x8.cfg",
+                                         "arch/mld-16x16.cfg"};
+    for (size_t ai = 0; ai < 3; ai++) {
+        arch_desc a;
+        load_arch(arches[ai], &a);
+        for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+            wl_desc d;
+            wl_op op = case_op(&big[i], UTIL_FP16, &d);
+            eng_stats st;
+            map_op_result m;
+            run_timing(&a, &d, &op, &st, &m);
+            double lanes = arch_lanes(&a, d.dtype) * (double)arch_pe_count(&a);
+            double compute = (double)st.lane_ops / lanes;
+            double dram = (double)(st.dram.read_bytes + st.dram.write_bytes) /
+                          arch_dram_bytes_per_cycle(&a);
+            /* compulsory traffic: read the input, write the output */
+            double io_bytes = (double)op.rows * (double)(op.in + op.out) * 2.0;
+            ck_assert_uint_eq(st.lane_ops, expected_lane_ops(&d, &op));
+            ck_assert_msg((double)st.cycles >= compute && (double)st.cycles >= dram,
+                          "%s %s: %llu cycles below a bound (compute %.0f, DRAM %.0f)",
+                          arches[ai], op.name, (unsigned long long)st.cycles, compute, dram);
+            ck_assert((double)(st.dram.read_bytes + st.dram.write_bytes) >= io_bytes);
+            eng_stats_free(&st);
+            map_transform_free(&m);
+        }
+    }
+}
+END_TEST
+
+START_TEST(test_timing_deterministic)
+{
+    arch_desc a;
+    load_arch("arch/mld-8x8.cfg", &a);
+    for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
+        wl_desc d;
+        wl_op op = case_op(&big[i], UTIL_FP16, &d);
+        eng_stats s1, s2;
+        map_op_result m1, m2;
+        run_timing(&a, &d, &op, &s1, &m1);
+        run_timing(&a, &d, &op, &s2, &m2);
+        ck_assert_uint_eq(s1.cycles, s2.cycles);
+        ck_assert_uint_eq(s1.events, s2.events);
+        ck_assert(memcmp(&s1.pe_total, &s2.pe_total, sizeof s1.pe_total) == 0);
+        ck_assert(memcmp(&s1.noc, &s2.noc, sizeof s1.noc) == 0);
+        ck_assert(memcmp(&s1.spm, &s2.spm, sizeof s1.spm) == 0);
+        ck_assert(memcmp(&s1.dram, &s2.dram, sizeof s1.dram) == 0);
+        ck_assert(memcmp(s1.pe, s2.pe, s1.n_pes * sizeof *s1.pe) == 0);
+        eng_stats_free(&s1);
+        eng_stats_free(&s2);
+        map_transform_free(&m1);
+        map_transform_free(&m2);
+    }
+}
+END_TEST
+
+/* An op that cannot fit says so instead of mapping something wrong. */
+START_TEST(test_too_large)
+{
+    arch_desc a;
+    load_arch("tests/data/tiny-1x2.cfg", &a);
+    wl_desc d;
+    fcase c = {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "q-proj", 4, 768, 16, 1, 1, 4};
+    wl_op op = case_op(&c, UTIL_FP16, &d);
+    map_op_io io = {{0, 4, 768, 768}, {0, 4, 768, 768}, {4 * 768, 4, 768, 768}, 8 * 768};
+    map_op_result m;
+    char err[512] = "";
+    ck_assert_int_eq(map_transform(&a, &d, &op, &io, false, &m, err, sizeof err), UTIL_ERUN);
+    ck_assert(strstr(err, "cannot map") != NULL);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("transform");
+    TCase *tc = tcase_create("transform");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_functional_tiny_fp16);
+    tcase_add_test(tc, test_functional_4x4);
+    tcase_add_test(tc, test_functional_8x8);
+    tcase_add_test(tc, test_planted_error);
+    tcase_add_test(tc, test_timing_bounds);
+    tcase_add_test(tc, test_timing_deterministic);
+    tcase_add_test(tc, test_too_large);
+    suite_add_tcase(s, tc);
+    return tu_main(s);
+}
