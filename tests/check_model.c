@@ -1,0 +1,416 @@
+/* check_model.c: model configs, closed-form op counts, functional model runs, bounds, determinism. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../sim/config/config.h"
+#include "../sim/run/run.h"
+#include "../sim/workload/workload.h"
+#include "testutil.h"
+
+#define ARCH "arch/mld-4x4.cfg"
+#define TINY_MODEL                                                                                 \
+    "kind = \"model\";\n"                                                                          \
+    "seq_len = 16;\n"                                                                              \
+    "hidden = 16;\n"                                                                               \
+    "heads = 2;\n"                                                                                 \
+    "ffn = 32;\n"                                                                                  \
+    "dtype = \"fp16\";\n"                                                                          \
+    "blocks = (\n"                                                                                 \
+    "  { mixer = \"attention\"; proj = \"dense\"; ffn = \"dense\"; }\n"                            \
+    ");\n"
+
+/* Runs bflysim on ARCH and a model file with `old` replaced by `new_text`, and returns
+ * the result; the model file is written to path. */
+static void run_edited(tu_result *r, char *path, size_t len, const char *old, const char *new_text,
+                       const char *extra)
+{
+    char arch[512];
+    char *edited = tu_replace(TINY_MODEL, old, new_text);
+    tu_write(tu_tmp(path, len, "model.cfg"), edited);
+    if (extra)
+        tu_run(r, "-q", extra, tu_src(arch, sizeof arch, ARCH), path, NULL);
+    else
+        tu_run(r, "-q", tu_src(arch, sizeof arch, ARCH), path, NULL);
+    free(edited);
+}
+
+/* A config error: exit 2, "bflysim: FILE:LINE: " with the line of new_text, and phrases. */
+static void expect_error(const char *old, const char *new_text, const char *phrase1,
+                         const char *phrase2)
+{
+    char path[512], prefix[600];
+    tu_result r;
+    run_edited(&r, path, sizeof path, old, new_text, NULL);
+    char *edited = tu_replace(TINY_MODEL, old, new_text);
+    int line = tu_line_of(edited, new_text);
+    free(edited);
+    snprintf(prefix, sizeof prefix, "bflysim: %s:%d: ", path, line);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strncmp(r.err, prefix, strlen(prefix)) == 0, "expected '%s' at the start of: %s",
+                  prefix, r.err);
+    ck_assert_msg(strstr(r.err, phrase1), "'%s' missing from: %s", phrase1, r.err);
+    if (phrase2)
+        ck_assert_msg(strstr(r.err, phrase2), "'%s' missing from: %s", phrase2, r.err);
+    tu_free(&r);
+    remove(path);
+}
+
+START_TEST(test_model_config_errors)
+{
+    expect_error("heads = 2;", "heads = 3;", "heads = 3 does not divide hidden = 16", NULL);
+    expect_error("mixer = \"attention\"", "mixr = \"attention\"", "unknown key 'blocks[0].mixr'",
+                 "did you mean 'blocks[0].mixer'?");
+    expect_error("mixer = \"attention\"", "mixer = \"atention\"", "\"atention\" is not allowed",
+                 "did you mean \"attention\"?");
+    expect_error("proj = \"dense\"", "proj = \"none\"", "proj = \"none\" is not allowed",
+                 "mixer = \"attention\"");
+    expect_error("ffn = \"dense\"; }", "ffn = \"block-butterfly\"; block_size = 16; }",
+                 "block_size = 16 leaves no butterfly stage", "allowed 1..8");
+    expect_error("ffn = \"dense\"; }", "ffn = \"dense\"; block_size = 6; }",
+                 "block_size = 6 must be a power of two", NULL);
+    expect_error("mixer = \"attention\"", "mixer = \"fft-compress\"; chunk = 32",
+                 "chunk = 32 exceeds seq_len = 16", NULL);
+    expect_error("mixer = \"attention\"", "mixer = \"fft-compress\"; keep = 1.5",
+                 "keep = 1.5 is out of range", NULL);
+    expect_error("  { mixer = \"attention\"; proj = \"dense\"; ffn = \"dense\"; }\n", "  5\n",
+                 "wrong type: expected a group", NULL);
+    expect_error("seq_len = 16;", "seq_len = 0;", "seq_len = 0 is out of range", NULL);
+    expect_error("hidden = 16;", "hidden = \"wide\";", "wrong type", NULL);
+}
+END_TEST
+
+START_TEST(test_model_missing_and_empty)
+{
+    char path[512];
+    tu_result r;
+    /* a block without its mixer: reported at the block's line */
+    run_edited(&r, path, sizeof path, "mixer = \"attention\"; ", "", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, ":8: missing required key 'blocks[0].mixer'"));
+    tu_free(&r);
+    run_edited(&r, path, sizeof path, "  { mixer = \"attention\"; proj = \"dense\"; ffn = \"dense\"; }\n",
+               "", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "blocks has 0 entries (allowed 1..16)"));
+    tu_free(&r);
+    remove(path);
+}
+END_TEST
+
+START_TEST(test_model_set_overrides)
+{
+    char path[512];
+    tu_result r;
+    run_edited(&r, path, sizeof path, "dtype = \"fp16\";", "dtype = \"fp16\";",
+               "--set=workload.blocks.0.mixer=fft");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    run_edited(&r, path, sizeof path, "dtype = \"fp16\";", "dtype = \"fp16\";",
+               "--set=workload.blocks.3.mixer=fft");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "is a list of 1 groups; set 'workload.blocks.INDEX.KEY' "
+                                        "with INDEX 0..0"));
+    tu_free(&r);
+    run_edited(&r, path, sizeof path, "dtype = \"fp16\";", "dtype = \"fp16\";",
+               "--set=workload.blocks.0.mixer=conv");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_ptr_nonnull(strstr(r.err, "--set workload.blocks.0.mixer=conv"));
+    tu_free(&r);
+    remove(path);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- op counts */
+
+static wl_desc model(uint64_t N, uint64_t H, uint64_t heads, uint64_t F, uint64_t batch,
+                     wl_mixer mix, wl_linear proj, wl_linear ffn, uint64_t bs)
+{
+    wl_desc d;
+    memset(&d, 0, sizeof d);
+    d.kind = WL_KIND_MODEL;
+    d.seq_len = N, d.hidden = H, d.heads = heads, d.ffn = F, d.batch = batch;
+    d.dtype = UTIL_FP16;
+    d.seed = 1;
+    d.n_blocks = 1;
+    d.blocks[0] = (wl_block){1, mix, proj, ffn, bs, 64, 0.5};
+    return d;
+}
+
+static const wl_op *find(const wl_op *ops, uint32_t n, const char *name)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (strcmp(ops[i].name, name) == 0)
+            return &ops[i];
+    ck_abort_msg("no op %s", name);
+    return NULL;
+}
+
+/* The closed forms, written out with the numbers of BERT-base at 4K tokens. */
+START_TEST(test_op_counts_dense)
+{
+    wl_desc d = model(4096, 768, 12, 3072, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+    wl_op ops[WL_MAX_BLOCK_OPS];
+    uint32_t n = wl_block_ops(&d, 0, ops);
+    ck_assert_uint_eq(n, 14);
+    /* QK^T and PV: N^2 d_head multiply-adds per head: 12 x 4096^2 x 64 */
+    ck_assert_uint_eq(find(ops, n, "scores")->macs, UINT64_C(12884901888));
+    ck_assert_uint_eq(find(ops, n, "context")->macs, UINT64_C(12884901888));
+    /* a projection: tokens x hidden x hidden = 4096 x 768 x 768 */
+    ck_assert_uint_eq(find(ops, n, "q-proj")->macs, UINT64_C(2415919104));
+    ck_assert_uint_eq(find(ops, n, "q-proj")->flops, UINT64_C(4831838208));
+    ck_assert_uint_eq(find(ops, n, "ffn1")->macs, UINT64_C(9663676416));
+    ck_assert_uint_eq(find(ops, n, "ffn1")->weights, 768 * 3072);
+    /* softmax: 5 flops on each of the 12 x 4096^2 scores */
+    ck_assert_uint_eq(find(ops, n, "softmax")->flops, UINT64_C(1006632960));
+    wl_totals t;
+    wl_model_totals(&d, &t);
+    /* 4 projections + 2 FFN layers + QK^T + PV */
+    ck_assert_uint_eq(t.macs,
+                      4 * UINT64_C(2415919104) + 2 * UINT64_C(9663676416) + 2 * UINT64_C(12884901888));
+}
+END_TEST
+
+START_TEST(test_op_counts_butterfly)
+{
+    /* hidden 768 pads to a 1024-point butterfly: 2 n log2 n = 20480 multiplies per vector */
+    wl_desc d = model(4096, 768, 12, 3072, 1, WL_MIX_FFT, WL_LIN_BUTTERFLY, WL_LIN_BUTTERFLY, 1);
+    wl_op ops[WL_MAX_BLOCK_OPS];
+    uint32_t n = wl_block_ops(&d, 0, ops);
+    const wl_op *o = find(ops, n, "o-proj");
+    ck_assert_uint_eq(o->n, 1024);
+    ck_assert_uint_eq(o->macs, UINT64_C(4096) * 20480);
+    ck_assert_uint_eq(o->flops, UINT64_C(4096) * 30720); /* 6 flops per pair: 3 n log2 n */
+    ck_assert_uint_eq(o->weights, 2 * 1024 * 10);
+    /* FFN 768 -> 3072 is a 4096-point butterfly: 2 x 4096 x 12 per vector */
+    ck_assert_uint_eq(find(ops, n, "ffn1")->macs, UINT64_C(4096) * 98304);
+    /* Fourier mixing: 5 n log2 n per FFT: 4096 rows of 1024 points, 768 columns of 4096 */
+    ck_assert_uint_eq(find(ops, n, "mix")->flops,
+                      UINT64_C(4096) * 5 * 1024 * 10 + UINT64_C(768) * 5 * 4096 * 12);
+    /* block butterfly, tile 8 on 1024: 2 n B log2(n/B) = 2 x 1024 x 8 x 7 per vector */
+    d.blocks[0].proj = WL_LIN_BLOCK_BUTTERFLY;
+    d.blocks[0].block_size = 8;
+    n = wl_block_ops(&d, 0, ops);
+    ck_assert_uint_eq(find(ops, n, "o-proj")->macs, UINT64_C(4096) * 114688);
+    /* butterfly along the sequence: per feature column 2 x 4096 x 12 */
+    d.blocks[0].mixer = WL_MIX_BUTTERFLY;
+    n = wl_block_ops(&d, 0, ops);
+    ck_assert_uint_eq(find(ops, n, "mix")->macs, UINT64_C(768) * 98304);
+    /* fft-compress, chunks of 64: sequence FFTs cost 5 n log2 64 */
+    d.blocks[0].mixer = WL_MIX_FFT_COMPRESS;
+    n = wl_block_ops(&d, 0, ops);
+    ck_assert_uint_eq(find(ops, n, "mix")->flops,
+                      UINT64_C(4096) * 5 * 1024 * 10 + UINT64_C(768) * 5 * 4096 * 6);
+}
+END_TEST
+
+START_TEST(test_reduction_against_dense)
+{
+    /* a dense model is its own counterpart; a FABNet-style one is far cheaper */
+    wl_desc d = model(4096, 768, 12, 3072, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+    wl_desc dense;
+    wl_dense_counterpart(&d, &dense);
+    wl_totals a, b;
+    wl_model_totals(&d, &a);
+    wl_model_totals(&dense, &b);
+    ck_assert_uint_eq(a.flops, b.flops);
+    d.blocks[0] = (wl_block){1, WL_MIX_FFT, WL_LIN_BUTTERFLY, WL_LIN_BUTTERFLY, 1, 64, 0.5};
+    wl_dense_counterpart(&d, &dense);
+    wl_model_totals(&d, &a);
+    wl_model_totals(&dense, &b);
+    ck_assert_uint_eq(b.macs, 4 * UINT64_C(2415919104) + 2 * UINT64_C(9663676416) +
+                                  2 * UINT64_C(12884901888));
+    ck_assert(b.flops > 10 * a.flops);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- functional runs */
+
+static void load(const char *arch_rel, arch_desc *a)
+{
+    char path[512], err[512];
+    ck_assert_msg(cfg_load_arch(tu_src(path, sizeof path, arch_rel), NULL, 0, a, err, sizeof err) == 0,
+                  "%s", err);
+}
+
+static void functional(const char *arch_rel, wl_desc *d)
+{
+    arch_desc a;
+    load(arch_rel, &a);
+    char err[512];
+    run_result r, bad;
+    ck_assert_msg(run_model(&a, d, true, false, &r, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(r.check.pass, "%s on %s: max error %g > tolerance %g", d->name, arch_rel,
+                  r.check.max_abs_err, r.check.tolerance);
+    ck_assert_uint_eq(r.check.count, d->batch * d->seq_len * d->hidden);
+    /* the check is live: a planted wrong weight fails it */
+    ck_assert_msg(run_model(&a, d, true, true, &bad, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(!bad.check.pass, "%s: a planted fault went unnoticed", d->name);
+    run_free(&r);
+    run_free(&bad);
+}
+
+START_TEST(test_functional_dense)
+{
+    wl_desc d = model(16, 16, 2, 32, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+    snprintf(d.name, sizeof d.name, "dense");
+    functional("arch/mld-4x4.cfg", &d);
+    d.mask = WL_MASK_CAUSAL;
+    functional("arch/mld-8x8.cfg", &d);
+    d.dtype = UTIL_FP32;
+    d.seq_len = 12; /* not a power of two; a partial last tag */
+    d.batch = 2;
+    functional("arch/mld-4x4.cfg", &d);
+    d.mask = WL_MASK_NONE;
+    d.blocks[0].repeat = 2;
+    functional("arch/mld-8x8.cfg", &d);
+}
+END_TEST
+
+START_TEST(test_functional_butterfly)
+{
+    /* FABNet-style: Fourier mixing, butterfly projections and FFN; hidden 12 pads to 16 */
+    wl_desc d = model(16, 12, 2, 24, 1, WL_MIX_FFT, WL_LIN_BUTTERFLY, WL_LIN_BUTTERFLY, 1);
+    snprintf(d.name, sizeof d.name, "all-butterfly");
+    functional("arch/mld-4x4.cfg", &d);
+    d.blocks[0].mixer = WL_MIX_BUTTERFLY;
+    d.blocks[0].proj = WL_LIN_NONE;
+    d.blocks[0].ffn = WL_LIN_BLOCK_BUTTERFLY;
+    d.blocks[0].block_size = 2;
+    d.dtype = UTIL_FP32;
+    functional("arch/mld-8x8.cfg", &d);
+}
+END_TEST
+
+START_TEST(test_functional_hybrid)
+{
+    wl_desc d = model(16, 16, 2, 32, 1, WL_MIX_FFT_COMPRESS, WL_LIN_BUTTERFLY, WL_LIN_DENSE, 1);
+    snprintf(d.name, sizeof d.name, "hybrid");
+    d.blocks[0].chunk = 8;
+    d.blocks[0].keep = 0.5;
+    d.n_blocks = 2;
+    d.blocks[1] = (wl_block){1, WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, WL_LIN_BUTTERFLY, 1, 64, 0.5};
+    functional("arch/mld-4x4.cfg", &d);
+    d.mask = WL_MASK_CAUSAL;
+    functional("arch/mld-8x8.cfg", &d);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- timing */
+
+/* Per op and for the model: cycles >= useful lane ops / (PEs x lanes) and >= DRAM bytes /
+ * DRAM bytes per cycle (no op can beat its own compute or memory traffic). */
+static void check_bounds(const char *arch_rel, const wl_desc *d)
+{
+    arch_desc a;
+    load(arch_rel, &a);
+    char err[512];
+    run_result r;
+    ck_assert_msg(run_model(&a, d, false, false, &r, err, sizeof err) == 0, "%s", err);
+    double peak = (double)arch_pe_count(&a) * arch_lanes(&a, d->dtype);
+    double bpc = arch_dram_bytes_per_cycle(&a);
+    uint64_t sum = 0;
+    for (uint32_t b = 0; b < r.n_blocks; b++) {
+        for (uint32_t i = 0; i < r.blocks[b].n_ops; i++) {
+            const run_op *o = &r.blocks[b].ops[i];
+            ck_assert_msg((double)o->cycles >= (double)o->lane_ops / peak, "%s: compute bound",
+                          o->op.name);
+            ck_assert_msg((double)o->cycles >=
+                              (double)(o->dram_read_bytes + o->dram_write_bytes) / bpc,
+                          "%s: DRAM bound", o->op.name);
+            /* every useful multiply of the closed form is done on the array */
+            if (o->op.kind == WL_OP_DENSE || o->op.kind == WL_OP_SCORES ||
+                o->op.kind == WL_OP_CONTEXT || o->op.kind == WL_OP_BUTTERFLY)
+                ck_assert_uint_ge(o->lane_ops, o->op.macs);
+        }
+        sum += r.blocks[b].cycles * r.blocks[b].repeat;
+    }
+    ck_assert_uint_eq(r.total.cycles, sum);
+    ck_assert((double)r.total.cycles >= (double)r.total.lane_ops / peak);
+    ck_assert((double)r.total.cycles >=
+              (double)(r.total.dram.read_bytes + r.total.dram.write_bytes) / bpc);
+    run_free(&r);
+}
+
+START_TEST(test_bounds)
+{
+    static const char *arches[] = {"arch/mld-4x4.cfg", "arch/mld-8x8.cfg", "arch/mld-16x16.cfg"};
+    for (int k = 0; k < 3; k++) {
+        wl_desc d = model(256, 128, 4, 512, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+        d.n_blocks = 2;
+        d.blocks[0] = (wl_block){2, WL_MIX_FFT, WL_LIN_BUTTERFLY, WL_LIN_BUTTERFLY, 1, 64, 0.5};
+        check_bounds(arches[k], &d);
+        d.blocks[0] = (wl_block){1, WL_MIX_BUTTERFLY, WL_LIN_BLOCK_BUTTERFLY, WL_LIN_DENSE, 4, 64,
+                                 0.5};
+        d.mask = WL_MASK_CAUSAL;
+        check_bounds(arches[k], &d);
+    }
+}
+END_TEST
+
+START_TEST(test_json_deterministic)
+{
+    char arch[512], wl[512], j1[512], j2[512];
+    tu_src(arch, sizeof arch, "arch/mld-8x8.cfg");
+    tu_src(wl, sizeof wl, "workloads/hybrid-fourier-image-1k.cfg");
+    tu_tmp(j1, sizeof j1, "a.json");
+    tu_tmp(j2, sizeof j2, "b.json");
+    tu_result r;
+    tu_run(&r, "-q", "--json", j1, "--set=workload.seq_len=256", arch, wl, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    tu_run(&r, "-q", "--json", j2, "--set=workload.seq_len=256", arch, wl, NULL);
+    ck_assert_int_eq(r.status, 0);
+    tu_free(&r);
+    size_t n1, n2;
+    char *a = tu_read(j1, &n1), *b = tu_read(j2, &n2);
+    ck_assert_uint_eq(n1, n2);
+    ck_assert(memcmp(a, b, n1) == 0);
+    ck_assert_ptr_nonnull(strstr(a, "\"flop_reduction\""));
+    ck_assert_ptr_nonnull(strstr(a, "\"name\": \"scores\""));
+    free(a);
+    free(b);
+    remove(j1);
+    remove(j2);
+}
+END_TEST
+
+START_TEST(test_cli_functional_exit_status)
+{
+    char path[512];
+    tu_result r;
+    run_edited(&r, path, sizeof path, "dtype", "dtype", "--functional");
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    char arch[512];
+    tu_run(&r, "-q", "--functional", "--inject-fault=twiddle", tu_src(arch, sizeof arch, ARCH), path,
+           NULL);
+    ck_assert_int_eq(r.status, 3);
+    ck_assert_ptr_nonnull(strstr(r.err, "functional mismatch"));
+    tu_free(&r);
+    remove(path);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("model");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_model_config_errors);
+    tcase_add_test(tc, test_model_missing_and_empty);
+    tcase_add_test(tc, test_model_set_overrides);
+    tcase_add_test(tc, test_op_counts_dense);
+    tcase_add_test(tc, test_op_counts_butterfly);
+    tcase_add_test(tc, test_reduction_against_dense);
+    tcase_add_test(tc, test_functional_dense);
+    tcase_add_test(tc, test_functional_butterfly);
+    tcase_add_test(tc, test_functional_hybrid);
+    tcase_add_test(tc, test_bounds);
+    tcase_add_test(tc, test_json_deterministic);
+    tcase_add_test(tc, test_cli_functional_exit_status);
+    suite_add_tcase(s, tc);
+    return tu_main(s);
+}
