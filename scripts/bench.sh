@@ -8,24 +8,31 @@ repeats="${1:-3}"
 [ -x /usr/bin/time ] || { echo "bench: needs GNU time (/usr/bin/time); run scripts/setup.sh" >&2; exit 1; }
 arch=arch/mld-8x8.cfg
 
-# run NAME N ROWS [extra options...]: prints one table row
-run() {
-    local name="$1" n="$2" rows="$3"
-    shift 3
-    local best_s="" best_kb="" json
-    json="$(mktemp)"
+# measure JSON ARGS...: runs bflysim REPEATS times with --json JSON; sets best_s (host
+# seconds, best run) and best_kb (peak RSS in KiB, smallest run)
+measure() {
+    local json="$1"
+    shift
+    best_s="" best_kb=""
     for _ in $(seq "$repeats"); do
-        local out t0 t1
+        local kb t0 t1 s
         t0="$EPOCHREALTIME"
-        out="$( { /usr/bin/time -f "%M" ./bflysim -q --json "$json" \
-                  --set workload.n="$n" --set workload.rows="$rows" "$@" \
-                  "$arch" workloads/butterfly-linear-4k.cfg >/dev/null; } 2>&1 | tail -n 1)"
+        kb="$( { /usr/bin/time -f "%M" ./bflysim -q --json "$json" "$@" >/dev/null; } 2>&1 |
+               tail -n 1)"
         t1="$EPOCHREALTIME"
-        local s kb="$out"
         s="$(awk "BEGIN{printf \"%.3f\", ${t1/,/.} - ${t0/,/.}}")"
         if [ -z "$best_s" ] || awk "BEGIN{exit !($s < $best_s)}"; then best_s="$s"; fi
         if [ -z "$best_kb" ] || [ "$kb" -lt "$best_kb" ]; then best_kb="$kb"; fi
     done
+}
+
+# run NAME N ROWS [extra options...]: prints one table row
+run() {
+    local name="$1" n="$2" rows="$3" json
+    shift 3
+    json="$(mktemp)"
+    measure "$json" --set workload.n="$n" --set workload.rows="$rows" "$@" \
+        "$arch" workloads/butterfly-linear-4k.cfg
     local cycles events
     cycles="$(sed -n 's/^ *"cycles": \([0-9]*\).*/\1/p' "$json" | head -n 1)"
     events="$(sed -n 's/^ *"events": \([0-9]*\).*/\1/p' "$json" | head -n 1)"
@@ -34,6 +41,23 @@ run() {
     mb="$(awk "BEGIN{printf \"%.1f\", $n * $rows * 2 / 1048576}")"
     printf '| %s | %s x %s | %s | %s | %s | %s | %.1f |\n' "$name" "$n" "$rows" "$mb" \
         "$cycles" "$events" "$best_s" "$(awk "BEGIN{print $best_kb / 1024}")"
+}
+
+# model NAME WORKLOAD [extra options...]: one model run, one table row
+model() {
+    local name="$1" wl="$2" json
+    shift 2
+    json="$(mktemp)"
+    measure "$json" "$@" "$arch" "$wl"
+    local cycles flops events util
+    cycles="$(sed -n '/"results"/,/}/s/^ *"cycles": \([0-9]*\).*/\1/p' "$json")"
+    flops="$(sed -n '/"results"/,/}/s/^ *"flops": \([0-9]*\).*/\1/p' "$json")"
+    util="$(sed -n '/"results"/,/}/s/^ *"utilization": \([0-9.e-]*\).*/\1/p' "$json")"
+    events="$(sed -n '/"counters"/,$s/^ *"events": \([0-9]*\).*/\1/p' "$json" | head -n 1)"
+    rm -f "$json"
+    printf '| %s | %s | %s | %.1f%% | %s | %s | %.1f |\n' "$name" "$cycles" "$flops" \
+        "$(awk "BEGIN{print 100 * $util}")" "$events" "$best_s" \
+        "$(awk "BEGIN{print $best_kb / 1024}")"
 }
 
 echo "bflysim bench on $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; best of $repeats runs; $arch"
@@ -46,3 +70,13 @@ run "4K x 3072 (4x the data)" 4096 3072
 run "4K x 12288 (16x the data)" 4096 12288
 run "64K x 256 (16x the data)" 65536 256
 run "functional 4K x 768" 4096 768 --functional
+
+echo
+echo "| model (issue 3) | simulated cycles | flops | PE util | events | host s | peak RSS MB |"
+echo "|---|---|---|---|---|---|---|"
+model "FABNet-style, Text 4K (12 blocks, hidden 768)" workloads/fabnet-text-4k.cfg
+model "hybrid-fourier, Text 4K" workloads/hybrid-fourier-text-4k.cfg
+model "BERT-base, Text 4K" workloads/bert-base-text-4k.cfg
+model "BERT-base, Image 1K (1/4 the tokens)" workloads/bert-base-image-1k.cfg
+model "BERT-base, ListOps 2K (1/2 the tokens)" workloads/bert-base-listops-2k.cfg
+model "FABNet-style, 16K" workloads/fabnet-16k.cfg

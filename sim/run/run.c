@@ -52,7 +52,7 @@ static void plan_layout(const wl_desc *d, layout *L)
 static void add_stats(eng_stats *tot, const eng_stats *s, uint64_t times)
 {
     tot->cycles += s->cycles * times;
-    tot->events += s->events * times;
+    tot->events += s->events; /* the engine's own work: simulated once */
     tot->lane_ops += s->lane_ops * times;
     tot->tags += s->tags * times;
     for (uint32_t p = 0; p <= tot->n_pes; p++) {

@@ -39,7 +39,8 @@ typedef struct run_check {
 typedef struct run_result {
     uint32_t n_blocks;
     run_block blocks[WL_MAX_BLOCKS];
-    eng_stats total; /* every counter over the whole model (blocks x repeats) */
+    eng_stats total; /* every counter over the whole model (blocks x repeats), except
+                      * events: the events the engine actually processed */
     bool functional;
     run_check check;
 } run_result;
