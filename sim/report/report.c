@@ -517,9 +517,10 @@ int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
         ssize_t got = hl + 1 <= sizeof head ? pread(fd, head, hl + 1, 0) : -1;
         if (got != (ssize_t)hl + 1 || memcmp(head, header, hl) != 0 || head[hl] != '\n')
             rc = util_fail(UTIL_ERUN, err, errlen,
-                           "%s: existing file has a different header; not appending (expected "
-                           "the bflysim %s header)",
-                           path, r->version);
+                           "%s: existing file has a different header; not appending (this run "
+                           "writes bflysim %s's %s header; keep models and butterfly layers in "
+                           "separate files)",
+                           path, r->version, r->model ? "model" : "butterfly-linear");
     }
     if (!rc && !write_all(fd, row, rl))
         rc = util_fail(UTIL_ERUN, err, errlen, "%s: write failed: %s", path, strerror(errno));
