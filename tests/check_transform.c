@@ -134,7 +134,10 @@ static void reference(const wl_desc *d, const wl_op *op, const float *x, const f
 
 /* Largest |got - want| over max |want|. Also checks that the stride gap of dst kept
  * its sentinel. */
-static double run_functional(const arch_desc *a, const wl_desc *d, const wl_op *op, bool plant)
+enum { PLANT_NONE, PLANT_MID, PLANT_LATE };
+
+static double run_functional(const arch_desc *a, const wl_desc *d, const wl_op *op, int plant,
+                             bool want_split)
 {
     uint64_t rows = op->rows, in = op->in, out = op->out;
     /* strides wider than the rows, so that row addressing is tested */
@@ -147,6 +150,8 @@ static double run_functional(const arch_desc *a, const wl_desc *d, const wl_op *
     ck_assert_msg(rc == UTIL_OK, "%s: %s", op->name, err);
     ck_assert(m.kind == op->kind && m.desc[0] && m.dram_end >= io.free_addr);
     ck_assert(m.weight_addr >= io.free_addr && m.weight_addr + m.weight_elems <= m.dram_end);
+    /* split mappings say so ("parts of" a line per tag) */
+    ck_assert_msg(!want_split || strstr(m.desc, "parts of"), "%s not split: %s", op->name, m.desc);
     float *image = malloc(m.dram_end * sizeof *image);
     for (uint64_t i = 0; i < m.dram_end; i++)
         image[i] = SENTINEL;
@@ -163,8 +168,11 @@ static double run_functional(const arch_desc *a, const wl_desc *d, const wl_op *
     wl_op_weights(d, op, 0, w);
     ck_assert(op->kind >= WL_OP_FFT_MIX || nw == op->weights);
     map_transform_write_weights(&m, op, w, image);
-    if (plant) /* one weight (or twiddle) of the image off by 0.5 */
-        image[m.weight_addr + m.weight_elems / 2] += 0.5f;
+    /* one weight (or twiddle) of the image off by 0.5: in the middle, or three quarters in
+     * (a late part of a split mapping) */
+    if (plant != PLANT_NONE)
+        image[m.weight_addr + (plant == PLANT_MID ? m.weight_elems / 2 : m.weight_elems * 3 / 4)] +=
+            0.5f;
     m.program.dram_elems = m.dram_end;
     eng_stats st;
     rc = eng_run(a, &m.program, image, &st, err, sizeof err);
@@ -246,7 +254,7 @@ static void check_cases(const char *arch, util_dtype t)
         wl_desc d;
         wl_op op = case_op(&cases[i], t, &d);
         ck_assert_int_eq(op.kind, case_kind[i]);
-        double e = run_functional(&a, &d, &op, false);
+        double e = run_functional(&a, &d, &op, PLANT_NONE, false);
         ck_assert_msg(e <= tolerance(t), "%s case %zu (%s %s): relative error %g above %g", arch,
                       i, wl_op_kind_name(op.kind), op.name, e, tolerance(t));
     }
@@ -280,9 +288,82 @@ START_TEST(test_planted_error)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         wl_desc d;
         wl_op op = case_op(&cases[i], UTIL_FP32, &d);
-        double e = run_functional(&a, &d, &op, true);
+        double e = run_functional(&a, &d, &op, PLANT_MID, false);
         ck_assert_msg(e > tolerance(UTIL_FP32), "case %zu (%s): planted error not seen (%g)", i,
                       wl_op_kind_name(op.kind), e);
+    }
+}
+END_TEST
+
+/* ---------------------------------------------------------------- split lines
+ *
+ * PE buffers too small for one vector (or one column of tokens) force tags that hold
+ * parts of a line: strided sub-transforms over a window of the line's bits, with each
+ * part's weights and twiddles, padding and cropping the same in every part. */
+
+typedef struct scase {
+    fcase c;
+    wl_op_kind kind;
+    uint32_t buffer_elems; /* pe.buffer_bytes in elements of the case's type */
+} scase;
+
+static const scase split_cases[] = {
+    /* Fourier mixing: power-of-two and padded sequences, padded hidden size */
+    {{WL_MIX_FFT, WL_LIN_NONE, "mix", 64, 8, 16, 1, 1, 4}, WL_OP_FFT_MIX, 75},
+    {{WL_MIX_FFT, WL_LIN_NONE, "mix", 60, 6, 16, 2, 1, 4}, WL_OP_FFT_MIX, 75},
+    /* fft-compress: lines of several chunks, split */
+    {{WL_MIX_FFT_COMPRESS, WL_LIN_NONE, "mix", 64, 8, 16, 1, 1, 16}, WL_OP_FFT_COMPRESS, 75},
+    {{WL_MIX_FFT_COMPRESS, WL_LIN_NONE, "mix", 60, 6, 16, 2, 1, 8}, WL_OP_FFT_COMPRESS, 75},
+    /* sequence butterfly (a padded sequence cannot split: see test_too_large) */
+    {{WL_MIX_BUTTERFLY, WL_LIN_NONE, "mix", 64, 8, 16, 1, 1, 4}, WL_OP_SEQ_BFLY, 75},
+    {{WL_MIX_BUTTERFLY, WL_LIN_NONE, "mix", 64, 6, 16, 2, 1, 4}, WL_OP_SEQ_BFLY, 75},
+    /* block butterfly, tiles of 2 and 4, padded input and cropped output */
+    {{WL_MIX_ATTENTION, WL_LIN_BLOCK_BUTTERFLY, "ffn1", 6, 16, 64, 2, 2, 4}, WL_OP_BLOCK_BFLY, 75},
+    {{WL_MIX_ATTENTION, WL_LIN_BLOCK_BUTTERFLY, "ffn2", 6, 16, 64, 2, 2, 4}, WL_OP_BLOCK_BFLY, 75},
+    {{WL_MIX_ATTENTION, WL_LIN_BLOCK_BUTTERFLY, "ffn1", 5, 32, 64, 1, 4, 4}, WL_OP_BLOCK_BFLY, 150},
+    /* butterfly */
+    {{WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "ffn1", 6, 48, 64, 1, 1, 4}, WL_OP_BUTTERFLY, 75},
+    {{WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "ffn2", 6, 48, 64, 1, 1, 4}, WL_OP_BUTTERFLY, 75},
+};
+
+static void split_arch(const scase *c, util_dtype t, arch_desc *a)
+{
+    load_arch("arch/mld-4x4.cfg", a);
+    a->pe.buffer_bytes = c->buffer_elems * util_dtype_bytes(t);
+}
+
+START_TEST(test_functional_split)
+{
+    static const util_dtype types[] = {UTIL_FP32, UTIL_FP16};
+    for (size_t ti = 0; ti < 2; ti++) {
+        for (size_t i = 0; i < sizeof split_cases / sizeof split_cases[0]; i++) {
+            arch_desc a;
+            wl_desc d;
+            split_arch(&split_cases[i], types[ti], &a);
+            wl_op op = case_op(&split_cases[i].c, types[ti], &d);
+            ck_assert_int_eq(op.kind, split_cases[i].kind);
+            double e = run_functional(&a, &d, &op, PLANT_NONE, true);
+            ck_assert_msg(e <= tolerance(types[ti]), "split case %zu (%s %s): relative error %g",
+                          i, wl_op_kind_name(op.kind), op.name, e);
+        }
+    }
+}
+END_TEST
+
+/* Every part has its own weights: a wrong one in the middle or in a late part shows (a
+ * single weight may meet only padding or dropped outputs, so one of the two suffices). */
+START_TEST(test_planted_error_split)
+{
+    for (size_t i = 0; i < sizeof split_cases / sizeof split_cases[0]; i++) {
+        arch_desc a;
+        wl_desc d;
+        split_arch(&split_cases[i], UTIL_FP32, &a);
+        wl_op op = case_op(&split_cases[i].c, UTIL_FP32, &d);
+        double e1 = run_functional(&a, &d, &op, PLANT_MID, true);
+        double e2 = run_functional(&a, &d, &op, PLANT_LATE, true);
+        ck_assert_msg(e1 > tolerance(UTIL_FP32) || e2 > tolerance(UTIL_FP32),
+                      "split case %zu (%s): planted errors not seen (%g, %g)", i,
+                      wl_op_kind_name(op.kind), e1, e2);
     }
 }
 END_TEST
@@ -330,6 +411,30 @@ static const fcase big[] = {
     {WL_MIX_FFT_COMPRESS, WL_LIN_NONE, "mix", 1024, 768, 3072, 1, 1, 64},
 };
 
+/* Runs one case in timing mode: at or above the compute and DRAM bounds, every useful
+ * operation accounted for, at least the compulsory traffic; split mappings when asked. */
+static void check_bounds(const arch_desc *a, const char *arch, const fcase *c, bool want_split)
+{
+    wl_desc d;
+    wl_op op = case_op(c, UTIL_FP16, &d);
+    eng_stats st;
+    map_op_result m;
+    run_timing(a, &d, &op, &st, &m);
+    ck_assert_msg(!want_split || strstr(m.desc, "parts of"), "%s: %s", op.name, m.desc);
+    double lanes = arch_lanes(a, d.dtype) * (double)arch_pe_count(a);
+    double compute = (double)st.lane_ops / lanes;
+    double bytes = (double)(st.dram.read_bytes + st.dram.write_bytes);
+    double dram = bytes / arch_dram_bytes_per_cycle(a);
+    ck_assert_uint_eq(st.lane_ops, expected_lane_ops(&d, &op));
+    ck_assert_msg((double)st.cycles >= compute && (double)st.cycles >= dram,
+                  "%s %s: %llu cycles below a bound (compute %.0f, DRAM %.0f)", arch, op.name,
+                  (unsigned long long)st.cycles, compute, dram);
+    /* compulsory traffic: read the input, write the output */
+    ck_assert(bytes >= (double)op.rows * (double)(op.in + op.out) * 2.0);
+    eng_stats_free(&st);
+    map_transform_free(&m);
+}
+
 START_TEST(test_timing_bounds)
 {
     static const char *const arches[] = {"arch/mld-4x4.cfg", "arch/mld-8x8.cfg",
@@ -337,27 +442,29 @@ START_TEST(test_timing_bounds)
     for (size_t ai = 0; ai < 3; ai++) {
         arch_desc a;
         load_arch(arches[ai], &a);
-        for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
-            wl_desc d;
-            wl_op op = case_op(&big[i], UTIL_FP16, &d);
-            eng_stats st;
-            map_op_result m;
-            run_timing(&a, &d, &op, &st, &m);
-            double lanes = arch_lanes(&a, d.dtype) * (double)arch_pe_count(&a);
-            double compute = (double)st.lane_ops / lanes;
-            double dram = (double)(st.dram.read_bytes + st.dram.write_bytes) /
-                          arch_dram_bytes_per_cycle(&a);
-            /* compulsory traffic: read the input, write the output */
-            double io_bytes = (double)op.rows * (double)(op.in + op.out) * 2.0;
-            ck_assert_uint_eq(st.lane_ops, expected_lane_ops(&d, &op));
-            ck_assert_msg((double)st.cycles >= compute && (double)st.cycles >= dram,
-                          "%s %s: %llu cycles below a bound (compute %.0f, DRAM %.0f)",
-                          arches[ai], op.name, (unsigned long long)st.cycles, compute, dram);
-            ck_assert((double)(st.dram.read_bytes + st.dram.write_bytes) >= io_bytes);
-            eng_stats_free(&st);
-            map_transform_free(&m);
-        }
+        for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+            check_bounds(&a, arches[ai], &big[i], false);
     }
+}
+END_TEST
+
+/* Long lines on mld-8x8: 16K-token Fourier mixing and fft-compress, whose token columns
+ * do not fit a PE column, and block butterflies on n = 4096 with tiles of 8 and 16, whose
+ * vectors and weights do not: split mappings, at or above the compute and DRAM bounds,
+ * with every useful operation accounted for. */
+static const fcase long_cases[] = {
+    {WL_MIX_FFT, WL_LIN_NONE, "mix", 16384, 768, 3072, 1, 1, 64},
+    {WL_MIX_FFT_COMPRESS, WL_LIN_NONE, "mix", 16384, 768, 3072, 1, 1, 256},
+    {WL_MIX_ATTENTION, WL_LIN_BLOCK_BUTTERFLY, "ffn1", 1024, 768, 3072, 1, 8, 64},
+    {WL_MIX_ATTENTION, WL_LIN_BLOCK_BUTTERFLY, "ffn2", 1024, 768, 3072, 1, 16, 64},
+};
+
+START_TEST(test_timing_long)
+{
+    arch_desc a;
+    load_arch("arch/mld-8x8.cfg", &a);
+    for (size_t i = 0; i < sizeof long_cases / sizeof long_cases[0]; i++)
+        check_bounds(&a, "arch/mld-8x8.cfg", &long_cases[i], true);
 }
 END_TEST
 
@@ -387,11 +494,13 @@ START_TEST(test_timing_deterministic)
 }
 END_TEST
 
-/* An op that cannot fit says so instead of mapping something wrong. */
+/* An op that cannot fit says so instead of mapping something wrong: a PE buffer below
+ * the smallest tag, and a padded sequence whose parts would need two-level DMA patterns. */
 START_TEST(test_too_large)
 {
     arch_desc a;
     load_arch("tests/data/tiny-1x2.cfg", &a);
+    a.pe.buffer_bytes = 8;
     wl_desc d;
     fcase c = {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "q-proj", 4, 768, 16, 1, 1, 4};
     wl_op op = case_op(&c, UTIL_FP16, &d);
@@ -400,6 +509,13 @@ START_TEST(test_too_large)
     char err[512] = "";
     ck_assert_int_eq(map_transform(&a, &d, &op, &io, false, &m, err, sizeof err), UTIL_ERUN);
     ck_assert(strstr(err, "cannot map") != NULL);
+    scase sc = {{WL_MIX_BUTTERFLY, WL_LIN_NONE, "mix", 60, 6, 16, 2, 1, 4}, WL_OP_SEQ_BFLY, 75};
+    split_arch(&sc, UTIL_FP32, &a);
+    op = case_op(&sc.c, UTIL_FP32, &d);
+    io = (map_op_io){{0, 120, 6, 6}, {0, 120, 6, 6}, {720, 120, 6, 6}, 1440};
+    err[0] = 0;
+    ck_assert_int_eq(map_transform(&a, &d, &op, &io, true, &m, err, sizeof err), UTIL_ERUN);
+    ck_assert(strstr(err, "cannot map seq-butterfly") != NULL);
 }
 END_TEST
 
@@ -412,7 +528,10 @@ int main(void)
     tcase_add_test(tc, test_functional_4x4);
     tcase_add_test(tc, test_functional_8x8);
     tcase_add_test(tc, test_planted_error);
+    tcase_add_test(tc, test_functional_split);
+    tcase_add_test(tc, test_planted_error_split);
     tcase_add_test(tc, test_timing_bounds);
+    tcase_add_test(tc, test_timing_long);
     tcase_add_test(tc, test_timing_deterministic);
     tcase_add_test(tc, test_too_large);
     suite_add_tcase(s, tc);

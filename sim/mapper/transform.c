@@ -13,6 +13,8 @@
 #define TR_MAX_TILE 256
 /* SPM transfers of one PE: more means a layout the patterns cannot follow. */
 #define TR_MAX_PE_XFERS 64
+/* Stages of one group: bits of a line index. */
+#define TR_MAX_BITS 40
 
 /* ---------------------------------------------------------------- description
  *
@@ -20,43 +22,69 @@
  * pairing the units whose index within a vector differs in one bit) to every vector of
  * N units; a unit is u elements that move and pair together (one element; a tile of a
  * block butterfly; a complex number as re, im; a token's columns for sequence
- * transforms). A tag holds V vectors. A group is split into passes of at most `cols`
- * stages (one PE column per stage, as in map_butterfly_simple); passes exchange
- * intermediates through DRAM in the padded layout, one contiguous tag after another.
+ * transforms). Vectors come in lines: a matrix row, or the Vl consecutive vectors of one
+ * batch item's tokens in a few columns (fft-compress chunks the sequence).
+ *
+ * A tag holds Lt whole lines, or (split groups, lines too long for a PE column) T units
+ * of one line: the units whose line index has given bits in the complement of a window
+ * W of log2 T bits (one tag per value: a chunk). A group is split into passes of at most
+ * `cols` stages (one PE column per stage, as in map_butterfly_simple), each on stages
+ * whose bits lie in its window; passes exchange intermediates through DRAM in the padded
+ * line layout. A phase runs once per chunk (engine repeats) with that chunk's weights.
  *
  * Padding, cropping, real/complex conversion and the FFT's bit reversal happen at the
- * edges of a group: the first column receives only the real elements of its units and
- * zeroes the rest, the last column sends the kept elements to their packed places in
- * the SPM output slot (whose first part DMA writes back) and the others behind them. */
+ * edges of a group: DMA moves only real elements, packed in DRAM order into the SPM slot;
+ * the first column zeroes the padding, the last column sends the kept elements to their
+ * slot positions and drops the others. Every chunk must see the same slot positions
+ * (the transfers are static), which the window search checks. */
 
 typedef enum { PM_IDENT, PM_ROWS, PM_SEQ } pmap_kind;
 
-/* A tag's place in DRAM and its element mapping. Tag t is the elements
- * base + (t / G) A + (t % G) Bc + i stride + j, i < count, j < run, packed in that order
- * into the SPM slot. */
+/* Where lines lie in DRAM and how their elements map: line L starts at
+ * base + (L / G) A + (L % G) Bc. */
 typedef struct tport {
-    uint64_t base, G, A, Bc, run, stride, count;
-    pmap_kind map; /* IDENT: the padded layout; ROWS: vector = row, unit = features;
-                    * SEQ: vector = tokens, unit = a token's columns */
-    uint64_t lim;  /* ROWS: real (kept) elements per row; SEQ: real (kept) tokens */
-    bool re_only;  /* complex units, real values in DRAM (im dropped or zero) */
-    bool reversed; /* output: unit j holds natural index bit_reverse(j) */
-    uint64_t keep; /* output: natural indices >= keep become zeros */
+    uint64_t base, G, A, Bc;
+    uint64_t stride; /* SEQ: between tokens */
+    pmap_kind map;   /* IDENT: the padded layout; ROWS: vector = row, unit = features;
+                      * SEQ: vector = tokens, unit = a token's columns */
+    uint64_t lim;    /* ROWS: real (kept) elements per row; SEQ: real (kept) tokens */
+    bool re_only;    /* complex units, real values in DRAM (im dropped or zero) */
+    bool reversed;   /* output: unit j holds natural index bit_reverse(j) */
+    uint64_t keep;   /* output: natural indices >= keep become zeros */
 } tport;
+
+/* One side (input or output) of a pass: where every element of a tag goes in the SPM
+ * slot, and what DMA moves. */
+typedef struct tside {
+    tport port;
+    eng_pattern pat; /* relative to the tag's first element */
+    uint64_t *first; /* per chunk: offset of slot position 0 from its line's start */
+    int64_t *slot;   /* per tag element (unit e, element k at e u + k): position or -1 */
+    uint64_t elems;  /* slot elements DMA moves */
+} tside;
 
 typedef enum { ST_RBFLY, ST_BLOCK, ST_FFT } stage_kind;
 
 typedef struct tgroup {
     stage_kind kind;
     uint32_t stages;
-    uint64_t u, N, V, n_tags, wpp; /* wpp: weights per unit pair */
+    uint64_t u, N, Vl, wpp; /* Vl: vectors per line; wpp: weights per unit pair */
+    uint64_t n_lines;
+    uint64_t H, cpl;        /* sequence groups: columns, and elements per column of a unit */
+    uint64_t cols;          /* sequence groups: columns per unit */
+    uint64_t Lt, T;         /* lines per tag, units per tag */
+    bool split;             /* tags are chunks of a line */
     tport in, out;
 } tgroup;
 
 typedef struct tpass {
     uint32_t grp, s0, k; /* stages s0 .. s0+k-1 of the group */
+    uint64_t W;          /* split: the line-index bits a tag covers */
+    uint64_t chunks;     /* tags per line (phase repeats) */
+    uint64_t n_ltags;    /* tags per repeat */
+    uint64_t Lt;         /* lines per tag */
     map_geom g;
-    tport in, out;
+    tside in, out;
 } tpass;
 
 /* Kernel context of one instruction. */
@@ -81,11 +109,22 @@ typedef struct tmap {
     uint64_t weight_addr;
 } tmap;
 
-/* Tag bit of stage s: butterflies go up from bit 0 (ref_butterfly's order); FFTs are
+/* Vector bit of stage s: butterflies go up from bit 0 (ref_butterfly's order); FFTs are
  * decimation in frequency, from the top bit down (natural input, bit-reversed output). */
 static uint32_t stage_bit(const tgroup *gr, uint32_t s)
 {
     return gr->kind == ST_FFT ? gr->stages - 1 - s : s;
+}
+
+/* Tag bit of vector bit b in a pass: its rank in the window of a split group. */
+static uint32_t tag_bit(const tgroup *gr, const tpass *ps, uint32_t b)
+{
+    if (!gr->split)
+        return b;
+    uint32_t r = 0;
+    for (uint32_t i = 0; i < b; i++)
+        r += (uint32_t)(ps->W >> i) & 1u;
+    return r;
 }
 
 /* Storage unit held at buffer unit lu by PE row r at a stage on tag bit b. */
@@ -104,50 +143,89 @@ static uint64_t bit_reverse(uint64_t x, uint32_t bits)
     return y;
 }
 
+/* The bits of x, lowest first, placed at the set bits of mask. */
+static uint64_t deposit(uint64_t x, uint64_t mask)
+{
+    uint64_t y = 0;
+    for (; mask; mask &= mask - 1, x >>= 1)
+        if (x & 1)
+            y |= mask & (~mask + 1);
+    return y;
+}
+
+static uint64_t low_mask(uint32_t bits)
+{
+    return bits >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << bits) - 1;
+}
+
 /* Natural index of storage unit j of a vector. */
 static uint64_t natural(const tport *p, uint64_t N, uint64_t j)
 {
     return p->reversed ? bit_reverse(j, util_log2(N)) : j;
 }
 
-/* SPM slot position of element k of unit j of vector v, or -1 when it is padding (input)
- * or dropped (output). */
-static int64_t port_pos(const tport *p, uint64_t N, uint64_t u, uint64_t v, uint64_t j, uint64_t k)
+/* Line (within its tag) and line index of unit e of a tag of chunk ch. */
+static void tag_unit(const tgroup *gr, const tpass *ps, uint64_t ch, uint64_t e, uint64_t *l,
+                     uint64_t *i)
 {
+    uint64_t Nl = gr->Vl * gr->N;
+    if (!gr->split) {
+        *l = e / Nl;
+        *i = e % Nl;
+        return;
+    }
+    *l = 0;
+    *i = deposit(e, ps->W) | deposit(ch, (Nl - 1) & ~ps->W);
+}
+
+/* DRAM offset from its tag's first line of element k of unit i of tag line l, or -1 when
+ * it is padding (input) or dropped (output). */
+static int64_t elem_offset(const tport *p, const tgroup *gr, uint64_t l, uint64_t i, uint64_t k)
+{
+    uint64_t line = l * p->A, N = gr->N, kd = k;
     if (p->map == PM_IDENT)
-        return (int64_t)((v * N + j) * u + k);
-    uint64_t ud = u, kd = k, q = natural(p, N, j);
+        return (int64_t)(line + i * gr->u + k);
     if (p->re_only) {
         if (k & 1)
             return -1;
-        ud = u / 2;
         kd = k / 2;
     }
+    uint64_t ud = p->re_only ? gr->u / 2 : gr->u, q = natural(p, N, i % N);
     if (p->map == PM_ROWS) {
         uint64_t f = q * ud + kd;
-        return f < p->lim ? (int64_t)(v * p->lim + f) : -1;
+        return f < p->lim ? (int64_t)(line + f) : -1;
     }
-    uint64_t t = v * N + q;
-    return t < p->lim ? (int64_t)(t * ud + kd) : -1;
+    uint64_t t = (i / N) * N + q;
+    return t < p->lim ? (int64_t)(line + t * p->stride + kd) : -1;
 }
 
-static void port_dma(const tport *p, uint64_t tag, eng_pattern *out)
+/* Output elements of unit i that the last column zeroes (dropped coefficients). */
+static bool zeroed(const tport *p, const tgroup *gr, uint64_t i)
 {
-    uint64_t first = p->base + (tag / p->G) * p->A + (tag % p->G) * p->Bc;
-    *out = (eng_pattern){first, p->run, p->stride, p->count};
+    return p->map != PM_IDENT && natural(p, gr->N, i % gr->N) >= p->keep;
 }
 
+/* DMA pattern of the tag of chunk ch whose first line is L. */
+static void side_dma(const tside *sd, uint64_t L, uint64_t ch, eng_pattern *out)
+{
+    const tport *p = &sd->port;
+    uint64_t first = p->base + (L / p->G) * p->A + (L % p->G) * p->Bc + sd->first[ch];
+    *out = (eng_pattern){first, sd->pat.run, sd->pat.stride, sd->pat.count};
+}
+
+/* Tags run chunk by chunk (one phase repeat each), all line tags in each. */
 static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out)
 {
     const tpass *ps = ctx;
-    port_dma(&ps->in, tag, in);
-    port_dma(&ps->out, tag, out);
+    uint64_t ch = tag / ps->n_ltags, lt = tag % ps->n_ltags;
+    side_dma(&ps->in, lt * ps->Lt, ch, in);
+    side_dma(&ps->out, lt * ps->Lt, ch, out);
 }
 
-/* A contiguous padded tag after another: intermediates between passes. */
-static tport ident_port(uint64_t base, uint64_t tag_elems)
+/* The padded layout of intermediates: line after line (base set once DRAM is laid out). */
+static tport ident_port(const tgroup *gr)
 {
-    return (tport){base, 1, tag_elems, 0, tag_elems, tag_elems, 1, PM_IDENT, 0, false, false, 0};
+    return (tport){0, 1, gr->Vl * gr->N * gr->u, 0, 0, PM_IDENT, 0, false, false, 0};
 }
 
 /* ---------------------------------------------------------------- kernel */
@@ -256,44 +334,302 @@ static uint64_t pow2_factor(uint64_t x)
     return x & (~x + 1);
 }
 
-/* Rows group (vectors = rows of a matrix): the most vectors per tag that fit. */
-static int plan_rows(const arch_desc *a, util_dtype dt, tgroup *gr, uint64_t rows, const char *what,
-                     char *err, size_t errlen)
+/* ---------------------------------------------------------------- tag sides */
+
+enum { SIDE_OK = 0, SIDE_BAD, SIDE_OOM };
+
+typedef struct ukey {
+    uint64_t off, e;
+} ukey;
+
+static int cmp_ukey(const void *x, const void *y)
 {
-    map_geom g;
-    for (uint64_t V = pow2_factor(rows); V >= 1; V /= 2) {
-        if (fits(a, dt, gr->u, V * gr->N, gr->wpp, &g)) {
-            gr->V = V;
-            gr->n_tags = rows / V;
-            return UTIL_OK;
-        }
-    }
-    return util_fail(UTIL_ERUN, err, errlen,
-                     "cannot map %s: one vector of %llu x %llu elements with %llu weights per "
-                     "pair does not fit pe.buffer_kb = %u and the SPM (%llu bytes)",
-                     what, (unsigned long long)gr->N, (unsigned long long)gr->u,
-                     (unsigned long long)gr->wpp, a->pe.buffer_bytes / 1024,
-                     (unsigned long long)arch_spm_bytes(a));
+    uint64_t a = ((const ukey *)x)->off, b = ((const ukey *)y)->off;
+    return a < b ? -1 : a > b;
 }
 
-/* Sequence group: tags are one batch item's tokens x `cols` columns (cpl elements per
- * column); the widest column group that divides hidden and fits. */
-static int plan_seq(const arch_desc *a, util_dtype dt, tgroup *gr, uint64_t hidden, uint64_t cpl,
-                    uint64_t *cols, const char *what, char *err, size_t errlen)
+/* The one strided pattern that lists ascending offsets o[0..n), relative to o[0]. */
+static bool find_pattern(const uint64_t *o, uint64_t n, eng_pattern *p)
 {
-    map_geom g;
-    for (uint64_t c = hidden; c >= 1; c--) {
-        if (hidden % c == 0 && fits(a, dt, c * cpl, gr->V * gr->N, gr->wpp, &g)) {
-            *cols = c;
-            gr->u = c * cpl;
-            return UTIL_OK;
+    if (n == 0)
+        return false;
+    uint64_t run = 1;
+    while (run < n && o[run] == o[0] + run)
+        run++;
+    if (n % run)
+        return false;
+    uint64_t count = n / run, stride = count > 1 ? o[run] - o[0] : run;
+    if (stride < run)
+        return false;
+    for (uint64_t s = 0; s < n; s++)
+        if (o[s] != o[0] + (s / run) * stride + s % run)
+            return false;
+    *p = (eng_pattern){0, run, stride, count};
+    return true;
+}
+
+static void side_free(tside *sd)
+{
+    free(sd->first);
+    free(sd->slot);
+    sd->first = NULL;
+    sd->slot = NULL;
+}
+
+/* Slot positions of a pass side: DMA packs a tag's real elements in DRAM order, so a
+ * position is an element's rank by offset in chunk 0; every other chunk must have the
+ * same real (and, on the output, zeroed) elements at the same pattern offsets. */
+static int build_side(const tgroup *gr, const tpass *ps, const tport *port, bool output,
+                      tside *sd)
+{
+    uint64_t T = gr->T, u = gr->u, n = 0, real = 0;
+    sd->port = *port;
+    sd->slot = malloc(T * u * sizeof *sd->slot);
+    sd->first = malloc(ps->chunks * sizeof *sd->first);
+    ukey *keys = malloc(T * sizeof *keys);
+    uint64_t *offs = malloc(T * u * sizeof *offs);
+    int rc = sd->slot && sd->first && keys && offs ? SIDE_OK : SIDE_OOM;
+    for (uint64_t e = 0; e < T && !rc; e++) {
+        uint64_t l, i;
+        tag_unit(gr, ps, 0, e, &l, &i);
+        for (uint64_t k = 0; k < u; k++)
+            sd->slot[e * u + k] = -1;
+        int64_t o = elem_offset(port, gr, l, i, 0);
+        if (o >= 0)
+            keys[n++] = (ukey){(uint64_t)o, e};
+    }
+    if (!rc)
+        qsort(keys, n, sizeof *keys, cmp_ukey);
+    for (uint64_t x = 0; x < n && !rc; x++) {
+        uint64_t l, i, e = keys[x].e;
+        tag_unit(gr, ps, 0, e, &l, &i);
+        for (uint64_t k = 0; k < u; k++) {
+            int64_t o = elem_offset(port, gr, l, i, k);
+            if (o >= 0) {
+                offs[real] = (uint64_t)o;
+                sd->slot[e * u + k] = (int64_t)real++;
+            }
         }
     }
+    if (!rc && !find_pattern(offs, real, &sd->pat))
+        rc = SIDE_BAD;
+    if (!rc) {
+        sd->elems = real;
+        sd->first[0] = offs[0];
+    }
+    /* the element at slot position 0 locates every chunk */
+    uint64_t at0 = n ? keys[0].e * u : 0;
+    while (!rc && sd->slot[at0] != 0)
+        at0++;
+    for (uint64_t ch = 1; ch < ps->chunks && !rc; ch++) {
+        uint64_t l, i;
+        tag_unit(gr, ps, ch, at0 / u, &l, &i);
+        int64_t f = elem_offset(port, gr, l, i, at0 % u);
+        if (f < 0) {
+            rc = SIDE_BAD;
+            break;
+        }
+        sd->first[ch] = (uint64_t)f;
+        for (uint64_t e = 0; e < T && !rc; e++) {
+            uint64_t l0, i0;
+            tag_unit(gr, ps, ch, e, &l, &i);
+            if (output) {
+                tag_unit(gr, ps, 0, e, &l0, &i0);
+                if (zeroed(port, gr, i) != zeroed(port, gr, i0))
+                    rc = SIDE_BAD;
+            }
+            for (uint64_t k = 0; k < u && !rc; k++) {
+                int64_t o = elem_offset(port, gr, l, i, k), s = sd->slot[e * u + k];
+                uint64_t want = s < 0 ? 0
+                                      : (uint64_t)f + ((uint64_t)s / sd->pat.run) * sd->pat.stride +
+                                            (uint64_t)s % sd->pat.run;
+                if ((o < 0) != (s < 0) || (s >= 0 && (uint64_t)o != want))
+                    rc = SIDE_BAD;
+            }
+        }
+    }
+    free(keys);
+    free(offs);
+    if (rc)
+        side_free(sd);
+    return rc;
+}
+
+/* Both sides of a pass; the intermediates' bases are set later. */
+static int build_sides(const tgroup *gr, tpass *ps)
+{
+    tport mid = ident_port(gr);
+    int rc = build_side(gr, ps, ps->s0 == 0 ? &gr->in : &mid, false, &ps->in);
+    if (rc)
+        return rc;
+    rc = build_side(gr, ps, ps->s0 + ps->k == gr->stages ? &gr->out : &mid, true, &ps->out);
+    if (rc)
+        side_free(&ps->in);
+    return rc;
+}
+
+/* A window for stages s0 .. s0+k-1 of a split group: log2 T line bits that hold the
+ * stages' bits, as one run of low bits and one run higher up (one DMA pattern), low
+ * runs first (longer DRAM runs). */
+static int find_window(const tgroup *gr, tpass *ps)
+{
+    uint32_t t = util_log2(gr->T), Lb = util_log2(gr->Vl * gr->N), k = ps->k;
+    uint32_t sb = gr->kind == ST_FFT ? gr->stages - ps->s0 - k : ps->s0;
+    uint64_t M = low_mask(k) << sb;
+    for (uint32_t lo = t + 1; lo-- > 0;) {
+        uint32_t hi = t - lo;
+        for (uint32_t b = hi ? lo + 1 : 0; b + hi <= Lb; b++) {
+            uint64_t W = low_mask(lo) | (low_mask(hi) << b);
+            if ((W & M) != M)
+                continue;
+            ps->W = W;
+            int rc = build_sides(gr, ps);
+            if (rc != SIDE_BAD)
+                return rc;
+            if (!hi)
+                break;
+        }
+    }
+    return SIDE_BAD;
+}
+
+/* Passes of a group from stage s0 on, into ps[np..]: the most stages per pass that leave
+ * a plan for the rest (dead[s] marks stages from which none exists). */
+static int plan_from(const tgroup *gr, uint32_t C, uint32_t gi, uint32_t s0, tpass *ps,
+                     uint32_t np, uint32_t *n_out, bool *dead)
+{
+    if (s0 == gr->stages) {
+        *n_out = np;
+        return SIDE_OK;
+    }
+    if (dead[s0])
+        return SIDE_BAD;
+    uint32_t t = util_log2(gr->T), kmax = gr->stages - s0 < C ? gr->stages - s0 : C;
+    if (gr->split && kmax > t)
+        kmax = t;
+    for (uint32_t k = kmax; k >= 1; k--) {
+        tpass *p = &ps[np];
+        memset(p, 0, sizeof *p);
+        p->grp = gi;
+        p->s0 = s0;
+        p->k = k;
+        p->Lt = gr->Lt;
+        p->chunks = gr->split ? gr->Vl * gr->N / gr->T : 1;
+        p->n_ltags = gr->n_lines / gr->Lt;
+        p->W = low_mask(util_log2(gr->Vl * gr->N));
+        int rc = gr->split ? find_window(gr, p) : build_sides(gr, p);
+        if (rc == SIDE_OOM)
+            return rc;
+        if (rc == SIDE_OK) {
+            rc = plan_from(gr, C, gi, s0 + k, ps, np + 1, n_out, dead);
+            if (rc == SIDE_OK || rc == SIDE_OOM)
+                return rc;
+            side_free(&p->in);
+            side_free(&p->out);
+        }
+        if (!gr->split)
+            break; /* whole lines: passes of `cols` stages */
+    }
+    dead[s0] = true;
+    return SIDE_BAD;
+}
+
+/* A way to cut a group into tags: c columns per unit (sequence groups), Lt lines or
+ * (split) T units of a line per tag. */
+typedef struct tcand {
+    uint64_t c, Lt, T, elems;
+    uint32_t passes;
+    bool split;
+} tcand;
+
+/* Fewest passes, then the largest tags, then the widest units. */
+static int cmp_cand(const void *x, const void *y)
+{
+    const tcand *a = x, *b = y;
+    if (a->passes != b->passes)
+        return a->passes < b->passes ? -1 : 1;
+    if (a->elems != b->elems)
+        return a->elems > b->elems ? -1 : 1;
+    return a->c > b->c ? -1 : a->c < b->c;
+}
+
+static int push_cand(const arch_desc *a, util_dtype dt, const tgroup *gr, uint64_t c, uint64_t u,
+                     uint64_t Lt, uint64_t T, bool split, tcand **v, size_t *n, size_t *cap)
+{
+    map_geom g;
+    if (!fits(a, dt, u, T, gr->wpp, &g))
+        return UTIL_OK;
+    uint32_t per = a->array.cols, t = util_log2(T);
+    if (split && t < per)
+        per = t;
+    if (util_reserve((void **)v, cap, *n + 1, sizeof **v))
+        return UTIL_ERUN;
+    (*v)[(*n)++] = (tcand){c, Lt, T, T * u, (gr->stages + per - 1) / per, split};
+    return UTIL_OK;
+}
+
+/* Tags for a group: every way that fits, best first, until one has a plan of passes
+ * (written to ps, *np of them). Sequence groups (H set) choose their columns per unit. */
+static int plan_group(const arch_desc *a, util_dtype dt, tgroup *gr, uint32_t gi, tpass *ps,
+                      uint32_t *np, const char *what, char *err, size_t errlen)
+{
+    tcand *v = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t Nl = gr->Vl * gr->N;
+    int rc = UTIL_OK;
+    for (uint64_t c = gr->H ? gr->H : 1; c >= 1 && !rc; c--) {
+        if (gr->H && gr->H % c)
+            continue;
+        uint64_t u = gr->H ? c * gr->cpl : gr->u;
+        /* whole lines: several rows per tag when they divide the rows */
+        uint64_t lmax = gr->H ? 1 : pow2_factor(gr->n_lines);
+        for (uint64_t Lt = lmax; Lt >= 1 && !rc; Lt /= 2)
+            rc = push_cand(a, dt, gr, c, u, Lt, Lt * Nl, false, &v, &n, &cap);
+        for (uint64_t T = Nl / 2; T >= 2 && !rc; T /= 2)
+            rc = push_cand(a, dt, gr, c, u, 1, T, true, &v, &n, &cap);
+    }
+    if (v)
+        qsort(v, n, sizeof *v, cmp_cand);
+    bool dead[TR_MAX_BITS + 1];
+    uint64_t H = gr->H;
+    int prc = SIDE_BAD;
+    for (size_t i = 0; i < n && !rc && prc == SIDE_BAD; i++) {
+        tcand *cd = &v[i];
+        gr->Lt = cd->Lt;
+        gr->T = cd->T;
+        gr->split = cd->split;
+        if (H) {
+            gr->cols = cd->c;
+            gr->u = cd->c * gr->cpl;
+            gr->n_lines = gr->n_lines / gr->in.G * (H / cd->c);
+            gr->in.G = gr->out.G = H / cd->c;
+            gr->in.Bc = gr->in.re_only ? gr->u / 2 : gr->u;
+            gr->out.Bc = gr->out.re_only ? gr->u / 2 : gr->u;
+        }
+        memset(dead, 0, sizeof dead);
+        prc = plan_from(gr, a->array.cols, gi, 0, ps, 0, np, dead);
+        if (prc == SIDE_OOM)
+            rc = UTIL_ERUN;
+    }
+    free(v);
+    if (rc)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping");
+    if (prc == SIDE_OK)
+        return UTIL_OK;
+    if (H)
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "cannot map %s: no tag of %llu tokens x %llu elements per column (or of "
+                         "a part of them) fits the PE buffer (%u bytes) and the SPM (%llu "
+                         "bytes) with a layout DMA can follow",
+                         what, (unsigned long long)Nl, (unsigned long long)gr->cpl,
+                         a->pe.buffer_bytes, (unsigned long long)arch_spm_bytes(a));
     return util_fail(UTIL_ERUN, err, errlen,
-                     "cannot map %s: the %llu tokens of one column (%llu elements each) do not "
-                     "fit pe.buffer_kb = %u and the SPM (%llu bytes)",
-                     what, (unsigned long long)(gr->V * gr->N), (unsigned long long)cpl,
-                     a->pe.buffer_bytes / 1024, (unsigned long long)arch_spm_bytes(a));
+                     "cannot map %s: no part of a vector of %llu x %llu elements with %llu "
+                     "weights per pair fits the PE buffer (%u bytes) and the SPM (%llu "
+                     "bytes) with a layout DMA can follow",
+                     what, (unsigned long long)gr->N, (unsigned long long)gr->u,
+                     (unsigned long long)gr->wpp, a->pe.buffer_bytes,
+                     (unsigned long long)arch_spm_bytes(a));
 }
 
 /* ---------------------------------------------------------------- transfers */
@@ -389,37 +725,50 @@ static int push_u32(uint32_t **v, uint32_t *n, size_t *cap, uint32_t x)
     return UTIL_OK;
 }
 
-/* Feeds of the first column: each PE gets the real elements of its units; the rest of
- * its buffer is zeroed by its kernel (a PE with none gets one element, to fire). */
-static int feed_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpass *ps,
-                      const uint32_t *bits, kctx *ctx, xlist *xl, bool functional)
+/* Transfers between the SPM slot of one side and the PEs of its column (the first column
+ * reads the input slot, the last writes the output slot): each PE moves the real
+ * elements of its units; on the input its kernel zeroes the padding (a PE with none gets
+ * one element, to fire), on the output it zeroes dropped coefficients and sends
+ * nothing of elements DMA does not write back, except one element behind the written-back
+ * ones from a PE with none (so that the tag completes after every PE fired); *extra counts
+ * those. */
+static int edge_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpass *ps,
+                      uint32_t bit, kctx *ctx, xlist *xl, bool output, bool functional,
+                      uint64_t *extra)
 {
     const map_geom *g = &ps->g;
+    const tside *sd = output ? &ps->out : &ps->in;
     uint64_t u = gr->u, local = 2 * g->m * u;
+    uint32_t col = output ? ps->k - 1 : 0;
+    bool east = output && a->array.cols - ps->k < ps->k - 1;
     pospair *pp = malloc(local * sizeof *pp);
-    if (!pp)
-        return UTIL_ERUN;
-    int rc = UTIL_OK;
+    int rc = pp ? UTIL_OK : UTIL_ERUN;
     for (uint32_t r = 0; r < g->rows && !rc; r++) {
         kctx *kc = &ctx[r];
         size_t n = 0, cap = 0;
         for (uint64_t lu = 0; lu < 2 * g->m && !rc; lu++) {
-            uint64_t e = unit_at(g, r, bits[0], lu);
+            uint64_t e = unit_at(g, r, bit, lu), l, i;
+            tag_unit(gr, ps, 0, e, &l, &i);
+            bool zero = output && functional && zeroed(&sd->port, gr, i);
             for (uint64_t k = 0; k < u && !rc; k++) {
-                int64_t pos = port_pos(&ps->in, gr->N, u, e / gr->N, e % gr->N, k);
-                uint32_t l = (uint32_t)(lu * u + k);
+                int64_t pos = sd->slot[e * u + k];
+                uint32_t lp = (uint32_t)(lu * u + k);
                 if (pos >= 0)
-                    pp[n++] = (pospair){(uint64_t)pos, l};
-                else if (functional)
-                    rc = push_u32(&kc->pre, &kc->n_pre, &cap, l);
+                    pp[n++] = (pospair){(uint64_t)pos, lp};
+                else if (!output && functional)
+                    rc = push_u32(&kc->pre, &kc->n_pre, &cap, lp);
+                if (zero && !rc)
+                    rc = push_u32(&kc->post, &kc->n_post, &cap, lp);
             }
         }
         if (rc)
             break;
         if (n == 0)
-            pp[n++] = (pospair){0, kc->n_pre ? kc->pre[0] : 0};
+            pp[n++] = output ? (pospair){sd->elems + (*extra)++, 0}
+                             : (pospair){0, kc->n_pre ? kc->pre[0] : 0};
         qsort(pp, n, sizeof *pp, cmp_pos);
-        rc = spm_xfers(tm, xl, pp, n, (int32_t)r, false, eng_spm_port(a, r, false), functional);
+        rc = spm_xfers(tm, xl, pp, n, (int32_t)(col * g->rows + r), output,
+                       eng_spm_port(a, r, east), functional);
     }
     free(pp);
     return rc;
@@ -477,68 +826,6 @@ static int column_xfers(tmap *tm, const tgroup *gr, const tpass *ps, const uint3
     return rc;
 }
 
-/* Drains of the last column: kept elements to their packed places at the start of the
- * output slot (DMA writes those back), the others behind them. */
-static int drain_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpass *ps,
-                       const uint32_t *bits, kctx *ctx, xlist *xl, bool functional)
-{
-    const map_geom *g = &ps->g;
-    uint64_t u = gr->u, local = 2 * g->m * u, kept = 0;
-    uint32_t k = ps->k;
-    bool east = a->array.cols - k < k - 1;
-    /* kept elements in all: the rest of the slot starts behind them */
-    for (uint64_t e = 0; e < g->T; e++)
-        for (uint64_t q = 0; q < u; q++)
-            kept += port_pos(&ps->out, gr->N, u, e / gr->N, e % gr->N, q) >= 0;
-    pospair *pp = malloc(local * sizeof *pp);
-    uint32_t *junk = malloc(local * sizeof *junk);
-    int rc = pp && junk ? UTIL_OK : UTIL_ERUN;
-    uint64_t junk_at = kept;
-    for (uint32_t r = 0; r < g->rows && !rc; r++) {
-        int32_t instr = (int32_t)((k - 1) * g->rows + r);
-        kctx *kc = &ctx[r];
-        size_t n = 0, nj = 0, cap = 0;
-        for (uint64_t lu = 0; lu < 2 * g->m && !rc; lu++) {
-            uint64_t e = unit_at(g, r, bits[k - 1], lu), v = e / gr->N, j = e % gr->N;
-            bool zero = ps->out.map != PM_IDENT && natural(&ps->out, gr->N, j) >= ps->out.keep;
-            for (uint64_t q = 0; q < u && !rc; q++) {
-                int64_t pos = port_pos(&ps->out, gr->N, u, v, j, q);
-                uint32_t l = (uint32_t)(lu * u + q);
-                if (pos >= 0)
-                    pp[n++] = (pospair){(uint64_t)pos, l};
-                else
-                    junk[nj++] = l;
-                if (zero && functional)
-                    rc = push_u32(&kc->post, &kc->n_post, &cap, l);
-            }
-        }
-        uint32_t port = eng_spm_port(a, r, east);
-        qsort(pp, n, sizeof *pp, cmp_pos);
-        if (!rc)
-            rc = spm_xfers(tm, xl, pp, n, instr, true, port, functional);
-        if (!rc && nj) {
-            eng_xfer *t = push_xfer(xl);
-            if (!t) {
-                rc = UTIL_ERUN;
-                break;
-            }
-            *t = (eng_xfer){instr, -1, port, (uint32_t)nj, {junk_at, nj, nj, 1}, NULL, NULL};
-            junk_at += nj;
-            if (functional) {
-                uint32_t *loc = new_block(tm, nj);
-                if (!loc)
-                    rc = UTIL_ERUN;
-                else
-                    memcpy(loc, junk, nj * sizeof *loc);
-                t->src_pos = loc;
-            }
-        }
-    }
-    free(pp);
-    free(junk);
-    return rc;
-}
-
 /* ---------------------------------------------------------------- building */
 
 static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, eng_instr *ins,
@@ -547,9 +834,9 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
     tpass *ps = &tm->pass[p];
     const tgroup *gr = &tm->grp[ps->grp];
     const map_geom *g = &ps->g;
-    uint32_t bits[64], lanes = arch_lanes(a, dt), n_instr = ps->k * g->rows;
+    uint32_t bits[TR_MAX_BITS], lanes = arch_lanes(a, dt), n_instr = ps->k * g->rows;
     for (uint32_t l = 0; l < ps->k; l++)
-        bits[l] = stage_bit(gr, ps->s0 + l);
+        bits[l] = tag_bit(gr, ps, stage_bit(gr, ps->s0 + l));
     for (uint32_t l = 0; l < ps->k; l++) {
         for (uint32_t r = 0; r < g->rows; r++) {
             eng_instr *in = &ins[l * g->rows + r];
@@ -568,29 +855,35 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
             *waddr += in->weight_elems;
         }
     }
+    /* each chunk's weights follow the previous chunk's */
+    uint64_t wstride = (uint64_t)n_instr * gr->wpp * g->m;
+    *waddr += (ps->chunks - 1) * wstride;
     xlist xl = {NULL, 0, 0};
-    int rc = feed_xfers(a, tm, gr, ps, bits, ctx, &xl, functional);
+    uint64_t extra = 0, none = 0;
+    int rc = edge_xfers(a, tm, gr, ps, bits[0], ctx, &xl, false, functional, &none);
     for (uint32_t l = 0; l + 1 < ps->k && !rc; l++)
         rc = column_xfers(tm, gr, ps, bits, l, &xl, functional);
     if (!rc)
-        rc = drain_xfers(a, tm, gr, ps, bits, ctx + (size_t)(ps->k - 1) * g->rows, &xl,
-                         functional);
+        rc = edge_xfers(a, tm, gr, ps, bits[ps->k - 1], ctx + (size_t)(ps->k - 1) * g->rows, &xl,
+                        true, functional, &extra);
     tm->xf[p] = xl.x;
     if (rc)
         return rc;
-    tm->phases[p] = (eng_phase){n_instr, ins, (uint32_t)xl.n, xl.x, gr->n_tags, 1, 0,
-                                (uint32_t)(g->T * gr->u), 2, 2, tag_dma, ps, 0};
+    uint64_t outs = ps->out.elems + extra, slot = ps->in.elems > outs ? ps->in.elems : outs;
+    tm->phases[p] = (eng_phase){n_instr,     ins,           (uint32_t)xl.n, xl.x,
+                                ps->n_ltags, ps->chunks,    wstride,        (uint32_t)slot,
+                                2,           2,             tag_dma,        ps,
+                                (uint32_t)outs};
     return UTIL_OK;
 }
 
-/* The groups of an op, their tag sizes and DRAM ports; Z (FFT ops) lies at z_addr. */
-static int plan_groups(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
-                       tmap *tm, uint64_t z_addr, uint64_t *hcols, char *err, size_t errlen)
+/* The groups of an op and their DRAM ports (sequence ports per column: plan_group sets
+ * the columns per unit); Z (FFT ops) lies at z_addr. */
+static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, tmap *tm,
+                       uint64_t z_addr, char *err, size_t errlen)
 {
-    util_dtype dt = d->dtype;
     const map_tensor *x = &io->src0, *y = &io->dst;
     const char *what = wl_op_kind_name(op->kind);
-    int rc;
     switch (op->kind) {
     case WL_OP_BUTTERFLY:
     case WL_OP_BLOCK_BFLY: {
@@ -601,29 +894,20 @@ static int plan_groups(const arch_desc *a, const wl_desc *d, const wl_op *op, co
             return util_fail(UTIL_ERUN, err, errlen,
                              "cannot map %s n=%llu tile %llu: tiles above %d are not supported",
                              what, (unsigned long long)op->n, (unsigned long long)B, TR_MAX_TILE);
-        *gr = (tgroup){blk ? ST_BLOCK : ST_RBFLY, util_log2(op->n / B), B, op->n / B, 1, 0,
-                       4 * B * B, {0}, {0}};
-        if ((rc = plan_rows(a, dt, gr, op->rows, what, err, errlen)))
-            return rc;
-        gr->in = (tport){x->addr, 1, gr->V * x->stride, 0, op->in, x->stride, gr->V,
-                         PM_ROWS, op->in, false, false, 0};
-        gr->out = (tport){y->addr, 1, gr->V * y->stride, 0, op->out, y->stride, gr->V,
-                          PM_ROWS, op->out, false, false, op->n};
+        *gr = (tgroup){blk ? ST_BLOCK : ST_RBFLY, util_log2(op->n / B), B, op->n / B, 1, 4 * B * B,
+                       op->rows, 0, 0, 0, 0, 0, false, {0}, {0}};
+        gr->in = (tport){x->addr, 1, x->stride, 0, 0, PM_ROWS, op->in, false, false, 0};
+        gr->out = (tport){y->addr, 1, y->stride, 0, 0, PM_ROWS, op->out, false, false, op->n};
         tm->n_groups = 1;
         return UTIL_OK;
     }
     case WL_OP_SEQ_BFLY: {
         tgroup *gr = &tm->grp[0];
         uint64_t H = op->in, N = d->seq_len;
-        *gr = (tgroup){ST_RBFLY, util_log2(op->n), 1, op->n, 1, 0, 4, {0}, {0}};
-        if ((rc = plan_seq(a, dt, gr, H, 1, hcols, what, err, errlen)))
-            return rc;
-        uint64_t c = *hcols;
-        gr->n_tags = op->groups * (H / c);
-        gr->in = (tport){x->addr, H / c, N * x->stride, c, c, x->stride, N,
-                         PM_SEQ, N, false, false, 0};
-        gr->out = (tport){y->addr, H / c, N * y->stride, c, c, y->stride, N,
-                          PM_SEQ, N, false, false, op->n};
+        *gr = (tgroup){ST_RBFLY, util_log2(op->n), 1, op->n, 1, 4, op->groups * H, H, 1, 0, 0, 0,
+                       false, {0}, {0}};
+        gr->in = (tport){x->addr, H, N * x->stride, 1, x->stride, PM_SEQ, N, false, false, 0};
+        gr->out = (tport){y->addr, H, N * y->stride, 1, y->stride, PM_SEQ, N, false, false, op->n};
         tm->n_groups = 1;
         return UTIL_OK;
     }
@@ -632,7 +916,7 @@ static int plan_groups(const arch_desc *a, const wl_desc *d, const wl_op *op, co
         uint64_t H = op->in, N = d->seq_len, nh = wl_pow2_ceil(H), ns = op->n;
         bool cmp = op->kind == WL_OP_FFT_COMPRESS;
         uint64_t chunk = cmp ? op->param : ns, keep = cmp ? op->d : ns;
-        if (nh < 2 || ns < 2 || chunk < 2 || ns % chunk)
+        if (nh < 2 || ns < 2 || chunk < 2 || ns % chunk || !util_is_pow2(chunk))
             return util_fail(UTIL_ERUN, err, errlen,
                              "cannot map %s: transform sizes %llu x %llu (chunk %llu) need at "
                              "least 2 points each",
@@ -640,23 +924,15 @@ static int plan_groups(const arch_desc *a, const wl_desc *d, const wl_op *op, co
                              (unsigned long long)chunk);
         /* hidden FFT per token: real input, the first H complex outputs go to Z */
         tgroup *g0 = &tm->grp[0], *g1 = &tm->grp[1];
-        *g0 = (tgroup){ST_FFT, util_log2(nh), 2, nh, 1, 0, 2, {0}, {0}};
-        if ((rc = plan_rows(a, dt, g0, op->rows, what, err, errlen)))
-            return rc;
-        g0->in = (tport){x->addr, 1, g0->V * x->stride, 0, H, x->stride, g0->V,
-                         PM_ROWS, H, true, false, 0};
-        g0->out = (tport){z_addr, 1, g0->V * 2 * H, 0, 2 * H, 2 * H, g0->V,
-                          PM_ROWS, 2 * H, false, true, nh};
-        /* sequence FFTs per column of Z (chunks of `chunk` tokens), real part out */
-        *g1 = (tgroup){ST_FFT, util_log2(chunk), 2, chunk, ns / chunk, 0, 2, {0}, {0}};
-        if ((rc = plan_seq(a, dt, g1, H, 2, hcols, what, err, errlen)))
-            return rc;
-        uint64_t c = *hcols;
-        g1->n_tags = op->groups * (H / c);
-        g1->in = (tport){z_addr, H / c, N * 2 * H, 2 * c, 2 * c, 2 * H, N,
-                         PM_SEQ, N, false, false, 0};
-        g1->out = (tport){y->addr, H / c, N * y->stride, c, c, y->stride, N,
-                          PM_SEQ, N, true, true, keep};
+        *g0 = (tgroup){ST_FFT, util_log2(nh), 2, nh, 1, 2, op->rows, 0, 0, 0, 0, 0, false, {0}, {0}};
+        g0->in = (tport){x->addr, 1, x->stride, 0, 0, PM_ROWS, H, true, false, 0};
+        g0->out = (tport){z_addr, 1, 2 * H, 0, 0, PM_ROWS, 2 * H, false, true, nh};
+        /* sequence FFTs per column of Z (lines of ns tokens, vectors of `chunk`), real
+         * part out */
+        *g1 = (tgroup){ST_FFT, util_log2(chunk), 2, chunk, ns / chunk, 2, op->groups * H, H, 2,
+                       0, 0, 0, false, {0}, {0}};
+        g1->in = (tport){z_addr, H, N * 2 * H, 2, 2 * H, PM_SEQ, N, false, false, 0};
+        g1->out = (tport){y->addr, H, N * y->stride, 1, y->stride, PM_SEQ, N, true, true, keep};
         tm->n_groups = 2;
         return UTIL_OK;
     }
@@ -678,12 +954,22 @@ static void tmap_free(tmap *tm)
     }
     for (uint32_t p = 0; tm->xf && p < tm->n_pass; p++)
         free(tm->xf[p]);
+    for (uint32_t p = 0; tm->pass && p < 2 * TR_MAX_BITS; p++) {
+        side_free(&tm->pass[p].in);
+        side_free(&tm->pass[p].out);
+    }
     free(tm->xf);
     free(tm->ctx);
     free(tm->instr);
     free(tm->phases);
     free(tm->pass);
     free(tm);
+}
+
+static int oom(tmap *tm, char *err, size_t errlen)
+{
+    tmap_free(tm);
+    return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping");
 }
 
 int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
@@ -698,60 +984,65 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
     /* Z (the hidden FFT's kept outputs, complex) lies first above the free address;
      * weights and intermediates follow once the passes are known. */
     bool fft = op->kind == WL_OP_FFT_MIX || op->kind == WL_OP_FFT_COMPRESS;
-    uint64_t z_addr = io->free_addr, hcols = 0;
+    uint64_t z_addr = io->free_addr;
     uint64_t addr = io->free_addr + (fft ? op->rows * 2 * op->in : 0);
-    int rc = plan_groups(a, d, op, io, tm, z_addr, &hcols, err, errlen);
+    int rc = plan_groups(d, op, io, tm, z_addr, err, errlen);
     if (rc) {
         tmap_free(tm);
         return rc;
     }
-    for (uint32_t gi = 0; gi < tm->n_groups; gi++)
-        tm->n_pass += (tm->grp[gi].stages + C - 1) / C;
-    tm->pass = calloc(tm->n_pass, sizeof *tm->pass);
+    /* at most one pass per stage in every group */
+    tm->pass = calloc(2 * TR_MAX_BITS, sizeof *tm->pass);
+    if (!tm->pass)
+        return oom(tm, err, errlen);
+    for (uint32_t gi = 0; gi < tm->n_groups && !rc; gi++) {
+        tgroup *gr = &tm->grp[gi];
+        uint32_t np = 0;
+        if (gr->stages > TR_MAX_BITS || util_log2(gr->Vl * gr->N) > TR_MAX_BITS)
+            rc = util_fail(UTIL_ERUN, err, errlen, "cannot map %s: %u stages are too many",
+                           wl_op_kind_name(op->kind), gr->stages);
+        else
+            rc = plan_group(a, d->dtype, gr, gi, tm->pass + tm->n_pass, &np,
+                            wl_op_kind_name(op->kind), err, errlen);
+        tm->n_pass += np;
+    }
+    if (rc) {
+        tmap_free(tm);
+        return rc;
+    }
     tm->phases = calloc(tm->n_pass, sizeof *tm->phases);
     tm->xf = calloc(tm->n_pass, sizeof *tm->xf);
-    if (!tm->pass || !tm->phases || !tm->xf) {
-        tmap_free(tm);
-        return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping");
-    }
-    /* passes, and the two intermediates they alternate between */
-    uint64_t tmp_elems = 0, p = 0, wtotal = 0;
-    for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
-        tgroup *gr = &tm->grp[gi];
-        map_geom g;
-        fits(a, d->dtype, gr->u, gr->V * gr->N, gr->wpp, &g);
-        uint64_t te = g.T * gr->u;
-        if (gr->stages > C && gr->n_tags * te > tmp_elems)
-            tmp_elems = gr->n_tags * te;
-        for (uint32_t s0 = 0; s0 < gr->stages; s0 += C, p++) {
-            tpass *ps = &tm->pass[p];
-            ps->grp = gi;
-            ps->s0 = s0;
-            ps->k = gr->stages - s0 < C ? gr->stages - s0 : C;
-            ps->g = g;
-            tm->n_instr += ps->k * g.rows;
-            wtotal += (uint64_t)ps->k * g.rows * gr->wpp * g.m;
-        }
+    if (!tm->phases || !tm->xf)
+        return oom(tm, err, errlen);
+    /* weights, then the two intermediates the passes of a group alternate between */
+    uint64_t tmp_elems = 0, wtotal = 0;
+    for (uint32_t p = 0; p < tm->n_pass; p++) {
+        tpass *ps = &tm->pass[p];
+        const tgroup *gr = &tm->grp[ps->grp];
+        fits(a, d->dtype, gr->u, gr->T, gr->wpp, &ps->g);
+        uint64_t line = gr->Vl * gr->N * gr->u;
+        if (ps->s0 + ps->k < gr->stages && gr->n_lines * line > tmp_elems)
+            tmp_elems = gr->n_lines * line;
+        tm->n_instr += ps->k * ps->g.rows;
+        wtotal += (uint64_t)ps->k * ps->g.rows * gr->wpp * ps->g.m * ps->chunks;
     }
     tm->weight_addr = addr;
     uint64_t tmp[2] = {addr + wtotal, addr + wtotal + tmp_elems};
-    for (p = 0; p < tm->n_pass; p++) {
+    for (uint32_t p = 0, idx = 0; p < tm->n_pass; p++) {
         tpass *ps = &tm->pass[p];
-        const tgroup *gr = &tm->grp[ps->grp];
-        uint64_t te = ps->g.T * gr->u, idx = ps->s0 / C;
-        ps->in = ps->s0 == 0 ? gr->in : ident_port(tmp[(idx - 1) % 2], te);
-        ps->out = ps->s0 + ps->k == gr->stages ? gr->out : ident_port(tmp[idx % 2], te);
+        idx = ps->s0 == 0 ? 0 : idx + 1;
+        if (ps->in.port.map == PM_IDENT)
+            ps->in.port.base = tmp[(idx - 1) % 2];
+        if (ps->out.port.map == PM_IDENT)
+            ps->out.port.base = tmp[idx % 2];
     }
     tm->instr = calloc(tm->n_instr, sizeof *tm->instr);
     tm->ctx = calloc(tm->n_instr, sizeof *tm->ctx);
-    if (!tm->instr || !tm->ctx) {
-        tmap_free(tm);
-        return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping");
-    }
+    if (!tm->instr || !tm->ctx)
+        return oom(tm, err, errlen);
     uint64_t waddr = addr, at = 0;
-    for (p = 0; p < tm->n_pass && !rc; p++) {
-        rc = build_pass(a, d->dtype, tm, (uint32_t)p, tm->instr + at, tm->ctx + at, &waddr,
-                        functional);
+    for (uint32_t p = 0; p < tm->n_pass && !rc; p++) {
+        rc = build_pass(a, d->dtype, tm, p, tm->instr + at, tm->ctx + at, &waddr, functional);
         at += tm->pass[p].k * tm->pass[p].g.rows;
     }
     if (rc) {
@@ -766,23 +1057,30 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
     out->weight_elems = wtotal;
     out->dram_end = tmp[1] + tmp_elems;
     out->program = (eng_program){d->dtype, tm->n_pass, tm->phases, out->dram_end};
-    const tgroup *g0 = &tm->grp[0];
-    const map_geom *gm = &tm->pass[0].g;
-    if (tm->n_groups == 1)
-        snprintf(out->desc, sizeof out->desc,
-                 "%s: %u stages in %u passes over %u cols x %u PE rows, tags of %llu x %llu x "
-                 "%llu elements%s, via DRAM",
-                 wl_op_kind_name(op->kind), g0->stages, tm->n_pass, C, gm->rows,
-                 (unsigned long long)g0->V, (unsigned long long)g0->N,
-                 (unsigned long long)g0->u,
-                 op->kind == WL_OP_SEQ_BFLY ? " (tokens x columns)" : "");
-    else
-        snprintf(out->desc, sizeof out->desc,
-                 "%s: hidden FFT %llu (%u stages, tags of %llu rows) -> Z, then sequence FFTs "
-                 "%llu x %llu columns; %u passes on %u cols x %u PE rows, via DRAM",
-                 wl_op_kind_name(op->kind), (unsigned long long)g0->N, g0->stages,
-                 (unsigned long long)g0->V, (unsigned long long)tm->grp[1].N,
-                 (unsigned long long)hcols, tm->n_pass, C, gm->rows);
+    int len = 0;
+    for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
+        const tgroup *gr = &tm->grp[gi];
+        uint32_t np = 0, rows = 0;
+        for (uint32_t p = 0; p < tm->n_pass; p++)
+            if (tm->pass[p].grp == gi) {
+                np++;
+                rows = tm->pass[p].g.rows;
+            }
+        char part[120];
+        if (gr->split)
+            snprintf(part, sizeof part, "parts of %llu of each %llu-unit line",
+                     (unsigned long long)gr->T, (unsigned long long)(gr->Vl * gr->N));
+        else
+            snprintf(part, sizeof part, "%llu lines", (unsigned long long)gr->Lt);
+        int w = snprintf(out->desc + len, sizeof out->desc - (size_t)len,
+                         "%s%s %llu (%u stages, %u passes on %u cols x %u rows): tags of %s x "
+                         "%llu elements",
+                         gi ? "; " : "", gr->H ? "sequence" : "vector", (unsigned long long)gr->N,
+                         gr->stages, np, C, rows, part, (unsigned long long)gr->u);
+        if (w < 0 || (size_t)w >= sizeof out->desc - (size_t)len)
+            break;
+        len += w;
+    }
     return UTIL_OK;
 }
 
@@ -804,7 +1102,7 @@ static void pair_weights(const tgroup *gr, uint32_t s, uint64_t j0, const float 
 }
 
 /* Writes the op's weights (w, wl_op_weights order) and the FFT twiddles (constants:
- * written even when w is NULL) into every instruction's weight block. */
+ * written even when w is NULL) into every instruction's weight block, chunk by chunk. */
 void map_transform_write_weights(const map_op_result *m, const wl_op *op, const float *w,
                                  float *image)
 {
@@ -816,13 +1114,17 @@ void map_transform_write_weights(const map_op_result *m, const wl_op *op, const 
         const eng_phase *f = &tm->phases[p];
         if (gr->kind != ST_FFT && !w)
             continue;
-        for (uint32_t i = 0; i < f->n_instr; i++) {
-            uint32_t l = i / ps->g.rows, r = i % ps->g.rows, s = ps->s0 + l;
-            uint32_t b = stage_bit(gr, s), beta = map_geom_pair_bit(&ps->g, b);
-            float *dst = image + f->instr[i].weight_addr;
-            for (uint64_t q = 0; q < ps->g.m; q++) {
-                uint64_t e0 = unit_at(&ps->g, r, b, util_insert_bit(q, beta, 0));
-                pair_weights(gr, s, e0 % gr->N, w, m->program.dtype, dst + q * gr->wpp);
+        for (uint64_t ch = 0; ch < ps->chunks; ch++) {
+            for (uint32_t x = 0; x < f->n_instr; x++) {
+                uint32_t l = x / ps->g.rows, r = x % ps->g.rows, s = ps->s0 + l;
+                uint32_t b = tag_bit(gr, ps, stage_bit(gr, s));
+                uint32_t beta = map_geom_pair_bit(&ps->g, b);
+                float *dst = image + f->instr[x].weight_addr + ch * f->weight_stride;
+                for (uint64_t q = 0; q < ps->g.m; q++) {
+                    uint64_t ln, i, e0 = unit_at(&ps->g, r, b, util_insert_bit(q, beta, 0));
+                    tag_unit(gr, ps, ch, e0, &ln, &i);
+                    pair_weights(gr, s, i % gr->N, w, m->program.dtype, dst + q * gr->wpp);
+                }
             }
         }
     }
