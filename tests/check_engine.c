@@ -44,7 +44,7 @@ static void build(prog *p, uint32_t L, uint32_t split, uint64_t tags)
         p->xfer[n++] = (eng_xfer){0, 1, 0, L / split, {0, 0, 0, 0}, NULL, NULL};
     p->xfer[n++] = (eng_xfer){1, -1, 1, L, {0, L, L, 1}, NULL, NULL};
     p->phase = (eng_phase){2, p->instr, n, p->xfer, tags, 1, 0, L, 2, 2, tag_dma, p, 0};
-    p->program = (eng_program){UTIL_FP16, 1, &p->phase, 64 * (uint64_t)L};
+    p->program = (eng_program){UTIL_FP16, 1, &p->phase, 96 * (uint64_t)L};
 }
 
 static void load_tiny(arch_desc *a)
@@ -377,7 +377,7 @@ START_TEST(test_kernel_instructions)
     kern.instr[0].op = kern.instr[1].op = ENG_OP_KERNEL;
     kern.instr[0].kernel = kern_double;
     kern.instr[1].kernel = kern_tag;
-    float *image = calloc(64 * 16, sizeof *image);
+    float *image = calloc(96 * 16, sizeof *image);
     for (uint32_t j = 0; j < 3 * 16; j++)
         image[j] = (float)j;
     ck_assert_msg(eng_run(&a, &kern.program, image, &sk, err, sizeof err) == 0, "%s", err);
@@ -386,7 +386,16 @@ START_TEST(test_kernel_instructions)
     eng_stats_free(&sk);
     free(image);
 
+    /* A tag whose DRAM pattern runs past the image is a mapping bug the run reports: the
+     * weights end at element (50 + 2) x 16 = 832, but the output of tag 37 of 40 ends at
+     * (37 + 16 + 1) x 16 = 864, past an image of 848. */
+    build(&kern, 16, 1, 40);
+    kern.program.dram_elems = 53 * 16;
+    ck_assert_int_eq(eng_run(&a, &kern.program, NULL, &sk, err, sizeof err), UTIL_ERUN);
+    ck_assert_msg(strstr(err, "the image has 848"), "%s", err);
+
     /* A kernel instruction without its kernel is malformed. */
+    kern.instr[1].op = ENG_OP_KERNEL;
     kern.instr[1].kernel = NULL;
     ck_assert_int_eq(eng_validate(&a, &kern.program, err, sizeof err), UTIL_ERUN);
     ck_assert_ptr_nonnull(strstr(err, "malformed"));

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../sim/config/config.h"
+#include "../sim/ref/ref.h"
 #include "../sim/run/run.h"
 #include "../sim/workload/workload.h"
 #include "testutil.h"
@@ -107,6 +108,12 @@ START_TEST(test_model_set_overrides)
     run_edited(&r, path, sizeof path, "dtype = \"fp16\";", "dtype = \"fp16\";",
                "--set=workload.blocks.0.mixer=fft");
     ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    /* the override took effect: the block now mixes with an FFT */
+    char arch[512];
+    tu_run(&r, "--set=workload.blocks.0.mixer=fft", tu_src(arch, sizeof arch, ARCH), path, NULL);
+    ck_assert_ptr_nonnull(strstr(r.out, "mixer fft"));
+    ck_assert_ptr_nonnull(strstr(r.out, "fft-mix"));
     tu_free(&r);
     run_edited(&r, path, sizeof path, "dtype = \"fp16\";", "dtype = \"fp16\";",
                "--set=workload.blocks.3.mixer=fft");
@@ -235,22 +242,54 @@ static void load(const char *arch_rel, arch_desc *a)
                   "%s", err);
 }
 
-static void functional(const char *arch_rel, wl_desc *d)
+/* A functional run on array a passes, and fails with a planted fault; returns the first
+ * block's mapping of op `name` in desc (when non-NULL). */
+static void functional_on(const arch_desc *a, const char *arch_rel, wl_desc *d, const char *name,
+                          char *desc, size_t len)
 {
-    arch_desc a;
-    load(arch_rel, &a);
     char err[512];
     run_result r, bad;
-    ck_assert_msg(run_model(&a, d, true, false, &r, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model(a, d, true, false, &r, err, sizeof err) == 0, "%s", err);
     ck_assert_msg(r.check.pass, "%s on %s: max error %g > tolerance %g", d->name, arch_rel,
                   r.check.max_abs_err, r.check.tolerance);
+    for (uint32_t i = 0; name && i < r.blocks[0].n_ops; i++)
+        if (strcmp(r.blocks[0].ops[i].op.name, name) == 0)
+            snprintf(desc, len, "%s", r.blocks[0].ops[i].desc);
     ck_assert_uint_eq(r.check.count, d->batch * d->seq_len * d->hidden);
     /* the check is live: a planted wrong weight fails it */
-    ck_assert_msg(run_model(&a, d, true, true, &bad, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model(a, d, true, true, &bad, err, sizeof err) == 0, "%s", err);
     ck_assert_msg(!bad.check.pass, "%s: a planted fault went unnoticed", d->name);
     run_free(&r);
     run_free(&bad);
 }
+
+static void functional(const char *arch_rel, wl_desc *d)
+{
+    arch_desc a;
+    load(arch_rel, &a);
+    functional_on(&a, arch_rel, d, NULL, NULL, 0);
+}
+
+/* Rows too long for a one-pass softmax on a PE buffer of 512 bytes (256 FP16 elements):
+ * one pass over 16 segments of 16 needs 4 tags x (3 x 16 + 4 + 2 x 17) = 344 elements;
+ * the statistics pass needs 4 x (16 + 2 + 34) = 208 and the scaling pass 4 x 18. */
+START_TEST(test_functional_long_rows)
+{
+    arch_desc a;
+    load("arch/mld-4x4.cfg", &a);
+    a.pe.buffer_bytes = 512;
+    wl_desc d = model(256, 16, 2, 32, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+    snprintf(d.name, sizeof d.name, "long rows");
+    char desc[MAP_DESC_MAX] = "";
+    functional_on(&a, "mld-4x4 with 512-byte PE buffers", &d, "softmax", desc, sizeof desc);
+    ck_assert_msg(strstr(desc, "two passes"), "one-pass softmax: %s", desc);
+    d.mask = WL_MASK_CAUSAL;
+    d.dtype = UTIL_FP32;
+    a.pe.buffer_bytes = 1024; /* the same element budget in FP32 */
+    functional_on(&a, "mld-4x4 with 1024-byte PE buffers", &d, "softmax", desc, sizeof desc);
+    ck_assert_msg(strstr(desc, "two passes"), "one-pass softmax: %s", desc);
+}
+END_TEST
 
 START_TEST(test_functional_dense)
 {
@@ -295,6 +334,8 @@ START_TEST(test_functional_hybrid)
     functional("arch/mld-4x4.cfg", &d);
     d.mask = WL_MASK_CAUSAL;
     functional("arch/mld-8x8.cfg", &d);
+    d.dtype = UTIL_FP32;
+    functional("arch/mld-4x4.cfg", &d);
 }
 END_TEST
 
@@ -324,6 +365,14 @@ static void check_bounds(const char *arch_rel, const wl_desc *d)
             if (o->op.kind == WL_OP_DENSE || o->op.kind == WL_OP_SCORES ||
                 o->op.kind == WL_OP_CONTEXT || o->op.kind == WL_OP_BUTTERFLY)
                 ck_assert_uint_ge(o->lane_ops, o->op.macs);
+            /* an op reads each of its inputs and writes its output at least once */
+            uint64_t w = util_dtype_bytes(d->dtype), in = wl_tensor_elems(d, o->op.src0);
+            if (o->op.src1 != o->op.src0)
+                in += wl_tensor_elems(d, o->op.src1);
+            ck_assert_msg(o->dram_read_bytes >= (in + o->op.weights) * w, "%s reads too little",
+                          o->op.name);
+            ck_assert_msg(o->dram_write_bytes >= wl_tensor_elems(d, o->op.dst) * w,
+                          "%s writes too little", o->op.name);
         }
         sum += r.blocks[b].cycles * r.blocks[b].repeat;
     }
@@ -394,6 +443,176 @@ START_TEST(test_cli_functional_exit_status)
 }
 END_TEST
 
+/* Row ops whose rows fit one PE (one segment) do exactly the lane operations of their
+ * kernels: add 1 per element; GELU 11 (5 multiplies, 3 multiply-adds, exp, add,
+ * reciprocal: 14 flops, a multiply-add counting two); layernorm 6 (sum and
+ * square-accumulate, then subtract, two scalings and the beta add: 7 flops) plus 4 per row
+ * in its reducer (mean, variance, 1/sqrt, one combine); softmax 5 (max; subtract, exp,
+ * sum; scale) plus 2 per row (one max and one sum-reciprocal combine). */
+START_TEST(test_row_op_lane_ops)
+{
+    arch_desc a;
+    load("arch/mld-8x8.cfg", &a);
+    wl_desc d = model(64, 64, 2, 128, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+    char err[512];
+    run_result r;
+    ck_assert_msg(run_model(&a, &d, false, false, &r, err, sizeof err) == 0, "%s", err);
+    uint64_t T = 64, H = 64, F = 128, G = 2, N = 64;
+    for (uint32_t i = 0; i < r.blocks[0].n_ops; i++) {
+        const run_op *o = &r.blocks[0].ops[i];
+        switch (o->op.kind) {
+        case WL_OP_ADD:
+            ck_assert_uint_eq(o->lane_ops, T * H);
+            break;
+        case WL_OP_GELU:
+            ck_assert_uint_eq(o->lane_ops, 11 * T * F);
+            ck_assert_uint_eq(o->op.flops, 14 * T * F);
+            break;
+        case WL_OP_LAYERNORM:
+            ck_assert_uint_eq(o->lane_ops, 6 * T * H + 4 * T);
+            ck_assert_uint_eq(o->op.flops, 7 * T * H);
+            break;
+        case WL_OP_SOFTMAX:
+            ck_assert_uint_eq(o->lane_ops, 5 * G * N * N + 2 * G * N);
+            break;
+        case WL_OP_DENSE:
+        case WL_OP_SCORES:
+        case WL_OP_CONTEXT:
+            /* one lane operation per multiply-accumulate, nothing else */
+            ck_assert_uint_eq(o->lane_ops, o->op.macs);
+            break;
+        default:
+            break;
+        }
+    }
+    run_free(&r);
+}
+END_TEST
+
+/* The seeded weights of op `name` (instance 0) as doubles. */
+static void weights_of(const wl_desc *d, const wl_op *ops, uint32_t n, const char *name, float *w,
+                       double *wd)
+{
+    const wl_op *op = find(ops, n, name);
+    uint64_t count = wl_op_weights(d, op, 0, w);
+    for (uint64_t i = 0; i < count; i++)
+        wd[i] = w[i];
+}
+
+/* run_reference against one dense block written out here with sim/ref calls, so that a
+ * wiring mistake in the op list (an op reading the wrong tensor) cannot hide behind the
+ * simulator and the reference sharing wl_block_ops. */
+START_TEST(test_reference_wiring)
+{
+    wl_desc d = model(8, 8, 2, 16, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+    d.dtype = UTIL_FP32;
+    d.mask = WL_MASK_CAUSAL;
+    enum { N = 8, H = 8, F = 16, DH = 4 };
+    wl_op ops[WL_MAX_BLOCK_OPS];
+    uint32_t n = wl_block_ops(&d, 0, ops);
+    float xin[N * H], w[F * H * 2];
+    wl_model_inputs(&d, xin);
+    double x[N * H], q[N * H], k[N * H], v[N * H], c[N * H], a[N * H], x1[N * H], f1[N * F],
+        f2[N * H], y[N * H], s[N * N], wd[F * H * 2], qh[N * DH], kh[N * DH], ch[N * DH];
+    for (int i = 0; i < N * H; i++)
+        x[i] = xin[i];
+    /* projections: y = x W with W [in x out] from wl_op_weights */
+    double *proj_out[4] = {q, k, v, a};
+    const char *proj_name[4] = {"q-proj", "k-proj", "v-proj", "o-proj"};
+    for (int p = 0; p < 3; p++) {
+        weights_of(&d, ops, n, proj_name[p], w, wd);
+        ref_gemm(N, H, H, x, wd, proj_out[p]);
+    }
+    for (int h = 0; h < 2; h++) {
+        for (int r = 0; r < N; r++)
+            for (int j = 0; j < DH; j++)
+                qh[r * DH + j] = q[r * H + h * DH + j], kh[r * DH + j] = k[r * H + h * DH + j];
+        ref_scores(N, N, DH, qh, kh, 1.0 / 2.0, true, 0, s);
+        ref_softmax_rows(N, N, s);
+        for (int r = 0; r < N; r++)
+            for (int j = 0; j < DH; j++)
+                kh[r * DH + j] = v[r * H + h * DH + j];
+        ref_gemm(N, N, DH, s, kh, ch);
+        for (int r = 0; r < N; r++)
+            for (int j = 0; j < DH; j++)
+                c[r * H + h * DH + j] = ch[r * DH + j];
+    }
+    weights_of(&d, ops, n, "o-proj", w, wd);
+    ref_gemm(N, H, H, c, wd, a);
+    ref_add(N * H, x, a, x1);
+    weights_of(&d, ops, n, "ln1", w, wd);
+    ref_layernorm_rows(N, H, x1, WL_LN_EPS, wd, wd + H, x1);
+    weights_of(&d, ops, n, "ffn1", w, wd);
+    ref_gemm(N, H, F, x1, wd, f1);
+    ref_gelu_vec(N * F, f1, f1);
+    weights_of(&d, ops, n, "ffn2", w, wd);
+    ref_gemm(N, F, H, f1, wd, f2);
+    ref_add(N * H, x1, f2, y);
+    weights_of(&d, ops, n, "ln2", w, wd);
+    ref_layernorm_rows(N, H, y, WL_LN_EPS, wd, wd + H, y);
+    double got[N * H];
+    char err[256];
+    ck_assert_int_eq(run_reference(&d, xin, got, err, sizeof err), 0);
+    for (int i = 0; i < N * H; i++)
+        ck_assert_msg(fabs(got[i] - y[i]) <= 1e-12, "element %d: %g vs %g", i, got[i], y[i]);
+}
+END_TEST
+
+/* Found by review: d_head above seq_len, batch x heads above 64 groups, and the kind
+ * changed by --set. */
+START_TEST(test_review_cases)
+{
+    wl_desc d = model(4, 64, 1, 64, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+    d.dtype = UTIL_FP32;
+    snprintf(d.name, sizeof d.name, "short");
+    functional("arch/mld-4x4.cfg", &d);
+    arch_desc a;
+    load("arch/mld-8x8.cfg", &a);
+    char err[512];
+    wl_desc many = model(32, 64, 16, 64, 8, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+    run_result r;
+    ck_assert_msg(run_model(&a, &many, false, false, &r, err, sizeof err) == 0, "%s", err);
+    run_free(&r);
+    char arch[512], wl[512];
+    tu_result t;
+    tu_run(&t, "-q", "--set=workload.kind=model", tu_src(arch, sizeof arch, ARCH),
+           tu_src(wl, sizeof wl, "workloads/butterfly-linear-64.cfg"), NULL);
+    ck_assert_int_eq(t.status, 2);
+    ck_assert_ptr_nonnull(strstr(t.err, "unknown key 'n'"));
+    tu_free(&t);
+}
+END_TEST
+
+/* Every shipped model maps on every shipped array at its full size. */
+START_TEST(test_presets_map)
+{
+    static const char *arches[] = {"arch/mld-4x4.cfg", "arch/mld-8x8.cfg", "arch/mld-16x16.cfg"};
+    static const char *models[] = {"bert-base", "fabnet", "hybrid-fourier", "hybrid-butterfly"};
+    static const char *tasks[] = {"listops-2k", "text-4k", "retrieval-4k", "image-1k",
+                                  "pathfinder-1k"};
+    char path[512], rel[128], err[512];
+    for (int k = 0; k < 3; k++) {
+        arch_desc a;
+        load(arches[k], &a);
+        for (int m = 0; m < 4 + 3; m++) {
+            for (int t = 0; t < (m < 4 ? 5 : 1); t++) {
+                static const char *single[] = {"vit-b16", "fabnet-16k", "hybrid-compress-16k"};
+                if (m < 4)
+                    snprintf(rel, sizeof rel, "workloads/%s-%s.cfg", models[m], tasks[t]);
+                else
+                    snprintf(rel, sizeof rel, "workloads/%s.cfg", single[m - 4]);
+                wl_desc d;
+                int rc = cfg_load_workload(tu_src(path, sizeof path, rel), NULL, 0, &d, err,
+                                           sizeof err);
+                ck_assert_msg(rc == 0, "%s", err);
+                rc = run_map_all(&a, &d, err, sizeof err);
+                ck_assert_msg(rc == 0, "%s on %s: %s", rel, arches[k], err);
+            }
+        }
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("model");
@@ -411,6 +630,11 @@ int main(void)
     tcase_add_test(tc, test_bounds);
     tcase_add_test(tc, test_json_deterministic);
     tcase_add_test(tc, test_cli_functional_exit_status);
+    tcase_add_test(tc, test_row_op_lane_ops);
+    tcase_add_test(tc, test_reference_wiring);
+    tcase_add_test(tc, test_review_cases);
+    tcase_add_test(tc, test_presets_map);
+    tcase_add_test(tc, test_functional_long_rows);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -189,7 +189,7 @@ static const key_def block_keys[] = {
      "projections: Q/K/V/O for attention, O after other mixers (none: no projection)"},
     {"ffn", K_ENUM, 0, BOFF(ffn), 0, 0, 0, 0, 0, ffn_names, NULL, "\"dense\"", NULL,
      "structure of the two FFN layers"},
-    {"block_size", K_U64, F_POW2, BOFF(block_size), 0, 0, 1, 4096, 0, NULL, NULL, "8", "elements",
+    {"block_size", K_U64, F_POW2, BOFF(block_size), 0, 0, 1, 256, 0, NULL, NULL, "8", "elements",
      "block-butterfly tile size B"},
     {"chunk", K_U64, F_POW2, BOFF(chunk), 0, 0, 2, 1048576, 0, NULL, NULL, "64", "tokens",
      "fft-compress: tokens per chunk"},
@@ -1009,13 +1009,16 @@ static int read_file(ctx *c, config_t *cfg)
     return UTIL_OK;
 }
 
-/* Workload files: the schema follows the file's kind. */
-static const key_def *workload_schema(const config_t *cfg)
+/* Workload files: the schema follows the kind, the file's or the one --set gives. */
+static const key_def *workload_schema(const config_t *cfg, const cfg_override *ov, size_t n_ov)
 {
     const char *kind = NULL;
-    if (config_lookup_string(cfg, "kind", &kind) == CONFIG_TRUE && strcmp(kind, "model") == 0)
-        return model_keys;
-    return wl_keys;
+    bool model = config_lookup_string(cfg, "kind", &kind) == CONFIG_TRUE &&
+                 strcmp(kind, "model") == 0;
+    for (size_t i = 0; i < n_ov; i++)
+        if (strcmp(ov[i].file, "workload") == 0 && strcmp(ov[i].path, "kind") == 0)
+            model = strcmp(ov[i].value, "model") == 0 || strcmp(ov[i].value, "\"model\"") == 0;
+    return model ? model_keys : wl_keys;
 }
 
 static int load(ctx *c, config_t *cfg, const key_def *schema, const cfg_override *ov, size_t n_ov,
@@ -1023,7 +1026,7 @@ static int load(ctx *c, config_t *cfg, const key_def *schema, const cfg_override
 {
     int rc = read_file(c, cfg);
     if (!rc && schema == wl_keys)
-        schema = workload_schema(cfg);
+        schema = workload_schema(cfg, ov, n_ov);
     for (size_t i = 0; !rc && i < n_ov; i++)
         if (strcmp(ov[i].file, c->prefix) == 0)
             rc = apply_override(c, cfg, schema, &ov[i]);
@@ -1121,14 +1124,25 @@ static int model_cross_checks(const ctx *c, const config_t *cfg, const wl_desc *
         return fail_at(c, at(cfg, "heads"),
                        "heads = %llu does not divide hidden = %llu (allowed: a divisor of hidden)",
                        (unsigned long long)w->heads, (unsigned long long)w->hidden);
-    uint64_t scores;
-    if (!util_mul_u64(w->batch * w->heads, w->seq_len * w->seq_len, &scores) ||
-        scores > CFG_MAX_ELEMS || w->batch * w->seq_len * (w->ffn + w->hidden) > CFG_MAX_ELEMS)
+    bool attention = false;
+    for (uint32_t b = 0; b < w->n_blocks; b++)
+        attention |= w->blocks[b].mixer == WL_MIX_ATTENTION;
+    uint64_t scores, acts;
+    if (attention && (!util_mul_u64(w->batch * w->heads, w->seq_len * w->seq_len, &scores) ||
+                      scores > CFG_MAX_ELEMS))
         return fail_at(c, at(cfg, "seq_len"),
                        "batch x heads x seq_len^2 = %llu x %llu x %llu^2 attention scores exceed "
                        "the maximum 2^40 elements",
                        (unsigned long long)w->batch, (unsigned long long)w->heads,
                        (unsigned long long)w->seq_len);
+    if (!util_mul_u64(w->batch * w->seq_len, wl_pow2_ceil(w->ffn > w->hidden ? w->ffn : w->hidden),
+                      &acts) ||
+        acts > CFG_MAX_ELEMS)
+        return fail_at(c, at(cfg, "seq_len"),
+                       "batch x seq_len x max(ffn, hidden) = %llu x %llu x %llu activations "
+                       "exceed the maximum 2^40 elements",
+                       (unsigned long long)w->batch, (unsigned long long)w->seq_len,
+                       (unsigned long long)(w->ffn > w->hidden ? w->ffn : w->hidden));
     uint64_t n_hidden = wl_pow2_ceil(w->hidden);
     for (uint32_t b = 0; b < w->n_blocks; b++) {
         const wl_block *bl = &w->blocks[b];
@@ -1136,6 +1150,19 @@ static int model_cross_checks(const ctx *c, const config_t *cfg, const wl_desc *
             return fail_at(c, block_at(cfg, b, "proj"),
                            "blocks[%u].proj = \"none\" is not allowed with mixer = \"attention\" "
                            "(Q, K and V need projections: dense, butterfly or block-butterfly)",
+                           b);
+        if (bl->mixer != WL_MIX_ATTENTION && w->seq_len < 2)
+            return fail_at(c, at(cfg, "seq_len"),
+                           "seq_len = 1 leaves nothing to mix for blocks[%u].mixer = \"%s\" "
+                           "(a butterfly or FFT needs at least 2 tokens)",
+                           b, wl_mixer_name(bl->mixer));
+        bool bf = bl->proj == WL_LIN_BUTTERFLY || bl->proj == WL_LIN_BLOCK_BUTTERFLY ||
+                  bl->ffn != WL_LIN_DENSE || bl->mixer == WL_MIX_FFT ||
+                  bl->mixer == WL_MIX_FFT_COMPRESS;
+        if (bf && w->hidden < 2)
+            return fail_at(c, at(cfg, "hidden"),
+                           "hidden = 1 is too narrow for the butterfly or Fourier layers of "
+                           "blocks[%u] (allowed 2..65536)",
                            b);
         bool bb = bl->proj == WL_LIN_BLOCK_BUTTERFLY || bl->ffn == WL_LIN_BLOCK_BUTTERFLY;
         /* the smallest block butterfly is the hidden x hidden one, padded to n_hidden */

@@ -77,6 +77,23 @@ static void issue_weights(eng_sim *s)
     }
 }
 
+/* A tag's DRAM pattern must lie inside the image and fit its SPM slot (a mapping bug
+ * otherwise; functional runs would copy out of bounds). */
+static void check_tag_pattern(eng_sim *s, const eng_pattern *p, uint64_t tag)
+{
+    uint64_t elems = eng_pattern_elems(p);
+    if (!elems)
+        return;
+    uint64_t last = p->first + (p->count - 1) * p->stride + p->run;
+    if (last > s->p->dram_elems || elems > s->ph->tag_elems)
+        eng_fault(s,
+                  "phase %u: tag %llu moves %llu elements up to DRAM element %llu; the image "
+                  "has %llu and the slot %u",
+                  s->phase, (unsigned long long)tag, (unsigned long long)elems,
+                  (unsigned long long)last, (unsigned long long)s->p->dram_elems,
+                  s->ph->tag_elems);
+}
+
 static void issue_inputs(eng_sim *s)
 {
     const eng_phase *ph = s->ph;
@@ -94,6 +111,7 @@ static void issue_inputs(eng_sim *s)
         d->slot = slot;
         d->tag = s->ctl.next_in;
         ph->tag_dma(ph->tag_ctx, s->repeat * ph->n_tags + d->tag, &d->dram, &out);
+        check_tag_pattern(s, &d->dram, d->tag);
         d->spm_addr = in_slot_addr(s, slot);
         d->elems = eng_pattern_elems(&d->dram);
         s->ctl.in_state[slot] = SLOT_LOADING;
@@ -168,6 +186,7 @@ static void try_store(eng_sim *s)
         d->slot = slot;
         d->tag = s->ctl.next_store++;
         ph->tag_dma(ph->tag_ctx, s->repeat * ph->n_tags + d->tag, &in, &d->dram);
+        check_tag_pattern(s, &d->dram, d->tag);
         d->spm_addr = out_slot_addr(s, slot);
         d->elems = eng_pattern_elems(&d->dram);
         eng_dma_submit(s, &s->ctl_c, d);

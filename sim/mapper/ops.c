@@ -90,12 +90,11 @@ static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern 
                          t->out_pitch, t->rows};
 }
 
-#define OPS_MAX_PHASES 64
 
 typedef struct ops_priv {
     store st;
-    eng_phase phases[OPS_MAX_PHASES];
-    uint32_t n_phases;
+    eng_phase *phases;
+    uint32_t n_phases, cap_phases;
 } ops_priv;
 
 /* Growing lists of one phase's instructions and transfers. */
@@ -128,8 +127,14 @@ static int add_phase(ops_priv *p, const phase_build *b, const tag_map *tm, uint6
                      uint64_t weight_stride)
 {
     uint64_t in = tm->rows * tm->in_run, out = tm->rows * tm->out_run;
-    if (p->n_phases >= OPS_MAX_PHASES)
-        return UTIL_ERUN;
+    if (p->n_phases == p->cap_phases) {
+        uint32_t cap = p->cap_phases ? 2 * p->cap_phases : 8;
+        eng_phase *grow = realloc(p->phases, cap * sizeof *grow);
+        if (!grow)
+            return UTIL_ERUN;
+        p->phases = grow;
+        p->cap_phases = cap;
+    }
     eng_phase *f = &p->phases[p->n_phases++];
     *f = (eng_phase){.n_instr = b->n_ins,
                      .instr = b->ins,
@@ -498,6 +503,26 @@ for (uint32_t j = 0; j < L; j++) {
 }
 ROW_KERNEL_END
 
+/* [segment | (max, sum of exp(x - max)) per row]: one row's part of the statistics */
+ROW_KERNEL_BEGIN(softmax_stats)
+float m = -INFINITY;
+for (uint32_t j = 0; j < L; j++)
+    m = v[j] > m ? v[j] : m;
+double sum = 0;
+for (uint32_t j = 0; j < L && m != -INFINITY; j++)
+    sum += util_round_dtype(t, expf(v[j] - m));
+aux[2 * r] = m;
+aux[2 * r + 1] = (float)sum;
+ROW_KERNEL_END
+
+/* [segment | (M, 1/L) per row]: exp(x - M) / L */
+ROW_KERNEL_BEGIN(softmax_apply)
+for (uint32_t j = 0; j < L; j++) {
+    float e = aux[2 * r] == -INFINITY ? 0.0f : util_round_dtype(t, expf(v[j] - aux[2 * r]));
+    v[j] = util_round_dtype(t, e * aux[2 * r + 1]);
+}
+ROW_KERNEL_END
+
 /* [x segment (mt rows) | a segment (mt rows)] */
 ROW_KERNEL_BEGIN(add)
 for (uint32_t j = 0; j < L; j++)
@@ -506,6 +531,27 @@ ROW_KERNEL_END
 
 /* Reducers: [L segments' partials, segment-major, `width` per row each | result]. */
 typedef enum { RED_MAX, RED_RCP_SUM, RED_MOMENTS } red_kind;
+
+/* Merges the segments' (max, sum) pairs of a two-pass softmax: M = max m_i,
+ * L = sum l_i exp(m_i - M); writes M and 1/L (both go to DRAM: rounded). */
+static void reduce_online_stats(const row_ictx *c, float *buf, util_dtype t)
+{
+    uint32_t mt = c->mt, S = c->len;
+    float *out = buf + (size_t)S * mt * 2;
+    for (uint32_t r = 0; r < mt; r++) {
+        float M = -INFINITY;
+        for (uint32_t i = 0; i < S; i++)
+            M = buf[((size_t)i * mt + r) * 2] > M ? buf[((size_t)i * mt + r) * 2] : M;
+        double sum = 0;
+        for (uint32_t i = 0; i < S && M != -INFINITY; i++) {
+            const float *q = buf + ((size_t)i * mt + r) * 2;
+            if (q[0] != -INFINITY)
+                sum += q[1] * exp((double)q[0] - M);
+        }
+        out[2 * r] = M;
+        out[2 * r + 1] = sum > 0 ? util_round_dtype(t, (float)(1.0 / sum)) : 0.0f;
+    }
+}
 
 static void reduce(const row_ictx *c, red_kind k, float *buf)
 {
@@ -545,6 +591,13 @@ REDUCER(reduce_max, RED_MAX)
 REDUCER(reduce_rcp_sum, RED_RCP_SUM)
 REDUCER(reduce_moments, RED_MOMENTS)
 
+static void reduce_online(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,
+                          float *buf, const float *w, util_dtype t)
+{
+    (void)in, (void)repeat, (void)tag, (void)w;
+    reduce_online_stats(ctx, buf, t);
+}
+
 /* Adds an instruction; NULL when the phase is full. */
 static eng_instr *row_instr(phase_build *b, store *st, uint32_t pe, eng_kernel_fn fn,
                             uint32_t mt, uint32_t len, uint64_t row_len, uint32_t local)
@@ -572,28 +625,58 @@ static int row_link(phase_build *b, store *st, bool functional, int32_t src, uin
     return UTIL_OK;
 }
 
-/* Instructions per segment (and reducers per chain) of each row op. */
-static uint32_t row_steps(wl_op_kind k)
+/* The row ops as the PEs run them. A softmax whose rows are too long for one pass (three
+ * copies of a segment per tag) runs in two: STATS writes each row's maximum M and 1/L,
+ * L = sum exp(x - M), beside the row (the scores keep two spare columns per row), and
+ * APPLY computes exp(x - M) / L. Each pass holds one copy; exp is computed twice. */
+typedef enum { ROW_SOFTMAX, ROW_LAYERNORM, ROW_GELU, ROW_ADD, ROW_SM_STATS, ROW_SM_APPLY } row_kind;
+
+static row_kind row_kind_of(wl_op_kind k)
 {
-    return k == WL_OP_SOFTMAX ? 3 : k == WL_OP_LAYERNORM ? 2 : 1;
+    return k == WL_OP_SOFTMAX ? ROW_SOFTMAX : k == WL_OP_LAYERNORM ? ROW_LAYERNORM
+                                          : k == WL_OP_GELU        ? ROW_GELU
+                                                                   : ROW_ADD;
 }
 
-static uint32_t row_reducers(wl_op_kind k)
+static const char *row_kind_name(row_kind k)
 {
-    return k == WL_OP_SOFTMAX ? 2 : k == WL_OP_LAYERNORM ? 1 : 0;
+    static const char *const names[] = {"softmax", "layernorm", "gelu",
+                                        "add",     "softmax statistics", "softmax scaling"};
+    return names[k];
+}
+
+/* Instructions per segment (and reducers per chain). */
+static uint32_t row_steps(row_kind k)
+{
+    return k == ROW_SOFTMAX ? 3 : k == ROW_LAYERNORM ? 2 : 1;
+}
+
+static uint32_t row_reducers(row_kind k)
+{
+    return k == ROW_SOFTMAX ? 2 : (k == ROW_LAYERNORM || k == ROW_SM_STATS) ? 1 : 0;
+}
+
+/* Elements of a row's input run (ADD: both operands; APPLY: the row and its M, 1/L). */
+static uint64_t row_in_run(row_kind k, uint64_t len)
+{
+    return k == ROW_ADD ? 2 * len : k == ROW_SM_APPLY ? len + 2 : len;
 }
 
 /* PE buffer elements one segment PE needs (the reducers sit on the chain's middle PE). */
-static uint64_t row_need(const arch_desc *a, wl_op_kind k, uint64_t L, uint64_t mt, uint64_t S)
+static uint64_t row_need(const arch_desc *a, row_kind k, uint64_t L, uint64_t mt, uint64_t S)
 {
     uint64_t per_tag = 0, weights = 0;
     /* the segment's instructions plus the reducers (on the middle PE: the worst case) */
-    if (k == WL_OP_SOFTMAX)
+    if (k == ROW_SOFTMAX)
         per_tag = 3 * L * mt + 4 * mt + 2 * (S + 1) * mt;
-    else if (k == WL_OP_LAYERNORM)
+    else if (k == ROW_LAYERNORM)
         per_tag = 2 * L * mt + 4 * mt + 2 * (S + 1) * mt, weights = 2 * L;
+    else if (k == ROW_SM_STATS)
+        per_tag = L * mt + 2 * mt + 2 * (S + 1) * mt;
+    else if (k == ROW_SM_APPLY)
+        per_tag = L * mt + 2 * mt;
     else
-        per_tag = (k == WL_OP_ADD ? 2 : 1) * L * mt;
+        per_tag = (k == ROW_ADD ? 2 : 1) * L * mt;
     return a->pe.tags * per_tag + weights;
 }
 
@@ -602,15 +685,15 @@ typedef struct row_plan {
     uint64_t L;             /* segment length (the last may be shorter) */
 } row_plan;
 
-static int row_choose(const arch_desc *a, const wl_op *op, uint64_t len, uint64_t rows,
-                      util_dtype t, row_plan *pl, char *err, size_t errlen)
+/* The fewest segments per row that fit, then the most rows per chain. */
+static bool row_choose(const arch_desc *a, row_kind k, uint64_t len, uint64_t rows, util_dtype t,
+                       row_plan *pl)
 {
     uint32_t P = arch_pe_count(a), wb = util_dtype_bytes(t);
     uint64_t cap = a->pe.buffer_bytes / wb, spm = arch_spm_bytes(a) / wb;
-    uint32_t need_istore = row_steps(op->kind) + row_reducers(op->kind);
-    for (uint32_t S = 1; S <= P; S *= 2) {
-        if (S > len)
-            break;
+    if (row_steps(k) + row_reducers(k) > a->pe.istore)
+        return false;
+    for (uint32_t S = 1; S <= P && S <= len; S *= 2) {
         uint64_t L = util_ceil_div(len, S);
         uint32_t chains = P / S;
         if (chains > rows)
@@ -619,49 +702,126 @@ static int row_choose(const arch_desc *a, const wl_op *op, uint64_t len, uint64_
             if (mt > 1 && (uint64_t)mt * chains > rows)
                 continue;
             uint64_t tag_rows = (uint64_t)mt * chains;
-            uint64_t in_run = op->kind == WL_OP_ADD ? 2 * len : len;
-            uint64_t spm_need = 2 * tag_rows * in_run + 2 * tag_rows * len + 4 * L;
-            if (row_need(a, op->kind, L, mt, S) <= cap && spm_need <= spm &&
-                need_istore <= a->pe.istore) {
+            uint64_t spm_need = 2 * tag_rows * row_in_run(k, len) + 2 * tag_rows * len + 4 * L;
+            if (row_need(a, k, L, mt, S) <= cap && spm_need <= spm) {
                 *pl = (row_plan){S, mt, chains, L};
-                return UTIL_OK;
+                return true;
             }
         }
     }
-    return util_fail(UTIL_ERUN, err, errlen,
-                     "cannot map %s (%s, rows of %llu elements): a row segment does not fit the "
-                     "%u-byte PE buffer, the %llu-byte SPM or the %u-entry instruction store "
-                     "(needs %u)",
-                     op->name, wl_op_kind_name(op->kind), (unsigned long long)len,
-                     a->pe.buffer_bytes, (unsigned long long)arch_spm_bytes(a), a->pe.istore,
-                     need_istore);
+    return false;
+}
+
+/* The instruction of step st of segment i (L elements of mt rows), with its units. */
+static eng_instr *row_step_instr(phase_build *b, store *st, row_kind k, uint32_t step,
+                                 uint32_t pe, uint32_t mt, uint32_t L, uint64_t len,
+                                 uint32_t lanes)
+{
+    uint32_t v = mt * vecs(L, lanes);
+    uint64_t e = (uint64_t)mt * L;
+    eng_instr *in = NULL;
+    if (k == ROW_SOFTMAX && step == 0) {
+        if ((in = row_instr(b, st, pe, softmax_max, mt, L, len, mt * L + mt)))
+            in->vec_ops[ARCH_FU_MAX] = v, in->lane_ops = e;
+    } else if (k == ROW_SOFTMAX && step == 1) {
+        if ((in = row_instr(b, st, pe, softmax_exp, mt, L, len, mt * L + 2 * mt)))
+            in->vec_ops[ARCH_FU_ADD] = 2 * v, in->vec_ops[ARCH_FU_EXP] = v, in->lane_ops = 3 * e;
+    } else if (k == ROW_SOFTMAX) {
+        if ((in = row_instr(b, st, pe, softmax_scale, mt, L, len, mt * L + mt)))
+            in->vec_ops[ARCH_FU_MUL] = v, in->lane_ops = e;
+    } else if (k == ROW_SM_STATS) {
+        if ((in = row_instr(b, st, pe, softmax_stats, mt, L, len, mt * L + 2 * mt))) {
+            in->vec_ops[ARCH_FU_MAX] = v, in->vec_ops[ARCH_FU_ADD] = 2 * v;
+            in->vec_ops[ARCH_FU_EXP] = v, in->lane_ops = 4 * e;
+        }
+    } else if (k == ROW_SM_APPLY) {
+        if ((in = row_instr(b, st, pe, softmax_apply, mt, L, len, mt * L + 2 * mt))) {
+            in->vec_ops[ARCH_FU_ADD] = v, in->vec_ops[ARCH_FU_EXP] = v;
+            in->vec_ops[ARCH_FU_MUL] = v, in->lane_ops = 3 * e;
+        }
+    } else if (k == ROW_LAYERNORM && step == 0) {
+        if ((in = row_instr(b, st, pe, ln_moments, mt, L, len, mt * L + 2 * mt)))
+            in->vec_ops[ARCH_FU_ADD] = v, in->vec_ops[ARCH_FU_MAC] = v, in->lane_ops = 2 * e;
+    } else if (k == ROW_LAYERNORM) {
+        if ((in = row_instr(b, st, pe, ln_apply, mt, L, len, mt * L + 2 * mt)))
+            in->vec_ops[ARCH_FU_ADD] = 2 * v, in->vec_ops[ARCH_FU_MUL] = 2 * v,
+            in->lane_ops = 4 * e;
+    } else if (k == ROW_GELU) {
+        if ((in = row_instr(b, st, pe, gelu, mt, L, len, mt * L))) {
+            /* z^2, z^3, x sqrt(2/pi), x 2, x 0.5 on the multiplier; 0.044715 z^3 + z,
+             * 1 - 2 r, z t + z on the MAC; exp; 1 + e; 1 / (1 + e) */
+            in->vec_ops[ARCH_FU_MUL] = 5 * v, in->vec_ops[ARCH_FU_MAC] = 3 * v;
+            in->vec_ops[ARCH_FU_EXP] = v, in->vec_ops[ARCH_FU_ADD] = v;
+            in->vec_ops[ARCH_FU_RCP] = v, in->lane_ops = 11 * e;
+        }
+    } else if ((in = row_instr(b, st, pe, add, mt, L, len, 2 * mt * L))) {
+        in->vec_ops[ARCH_FU_ADD] = v, in->lane_ops = e;
+    }
+    return in;
+}
+
+/* Reducer rd of a chain of S segments on PE pe, with its units. */
+static eng_instr *row_reducer_instr(phase_build *b, store *st, row_kind k, uint32_t rd,
+                                    uint32_t pe, uint32_t mt, uint32_t S, uint64_t len,
+                                    uint32_t lanes)
+{
+    uint32_t vr = vecs(mt, lanes), combine = S > 1 ? S - 1 : 1;
+    eng_instr *in = NULL;
+    if (k == ROW_LAYERNORM) {
+        if ((in = row_instr(b, st, pe, reduce_moments, mt, S, len, (S + 1) * 2 * mt))) {
+            in->vec_ops[ARCH_FU_ADD] = 2 * (S - 1) * vr + vr;
+            in->vec_ops[ARCH_FU_MUL] = 2 * vr;
+            in->vec_ops[ARCH_FU_RCP] = vr; /* ASSUMPTION: the rcp unit also does 1/sqrt */
+            in->lane_ops = (uint64_t)(2 * (S - 1) + 4) * mt;
+        }
+    } else if (k == ROW_SM_STATS) {
+        /* M = max m_i; L = sum l_i exp(m_i - M); 1/L */
+        if ((in = row_instr(b, st, pe, reduce_online, mt, S, len, (S + 1) * 2 * mt))) {
+            in->vec_ops[ARCH_FU_MAX] = combine * vr;
+            in->vec_ops[ARCH_FU_ADD] = 2 * S * vr;
+            in->vec_ops[ARCH_FU_EXP] = S * vr;
+            in->vec_ops[ARCH_FU_RCP] = vr;
+            in->lane_ops = (uint64_t)(combine + 3 * S + 1) * mt;
+        }
+    } else if (rd == 0) {
+        if ((in = row_instr(b, st, pe, reduce_max, mt, S, len, (S + 1) * mt)))
+            in->vec_ops[ARCH_FU_MAX] = combine * vr, in->lane_ops = (uint64_t)combine * mt;
+    } else if ((in = row_instr(b, st, pe, reduce_rcp_sum, mt, S, len, (S + 1) * mt))) {
+        in->vec_ops[ARCH_FU_ADD] = combine * vr;
+        in->vec_ops[ARCH_FU_RCP] = vr;
+        in->lane_ops = (uint64_t)S * mt;
+    }
+    return in;
 }
 
 /* One phase of a row op: n_tags tags of tag_rows rows from row0, chains of mt rows. */
-static int row_phase(const arch_desc *a, const wl_op *op, const map_op_io *io, util_dtype t,
+static int row_phase(const arch_desc *a, row_kind k, const map_op_io *io, util_dtype t,
                      const row_plan *pl, uint64_t len, uint64_t tag_rows, uint64_t n_tags,
                      uint64_t row0, uint64_t w_addr, bool functional, ops_priv *p)
 {
-    uint32_t Lanes = arch_lanes(a, t), S = (uint32_t)util_ceil_div(len, pl->L);
+    uint32_t lanes = arch_lanes(a, t), S = (uint32_t)util_ceil_div(len, pl->L);
     uint32_t chains = (uint32_t)util_ceil_div(tag_rows, pl->mt);
-    uint32_t steps = row_steps(op->kind), reds = row_reducers(op->kind);
-    wl_op_kind k = op->kind;
-    bool is_add = k == WL_OP_ADD;
-    uint64_t in_run = is_add ? 2 * len : len;
+    uint32_t steps = row_steps(k), reds = row_reducers(k);
+    uint64_t in_run = row_in_run(k, len);
+    /* the statistics pass writes M and 1/L into the two spare columns of each row */
+    bool stats = k == ROW_SM_STATS;
+    uint64_t out_run = stats ? 2 : len;
+    uint32_t parts = (k == ROW_ADD || k == ROW_SM_APPLY) ? 2 : 1;
     phase_build b;
     if (pb_init(&b, &p->st, chains * (S * steps + reds), chains * S * (2 * steps + 4 * reds + 2)))
         return UTIL_ERUN;
     tag_map *tm = keep(&p->st, 1, sizeof *tm);
     if (!tm)
         return UTIL_ERUN;
+    const map_tensor *out = stats ? &io->src0 : &io->dst;
     *tm = (tag_map){.n_tags = n_tags,
                     .rows = tag_rows,
                     .in_addr = io->src0.addr + row0 * io->src0.stride,
                     .in_run = in_run,
                     .in_pitch = io->src0.stride,
-                    .out_addr = io->dst.addr + row0 * io->dst.stride,
-                    .out_run = len,
-                    .out_pitch = io->dst.stride};
+                    .out_addr = out->addr + row0 * out->stride + (stats ? len : 0),
+                    .out_run = out_run,
+                    .out_pitch = out->stride};
     for (uint32_t c = 0; c < chains; c++) {
         uint32_t r0 = c * pl->mt;
         uint32_t mt = (uint32_t)(tag_rows - r0 < pl->mt ? tag_rows - r0 : pl->mt);
@@ -670,70 +830,38 @@ static int row_phase(const arch_desc *a, const wl_op *op, const map_op_io *io, u
         for (uint32_t st = 0; st < steps; st++) {
             for (uint32_t i = 0; i < S; i++) {
                 uint64_t j0 = i * pl->L;
-                uint32_t L = (uint32_t)(len - j0 < pl->L ? len - j0 : pl->L), v = mt * vecs(L, Lanes);
+                uint32_t L = (uint32_t)(len - j0 < pl->L ? len - j0 : pl->L);
                 uint32_t pe = snake_pe(a, c * pl->S + i);
-                eng_instr *in = NULL;
-                if (k == WL_OP_SOFTMAX && st == 0) {
-                    in = row_instr(&b, &p->st, pe, softmax_max, mt, L, len, mt * L + mt);
-                    if (in)
-                        in->vec_ops[ARCH_FU_MAX] = v, in->lane_ops = (uint64_t)mt * L;
-                } else if (k == WL_OP_SOFTMAX && st == 1) {
-                    in = row_instr(&b, &p->st, pe, softmax_exp, mt, L, len, mt * L + 2 * mt);
-                    if (in)
-                        in->vec_ops[ARCH_FU_ADD] = 2 * v, in->vec_ops[ARCH_FU_EXP] = v,
-                        in->lane_ops = 3 * (uint64_t)mt * L;
-                } else if (k == WL_OP_SOFTMAX) {
-                    in = row_instr(&b, &p->st, pe, softmax_scale, mt, L, len, mt * L + mt);
-                    if (in)
-                        in->vec_ops[ARCH_FU_MUL] = v, in->lane_ops = (uint64_t)mt * L;
-                } else if (k == WL_OP_LAYERNORM && st == 0) {
-                    in = row_instr(&b, &p->st, pe, ln_moments, mt, L, len, mt * L + 2 * mt);
-                    if (in)
-                        in->vec_ops[ARCH_FU_ADD] = v, in->vec_ops[ARCH_FU_MAC] = v,
-                        in->lane_ops = 2 * (uint64_t)mt * L;
-                } else if (k == WL_OP_LAYERNORM) {
-                    in = row_instr(&b, &p->st, pe, ln_apply, mt, L, len, mt * L + 2 * mt);
-                    if (in) {
-                        in->vec_ops[ARCH_FU_ADD] = 2 * v, in->vec_ops[ARCH_FU_MUL] = 2 * v;
-                        in->lane_ops = 4 * (uint64_t)mt * L;
-                        /* gamma then beta of this segment: 2 runs of L, len apart */
-                        in->weight_elems = 2 * L;
-                        in->weight_addr = w_addr + j0;
-                        in->weight_run = L;
-                        in->weight_pitch = len;
-                    }
-                } else if (k == WL_OP_GELU) {
-                    in = row_instr(&b, &p->st, pe, gelu, mt, L, len, mt * L);
-                    if (in) {
-                        in->vec_ops[ARCH_FU_MUL] = 4 * v, in->vec_ops[ARCH_FU_MAC] = 2 * v;
-                        in->vec_ops[ARCH_FU_EXP] = v, in->vec_ops[ARCH_FU_ADD] = v;
-                        in->vec_ops[ARCH_FU_RCP] = v;
-                        in->lane_ops = 9 * (uint64_t)mt * L;
-                    }
-                } else {
-                    in = row_instr(&b, &p->st, pe, add, mt, L, len, 2 * mt * L);
-                    if (in)
-                        in->vec_ops[ARCH_FU_ADD] = v, in->lane_ops = (uint64_t)mt * L;
-                }
+                eng_instr *in = row_step_instr(&b, &p->st, k, st, pe, mt, L, len, lanes);
                 if (!in)
                     return UTIL_ERUN;
+                if (k == ROW_LAYERNORM && st == 1) {
+                    /* gamma then beta of this segment: 2 runs of L, len apart */
+                    in->weight_elems = 2 * L;
+                    in->weight_addr = w_addr + j0;
+                    in->weight_run = L;
+                    in->weight_pitch = len;
+                }
                 int32_t me = (int32_t)(b.n_ins - 1);
                 if (st == 0) {
-                    /* the row segment (and the added segment) from the SPM */
-                    for (uint32_t part = 0; part < (is_add ? 2u : 1u); part++) {
-                        eng_xfer *x = pb_xfer(&b, -1, me, mt * L);
+                    /* the row segment from the SPM, and for ADD the added segment, for
+                     * APPLY the row's M and 1/L */
+                    for (uint32_t part = 0; part < parts; part++) {
+                        bool mstat = k == ROW_SM_APPLY && part == 1;
+                        uint32_t elems = mstat ? 2 * mt : mt * L;
+                        eng_xfer *x = pb_xfer(&b, -1, me, elems);
                         if (!x)
                             return UTIL_ERUN;
                         x->spm_port = near_port(a, pe);
-                        x->spm = (eng_pattern){r0 * in_run + part * len + j0, L, in_run, mt};
-                        if (functional && part &&
-                            !(x->dst_pos = run_pos(&p->st, mt * L, mt * L)))
+                        x->spm = mstat ? (eng_pattern){r0 * in_run + len, 2, in_run, mt}
+                                       : (eng_pattern){r0 * in_run + part * len + j0, L, in_run, mt};
+                        if (functional && part && !(x->dst_pos = run_pos(&p->st, mt * L, elems)))
                             return UTIL_ERUN;
                     }
                 } else if (row_link(&b, &p->st, functional, me - (int32_t)S, 0, me, 0, mt * L)) {
                     return UTIL_ERUN; /* the segment from the previous step */
                 }
-                if (st + 1 == steps) {
+                if (st + 1 == steps && !stats) {
                     eng_xfer *x = pb_xfer(&b, me, -1, mt * L);
                     if (!x)
                         return UTIL_ERUN;
@@ -742,35 +870,33 @@ static int row_phase(const arch_desc *a, const wl_op *op, const map_op_io *io, u
                 }
             }
         }
-        /* reducers on the chain's middle PE: partials in, results back to the next step */
+        /* reducers on the chain's middle PE: partials in, results back to the next step
+         * (or, for the statistics, out to the SPM) */
         uint32_t mid = snake_pe(a, c * pl->S + S / 2);
         for (uint32_t rd = 0; rd < reds; rd++) {
-            uint32_t w = k == WL_OP_LAYERNORM ? 2 : 1, vr = vecs(mt, Lanes);
-            eng_kernel_fn fn = k == WL_OP_LAYERNORM ? reduce_moments : rd ? reduce_rcp_sum : reduce_max;
-            eng_instr *in = row_instr(&b, &p->st, mid, fn, mt, S, len, (S + 1) * w * mt);
+            uint32_t w = (k == ROW_LAYERNORM || stats) ? 2 : 1;
+            eng_instr *in = row_reducer_instr(&b, &p->st, k, rd, mid, mt, S, len, lanes);
             if (!in)
                 return UTIL_ERUN;
-            if (k == WL_OP_LAYERNORM) {
-                in->vec_ops[ARCH_FU_ADD] = 2 * (S - 1) * vr + vr;
-                in->vec_ops[ARCH_FU_MUL] = 2 * vr;
-                in->vec_ops[ARCH_FU_RCP] = vr; /* ASSUMPTION: the rcp unit also does rsqrt */
-                in->lane_ops = (uint64_t)(2 * (S - 1) + 4) * mt;
-            } else if (rd == 0) {
-                in->vec_ops[ARCH_FU_MAX] = (S > 1 ? S - 1 : 1) * vr;
-                in->lane_ops = (uint64_t)(S > 1 ? S - 1 : 1) * mt;
-            } else {
-                in->vec_ops[ARCH_FU_ADD] = (S > 1 ? S - 1 : 1) * vr;
-                in->vec_ops[ARCH_FU_RCP] = vr;
-                in->lane_ops = (uint64_t)S * mt;
-            }
             int32_t me = (int32_t)(b.n_ins - 1);
             for (uint32_t i = 0; i < S; i++) {
                 uint32_t L = (uint32_t)(len - i * pl->L < pl->L ? len - i * pl->L : pl->L);
                 int32_t from = (int32_t)(base + rd * S + i), to = (int32_t)(base + (rd + 1) * S + i);
                 /* partials sit after the segment, the sum after the max */
-                uint32_t part_off = mt * L + (k == WL_OP_SOFTMAX && rd == 1 ? mt : 0);
-                if (row_link(&b, &p->st, functional, from, part_off, me, i * w * mt, w * mt) ||
+                uint32_t part_off = mt * L + (k == ROW_SOFTMAX && rd == 1 ? mt : 0);
+                if (row_link(&b, &p->st, functional, from, part_off, me, i * w * mt, w * mt))
+                    return UTIL_ERUN;
+                if (!stats &&
                     row_link(&b, &p->st, functional, me, S * w * mt, to, mt * L, w * mt))
+                    return UTIL_ERUN;
+            }
+            if (stats) {
+                eng_xfer *x = pb_xfer(&b, me, -1, 2 * mt);
+                if (!x)
+                    return UTIL_ERUN;
+                x->spm_port = near_port(a, mid);
+                x->spm = (eng_pattern){r0 * 2, 2 * mt, 2 * mt, 1};
+                if (functional && !(x->src_pos = run_pos(&p->st, S * w * mt, 2 * mt)))
                     return UTIL_ERUN;
             }
         }
@@ -778,31 +904,57 @@ static int row_phase(const arch_desc *a, const wl_op *op, const map_op_io *io, u
     return add_phase(p, &b, tm, 1, 0);
 }
 
+/* All phases of one pass: full tags, then the leftover rows. */
+static int row_pass(const arch_desc *a, row_kind k, const map_op_io *io, util_dtype t,
+                    const row_plan *pl, uint64_t w_addr, bool functional, ops_priv *p)
+{
+    uint64_t len = io->dst.cols, rows = io->dst.rows;
+    uint64_t tag_rows = (uint64_t)pl->mt * pl->chains, full = rows / tag_rows;
+    int rc = UTIL_OK;
+    if (full)
+        rc = row_phase(a, k, io, t, pl, len, tag_rows, full, 0, w_addr, functional, p);
+    if (!rc && rows % tag_rows)
+        rc = row_phase(a, k, io, t, pl, len, rows % tag_rows, 1, full * tag_rows, w_addr,
+                       functional, p);
+    return rc;
+}
+
 static int row_map(const arch_desc *a, const wl_op *op, const map_op_io *io, util_dtype t,
                    uint64_t w_addr, bool functional, ops_priv *p, char *desc, char *err,
                    size_t errlen)
 {
     uint64_t len = io->dst.cols, rows = io->dst.rows;
-    if (op->kind == WL_OP_ADD &&
+    row_kind k = row_kind_of(op->kind);
+    if (k == ROW_ADD &&
         (io->src1.addr != io->src0.addr + len || io->src1.stride != io->src0.stride))
         return util_fail(UTIL_ERUN, err, errlen,
                          "%s: the operands of an add must be interleaved row by row", op->name);
-    row_plan pl = {0, 0, 0, 0};
-    int rc = row_choose(a, op, len, rows, t, &pl, err, errlen);
-    if (rc)
-        return rc;
-    uint64_t tag_rows = (uint64_t)pl.mt * pl.chains, full = rows / tag_rows;
-    if (full)
-        rc = row_phase(a, op, io, t, &pl, len, tag_rows, full, 0, w_addr, functional, p);
-    if (!rc && rows % tag_rows)
-        rc = row_phase(a, op, io, t, &pl, len, rows % tag_rows, 1, full * tag_rows, w_addr,
-                       functional, p);
+    row_plan pl = {0, 0, 0, 0}, pl2 = {0, 0, 0, 0};
+    bool one = row_choose(a, k, len, rows, t, &pl);
+    /* the two-pass softmax needs two spare columns beside each row of scores */
+    bool two = !one && k == ROW_SOFTMAX && io->src0.stride >= len + 2 &&
+               row_choose(a, ROW_SM_STATS, len, rows, t, &pl) &&
+               row_choose(a, ROW_SM_APPLY, len, rows, t, &pl2);
+    if (!one && !two)
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "cannot map %s (%s, rows of %llu elements): a row segment does not fit "
+                         "the %u-byte PE buffer, the %llu-byte SPM or the %u-entry instruction "
+                         "store (needs %u)",
+                         op->name, wl_op_kind_name(op->kind), (unsigned long long)len,
+                         a->pe.buffer_bytes, (unsigned long long)arch_spm_bytes(a), a->pe.istore,
+                         row_steps(k) + row_reducers(k));
+    int rc = row_pass(a, one ? k : ROW_SM_STATS, io, t, &pl, w_addr, functional, p);
+    if (!rc && two)
+        rc = row_pass(a, ROW_SM_APPLY, io, t, &pl2, w_addr, functional, p);
     if (rc)
         return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping %s", op->name);
-    snprintf(desc, MAP_DESC_MAX,
-             "%s: rows of %llu in %u segments of %llu on PE chains, %u chains x %u rows per tag",
-             wl_op_kind_name(op->kind), (unsigned long long)len, pl.S, (unsigned long long)pl.L,
-             pl.chains, pl.mt);
+    int used = snprintf(desc, MAP_DESC_MAX,
+                        "%s: rows of %llu in %u segments of %llu on PE chains, %u chains x %u rows "
+                        "per tag",
+                        one ? row_kind_name(k) : "softmax in two passes (statistics, scaling)",
+                        (unsigned long long)len, pl.S, (unsigned long long)pl.L, pl.chains, pl.mt);
+    if (two && used > 0 && used < MAP_DESC_MAX)
+        snprintf(desc + used, MAP_DESC_MAX - (size_t)used, "; scaling in %u segments", pl2.S);
     return UTIL_OK;
 }
 
@@ -864,10 +1016,8 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
                                        (op->kind == WL_OP_SCORES ? 0 : h * dh),
                                    N, g.N, y->stride};
             }
-            rc = gemm_map(a, &g, t, &pl, &w_next, functional, p);
-            if (rc == UTIL_ERUN && !err[0])
-                util_fail(UTIL_ERUN, err, errlen, "%s: too many phases or out of memory",
-                          op->name);
+            if ((rc = gemm_map(a, &g, t, &pl, &w_next, functional, p)))
+                util_fail(rc, err, errlen, "out of memory while mapping %s", op->name);
         }
         if (!rc) {
             out->weight_elems = w_next - io->free_addr;
@@ -927,6 +1077,7 @@ void map_op_free(map_op_result *m)
         if (m->priv) {
             ops_priv *p = m->priv;
             store_free(&p->st);
+            free(p->phases);
             free(p);
         }
         break;

@@ -589,9 +589,14 @@ void rep_model_summary(FILE *f, const rep_run *r)
     for (uint32_t b = 0; b < m->n_blocks; b++) {
         const run_block *rb = &m->blocks[b];
         const wl_block *bl = &w->blocks[b];
-        fprintf(f, "block %u    x%llu: mixer %s, proj %s, ffn %s: %llu cycles per block\n", b,
-                (unsigned long long)rb->repeat, wl_mixer_name(bl->mixer), wl_linear_name(bl->proj),
-                wl_linear_name(bl->ffn), (unsigned long long)rb->cycles);
+        run_op whole = {.cycles = rb->cycles, .lane_ops = rb->lane_ops};
+        fprintf(f,
+                "block %u    x%llu: mixer %s, proj %s, ffn %s: per block %llu cycles, %llu useful "
+                "ops, %.2f%% util, %llu DRAM bytes\n",
+                b, (unsigned long long)rb->repeat, wl_mixer_name(bl->mixer),
+                wl_linear_name(bl->proj), wl_linear_name(bl->ffn), (unsigned long long)rb->cycles,
+                (unsigned long long)rb->lane_ops, 100.0 * op_util(r, &whole),
+                (unsigned long long)rb->dram_bytes);
         fprintf(f, "  %-8s %-15s %12s %14s %7s %12s  %s\n", "op", "kind", "cycles", "useful ops",
                 "util", "DRAM bytes", "mapping");
         for (uint32_t i = 0; i < rb->n_ops; i++) {
@@ -671,7 +676,11 @@ void rep_model_json(FILE *f, const rep_run *r)
         j_s(&j, "mixer", wl_mixer_name(w->blocks[b].mixer));
         j_s(&j, "proj", wl_linear_name(w->blocks[b].proj));
         j_s(&j, "ffn", wl_linear_name(w->blocks[b].ffn));
+        run_op whole = {.cycles = rb->cycles, .lane_ops = rb->lane_ops};
         j_u(&j, "cycles_per_block", rb->cycles);
+        j_u(&j, "useful_ops_per_block", rb->lane_ops);
+        j_d(&j, "utilization", op_util(r, &whole));
+        j_u(&j, "dram_bytes_per_block", rb->dram_bytes);
         j_open(&j, "ops", '[');
         for (uint32_t i = 0; i < rb->n_ops; i++) {
             const run_op *o = &rb->ops[i];

@@ -114,8 +114,9 @@ static int ref_op(const wl_desc *d, const wl_op *op, const float *w, tensors *T,
     }
     case WL_OP_SCORES:
     case WL_OP_CONTEXT: {
-        uint64_t dh = op->d;
-        double *a = scratch, *bm = scratch + N * N, *c = bm + N * N;
+        /* Q (or P's rows) [N x dh], K or V [N x dh], C [N x dh]: each part holds N x dh */
+        uint64_t dh = op->d, span = N * (N > dh ? N : dh);
+        double *a = scratch, *bm = scratch + span, *c = bm + span;
         for (uint64_t g = 0; g < op->groups; g++) {
             uint64_t b = g / d->heads, h = g % d->heads;
             for (uint64_t r = 0; r < N; r++)
@@ -164,10 +165,15 @@ int run_reference(const wl_desc *d, const float *x, double *y, char *err, size_t
     memset(&T, 0, sizeof T);
     uint64_t N = d->seq_len, wmax = 0, big = 0;
     int rc = UTIL_OK;
+    bool attention = false;
+    for (uint32_t b = 0; b < d->n_blocks; b++)
+        attention |= d->blocks[b].mixer == WL_MIX_ATTENTION;
     for (int t = 0; t < WL_T_COUNT && !rc; t++) {
         if (t == WL_T_X2)
             continue; /* the block output replaces X */
-        T.t[t] = calloc(wl_tensor_elems(d, (wl_tensor)t), sizeof *T.t[t]);
+        bool scores = t == WL_T_S || t == WL_T_P;
+        T.t[t] = calloc(scores && !attention ? 1 : wl_tensor_elems(d, (wl_tensor)t),
+                        sizeof *T.t[t]);
         if (!T.t[t])
             rc = UTIL_ERUN;
     }

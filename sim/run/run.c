@@ -39,10 +39,15 @@ static void plan_layout(const wl_desc *d, layout *L)
     at += T * F;
     L->t[WL_T_G] = (map_tensor){at, T, F, F};
     at += T * F;
-    L->t[WL_T_S] = (map_tensor){at, G * N, N, N};
-    at += G * N * N;
+    /* the attention scores exist only in models with attention blocks */
+    bool attention = false;
+    for (uint32_t b = 0; b < d->n_blocks; b++)
+        attention |= d->blocks[b].mixer == WL_MIX_ATTENTION;
+    /* S keeps two spare columns per row for a two-pass softmax's statistics */
+    L->t[WL_T_S] = (map_tensor){at, G * N, N, N + 2};
+    at += attention ? G * N * (N + 2) : 0;
     L->t[WL_T_P] = (map_tensor){at, G * N, N, N};
-    at += G * N * N;
+    at += attention ? G * N * N : 0;
     L->t[WL_T_X2] = L->t[WL_T_X];
     L->end = at;
 }
@@ -112,55 +117,116 @@ static map_op_io op_io(const layout *L, const wl_op *op)
     return (map_op_io){L->t[op->src0], L->t[op->src1], L->t[op->dst], L->end};
 }
 
-/* Maps op and runs it once per instance (functional) or once (timing). */
-static int run_op_all(const arch_desc *a, const wl_desc *d, const wl_op *op, const layout *L,
-                      float *image, uint64_t image_elems, uint64_t first_inst, uint64_t repeat,
-                      bool fault, float *wbuf, run_op *ro, eng_stats *total, char *err,
-                      size_t errlen)
+/* Every op of the model, mapped before anything is simulated: an op that cannot be
+ * mapped fails the run at once, and the DRAM image is sized from the mappings. */
+typedef struct plan {
+    uint32_t n_ops[WL_MAX_BLOCKS];
+    wl_op ops[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
+    map_op_result maps[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
+    uint64_t dram_end, max_weights;
+} plan;
+
+static void plan_free(plan *p)
 {
-    map_op_io io = op_io(L, op);
-    map_op_result m;
-    int rc = map_op(a, d, op, &io, image != NULL, &m, err, errlen);
-    if (rc)
-        return rc;
-    snprintf(ro->desc, sizeof ro->desc, "%s", m.desc);
-    ro->op = *op;
-    uint64_t runs = image ? repeat : 1;
-    for (uint64_t i = 0; i < runs && !rc; i++) {
-        eng_program prog = m.program;
-        prog.dram_elems = image ? image_elems : m.dram_end;
-        if (image && m.weight_elems) {
-            wl_op_weights(d, op, first_inst + i, wbuf);
-            if (fault && i == 0)
-                wbuf[0] = util_round_dtype(d->dtype, wbuf[0] + 4.0f);
-            map_op_write_weights(&m, op, wbuf, image);
-        }
-        eng_stats st;
-        rc = eng_run(a, &prog, image, &st, err, errlen);
-        if (rc)
-            break;
-        if (i == 0) {
-            op_summary(ro, &st);
-            add_stats(total, &st, image ? 1 : repeat);
-        } else {
-            add_stats(total, &st, 1);
-        }
-        eng_stats_free(&st);
-    }
-    map_op_free(&m);
-    return rc;
+    for (uint32_t b = 0; b < WL_MAX_BLOCKS; b++)
+        for (uint32_t i = 0; i < p->n_ops[b]; i++)
+            map_op_free(&p->maps[b][i]);
+    free(p);
 }
 
-static uint64_t max_weights(const wl_desc *d)
+static int plan_model(const arch_desc *a, const wl_desc *d, const layout *L, bool functional,
+                      plan **out, char *err, size_t errlen)
 {
-    uint64_t w = 0;
+    plan *p = calloc(1, sizeof *p);
+    if (!p)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    p->dram_end = L->end;
     for (uint32_t b = 0; b < d->n_blocks; b++) {
-        wl_op ops[WL_MAX_BLOCK_OPS];
-        uint32_t n = wl_block_ops(d, b, ops);
-        for (uint32_t i = 0; i < n; i++)
-            w = ops[i].weights > w ? ops[i].weights : w;
+        uint32_t n = wl_block_ops(d, b, p->ops[b]);
+        for (uint32_t i = 0; i < n; i++) {
+            const wl_op *op = &p->ops[b][i];
+            map_op_io io = op_io(L, op);
+            int rc = map_op(a, d, op, &io, functional, &p->maps[b][i], err, errlen);
+            if (rc) {
+                plan_free(p);
+                return rc;
+            }
+            p->n_ops[b] = i + 1;
+            if (p->maps[b][i].dram_end > p->dram_end)
+                p->dram_end = p->maps[b][i].dram_end;
+            if (op->weights > p->max_weights)
+                p->max_weights = op->weights;
+        }
     }
-    return w;
+    *out = p;
+    return UTIL_OK;
+}
+
+/* Runs one mapped op: once (timing; counted repeat times) or for one instance
+ * (functional, with that instance's weights). */
+static int run_mapped(const arch_desc *a, const wl_desc *d, const wl_op *op,
+                      const map_op_result *m, float *image, uint64_t dram_elems, uint64_t inst,
+                      uint64_t times, bool fault, float *wbuf, run_op *ro, eng_stats *total,
+                      char *err, size_t errlen)
+{
+    eng_program prog = m->program;
+    prog.dram_elems = dram_elems;
+    if (image && m->weight_elems) {
+        wl_op_weights(d, op, inst, wbuf);
+        if (fault)
+            wbuf[0] = util_round_dtype(d->dtype, wbuf[0] + 4.0f);
+        map_op_write_weights(m, op, wbuf, image);
+    }
+    eng_stats st;
+    int rc = eng_run(a, &prog, image, &st, err, errlen);
+    if (rc)
+        return rc;
+    if (ro) {
+        ro->op = *op;
+        snprintf(ro->desc, sizeof ro->desc, "%s", m->desc);
+        op_summary(ro, &st);
+    }
+    add_stats(total, &st, times);
+    eng_stats_free(&st);
+    return UTIL_OK;
+}
+
+/* Compares the model output in the image with the reference. */
+static int check_output(const wl_desc *d, const layout *L, const float *image, const float *x0,
+                        run_check *c, char *err, size_t errlen)
+{
+    uint64_t n = d->batch * d->seq_len * d->hidden;
+    double *want = calloc(n, sizeof *want);
+    if (!want)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    int rc = run_reference(d, x0, want, err, errlen);
+    double ss = 0;
+    for (uint64_t i = 0; !rc && i < n; i++) {
+        uint64_t r = i / d->hidden, col = i % d->hidden;
+        double got = image[L->t[WL_T_X2].addr + r * L->t[WL_T_X2].stride + col];
+        double e = fabs(got - want[i]);
+        ss += want[i] * want[i];
+        if (!(e <= c->max_abs_err)) { /* NaN counts as the worst */
+            c->max_abs_err = isnan(e) ? INFINITY : e;
+            c->worst = i;
+        }
+    }
+    c->count = n;
+    c->rms_want = sqrt(ss / (double)n);
+    /* Outputs are layer-normalised (unit variance). Each block chains about ten ops whose
+     * results are rounded to the element type (unit roundoff u), and the GEMMs round
+     * partial sums along their chains; layernorm keeps errors from compounding, so they
+     * grow about as the square root of the blocks. Measured: about 4 u for one block,
+     * 10 u for twelve. We allow 16 u x sqrt(blocks) on unit-scale values (FP16: 0.0078
+     * for one block, 0.027 for twelve; FP32: 9.5e-7 and 3.3e-6). */
+    uint64_t blocks = 0;
+    for (uint32_t b = 0; b < d->n_blocks; b++)
+        blocks += d->blocks[b].repeat;
+    c->tolerance = 16.0 * util_dtype_unit_roundoff(d->dtype) * sqrt((double)blocks) *
+                   (c->rms_want > 1 ? c->rms_want : 1);
+    c->pass = c->max_abs_err <= c->tolerance;
+    free(want);
+    return rc;
 }
 
 int run_model(const arch_desc *a, const wl_desc *d, bool functional, bool fault, run_result *out,
@@ -170,27 +236,31 @@ int run_model(const arch_desc *a, const wl_desc *d, bool functional, bool fault,
     out->functional = functional;
     layout L;
     plan_layout(d, &L);
+    plan *p = NULL;
+    int rc = plan_model(a, d, &L, functional, &p, err, errlen);
+    if (rc)
+        return rc;
+    float *image = NULL, *wbuf = NULL, *x0 = NULL;
+    uint64_t dram_elems = p->dram_end;
     out->total.n_pes = arch_pe_count(a);
     out->total.pe = calloc(out->total.n_pes, sizeof *out->total.pe);
-    if (!out->total.pe)
-        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
-    float *image = NULL, *wbuf = NULL, *x0 = NULL;
-    uint64_t image_elems = 0;
-    int rc = UTIL_OK;
+    if (!out->total.pe) {
+        rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
+        goto done;
+    }
     if (functional) {
-        /* the largest op's weights and intermediates lie above the tensors */
-        image_elems = L.end + 4 * max_weights(d) + 4 * L.t[WL_T_P].rows * L.t[WL_T_P].cols +
-                      (UINT64_C(1) << 16);
-        if (image_elems > RUN_MAX_FUNCTIONAL_ELEMS)
-            return util_fail(UTIL_ECONFIG, err, errlen,
-                             "--functional keeps the whole DRAM image in memory: this model needs "
-                             "%llu elements, the limit is %llu (use a smaller seq_len, hidden or "
-                             "batch)",
-                             (unsigned long long)image_elems,
-                             (unsigned long long)RUN_MAX_FUNCTIONAL_ELEMS);
+        if (dram_elems > RUN_MAX_FUNCTIONAL_ELEMS) {
+            rc = util_fail(UTIL_ECONFIG, err, errlen,
+                           "--functional keeps the whole DRAM image in memory: this model needs "
+                           "%llu elements, the limit is %llu (use a smaller seq_len, hidden or "
+                           "batch)",
+                           (unsigned long long)dram_elems,
+                           (unsigned long long)RUN_MAX_FUNCTIONAL_ELEMS);
+            goto done;
+        }
         uint64_t in_elems = d->batch * d->seq_len * d->hidden;
-        image = calloc(image_elems, sizeof *image);
-        wbuf = calloc(max_weights(d) + 1, sizeof *wbuf);
+        image = calloc(dram_elems, sizeof *image);
+        wbuf = calloc(p->max_weights + 1, sizeof *wbuf);
         x0 = calloc(in_elems, sizeof *x0);
         if (!image || !wbuf || !x0) {
             rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
@@ -204,69 +274,44 @@ int run_model(const arch_desc *a, const wl_desc *d, bool functional, bool fault,
     uint64_t inst = 0;
     for (uint32_t b = 0; b < d->n_blocks && !rc; b++) {
         run_block *rb = &out->blocks[b];
-        wl_op ops[WL_MAX_BLOCK_OPS];
-        rb->n_ops = wl_block_ops(d, b, ops);
+        rb->n_ops = p->n_ops[b];
         rb->repeat = d->blocks[b].repeat;
-        if (!functional) {
+        /* timing: one instance, counted repeat times; functional: every instance */
+        uint64_t runs = functional ? rb->repeat : 1, times = functional ? 1 : rb->repeat;
+        for (uint64_t k = 0; k < runs && !rc; k++)
             for (uint32_t i = 0; i < rb->n_ops && !rc; i++)
-                rc = run_op_all(a, d, &ops[i], &L, NULL, 0, inst, rb->repeat, false, NULL,
-                                &rb->ops[i], &out->total, err, errlen);
-        } else {
-            /* every instance runs all its ops in order */
-            for (uint64_t k = 0; k < rb->repeat && !rc; k++)
-                for (uint32_t i = 0; i < rb->n_ops && !rc; i++) {
-                    run_op tmp;
-                    rc = run_op_all(a, d, &ops[i], &L, image, image_elems, inst + k, 1,
-                                    fault && inst + k == 0, wbuf, k ? &tmp : &rb->ops[i],
-                                    &out->total, err, errlen);
-                }
+                rc = run_mapped(a, d, &p->ops[b][i], &p->maps[b][i], image, dram_elems,
+                                inst + k, times, fault && inst + k == 0, wbuf,
+                                k ? NULL : &rb->ops[i], &out->total, err, errlen);
+        for (uint32_t i = 0; i < rb->n_ops; i++) {
+            const run_op *o = &rb->ops[i];
+            rb->cycles += o->cycles;
+            rb->lane_ops += o->lane_ops;
+            rb->dram_bytes += o->dram_read_bytes + o->dram_write_bytes;
         }
-        for (uint32_t i = 0; i < rb->n_ops; i++)
-            rb->cycles += rb->ops[i].cycles;
         inst += rb->repeat;
     }
     out->n_blocks = d->n_blocks;
-    if (!rc && functional) {
-        uint64_t n = d->batch * d->seq_len * d->hidden;
-        double *want = calloc(n, sizeof *want);
-        if (!want) {
-            rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
-            goto done;
-        }
-        rc = run_reference(d, x0, want, err, errlen);
-        run_check *c = &out->check;
-        double ss = 0;
-        for (uint64_t i = 0; !rc && i < n; i++) {
-            uint64_t r = i / d->hidden, col = i % d->hidden;
-            double got = image[L.t[WL_T_X2].addr + r * L.t[WL_T_X2].stride + col];
-            double e = fabs(got - want[i]);
-            ss += want[i] * want[i];
-            if (!(e <= c->max_abs_err)) { /* NaN counts as the worst */
-                c->max_abs_err = isnan(e) ? INFINITY : e;
-                c->worst = i;
-            }
-        }
-        c->count = n;
-        c->rms_want = sqrt(ss / (double)n);
-        /* Outputs are layer-normalised (unit variance). Each block chains about ten ops
-         * whose results are rounded to the element type (unit roundoff u), and the
-         * GEMMs accumulate rounded partial sums along their chains. Measured errors are
-         * about 4 u per block; we allow 32 u per block on unit-scale values: 0.0156 per
-         * block in FP16, 1.9e-6 in FP32. */
-        uint64_t blocks = 0;
-        for (uint32_t b = 0; b < d->n_blocks; b++)
-            blocks += d->blocks[b].repeat;
-        c->tolerance = 32.0 * util_dtype_unit_roundoff(d->dtype) * (double)blocks *
-                       (c->rms_want > 1 ? c->rms_want : 1);
-        c->pass = c->max_abs_err <= c->tolerance;
-        free(want);
-    }
+    if (!rc && functional)
+        rc = check_output(d, &L, image, x0, &out->check, err, errlen);
 done:
+    plan_free(p);
     free(image);
     free(wbuf);
     free(x0);
     if (rc)
         run_free(out);
+    return rc;
+}
+
+int run_map_all(const arch_desc *a, const wl_desc *d, char *err, size_t errlen)
+{
+    layout L;
+    plan_layout(d, &L);
+    plan *p = NULL;
+    int rc = plan_model(a, d, &L, false, &p, err, errlen);
+    if (!rc)
+        plan_free(p);
     return rc;
 }
 

@@ -26,7 +26,7 @@ typedef struct run_block {
     uint64_t repeat;
     uint32_t n_ops;
     run_op ops[WL_MAX_BLOCK_OPS];
-    uint64_t cycles; /* one block */
+    uint64_t cycles, lane_ops, dram_bytes; /* one block */
 } run_block;
 
 typedef struct run_check {
@@ -48,13 +48,17 @@ typedef struct run_result {
 /* Largest DRAM image (elements) a functional model run allocates. */
 #define RUN_MAX_FUNCTIONAL_ELEMS (UINT64_C(1) << 26)
 
-/* Simulates model d. With functional set, values flow through every op of every
- * block instance and the output is compared with the double-precision reference
- * (result->check; a mismatch is not an error here). fault plants a wrong weight in
- * the first dense or butterfly op, to show the check catching it. */
+/* Simulates model d. Every op is mapped first (an op that cannot fit fails the run
+ * before anything is simulated). With functional set, values flow through every op of
+ * every block instance and the output is compared with the double-precision reference
+ * (result->check; a mismatch is not an error here). fault corrupts the first weight of
+ * every op with weights in the first block instance, to show the check catching it. */
 int run_model(const arch_desc *a, const wl_desc *d, bool functional, bool fault, run_result *out,
               char *err, size_t errlen);
 void run_free(run_result *r);
+
+/* Maps every op of model d without simulating anything: UTIL_OK when all fit. */
+int run_map_all(const arch_desc *a, const wl_desc *d, char *err, size_t errlen);
 
 /* Reference forward pass of model d in double precision on input x
  * [batch*seq_len x hidden], with the same seeded weights: y gets the output. */

@@ -174,10 +174,11 @@ void wl_model_totals(const wl_desc *d, wl_totals *t);
 /* The model's dense counterpart: every block attention with dense projections and FFN. */
 void wl_dense_counterpart(const wl_desc *d, wl_desc *dense);
 
-/* Per-element flop counts of the elementwise ops, as their PE kernels execute them. */
-#define WL_FLOPS_SOFTMAX 5 /* max, subtract, exp, sum, scale */
+/* Per-element flop counts of the elementwise ops, as their PE kernels execute them (a
+ * multiply-accumulate counts two). */
+#define WL_FLOPS_SOFTMAX 5   /* max, subtract, exp, sum, scale */
 #define WL_FLOPS_LAYERNORM 7 /* sum, square-accumulate (2), subtract, scale, gamma, beta */
-#define WL_FLOPS_GELU 10   /* x^3 (2), fma (2), scale, exp, add, rcp, fma, mul */
+#define WL_FLOPS_GELU 14     /* 5 multiplies, 3 multiply-adds (6), exp, add, reciprocal */
 #define WL_FLOPS_ADD 1
 
 /* Layernorm epsilon (PyTorch's default; BERT uses 1e-12, which FP16 cannot tell apart). */
