@@ -8,9 +8,14 @@ cd "$(dirname "$0")/.."
 jobs="$(nproc)"
 
 if [ "${1:-}" = "--asan" ]; then
-    mkdir -p build-asan && cd build-asan
-    [ -f Makefile ] || ../configure -q CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
-    export LSAN_OPTIONS="suppressions=$(cd .. && pwd)/tests/lsan.supp"
+    # A copy of the sources (tracked and new files), built in place: a configured source
+    # tree cannot also host an out-of-tree build.
+    rm -rf build-asan && mkdir build-asan
+    git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t build-asan
+    cd build-asan
+    autoreconf -fi >/dev/null 2>&1
+    ./configure -q CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
+    export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp"
     export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 fi
 
