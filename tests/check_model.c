@@ -594,9 +594,11 @@ START_TEST(test_presets_map)
     for (int k = 0; k < 3; k++) {
         arch_desc a;
         load(arches[k], &a);
-        for (int m = 0; m < 4 + 3; m++) {
+        for (int m = 0; m < 4 + 5; m++) {
             for (int t = 0; t < (m < 4 ? 5 : 1); t++) {
-                static const char *single[] = {"vit-b16", "fabnet-16k", "hybrid-compress-16k"};
+                static const char *single[] = {"vit-b16", "vit-b16-image-1k",
+                                               "vit-b16-pathfinder-1k", "fabnet-16k",
+                                               "hybrid-compress-16k"};
                 if (m < 4)
                     snprintf(rel, sizeof rel, "workloads/%s-%s.cfg", models[m], tasks[t]);
                 else
