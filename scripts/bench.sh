@@ -80,3 +80,11 @@ model "BERT-base, Text 4K" workloads/bert-base-text-4k.cfg
 model "BERT-base, Image 1K (1/4 the tokens)" workloads/bert-base-image-1k.cfg
 model "BERT-base, ListOps 2K (1/2 the tokens)" workloads/bert-base-listops-2k.cfg
 model "FABNet-style, 16K" workloads/fabnet-16k.cfg
+model "hybrid-compress, 16K (2 attention blocks)" workloads/hybrid-compress-16k.cfg
+
+echo
+echo "| --model analytical (issue 4) | estimated cycles | flops | PE util | events | host s | peak RSS MB |"
+echo "|---|---|---|---|---|---|---|"
+model "BERT-base, Text 4K" workloads/bert-base-text-4k.cfg --model=analytical
+model "FABNet-style, Text 4K" workloads/fabnet-text-4k.cfg --model=analytical
+model "hybrid-compress, 16K" workloads/hybrid-compress-16k.cfg --model=analytical

@@ -26,6 +26,7 @@ typedef struct options {
     const char *json, *csv;
     bool functional, quiet;
     bool fault_twiddle;
+    bool analytical; /* --model analytical */
     cfg_override sets[CLI_MAX_SETS];
     size_t n_sets;
 } options;
@@ -43,6 +44,9 @@ static void usage(FILE *f)
                "                            written when FILE is new)\n"
                "  -f, --functional          move values through the simulated array and check\n"
                "                            them against the reference math\n"
+               "  -m, --model=MODE          'cycle' (default): simulate cycle by cycle;\n"
+               "                            'analytical': map and estimate in closed form,\n"
+               "                            without the engine (models only; for sweeps)\n"
                "  -q, --quiet               print nothing but errors\n"
                "      --list-keys           list every config key with its range and default\n"
                "      --inject-fault=twiddle  corrupt one twiddle in the mapped program (a model:\n"
@@ -98,7 +102,8 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
         } opts[] = {
             {"-s", "--set", true},         {"-j", "--json", true},   {"-c", "--csv", true},
             {"-f", "--functional", false}, {"-q", "--quiet", false}, {"", "--list-keys", false},
-            {"", "--inject-fault", true},  {"-h", "--help", false},  {"-V", "--version", false}};
+            {"", "--inject-fault", true},  {"-h", "--help", false},  {"-V", "--version", false},
+            {"-m", "--model", true}};
         int which = -1;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
             if (strcmp(name, opts[k].s) == 0 || strcmp(name, opts[k].l) == 0)
@@ -159,11 +164,23 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
         case 8:
             fprintf(out, "bflysim %s\n", PACKAGE_VERSION);
             return UTIL_OK;
+        case 9:
+            if (strcmp(val, "analytical") != 0 && strcmp(val, "cycle") != 0) {
+                fprintf(err, "bflysim: --model=%s: expected 'cycle' or 'analytical'\n", val);
+                return UTIL_ECONFIG;
+            }
+            o->analytical = strcmp(val, "analytical") == 0;
+            break;
         }
     }
     if (npos != 2) {
         fprintf(err, "bflysim: expected ARCH.cfg and WORKLOAD.cfg\n");
         fprintf(err, "Try 'bflysim --help' for more information.\n");
+        return UTIL_ECONFIG;
+    }
+    if (o->analytical && o->functional) {
+        fprintf(err, "bflysim: --functional needs --model=cycle (values only flow through "
+                     "the engine)\n");
         return UTIL_ECONFIG;
     }
     if (o->fault_twiddle && !o->functional) {
@@ -240,7 +257,9 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
 {
     char msg[1024];
     run_result res;
-    int rc = run_model(arch, wl, o->functional, o->fault_twiddle, &res, msg, sizeof msg);
+    int rc = o->analytical
+                 ? run_model_analytical(arch, wl, &res, msg, sizeof msg)
+                 : run_model(arch, wl, o->functional, o->fault_twiddle, &res, msg, sizeof msg);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
         return rc;
@@ -283,6 +302,11 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     }
     if (wl.kind == WL_KIND_MODEL)
         return run_model_cli(&o, &arch, &wl, out, err);
+    if (o.analytical) {
+        fprintf(err, "bflysim: --model=analytical is for models (kind = \"model\"); a "
+                     "butterfly-linear layer simulates in milliseconds anyway\n");
+        return UTIL_ECONFIG;
+    }
     wl_butterfly b;
     wl_butterfly_from_desc(&wl, &b);
     map_result m;

@@ -188,4 +188,33 @@ bool eng_sim_done(const eng_sim *s);
 int eng_sim_finish(eng_sim *s, eng_stats *stats, char *err, size_t errlen);
 void eng_sim_destroy(eng_sim *s);
 
+/* ---------------------------------------------------------------- estimating */
+
+/* The closed-form estimate of one phase: the interval between tags in steady state (the
+ * largest of its terms), one tag's latency, and the phase's cycles. */
+typedef struct eng_phase_estimate {
+    double interval;
+    double t_pe;   /* busiest PE function unit or injection link, per tag */
+    double t_link; /* busiest NoC link (routed as the engine routes), per tag */
+    double t_port; /* busiest SPM port injection, per tag */
+    double t_spm;  /* SPM bank accesses over banks x ports, per tag */
+    double t_dram; /* DRAM bursts over bandwidth, per tag */
+    double t_feed;  /* in-order feeding of instructions deep in a tag's latency */
+    double t_slots; /* SPM input and output slots: their fetch and write-back loops */
+    double latency;
+    double cycles;
+    double lane_ops, read_bytes, write_bytes; /* the whole phase */
+} eng_phase_estimate;
+
+/* A program's estimated totals: cycles, and the useful lane operations and DRAM bytes
+ * its instructions and tag patterns imply. */
+typedef struct eng_estimate_total {
+    uint64_t cycles, lane_ops, dram_read_bytes, dram_write_bytes;
+} eng_estimate_total;
+
+/* Estimates a program without simulating it (phases may be NULL, or hold p->n_phases
+ * entries for the breakdown). */
+int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *phases,
+                 eng_estimate_total *total, char *err, size_t errlen);
+
 #endif

@@ -607,7 +607,8 @@ void rep_model_summary(FILE *f, const rep_run *r)
                     (unsigned long long)(o->dram_read_bytes + o->dram_write_bytes), o->desc);
         }
     }
-    fprintf(f, "cycles     %llu (%.3f us)\n", (unsigned long long)st->cycles, d.time_us);
+    fprintf(f, "cycles     %llu (%.3f us)%s\n", (unsigned long long)st->cycles, d.time_us,
+            m->analytical ? ", estimated in closed form (--model analytical)" : "");
     fprintf(f, "work       %llu useful lane ops, %llu flops, %llu multiplies, %llu weights\n",
             (unsigned long long)d.useful_ops, (unsigned long long)red.model.flops,
             (unsigned long long)red.model.macs, (unsigned long long)red.model.weights);
@@ -689,6 +690,7 @@ void rep_model_json(FILE *f, const rep_run *r)
             j_s(&j, "kind", wl_op_kind_name(o->op.kind));
             j_s(&j, "mapping", o->desc);
             j_u(&j, "cycles", o->cycles);
+            j_u(&j, "estimated_cycles", o->est_cycles);
             j_u(&j, "useful_ops", o->lane_ops);
             j_u(&j, "flops", o->op.flops);
             j_u(&j, "multiplies", o->op.macs);
@@ -711,6 +713,7 @@ void rep_model_json(FILE *f, const rep_run *r)
     }
     j_close(&j, ']');
     j_open(&j, "results", '{');
+    j_s(&j, "mode", m->analytical ? "analytical" : "cycle");
     j_u(&j, "cycles", st->cycles);
     j_d(&j, "time_us", d.time_us);
     j_u(&j, "useful_ops", d.useful_ops);
@@ -775,7 +778,7 @@ void rep_model_json(FILE *f, const rep_run *r)
 }
 
 static const char model_csv_header[] =
-    "arch,workload,kind,seq_len,hidden,heads,ffn,batch,blocks,dtype,array_rows,array_cols,lanes,"
+    "arch,workload,kind,mode,seq_len,hidden,heads,ffn,batch,blocks,dtype,array_rows,array_cols,lanes,"
     "clock_ghz,cycles,time_us,useful_ops,flops,dense_flops,flop_reduction,utilization,"
     "compute_bound_cycles,dram_bound_cycles,dram_read_bytes,dram_write_bytes,functional";
 
@@ -801,6 +804,7 @@ void rep_model_csv_row(const rep_run *r, char *buf, size_t len)
     csv_field(buf, len, &u, a->name);
     csv_field(buf, len, &u, w->name);
     csv_field(buf, len, &u, wl_kind_name(w->kind));
+    csv_field(buf, len, &u, r->model->analytical ? "analytical" : "cycle");
     uint64_t nums[] = {w->seq_len, w->hidden, w->heads, w->ffn, w->batch, blocks};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         csv_num(buf, len, &u, "%llu", (unsigned long long)nums[i]);

@@ -185,10 +185,13 @@ static int run_mapped(const arch_desc *a, const wl_desc *d, const wl_op *op,
         ro->op = *op;
         snprintf(ro->desc, sizeof ro->desc, "%s", m->desc);
         op_summary(ro, &st);
+        eng_estimate_total est;
+        rc = eng_estimate(a, &prog, NULL, &est, err, errlen);
+        ro->est_cycles = est.cycles;
     }
     add_stats(total, &st, times);
     eng_stats_free(&st);
-    return UTIL_OK;
+    return rc;
 }
 
 /* Compares the model output in the image with the reference. */
@@ -299,6 +302,55 @@ done:
     free(image);
     free(wbuf);
     free(x0);
+    if (rc)
+        run_free(out);
+    return rc;
+}
+
+int run_model_analytical(const arch_desc *a, const wl_desc *d, run_result *out, char *err,
+                         size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->analytical = true;
+    layout L;
+    plan_layout(d, &L);
+    plan *p = NULL;
+    int rc = plan_model(a, d, &L, false, &p, err, errlen);
+    if (rc)
+        return rc;
+    out->total.n_pes = arch_pe_count(a);
+    out->total.pe = calloc(out->total.n_pes, sizeof *out->total.pe);
+    if (!out->total.pe)
+        rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    for (uint32_t b = 0; b < d->n_blocks && !rc; b++) {
+        run_block *rb = &out->blocks[b];
+        rb->n_ops = p->n_ops[b];
+        rb->repeat = d->blocks[b].repeat;
+        for (uint32_t i = 0; i < rb->n_ops && !rc; i++) {
+            run_op *o = &rb->ops[i];
+            eng_program prog = p->maps[b][i].program;
+            prog.dram_elems = p->dram_end;
+            eng_estimate_total est;
+            if ((rc = eng_estimate(a, &prog, NULL, &est, err, errlen)))
+                break;
+            o->op = p->ops[b][i];
+            snprintf(o->desc, sizeof o->desc, "%s", p->maps[b][i].desc);
+            o->cycles = o->est_cycles = est.cycles;
+            o->lane_ops = est.lane_ops;
+            o->dram_read_bytes = est.dram_read_bytes;
+            o->dram_write_bytes = est.dram_write_bytes;
+            rb->cycles += o->cycles;
+            rb->lane_ops += o->lane_ops;
+            rb->dram_bytes += est.dram_read_bytes + est.dram_write_bytes;
+            out->total.cycles += o->cycles * rb->repeat;
+            out->total.lane_ops += o->lane_ops * rb->repeat;
+            out->total.pe_total.lane_ops += o->lane_ops * rb->repeat;
+            out->total.dram.read_bytes += est.dram_read_bytes * rb->repeat;
+            out->total.dram.write_bytes += est.dram_write_bytes * rb->repeat;
+        }
+    }
+    out->n_blocks = d->n_blocks;
+    plan_free(p);
     if (rc)
         run_free(out);
     return rc;

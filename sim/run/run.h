@@ -17,6 +17,7 @@ typedef struct run_op {
     wl_op op;
     char desc[MAP_DESC_MAX];
     uint64_t cycles, lane_ops, events, tags;
+    uint64_t est_cycles; /* the closed-form estimate of the same program */
     uint64_t dram_read_bytes, dram_write_bytes;
     uint64_t spm_reads, spm_writes, spm_conflicts;
     uint64_t flit_hops;
@@ -42,6 +43,7 @@ typedef struct run_result {
     eng_stats total; /* every counter over the whole model (blocks x repeats), except
                       * events: the events the engine actually processed */
     bool functional;
+    bool analytical; /* estimated, not simulated */
     run_check check;
 } run_result;
 
@@ -55,6 +57,12 @@ typedef struct run_result {
  * every op with weights in the first block instance, to show the check catching it. */
 int run_model(const arch_desc *a, const wl_desc *d, bool functional, bool fault, run_result *out,
               char *err, size_t errlen);
+
+/* The same model, mapped and estimated in closed form without running the engine
+ * (`--model analytical`): every op's cycles, lane ops and DRAM bytes are the estimate's
+ * (est_cycles equals cycles), and the other counters stay zero. */
+int run_model_analytical(const arch_desc *a, const wl_desc *d, run_result *out, char *err,
+                         size_t errlen);
 void run_free(run_result *r);
 
 /* Maps every op of model d without simulating anything: UTIL_OK when all fit. */

@@ -1,0 +1,121 @@
+/* check_estimate.c: the closed-form estimate (--model analytical) against the cycle-level engine. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../sim/config/config.h"
+#include "../sim/run/run.h"
+#include "testutil.h"
+
+/* The regression set: every op of four models (dense attention; Fourier mixing with
+ * butterfly layers; sequence butterfly with block-butterfly FFN then attention; fft-compress
+ * with block butterflies then attention) at 256 tokens on the three shipped arrays, and
+ * the dense model at 1024 tokens on mld-8x8: 218 points. */
+static const char *const arches[] = {"arch/mld-4x4.cfg", "arch/mld-8x8.cfg", "arch/mld-16x16.cfg"};
+static const char *const models[] = {"bert-base-image-1k", "fabnet-image-1k",
+                                     "hybrid-butterfly-image-1k", "hybrid-compress-16k"};
+
+typedef struct errs {
+    uint32_t points, over10;
+    double sum, worst;
+    char worst_at[160];
+} errs;
+
+static void compare(const char *arch_rel, const char *model, uint64_t seq, errs *e)
+{
+    char path[512], rel[128], err[512], set[64];
+    arch_desc a;
+    wl_desc d;
+    cfg_override ov;
+    snprintf(set, sizeof set, "workload.seq_len=%llu", (unsigned long long)seq);
+    ck_assert_int_eq(cfg_parse_override(set, &ov, err, sizeof err), 0);
+    snprintf(rel, sizeof rel, "workloads/%s.cfg", model);
+    char apath[512];
+    ck_assert_msg(cfg_load(tu_src(apath, sizeof apath, arch_rel), tu_src(path, sizeof path, rel),
+                           &ov, 1, &a, &d, err, sizeof err) == 0,
+                  "%s", err);
+    run_result sim, est;
+    ck_assert_msg(run_model(&a, &d, false, false, &sim, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model_analytical(&a, &d, &est, err, sizeof err) == 0, "%s", err);
+    for (uint32_t b = 0; b < sim.n_blocks; b++) {
+        ck_assert_uint_eq(est.blocks[b].n_ops, sim.blocks[b].n_ops);
+        for (uint32_t i = 0; i < sim.blocks[b].n_ops; i++) {
+            const run_op *s = &sim.blocks[b].ops[i], *t = &est.blocks[b].ops[i];
+            /* the analytical mode maps exactly as the cycle-level run does */
+            ck_assert_str_eq(t->desc, s->desc);
+            ck_assert_uint_eq(t->cycles, s->est_cycles);
+            /* the work is exact, not estimated */
+            ck_assert_uint_eq(t->lane_ops, s->lane_ops);
+            double r = fabs((double)t->cycles / (double)s->cycles - 1.0);
+            e->points++;
+            e->sum += r;
+            e->over10 += r > 0.10;
+            if (r > e->worst) {
+                e->worst = r;
+                snprintf(e->worst_at, sizeof e->worst_at, "%s of %s at %llu tokens on %s",
+                         s->op.name, model, (unsigned long long)seq, arch_rel);
+            }
+        }
+    }
+    run_free(&sim);
+    run_free(&est);
+}
+
+/* Measured when this test was written (docs/MODEL.md): 218 points, mean error 5.2%,
+ * worst 20.6% (PV at 256 tokens on mld-16x16), 26 points off by more than 10%, all of them
+ * under-estimates of short attention and layernorm phases; the median ratio is 0.99.
+ * The assertions guard that accuracy; issue 4's target is 10% at every point. */
+START_TEST(test_estimate_regression)
+{
+    errs e = {0, 0, 0, 0, ""};
+    for (int k = 0; k < 3; k++)
+        for (int m = 0; m < 4; m++)
+            compare(arches[k], models[m], 256, &e);
+    compare("arch/mld-8x8.cfg", "bert-base-image-1k", 1024, &e);
+    printf("estimate vs engine: %u points, mean error %.1f%%, worst %.1f%% (%s), %u over 10%%\n",
+           e.points, 100 * e.sum / e.points, 100 * e.worst, e.worst_at, e.over10);
+    ck_assert_uint_ge(e.points, 30);
+    ck_assert_msg(e.sum / e.points <= 0.06, "mean error %.3f", e.sum / e.points);
+    ck_assert_msg(e.worst <= 0.25, "worst error %.3f at %s", e.worst, e.worst_at);
+}
+END_TEST
+
+/* Analytical mode is fast and touches no engine: a 12-block BERT-base at 4K tokens is
+ * estimated from its programs alone. It also never reports fewer cycles than the useful
+ * work needs on all PEs. */
+START_TEST(test_analytical_bounds)
+{
+    char path[512], apath[512], err[512];
+    arch_desc a;
+    wl_desc d;
+    ck_assert_int_eq(cfg_load(tu_src(apath, sizeof apath, "arch/mld-8x8.cfg"),
+                              tu_src(path, sizeof path, "workloads/bert-base-text-4k.cfg"), NULL,
+                              0, &a, &d, err, sizeof err),
+                     0);
+    run_result r;
+    ck_assert_msg(run_model_analytical(&a, &d, &r, err, sizeof err) == 0, "%s", err);
+    double peak = (double)arch_pe_count(&a) * arch_lanes(&a, d.dtype);
+    double bpc = arch_dram_bytes_per_cycle(&a);
+    for (uint32_t i = 0; i < r.blocks[0].n_ops; i++) {
+        const run_op *o = &r.blocks[0].ops[i];
+        ck_assert((double)o->cycles >= (double)o->lane_ops / peak);
+        ck_assert((double)o->cycles >= (double)(o->dram_read_bytes + o->dram_write_bytes) / bpc);
+    }
+    ck_assert(r.analytical);
+    ck_assert_uint_eq(r.total.events, 0);
+    run_free(&r);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("estimate");
+    TCase *tc = tcase_create("estimate");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_estimate_regression);
+    tcase_add_test(tc, test_analytical_bounds);
+    suite_add_tcase(s, tc);
+    return tu_main(s);
+}
