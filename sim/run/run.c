@@ -232,25 +232,37 @@ static int check_output(const wl_desc *d, const layout *L, const float *image, c
     return rc;
 }
 
-int run_model(const arch_desc *a, const wl_desc *d, bool functional, bool fault, run_result *out,
-              char *err, size_t errlen)
+/* Lays out and maps model d, and sets up an empty result; p is NULL on failure. */
+static int start_run(const arch_desc *a, const wl_desc *d, bool functional, run_result *out,
+                     layout *L, plan **p, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->functional = functional;
+    plan_layout(d, L);
+    *p = NULL;
+    int rc = plan_model(a, d, L, functional, p, err, errlen);
+    if (rc)
+        return rc;
+    out->total.n_pes = arch_pe_count(a);
+    out->total.pe = calloc(out->total.n_pes, sizeof *out->total.pe);
+    if (!out->total.pe) {
+        plan_free(*p);
+        *p = NULL;
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    }
+    return UTIL_OK;
+}
+
+int run_model(const arch_desc *a, const wl_desc *d, bool functional, bool fault, run_result *out,
+              char *err, size_t errlen)
+{
     layout L;
-    plan_layout(d, &L);
-    plan *p = NULL;
-    int rc = plan_model(a, d, &L, functional, &p, err, errlen);
+    plan *p;
+    int rc = start_run(a, d, functional, out, &L, &p, err, errlen);
     if (rc)
         return rc;
     float *image = NULL, *wbuf = NULL, *x0 = NULL;
     uint64_t dram_elems = p->dram_end;
-    out->total.n_pes = arch_pe_count(a);
-    out->total.pe = calloc(out->total.n_pes, sizeof *out->total.pe);
-    if (!out->total.pe) {
-        rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
-        goto done;
-    }
     if (functional) {
         if (dram_elems > RUN_MAX_FUNCTIONAL_ELEMS) {
             rc = util_fail(UTIL_ECONFIG, err, errlen,
@@ -310,18 +322,12 @@ done:
 int run_model_analytical(const arch_desc *a, const wl_desc *d, run_result *out, char *err,
                          size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    out->analytical = true;
     layout L;
-    plan_layout(d, &L);
-    plan *p = NULL;
-    int rc = plan_model(a, d, &L, false, &p, err, errlen);
+    plan *p;
+    int rc = start_run(a, d, false, out, &L, &p, err, errlen);
     if (rc)
         return rc;
-    out->total.n_pes = arch_pe_count(a);
-    out->total.pe = calloc(out->total.n_pes, sizeof *out->total.pe);
-    if (!out->total.pe)
-        rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    out->analytical = true;
     for (uint32_t b = 0; b < d->n_blocks && !rc; b++) {
         run_block *rb = &out->blocks[b];
         rb->n_ops = p->n_ops[b];
