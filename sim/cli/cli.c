@@ -27,6 +27,7 @@ typedef struct options {
     bool functional, quiet;
     bool fault_twiddle;
     bool analytical; /* --model analytical */
+    bool explain;
     cfg_override sets[CLI_MAX_SETS];
     size_t n_sets;
 } options;
@@ -47,6 +48,8 @@ static void usage(FILE *f)
                "  -m, --model=MODE          'cycle' (default): simulate cycle by cycle;\n"
                "                            'analytical': map and estimate in closed form,\n"
                "                            without the engine (models only; for sweeps)\n"
+               "  -e, --explain             print, for every op the mapper searched, its best\n"
+               "                            candidates with their estimated cycles\n"
                "  -q, --quiet               print nothing but errors\n"
                "      --list-keys           list every config key with its range and default\n"
                "      --inject-fault=twiddle  corrupt one twiddle in the mapped program (a model:\n"
@@ -103,7 +106,7 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             {"-s", "--set", true},         {"-j", "--json", true},   {"-c", "--csv", true},
             {"-f", "--functional", false}, {"-q", "--quiet", false}, {"", "--list-keys", false},
             {"", "--inject-fault", true},  {"-h", "--help", false},  {"-V", "--version", false},
-            {"-m", "--model", true}};
+            {"-m", "--model", true},       {"-e", "--explain", false}};
         int which = -1;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
             if (strcmp(name, opts[k].s) == 0 || strcmp(name, opts[k].l) == 0)
@@ -170,6 +173,9 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
                 return UTIL_ECONFIG;
             }
             o->analytical = strcmp(val, "analytical") == 0;
+            break;
+        case 10:
+            o->explain = true;
             break;
         }
     }
@@ -273,6 +279,8 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
                    .st = &res.total,
                    .functional = o->functional};
     rc = write_outputs(o, &run, out, err);
+    if (!rc && o->explain)
+        rep_model_explain(out, &run);
     if (!rc && o->functional && !res.check.pass) {
         uint64_t i = res.check.worst;
         fprintf(err,

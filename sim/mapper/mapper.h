@@ -93,9 +93,20 @@ typedef struct map_op_io {
 
 #define MAP_DESC_MAX 200
 
+/* A candidate mapping the search scored with the closed-form estimate (eng_estimate). */
+#define MAP_MAX_CANDIDATES 6
+typedef struct map_candidate {
+    char desc[96];
+    uint64_t cycles;        /* estimated, for the whole op */
+    const char *bottleneck; /* the term that set the steady-state interval */
+} map_candidate;
+
 typedef struct map_op_result {
     wl_op_kind kind;         /* the op it maps (selects who owns priv) */
     char desc[MAP_DESC_MAX]; /* how the op was mapped, one line */
+    /* GEMMs: the best candidates, best (the chosen one) first; n_scored were scored */
+    uint32_t n_candidates, n_scored;
+    map_candidate candidates[MAP_MAX_CANDIDATES];
     eng_program program;
     uint64_t dram_end;     /* first element above everything the program touches */
     uint64_t weight_addr;  /* where map_op_write_weights puts the weights */

@@ -219,25 +219,22 @@ static uint64_t gemm_need(const arch_desc *a, uint64_t kc, uint64_t nr, uint64_t
     return (uint64_t)a->pe.tags * mt * (kc + nr) + kc * nr;
 }
 
-/* Chooses the chain length, the chains, rows per tag and columns per chain with the
- * smallest estimate of max(compute, SPM feed, DRAM) cycles. */
-static int gemm_choose(const arch_desc *a, const gemm_prob *g, util_dtype t, gemm_plan *best,
-                       char *err, size_t errlen, const char *opname)
+/* Every feasible plan: for each chain length (a power of two) and rows per tag, the
+ * widest chains that fit the PE buffer and the SPM. Returns how many were written. */
+#define GEMM_MAX_PLANS 64
+static uint32_t gemm_plans(const arch_desc *a, const gemm_prob *g, util_dtype t,
+                           gemm_plan plans[GEMM_MAX_PLANS])
 {
-    uint32_t P = arch_pe_count(a), L = arch_lanes(a, t), wb = util_dtype_bytes(t);
+    uint32_t P = arch_pe_count(a), wb = util_dtype_bytes(t), n = 0;
     uint64_t cap = a->pe.buffer_bytes / wb, spm = arch_spm_bytes(a) / wb;
-    double feed_rate = 2.0 * a->array.rows * arch_link_bytes(a) / wb;
-    double dram_rate = arch_dram_bytes_per_cycle(a) / wb;
-    double best_cost = INFINITY;
-    for (uint32_t Lc = 1; Lc <= P; Lc *= 2) {
+    for (uint32_t Lc = 1; Lc <= P && n < GEMM_MAX_PLANS; Lc *= 2) {
         if (Lc > 1 && Lc / 2 >= g->K)
             break;
         uint64_t kc = util_ceil_div(g->K, Lc);
         uint32_t Gc = P / Lc;
-        for (uint32_t mt = 1; mt <= 64; mt *= 2) {
+        for (uint32_t mt = 1; mt <= 64 && n < GEMM_MAX_PLANS; mt *= 2) {
             if (mt > 1 && mt / 2 >= g->M)
                 break;
-            /* widest chain that fits the PE buffer */
             if (gemm_need(a, kc, 1, mt) > cap)
                 break;
             uint64_t nr = (cap - (uint64_t)a->pe.tags * mt * kc) / (kc + (uint64_t)a->pe.tags * mt);
@@ -250,32 +247,10 @@ static int gemm_choose(const arch_desc *a, const gemm_prob *g, util_dtype t, gem
             /* SPM: two input and two output slots, two weight staging buffers */
             if ((2 * mt * g->K + 2 * mt * blk + 2 * kc * nr) > spm)
                 continue;
-            /* The controller feeds a tag's K chunks to every chain position in turn, and a
-             * position takes a tag only when one of its pe.tags slots is free, so the head
-             * of a chain runs at most about pe.tags + 1 tags ahead of its tail: a longer
-             * chain idles (measured on mld-8x8: 16-long chains run 3.9x slower). */
-            double stall = fmax(1.0, (double)Lc / (double)(a->pe.tags + 1));
-            double reps = (double)util_ceil_div(g->N, blk), tags = (double)util_ceil_div(g->M, mt);
-            double compute = reps * tags * (double)mt * (double)kc * (double)vecs(nr, L) * stall;
-            double feed = reps * tags * (double)Gc * (double)mt * (double)g->K / feed_rate;
-            double dram = (reps * (double)g->M * (double)g->K + (double)g->M * (double)g->N +
-                           (double)g->K * (double)g->N) /
-                          dram_rate;
-            double cost = fmax(compute, fmax(feed, dram));
-            if (cost < best_cost) {
-                best_cost = cost;
-                *best = (gemm_plan){Lc, Gc, mt, (uint32_t)nr};
-            }
+            plans[n++] = (gemm_plan){Lc, Gc, mt, (uint32_t)nr};
         }
     }
-    if (best_cost == INFINITY)
-        return util_fail(UTIL_ERUN, err, errlen,
-                         "cannot map %s (%llu x %llu x %llu): even one row and one column per "
-                         "PE needs more than the %u-byte PE buffer or the %llu-byte SPM",
-                         opname, (unsigned long long)g->M, (unsigned long long)g->K,
-                         (unsigned long long)g->N, a->pe.buffer_bytes,
-                         (unsigned long long)arch_spm_bytes(a));
-    return UTIL_OK;
+    return n;
 }
 
 /* One phase: rows row0 .. row0 + mt*n_tags of the problem, output columns col0 ..
@@ -958,6 +933,92 @@ static int row_map(const arch_desc *a, const wl_op *op, const map_op_io *io, uti
     return UTIL_OK;
 }
 
+/* ---------------------------------------------------------------- the search */
+
+/* Attention group gi = batch b, head h of a QK^T or PV op: its rows of Q (or P), its
+ * columns of K or V, and its part of the output. */
+static void gemm_group(const wl_desc *d, const wl_op *op, const map_op_io *io, uint64_t gi,
+                       gemm_prob *g)
+{
+    uint64_t N = d->seq_len, dh = op->d, b = gi / d->heads, h = gi % d->heads;
+    bool scores = op->kind == WL_OP_SCORES;
+    const map_tensor *qp = &io->src0, *kv = &io->src1, *y = &io->dst;
+    uint64_t qrow = scores ? b * N : gi * N, yrow = scores ? gi * N : b * N;
+    g->x = (map_tensor){qp->addr + qrow * qp->stride + (scores ? h * dh : 0), N, g->K,
+                        qp->stride};
+    g->w = (map_tensor){kv->addr + b * N * kv->stride + h * dh, N, dh, kv->stride};
+    g->y = (map_tensor){y->addr + yrow * y->stride + (scores ? 0 : h * dh), N, g->N, y->stride};
+}
+
+static const char *bottleneck_of(const eng_phase_estimate *e)
+{
+    const double v[] = {e->t_pe, e->t_link, e->t_port, e->t_spm, e->t_dram, e->t_feed, e->t_slots};
+    static const char *const names[] = {"PE units", "NoC link", "SPM port", "SPM banks",
+                                        "DRAM", "in-order feed", "SPM slots"};
+    size_t k = 0;
+    for (size_t i = 1; i < sizeof v / sizeof v[0]; i++)
+        k = v[i] > v[k] ? i : k;
+    return names[k];
+}
+
+/* Builds every feasible plan for one group and prices it with eng_estimate (times the
+ * groups, which are identical); keeps the cheapest (ties: the earlier, so the search is
+ * deterministic) and the best few for --explain. */
+static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uint64_t groups,
+                       uint64_t free_addr, gemm_plan *best, map_op_result *out, char *err,
+                       size_t errlen, const char *opname)
+{
+    gemm_plan plans[GEMM_MAX_PLANS];
+    uint32_t n = gemm_plans(a, g, t, plans);
+    if (!n)
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "cannot map %s (%llu x %llu x %llu): even one row and one column per "
+                         "PE needs more than the %u-byte PE buffer or the %llu-byte SPM",
+                         opname, (unsigned long long)g->M, (unsigned long long)g->K,
+                         (unsigned long long)g->N, a->pe.buffer_bytes,
+                         (unsigned long long)arch_spm_bytes(a));
+    uint64_t best_cost = UINT64_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        ops_priv trial;
+        memset(&trial, 0, sizeof trial);
+        uint64_t w_next = free_addr;
+        int rc = gemm_map(a, g, t, &plans[i], &w_next, false, &trial);
+        eng_phase_estimate *pe = rc ? NULL : calloc(trial.n_phases + 1, sizeof *pe);
+        eng_estimate_total est = {0, 0, 0, 0};
+        eng_program prog = {t, trial.n_phases, trial.phases, UINT64_MAX};
+        if (!rc && (!pe || eng_estimate(a, &prog, pe, &est, err, errlen)))
+            rc = UTIL_ERUN;
+        uint64_t cost = est.cycles * groups;
+        const char *why = rc ? "" : bottleneck_of(&pe[0]);
+        free(pe);
+        store_free(&trial.st);
+        free(trial.phases);
+        if (rc)
+            return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping %s", opname);
+        if (cost < best_cost) {
+            best_cost = cost;
+            *best = plans[i];
+        }
+        /* keep the best few, in order of cost */
+        out->n_scored++;
+        uint32_t k = out->n_candidates < MAP_MAX_CANDIDATES ? out->n_candidates++
+                                                            : MAP_MAX_CANDIDATES - 1;
+        if (k == MAP_MAX_CANDIDATES - 1 && out->n_scored > MAP_MAX_CANDIDATES &&
+            cost >= out->candidates[k].cycles)
+            continue;
+        while (k > 0 && out->candidates[k - 1].cycles > cost) {
+            out->candidates[k] = out->candidates[k - 1];
+            k--;
+        }
+        map_candidate *c = &out->candidates[k];
+        snprintf(c->desc, sizeof c->desc, "%u chains of %u PEs, %u rows x %u columns per chain",
+                 plans[i].Gc, plans[i].Lc, plans[i].mt, plans[i].nr);
+        c->cycles = cost;
+        c->bottleneck = why;
+    }
+    return UTIL_OK;
+}
+
 /* ---------------------------------------------------------------- ops */
 
 int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
@@ -999,23 +1060,13 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
             g.causal = op->kind == WL_OP_SCORES && d->mask == WL_MASK_CAUSAL;
         }
         gemm_plan pl = {0, 0, 0, 0};
-        rc = gemm_choose(a, &g, t, &pl, err, errlen, op->name);
+        if (op->kind != WL_OP_DENSE)
+            gemm_group(d, op, io, 0, &g);
+        rc = gemm_search(a, &g, t, groups, io->free_addr, &pl, out, err, errlen, op->name);
         out->weight_addr = io->free_addr;
         for (uint64_t gi = 0; gi < groups && !rc; gi++) {
-            if (op->kind != WL_OP_DENSE) {
-                /* group gi = batch b, head h: its rows of Q/P, its columns of K/V/C */
-                uint64_t b = gi / d->heads, h = gi % d->heads;
-                const map_tensor *qp = &io->src0, *kv = &io->src1, *y = &io->dst;
-                uint64_t qrow = op->kind == WL_OP_SCORES ? b * N : gi * N;
-                g.x = (map_tensor){qp->addr + qrow * qp->stride +
-                                       (op->kind == WL_OP_SCORES ? h * dh : 0),
-                                   N, g.K, qp->stride};
-                g.w = (map_tensor){kv->addr + b * N * kv->stride + h * dh, N, dh, kv->stride};
-                uint64_t yrow = op->kind == WL_OP_SCORES ? gi * N : b * N;
-                g.y = (map_tensor){y->addr + yrow * y->stride +
-                                       (op->kind == WL_OP_SCORES ? 0 : h * dh),
-                                   N, g.N, y->stride};
-            }
+            if (op->kind != WL_OP_DENSE)
+                gemm_group(d, op, io, gi, &g);
             if ((rc = gemm_map(a, &g, t, &pl, &w_next, functional, p)))
                 util_fail(rc, err, errlen, "out of memory while mapping %s", op->name);
         }

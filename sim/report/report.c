@@ -635,6 +635,25 @@ void rep_model_summary(FILE *f, const rep_run *r)
     }
 }
 
+void rep_model_explain(FILE *f, const rep_run *r)
+{
+    const run_result *m = r->model;
+    for (uint32_t b = 0; b < m->n_blocks; b++)
+        for (uint32_t i = 0; i < m->blocks[b].n_ops; i++) {
+            const run_op *o = &m->blocks[b].ops[i];
+            if (!o->n_candidates)
+                continue;
+            fprintf(f, "explain    block %u %s (%s): %u candidates scored by the closed-form "
+                       "estimate, best first\n",
+                    b, o->op.name, wl_op_kind_name(o->op.kind), o->n_scored);
+            for (uint32_t k = 0; k < o->n_candidates; k++) {
+                const map_candidate *c = &o->candidates[k];
+                fprintf(f, "  %u. %-56s %14llu cycles  (%s bound)%s\n", k + 1, c->desc,
+                        (unsigned long long)c->cycles, c->bottleneck, k ? "" : "  <- chosen");
+            }
+        }
+}
+
 void rep_model_json(FILE *f, const rep_run *r)
 {
     const arch_desc *a = r->arch;
@@ -706,6 +725,16 @@ void rep_model_json(FILE *f, const rep_run *r)
             j_u(&j, "noc_flit_hops", o->flit_hops);
             j_u(&j, "tags", o->tags);
             j_u(&j, "events", o->events);
+            j_u(&j, "candidates_scored", o->n_scored);
+            j_open(&j, "candidates", '[');
+            for (uint32_t k = 0; k < o->n_candidates; k++) {
+                j_open(&j, NULL, '{');
+                j_s(&j, "mapping", o->candidates[k].desc);
+                j_u(&j, "estimated_cycles", o->candidates[k].cycles);
+                j_s(&j, "bottleneck", o->candidates[k].bottleneck);
+                j_close(&j, '}');
+            }
+            j_close(&j, ']');
             j_close(&j, '}');
         }
         j_close(&j, ']');

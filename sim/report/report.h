@@ -63,6 +63,8 @@ const char *rep_model_csv_header(void);
 
 /* Model runs (report/model.c). */
 void rep_model_summary(FILE *f, const rep_run *r);
+/* --explain: for every op the mapper searched, its best candidates and their estimates. */
+void rep_model_explain(FILE *f, const rep_run *r);
 void rep_model_json(FILE *f, const rep_run *r);
 void rep_model_csv_row(const rep_run *r, char *buf, size_t len);
 

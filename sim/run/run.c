@@ -162,6 +162,16 @@ static int plan_model(const arch_desc *a, const wl_desc *d, const layout *L, boo
     return UTIL_OK;
 }
 
+/* The op and how it was mapped, into its report entry. */
+static void describe_op(run_op *o, const wl_op *op, const map_op_result *m)
+{
+    o->op = *op;
+    snprintf(o->desc, sizeof o->desc, "%s", m->desc);
+    o->n_candidates = m->n_candidates;
+    o->n_scored = m->n_scored;
+    memcpy(o->candidates, m->candidates, sizeof o->candidates);
+}
+
 /* Runs one mapped op: once (timing; counted repeat times) or for one instance
  * (functional, with that instance's weights). */
 static int run_mapped(const arch_desc *a, const wl_desc *d, const wl_op *op,
@@ -182,8 +192,7 @@ static int run_mapped(const arch_desc *a, const wl_desc *d, const wl_op *op,
     if (rc)
         return rc;
     if (ro) {
-        ro->op = *op;
-        snprintf(ro->desc, sizeof ro->desc, "%s", m->desc);
+        describe_op(ro, op, m);
         op_summary(ro, &st);
         eng_estimate_total est;
         rc = eng_estimate(a, &prog, NULL, &est, err, errlen);
@@ -339,8 +348,7 @@ int run_model_analytical(const arch_desc *a, const wl_desc *d, run_result *out, 
             eng_estimate_total est;
             if ((rc = eng_estimate(a, &prog, NULL, &est, err, errlen)))
                 break;
-            o->op = p->ops[b][i];
-            snprintf(o->desc, sizeof o->desc, "%s", p->maps[b][i].desc);
+            describe_op(o, &p->ops[b][i], &p->maps[b][i]);
             o->cycles = o->est_cycles = est.cycles;
             o->lane_ops = est.lane_ops;
             o->dram_read_bytes = est.dram_read_bytes;

@@ -18,6 +18,9 @@ typedef struct run_op {
     char desc[MAP_DESC_MAX];
     uint64_t cycles, lane_ops, events, tags;
     uint64_t est_cycles; /* the closed-form estimate of the same program */
+    /* the mapper's search (GEMMs): the best candidates, the chosen one first */
+    uint32_t n_candidates, n_scored;
+    map_candidate candidates[MAP_MAX_CANDIDATES];
     uint64_t dram_read_bytes, dram_write_bytes;
     uint64_t spm_reads, spm_writes, spm_conflicts;
     uint64_t flit_hops;
