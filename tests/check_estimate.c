@@ -1,4 +1,5 @@
-/* check_estimate.c: the closed-form estimate (--model analytical) against the cycle-level engine. */
+/* check_estimate.c: the closed-form estimate (--model analytical) against the cycle-level engine.
+ */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -37,8 +38,8 @@ static void compare(const char *arch_rel, const char *model, uint64_t seq, errs 
                            &ov, 1, &a, &d, err, sizeof err) == 0,
                   "%s", err);
     run_result sim, est;
-    ck_assert_msg(run_model(&a, &d, false, false, &sim, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(run_model_analytical(&a, &d, &est, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model(&a, &d, NULL, false, false, &sim, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model_analytical(&a, &d, NULL, &est, err, sizeof err) == 0, "%s", err);
     for (uint32_t b = 0; b < sim.n_blocks; b++) {
         ck_assert_uint_eq(est.blocks[b].n_ops, sim.blocks[b].n_ops);
         for (uint32_t i = 0; i < sim.blocks[b].n_ops; i++) {
@@ -90,7 +91,7 @@ static void analytical(const char *arch_rel, const char *wl_rel, arch_desc *a, w
     ck_assert_int_eq(cfg_load(tu_src(apath, sizeof apath, arch_rel),
                               tu_src(path, sizeof path, wl_rel), NULL, 0, a, d, err, sizeof err),
                      0);
-    ck_assert_msg(run_model_analytical(a, d, r, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model_analytical(a, d, NULL, r, err, sizeof err) == 0, "%s", err);
 }
 
 /* Analytical mode is fast and touches no engine: a 12-block BERT-base at 4K tokens is
@@ -127,8 +128,8 @@ START_TEST(test_search_picks_cheapest)
     uint32_t searched = 0;
     for (uint32_t i = 0; i < r.blocks[0].n_ops; i++) {
         const run_op *o = &r.blocks[0].ops[i];
-        bool gemm = o->op.kind == WL_OP_DENSE || o->op.kind == WL_OP_SCORES ||
-                    o->op.kind == WL_OP_CONTEXT;
+        bool gemm =
+            o->op.kind == WL_OP_DENSE || o->op.kind == WL_OP_SCORES || o->op.kind == WL_OP_CONTEXT;
         ck_assert_uint_eq(o->n_candidates > 0, gemm);
         if (!gemm)
             continue;

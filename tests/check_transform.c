@@ -141,7 +141,7 @@ static double run_functional(const arch_desc *a, const wl_desc *d, const wl_op *
 {
     uint64_t rows = op->rows, in = op->in, out = op->out;
     /* strides wider than the rows, so that row addressing is tested */
-    map_op_io io = {{0, rows, in, in + 3}, {0, rows, in, in + 3}, {0, 0, 0, 0}, 0};
+    map_op_io io = {{0, rows, in, in + 3}, {0, rows, in, in + 3}, {0, 0, 0, 0}, 0, NULL};
     io.dst = (map_tensor){rows * io.src0.stride + 5, rows, out, out + 2};
     io.free_addr = io.dst.addr + rows * io.dst.stride + 7;
     map_op_result m;
@@ -235,9 +235,9 @@ static const fcase cases[] = {
     {WL_MIX_FFT_COMPRESS, WL_LIN_NONE, "mix", 16, 8, 16, 1, 1, 8},
 };
 
-static const wl_op_kind case_kind[] = {WL_OP_BUTTERFLY,  WL_OP_BUTTERFLY,  WL_OP_BUTTERFLY,
-                                       WL_OP_BLOCK_BFLY, WL_OP_BLOCK_BFLY, WL_OP_SEQ_BFLY,
-                                       WL_OP_SEQ_BFLY,   WL_OP_FFT_MIX,    WL_OP_FFT_MIX,
+static const wl_op_kind case_kind[] = {WL_OP_BUTTERFLY,    WL_OP_BUTTERFLY,   WL_OP_BUTTERFLY,
+                                       WL_OP_BLOCK_BFLY,   WL_OP_BLOCK_BFLY,  WL_OP_SEQ_BFLY,
+                                       WL_OP_SEQ_BFLY,     WL_OP_FFT_MIX,     WL_OP_FFT_MIX,
                                        WL_OP_FFT_COMPRESS, WL_OP_FFT_COMPRESS};
 
 static wl_op case_op(const fcase *c, util_dtype t, wl_desc *d)
@@ -255,8 +255,8 @@ static void check_cases(const char *arch, util_dtype t)
         wl_op op = case_op(&cases[i], t, &d);
         ck_assert_int_eq(op.kind, case_kind[i]);
         double e = run_functional(&a, &d, &op, PLANT_NONE, false);
-        ck_assert_msg(e <= tolerance(t), "%s case %zu (%s %s): relative error %g above %g", arch,
-                      i, wl_op_kind_name(op.kind), op.name, e, tolerance(t));
+        ck_assert_msg(e <= tolerance(t), "%s case %zu (%s %s): relative error %g above %g", arch, i,
+                      wl_op_kind_name(op.kind), op.name, e, tolerance(t));
     }
 }
 
@@ -343,8 +343,8 @@ START_TEST(test_functional_split)
             wl_op op = case_op(&split_cases[i].c, types[ti], &d);
             ck_assert_int_eq(op.kind, split_cases[i].kind);
             double e = run_functional(&a, &d, &op, PLANT_NONE, true);
-            ck_assert_msg(e <= tolerance(types[ti]), "split case %zu (%s %s): relative error %g",
-                          i, wl_op_kind_name(op.kind), op.name, e);
+            ck_assert_msg(e <= tolerance(types[ti]), "split case %zu (%s %s): relative error %g", i,
+                          wl_op_kind_name(op.kind), op.name, e);
         }
     }
 }
@@ -374,14 +374,15 @@ END_TEST
 static void run_timing(const arch_desc *a, const wl_desc *d, const wl_op *op, eng_stats *st,
                        map_op_result *m)
 {
-    map_op_io io = {{0, op->rows, op->in, op->in}, {0, op->rows, op->in, op->in}, {0, 0, 0, 0}, 0};
+    map_op_io io = {
+        {0, op->rows, op->in, op->in}, {0, op->rows, op->in, op->in}, {0, 0, 0, 0}, 0, NULL};
     io.dst = (map_tensor){op->rows * op->in, op->rows, op->out, op->out};
     io.free_addr = io.dst.addr + op->rows * op->out;
     char err[512];
     ck_assert_msg(map_transform(a, d, op, &io, false, m, err, sizeof err) == UTIL_OK, "%s: %s",
                   op->name, err);
-    ck_assert_msg(eng_run(a, &m->program, NULL, st, err, sizeof err) == UTIL_OK, "%s: %s",
-                  op->name, err);
+    ck_assert_msg(eng_run(a, &m->program, NULL, st, err, sizeof err) == UTIL_OK, "%s: %s", op->name,
+                  err);
 }
 
 /* Useful lane operations the mapping must report: 4 per real pair element (butterfly), 4
@@ -504,7 +505,7 @@ START_TEST(test_too_large)
     wl_desc d;
     fcase c = {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "q-proj", 4, 768, 16, 1, 1, 4};
     wl_op op = case_op(&c, UTIL_FP16, &d);
-    map_op_io io = {{0, 4, 768, 768}, {0, 4, 768, 768}, {4 * 768, 4, 768, 768}, 8 * 768};
+    map_op_io io = {{0, 4, 768, 768}, {0, 4, 768, 768}, {4 * 768, 4, 768, 768}, 8 * 768, NULL};
     map_op_result m;
     char err[512] = "";
     ck_assert_int_eq(map_transform(&a, &d, &op, &io, false, &m, err, sizeof err), UTIL_ERUN);
@@ -512,7 +513,7 @@ START_TEST(test_too_large)
     scase sc = {{WL_MIX_BUTTERFLY, WL_LIN_NONE, "mix", 60, 6, 16, 2, 1, 4}, WL_OP_SEQ_BFLY, 75};
     split_arch(&sc, UTIL_FP32, &a);
     op = case_op(&sc.c, UTIL_FP32, &d);
-    io = (map_op_io){{0, 120, 6, 6}, {0, 120, 6, 6}, {720, 120, 6, 6}, 1440};
+    io = (map_op_io){{0, 120, 6, 6}, {0, 120, 6, 6}, {720, 120, 6, 6}, 1440, NULL};
     err[0] = 0;
     ck_assert_int_eq(map_transform(&a, &d, &op, &io, true, &m, err, sizeof err), UTIL_ERUN);
     ck_assert(strstr(err, "cannot map seq-butterfly") != NULL);

@@ -60,6 +60,22 @@ void tu_run(tu_result *r, ...)
     tu_runv(r, n, args);
 }
 
+void tu_expect(int status, const char *phrase, ...)
+{
+    const char *args[64];
+    int n = 0;
+    va_list ap;
+    va_start(ap, phrase);
+    for (const char *a; (a = va_arg(ap, const char *)) != NULL && n < 64;)
+        args[n++] = a;
+    va_end(ap);
+    tu_result r;
+    tu_runv(&r, n, args);
+    ck_assert_int_eq(r.status, status);
+    ck_assert_msg(strstr(r.err, phrase), "'%s' missing from: %s", phrase, r.err);
+    tu_free(&r);
+}
+
 void tu_free(tu_result *r)
 {
     free(r->out);

@@ -19,6 +19,9 @@ void tu_run(tu_result *r, ...);
 /* The same with an argument vector. */
 void tu_runv(tu_result *r, int argc, const char *const *argv);
 void tu_free(tu_result *r);
+/* Runs cli_main on a NULL-terminated argument list and checks its exit status and that
+ * its standard error contains phrase. */
+void tu_expect(int status, const char *phrase, ...);
 
 /* Path of a file in the source tree (BFLYSIM_SRCDIR, or the current directory). */
 const char *tu_src(char *buf, size_t len, const char *rel);

@@ -28,6 +28,7 @@ typedef struct options {
     bool fault_twiddle;
     bool analytical; /* --model analytical */
     bool explain;
+    const char *mapping, *dump_mapping;
     cfg_override sets[CLI_MAX_SETS];
     size_t n_sets;
 } options;
@@ -48,6 +49,9 @@ static void usage(FILE *f)
                "  -m, --model=MODE          'cycle' (default): simulate cycle by cycle;\n"
                "                            'analytical': map and estimate in closed form,\n"
                "                            without the engine (models only; for sweeps)\n"
+               "      --mapping FILE        take the mapping of the ops FILE names from FILE\n"
+               "      --dump-mapping FILE   write the chosen mapping of every op to FILE (a\n"
+               "                            file --mapping reads; edit it to try another)\n"
                "  -e, --explain             print, for every op the mapper searched, its best\n"
                "                            candidates with their estimated cycles\n"
                "  -q, --quiet               print nothing but errors\n"
@@ -103,10 +107,11 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             const char *s, *l;
             bool arg;
         } opts[] = {
-            {"-s", "--set", true},         {"-j", "--json", true},   {"-c", "--csv", true},
-            {"-f", "--functional", false}, {"-q", "--quiet", false}, {"", "--list-keys", false},
-            {"", "--inject-fault", true},  {"-h", "--help", false},  {"-V", "--version", false},
-            {"-m", "--model", true},       {"-e", "--explain", false}};
+            {"-s", "--set", true},         {"-j", "--json", true},     {"-c", "--csv", true},
+            {"-f", "--functional", false}, {"-q", "--quiet", false},   {"", "--list-keys", false},
+            {"", "--inject-fault", true},  {"-h", "--help", false},    {"-V", "--version", false},
+            {"-m", "--model", true},       {"-e", "--explain", false}, {"", "--mapping", true},
+            {"", "--dump-mapping", true}};
         int which = -1;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
             if (strcmp(name, opts[k].s) == 0 || strcmp(name, opts[k].l) == 0)
@@ -176,6 +181,12 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             break;
         case 10:
             o->explain = true;
+            break;
+        case 11:
+            o->mapping = val;
+            break;
+        case 12:
+            o->dump_mapping = val;
             break;
         }
     }
@@ -262,10 +273,22 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
                          FILE *err)
 {
     char msg[1024];
+    map_forced *forced = NULL;
+    if (o->mapping) {
+        forced = malloc(sizeof *forced);
+        int lrc = forced ? cfg_load_mapping(o->mapping, forced, msg, sizeof msg)
+                         : util_fail(UTIL_ERUN, msg, sizeof msg, "out of memory");
+        if (lrc) {
+            fprintf(err, "bflysim: %s\n", msg);
+            free(forced);
+            return lrc;
+        }
+    }
     run_result res;
-    int rc = o->analytical
-                 ? run_model_analytical(arch, wl, &res, msg, sizeof msg)
-                 : run_model(arch, wl, o->functional, o->fault_twiddle, &res, msg, sizeof msg);
+    int rc = o->analytical ? run_model_analytical(arch, wl, forced, &res, msg, sizeof msg)
+                           : run_model(arch, wl, forced, o->functional, o->fault_twiddle, &res, msg,
+                                       sizeof msg);
+    free(forced);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
         return rc;
@@ -281,6 +304,8 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
     rc = write_outputs(o, &run, out, err);
     if (!rc && o->explain)
         rep_model_explain(out, &run);
+    if (!rc && o->dump_mapping && (rc = rep_write_mapping(o->dump_mapping, &run, msg, sizeof msg)))
+        fprintf(err, "bflysim: %s\n", msg);
     if (!rc && o->functional && !res.check.pass) {
         uint64_t i = res.check.worst;
         fprintf(err,
@@ -310,9 +335,10 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     }
     if (wl.kind == WL_KIND_MODEL)
         return run_model_cli(&o, &arch, &wl, out, err);
-    if (o.analytical) {
-        fprintf(err, "bflysim: --model=analytical is for models (kind = \"model\"); a "
-                     "butterfly-linear layer simulates in milliseconds anyway\n");
+    if (o.analytical || o.mapping || o.dump_mapping || o.explain) {
+        fprintf(err, "bflysim: --model=analytical, --mapping, --dump-mapping and --explain "
+                     "are for models (kind = \"model\"); a butterfly-linear layer has one "
+                     "fixed mapping\n");
         return UTIL_ECONFIG;
     }
     wl_butterfly b;

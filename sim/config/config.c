@@ -197,30 +197,54 @@ static const key_def block_keys[] = {
      "fft-compress: fraction of each chunk's coefficients kept"},
     END_KEYS};
 
-static const key_def model_keys[] = {
-    {"name", K_STR, 0, WOFF(name), WL_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
-     "workload name (default: the file name)"},
-    {"kind", K_ENUM, F_REQ, WOFF(kind), 0, 0, 0, 0, 0, kind_names, NULL, NULL, NULL,
-     "workload kind"},
-    {"seq_len", K_U64, F_REQ, WOFF(seq_len), 0, 0, 1, 1048576, 0, NULL, NULL, NULL, "tokens",
-     "tokens per sequence"},
-    {"hidden", K_U64, F_REQ, WOFF(hidden), 0, 0, 1, 65536, 0, NULL, NULL, NULL, "features",
-     "features per token"},
-    {"heads", K_U64, F_REQ, WOFF(heads), 0, 0, 1, 1024, 0, NULL, NULL, NULL, "heads",
-     "attention heads (must divide hidden)"},
-    {"ffn", K_U64, F_REQ, WOFF(ffn), 0, 0, 1, 1048576, 0, NULL, NULL, NULL, "features",
-     "FFN inner width"},
-    {"batch", K_U64, 0, WOFF(batch), 0, 0, 1, 65536, 0, NULL, NULL, "1", "sequences",
-     "independent sequences"},
-    {"dtype", K_ENUM, 0, WOFF(dtype), 0, 0, 0, 0, 0, dtype_names, NULL, "\"fp16\"", NULL,
-     "element data type"},
-    {"seed", K_U64, 0, WOFF(seed), 0, 0, 0, 9.2e18, 0, NULL, NULL, "1", NULL,
-     "seed of the weight and input generator"},
-    {"mask", K_ENUM, 0, WOFF(mask), 0, 0, 0, 0, 0, mask_names, NULL, "\"none\"", NULL,
-     "attention mask: none or causal"},
-    {"blocks", K_GROUP_LIST, F_REQ, WOFF(blocks), WL_MAX_BLOCKS, WOFF(n_blocks), 0, 0,
-     sizeof(wl_block), NULL, block_keys, NULL, NULL,
-     "encoder blocks, in order: ( { mixer = ...; ... }, ... )"},
+static const key_def model_keys[] = {{"name", K_STR, 0, WOFF(name), WL_NAME_MAX, 0, 0, 0, 0, NULL,
+                                      NULL, NULL, NULL, "workload name (default: the file name)"},
+                                     {"kind", K_ENUM, F_REQ, WOFF(kind), 0, 0, 0, 0, 0, kind_names,
+                                      NULL, NULL, NULL, "workload kind"},
+                                     {"seq_len", K_U64, F_REQ, WOFF(seq_len), 0, 0, 1, 1048576, 0,
+                                      NULL, NULL, NULL, "tokens", "tokens per sequence"},
+                                     {"hidden", K_U64, F_REQ, WOFF(hidden), 0, 0, 1, 65536, 0, NULL,
+                                      NULL, NULL, "features", "features per token"},
+                                     {"heads", K_U64, F_REQ, WOFF(heads), 0, 0, 1, 1024, 0, NULL,
+                                      NULL, NULL, "heads", "attention heads (must divide hidden)"},
+                                     {"ffn", K_U64, F_REQ, WOFF(ffn), 0, 0, 1, 1048576, 0, NULL,
+                                      NULL, NULL, "features", "FFN inner width"},
+                                     {"batch", K_U64, 0, WOFF(batch), 0, 0, 1, 65536, 0, NULL, NULL,
+                                      "1", "sequences", "independent sequences"},
+                                     {"dtype", K_ENUM, 0, WOFF(dtype), 0, 0, 0, 0, 0, dtype_names,
+                                      NULL, "\"fp16\"", NULL, "element data type"},
+                                     {"seed", K_U64, 0, WOFF(seed), 0, 0, 0, 9.2e18, 0, NULL, NULL,
+                                      "1", NULL, "seed of the weight and input generator"},
+                                     {"mask", K_ENUM, 0, WOFF(mask), 0, 0, 0, 0, 0, mask_names,
+                                      NULL, "\"none\"", NULL, "attention mask: none or causal"},
+                                     {"blocks", K_GROUP_LIST, F_REQ, WOFF(blocks), WL_MAX_BLOCKS,
+                                      WOFF(n_blocks), 0, 0, sizeof(wl_block), NULL, block_keys,
+                                      NULL, NULL,
+                                      "encoder blocks, in order: ( { mixer = ...; ... }, ... )"},
+                                     END_KEYS};
+
+#define FOFF(field) offsetof(map_force, field)
+#define FKEY(nm, field, hi, doc)                                                                   \
+    {                                                                                              \
+        nm, K_U32, 0, FOFF(field), 0, 0, 0, hi, 0, NULL, NULL, "0", NULL, doc                      \
+    }
+static const key_def force_keys[] = {
+    {"block", K_U32, F_REQ, FOFF(block), 0, 0, 0, WL_MAX_BLOCKS - 1, 0, NULL, NULL, NULL, NULL,
+     "index of the block entry"},
+    {"op", K_STR, F_REQ, FOFF(op), WL_OP_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+     "op name, as the summary prints it (q-proj, scores, softmax, ffn1 ...)"},
+    FKEY("chain_pes", chain_pes, 4096, "GEMM: PEs per chain (a divisor of the PEs; 0: search)"),
+    FKEY("rows_per_tag", rows_per_tag, 65536, "GEMM: rows of X per tag (0: search)"),
+    FKEY("columns_per_chain", columns_per_chain, 65536,
+         "GEMM: output columns per chain (0: the widest that fits)"),
+    FKEY("segments", segments, 4096, "row ops: segments per row (0: search)"),
+    FKEY("rows_per_chain", rows_per_chain, 65536, "row ops: rows per chain and tag (0: search)"),
+    END_KEYS};
+
+static const key_def mapping_keys[] = {
+    {"mapping", K_GROUP_LIST, F_REQ, offsetof(map_forced, f), MAP_MAX_FORCED,
+     offsetof(map_forced, n), 0, 0, sizeof(map_force), NULL, force_keys, NULL, NULL,
+     "per-op mappings: ( { block = 0; op = \"q-proj\"; chain_pes = 4; }, ... )"},
     END_KEYS};
 
 /* Largest element count of a workload (rows x n): keeps every derived size in range. */
@@ -622,8 +646,8 @@ static int validate_group_list(ctx *c, config_setting_t *m, const key_def *k, vo
         if (config_setting_type(e) != CONFIG_TYPE_GROUP) {
             char found[128];
             describe_found(e, found, sizeof found);
-            return fail_at(c, e, "%s[%d]: wrong type: expected a group { ... }, found %s", path,
-                           i, found);
+            return fail_at(c, e, "%s[%d]: wrong type: expected a group { ... }, found %s", path, i,
+                           found);
         }
         char *elem = (char *)base + k->offset + (size_t)i * k->scale;
         int rc = validate_group(c, e, k->children, elem);
@@ -788,8 +812,7 @@ static int apply_override(ctx *c, config_t *cfg, const key_def *schema, const cf
                 return util_fail(UTIL_ECONFIG, c->err, c->errlen,
                                  "--set %s: '%s.%s' is a list of %d groups; set "
                                  "'%s.%s.INDEX.KEY' with INDEX 0..%d",
-                                 o->arg, c->prefix, sofar, n_elems, c->prefix, sofar,
-                                 n_elems - 1);
+                                 o->arg, c->prefix, sofar, n_elems, c->prefix, sofar, n_elems - 1);
             g = config_setting_get_elem(m, (unsigned)idx);
             if (config_setting_type(g) != CONFIG_TYPE_GROUP)
                 return type_error(c, g, k);
@@ -1013,8 +1036,8 @@ static int read_file(ctx *c, config_t *cfg)
 static const key_def *workload_schema(const config_t *cfg, const cfg_override *ov, size_t n_ov)
 {
     const char *kind = NULL;
-    bool model = config_lookup_string(cfg, "kind", &kind) == CONFIG_TRUE &&
-                 strcmp(kind, "model") == 0;
+    bool model =
+        config_lookup_string(cfg, "kind", &kind) == CONFIG_TRUE && strcmp(kind, "model") == 0;
     for (size_t i = 0; i < n_ov; i++)
         if (strcmp(ov[i].file, "workload") == 0 && strcmp(ov[i].path, "kind") == 0)
             model = strcmp(ov[i].value, "model") == 0 || strcmp(ov[i].value, "\"model\"") == 0;
@@ -1227,6 +1250,20 @@ int cfg_load(const char *arch_file, const char *wl_file, const cfg_override *ov,
     int rc = cfg_load_arch(arch_file, ov, n_ov, arch, err, errlen);
     if (!rc)
         rc = load_workload(wl_file, ov, n_ov, arch, arch_file, wl, err, errlen);
+    return rc;
+}
+
+int cfg_load_mapping(const char *file, map_forced *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    ctx c = {.file = file, .prefix = "mapping", .err = err, .errlen = errlen};
+    config_t cfg;
+    config_init(&cfg);
+    int rc = load(&c, &cfg, mapping_keys, NULL, 0, out);
+    const config_setting_t *l = config_lookup(&cfg, "mapping");
+    for (uint32_t i = 0; !rc && l && i < out->n; i++)
+        where(&c, config_setting_get_elem(l, i), out->f[i].where, sizeof out->f[i].where);
+    config_destroy(&cfg);
     return rc;
 }
 

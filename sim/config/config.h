@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "../arch/arch.h"
+#include "../mapper/mapper.h"
 #include "../workload/workload.h"
 
 /* Largest config file read (bigger files are an error, not an allocation). */
@@ -31,6 +32,11 @@ int cfg_load_arch(const char *file, const cfg_override *ov, size_t n_ov, arch_de
                   size_t errlen);
 int cfg_load_workload(const char *file, const cfg_override *ov, size_t n_ov, wl_desc *out,
                       char *err, size_t errlen);
+
+/* Loads a mapping file (--mapping): a list of per-op entries ( { block = 0; op = "q-proj";
+ * chain_pes = 4; ... }, ... ), each validated like any config, with its FILE:LINE kept
+ * for the mapper's messages. Whether an entry names a real op is checked by the run. */
+int cfg_load_mapping(const char *file, map_forced *out, char *err, size_t errlen);
 
 /* Prints every key of both file kinds: type, range, default and meaning. */
 void cfg_print_keys(FILE *f);

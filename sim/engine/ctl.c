@@ -90,8 +90,7 @@ static void check_tag_pattern(eng_sim *s, const eng_pattern *p, uint64_t tag)
                   "phase %u: tag %llu moves %llu elements up to DRAM element %llu; the image "
                   "has %llu and the slot %u",
                   s->phase, (unsigned long long)tag, (unsigned long long)elems,
-                  (unsigned long long)last, (unsigned long long)s->p->dram_elems,
-                  s->ph->tag_elems);
+                  (unsigned long long)last, (unsigned long long)s->p->dram_elems, s->ph->tag_elems);
 }
 
 static void issue_inputs(eng_sim *s)

@@ -201,10 +201,10 @@ static int estimate_phase(const arch_desc *a, util_dtype t, const eng_phase *f, 
         for (uint32_t x = 0; x < f->n_xfer; x++) {
             const eng_xfer *tx = &f->xfer[x];
             double flits = ceil((double)tx->elems * w / link_bytes);
-            uint32_t src = tx->src_instr >= 0 ? f->instr[tx->src_instr].pe
-                                              : m.routers + tx->spm_port;
-            uint32_t dst = tx->dst_instr >= 0 ? f->instr[tx->dst_instr].pe
-                                              : m.routers + tx->spm_port;
+            uint32_t src =
+                tx->src_instr >= 0 ? f->instr[tx->src_instr].pe : m.routers + tx->spm_port;
+            uint32_t dst =
+                tx->dst_instr >= 0 ? f->instr[tx->dst_instr].pe : m.routers + tx->spm_port;
             uint32_t r0, c0, r1, c1;
             node_pos(&m, src, &r0, &c0);
             node_pos(&m, dst, &r1, &c1);
@@ -232,8 +232,9 @@ static int estimate_phase(const arch_desc *a, util_dtype t, const eng_phase *f, 
             uint32_t r0, c0, r1, c1;
             node_pos(&m, f->instr[tx->dst_instr].pe, &r0, &c0);
             node_pos(&m, m.routers + tx->spm_port, &r1, &c1);
-            double back = 1 + (double)((r0 > r1 ? r0 - r1 : r1 - r0) +
-                                       (c0 > c1 ? c0 - c1 : c1 - c0)) * a->noc.hop_latency;
+            double back =
+                1 + (double)((r0 > r1 ? r0 - r1 : r1 - r0) + (c0 > c1 ? c0 - c1 : c1 - c0)) *
+                        a->noc.hop_latency;
             double done = ready[tx->dst_instr] + back;
             feed_depth = done > feed_depth ? done : feed_depth;
         }
@@ -289,8 +290,8 @@ static int estimate_phase(const arch_desc *a, util_dtype t, const eng_phase *f, 
                       ceil((double)tx->elems * w / link_bytes);
         drain_loop = loop > drain_loop ? loop : drain_loop;
     }
-    double t_out = (feed_spread + drain_loop + out_bytes / bpc + lat + ENG_EST_HANDOFFS) /
-                   f->out_slots;
+    double t_out =
+        (feed_spread + drain_loop + out_bytes / bpc + lat + ENG_EST_HANDOFFS) / f->out_slots;
     double t_in = (lat + in_bytes / bpc + t_port + ENG_EST_HANDOFFS) / f->in_slots;
     double interval = fmax(fmax(fmax(t_pe, t_link), fmax(t_port, t_spm)),
                            fmax(fmax(t_dram, t_feed), fmax(t_out, t_in)));
@@ -302,10 +303,10 @@ static int estimate_phase(const arch_desc *a, util_dtype t, const eng_phase *f, 
     for (uint32_t i = 0; i < f->n_instr; i++) {
         double bytes = (double)f->instr[i].weight_elems * w;
         all_bytes += bytes;
-        load_w += bytes > 0 ? lat + bytes / bpc + 2 * ceil(bytes / a->spm.width_bytes /
-                                                            words_per_cycle) +
-                                  ENG_EST_HANDOFFS
-                            : 2.0;
+        load_w += bytes > 0
+                      ? lat + bytes / bpc + 2 * ceil(bytes / a->spm.width_bytes / words_per_cycle) +
+                            ENG_EST_HANDOFFS
+                      : 2.0;
     }
     load_w = fmax(load_w / 2, all_bytes > 0 ? lat + all_bytes / bpc : 0);
     double tail = 0;
@@ -324,8 +325,8 @@ static int estimate_phase(const arch_desc *a, util_dtype t, const eng_phase *f, 
     double spm_in = ceil(in_bytes / a->spm.width_bytes / wpc);
     double spm_out = ceil(out_bytes / a->spm.width_bytes / wpc);
     double first_in = lat + in_bytes / bpc + spm_in + fmax(t_port, feed_spread);
-    double per_repeat = fmax(first_in + end, load_w + tail) + t_drain + spm_out +
-                        out_bytes / bpc + lat + (double)(f->n_tags ? f->n_tags - 1 : 0) * interval;
+    double per_repeat = fmax(first_in + end, load_w + tail) + t_drain + spm_out + out_bytes / bpc +
+                        lat + (double)(f->n_tags ? f->n_tags - 1 : 0) * interval;
     *cycles = per_repeat * (double)f->repeats;
     double lane_ops = 0, runs = (double)f->n_tags * (double)f->repeats;
     for (uint32_t i = 0; i < f->n_instr; i++)

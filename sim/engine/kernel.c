@@ -307,8 +307,8 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
                 max_w = in->weight_elems;
             uint64_t last = in->weight_addr + (f->repeats - 1) * f->weight_stride;
             uint64_t span = in->weight_elems;
-            if (in->weight_run && (in->weight_elems % in->weight_run ||
-                                   in->weight_pitch < in->weight_run)) {
+            if (in->weight_run &&
+                (in->weight_elems % in->weight_run || in->weight_pitch < in->weight_run)) {
                 rc = util_fail(UTIL_ERUN, err, errlen,
                                "phase %u: strided weights of instruction %u are malformed", ph, i);
                 break;

@@ -86,9 +86,27 @@ typedef struct map_tensor {
 /* Operands of one op. Q, K, V and C are [batch*seq_len x hidden] (head h is columns
  * h*d .. h*d+d-1); S and P are [batch*heads*seq_len x seq_len] (group g = b*heads + h
  * is rows g*seq_len ..). Unary ops ignore src1. */
+/* A mapping the user fixes for one op (a --mapping file entry). GEMMs take chain_pes,
+ * rows_per_tag and columns_per_chain; row ops (softmax, layernorm, GELU, add) take
+ * segments and rows_per_chain; zero leaves a value to the search. */
+#define MAP_MAX_FORCED 256
+typedef struct map_force {
+    uint32_t block;
+    char op[WL_OP_NAME_MAX];
+    uint32_t chain_pes, rows_per_tag, columns_per_chain;
+    uint32_t segments, rows_per_chain;
+    char where[96]; /* "FILE:LINE" of the entry, for messages */
+} map_force;
+
+typedef struct map_forced {
+    uint32_t n;
+    map_force f[MAP_MAX_FORCED];
+} map_forced;
+
 typedef struct map_op_io {
     map_tensor src0, src1, dst;
-    uint64_t free_addr; /* first element the op may use for weights and intermediates */
+    uint64_t free_addr;     /* first element the op may use for weights and intermediates */
+    const map_force *force; /* NULL: the mapper chooses */
 } map_op_io;
 
 #define MAP_DESC_MAX 200
@@ -104,6 +122,8 @@ typedef struct map_candidate {
 typedef struct map_op_result {
     wl_op_kind kind;         /* the op it maps (selects who owns priv) */
     char desc[MAP_DESC_MAX]; /* how the op was mapped, one line */
+    /* the chosen plan, in mapping-file terms (zero where the op has no such choice) */
+    uint32_t chain_pes, rows_per_tag, columns_per_chain, segments, rows_per_chain;
     /* GEMMs: the best candidates, best (the chosen one) first; n_scored were scored */
     uint32_t n_candidates, n_scored;
     map_candidate candidates[MAP_MAX_CANDIDATES];

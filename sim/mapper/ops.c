@@ -1,4 +1,5 @@
-/* ops.c: maps model ops onto the array: GEMM chains (dense, scores, context) and segmented row ops. */
+/* ops.c: maps model ops onto the array: GEMM chains (dense, scores, context) and segmented row ops.
+ */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +91,6 @@ static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern 
                          t->out_pitch, t->rows};
 }
 
-
 typedef struct ops_priv {
     store st;
     eng_phase *phases;
@@ -164,13 +164,13 @@ typedef enum { GW_OWN, GW_ROWS, GW_KEYS } gemm_w;
 
 typedef struct gemm_prob {
     uint64_t M, K, N;
-    map_tensor x, y;   /* x: M x K, y: M x N (views) */
-    gemm_w wkind;      /* GW_OWN: the op's weights in our tile layout; GW_ROWS: W rows in
-                        * DRAM (context: V); GW_KEYS: W^T rows in DRAM (scores: K) */
-    map_tensor w;      /* GW_ROWS / GW_KEYS: the matrix in DRAM */
-    double scale;      /* applied by the last chain position */
+    map_tensor x, y; /* x: M x K, y: M x N (views) */
+    gemm_w wkind;    /* GW_OWN: the op's weights in our tile layout; GW_ROWS: W rows in
+                      * DRAM (context: V); GW_KEYS: W^T rows in DRAM (scores: K) */
+    map_tensor w;    /* GW_ROWS / GW_KEYS: the matrix in DRAM */
+    double scale;    /* applied by the last chain position */
     bool causal;
-    uint64_t w_base;   /* GW_OWN: DRAM address of the tiles */
+    uint64_t w_base; /* GW_OWN: DRAM address of the tiles */
 } gemm_prob;
 
 /* What one chain instruction needs to compute (kernel context) and to place its tile. */
@@ -291,9 +291,9 @@ static int gemm_phase(const arch_desc *a, const gemm_prob *g, util_dtype t, cons
             gemm_ictx *ic = keep(&p->st, 1, sizeof *ic);
             if (!ic)
                 return UTIL_ERUN;
-            *ic = (gemm_ictx){mt,         kci,        nr,    k0,        col0 + coff,
-                              blk,        row0,       i == 0, i + 1 == Lc, g->wkind == GW_KEYS,
-                              g->scale,   g->causal,  t};
+            *ic = (gemm_ictx){mt,       kci,       nr,     k0,          col0 + coff,
+                              blk,      row0,      i == 0, i + 1 == Lc, g->wkind == GW_KEYS,
+                              g->scale, g->causal, t};
             in->pe = snake_pe(a, c * pl->Lc + i);
             in->op = ENG_OP_KERNEL;
             in->kernel = gemm_kernel;
@@ -327,9 +327,8 @@ static int gemm_phase(const arch_desc *a, const gemm_prob *g, util_dtype t, cons
                 eng_xfer *xp = pb_xfer(&b, me - 1, me, mt * nr);
                 if (!xp)
                     return UTIL_ERUN;
-                if (functional &&
-                    (!(xp->src_pos = run_pos(&p->st, mt * (uint32_t)kc, mt * nr)) ||
-                     !(xp->dst_pos = run_pos(&p->st, mt * kci, mt * nr))))
+                if (functional && (!(xp->src_pos = run_pos(&p->st, mt * (uint32_t)kc, mt * nr)) ||
+                                   !(xp->dst_pos = run_pos(&p->st, mt * kci, mt * nr))))
                     return UTIL_ERUN;
             }
             if (i + 1 == Lc) {
@@ -413,9 +412,9 @@ typedef struct row_ictx {
     uint64_t row_len; /* elements of a whole row (layernorm) */
 } row_ictx;
 
-#define ROW_KERNEL_BEGIN(fn)                                                                      \
-    static void fn(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,           \
-                   float *buf, const float *w, util_dtype t)                                      \
+#define ROW_KERNEL_BEGIN(fn)                                                                       \
+    static void fn(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,            \
+                   float *buf, const float *w, util_dtype t)                                       \
     {                                                                                              \
         const row_ictx *c = ctx;                                                                   \
         uint32_t mt = c->mt, L = c->len;                                                           \
@@ -556,8 +555,8 @@ static void reduce(const row_ictx *c, red_kind k, float *buf)
 }
 
 #define REDUCER(fn, k)                                                                             \
-    static void fn(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,           \
-                   float *buf, const float *w, util_dtype t)                                      \
+    static void fn(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,            \
+                   float *buf, const float *w, util_dtype t)                                       \
     {                                                                                              \
         (void)in, (void)repeat, (void)tag, (void)w, (void)t;                                       \
         reduce(ctx, k, buf);                                                                       \
@@ -574,16 +573,16 @@ static void reduce_online(const void *ctx, const eng_instr *in, uint64_t repeat,
 }
 
 /* Adds an instruction; NULL when the phase is full. */
-static eng_instr *row_instr(phase_build *b, store *st, uint32_t pe, eng_kernel_fn fn,
-                            uint32_t mt, uint32_t len, uint64_t row_len, uint32_t local)
+static eng_instr *row_instr(phase_build *b, store *st, uint32_t pe, eng_kernel_fn fn, uint32_t mt,
+                            uint32_t len, uint64_t row_len, uint32_t local)
 {
     row_ictx *c = keep(st, 1, sizeof *c);
     if (!c || b->n_ins >= b->cap_ins)
         return NULL;
     *c = (row_ictx){mt, len, row_len};
     eng_instr *in = &b->ins[b->n_ins++];
-    *in = (eng_instr){.pe = pe, .op = ENG_OP_KERNEL, .local_elems = local, .kernel = fn,
-                      .kernel_ctx = c};
+    *in = (eng_instr){
+        .pe = pe, .op = ENG_OP_KERNEL, .local_elems = local, .kernel = fn, .kernel_ctx = c};
     return in;
 }
 
@@ -608,14 +607,15 @@ typedef enum { ROW_SOFTMAX, ROW_LAYERNORM, ROW_GELU, ROW_ADD, ROW_SM_STATS, ROW_
 
 static row_kind row_kind_of(wl_op_kind k)
 {
-    return k == WL_OP_SOFTMAX ? ROW_SOFTMAX : k == WL_OP_LAYERNORM ? ROW_LAYERNORM
-                                          : k == WL_OP_GELU        ? ROW_GELU
-                                                                   : ROW_ADD;
+    return k == WL_OP_SOFTMAX     ? ROW_SOFTMAX
+           : k == WL_OP_LAYERNORM ? ROW_LAYERNORM
+           : k == WL_OP_GELU      ? ROW_GELU
+                                  : ROW_ADD;
 }
 
 static const char *row_kind_name(row_kind k)
 {
-    static const char *const names[] = {"softmax", "layernorm", "gelu",
+    static const char *const names[] = {"softmax", "layernorm",          "gelu",
                                         "add",     "softmax statistics", "softmax scaling"};
     return names[k];
 }
@@ -688,9 +688,8 @@ static bool row_choose(const arch_desc *a, row_kind k, uint64_t len, uint64_t ro
 }
 
 /* The instruction of step st of segment i (L elements of mt rows), with its units. */
-static eng_instr *row_step_instr(phase_build *b, store *st, row_kind k, uint32_t step,
-                                 uint32_t pe, uint32_t mt, uint32_t L, uint64_t len,
-                                 uint32_t lanes)
+static eng_instr *row_step_instr(phase_build *b, store *st, row_kind k, uint32_t step, uint32_t pe,
+                                 uint32_t mt, uint32_t L, uint64_t len, uint32_t lanes)
 {
     uint32_t v = mt * vecs(L, lanes);
     uint64_t e = (uint64_t)mt * L;
@@ -736,9 +735,8 @@ static eng_instr *row_step_instr(phase_build *b, store *st, row_kind k, uint32_t
 }
 
 /* Reducer rd of a chain of S segments on PE pe, with its units. */
-static eng_instr *row_reducer_instr(phase_build *b, store *st, row_kind k, uint32_t rd,
-                                    uint32_t pe, uint32_t mt, uint32_t S, uint64_t len,
-                                    uint32_t lanes)
+static eng_instr *row_reducer_instr(phase_build *b, store *st, row_kind k, uint32_t rd, uint32_t pe,
+                                    uint32_t mt, uint32_t S, uint64_t len, uint32_t lanes)
 {
     uint32_t vr = vecs(mt, lanes), combine = S > 1 ? S - 1 : 1;
     eng_instr *in = NULL;
@@ -828,8 +826,9 @@ static int row_phase(const arch_desc *a, row_kind k, const map_op_io *io, util_d
                         if (!x)
                             return UTIL_ERUN;
                         x->spm_port = near_port(a, pe);
-                        x->spm = mstat ? (eng_pattern){r0 * in_run + len, 2, in_run, mt}
-                                       : (eng_pattern){r0 * in_run + part * len + j0, L, in_run, mt};
+                        x->spm = mstat
+                                     ? (eng_pattern){r0 * in_run + len, 2, in_run, mt}
+                                     : (eng_pattern){r0 * in_run + part * len + j0, L, in_run, mt};
                         if (functional && part && !(x->dst_pos = run_pos(&p->st, mt * L, elems)))
                             return UTIL_ERUN;
                     }
@@ -856,13 +855,13 @@ static int row_phase(const arch_desc *a, row_kind k, const map_op_io *io, util_d
             int32_t me = (int32_t)(b.n_ins - 1);
             for (uint32_t i = 0; i < S; i++) {
                 uint32_t L = (uint32_t)(len - i * pl->L < pl->L ? len - i * pl->L : pl->L);
-                int32_t from = (int32_t)(base + rd * S + i), to = (int32_t)(base + (rd + 1) * S + i);
+                int32_t from = (int32_t)(base + rd * S + i),
+                        to = (int32_t)(base + (rd + 1) * S + i);
                 /* partials sit after the segment, the sum after the max */
                 uint32_t part_off = mt * L + (k == ROW_SOFTMAX && rd == 1 ? mt : 0);
                 if (row_link(&b, &p->st, functional, from, part_off, me, i * w * mt, w * mt))
                     return UTIL_ERUN;
-                if (!stats &&
-                    row_link(&b, &p->st, functional, me, S * w * mt, to, mt * L, w * mt))
+                if (!stats && row_link(&b, &p->st, functional, me, S * w * mt, to, mt * L, w * mt))
                     return UTIL_ERUN;
             }
             if (stats) {
@@ -894,9 +893,41 @@ static int row_pass(const arch_desc *a, row_kind k, const map_op_io *io, util_dt
     return rc;
 }
 
+/* A row-op plan the user fixed: segments (at most the PEs and the row) and rows per
+ * chain; it must fit the PE buffer, the SPM and the instruction store. */
+static int row_forced(const arch_desc *a, row_kind k, uint64_t len, uint64_t rows, util_dtype t,
+                      const map_force *f, row_plan *pl, char *err, size_t errlen)
+{
+    uint32_t P = arch_pe_count(a), wb = util_dtype_bytes(t);
+    uint32_t S = f->segments ? f->segments : 1, mt = f->rows_per_chain ? f->rows_per_chain : 1;
+    if (S > P || S > len)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: %s: segments = %u is not allowed (1..%llu: at most the %u PEs and "
+                         "the row of %llu)",
+                         f->where, f->op, S, (unsigned long long)(len < P ? len : P), P,
+                         (unsigned long long)len);
+    uint64_t L = util_ceil_div(len, S);
+    uint32_t chains = P / S < rows ? P / S : (uint32_t)rows;
+    uint64_t tag_rows = (uint64_t)mt * chains;
+    uint64_t need = row_need(a, k, L, mt, S);
+    uint64_t spm_need = 2 * tag_rows * row_in_run(k, len) + 2 * tag_rows * len + 4 * L;
+    if (mt > rows || need * wb > a->pe.buffer_bytes || spm_need * wb > arch_spm_bytes(a) ||
+        row_steps(k) + row_reducers(k) > a->pe.istore)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: %s: segments = %u, rows_per_chain = %u needs %llu bytes of PE "
+                         "buffer (the PE has %u), %llu bytes of SPM (the SPM has %llu) and at "
+                         "most %llu rows (the op has %llu)",
+                         f->where, f->op, S, mt, (unsigned long long)(need * wb),
+                         a->pe.buffer_bytes, (unsigned long long)(spm_need * wb),
+                         (unsigned long long)arch_spm_bytes(a), (unsigned long long)rows,
+                         (unsigned long long)rows);
+    *pl = (row_plan){S, mt, chains, L};
+    return UTIL_OK;
+}
+
 static int row_map(const arch_desc *a, const wl_op *op, const map_op_io *io, util_dtype t,
-                   uint64_t w_addr, bool functional, ops_priv *p, char *desc, char *err,
-                   size_t errlen)
+                   uint64_t w_addr, bool functional, ops_priv *p, char *desc, row_plan *plan,
+                   char *err, size_t errlen)
 {
     uint64_t len = io->dst.cols, rows = io->dst.rows;
     row_kind k = row_kind_of(op->kind);
@@ -905,6 +936,23 @@ static int row_map(const arch_desc *a, const wl_op *op, const map_op_io *io, uti
         return util_fail(UTIL_ERUN, err, errlen,
                          "%s: the operands of an add must be interleaved row by row", op->name);
     row_plan pl = {0, 0, 0, 0}, pl2 = {0, 0, 0, 0};
+    const map_force *f = io->force;
+    if (f && (f->segments || f->rows_per_chain)) {
+        int rc = row_forced(a, k, len, rows, t, f, &pl, err, errlen);
+        if (!rc)
+            rc = row_pass(a, k, io, t, &pl, w_addr, functional, p);
+        if (rc)
+            return rc == UTIL_ECONFIG
+                       ? rc
+                       : util_fail(rc, err, errlen, "out of memory while mapping %s", op->name);
+        snprintf(desc, MAP_DESC_MAX,
+                 "%s: rows of %llu in %u segments of %llu on PE chains, %u chains x %u rows "
+                 "per tag (from the mapping file)",
+                 row_kind_name(k), (unsigned long long)len, pl.S, (unsigned long long)pl.L,
+                 pl.chains, pl.mt);
+        *plan = pl;
+        return UTIL_OK;
+    }
     bool one = row_choose(a, k, len, rows, t, &pl);
     /* the two-pass softmax needs two spare columns beside each row of scores */
     bool two = !one && k == ROW_SOFTMAX && io->src0.stride >= len + 2 &&
@@ -930,6 +978,7 @@ static int row_map(const arch_desc *a, const wl_op *op, const map_op_io *io, uti
                         (unsigned long long)len, pl.S, (unsigned long long)pl.L, pl.chains, pl.mt);
     if (two && used > 0 && used < MAP_DESC_MAX)
         snprintf(desc + used, MAP_DESC_MAX - (size_t)used, "; scaling in %u segments", pl2.S);
+    *plan = pl;
     return UTIL_OK;
 }
 
@@ -944,8 +993,7 @@ static void gemm_group(const wl_desc *d, const wl_op *op, const map_op_io *io, u
     bool scores = op->kind == WL_OP_SCORES;
     const map_tensor *qp = &io->src0, *kv = &io->src1, *y = &io->dst;
     uint64_t qrow = scores ? b * N : gi * N, yrow = scores ? gi * N : b * N;
-    g->x = (map_tensor){qp->addr + qrow * qp->stride + (scores ? h * dh : 0), N, g->K,
-                        qp->stride};
+    g->x = (map_tensor){qp->addr + qrow * qp->stride + (scores ? h * dh : 0), N, g->K, qp->stride};
     g->w = (map_tensor){kv->addr + b * N * kv->stride + h * dh, N, dh, kv->stride};
     g->y = (map_tensor){y->addr + yrow * y->stride + (scores ? 0 : h * dh), N, g->N, y->stride};
 }
@@ -953,8 +1001,8 @@ static void gemm_group(const wl_desc *d, const wl_op *op, const map_op_io *io, u
 static const char *bottleneck_of(const eng_phase_estimate *e)
 {
     const double v[] = {e->t_pe, e->t_link, e->t_port, e->t_spm, e->t_dram, e->t_feed, e->t_slots};
-    static const char *const names[] = {"PE units", "NoC link", "SPM port", "SPM banks",
-                                        "DRAM", "in-order feed", "SPM slots"};
+    static const char *const names[] = {"PE units", "NoC link",      "SPM port", "SPM banks",
+                                        "DRAM",     "in-order feed", "SPM slots"};
     size_t k = 0;
     for (size_t i = 1; i < sizeof v / sizeof v[0]; i++)
         k = v[i] > v[k] ? i : k;
@@ -1001,8 +1049,8 @@ static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uin
         }
         /* keep the best few, in order of cost */
         out->n_scored++;
-        uint32_t k = out->n_candidates < MAP_MAX_CANDIDATES ? out->n_candidates++
-                                                            : MAP_MAX_CANDIDATES - 1;
+        uint32_t k =
+            out->n_candidates < MAP_MAX_CANDIDATES ? out->n_candidates++ : MAP_MAX_CANDIDATES - 1;
         if (k == MAP_MAX_CANDIDATES - 1 && out->n_scored > MAP_MAX_CANDIDATES &&
             cost >= out->candidates[k].cycles)
             continue;
@@ -1019,6 +1067,50 @@ static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uin
     return UTIL_OK;
 }
 
+/* A plan the user fixed: chain_pes (a divisor of the PE count, at most K), rows_per_tag
+ * and columns_per_chain; zero takes the search's value for the others. It must fit. */
+static int gemm_forced(const arch_desc *a, const gemm_prob *g, util_dtype t, const map_force *f,
+                       gemm_plan *pl, char *err, size_t errlen)
+{
+    uint32_t P = arch_pe_count(a), wb = util_dtype_bytes(t);
+    uint64_t cap = a->pe.buffer_bytes / wb, spm = arch_spm_bytes(a) / wb;
+    uint32_t Lc = f->chain_pes ? f->chain_pes : 1, mt = f->rows_per_tag ? f->rows_per_tag : 1;
+    if (Lc > P || P % Lc || Lc > g->K)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: %s: chain_pes = %u is not allowed (a divisor of the %u PEs, at "
+                         "most K = %llu)",
+                         f->where, f->op, Lc, P, (unsigned long long)g->K);
+    if (mt > g->M)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: %s: rows_per_tag = %u exceeds the %llu rows (allowed 1..%llu)",
+                         f->where, f->op, mt, (unsigned long long)g->M, (unsigned long long)g->M);
+    uint64_t kc = util_ceil_div(g->K, Lc), Gc = P / Lc;
+    uint64_t nr = f->columns_per_chain, widest = util_ceil_div(g->N, Gc);
+    if (nr > widest)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: %s: columns_per_chain = %llu exceeds the %llu output columns over "
+                         "%llu chains (allowed 1..%llu)",
+                         f->where, f->op, (unsigned long long)nr, (unsigned long long)g->N,
+                         (unsigned long long)Gc, (unsigned long long)widest);
+    if (!nr && cap > (uint64_t)a->pe.tags * mt * kc)
+        nr = (cap - (uint64_t)a->pe.tags * mt * kc) / (kc + (uint64_t)a->pe.tags * mt);
+    if (nr > widest)
+        nr = widest;
+    uint64_t blk = nr * Gc < g->N ? nr * Gc : g->N;
+    uint64_t need = gemm_need(a, kc, nr, mt), spm_need = 2 * mt * g->K + 2 * mt * blk + 2 * kc * nr;
+    if (!nr || need > cap || spm_need > spm)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: %s: chain_pes = %u, rows_per_tag = %u, columns_per_chain = %llu "
+                         "needs %llu bytes of PE buffer (the PE has %u) and %llu bytes of SPM "
+                         "(the SPM has %llu)",
+                         f->where, f->op, Lc, mt, (unsigned long long)nr,
+                         (unsigned long long)(need * wb), a->pe.buffer_bytes,
+                         (unsigned long long)(spm_need * wb),
+                         (unsigned long long)arch_spm_bytes(a));
+    *pl = (gemm_plan){Lc, (uint32_t)Gc, mt, (uint32_t)nr};
+    return UTIL_OK;
+}
+
 /* ---------------------------------------------------------------- ops */
 
 int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
@@ -1032,6 +1124,13 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
     case WL_OP_SEQ_BFLY:
     case WL_OP_FFT_MIX:
     case WL_OP_FFT_COMPRESS:
+        if (io->force &&
+            (io->force->chain_pes || io->force->rows_per_tag || io->force->columns_per_chain ||
+             io->force->segments || io->force->rows_per_chain))
+            return util_fail(UTIL_ECONFIG, err, errlen,
+                             "%s: %s: the mapping of a %s op cannot be set yet (only dense, "
+                             "scores, context and the row ops take mapping keys)",
+                             io->force->where, op->name, wl_op_kind_name(op->kind));
         return map_transform(a, d, op, io, functional, out, err, errlen);
     default:
         break;
@@ -1062,7 +1161,12 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
         gemm_plan pl = {0, 0, 0, 0};
         if (op->kind != WL_OP_DENSE)
             gemm_group(d, op, io, 0, &g);
-        rc = gemm_search(a, &g, t, groups, io->free_addr, &pl, out, err, errlen, op->name);
+        if (io->force &&
+            (io->force->chain_pes || io->force->rows_per_tag || io->force->columns_per_chain))
+            rc = gemm_forced(a, &g, t, io->force, &pl, err, errlen);
+        else
+            rc = gemm_search(a, &g, t, groups, io->free_addr, &pl, out, err, errlen, op->name);
+        out->chain_pes = pl.Lc, out->rows_per_tag = pl.mt, out->columns_per_chain = pl.nr;
         out->weight_addr = io->free_addr;
         for (uint64_t gi = 0; gi < groups && !rc; gi++) {
             if (op->kind != WL_OP_DENSE)
@@ -1082,7 +1186,9 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
         out->weight_addr = io->free_addr;
         out->weight_elems = op->kind == WL_OP_LAYERNORM ? 2 * io->dst.cols : 0;
         w_next += out->weight_elems;
-        rc = row_map(a, op, io, t, out->weight_addr, functional, p, out->desc, err, errlen);
+        row_plan rp = {0, 0, 0, 0};
+        rc = row_map(a, op, io, t, out->weight_addr, functional, p, out->desc, &rp, err, errlen);
+        out->segments = rp.S, out->rows_per_chain = rp.mt;
     }
     if (rc) {
         map_op_free(out);

@@ -70,10 +70,10 @@ typedef struct tgroup {
     uint32_t stages;
     uint64_t u, N, Vl, wpp; /* Vl: vectors per line; wpp: weights per unit pair */
     uint64_t n_lines;
-    uint64_t H, cpl;        /* sequence groups: columns, and elements per column of a unit */
-    uint64_t cols;          /* sequence groups: columns per unit */
-    uint64_t Lt, T;         /* lines per tag, units per tag */
-    bool split;             /* tags are chunks of a line */
+    uint64_t H, cpl; /* sequence groups: columns, and elements per column of a unit */
+    uint64_t cols;   /* sequence groups: columns per unit */
+    uint64_t Lt, T;  /* lines per tag, units per tag */
+    bool split;      /* tags are chunks of a line */
     tport in, out;
 } tgroup;
 
@@ -322,8 +322,8 @@ static bool fits(const arch_desc *a, util_dtype dt, uint64_t u, uint64_t units, 
      * staging buffers in the SPM */
     uint64_t pe_bytes = ((uint64_t)a->pe.tags * 2 * m * u + wpp * m) * w;
     uint64_t spm_bytes = (4 * units * u + 2 * wpp * m) * w;
-    if (pe_bytes > a->pe.buffer_bytes || spm_bytes > arch_spm_bytes(a) ||
-        2 * m * u > UINT32_MAX || wpp * m > UINT32_MAX)
+    if (pe_bytes > a->pe.buffer_bytes || spm_bytes > arch_spm_bytes(a) || 2 * m * u > UINT32_MAX ||
+        wpp * m > UINT32_MAX)
         return false;
     *g = (map_geom){units, m, util_log2(m), (uint32_t)R};
     return true;
@@ -379,8 +379,7 @@ static void side_free(tside *sd)
 /* Slot positions of a pass side: DMA packs a tag's real elements in DRAM order, so a
  * position is an element's rank by offset in chunk 0; every other chunk must have the
  * same real (and, on the output, zeroed) elements at the same pattern offsets. */
-static int build_side(const tgroup *gr, const tpass *ps, const tport *port, bool output,
-                      tside *sd)
+static int build_side(const tgroup *gr, const tpass *ps, const tport *port, bool output, tside *sd)
 {
     uint64_t T = gr->T, u = gr->u, n = 0, real = 0;
     sd->port = *port;
@@ -495,8 +494,8 @@ static int find_window(const tgroup *gr, tpass *ps)
 
 /* Passes of a group from stage s0 on, into ps[np..]: the most stages per pass that leave
  * a plan for the rest (dead[s] marks stages from which none exists). */
-static int plan_from(const tgroup *gr, uint32_t C, uint32_t gi, uint32_t s0, tpass *ps,
-                     uint32_t np, uint32_t *n_out, bool *dead)
+static int plan_from(const tgroup *gr, uint32_t C, uint32_t gi, uint32_t s0, tpass *ps, uint32_t np,
+                     uint32_t *n_out, bool *dead)
 {
     if (s0 == gr->stages) {
         *n_out = np;
@@ -635,7 +634,7 @@ static int plan_group(const arch_desc *a, util_dtype dt, tgroup *gr, uint32_t gi
 /* ---------------------------------------------------------------- transfers */
 
 typedef struct pospair {
-    uint64_t pos;  /* SPM slot position */
+    uint64_t pos;   /* SPM slot position */
     uint32_t local; /* PE buffer position */
 } pospair;
 
@@ -698,8 +697,13 @@ static int spm_xfers(tmap *tm, xlist *xl, const pospair *pp, size_t n, int32_t i
         eng_xfer *t = push_xfer(xl);
         if (!t || ++made > TR_MAX_PE_XFERS)
             return UTIL_ERUN;
-        *t = (eng_xfer){to_spm ? instr : -1, to_spm ? -1 : instr, port, (uint32_t)(j - i),
-                        {first, run, stride, count}, NULL, NULL};
+        *t = (eng_xfer){to_spm ? instr : -1,
+                        to_spm ? -1 : instr,
+                        port,
+                        (uint32_t)(j - i),
+                        {first, run, stride, count},
+                        NULL,
+                        NULL};
         if (functional) {
             uint32_t *loc = new_block(tm, j - i);
             if (!loc)
@@ -732,9 +736,8 @@ static int push_u32(uint32_t **v, uint32_t *n, size_t *cap, uint32_t x)
  * nothing of elements DMA does not write back, except one element behind the written-back
  * ones from a PE with none (so that the tag completes after every PE fired); *extra counts
  * those. */
-static int edge_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpass *ps,
-                      uint32_t bit, kctx *ctx, xlist *xl, bool output, bool functional,
-                      uint64_t *extra)
+static int edge_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpass *ps, uint32_t bit,
+                      kctx *ctx, xlist *xl, bool output, bool functional, uint64_t *extra)
 {
     const map_geom *g = &ps->g;
     const tside *sd = output ? &ps->out : &ps->in;
@@ -870,10 +873,9 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
     if (rc)
         return rc;
     uint64_t outs = ps->out.elems + extra, slot = ps->in.elems > outs ? ps->in.elems : outs;
-    tm->phases[p] = (eng_phase){n_instr,     ins,           (uint32_t)xl.n, xl.x,
-                                ps->n_ltags, ps->chunks,    wstride,        (uint32_t)slot,
-                                2,           2,             tag_dma,        ps,
-                                (uint32_t)outs};
+    tm->phases[p] = (eng_phase){n_instr,    ins,     (uint32_t)xl.n, xl.x, ps->n_ltags,
+                                ps->chunks, wstride, (uint32_t)slot, 2,    2,
+                                tag_dma,    ps,      (uint32_t)outs};
     return UTIL_OK;
 }
 
@@ -894,8 +896,21 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
             return util_fail(UTIL_ERUN, err, errlen,
                              "cannot map %s n=%llu tile %llu: tiles above %d are not supported",
                              what, (unsigned long long)op->n, (unsigned long long)B, TR_MAX_TILE);
-        *gr = (tgroup){blk ? ST_BLOCK : ST_RBFLY, util_log2(op->n / B), B, op->n / B, 1, 4 * B * B,
-                       op->rows, 0, 0, 0, 0, 0, false, {0}, {0}};
+        *gr = (tgroup){blk ? ST_BLOCK : ST_RBFLY,
+                       util_log2(op->n / B),
+                       B,
+                       op->n / B,
+                       1,
+                       4 * B * B,
+                       op->rows,
+                       0,
+                       0,
+                       0,
+                       0,
+                       0,
+                       false,
+                       {0},
+                       {0}};
         gr->in = (tport){x->addr, 1, x->stride, 0, 0, PM_ROWS, op->in, false, false, 0};
         gr->out = (tport){y->addr, 1, y->stride, 0, 0, PM_ROWS, op->out, false, false, op->n};
         tm->n_groups = 1;
@@ -904,8 +919,9 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
     case WL_OP_SEQ_BFLY: {
         tgroup *gr = &tm->grp[0];
         uint64_t H = op->in, N = d->seq_len;
-        *gr = (tgroup){ST_RBFLY, util_log2(op->n), 1, op->n, 1, 4, op->groups * H, H, 1, 0, 0, 0,
-                       false, {0}, {0}};
+        *gr = (tgroup){
+            ST_RBFLY, util_log2(op->n), 1, op->n, 1, 4, op->groups * H, H, 1, 0, 0, 0, false, {0},
+            {0}};
         gr->in = (tport){x->addr, H, N * x->stride, 1, x->stride, PM_SEQ, N, false, false, 0};
         gr->out = (tport){y->addr, H, N * y->stride, 1, y->stride, PM_SEQ, N, false, false, op->n};
         tm->n_groups = 1;
@@ -924,13 +940,27 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
                              (unsigned long long)chunk);
         /* hidden FFT per token: real input, the first H complex outputs go to Z */
         tgroup *g0 = &tm->grp[0], *g1 = &tm->grp[1];
-        *g0 = (tgroup){ST_FFT, util_log2(nh), 2, nh, 1, 2, op->rows, 0, 0, 0, 0, 0, false, {0}, {0}};
+        *g0 =
+            (tgroup){ST_FFT, util_log2(nh), 2, nh, 1, 2, op->rows, 0, 0, 0, 0, 0, false, {0}, {0}};
         g0->in = (tport){x->addr, 1, x->stride, 0, 0, PM_ROWS, H, true, false, 0};
         g0->out = (tport){z_addr, 1, 2 * H, 0, 0, PM_ROWS, 2 * H, false, true, nh};
         /* sequence FFTs per column of Z (lines of ns tokens, vectors of `chunk`), real
          * part out */
-        *g1 = (tgroup){ST_FFT, util_log2(chunk), 2, chunk, ns / chunk, 2, op->groups * H, H, 2,
-                       0, 0, 0, false, {0}, {0}};
+        *g1 = (tgroup){ST_FFT,
+                       util_log2(chunk),
+                       2,
+                       chunk,
+                       ns / chunk,
+                       2,
+                       op->groups * H,
+                       H,
+                       2,
+                       0,
+                       0,
+                       0,
+                       false,
+                       {0},
+                       {0}};
         g1->in = (tport){z_addr, H, N * 2 * H, 2, 2 * H, PM_SEQ, N, false, false, 0};
         g1->out = (tport){y->addr, H, N * y->stride, 1, y->stride, PM_SEQ, N, true, true, keep};
         tm->n_groups = 2;
@@ -1091,8 +1121,8 @@ static void pair_weights(const tgroup *gr, uint32_t s, uint64_t j0, const float 
     uint32_t b = stage_bit(gr, s);
     if (gr->kind == ST_FFT) {
         /* DIF: (a - b) w^(j mod 2^b), w = exp(-2 pi i / 2^(b+1)) */
-        double ang = -2.0 * TR_PI * (double)(j0 & ((UINT64_C(1) << b) - 1)) /
-                     (double)(UINT64_C(2) << b);
+        double ang =
+            -2.0 * TR_PI * (double)(j0 & ((UINT64_C(1) << b) - 1)) / (double)(UINT64_C(2) << b);
         dst[0] = util_round_dtype(dt, (float)cos(ang));
         dst[1] = util_round_dtype(dt, (float)sin(ang));
         return;

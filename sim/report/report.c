@@ -38,10 +38,10 @@ void rep_derive(const rep_run *r, rep_derived *d)
     double bpc = arch_dram_bytes_per_cycle(a);
     d->dram_bound = (uint64_t)ceil((double)d->dram_bytes / bpc - 1e-9);
     /* models: read the input and every weight once, write the output once */
-    d->compulsory_bytes =
-        r->model ? (2 * r->wl->batch * r->wl->seq_len * r->wl->hidden + tot.weights) *
-                       util_dtype_bytes(r->wl->dtype)
-                 : map_butterfly_compulsory_bytes(&b);
+    d->compulsory_bytes = r->model
+                              ? (2 * r->wl->batch * r->wl->seq_len * r->wl->hidden + tot.weights) *
+                                    util_dtype_bytes(r->wl->dtype)
+                              : map_butterfly_compulsory_bytes(&b);
     d->compulsory_bound = (uint64_t)ceil((double)d->compulsory_bytes / bpc - 1e-9);
 }
 
@@ -358,7 +358,10 @@ void rep_json(FILE *f, const rep_run *r)
     fputc('\n', f);
 }
 
-int rep_write_json(const char *path, const rep_run *r, char *err, size_t errlen)
+/* Writes a document to path through a temporary file renamed into place, so that a
+ * failed or interrupted write never leaves a half-written file. */
+static int write_atomic(const char *path, void (*fn)(FILE *, const rep_run *), const rep_run *r,
+                        char *err, size_t errlen)
 {
     size_t len = strlen(path) + 32;
     char *tmp = malloc(len);
@@ -371,7 +374,7 @@ int rep_write_json(const char *path, const rep_run *r, char *err, size_t errlen)
         free(tmp);
         return util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
     }
-    rep_json(f, r);
+    fn(f, r);
     bool ok = !ferror(f);
     ok = (fclose(f) == 0) && ok;
     if (!ok || rename(tmp, path) != 0) {
@@ -382,6 +385,43 @@ int rep_write_json(const char *path, const rep_run *r, char *err, size_t errlen)
     }
     free(tmp);
     return UTIL_OK;
+}
+
+int rep_write_json(const char *path, const rep_run *r, char *err, size_t errlen)
+{
+    return write_atomic(path, rep_json, r, err, errlen);
+}
+
+/* The chosen mapping as a --mapping file: every op of every block entry. */
+static void mapping_doc(FILE *f, const rep_run *r)
+{
+    const run_result *m = r->model;
+    fprintf(f,
+            "# bflysim %s mapping of workload %s on arch %s; load it with --mapping FILE.\n"
+            "# GEMMs (dense, scores, context) take chain_pes, rows_per_tag and\n"
+            "# columns_per_chain; row ops (softmax, layernorm, gelu, add) take segments and\n"
+            "# rows_per_chain; butterflies and FFTs are chosen by the mapper (listed for\n"
+            "# reference). A key left out or 0 is left to the mapper.\n"
+            "mapping = (\n",
+            r->version, r->wl->name, r->arch->name);
+    for (uint32_t b = 0; b < m->n_blocks; b++)
+        for (uint32_t i = 0; i < m->blocks[b].n_ops; i++) {
+            const run_op *o = &m->blocks[b].ops[i];
+            bool last = b + 1 == m->n_blocks && i + 1 == m->blocks[b].n_ops;
+            fprintf(f, "  { block = %u; op = \"%s\";", b, o->op.name);
+            if (o->chain_pes)
+                fprintf(f, " chain_pes = %u; rows_per_tag = %u; columns_per_chain = %u;",
+                        o->chain_pes, o->rows_per_tag, o->columns_per_chain);
+            if (o->segments)
+                fprintf(f, " segments = %u; rows_per_chain = %u;", o->segments, o->rows_per_chain);
+            fprintf(f, " }%s  # %s\n", last ? "" : ",", o->desc);
+        }
+    fprintf(f, ");\n");
+}
+
+int rep_write_mapping(const char *path, const rep_run *r, char *err, size_t errlen)
+{
+    return write_atomic(path, mapping_doc, r, err, errlen);
 }
 
 /* ---------------------------------------------------------------- CSV */
@@ -583,8 +623,8 @@ void rep_model_summary(FILE *f, const rep_run *r)
             "workload   %s (%s): model, %llu blocks, seq_len %llu, hidden %llu, heads %llu, ffn "
             "%llu, batch %llu, %s, mask %s\n",
             w->name, r->wl_file, (unsigned long long)blocks, (unsigned long long)w->seq_len,
-            (unsigned long long)w->hidden, (unsigned long long)w->heads,
-            (unsigned long long)w->ffn, (unsigned long long)w->batch, util_dtype_name(w->dtype),
+            (unsigned long long)w->hidden, (unsigned long long)w->heads, (unsigned long long)w->ffn,
+            (unsigned long long)w->batch, util_dtype_name(w->dtype),
             w->mask == WL_MASK_CAUSAL ? "causal" : "none");
     for (uint32_t b = 0; b < m->n_blocks; b++) {
         const run_block *rb = &m->blocks[b];
@@ -643,8 +683,9 @@ void rep_model_explain(FILE *f, const rep_run *r)
             const run_op *o = &m->blocks[b].ops[i];
             if (!o->n_candidates)
                 continue;
-            fprintf(f, "explain    block %u %s (%s): %u candidates scored by the closed-form "
-                       "estimate, best first\n",
+            fprintf(f,
+                    "explain    block %u %s (%s): %u candidates scored by the closed-form "
+                    "estimate, best first\n",
                     b, o->op.name, wl_op_kind_name(o->op.kind), o->n_scored);
             for (uint32_t k = 0; k < o->n_candidates; k++) {
                 const map_candidate *c = &o->candidates[k];
@@ -807,7 +848,8 @@ void rep_model_json(FILE *f, const rep_run *r)
 }
 
 static const char model_csv_header[] =
-    "arch,workload,kind,mode,seq_len,hidden,heads,ffn,batch,blocks,dtype,array_rows,array_cols,lanes,"
+    "arch,workload,kind,mode,seq_len,hidden,heads,ffn,batch,blocks,dtype,array_rows,array_cols,"
+    "lanes,"
     "clock_ghz,cycles,time_us,useful_ops,flops,dense_flops,flop_reduction,utilization,"
     "compute_bound_cycles,dram_bound_cycles,dram_read_bytes,dram_write_bytes,functional";
 
@@ -854,5 +896,7 @@ void rep_model_csv_row(const rep_run *r, char *buf, size_t len)
     csv_num(buf, len, &u, "%llu", (unsigned long long)st->dram.read_bytes);
     csv_num(buf, len, &u, "%llu", (unsigned long long)st->dram.write_bytes);
     csv_field(buf, len, &u,
-              !r->model->functional ? "off" : r->model->check.pass ? "pass" : "mismatch");
+              !r->model->functional  ? "off"
+              : r->model->check.pass ? "pass"
+                                     : "mismatch");
 }

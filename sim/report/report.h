@@ -17,8 +17,8 @@ typedef struct rep_run {
     const char *arch_file, *wl_file;
     const arch_desc *arch;
     const wl_desc *wl;
-    const map_result *map;    /* butterfly-linear runs */
-    const run_result *model;  /* model runs (map is NULL) */
+    const map_result *map;   /* butterfly-linear runs */
+    const run_result *model; /* model runs (map is NULL) */
     const eng_stats *st;
     bool functional;
     const ref_compare *check; /* functional runs only */
@@ -49,6 +49,9 @@ typedef struct rep_reduction {
 void rep_reduction_of(const wl_desc *w, rep_reduction *r);
 
 void rep_summary(FILE *f, const rep_run *r);
+
+/* Writes a model run's chosen mapping as a --mapping file, atomically. */
+int rep_write_mapping(const char *path, const rep_run *r, char *err, size_t errlen);
 
 /* Writes the JSON document to path atomically (a temporary file renamed into place). */
 int rep_write_json(const char *path, const rep_run *r, char *err, size_t errlen);

@@ -13,8 +13,9 @@ typedef struct tensors {
 
 static uint64_t cols_of(const wl_desc *d, wl_tensor t)
 {
-    return t == WL_T_S || t == WL_T_P ? d->seq_len : (t == WL_T_F1 || t == WL_T_G) ? d->ffn
-                                                                                     : d->hidden;
+    return t == WL_T_S || t == WL_T_P      ? d->seq_len
+           : (t == WL_T_F1 || t == WL_T_G) ? d->ffn
+                                           : d->hidden;
 }
 
 /* y[rows x out] = the first `out` outputs of butterfly stages applied to x padded to n. */
@@ -172,8 +173,8 @@ int run_reference(const wl_desc *d, const float *x, double *y, char *err, size_t
         if (t == WL_T_X2)
             continue; /* the block output replaces X */
         bool scores = t == WL_T_S || t == WL_T_P;
-        T.t[t] = calloc(scores && !attention ? 1 : wl_tensor_elems(d, (wl_tensor)t),
-                        sizeof *T.t[t]);
+        T.t[t] =
+            calloc(scores && !attention ? 1 : wl_tensor_elems(d, (wl_tensor)t), sizeof *T.t[t]);
         if (!T.t[t])
             rc = UTIL_ERUN;
     }

@@ -1,4 +1,5 @@
-/* run.c: model runs: DRAM layout of a block's tensors, one engine run per op, the reference model. */
+/* run.c: model runs: DRAM layout of a block's tensors, one engine run per op, the reference model.
+ */
 #include "run.h"
 
 #include <math.h>
@@ -114,7 +115,7 @@ static void op_summary(run_op *r, const eng_stats *s)
 
 static map_op_io op_io(const layout *L, const wl_op *op)
 {
-    return (map_op_io){L->t[op->src0], L->t[op->src1], L->t[op->dst], L->end};
+    return (map_op_io){L->t[op->src0], L->t[op->src1], L->t[op->dst], L->end, NULL};
 }
 
 /* Every op of the model, mapped before anything is simulated: an op that cannot be
@@ -134,9 +135,51 @@ static void plan_free(plan *p)
     free(p);
 }
 
-static int plan_model(const arch_desc *a, const wl_desc *d, const layout *L, bool functional,
-                      plan **out, char *err, size_t errlen)
+/* Every forced entry must name an op of its block. */
+static int check_forced(const wl_desc *d, const map_forced *forced, char *err, size_t errlen)
 {
+    for (uint32_t k = 0; forced && k < forced->n; k++) {
+        const map_force *f = &forced->f[k];
+        if (f->block >= d->n_blocks)
+            return util_fail(UTIL_ECONFIG, err, errlen,
+                             "%s: block = %u, but the model has %u block entries (allowed 0..%u)",
+                             f->where, f->block, d->n_blocks, d->n_blocks - 1);
+        wl_op ops[WL_MAX_BLOCK_OPS];
+        uint32_t n = wl_block_ops(d, f->block, ops), best = 0;
+        size_t best_d = SIZE_MAX;
+        for (uint32_t i = 0; i < n; i++) {
+            size_t dist = util_edit_distance(f->op, ops[i].name);
+            if (dist < best_d)
+                best_d = dist, best = i;
+        }
+        if (best_d)
+            return util_fail(UTIL_ECONFIG, err, errlen,
+                             "%s: op = \"%s\" is not an op of block %u%s%s%s", f->where, f->op,
+                             f->block, best_d <= 2 ? "; did you mean \"" : "",
+                             best_d <= 2 ? ops[best].name : "", best_d <= 2 ? "\"?" : "");
+        for (uint32_t j = 0; j < k; j++)
+            if (forced->f[j].block == f->block && strcmp(forced->f[j].op, f->op) == 0)
+                return util_fail(UTIL_ECONFIG, err, errlen,
+                                 "%s: block %u op \"%s\" is mapped twice (first at %s)", f->where,
+                                 f->block, f->op, forced->f[j].where);
+    }
+    return UTIL_OK;
+}
+
+static const map_force *forced_for(const map_forced *forced, uint32_t b, const wl_op *op)
+{
+    for (uint32_t k = 0; forced && k < forced->n; k++)
+        if (forced->f[k].block == b && strcmp(forced->f[k].op, op->name) == 0)
+            return &forced->f[k];
+    return NULL;
+}
+
+static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *forced,
+                      const layout *L, bool functional, plan **out, char *err, size_t errlen)
+{
+    int frc = check_forced(d, forced, err, errlen);
+    if (frc)
+        return frc;
     plan *p = calloc(1, sizeof *p);
     if (!p)
         return util_fail(UTIL_ERUN, err, errlen, "out of memory");
@@ -146,6 +189,7 @@ static int plan_model(const arch_desc *a, const wl_desc *d, const layout *L, boo
         for (uint32_t i = 0; i < n; i++) {
             const wl_op *op = &p->ops[b][i];
             map_op_io io = op_io(L, op);
+            io.force = forced_for(forced, b, op);
             int rc = map_op(a, d, op, &io, functional, &p->maps[b][i], err, errlen);
             if (rc) {
                 plan_free(p);
@@ -167,6 +211,9 @@ static void describe_op(run_op *o, const wl_op *op, const map_op_result *m)
 {
     o->op = *op;
     snprintf(o->desc, sizeof o->desc, "%s", m->desc);
+    o->chain_pes = m->chain_pes, o->rows_per_tag = m->rows_per_tag;
+    o->columns_per_chain = m->columns_per_chain, o->segments = m->segments;
+    o->rows_per_chain = m->rows_per_chain;
     o->n_candidates = m->n_candidates;
     o->n_scored = m->n_scored;
     memcpy(o->candidates, m->candidates, sizeof o->candidates);
@@ -174,10 +221,9 @@ static void describe_op(run_op *o, const wl_op *op, const map_op_result *m)
 
 /* Runs one mapped op: once (timing; counted repeat times) or for one instance
  * (functional, with that instance's weights). */
-static int run_mapped(const arch_desc *a, const wl_desc *d, const wl_op *op,
-                      const map_op_result *m, float *image, uint64_t dram_elems, uint64_t inst,
-                      uint64_t times, bool fault, float *wbuf, run_op *ro, eng_stats *total,
-                      char *err, size_t errlen)
+static int run_mapped(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_result *m,
+                      float *image, uint64_t dram_elems, uint64_t inst, uint64_t times, bool fault,
+                      float *wbuf, run_op *ro, eng_stats *total, char *err, size_t errlen)
 {
     eng_program prog = m->program;
     prog.dram_elems = dram_elems;
@@ -242,14 +288,15 @@ static int check_output(const wl_desc *d, const layout *L, const float *image, c
 }
 
 /* Lays out and maps model d, and sets up an empty result; p is NULL on failure. */
-static int start_run(const arch_desc *a, const wl_desc *d, bool functional, run_result *out,
-                     layout *L, plan **p, char *err, size_t errlen)
+static int start_run(const arch_desc *a, const wl_desc *d, const map_forced *forced,
+                     bool functional, run_result *out, layout *L, plan **p, char *err,
+                     size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->functional = functional;
     plan_layout(d, L);
     *p = NULL;
-    int rc = plan_model(a, d, L, functional, p, err, errlen);
+    int rc = plan_model(a, d, forced, L, functional, p, err, errlen);
     if (rc)
         return rc;
     out->total.n_pes = arch_pe_count(a);
@@ -262,12 +309,12 @@ static int start_run(const arch_desc *a, const wl_desc *d, bool functional, run_
     return UTIL_OK;
 }
 
-int run_model(const arch_desc *a, const wl_desc *d, bool functional, bool fault, run_result *out,
-              char *err, size_t errlen)
+int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bool functional,
+              bool fault, run_result *out, char *err, size_t errlen)
 {
     layout L;
     plan *p;
-    int rc = start_run(a, d, functional, out, &L, &p, err, errlen);
+    int rc = start_run(a, d, forced, functional, out, &L, &p, err, errlen);
     if (rc)
         return rc;
     float *image = NULL, *wbuf = NULL, *x0 = NULL;
@@ -304,9 +351,9 @@ int run_model(const arch_desc *a, const wl_desc *d, bool functional, bool fault,
         uint64_t runs = functional ? rb->repeat : 1, times = functional ? 1 : rb->repeat;
         for (uint64_t k = 0; k < runs && !rc; k++)
             for (uint32_t i = 0; i < rb->n_ops && !rc; i++)
-                rc = run_mapped(a, d, &p->ops[b][i], &p->maps[b][i], image, dram_elems,
-                                inst + k, times, fault && inst + k == 0, wbuf,
-                                k ? NULL : &rb->ops[i], &out->total, err, errlen);
+                rc = run_mapped(a, d, &p->ops[b][i], &p->maps[b][i], image, dram_elems, inst + k,
+                                times, fault && inst + k == 0, wbuf, k ? NULL : &rb->ops[i],
+                                &out->total, err, errlen);
         for (uint32_t i = 0; i < rb->n_ops; i++) {
             const run_op *o = &rb->ops[i];
             rb->cycles += o->cycles;
@@ -328,12 +375,12 @@ done:
     return rc;
 }
 
-int run_model_analytical(const arch_desc *a, const wl_desc *d, run_result *out, char *err,
-                         size_t errlen)
+int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced *forced,
+                         run_result *out, char *err, size_t errlen)
 {
     layout L;
     plan *p;
-    int rc = start_run(a, d, false, out, &L, &p, err, errlen);
+    int rc = start_run(a, d, forced, false, out, &L, &p, err, errlen);
     if (rc)
         return rc;
     out->analytical = true;
@@ -375,7 +422,7 @@ int run_map_all(const arch_desc *a, const wl_desc *d, char *err, size_t errlen)
     layout L;
     plan_layout(d, &L);
     plan *p = NULL;
-    int rc = plan_model(a, d, &L, false, &p, err, errlen);
+    int rc = plan_model(a, d, NULL, &L, false, &p, err, errlen);
     if (!rc)
         plan_free(p);
     return rc;

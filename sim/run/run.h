@@ -16,6 +16,8 @@
 typedef struct run_op {
     wl_op op;
     char desc[MAP_DESC_MAX];
+    /* the chosen plan in mapping-file terms (--dump-mapping) */
+    uint32_t chain_pes, rows_per_tag, columns_per_chain, segments, rows_per_chain;
     uint64_t cycles, lane_ops, events, tags;
     uint64_t est_cycles; /* the closed-form estimate of the same program */
     /* the mapper's search (GEMMs): the best candidates, the chosen one first */
@@ -53,19 +55,20 @@ typedef struct run_result {
 /* Largest DRAM image (elements) a functional model run allocates. */
 #define RUN_MAX_FUNCTIONAL_ELEMS (UINT64_C(1) << 26)
 
-/* Simulates model d. Every op is mapped first (an op that cannot fit fails the run
- * before anything is simulated). With functional set, values flow through every op of
- * every block instance and the output is compared with the double-precision reference
+/* Simulates model d. forced (may be NULL) fixes the mapping of the ops it names (a
+ * --mapping file; an entry naming no op is a config error). Every op is mapped first (an op that
+ * cannot fit fails the run before anything is simulated). With functional set, values flow through
+ * every op of every block instance and the output is compared with the double-precision reference
  * (result->check; a mismatch is not an error here). fault corrupts the first weight of
  * every op with weights in the first block instance, to show the check catching it. */
-int run_model(const arch_desc *a, const wl_desc *d, bool functional, bool fault, run_result *out,
-              char *err, size_t errlen);
+int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bool functional,
+              bool fault, run_result *out, char *err, size_t errlen);
 
 /* The same model, mapped and estimated in closed form without running the engine
  * (`--model analytical`): every op's cycles, lane ops and DRAM bytes are the estimate's
  * (est_cycles equals cycles), and the other counters stay zero. */
-int run_model_analytical(const arch_desc *a, const wl_desc *d, run_result *out, char *err,
-                         size_t errlen);
+int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced *forced,
+                         run_result *out, char *err, size_t errlen);
 void run_free(run_result *r);
 
 /* Maps every op of model d without simulating anything: UTIL_OK when all fit. */

@@ -1,4 +1,5 @@
-/* model.c: encoder-block models expanded into ops, with closed-form op counts and seeded weights. */
+/* model.c: encoder-block models expanded into ops, with closed-form op counts and seeded weights.
+ */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,9 +8,9 @@
 
 static const char *const mixer_names[] = {"attention", "butterfly", "fft", "fft-compress"};
 static const char *const linear_names[] = {"dense", "butterfly", "block-butterfly", "none"};
-static const char *const op_names[] = {"dense",      "butterfly", "block-butterfly", "seq-butterfly",
-                                       "fft-mix",    "fft-compress", "scores",       "softmax",
-                                       "context",    "layernorm", "gelu",            "add"};
+static const char *const op_names[] = {
+    "dense",  "butterfly", "block-butterfly", "seq-butterfly", "fft-mix", "fft-compress",
+    "scores", "softmax",   "context",         "layernorm",     "gelu",    "add"};
 
 const char *wl_mixer_name(wl_mixer m)
 {
@@ -257,8 +258,8 @@ uint64_t wl_op_weights(const wl_desc *d, const wl_op *op, uint64_t inst, float *
         a = sqrt(1.5);
     for (uint64_t i = 0; i < count; i++) {
         double u = 2.0 * util_rng_uniform(&rng) - 1.0;
-        double v = op->kind == WL_OP_LAYERNORM ? (i < count / 2 ? 1.0 + 0.25 * u : 0.25 * u)
-                                                : a * u;
+        double v =
+            op->kind == WL_OP_LAYERNORM ? (i < count / 2 ? 1.0 + 0.25 * u : 0.25 * u) : a * u;
         w[i] = util_round_dtype(d->dtype, (float)v);
     }
     return count;

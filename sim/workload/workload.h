@@ -112,15 +112,15 @@ uint64_t wl_butterfly_flops(const wl_butterfly *b);
  * `out`; sequence transforms pad the sequence to a power of two the same way. */
 
 typedef enum {
-    WL_OP_DENSE = 0,   /* y[rows x out] = x[rows x in] W[in x out] */
-    WL_OP_BUTTERFLY,   /* butterfly of size n along the features */
-    WL_OP_BLOCK_BFLY,  /* block butterfly of size n, tile `param` */
-    WL_OP_SEQ_BFLY,    /* butterfly of size n along the sequence, per feature */
-    WL_OP_FFT_MIX,     /* Re(FFT_seq(FFT_hidden(x))), sizes n_h = param, n_s = n */
-    WL_OP_FFT_COMPRESS,/* FFT_hidden, then chunked sequence FFTs (chunk = param) */
-    WL_OP_SCORES,      /* per head S = Q K^T / sqrt(d), optional causal mask */
-    WL_OP_SOFTMAX,     /* rows of length n */
-    WL_OP_CONTEXT,     /* per head C = P V */
+    WL_OP_DENSE = 0,    /* y[rows x out] = x[rows x in] W[in x out] */
+    WL_OP_BUTTERFLY,    /* butterfly of size n along the features */
+    WL_OP_BLOCK_BFLY,   /* block butterfly of size n, tile `param` */
+    WL_OP_SEQ_BFLY,     /* butterfly of size n along the sequence, per feature */
+    WL_OP_FFT_MIX,      /* Re(FFT_seq(FFT_hidden(x))), sizes n_h = param, n_s = n */
+    WL_OP_FFT_COMPRESS, /* FFT_hidden, then chunked sequence FFTs (chunk = param) */
+    WL_OP_SCORES,       /* per head S = Q K^T / sqrt(d), optional causal mask */
+    WL_OP_SOFTMAX,      /* rows of length n */
+    WL_OP_CONTEXT,      /* per head C = P V */
     WL_OP_LAYERNORM,
     WL_OP_GELU,
     WL_OP_ADD,
@@ -131,11 +131,21 @@ const char *wl_op_kind_name(wl_op_kind k);
 /* Activations of one block, by role. */
 typedef enum {
     WL_T_X = 0, /* block input */
-    WL_T_Q, WL_T_K, WL_T_V, WL_T_S, WL_T_P, WL_T_C,
-    WL_T_M,     /* mixer output (non-attention mixers) */
-    WL_T_A,     /* mixer branch output */
-    WL_T_R1, WL_T_X1, WL_T_F1, WL_T_G, WL_T_F2, WL_T_R2,
-    WL_T_X2,    /* block output */
+    WL_T_Q,
+    WL_T_K,
+    WL_T_V,
+    WL_T_S,
+    WL_T_P,
+    WL_T_C,
+    WL_T_M, /* mixer output (non-attention mixers) */
+    WL_T_A, /* mixer branch output */
+    WL_T_R1,
+    WL_T_X1,
+    WL_T_F1,
+    WL_T_G,
+    WL_T_F2,
+    WL_T_R2,
+    WL_T_X2, /* block output */
     WL_T_COUNT
 } wl_tensor;
 
@@ -145,12 +155,12 @@ typedef enum {
 typedef struct wl_op {
     wl_op_kind kind;
     char name[WL_OP_NAME_MAX]; /* "q-proj", "scores", "ffn1" ... */
-    uint64_t rows;    /* vectors: batch x seq_len tokens (x heads for softmax) */
-    uint64_t in, out; /* features per vector in and out (dense, butterfly) */
-    uint64_t n;       /* transform size (padded), or keys per query (attention) */
-    uint64_t groups;  /* attention: batch x heads; sequence transforms: batch */
-    uint64_t d;       /* attention: features per head */
-    uint64_t param;   /* block-butterfly tile; FFT: hidden transform size; chunk */
+    uint64_t rows;             /* vectors: batch x seq_len tokens (x heads for softmax) */
+    uint64_t in, out;          /* features per vector in and out (dense, butterfly) */
+    uint64_t n;                /* transform size (padded), or keys per query (attention) */
+    uint64_t groups;           /* attention: batch x heads; sequence transforms: batch */
+    uint64_t d;                /* attention: features per head */
+    uint64_t param;            /* block-butterfly tile; FFT: hidden transform size; chunk */
     wl_tensor src0, src1, dst;
     /* closed forms */
     uint64_t macs;    /* multiplies: a MAC counts one; a butterfly pair four */
