@@ -169,6 +169,40 @@ START_TEST(test_mapped_stage_swaps_pairs)
 }
 END_TEST
 
+/* Values flow through the multilayer mapping (intermediates kept in the SPM between
+ * passes, rows block by block), for whole-vector tags and for vectors split into chunk
+ * tags (16K). For 64K vectors, reloading their twiddles for every block of rows costs more
+ * than the passes save, and the estimate keeps the simple mapping. */
+START_TEST(test_multilayer_functional)
+{
+    static const struct {
+        const char *arch;
+        uint64_t n, rows;
+    } cases[] = {{"arch/mld-8x8.cfg", 4096, 64},
+                 {"arch/mld-4x4.cfg", 1024, 48},
+                 {"arch/mld-8x8.cfg", 16384, 16}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char a[512], w[512], json[512], sn[64], sr[64];
+        tu_src(a, sizeof a, cases[i].arch);
+        tu_src(w, sizeof w, "workloads/butterfly-linear-64.cfg");
+        tu_tmp(json, sizeof json, "m.json");
+        snprintf(sn, sizeof sn, "workload.n=%llu", (unsigned long long)cases[i].n);
+        snprintf(sr, sizeof sr, "workload.rows=%llu", (unsigned long long)cases[i].rows);
+        tu_result r;
+        tu_run(&r, "-q", "-f", "-j", json, "-s", sn, "-s", sr, a, w, NULL);
+        ck_assert_msg(r.status == 0, "%s n=%llu: %s", cases[i].arch, (unsigned long long)cases[i].n,
+                      r.err);
+        char *text = tu_read(json, NULL);
+        ck_assert_msg(strstr(text, "multilayer"), "n=%llu: not multilayer",
+                      (unsigned long long)cases[i].n);
+        ck_assert(json_num(text, "violations") == 0);
+        free(text);
+        tu_free(&r);
+        remove(json);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("functional");
@@ -178,6 +212,7 @@ int main(void)
     tcase_add_test(tc, test_large_and_fp32);
     tcase_add_test(tc, test_odd_shapes);
     tcase_add_test(tc, test_planted_twiddle_exits_3);
+    tcase_add_test(tc, test_multilayer_functional);
     tcase_add_test(tc, test_mapped_stage_swaps_pairs);
     suite_add_tcase(s, tc);
     return tu_main(s);

@@ -344,7 +344,7 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     wl_butterfly b;
     wl_butterfly_from_desc(&wl, &b);
     map_result m;
-    if ((rc = map_butterfly_simple(&arch, &b, o.functional, &m, msg, sizeof msg))) {
+    if ((rc = map_butterfly_best(&arch, &b, o.functional, &m, msg, sizeof msg))) {
         fprintf(err, "bflysim: %s\n", msg);
         return rc;
     }

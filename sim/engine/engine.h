@@ -103,12 +103,20 @@ typedef struct eng_phase {
     uint32_t out_tag_elems; /* elements a tag writes into its output slot (0: tag_elems) */
 } eng_phase;
 
+/* Elements onchip_first .. onchip_first + onchip_elems - 1 of the image live in the SPM
+ * (above the phase's slots), not in DRAM: a mapping keeps intermediates there between
+ * passes. DMA to or from them moves data SPM to SPM, at the banks' pace, with no DRAM
+ * latency or bandwidth. */
 typedef struct eng_program {
     util_dtype dtype;
     uint32_t n_phases;
     const eng_phase *phases;
     uint64_t dram_elems; /* size of the DRAM image */
+    uint64_t onchip_first, onchip_elems;
 } eng_program;
+
+/* Whether a pattern of image elements lies in the program's on-chip region. */
+bool eng_pattern_onchip(const eng_program *p, const eng_pattern *q);
 
 /* Checks a program against the hardware: PEs exist, buffers, slots and the SPM are
  * large enough, instruction stores are not overfull, transfers are consistent. */

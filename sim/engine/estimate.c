@@ -145,9 +145,10 @@ static uint64_t instr_time(const arch_desc *a, util_dtype t, const eng_instr *in
     return span + (lat ? lat : 1);
 }
 
-static int estimate_phase(const arch_desc *a, util_dtype t, const eng_phase *f, double *cycles,
-                          eng_phase_estimate *pe_out)
+static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_phase *f,
+                          double *cycles, eng_phase_estimate *pe_out)
 {
+    util_dtype t = p->dtype;
     mesh m = {a, arch_pe_count(a), 4 + 4 * a->noc.n_skip + 1, 0, 0};
     m.n_links = m.routers * m.link_dirs + 2 * a->array.rows;
     m.n_nodes = m.routers + 2 * a->array.rows;
@@ -240,9 +241,9 @@ static int estimate_phase(const arch_desc *a, util_dtype t, const eng_phase *f, 
         }
     }
     double t_pe = 0, t_link = 0, t_port = 0;
-    for (uint32_t p = 0; p < m.routers; p++) {
+    for (uint32_t pe = 0; pe < m.routers; pe++) {
         for (uint32_t u = 0; u <= ARCH_FU_COUNT; u++) {
-            double b = busy[(size_t)p * (ARCH_FU_COUNT + 1) + u];
+            double b = busy[(size_t)pe * (ARCH_FU_COUNT + 1) + u];
             t_pe = b > t_pe ? b : t_pe;
         }
     }
@@ -255,10 +256,23 @@ static int estimate_phase(const arch_desc *a, util_dtype t, const eng_phase *f, 
     eng_pattern pin, pout;
     double in_bytes = 0, out_bytes = 0, chan[64] = {0};
     uint64_t samples = f->n_tags < 8 ? (f->n_tags ? f->n_tags : 1) : 8;
+    bool in_chip = false, out_chip = false;
     for (uint64_t k = 0; k < samples; k++) {
         f->tag_dma(f->tag_ctx, k, &pin, &pout);
-        in_bytes += (double)bursts(a, w, &pin, chan) * a->dram.burst_bytes / (double)samples;
-        out_bytes += (double)bursts(a, w, &pout, chan) * a->dram.burst_bytes / (double)samples;
+        /* an on-chip side costs its SPM banks instead (once: they stand for one tag) */
+        in_chip = eng_pattern_onchip(p, &pin), out_chip = eng_pattern_onchip(p, &pout);
+        eng_pattern *side[2] = {&pin, &pout};
+        double *bytes[2] = {&in_bytes, &out_bytes};
+        for (int d = 0; d < 2; d++) {
+            if (!eng_pattern_onchip(p, side[d])) {
+                *bytes[d] +=
+                    (double)bursts(a, w, side[d], chan) * a->dram.burst_bytes / (double)samples;
+            } else if (k == 0) {
+                eng_pattern rel = *side[d];
+                rel.first -= p->onchip_first;
+                bank_load(a, w, &rel, bank);
+            }
+        }
     }
     double t_dram = max_of(chan, a->dram.channels < 64 ? a->dram.channels : 64) *
                     a->dram.burst_bytes / (bpc / a->dram.channels) / (double)samples;
@@ -273,6 +287,7 @@ static int estimate_phase(const arch_desc *a, util_dtype t, const eng_phase *f, 
      * feeding an instruction that starts late in a tag's latency throttles the stream */
     double t_feed = (feed_depth + feed_spread) / (double)a->pe.tags;
     double lat = (double)arch_dram_latency_cycles(a);
+    double lat_in = in_chip ? 0 : lat, lat_out = out_chip ? 0 : lat;
     /* Slot loops. An output slot returns its credit once its tag is written to DRAM: a
      * producer fires at most out_slots tags per (fire -> result -> SPM -> DRAM -> credit)
      * loop. An input slot is reused once its tag was fetched and fed. */
@@ -291,8 +306,8 @@ static int estimate_phase(const arch_desc *a, util_dtype t, const eng_phase *f, 
         drain_loop = loop > drain_loop ? loop : drain_loop;
     }
     double t_out =
-        (feed_spread + drain_loop + out_bytes / bpc + lat + ENG_EST_HANDOFFS) / f->out_slots;
-    double t_in = (lat + in_bytes / bpc + t_port + ENG_EST_HANDOFFS) / f->in_slots;
+        (feed_spread + drain_loop + out_bytes / bpc + lat_out + ENG_EST_HANDOFFS) / f->out_slots;
+    double t_in = (lat_in + in_bytes / bpc + t_port + ENG_EST_HANDOFFS) / f->in_slots;
     double interval = fmax(fmax(fmax(t_pe, t_link), fmax(t_port, t_spm)),
                            fmax(fmax(t_dram, t_feed), fmax(t_out, t_in)));
     /* Configuration, in instruction order: each instruction's weights pass through one
@@ -324,9 +339,9 @@ static int estimate_phase(const arch_desc *a, util_dtype t, const eng_phase *f, 
         t_drain = fmax(t_drain, load[(size_t)m.routers * m.link_dirs + q]);
     double spm_in = ceil(in_bytes / a->spm.width_bytes / wpc);
     double spm_out = ceil(out_bytes / a->spm.width_bytes / wpc);
-    double first_in = lat + in_bytes / bpc + spm_in + fmax(t_port, feed_spread);
+    double first_in = lat_in + in_bytes / bpc + spm_in + fmax(t_port, feed_spread);
     double per_repeat = fmax(first_in + end, load_w + tail) + t_drain + spm_out + out_bytes / bpc +
-                        lat + (double)(f->n_tags ? f->n_tags - 1 : 0) * interval;
+                        lat_out + (double)(f->n_tags ? f->n_tags - 1 : 0) * interval;
     *cycles = per_repeat * (double)f->repeats;
     double lane_ops = 0, runs = (double)f->n_tags * (double)f->repeats;
     for (uint32_t i = 0; i < f->n_instr; i++)
@@ -353,7 +368,7 @@ int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *p
     for (uint32_t i = 0; i < p->n_phases; i++) {
         eng_phase_estimate pe;
         double c;
-        if (estimate_phase(a, p->dtype, &p->phases[i], &c, &pe))
+        if (estimate_phase(a, p, &p->phases[i], &c, &pe))
             return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
         if (phases)
             phases[i] = pe;

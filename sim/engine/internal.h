@@ -34,6 +34,7 @@ enum ev_kind {
     EV_DMA_ACCEPTED,    /* p = descriptor: DRAM took the last burst */
     EV_DMA_DATA,        /* p = descriptor: DRAM read data or write completion */
     EV_DMA_SPM_DONE,    /* p = descriptor: SPM side of the transfer finished */
+    EV_DMA_ONCHIP_DONE, /* p = descriptor: its on-chip source or destination was served */
     EV_DRAM_REQ,        /* p = descriptor */
     EV_SPM_REQ,         /* p = SPM request */
     EV_NOC_HOP,         /* p = message: its head reached router (msg->r, msg->c) */
@@ -98,6 +99,7 @@ typedef struct dma_desc {
 
 enum spm_after {
     SPM_AFTER_DMA,    /* notify the DMA engine */
+    SPM_AFTER_ONCHIP, /* the on-chip side of a DMA transfer (instead of DRAM) is done */
     SPM_AFTER_FEED,   /* inject a data message, tell the controller */
     SPM_AFTER_CONFIG, /* inject a configuration message, tell the controller */
     SPM_AFTER_OUTPUT  /* a message was written into an output slot */
@@ -241,6 +243,7 @@ struct eng_sim {
     uint32_t *bank_count;       /* scratch */
     uint64_t *port_inject_free; /* per SPM port */
     float *spm_data;            /* functional: in slots, out slots, staging */
+    uint64_t onchip_base;       /* SPM byte address of the program's on-chip region */
     uint64_t spm_out_base;      /* byte addresses */
     uint64_t spm_data_elems;
 

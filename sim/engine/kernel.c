@@ -227,6 +227,14 @@ uint64_t eng_pattern_elems(const eng_pattern *p)
     return p->run * p->count;
 }
 
+bool eng_pattern_onchip(const eng_program *p, const eng_pattern *q)
+{
+    if (!p->onchip_elems || !q->count)
+        return false;
+    uint64_t last = q->first + (q->count - 1) * q->stride + q->run;
+    return q->first >= p->onchip_first && last <= p->onchip_first + p->onchip_elems;
+}
+
 uint64_t eng_flits(const eng_sim *s, uint64_t elems)
 {
     uint64_t f = util_ceil_div(elems * s->elem_bytes, s->link_bytes);
@@ -263,6 +271,13 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
     if (!(a->pe.dtypes & (1u << p->dtype)))
         return util_fail(UTIL_ERUN, err, errlen, "the PEs do not support %s",
                          util_dtype_name(p->dtype));
+    if (p->onchip_elems && (p->onchip_first + p->onchip_elems > p->dram_elems ||
+                            p->onchip_elems * w > arch_spm_bytes(a)))
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "the on-chip region (%llu elements) lies outside the image or exceeds "
+                         "the %llu-byte SPM",
+                         (unsigned long long)p->onchip_elems,
+                         (unsigned long long)arch_spm_bytes(a));
     uint32_t *per_pe = calloc(n_pe, sizeof *per_pe);
     uint64_t *buf_pe = calloc(n_pe, sizeof *buf_pe);
     int rc = UTIL_OK;
@@ -332,12 +347,15 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
                                "pe.buffer_kb holds %u",
                                ph, pe, (unsigned long long)buf_pe[pe], a->pe.buffer_bytes);
         }
-        uint64_t spm_need = ((uint64_t)(f->in_slots + f->out_slots) * f->tag_elems + 2 * max_w) * w;
+        uint64_t spm_need =
+            ((uint64_t)(f->in_slots + f->out_slots) * f->tag_elems + 2 * max_w + p->onchip_elems) *
+            w;
         if (!rc && spm_need > arch_spm_bytes(a))
             rc = util_fail(UTIL_ERUN, err, errlen,
-                           "phase %u: SPM slots and weight staging need %llu bytes, the SPM has "
-                           "%llu",
-                           ph, (unsigned long long)spm_need, (unsigned long long)arch_spm_bytes(a));
+                           "phase %u: SPM slots, weight staging and %llu bytes of on-chip "
+                           "intermediates need %llu bytes, the SPM has %llu",
+                           ph, (unsigned long long)(p->onchip_elems * w),
+                           (unsigned long long)spm_need, (unsigned long long)arch_spm_bytes(a));
         /* Transfers: endpoints exist, sizes add up. */
         uint64_t *in_elems = rc ? NULL : calloc(f->n_instr + 1, sizeof *in_elems);
         if (!rc && !in_elems)
@@ -419,6 +437,9 @@ int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_s
     s->bank_free = calloc(a->spm.banks, sizeof *s->bank_free);
     s->bank_count = calloc(a->spm.banks, sizeof *s->bank_count);
     s->port_inject_free = calloc(2 * a->array.rows, sizeof *s->port_inject_free);
+    /* the on-chip region sits at the top of the SPM, word-aligned, above every slot */
+    s->onchip_base = (arch_spm_bytes(a) - p->onchip_elems * s->elem_bytes) / a->spm.width_bytes *
+                     a->spm.width_bytes;
     s->st.pe = calloc(n_pe, sizeof *s->st.pe);
     s->st.n_pes = n_pe;
     if (!s->comps || !s->pes || !s->dram_free || !s->bank_free || !s->bank_count ||

@@ -56,8 +56,9 @@ static void count_bursts(const eng_sim *s, dma_desc *d)
     }
 }
 
-/* The SPM half of a transfer: the whole slot, contiguous. */
-static void spm_side(eng_sim *s, dma_desc *d, bool write)
+/* Submits an SPM request for one side of a DMA transfer. */
+static void dma_spm_request(eng_sim *s, dma_desc *d, bool write, enum spm_after after,
+                            uint64_t base, eng_pattern pat)
 {
     spm_req *r = eng_spm_req_alloc(s);
     if (!r) {
@@ -65,11 +66,32 @@ static void spm_side(eng_sim *s, dma_desc *d, bool write)
         return;
     }
     r->write = write;
-    r->after = SPM_AFTER_DMA;
-    r->base = d->spm_addr;
-    r->pat = (eng_pattern){0, d->elems, d->elems, 1};
+    r->after = after;
+    r->base = base;
+    r->pat = pat;
     r->d = d;
     eng_spm_submit(s, &s->dma_c, r);
+}
+
+/* The SPM half of a transfer: the whole slot, contiguous. */
+static void spm_side(eng_sim *s, dma_desc *d, bool write)
+{
+    dma_spm_request(s, d, write, SPM_AFTER_DMA, d->spm_addr,
+                    (eng_pattern){0, d->elems, d->elems, 1});
+}
+
+/* Whether a transfer's DRAM side lies in the on-chip region of the image. */
+static bool onchip(const eng_sim *s, const dma_desc *d)
+{
+    return eng_pattern_onchip(s->p, &d->dram);
+}
+
+/* Serves the on-chip side of a transfer from the SPM banks where the region lives. */
+static void onchip_side(eng_sim *s, dma_desc *d, bool write)
+{
+    eng_pattern pat = d->dram;
+    pat.first -= s->p->onchip_first;
+    dma_spm_request(s, d, write, SPM_AFTER_ONCHIP, s->onchip_base, pat);
 }
 
 static void dma_start(eng_sim *s)
@@ -83,11 +105,12 @@ static void dma_start(eng_sim *s)
         s->dma.busy++;
         s->st.dma.descriptors++;
         count_bursts(s, d);
-        if (d->dir == DMA_OUT) {
+        if (d->dir == DMA_OUT)
             spm_side(s, d, false);
-        } else {
+        else if (onchip(s, d))
+            onchip_side(s, d, false);
+        else
             eng_post(s, &s->dma_c, &s->dram_c, s->now + 1, EV_DRAM_REQ, 0, 0, d);
-        }
     }
 }
 
@@ -116,6 +139,12 @@ void eng_dma_handle(eng_sim *s, const ev *e)
         s->dma.busy--;
         dma_start(s);
         return;
+    case EV_DMA_ONCHIP_DONE:
+        /* the channel is free; then as for DRAM data: a write is complete, a read goes
+         * into its slot */
+        s->dma.busy--;
+        dma_start(s);
+        /* fall through */
     case EV_DMA_DATA:
         if (d->dir == DMA_OUT) {
             if (s->functional)
@@ -127,7 +156,9 @@ void eng_dma_handle(eng_sim *s, const ev *e)
         }
         return;
     case EV_DMA_SPM_DONE:
-        if (d->dir == DMA_OUT) {
+        if (d->dir == DMA_OUT && onchip(s, d)) {
+            onchip_side(s, d, true);
+        } else if (d->dir == DMA_OUT) {
             eng_post(s, &s->dma_c, &s->dram_c, s->now + 1, EV_DRAM_REQ, 0, 0, d);
         } else {
             if (s->functional)
@@ -262,6 +293,9 @@ void eng_spm_handle(eng_sim *s, const ev *e)
     switch (r->after) {
     case SPM_AFTER_DMA:
         eng_post(s, &s->spm_c, &s->dma_c, done, EV_DMA_SPM_DONE, 0, 0, r->d);
+        break;
+    case SPM_AFTER_ONCHIP:
+        eng_post(s, &s->spm_c, &s->dma_c, done, EV_DMA_ONCHIP_DONE, 0, 0, r->d);
         break;
     case SPM_AFTER_FEED:
     case SPM_AFTER_CONFIG: {

@@ -234,11 +234,15 @@ static int build_xfers(const arch_desc *a, map_result *m, const geom *g, const u
     return UTIL_OK;
 }
 
-int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functional,
-                         map_result *out, char *err, size_t errlen)
+/* The stage-per-layer mapping. With block_rows = 0 every pass streams all rows and
+ * hands its intermediates to the next through DRAM. With block_rows > 0 the rows go
+ * block by block through all passes, and the intermediates of a block stay in the SPM
+ * (the program's on-chip region): the multilayer dataflow of DESIGN.md section 5. */
+static int map_butterfly(const arch_desc *a, const wl_butterfly *b, bool functional,
+                         uint64_t block_rows, map_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    out->strategy = "simple stage-per-layer";
+    out->strategy = block_rows ? "multilayer (passes through the SPM)" : "simple stage-per-layer";
     plan pl = {0, 0, 0};
     int rc = choose(a, b, &pl, err, errlen);
     if (rc)
@@ -256,19 +260,23 @@ int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functio
     bool vec_tags = pl.T >= b->n;
     out->vectors_per_tag = vec_tags ? pl.T / b->n : 0;
     out->chunks = vec_tags ? 1 : b->n / pl.T;
+    uint64_t Rb = block_rows ? block_rows : b->rows;
+    out->blocks = b->rows / Rb;
+    out->block_rows = block_rows;
 
-    /* DRAM: x, y, up to two intermediates, then the weights of every phase. */
-    uint64_t mat = b->rows * b->n;
+    /* DRAM: x, y, up to two intermediates of a block of rows, then the weights. */
+    uint64_t mat = b->rows * b->n, tmp = Rb * b->n;
+    uint32_t n_tmp = out->passes > 2 ? 2 : out->passes > 1 ? 1 : 0;
     out->x_addr = 0;
     out->y_addr = mat;
     out->tmp_addr[0] = 2 * mat;
-    out->tmp_addr[1] = 3 * mat;
-    out->weight_addr = (out->passes > 2 ? 4 : out->passes > 1 ? 3 : 2) * mat;
+    out->tmp_addr[1] = 2 * mat + tmp;
+    out->weight_addr = 2 * mat + n_tmp * tmp;
 
-    uint32_t per_phase = pl.k * pl.rows;
-    out->phases = calloc(out->passes, sizeof *out->phases);
+    uint32_t per_phase = pl.k * pl.rows, n_phases = (uint32_t)out->blocks * out->passes;
+    out->phases = calloc(n_phases, sizeof *out->phases);
     out->instr = calloc((size_t)out->passes * per_phase, sizeof *out->instr);
-    out->layouts = calloc(out->passes, sizeof *out->layouts);
+    out->layouts = calloc(n_phases, sizeof *out->layouts);
     out->pass_xfers = calloc(out->passes, sizeof *out->pass_xfers);
     out->pass_n_xfer = calloc(out->passes, sizeof *out->pass_n_xfer);
     if (!out->phases || !out->instr || !out->layouts || !out->pass_xfers || !out->pass_n_xfer) {
@@ -280,7 +288,7 @@ int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functio
         uint32_t s0 = out->first_stage[p], k = out->stages[p];
         map_tag_layout *lay = &out->layouts[p];
         lay->n = b->n;
-        lay->rows = b->rows;
+        lay->rows = Rb;
         lay->s0 = s0;
         lay->s1 = s0 + k;
         lay->tag_elems = pl.T;
@@ -328,7 +336,7 @@ int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functio
         f->instr = ins;
         f->n_xfer = out->pass_n_xfer[p];
         f->xfer = out->pass_xfers[p];
-        f->n_tags = vec_tags ? b->rows / out->vectors_per_tag : b->rows;
+        f->n_tags = vec_tags ? Rb / out->vectors_per_tag : Rb;
         f->repeats = out->chunks;
         f->weight_stride = stride;
         f->tag_elems = (uint32_t)pl.T;
@@ -336,14 +344,80 @@ int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functio
         f->out_slots = 2;
         f->tag_dma = tag_dma;
         f->tag_ctx = lay;
-        out->tags += f->n_tags * f->repeats;
     }
     if (rc) {
         map_free(out);
         return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping");
     }
+    /* Later blocks run the same passes on their own rows: block-major phase order. */
+    for (uint64_t bi = 1; bi < out->blocks; bi++)
+        for (uint32_t p = 0; p < out->passes; p++) {
+            uint32_t i = (uint32_t)bi * out->passes + p;
+            out->layouts[i] = out->layouts[p];
+            if (p == 0)
+                out->layouts[i].in_base = out->x_addr + bi * tmp;
+            if (p + 1 == out->passes)
+                out->layouts[i].out_base = out->y_addr + bi * tmp;
+            out->phases[i] = out->phases[p];
+            out->phases[i].tag_ctx = &out->layouts[i];
+        }
+    for (uint32_t i = 0; i < n_phases; i++)
+        out->tags += out->phases[i].n_tags * out->phases[i].repeats;
     out->dram_elems = waddr;
-    out->program = (eng_program){b->dtype, out->passes, out->phases, waddr};
+    out->program = (eng_program){b->dtype,
+                                 n_phases,
+                                 out->phases,
+                                 waddr,
+                                 block_rows ? out->tmp_addr[0] : 0,
+                                 block_rows ? n_tmp * tmp : 0};
+    return UTIL_OK;
+}
+
+int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functional,
+                         map_result *out, char *err, size_t errlen)
+{
+    return map_butterfly(a, b, functional, 0, out, err, errlen);
+}
+
+/* Largest block of rows (a divisor of rows, whole tags) whose intermediates fit the SPM
+ * beside a phase's slots and weight staging; 0 when none does or one pass suffices. */
+static uint64_t onchip_block_rows(const arch_desc *a, const wl_butterfly *b, const map_result *m)
+{
+    if (m->passes < 2)
+        return 0;
+    uint32_t w = util_dtype_bytes(b->dtype);
+    uint64_t max_w = 2 * m->tag_elems / m->rows_used; /* 4m weights per instruction */
+    uint64_t slots = (4 * m->tag_elems + 2 * max_w) * w, spm = arch_spm_bytes(a);
+    uint32_t n_tmp = m->passes > 2 ? 2 : 1;
+    if (slots >= spm)
+        return 0;
+    uint64_t fit = (spm - slots) / (n_tmp * b->n * w);
+    uint64_t unit = m->vectors_per_tag ? m->vectors_per_tag : 1;
+    for (uint64_t r = fit < b->rows ? fit : b->rows; r >= unit; r--)
+        if (b->rows % r == 0 && r % unit == 0)
+            return r;
+    return 0;
+}
+
+int map_butterfly_best(const arch_desc *a, const wl_butterfly *b, bool functional, map_result *out,
+                       char *err, size_t errlen)
+{
+    int rc = map_butterfly(a, b, functional, 0, out, err, errlen);
+    uint64_t rows = rc ? 0 : onchip_block_rows(a, b, out);
+    if (!rows)
+        return rc;
+    map_result multi;
+    eng_estimate_total e_simple, e_multi;
+    if (map_butterfly(a, b, functional, rows, &multi, err, errlen))
+        return UTIL_OK; /* keep the simple mapping */
+    if (eng_estimate(a, &out->program, NULL, &e_simple, err, errlen) ||
+        eng_estimate(a, &multi.program, NULL, &e_multi, err, errlen) ||
+        e_multi.cycles >= e_simple.cycles) {
+        map_free(&multi);
+        return UTIL_OK;
+    }
+    map_free(out);
+    *out = multi;
     return UTIL_OK;
 }
 

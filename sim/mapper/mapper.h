@@ -39,6 +39,8 @@ typedef struct map_result {
     uint64_t chunks;          /* chunks per vector (1 when tags hold whole vectors): the
                                * repeats of every phase, one per chunk's twiddles */
     uint64_t tags;            /* tags over all phases */
+    uint64_t blocks;          /* blocks of rows that go through all passes in turn */
+    uint64_t block_rows;      /* rows per block; 0: one block, intermediates in DRAM */
 
     /* DRAM layout, element addresses */
     uint64_t x_addr, y_addr, tmp_addr[2], weight_addr, dram_elems;
@@ -61,6 +63,12 @@ typedef struct map_result {
  * values can flow. Fails (UTIL_ERUN) when no tag fits the PE buffers or the SPM. */
 int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functional,
                          map_result *out, char *err, size_t errlen);
+
+/* The mapper's choice for y = B x: the simple mapping, or, when the intermediates of a
+ * block of rows fit the SPM, the multilayer mapping that keeps them there, whichever the
+ * closed-form estimate finds faster. */
+int map_butterfly_best(const arch_desc *a, const wl_butterfly *b, bool functional, map_result *out,
+                       char *err, size_t errlen);
 
 /* Writes the twiddles tw (wl_butterfly_twiddles order) into the DRAM image in the
  * layout the mapping's instructions load them from. */

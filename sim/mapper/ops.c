@@ -1033,7 +1033,7 @@ static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uin
         int rc = gemm_map(a, g, t, &plans[i], &w_next, false, &trial);
         eng_phase_estimate *pe = rc ? NULL : calloc(trial.n_phases + 1, sizeof *pe);
         eng_estimate_total est = {0, 0, 0, 0};
-        eng_program prog = {t, trial.n_phases, trial.phases, UINT64_MAX};
+        eng_program prog = {t, trial.n_phases, trial.phases, UINT64_MAX, 0, 0};
         if (!rc && (!pe || eng_estimate(a, &prog, pe, &est, err, errlen)))
             rc = UTIL_ERUN;
         uint64_t cost = est.cycles * groups;
@@ -1195,7 +1195,7 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
         return rc;
     }
     out->dram_end = w_next;
-    out->program = (eng_program){t, p->n_phases, p->phases, w_next};
+    out->program = (eng_program){t, p->n_phases, p->phases, w_next, 0, 0};
     return UTIL_OK;
 }
 

@@ -1086,7 +1086,7 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
     out->weight_addr = addr;
     out->weight_elems = wtotal;
     out->dram_end = tmp[1] + tmp_elems;
-    out->program = (eng_program){d->dtype, tm->n_pass, tm->phases, out->dram_end};
+    out->program = (eng_program){d->dtype, tm->n_pass, tm->phases, out->dram_end, 0, 0};
     int len = 0;
     for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
         const tgroup *gr = &tm->grp[gi];
