@@ -136,8 +136,11 @@ static void reference(const wl_desc *d, const wl_op *op, const float *x, const f
  * its sentinel. */
 enum { PLANT_NONE, PLANT_MID, PLANT_LATE };
 
-static double run_functional(const arch_desc *a, const wl_desc *d, const wl_op *op, int plant,
-                             bool want_split)
+/* With scratch and max_block_lines as map_transform_with takes them; want_desc (if set)
+ * must appear in the mapping's description. */
+static double run_functional_with(const arch_desc *a, const wl_desc *d, const wl_op *op, int plant,
+                                  bool want_split, map_scratch scratch, uint64_t max_block_lines,
+                                  const char *want_desc)
 {
     uint64_t rows = op->rows, in = op->in, out = op->out;
     /* strides wider than the rows, so that row addressing is tested */
@@ -146,9 +149,15 @@ static double run_functional(const arch_desc *a, const wl_desc *d, const wl_op *
     io.free_addr = io.dst.addr + rows * io.dst.stride + 7;
     map_op_result m;
     char err[512];
-    int rc = map_transform(a, d, op, &io, true, &m, err, sizeof err);
+    int rc = map_transform_with(a, d, op, &io, true, scratch, max_block_lines, &m, err, sizeof err);
     ck_assert_msg(rc == UTIL_OK, "%s: %s", op->name, err);
     ck_assert(m.kind == op->kind && m.desc[0] && m.dram_end >= io.free_addr);
+    ck_assert_msg(!want_desc || strstr(m.desc, want_desc), "%s: \"%s\" not in %s", op->name,
+                  want_desc, m.desc);
+    /* the on-chip region is part of the image, above the op's tensors and weights */
+    ck_assert(m.program.onchip_first + m.program.onchip_elems <= m.dram_end);
+    ck_assert(!m.program.onchip_elems || m.program.onchip_first >= m.weight_addr + m.weight_elems);
+    ck_assert_msg(eng_validate(a, &m.program, err, sizeof err) == UTIL_OK, "%s: %s", op->name, err);
     ck_assert(m.weight_addr >= io.free_addr && m.weight_addr + m.weight_elems <= m.dram_end);
     /* split mappings say so ("parts of" a line per tag) */
     ck_assert_msg(!want_split || strstr(m.desc, "parts of"), "%s not split: %s", op->name, m.desc);
@@ -197,6 +206,12 @@ static double run_functional(const arch_desc *a, const wl_desc *d, const wl_op *
     free(image);
     map_transform_free(&m);
     return maxe / maxw;
+}
+
+static double run_functional(const arch_desc *a, const wl_desc *d, const wl_op *op, int plant,
+                             bool want_split)
+{
+    return run_functional_with(a, d, op, plant, want_split, MAP_SCRATCH_BEST, 0, NULL);
 }
 
 /* Tolerance on max |error| / max |y|. Every stage rounds each result once to the element
@@ -370,14 +385,21 @@ END_TEST
 
 /* ---------------------------------------------------------------- timing */
 
-/* Runs an op in timing mode; returns the stats (caller frees). */
-static void run_timing(const arch_desc *a, const wl_desc *d, const wl_op *op, eng_stats *st,
-                       map_op_result *m)
+/* The op's input, then its output, packed; weights and intermediates above them. */
+static map_op_io packed_io(const wl_op *op)
 {
     map_op_io io = {
         {0, op->rows, op->in, op->in}, {0, op->rows, op->in, op->in}, {0, 0, 0, 0}, 0, NULL};
     io.dst = (map_tensor){op->rows * op->in, op->rows, op->out, op->out};
     io.free_addr = io.dst.addr + op->rows * op->out;
+    return io;
+}
+
+/* Runs an op in timing mode; returns the stats (caller frees). */
+static void run_timing(const arch_desc *a, const wl_desc *d, const wl_op *op, eng_stats *st,
+                       map_op_result *m)
+{
+    map_op_io io = packed_io(op);
     char err[512];
     ck_assert_msg(map_transform(a, d, op, &io, false, m, err, sizeof err) == UTIL_OK, "%s: %s",
                   op->name, err);
@@ -495,6 +517,173 @@ START_TEST(test_timing_deterministic)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- multilayer
+ *
+ * An op of several passes may run its lines in blocks through all passes, a block's
+ * intermediates in the program's on-chip region; map_transform keeps that mapping when
+ * the estimate finds it clearly faster. */
+
+/* Every case with intermediates on chip, in blocks of at most cap lines (several blocks
+ * even in these small cases), and (FP32) a planted error in every case still seen. */
+static void check_multilayer_cases(const char *arch, util_dtype t, uint64_t cap)
+{
+    arch_desc a;
+    load_arch(arch, &a);
+    uint32_t multi = 0, split_blocks = 0;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        wl_desc d;
+        wl_op op = case_op(&cases[i], t, &d);
+        map_op_result m;
+        map_op_io io = packed_io(&op);
+        char err[512];
+        ck_assert(map_transform_with(&a, &d, &op, &io, false, MAP_SCRATCH_ONCHIP, cap, &m, err,
+                                     sizeof err) == UTIL_OK);
+        const char *at = strstr(m.desc, "multilayer: blocks of ");
+        bool on = at != NULL;
+        /* blocks of fewer lines than the op has rows: several blocks */
+        split_blocks += on && strtoull(at + strlen("multilayer: blocks of "), NULL, 10) < op.rows;
+        ck_assert(on == (m.program.onchip_elems > 0));
+        map_transform_free(&m);
+        multi += on;
+        double e =
+            run_functional_with(&a, &d, &op, PLANT_NONE, false, MAP_SCRATCH_ONCHIP, cap, NULL);
+        ck_assert_msg(e <= tolerance(t), "%s case %zu (%s) multilayer: error %g", arch, i, op.name,
+                      e);
+        if (t != UTIL_FP32)
+            continue;
+        e = run_functional_with(&a, &d, &op, PLANT_MID, false, MAP_SCRATCH_ONCHIP, cap, NULL);
+        ck_assert_msg(e > tolerance(UTIL_FP32), "%s case %zu: planted error not seen (%g)", arch, i,
+                      e);
+    }
+    ck_assert_msg(multi > 0, "%s: no case ran multilayer", arch);
+    ck_assert_msg(!cap || split_blocks > 0, "%s: no case ran several blocks", arch);
+}
+
+START_TEST(test_functional_multilayer)
+{
+    check_multilayer_cases("tests/data/tiny-1x2.cfg", UTIL_FP16, 4);
+    check_multilayer_cases("arch/mld-4x4.cfg", UTIL_FP32, 4);
+    check_multilayer_cases("arch/mld-4x4.cfg", UTIL_FP16, 0);
+    /* map_transform's own choice, multilayer here (blocks of all 32 rows, and of 64 lines
+     * of both groups of an fft-compress) */
+    static const struct {
+        const char *arch;
+        fcase c;
+    } chosen[] = {
+        {"arch/mld-8x8.cfg", {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "q-proj", 32, 1024, 16, 1, 1, 4}},
+        {"arch/mld-4x4.cfg", {WL_MIX_FFT_COMPRESS, WL_LIN_NONE, "mix", 64, 64, 16, 1, 1, 64}},
+    };
+    for (size_t i = 0; i < sizeof chosen / sizeof chosen[0]; i++) {
+        arch_desc a;
+        wl_desc d;
+        load_arch(chosen[i].arch, &a);
+        wl_op op = case_op(&chosen[i].c, UTIL_FP32, &d);
+        double e = run_functional_with(&a, &d, &op, PLANT_NONE, false, MAP_SCRATCH_BEST, 0,
+                                       "multilayer: blocks of");
+        ck_assert_msg(e <= tolerance(UTIL_FP32), "chosen case %zu: error %g", i, e);
+    }
+}
+END_TEST
+
+/* Maps op both ways (map_transform's choice and intermediates in DRAM) and simulates
+ * both; returns whether the choice is multilayer. */
+static bool run_both(const arch_desc *a, const wl_desc *d, const wl_op *op, eng_stats *best,
+                     eng_stats *dram)
+{
+    map_op_io io = packed_io(op);
+    char err[512];
+    map_op_result mb, md;
+    ck_assert_msg(map_transform(a, d, op, &io, false, &mb, err, sizeof err) == UTIL_OK, "%s", err);
+    ck_assert_msg(map_transform_with(a, d, op, &io, false, MAP_SCRATCH_DRAM, 0, &md, err,
+                                     sizeof err) == UTIL_OK,
+                  "%s", err);
+    ck_assert(md.program.onchip_elems == 0 && !strstr(md.desc, "multilayer"));
+    bool multi = strstr(mb.desc, "multilayer") != NULL;
+    ck_assert(multi == (mb.program.onchip_elems > 0));
+    ck_assert(mb.program.onchip_first + mb.program.onchip_elems <= mb.dram_end);
+    ck_assert_msg(eng_run(a, &mb.program, NULL, best, err, sizeof err) == UTIL_OK, "%s", err);
+    ck_assert_msg(eng_run(a, &md.program, NULL, dram, err, sizeof err) == UTIL_OK, "%s", err);
+    /* the same work either way */
+    ck_assert_uint_eq(best->lane_ops, dram->lane_ops);
+    map_transform_free(&mb);
+    map_transform_free(&md);
+    return multi;
+}
+
+/* Two passes whose intermediates fit on chip: the butterfly of hidden 1024 (256 tokens)
+ * and fft-compress at 1K tokens on mld-8x8 choose multilayer, which is faster in the
+ * engine and moves fewer DRAM bytes. (Fourier mixing at 1K does not: its sequence FFTs
+ * over 1K-token lines leave room for small blocks only, and the estimate rightly keeps
+ * DRAM.) */
+START_TEST(test_multilayer_chosen)
+{
+    static const fcase fast[] = {
+        {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "q-proj", 256, 1024, 4096, 1, 1, 64},
+        {WL_MIX_FFT_COMPRESS, WL_LIN_NONE, "mix", 1024, 768, 3072, 1, 1, 64},
+    };
+    arch_desc a;
+    load_arch("arch/mld-8x8.cfg", &a);
+    for (size_t i = 0; i < sizeof fast / sizeof fast[0]; i++) {
+        wl_desc d;
+        wl_op op = case_op(&fast[i], UTIL_FP16, &d);
+        eng_stats sb, sd;
+        ck_assert_msg(run_both(&a, &d, &op, &sb, &sd), "case %zu not multilayer", i);
+        ck_assert_msg(sb.cycles < sd.cycles, "case %zu: multilayer %llu cycles, DRAM %llu", i,
+                      (unsigned long long)sb.cycles, (unsigned long long)sd.cycles);
+        ck_assert_msg(sb.dram.read_bytes + sb.dram.write_bytes <
+                          sd.dram.read_bytes + sd.dram.write_bytes,
+                      "case %zu: multilayer moves no fewer DRAM bytes", i);
+        eng_stats_free(&sb);
+        eng_stats_free(&sd);
+    }
+}
+END_TEST
+
+/* The choice is never slower in the engine than intermediates in DRAM: every transform
+ * kind on two arrays, and FABNet's ffn2 at 4K on mld-8x8 (3072 -> 768), where the bare
+ * estimate finds multilayer 8.5% faster and the engine 12% slower. */
+START_TEST(test_multilayer_never_slower)
+{
+    static const char *const arches[] = {"arch/mld-4x4.cfg", "arch/mld-8x8.cfg"};
+    static const fcase ops[] = {
+        {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "ffn1", 1024, 768, 3072, 1, 1, 64},
+        {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "ffn2", 1024, 768, 3072, 1, 1, 64},
+        {WL_MIX_ATTENTION, WL_LIN_BLOCK_BUTTERFLY, "q-proj", 1024, 768, 3072, 1, 8, 64},
+        {WL_MIX_BUTTERFLY, WL_LIN_NONE, "mix", 1024, 768, 3072, 1, 1, 64},
+        {WL_MIX_FFT, WL_LIN_NONE, "mix", 1024, 768, 3072, 1, 1, 64},
+        {WL_MIX_FFT_COMPRESS, WL_LIN_NONE, "mix", 1024, 768, 3072, 1, 1, 64},
+    };
+    uint32_t multi = 0;
+    for (size_t ai = 0; ai < 2; ai++) {
+        arch_desc a;
+        load_arch(arches[ai], &a);
+        for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
+            wl_desc d;
+            wl_op op = case_op(&ops[i], UTIL_FP16, &d);
+            eng_stats sb, sd;
+            multi += run_both(&a, &d, &op, &sb, &sd);
+            ck_assert_msg(sb.cycles <= sd.cycles, "%s case %zu (%s): chosen %llu > DRAM %llu",
+                          arches[ai], i, op.name, (unsigned long long)sb.cycles,
+                          (unsigned long long)sd.cycles);
+            eng_stats_free(&sb);
+            eng_stats_free(&sd);
+        }
+    }
+    ck_assert(multi > 0);
+    arch_desc a;
+    load_arch("arch/mld-8x8.cfg", &a);
+    fcase c = {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "ffn2", 4096, 768, 3072, 1, 1, 64};
+    wl_desc d;
+    wl_op op = case_op(&c, UTIL_FP16, &d);
+    eng_stats sb, sd;
+    run_both(&a, &d, &op, &sb, &sd);
+    ck_assert_msg(sb.cycles <= sd.cycles, "ffn2 4K: chosen %llu > DRAM %llu",
+                  (unsigned long long)sb.cycles, (unsigned long long)sd.cycles);
+    eng_stats_free(&sb);
+    eng_stats_free(&sd);
+}
+END_TEST
+
 /* An op that cannot fit says so instead of mapping something wrong: a PE buffer below
  * the smallest tag, and a padded sequence whose parts would need two-level DMA patterns. */
 START_TEST(test_too_large)
@@ -534,6 +723,9 @@ int main(void)
     tcase_add_test(tc, test_timing_bounds);
     tcase_add_test(tc, test_timing_long);
     tcase_add_test(tc, test_timing_deterministic);
+    tcase_add_test(tc, test_functional_multilayer);
+    tcase_add_test(tc, test_multilayer_chosen);
+    tcase_add_test(tc, test_multilayer_never_slower);
     tcase_add_test(tc, test_too_large);
     suite_add_tcase(s, tc);
     return tu_main(s);

@@ -8,6 +8,16 @@
  * (transform.c). Same contract as map_op; priv belongs to transform.c. */
 int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
                   bool functional, map_op_result *out, char *err, size_t errlen);
+/* Where the intermediates of a transform of several passes lie: map_transform's choice
+ * by the closed-form estimate (on chip only when clearly faster, see transform.c), in
+ * DRAM (each pass streams all lines), or on chip wherever a block of lines fits (the
+ * multilayer mapping: every pass runs on a block before the next block). */
+typedef enum { MAP_SCRATCH_BEST = 0, MAP_SCRATCH_DRAM, MAP_SCRATCH_ONCHIP } map_scratch;
+/* map_transform with the choice fixed, and blocks of at most max_block_lines lines
+ * (0: as many as fit). */
+int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
+                       bool functional, map_scratch scratch, uint64_t max_block_lines,
+                       map_op_result *out, char *err, size_t errlen);
 void map_transform_write_weights(const map_op_result *m, const wl_op *op, const float *w,
                                  float *image);
 void map_transform_free(map_op_result *m);
