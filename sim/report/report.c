@@ -64,6 +64,28 @@ static void mapping_line(FILE *f, const map_result *m)
     fprintf(f, ", %llu tags\n", (unsigned long long)m->tags);
 }
 
+/* The summary's arch line. */
+static void arch_line(FILE *f, const rep_run *r, const rep_derived *d)
+{
+    const arch_desc *a = r->arch;
+    fprintf(f, "arch       %s (%s): %ux%u PEs x %u lanes (%s), %.3g GHz, %u nm\n", a->name,
+            r->arch_file, a->array.rows, a->array.cols, d->lanes, util_dtype_name(r->wl->dtype),
+            a->clock_ghz, a->tech_nm);
+}
+
+/* The summary's utilization and lower-bound lines. */
+static void util_lines(FILE *f, const rep_run *r, const rep_derived *d)
+{
+    const arch_desc *a = r->arch;
+    fprintf(f, "PE util    %.2f%% useful, %.2f%% busy lane-cycles, of %u PEs x %u lanes\n",
+            100.0 * d->utilization, 100.0 * d->busy_utilization, arch_pe_count(a), d->lanes);
+    fprintf(f,
+            "bounds     compute %llu cycles, DRAM traffic %llu cycles, compulsory DRAM %llu "
+            "cycles\n",
+            (unsigned long long)d->compute_bound, (unsigned long long)d->dram_bound,
+            (unsigned long long)d->compulsory_bound);
+}
+
 void rep_summary(FILE *f, const rep_run *r)
 {
     if (r->model) {
@@ -76,9 +98,7 @@ void rep_summary(FILE *f, const rep_run *r)
     rep_derived d;
     rep_derive(r, &d);
     fprintf(f, "bflysim %s\n", r->version);
-    fprintf(f, "arch       %s (%s): %ux%u PEs x %u lanes (%s), %.3g GHz, %u nm\n", a->name,
-            r->arch_file, a->array.rows, a->array.cols, d.lanes, util_dtype_name(w->dtype),
-            a->clock_ghz, a->tech_nm);
+    arch_line(f, r, &d);
     fprintf(f, "workload   %s (%s): %s n=%llu rows=%llu %s, %u stages, %s twiddles seed %llu\n",
             w->name, r->wl_file, wl_kind_name(w->kind), (unsigned long long)w->n,
             (unsigned long long)w->rows, util_dtype_name(w->dtype), util_log2(w->n),
@@ -87,13 +107,7 @@ void rep_summary(FILE *f, const rep_run *r)
     fprintf(f, "cycles     %llu (%.3f us)\n", (unsigned long long)st->cycles, d.time_us);
     fprintf(f, "work       %llu useful lane ops (a MAC counts 1), %llu flops\n",
             (unsigned long long)d.useful_ops, (unsigned long long)d.flops);
-    fprintf(f, "PE util    %.2f%% useful, %.2f%% busy lane-cycles, of %u PEs x %u lanes\n",
-            100.0 * d.utilization, 100.0 * d.busy_utilization, arch_pe_count(a), d.lanes);
-    fprintf(f,
-            "bounds     compute %llu cycles, DRAM traffic %llu cycles, compulsory DRAM %llu "
-            "cycles\n",
-            (unsigned long long)d.compute_bound, (unsigned long long)d.dram_bound,
-            (unsigned long long)d.compulsory_bound);
+    util_lines(f, r, &d);
     fprintf(f, "DRAM       read %llu B (%llu bursts), write %llu B (%llu bursts)\n",
             (unsigned long long)st->dram.read_bytes, (unsigned long long)st->dram.read_bursts,
             (unsigned long long)st->dram.write_bytes, (unsigned long long)st->dram.write_bursts);
@@ -226,6 +240,54 @@ static void j_pe(jw *j, const eng_pe_stats *p)
     j_u(j, "flits_out", p->flits_out);
 }
 
+/* Every counter of a run: totals, NoC, SPM, DMA, DRAM and every PE. */
+static void j_counters(jw *j, const arch_desc *a, const eng_stats *st)
+{
+    j_open(j, "counters", '{');
+    j_u(j, "events", st->events);
+    j_u(j, "tags", st->tags);
+    j_open(j, "pe_total", '{');
+    j_pe(j, &st->pe_total);
+    j_close(j, '}');
+    j_open(j, "noc", '{');
+    j_u(j, "messages", st->noc.messages);
+    j_u(j, "flits", st->noc.flits);
+    j_u(j, "flit_hops", st->noc.flit_hops);
+    j_u(j, "skip_flit_hops", st->noc.skip_flit_hops);
+    j_u(j, "router_traversals", st->noc.router_traversals);
+    j_u(j, "wait_cycles", st->noc.wait_cycles);
+    j_close(j, '}');
+    j_open(j, "spm", '{');
+    j_u(j, "reads", st->spm.reads);
+    j_u(j, "writes", st->spm.writes);
+    j_u(j, "read_bytes", st->spm.read_bytes);
+    j_u(j, "write_bytes", st->spm.write_bytes);
+    j_u(j, "bank_conflicts", st->spm.conflicts);
+    j_u(j, "bank_conflict_cycles", st->spm.conflict_cycles);
+    j_close(j, '}');
+    j_open(j, "dma", '{');
+    j_u(j, "descriptors", st->dma.descriptors);
+    j_u(j, "bytes", st->dma.bytes);
+    j_close(j, '}');
+    j_open(j, "dram", '{');
+    j_u(j, "read_bursts", st->dram.read_bursts);
+    j_u(j, "write_bursts", st->dram.write_bursts);
+    j_u(j, "read_bytes", st->dram.read_bytes);
+    j_u(j, "write_bytes", st->dram.write_bytes);
+    j_u(j, "channel_busy_cycles", st->dram.busy_cycles);
+    j_close(j, '}');
+    j_open(j, "pes", '[');
+    for (uint32_t i = 0; i < st->n_pes; i++) {
+        j_open(j, NULL, '{');
+        j_u(j, "row", i / a->array.cols);
+        j_u(j, "col", i % a->array.cols);
+        j_pe(j, &st->pe[i]);
+        j_close(j, '}');
+    }
+    j_close(j, ']');
+    j_close(j, '}');
+}
+
 void rep_json(FILE *f, const rep_run *r)
 {
     if (r->model) {
@@ -300,49 +362,7 @@ void rep_json(FILE *f, const rep_run *r)
     j_u(&j, "compulsory_dram_bound_cycles", d.compulsory_bound);
     j_close(&j, '}');
 
-    j_open(&j, "counters", '{');
-    j_u(&j, "events", st->events);
-    j_u(&j, "tags", st->tags);
-    j_open(&j, "pe_total", '{');
-    j_pe(&j, &st->pe_total);
-    j_close(&j, '}');
-    j_open(&j, "noc", '{');
-    j_u(&j, "messages", st->noc.messages);
-    j_u(&j, "flits", st->noc.flits);
-    j_u(&j, "flit_hops", st->noc.flit_hops);
-    j_u(&j, "skip_flit_hops", st->noc.skip_flit_hops);
-    j_u(&j, "router_traversals", st->noc.router_traversals);
-    j_u(&j, "wait_cycles", st->noc.wait_cycles);
-    j_close(&j, '}');
-    j_open(&j, "spm", '{');
-    j_u(&j, "reads", st->spm.reads);
-    j_u(&j, "writes", st->spm.writes);
-    j_u(&j, "read_bytes", st->spm.read_bytes);
-    j_u(&j, "write_bytes", st->spm.write_bytes);
-    j_u(&j, "bank_conflicts", st->spm.conflicts);
-    j_u(&j, "bank_conflict_cycles", st->spm.conflict_cycles);
-    j_close(&j, '}');
-    j_open(&j, "dma", '{');
-    j_u(&j, "descriptors", st->dma.descriptors);
-    j_u(&j, "bytes", st->dma.bytes);
-    j_close(&j, '}');
-    j_open(&j, "dram", '{');
-    j_u(&j, "read_bursts", st->dram.read_bursts);
-    j_u(&j, "write_bursts", st->dram.write_bursts);
-    j_u(&j, "read_bytes", st->dram.read_bytes);
-    j_u(&j, "write_bytes", st->dram.write_bytes);
-    j_u(&j, "channel_busy_cycles", st->dram.busy_cycles);
-    j_close(&j, '}');
-    j_open(&j, "pes", '[');
-    for (uint32_t i = 0; i < st->n_pes; i++) {
-        j_open(&j, NULL, '{');
-        j_u(&j, "row", i / a->array.cols);
-        j_u(&j, "col", i % a->array.cols);
-        j_pe(&j, &st->pe[i]);
-        j_close(&j, '}');
-    }
-    j_close(&j, ']');
-    j_close(&j, '}');
+    j_counters(&j, a, st);
 
     j_open(&j, "functional", '{');
     j_b(&j, "checked", r->functional && r->check);
@@ -604,7 +624,6 @@ static uint64_t op_compute_bound(const rep_run *r, const run_op *o)
 
 void rep_model_summary(FILE *f, const rep_run *r)
 {
-    const arch_desc *a = r->arch;
     const wl_desc *w = r->wl;
     const run_result *m = r->model;
     const eng_stats *st = r->st;
@@ -616,9 +635,7 @@ void rep_model_summary(FILE *f, const rep_run *r)
     for (uint32_t b = 0; b < w->n_blocks; b++)
         blocks += w->blocks[b].repeat;
     fprintf(f, "bflysim %s\n", r->version);
-    fprintf(f, "arch       %s (%s): %ux%u PEs x %u lanes (%s), %.3g GHz, %u nm\n", a->name,
-            r->arch_file, a->array.rows, a->array.cols, d.lanes, util_dtype_name(w->dtype),
-            a->clock_ghz, a->tech_nm);
+    arch_line(f, r, &d);
     fprintf(f,
             "workload   %s (%s): model, %llu blocks, seq_len %llu, hidden %llu, heads %llu, ffn "
             "%llu, batch %llu, %s, mask %s\n",
@@ -652,13 +669,7 @@ void rep_model_summary(FILE *f, const rep_run *r)
     fprintf(f, "work       %llu useful lane ops, %llu flops, %llu multiplies, %llu weights\n",
             (unsigned long long)d.useful_ops, (unsigned long long)red.model.flops,
             (unsigned long long)red.model.macs, (unsigned long long)red.model.weights);
-    fprintf(f, "PE util    %.2f%% useful, %.2f%% busy lane-cycles, of %u PEs x %u lanes\n",
-            100.0 * d.utilization, 100.0 * d.busy_utilization, arch_pe_count(a), d.lanes);
-    fprintf(f,
-            "bounds     compute %llu cycles, DRAM traffic %llu cycles, compulsory DRAM %llu "
-            "cycles\n",
-            (unsigned long long)d.compute_bound, (unsigned long long)d.dram_bound,
-            (unsigned long long)d.compulsory_bound);
+    util_lines(f, r, &d);
     fprintf(f, "DRAM       read %llu B, write %llu B\n", (unsigned long long)st->dram.read_bytes,
             (unsigned long long)st->dram.write_bytes);
     fprintf(f,
@@ -800,40 +811,7 @@ void rep_model_json(FILE *f, const rep_run *r)
     j_d(&j, "flop_reduction", red.flop_ratio);
     j_s(&j, "fabnet_reported_reduction", FABNET_REDUCTION);
     j_close(&j, '}');
-    j_open(&j, "counters", '{');
-    j_u(&j, "events", st->events);
-    j_u(&j, "tags", st->tags);
-    j_open(&j, "pe_total", '{');
-    j_pe(&j, &st->pe_total);
-    j_close(&j, '}');
-    j_open(&j, "noc", '{');
-    j_u(&j, "messages", st->noc.messages);
-    j_u(&j, "flits", st->noc.flits);
-    j_u(&j, "flit_hops", st->noc.flit_hops);
-    j_u(&j, "router_traversals", st->noc.router_traversals);
-    j_u(&j, "wait_cycles", st->noc.wait_cycles);
-    j_close(&j, '}');
-    j_open(&j, "spm", '{');
-    j_u(&j, "reads", st->spm.reads);
-    j_u(&j, "writes", st->spm.writes);
-    j_u(&j, "bank_conflicts", st->spm.conflicts);
-    j_close(&j, '}');
-    j_open(&j, "dram", '{');
-    j_u(&j, "read_bytes", st->dram.read_bytes);
-    j_u(&j, "write_bytes", st->dram.write_bytes);
-    j_u(&j, "read_bursts", st->dram.read_bursts);
-    j_u(&j, "write_bursts", st->dram.write_bursts);
-    j_close(&j, '}');
-    j_open(&j, "pes", '[');
-    for (uint32_t i = 0; i < st->n_pes; i++) {
-        j_open(&j, NULL, '{');
-        j_u(&j, "row", i / a->array.cols);
-        j_u(&j, "col", i % a->array.cols);
-        j_pe(&j, &st->pe[i]);
-        j_close(&j, '}');
-    }
-    j_close(&j, ']');
-    j_close(&j, '}');
+    j_counters(&j, a, st);
     j_open(&j, "functional", '{');
     j_b(&j, "checked", m->functional);
     if (m->functional) {
