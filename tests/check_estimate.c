@@ -53,6 +53,11 @@ static void compare(const char *arch_rel, const char *model, uint64_t seq, errs 
             e->points++;
             e->sum += r;
             e->over10 += r > 0.10;
+            if (r > 0.10)
+                printf(
+                    "  over 10%%: %s of %s at %llu tokens on %s: estimate %llu, engine %llu (%s)\n",
+                    s->op.name, model, (unsigned long long)seq, arch_rel,
+                    (unsigned long long)t->cycles, (unsigned long long)s->cycles, s->desc);
             if (r > e->worst) {
                 e->worst = r;
                 snprintf(e->worst_at, sizeof e->worst_at, "%s of %s at %llu tokens on %s",
@@ -64,11 +69,9 @@ static void compare(const char *arch_rel, const char *model, uint64_t seq, errs 
     run_free(&est);
 }
 
-/* Measured when this test was last updated (docs/MODEL.md): 218 points, mean error 5.6%,
- * worst 20.9% (PV at 256 tokens on mld-16x16), 33 points off by more than 10%, almost all
- * under-estimates of short attention and layernorm phases and of phases that write the
- * on-chip region; the median ratio is 0.99. The assertions guard that accuracy; issue
- * 4's target is 10% at every point. */
+/* Issue 4's target: the estimate within 10% of the engine at every point. Measured
+ * when this test was last updated (docs/MODEL.md): 218 points, mean error 2.3%, worst
+ * 9.5% (Fourier/sequence mixing at 256 tokens on mld-4x4), none over 10%. */
 START_TEST(test_estimate_regression)
 {
     errs e = {0, 0, 0, 0, ""};
@@ -79,8 +82,8 @@ START_TEST(test_estimate_regression)
     printf("estimate vs engine: %u points, mean error %.1f%%, worst %.1f%% (%s), %u over 10%%\n",
            e.points, 100 * e.sum / e.points, 100 * e.worst, e.worst_at, e.over10);
     ck_assert_uint_ge(e.points, 30);
-    ck_assert_msg(e.sum / e.points <= 0.06, "mean error %.3f", e.sum / e.points);
-    ck_assert_msg(e.worst <= 0.25, "worst error %.3f at %s", e.worst, e.worst_at);
+    ck_assert_msg(e.sum / e.points <= 0.03, "mean error %.3f", e.sum / e.points);
+    ck_assert_msg(e.worst <= 0.10, "worst error %.3f at %s", e.worst, e.worst_at);
 }
 END_TEST
 
@@ -109,7 +112,9 @@ START_TEST(test_analytical_bounds)
     for (uint32_t i = 0; i < r.blocks[0].n_ops; i++) {
         const run_op *o = &r.blocks[0].ops[i];
         ck_assert((double)o->cycles >= (double)o->lane_ops / peak);
-        ck_assert((double)o->cycles >= (double)(o->dram_read_bytes + o->dram_write_bytes) / bpc);
+        ck_assert_msg((double)o->cycles >= (double)(o->dram_read_bytes + o->dram_write_bytes) / bpc,
+                      "%s: %llu cycles, DRAM bound %.0f", o->op.name, (unsigned long long)o->cycles,
+                      (double)(o->dram_read_bytes + o->dram_write_bytes) / bpc);
     }
     ck_assert(r.analytical);
     ck_assert_uint_eq(r.total.events, 0);

@@ -1,20 +1,22 @@
-/* estimate.c: a closed-form estimate of a program's cycles from the engine's own timing rules. */
+/* estimate.c: an analytical estimate of a program's cycles from the engine's own timing rules. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
 
-/* The estimate follows one tag through a phase and charges every resource it uses. In
- * steady state tags leave one interval apart:
- *   interval = max(busiest PE unit or injection link, busiest NoC link (routed as the
- *                  engine routes), busiest SPM port, busiest SPM bank, busiest DRAM channel,
- *                  the SPM input and output slot loops, the in-order feed of a tag to
- *                  instructions deep in its graph);
- *   repeat   = max(first input + one tag's latency, last configuration + the latency
- *              behind the last-configured instruction) + write-back + (tags - 1) x interval;
- * and a phase costs its repeats. It reads only the program and the architecture; the
- * regression in tests/check_estimate.c measures how far it is from the engine. */
+/* The estimate works in two steps. First it follows one tag through a phase and charges
+ * every resource the tag uses: PE units and injection links, NoC links (routed as the
+ * engine routes), SPM ports and banks, DRAM channels, and the tag's latency through
+ * the instruction graph. Then it schedules the phase tag by tag (schedule() below): the
+ * configuration of the instructions through two staging buffers, the fetch of each tag
+ * into a free input slot, the in-order feed limited by the pe.tags slots each
+ * instruction holds, the flow through the array at the busiest on-chip resource's pace,
+ * and the store of each tag out of its output slot, with weights, inputs and outputs
+ * sharing one DRAM queue. The first ENG_EST_TAGS tags are scheduled one by one; the rest
+ * go at the pace of the last ones. A phase costs its repeats. It reads only the program
+ * and the architecture; the regression in tests/check_estimate.c measures how far it is
+ * from the engine. The steady-state terms are kept for --explain's bottleneck. */
 
 /* Cycles of hand-offs between components around a slot loop (each posts one cycle
  * ahead: controller, DMA, SPM, DRAM and back). */
@@ -143,6 +145,179 @@ static uint64_t instr_time(const arch_desc *a, util_dtype t, const eng_instr *in
         lat += a->pe.fu[u].latency;
     }
     return span + (lat ? lat : 1);
+}
+
+/* What the tag-by-tag schedule of a phase needs from the per-tag analysis. */
+typedef struct est_sched {
+    const arch_desc *a;
+    const eng_phase *f;
+    uint32_t w;
+    double bpc;                 /* DRAM bytes per cycle, less the busiest channel's excess */
+    double lat_in, lat_out;     /* DRAM latency of each side (0 when it is on chip) */
+    double in_bytes, out_bytes; /* DRAM bytes of one tag's input and output */
+    double spm_in, spm_out;     /* cycles to write or read one tag in the SPM banks */
+    double feed_time;           /* the feeds of one tag leave the SPM ports */
+    double feed_depth;          /* first feed -> the deepest fed instruction done, credit back */
+    double latency;             /* first feed -> last result written into the SPM */
+    const double *rest;         /* per instruction: its start -> the tag's last result written */
+    const double *weight_dram;  /* per instruction: DRAM cycles of its weights (busiest channel) */
+    double t_comp;              /* PE, link, port and bank limits on the tag interval */
+    double drain_loop;          /* fire -> result in the SPM -> output slot credit, less DRAM */
+} est_sched;
+
+/* Tags simulated one by one before the rest are extrapolated at the last tags' pace. */
+#define ENG_EST_TAGS 48
+
+/* The DRAM's busy time as sorted, disjoint intervals. Requests are worked out in an
+ * order close to, not always equal to, the order the DMA issues them, so a request
+ * takes the first idle time after its issue: that is the FIFO's service whenever
+ * the requests arrive in order. */
+typedef struct dram_cal {
+    double *start, *end;
+    uint32_t n;
+} dram_cal;
+
+/* Marks [t0, t1) busy (idle before), merging with its neighbours. */
+static void cal_mark(dram_cal *d, uint32_t at, double t0, double t1)
+{
+    bool join_prev = at > 0 && d->end[at - 1] >= t0, join_next = at < d->n && d->start[at] <= t1;
+    if (join_prev && join_next) {
+        d->end[at - 1] = d->end[at];
+        memmove(d->start + at, d->start + at + 1, (d->n - at - 1) * sizeof *d->start);
+        memmove(d->end + at, d->end + at + 1, (d->n - at - 1) * sizeof *d->end);
+        d->n--;
+    } else if (join_prev) {
+        d->end[at - 1] = t1;
+    } else if (join_next) {
+        d->start[at] = t0;
+    } else {
+        memmove(d->start + at + 1, d->start + at, (d->n - at) * sizeof *d->start);
+        memmove(d->end + at + 1, d->end + at, (d->n - at) * sizeof *d->end);
+        d->start[at] = t0, d->end[at] = t1;
+        d->n++;
+    }
+}
+
+/* Serves a request of dur cycles issued at time issue; returns when it is done. */
+static double dram_serve(dram_cal *d, double issue, double dur)
+{
+    double t = issue, left = dur;
+    uint32_t k = 0;
+    while (k < d->n && d->end[k] <= t)
+        k++;
+    while (left > 0) {
+        if (k < d->n && d->start[k] <= t) {
+            t = d->end[k++];
+            continue;
+        }
+        double gap = k < d->n ? fmin(d->start[k] - t, left) : left;
+        uint32_t before = d->n;
+        cal_mark(d, k, t, t + gap);
+        t += gap, left -= gap;
+        /* the piece merged into interval k - 1 or k, or was inserted at k */
+        k = d->n < before ? k - 1 : (d->n > before ? k + 1 : k);
+        while (k < d->n && d->end[k] <= t)
+            k++;
+    }
+    return t;
+}
+
+/* One repeat of a phase, request by request: the controller configures instructions
+ * in order through two staging buffers, fetches a tag when an input slot is free, feeds
+ * it in order once its instructions hold fewer than pe.tags tags, and stores a tag when
+ * all its results are in its output slot; weights, inputs and outputs share one DRAM
+ * queue, served in issue order. Per-tag costs inside the array come from the steady-
+ * state analysis. Returns the repeat's cycles (-1: out of memory). */
+static double schedule(const est_sched *c, double lat)
+{
+    const eng_phase *f = c->f;
+    const arch_desc *a = c->a;
+    uint64_t n = f->n_tags < ENG_EST_TAGS ? f->n_tags : ENG_EST_TAGS;
+    if (n == 0)
+        return 1;
+    size_t reqs = (size_t)f->n_instr + 2 * n + 1, ni = f->n_instr;
+    double *v = malloc(sizeof *v * (8 * n + 2 * (ni + 1) + 2 * reqs));
+    if (!v)
+        return -1;
+    double *in_issue = v, *in_ready = v + n, *fs = v + 2 * n, *fe = v + 3 * n, *cs = v + 4 * n;
+    double *written = v + 5 * n, *st_issue = v + 6 * n, *stored = v + 7 * n;
+    double *cfg_issue = v + 8 * n, *sent = cfg_issue + ni + 1;
+    dram_cal dram = {sent + ni + 1, sent + ni + 1 + reqs, 0};
+    uint64_t ki = 0, kf = 0, kc = 0, ko = 0, tags = a->pe.tags;
+    uint32_t j = 0;
+    double stage[2] = {0, 0}; /* when each staging buffer is free again */
+    double cfg_done = 0, wpc = (double)a->spm.banks * a->spm.ports;
+    for (;;) {
+        bool cfg_known = j == f->n_instr;
+        /* feed tags in order: an instruction holds pe.tags of them, so tag k waits until
+         * the deepest fed instruction has finished tag k - pe.tags ... */
+        while (kf < ki && (kf < tags || (cfg_known && kc > kf - tags))) {
+            double credit =
+                kf >= tags ? fmax(cs[kf - tags] + c->feed_depth + c->feed_time, cfg_done) : 0;
+            fs[kf] = fmax(fmax(in_ready[kf], kf ? fe[kf - 1] : 0), credit);
+            fe[kf] = fs[kf] + c->feed_time;
+            kf++;
+        }
+        /* ... and it flows through the array once an output slot is free for it */
+        while (kc < kf && (kc < f->out_slots || ko > kc - f->out_slots)) {
+            double out_free = kc >= f->out_slots ? stored[kc - f->out_slots] + 2 : 0;
+            cs[kc] = fmax(fmax(fs[kc], kc ? cs[kc - 1] + c->t_comp : 0),
+                          out_free + c->drain_loop - c->latency);
+            kc++;
+        }
+        /* the next DRAM request of each stream, when it can be known */
+        double t_cfg = INFINITY, t_in = INFINITY, t_out = INFINITY;
+        if (j < f->n_instr)
+            t_cfg = fmax(j ? cfg_issue[j - 1] : 0, fmin(stage[0], stage[1])) + 1;
+        if (ki < n && (ki < f->in_slots || kf > ki - f->in_slots))
+            t_in =
+                fmax(ki ? in_issue[ki - 1] : 0, ki >= f->in_slots ? fe[ki - f->in_slots] : 0) + 1;
+        if (ko < kc && cfg_known) {
+            written[ko] = fmax(cs[ko] + c->latency, cfg_done);
+            t_out = fmax(ko ? st_issue[ko - 1] : 0, written[ko] + 1) + c->spm_out + 2;
+        }
+        if (t_cfg == INFINITY && t_in == INFINITY && t_out == INFINITY)
+            break;
+        if (t_cfg <= t_in && t_cfg <= t_out) {
+            const eng_instr *in = &f->instr[j];
+            double bytes = (double)in->weight_elems * c->w;
+            cfg_issue[j] = t_cfg;
+            int slot = stage[1] < stage[0];
+            if (bytes > 0) {
+                double words = ceil(bytes / a->spm.width_bytes / wpc);
+                sent[j] = dram_serve(&dram, t_cfg + 1, c->weight_dram[j]) + lat + 2 * words + 6;
+            } else {
+                sent[j] = t_cfg + 2;
+            }
+            stage[slot] = sent[j];
+            double configured = sent[j] + ceil(bytes / arch_link_bytes(a)) + 2;
+            cfg_done = fmax(cfg_done, configured + c->rest[j]);
+            j++;
+        } else if (t_in <= t_out) {
+            in_issue[ki] = t_in;
+            in_ready[ki] = (c->in_bytes > 0 ? dram_serve(&dram, t_in + 1, c->in_bytes / c->bpc)
+                                            : t_in + c->spm_in) +
+                           c->lat_in + c->spm_in + 3;
+            ki++;
+        } else {
+            st_issue[ko] = t_out;
+            stored[ko] = (c->out_bytes > 0 ? dram_serve(&dram, t_out, c->out_bytes / c->bpc)
+                                           : t_out + c->spm_out) +
+                         c->lat_out + 2;
+            ko++;
+        }
+    }
+    double done = ko ? stored[ko - 1] : 0;
+    if (ko == n && f->n_tags > n) {
+        /* the pace of the last simulated tags holds for the rest */
+        uint64_t m = n > 16 ? 16 : n - 1;
+        double pace = m ? (stored[n - 1] - stored[n - 1 - m]) / (double)m : c->t_comp;
+        /* (never below what each tag needs of the DRAM or the array) */
+        pace = fmax(pace, fmax((c->in_bytes + c->out_bytes) / c->bpc, c->t_comp));
+        done += (double)(f->n_tags - n) * pace;
+    }
+    free(v);
+    return done;
 }
 
 static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_phase *f,
@@ -310,43 +485,65 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     double t_in = (lat_in + in_bytes / bpc + t_port + ENG_EST_HANDOFFS) / f->in_slots;
     double interval = fmax(fmax(fmax(t_pe, t_link), fmax(t_port, t_spm)),
                            fmax(fmax(t_dram, t_feed), fmax(t_out, t_in)));
-    /* Configuration, in instruction order: each instruction's weights pass through one
-     * of two SPM staging buffers (DRAM -> SPM, then read out as a message to its PE),
-     * sharing the DRAM bandwidth. Tags flow through the instructions configured so far
-     * meanwhile, so the first tag ends a tail's latency after the last configuration. */
-    double load_w = 0, all_bytes = 0, words_per_cycle = (double)a->spm.banks * a->spm.ports;
-    for (uint32_t i = 0; i < f->n_instr; i++) {
-        double bytes = (double)f->instr[i].weight_elems * w;
-        all_bytes += bytes;
-        load_w += bytes > 0
-                      ? lat + bytes / bpc + 2 * ceil(bytes / a->spm.width_bytes / words_per_cycle) +
-                            ENG_EST_HANDOFFS
-                      : 2.0;
-    }
-    load_w = fmax(load_w / 2, all_bytes > 0 ? lat + all_bytes / bpc : 0);
-    double tail = 0;
-    if (f->n_instr) {
-        const eng_instr *last = &f->instr[f->n_instr - 1];
-        double start = ready[f->n_instr - 1] - (double)instr_time(a, t, last);
-        tail = end - start;
-        load_w += ceil((double)last->weight_elems * w / link_bytes) + 2;
-    }
-    /* The first tag: fetched and written into the SPM, fed out through the ports (its
-     * messages queue there and on the banks), computed, drained into the SPM ports, read
-     * back from the SPM and written to DRAM. */
     double t_drain = 0, wpc = (double)a->spm.banks * a->spm.ports;
     for (uint32_t q = 0; q < 2 * a->array.rows; q++)
         t_drain = fmax(t_drain, load[(size_t)m.routers * m.link_dirs + q]);
-    double spm_in = ceil(in_bytes / a->spm.width_bytes / wpc);
-    double spm_out = ceil(out_bytes / a->spm.width_bytes / wpc);
-    double first_in = lat_in + in_bytes / bpc + spm_in + fmax(t_port, feed_spread);
-    double per_repeat = fmax(first_in + end, load_w + tail) + t_drain + spm_out + out_bytes / bpc +
-                        lat_out + (double)(f->n_tags ? f->n_tags - 1 : 0) * interval;
+    /* Per instruction: how long a tag still needs once it starts, and the DRAM time of
+     * its weights (strided weights may fall on one channel). */
+    size_t ni = f->n_instr;
+    double *per = malloc(sizeof *per * (2 * ni + 1));
+    if (!per) {
+        free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(bank);
+        return UTIL_ERUN;
+    }
+    double *rest = per, *wdram = per + ni;
+    for (uint32_t i = 0; i < ni; i++) {
+        const eng_instr *in = &f->instr[i];
+        rest[i] = end + t_drain - (ready[i] - (double)instr_time(a, t, in));
+        double wchan[64] = {0};
+        eng_pattern wp = {in->weight_addr, in->weight_elems, in->weight_elems, 1};
+        if (in->weight_run)
+            wp = (eng_pattern){in->weight_addr, in->weight_run, in->weight_pitch,
+                               in->weight_elems / in->weight_run};
+        if (in->weight_elems)
+            bursts(a, w, &wp, wchan);
+        wdram[i] = max_of(wchan, a->dram.channels < 64 ? a->dram.channels : 64) *
+                   a->dram.burst_bytes / (bpc / a->dram.channels);
+    }
+    double dram_time = (in_bytes + out_bytes) / bpc;
+    est_sched sc = {
+        .a = a,
+        .f = f,
+        .w = w,
+        .bpc = bpc / fmax(1.0, dram_time > 0 ? t_dram / dram_time : 1.0),
+        .lat_in = lat_in,
+        .lat_out = lat_out,
+        .in_bytes = in_bytes,
+        .out_bytes = out_bytes,
+        .spm_in = ceil((double)eng_pattern_elems(&pin) * w / a->spm.width_bytes / wpc),
+        .spm_out = ceil((double)eng_pattern_elems(&pout) * w / a->spm.width_bytes / wpc),
+        .feed_time = fmax(t_port, feed_spread),
+        .feed_depth = feed_depth,
+        .latency = end + t_drain,
+        .rest = rest,
+        .weight_dram = wdram,
+        .t_comp = fmax(fmax(t_pe, t_link), fmax(t_port, t_spm)),
+        .drain_loop = drain_loop,
+    };
+    double per_repeat = schedule(&sc, lat);
+    free(per);
+    if (per_repeat < 0) {
+        free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(bank);
+        return UTIL_ERUN;
+    }
     *cycles = per_repeat * (double)f->repeats;
     double lane_ops = 0, runs = (double)f->n_tags * (double)f->repeats;
     for (uint32_t i = 0; i < f->n_instr; i++)
         lane_ops += (double)f->instr[i].lane_ops;
     pe_out->lane_ops = lane_ops * runs;
+    double all_bytes = 0;
+    for (uint32_t i = 0; i < f->n_instr; i++)
+        all_bytes += (double)f->instr[i].weight_elems * w;
     pe_out->read_bytes = in_bytes * runs + (double)f->repeats * all_bytes;
     pe_out->write_bytes = out_bytes * runs;
     {

@@ -1126,12 +1126,7 @@ static uint64_t block_lines(const arch_desc *a, const tmap *tm, uint32_t gi, uti
 }
 
 /* The multilayer program when some group can keep its intermediates on chip and scratch
- * asks for it, or (MAP_SCRATCH_BEST) when the estimate finds it faster after a guard: a
- * phase that reads DRAM and writes the on-chip region is charged its tags' DRAM time on
- * top of the estimate. The engine runs such phases about that much slower than the
- * estimate says (FABNet's ffn2 at 4K on mld-8x8: 440 cycles per tag against an estimated
- * 256, DRAM 240); without the guard that op went multilayer, estimated 8.5% faster and
- * simulated 12% slower. Phases from the region to DRAM match the estimate. */
+ * asks for it, or (MAP_SCRATCH_BEST) when the estimate finds it faster. */
 static int choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t base,
                          map_scratch scratch, uint64_t cap)
 {
@@ -1149,21 +1144,10 @@ static int choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t b
     if (scratch == MAP_SCRATCH_BEST) {
         eng_estimate_total e0, e1;
         eng_program p0 = layout_program(&tm->lay, dt), p1 = layout_program(&multi, dt);
-        eng_phase_estimate *pe = calloc(multi.n_phases, sizeof *pe);
         char err[256];
-        bool keep = !pe || eng_estimate(a, &p0, NULL, &e0, err, sizeof err) ||
-                    eng_estimate(a, &p1, pe, &e1, err, sizeof err);
-        double c1 = keep ? 0 : (double)e1.cycles;
-        for (uint32_t i = 0; i < multi.n_phases && !keep; i++) {
-            /* a phase from DRAM into the on-chip region: its tags' DRAM time in full */
-            const eng_phase *f = &multi.phases[i];
-            eng_pattern in, outp;
-            f->tag_dma(f->tag_ctx, 0, &in, &outp);
-            if (!eng_pattern_onchip(&p1, &in) && eng_pattern_onchip(&p1, &outp))
-                c1 += pe[i].t_dram * (double)f->n_tags * (double)f->repeats;
-        }
-        free(pe);
-        if (keep || c1 >= (double)e0.cycles) {
+        bool keep = eng_estimate(a, &p0, NULL, &e0, err, sizeof err) ||
+                    eng_estimate(a, &p1, NULL, &e1, err, sizeof err) || e1.cycles >= e0.cycles;
+        if (keep) {
             layout_free(&multi);
             return UTIL_OK;
         }
