@@ -249,6 +249,8 @@ START_TEST(test_noc_skip_links)
     inbox_times(&s->pes[4].base, t, 1);
     ck_assert_uint_eq(t[0], 18);
     ck_assert_uint_eq(s->st.noc.flit_hops, 16);
+    /* the cut lies between columns 1 and 2: the hop 1 -> 2 crosses it */
+    ck_assert_uint_eq(s->st.noc.bisection_flits, 4);
     eng_sim_destroy(s);
 
     load_tiny(&a);
@@ -264,6 +266,11 @@ START_TEST(test_noc_skip_links)
     ck_assert_uint_eq(t[0], 16);
     ck_assert_uint_eq(s->st.noc.flit_hops, 8);
     ck_assert_uint_eq(s->st.noc.skip_flit_hops, 8);
+    /* the skip hop 0 -> 2 crosses the cut; 2 -> 4 does not */
+    ck_assert_uint_eq(s->st.noc.bisection_flits, 4);
+    /* links across the cut, one direction: the mesh link 1 -> 2 and the skip links
+     * 0 -> 2 and 1 -> 3 */
+    ck_assert_uint_eq(arch_bisection_links(&a), 3);
     eng_sim_destroy(s);
 }
 END_TEST

@@ -352,8 +352,16 @@ static void check_bounds(const char *arch_rel, const wl_desc *d)
     char err[512];
     run_result r;
     ck_assert_msg(run_model(&a, d, NULL, false, false, &r, err, sizeof err) == 0, "%s", err);
-    double peak = (double)arch_pe_count(&a) * arch_lanes(&a, d->dtype);
+    /* A PE does at most one lane operation per lane and cycle in each function unit (a
+     * kernel may use several units at once): per cycle at most the sum of the units'
+     * lanes_per_cycle, halved for FP32 (two FP16 lanes per FP32 lane). */
+    double unit_lanes = 0;
+    for (int u = 0; u < ARCH_FU_COUNT; u++)
+        unit_lanes += a.pe.fu[u].lanes_per_cycle / (d->dtype == UTIL_FP32 ? 2.0 : 1.0);
+    double peak = (double)arch_pe_count(&a) * unit_lanes;
     double bpc = arch_dram_bytes_per_cycle(&a);
+    /* every flit that crosses the bisection uses one of its links for a cycle */
+    double cut = 2.0 * arch_bisection_links(&a);
     uint64_t sum = 0;
     for (uint32_t b = 0; b < r.n_blocks; b++) {
         for (uint32_t i = 0; i < r.blocks[b].n_ops; i++) {
@@ -363,6 +371,8 @@ static void check_bounds(const char *arch_rel, const wl_desc *d)
             ck_assert_msg((double)o->cycles >=
                               (double)(o->dram_read_bytes + o->dram_write_bytes) / bpc,
                           "%s: DRAM bound", o->op.name);
+            ck_assert_msg((double)o->cycles >= (double)o->bisection_flits / cut,
+                          "%s: NoC bisection bound", o->op.name);
             /* every useful multiply of the closed form is done on the array */
             if (o->op.kind == WL_OP_DENSE || o->op.kind == WL_OP_SCORES ||
                 o->op.kind == WL_OP_CONTEXT || o->op.kind == WL_OP_BUTTERFLY)
@@ -382,6 +392,8 @@ static void check_bounds(const char *arch_rel, const wl_desc *d)
     ck_assert((double)r.total.cycles >= (double)r.total.lane_ops / peak);
     ck_assert((double)r.total.cycles >=
               (double)(r.total.dram.read_bytes + r.total.dram.write_bytes) / bpc);
+    ck_assert((double)r.total.cycles >= (double)r.total.noc.bisection_flits / cut);
+    ck_assert_uint_gt(r.total.noc.bisection_flits, 0);
     run_free(&r);
 }
 

@@ -73,6 +73,10 @@ uint32_t arch_pe_count(const arch_desc *a);
 /* SIMD lanes for a data type (FP32 pairs two FP16 lanes). */
 uint32_t arch_lanes(const arch_desc *a, util_dtype t);
 uint32_t arch_link_bytes(const arch_desc *a);
+/* The bisection cuts the array between columns cols/2 - 1 and cols/2. Links that cross
+ * it in one direction (mesh links and skip links, all rows); 0 for a one-column array. */
+uint32_t arch_bisection_links(const arch_desc *a);
+bool arch_crosses_bisection(const arch_desc *a, uint32_t col0, uint32_t col1);
 uint64_t arch_spm_bytes(const arch_desc *a);
 /* DRAM bytes per clock cycle, all channels together. */
 double arch_dram_bytes_per_cycle(const arch_desc *a);

@@ -147,6 +147,7 @@ typedef struct eng_stats {
         uint64_t messages, flits;
         uint64_t flit_hops;         /* flits x router-to-router links traversed */
         uint64_t skip_flit_hops;    /* of which over skip links */
+        uint64_t bisection_flits;   /* flits over links that cross the array's bisection */
         uint64_t router_traversals; /* flits x routers passed, ejection included */
         uint64_t wait_cycles;       /* cycles heads waited for a busy link */
     } noc;

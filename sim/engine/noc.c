@@ -109,6 +109,8 @@ void eng_noc_handle(eng_sim *s, const ev *e)
     s->st.noc.flit_hops += m->flits;
     if (skip != UINT32_MAX)
         s->st.noc.skip_flit_hops += m->flits;
+    if (arch_crosses_bisection(s->a, m->c, nc))
+        s->st.noc.bisection_flits += m->flits;
     m->r = nr;
     m->c = nc;
     eng_post(s, &s->noc_c, &s->noc_c, start + s->a->noc.hop_latency, EV_NOC_HOP, 0, 0, m);

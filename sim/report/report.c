@@ -43,6 +43,8 @@ void rep_derive(const rep_run *r, rep_derived *d)
                                     util_dtype_bytes(r->wl->dtype)
                               : map_butterfly_compulsory_bytes(&b);
     d->compulsory_bound = (uint64_t)ceil((double)d->compulsory_bytes / bpc - 1e-9);
+    uint32_t cut = arch_bisection_links(a);
+    d->noc_bound = cut ? util_ceil_div(st->noc.bisection_flits, 2 * (uint64_t)cut) : 0;
 }
 
 /* ---------------------------------------------------------------- text */
@@ -81,9 +83,9 @@ static void util_lines(FILE *f, const rep_run *r, const rep_derived *d)
             100.0 * d->utilization, 100.0 * d->busy_utilization, arch_pe_count(a), d->lanes);
     fprintf(f,
             "bounds     compute %llu cycles, DRAM traffic %llu cycles, compulsory DRAM %llu "
-            "cycles\n",
+            "cycles, NoC bisection %llu cycles\n",
             (unsigned long long)d->compute_bound, (unsigned long long)d->dram_bound,
-            (unsigned long long)d->compulsory_bound);
+            (unsigned long long)d->compulsory_bound, (unsigned long long)d->noc_bound);
 }
 
 void rep_summary(FILE *f, const rep_run *r)
@@ -118,11 +120,11 @@ void rep_summary(FILE *f, const rep_run *r)
             a->spm.width_bytes, (unsigned long long)st->spm.conflicts,
             (unsigned long long)st->spm.conflict_cycles);
     fprintf(f,
-            "NoC        %llu messages, %llu flits, %llu flit-hops (%llu on skip links), "
-            "%llu cycles waiting for links\n",
+            "NoC        %llu messages, %llu flits, %llu flit-hops (%llu on skip links, %llu "
+            "across the bisection), %llu cycles waiting for links\n",
             (unsigned long long)st->noc.messages, (unsigned long long)st->noc.flits,
             (unsigned long long)st->noc.flit_hops, (unsigned long long)st->noc.skip_flit_hops,
-            (unsigned long long)st->noc.wait_cycles);
+            (unsigned long long)st->noc.bisection_flits, (unsigned long long)st->noc.wait_cycles);
     if (r->functional && r->check) {
         const ref_compare *c = r->check;
         fprintf(f,
@@ -254,6 +256,7 @@ static void j_counters(jw *j, const arch_desc *a, const eng_stats *st)
     j_u(j, "flits", st->noc.flits);
     j_u(j, "flit_hops", st->noc.flit_hops);
     j_u(j, "skip_flit_hops", st->noc.skip_flit_hops);
+    j_u(j, "bisection_flits", st->noc.bisection_flits);
     j_u(j, "router_traversals", st->noc.router_traversals);
     j_u(j, "wait_cycles", st->noc.wait_cycles);
     j_close(j, '}');
@@ -360,6 +363,7 @@ void rep_json(FILE *f, const rep_run *r)
     j_u(&j, "dram_bound_cycles", d.dram_bound);
     j_u(&j, "compulsory_dram_bytes", d.compulsory_bytes);
     j_u(&j, "compulsory_dram_bound_cycles", d.compulsory_bound);
+    j_u(&j, "noc_bisection_bound_cycles", d.noc_bound);
     j_close(&j, '}');
 
     j_counters(&j, a, st);
@@ -775,6 +779,7 @@ void rep_model_json(FILE *f, const rep_run *r)
             j_u(&j, "spm_writes", o->spm_writes);
             j_u(&j, "spm_bank_conflicts", o->spm_conflicts);
             j_u(&j, "noc_flit_hops", o->flit_hops);
+            j_u(&j, "noc_bisection_flits", o->bisection_flits);
             j_u(&j, "tags", o->tags);
             j_u(&j, "events", o->events);
             j_u(&j, "candidates_scored", o->n_scored);
@@ -807,6 +812,7 @@ void rep_model_json(FILE *f, const rep_run *r)
     j_u(&j, "dram_bound_cycles", d.dram_bound);
     j_u(&j, "compulsory_dram_bytes", d.compulsory_bytes);
     j_u(&j, "compulsory_dram_bound_cycles", d.compulsory_bound);
+    j_u(&j, "noc_bisection_bound_cycles", d.noc_bound);
     j_u(&j, "dense_counterpart_flops", red.dense.flops);
     j_d(&j, "flop_reduction", red.flop_ratio);
     j_s(&j, "fabnet_reported_reduction", FABNET_REDUCTION);

@@ -37,6 +37,7 @@ typedef struct rep_derived {
     uint64_t dram_bound;       /* ceil(dram_bytes / bytes per cycle) */
     uint64_t compulsory_bytes; /* x and twiddles read once, y written once */
     uint64_t compulsory_bound;
+    uint64_t noc_bound; /* flits across the bisection over its links, both directions */
 } rep_derived;
 
 void rep_derive(const rep_run *r, rep_derived *d);

@@ -80,6 +80,7 @@ static void add_stats(eng_stats *tot, const eng_stats *s, uint64_t times)
     tot->noc.flits += s->noc.flits * times;
     tot->noc.flit_hops += s->noc.flit_hops * times;
     tot->noc.skip_flit_hops += s->noc.skip_flit_hops * times;
+    tot->noc.bisection_flits += s->noc.bisection_flits * times;
     tot->noc.router_traversals += s->noc.router_traversals * times;
     tot->noc.wait_cycles += s->noc.wait_cycles * times;
     tot->spm.reads += s->spm.reads * times;
@@ -109,6 +110,7 @@ static void op_summary(run_op *r, const eng_stats *s)
     r->spm_writes = s->spm.writes;
     r->spm_conflicts = s->spm.conflicts;
     r->flit_hops = s->noc.flit_hops;
+    r->bisection_flits = s->noc.bisection_flits;
 }
 
 /* ---------------------------------------------------------------- the run */

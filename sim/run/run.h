@@ -25,7 +25,7 @@ typedef struct run_op {
     map_candidate candidates[MAP_MAX_CANDIDATES];
     uint64_t dram_read_bytes, dram_write_bytes;
     uint64_t spm_reads, spm_writes, spm_conflicts;
-    uint64_t flit_hops;
+    uint64_t flit_hops, bisection_flits;
 } run_op;
 
 typedef struct run_block {
