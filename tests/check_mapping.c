@@ -54,7 +54,9 @@ START_TEST(test_round_trip)
     size_t n;
     char *doc = tu_read(f.map, &n);
     ck_assert_ptr_nonnull(strstr(doc, "op = \"q-proj\"; chain_pes = "));
-    ck_assert_ptr_nonnull(strstr(doc, "op = \"softmax\"; segments = "));
+    /* attention is fused here (its estimate beats the three ops apart) */
+    ck_assert_ptr_nonnull(strstr(doc, "op = \"attention\"; chain_pes = "));
+    ck_assert_ptr_null(strstr(doc, "op = \"softmax\""));
     ck_assert_ptr_nonnull(strstr(doc, "{ block = 1; op = \"mix\"; }"));
     /* loading the dumped mapping reproduces the run exactly */
     tu_run(&b, "--mapping", f.map, f.arch, f.model, NULL);
@@ -88,6 +90,33 @@ START_TEST(test_edit_takes_effect)
     ck_assert_str_ne(ca, cb);
     free(ca), free(cb);
     tu_free(&a), tu_free(&b);
+}
+END_TEST
+
+/* Naming softmax keeps attention unfused; naming attention fixes the fused plan. Both
+ * still compute the right values. */
+START_TEST(test_attention_entries)
+{
+    files f;
+    setup(&f);
+    tu_result r;
+    tu_write(f.map, "mapping = ( { block = 0; op = \"softmax\"; } );\n");
+    tu_run(&r, "--mapping", f.map, "--functional", f.arch, f.model, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "  softmax "));
+    ck_assert_ptr_nonnull(strstr(r.out, "  scores "));
+    ck_assert_ptr_null(strstr(r.out, "fused attention"));
+    ck_assert_ptr_nonnull(strstr(r.out, "functional pass"));
+    tu_free(&r);
+    tu_write(
+        f.map,
+        "mapping = ( { block = 0; op = \"attention\"; chain_pes = 2; rows_per_tag = 1; } );\n");
+    tu_run(&r, "--mapping", f.map, "--functional", f.arch, f.model, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "chains of 2 PEs, 1 rows per tag"));
+    ck_assert_ptr_null(strstr(r.out, "  softmax "));
+    ck_assert_ptr_nonnull(strstr(r.out, "functional pass"));
+    tu_free(&r);
 }
 END_TEST
 
@@ -128,6 +157,13 @@ START_TEST(test_errors)
     expect_error("  { op = \"q-proj\"; }", 3, "missing required key 'mapping[1].block'");
     expect_error("  { block = 0; op = \"k-proj\"; segments = 2; }", 3,
                  "op \"k-proj\" is mapped twice (first at");
+    expect_error("  { block = 0; op = \"attention\"; chain_pes = 3; }", 3,
+                 "chain_pes = 3, rows_per_tag = 0 is not a feasible plan on this array");
+    expect_error("  { block = 0; op = \"attention\"; segments = 2; }", 3,
+                 "fused attention takes chain_pes and rows_per_tag only");
+    expect_error("  { block = 0; op = \"scores\"; },\n  { block = 0; op = \"attention\"; }", 4,
+                 "\"attention\" fuses scores, softmax and context");
+    expect_error("  { block = 1; op = \"attention\"; }", 3, "is not an op of block 1");
 }
 END_TEST
 
@@ -146,6 +182,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_edit_takes_effect);
+    tcase_add_test(tc, test_attention_entries);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_options_need_a_model);
     suite_add_tcase(s, tc);

@@ -244,14 +244,15 @@ static void load(const char *arch_rel, arch_desc *a)
                   "%s", err);
 }
 
-/* A functional run on array a passes, and fails with a planted fault; returns the first
- * block's mapping of op `name` in desc (when non-NULL). */
-static void functional_on(const arch_desc *a, const char *arch_rel, wl_desc *d, const char *name,
-                          char *desc, size_t len)
+/* A functional run on array a (under the forced entries, if any) passes, and fails with
+ * a planted fault; returns the first block's mapping of op `name` in desc (when
+ * non-NULL). */
+static void functional_forced(const arch_desc *a, const char *arch_rel, wl_desc *d,
+                              const map_forced *forced, const char *name, char *desc, size_t len)
 {
     char err[512];
     run_result r, bad;
-    ck_assert_msg(run_model(a, d, NULL, true, false, &r, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model(a, d, forced, true, false, &r, err, sizeof err) == 0, "%s", err);
     ck_assert_msg(r.check.pass, "%s on %s: max error %g > tolerance %g", d->name, arch_rel,
                   r.check.max_abs_err, r.check.tolerance);
     for (uint32_t i = 0; name && i < r.blocks[0].n_ops; i++)
@@ -259,10 +260,16 @@ static void functional_on(const arch_desc *a, const char *arch_rel, wl_desc *d, 
             snprintf(desc, len, "%s", r.blocks[0].ops[i].desc);
     ck_assert_uint_eq(r.check.count, d->batch * d->seq_len * d->hidden);
     /* the check is live: a planted wrong weight fails it */
-    ck_assert_msg(run_model(a, d, NULL, true, true, &bad, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model(a, d, forced, true, true, &bad, err, sizeof err) == 0, "%s", err);
     ck_assert_msg(!bad.check.pass, "%s: a planted fault went unnoticed", d->name);
     run_free(&r);
     run_free(&bad);
+}
+
+static void functional_on(const arch_desc *a, const char *arch_rel, wl_desc *d, const char *name,
+                          char *desc, size_t len)
+{
+    functional_forced(a, arch_rel, d, NULL, name, desc, len);
 }
 
 static void functional(const char *arch_rel, wl_desc *d)
@@ -270,6 +277,15 @@ static void functional(const char *arch_rel, wl_desc *d)
     arch_desc a;
     load(arch_rel, &a);
     functional_on(&a, arch_rel, d, NULL, NULL, 0);
+}
+
+/* A mapping that names block 0's softmax, which keeps its attention unfused. */
+static const map_forced *unfused(void)
+{
+    static map_forced f;
+    f.n = 1;
+    f.f[0] = (map_force){.block = 0, .op = "softmax", .where = "test"};
+    return &f;
 }
 
 /* Rows too long for a one-pass softmax on a PE buffer of 512 bytes (256 FP16 elements):
@@ -283,13 +299,96 @@ START_TEST(test_functional_long_rows)
     wl_desc d = model(256, 16, 2, 32, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
     snprintf(d.name, sizeof d.name, "long rows");
     char desc[MAP_DESC_MAX] = "";
-    functional_on(&a, "mld-4x4 with 512-byte PE buffers", &d, "softmax", desc, sizeof desc);
+    functional_forced(&a, "mld-4x4 with 512-byte PE buffers", &d, unfused(), "softmax", desc,
+                      sizeof desc);
     ck_assert_msg(strstr(desc, "two passes"), "one-pass softmax: %s", desc);
     d.mask = WL_MASK_CAUSAL;
     d.dtype = UTIL_FP32;
     a.pe.buffer_bytes = 1024; /* the same element budget in FP32 */
-    functional_on(&a, "mld-4x4 with 1024-byte PE buffers", &d, "softmax", desc, sizeof desc);
+    functional_forced(&a, "mld-4x4 with 1024-byte PE buffers", &d, unfused(), "softmax", desc,
+                      sizeof desc);
     ck_assert_msg(strstr(desc, "two passes"), "one-pass softmax: %s", desc);
+}
+END_TEST
+
+/* A mapping that fuses block 0's attention, optionally with a fixed plan. */
+static const map_forced *fused(uint32_t chain_pes, uint32_t rows_per_tag)
+{
+    static map_forced f;
+    f.n = 1;
+    f.f[0] = (map_force){.block = 0,
+                         .op = "attention",
+                         .chain_pes = chain_pes,
+                         .rows_per_tag = rows_per_tag,
+                         .where = "test"};
+    return &f;
+}
+
+/* Fused attention (online softmax on PE chains) matches the reference: in one pass; in
+ * passes over key ranges with the state carried through DRAM (PE buffers of 512 bytes
+ * hold 3 keys of 16 features beside 4 tags of one row: 4 x (2 x 16 + 2 + 3) + 3 x 32 =
+ * 244 of 256 elements, so chains of 4 cover 12 keys and 40 keys take 4 passes); with a
+ * causal mask, where whole key ranges are masked for the first queries; over two batch
+ * items; and with rows that do not fill the last tag. */
+START_TEST(test_functional_fused_attention)
+{
+    arch_desc a;
+    load("arch/mld-4x4.cfg", &a);
+    wl_desc d = model(40, 32, 2, 64, 2, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+    snprintf(d.name, sizeof d.name, "fused");
+    char desc[MAP_DESC_MAX] = "";
+    functional_forced(&a, "arch/mld-4x4.cfg", &d, fused(0, 0), "attention", desc, sizeof desc);
+    ck_assert_msg(strstr(desc, "fused attention") && strstr(desc, "1 pass,"), "%s", desc);
+    functional_forced(&a, "arch/mld-4x4.cfg", &d, fused(2, 8), "attention", desc, sizeof desc);
+    ck_assert_msg(strstr(desc, "2 PEs, 8 rows per tag"), "%s", desc);
+    d.mask = WL_MASK_CAUSAL;
+    a.pe.buffer_bytes = 512;
+    functional_forced(&a, "mld-4x4 with 512-byte PE buffers", &d, fused(4, 1), "attention", desc,
+                      sizeof desc);
+    ck_assert_msg(strstr(desc, "3 keys per PE, 4 passes"), "%s", desc);
+    d.dtype = UTIL_FP32;
+    a.pe.buffer_bytes = 1024; /* the same element budget in FP32 */
+    functional_forced(&a, "mld-4x4 with 1024-byte PE buffers", &d, fused(4, 1), "attention", desc,
+                      sizeof desc);
+    ck_assert_msg(strstr(desc, "4 passes"), "%s", desc);
+}
+END_TEST
+
+/* Where the mapper fuses attention (its estimate beats the three ops apart), the engine
+ * confirms it: fewer cycles and less DRAM traffic than scores, softmax and context
+ * apart, for BERT-base shapes at 256 tokens on mld-8x8. The fused op never moves S or P
+ * (12 x 256 x 256 x 2 bytes = 1.5 MiB each) but must read Q, K and V and write C
+ * (4 x 256 x 768 x 2 bytes). */
+START_TEST(test_fused_attention_faster)
+{
+    arch_desc a;
+    load("arch/mld-8x8.cfg", &a);
+    wl_desc d = model(256, 768, 12, 3072, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+    char err[512];
+    run_result f, s;
+    ck_assert_msg(run_model(&a, &d, NULL, false, false, &f, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model(&a, &d, unfused(), false, false, &s, err, sizeof err) == 0, "%s", err);
+    uint64_t fc = 0, fd = 0, sc = 0, sd = 0;
+    for (uint32_t i = 0; i < f.blocks[0].n_ops; i++) {
+        const run_op *o = &f.blocks[0].ops[i];
+        if (o->op.kind == WL_OP_ATTENTION)
+            fc = o->cycles, fd = o->dram_read_bytes + o->dram_write_bytes;
+    }
+    for (uint32_t i = 0; i < s.blocks[0].n_ops; i++) {
+        const run_op *o = &s.blocks[0].ops[i];
+        ck_assert(o->op.kind != WL_OP_ATTENTION);
+        if (o->op.kind == WL_OP_SCORES || o->op.kind == WL_OP_SOFTMAX ||
+            o->op.kind == WL_OP_CONTEXT)
+            sc += o->cycles, sd += o->dram_read_bytes + o->dram_write_bytes;
+    }
+    ck_assert_msg(fc > 0 && fc < sc, "fused %llu cycles, apart %llu", (unsigned long long)fc,
+                  (unsigned long long)sc);
+    ck_assert_uint_lt(fd, sd);
+    ck_assert_uint_ge(fd, 4ull * 256 * 768 * 2);
+    ck_assert_uint_ge(sd, fd + 2ull * 12 * 256 * 256 * 2);
+    ck_assert_uint_lt(f.total.cycles, s.total.cycles);
+    run_free(&f);
+    run_free(&s);
 }
 END_TEST
 
@@ -352,13 +451,7 @@ static void check_bounds(const char *arch_rel, const wl_desc *d)
     char err[512];
     run_result r;
     ck_assert_msg(run_model(&a, d, NULL, false, false, &r, err, sizeof err) == 0, "%s", err);
-    /* A PE does at most one lane operation per lane and cycle in each function unit (a
-     * kernel may use several units at once): per cycle at most the sum of the units'
-     * lanes_per_cycle, halved for FP32 (two FP16 lanes per FP32 lane). */
-    double unit_lanes = 0;
-    for (int u = 0; u < ARCH_FU_COUNT; u++)
-        unit_lanes += a.pe.fu[u].lanes_per_cycle / (d->dtype == UTIL_FP32 ? 2.0 : 1.0);
-    double peak = (double)arch_pe_count(&a) * unit_lanes;
+    double peak = tu_lane_ops_per_cycle(&a, d->dtype);
     double bpc = arch_dram_bytes_per_cycle(&a);
     /* every flit that crosses the bisection uses one of its links for a cycle */
     double cut = 2.0 * arch_bisection_links(&a);
@@ -375,7 +468,8 @@ static void check_bounds(const char *arch_rel, const wl_desc *d)
                           "%s: NoC bisection bound", o->op.name);
             /* every useful multiply of the closed form is done on the array */
             if (o->op.kind == WL_OP_DENSE || o->op.kind == WL_OP_SCORES ||
-                o->op.kind == WL_OP_CONTEXT || o->op.kind == WL_OP_BUTTERFLY)
+                o->op.kind == WL_OP_CONTEXT || o->op.kind == WL_OP_BUTTERFLY ||
+                o->op.kind == WL_OP_ATTENTION)
                 ck_assert_uint_ge(o->lane_ops, o->op.macs);
             /* an op reads each of its inputs and writes its output at least once */
             uint64_t w = util_dtype_bytes(d->dtype), in = wl_tensor_elems(d, o->op.src0);
@@ -432,7 +526,7 @@ START_TEST(test_json_deterministic)
     ck_assert_uint_eq(n1, n2);
     ck_assert(memcmp(a, b, n1) == 0);
     ck_assert_ptr_nonnull(strstr(a, "\"flop_reduction\""));
-    ck_assert_ptr_nonnull(strstr(a, "\"name\": \"scores\""));
+    ck_assert_ptr_nonnull(strstr(a, "\"name\": \"attention\""));
     free(a);
     free(b);
     remove(j1);
@@ -648,6 +742,8 @@ int main(void)
     tcase_add_test(tc, test_review_cases);
     tcase_add_test(tc, test_presets_map);
     tcase_add_test(tc, test_functional_long_rows);
+    tcase_add_test(tc, test_functional_fused_attention);
+    tcase_add_test(tc, test_fused_attention_faster);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

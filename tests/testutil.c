@@ -142,3 +142,11 @@ int tu_line_of(const char *text, const char *needle)
         line += *p == '\n';
     return line;
 }
+
+double tu_lane_ops_per_cycle(const arch_desc *a, util_dtype t)
+{
+    double per_pe = 0;
+    for (int u = 0; u < ARCH_FU_COUNT; u++)
+        per_pe += a->pe.fu[u].lanes_per_cycle / (t == UTIL_FP32 ? 2.0 : 1.0);
+    return per_pe * arch_pe_count(a);
+}

@@ -6,6 +6,8 @@
 
 #include <check.h>
 
+#include "../sim/arch/arch.h"
+
 /* Runs a suite (forking per test) and returns the process exit status. */
 int tu_main(Suite *s);
 
@@ -34,5 +36,11 @@ void tu_write(const char *path, const char *text);
 char *tu_replace(const char *text, const char *old, const char *new_text);
 /* 1-based line on which needle first occurs in text, 0 if absent. */
 int tu_line_of(const char *text, const char *needle);
+
+/* The most lane operations the array can do per cycle: a PE does at most one per lane and
+ * cycle in each function unit (a kernel may use several units at once), so per cycle the
+ * sum of the units' lanes_per_cycle, halved for FP32 (two FP16 lanes per FP32 lane). A
+ * bound derived from the arch description alone. */
+double tu_lane_ops_per_cycle(const arch_desc *a, util_dtype t);
 
 #endif

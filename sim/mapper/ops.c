@@ -1,4 +1,5 @@
-/* ops.c: maps model ops onto the array: GEMM chains (dense, scores, context) and segmented row ops.
+/* ops.c: maps model ops onto the array: GEMM chains (dense, scores, context), fused attention and
+ * segmented row ops.
  */
 #include <math.h>
 #include <stdio.h>
@@ -982,6 +983,253 @@ static int row_map(const arch_desc *a, const wl_op *op, const map_op_io *io, uti
     return UTIL_OK;
 }
 
+/* ---------------------------------------------------------------- fused attention
+ *
+ * softmax(Q K^T / sqrt(d)) V per head with neither S nor P in memory: the online
+ * softmax on chains of PEs. Position i of a chain holds kb keys and their values (one
+ * strided run, since K and V share rows). For a tag of mt query rows it scores them
+ * against its keys and keeps, per row, the maximum m, the sum l of exp(s - m) and the
+ * unnormalised output o = sum exp(s - m) v; it merges that state with the one arriving
+ * from position i - 1 (m the larger, each side scaled by exp(its m - m)) and passes it
+ * on with the query rows; the last position writes o / l. Chains take different heads. When the
+ * keys do not fit one chain, passes over key ranges carry the state through DRAM: a scratch row per
+ * query holds [q m l o] for every head, and the next pass reads it back. */
+
+typedef struct attn_plan {
+    uint32_t Lc, Gc, mt, kb, passes;
+} attn_plan;
+
+/* One batch item of the op: its rows of Q, of the [K | V] pair and of C, the scratch. */
+typedef struct attn_prob {
+    uint64_t N, d, heads;
+    map_tensor q, kv, c, scratch;
+    double scale;
+    bool causal;
+} attn_prob;
+
+typedef struct attn_ictx {
+    uint32_t mt, kb, d;
+    uint64_t key0, row0; /* first key of the instruction, first query row of the phase */
+    bool merge_in;       /* a state arrives (from position i - 1 or from the scratch) */
+    bool finish;         /* last position of the last pass: write o / l */
+    bool causal;
+    double scale;
+} attn_ictx;
+
+/* A row of the local buffer: q, m, l, o; the tag's scores follow the mt rows. */
+static uint32_t attn_row(uint32_t d)
+{
+    return 2 * d + 2;
+}
+
+static void attn_kernel(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,
+                        float *buf, const float *w, util_dtype t)
+{
+    const attn_ictx *g = ctx;
+    (void)in, (void)repeat;
+    uint32_t d = g->d, e = attn_row(d);
+    float *p = buf + (size_t)g->mt * e;
+    for (uint32_t r = 0; r < g->mt; r++) {
+        float *q = buf + (size_t)r * e, *st = q + d;
+        uint64_t query = g->row0 + tag * g->mt + r;
+        double m = -INFINITY, sum = 0;
+        for (uint32_t j = 0; j < g->kb; j++) {
+            double acc = 0;
+            for (uint32_t c = 0; c < d; c++)
+                acc += (double)q[c] * w[(size_t)j * 2 * d + c];
+            p[j] = g->causal && g->key0 + j > query ? -INFINITY
+                                                    : util_round_dtype(t, (float)(acc * g->scale));
+            m = fmax(m, p[j]);
+        }
+        for (uint32_t j = 0; j < g->kb; j++) {
+            p[j] = m == -INFINITY ? 0.0f : util_round_dtype(t, (float)exp(p[j] - m));
+            sum += p[j];
+        }
+        /* merge with the arriving state; both sides empty (fully masked) stays empty */
+        double M = g->merge_in ? fmax(m, st[0]) : m;
+        double a_loc = M == -INFINITY ? 0 : exp(m - M);
+        double a_in = g->merge_in && M != -INFINITY ? exp(st[0] - M) : 0;
+        double l = a_loc * sum + a_in * (g->merge_in ? st[1] : 0);
+        for (uint32_t c = 0; c < d; c++) {
+            double acc = 0;
+            for (uint32_t j = 0; j < g->kb; j++)
+                acc += (double)p[j] * w[(size_t)j * 2 * d + d + c];
+            double o = a_loc * acc + a_in * (g->merge_in ? st[2 + c] : 0);
+            st[2 + c] = util_round_dtype(t, (float)(g->finish ? (l > 0 ? o / l : 0) : o));
+        }
+        st[0] = (float)M;
+        st[1] = util_round_dtype(t, (float)l);
+    }
+}
+
+/* Vector operations of one instruction per tag, unit by unit, and its lane operations:
+ * q.k over the keys, scale, max, s - m, exp, row sums and p.v; the merge rescales both
+ * states; the last position divides by l. */
+static void attn_costs(const attn_ictx *g, uint32_t L, eng_instr *in)
+{
+    uint64_t mt = g->mt, kb = g->kb, d = g->d;
+    uint32_t V = vecs(kb, L), D = vecs(d, L), R = vecs(mt, L);
+    bool mg = g->merge_in;
+    in->vec_ops[ARCH_FU_MAC] = (uint32_t)(mt * d * V + mt * kb * D + (mg ? mt * D : 0));
+    in->vec_ops[ARCH_FU_MUL] = (uint32_t)(mt * V + (mg ? mt * D : 0) + (g->finish ? mt * D : 0));
+    in->vec_ops[ARCH_FU_MAX] = (uint32_t)(mt * V) + (mg ? R : 0);
+    in->vec_ops[ARCH_FU_ADD] = (uint32_t)(2 * mt * V) + (mg ? R : 0);
+    in->vec_ops[ARCH_FU_EXP] = (uint32_t)(mt * V) + (mg ? 2 * R : 0);
+    in->vec_ops[ARCH_FU_RCP] = g->finish ? R : 0;
+    in->lane_ops = mt * kb * (2 * d + 5) + (mg ? mt * (2 * d + 4) : 0) + (g->finish ? mt * d : 0);
+}
+
+/* Every feasible plan: chains of Lc PEs (a power of two) taking Gc heads at a time (Gc
+ * divides the heads), mt query rows per tag, the most keys per position the PE buffer
+ * holds beside pe.tags tags, and as many passes as the keys then need. */
+static uint32_t attn_plans(const arch_desc *a, const attn_prob *g, util_dtype t,
+                           attn_plan plans[GEMM_MAX_PLANS])
+{
+    uint32_t P = arch_pe_count(a), wb = util_dtype_bytes(t), n = 0;
+    uint64_t cap = a->pe.buffer_bytes / wb, spm = arch_spm_bytes(a) / wb, tags = a->pe.tags;
+    uint64_t e = attn_row((uint32_t)g->d);
+    for (uint32_t Lc = 1; Lc <= P && Lc <= g->N && n < GEMM_MAX_PLANS; Lc *= 2) {
+        uint64_t Gc = P / Lc < g->heads ? P / Lc : g->heads;
+        if (g->heads % Gc)
+            continue;
+        for (uint32_t mt = 1; mt <= 64 && mt <= g->N && n < GEMM_MAX_PLANS; mt *= 2) {
+            if (tags * mt * e >= cap)
+                break;
+            /* per position: pe.tags x (mt rows + kb scores) + kb keys and values */
+            uint64_t kb_max = (cap - tags * mt * e) / (2 * g->d + tags);
+            if (!kb_max)
+                break;
+            uint64_t passes = util_ceil_div(g->N, Lc * kb_max);
+            uint64_t kb = util_ceil_div(g->N, passes * Lc);
+            /* SPM: two input and two output slots, two weight staging buffers */
+            if (passes > 64 || 4 * mt * Gc * e + 4 * kb * g->d > spm)
+                continue;
+            plans[n++] = (attn_plan){Lc, (uint32_t)Gc, mt, (uint32_t)kb, (uint32_t)passes};
+        }
+    }
+    return n;
+}
+
+/* Positions o, o + e, ... of each row's run of n (functional transfers). */
+static const uint32_t *rows_pos(store *st, uint32_t mt, uint32_t e, uint32_t off, uint32_t n)
+{
+    uint32_t *p = keep(st, (size_t)mt * n, sizeof *p);
+    if (p)
+        for (uint32_t r = 0; r < mt; r++)
+            for (uint32_t j = 0; j < n; j++)
+                p[(size_t)r * n + j] = r * e + off + j;
+    return p;
+}
+
+/* One phase: pass `pass` over its keys for query rows row0 .. row0 + mt * n_tags, all
+ * heads (a repeat per group of Gc heads). */
+static int attn_phase(const arch_desc *a, const attn_prob *g, util_dtype t, const attn_plan *pl,
+                      uint32_t pass, uint32_t mt, uint64_t n_tags, uint64_t row0, bool functional,
+                      ops_priv *p)
+{
+    uint32_t L = arch_lanes(a, t), d = (uint32_t)g->d, e = attn_row(d), Gc = pl->Gc;
+    uint64_t k_begin = (uint64_t)pass * pl->Lc * pl->kb;
+    uint64_t k_end = k_begin + (uint64_t)pl->Lc * pl->kb < g->N ? k_begin + pl->Lc * pl->kb : g->N;
+    uint32_t Lp = (uint32_t)util_ceil_div(k_end - k_begin, pl->kb);
+    bool first = pass == 0, last = pass + 1 == pl->passes;
+    phase_build b;
+    tag_map *tm = keep(&p->st, 1, sizeof *tm);
+    if (!tm || pb_init(&b, &p->st, Gc * Lp, Gc * (Lp + 1)))
+        return UTIL_ERUN;
+    uint64_t sw = g->scratch.stride, in_w = first ? d : e, out_w = last ? d : e;
+    *tm = (tag_map){.n_tags = n_tags,
+                    .rows = mt,
+                    .in_addr = first ? g->q.addr + row0 * g->q.stride : g->scratch.addr + row0 * sw,
+                    .in_run = Gc * in_w,
+                    .in_pitch = first ? g->q.stride : sw,
+                    .in_step = Gc * in_w,
+                    .out_addr = last ? g->c.addr + row0 * g->c.stride : g->scratch.addr + row0 * sw,
+                    .out_run = Gc * out_w,
+                    .out_pitch = last ? g->c.stride : sw,
+                    .out_step = Gc * out_w};
+    uint64_t H = g->kv.cols / 2;
+    for (uint32_t c = 0; c < Gc; c++) {
+        for (uint32_t i = 0; i < Lp; i++) {
+            uint64_t key0 = k_begin + (uint64_t)i * pl->kb;
+            uint32_t kb = (uint32_t)(k_end - key0 < pl->kb ? k_end - key0 : pl->kb);
+            int32_t me = (int32_t)b.n_ins;
+            eng_instr *in = &b.ins[b.n_ins++];
+            attn_ictx *ic = keep(&p->st, 1, sizeof *ic);
+            if (!ic)
+                return UTIL_ERUN;
+            *ic = (attn_ictx){
+                mt, kb, d, key0, row0, i > 0 || !first, last && i + 1 == Lp, g->causal, g->scale};
+            in->pe = snake_pe(a, c * pl->Lc + i);
+            in->op = ENG_OP_KERNEL;
+            in->kernel = attn_kernel;
+            in->kernel_ctx = ic;
+            attn_costs(ic, L, in);
+            in->local_elems = mt * e + kb;
+            /* keys key0.. of head c (of the repeat's group): K then V of each, H apart */
+            in->weight_elems = 2 * kb * d;
+            in->weight_addr = g->kv.addr + key0 * g->kv.stride + (uint64_t)c * d;
+            in->weight_run = d;
+            in->weight_pitch = H;
+            /* the first position takes q (and the carried state, in a later pass) from the
+             * SPM; each passes q and the merged state on, so that only the chain's head is
+             * fed and deep positions never wait for the controller */
+            if (i == 0) {
+                eng_xfer *xs = pb_xfer(&b, -1, me, mt * (first ? d : e));
+                if (!xs)
+                    return UTIL_ERUN;
+                xs->spm_port = near_port(a, in->pe);
+                xs->spm = (eng_pattern){(uint64_t)c * in_w, in_w, Gc * in_w, mt};
+                if (functional && first && !(xs->dst_pos = rows_pos(&p->st, mt, e, 0, d)))
+                    return UTIL_ERUN;
+            } else if (!pb_xfer(&b, me - 1, me, mt * e)) {
+                return UTIL_ERUN;
+            }
+            if (i + 1 == Lp) {
+                eng_xfer *xo = pb_xfer(&b, me, -1, mt * out_w);
+                if (!xo)
+                    return UTIL_ERUN;
+                xo->spm_port = near_port(a, in->pe);
+                xo->spm = (eng_pattern){(uint64_t)c * out_w, out_w, Gc * out_w, mt};
+                if (functional && last && !(xo->src_pos = rows_pos(&p->st, mt, e, d + 2, d)))
+                    return UTIL_ERUN;
+            }
+        }
+    }
+    return add_phase(p, &b, tm, g->heads / Gc, (uint64_t)Gc * d);
+}
+
+/* All phases of one batch item: pass by pass, full tags then the leftover rows. */
+static int attn_map(const arch_desc *a, const attn_prob *g, util_dtype t, const attn_plan *pl,
+                    bool functional, ops_priv *p)
+{
+    uint64_t full = g->N / pl->mt, rest = g->N % pl->mt;
+    for (uint32_t pass = 0; pass < pl->passes; pass++) {
+        int rc = full ? attn_phase(a, g, t, pl, pass, pl->mt, full, 0, functional, p) : UTIL_OK;
+        if (!rc && rest)
+            rc = attn_phase(a, g, t, pl, pass, (uint32_t)rest, 1, full * pl->mt, functional, p);
+        if (rc)
+            return rc;
+    }
+    return UTIL_OK;
+}
+
+/* Batch item b of the op. */
+static void attn_item(const wl_desc *d, const wl_op *op, const map_op_io *io, uint64_t b,
+                      attn_prob *g)
+{
+    uint64_t N = d->seq_len, e = attn_row((uint32_t)op->d);
+    *g = (attn_prob){.N = N,
+                     .d = op->d,
+                     .heads = d->heads,
+                     .scale = 1.0 / sqrt((double)op->d),
+                     .causal = d->mask == WL_MASK_CAUSAL};
+    g->q = (map_tensor){io->src0.addr + b * N * io->src0.stride, N, io->src0.cols, io->src0.stride};
+    g->kv =
+        (map_tensor){io->src1.addr + b * N * io->src1.stride, N, io->src1.cols, io->src1.stride};
+    g->c = (map_tensor){io->dst.addr + b * N * io->dst.stride, N, io->dst.cols, io->dst.stride};
+    g->scratch = (map_tensor){io->free_addr + b * N * d->heads * e, N, d->heads * e, d->heads * e};
+}
+
 /* ---------------------------------------------------------------- the search */
 
 /* Attention group gi = batch b, head h of a QK^T or PV op: its rows of Q (or P), its
@@ -1009,9 +1257,45 @@ static const char *bottleneck_of(const eng_phase_estimate *e)
     return names[k];
 }
 
+/* Prices a trial mapping with eng_estimate: its cycles and the term that bounds its
+ * first phase. Frees the trial. */
+static int price(const arch_desc *a, util_dtype t, ops_priv *trial, uint64_t *cycles,
+                 const char **why, char *err, size_t errlen)
+{
+    eng_phase_estimate *pe = calloc(trial->n_phases + 1, sizeof *pe);
+    eng_estimate_total est = {0, 0, 0, 0};
+    eng_program prog = {t, trial->n_phases, trial->phases, UINT64_MAX, 0, 0};
+    int rc = !pe || eng_estimate(a, &prog, pe, &est, err, errlen) ? UTIL_ERUN : UTIL_OK;
+    *cycles = est.cycles;
+    *why = rc ? "" : bottleneck_of(&pe[0]);
+    free(pe);
+    store_free(&trial->st);
+    free(trial->phases);
+    return rc;
+}
+
+/* Keeps the best few scored candidates for --explain, in order of cost (ties: the
+ * earlier, so the search is deterministic). */
+static void note_candidate(map_op_result *out, uint64_t cost, const char *why, const char *desc)
+{
+    out->n_scored++;
+    uint32_t k =
+        out->n_candidates < MAP_MAX_CANDIDATES ? out->n_candidates++ : MAP_MAX_CANDIDATES - 1;
+    if (k == MAP_MAX_CANDIDATES - 1 && out->n_scored > MAP_MAX_CANDIDATES &&
+        cost >= out->candidates[k].cycles)
+        return;
+    while (k > 0 && out->candidates[k - 1].cycles > cost) {
+        out->candidates[k] = out->candidates[k - 1];
+        k--;
+    }
+    map_candidate *c = &out->candidates[k];
+    snprintf(c->desc, sizeof c->desc, "%s", desc);
+    c->cycles = cost;
+    c->bottleneck = why;
+}
+
 /* Builds every feasible plan for one group and prices it with eng_estimate (times the
- * groups, which are identical); keeps the cheapest (ties: the earlier, so the search is
- * deterministic) and the best few for --explain. */
+ * groups, which are identical); keeps the cheapest and the best few for --explain. */
 static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uint64_t groups,
                        uint64_t free_addr, gemm_plan *best, map_op_result *out, char *err,
                        size_t errlen, const char *opname)
@@ -1029,40 +1313,90 @@ static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uin
     for (uint32_t i = 0; i < n; i++) {
         ops_priv trial;
         memset(&trial, 0, sizeof trial);
-        uint64_t w_next = free_addr;
+        uint64_t w_next = free_addr, cycles = 0;
+        const char *why = "";
         int rc = gemm_map(a, g, t, &plans[i], &w_next, false, &trial);
-        eng_phase_estimate *pe = rc ? NULL : calloc(trial.n_phases + 1, sizeof *pe);
-        eng_estimate_total est = {0, 0, 0, 0};
-        eng_program prog = {t, trial.n_phases, trial.phases, UINT64_MAX, 0, 0};
-        if (!rc && (!pe || eng_estimate(a, &prog, pe, &est, err, errlen)))
-            rc = UTIL_ERUN;
-        uint64_t cost = est.cycles * groups;
-        const char *why = rc ? "" : bottleneck_of(&pe[0]);
-        free(pe);
-        store_free(&trial.st);
-        free(trial.phases);
-        if (rc)
+        rc = rc ? rc : price(a, t, &trial, &cycles, &why, err, errlen);
+        if (rc) {
+            store_free(&trial.st);
+            free(trial.phases);
             return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping %s", opname);
+        }
+        uint64_t cost = cycles * groups;
         if (cost < best_cost) {
             best_cost = cost;
             *best = plans[i];
         }
-        /* keep the best few, in order of cost */
-        out->n_scored++;
-        uint32_t k =
-            out->n_candidates < MAP_MAX_CANDIDATES ? out->n_candidates++ : MAP_MAX_CANDIDATES - 1;
-        if (k == MAP_MAX_CANDIDATES - 1 && out->n_scored > MAP_MAX_CANDIDATES &&
-            cost >= out->candidates[k].cycles)
-            continue;
-        while (k > 0 && out->candidates[k - 1].cycles > cost) {
-            out->candidates[k] = out->candidates[k - 1];
-            k--;
-        }
-        map_candidate *c = &out->candidates[k];
-        snprintf(c->desc, sizeof c->desc, "%u chains of %u PEs, %u rows x %u columns per chain",
+        char desc[96];
+        snprintf(desc, sizeof desc, "%u chains of %u PEs, %u rows x %u columns per chain",
                  plans[i].Gc, plans[i].Lc, plans[i].mt, plans[i].nr);
-        c->cycles = cost;
-        c->bottleneck = why;
+        note_candidate(out, cost, why, desc);
+    }
+    return UTIL_OK;
+}
+
+/* The same search for fused attention (batch items are identical). A mapping-file entry
+ * f narrows it to the plans with its chain_pes and rows_per_tag (0: any). */
+static int attn_search(const arch_desc *a, const attn_prob *g, util_dtype t, uint64_t batch,
+                       const map_force *f, attn_plan *best, map_op_result *out, char *err,
+                       size_t errlen)
+{
+    attn_plan plans[GEMM_MAX_PLANS];
+    uint32_t n = attn_plans(a, g, t, plans), kept = 0;
+    if (f && (f->columns_per_chain || f->segments || f->rows_per_chain))
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: attention: fused attention takes chain_pes and rows_per_tag only "
+                         "(columns_per_chain, segments and rows_per_chain do not apply)",
+                         f->where);
+    uint32_t lc_lo = UINT32_MAX, lc_hi = 0, mt_hi = 0;
+    for (uint32_t i = 0; f && i < n; i++) {
+        lc_lo = plans[i].Lc < lc_lo ? plans[i].Lc : lc_lo;
+        lc_hi = plans[i].Lc > lc_hi ? plans[i].Lc : lc_hi;
+        mt_hi = plans[i].mt > mt_hi ? plans[i].mt : mt_hi;
+        if ((!f->chain_pes || plans[i].Lc == f->chain_pes) &&
+            (!f->rows_per_tag || plans[i].mt == f->rows_per_tag))
+            plans[kept++] = plans[i];
+    }
+    if (f && !kept && n)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: attention: chain_pes = %u, rows_per_tag = %u is not a feasible "
+                         "plan on this array (allowed: chain_pes a power of two from %u to %u "
+                         "whose chains split the %llu heads evenly, rows_per_tag a power of two "
+                         "from 1 to %u whose %u tags fit the %u-byte PE buffer)",
+                         f->where, f->chain_pes, f->rows_per_tag, lc_lo, lc_hi,
+                         (unsigned long long)g->heads, mt_hi, a->pe.tags, a->pe.buffer_bytes);
+    n = f ? kept : n;
+    if (!n)
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "cannot map fused attention (%llu tokens, %llu features per head): one "
+                         "query row and one key per PE need more than the %u-byte PE buffer or "
+                         "the %llu-byte SPM",
+                         (unsigned long long)g->N, (unsigned long long)g->d, a->pe.buffer_bytes,
+                         (unsigned long long)arch_spm_bytes(a));
+    uint64_t best_cost = UINT64_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        ops_priv trial;
+        memset(&trial, 0, sizeof trial);
+        uint64_t cycles = 0;
+        const char *why = "";
+        int rc = attn_map(a, g, t, &plans[i], false, &trial);
+        rc = rc ? rc : price(a, t, &trial, &cycles, &why, err, errlen);
+        if (rc) {
+            store_free(&trial.st);
+            free(trial.phases);
+            return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping attention");
+        }
+        uint64_t cost = cycles * batch;
+        if (cost < best_cost) {
+            best_cost = cost;
+            *best = plans[i];
+        }
+        char desc[96];
+        snprintf(desc, sizeof desc,
+                 "%u chains of %u PEs, %u rows per tag, %u keys per PE, %u "
+                 "passes",
+                 plans[i].Gc, plans[i].Lc, plans[i].mt, plans[i].kb, plans[i].passes);
+        note_candidate(out, cost, why, desc);
     }
     return UTIL_OK;
 }
@@ -1182,6 +1516,26 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
                      (unsigned long long)g.M, (unsigned long long)g.K, (unsigned long long)g.N,
                      groups > 1 ? " per head" : "", pl.Gc, pl.Lc, pl.mt, pl.nr, p->n_phases);
         }
+    } else if (op->kind == WL_OP_ATTENTION) {
+        attn_prob g;
+        attn_plan pl = {0, 0, 0, 0, 0};
+        attn_item(d, op, io, 0, &g);
+        rc = attn_search(a, &g, t, d->batch, io->force, &pl, out, err, errlen);
+        out->chain_pes = pl.Lc, out->rows_per_tag = pl.mt;
+        for (uint64_t bi = 0; bi < d->batch && !rc; bi++) {
+            attn_item(d, op, io, bi, &g);
+            if ((rc = attn_map(a, &g, t, &pl, functional, p)))
+                util_fail(rc, err, errlen, "out of memory while mapping %s", op->name);
+        }
+        /* the scratch of the carried state, when there are several passes */
+        if (!rc && pl.passes > 1)
+            w_next += d->batch * d->seq_len * g.scratch.stride;
+        if (!rc)
+            snprintf(out->desc, sizeof out->desc,
+                     "fused attention per head (online softmax, no S or P in memory): %u chains "
+                     "of %u PEs, %u rows per tag, %u keys per PE, %u pass%s, %u phases",
+                     pl.Gc, pl.Lc, pl.mt, pl.kb, pl.passes, pl.passes == 1 ? "" : "es",
+                     p->n_phases);
     } else {
         out->weight_addr = io->free_addr;
         out->weight_elems = op->kind == WL_OP_LAYERNORM ? 2 * io->dst.cols : 0;

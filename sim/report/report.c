@@ -424,8 +424,10 @@ static void mapping_doc(FILE *f, const rep_run *r)
             "# bflysim %s mapping of workload %s on arch %s; load it with --mapping FILE.\n"
             "# GEMMs (dense, scores, context) take chain_pes, rows_per_tag and\n"
             "# columns_per_chain; row ops (softmax, layernorm, gelu, add) take segments and\n"
-            "# rows_per_chain; butterflies and FFTs are chosen by the mapper (listed for\n"
-            "# reference). A key left out or 0 is left to the mapper.\n"
+            "# rows_per_chain; fused attention takes chain_pes and rows_per_tag (naming\n"
+            "# scores, softmax or context instead keeps a block's attention unfused);\n"
+            "# butterflies and FFTs are chosen by the mapper (listed for reference). A key\n"
+            "# left out or 0 is left to the mapper.\n"
             "mapping = (\n",
             r->version, r->wl->name, r->arch->name);
     for (uint32_t b = 0; b < m->n_blocks; b++)

@@ -13,7 +13,8 @@
  *
  * One block's tensors in the DRAM image. X and A share rows (X in the first `hidden`
  * columns, A in the next), and so do X1 and F2, so that each residual add reads both
- * operands as one run per row. The block output X2 overwrites X for the next block. */
+ * operands as one run per row; K and V share rows as well. The block output X2
+ * overwrites X for the next block. */
 
 typedef struct layout {
     map_tensor t[WL_T_COUNT];
@@ -31,7 +32,11 @@ static void plan_layout(const wl_desc *d, layout *L)
     L->t[WL_T_X1] = (map_tensor){at, T, H, 2 * H};
     L->t[WL_T_F2] = (map_tensor){at + H, T, H, 2 * H};
     at += 2 * T * H;
-    static const wl_tensor own_h[] = {WL_T_Q, WL_T_K, WL_T_V, WL_T_C, WL_T_M, WL_T_R1, WL_T_R2};
+    /* K and V share rows too: fused attention loads a key and its value as one run */
+    L->t[WL_T_K] = (map_tensor){at, T, H, 2 * H};
+    L->t[WL_T_V] = (map_tensor){at + H, T, H, 2 * H};
+    at += 2 * T * H;
+    static const wl_tensor own_h[] = {WL_T_Q, WL_T_C, WL_T_M, WL_T_R1, WL_T_R2};
     for (size_t i = 0; i < sizeof own_h / sizeof own_h[0]; i++) {
         L->t[own_h[i]] = (map_tensor){at, T, H, H};
         at += T * H;
@@ -137,7 +142,21 @@ static void plan_free(plan *p)
     free(p);
 }
 
-/* Every forced entry must name an op of its block. */
+/* The ops a mapping file may name in block entry b: the block's ops, and "attention"
+ * (scores, softmax and context fused) in a block with attention. Returns their number. */
+static uint32_t nameable_ops(const wl_desc *d, uint32_t b, wl_op ops[WL_MAX_BLOCK_OPS + 1])
+{
+    uint32_t n = wl_block_ops(d, b, ops);
+    for (uint32_t i = 0; i + 2 < n; i++)
+        if (ops[i].kind == WL_OP_SCORES) {
+            wl_fused_attention(&ops[i], &ops[n]);
+            return n + 1;
+        }
+    return n;
+}
+
+/* Every forced entry must name an op of its block, once; a block's attention is either
+ * fused or not. */
 static int check_forced(const wl_desc *d, const map_forced *forced, char *err, size_t errlen)
 {
     for (uint32_t k = 0; forced && k < forced->n; k++) {
@@ -146,8 +165,8 @@ static int check_forced(const wl_desc *d, const map_forced *forced, char *err, s
             return util_fail(UTIL_ECONFIG, err, errlen,
                              "%s: block = %u, but the model has %u block entries (allowed 0..%u)",
                              f->where, f->block, d->n_blocks, d->n_blocks - 1);
-        wl_op ops[WL_MAX_BLOCK_OPS];
-        uint32_t n = wl_block_ops(d, f->block, ops), best = 0;
+        wl_op ops[WL_MAX_BLOCK_OPS + 1];
+        uint32_t n = nameable_ops(d, f->block, ops), best = 0;
         size_t best_d = SIZE_MAX;
         for (uint32_t i = 0; i < n; i++) {
             size_t dist = util_edit_distance(f->op, ops[i].name);
@@ -159,11 +178,25 @@ static int check_forced(const wl_desc *d, const map_forced *forced, char *err, s
                              "%s: op = \"%s\" is not an op of block %u%s%s%s", f->where, f->op,
                              f->block, best_d <= 2 ? "; did you mean \"" : "",
                              best_d <= 2 ? ops[best].name : "", best_d <= 2 ? "\"?" : "");
-        for (uint32_t j = 0; j < k; j++)
-            if (forced->f[j].block == f->block && strcmp(forced->f[j].op, f->op) == 0)
+        bool fused = ops[best].kind == WL_OP_ATTENTION;
+        for (uint32_t j = 0; j < k; j++) {
+            const map_force *e = &forced->f[j];
+            if (e->block != f->block)
+                continue;
+            if (strcmp(e->op, f->op) == 0)
                 return util_fail(UTIL_ECONFIG, err, errlen,
                                  "%s: block %u op \"%s\" is mapped twice (first at %s)", f->where,
-                                 f->block, f->op, forced->f[j].where);
+                                 f->block, f->op, e->where);
+            bool part =
+                !strcmp(e->op, "scores") || !strcmp(e->op, "softmax") || !strcmp(e->op, "context");
+            if ((fused && part) || (!strcmp(e->op, "attention") &&
+                                    (!strcmp(f->op, "scores") || !strcmp(f->op, "softmax") ||
+                                     !strcmp(f->op, "context"))))
+                return util_fail(UTIL_ECONFIG, err, errlen,
+                                 "%s: block %u: \"attention\" fuses scores, softmax and context, "
+                                 "so a mapping names either it or them (%s names \"%s\")",
+                                 f->where, f->block, e->where, e->op);
+        }
     }
     return UTIL_OK;
 }
@@ -174,6 +207,52 @@ static const map_force *forced_for(const map_forced *forced, uint32_t b, const w
         if (forced->f[k].block == b && strcmp(forced->f[k].op, op->name) == 0)
             return &forced->f[k];
     return NULL;
+}
+
+static uint64_t estimated(const arch_desc *a, const map_op_result *m)
+{
+    eng_estimate_total e;
+    char err[64];
+    return eng_estimate(a, &m->program, NULL, &e, err, sizeof err) ? UINT64_MAX : e.cycles;
+}
+
+/* Block b's scores, softmax and context (at ops[i..i+2]) become one fused attention op
+ * when a mapping file names "attention", or when it names none of the three and the
+ * fused op's estimate beats theirs. */
+static int fuse_attention(const arch_desc *a, const wl_desc *d, const map_forced *forced,
+                          const layout *L, bool functional, plan *p, uint32_t b, uint32_t i,
+                          char *err, size_t errlen)
+{
+    wl_op *ops = p->ops[b];
+    map_op_result *maps = p->maps[b], fused;
+    for (uint32_t k = i; k < i + 3; k++)
+        if (forced_for(forced, b, &ops[k]))
+            return UTIL_OK;
+    wl_op op;
+    wl_fused_attention(&ops[i], &op);
+    map_op_io io = op_io(L, &op);
+    io.src1.cols = 2 * d->hidden; /* the [K | V] pair */
+    io.force = forced_for(forced, b, &op);
+    int rc = map_op(a, d, &op, &io, functional, &fused, err, errlen);
+    if (rc)
+        return rc;
+    uint64_t apart = 0;
+    for (uint32_t k = i; k < i + 3; k++)
+        apart += estimated(a, &maps[k]);
+    if (!io.force && estimated(a, &fused) >= apart) {
+        map_op_free(&fused);
+        return UTIL_OK;
+    }
+    for (uint32_t k = i; k < i + 3; k++)
+        map_op_free(&maps[k]);
+    ops[i] = op;
+    maps[i] = fused;
+    memmove(&ops[i + 1], &ops[i + 3], (p->n_ops[b] - i - 3) * sizeof *ops);
+    memmove(&maps[i + 1], &maps[i + 3], (p->n_ops[b] - i - 3) * sizeof *maps);
+    p->n_ops[b] -= 2;
+    if (maps[i].dram_end > p->dram_end)
+        p->dram_end = maps[i].dram_end;
+    return UTIL_OK;
 }
 
 static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *forced,
@@ -202,6 +281,15 @@ static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *fo
                 p->dram_end = p->maps[b][i].dram_end;
             if (op->weights > p->max_weights)
                 p->max_weights = op->weights;
+        }
+        for (uint32_t i = 0; i < p->n_ops[b]; i++) {
+            if (p->ops[b][i].kind != WL_OP_SCORES)
+                continue;
+            int rc = fuse_attention(a, d, forced, L, functional, p, b, i, err, errlen);
+            if (rc) {
+                plan_free(p);
+                return rc;
+            }
         }
     }
     *out = p;

@@ -9,8 +9,8 @@
 static const char *const mixer_names[] = {"attention", "butterfly", "fft", "fft-compress"};
 static const char *const linear_names[] = {"dense", "butterfly", "block-butterfly", "none"};
 static const char *const op_names[] = {
-    "dense",  "butterfly", "block-butterfly", "seq-butterfly", "fft-mix", "fft-compress",
-    "scores", "softmax",   "context",         "layernorm",     "gelu",    "add"};
+    "dense",   "butterfly", "block-butterfly", "seq-butterfly", "fft-mix", "fft-compress", "scores",
+    "softmax", "context",   "layernorm",       "gelu",          "add",     "attention"};
 
 const char *wl_mixer_name(wl_mixer m)
 {
@@ -203,6 +203,16 @@ uint32_t wl_block_ops(const wl_desc *d, uint32_t b, wl_op ops[WL_MAX_BLOCK_OPS])
     elementwise(d, WL_OP_ADD, "add2", H, WL_T_X1, WL_T_F2, WL_T_R2, &ops[n++]);
     elementwise(d, WL_OP_LAYERNORM, "ln2", H, WL_T_R2, WL_T_R2, WL_T_X2, &ops[n++]);
     return n;
+}
+
+void wl_fused_attention(const wl_op ops[3], wl_op *out)
+{
+    *out = ops[0];
+    out->kind = WL_OP_ATTENTION;
+    snprintf(out->name, sizeof out->name, "attention");
+    out->dst = ops[2].dst;
+    out->macs = ops[0].macs + ops[2].macs;
+    out->flops = ops[0].flops + ops[1].flops + ops[2].flops;
 }
 
 void wl_model_totals(const wl_desc *d, wl_totals *t)

@@ -124,6 +124,7 @@ typedef enum {
     WL_OP_LAYERNORM,
     WL_OP_GELU,
     WL_OP_ADD,
+    WL_OP_ATTENTION, /* scores, softmax and context fused: per head C = softmax(Q K^T) V */
     WL_OP_COUNT
 } wl_op_kind;
 const char *wl_op_kind_name(wl_op_kind k);
@@ -174,6 +175,11 @@ uint64_t wl_tensor_elems(const wl_desc *d, wl_tensor t);
 
 /* The ops of one block of entry b, in execution order. Returns their number. */
 uint32_t wl_block_ops(const wl_desc *d, uint32_t b, wl_op ops[WL_MAX_BLOCK_OPS]);
+
+/* The fused attention op standing for ops[first..first+2] = scores, softmax, context of
+ * one block: the same work (its counts are their sums), reading Q and the [K | V] pair
+ * (src1 = WL_T_K, whose rows carry V right after K) and writing C. */
+void wl_fused_attention(const wl_op ops[3], wl_op *out);
 
 /* Totals over the model (blocks x repeats). */
 typedef struct wl_totals {
