@@ -60,6 +60,49 @@ model() {
         "$(awk "BEGIN{print $best_kb / 1024}")"
 }
 
+# field JSON NAME: the first numeric value of "NAME" in the results section
+field() {
+    sed -n "/\"results\"/,/}/s/^ *\"$2\": \([0-9.e+-]*\).*/\1/p" "$1" | head -n 1
+}
+
+# steady ARCH N: steady-state utilization of a butterfly layer's stages, from two runs of
+# 256 and 512 vectors (the difference cancels configuration, fill and drain), and the
+# share of that steady state the DRAM traffic alone needs
+steady() {
+    local a="$1" n="$2" j1 j2
+    j1="$(mktemp)" j2="$(mktemp)"
+    ./bflysim -q --json "$j1" --set workload.n="$n" --set workload.rows=256 "$a" \
+        workloads/butterfly-linear-4k.cfg
+    ./bflysim -q --json "$j2" --set workload.n="$n" --set workload.rows=512 "$a" \
+        workloads/butterfly-linear-4k.cfg
+    local c1 c2 o1 o2 u1 d1 d2
+    c1="$(field "$j1" cycles)" c2="$(field "$j2" cycles)"
+    o1="$(field "$j1" useful_ops)" o2="$(field "$j2" useful_ops)"
+    u1="$(field "$j1" utilization)"
+    d1="$(field "$j1" dram_bound_cycles)" d2="$(field "$j2" dram_bound_cycles)"
+    rm -f "$j1" "$j2"
+    awk -v a="$a" -v n="$n" -v c1="$c1" -v c2="$c2" -v o1="$o1" -v o2="$o2" -v u1="$u1" \
+        -v d1="$d1" -v d2="$d2" 'BEGIN {
+        peak = o1 / (u1 * c1)   # lane operations per cycle of the whole array
+        printf "| %s | %s | %.1f%% | %.1f%% | %.0f%% |\n", a, n, 100 * o1 / (peak * c1),
+            100 * (o2 - o1) / (peak * (c2 - c1)), 100 * (d2 - d1) / (c2 - c1) }'
+}
+
+# roofline NAME WORKLOAD: a preset model's utilization beside its roofline: the compute
+# bound over the larger of it and the compulsory DRAM bound (input, weights, output
+# once), and over the DRAM bound of the traffic the chosen mapping moves
+roofline() {
+    local name="$1" wl="$2" json
+    json="$(mktemp)"
+    ./bflysim -q --json "$json" "$arch" "$wl"
+    awk -v name="$name" -v cyc="$(field "$json" cycles)" -v u="$(field "$json" utilization)" \
+        -v cb="$(field "$json" compute_bound_cycles)" -v db="$(field "$json" dram_bound_cycles)" \
+        -v kb="$(field "$json" compulsory_dram_bound_cycles)" 'BEGIN {
+        printf "| %s | %s | %.1f%% | %.1f%% | %.1f%% |\n", name, cyc, 100 * u,
+            100 * cb / (cb > kb ? cb : kb), 100 * cb / (cb > db ? cb : db) }'
+    rm -f "$json"
+}
+
 echo "bflysim bench on $(date -u +%Y-%m-%d), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) cores; best of $repeats runs; $arch"
 echo
 echo "| case | n x rows | data MB | simulated cycles | events | host s | peak RSS MB |"
@@ -88,3 +131,20 @@ echo "|---|---|---|---|---|---|---|"
 model "BERT-base, Text 4K" workloads/bert-base-text-4k.cfg --model=analytical
 model "FABNet-style, Text 4K" workloads/fabnet-text-4k.cfg --model=analytical
 model "hybrid-compress, 16K" workloads/hybrid-compress-16k.cfg --model=analytical
+
+echo
+echo "| butterfly stages (issue 4) | n | util, 256 vectors | steady-state util | DRAM share of steady state |"
+echo "|---|---|---|---|---|"
+for a in arch/mld-4x4.cfg arch/mld-8x8.cfg; do
+    for n in 1024 4096; do steady "$a" "$n"; done
+done
+
+echo
+echo "| preset on $arch (issue 4) | simulated cycles | PE util | roofline ceiling | ceiling with the mapping's traffic |"
+echo "|---|---|---|---|---|"
+for t in listops-2k text-4k retrieval-4k image-1k pathfinder-1k; do
+    for m in bert-base fabnet hybrid-fourier hybrid-butterfly; do
+        roofline "$m-$t" "workloads/$m-$t.cfg"
+    done
+done
+roofline vit-b16 workloads/vit-b16.cfg
