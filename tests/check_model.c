@@ -392,6 +392,24 @@ START_TEST(test_fused_attention_faster)
 }
 END_TEST
 
+/* The GELU fused into ffn1 (applied by the dense chain's last position, or by the last
+ * column of the butterfly's last pass, only on the kept outputs' useful count) gives the
+ * reference's values. */
+START_TEST(test_functional_gelu_epilogue)
+{
+    arch_desc a;
+    load("arch/mld-4x4.cfg", &a);
+    const wl_linear ffn[] = {WL_LIN_DENSE, WL_LIN_BUTTERFLY, WL_LIN_BLOCK_BUTTERFLY};
+    for (int k = 0; k < 3; k++) {
+        wl_desc d = model(32, 32, 2, 96, 1, WL_MIX_FFT, WL_LIN_NONE, ffn[k], 4);
+        snprintf(d.name, sizeof d.name, "gelu epilogue %d", k);
+        char desc[MAP_DESC_MAX] = "";
+        functional_on(&a, "arch/mld-4x4.cfg", &d, "ffn1", desc, sizeof desc);
+        ck_assert_msg(strstr(desc, "GELU fused on the way out"), "%s", desc);
+    }
+}
+END_TEST
+
 START_TEST(test_functional_dense)
 {
     wl_desc d = model(16, 16, 2, 32, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
@@ -563,37 +581,57 @@ START_TEST(test_row_op_lane_ops)
     load("arch/mld-8x8.cfg", &a);
     wl_desc d = model(64, 64, 2, 128, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
     char err[512];
-    run_result r;
-    ck_assert_msg(run_model(&a, &d, NULL, false, false, &r, err, sizeof err) == 0, "%s", err);
     uint64_t T = 64, H = 64, F = 128, G = 2, N = 64;
-    for (uint32_t i = 0; i < r.blocks[0].n_ops; i++) {
-        const run_op *o = &r.blocks[0].ops[i];
-        switch (o->op.kind) {
-        case WL_OP_ADD:
-            ck_assert_uint_eq(o->lane_ops, T * H);
-            break;
-        case WL_OP_GELU:
-            ck_assert_uint_eq(o->lane_ops, 11 * T * F);
-            ck_assert_uint_eq(o->op.flops, 14 * T * F);
-            break;
-        case WL_OP_LAYERNORM:
-            ck_assert_uint_eq(o->lane_ops, 6 * T * H + 4 * T);
-            ck_assert_uint_eq(o->op.flops, 7 * T * H);
-            break;
-        case WL_OP_SOFTMAX:
-            ck_assert_uint_eq(o->lane_ops, 5 * G * N * N + 2 * G * N);
-            break;
-        case WL_OP_DENSE:
-        case WL_OP_SCORES:
-        case WL_OP_CONTEXT:
-            /* one lane operation per multiply-accumulate, nothing else */
-            ck_assert_uint_eq(o->lane_ops, o->op.macs);
-            break;
-        default:
-            break;
+    /* as the mapper chooses (the GELU fused into ffn1 here), then with the softmax and the
+     * GELU named in a mapping, which keeps them apart */
+    static map_forced apart = {2,
+                               {{.block = 0, .op = "softmax", .where = "test"},
+                                {.block = 0, .op = "gelu", .where = "test"}}};
+    const map_forced *runs[2] = {NULL, &apart};
+    for (int k = 0; k < 2; k++) {
+        run_result r;
+        ck_assert_msg(run_model(&a, &d, runs[k], false, false, &r, err, sizeof err) == 0, "%s",
+                      err);
+        uint32_t row_ops = 0, gelu_fused = 0;
+        for (uint32_t i = 0; i < r.blocks[0].n_ops; i++) {
+            const run_op *o = &r.blocks[0].ops[i];
+            switch (o->op.kind) {
+            case WL_OP_ADD:
+                ck_assert_uint_eq(o->lane_ops, T * H);
+                break;
+            case WL_OP_GELU:
+                ck_assert_uint_eq(o->lane_ops, 11 * T * F);
+                ck_assert_uint_eq(o->op.flops, 14 * T * F);
+                row_ops++;
+                break;
+            case WL_OP_LAYERNORM:
+                ck_assert_uint_eq(o->lane_ops, 6 * T * H + 4 * T);
+                ck_assert_uint_eq(o->op.flops, 7 * T * H);
+                break;
+            case WL_OP_SOFTMAX:
+                ck_assert_uint_eq(o->lane_ops, 5 * G * N * N + 2 * G * N);
+                row_ops++;
+                break;
+            case WL_OP_DENSE:
+            case WL_OP_SCORES:
+            case WL_OP_CONTEXT:
+                /* one lane operation per multiply-accumulate, plus the GELU's 11 per output
+                 * where it is fused in */
+                if (strstr(o->desc, "GELU fused")) {
+                    ck_assert_uint_eq(o->lane_ops, o->op.macs + 11 * T * F);
+                    gelu_fused++;
+                } else {
+                    ck_assert_uint_eq(o->lane_ops, o->op.macs);
+                }
+                break;
+            default:
+                break;
+            }
         }
+        ck_assert_uint_eq(row_ops, k ? 2 : 0);
+        ck_assert_uint_eq(gelu_fused, k ? 0 : 1);
+        run_free(&r);
     }
-    run_free(&r);
 }
 END_TEST
 
@@ -743,6 +781,7 @@ int main(void)
     tcase_add_test(tc, test_presets_map);
     tcase_add_test(tc, test_functional_long_rows);
     tcase_add_test(tc, test_functional_fused_attention);
+    tcase_add_test(tc, test_functional_gelu_epilogue);
     tcase_add_test(tc, test_fused_attention_faster);
     suite_add_tcase(s, tc);
     return tu_main(s);

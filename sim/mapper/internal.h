@@ -20,6 +20,13 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
                        map_op_result *out, char *err, size_t errlen);
 void map_transform_write_weights(const map_op_result *m, const wl_op *op, const float *w,
                                  float *image);
+
+/* GELU (tanh form) of n elements in place, each result rounded to t; and the vector
+ * operations it adds to an instruction for rows runs of len elements (5 multiplies, 3
+ * multiply-adds, exp, add, reciprocal per vector: 11 lane operations per element).
+ * Shared by the GELU row op and the GELU epilogue of dense and butterfly ops. */
+void map_gelu(float *v, uint64_t n, util_dtype t);
+void map_gelu_cost(uint64_t rows, uint64_t len, uint32_t lanes, eng_instr *in);
 void map_transform_free(map_op_result *m);
 
 /* Tag geometry of the simple stage-per-layer mapping (mapper.c): a tag of T = 2^t units

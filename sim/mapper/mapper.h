@@ -115,6 +115,8 @@ typedef struct map_op_io {
     map_tensor src0, src1, dst;
     uint64_t free_addr;     /* first element the op may use for weights and intermediates */
     const map_force *force; /* NULL: the mapper chooses */
+    bool gelu_out;          /* dense and butterfly ops: apply GELU to the output on its way out (the
+                             * op then stands for itself and the GELU that follows it) */
 } map_op_io;
 
 #define MAP_DESC_MAX 200

@@ -171,6 +171,7 @@ typedef struct gemm_prob {
     map_tensor w;    /* GW_ROWS / GW_KEYS: the matrix in DRAM */
     double scale;    /* applied by the last chain position */
     bool causal;
+    bool gelu;       /* the last chain position applies GELU to its outputs */
     uint64_t w_base; /* GW_OWN: DRAM address of the tiles */
 } gemm_prob;
 
@@ -184,6 +185,7 @@ typedef struct gemm_ictx {
     double scale;
     bool causal;
     util_dtype t;
+    bool gelu;
 } gemm_ictx;
 
 static void gemm_kernel(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,
@@ -207,6 +209,8 @@ static void gemm_kernel(const void *ctx, const eng_instr *in, uint64_t repeat, u
             }
             p[(size_t)r * g->nr + n] = v;
         }
+        if (g->last && g->gelu)
+            map_gelu(p + (size_t)r * g->nr, g->nr, t);
     }
 }
 
@@ -292,9 +296,13 @@ static int gemm_phase(const arch_desc *a, const gemm_prob *g, util_dtype t, cons
             gemm_ictx *ic = keep(&p->st, 1, sizeof *ic);
             if (!ic)
                 return UTIL_ERUN;
-            *ic = (gemm_ictx){mt,       kci,       nr,     k0,          col0 + coff,
-                              blk,      row0,      i == 0, i + 1 == Lc, g->wkind == GW_KEYS,
-                              g->scale, g->causal, t};
+            *ic = (gemm_ictx){mt,          kci,
+                              nr,          k0,
+                              col0 + coff, blk,
+                              row0,        i == 0,
+                              i + 1 == Lc, g->wkind == GW_KEYS,
+                              g->scale,    g->causal,
+                              t,           g->gelu && i + 1 == Lc};
             in->pe = snake_pe(a, c * pl->Lc + i);
             in->op = ENG_OP_KERNEL;
             in->kernel = gemm_kernel;
@@ -303,6 +311,8 @@ static int gemm_phase(const arch_desc *a, const gemm_prob *g, util_dtype t, cons
             in->lane_ops = (uint64_t)mt * kci * nr;
             if (ic->last && (g->scale != 1.0 || g->causal))
                 in->vec_ops[ARCH_FU_MUL] = mt * vecs(nr, L);
+            if (ic->gelu)
+                map_gelu_cost(mt, nr, L, in);
             in->local_elems = mt * (kci + nr);
             in->weight_elems = kci * nr;
             if (g->wkind == GW_OWN) {
@@ -470,12 +480,28 @@ for (uint32_t j = 0; j < L; j++)
         t, (float)(((double)v[j] - aux[2 * r]) * aux[2 * r + 1] * w[j] + w[L + j]));
 ROW_KERNEL_END
 
+void map_gelu(float *v, uint64_t n, util_dtype t)
+{
+    for (uint64_t j = 0; j < n; j++) {
+        double z = v[j], u = 0.7978845608028654 * (z + 0.044715 * z * z * z);
+        v[j] = util_round_dtype(t, (float)(0.5 * z * (1.0 + tanh(u))));
+    }
+}
+
+void map_gelu_cost(uint64_t rows, uint64_t len, uint32_t lanes, eng_instr *in)
+{
+    /* z^2, z^3, x sqrt(2/pi), x 2, x 0.5 on the multiplier; 0.044715 z^3 + z, 1 - 2 r,
+     * z t + z on the MAC; exp; 1 + e; 1 / (1 + e) */
+    uint32_t v = (uint32_t)rows * vecs(len, lanes);
+    uint64_t n = rows * len;
+    in->vec_ops[ARCH_FU_MUL] += 5 * v, in->vec_ops[ARCH_FU_MAC] += 3 * v;
+    in->vec_ops[ARCH_FU_EXP] += v, in->vec_ops[ARCH_FU_ADD] += v;
+    in->vec_ops[ARCH_FU_RCP] += v, in->lane_ops += 11 * n;
+}
+
 /* GELU, tanh form: tanh through exp and a reciprocal on the PE */
 ROW_KERNEL_BEGIN(gelu)
-for (uint32_t j = 0; j < L; j++) {
-    double z = v[j], u = 0.7978845608028654 * (z + 0.044715 * z * z * z);
-    v[j] = util_round_dtype(t, (float)(0.5 * z * (1.0 + tanh(u))));
-}
+map_gelu(v, L, t);
 ROW_KERNEL_END
 
 /* [segment | (max, sum of exp(x - max)) per row]: one row's part of the statistics */
@@ -722,13 +748,8 @@ static eng_instr *row_step_instr(phase_build *b, store *st, row_kind k, uint32_t
             in->vec_ops[ARCH_FU_ADD] = 2 * v, in->vec_ops[ARCH_FU_MUL] = 2 * v,
             in->lane_ops = 4 * e;
     } else if (k == ROW_GELU) {
-        if ((in = row_instr(b, st, pe, gelu, mt, L, len, mt * L))) {
-            /* z^2, z^3, x sqrt(2/pi), x 2, x 0.5 on the multiplier; 0.044715 z^3 + z,
-             * 1 - 2 r, z t + z on the MAC; exp; 1 + e; 1 / (1 + e) */
-            in->vec_ops[ARCH_FU_MUL] = 5 * v, in->vec_ops[ARCH_FU_MAC] = 3 * v;
-            in->vec_ops[ARCH_FU_EXP] = v, in->vec_ops[ARCH_FU_ADD] = v;
-            in->vec_ops[ARCH_FU_RCP] = v, in->lane_ops = 11 * e;
-        }
+        if ((in = row_instr(b, st, pe, gelu, mt, L, len, mt * L)))
+            map_gelu_cost(mt, L, lanes, in);
     } else if ((in = row_instr(b, st, pe, add, mt, L, len, 2 * mt * L))) {
         in->vec_ops[ARCH_FU_ADD] = v, in->lane_ops = e;
     }
@@ -1484,6 +1505,7 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
             g.M = io->src0.rows, g.K = op->in, g.N = op->out;
             g.x = io->src0, g.y = io->dst;
             g.wkind = GW_OWN;
+            g.gelu = io->gelu_out;
         } else {
             groups = op->groups;
             g.M = N, g.K = op->kind == WL_OP_SCORES ? dh : N;

@@ -110,6 +110,7 @@ typedef struct tlayout {
 typedef struct kctx {
     stage_kind kind;
     uint32_t u;
+    bool gelu; /* GELU on the way out (last column of the last pass) */
     uint32_t n_pre, n_post;
     uint32_t *pre, *post; /* buffer positions zeroed before (padding) and after (dropped
                            * coefficients) the stage; functional mode only */
@@ -117,6 +118,8 @@ typedef struct kctx {
 
 typedef struct tmap {
     uint32_t n_groups, n_pass, n_instr;
+    bool gelu_out;       /* the last pass applies GELU (map_op_io.gelu_out) */
+    uint64_t kept, size; /* the op's outputs of its padded size: useful GELU results */
     tgroup grp[2];
     tpass *pass;
     eng_phase *phases; /* one per pass (its instructions, transfers and weights) */
@@ -306,6 +309,8 @@ static void stage_kernel(const void *c, const eng_instr *in, uint64_t repeat, ui
             }
         }
     }
+    if (k->gelu)
+        map_gelu(buf, in->local_elems, t);
     for (uint32_t i = 0; i < k->n_post; i++)
         buf[k->post[i]] = 0.0f;
 }
@@ -880,6 +885,13 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
             in->weight_addr = *waddr;
             in->kernel = stage_kernel;
             in->kernel_ctx = kc;
+            kc->gelu = tm->gelu_out && p + 1 == tm->n_pass && l + 1 == ps->k;
+            if (kc->gelu) {
+                /* every element is computed; only the kept outputs are useful work */
+                uint64_t useful = in->lane_ops;
+                map_gelu_cost(1, in->local_elems, lanes, in);
+                in->lane_ops = useful + 11 * (uint64_t)in->local_elems * tm->kept / tm->size;
+            }
             *waddr += in->weight_elems;
         }
     }
@@ -1215,6 +1227,8 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
         tmap_free(tm);
         return rc;
     }
+    tm->gelu_out = io->gelu_out;
+    tm->kept = op->out, tm->size = op->n;
     /* at most one pass per stage in every group */
     tm->pass = calloc(2 * TR_MAX_BITS, sizeof *tm->pass);
     if (!tm->pass)

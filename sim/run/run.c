@@ -122,7 +122,7 @@ static void op_summary(run_op *r, const eng_stats *s)
 
 static map_op_io op_io(const layout *L, const wl_op *op)
 {
-    return (map_op_io){L->t[op->src0], L->t[op->src1], L->t[op->dst], L->end, NULL};
+    return (map_op_io){L->t[op->src0], L->t[op->src1], L->t[op->dst], L->end, NULL, false};
 }
 
 /* Every op of the model, mapped before anything is simulated: an op that cannot be
@@ -216,6 +216,46 @@ static uint64_t estimated(const arch_desc *a, const map_op_result *m)
     return eng_estimate(a, &m->program, NULL, &e, err, sizeof err) ? UINT64_MAX : e.cycles;
 }
 
+/* Ops i .. i + n - 1 of block b give way to one fused op and its mapping. */
+static void replace_ops(plan *p, uint32_t b, uint32_t i, uint32_t n, const wl_op *op,
+                        const map_op_result *m)
+{
+    wl_op *ops = p->ops[b];
+    map_op_result *maps = p->maps[b];
+    for (uint32_t k = i; k < i + n; k++)
+        map_op_free(&maps[k]);
+    ops[i] = *op;
+    maps[i] = *m;
+    memmove(&ops[i + 1], &ops[i + n], (p->n_ops[b] - i - n) * sizeof *ops);
+    memmove(&maps[i + 1], &maps[i + n], (p->n_ops[b] - i - n) * sizeof *maps);
+    p->n_ops[b] -= n - 1;
+    if (m->dram_end > p->dram_end)
+        p->dram_end = m->dram_end;
+}
+
+/* Maps op, standing for ops i .. i + n - 1 of block b, and puts it in their place when
+ * `always` or when its estimate beats theirs together; note is added to its mapping. */
+static int try_fuse(const arch_desc *a, const wl_desc *d, bool functional, plan *p, uint32_t b,
+                    uint32_t i, uint32_t n, const wl_op *op, const map_op_io *io, bool always,
+                    const char *note, char *err, size_t errlen)
+{
+    map_op_result fused;
+    int rc = map_op(a, d, op, io, functional, &fused, err, errlen);
+    if (rc)
+        return rc;
+    uint64_t apart = 0;
+    for (uint32_t k = i; k < i + n; k++)
+        apart += estimated(a, &p->maps[b][k]);
+    if (!always && estimated(a, &fused) >= apart) {
+        map_op_free(&fused);
+        return UTIL_OK;
+    }
+    size_t dl = strlen(fused.desc);
+    snprintf(fused.desc + dl, sizeof fused.desc - dl, "%s", note);
+    replace_ops(p, b, i, n, op, &fused);
+    return UTIL_OK;
+}
+
 /* Block b's scores, softmax and context (at ops[i..i+2]) become one fused attention op
  * when a mapping file names "attention", or when it names none of the three and the
  * fused op's estimate beats theirs. */
@@ -223,8 +263,7 @@ static int fuse_attention(const arch_desc *a, const wl_desc *d, const map_forced
                           const layout *L, bool functional, plan *p, uint32_t b, uint32_t i,
                           char *err, size_t errlen)
 {
-    wl_op *ops = p->ops[b];
-    map_op_result *maps = p->maps[b], fused;
+    const wl_op *ops = p->ops[b];
     for (uint32_t k = i; k < i + 3; k++)
         if (forced_for(forced, b, &ops[k]))
             return UTIL_OK;
@@ -233,26 +272,27 @@ static int fuse_attention(const arch_desc *a, const wl_desc *d, const map_forced
     map_op_io io = op_io(L, &op);
     io.src1.cols = 2 * d->hidden; /* the [K | V] pair */
     io.force = forced_for(forced, b, &op);
-    int rc = map_op(a, d, &op, &io, functional, &fused, err, errlen);
-    if (rc)
-        return rc;
-    uint64_t apart = 0;
-    for (uint32_t k = i; k < i + 3; k++)
-        apart += estimated(a, &maps[k]);
-    if (!io.force && estimated(a, &fused) >= apart) {
-        map_op_free(&fused);
+    return try_fuse(a, d, functional, p, b, i, 3, &op, &io, io.force != NULL, "", err, errlen);
+}
+
+/* Block b's linear op at ops[i] takes the GELU at ops[i + 1] as its epilogue (writing G
+ * directly, F1 never stored) when its estimate beats the two apart and no mapping-file
+ * entry names the GELU. The op keeps its name; its mapping says so. */
+static int fuse_gelu(const arch_desc *a, const wl_desc *d, const map_forced *forced,
+                     const layout *L, bool functional, plan *p, uint32_t b, uint32_t i, char *err,
+                     size_t errlen)
+{
+    const wl_op *ops = p->ops[b];
+    if (forced_for(forced, b, &ops[i + 1]))
         return UTIL_OK;
-    }
-    for (uint32_t k = i; k < i + 3; k++)
-        map_op_free(&maps[k]);
-    ops[i] = op;
-    maps[i] = fused;
-    memmove(&ops[i + 1], &ops[i + 3], (p->n_ops[b] - i - 3) * sizeof *ops);
-    memmove(&maps[i + 1], &maps[i + 3], (p->n_ops[b] - i - 3) * sizeof *maps);
-    p->n_ops[b] -= 2;
-    if (maps[i].dram_end > p->dram_end)
-        p->dram_end = maps[i].dram_end;
-    return UTIL_OK;
+    wl_op op = ops[i];
+    op.dst = ops[i + 1].dst;
+    op.flops += ops[i + 1].flops;
+    map_op_io io = op_io(L, &op);
+    io.gelu_out = true;
+    io.force = forced_for(forced, b, &op);
+    return try_fuse(a, d, functional, p, b, i, 2, &op, &io, false, "; GELU fused on the way out",
+                    err, errlen);
 }
 
 static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *forced,
@@ -283,9 +323,14 @@ static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *fo
                 p->max_weights = op->weights;
         }
         for (uint32_t i = 0; i < p->n_ops[b]; i++) {
-            if (p->ops[b][i].kind != WL_OP_SCORES)
-                continue;
-            int rc = fuse_attention(a, d, forced, L, functional, p, b, i, err, errlen);
+            const wl_op *o = &p->ops[b][i], *next = i + 1 < p->n_ops[b] ? o + 1 : NULL;
+            int rc = UTIL_OK;
+            if (o->kind == WL_OP_SCORES)
+                rc = fuse_attention(a, d, forced, L, functional, p, b, i, err, errlen);
+            else if (next && next->kind == WL_OP_GELU && next->src0 == o->dst &&
+                     (o->kind == WL_OP_DENSE || o->kind == WL_OP_BUTTERFLY ||
+                      o->kind == WL_OP_BLOCK_BFLY))
+                rc = fuse_gelu(a, d, forced, L, functional, p, b, i, err, errlen);
             if (rc) {
                 plan_free(p);
                 return rc;
