@@ -12,8 +12,9 @@ declare -A allowed=(
     [engine]="arch util"
     [mapper]="engine arch workload util"
     [run]="mapper engine ref arch workload util"
-    [report]="run mapper engine ref arch workload util"
-    [cli]="config report run mapper engine ref arch workload util"
+    [energy]="engine arch util"
+    [report]="energy run mapper engine ref arch workload util"
+    [cli]="config report energy run mapper engine ref arch workload util"
 )
 status=0
 for dir in "$src"/*/; do

@@ -28,6 +28,20 @@ typedef struct arch_fu {
 
 #define ARCH_NAME_MAX 64
 #define ARCH_MAX_SKIP 8
+#define ARCH_PATH_MAX 512
+
+/* Energy per action and leakage (arch/energy/NODE.cfg, named by the arch file's
+ * energy.table; any value overridable). SRAM accesses scale with the square root of the
+ * memory's size and linearly with the access width (docs/ENERGY.md). */
+typedef struct arch_energy {
+    bool present;                              /* the arch names an energy table */
+    char table[ARCH_PATH_MAX];                 /* that table, as the arch file names it */
+    double lane_pj[ARCH_FU_COUNT][2];          /* one lane operation of each unit: FP16, FP32 */
+    double sram_read_pj, sram_write_pj;        /* 64 bits of a 32 KiB SRAM */
+    double router_pj_per_bit, link_pj_per_bit; /* per bit: a router traversed, a hop */
+    double dma_pj_per_byte, dram_pj_per_bit;
+    double pe_leak_mw, spm_leak_mw_per_kb, router_leak_mw, dram_leak_mw;
+} arch_energy;
 
 typedef struct arch_desc {
     char name[ARCH_NAME_MAX];
@@ -67,6 +81,7 @@ typedef struct arch_desc {
         double latency_ns;
         uint32_t burst_bytes;
     } dram;
+    arch_energy energy;
 } arch_desc;
 
 uint32_t arch_pe_count(const arch_desc *a);

@@ -147,6 +147,53 @@ static const key_def dram_keys[] = {
         "bytes per burst (the access granularity)"),
     END_KEYS};
 
+/* Energy prices: every key of a table file (required there) may be overridden in the arch
+ * file's energy group or with --set (optional there, no default: the table's stands). */
+#define ENERGY_KEYS(req)                                                                           \
+    {ENERGY_F64("mac_fp16_pj", req, lane_pj[ARCH_FU_MAC][0], "pJ", "an FP16 multiply-add lane")},  \
+        {ENERGY_F64("add_fp16_pj", req, lane_pj[ARCH_FU_ADD][0], "pJ", "an FP16 add lane")},       \
+        {ENERGY_F64("mul_fp16_pj", req, lane_pj[ARCH_FU_MUL][0], "pJ", "an FP16 multiply lane")},  \
+        {ENERGY_F64("max_fp16_pj", req, lane_pj[ARCH_FU_MAX][0], "pJ", "an FP16 compare lane")},   \
+        {ENERGY_F64("exp_fp16_pj", req, lane_pj[ARCH_FU_EXP][0], "pJ", "an FP16 exp lane")},       \
+        {ENERGY_F64("rcp_fp16_pj", req, lane_pj[ARCH_FU_RCP][0], "pJ",                             \
+                    "an FP16 reciprocal lane")},                                                   \
+        {ENERGY_F64("mac_fp32_pj", req, lane_pj[ARCH_FU_MAC][1], "pJ",                             \
+                    "an FP32 multiply-add lane")},                                                 \
+        {ENERGY_F64("add_fp32_pj", req, lane_pj[ARCH_FU_ADD][1], "pJ", "an FP32 add lane")},       \
+        {ENERGY_F64("mul_fp32_pj", req, lane_pj[ARCH_FU_MUL][1], "pJ", "an FP32 multiply lane")},  \
+        {ENERGY_F64("max_fp32_pj", req, lane_pj[ARCH_FU_MAX][1], "pJ", "an FP32 compare lane")},   \
+        {ENERGY_F64("exp_fp32_pj", req, lane_pj[ARCH_FU_EXP][1], "pJ", "an FP32 exp lane")},       \
+        {ENERGY_F64("rcp_fp32_pj", req, lane_pj[ARCH_FU_RCP][1], "pJ",                             \
+                    "an FP32 reciprocal lane")},                                                   \
+        {ENERGY_F64("sram_read_pj", req, sram_read_pj, "pJ",                                       \
+                    "reading 64 bits of a 32 KiB SRAM (scaled by sqrt(size) and width)")},         \
+        {ENERGY_F64("sram_write_pj", req, sram_write_pj, "pJ",                                     \
+                    "writing 64 bits of a 32 KiB SRAM")},                                          \
+        {ENERGY_F64("router_pj_per_bit", req, router_pj_per_bit, "pJ",                             \
+                    "a bit through one router (buffer, crossbar)")},                               \
+        {ENERGY_F64("link_pj_per_bit", req, link_pj_per_bit, "pJ", "a bit over one link hop")},    \
+        {ENERGY_F64("dma_pj_per_byte", req, dma_pj_per_byte, "pJ",                                 \
+                    "a byte moved by the DMA engine")},                                            \
+        {ENERGY_F64("dram_pj_per_bit", req, dram_pj_per_bit, "pJ", "a DRAM bit read or written")}, \
+        {ENERGY_F64("pe_leakage_mw", req, pe_leak_mw, "mW", "leakage of one PE")},                 \
+        {ENERGY_F64("spm_leakage_mw_per_kb", req, spm_leak_mw_per_kb, "mW",                        \
+                    "leakage per KiB of SPM")},                                                    \
+        {ENERGY_F64("router_leakage_mw", req, router_leak_mw, "mW", "leakage of one router")},     \
+    {                                                                                              \
+        ENERGY_F64("dram_leakage_mw", req, dram_leak_mw, "mW",                                     \
+                   "DRAM background power (refresh, standby)")                                     \
+    }
+#define ENERGY_F64(nm, req, field, unit, doc)                                                      \
+    nm, K_F64, req, AOFF(energy.field), 0, 0, 0, 1e9, 0, NULL, NULL, NULL, unit, doc
+static const key_def energy_table_keys[] = {ENERGY_KEYS(F_REQ), END_KEYS};
+static const key_def energy_keys[] = {
+    {"table", K_STR, 0, AOFF(energy.table), ARCH_PATH_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+     "energy table file, relative to the arch file (e.g. \"energy/12nm.cfg\")"},
+    ENERGY_KEYS(0),
+    END_KEYS};
+static const key_def energy_file_keys[] = {
+    GROUP("energy", F_REQ, energy_table_keys, "energy per action and leakage"), END_KEYS};
+
 static const key_def arch_keys[] = {
     {"name", K_STR, 0, AOFF(name), ARCH_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
      "preset name (default: the file name)"},
@@ -159,6 +206,7 @@ static const key_def arch_keys[] = {
     GROUP("spm", F_REQ, spm_keys, "banked scratchpad memory"),
     GROUP("dma", F_REQ, dma_keys, "DMA engine"),
     GROUP("dram", F_REQ, dram_keys, "off-chip memory"),
+    GROUP("energy", 0, energy_keys, "energy table and overrides of its values"),
     END_KEYS};
 
 #define WOFF(field) offsetof(wl_desc, field)
@@ -1058,6 +1106,52 @@ static int load(ctx *c, config_t *cfg, const key_def *schema, const cfg_override
     return rc;
 }
 
+#ifndef BFLY_ARCH_DIRS
+#define BFLY_ARCH_DIRS ""
+#endif
+
+/* The energy table an arch file names (energy.table): looked up next to the arch file,
+ * then in the shipped presets' directories (the source tree's and the installed arch/),
+ * so that a preset copied elsewhere still finds its table. Every price and leakage is
+ * read with the table's own FILE:LINE; then the arch file's energy group (its overrides
+ * and --set) is stored again on top. */
+static int load_energy_table(ctx *c, config_t *cfg, arch_desc *a)
+{
+    config_setting_t *t = config_lookup(cfg, "energy.table");
+    const char *name = t ? config_setting_get_string(t) : NULL;
+    if (!name)
+        return UTIL_OK;
+    char path[2 * ARCH_PATH_MAX], tried[4 * ARCH_PATH_MAX] = "";
+    const char *slash = strrchr(c->file, '/'), *dirs = BFLY_ARCH_DIRS;
+    struct stat st;
+    if (name[0] == '/' || !slash)
+        snprintf(path, sizeof path, "%s", name);
+    else
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - c->file), c->file, name);
+    snprintf(tried, sizeof tried, "%s", path);
+    while (stat(path, &st) != 0 && name[0] != '/' && *dirs) {
+        size_t len = strcspn(dirs, ":");
+        snprintf(path, sizeof path, "%.*s/%s", (int)len, dirs, name);
+        size_t used = strlen(tried);
+        snprintf(tried + used, sizeof tried - used, ", %s", path);
+        dirs += len + (dirs[len] == ':');
+    }
+    if (stat(path, &st) != 0)
+        return fail_at(c, t,
+                       "energy.table = \"%s\": cannot read it (tried %s); the tables "
+                       "shipped are arch/energy/NODE.cfg",
+                       name, tried);
+    ctx tc = {.file = path, .prefix = "arch", .err = c->err, .errlen = c->errlen};
+    config_t tcfg;
+    config_init(&tcfg);
+    int rc = load(&tc, &tcfg, energy_file_keys, NULL, 0, a);
+    config_destroy(&tcfg);
+    if (!rc)
+        rc = validate_group(c, config_lookup(cfg, "energy"), energy_keys, a);
+    a->energy.present = rc == UTIL_OK;
+    return rc;
+}
+
 static void default_name(char *name, size_t len, const char *file)
 {
     if (name[0])
@@ -1125,6 +1219,8 @@ int cfg_load_arch(const char *file, const cfg_override *ov, size_t n_ov, arch_de
     config_t cfg;
     config_init(&cfg);
     int rc = load(&c, &cfg, arch_keys, ov, n_ov, out);
+    if (!rc)
+        rc = load_energy_table(&c, &cfg, out);
     if (!rc)
         rc = arch_cross_checks(&c, &cfg, out);
     config_destroy(&cfg);

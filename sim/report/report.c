@@ -45,6 +45,10 @@ void rep_derive(const rep_run *r, rep_derived *d)
     d->compulsory_bound = (uint64_t)ceil((double)d->compulsory_bytes / bpc - 1e-9);
     uint32_t cut = arch_bisection_links(a);
     d->noc_bound = cut ? util_ceil_div(st->noc.bisection_flits, 2 * (uint64_t)cut) : 0;
+    /* the analytical mode estimates cycles, not the action counts energy needs */
+    d->has_energy = a->energy.present && !(r->model && r->model->analytical);
+    if (d->has_energy)
+        en_compute(a, r->wl->dtype, st, d->flops, &d->energy);
 }
 
 /* ---------------------------------------------------------------- text */
@@ -75,7 +79,26 @@ static void arch_line(FILE *f, const rep_run *r, const rep_derived *d)
             a->clock_ghz, a->tech_nm);
 }
 
-/* The summary's utilization and lower-bound lines. */
+/* The summary's energy line: total, breakdown, power, efficiency, EDP. */
+static void energy_line(FILE *f, const rep_run *r, const rep_derived *d)
+{
+    if (!d->has_energy) {
+        fprintf(f, "energy     %s\n",
+                r->arch->energy.present
+                    ? "not estimated in analytical mode (it needs the engine's action counts)"
+                    : "no energy table (add energy = { table = \"energy/NODE.cfg\"; } to the "
+                      "arch file)");
+        return;
+    }
+    const en_result *e = &d->energy;
+    fprintf(f, "energy     %.6g uJ:", e->total_pj * 1e-6);
+    for (int p = 0; p < EN_PART_COUNT; p++)
+        fprintf(f, "%s %s %.4g", p ? "," : "", en_part_name((en_part)p), e->part_pj[p] * 1e-6);
+    fprintf(f, " uJ; %.4g W average, %.4g GOPS/W, EDP %.4g J s (table %s)\n", e->watts,
+            e->gops_per_w, e->edp_js, r->arch->energy.table);
+}
+
+/* The summary's utilization and lower-bound lines (and the energy line). */
 static void util_lines(FILE *f, const rep_run *r, const rep_derived *d)
 {
     const arch_desc *a = r->arch;
@@ -86,6 +109,7 @@ static void util_lines(FILE *f, const rep_run *r, const rep_derived *d)
             "cycles, NoC bisection %llu cycles\n",
             (unsigned long long)d->compute_bound, (unsigned long long)d->dram_bound,
             (unsigned long long)d->compulsory_bound, (unsigned long long)d->noc_bound);
+    energy_line(f, r, d);
 }
 
 void rep_summary(FILE *f, const rep_run *r)
@@ -243,6 +267,43 @@ static void j_pe(jw *j, const eng_pe_stats *p)
 }
 
 /* Every counter of a run: totals, NoC, SPM, DMA, DRAM and every PE. */
+/* The energy: totals, breakdown and every priced action (count, price, energy), so that
+ * a user can re-price the counts with another table. */
+static void j_energy(jw *j, const rep_run *r, const rep_derived *d)
+{
+    j_open(j, "energy", '{');
+    j_b(j, "estimated", d->has_energy);
+    if (d->has_energy) {
+        const en_result *e = &d->energy;
+        j_s(j, "table", r->arch->energy.table);
+        j_d(j, "total_pj", e->total_pj);
+        j_d(j, "dynamic_pj", e->dynamic_pj);
+        j_open(j, "breakdown_pj", '{');
+        for (int p = 0; p < EN_PART_COUNT; p++)
+            j_d(j, en_part_name((en_part)p), e->part_pj[p]);
+        j_close(j, '}');
+        j_d(j, "seconds", e->seconds);
+        j_d(j, "average_power_w", e->watts);
+        j_d(j, "gops_per_w", e->gops_per_w);
+        j_d(j, "edp_j_s", e->edp_js);
+        j_open(j, "actions", '[');
+        for (uint32_t i = 0; i < e->n; i++) {
+            const en_action *x = &e->act[i];
+            j_open(j, NULL, '{');
+            j_s(j, "name", x->name);
+            j_s(j, "part", en_part_name(x->part));
+            j_d(j, "count", x->count);
+            j_s(j, "count_unit", x->unit);
+            j_d(j, "price", x->price);
+            j_s(j, "price_unit", x->price_unit);
+            j_d(j, "pj", x->pj);
+            j_close(j, '}');
+        }
+        j_close(j, ']');
+    }
+    j_close(j, '}');
+}
+
 static void j_counters(jw *j, const arch_desc *a, const eng_stats *st)
 {
     j_open(j, "counters", '{');
@@ -367,6 +428,7 @@ void rep_json(FILE *f, const rep_run *r)
     j_close(&j, '}');
 
     j_counters(&j, a, st);
+    j_energy(&j, r, &d);
 
     j_open(&j, "functional", '{');
     j_b(&j, "checked", r->functional && r->check);
@@ -456,7 +518,7 @@ static const char csv_header[] =
     "arch,workload,kind,n,rows,dtype,array_rows,array_cols,lanes,clock_ghz,strategy,passes,"
     "tag_elems,cycles,time_us,useful_ops,flops,utilization,compute_bound_cycles,"
     "dram_bound_cycles,dram_read_bytes,dram_write_bytes,spm_reads,spm_writes,spm_bank_conflicts,"
-    "noc_flits,noc_flit_hops,functional";
+    "noc_flits,noc_flit_hops,functional,energy_pj,average_power_w,gops_per_w";
 
 const char *rep_csv_header(void)
 {
@@ -492,6 +554,19 @@ static void csv_num(char *buf, size_t len, size_t *used, const char *fmt, ...)
     vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     csv_field(buf, len, used, tmp);
+}
+
+/* The energy columns; empty where there is no energy estimate. */
+static void csv_energy(char *buf, size_t len, size_t *u, const rep_derived *d)
+{
+    if (!d->has_energy) {
+        for (int i = 0; i < 3; i++)
+            csv_field(buf, len, u, "");
+        return;
+    }
+    csv_num(buf, len, u, "%.10g", d->energy.total_pj);
+    csv_num(buf, len, u, "%.10g", d->energy.watts);
+    csv_num(buf, len, u, "%.10g", d->energy.gops_per_w);
 }
 
 static void csv_row(const rep_run *r, char *buf, size_t len)
@@ -532,6 +607,7 @@ static void csv_row(const rep_run *r, char *buf, size_t len)
     csv_num(buf, len, &u, "%llu", (unsigned long long)st->noc.flit_hops);
     csv_field(buf, len, &u,
               !r->functional ? "off" : (r->check && r->check->violations ? "mismatch" : "pass"));
+    csv_energy(buf, len, &u, &d);
 }
 
 static bool write_all(int fd, const char *s, size_t n)
@@ -820,6 +896,7 @@ void rep_model_json(FILE *f, const rep_run *r)
     j_s(&j, "fabnet_reported_reduction", FABNET_REDUCTION);
     j_close(&j, '}');
     j_counters(&j, a, st);
+    j_energy(&j, r, &d);
     j_open(&j, "functional", '{');
     j_b(&j, "checked", m->functional);
     if (m->functional) {
@@ -837,7 +914,8 @@ static const char model_csv_header[] =
     "arch,workload,kind,mode,seq_len,hidden,heads,ffn,batch,blocks,dtype,array_rows,array_cols,"
     "lanes,"
     "clock_ghz,cycles,time_us,useful_ops,flops,dense_flops,flop_reduction,utilization,"
-    "compute_bound_cycles,dram_bound_cycles,dram_read_bytes,dram_write_bytes,functional";
+    "compute_bound_cycles,dram_bound_cycles,dram_read_bytes,dram_write_bytes,functional,energy_pj,"
+    "average_power_w,gops_per_w";
 
 const char *rep_model_csv_header(void)
 {
@@ -885,4 +963,5 @@ void rep_model_csv_row(const rep_run *r, char *buf, size_t len)
               !r->model->functional  ? "off"
               : r->model->check.pass ? "pass"
                                      : "mismatch");
+    csv_energy(buf, len, &u, &d);
 }

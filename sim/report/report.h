@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "../arch/arch.h"
+#include "../energy/energy.h"
 #include "../engine/engine.h"
 #include "../mapper/mapper.h"
 #include "../ref/ref.h"
@@ -38,6 +39,8 @@ typedef struct rep_derived {
     uint64_t compulsory_bytes; /* x and twiddles read once, y written once */
     uint64_t compulsory_bound;
     uint64_t noc_bound; /* flits across the bisection over its links, both directions */
+    bool has_energy;    /* cycle-level run on an arch with an energy table */
+    en_result energy;
 } rep_derived;
 
 void rep_derive(const rep_run *r, rep_derived *d);

@@ -1,0 +1,78 @@
+/* energy.c: prices the engine's action counts with the arch's energy table (docs/ENERGY.md). */
+#include "energy.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *en_part_name(en_part p)
+{
+    static const char *const names[] = {"compute", "PE buffers", "SPM",    "NoC",
+                                        "DMA",     "DRAM",       "leakage"};
+    return p < EN_PART_COUNT ? names[p] : "?";
+}
+
+static void add(en_result *r, const char *name, en_part part, double count, const char *unit,
+                double price, const char *price_unit)
+{
+    if (r->n >= EN_MAX_ACTIONS)
+        return;
+    en_action *x = &r->act[r->n++];
+    snprintf(x->name, sizeof x->name, "%s", name);
+    x->unit = unit, x->price_unit = price_unit;
+    x->part = part, x->count = count, x->price = price, x->pj = count * price;
+    r->part_pj[part] += x->pj;
+    r->total_pj += x->pj;
+}
+
+/* An SRAM access of `bytes` bytes to a memory of `size` bytes: the 64-bit, 32 KiB price
+ * scaled with the access width and the square root of the size (Horowitz's 8 KB, 32 KB
+ * and 1 MB figures lie on that curve within 15%). */
+static double sram_pj(double price_64b_32k, double bytes, double size)
+{
+    return price_64b_32k * (bytes / 8.0) * sqrt(size / 32768.0);
+}
+
+void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t ops, en_result *out)
+{
+    static const char *const fu_names[ARCH_FU_COUNT] = {"mac", "add", "mul", "max", "exp", "rcp"};
+    const arch_energy *e = &a->energy;
+    memset(out, 0, sizeof *out);
+    int fp32 = t == UTIL_FP32;
+    uint32_t lanes = arch_lanes(a, t), w = util_dtype_bytes(t), P = arch_pe_count(a);
+    /* every lane of a vector operation switches, used or not */
+    for (uint32_t u = 0; u < ARCH_FU_COUNT; u++) {
+        char name[24];
+        snprintf(name, sizeof name, "%s_%s", fu_names[u], util_dtype_name(t));
+        add(out, name, EN_COMPUTE, (double)st->pe_total.fu_vec_ops[u] * lanes, "lane ops",
+            e->lane_pj[u][fp32], "pJ");
+    }
+    double buf_rd = sram_pj(e->sram_read_pj, w, a->pe.buffer_bytes);
+    double buf_wr = sram_pj(e->sram_write_pj, w, a->pe.buffer_bytes);
+    add(out, "buffer_read", EN_BUFFER, (double)st->pe_total.buf_reads, "elements", buf_rd, "pJ");
+    add(out, "buffer_write", EN_BUFFER,
+        (double)(st->pe_total.buf_writes + st->pe_total.weight_elems), "elements", buf_wr, "pJ");
+    add(out, "spm_read", EN_SPM, (double)st->spm.reads, "accesses",
+        sram_pj(e->sram_read_pj, a->spm.width_bytes, a->spm.bank_bytes), "pJ");
+    add(out, "spm_write", EN_SPM, (double)st->spm.writes, "accesses",
+        sram_pj(e->sram_write_pj, a->spm.width_bytes, a->spm.bank_bytes), "pJ");
+    add(out, "router", EN_NOC, (double)st->noc.router_traversals * a->noc.link_bits, "bits",
+        e->router_pj_per_bit, "pJ");
+    add(out, "link", EN_NOC, (double)st->noc.flit_hops * a->noc.link_bits, "bits",
+        e->link_pj_per_bit, "pJ");
+    add(out, "dma", EN_DMA, (double)st->dma.bytes, "bytes", e->dma_pj_per_byte, "pJ");
+    add(out, "dram", EN_DRAM, 8.0 * (double)(st->dram.read_bytes + st->dram.write_bytes), "bits",
+        e->dram_pj_per_bit, "pJ");
+    out->dynamic_pj = out->total_pj;
+    double ns = (double)st->cycles / a->clock_ghz;
+    add(out, "pe_leakage", EN_LEAKAGE, ns, "ns", P * e->pe_leak_mw, "mW");
+    add(out, "spm_leakage", EN_LEAKAGE, ns, "ns",
+        (double)a->spm.banks * a->spm.bank_bytes / 1024.0 * e->spm_leak_mw_per_kb, "mW");
+    add(out, "router_leakage", EN_LEAKAGE, ns, "ns", P * e->router_leak_mw, "mW");
+    add(out, "dram_leakage", EN_LEAKAGE, ns, "ns", e->dram_leak_mw, "mW");
+    out->seconds = ns * 1e-9;
+    double joules = out->total_pj * 1e-12;
+    out->watts = out->seconds > 0 ? joules / out->seconds : 0;
+    out->gops_per_w = joules > 0 ? (double)ops / joules * 1e-9 : 0;
+    out->edp_js = joules * out->seconds;
+}

@@ -1,0 +1,49 @@
+/* energy.h: a run's energy: the engine's action counts times the arch's prices, plus leakage. */
+#ifndef BFLY_ENERGY_H
+#define BFLY_ENERGY_H
+
+#include "../arch/arch.h"
+#include "../engine/engine.h"
+#include "../util/util.h"
+
+/* The breakdown the reports give. */
+typedef enum {
+    EN_COMPUTE = 0, /* function-unit lane operations */
+    EN_BUFFER,      /* PE operand-buffer (and weight) accesses */
+    EN_SPM,
+    EN_NOC,
+    EN_DMA,
+    EN_DRAM,
+    EN_LEAKAGE,
+    EN_PART_COUNT
+} en_part;
+const char *en_part_name(en_part p);
+
+/* One priced action: count x price = pj. Leakage terms count nanoseconds of run time at
+ * a price in mW (1 mW for 1 ns is 1 pJ). */
+typedef struct en_action {
+    char name[24];    /* "mac_fp16", "spm_read", "pe_leakage" ... */
+    const char *unit; /* what count counts: "lane ops", "elements", "accesses", "bits" ... */
+    const char *price_unit;
+    en_part part;
+    double count, price, pj;
+} en_action;
+
+#define EN_MAX_ACTIONS 24
+typedef struct en_result {
+    uint32_t n;
+    en_action act[EN_MAX_ACTIONS];
+    double part_pj[EN_PART_COUNT];
+    double total_pj, dynamic_pj;
+    double seconds;    /* run time at the arch's clock */
+    double watts;      /* average power */
+    double gops_per_w; /* ops (flops) per joule, in G */
+    double edp_js;     /* energy x delay */
+} en_result;
+
+/* Prices the statistics st of a run in data type t (st->cycles at a->clock_ghz) doing ops
+ * operations; a must carry an energy table (a->energy.present). */
+void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t ops,
+                en_result *out);
+
+#endif
