@@ -216,9 +216,13 @@ typedef struct eng_phase_estimate {
 } eng_phase_estimate;
 
 /* A program's estimated totals: cycles, and the useful lane operations and DRAM bytes
- * its instructions and tag patterns imply. */
+ * its instructions and tag patterns imply; counts holds the action counts the engine
+ * would report (vector operations per unit, buffer, SPM, NoC, DMA and DRAM traffic: exact
+ * from the program but for bursts and SPM words, which follow the sampled tags), with
+ * no per-PE breakdown (counts.pe is NULL) and no contention figures. */
 typedef struct eng_estimate_total {
     uint64_t cycles, lane_ops, dram_read_bytes, dram_write_bytes;
+    eng_stats counts;
 } eng_estimate_total;
 
 /* Estimates a program without simulating it (phases may be NULL, or hold p->n_phases

@@ -50,9 +50,11 @@ static uint32_t stride_for(const arch_desc *a, uint32_t dist, uint32_t *skip)
     return best;
 }
 
-/* Adds flits to every link of the route src -> dst (the engine's dimension-order routing). */
-static void route(const mesh *m, uint32_t src, uint32_t dst, double flits, double *load)
+/* Adds flits to every link of the route src -> dst (the engine's dimension-order routing);
+ * returns the router-to-router links it crosses. */
+static uint32_t route(const mesh *m, uint32_t src, uint32_t dst, double flits, double *load)
 {
+    uint32_t hops = 0;
     uint32_t r, c, rd, cd, cols = m->a->array.cols;
     node_pos(m, src, &r, &c);
     node_pos(m, dst, &rd, &cd);
@@ -62,7 +64,7 @@ static void route(const mesh *m, uint32_t src, uint32_t dst, double flits, doubl
             link = dst < m->routers ? router * m->link_dirs + m->link_dirs - 1
                                     : m->routers * m->link_dirs + (dst - m->routers);
             load[link] += flits;
-            return;
+            return hops;
         }
         uint32_t dir;
         if (c != cd) {
@@ -76,6 +78,7 @@ static void route(const mesh *m, uint32_t src, uint32_t dst, double flits, doubl
         }
         link = router * m->link_dirs + (skip == UINT32_MAX ? dir : 4 + 4 * skip + dir);
         load[link] += flits;
+        hops++;
     }
 }
 
@@ -116,6 +119,24 @@ static void bank_load(const arch_desc *a, uint32_t w, const eng_pattern *p, doub
         next = w1 + 1;
     }
 }
+
+/* SPM words a pattern of slot positions touches. */
+static double words_of(const arch_desc *a, uint32_t w, const eng_pattern *p, double *scratch)
+{
+    memset(scratch, 0, a->spm.banks * sizeof *scratch);
+    bank_load(a, w, p, scratch);
+    double n = 0;
+    for (uint32_t b = 0; b < a->spm.banks; b++)
+        n += scratch[b];
+    return n;
+}
+
+/* Action counts of a phase, as doubles until they are added up. */
+typedef struct est_counts {
+    double vec[ARCH_FU_COUNT], fires, buf_reads, buf_writes, weights, configs;
+    double messages, flits, flit_hops, routers, spm_reads, spm_writes, dma_bytes;
+    double dram_rd, dram_wr, tags;
+} est_counts;
 
 static double max_of(const double *v, size_t n)
 {
@@ -320,8 +341,67 @@ static double schedule(const est_sched *c, double lat)
     return done;
 }
 
+/* The action counts of a phase, added to c: per tag (times the tags and repeats) the
+ * vector operations, operand-buffer traffic, transfers (routed as the engine routes),
+ * SPM words and DMA bytes; per repeat the configuration (weights staged through the SPM
+ * and sent from the nearest port). load is scratch space for the routes. */
+static void count_phase(const arch_desc *a, const eng_program *p, const eng_phase *f, const mesh *m,
+                        double *load, double *scratch, const eng_pattern *pin,
+                        const eng_pattern *pout, double in_bytes, double out_bytes, est_counts *c)
+{
+    uint32_t w = util_dtype_bytes(p->dtype), link_bytes = arch_link_bytes(a);
+    double runs = (double)f->n_tags * (double)f->repeats, reps = (double)f->repeats;
+    double in_words = words_of(a, w, &(eng_pattern){0, eng_pattern_elems(pin), 1, 1}, scratch);
+    double out_words = words_of(a, w, &(eng_pattern){0, eng_pattern_elems(pout), 1, 1}, scratch);
+    /* DMA: each side is written to (or read from) its slot, and read from (or written to)
+     * the on-chip region when it lies there instead of DRAM */
+    c->spm_writes += runs * in_words;
+    c->spm_reads += runs * (out_words + (eng_pattern_onchip(p, pin) ? in_words : 0));
+    c->spm_writes += runs * (eng_pattern_onchip(p, pout) ? out_words : 0);
+    c->dma_bytes += runs * (double)(eng_pattern_elems(pin) + eng_pattern_elems(pout)) * w;
+    c->dram_rd += runs * in_bytes, c->dram_wr += runs * out_bytes;
+    c->tags += runs;
+    for (uint32_t i = 0; i < f->n_instr; i++) {
+        const eng_instr *in = &f->instr[i];
+        for (uint32_t u = 0; u < ARCH_FU_COUNT; u++)
+            c->vec[u] += runs * in->vec_ops[u];
+        c->fires += runs;
+        c->buf_reads += runs * (double)(in->local_elems + in->weight_elems);
+        /* configuration: DRAM -> staging buffer -> message from the row's nearer port */
+        double bytes = (double)in->weight_elems * w;
+        uint32_t r = in->pe / a->array.cols, col = in->pe % a->array.cols;
+        uint32_t port = eng_spm_port(a, r, col >= (a->array.cols + 1) / 2);
+        /* (a message is at least one flit) */
+        double flits = fmax(1, ceil(bytes / link_bytes)), words = ceil(bytes / a->spm.width_bytes);
+        uint32_t hops = route(m, m->routers + port, in->pe, flits, load);
+        c->weights += reps * in->weight_elems, c->configs += reps;
+        c->messages += reps, c->flits += reps * flits;
+        c->flit_hops += reps * flits * hops, c->routers += reps * flits * (hops + 1);
+        c->spm_writes += reps * words, c->spm_reads += reps * words;
+        c->dma_bytes += reps * bytes, c->dram_rd += reps * bytes;
+    }
+    for (uint32_t x = 0; x < f->n_xfer; x++) {
+        const eng_xfer *tx = &f->xfer[x];
+        double flits = fmax(1, ceil((double)tx->elems * w / link_bytes));
+        uint32_t src = tx->src_instr >= 0 ? f->instr[tx->src_instr].pe : m->routers + tx->spm_port;
+        uint32_t dst = tx->dst_instr >= 0 ? f->instr[tx->dst_instr].pe : m->routers + tx->spm_port;
+        /* a transfer within one PE never enters the NoC */
+        uint32_t hops = src == dst ? 0 : route(m, src, dst, flits, load);
+        if (src != dst) {
+            c->messages += runs, c->flits += runs * flits;
+            c->flit_hops += runs * flits * hops, c->routers += runs * flits * (hops + 1);
+        }
+        if (tx->dst_instr >= 0)
+            c->buf_writes += runs * tx->elems;
+        if (tx->src_instr < 0)
+            c->spm_reads += runs * words_of(a, w, &tx->spm, scratch);
+        if (tx->dst_instr < 0)
+            c->spm_writes += runs * words_of(a, w, &tx->spm, scratch);
+    }
+}
+
 static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_phase *f,
-                          double *cycles, eng_phase_estimate *pe_out)
+                          double *cycles, eng_phase_estimate *pe_out, est_counts *counts)
 {
     util_dtype t = p->dtype;
     mesh m = {a, arch_pe_count(a), 4 + 4 * a->noc.n_skip + 1, 0, 0};
@@ -426,14 +506,17 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         t_link = load[l] > t_link ? load[l] : t_link;
     for (uint32_t q = 0; q < 2 * a->array.rows; q++)
         t_port = port_inj[q] > t_port ? port_inj[q] : t_port;
-    /* DRAM: a few consecutive tags stand for all (their runs may straddle bursts and
-     * channels differently); the busiest channel sets the pace */
+    /* DRAM: a few consecutive tags of the first (up to 16) repeats stand for all: their
+     * runs may straddle bursts and channels differently, and each repeat moves the runs'
+     * alignment, which comes back after a few repeats; the busiest channel sets the pace */
     eng_pattern pin, pout;
     double in_bytes = 0, out_bytes = 0, chan[64] = {0};
-    uint64_t samples = f->n_tags < 8 ? (f->n_tags ? f->n_tags : 1) : 8;
+    uint64_t run = f->n_tags < 8 ? (f->n_tags ? f->n_tags : 1) : 8;
+    uint64_t n_reps = f->repeats < 16 ? f->repeats : 16, samples = run * n_reps;
     bool in_chip = false, out_chip = false;
     for (uint64_t k = 0; k < samples; k++) {
-        f->tag_dma(f->tag_ctx, k, &pin, &pout);
+        uint64_t rep = k / run;
+        f->tag_dma(f->tag_ctx, rep * f->n_tags + k % run, &pin, &pout);
         /* an on-chip side costs its SPM banks instead (once: they stand for one tag) */
         in_chip = eng_pattern_onchip(p, &pin), out_chip = eng_pattern_onchip(p, &pout);
         eng_pattern *side[2] = {&pin, &pout};
@@ -546,6 +629,13 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         all_bytes += (double)f->instr[i].weight_elems * w;
     pe_out->read_bytes = in_bytes * runs + (double)f->repeats * all_bytes;
     pe_out->write_bytes = out_bytes * runs;
+    double *scratch = calloc(a->spm.banks, sizeof *scratch);
+    if (!scratch) {
+        free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(bank);
+        return UTIL_ERUN;
+    }
+    count_phase(a, p, f, &m, load, scratch, &pin, &pout, in_bytes, out_bytes, counts);
+    free(scratch);
     {
         pe_out->interval = interval;
         pe_out->t_pe = t_pe, pe_out->t_link = t_link, pe_out->t_port = t_port;
@@ -562,16 +652,36 @@ int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *p
                  eng_estimate_total *total, char *err, size_t errlen)
 {
     double cycles = 0, ops = 0, rd = 0, wr = 0;
+    est_counts c;
+    memset(&c, 0, sizeof c);
     for (uint32_t i = 0; i < p->n_phases; i++) {
         eng_phase_estimate pe;
-        double c;
-        if (estimate_phase(a, p, &p->phases[i], &c, &pe))
+        double cy;
+        if (estimate_phase(a, p, &p->phases[i], &cy, &pe, &c))
             return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
         if (phases)
             phases[i] = pe;
-        cycles += c, ops += pe.lane_ops, rd += pe.read_bytes, wr += pe.write_bytes;
+        cycles += cy, ops += pe.lane_ops, rd += pe.read_bytes, wr += pe.write_bytes;
     }
-    *total = (eng_estimate_total){(uint64_t)llround(cycles), (uint64_t)llround(ops),
-                                  (uint64_t)llround(rd), (uint64_t)llround(wr)};
+    memset(total, 0, sizeof *total);
+    total->cycles = (uint64_t)llround(cycles);
+    total->lane_ops = (uint64_t)llround(ops);
+    total->dram_read_bytes = (uint64_t)llround(rd);
+    total->dram_write_bytes = (uint64_t)llround(wr);
+    eng_stats *s = &total->counts;
+    s->cycles = total->cycles, s->lane_ops = total->lane_ops, s->tags = (uint64_t)llround(c.tags);
+    eng_pe_stats *q = &s->pe_total;
+    for (uint32_t u = 0; u < ARCH_FU_COUNT; u++)
+        q->fu_vec_ops[u] = (uint64_t)llround(c.vec[u]);
+    q->lane_ops = total->lane_ops, q->fires = (uint64_t)llround(c.fires);
+    q->buf_reads = (uint64_t)llround(c.buf_reads), q->buf_writes = (uint64_t)llround(c.buf_writes);
+    q->weight_elems = (uint64_t)llround(c.weights), q->configs = (uint64_t)llround(c.configs);
+    s->noc.messages = (uint64_t)llround(c.messages), s->noc.flits = (uint64_t)llround(c.flits);
+    s->noc.flit_hops = (uint64_t)llround(c.flit_hops);
+    s->noc.router_traversals = (uint64_t)llround(c.routers);
+    s->spm.reads = (uint64_t)llround(c.spm_reads), s->spm.writes = (uint64_t)llround(c.spm_writes);
+    s->dma.bytes = (uint64_t)llround(c.dma_bytes);
+    s->dram.read_bytes = (uint64_t)llround(c.dram_rd),
+    s->dram.write_bytes = total->dram_write_bytes;
     return UTIL_OK;
 }

@@ -1284,7 +1284,8 @@ static int price(const arch_desc *a, util_dtype t, ops_priv *trial, uint64_t *cy
                  const char **why, char *err, size_t errlen)
 {
     eng_phase_estimate *pe = calloc(trial->n_phases + 1, sizeof *pe);
-    eng_estimate_total est = {0, 0, 0, 0};
+    eng_estimate_total est;
+    memset(&est, 0, sizeof est);
     eng_program prog = {t, trial->n_phases, trial->phases, UINT64_MAX, 0, 0};
     int rc = !pe || eng_estimate(a, &prog, pe, &est, err, errlen) ? UTIL_ERUN : UTIL_OK;
     *cycles = est.cycles;

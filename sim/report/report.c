@@ -45,8 +45,8 @@ void rep_derive(const rep_run *r, rep_derived *d)
     d->compulsory_bound = (uint64_t)ceil((double)d->compulsory_bytes / bpc - 1e-9);
     uint32_t cut = arch_bisection_links(a);
     d->noc_bound = cut ? util_ceil_div(st->noc.bisection_flits, 2 * (uint64_t)cut) : 0;
-    /* the analytical mode estimates cycles, not the action counts energy needs */
-    d->has_energy = a->energy.present && !(r->model && r->model->analytical);
+    /* (the analytical mode prices its estimated action counts) */
+    d->has_energy = a->energy.present;
     if (d->has_energy)
         en_compute(a, r->wl->dtype, st, d->flops, &d->energy);
 }
@@ -83,11 +83,8 @@ static void arch_line(FILE *f, const rep_run *r, const rep_derived *d)
 static void energy_line(FILE *f, const rep_run *r, const rep_derived *d)
 {
     if (!d->has_energy) {
-        fprintf(f, "energy     %s\n",
-                r->arch->energy.present
-                    ? "not estimated in analytical mode (it needs the engine's action counts)"
-                    : "no energy table (add energy = { table = \"energy/NODE.cfg\"; } to the "
-                      "arch file)");
+        fprintf(f, "energy     no energy table (add energy = { table = \"energy/NODE.cfg\"; } to "
+                   "the arch file)\n");
         return;
     }
     const en_result *e = &d->energy;

@@ -67,6 +67,8 @@ static void add_stats(eng_stats *tot, const eng_stats *s, uint64_t times)
     tot->lane_ops += s->lane_ops * times;
     tot->tags += s->tags * times;
     for (uint32_t p = 0; p <= tot->n_pes; p++) {
+        if (p < tot->n_pes && !s->pe)
+            continue; /* estimated counts: no per-PE breakdown */
         eng_pe_stats *d = p < tot->n_pes ? &tot->pe[p] : &tot->pe_total;
         const eng_pe_stats *e = p < tot->n_pes ? &s->pe[p] : &s->pe_total;
         d->fires += e->fires * times;
@@ -538,11 +540,7 @@ int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced 
             rb->cycles += o->cycles;
             rb->lane_ops += o->lane_ops;
             rb->dram_bytes += est.dram_read_bytes + est.dram_write_bytes;
-            out->total.cycles += o->cycles * rb->repeat;
-            out->total.lane_ops += o->lane_ops * rb->repeat;
-            out->total.pe_total.lane_ops += o->lane_ops * rb->repeat;
-            out->total.dram.read_bytes += est.dram_read_bytes * rb->repeat;
-            out->total.dram.write_bytes += est.dram_write_bytes * rb->repeat;
+            add_stats(&out->total, &est.counts, rb->repeat);
         }
     }
     out->n_blocks = d->n_blocks;
