@@ -78,7 +78,7 @@ static void compare(const char *arch_rel, const char *model, uint64_t seq, const
 START_TEST(test_estimate_regression)
 {
     errs e = {0, 0, 0, 0, ""};
-    static map_forced unfused = {1, {{.block = 0, .op = "softmax", .where = "test"}}};
+    static map_forced unfused = {.n = 1, .f = {{.block = 0, .op = "softmax", .where = "test"}}};
     for (int k = 0; k < 3; k++) {
         for (int m = 0; m < 4; m++)
             compare(arches[k], models[m], 256, NULL, &e);
@@ -239,6 +239,55 @@ START_TEST(test_analytical_counts)
 }
 END_TEST
 
+/* --objective: each op's mapping minimises its estimated cost under the objective, and a
+ * model's cost is the sum over its ops, so the energy objective's model needs no more
+ * estimated energy than the latency objective's, and no fewer cycles. The options are
+ * checked on the command line. */
+START_TEST(test_objective)
+{
+    char path[512], apath[512], err[512];
+    arch_desc a;
+    wl_desc d;
+    cfg_override ov;
+    ck_assert_int_eq(cfg_parse_override("workload.seq_len=256", &ov, err, sizeof err), 0);
+    ck_assert_msg(cfg_load(tu_src(apath, sizeof apath, "arch/mld-8x8.cfg"),
+                           tu_src(path, sizeof path, "workloads/hybrid-compress-16k.cfg"), &ov, 1,
+                           &a, &d, err, sizeof err) == 0,
+                  "%s", err);
+    static map_forced how[2];
+    how[1].objective = MAP_ENERGY;
+    how[1].energy = run_energy_pj;
+    double pj[2], cycles[2];
+    for (int k = 0; k < 2; k++) {
+        run_result r;
+        ck_assert_msg(run_model_analytical(&a, &d, &how[k], &r, err, sizeof err) == 0, "%s", err);
+        en_result e;
+        en_compute(&a, d.dtype, &r.total, 1, &e);
+        pj[k] = e.total_pj, cycles[k] = (double)r.total.cycles;
+        run_free(&r);
+    }
+    ck_assert_msg(pj[1] <= pj[0], "energy objective %g pJ, latency objective %g", pj[1], pj[0]);
+    ck_assert_msg(cycles[0] <= cycles[1], "latency objective %g cycles, energy objective %g",
+                  cycles[0], cycles[1]);
+    ck_assert_msg(pj[1] < pj[0] && cycles[0] < cycles[1], "the objectives chose alike");
+    char arch[512], wl[512], bfly[512], tiny[512];
+    tu_src(arch, sizeof arch, "arch/mld-4x4.cfg");
+    tu_src(wl, sizeof wl, "workloads/bert-base-image-1k.cfg");
+    tu_src(bfly, sizeof bfly, "workloads/butterfly-linear-64.cfg");
+    tu_src(tiny, sizeof tiny, "tests/data/tiny-1x2.cfg");
+    tu_expect(2, "expected 'latency', 'energy' or 'edp'", "--objective=power", arch, wl, NULL);
+    tu_expect(2, "needs an energy table", "-o", "edp", "--set=workload.seq_len=16",
+              "--set=workload.hidden=16", "--set=workload.heads=2", "--set=workload.ffn=32", tiny,
+              wl, NULL);
+    tu_expect(2, "are for models", "-o", "energy", arch, bfly, NULL);
+    tu_result r;
+    tu_run(&r, "-o", "edp", "-e", "-m", "analytical", "--set=workload.seq_len=64", arch, wl, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, ", objective "));
+    tu_free(&r);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("estimate");
@@ -247,6 +296,7 @@ int main(void)
     tcase_add_test(tc, test_estimate_regression);
     tcase_add_test(tc, test_analytical_bounds);
     tcase_add_test(tc, test_analytical_counts);
+    tcase_add_test(tc, test_objective);
     tcase_add_test(tc, test_search_picks_cheapest);
     tcase_add_test(tc, test_cli_model_and_explain);
     suite_add_tcase(s, tc);

@@ -584,9 +584,9 @@ START_TEST(test_row_op_lane_ops)
     uint64_t T = 64, H = 64, F = 128, G = 2, N = 64;
     /* as the mapper chooses (the GELU fused into ffn1 here), then with the softmax and the
      * GELU named in a mapping, which keeps them apart */
-    static map_forced apart = {2,
-                               {{.block = 0, .op = "softmax", .where = "test"},
-                                {.block = 0, .op = "gelu", .where = "test"}}};
+    static map_forced apart = {.n = 2,
+                               .f = {{.block = 0, .op = "softmax", .where = "test"},
+                                     {.block = 0, .op = "gelu", .where = "test"}}};
     const map_forced *runs[2] = {NULL, &apart};
     for (int k = 0; k < 2; k++) {
         run_result r;

@@ -144,7 +144,8 @@ static double run_functional_with(const arch_desc *a, const wl_desc *d, const wl
 {
     uint64_t rows = op->rows, in = op->in, out = op->out;
     /* strides wider than the rows, so that row addressing is tested */
-    map_op_io io = {{0, rows, in, in + 3}, {0, rows, in, in + 3}, {0, 0, 0, 0}, 0, NULL, false};
+    map_op_io io = {
+        {0, rows, in, in + 3}, {0, rows, in, in + 3}, {0, 0, 0, 0}, 0, NULL, false, NULL};
     io.dst = (map_tensor){rows * io.src0.stride + 5, rows, out, out + 2};
     io.free_addr = io.dst.addr + rows * io.dst.stride + 7;
     map_op_result m;
@@ -388,8 +389,13 @@ END_TEST
 /* The op's input, then its output, packed; weights and intermediates above them. */
 static map_op_io packed_io(const wl_op *op)
 {
-    map_op_io io = {
-        {0, op->rows, op->in, op->in}, {0, op->rows, op->in, op->in}, {0, 0, 0, 0}, 0, NULL, false};
+    map_op_io io = {{0, op->rows, op->in, op->in},
+                    {0, op->rows, op->in, op->in},
+                    {0, 0, 0, 0},
+                    0,
+                    NULL,
+                    false,
+                    NULL};
     io.dst = (map_tensor){op->rows * op->in, op->rows, op->out, op->out};
     io.free_addr = io.dst.addr + op->rows * op->out;
     return io;
@@ -695,7 +701,7 @@ START_TEST(test_too_large)
     fcase c = {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "q-proj", 4, 768, 16, 1, 1, 4};
     wl_op op = case_op(&c, UTIL_FP16, &d);
     map_op_io io = {
-        {0, 4, 768, 768}, {0, 4, 768, 768}, {4 * 768, 4, 768, 768}, 8 * 768, NULL, false};
+        {0, 4, 768, 768}, {0, 4, 768, 768}, {4 * 768, 4, 768, 768}, 8 * 768, NULL, false, NULL};
     map_op_result m;
     char err[512] = "";
     ck_assert_int_eq(map_transform(&a, &d, &op, &io, false, &m, err, sizeof err), UTIL_ERUN);
@@ -703,7 +709,7 @@ START_TEST(test_too_large)
     scase sc = {{WL_MIX_BUTTERFLY, WL_LIN_NONE, "mix", 60, 6, 16, 2, 1, 4}, WL_OP_SEQ_BFLY, 75};
     split_arch(&sc, UTIL_FP32, &a);
     op = case_op(&sc.c, UTIL_FP32, &d);
-    io = (map_op_io){{0, 120, 6, 6}, {0, 120, 6, 6}, {720, 120, 6, 6}, 1440, NULL, false};
+    io = (map_op_io){{0, 120, 6, 6}, {0, 120, 6, 6}, {720, 120, 6, 6}, 1440, NULL, false, NULL};
     err[0] = 0;
     ck_assert_int_eq(map_transform(&a, &d, &op, &io, true, &m, err, sizeof err), UTIL_ERUN);
     ck_assert(strstr(err, "cannot map seq-butterfly") != NULL);

@@ -29,6 +29,7 @@ typedef struct options {
     bool analytical; /* --model analytical */
     bool explain;
     const char *mapping, *dump_mapping;
+    map_objective objective; /* --objective */
     cfg_override sets[CLI_MAX_SETS];
     size_t n_sets;
 } options;
@@ -54,6 +55,9 @@ static void usage(FILE *f)
                "                            file --mapping reads; edit it to try another)\n"
                "  -e, --explain             print, for every op the mapper searched, its best\n"
                "                            candidates with their estimated cycles\n"
+               "  -o, --objective=WHAT      what the mapper minimises: 'latency' (default),\n"
+               "                            'energy' or 'edp' (models; energy needs the arch's\n"
+               "                            energy table)\n"
                "  -q, --quiet               print nothing but errors\n"
                "      --list-keys           list every config key with its range and default\n"
                "      --inject-fault=twiddle  corrupt one twiddle in the mapped program (a model:\n"
@@ -111,7 +115,7 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             {"-f", "--functional", false}, {"-q", "--quiet", false},   {"", "--list-keys", false},
             {"", "--inject-fault", true},  {"-h", "--help", false},    {"-V", "--version", false},
             {"-m", "--model", true},       {"-e", "--explain", false}, {"", "--mapping", true},
-            {"", "--dump-mapping", true}};
+            {"", "--dump-mapping", true},  {"-o", "--objective", true}};
         int which = -1;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
             if (strcmp(name, opts[k].s) == 0 || strcmp(name, opts[k].l) == 0)
@@ -188,6 +192,19 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
         case 12:
             o->dump_mapping = val;
             break;
+        case 13: {
+            static const char *const names[] = {"latency", "energy", "edp"};
+            int k = 0;
+            while (k < 3 && strcmp(val, names[k]) != 0)
+                k++;
+            if (k == 3) {
+                fprintf(err, "bflysim: --objective=%s: expected 'latency', 'energy' or 'edp'\n",
+                        val);
+                return UTIL_ECONFIG;
+            }
+            o->objective = (map_objective)k;
+            break;
+        }
         }
     }
     if (npos != 2) {
@@ -284,6 +301,22 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
             return lrc;
         }
     }
+    if (o->objective != MAP_LATENCY) {
+        if (!arch->energy.present) {
+            fprintf(err,
+                    "bflysim: --objective=%s needs an energy table, and %s names none (add "
+                    "energy = { table = \"energy/NODE.cfg\"; })\n",
+                    o->objective == MAP_ENERGY ? "energy" : "edp", o->arch_file);
+            free(forced);
+            return UTIL_ECONFIG;
+        }
+        if (!forced && !(forced = calloc(1, sizeof *forced))) {
+            fprintf(err, "bflysim: out of memory\n");
+            return UTIL_ERUN;
+        }
+        forced->objective = o->objective;
+        forced->energy = run_energy_pj;
+    }
     run_result res;
     int rc = o->analytical ? run_model_analytical(arch, wl, forced, &res, msg, sizeof msg)
                            : run_model(arch, wl, forced, o->functional, o->fault_twiddle, &res, msg,
@@ -335,10 +368,10 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     }
     if (wl.kind == WL_KIND_MODEL)
         return run_model_cli(&o, &arch, &wl, out, err);
-    if (o.analytical || o.mapping || o.dump_mapping || o.explain) {
-        fprintf(err, "bflysim: --model=analytical, --mapping, --dump-mapping and --explain "
-                     "are for models (kind = \"model\"); a butterfly-linear layer has one "
-                     "fixed mapping\n");
+    if (o.analytical || o.mapping || o.dump_mapping || o.explain || o.objective) {
+        fprintf(err, "bflysim: --model=analytical, --mapping, --dump-mapping, --explain and "
+                     "--objective are for models (kind = \"model\"); a butterfly-linear layer "
+                     "has one fixed mapping\n");
         return UTIL_ECONFIG;
     }
     wl_butterfly b;

@@ -462,3 +462,12 @@ void map_free(map_result *m)
     free(m->layouts);
     memset(m, 0, sizeof *m);
 }
+
+double map_cost(const map_forced *how, const arch_desc *a, util_dtype t,
+                const eng_estimate_total *e)
+{
+    if (!how || how->objective == MAP_LATENCY || !how->energy)
+        return (double)e->cycles;
+    double pj = how->energy(a, t, &e->counts);
+    return how->objective == MAP_ENERGY ? pj : pj * (double)e->cycles;
+}

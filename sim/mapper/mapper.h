@@ -106,10 +106,24 @@ typedef struct map_force {
     char where[96]; /* "FILE:LINE" of the entry, for messages */
 } map_force;
 
+/* What the mapper minimises when it chooses between mappings (--objective): estimated
+ * cycles, energy, or their product. Energy needs a pricing function (the run layer's,
+ * from the arch's energy table) that turns estimated action counts into pJ. */
+typedef enum { MAP_LATENCY = 0, MAP_ENERGY, MAP_EDP } map_objective;
+typedef double (*map_energy_fn)(const arch_desc *a, util_dtype t, const eng_stats *counts);
+
+/* The user's mapping directives: the entries of a --mapping file and the objective. */
 typedef struct map_forced {
     uint32_t n;
     map_force f[MAP_MAX_FORCED];
+    map_objective objective;
+    map_energy_fn energy; /* required unless the objective is latency */
 } map_forced;
+
+/* The cost of an estimate of a program in data type t on a under the directives'
+ * objective (how NULL: latency). */
+double map_cost(const map_forced *how, const arch_desc *a, util_dtype t,
+                const eng_estimate_total *e);
 
 typedef struct map_op_io {
     map_tensor src0, src1, dst;
@@ -117,6 +131,7 @@ typedef struct map_op_io {
     const map_force *force; /* NULL: the mapper chooses */
     bool gelu_out;          /* dense and butterfly ops: apply GELU to the output on its way out (the
                              * op then stands for itself and the GELU that follows it) */
+    const map_forced *how;  /* the objective (NULL: latency) */
 } map_op_io;
 
 #define MAP_DESC_MAX 200
@@ -126,6 +141,7 @@ typedef struct map_op_io {
 typedef struct map_candidate {
     char desc[96];
     uint64_t cycles;        /* estimated, for the whole op */
+    double cost;            /* under the objective (cycles, pJ or pJ x cycles) */
     const char *bottleneck; /* the term that set the steady-state interval */
 } map_candidate;
 

@@ -1278,10 +1278,10 @@ static const char *bottleneck_of(const eng_phase_estimate *e)
     return names[k];
 }
 
-/* Prices a trial mapping with eng_estimate: its cycles and the term that bounds its
- * first phase. Frees the trial. */
-static int price(const arch_desc *a, util_dtype t, ops_priv *trial, uint64_t *cycles,
-                 const char **why, char *err, size_t errlen)
+/* Prices a trial mapping with eng_estimate: its cycles, its cost under the objective and
+ * the term that bounds its first phase. Frees the trial. */
+static int price(const arch_desc *a, util_dtype t, const map_forced *how, ops_priv *trial,
+                 uint64_t *cycles, double *cost, const char **why, char *err, size_t errlen)
 {
     eng_phase_estimate *pe = calloc(trial->n_phases + 1, sizeof *pe);
     eng_estimate_total est;
@@ -1289,6 +1289,7 @@ static int price(const arch_desc *a, util_dtype t, ops_priv *trial, uint64_t *cy
     eng_program prog = {t, trial->n_phases, trial->phases, UINT64_MAX, 0, 0};
     int rc = !pe || eng_estimate(a, &prog, pe, &est, err, errlen) ? UTIL_ERUN : UTIL_OK;
     *cycles = est.cycles;
+    *cost = map_cost(how, a, t, &est);
     *why = rc ? "" : bottleneck_of(&pe[0]);
     free(pe);
     store_free(&trial->st);
@@ -1298,28 +1299,30 @@ static int price(const arch_desc *a, util_dtype t, ops_priv *trial, uint64_t *cy
 
 /* Keeps the best few scored candidates for --explain, in order of cost (ties: the
  * earlier, so the search is deterministic). */
-static void note_candidate(map_op_result *out, uint64_t cost, const char *why, const char *desc)
+static void note_candidate(map_op_result *out, uint64_t cycles, double cost, const char *why,
+                           const char *desc)
 {
     out->n_scored++;
     uint32_t k =
         out->n_candidates < MAP_MAX_CANDIDATES ? out->n_candidates++ : MAP_MAX_CANDIDATES - 1;
     if (k == MAP_MAX_CANDIDATES - 1 && out->n_scored > MAP_MAX_CANDIDATES &&
-        cost >= out->candidates[k].cycles)
+        cost >= out->candidates[k].cost)
         return;
-    while (k > 0 && out->candidates[k - 1].cycles > cost) {
+    while (k > 0 && out->candidates[k - 1].cost > cost) {
         out->candidates[k] = out->candidates[k - 1];
         k--;
     }
     map_candidate *c = &out->candidates[k];
     snprintf(c->desc, sizeof c->desc, "%s", desc);
-    c->cycles = cost;
+    c->cycles = cycles;
+    c->cost = cost;
     c->bottleneck = why;
 }
 
 /* Builds every feasible plan for one group and prices it with eng_estimate (times the
  * groups, which are identical); keeps the cheapest and the best few for --explain. */
 static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uint64_t groups,
-                       uint64_t free_addr, gemm_plan *best, map_op_result *out, char *err,
+                       const map_op_io *io, gemm_plan *best, map_op_result *out, char *err,
                        size_t errlen, const char *opname)
 {
     gemm_plan plans[GEMM_MAX_PLANS];
@@ -1331,20 +1334,21 @@ static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uin
                          opname, (unsigned long long)g->M, (unsigned long long)g->K,
                          (unsigned long long)g->N, a->pe.buffer_bytes,
                          (unsigned long long)arch_spm_bytes(a));
-    uint64_t best_cost = UINT64_MAX;
+    double best_cost = INFINITY;
     for (uint32_t i = 0; i < n; i++) {
         ops_priv trial;
         memset(&trial, 0, sizeof trial);
-        uint64_t w_next = free_addr, cycles = 0;
+        uint64_t w_next = io->free_addr, cycles = 0;
+        double cost = 0;
         const char *why = "";
         int rc = gemm_map(a, g, t, &plans[i], &w_next, false, &trial);
-        rc = rc ? rc : price(a, t, &trial, &cycles, &why, err, errlen);
+        rc = rc ? rc : price(a, t, io->how, &trial, &cycles, &cost, &why, err, errlen);
         if (rc) {
             store_free(&trial.st);
             free(trial.phases);
             return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping %s", opname);
         }
-        uint64_t cost = cycles * groups;
+        cost *= (double)groups;
         if (cost < best_cost) {
             best_cost = cost;
             *best = plans[i];
@@ -1352,7 +1356,7 @@ static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uin
         char desc[96];
         snprintf(desc, sizeof desc, "%u chains of %u PEs, %u rows x %u columns per chain",
                  plans[i].Gc, plans[i].Lc, plans[i].mt, plans[i].nr);
-        note_candidate(out, cost, why, desc);
+        note_candidate(out, cycles * groups, cost, why, desc);
     }
     return UTIL_OK;
 }
@@ -1360,11 +1364,12 @@ static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uin
 /* The same search for fused attention (batch items are identical). A mapping-file entry
  * f narrows it to the plans with its chain_pes and rows_per_tag (0: any). */
 static int attn_search(const arch_desc *a, const attn_prob *g, util_dtype t, uint64_t batch,
-                       const map_force *f, attn_plan *best, map_op_result *out, char *err,
+                       const map_op_io *io, attn_plan *best, map_op_result *out, char *err,
                        size_t errlen)
 {
     attn_plan plans[GEMM_MAX_PLANS];
     uint32_t n = attn_plans(a, g, t, plans), kept = 0;
+    const map_force *f = io->force;
     if (f && (f->columns_per_chain || f->segments || f->rows_per_chain))
         return util_fail(UTIL_ECONFIG, err, errlen,
                          "%s: attention: fused attention takes chain_pes and rows_per_tag only "
@@ -1395,20 +1400,21 @@ static int attn_search(const arch_desc *a, const attn_prob *g, util_dtype t, uin
                          "the %llu-byte SPM",
                          (unsigned long long)g->N, (unsigned long long)g->d, a->pe.buffer_bytes,
                          (unsigned long long)arch_spm_bytes(a));
-    uint64_t best_cost = UINT64_MAX;
+    double best_cost = INFINITY;
     for (uint32_t i = 0; i < n; i++) {
         ops_priv trial;
         memset(&trial, 0, sizeof trial);
         uint64_t cycles = 0;
+        double cost = 0;
         const char *why = "";
         int rc = attn_map(a, g, t, &plans[i], false, &trial);
-        rc = rc ? rc : price(a, t, &trial, &cycles, &why, err, errlen);
+        rc = rc ? rc : price(a, t, io->how, &trial, &cycles, &cost, &why, err, errlen);
         if (rc) {
             store_free(&trial.st);
             free(trial.phases);
             return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping attention");
         }
-        uint64_t cost = cycles * batch;
+        cost *= (double)batch;
         if (cost < best_cost) {
             best_cost = cost;
             *best = plans[i];
@@ -1418,7 +1424,7 @@ static int attn_search(const arch_desc *a, const attn_prob *g, util_dtype t, uin
                  "%u chains of %u PEs, %u rows per tag, %u keys per PE, %u "
                  "passes",
                  plans[i].Gc, plans[i].Lc, plans[i].mt, plans[i].kb, plans[i].passes);
-        note_candidate(out, cost, why, desc);
+        note_candidate(out, cycles * batch, cost, why, desc);
     }
     return UTIL_OK;
 }
@@ -1522,7 +1528,7 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
             (io->force->chain_pes || io->force->rows_per_tag || io->force->columns_per_chain))
             rc = gemm_forced(a, &g, t, io->force, &pl, err, errlen);
         else
-            rc = gemm_search(a, &g, t, groups, io->free_addr, &pl, out, err, errlen, op->name);
+            rc = gemm_search(a, &g, t, groups, io, &pl, out, err, errlen, op->name);
         out->chain_pes = pl.Lc, out->rows_per_tag = pl.mt, out->columns_per_chain = pl.nr;
         out->weight_addr = io->free_addr;
         for (uint64_t gi = 0; gi < groups && !rc; gi++) {
@@ -1543,7 +1549,7 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
         attn_prob g;
         attn_plan pl = {0, 0, 0, 0, 0};
         attn_item(d, op, io, 0, &g);
-        rc = attn_search(a, &g, t, d->batch, io->force, &pl, out, err, errlen);
+        rc = attn_search(a, &g, t, d->batch, io, &pl, out, err, errlen);
         out->chain_pes = pl.Lc, out->rows_per_tag = pl.mt;
         for (uint64_t bi = 0; bi < d->batch && !rc; bi++) {
             attn_item(d, op, io, bi, &g);

@@ -1138,9 +1138,9 @@ static uint64_t block_lines(const arch_desc *a, const tmap *tm, uint32_t gi, uti
 }
 
 /* The multilayer program when some group can keep its intermediates on chip and scratch
- * asks for it, or (MAP_SCRATCH_BEST) when the estimate finds it faster. */
+ * asks for it, or (MAP_SCRATCH_BEST) when its estimate is cheaper under the objective. */
 static int choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t base,
-                         map_scratch scratch, uint64_t cap)
+                         map_scratch scratch, uint64_t cap, const map_forced *how)
 {
     uint64_t bl[2] = {0, 0};
     bool any = false;
@@ -1158,7 +1158,8 @@ static int choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t b
         eng_program p0 = layout_program(&tm->lay, dt), p1 = layout_program(&multi, dt);
         char err[256];
         bool keep = eng_estimate(a, &p0, NULL, &e0, err, sizeof err) ||
-                    eng_estimate(a, &p1, NULL, &e1, err, sizeof err) || e1.cycles >= e0.cycles;
+                    eng_estimate(a, &p1, NULL, &e1, err, sizeof err) ||
+                    map_cost(how, a, dt, &e1) >= map_cost(how, a, dt, &e0);
         if (keep) {
             layout_free(&multi);
             return UTIL_OK;
@@ -1280,7 +1281,7 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
     }
     uint64_t none[2] = {0, 0};
     if (lay_out(tm, addr + wtotal, none, &tm->lay) ||
-        choose_layout(a, tm, d->dtype, addr + wtotal, scratch, max_block_lines))
+        choose_layout(a, tm, d->dtype, addr + wtotal, scratch, max_block_lines, io->how))
         return oom(tm, err, errlen);
     out->priv = tm;
     out->weight_addr = addr;

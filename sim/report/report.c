@@ -779,8 +779,11 @@ void rep_model_explain(FILE *f, const rep_run *r)
                     b, o->op.name, wl_op_kind_name(o->op.kind), o->n_scored);
             for (uint32_t k = 0; k < o->n_candidates; k++) {
                 const map_candidate *c = &o->candidates[k];
-                fprintf(f, "  %u. %-56s %14llu cycles  (%s bound)%s\n", k + 1, c->desc,
-                        (unsigned long long)c->cycles, c->bottleneck, k ? "" : "  <- chosen");
+                char cost[48] = "";
+                if (c->cost != (double)c->cycles)
+                    snprintf(cost, sizeof cost, ", objective %.4g", c->cost);
+                fprintf(f, "  %u. %-56s %14llu cycles%s  (%s bound)%s\n", k + 1, c->desc,
+                        (unsigned long long)c->cycles, cost, c->bottleneck, k ? "" : "  <- chosen");
             }
         }
 }

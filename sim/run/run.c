@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../energy/energy.h"
 #include "../ref/ref.h"
 
 /* ---------------------------------------------------------------- layout
@@ -124,7 +125,7 @@ static void op_summary(run_op *r, const eng_stats *s)
 
 static map_op_io op_io(const layout *L, const wl_op *op)
 {
-    return (map_op_io){L->t[op->src0], L->t[op->src1], L->t[op->dst], L->end, NULL, false};
+    return (map_op_io){L->t[op->src0], L->t[op->src1], L->t[op->dst], L->end, NULL, false, NULL};
 }
 
 /* Every op of the model, mapped before anything is simulated: an op that cannot be
@@ -211,11 +212,14 @@ static const map_force *forced_for(const map_forced *forced, uint32_t b, const w
     return NULL;
 }
 
-static uint64_t estimated(const arch_desc *a, const map_op_result *m)
+/* A mapped op's estimated cost under the objective. */
+static double estimated(const arch_desc *a, const map_forced *how, const map_op_result *m)
 {
     eng_estimate_total e;
     char err[64];
-    return eng_estimate(a, &m->program, NULL, &e, err, sizeof err) ? UINT64_MAX : e.cycles;
+    return eng_estimate(a, &m->program, NULL, &e, err, sizeof err)
+               ? INFINITY
+               : map_cost(how, a, m->program.dtype, &e);
 }
 
 /* Ops i .. i + n - 1 of block b give way to one fused op and its mapping. */
@@ -245,10 +249,10 @@ static int try_fuse(const arch_desc *a, const wl_desc *d, bool functional, plan 
     int rc = map_op(a, d, op, io, functional, &fused, err, errlen);
     if (rc)
         return rc;
-    uint64_t apart = 0;
+    double apart = 0;
     for (uint32_t k = i; k < i + n; k++)
-        apart += estimated(a, &p->maps[b][k]);
-    if (!always && estimated(a, &fused) >= apart) {
+        apart += estimated(a, io->how, &p->maps[b][k]);
+    if (!always && estimated(a, io->how, &fused) >= apart) {
         map_op_free(&fused);
         return UTIL_OK;
     }
@@ -274,6 +278,7 @@ static int fuse_attention(const arch_desc *a, const wl_desc *d, const map_forced
     map_op_io io = op_io(L, &op);
     io.src1.cols = 2 * d->hidden; /* the [K | V] pair */
     io.force = forced_for(forced, b, &op);
+    io.how = forced;
     return try_fuse(a, d, functional, p, b, i, 3, &op, &io, io.force != NULL, "", err, errlen);
 }
 
@@ -293,6 +298,7 @@ static int fuse_gelu(const arch_desc *a, const wl_desc *d, const map_forced *for
     map_op_io io = op_io(L, &op);
     io.gelu_out = true;
     io.force = forced_for(forced, b, &op);
+    io.how = forced;
     return try_fuse(a, d, functional, p, b, i, 2, &op, &io, false, "; GELU fused on the way out",
                     err, errlen);
 }
@@ -313,6 +319,7 @@ static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *fo
             const wl_op *op = &p->ops[b][i];
             map_op_io io = op_io(L, op);
             io.force = forced_for(forced, b, op);
+            io.how = forced;
             int rc = map_op(a, d, op, &io, functional, &p->maps[b][i], err, errlen);
             if (rc) {
                 plan_free(p);
@@ -564,4 +571,11 @@ int run_map_all(const arch_desc *a, const wl_desc *d, char *err, size_t errlen)
 void run_free(run_result *r)
 {
     eng_stats_free(&r->total);
+}
+
+double run_energy_pj(const arch_desc *a, util_dtype t, const eng_stats *counts)
+{
+    en_result e;
+    en_compute(a, t, counts, 0, &e);
+    return e.total_pj;
 }
