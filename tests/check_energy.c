@@ -278,6 +278,36 @@ START_TEST(test_errors)
 }
 END_TEST
 
+/* --accelergy writes the counts as Accelergy's action-count YAML: on the hand-derived
+ * run, the MAC unit's 16 lane operations, 24 buffer reads and writes, and 68 idle cycles
+ * of the SPM; an arch without a table is an error. */
+START_TEST(test_accelergy)
+{
+    arch_desc a;
+    char arch[512], wl[512], yaml[512];
+    tiny_arch(&a, arch, sizeof arch);
+    tu_src(wl, sizeof wl, "tests/data/tiny-n4.cfg");
+    tu_tmp(yaml, sizeof yaml, "counts.yaml");
+    tu_result r;
+    tu_run(&r, "-q", "--accelergy", yaml, arch, wl, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    size_t n;
+    char *doc = tu_read(yaml, &n);
+    ck_assert_ptr_nonnull(strstr(doc, "action_counts:\n  version: 0.4\n  local:\n"));
+    ck_assert_ptr_nonnull(strstr(doc, "  - name: system.pe_array.mac\n    action_counts:\n"
+                                      "    - name: mac_fp16\n      counts: 16\n"));
+    ck_assert_ptr_nonnull(strstr(doc, "  - name: system.pe_array.buffer\n    action_counts:\n"
+                                      "    - name: read\n      counts: 24\n"
+                                      "    - name: write\n      counts: 24\n"));
+    ck_assert_ptr_nonnull(strstr(doc, "    - name: idle\n      counts: 68\n"));
+    free(doc);
+    remove(yaml);
+    tu_src(arch, sizeof arch, "tests/data/tiny-1x2.cfg");
+    tu_expect(2, "the arch has no energy table", "-q", "--accelergy", yaml, arch, wl, NULL);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("energy");
@@ -287,6 +317,7 @@ int main(void)
     tcase_add_test(tc, test_fp32_lanes);
     tcase_add_test(tc, test_reports);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_accelergy);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -29,6 +29,7 @@ typedef struct options {
     bool analytical; /* --model analytical */
     bool explain;
     const char *mapping, *dump_mapping;
+    const char *accelergy;   /* --accelergy FILE */
     map_objective objective; /* --objective */
     cfg_override sets[CLI_MAX_SETS];
     size_t n_sets;
@@ -53,6 +54,8 @@ static void usage(FILE *f)
                "      --mapping FILE        take the mapping of the ops FILE names from FILE\n"
                "      --dump-mapping FILE   write the chosen mapping of every op to FILE (a\n"
                "                            file --mapping reads; edit it to try another)\n"
+               "      --accelergy FILE      write the action counts as Accelergy's action-count\n"
+               "                            YAML (needs the arch's energy table)\n"
                "  -e, --explain             print, for every op the mapper searched, its best\n"
                "                            candidates with their estimated cycles\n"
                "  -o, --objective=WHAT      what the mapper minimises: 'latency' (default),\n"
@@ -111,11 +114,11 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             const char *s, *l;
             bool arg;
         } opts[] = {
-            {"-s", "--set", true},         {"-j", "--json", true},     {"-c", "--csv", true},
-            {"-f", "--functional", false}, {"-q", "--quiet", false},   {"", "--list-keys", false},
-            {"", "--inject-fault", true},  {"-h", "--help", false},    {"-V", "--version", false},
-            {"-m", "--model", true},       {"-e", "--explain", false}, {"", "--mapping", true},
-            {"", "--dump-mapping", true},  {"-o", "--objective", true}};
+            {"-s", "--set", true},         {"-j", "--json", true},      {"-c", "--csv", true},
+            {"-f", "--functional", false}, {"-q", "--quiet", false},    {"", "--list-keys", false},
+            {"", "--inject-fault", true},  {"-h", "--help", false},     {"-V", "--version", false},
+            {"-m", "--model", true},       {"-e", "--explain", false},  {"", "--mapping", true},
+            {"", "--dump-mapping", true},  {"-o", "--objective", true}, {"", "--accelergy", true}};
         int which = -1;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
             if (strcmp(name, opts[k].s) == 0 || strcmp(name, opts[k].l) == 0)
@@ -205,6 +208,9 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             o->objective = (map_objective)k;
             break;
         }
+        case 14:
+            o->accelergy = val;
+            break;
         }
     }
     if (npos != 2) {
@@ -282,6 +288,8 @@ static int write_outputs(const options *o, const rep_run *run, FILE *out, FILE *
     if (o->json && (rc = rep_write_json(o->json, run, msg, sizeof msg)))
         fprintf(err, "bflysim: %s\n", msg);
     if (!rc && o->csv && (rc = rep_append_csv(o->csv, run, msg, sizeof msg)))
+        fprintf(err, "bflysim: %s\n", msg);
+    if (!rc && o->accelergy && (rc = rep_write_accelergy(o->accelergy, run, msg, sizeof msg)))
         fprintf(err, "bflysim: %s\n", msg);
     return rc;
 }

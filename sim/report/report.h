@@ -57,6 +57,9 @@ void rep_summary(FILE *f, const rep_run *r);
 /* Writes a model run's chosen mapping as a --mapping file, atomically. */
 int rep_write_mapping(const char *path, const rep_run *r, char *err, size_t errlen);
 
+/* Writes the run's action counts in Accelergy's action-count YAML form, atomically. */
+int rep_write_accelergy(const char *path, const rep_run *r, char *err, size_t errlen);
+
 /* Writes the JSON document to path atomically (a temporary file renamed into place). */
 int rep_write_json(const char *path, const rep_run *r, char *err, size_t errlen);
 void rep_json(FILE *f, const rep_run *r);
