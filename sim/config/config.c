@@ -1129,14 +1129,16 @@ static int load_energy_table(ctx *c, config_t *cfg, arch_desc *a)
     else
         snprintf(path, sizeof path, "%.*s/%s", (int)(slash - c->file), c->file, name);
     snprintf(tried, sizeof tried, "%s", path);
-    while (stat(path, &st) != 0 && name[0] != '/' && *dirs) {
+    bool found = stat(path, &st) == 0;
+    while (!found && name[0] != '/' && *dirs) {
         size_t len = strcspn(dirs, ":");
         snprintf(path, sizeof path, "%.*s/%s", (int)len, dirs, name);
         size_t used = strlen(tried);
         snprintf(tried + used, sizeof tried - used, ", %s", path);
         dirs += len + (dirs[len] == ':');
+        found = stat(path, &st) == 0;
     }
-    if (stat(path, &st) != 0)
+    if (!found)
         return fail_at(c, t,
                        "energy.table = \"%s\": cannot read it (tried %s); the tables "
                        "shipped are arch/energy/NODE.cfg",

@@ -105,10 +105,12 @@ static uint64_t bursts(const arch_desc *a, uint32_t w, const eng_pattern *p, dou
     return n;
 }
 
-/* Adds the bank accesses of a pattern of slot positions (slot at byte 0) to bank[]. */
-static void bank_load(const arch_desc *a, uint32_t w, const eng_pattern *p, double *bank)
+/* Adds the bank accesses of a pattern of slot positions (slot at byte 0) to bank[];
+ * returns how many words it touches. */
+static double bank_load(const arch_desc *a, uint32_t w, const eng_pattern *p, double *bank)
 {
     uint64_t W = a->spm.width_bytes, nb = a->spm.banks, next = 0;
+    double words = 0;
     for (uint64_t i = 0; i < p->count; i++) {
         uint64_t w0 = (p->first + i * p->stride) * w / W;
         uint64_t w1 = ((p->first + i * p->stride + p->run) * w - 1) / W;
@@ -116,19 +118,10 @@ static void bank_load(const arch_desc *a, uint32_t w, const eng_pattern *p, doub
             w0 = next;
         for (uint64_t k = w0; k <= w1 && k < w0 + nb; k++)
             bank[k % nb] += (double)((w1 - k) / nb + 1);
+        words += w1 >= w0 ? (double)(w1 - w0 + 1) : 0;
         next = w1 + 1;
     }
-}
-
-/* SPM words a pattern of slot positions touches. */
-static double words_of(const arch_desc *a, uint32_t w, const eng_pattern *p, double *scratch)
-{
-    memset(scratch, 0, a->spm.banks * sizeof *scratch);
-    bank_load(a, w, p, scratch);
-    double n = 0;
-    for (uint32_t b = 0; b < a->spm.banks; b++)
-        n += scratch[b];
-    return n;
+    return words;
 }
 
 /* Action counts of a phase, as doubles until they are added up. */
@@ -256,14 +249,14 @@ static double schedule(const est_sched *c, double lat)
     uint64_t n = f->n_tags < ENG_EST_TAGS ? f->n_tags : ENG_EST_TAGS;
     if (n == 0)
         return 1;
-    size_t reqs = (size_t)f->n_instr + 2 * n + 1, ni = f->n_instr;
-    double *v = malloc(sizeof *v * (8 * n + 2 * (ni + 1) + 2 * reqs));
+    size_t reqs = (size_t)f->n_instr + 2 * n + 1;
+    double *v = malloc(sizeof *v * (5 * n + 2 * reqs));
     if (!v)
         return -1;
-    double *in_issue = v, *in_ready = v + n, *fs = v + 2 * n, *fe = v + 3 * n, *cs = v + 4 * n;
-    double *written = v + 5 * n, *st_issue = v + 6 * n, *stored = v + 7 * n;
-    double *cfg_issue = v + 8 * n, *sent = cfg_issue + ni + 1;
-    dram_cal dram = {sent + ni + 1, sent + ni + 1 + reqs, 0};
+    double *in_ready = v, *fs = v + n, *fe = v + 2 * n, *cs = v + 3 * n, *stored = v + 4 * n;
+    dram_cal dram = {v + 5 * n, v + 5 * n + reqs, 0};
+    /* when the last configuration, input and store were issued */
+    double cfg_issue = 0, in_issue = 0, st_issue = 0;
     uint64_t ki = 0, kf = 0, kc = 0, ko = 0, tags = a->pe.tags;
     uint32_t j = 0;
     double stage[2] = {0, 0}; /* when each staging buffer is free again */
@@ -289,39 +282,36 @@ static double schedule(const est_sched *c, double lat)
         /* the next DRAM request of each stream, when it can be known */
         double t_cfg = INFINITY, t_in = INFINITY, t_out = INFINITY;
         if (j < f->n_instr)
-            t_cfg = fmax(j ? cfg_issue[j - 1] : 0, fmin(stage[0], stage[1])) + 1;
+            t_cfg = fmax(cfg_issue, fmin(stage[0], stage[1])) + 1;
         if (ki < n && (ki < f->in_slots || kf > ki - f->in_slots))
-            t_in =
-                fmax(ki ? in_issue[ki - 1] : 0, ki >= f->in_slots ? fe[ki - f->in_slots] : 0) + 1;
+            t_in = fmax(in_issue, ki >= f->in_slots ? fe[ki - f->in_slots] : 0) + 1;
         if (ko < kc && cfg_known) {
-            written[ko] = fmax(cs[ko] + c->latency, cfg_done);
-            t_out = fmax(ko ? st_issue[ko - 1] : 0, written[ko] + 1) + c->spm_out + 2;
+            double written = fmax(cs[ko] + c->latency, cfg_done);
+            t_out = fmax(st_issue, written + 1) + c->spm_out + 2;
         }
         if (t_cfg == INFINITY && t_in == INFINITY && t_out == INFINITY)
             break;
         if (t_cfg <= t_in && t_cfg <= t_out) {
             const eng_instr *in = &f->instr[j];
             double bytes = (double)in->weight_elems * c->w;
-            cfg_issue[j] = t_cfg;
+            cfg_issue = t_cfg;
             int slot = stage[1] < stage[0];
-            if (bytes > 0) {
-                double words = ceil(bytes / a->spm.width_bytes / wpc);
-                sent[j] = dram_serve(&dram, t_cfg + 1, c->weight_dram[j]) + lat + 2 * words + 6;
-            } else {
-                sent[j] = t_cfg + 2;
-            }
-            stage[slot] = sent[j];
-            double configured = sent[j] + ceil(bytes / arch_link_bytes(a)) + 2;
+            double words = ceil(bytes / a->spm.width_bytes / wpc);
+            double sent =
+                bytes > 0 ? dram_serve(&dram, t_cfg + 1, c->weight_dram[j]) + lat + 2 * words + 6
+                          : t_cfg + 2;
+            stage[slot] = sent;
+            double configured = sent + ceil(bytes / arch_link_bytes(a)) + 2;
             cfg_done = fmax(cfg_done, configured + c->rest[j]);
             j++;
         } else if (t_in <= t_out) {
-            in_issue[ki] = t_in;
+            in_issue = t_in;
             in_ready[ki] = (c->in_bytes > 0 ? dram_serve(&dram, t_in + 1, c->in_bytes / c->bpc)
                                             : t_in + c->spm_in) +
                            c->lat_in + c->spm_in + 3;
             ki++;
         } else {
-            st_issue[ko] = t_out;
+            st_issue = t_out;
             stored[ko] = (c->out_bytes > 0 ? dram_serve(&dram, t_out, c->out_bytes / c->bpc)
                                            : t_out + c->spm_out) +
                          c->lat_out + 2;
@@ -341,25 +331,22 @@ static double schedule(const est_sched *c, double lat)
     return done;
 }
 
-/* The action counts of a phase, added to c: per tag (times the tags and repeats) the
- * vector operations, operand-buffer traffic, transfers (routed as the engine routes),
- * SPM words and DMA bytes; per repeat the configuration (weights staged through the SPM
- * and sent from the nearest port). load is scratch space for the routes. */
+/* The action counts of a phase, added to c: what one tag moves (t: its transfers, SPM
+ * words, DMA and DRAM traffic, found while timing the tag) times the tags and repeats,
+ * the instructions' vector operations and buffer reads per tag, and per repeat their
+ * configuration (weights staged through the SPM and sent from the row's nearer port).
+ * load is scratch space for the routes. */
 static void count_phase(const arch_desc *a, const eng_program *p, const eng_phase *f, const mesh *m,
-                        double *load, double *scratch, const eng_pattern *pin,
-                        const eng_pattern *pout, double in_bytes, double out_bytes, est_counts *c)
+                        double *load, const est_counts *t, est_counts *c)
 {
     uint32_t w = util_dtype_bytes(p->dtype), link_bytes = arch_link_bytes(a);
     double runs = (double)f->n_tags * (double)f->repeats, reps = (double)f->repeats;
-    double in_words = words_of(a, w, &(eng_pattern){0, eng_pattern_elems(pin), 1, 1}, scratch);
-    double out_words = words_of(a, w, &(eng_pattern){0, eng_pattern_elems(pout), 1, 1}, scratch);
-    /* DMA: each side is written to (or read from) its slot, and read from (or written to)
-     * the on-chip region when it lies there instead of DRAM */
-    c->spm_writes += runs * in_words;
-    c->spm_reads += runs * (out_words + (eng_pattern_onchip(p, pin) ? in_words : 0));
-    c->spm_writes += runs * (eng_pattern_onchip(p, pout) ? out_words : 0);
-    c->dma_bytes += runs * (double)(eng_pattern_elems(pin) + eng_pattern_elems(pout)) * w;
-    c->dram_rd += runs * in_bytes, c->dram_wr += runs * out_bytes;
+    c->messages += runs * t->messages, c->flits += runs * t->flits;
+    c->flit_hops += runs * t->flit_hops, c->routers += runs * t->routers;
+    c->buf_writes += runs * t->buf_writes;
+    c->spm_reads += runs * t->spm_reads, c->spm_writes += runs * t->spm_writes;
+    c->dma_bytes += runs * t->dma_bytes;
+    c->dram_rd += runs * t->dram_rd, c->dram_wr += runs * t->dram_wr;
     c->tags += runs;
     for (uint32_t i = 0; i < f->n_instr; i++) {
         const eng_instr *in = &f->instr[i];
@@ -367,7 +354,6 @@ static void count_phase(const arch_desc *a, const eng_program *p, const eng_phas
             c->vec[u] += runs * in->vec_ops[u];
         c->fires += runs;
         c->buf_reads += runs * (double)(in->local_elems + in->weight_elems);
-        /* configuration: DRAM -> staging buffer -> message from the row's nearer port */
         double bytes = (double)in->weight_elems * w;
         uint32_t r = in->pe / a->array.cols, col = in->pe % a->array.cols;
         uint32_t port = eng_spm_port(a, r, col >= (a->array.cols + 1) / 2);
@@ -379,24 +365,6 @@ static void count_phase(const arch_desc *a, const eng_program *p, const eng_phas
         c->flit_hops += reps * flits * hops, c->routers += reps * flits * (hops + 1);
         c->spm_writes += reps * words, c->spm_reads += reps * words;
         c->dma_bytes += reps * bytes, c->dram_rd += reps * bytes;
-    }
-    for (uint32_t x = 0; x < f->n_xfer; x++) {
-        const eng_xfer *tx = &f->xfer[x];
-        double flits = fmax(1, ceil((double)tx->elems * w / link_bytes));
-        uint32_t src = tx->src_instr >= 0 ? f->instr[tx->src_instr].pe : m->routers + tx->spm_port;
-        uint32_t dst = tx->dst_instr >= 0 ? f->instr[tx->dst_instr].pe : m->routers + tx->spm_port;
-        /* a transfer within one PE never enters the NoC */
-        uint32_t hops = src == dst ? 0 : route(m, src, dst, flits, load);
-        if (src != dst) {
-            c->messages += runs, c->flits += runs * flits;
-            c->flit_hops += runs * flits * hops, c->routers += runs * flits * (hops + 1);
-        }
-        if (tx->dst_instr >= 0)
-            c->buf_writes += runs * tx->elems;
-        if (tx->src_instr < 0)
-            c->spm_reads += runs * words_of(a, w, &tx->spm, scratch);
-        if (tx->dst_instr < 0)
-            c->spm_writes += runs * words_of(a, w, &tx->spm, scratch);
     }
 }
 
@@ -431,21 +399,32 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         free(load), free(busy), free(port_inj), free(ready), free(fed_at);
         return UTIL_ERUN;
     }
+    est_counts tag; /* what one tag moves (count_phase) */
+    memset(&tag, 0, sizeof tag);
     for (uint32_t x = 0; x < f->n_xfer; x++) {
         const eng_xfer *tx = &f->xfer[x];
         double flits = ceil((double)tx->elems * w / link_bytes);
         uint32_t src = tx->src_instr >= 0 ? f->instr[tx->src_instr].pe : m.routers + tx->spm_port;
         uint32_t dst = tx->dst_instr >= 0 ? f->instr[tx->dst_instr].pe : m.routers + tx->spm_port;
-        route(&m, src, dst, flits, load);
+        uint32_t hops = route(&m, src, dst, flits, load);
         if (tx->src_instr >= 0)
             busy[(size_t)src * (ARCH_FU_COUNT + 1) + ARCH_FU_COUNT] += flits;
         else
             port_inj[tx->spm_port] += flits;
         /* SPM side: reads for feeds, writes for drains, bank by bank */
         if (tx->src_instr < 0)
-            bank_load(a, w, &tx->spm, feed_bank);
-        if (tx->src_instr < 0 || tx->dst_instr < 0)
-            bank_load(a, w, &tx->spm, bank);
+            tag.spm_reads += bank_load(a, w, &tx->spm, feed_bank);
+        if (tx->src_instr < 0 || tx->dst_instr < 0) {
+            double words = bank_load(a, w, &tx->spm, bank);
+            tag.spm_writes += tx->dst_instr < 0 ? words : 0;
+        }
+        /* counts: a message is at least one flit; one within a PE never enters the NoC */
+        if (src != dst) {
+            double n = fmax(1, flits);
+            tag.messages++, tag.flits += n, tag.flit_hops += n * hops,
+                tag.routers += n * (hops + 1);
+        }
+        tag.buf_writes += tx->dst_instr >= 0 ? tx->elems : 0;
     }
     /* One tag's latency: an instruction starts when its last input has arrived and is
      * ready instr_time later; sweeps settle producers listed after their consumers. */
@@ -536,8 +515,14 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
                     a->dram.burst_bytes / (bpc / a->dram.channels) / (double)samples;
     eng_pattern whole_in = {0, eng_pattern_elems(&pin), eng_pattern_elems(&pin), 1};
     eng_pattern whole_out = {0, eng_pattern_elems(&pout), eng_pattern_elems(&pout), 1};
-    bank_load(a, w, &whole_in, bank);
-    bank_load(a, w, &whole_out, bank);
+    /* DMA: each side is written to (or read from) its slot, and read from (or written to)
+     * the on-chip region when it lies there instead of DRAM */
+    double in_words = bank_load(a, w, &whole_in, bank),
+           out_words = bank_load(a, w, &whole_out, bank);
+    tag.spm_writes += in_words + (out_chip ? out_words : 0);
+    tag.spm_reads += out_words + (in_chip ? in_words : 0);
+    tag.dma_bytes = (double)(eng_pattern_elems(&pin) + eng_pattern_elems(&pout)) * w;
+    tag.dram_rd = in_bytes, tag.dram_wr = out_bytes;
     double t_spm = max_of(bank, a->spm.banks) / a->spm.ports;
     /* the feeds of a tag queue on the banks they read: the last leaves this much later */
     double feed_spread = max_of(feed_bank, a->spm.banks) / a->spm.ports;
@@ -629,13 +614,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         all_bytes += (double)f->instr[i].weight_elems * w;
     pe_out->read_bytes = in_bytes * runs + (double)f->repeats * all_bytes;
     pe_out->write_bytes = out_bytes * runs;
-    double *scratch = calloc(a->spm.banks, sizeof *scratch);
-    if (!scratch) {
-        free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(bank);
-        return UTIL_ERUN;
-    }
-    count_phase(a, p, f, &m, load, scratch, &pin, &pout, in_bytes, out_bytes, counts);
-    free(scratch);
+    count_phase(a, p, f, &m, load, &tag, counts);
     {
         pe_out->interval = interval;
         pe_out->t_pe = t_pe, pe_out->t_link = t_link, pe_out->t_port = t_port;

@@ -1278,12 +1278,13 @@ static const char *bottleneck_of(const eng_phase_estimate *e)
     return names[k];
 }
 
-/* Prices a trial mapping with eng_estimate: its cycles, its cost under the objective and
- * the term that bounds its first phase. Frees the trial. */
-static int price(const arch_desc *a, util_dtype t, const map_forced *how, ops_priv *trial,
-                 uint64_t *cycles, double *cost, const char **why, char *err, size_t errlen)
+/* Prices a trial mapping (built with status map_rc) with eng_estimate: its cycles, its
+ * cost under the objective and the term that bounds its first phase. Frees the trial. */
+static int price(const arch_desc *a, util_dtype t, const map_forced *how, int map_rc,
+                 ops_priv *trial, uint64_t *cycles, double *cost, const char **why, char *err,
+                 size_t errlen)
 {
-    eng_phase_estimate *pe = calloc(trial->n_phases + 1, sizeof *pe);
+    eng_phase_estimate *pe = map_rc ? NULL : calloc(trial->n_phases + 1, sizeof *pe);
     eng_estimate_total est;
     memset(&est, 0, sizeof est);
     eng_program prog = {t, trial->n_phases, trial->phases, UINT64_MAX, 0, 0};
@@ -1298,16 +1299,19 @@ static int price(const arch_desc *a, util_dtype t, const map_forced *how, ops_pr
 }
 
 /* Keeps the best few scored candidates for --explain, in order of cost (ties: the
- * earlier, so the search is deterministic). */
-static void note_candidate(map_op_result *out, uint64_t cycles, double cost, const char *why,
-                           const char *desc)
+ * earlier, so the search is deterministic); true when the candidate beats *best (which it
+ * then becomes). */
+static bool note_candidate(map_op_result *out, uint64_t cycles, double cost, const char *why,
+                           const char *desc, double *best)
 {
+    bool better = cost < *best;
+    *best = better ? cost : *best;
     out->n_scored++;
     uint32_t k =
         out->n_candidates < MAP_MAX_CANDIDATES ? out->n_candidates++ : MAP_MAX_CANDIDATES - 1;
     if (k == MAP_MAX_CANDIDATES - 1 && out->n_scored > MAP_MAX_CANDIDATES &&
         cost >= out->candidates[k].cost)
-        return;
+        return better;
     while (k > 0 && out->candidates[k - 1].cost > cost) {
         out->candidates[k] = out->candidates[k - 1];
         k--;
@@ -1317,6 +1321,7 @@ static void note_candidate(map_op_result *out, uint64_t cycles, double cost, con
     c->cycles = cycles;
     c->cost = cost;
     c->bottleneck = why;
+    return better;
 }
 
 /* Builds every feasible plan for one group and prices it with eng_estimate (times the
@@ -1338,25 +1343,17 @@ static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uin
     for (uint32_t i = 0; i < n; i++) {
         ops_priv trial;
         memset(&trial, 0, sizeof trial);
-        uint64_t w_next = io->free_addr, cycles = 0;
-        double cost = 0;
-        const char *why = "";
+        uint64_t w_next = io->free_addr, cycles;
+        double cost;
+        const char *why;
         int rc = gemm_map(a, g, t, &plans[i], &w_next, false, &trial);
-        rc = rc ? rc : price(a, t, io->how, &trial, &cycles, &cost, &why, err, errlen);
-        if (rc) {
-            store_free(&trial.st);
-            free(trial.phases);
+        if (price(a, t, io->how, rc, &trial, &cycles, &cost, &why, err, errlen))
             return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping %s", opname);
-        }
-        cost *= (double)groups;
-        if (cost < best_cost) {
-            best_cost = cost;
-            *best = plans[i];
-        }
         char desc[96];
         snprintf(desc, sizeof desc, "%u chains of %u PEs, %u rows x %u columns per chain",
                  plans[i].Gc, plans[i].Lc, plans[i].mt, plans[i].nr);
-        note_candidate(out, cycles * groups, cost, why, desc);
+        if (note_candidate(out, cycles * groups, cost * (double)groups, why, desc, &best_cost))
+            *best = plans[i];
     }
     return UTIL_OK;
 }
@@ -1404,27 +1401,19 @@ static int attn_search(const arch_desc *a, const attn_prob *g, util_dtype t, uin
     for (uint32_t i = 0; i < n; i++) {
         ops_priv trial;
         memset(&trial, 0, sizeof trial);
-        uint64_t cycles = 0;
-        double cost = 0;
-        const char *why = "";
+        uint64_t cycles;
+        double cost;
+        const char *why;
         int rc = attn_map(a, g, t, &plans[i], false, &trial);
-        rc = rc ? rc : price(a, t, io->how, &trial, &cycles, &cost, &why, err, errlen);
-        if (rc) {
-            store_free(&trial.st);
-            free(trial.phases);
+        if (price(a, t, io->how, rc, &trial, &cycles, &cost, &why, err, errlen))
             return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping attention");
-        }
-        cost *= (double)batch;
-        if (cost < best_cost) {
-            best_cost = cost;
-            *best = plans[i];
-        }
         char desc[96];
         snprintf(desc, sizeof desc,
                  "%u chains of %u PEs, %u rows per tag, %u keys per PE, %u "
                  "passes",
                  plans[i].Gc, plans[i].Lc, plans[i].mt, plans[i].kb, plans[i].passes);
-        note_candidate(out, cycles * batch, cost, why, desc);
+        if (note_candidate(out, cycles * batch, cost * (double)batch, why, desc, &best_cost))
+            *best = plans[i];
     }
     return UTIL_OK;
 }

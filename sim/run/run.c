@@ -158,6 +158,12 @@ static uint32_t nameable_ops(const wl_desc *d, uint32_t b, wl_op ops[WL_MAX_BLOC
     return n;
 }
 
+/* Whether an op name is one of the three ops fused attention stands for. */
+static bool attention_part(const char *op)
+{
+    return !strcmp(op, "scores") || !strcmp(op, "softmax") || !strcmp(op, "context");
+}
+
 /* Every forced entry must name an op of its block, once; a block's attention is either
  * fused or not. */
 static int check_forced(const wl_desc *d, const map_forced *forced, char *err, size_t errlen)
@@ -190,11 +196,8 @@ static int check_forced(const wl_desc *d, const map_forced *forced, char *err, s
                 return util_fail(UTIL_ECONFIG, err, errlen,
                                  "%s: block %u op \"%s\" is mapped twice (first at %s)", f->where,
                                  f->block, f->op, e->where);
-            bool part =
-                !strcmp(e->op, "scores") || !strcmp(e->op, "softmax") || !strcmp(e->op, "context");
-            if ((fused && part) || (!strcmp(e->op, "attention") &&
-                                    (!strcmp(f->op, "scores") || !strcmp(f->op, "softmax") ||
-                                     !strcmp(f->op, "context"))))
+            if ((fused && attention_part(e->op)) ||
+                (!strcmp(e->op, "attention") && attention_part(f->op)))
                 return util_fail(UTIL_ECONFIG, err, errlen,
                                  "%s: block %u: \"attention\" fuses scores, softmax and context, "
                                  "so a mapping names either it or them (%s names \"%s\")",
