@@ -65,27 +65,42 @@ field() {
     sed -n "/\"results\"/,/}/s/^ *\"$2\": \([0-9.e+-]*\).*/\1/p" "$1" | head -n 1
 }
 
-# steady ARCH N: steady-state utilization of a butterfly layer's stages, from two runs of
-# 256 and 512 vectors (the difference cancels configuration, fill and drain), and the
-# share of that steady state the DRAM traffic alone needs
+# mfield FILE KEY: a number from the "mapping" object of a --json file
+mfield() {
+    sed -n "/\"mapping\"/,/\"tags\"/s/^ *\"$2\": \([0-9]*\).*/\1/p" "$1" | head -n 1
+}
+
+# steady ARCH N [SETTINGS...]: steady-state utilization of a butterfly layer's stages, from
+# two runs of 512 and 1024 vectors under the same mapping (the difference cancels
+# configuration, fill and drain), and the share of that steady state the DRAM traffic
+# alone needs
 steady() {
     local a="$1" n="$2" j1 j2
+    shift 2
     j1="$(mktemp)" j2="$(mktemp)"
-    ./bflysim -q --json "$j1" --set workload.n="$n" --set workload.rows=256 "$a" \
+    ./bflysim -q --json "$j1" --set workload.n="$n" --set workload.rows=512 "$@" "$a" \
         workloads/butterfly-linear-4k.cfg
-    ./bflysim -q --json "$j2" --set workload.n="$n" --set workload.rows=512 "$a" \
+    ./bflysim -q --json "$j2" --set workload.n="$n" --set workload.rows=1024 "$@" "$a" \
         workloads/butterfly-linear-4k.cfg
-    local c1 c2 o1 o2 u1 d1 d2
+    local c1 c2 o1 o2 u1 d1 d2 m1 m2
     c1="$(field "$j1" cycles)" c2="$(field "$j2" cycles)"
     o1="$(field "$j1" useful_ops)" o2="$(field "$j2" useful_ops)"
     u1="$(field "$j1" utilization)"
     d1="$(field "$j1" dram_bound_cycles)" d2="$(field "$j2" dram_bound_cycles)"
+    m1="$(mfield "$j1" pipelines) x $(mfield "$j1" rows_used)"
+    m2="$(mfield "$j2" pipelines) x $(mfield "$j2" rows_used)"
     rm -f "$j1" "$j2"
-    awk -v a="$a" -v n="$n" -v c1="$c1" -v c2="$c2" -v o1="$o1" -v o2="$o2" -v u1="$u1" \
-        -v d1="$d1" -v d2="$d2" 'BEGIN {
+    awk -v a="$a${*:+ ($*)}" -v n="$n" -v c1="$c1" -v c2="$c2" -v o1="$o1" -v o2="$o2" -v u1="$u1" \
+        -v d1="$d1" -v d2="$d2" -v m1="$m1" -v m2="$m2" 'BEGIN {
         peak = o1 / (u1 * c1)   # lane operations per cycle of the whole array
-        printf "| %s | %s | %.1f%% | %.1f%% | %.0f%% |\n", a, n, 100 * o1 / (peak * c1),
-            100 * (o2 - o1) / (peak * (c2 - c1)), 100 * (d2 - d1) / (c2 - c1) }'
+        if (m1 != m2) {   # the difference means nothing across two mappings
+            printf "| %s | %s | %s; %s | %.1f%% | n/a | n/a |\n", a, n, m1, m2,
+                100 * o1 / (peak * c1)
+            exit
+        }
+        printf "| %s | %s | %s | %.1f%% | %.1f%% | %.0f%% |\n", a, n, m1,
+            100 * o1 / (peak * c1), 100 * (o2 - o1) / (peak * (c2 - c1)),
+            100 * (d2 - d1) / (c2 - c1) }'
 }
 
 # roofline NAME WORKLOAD: a preset model's utilization beside its roofline: the compute
@@ -133,12 +148,16 @@ model "FABNet-style, Text 4K" workloads/fabnet-text-4k.cfg --model=analytical
 model "hybrid-compress, 16K" workloads/hybrid-compress-16k.cfg --model=analytical
 
 echo
-echo "| butterfly stages (issue 4) | n | util, 256 vectors | steady-state util | DRAM share of steady state |"
-echo "|---|---|---|---|---|"
+echo "| butterfly stages (issue 4) | n | pipelines x layer PEs | util, 512 vectors | steady-state util | DRAM share of steady state |"
+echo "|---|---|---|---|---|---|"
+fast="--set arch.dram.bandwidth_gbs=1000 --set arch.dram.channels=8 --set arch.dma.channels=8"
 for a in arch/mld-4x4.cfg arch/mld-8x8.cfg; do
-    for n in 1024 4096; do steady "$a" "$n"; done
+    for n in 1024 4096; do
+        steady "$a" "$n"
+        # shellcheck disable=SC2086 # the settings split into arguments
+        steady "$a" "$n" $fast
+    done
 done
-
 echo
 echo "| preset on $arch (issue 4) | simulated cycles | PE util | roofline ceiling | ceiling with the mapping's traffic |"
 echo "|---|---|---|---|---|"

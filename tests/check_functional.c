@@ -123,17 +123,18 @@ START_TEST(test_planted_twiddle_exits_3)
 END_TEST
 
 /* Through the mapped array, stage s alone (all other stages identity, stage s a swap
- * [0 1; 1 0]) must exchange exactly the elements j and j + 2^s of every vector. */
-START_TEST(test_mapped_stage_swaps_pairs)
+ * [0 1; 1 0]) must exchange exactly the elements j and j + 2^s of every vector; with plan
+ * NULL under the simple mapping. */
+static void check_stage_swaps(const char *arch, uint64_t n, uint64_t rows,
+                              const map_bfly_plan *plan)
 {
     char path[512], err[512];
     arch_desc a;
-    ck_assert_int_eq(
-        cfg_load_arch(tu_src(path, sizeof path, "arch/mld-4x4.cfg"), NULL, 0, &a, err, sizeof err),
-        0);
+    ck_assert_int_eq(cfg_load_arch(tu_src(path, sizeof path, arch), NULL, 0, &a, err, sizeof err),
+                     0);
     wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR,
-                 .n = 256,
-                 .rows = 3,
+                 .n = n,
+                 .rows = rows,
                  .dtype = UTIL_FP16,
                  .seed = 1,
                  .init = WL_INIT_IDENTITY};
@@ -141,7 +142,9 @@ START_TEST(test_mapped_stage_swaps_pairs)
     wl_butterfly_from_desc(&d, &b);
     for (uint32_t s = 0; s < b.stages; s++) {
         map_result m;
-        ck_assert_int_eq(map_butterfly_simple(&a, &b, true, &m, err, sizeof err), 0);
+        int rc = plan ? map_butterfly_with(&a, &b, true, plan, &m, err, sizeof err)
+                      : map_butterfly_simple(&a, &b, true, &m, err, sizeof err);
+        ck_assert_msg(rc == 0, "%s", err);
         float *tw = malloc(wl_twiddle_count(&b) * sizeof *tw);
         float *image = calloc(m.dram_elems, sizeof *image);
         wl_butterfly_twiddles(&b, tw);
@@ -151,20 +154,96 @@ START_TEST(test_mapped_stage_swaps_pairs)
         }
         map_write_weights(&m, &b, tw, image);
         for (uint64_t i = 0; i < b.rows * b.n; i++)
-            image[m.x_addr + i] = (float)(i + 1); /* distinct, exact in FP16 up to 2048 */
+            image[m.x_addr + i] = (float)(i % 2048 + 1); /* distinct per vector, exact in FP16 */
         eng_stats st;
         ck_assert_int_eq(eng_run(&a, &m.program, image, &st, err, sizeof err), 0);
         for (uint64_t r = 0; r < b.rows; r++)
             for (uint64_t j = 0; j < b.n; j++) {
-                uint64_t from = j ^ (UINT64_C(1) << s);
-                ck_assert_msg(image[m.y_addr + r * b.n + j] == (float)(r * b.n + from + 1),
-                              "stage %u row %llu element %llu", s, (unsigned long long)r,
+                uint64_t from = r * b.n + (j ^ (UINT64_C(1) << s));
+                ck_assert_msg(image[m.y_addr + r * b.n + j] == (float)(from % 2048 + 1),
+                              "%s stage %u row %llu element %llu", arch, s, (unsigned long long)r,
                               (unsigned long long)j);
             }
         eng_stats_free(&st);
         free(tw);
         free(image);
         map_free(&m);
+    }
+}
+
+START_TEST(test_mapped_stage_swaps_pairs)
+{
+    check_stage_swaps("arch/mld-4x4.cfg", 256, 3, NULL);
+}
+END_TEST
+
+/* The same through multilayer plans: six pipelines of one-PE layers whose 13 rows end
+ * with a tag for one pipeline (two phases per pass); three pipelines of 4-PE layers in
+ * two passes with the intermediates on chip, blocks of 32 rows (tags of 3 x 4 vectors,
+ * then one for 2 pipelines); two pipelines of 2-PE layers snaking over the bands of
+ * mld-4x4; and a 16K vector in chunk tags on 1-PE layers. */
+START_TEST(test_multilayer_plans_swap_pairs)
+{
+    static const struct {
+        const char *arch;
+        uint64_t n, rows;
+        map_bfly_plan plan;
+        uint32_t phases_per_pass;
+    } cases[] = {{"arch/mld-8x8.cfg", 1024, 13, {1, 6, 10, 0}, 2},
+                 {"arch/mld-8x8.cfg", 1024, 64, {4, 3, 5, 32}, 2},
+                 {"arch/mld-4x4.cfg", 256, 8, {2, 2, 4, 0}, 1},
+                 {"arch/mld-8x8.cfg", 16384, 2, {1, 1, 7, 0}, 1}};
+    char err[512], path[512];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        arch_desc a;
+        ck_assert_int_eq(
+            cfg_load_arch(tu_src(path, sizeof path, cases[i].arch), NULL, 0, &a, err, sizeof err),
+            0);
+        wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR,
+                     .n = cases[i].n,
+                     .rows = cases[i].rows,
+                     .dtype = UTIL_FP16,
+                     .init = WL_INIT_IDENTITY};
+        wl_butterfly b;
+        wl_butterfly_from_desc(&d, &b);
+        map_result m;
+        ck_assert_msg(map_butterfly_with(&a, &b, false, &cases[i].plan, &m, err, sizeof err) == 0,
+                      "%s", err);
+        ck_assert_uint_eq(m.pipelines, cases[i].plan.pipelines);
+        ck_assert_uint_eq(m.rows_used, cases[i].plan.layer_pes);
+        ck_assert_uint_eq(m.phases_per_pass, cases[i].phases_per_pass);
+        ck_assert_uint_eq(m.block_rows, cases[i].plan.block_rows);
+        map_free(&m);
+        check_stage_swaps(cases[i].arch, cases[i].n, cases[i].rows, &cases[i].plan);
+    }
+}
+END_TEST
+
+/* Plans that do not fit are errors that say why. */
+START_TEST(test_infeasible_plans)
+{
+    static const struct {
+        map_bfly_plan plan;
+        const char *says;
+    } cases[] = {{{3, 1, 8, 0}, "power of two"},
+                 {{1, 7, 10, 0}, "the array holds 64 layers"},
+                 {{8, 1, 5, 100}, "blocks of 100 rows"},
+                 {{8, 1, 5, 64}, "blocks of 64 rows"},
+                 {{8, 1, 10, 0}, "the array holds 8 layers of 8 PEs"},
+                 {{1, 40, 1, 0}, "40 pipelines need 40 vectors"}};
+    char err[512], path[512];
+    arch_desc a;
+    ck_assert_int_eq(
+        cfg_load_arch(tu_src(path, sizeof path, "arch/mld-8x8.cfg"), NULL, 0, &a, err, sizeof err),
+        0);
+    wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR, .n = 1024, .rows = 32, .dtype = UTIL_FP16};
+    wl_butterfly b;
+    wl_butterfly_from_desc(&d, &b);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        map_result m;
+        ck_assert_int_eq(map_butterfly_with(&a, &b, false, &cases[i].plan, &m, err, sizeof err),
+                         UTIL_ERUN);
+        ck_assert_msg(strstr(err, cases[i].says), "case %zu: %s", i, err);
     }
 }
 END_TEST
@@ -214,6 +293,8 @@ int main(void)
     tcase_add_test(tc, test_planted_twiddle_exits_3);
     tcase_add_test(tc, test_multilayer_functional);
     tcase_add_test(tc, test_mapped_stage_swaps_pairs);
+    tcase_add_test(tc, test_multilayer_plans_swap_pairs);
+    tcase_add_test(tc, test_infeasible_plans);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

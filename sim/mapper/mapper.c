@@ -85,10 +85,17 @@ static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern 
 
 /* ---------------------------------------------------------------- choosing sizes */
 
+/* A plan: `pipes` pipelines of k layers, each layer `rows` PEs; every tag holds a share
+ * of T elements for each pipeline. */
+#define MAP_MAX_PLANS 40
+#define MAP_MARGIN 20      /* 1/20 = 5% */
+#define MAP_EXTRA_PASSES 3 /* pass counts weighed beyond the fewest */
+
 typedef struct plan {
     uint32_t k; /* stages per pass (the last pass may have fewer) */
     uint64_t T;
     uint32_t rows;
+    uint32_t pipes;
 } plan;
 
 /* Largest power of two dividing x. */
@@ -97,34 +104,51 @@ static uint64_t pow2_factor(uint64_t x)
     return x & (~x + 1);
 }
 
-static bool fits(const arch_desc *a, uint32_t w, uint64_t T, uint32_t rows)
+static bool fits(const arch_desc *a, uint32_t w, uint64_t T, uint32_t rows, uint32_t pipes)
 {
     uint64_t m = T / (2 * (uint64_t)rows);
     /* operand slots (tags x 2m) and weights (4m) in the PE; 2 input + 2 output slots
      * and 2 weight staging buffers in the SPM */
     uint64_t pe_bytes = ((uint64_t)a->pe.tags * 2 * m + 4 * m) * w;
-    uint64_t spm_bytes = (4 * T + 2 * 4 * m) * w;
+    uint64_t spm_bytes = (4 * pipes * T + 2 * 4 * m) * w;
     return pe_bytes <= a->pe.buffer_bytes && spm_bytes <= arch_spm_bytes(a);
 }
 
+/* Tags hold whole vectors when a power-of-two group of them divides rows. */
+static uint64_t tag_max(const wl_butterfly *b)
+{
+    uint64_t tmax = b->n * pow2_factor(b->rows);
+    return tmax < MAP_MAX_TAG_ELEMS ? tmax : MAP_MAX_TAG_ELEMS;
+}
+
+/* Largest tag share of at least 2^k elements that fits with `rows` PEs per layer and
+ * `pipes` pipelines, all of whose shares hold vectors; 0 if none. */
+static uint64_t largest_tag(const arch_desc *a, const wl_butterfly *b, uint32_t k, uint32_t rows,
+                            uint32_t pipes)
+{
+    uint32_t w = util_dtype_bytes(b->dtype);
+    uint64_t T = tag_max(b);
+    while (T > b->n && T / b->n * pipes > b->rows)
+        T /= 2; /* every pipeline gets its share of a tag */
+    for (; T >= (UINT64_C(1) << k) && T >= 2 * (uint64_t)rows; T /= 2)
+        if (fits(a, w, T, rows, pipes))
+            return T;
+    return 0;
+}
+
+/* The simple plan: one pipeline on the PE columns, the most stages per pass, then the
+ * largest tag, its pairs over the column's rows (a power of two). */
 static int choose(const arch_desc *a, const wl_butterfly *b, plan *p, char *err, size_t errlen)
 {
     uint32_t w = util_dtype_bytes(b->dtype);
     uint32_t S = b->stages, C = a->array.cols;
     uint32_t R = 1u << util_log2(a->array.rows);
-    /* Tags hold whole vectors when a power-of-two group of them divides rows. */
-    uint64_t vmax = pow2_factor(b->rows);
-    uint64_t tmax = b->n * vmax;
-    if (tmax > MAP_MAX_TAG_ELEMS)
-        tmax = MAP_MAX_TAG_ELEMS;
     uint32_t kmax = S < C ? S : C;
     for (uint32_t k = kmax; k >= 1; k--) {
-        for (uint64_t T = tmax; T >= (UINT64_C(1) << k) && T >= 2; T /= 2) {
+        for (uint64_t T = tag_max(b); T >= (UINT64_C(1) << k) && T >= 2; T /= 2) {
             uint32_t rows = (uint32_t)(T / 2 < R ? T / 2 : R);
-            if (fits(a, w, T, rows)) {
-                p->k = k;
-                p->T = T;
-                p->rows = rows;
+            if (fits(a, w, T, rows, 1)) {
+                *p = (plan){k, T, rows, 1};
                 return UTIL_OK;
             }
         }
@@ -136,6 +160,30 @@ static int choose(const arch_desc *a, const wl_butterfly *b, plan *p, char *err,
                      "PE buffer (pe.buffer_kb gives %u) and %llu bytes of SPM (the SPM has %llu)",
                      (unsigned long long)b->n, (unsigned long long)pe_need, a->pe.buffer_bytes,
                      (unsigned long long)spm_need, (unsigned long long)arch_spm_bytes(a));
+}
+
+/* ---------------------------------------------------------------- placement
+ *
+ * Layer slots: the array cut into bands of `rows` PE rows, the slots of all bands in
+ * snake order (band 0 west to east, band 1 east to west, ...), so that consecutive
+ * slots are neighbours. Pipeline g's layer l takes slot g k + l. */
+
+static uint32_t n_slots(const arch_desc *a, uint32_t rows)
+{
+    return a->array.rows / rows * a->array.cols;
+}
+
+static uint32_t slot_pe(const arch_desc *a, uint32_t rows, uint32_t slot, uint32_t r)
+{
+    uint32_t C = a->array.cols, band = slot / C, i = slot % C;
+    return (band * rows + r) * C + (band % 2 ? C - 1 - i : i);
+}
+
+/* The SPM port on the nearer side of a PE's row (west on ties). */
+static uint32_t near_port(const arch_desc *a, uint32_t pe)
+{
+    uint32_t C = a->array.cols, col = pe % C;
+    return eng_spm_port(a, pe / C, C - 1 - col < col);
 }
 
 /* ---------------------------------------------------------------- building */
@@ -155,12 +203,12 @@ static uint32_t *new_pos(map_result *m, uint64_t n)
     return p;
 }
 
-/* The transfers of one pass: SPM -> column 0, column l -> l+1, last column -> SPM.
- * Instruction i of a phase sits at column i / rows, row i % rows. */
-static int build_xfers(const arch_desc *a, map_result *m, const geom *g, const uint32_t *bits,
-                       uint32_t k, bool functional, eng_xfer **out, uint32_t *n_out)
+/* The transfers of one pass for pipeline 0: SPM -> layer 0, layer l -> l+1, last
+ * layer -> SPM, between instructions l * rows + r (SPM ports set later). */
+static int pipeline_xfers(map_result *m, const geom *g, const uint32_t *bits, uint32_t k,
+                          bool functional, eng_xfer **out, uint32_t *n_out)
 {
-    uint32_t R = g->rows, C = a->array.cols;
+    uint32_t R = g->rows;
     size_t cap = (size_t)2 * R + (size_t)(k - 1) * R * R;
     eng_xfer *x = calloc(cap, sizeof *x);
     uint64_t *count = calloc((size_t)R * R, sizeof *count);
@@ -169,9 +217,8 @@ static int build_xfers(const arch_desc *a, map_result *m, const geom *g, const u
     int rc = (x && count && index && fill) ? UTIL_OK : UTIL_ERUN;
     uint32_t n = 0;
     for (uint32_t r = 0; r < R && !rc; r++)
-        x[n++] = (eng_xfer){
-            -1,   (int32_t)r, eng_spm_port(a, r, false), (uint32_t)(2 * g->m), owned(g, bits[0], r),
-            NULL, NULL};
+        x[n++] =
+            (eng_xfer){-1, (int32_t)r, 0, (uint32_t)(2 * g->m), owned(g, bits[0], r), NULL, NULL};
     for (uint32_t l = 0; l + 1 < k && !rc; l++) {
         memset(count, 0, (size_t)R * R * sizeof *count);
         for (uint64_t e = 0; e < g->T; e++)
@@ -212,16 +259,9 @@ static int build_xfers(const arch_desc *a, map_result *m, const geom *g, const u
             }
         }
     }
-    /* The last column writes through the nearer SPM port of its row (west on ties). */
-    bool east = C - k < k - 1;
     for (uint32_t r = 0; r < R && !rc; r++)
-        x[n++] = (eng_xfer){(int32_t)((k - 1) * R + r),
-                            -1,
-                            eng_spm_port(a, r, east),
-                            (uint32_t)(2 * g->m),
-                            owned(g, bits[k - 1], r),
-                            NULL,
-                            NULL};
+        x[n++] = (eng_xfer){(int32_t)((k - 1) * R + r), -1,   0,   (uint32_t)(2 * g->m),
+                            owned(g, bits[k - 1], r),   NULL, NULL};
     free(count);
     free(index);
     free(fill);
@@ -234,35 +274,77 @@ static int build_xfers(const arch_desc *a, map_result *m, const geom *g, const u
     return UTIL_OK;
 }
 
-/* The stage-per-layer mapping. With block_rows = 0 every pass streams all rows and
- * hands its intermediates to the next through DRAM. With block_rows > 0 the rows go
+/* The transfers of one pass for all pipelines, pipeline after pipeline: pipeline g's
+ * instructions follow g's k * rows instructions on, and its share of a tag lies g T
+ * elements into the slots. Each reaches the SPM through the port nearer its PE. */
+static int build_xfers(const arch_desc *a, map_result *m, const geom *g, const uint32_t *bits,
+                       uint32_t k, uint32_t pipes, const eng_instr *ins, bool functional,
+                       eng_xfer **out, uint32_t *n_out)
+{
+    eng_xfer *one;
+    uint32_t n1;
+    int rc = pipeline_xfers(m, g, bits, k, functional, &one, &n1);
+    if (rc)
+        return rc;
+    eng_xfer *x = calloc((size_t)pipes * n1, sizeof *x);
+    if (!x) {
+        free(one);
+        return UTIL_ERUN;
+    }
+    int32_t shift = (int32_t)(k * g->rows);
+    for (uint32_t gi = 0; gi < pipes; gi++) {
+        for (uint32_t i = 0; i < n1; i++) {
+            eng_xfer *t = &x[(size_t)gi * n1 + i];
+            *t = one[i];
+            t->src_instr += t->src_instr >= 0 ? (int32_t)gi * shift : 0;
+            t->dst_instr += t->dst_instr >= 0 ? (int32_t)gi * shift : 0;
+            if (t->src_instr < 0 || t->dst_instr < 0) {
+                t->spm.first += gi * g->T;
+                t->spm_port = near_port(a, ins[t->src_instr < 0 ? t->dst_instr : t->src_instr].pe);
+            }
+        }
+    }
+    free(one);
+    *out = x;
+    *n_out = pipes * n1;
+    return UTIL_OK;
+}
+
+/* The stage-per-layer mapping of plan pl. With block_rows = 0 every pass streams all rows
+ * and hands its intermediates to the next through DRAM. With block_rows > 0 the rows go
  * block by block through all passes, and the intermediates of a block stay in the SPM
- * (the program's on-chip region): the multilayer dataflow of DESIGN.md section 5. */
-static int map_butterfly(const arch_desc *a, const wl_butterfly *b, bool functional,
+ * (the program's on-chip region): the multilayer dataflow of DESIGN.md section 5. A
+ * tag holds a share for each pipeline; when the rows of a block do not fill whole tags,
+ * each pass ends with a phase of one tag for fewer pipelines (a prefix of the pass's
+ * instructions and transfers). */
+static int map_butterfly(const arch_desc *a, const wl_butterfly *b, bool functional, const plan *pl,
                          uint64_t block_rows, map_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    out->strategy = block_rows ? "multilayer (passes through the SPM)" : "simple stage-per-layer";
-    plan pl = {0, 0, 0};
-    int rc = choose(a, b, &pl, err, errlen);
-    if (rc)
-        return rc;
-    uint32_t S = b->stages, L = arch_lanes(a, b->dtype);
-    geom g = {pl.T, pl.T / (2 * (uint64_t)pl.rows), 0, pl.rows};
+    uint32_t S = b->stages, L = arch_lanes(a, b->dtype), R = pl->rows, G = pl->pipes;
+    geom g = {pl->T, pl->T / (2 * (uint64_t)R), 0, R};
     g.log2m = util_log2(g.m);
-    out->passes = (S + pl.k - 1) / pl.k;
+    out->passes = (S + pl->k - 1) / pl->k;
+    out->strategy = block_rows         ? "multilayer (passes through the SPM)"
+                    : out->passes == 1 ? "multilayer (one pass)"
+                                       : "multilayer (passes through DRAM)";
     for (uint32_t p = 0; p < out->passes; p++) {
-        out->first_stage[p] = p * pl.k;
-        out->stages[p] = S - p * pl.k < pl.k ? S - p * pl.k : pl.k;
+        out->first_stage[p] = p * pl->k;
+        out->stages[p] = S - p * pl->k < pl->k ? S - p * pl->k : pl->k;
     }
-    out->rows_used = pl.rows;
-    out->tag_elems = pl.T;
-    bool vec_tags = pl.T >= b->n;
-    out->vectors_per_tag = vec_tags ? pl.T / b->n : 0;
-    out->chunks = vec_tags ? 1 : b->n / pl.T;
+    out->rows_used = R;
+    out->pipelines = G;
+    out->tag_elems = pl->T;
+    bool vec_tags = pl->T >= b->n;
+    uint64_t v = vec_tags ? pl->T / b->n : 1; /* vectors in a pipeline's share */
+    out->vectors_per_tag = vec_tags ? v : 0;
+    out->chunks = vec_tags ? 1 : b->n / pl->T;
     uint64_t Rb = block_rows ? block_rows : b->rows;
     out->blocks = b->rows / Rb;
     out->block_rows = block_rows;
+    uint64_t full = Rb / (G * v), rest = Rb % (G * v) / v; /* whole tags; pipelines of the last */
+    uint32_t parts = rest ? 2 : 1;
+    out->phases_per_pass = parts;
 
     /* DRAM: x, y, up to two intermediates of a block of rows, then the weights. */
     uint64_t mat = b->rows * b->n, tmp = Rb * b->n;
@@ -273,9 +355,9 @@ static int map_butterfly(const arch_desc *a, const wl_butterfly *b, bool functio
     out->tmp_addr[1] = 2 * mat + tmp;
     out->weight_addr = 2 * mat + n_tmp * tmp;
 
-    uint32_t per_phase = pl.k * pl.rows, n_phases = (uint32_t)out->blocks * out->passes;
+    uint32_t per_pass = G * pl->k * R, n_phases = (uint32_t)out->blocks * out->passes * parts;
     out->phases = calloc(n_phases, sizeof *out->phases);
-    out->instr = calloc((size_t)out->passes * per_phase, sizeof *out->instr);
+    out->instr = calloc((size_t)out->passes * per_pass, sizeof *out->instr);
     out->layouts = calloc(n_phases, sizeof *out->layouts);
     out->pass_xfers = calloc(out->passes, sizeof *out->pass_xfers);
     out->pass_n_xfer = calloc(out->passes, sizeof *out->pass_n_xfer);
@@ -284,81 +366,90 @@ static int map_butterfly(const arch_desc *a, const wl_butterfly *b, bool functio
         return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping");
     }
     uint64_t waddr = out->weight_addr;
+    int rc = UTIL_OK;
     for (uint32_t p = 0; p < out->passes && !rc; p++) {
         uint32_t s0 = out->first_stage[p], k = out->stages[p];
-        map_tag_layout *lay = &out->layouts[p];
-        lay->n = b->n;
-        lay->rows = Rb;
-        lay->s0 = s0;
-        lay->s1 = s0 + k;
-        lay->tag_elems = pl.T;
-        lay->in_base = p == 0 ? out->x_addr : out->tmp_addr[(p - 1) % 2];
-        lay->out_base = p + 1 == out->passes ? out->y_addr : out->tmp_addr[p % 2];
-        if (vec_tags) {
-            lay->vectors = out->vectors_per_tag;
-        } else {
+        map_tag_layout lay = {.n = b->n, .s0 = s0, .s1 = s0 + k, .tag_elems = pl->T};
+        lay.in_base = p == 0 ? out->x_addr : out->tmp_addr[(p - 1) % 2];
+        lay.out_base = p + 1 == out->passes ? out->y_addr : out->tmp_addr[p % 2];
+        if (!vec_tags) {
             /* T = 2^k elements of each sub-butterfly times 2^lo sub-butterflies: the
              * lo lowest other bits of the index vary inside a tag. */
-            uint32_t lo = util_log2(pl.T) - k;
-            lay->strided = lo <= s0;
-            lay->free_lo = lo;
-            lay->run = lay->strided ? UINT64_C(1) << lo : pl.T;
-            lay->stride = lay->strided ? UINT64_C(1) << s0 : pl.T;
-            lay->count = lay->strided ? UINT64_C(1) << k : 1;
+            uint32_t lo = util_log2(pl->T) - k;
+            lay.strided = lo <= s0;
+            lay.free_lo = lo;
+            lay.run = lay.strided ? UINT64_C(1) << lo : pl->T;
+            lay.stride = lay.strided ? UINT64_C(1) << s0 : pl->T;
+            lay.count = lay.strided ? UINT64_C(1) << k : 1;
         }
         uint32_t bits[MAP_MAX_PASSES * 2];
         for (uint32_t l = 0; l < k; l++)
-            bits[l] = stage_bit(lay, s0 + l);
-        rc =
-            build_xfers(a, out, &g, bits, k, functional, &out->pass_xfers[p], &out->pass_n_xfer[p]);
-        if (rc)
-            break;
-        eng_instr *ins = &out->instr[(size_t)p * per_phase];
-        for (uint32_t l = 0; l < k; l++) {
-            for (uint32_t r = 0; r < pl.rows; r++) {
-                eng_instr *in = &ins[l * pl.rows + r];
-                in->pe = r * a->array.cols + l;
-                in->op = ENG_OP_BFLY;
-                in->vec_ops[ARCH_FU_MAC] = (uint32_t)(4 * util_ceil_div(g.m, L));
-                in->lane_ops = 4 * g.m;
-                in->local_elems = (uint32_t)(2 * g.m);
-                in->param = map_geom_pair_bit(&g, bits[l]);
-                in->weight_elems = (uint32_t)(4 * g.m);
-                in->weight_addr = waddr;
-                waddr += in->weight_elems;
+            bits[l] = stage_bit(&lay, s0 + l);
+        /* pipeline g's layer l at slot g * pl->k + l; its replicas share pipeline 0's
+         * weights */
+        eng_instr *ins = &out->instr[(size_t)p * per_pass];
+        for (uint32_t gi = 0; gi < G; gi++) {
+            for (uint32_t l = 0; l < k; l++) {
+                for (uint32_t r = 0; r < R; r++) {
+                    eng_instr *in = &ins[(gi * k + l) * R + r];
+                    in->pe = slot_pe(a, R, gi * pl->k + l, r);
+                    in->op = ENG_OP_BFLY;
+                    in->vec_ops[ARCH_FU_MAC] = (uint32_t)(4 * util_ceil_div(g.m, L));
+                    in->lane_ops = 4 * g.m;
+                    in->local_elems = (uint32_t)(2 * g.m);
+                    in->param = map_geom_pair_bit(&g, bits[l]);
+                    in->weight_elems = (uint32_t)(4 * g.m);
+                    in->weight_addr = gi ? ins[l * R + r].weight_addr : waddr;
+                    waddr += gi ? 0 : in->weight_elems;
+                }
             }
         }
         /* Each chunk's weights follow the previous chunk's. */
-        uint64_t stride = (uint64_t)k * pl.rows * 4 * g.m;
+        uint64_t stride = (uint64_t)k * R * 4 * g.m;
         waddr += (out->chunks - 1) * stride;
-        eng_phase *f = &out->phases[p];
-        f->n_instr = k * pl.rows;
-        f->instr = ins;
-        f->n_xfer = out->pass_n_xfer[p];
-        f->xfer = out->pass_xfers[p];
-        f->n_tags = vec_tags ? Rb / out->vectors_per_tag : Rb;
-        f->repeats = out->chunks;
-        f->weight_stride = stride;
-        f->tag_elems = (uint32_t)pl.T;
-        f->in_slots = 2;
-        f->out_slots = 2;
-        f->tag_dma = tag_dma;
-        f->tag_ctx = lay;
+        rc = build_xfers(a, out, &g, bits, k, G, ins, functional, &out->pass_xfers[p],
+                         &out->pass_n_xfer[p]);
+        uint32_t n1 = out->pass_n_xfer[p] / G; /* transfers per pipeline */
+        for (uint32_t part = 0; part < parts && !rc; part++) {
+            uint32_t i = p * parts + part, pipes = part ? (uint32_t)rest : G;
+            map_tag_layout *li = &out->layouts[i];
+            *li = lay;
+            li->rows = part ? rest * v : full * G * v;
+            li->vectors = vec_tags ? pipes * v : 0;
+            if (part) {
+                li->in_base += full * G * v * b->n;
+                li->out_base += full * G * v * b->n;
+            }
+            eng_phase *f = &out->phases[i];
+            f->n_instr = pipes * k * R;
+            f->instr = ins;
+            f->n_xfer = pipes * n1;
+            f->xfer = out->pass_xfers[p];
+            f->n_tags = part ? 1 : full;
+            f->repeats = out->chunks;
+            f->weight_stride = stride;
+            f->tag_elems = (uint32_t)(pipes * pl->T);
+            f->in_slots = 2;
+            f->out_slots = 2;
+            f->tag_dma = tag_dma;
+            f->tag_ctx = li;
+        }
     }
     if (rc) {
         map_free(out);
         return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping");
     }
     /* Later blocks run the same passes on their own rows: block-major phase order. */
+    uint32_t per_block = out->passes * parts;
     for (uint64_t bi = 1; bi < out->blocks; bi++)
-        for (uint32_t p = 0; p < out->passes; p++) {
-            uint32_t i = (uint32_t)bi * out->passes + p;
-            out->layouts[i] = out->layouts[p];
-            if (p == 0)
-                out->layouts[i].in_base = out->x_addr + bi * tmp;
-            if (p + 1 == out->passes)
-                out->layouts[i].out_base = out->y_addr + bi * tmp;
-            out->phases[i] = out->phases[p];
+        for (uint32_t j = 0; j < per_block; j++) {
+            uint32_t i = (uint32_t)bi * per_block + j;
+            out->layouts[i] = out->layouts[j];
+            if (j < parts)
+                out->layouts[i].in_base += bi * tmp;
+            if (j >= per_block - parts)
+                out->layouts[i].out_base += bi * tmp;
+            out->phases[i] = out->phases[j];
             out->phases[i].tag_ctx = &out->layouts[i];
         }
     for (uint32_t i = 0; i < n_phases; i++)
@@ -376,48 +467,140 @@ static int map_butterfly(const arch_desc *a, const wl_butterfly *b, bool functio
 int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functional,
                          map_result *out, char *err, size_t errlen)
 {
-    return map_butterfly(a, b, functional, 0, out, err, errlen);
+    plan pl;
+    int rc = choose(a, b, &pl, err, errlen);
+    if (!rc)
+        rc = map_butterfly(a, b, functional, &pl, 0, out, err, errlen);
+    if (!rc)
+        out->strategy = "simple stage-per-layer";
+    return rc;
 }
 
-/* Largest block of rows (a divisor of rows, whole tags) whose intermediates fit the SPM
- * beside a phase's slots and weight staging; 0 when none does or one pass suffices. */
-static uint64_t onchip_block_rows(const arch_desc *a, const wl_butterfly *b, const map_result *m)
+/* Largest block of rows (a divisor of rows, at least one whole tag) whose intermediates
+ * under plan pl fit the SPM beside a phase's slots and weight staging; 0 when none does
+ * or one pass suffices. */
+static uint64_t onchip_block_rows(const arch_desc *a, const wl_butterfly *b, const plan *pl)
 {
-    if (m->passes < 2)
+    uint32_t passes = (b->stages + pl->k - 1) / pl->k;
+    if (passes < 2)
         return 0;
     uint32_t w = util_dtype_bytes(b->dtype);
-    uint64_t max_w = 2 * m->tag_elems / m->rows_used; /* 4m weights per instruction */
-    uint64_t slots = (4 * m->tag_elems + 2 * max_w) * w, spm = arch_spm_bytes(a);
-    uint32_t n_tmp = m->passes > 2 ? 2 : 1;
+    uint64_t max_w = 2 * pl->T / pl->rows; /* 4m weights per instruction */
+    uint64_t slots = (4 * pl->pipes * pl->T + 2 * max_w) * w, spm = arch_spm_bytes(a);
+    uint32_t n_tmp = passes > 2 ? 2 : 1;
     if (slots >= spm)
         return 0;
     uint64_t fit = (spm - slots) / (n_tmp * b->n * w);
-    uint64_t unit = m->vectors_per_tag ? m->vectors_per_tag : 1;
-    for (uint64_t r = fit < b->rows ? fit : b->rows; r >= unit; r--)
+    uint64_t unit = pl->T >= b->n ? pl->T / b->n : 1;
+    for (uint64_t r = fit < b->rows ? fit : b->rows; r >= unit * pl->pipes; r--)
         if (b->rows % r == 0 && r % unit == 0)
             return r;
     return 0;
 }
 
+/* The plans the search weighs: for every layer height (a power of two of PE rows) the
+ * passes balanced over the layer slots (the fewest that fit and a few more, which leave
+ * room for more pipelines), the largest tag that fits, and as many
+ * pipelines as the slots hold, or the most that leave no partial tag. Pipelines share
+ * tags of whole vectors only (a chunk tag cannot hold all the stages in one pass, and
+ * the chunks of several vectors in a later pass are no single DMA pattern). */
+static uint32_t candidate_plans(const arch_desc *a, const wl_butterfly *b, plan *out, uint32_t cap)
+{
+    uint32_t n = 0, S = b->stages;
+    for (uint32_t rows = 1u << util_log2(a->array.rows); rows >= 1; rows /= 2) {
+        uint32_t slots = n_slots(a, rows), kmax = S < slots ? S : slots;
+        uint32_t fewest = (S + kmax - 1) / kmax;
+        for (uint32_t passes = fewest; passes < fewest + MAP_EXTRA_PASSES && passes <= S;
+             passes++) {
+            uint32_t k = (S + passes - 1) / passes;
+            if (passes > fewest && (S + k - 1) / k != passes)
+                continue; /* the same k as fewer passes */
+            bool most = true;
+            for (uint32_t G = slots / k; G >= 1 && n < cap; G--) {
+                uint64_t T = largest_tag(a, b, k, rows, G);
+                uint64_t v = T >= b->n ? T / b->n : 1;
+                if (!T || G * v > b->rows || (G > 1 && T < b->n && passes > 1))
+                    continue;
+                bool whole = b->rows % (G * v) == 0;
+                if (most || whole)
+                    out[n++] = (plan){k, T, rows, G};
+                most = false;
+                if (whole)
+                    break;
+            }
+        }
+    }
+    return n;
+}
+
+int map_butterfly_with(const arch_desc *a, const wl_butterfly *b, bool functional,
+                       const map_bfly_plan *want, map_result *out, char *err, size_t errlen)
+{
+    uint32_t R = want->layer_pes, G = want->pipelines, k = want->stages_per_pass;
+    if (!R || (R & (R - 1)) || R > a->array.rows)
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "layers of %u PEs: a layer takes a power of two of PE rows, at most "
+                         "array.rows = %u",
+                         R, a->array.rows);
+    if (!k || k > b->stages || !G || (uint64_t)G * k > n_slots(a, R))
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "%u pipelines of %u stages need %llu layers; the array holds %u layers "
+                         "of %u PEs, and the butterfly has %u stages",
+                         G, k, (unsigned long long)G * k, n_slots(a, R), R, b->stages);
+    plan pl = {k, largest_tag(a, b, k, R, G), R, G};
+    uint64_t v = pl.T >= b->n ? pl.T / b->n : 1;
+    uint32_t passes = (b->stages + k - 1) / k;
+    if (!pl.T)
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "no tag of at least 2^%u elements fits %u pipelines of %u-PE layers in "
+                         "pe.buffer_kb and the SPM",
+                         k, G, R);
+    if ((uint64_t)G * v > b->rows || (G > 1 && pl.T < b->n))
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "%u pipelines need %llu vectors per tag (rows = %llu), and pipelines "
+                         "share tags of whole vectors only",
+                         G, (unsigned long long)(G * v), (unsigned long long)b->rows);
+    uint64_t fit = onchip_block_rows(a, b, &pl), br = want->block_rows;
+    if (br && (passes < 2 || br > fit || b->rows % br || br % v || br < G * v))
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "blocks of %llu rows: a block needs several passes, must divide rows "
+                         "(%llu) in whole tags of %llu vectors, and fit the SPM (at most %llu "
+                         "rows here)",
+                         (unsigned long long)br, (unsigned long long)b->rows,
+                         (unsigned long long)(G * v), (unsigned long long)fit);
+    return map_butterfly(a, b, functional, &pl, br, out, err, errlen);
+}
+
 int map_butterfly_best(const arch_desc *a, const wl_butterfly *b, bool functional, map_result *out,
                        char *err, size_t errlen)
 {
-    int rc = map_butterfly(a, b, functional, 0, out, err, errlen);
-    uint64_t rows = rc ? 0 : onchip_block_rows(a, b, out);
-    if (!rows)
-        return rc;
-    map_result multi;
-    eng_estimate_total e_simple, e_multi;
-    if (map_butterfly(a, b, functional, rows, &multi, err, errlen))
-        return UTIL_OK; /* keep the simple mapping */
-    if (eng_estimate(a, &out->program, NULL, &e_simple, err, errlen) ||
-        eng_estimate(a, &multi.program, NULL, &e_multi, err, errlen) ||
-        e_multi.cycles >= e_simple.cycles) {
-        map_free(&multi);
-        return UTIL_OK;
+    int rc = map_butterfly_simple(a, b, functional, out, err, errlen);
+    eng_estimate_total e;
+    if (rc || eng_estimate(a, &out->program, NULL, &e, err, errlen))
+        return rc; /* the simple mapping, unscored */
+    /* another plan must beat the simple one by a margin the estimate's error cannot eat */
+    uint64_t best = e.cycles - e.cycles / MAP_MARGIN;
+    plan plans[1 + MAP_MAX_PLANS];
+    choose(a, b, &plans[0], err, errlen);
+    uint32_t n = 1 + candidate_plans(a, b, plans + 1, MAP_MAX_PLANS);
+    char scratch[256];
+    /* every plan with its intermediates in DRAM, and in the SPM where a block fits; the
+     * estimate picks (the first on ties, so the simple mapping when nothing beats it) */
+    for (uint32_t i = 1; i < 2 * n; i++) {
+        const plan *pl = &plans[i / 2];
+        uint64_t rows = i % 2 ? onchip_block_rows(a, b, pl) : 0;
+        map_result m;
+        if ((i % 2 && !rows) ||
+            map_butterfly(a, b, functional, pl, rows, &m, scratch, sizeof scratch))
+            continue;
+        if (eng_estimate(a, &m.program, NULL, &e, scratch, sizeof scratch) || e.cycles >= best) {
+            map_free(&m);
+            continue;
+        }
+        best = e.cycles;
+        map_free(out);
+        *out = m;
     }
-    map_free(out);
-    *out = multi;
     return UTIL_OK;
 }
 
@@ -426,10 +609,11 @@ void map_write_weights(const map_result *m, const wl_butterfly *b, const float *
     geom g = {m->tag_elems, m->tag_elems / (2 * (uint64_t)m->rows_used), 0, m->rows_used};
     g.log2m = util_log2(g.m);
     for (uint32_t p = 0; p < m->passes; p++) {
-        const map_tag_layout *lay = &m->layouts[p];
-        const eng_phase *f = &m->phases[p];
+        /* pipeline 0's instructions (the others share their weights) */
+        const map_tag_layout *lay = &m->layouts[p * m->phases_per_pass];
+        const eng_phase *f = &m->phases[p * m->phases_per_pass];
         for (uint64_t c = 0; c < f->repeats; c++) {
-            for (uint32_t i = 0; i < f->n_instr; i++) {
+            for (uint32_t i = 0; i < m->stages[p] * m->rows_used; i++) {
                 uint32_t l = i / m->rows_used, r = i % m->rows_used;
                 uint32_t s = lay->s0 + l, bit = stage_bit(lay, s);
                 float *dst = image + f->instr[i].weight_addr + c * f->weight_stride;
@@ -442,6 +626,7 @@ void map_write_weights(const map_result *m, const wl_butterfly *b, const float *
         }
     }
 }
+
 uint64_t map_butterfly_compulsory_bytes(const wl_butterfly *b)
 {
     return (2 * b->rows * b->n + wl_twiddle_count(b)) * util_dtype_bytes(b->dtype);

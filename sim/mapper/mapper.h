@@ -12,11 +12,12 @@
 
 #define MAP_MAX_PASSES 32
 
-/* Where the elements of a pass's tags live in DRAM (element addresses). A tag holds
- * `vectors` whole vectors, or (vectors = 0) chunk tag / rows of vector tag % rows: a
- * chunk is `count` runs of `run` elements, `stride` apart, starting at chunk_first(c). */
+/* Where the elements of a phase's tags live in DRAM (element addresses). A tag holds
+ * `vectors` whole vectors (the shares of all pipelines), or (vectors = 0, one pipeline)
+ * chunk tag / rows of vector tag % rows: a chunk is `count` runs of `run` elements,
+ * `stride` apart, starting at chunk_first(c). */
 typedef struct map_tag_layout {
-    uint64_t n, rows;
+    uint64_t n, rows; /* elements per vector; vectors of the phase */
     uint64_t vectors;
     uint32_t s0, s1;  /* the pass's stages */
     uint32_t free_lo; /* chunk tags: log2(run) when the runs are strided */
@@ -25,17 +26,21 @@ typedef struct map_tag_layout {
     uint64_t in_base, out_base; /* DRAM element addresses of the source and result matrices */
 } map_tag_layout;
 
-/* The simple mapping: stage s of pass p runs on PE column s - first_stage[p]; each
- * column splits a tag's pairs over rows_used PE rows in contiguous blocks; passes
- * exchange intermediates through DRAM. One phase per pass. */
+/* A stage-per-layer mapping: `pipelines` pipelines of layers of rows_used PEs (a power
+ * of two); stage s of pass p runs on layer s - first_stage[p] of every pipeline, which
+ * splits its share of a tag's pairs over its PEs in contiguous blocks. The simple
+ * mapping has one pipeline whose layers are the PE columns, and passes exchange
+ * intermediates through DRAM; one phase per pass. */
 typedef struct map_result {
     const char *strategy;
     uint32_t passes;
     uint32_t first_stage[MAP_MAX_PASSES];
     uint32_t stages[MAP_MAX_PASSES];
-    uint32_t rows_used;       /* PE rows per column (a power of two) */
-    uint64_t tag_elems;       /* T */
-    uint64_t vectors_per_tag; /* 0 when tags are chunks of a vector */
+    uint32_t rows_used;       /* PEs per layer (a power of two) */
+    uint32_t pipelines;       /* each takes its share of every tag */
+    uint32_t phases_per_pass; /* 2 when a pass ends with a tag for fewer pipelines */
+    uint64_t tag_elems;       /* T: one pipeline's share of a tag */
+    uint64_t vectors_per_tag; /* in a pipeline's share; 0 when shares are chunks of a vector */
     uint64_t chunks;          /* chunks per vector (1 when tags hold whole vectors): the
                                * repeats of every phase, one per chunk's twiddles */
     uint64_t tags;            /* tags over all phases */
@@ -64,11 +69,25 @@ typedef struct map_result {
 int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functional,
                          map_result *out, char *err, size_t errlen);
 
-/* The mapper's choice for y = B x: the simple mapping, or, when the intermediates of a
- * block of rows fit the SPM, the multilayer mapping that keeps them there, whichever the
- * closed-form estimate finds faster. */
+/* The mapper's choice for y = B x: the simple mapping, or a multilayer one (layers of
+ * 1, 2, 4 ... PE rows laid out as a snake, as many pipelines as the array holds, passes
+ * balanced, intermediates in DRAM or, when a block of rows fits, in the SPM), whichever
+ * the closed-form estimate finds fastest. */
 int map_butterfly_best(const arch_desc *a, const wl_butterfly *b, bool functional, map_result *out,
                        char *err, size_t errlen);
+
+/* A mapping of y = B x the caller fixes: `pipelines` pipelines of layers of layer_pes
+ * PEs (a power of two), stages_per_pass stages per pass, and rows going block_rows at a
+ * time through all passes with the intermediates on chip (0: intermediates in DRAM).
+ * The tag is the largest that fits. */
+typedef struct map_bfly_plan {
+    uint32_t layer_pes, pipelines, stages_per_pass;
+    uint64_t block_rows;
+} map_bfly_plan;
+
+/* Fails (UTIL_ERUN) with the reason when the plan does not fit the array. */
+int map_butterfly_with(const arch_desc *a, const wl_butterfly *b, bool functional,
+                       const map_bfly_plan *plan, map_result *out, char *err, size_t errlen);
 
 /* Writes the twiddles tw (wl_butterfly_twiddles order) into the DRAM image in the
  * layout the mapping's instructions load them from. */

@@ -60,13 +60,17 @@ static void mapping_line(FILE *f, const map_result *m)
     for (uint32_t p = 0; p < m->passes; p++)
         fprintf(f, "%s %u-%u", p ? "," : "", m->first_stage[p],
                 m->first_stage[p] + m->stages[p] - 1);
-    fprintf(f, "), %u PE rows per column, tags of %llu elements", m->rows_used,
-            (unsigned long long)m->tag_elems);
+    fprintf(f, "), %u pipeline%s of layers of %u PE%s, tags of ", m->pipelines,
+            m->pipelines == 1 ? "" : "s", m->rows_used, m->rows_used == 1 ? "" : "s");
+    if (m->pipelines > 1)
+        fprintf(f, "%u x ", m->pipelines);
+    fprintf(f, "%llu elements", (unsigned long long)m->tag_elems);
+    const char *each = m->pipelines > 1 ? " each" : "";
     if (m->vectors_per_tag)
-        fprintf(f, " (%llu vector%s)", (unsigned long long)m->vectors_per_tag,
-                m->vectors_per_tag == 1 ? "" : "s");
+        fprintf(f, " (%llu vector%s%s)", (unsigned long long)m->vectors_per_tag,
+                m->vectors_per_tag == 1 ? "" : "s", each);
     else
-        fprintf(f, " (1/%llu of a vector)", (unsigned long long)m->chunks);
+        fprintf(f, " (1/%llu of a vector%s)", (unsigned long long)m->chunks, each);
     fprintf(f, ", %llu tags\n", (unsigned long long)m->tags);
 }
 
@@ -402,6 +406,7 @@ void rep_json(FILE *f, const rep_run *r)
     }
     j_close(&j, ']');
     j_u(&j, "rows_used", m->rows_used);
+    j_u(&j, "pipelines", m->pipelines);
     j_u(&j, "tag_elems", m->tag_elems);
     j_u(&j, "vectors_per_tag", m->vectors_per_tag);
     j_u(&j, "chunks_per_vector", m->chunks);
