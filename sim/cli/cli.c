@@ -379,7 +379,7 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     if (o.analytical || o.mapping || o.dump_mapping || o.explain || o.objective) {
         fprintf(err, "bflysim: --model=analytical, --mapping, --dump-mapping, --explain and "
                      "--objective are for models (kind = \"model\"); a butterfly-linear layer "
-                     "has one fixed mapping\n");
+                     "is mapped by the fastest estimate, with no mapping file yet\n");
         return UTIL_ECONFIG;
     }
     wl_butterfly b;
