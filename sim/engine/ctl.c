@@ -33,13 +33,6 @@ static uint64_t out_slot_addr(const eng_sim *s, uint32_t slot)
     return (uint64_t)(s->ph->in_slots + slot) * s->ph->tag_elems * s->elem_bytes;
 }
 
-/* Nearest SPM port of a PE's row (west on ties). */
-static uint32_t port_near(const eng_sim *s, uint32_t pe)
-{
-    uint32_t cols = s->a->array.cols, r = pe / cols, c = pe % cols;
-    return eng_spm_port(s->a, r, cols - 1 - c < c);
-}
-
 uint64_t eng_out_slot_addr(const eng_sim *s, uint64_t tag)
 {
     return out_slot_addr(s, (uint32_t)(tag % s->ph->out_slots));
@@ -347,7 +340,7 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
             eng_oom(s);
             return;
         }
-        uint32_t port = port_near(s, in->pe);
+        uint32_t port = eng_spm_port_near(s->a, in->pe);
         m->kind = MSG_CONFIG;
         m->index = i;
         m->src_node = s->n_nodes - 2 * s->a->array.rows + port;

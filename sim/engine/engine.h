@@ -21,6 +21,8 @@
  * rows*cols + p. Port r (0 <= r < rows) attaches to the west side of router (r, 0),
  * port rows + r to the east side of router (r, cols-1). */
 uint32_t eng_spm_port(const arch_desc *a, uint32_t row, bool east);
+/* The SPM port on the nearer side of PE pe's row (west on ties). */
+uint32_t eng_spm_port_near(const arch_desc *a, uint32_t pe);
 
 /* Elements first + i*stride + j for i < count, j < run, in ascending order. */
 typedef struct eng_pattern {

@@ -355,8 +355,7 @@ static void count_phase(const arch_desc *a, const eng_program *p, const eng_phas
         c->fires += runs;
         c->buf_reads += runs * (double)(in->local_elems + in->weight_elems);
         double bytes = (double)in->weight_elems * w;
-        uint32_t r = in->pe / a->array.cols, col = in->pe % a->array.cols;
-        uint32_t port = eng_spm_port(a, r, col >= (a->array.cols + 1) / 2);
+        uint32_t port = eng_spm_port_near(a, in->pe);
         /* (a message is at least one flit) */
         double flits = fmax(1, ceil(bytes / link_bytes)), words = ceil(bytes / a->spm.width_bytes);
         uint32_t hops = route(m, m->routers + port, in->pe, flits, load);

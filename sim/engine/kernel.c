@@ -222,6 +222,12 @@ uint32_t eng_spm_port(const arch_desc *a, uint32_t row, bool east)
     return (east ? a->array.rows : 0) + row;
 }
 
+uint32_t eng_spm_port_near(const arch_desc *a, uint32_t pe)
+{
+    uint32_t cols = a->array.cols, c = pe % cols;
+    return eng_spm_port(a, pe / cols, cols - 1 - c < c);
+}
+
 uint64_t eng_pattern_elems(const eng_pattern *p)
 {
     return p->run * p->count;

@@ -85,12 +85,13 @@ static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern 
 
 /* ---------------------------------------------------------------- choosing sizes */
 
-/* A plan: `pipes` pipelines of k layers, each layer `rows` PEs; every tag holds a share
- * of T elements for each pipeline. */
 #define MAP_MAX_PLANS 40
+#define SIMPLE_STRATEGY "simple stage-per-layer"
 #define MAP_MARGIN 20      /* 1/20 = 5% */
 #define MAP_EXTRA_PASSES 3 /* pass counts weighed beyond the fewest */
 
+/* A plan: `pipes` pipelines of k layers, each layer `rows` PEs; every tag holds a share
+ * of T elements for each pipeline. */
 typedef struct plan {
     uint32_t k; /* stages per pass (the last pass may have fewer) */
     uint64_t T;
@@ -162,6 +163,14 @@ static int choose(const arch_desc *a, const wl_butterfly *b, plan *p, char *err,
                      (unsigned long long)spm_need, (unsigned long long)arch_spm_bytes(a));
 }
 
+/* Whether every pipeline of plan p gets its share of whole vectors in each tag (a tag T
+ * was found). */
+static bool shares_fit(const wl_butterfly *b, const plan *p)
+{
+    uint64_t v = p->T >= b->n ? p->T / b->n : 1;
+    return p->T && (uint64_t)p->pipes * v <= b->rows && (p->pipes == 1 || p->T >= b->n);
+}
+
 /* ---------------------------------------------------------------- placement
  *
  * Layer slots: the array cut into bands of `rows` PE rows, the slots of all bands in
@@ -177,13 +186,6 @@ static uint32_t slot_pe(const arch_desc *a, uint32_t rows, uint32_t slot, uint32
 {
     uint32_t C = a->array.cols, band = slot / C, i = slot % C;
     return (band * rows + r) * C + (band % 2 ? C - 1 - i : i);
-}
-
-/* The SPM port on the nearer side of a PE's row (west on ties). */
-static uint32_t near_port(const arch_desc *a, uint32_t pe)
-{
-    uint32_t C = a->array.cols, col = pe % C;
-    return eng_spm_port(a, pe / C, C - 1 - col < col);
 }
 
 /* ---------------------------------------------------------------- building */
@@ -300,7 +302,8 @@ static int build_xfers(const arch_desc *a, map_result *m, const geom *g, const u
             t->dst_instr += t->dst_instr >= 0 ? (int32_t)gi * shift : 0;
             if (t->src_instr < 0 || t->dst_instr < 0) {
                 t->spm.first += gi * g->T;
-                t->spm_port = near_port(a, ins[t->src_instr < 0 ? t->dst_instr : t->src_instr].pe);
+                t->spm_port =
+                    eng_spm_port_near(a, ins[t->src_instr < 0 ? t->dst_instr : t->src_instr].pe);
             }
         }
     }
@@ -472,7 +475,7 @@ int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functio
     if (!rc)
         rc = map_butterfly(a, b, functional, &pl, 0, out, err, errlen);
     if (!rc)
-        out->strategy = "simple stage-per-layer";
+        out->strategy = SIMPLE_STRATEGY;
     return rc;
 }
 
@@ -517,13 +520,12 @@ static uint32_t candidate_plans(const arch_desc *a, const wl_butterfly *b, plan 
                 continue; /* the same k as fewer passes */
             bool most = true;
             for (uint32_t G = slots / k; G >= 1 && n < cap; G--) {
-                uint64_t T = largest_tag(a, b, k, rows, G);
-                uint64_t v = T >= b->n ? T / b->n : 1;
-                if (!T || G * v > b->rows || (G > 1 && T < b->n && passes > 1))
+                plan pl = {k, largest_tag(a, b, k, rows, G), rows, G};
+                if (!shares_fit(b, &pl))
                     continue;
-                bool whole = b->rows % (G * v) == 0;
+                bool whole = b->rows % (G * (pl.T >= b->n ? pl.T / b->n : 1)) == 0;
                 if (most || whole)
-                    out[n++] = (plan){k, T, rows, G};
+                    out[n++] = pl;
                 most = false;
                 if (whole)
                     break;
@@ -555,7 +557,7 @@ int map_butterfly_with(const arch_desc *a, const wl_butterfly *b, bool functiona
                          "no tag of at least 2^%u elements fits %u pipelines of %u-PE layers in "
                          "pe.buffer_kb and the SPM",
                          k, G, R);
-    if ((uint64_t)G * v > b->rows || (G > 1 && pl.T < b->n))
+    if (!shares_fit(b, &pl))
         return util_fail(UTIL_ERUN, err, errlen,
                          "%u pipelines need %llu vectors per tag (rows = %llu), and pipelines "
                          "share tags of whole vectors only",
@@ -574,34 +576,42 @@ int map_butterfly_with(const arch_desc *a, const wl_butterfly *b, bool functiona
 int map_butterfly_best(const arch_desc *a, const wl_butterfly *b, bool functional, map_result *out,
                        char *err, size_t errlen)
 {
-    int rc = map_butterfly_simple(a, b, functional, out, err, errlen);
+    plan plans[1 + MAP_MAX_PLANS];
+    int rc = choose(a, b, &plans[0], err, errlen);
+    if (!rc)
+        rc = map_butterfly(a, b, functional, &plans[0], 0, out, err, errlen);
+    if (rc)
+        return rc;
+    out->strategy = SIMPLE_STRATEGY;
     eng_estimate_total e;
-    if (rc || eng_estimate(a, &out->program, NULL, &e, err, errlen))
-        return rc; /* the simple mapping, unscored */
+    if (eng_estimate(a, &out->program, NULL, &e, err, errlen))
+        return UTIL_OK; /* the simple mapping, unscored */
     /* another plan must beat the simple one by a margin the estimate's error cannot eat */
     uint64_t best = e.cycles - e.cycles / MAP_MARGIN;
-    plan plans[1 + MAP_MAX_PLANS];
-    choose(a, b, &plans[0], err, errlen);
     uint32_t n = 1 + candidate_plans(a, b, plans + 1, MAP_MAX_PLANS);
     char scratch[256];
-    /* every plan with its intermediates in DRAM, and in the SPM where a block fits; the
-     * estimate picks (the first on ties, so the simple mapping when nothing beats it) */
+    /* every plan with its intermediates in DRAM, and in the SPM where a block fits, scored
+     * without element positions; the estimate picks (the first on ties, so the simple
+     * mapping when nothing beats it) and only the winner is built for values */
+    uint32_t chosen = 0;
     for (uint32_t i = 1; i < 2 * n; i++) {
-        const plan *pl = &plans[i / 2];
-        uint64_t rows = i % 2 ? onchip_block_rows(a, b, pl) : 0;
+        uint64_t rows = i % 2 ? onchip_block_rows(a, b, &plans[i / 2]) : 0;
         map_result m;
         if ((i % 2 && !rows) ||
-            map_butterfly(a, b, functional, pl, rows, &m, scratch, sizeof scratch))
+            map_butterfly(a, b, false, &plans[i / 2], rows, &m, scratch, sizeof scratch))
             continue;
-        if (eng_estimate(a, &m.program, NULL, &e, scratch, sizeof scratch) || e.cycles >= best) {
-            map_free(&m);
-            continue;
+        if (!eng_estimate(a, &m.program, NULL, &e, scratch, sizeof scratch) && e.cycles < best) {
+            best = e.cycles;
+            chosen = i;
         }
-        best = e.cycles;
-        map_free(out);
-        *out = m;
+        map_free(&m);
     }
-    return UTIL_OK;
+    if (!chosen)
+        return UTIL_OK;
+    map_free(out);
+    return map_butterfly(a, b, functional, &plans[chosen / 2],
+                         chosen % 2 ? onchip_block_rows(a, b, &plans[chosen / 2]) : 0, out, err,
+                         errlen);
 }
 
 void map_write_weights(const map_result *m, const wl_butterfly *b, const float *tw, float *image)
