@@ -50,9 +50,8 @@ model() {
     json="$(mktemp)"
     measure "$json" "$@" "$arch" "$wl"
     local cycles flops events util
-    cycles="$(sed -n '/"results"/,/}/s/^ *"cycles": \([0-9]*\).*/\1/p' "$json")"
-    flops="$(sed -n '/"results"/,/}/s/^ *"flops": \([0-9]*\).*/\1/p' "$json")"
-    util="$(sed -n '/"results"/,/}/s/^ *"utilization": \([0-9.e-]*\).*/\1/p' "$json")"
+    cycles="$(field "$json" cycles)" flops="$(field "$json" flops)"
+    util="$(field "$json" utilization)"
     events="$(sed -n '/"counters"/,$s/^ *"events": \([0-9]*\).*/\1/p' "$json" | head -n 1)"
     rm -f "$json"
     printf '| %s | %s | %s | %.1f%% | %s | %s | %.1f |\n' "$name" "$cycles" "$flops" \
@@ -94,12 +93,11 @@ steady() {
         -v d1="$d1" -v d2="$d2" -v m1="$m1" -v m2="$m2" 'BEGIN {
         peak = o1 / (u1 * c1)   # lane operations per cycle of the whole array
         if (m1 != m2) {   # the difference means nothing across two mappings
-            printf "| %s | %s | %s; %s | %.1f%% | n/a | n/a |\n", a, n, m1, m2,
-                100 * o1 / (peak * c1)
+            printf "| %s | %s | %s; %s | %.1f%% | n/a | n/a |\n", a, n, m1, m2, 100 * u1
             exit
         }
         printf "| %s | %s | %s | %.1f%% | %.1f%% | %.0f%% |\n", a, n, m1,
-            100 * o1 / (peak * c1), 100 * (o2 - o1) / (peak * (c2 - c1)),
+            100 * u1, 100 * (o2 - o1) / (peak * (c2 - c1)),
             100 * (d2 - d1) / (c2 - c1) }'
 }
 

@@ -8,27 +8,36 @@ number comes from."""
 # for the accurate prediction of CMOS device performance from 180 nm to 7 nm",
 # Integration 58, 2017). 28 and 12 nm are interpolated linearly between their neighbours.
 FACTORS = {45: (1.0, "reference"), 32: (0.66, "Stillmaker & Baas 2017"),
-           28: (0.66 - (32 - 28) / (32 - 20) * (0.66 - 0.22), "interpolated 32-20 nm"),
            20: (0.22, "Stillmaker & Baas 2017"), 16: (0.17, "Stillmaker & Baas 2017"),
-           14: (0.14, "Stillmaker & Baas 2017"),
-           12: (0.14 - (14 - 12) / (14 - 10) * (0.14 - 0.12), "interpolated 14-10 nm"),
-           10: (0.12, "Stillmaker & Baas 2017"), 7: (0.094, "Stillmaker & Baas 2017")}
+           14: (0.14, "Stillmaker & Baas 2017"), 10: (0.12, "Stillmaker & Baas 2017"),
+           7: (0.094, "Stillmaker & Baas 2017")}
+
+
+def lerp(node, hi, lo):
+    """The factor at node, linear between the published nodes hi > node > lo."""
+    fh, fl = FACTORS[hi][0], FACTORS[lo][0]
+    return (fh - (hi - node) / (hi - lo) * (fh - fl), f"interpolated {hi}-{lo} nm")
+
+
+FACTORS[28] = lerp(28, 32, 20)
+FACTORS[12] = lerp(12, 14, 10)
 
 H = "Horowitz, ISSCC 2014"
+M16, A16, M32, A32 = 1.1, 0.4, 3.7, 0.9  # Horowitz: FP16 and FP32 multiply and add, pJ
 # (key, 45 nm value, scaled with the node?, source)
 REF = [
-    ("mac_fp16_pj", 1.5, True, f"{H}: FP16 mul 1.1 + add 0.4 (ASSUMPTION: a multiply-add costs both)"),
-    ("add_fp16_pj", 0.4, True, f"{H}: FP16 add"),
-    ("mul_fp16_pj", 1.1, True, f"{H}: FP16 mul"),
-    ("max_fp16_pj", 0.4, True, "ASSUMPTION: a compare costs an FP16 add"),
-    ("exp_fp16_pj", 5.6, True, "ASSUMPTION: 4 FP16 mul + 3 add (a polynomial after range reduction)"),
-    ("rcp_fp16_pj", 4.1, True, "ASSUMPTION: 3 FP16 mul + 2 add (Newton steps after a table seed)"),
-    ("mac_fp32_pj", 4.6, True, f"{H}: FP32 mul 3.7 + add 0.9 (ASSUMPTION as for FP16)"),
-    ("add_fp32_pj", 0.9, True, f"{H}: FP32 add"),
-    ("mul_fp32_pj", 3.7, True, f"{H}: FP32 mul"),
-    ("max_fp32_pj", 0.9, True, "ASSUMPTION: a compare costs an FP32 add"),
-    ("exp_fp32_pj", 17.5, True, "ASSUMPTION: 4 FP32 mul + 3 add"),
-    ("rcp_fp32_pj", 12.9, True, "ASSUMPTION: 3 FP32 mul + 2 add"),
+    ("mac_fp16_pj", M16 + A16, True, f"{H}: FP16 mul 1.1 + add 0.4 (ASSUMPTION: a multiply-add costs both)"),
+    ("add_fp16_pj", A16, True, f"{H}: FP16 add"),
+    ("mul_fp16_pj", M16, True, f"{H}: FP16 mul"),
+    ("max_fp16_pj", A16, True, "ASSUMPTION: a compare costs an FP16 add"),
+    ("exp_fp16_pj", 4 * M16 + 3 * A16, True, "ASSUMPTION: 4 FP16 mul + 3 add (a polynomial after range reduction)"),
+    ("rcp_fp16_pj", 3 * M16 + 2 * A16, True, "ASSUMPTION: 3 FP16 mul + 2 add (Newton steps after a table seed)"),
+    ("mac_fp32_pj", M32 + A32, True, f"{H}: FP32 mul 3.7 + add 0.9 (ASSUMPTION as for FP16)"),
+    ("add_fp32_pj", A32, True, f"{H}: FP32 add"),
+    ("mul_fp32_pj", M32, True, f"{H}: FP32 mul"),
+    ("max_fp32_pj", A32, True, "ASSUMPTION: a compare costs an FP32 add"),
+    ("exp_fp32_pj", 4 * M32 + 3 * A32, True, "ASSUMPTION: 4 FP32 mul + 3 add"),
+    ("rcp_fp32_pj", 3 * M32 + 2 * A32, True, "ASSUMPTION: 3 FP32 mul + 2 add"),
     ("sram_read_pj", 20.0, True, f"{H}: 64-bit read of a 32 KB SRAM (8 KB: 10, 1 MB: 100, so about sqrt(size))"),
     ("sram_write_pj", 20.0, True, "ASSUMPTION: a write costs a read"),
     ("router_pj_per_bit", 0.5, True, "ASSUMPTION: input buffer write and read plus crossbar (router models give 0.3-1 pJ/bit at 45 nm)"),

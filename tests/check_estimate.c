@@ -26,20 +26,27 @@ typedef struct errs {
     char worst_at[160];
 } errs;
 
-static void compare(const char *arch_rel, const char *model, uint64_t seq, const map_forced *forced,
-                    errs *e)
+/* Loads a shipped arch and workload, with seq_len set to seq unless it is 0. */
+static void load_model(const char *arch_rel, const char *wl_rel, uint64_t seq, arch_desc *a,
+                       wl_desc *d)
 {
-    char path[512], rel[128], err[512], set[64];
-    arch_desc a;
-    wl_desc d;
+    char path[512], apath[512], err[512], set[64];
     cfg_override ov;
     snprintf(set, sizeof set, "workload.seq_len=%llu", (unsigned long long)seq);
     ck_assert_int_eq(cfg_parse_override(set, &ov, err, sizeof err), 0);
-    snprintf(rel, sizeof rel, "workloads/%s.cfg", model);
-    char apath[512];
-    ck_assert_msg(cfg_load(tu_src(apath, sizeof apath, arch_rel), tu_src(path, sizeof path, rel),
-                           &ov, 1, &a, &d, err, sizeof err) == 0,
+    ck_assert_msg(cfg_load(tu_src(apath, sizeof apath, arch_rel), tu_src(path, sizeof path, wl_rel),
+                           &ov, seq ? 1 : 0, a, d, err, sizeof err) == 0,
                   "%s", err);
+}
+
+static void compare(const char *arch_rel, const char *model, uint64_t seq, const map_forced *forced,
+                    errs *e)
+{
+    char rel[128], err[512];
+    arch_desc a;
+    wl_desc d;
+    snprintf(rel, sizeof rel, "workloads/%s.cfg", model);
+    load_model(arch_rel, rel, seq, &a, &d);
     run_result sim, est;
     ck_assert_msg(run_model(&a, &d, forced, false, false, &sim, err, sizeof err) == 0, "%s", err);
     ck_assert_msg(run_model_analytical(&a, &d, forced, &est, err, sizeof err) == 0, "%s", err);
@@ -97,10 +104,8 @@ END_TEST
 static void analytical(const char *arch_rel, const char *wl_rel, arch_desc *a, wl_desc *d,
                        run_result *r)
 {
-    char path[512], apath[512], err[512];
-    ck_assert_int_eq(cfg_load(tu_src(apath, sizeof apath, arch_rel),
-                              tu_src(path, sizeof path, wl_rel), NULL, 0, a, d, err, sizeof err),
-                     0);
+    char err[512];
+    load_model(arch_rel, wl_rel, 0, a, d);
     ck_assert_msg(run_model_analytical(a, d, NULL, r, err, sizeof err) == 0, "%s", err);
 }
 
@@ -174,17 +179,9 @@ START_TEST(test_cli_model_and_explain)
     ck_assert_ptr_nonnull(strstr(r.out, "estimated in closed form"));
     ck_assert_ptr_nonnull(strstr(r.out, "<- chosen"));
     tu_free(&r);
-    tu_run(&r, "--model=guess", arch, wl, NULL);
-    ck_assert_int_eq(r.status, 2);
-    ck_assert_ptr_nonnull(strstr(r.err, "expected 'cycle' or 'analytical'"));
-    tu_free(&r);
-    tu_run(&r, "-m", "analytical", "--functional", arch, wl, NULL);
-    ck_assert_int_eq(r.status, 2);
-    tu_free(&r);
-    tu_run(&r, "-m", "analytical", arch, bfly, NULL);
-    ck_assert_int_eq(r.status, 2);
-    ck_assert_ptr_nonnull(strstr(r.err, "for models"));
-    tu_free(&r);
+    tu_expect(2, "expected 'cycle' or 'analytical'", "--model=guess", arch, wl, NULL);
+    tu_expect(2, "", "-m", "analytical", "--functional", arch, wl, NULL);
+    tu_expect(2, "for models", "-m", "analytical", arch, bfly, NULL);
 }
 END_TEST
 
@@ -197,16 +194,11 @@ START_TEST(test_analytical_counts)
     static const char *const names[] = {"bert-base-image-1k", "fabnet-image-1k",
                                         "hybrid-compress-16k"};
     for (int k = 0; k < 3; k++) {
-        char path[512], apath[512], rel[128], err[512];
+        char rel[128], err[512];
         arch_desc a;
         wl_desc d;
-        cfg_override ov;
-        ck_assert_int_eq(cfg_parse_override("workload.seq_len=256", &ov, err, sizeof err), 0);
         snprintf(rel, sizeof rel, "workloads/%s.cfg", names[k]);
-        ck_assert_msg(cfg_load(tu_src(apath, sizeof apath, "arch/mld-4x4.cfg"),
-                               tu_src(path, sizeof path, rel), &ov, 1, &a, &d, err,
-                               sizeof err) == 0,
-                      "%s", err);
+        load_model("arch/mld-4x4.cfg", rel, 256, &a, &d);
         run_result sim, est;
         ck_assert_msg(run_model(&a, &d, NULL, false, false, &sim, err, sizeof err) == 0, "%s", err);
         ck_assert_msg(run_model_analytical(&a, &d, NULL, &est, err, sizeof err) == 0, "%s", err);
@@ -245,15 +237,10 @@ END_TEST
  * checked on the command line. */
 START_TEST(test_objective)
 {
-    char path[512], apath[512], err[512];
+    char err[512];
     arch_desc a;
     wl_desc d;
-    cfg_override ov;
-    ck_assert_int_eq(cfg_parse_override("workload.seq_len=256", &ov, err, sizeof err), 0);
-    ck_assert_msg(cfg_load(tu_src(apath, sizeof apath, "arch/mld-8x8.cfg"),
-                           tu_src(path, sizeof path, "workloads/hybrid-compress-16k.cfg"), &ov, 1,
-                           &a, &d, err, sizeof err) == 0,
-                  "%s", err);
+    load_model("arch/mld-8x8.cfg", "workloads/hybrid-compress-16k.cfg", 256, &a, &d);
     static map_forced how[2];
     how[1].objective = MAP_ENERGY;
     how[1].energy = run_energy_pj;

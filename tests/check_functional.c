@@ -128,10 +128,9 @@ END_TEST
 static void check_stage_swaps(const char *arch, uint64_t n, uint64_t rows,
                               const map_bfly_plan *plan)
 {
-    char path[512], err[512];
+    char err[512];
     arch_desc a;
-    ck_assert_int_eq(cfg_load_arch(tu_src(path, sizeof path, arch), NULL, 0, &a, err, sizeof err),
-                     0);
+    tu_load_arch(arch, &a);
     wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR,
                  .n = n,
                  .rows = rows,
@@ -193,12 +192,10 @@ START_TEST(test_multilayer_plans_swap_pairs)
                  {"arch/mld-8x8.cfg", 1024, 64, {4, 3, 5, 32}, 2},
                  {"arch/mld-4x4.cfg", 256, 8, {2, 2, 4, 0}, 1},
                  {"arch/mld-8x8.cfg", 16384, 2, {1, 1, 7, 0}, 1}};
-    char err[512], path[512];
+    char err[512];
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         arch_desc a;
-        ck_assert_int_eq(
-            cfg_load_arch(tu_src(path, sizeof path, cases[i].arch), NULL, 0, &a, err, sizeof err),
-            0);
+        tu_load_arch(cases[i].arch, &a);
         wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR,
                      .n = cases[i].n,
                      .rows = cases[i].rows,
@@ -231,11 +228,9 @@ START_TEST(test_infeasible_plans)
                  {{8, 1, 5, 64}, "blocks of 64 rows"},
                  {{8, 1, 10, 0}, "the array holds 8 layers of 8 PEs"},
                  {{1, 40, 1, 0}, "40 pipelines need 40 vectors"}};
-    char err[512], path[512];
+    char err[512];
     arch_desc a;
-    ck_assert_int_eq(
-        cfg_load_arch(tu_src(path, sizeof path, "arch/mld-8x8.cfg"), NULL, 0, &a, err, sizeof err),
-        0);
+    tu_load_arch("arch/mld-8x8.cfg", &a);
     wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR, .n = 1024, .rows = 32, .dtype = UTIL_FP16};
     wl_butterfly b;
     wl_butterfly_from_desc(&d, &b);

@@ -236,14 +236,6 @@ END_TEST
 
 /* ---------------------------------------------------------------- functional runs */
 
-static void load(const char *arch_rel, arch_desc *a)
-{
-    char path[512], err[512];
-    ck_assert_msg(cfg_load_arch(tu_src(path, sizeof path, arch_rel), NULL, 0, a, err, sizeof err) ==
-                      0,
-                  "%s", err);
-}
-
 /* A functional run on array a (under the forced entries, if any) passes, and fails with
  * a planted fault; returns the first block's mapping of op `name` in desc (when
  * non-NULL). */
@@ -275,7 +267,7 @@ static void functional_on(const arch_desc *a, const char *arch_rel, wl_desc *d, 
 static void functional(const char *arch_rel, wl_desc *d)
 {
     arch_desc a;
-    load(arch_rel, &a);
+    tu_load_arch(arch_rel, &a);
     functional_on(&a, arch_rel, d, NULL, NULL, 0);
 }
 
@@ -294,7 +286,7 @@ static const map_forced *unfused(void)
 START_TEST(test_functional_long_rows)
 {
     arch_desc a;
-    load("arch/mld-4x4.cfg", &a);
+    tu_load_arch("arch/mld-4x4.cfg", &a);
     a.pe.buffer_bytes = 512;
     wl_desc d = model(256, 16, 2, 32, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
     snprintf(d.name, sizeof d.name, "long rows");
@@ -333,7 +325,7 @@ static const map_forced *fused(uint32_t chain_pes, uint32_t rows_per_tag)
 START_TEST(test_functional_fused_attention)
 {
     arch_desc a;
-    load("arch/mld-4x4.cfg", &a);
+    tu_load_arch("arch/mld-4x4.cfg", &a);
     wl_desc d = model(40, 32, 2, 64, 2, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
     snprintf(d.name, sizeof d.name, "fused");
     char desc[MAP_DESC_MAX] = "";
@@ -362,7 +354,7 @@ END_TEST
 START_TEST(test_fused_attention_faster)
 {
     arch_desc a;
-    load("arch/mld-8x8.cfg", &a);
+    tu_load_arch("arch/mld-8x8.cfg", &a);
     wl_desc d = model(256, 768, 12, 3072, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
     char err[512];
     run_result f, s;
@@ -398,7 +390,7 @@ END_TEST
 START_TEST(test_functional_gelu_epilogue)
 {
     arch_desc a;
-    load("arch/mld-4x4.cfg", &a);
+    tu_load_arch("arch/mld-4x4.cfg", &a);
     const wl_linear ffn[] = {WL_LIN_DENSE, WL_LIN_BUTTERFLY, WL_LIN_BLOCK_BUTTERFLY};
     for (int k = 0; k < 3; k++) {
         wl_desc d = model(32, 32, 2, 96, 1, WL_MIX_FFT, WL_LIN_NONE, ffn[k], 4);
@@ -465,7 +457,7 @@ END_TEST
 static void check_bounds(const char *arch_rel, const wl_desc *d)
 {
     arch_desc a;
-    load(arch_rel, &a);
+    tu_load_arch(arch_rel, &a);
     char err[512];
     run_result r;
     ck_assert_msg(run_model(&a, d, NULL, false, false, &r, err, sizeof err) == 0, "%s", err);
@@ -578,7 +570,7 @@ END_TEST
 START_TEST(test_row_op_lane_ops)
 {
     arch_desc a;
-    load("arch/mld-8x8.cfg", &a);
+    tu_load_arch("arch/mld-8x8.cfg", &a);
     wl_desc d = model(64, 64, 2, 128, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
     char err[512];
     uint64_t T = 64, H = 64, F = 128, G = 2, N = 64;
@@ -713,7 +705,7 @@ START_TEST(test_review_cases)
     snprintf(d.name, sizeof d.name, "short");
     functional("arch/mld-4x4.cfg", &d);
     arch_desc a;
-    load("arch/mld-8x8.cfg", &a);
+    tu_load_arch("arch/mld-8x8.cfg", &a);
     char err[512];
     wl_desc many = model(32, 64, 16, 64, 8, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
     run_result r;
@@ -736,7 +728,7 @@ START_TEST(test_presets_map)
     char path[512], rel[128], err[512];
     for (int k = 0; k < 3; k++) {
         arch_desc a;
-        load(arches[k], &a);
+        tu_load_arch(arches[k], &a);
         for (int m = 0; m < 4 + 5; m++) {
             for (int t = 0; t < (m < 4 ? 5 : 1); t++) {
                 static const char *single[] = {"vit-b16", "vit-b16-image-1k",

@@ -12,13 +12,6 @@
 #include "../sim/workload/workload.h"
 #include "testutil.h"
 
-static void load_arch(const char *rel, arch_desc *a)
-{
-    char path[512], err[512];
-    int rc = cfg_load_arch(tu_src(path, sizeof path, rel), NULL, 0, a, err, sizeof err);
-    ck_assert_msg(rc == 0, "%s", err);
-}
-
 static wl_butterfly bfly(uint64_t n, uint64_t rows)
 {
     wl_desc d = {.kind = WL_KIND_BUTTERFLY_LINEAR,
@@ -52,7 +45,7 @@ START_TEST(test_lower_bounds_on_presets)
     static const uint64_t sizes[][2] = {{64, 16}, {1024, 256}, {4096, 64}, {65536, 2}, {32, 3}};
     for (size_t p = 0; p < 3; p++) {
         arch_desc a;
-        load_arch(presets[p], &a);
+        tu_load_arch(presets[p], &a);
         for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
             wl_butterfly b = bfly(sizes[k][0], sizes[k][1]);
             eng_stats st;
@@ -125,7 +118,7 @@ END_TEST
 START_TEST(test_hand_derived_cycles)
 {
     arch_desc a;
-    load_arch("tests/data/tiny-1x2.cfg", &a);
+    tu_load_arch("tests/data/tiny-1x2.cfg", &a);
     wl_butterfly b = bfly(4, 1);
     eng_stats st;
     map_result m;
@@ -157,7 +150,7 @@ END_TEST
 START_TEST(test_skip_links_shorten_paths)
 {
     arch_desc a;
-    load_arch("arch/mld-8x8.cfg", &a);
+    tu_load_arch("arch/mld-8x8.cfg", &a);
     wl_butterfly b = bfly(4096, 4);
     eng_stats plain, skip;
     map_result m1, m2;
@@ -183,7 +176,7 @@ END_TEST
 START_TEST(test_monotone_in_resources)
 {
     arch_desc a;
-    load_arch("arch/mld-4x4.cfg", &a);
+    tu_load_arch("arch/mld-4x4.cfg", &a);
     wl_butterfly b = bfly(1024, 32);
     eng_stats base, narrow, slow;
     map_result m0, m1, m2;
@@ -243,7 +236,7 @@ END_TEST
 START_TEST(test_step_interface_two_sims)
 {
     arch_desc a;
-    load_arch("arch/mld-4x4.cfg", &a);
+    tu_load_arch("arch/mld-4x4.cfg", &a);
     wl_butterfly b1 = bfly(1024, 8), b2 = bfly(256, 32);
     map_result m1, m2;
     char err[512];
@@ -306,7 +299,7 @@ START_TEST(test_multilayer_never_worse)
     uint32_t multilayer = 0, onchip = 0;
     for (int k = 0; k < 3; k++) {
         arch_desc a;
-        load_arch(arches[k], &a);
+        tu_load_arch(arches[k], &a);
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
             wl_butterfly b = bfly(sizes[i][0], sizes[i][1]);
             eng_stats simple, best;

@@ -19,13 +19,6 @@
 /* Untouched DRAM holds this value: a mapping that writes outside its output shows. */
 #define SENTINEL 12345.0f
 
-static void load_arch(const char *rel, arch_desc *a)
-{
-    char path[512], err[512];
-    tu_src(path, sizeof path, rel);
-    ck_assert_msg(cfg_load_arch(path, NULL, 0, a, err, sizeof err) == UTIL_OK, "%s", err);
-}
-
 /* A one-block model. */
 static void model(wl_desc *d, uint64_t seq, uint64_t hidden, uint64_t ffn, uint64_t batch,
                   util_dtype t, wl_mixer mix, wl_linear lin, uint64_t bs, uint64_t chunk)
@@ -265,7 +258,7 @@ static wl_op case_op(const fcase *c, util_dtype t, wl_desc *d)
 static void check_cases(const char *arch, util_dtype t)
 {
     arch_desc a;
-    load_arch(arch, &a);
+    tu_load_arch(arch, &a);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         wl_desc d;
         wl_op op = case_op(&cases[i], t, &d);
@@ -300,7 +293,7 @@ END_TEST
 START_TEST(test_planted_error)
 {
     arch_desc a;
-    load_arch("arch/mld-4x4.cfg", &a);
+    tu_load_arch("arch/mld-4x4.cfg", &a);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         wl_desc d;
         wl_op op = case_op(&cases[i], UTIL_FP32, &d);
@@ -344,7 +337,7 @@ static const scase split_cases[] = {
 
 static void split_arch(const scase *c, util_dtype t, arch_desc *a)
 {
-    load_arch("arch/mld-4x4.cfg", a);
+    tu_load_arch("arch/mld-4x4.cfg", a);
     a->pe.buffer_bytes = c->buffer_elems * util_dtype_bytes(t);
 }
 
@@ -470,7 +463,7 @@ START_TEST(test_timing_bounds)
                                          "arch/mld-16x16.cfg"};
     for (size_t ai = 0; ai < 3; ai++) {
         arch_desc a;
-        load_arch(arches[ai], &a);
+        tu_load_arch(arches[ai], &a);
         for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
             check_bounds(&a, arches[ai], &big[i], false);
     }
@@ -491,7 +484,7 @@ static const fcase long_cases[] = {
 START_TEST(test_timing_long)
 {
     arch_desc a;
-    load_arch("arch/mld-8x8.cfg", &a);
+    tu_load_arch("arch/mld-8x8.cfg", &a);
     for (size_t i = 0; i < sizeof long_cases / sizeof long_cases[0]; i++)
         check_bounds(&a, "arch/mld-8x8.cfg", &long_cases[i], true);
 }
@@ -500,7 +493,7 @@ END_TEST
 START_TEST(test_timing_deterministic)
 {
     arch_desc a;
-    load_arch("arch/mld-8x8.cfg", &a);
+    tu_load_arch("arch/mld-8x8.cfg", &a);
     for (size_t i = 0; i < sizeof big / sizeof big[0]; i++) {
         wl_desc d;
         wl_op op = case_op(&big[i], UTIL_FP16, &d);
@@ -534,7 +527,7 @@ END_TEST
 static void check_multilayer_cases(const char *arch, util_dtype t, uint64_t cap)
 {
     arch_desc a;
-    load_arch(arch, &a);
+    tu_load_arch(arch, &a);
     uint32_t multi = 0, split_blocks = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         wl_desc d;
@@ -582,7 +575,7 @@ START_TEST(test_functional_multilayer)
     for (size_t i = 0; i < sizeof chosen / sizeof chosen[0]; i++) {
         arch_desc a;
         wl_desc d;
-        load_arch(chosen[i].arch, &a);
+        tu_load_arch(chosen[i].arch, &a);
         wl_op op = case_op(&chosen[i].c, UTIL_FP32, &d);
         double e = run_functional_with(&a, &d, &op, PLANT_NONE, false, MAP_SCRATCH_BEST, 0,
                                        "multilayer: blocks of");
@@ -628,7 +621,7 @@ START_TEST(test_multilayer_chosen)
         {WL_MIX_FFT_COMPRESS, WL_LIN_NONE, "mix", 1024, 768, 3072, 1, 1, 64},
     };
     arch_desc a;
-    load_arch("arch/mld-8x8.cfg", &a);
+    tu_load_arch("arch/mld-8x8.cfg", &a);
     for (size_t i = 0; i < sizeof fast / sizeof fast[0]; i++) {
         wl_desc d;
         wl_op op = case_op(&fast[i], UTIL_FP16, &d);
@@ -662,7 +655,7 @@ START_TEST(test_multilayer_never_slower)
     uint32_t multi = 0;
     for (size_t ai = 0; ai < 2; ai++) {
         arch_desc a;
-        load_arch(arches[ai], &a);
+        tu_load_arch(arches[ai], &a);
         for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
             wl_desc d;
             wl_op op = case_op(&ops[i], UTIL_FP16, &d);
@@ -677,7 +670,7 @@ START_TEST(test_multilayer_never_slower)
     }
     ck_assert(multi > 0);
     arch_desc a;
-    load_arch("arch/mld-8x8.cfg", &a);
+    tu_load_arch("arch/mld-8x8.cfg", &a);
     fcase c = {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "ffn2", 4096, 768, 3072, 1, 1, 64};
     wl_desc d;
     wl_op op = case_op(&c, UTIL_FP16, &d);
@@ -695,7 +688,7 @@ END_TEST
 START_TEST(test_too_large)
 {
     arch_desc a;
-    load_arch("tests/data/tiny-1x2.cfg", &a);
+    tu_load_arch("tests/data/tiny-1x2.cfg", &a);
     a.pe.buffer_bytes = 8;
     wl_desc d;
     fcase c = {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "q-proj", 4, 768, 16, 1, 1, 4};

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "../sim/cli/cli.h"
+#include "../sim/config/config.h"
 
 int tu_main(Suite *s)
 {
@@ -74,6 +75,13 @@ void tu_expect(int status, const char *phrase, ...)
     ck_assert_int_eq(r.status, status);
     ck_assert_msg(strstr(r.err, phrase), "'%s' missing from: %s", phrase, r.err);
     tu_free(&r);
+}
+
+void tu_load_arch(const char *rel, arch_desc *a)
+{
+    char path[512], err[512];
+    ck_assert_msg(cfg_load_arch(tu_src(path, sizeof path, rel), NULL, 0, a, err, sizeof err) == 0,
+                  "%s", err);
 }
 
 void tu_free(tu_result *r)

@@ -27,6 +27,8 @@ void tu_expect(int status, const char *phrase, ...);
 
 /* Path of a file in the source tree (BFLYSIM_SRCDIR, or the current directory). */
 const char *tu_src(char *buf, size_t len, const char *rel);
+/* Loads a shipped arch file (a path in the source tree), failing the test on an error. */
+void tu_load_arch(const char *rel, arch_desc *a);
 /* A fresh path in the temporary directory, unique per process and call. */
 const char *tu_tmp(char *buf, size_t len, const char *name);
 

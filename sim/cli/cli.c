@@ -35,6 +35,9 @@ typedef struct options {
     size_t n_sets;
 } options;
 
+/* --objective values, in map_objective order. */
+static const char *const objective_names[] = {"latency", "energy", "edp"};
+
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: bflysim [OPTION]... ARCH.cfg WORKLOAD.cfg\n"
@@ -196,9 +199,8 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             o->dump_mapping = val;
             break;
         case 13: {
-            static const char *const names[] = {"latency", "energy", "edp"};
             int k = 0;
-            while (k < 3 && strcmp(val, names[k]) != 0)
+            while (k < 3 && strcmp(val, objective_names[k]) != 0)
                 k++;
             if (k == 3) {
                 fprintf(err, "bflysim: --objective=%s: expected 'latency', 'energy' or 'edp'\n",
@@ -314,7 +316,7 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
             fprintf(err,
                     "bflysim: --objective=%s needs an energy table, and %s names none (add "
                     "energy = { table = \"energy/NODE.cfg\"; })\n",
-                    o->objective == MAP_ENERGY ? "energy" : "edp", o->arch_file);
+                    objective_names[o->objective], o->arch_file);
             free(forced);
             return UTIL_ECONFIG;
         }

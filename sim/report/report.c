@@ -267,7 +267,6 @@ static void j_pe(jw *j, const eng_pe_stats *p)
     j_u(j, "flits_out", p->flits_out);
 }
 
-/* Every counter of a run: totals, NoC, SPM, DMA, DRAM and every PE. */
 /* The energy: totals, breakdown and every priced action (count, price, energy), so that
  * a user can re-price the counts with another table. */
 static void j_energy(jw *j, const rep_run *r, const rep_derived *d)
@@ -305,6 +304,7 @@ static void j_energy(jw *j, const rep_run *r, const rep_derived *d)
     j_close(j, '}');
 }
 
+/* Every counter of a run: totals, NoC, SPM, DMA, DRAM and every PE. */
 static void j_counters(jw *j, const arch_desc *a, const eng_stats *st)
 {
     j_open(j, "counters", '{');

@@ -39,7 +39,7 @@ typedef struct rep_derived {
     uint64_t compulsory_bytes; /* x and twiddles read once, y written once */
     uint64_t compulsory_bound;
     uint64_t noc_bound; /* flits across the bisection over its links, both directions */
-    bool has_energy;    /* cycle-level run on an arch with an energy table */
+    bool has_energy;    /* the arch has an energy table */
     en_result energy;
 } rep_derived;
 
