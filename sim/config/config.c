@@ -1245,12 +1245,10 @@ static int model_cross_checks(const ctx *c, const config_t *cfg, const wl_desc *
         return fail_at(c, at(cfg, "heads"),
                        "heads = %llu does not divide hidden = %llu (allowed: a divisor of hidden)",
                        (unsigned long long)w->heads, (unsigned long long)w->hidden);
-    bool attention = false;
-    for (uint32_t b = 0; b < w->n_blocks; b++)
-        attention |= w->blocks[b].mixer == WL_MIX_ATTENTION;
     uint64_t scores, acts;
-    if (attention && (!util_mul_u64(w->batch * w->heads, w->seq_len * w->seq_len, &scores) ||
-                      scores > CFG_MAX_ELEMS))
+    if (wl_has_attention(w) &&
+        (!util_mul_u64(w->batch * w->heads, w->seq_len * w->seq_len, &scores) ||
+         scores > CFG_MAX_ELEMS))
         return fail_at(c, at(cfg, "seq_len"),
                        "batch x heads x seq_len^2 = %llu x %llu x %llu^2 attention scores exceed "
                        "the maximum 2^40 elements",

@@ -35,7 +35,6 @@ static double sram_pj(double price_64b_32k, double bytes, double size)
 
 void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t ops, en_result *out)
 {
-    static const char *const fu_names[ARCH_FU_COUNT] = {"mac", "add", "mul", "max", "exp", "rcp"};
     const arch_energy *e = &a->energy;
     memset(out, 0, sizeof *out);
     int fp32 = t == UTIL_FP32;
@@ -43,7 +42,7 @@ void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t 
     /* every lane of a vector operation switches, used or not */
     for (uint32_t u = 0; u < ARCH_FU_COUNT; u++) {
         char name[24];
-        snprintf(name, sizeof name, "%s_%s", fu_names[u], util_dtype_name(t));
+        snprintf(name, sizeof name, "%s_%s", arch_fu_name((arch_fu_kind)u), util_dtype_name(t));
         add(out, name, EN_COMPUTE, (double)st->pe_total.fu_vec_ops[u] * lanes, "lane ops",
             e->lane_pj[u][fp32], "pJ");
     }
@@ -67,7 +66,7 @@ void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t 
     double ns = (double)st->cycles / a->clock_ghz;
     add(out, "pe_leakage", EN_LEAKAGE, ns, "ns", P * e->pe_leak_mw, "mW");
     add(out, "spm_leakage", EN_LEAKAGE, ns, "ns",
-        (double)a->spm.banks * a->spm.bank_bytes / 1024.0 * e->spm_leak_mw_per_kb, "mW");
+        (double)arch_spm_bytes(a) / 1024.0 * e->spm_leak_mw_per_kb, "mW");
     add(out, "router_leakage", EN_LEAKAGE, ns, "ns", P * e->router_leak_mw, "mW");
     add(out, "dram_leakage", EN_LEAKAGE, ns, "ns", e->dram_leak_mw, "mW");
     out->seconds = ns * 1e-9;

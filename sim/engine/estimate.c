@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "internal.h"
 
 /* The estimate works in two steps. First it follows one tag through a phase and charges
  * every resource the tag uses: PE units and injection links, NoC links (routed as the
@@ -128,7 +129,7 @@ static double bank_load(const arch_desc *a, uint32_t w, const eng_pattern *p, do
 typedef struct est_counts {
     double vec[ARCH_FU_COUNT], fires, buf_reads, buf_writes, weights, configs;
     double messages, flits, flit_hops, routers, spm_reads, spm_writes, dma_bytes;
-    double dram_rd, dram_wr, tags;
+    double dram_rd, tags; /* DRAM writes come from the phases' write_bytes */
 } est_counts;
 
 static double max_of(const double *v, size_t n)
@@ -139,14 +140,6 @@ static double max_of(const double *v, size_t n)
     return m;
 }
 
-static uint64_t fu_ii(const arch_desc *a, util_dtype t, uint32_t u)
-{
-    uint32_t lanes = arch_lanes(a, t), lpc = a->pe.fu[u].lanes_per_cycle;
-    if (t == UTIL_FP32)
-        lpc = lpc / 2 ? lpc / 2 : 1;
-    return util_ceil_div(lanes, lpc);
-}
-
 /* Cycles from an instruction's start to its result (the engine's firing rule). */
 static uint64_t instr_time(const arch_desc *a, util_dtype t, const eng_instr *in)
 {
@@ -154,7 +147,8 @@ static uint64_t instr_time(const arch_desc *a, util_dtype t, const eng_instr *in
     for (uint32_t u = 0; u < ARCH_FU_COUNT; u++) {
         if (!in->vec_ops[u])
             continue;
-        uint64_t s = (in->vec_ops[u] - 1) * fu_ii(a, t, u);
+        uint64_t s =
+            (in->vec_ops[u] - 1) * eng_fu_interval(a, t, arch_lanes(a, t), (arch_fu_kind)u);
         span = s > span ? s : span;
         lat += a->pe.fu[u].latency;
     }
@@ -346,7 +340,7 @@ static void count_phase(const arch_desc *a, const eng_program *p, const eng_phas
     c->buf_writes += runs * t->buf_writes;
     c->spm_reads += runs * t->spm_reads, c->spm_writes += runs * t->spm_writes;
     c->dma_bytes += runs * t->dma_bytes;
-    c->dram_rd += runs * t->dram_rd, c->dram_wr += runs * t->dram_wr;
+    c->dram_rd += runs * t->dram_rd;
     c->tags += runs;
     for (uint32_t i = 0; i < f->n_instr; i++) {
         const eng_instr *in = &f->instr[i];
@@ -390,7 +384,8 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         const eng_instr *in = &f->instr[i];
         for (uint32_t u = 0; u < ARCH_FU_COUNT; u++)
             busy[(size_t)in->pe * (ARCH_FU_COUNT + 1) + u] +=
-                (double)in->vec_ops[u] * (double)fu_ii(a, t, u);
+                (double)in->vec_ops[u] *
+                (double)eng_fu_interval(a, t, arch_lanes(a, t), (arch_fu_kind)u);
     }
     double feed_depth = 0, end = 0;
     double *bank = calloc(2 * (size_t)a->spm.banks, sizeof *bank), *feed_bank = bank + a->spm.banks;
@@ -521,7 +516,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     tag.spm_writes += in_words + (out_chip ? out_words : 0);
     tag.spm_reads += out_words + (in_chip ? in_words : 0);
     tag.dma_bytes = (double)(eng_pattern_elems(&pin) + eng_pattern_elems(&pout)) * w;
-    tag.dram_rd = in_bytes, tag.dram_wr = out_bytes;
+    tag.dram_rd = in_bytes;
     double t_spm = max_of(bank, a->spm.banks) / a->spm.ports;
     /* the feeds of a tag queue on the banks they read: the last leaves this much later */
     double feed_spread = max_of(feed_bank, a->spm.banks) / a->spm.ports;

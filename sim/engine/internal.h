@@ -4,6 +4,17 @@
 
 #include "engine.h"
 
+/* Cycles between vector operations of `lanes` lanes on unit fu (an FP32 lane takes two
+ * FP16 lanes of the unit): the engine's firing rule, shared with the estimate. */
+static inline uint64_t eng_fu_interval(const arch_desc *a, util_dtype t, uint32_t lanes,
+                                       arch_fu_kind fu)
+{
+    uint32_t lpc = a->pe.fu[fu].lanes_per_cycle;
+    if (t == UTIL_FP32)
+        lpc = lpc / 2 ? lpc / 2 : 1;
+    return util_ceil_div(lanes, lpc);
+}
+
 /* ---------------------------------------------------------------- events */
 
 typedef struct ev {

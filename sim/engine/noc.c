@@ -109,7 +109,7 @@ void eng_noc_handle(eng_sim *s, const ev *e)
     s->st.noc.flit_hops += m->flits;
     if (skip != UINT32_MAX)
         s->st.noc.skip_flit_hops += m->flits;
-    if (arch_crosses_bisection(s->a, m->c, nc))
+    if (nc != m->c && arch_crosses_bisection(s->a, m->c, nc))
         s->st.noc.bisection_flits += m->flits;
     m->r = nr;
     m->c = nc;

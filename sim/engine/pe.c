@@ -145,14 +145,6 @@ static void wake_at(eng_sim *s, pe_state *pe, uint64_t t)
     }
 }
 
-static uint32_t fu_interval(const eng_sim *s, arch_fu_kind fu)
-{
-    uint32_t lpc = s->a->pe.fu[fu].lanes_per_cycle;
-    if (s->p->dtype == UTIL_FP32)
-        lpc = lpc / 2 ? lpc / 2 : 1;
-    return (uint32_t)util_ceil_div(s->lanes, lpc);
-}
-
 /* Fires the instruction for as many tags as are ready, in tag order. */
 static void try_fire(eng_sim *s, pe_state *pe, instr_state *st)
 {
@@ -183,7 +175,7 @@ static void try_fire(eng_sim *s, pe_state *pe, instr_state *st)
         for (uint32_t k = 0; k < ARCH_FU_COUNT; k++) {
             if (!in->vec_ops[k])
                 continue;
-            uint64_t ii = fu_interval(s, (arch_fu_kind)k);
+            uint64_t ii = eng_fu_interval(s->a, s->p->dtype, s->lanes, (arch_fu_kind)k);
             pe->fu_free[k] = start + in->vec_ops[k] * ii;
             if ((in->vec_ops[k] - 1) * ii > span)
                 span = (in->vec_ops[k] - 1) * ii;

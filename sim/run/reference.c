@@ -166,9 +166,7 @@ int run_reference(const wl_desc *d, const float *x, double *y, char *err, size_t
     memset(&T, 0, sizeof T);
     uint64_t N = d->seq_len, wmax = 0, big = 0;
     int rc = UTIL_OK;
-    bool attention = false;
-    for (uint32_t b = 0; b < d->n_blocks; b++)
-        attention |= d->blocks[b].mixer == WL_MIX_ATTENTION;
+    bool attention = wl_has_attention(d);
     for (int t = 0; t < WL_T_COUNT && !rc; t++) {
         if (t == WL_T_X2)
             continue; /* the block output replaces X */

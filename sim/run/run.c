@@ -47,9 +47,7 @@ static void plan_layout(const wl_desc *d, layout *L)
     L->t[WL_T_G] = (map_tensor){at, T, F, F};
     at += T * F;
     /* the attention scores exist only in models with attention blocks */
-    bool attention = false;
-    for (uint32_t b = 0; b < d->n_blocks; b++)
-        attention |= d->blocks[b].mixer == WL_MIX_ATTENTION;
+    bool attention = wl_has_attention(d);
     /* S keeps two spare columns per row for a two-pass softmax's statistics */
     L->t[WL_T_S] = (map_tensor){at, G * N, N, N + 2};
     at += attention ? G * N * (N + 2) : 0;
@@ -252,12 +250,14 @@ static int try_fuse(const arch_desc *a, const wl_desc *d, bool functional, plan 
     int rc = map_op(a, d, op, io, functional, &fused, err, errlen);
     if (rc)
         return rc;
-    double apart = 0;
-    for (uint32_t k = i; k < i + n; k++)
-        apart += estimated(a, io->how, &p->maps[b][k]);
-    if (!always && estimated(a, io->how, &fused) >= apart) {
-        map_op_free(&fused);
-        return UTIL_OK;
+    if (!always) {
+        double apart = 0;
+        for (uint32_t k = i; k < i + n; k++)
+            apart += estimated(a, io->how, &p->maps[b][k]);
+        if (estimated(a, io->how, &fused) >= apart) {
+            map_op_free(&fused);
+            return UTIL_OK;
+        }
     }
     size_t dl = strlen(fused.desc);
     snprintf(fused.desc + dl, sizeof fused.desc - dl, "%s", note);

@@ -55,16 +55,16 @@ typedef struct run_result {
 /* Largest DRAM image (elements) a functional model run allocates. */
 #define RUN_MAX_FUNCTIONAL_ELEMS (UINT64_C(1) << 26)
 
+/* The energy (pJ) of action counts on a, with its energy table: the pricing the mapper's
+ * energy and EDP objectives use (map_forced.energy). */
+double run_energy_pj(const arch_desc *a, util_dtype t, const eng_stats *counts);
+
 /* Simulates model d. forced (may be NULL) fixes the mapping of the ops it names (a
  * --mapping file; an entry naming no op is a config error). Every op is mapped first (an op that
  * cannot fit fails the run before anything is simulated). With functional set, values flow through
  * every op of every block instance and the output is compared with the double-precision reference
  * (result->check; a mismatch is not an error here). fault corrupts the first weight of
  * every op with weights in the first block instance, to show the check catching it. */
-/* The energy (pJ) of action counts on a, with its energy table: the pricing the mapper's
- * energy and EDP objectives use (map_forced.energy). */
-double run_energy_pj(const arch_desc *a, util_dtype t, const eng_stats *counts);
-
 int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bool functional,
               bool fault, run_result *out, char *err, size_t errlen);
 

@@ -35,6 +35,14 @@ uint64_t wl_pow2_ceil(uint64_t x)
     return p;
 }
 
+bool wl_has_attention(const wl_desc *d)
+{
+    for (uint32_t b = 0; b < d->n_blocks; b++)
+        if (d->blocks[b].mixer == WL_MIX_ATTENTION)
+            return true;
+    return false;
+}
+
 uint64_t wl_tensor_elems(const wl_desc *d, wl_tensor t)
 {
     uint64_t tokens = d->batch * d->seq_len;

@@ -208,5 +208,7 @@ uint64_t wl_op_weights(const wl_desc *d, const wl_op *op, uint64_t inst, float *
 void wl_model_inputs(const wl_desc *d, float *x);
 
 uint64_t wl_pow2_ceil(uint64_t x);
+/* Whether any block of the model mixes tokens by attention. */
+bool wl_has_attention(const wl_desc *d);
 
 #endif
