@@ -57,13 +57,6 @@ static uint32_t snake_pe(const arch_desc *a, uint32_t i)
     return r * C + (r % 2 ? C - 1 - c : c);
 }
 
-/* SPM port on the near side of a PE's row. */
-static uint32_t near_port(const arch_desc *a, uint32_t pe)
-{
-    uint32_t r = pe / a->array.cols, c = pe % a->array.cols;
-    return eng_spm_port(a, r, c >= (a->array.cols + 1) / 2);
-}
-
 static uint32_t vecs(uint64_t elems, uint32_t lanes)
 {
     return (uint32_t)util_ceil_div(elems, lanes);
@@ -95,7 +88,8 @@ static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern 
 typedef struct ops_priv {
     store st;
     eng_phase *phases;
-    uint32_t n_phases, cap_phases;
+    uint32_t n_phases;
+    size_t cap_phases;
 } ops_priv;
 
 /* Growing lists of one phase's instructions and transfers. */
@@ -128,14 +122,9 @@ static int add_phase(ops_priv *p, const phase_build *b, const tag_map *tm, uint6
                      uint64_t weight_stride)
 {
     uint64_t in = tm->rows * tm->in_run, out = tm->rows * tm->out_run;
-    if (p->n_phases == p->cap_phases) {
-        uint32_t cap = p->cap_phases ? 2 * p->cap_phases : 8;
-        eng_phase *grow = realloc(p->phases, cap * sizeof *grow);
-        if (!grow)
-            return UTIL_ERUN;
-        p->phases = grow;
-        p->cap_phases = cap;
-    }
+    if (util_reserve((void **)&p->phases, &p->cap_phases, (size_t)p->n_phases + 1,
+                     sizeof *p->phases))
+        return UTIL_ERUN;
     eng_phase *f = &p->phases[p->n_phases++];
     *f = (eng_phase){.n_instr = b->n_ins,
                      .instr = b->ins,
@@ -332,7 +321,7 @@ static int gemm_phase(const arch_desc *a, const gemm_prob *g, util_dtype t, cons
             eng_xfer *xs = pb_xfer(&b, -1, me, mt * kci);
             if (!xs)
                 return UTIL_ERUN;
-            xs->spm_port = near_port(a, in->pe);
+            xs->spm_port = eng_spm_port_near(a, in->pe);
             xs->spm = (eng_pattern){k0, kci, g->K, mt};
             if (i > 0) {
                 eng_xfer *xp = pb_xfer(&b, me - 1, me, mt * nr);
@@ -346,7 +335,7 @@ static int gemm_phase(const arch_desc *a, const gemm_prob *g, util_dtype t, cons
                 eng_xfer *xo = pb_xfer(&b, me, -1, mt * nr);
                 if (!xo)
                     return UTIL_ERUN;
-                xo->spm_port = near_port(a, in->pe);
+                xo->spm_port = eng_spm_port_near(a, in->pe);
                 xo->spm = (eng_pattern){coff, nr, blk, mt};
                 if (functional && !(xo->src_pos = run_pos(&p->st, mt * kci, mt * nr)))
                     return UTIL_ERUN;
@@ -640,13 +629,6 @@ static row_kind row_kind_of(wl_op_kind k)
                                   : ROW_ADD;
 }
 
-static const char *row_kind_name(row_kind k)
-{
-    static const char *const names[] = {"softmax", "layernorm",          "gelu",
-                                        "add",     "softmax statistics", "softmax scaling"};
-    return names[k];
-}
-
 /* Instructions per segment (and reducers per chain). */
 static uint32_t row_steps(row_kind k)
 {
@@ -847,7 +829,7 @@ static int row_phase(const arch_desc *a, row_kind k, const map_op_io *io, util_d
                         eng_xfer *x = pb_xfer(&b, -1, me, elems);
                         if (!x)
                             return UTIL_ERUN;
-                        x->spm_port = near_port(a, pe);
+                        x->spm_port = eng_spm_port_near(a, pe);
                         x->spm = mstat
                                      ? (eng_pattern){r0 * in_run + len, 2, in_run, mt}
                                      : (eng_pattern){r0 * in_run + part * len + j0, L, in_run, mt};
@@ -861,7 +843,7 @@ static int row_phase(const arch_desc *a, row_kind k, const map_op_io *io, util_d
                     eng_xfer *x = pb_xfer(&b, me, -1, mt * L);
                     if (!x)
                         return UTIL_ERUN;
-                    x->spm_port = near_port(a, pe);
+                    x->spm_port = eng_spm_port_near(a, pe);
                     x->spm = (eng_pattern){r0 * len + j0, L, len, mt};
                 }
             }
@@ -890,7 +872,7 @@ static int row_phase(const arch_desc *a, row_kind k, const map_op_io *io, util_d
                 eng_xfer *x = pb_xfer(&b, me, -1, 2 * mt);
                 if (!x)
                     return UTIL_ERUN;
-                x->spm_port = near_port(a, mid);
+                x->spm_port = eng_spm_port_near(a, mid);
                 x->spm = (eng_pattern){r0 * 2, 2 * mt, 2 * mt, 1};
                 if (functional && !(x->src_pos = run_pos(&p->st, S * w * mt, 2 * mt)))
                     return UTIL_ERUN;
@@ -970,7 +952,7 @@ static int row_map(const arch_desc *a, const wl_op *op, const map_op_io *io, uti
         snprintf(desc, MAP_DESC_MAX,
                  "%s: rows of %llu in %u segments of %llu on PE chains, %u chains x %u rows "
                  "per tag (from the mapping file)",
-                 row_kind_name(k), (unsigned long long)len, pl.S, (unsigned long long)pl.L,
+                 wl_op_kind_name(op->kind), (unsigned long long)len, pl.S, (unsigned long long)pl.L,
                  pl.chains, pl.mt);
         *plan = pl;
         return UTIL_OK;
@@ -993,11 +975,12 @@ static int row_map(const arch_desc *a, const wl_op *op, const map_op_io *io, uti
         rc = row_pass(a, ROW_SM_APPLY, io, t, &pl2, w_addr, functional, p);
     if (rc)
         return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping %s", op->name);
-    int used = snprintf(desc, MAP_DESC_MAX,
-                        "%s: rows of %llu in %u segments of %llu on PE chains, %u chains x %u rows "
-                        "per tag",
-                        one ? row_kind_name(k) : "softmax in two passes (statistics, scaling)",
-                        (unsigned long long)len, pl.S, (unsigned long long)pl.L, pl.chains, pl.mt);
+    int used =
+        snprintf(desc, MAP_DESC_MAX,
+                 "%s: rows of %llu in %u segments of %llu on PE chains, %u chains x %u rows "
+                 "per tag",
+                 one ? wl_op_kind_name(op->kind) : "softmax in two passes (statistics, scaling)",
+                 (unsigned long long)len, pl.S, (unsigned long long)pl.L, pl.chains, pl.mt);
     if (two && used > 0 && used < MAP_DESC_MAX)
         snprintf(desc + used, MAP_DESC_MAX - (size_t)used, "; scaling in %u segments", pl2.S);
     *plan = pl;
@@ -1198,7 +1181,7 @@ static int attn_phase(const arch_desc *a, const attn_prob *g, util_dtype t, cons
                 eng_xfer *xs = pb_xfer(&b, -1, me, mt * (first ? d : e));
                 if (!xs)
                     return UTIL_ERUN;
-                xs->spm_port = near_port(a, in->pe);
+                xs->spm_port = eng_spm_port_near(a, in->pe);
                 xs->spm = (eng_pattern){(uint64_t)c * in_w, in_w, Gc * in_w, mt};
                 if (functional && first && !(xs->dst_pos = rows_pos(&p->st, mt, e, 0, d)))
                     return UTIL_ERUN;
@@ -1209,7 +1192,7 @@ static int attn_phase(const arch_desc *a, const attn_prob *g, util_dtype t, cons
                 eng_xfer *xo = pb_xfer(&b, me, -1, mt * out_w);
                 if (!xo)
                     return UTIL_ERUN;
-                xo->spm_port = near_port(a, in->pe);
+                xo->spm_port = eng_spm_port_near(a, in->pe);
                 xo->spm = (eng_pattern){(uint64_t)c * out_w, out_w, Gc * out_w, mt};
                 if (functional && last && !(xo->src_pos = rows_pos(&p->st, mt, e, d + 2, d)))
                     return UTIL_ERUN;

@@ -773,7 +773,6 @@ static int edge_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpas
     const tside *sd = output ? &ps->out : &ps->in;
     uint64_t u = gr->u, local = 2 * g->m * u;
     uint32_t col = output ? ps->k - 1 : 0;
-    bool east = output && a->array.cols - ps->k < ps->k - 1;
     pospair *pp = malloc(local * sizeof *pp);
     int rc = pp ? UTIL_OK : UTIL_ERUN;
     for (uint32_t r = 0; r < g->rows && !rc; r++) {
@@ -801,7 +800,7 @@ static int edge_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpas
                              : (pospair){0, kc->n_pre ? kc->pre[0] : 0};
         qsort(pp, n, sizeof *pp, cmp_pos);
         rc = spm_xfers(tm, xl, pp, n, (int32_t)(col * g->rows + r), output,
-                       eng_spm_port(a, r, east), functional);
+                       eng_spm_port_near(a, r * a->array.cols + col), functional);
     }
     free(pp);
     return rc;
@@ -890,7 +889,7 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
                 /* every element is computed; only the kept outputs are useful work */
                 uint64_t useful = in->lane_ops;
                 map_gelu_cost(1, in->local_elems, lanes, in);
-                in->lane_ops = useful + 11 * (uint64_t)in->local_elems * tm->kept / tm->size;
+                in->lane_ops = useful + (in->lane_ops - useful) * tm->kept / tm->size;
             }
             *waddr += in->weight_elems;
         }
@@ -1291,12 +1290,9 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
     int len = 0;
     for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
         const tgroup *gr = &tm->grp[gi];
-        uint32_t np = 0, rows = 0;
-        for (uint32_t p = 0; p < tm->n_pass; p++)
-            if (tm->pass[p].grp == gi) {
-                np++;
-                rows = tm->pass[p].g.rows;
-            }
+        uint32_t first, np;
+        group_passes(tm, gi, &first, &np);
+        uint32_t rows = np ? tm->pass[first + np - 1].g.rows : 0;
         char part[120];
         if (gr->split)
             snprintf(part, sizeof part, "parts of %llu of %llu-unit lines",
