@@ -110,9 +110,9 @@ START_TEST(test_csv_appends_with_one_header)
     ck_assert_int_eq(lines, 4);
     size_t hl = strlen(rep_csv_header());
     ck_assert(strncmp(text, rep_csv_header(), hl) == 0 && text[hl] == '\n');
-    ck_assert(strncmp(text, "arch,workload,kind,n,rows,", 26) == 0);
-    ck_assert(strstr(text, "\nmld-4x4,butterfly-linear-64,butterfly-linear,64,4,fp16,"));
-    ck_assert(strstr(text, "\nmld-4x4,butterfly-linear-64,butterfly-linear,64,16,fp16,"));
+    ck_assert(strncmp(text, "arch,workload,kind,mode,n,rows,", 31) == 0);
+    ck_assert(strstr(text, "\nmld-4x4,butterfly-linear-64,butterfly-linear,cycle,64,4,fp16,"));
+    ck_assert(strstr(text, "\nmld-4x4,butterfly-linear-64,butterfly-linear,cycle,64,16,fp16,"));
     /* every row has as many fields as the header */
     int header_commas = 0, commas = 0;
     for (const char *p = text; *p != '\n'; p++)

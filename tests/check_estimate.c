@@ -147,19 +147,20 @@ START_TEST(test_search_picks_cheapest)
         const run_op *o = &r.blocks[0].ops[i];
         bool gemm = o->op.kind == WL_OP_DENSE || o->op.kind == WL_OP_SCORES ||
                     o->op.kind == WL_OP_CONTEXT || o->op.kind == WL_OP_ATTENTION;
-        ck_assert_uint_eq(o->n_candidates > 0, gemm);
+        const map_shortlist *l = &o->shortlist;
+        ck_assert_uint_eq(l->n > 0, gemm);
         if (!gemm)
             continue;
         searched++;
-        ck_assert_uint_ge(o->n_scored, o->n_candidates);
-        for (uint32_t k = 1; k < o->n_candidates; k++)
-            ck_assert_uint_le(o->candidates[k - 1].cycles, o->candidates[k].cycles);
-        ck_assert_msg(strstr(o->desc, o->candidates[0].desc), "%s: chose '%s', best '%s'",
-                      o->op.name, o->desc, o->candidates[0].desc);
-        double ratio = (double)o->candidates[0].cycles / (double)o->est_cycles;
+        ck_assert_uint_ge(l->n_scored, l->n);
+        ck_assert_uint_eq(l->chosen, 0);
+        for (uint32_t k = 1; k < l->n; k++)
+            ck_assert_uint_le(l->c[k - 1].cycles, l->c[k].cycles);
+        ck_assert_msg(strstr(o->desc, l->c[0].desc), "%s: chose '%s', best '%s'", o->op.name,
+                      o->desc, l->c[0].desc);
+        double ratio = (double)l->c[0].cycles / (double)o->est_cycles;
         ck_assert_msg(ratio > 0.99 && ratio < 1.01, "%s: search %llu, program %llu", o->op.name,
-                      (unsigned long long)o->candidates[0].cycles,
-                      (unsigned long long)o->est_cycles);
+                      (unsigned long long)l->c[0].cycles, (unsigned long long)o->est_cycles);
     }
     ck_assert_uint_eq(searched, 7); /* q, k, v, attention (fused), o, ffn1, ffn2 */
     run_free(&r);
@@ -181,7 +182,13 @@ START_TEST(test_cli_model_and_explain)
     tu_free(&r);
     tu_expect(2, "expected 'cycle' or 'analytical'", "--model=guess", arch, wl, NULL);
     tu_expect(2, "", "-m", "analytical", "--functional", arch, wl, NULL);
-    tu_expect(2, "for models", "-m", "analytical", arch, bfly, NULL);
+    /* a butterfly-linear layer: the mapper's estimate, without the engine */
+    tu_run(&r, "--model=analytical", "--explain", arch, bfly, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, "estimated in closed form"));
+    ck_assert_ptr_nonnull(strstr(r.out, "explain    butterfly-linear: "));
+    ck_assert_ptr_nonnull(strstr(r.out, "<- chosen"));
+    tu_free(&r);
 }
 END_TEST
 
@@ -266,12 +273,56 @@ START_TEST(test_objective)
     tu_expect(2, "needs an energy table", "-o", "edp", "--set=workload.seq_len=16",
               "--set=workload.hidden=16", "--set=workload.heads=2", "--set=workload.ffn=32", tiny,
               wl, NULL);
-    tu_expect(2, "are for models", "-o", "energy", arch, bfly, NULL);
     tu_result r;
+    tu_run(&r, "-o", "energy", "-e", arch, bfly, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_ptr_nonnull(strstr(r.out, ", objective "));
+    tu_free(&r);
     tu_run(&r, "-o", "edp", "-e", "-m", "analytical", "--set=workload.seq_len=64", arch, wl, NULL);
     ck_assert_msg(r.status == 0, "%s", r.err);
     ck_assert_ptr_nonnull(strstr(r.out, ", objective "));
     tu_free(&r);
+}
+END_TEST
+
+/* The butterfly layer's search under each objective: the plan it takes costs no more
+ * than any plan it lists, but for the simple mapping, which another plan replaces only
+ * when that is at least 5% cheaper (so the simple one may cost up to 1/0.95 of the
+ * cheapest). The energy objective's choice needs no more estimated energy than the
+ * latency objective's. */
+START_TEST(test_layer_objective)
+{
+    char err[512];
+    arch_desc a;
+    wl_desc d;
+    load_model("arch/mld-8x8.cfg", "workloads/butterfly-linear-1k.cfg", 0, &a, &d);
+    wl_butterfly b;
+    wl_butterfly_from_desc(&d, &b);
+    static map_forced how[3];
+    double pj[3];
+    for (int k = 0; k < 3; k++) {
+        how[k].objective = (map_objective)k;
+        how[k].energy = run_energy_pj;
+        map_result m;
+        ck_assert_msg(map_butterfly_search(&a, &b, false, &how[k], &m, err, sizeof err) == 0, "%s",
+                      err);
+        const map_shortlist *l = &m.shortlist;
+        ck_assert_uint_gt(l->n, 1);
+        ck_assert_uint_lt(l->chosen, l->n);
+        const map_candidate *c = &l->c[l->chosen];
+        bool simple = strncmp(c->desc, "simple:", 7) == 0;
+        for (uint32_t i = 0; i < l->n; i++)
+            ck_assert_msg(c->cost <= l->c[i].cost / (simple ? 0.95 : 1.0) * (1 + 1e-12),
+                          "objective %d: took '%s' (%g), listed '%s' (%g)", k, c->desc, c->cost,
+                          l->c[i].desc, l->c[i].cost);
+        eng_estimate_total e;
+        ck_assert_int_eq(eng_estimate(&a, &m.program, NULL, &e, err, sizeof err), 0);
+        ck_assert_uint_eq(e.cycles, c->cycles); /* the listed figure is the built program's */
+        pj[k] = run_energy_pj(&a, b.dtype, &e.counts);
+        map_free(&m);
+    }
+    ck_assert_msg(pj[MAP_ENERGY] <= pj[MAP_LATENCY] / 0.95 * (1 + 1e-12),
+                  "energy objective %g pJ, latency %g", pj[MAP_ENERGY], pj[MAP_LATENCY]);
 }
 END_TEST
 
@@ -286,6 +337,7 @@ int main(void)
     tcase_add_test(tc, test_objective);
     tcase_add_test(tc, test_search_picks_cheapest);
     tcase_add_test(tc, test_cli_model_and_explain);
+    tcase_add_test(tc, test_layer_objective);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -1,5 +1,6 @@
 /* check_mapping.c: --dump-mapping and --mapping: round trips, edits that take effect, and errors.
  */
+#define _GNU_SOURCE /* memmem */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,7 +58,10 @@ START_TEST(test_round_trip)
     /* attention is fused here (its estimate beats the three ops apart) */
     ck_assert_ptr_nonnull(strstr(doc, "op = \"attention\"; chain_pes = "));
     ck_assert_ptr_null(strstr(doc, "op = \"softmax\""));
-    ck_assert_ptr_nonnull(strstr(doc, "{ block = 1; op = \"mix\"; }"));
+    /* the transforms of block 1 keep their intermediates on chip */
+    ck_assert_ptr_nonnull(strstr(doc, "{ block = 1; op = \"mix\"; intermediates = \"spm\"; }"));
+    ck_assert_ptr_nonnull(
+        strstr(doc, "{ block = 1; op = \"o-proj\"; intermediates = \"spm\"; block_rows = 32; }"));
     /* loading the dumped mapping reproduces the run exactly */
     tu_run(&b, "--mapping", f.map, f.arch, f.model, NULL);
     ck_assert_msg(b.status == 0, "%s", b.err);
@@ -89,6 +93,34 @@ START_TEST(test_edit_takes_effect)
     char *ca = cycles_line(a.out), *cb = cycles_line(b.out);
     ck_assert_str_ne(ca, cb);
     free(ca), free(cb);
+    tu_free(&a), tu_free(&b);
+}
+END_TEST
+
+/* A transform's intermediates go to DRAM when the entry says so: the description loses
+ * its on-chip blocks, the op moves more DRAM bytes, and the values still come out right. */
+START_TEST(test_transform_entry)
+{
+    files f;
+    setup(&f);
+    tu_write(f.map, "mapping = ( { block = 1; op = \"o-proj\"; intermediates = \"dram\"; } );\n");
+    tu_result a, b;
+    tu_run(&a, f.arch, f.model, NULL);
+    tu_run(&b, "--mapping", f.map, "--functional", f.arch, f.model, NULL);
+    ck_assert_msg(b.status == 0, "%s", b.err);
+    const char *ra = strstr(a.out, "  o-proj   butterfly"),
+               *rb = strstr(b.out, "  o-proj   butterfly");
+    ck_assert_ptr_nonnull(ra);
+    ck_assert_ptr_nonnull(rb);
+    ck_assert_ptr_nonnull(strstr(ra, "multilayer: blocks of 32 lines on chip"));
+    const char *eol = strchr(rb, '\n');
+    ck_assert_ptr_null(memmem(rb, (size_t)(eol - rb), "multilayer", 10));
+    /* columns: op, kind, cycles, useful ops, util, DRAM bytes */
+    unsigned long long da = 0, db = 0;
+    ck_assert_int_eq(sscanf(ra, "%*s %*s %*u %*u %*s %llu", &da), 1);
+    ck_assert_int_eq(sscanf(rb, "%*s %*s %*u %*u %*s %llu", &db), 1);
+    ck_assert_uint_eq(db - da, 2 * 32 * 32 * 2); /* an intermediate written and read back */
+    ck_assert_ptr_nonnull(strstr(b.out, "functional pass"));
     tu_free(&a), tu_free(&b);
 }
 END_TEST
@@ -153,25 +185,95 @@ START_TEST(test_errors)
     expect_error("  { block = 0; op = \"softmax\"; segments = 64; }", 3,
                  "segments = 64 is not allowed");
     expect_error("  { block = 1; op = \"mix\"; segments = 2; }", 3,
-                 "the mapping of a fft-mix op cannot be set yet");
-    expect_error("  { op = \"q-proj\"; }", 3, "missing required key 'mapping[1].block'");
+                 "mix: segments does not apply to a butterfly or FFT op (it takes "
+                 "intermediates, block_rows)");
+    expect_error("  { block = 0; op = \"softmax\"; chain_pes = 2; }", 3,
+                 "softmax: chain_pes does not apply to a row op (it takes segments, "
+                 "rows_per_chain)");
+    expect_error("  { block = 0; op = \"q-proj\"; layer_pes = 2; }", 3,
+                 "q-proj: layer_pes does not apply to a GEMM");
+    expect_error("  { block = 1; op = \"o-proj\"; block_rows = 3; }", 3,
+                 "block_rows = 3: a block must divide the 32 lines in whole tags of 32 lines, "
+                 "and at most 32 lines fit the SPM");
+    expect_error("  { block = 1; op = \"o-proj\"; intermediates = \"dram\"; block_rows = 32; }", 3,
+                 "block_rows = 32 is for intermediates in the SPM");
+    expect_error("  { block = 1; op = \"o-proj\"; intermediates = \"disk\"; }", 3,
+                 "intermediates = \"disk\" is not allowed (one of \"any\", \"dram\", \"spm\")");
+    /* block defaults to 0: this entry names k-proj of block 0 a second time */
+    expect_error("  { op = \"k-proj\"; }", 3, "op \"k-proj\" is mapped twice");
     expect_error("  { block = 0; op = \"k-proj\"; segments = 2; }", 3,
                  "op \"k-proj\" is mapped twice (first at");
     expect_error("  { block = 0; op = \"attention\"; chain_pes = 3; }", 3,
                  "chain_pes = 3, rows_per_tag = 0 is not a feasible plan on this array");
     expect_error("  { block = 0; op = \"attention\"; segments = 2; }", 3,
-                 "fused attention takes chain_pes and rows_per_tag only");
+                 "segments does not apply to fused attention (it takes chain_pes, "
+                 "rows_per_tag)");
     expect_error("  { block = 0; op = \"scores\"; },\n  { block = 0; op = \"attention\"; }", 4,
                  "\"attention\" fuses scores, softmax and context");
     expect_error("  { block = 1; op = \"attention\"; }", 3, "is not an op of block 1");
 }
 END_TEST
 
-START_TEST(test_options_need_a_model)
+/* The butterfly-linear layer: its dumped mapping reloads to the same run; a fixed plan
+ * takes effect and still computes the right values; bad entries name FILE:LINE. */
+START_TEST(test_layer_mapping)
 {
-    char arch[512], wl[512];
-    tu_expect(2, "are for models", "--dump-mapping", "/dev/null", tu_src(arch, sizeof arch, ARCH),
-              tu_src(wl, sizeof wl, "workloads/butterfly-linear-64.cfg"), NULL);
+    char arch[512], wl[512], map[512];
+    tu_src(arch, sizeof arch, ARCH);
+    tu_src(wl, sizeof wl, "workloads/butterfly-linear-64.cfg");
+    tu_tmp(map, sizeof map, "layer-map.cfg");
+    tu_result a, b;
+    tu_run(&a, "--dump-mapping", map, arch, wl, NULL);
+    ck_assert_msg(a.status == 0, "%s", a.err);
+    size_t n;
+    char *doc = tu_read(map, &n);
+    ck_assert_ptr_nonnull(strstr(doc, "{ block = 0; op = \"butterfly-linear\"; layer_pes = "));
+    free(doc);
+    tu_run(&b, "--mapping", map, arch, wl, NULL);
+    ck_assert_msg(b.status == 0, "%s", b.err);
+    char *ca = cycles_line(a.out), *cb = cycles_line(b.out);
+    ck_assert_str_eq(ca, cb);
+    free(ca), free(cb);
+    tu_free(&a), tu_free(&b);
+
+    /* n = 64: 6 stages; two pipelines of three 1-PE layers, two passes through DRAM */
+    tu_write(map, "mapping = ( { op = \"butterfly-linear\"; layer_pes = 1; pipelines = 2;\n"
+                  "  stages_per_pass = 3; intermediates = \"dram\"; } );\n");
+    tu_run(&a, "--mapping", map, "--functional", "--explain", arch, wl, NULL);
+    ck_assert_msg(a.status == 0, "%s", a.err);
+    ck_assert_ptr_nonnull(
+        strstr(a.out, "2 passes (stages 0-2, 3-5), 2 pipelines of layers of 1 PE"));
+    ck_assert_ptr_nonnull(strstr(a.out, "1 candidates scored"));
+    ck_assert_ptr_nonnull(strstr(a.out, "functional pass"));
+    tu_free(&a);
+
+    tu_write(map, "mapping = (\n  { op = \"butterfly-linear\"; layer_pes = 3; }\n);\n");
+    tu_expect(2,
+              ":2: layer_pes = 3: a layer takes a power of two of PE rows, at most array.rows = 4",
+              "--mapping", map, arch, wl, NULL);
+    tu_write(map, "mapping = ( { op = \"butterfly-linear\"; stages_per_pass = 7; } );\n");
+    tu_expect(2, ":1: stages_per_pass = 7, but the butterfly has 6 stages", "--mapping", map, arch,
+              wl, NULL);
+    tu_write(map, "mapping = ( { op = \"butterfly-linear\"; layer_pes = 1; pipelines = 5;\n"
+                  "  stages_per_pass = 6; } );\n");
+    tu_expect(2, "5 pipelines of 6 stages need 30 layers; the array holds 16 layers of 1 PE",
+              "--mapping", map, arch, wl, NULL);
+    tu_write(map, "mapping = ( { op = \"butterfly-linear\"; stages_per_pass = 6;\n"
+                  "  intermediates = \"spm\"; } );\n");
+    tu_expect(2,
+              "no mapping of butterfly-linear n=64 x 16 rows fits with stages_per_pass = 6, "
+              "intermediates = \"spm\"",
+              "--mapping", map, arch, wl, NULL);
+    tu_write(map, "mapping = ( { op = \"butterfly-linear\"; segments = 2; } );\n");
+    tu_expect(2, "segments does not apply to the butterfly-linear layer", "--mapping", map, arch,
+              wl, NULL);
+    tu_write(map, "mapping = ( { op = \"q-proj\"; } );\n");
+    tu_expect(2, "a butterfly-linear workload has one op, block = 0, op = \"butterfly-linear\"",
+              "--mapping", map, arch, wl, NULL);
+    tu_write(map,
+             "mapping = ( { op = \"butterfly-linear\"; },\n { op = \"butterfly-linear\"; } );\n");
+    tu_expect(2, ":2: a butterfly-linear layer takes one mapping entry", "--mapping", map, arch, wl,
+              NULL);
 }
 END_TEST
 
@@ -184,7 +286,8 @@ int main(void)
     tcase_add_test(tc, test_edit_takes_effect);
     tcase_add_test(tc, test_attention_entries);
     tcase_add_test(tc, test_errors);
-    tcase_add_test(tc, test_options_need_a_model);
+    tcase_add_test(tc, test_transform_entry);
+    tcase_add_test(tc, test_layer_mapping);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -53,16 +53,16 @@ static void usage(FILE *f)
                "                            them against the reference math\n"
                "  -m, --model=MODE          'cycle' (default): simulate cycle by cycle;\n"
                "                            'analytical': map and estimate in closed form,\n"
-               "                            without the engine (models only; for sweeps)\n"
+               "                            without the engine (for sweeps)\n"
                "      --mapping FILE        take the mapping of the ops FILE names from FILE\n"
-               "      --dump-mapping FILE   write the chosen mapping of every op to FILE (a\n"
+               "      --dump-mapping FILE   write the chosen mapping (of every op) to FILE (a\n"
                "                            file --mapping reads; edit it to try another)\n"
                "      --accelergy FILE      write the action counts as Accelergy's action-count\n"
                "                            YAML (needs the arch's energy table)\n"
-               "  -e, --explain             print, for every op the mapper searched, its best\n"
+               "  -e, --explain             print, for every search the mapper ran, its best\n"
                "                            candidates with their estimated cycles\n"
                "  -o, --objective=WHAT      what the mapper minimises: 'latency' (default),\n"
-               "                            'energy' or 'edp' (models; energy needs the arch's\n"
+               "                            'energy' or 'edp' (energy needs the arch's\n"
                "                            energy table)\n"
                "  -q, --quiet               print nothing but errors\n"
                "      --list-keys           list every config key with its range and default\n"
@@ -280,7 +280,8 @@ static int prepare_functional(const wl_butterfly *b, const map_result *m, bool f
     return UTIL_OK;
 }
 
-/* Writes the summary, JSON and CSV of a finished run; returns the status. */
+/* Writes the summary, JSON, CSV, Accelergy counts, --explain and the mapping file of a
+ * finished run; returns the status. */
 static int write_outputs(const options *o, const rep_run *run, FILE *out, FILE *err)
 {
     char msg[1024];
@@ -293,14 +294,20 @@ static int write_outputs(const options *o, const rep_run *run, FILE *out, FILE *
         fprintf(err, "bflysim: %s\n", msg);
     if (!rc && o->accelergy && (rc = rep_write_accelergy(o->accelergy, run, msg, sizeof msg)))
         fprintf(err, "bflysim: %s\n", msg);
+    if (!rc && o->explain)
+        rep_explain(out, run);
+    if (!rc && o->dump_mapping && (rc = rep_write_mapping(o->dump_mapping, run, msg, sizeof msg)))
+        fprintf(err, "bflysim: %s\n", msg);
     return rc;
 }
 
-static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc *wl, FILE *out,
-                         FILE *err)
+/* The user's mapping directives (--mapping FILE and --objective) into *how; NULL when
+ * there are none. */
+static int load_directives(const options *o, const arch_desc *arch, map_forced **how, FILE *err)
 {
     char msg[1024];
     map_forced *forced = NULL;
+    *how = NULL;
     if (o->mapping) {
         forced = malloc(sizeof *forced);
         int lrc = forced ? cfg_load_mapping(o->mapping, forced, msg, sizeof msg)
@@ -327,6 +334,18 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
         forced->objective = o->objective;
         forced->energy = run_energy_pj;
     }
+    *how = forced;
+    return UTIL_OK;
+}
+
+static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc *wl, FILE *out,
+                         FILE *err)
+{
+    char msg[1024];
+    map_forced *forced;
+    int lrc = load_directives(o, arch, &forced, err);
+    if (lrc)
+        return lrc;
     run_result res;
     int rc = o->analytical ? run_model_analytical(arch, wl, forced, &res, msg, sizeof msg)
                            : run_model(arch, wl, forced, o->functional, o->fault_twiddle, &res, msg,
@@ -345,10 +364,6 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
                    .st = &res.total,
                    .functional = o->functional};
     rc = write_outputs(o, &run, out, err);
-    if (!rc && o->explain)
-        rep_model_explain(out, &run);
-    if (!rc && o->dump_mapping && (rc = rep_write_mapping(o->dump_mapping, &run, msg, sizeof msg)))
-        fprintf(err, "bflysim: %s\n", msg);
     if (!rc && o->functional && !res.check.pass) {
         uint64_t i = res.check.worst;
         fprintf(err,
@@ -359,6 +374,71 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
         rc = UTIL_EMISMATCH;
     }
     run_free(&res);
+    return rc;
+}
+
+/* A butterfly-linear layer: mapped by the search, simulated or estimated, checked. */
+static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc *wl, FILE *out,
+                         FILE *err)
+{
+    char msg[1024];
+    map_forced *how;
+    int rc = load_directives(o, arch, &how, err);
+    if (rc)
+        return rc;
+    wl_butterfly b;
+    wl_butterfly_from_desc(wl, &b);
+    map_result m;
+    rc = map_butterfly_search(arch, &b, o->functional, how, &m, msg, sizeof msg);
+    free(how);
+    if (rc) {
+        fprintf(err, "bflysim: %s\n", msg);
+        return rc;
+    }
+    fdata fd = {0};
+    eng_stats st = {0};
+    ref_compare cmp = {0};
+    eng_estimate_total est;
+    if (o->functional &&
+        (rc = prepare_functional(&b, &m, o->fault_twiddle, &fd, msg, sizeof msg))) {
+        fprintf(err, "bflysim: %s\n", msg);
+        goto out;
+    }
+    rc = o->analytical ? eng_estimate(arch, &m.program, NULL, &est, msg, sizeof msg)
+                       : eng_run(arch, &m.program, fd.image, &st, msg, sizeof msg);
+    if (rc) {
+        fprintf(err, "bflysim: %s\n", msg);
+        goto out;
+    }
+    if (o->analytical)
+        st = est.counts; /* no per-PE figures */
+    if (o->functional)
+        ref_check(b.rows * b.n, fd.image + m.y_addr, fd.want, fd.bound, &cmp);
+    rep_run run = {.version = PACKAGE_VERSION,
+                   .arch_file = o->arch_file,
+                   .wl_file = o->wl_file,
+                   .arch = arch,
+                   .wl = wl,
+                   .map = &m,
+                   .st = &st,
+                   .functional = o->functional,
+                   .analytical = o->analytical,
+                   .check = o->functional ? &cmp : NULL};
+    rc = write_outputs(o, &run, out, err);
+    if (!rc && o->functional && cmp.violations) {
+        uint64_t i = cmp.worst;
+        fprintf(err,
+                "bflysim: functional mismatch: %llu of %llu outputs exceed the rounding-error "
+                "bound; worst at row %llu element %llu: got %.9g, reference %.9g, bound %.3g\n",
+                (unsigned long long)cmp.violations, (unsigned long long)cmp.count,
+                (unsigned long long)(i / b.n), (unsigned long long)(i % b.n),
+                (double)fd.image[m.y_addr + i], fd.want[i], fd.bound[i]);
+        rc = UTIL_EMISMATCH;
+    }
+out:
+    eng_stats_free(&st);
+    fdata_free(&fd);
+    map_free(&m);
     return rc;
 }
 
@@ -378,55 +458,5 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     }
     if (wl.kind == WL_KIND_MODEL)
         return run_model_cli(&o, &arch, &wl, out, err);
-    if (o.analytical || o.mapping || o.dump_mapping || o.explain || o.objective) {
-        fprintf(err, "bflysim: --model=analytical, --mapping, --dump-mapping, --explain and "
-                     "--objective are for models (kind = \"model\"); a butterfly-linear layer "
-                     "is mapped by the fastest estimate, with no mapping file yet\n");
-        return UTIL_ECONFIG;
-    }
-    wl_butterfly b;
-    wl_butterfly_from_desc(&wl, &b);
-    map_result m;
-    if ((rc = map_butterfly_best(&arch, &b, o.functional, &m, msg, sizeof msg))) {
-        fprintf(err, "bflysim: %s\n", msg);
-        return rc;
-    }
-    fdata fd = {0};
-    eng_stats st = {0};
-    ref_compare cmp = {0};
-    if (o.functional && (rc = prepare_functional(&b, &m, o.fault_twiddle, &fd, msg, sizeof msg))) {
-        fprintf(err, "bflysim: %s\n", msg);
-        goto out;
-    }
-    if ((rc = eng_run(&arch, &m.program, fd.image, &st, msg, sizeof msg))) {
-        fprintf(err, "bflysim: %s\n", msg);
-        goto out;
-    }
-    if (o.functional)
-        ref_check(b.rows * b.n, fd.image + m.y_addr, fd.want, fd.bound, &cmp);
-    rep_run run = {.version = PACKAGE_VERSION,
-                   .arch_file = o.arch_file,
-                   .wl_file = o.wl_file,
-                   .arch = &arch,
-                   .wl = &wl,
-                   .map = &m,
-                   .st = &st,
-                   .functional = o.functional,
-                   .check = o.functional ? &cmp : NULL};
-    rc = write_outputs(&o, &run, out, err);
-    if (!rc && o.functional && cmp.violations) {
-        uint64_t i = cmp.worst;
-        fprintf(err,
-                "bflysim: functional mismatch: %llu of %llu outputs exceed the rounding-error "
-                "bound; worst at row %llu element %llu: got %.9g, reference %.9g, bound %.3g\n",
-                (unsigned long long)cmp.violations, (unsigned long long)cmp.count,
-                (unsigned long long)(i / b.n), (unsigned long long)(i % b.n),
-                (double)fd.image[m.y_addr + i], fd.want[i], fd.bound[i]);
-        rc = UTIL_EMISMATCH;
-    }
-out:
-    eng_stats_free(&st);
-    fdata_free(&fd);
-    map_free(&m);
-    return rc;
+    return run_layer_cli(&o, &arch, &wl, out, err);
 }

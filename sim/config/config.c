@@ -61,6 +61,7 @@ static const char *const linear_names[] = {"dense", "butterfly", "block-butterfl
 static const char *const ffn_names[] = {"dense", "butterfly", "block-butterfly", NULL};
 static const char *const mask_names[] = {"none", "causal", NULL};
 static const char *const init_names[] = {"random", "identity", NULL};
+static const char *const inter_names[] = {"any", "dram", "spm", NULL}; /* map_inter order */
 
 #define AOFF(field) offsetof(arch_desc, field)
 #define U32(nm, fl, field, lo, hi, dflt, unit, doc)                                                \
@@ -272,21 +273,37 @@ static const key_def model_keys[] = {{"name", K_STR, 0, WOFF(name), WL_NAME_MAX,
                                      END_KEYS};
 
 #define FOFF(field) offsetof(map_force, field)
+#define CFG_MAX_BLOCK_ROWS 1e12
 #define FKEY(nm, field, hi, doc)                                                                   \
     {                                                                                              \
         nm, K_U32, 0, FOFF(field), 0, 0, 0, hi, 0, NULL, NULL, "0", NULL, doc                      \
     }
 static const key_def force_keys[] = {
-    {"block", K_U32, F_REQ, FOFF(block), 0, 0, 0, WL_MAX_BLOCKS - 1, 0, NULL, NULL, NULL, NULL,
+    {"block", K_U32, 0, FOFF(block), 0, 0, 0, WL_MAX_BLOCKS - 1, 0, NULL, NULL, "0", NULL,
      "index of the block entry"},
     {"op", K_STR, F_REQ, FOFF(op), WL_OP_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
-     "op name, as the summary prints it (q-proj, scores, softmax, ffn1 ...)"},
+     "op name, as the summary prints it (q-proj, scores, softmax, ffn1 ...; \"butterfly-linear\" "
+     "for that workload kind)"},
     FKEY("chain_pes", chain_pes, 4096, "GEMM: PEs per chain (a divisor of the PEs; 0: search)"),
     FKEY("rows_per_tag", rows_per_tag, 65536, "GEMM: rows of X per tag (0: search)"),
     FKEY("columns_per_chain", columns_per_chain, 65536,
          "GEMM: output columns per chain (0: the widest that fits)"),
     FKEY("segments", segments, 4096, "row ops: segments per row (0: search)"),
     FKEY("rows_per_chain", rows_per_chain, 65536, "row ops: rows per chain and tag (0: search)"),
+    FKEY("layer_pes", layer_pes, 4096,
+         "butterfly-linear: PEs per layer, a power of two of PE rows (0: search)"),
+    FKEY("pipelines", pipelines, 4096,
+         "butterfly-linear: pipelines side by side, each a share of every tag (0: search)"),
+    FKEY("stages_per_pass", stages_per_pass, 64,
+         "butterfly-linear: stages per pass, one layer each (0: search)"),
+    {"intermediates", K_ENUM, 0, FOFF(intermediates), 0, 0, 0, 0, 0, inter_names, NULL, "\"any\"",
+     NULL,
+     "butterfly-linear, butterflies and FFTs: where the intermediates between passes lie: "
+     "\"dram\", \"spm\" (blocks of rows go through all passes on chip) or \"any\" (search)"},
+    {"block_rows", K_U64, 0, FOFF(block_rows), 0, 0, 0, CFG_MAX_BLOCK_ROWS, 0, NULL, NULL, "0",
+     "rows",
+     "butterfly-linear, butterflies and FFTs: rows (lines) per block with the intermediates in "
+     "the SPM (0: the most that fit)"},
     END_KEYS};
 
 static const key_def mapping_keys[] = {

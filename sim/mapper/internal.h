@@ -29,6 +29,31 @@ void map_gelu(float *v, uint64_t n, util_dtype t);
 void map_gelu_cost(uint64_t rows, uint64_t len, uint32_t lanes, eng_instr *in);
 void map_transform_free(map_op_result *m);
 
+/* The term that bounds a phase's steady-state interval, for --explain. */
+const char *map_bottleneck(const eng_phase_estimate *e);
+/* Keeps a scored candidate in the shortlist l if it is among the best few; true when its
+ * cost beats *best, which it then becomes. */
+bool map_shortlist_add(map_shortlist *l, uint64_t cycles, double cost, const char *why,
+                       const char *desc, double *best);
+
+/* Keys of a mapping-file entry (map_force), as bits of a set. */
+enum {
+    MAP_KEY_CHAIN_PES = 1u << 0,
+    MAP_KEY_ROWS_PER_TAG = 1u << 1,
+    MAP_KEY_COLUMNS_PER_CHAIN = 1u << 2,
+    MAP_KEY_SEGMENTS = 1u << 3,
+    MAP_KEY_ROWS_PER_CHAIN = 1u << 4,
+    MAP_KEY_LAYER_PES = 1u << 5,
+    MAP_KEY_STAGES_PER_PASS = 1u << 6,
+    MAP_KEY_PIPELINES = 1u << 7,
+    MAP_KEY_INTERMEDIATES = 1u << 8,
+    MAP_KEY_BLOCK_ROWS = 1u << 9
+};
+/* UTIL_ECONFIG naming the entry's first key outside `allowed` and what `what` (the kind
+ * of op) takes; UTIL_OK when there is none or f is NULL. */
+int map_force_keys(const map_force *f, unsigned allowed, const char *what, char *err,
+                   size_t errlen);
+
 /* Tag geometry of the simple stage-per-layer mapping (mapper.c): a tag of T = 2^t units
  * (elements, or groups of elements that move together) over `rows` PE rows of a column,
  * m = T / (2 rows) unit pairs per PE. */

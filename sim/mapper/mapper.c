@@ -3,6 +3,8 @@
 
 #include "internal.h"
 
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -501,29 +503,55 @@ static uint64_t onchip_block_rows(const arch_desc *a, const wl_butterfly *b, con
     return 0;
 }
 
-/* The plans the search weighs: for every layer height (a power of two of PE rows) the
- * passes balanced over the layer slots (the fewest that fit and a few more, which leave
- * room for more pipelines), the largest tag that fits, and as many
- * pipelines as the slots hold, or the most that leave no partial tag. Pipelines share
- * tags of whole vectors only (a chunk tag cannot hold all the stages in one pass, and
- * the chunks of several vectors in a later pass are no single DMA pattern). */
-static uint32_t candidate_plans(const arch_desc *a, const wl_butterfly *b, plan *out, uint32_t cap)
+/* Pipelines x v vectors of a tag, v = the vectors in a pipeline's share (1 for chunks). */
+static uint64_t tag_vectors(const wl_butterfly *b, const plan *pl)
+{
+    return pl->pipes * (pl->T >= b->n ? pl->T / b->n : 1);
+}
+
+/* Whether blocks of br rows can keep plan pl's intermediates on chip, at most fit rows
+ * fitting (onchip_block_rows): several passes, whole tags, a divisor of rows. */
+static bool block_ok(const wl_butterfly *b, const plan *pl, uint64_t br, uint64_t fit)
+{
+    uint64_t v = pl->T >= b->n ? pl->T / b->n : 1;
+    return br && br <= fit && b->rows % br == 0 && br % v == 0 && br >= tag_vectors(b, pl);
+}
+
+/* The plans the search weighs, narrowed by the mapping-file entry f (NULL: none): for
+ * every layer height (a power of two of PE rows) the passes balanced over the layer slots
+ * (the fewest that fit and a few more, which leave room for more pipelines), the largest
+ * tag that fits, and as many pipelines as the slots hold, or the most that leave no
+ * partial tag. Pipelines share tags of whole vectors only (a chunk tag cannot hold all the
+ * stages in one pass, and the chunks of several vectors in a later pass are no single DMA
+ * pattern). f's layer_pes, stages_per_pass and pipelines replace the choices they name. */
+static uint32_t candidate_plans(const arch_desc *a, const wl_butterfly *b, const map_force *f,
+                                plan *out, uint32_t cap)
 {
     uint32_t n = 0, S = b->stages;
     for (uint32_t rows = 1u << util_log2(a->array.rows); rows >= 1; rows /= 2) {
+        if (f && f->layer_pes && f->layer_pes != rows)
+            continue;
         uint32_t slots = n_slots(a, rows), kmax = S < slots ? S : slots;
-        uint32_t fewest = (S + kmax - 1) / kmax;
-        for (uint32_t passes = fewest; passes < fewest + MAP_EXTRA_PASSES && passes <= S;
+        uint32_t fewest = (S + kmax - 1) / kmax, ks[MAP_EXTRA_PASSES], nk = 0;
+        if (f && f->stages_per_pass)
+            ks[nk++] = f->stages_per_pass <= kmax ? f->stages_per_pass : 0;
+        for (uint32_t passes = fewest; !nk || (!(f && f->stages_per_pass) &&
+                                               passes < fewest + MAP_EXTRA_PASSES && passes <= S);
              passes++) {
             uint32_t k = (S + passes - 1) / passes;
-            if (passes > fewest && (S + k - 1) / k != passes)
-                continue; /* the same k as fewer passes */
+            if (passes == fewest || (S + k - 1) / k == passes) /* else: as fewer passes */
+                ks[nk++] = k;
+        }
+        for (uint32_t ki = 0; ki < nk && ks[ki]; ki++) {
+            uint32_t k = ks[ki];
             bool most = true;
             for (uint32_t G = slots / k; G >= 1 && n < cap; G--) {
+                if (f && f->pipelines && f->pipelines != G)
+                    continue;
                 plan pl = {k, largest_tag(a, b, k, rows, G), rows, G};
                 if (!shares_fit(b, &pl))
                     continue;
-                bool whole = b->rows % (G * (pl.T >= b->n ? pl.T / b->n : 1)) == 0;
+                bool whole = b->rows % tag_vectors(b, &pl) == 0;
                 if (most || whole)
                     out[n++] = pl;
                 most = false;
@@ -535,10 +563,11 @@ static uint32_t candidate_plans(const arch_desc *a, const wl_butterfly *b, plan 
     return n;
 }
 
-int map_butterfly_with(const arch_desc *a, const wl_butterfly *b, bool functional,
-                       const map_bfly_plan *want, map_result *out, char *err, size_t errlen)
+/* Why `G` pipelines of `k`-stage passes on layers of `R` PEs do not fit (UTIL_ERUN), or
+ * the plan with the largest tag that fits. */
+static int plan_check(const arch_desc *a, const wl_butterfly *b, uint32_t R, uint32_t G, uint32_t k,
+                      plan *pl, char *err, size_t errlen)
 {
-    uint32_t R = want->layer_pes, G = want->pipelines, k = want->stages_per_pass;
     if (!R || (R & (R - 1)) || R > a->array.rows)
         return util_fail(UTIL_ERUN, err, errlen,
                          "layers of %u PEs: a layer takes a power of two of PE rows, at most "
@@ -547,71 +576,209 @@ int map_butterfly_with(const arch_desc *a, const wl_butterfly *b, bool functiona
     if (!k || k > b->stages || !G || (uint64_t)G * k > n_slots(a, R))
         return util_fail(UTIL_ERUN, err, errlen,
                          "%u pipelines of %u stages need %llu layers; the array holds %u layers "
-                         "of %u PEs, and the butterfly has %u stages",
-                         G, k, (unsigned long long)G * k, n_slots(a, R), R, b->stages);
-    plan pl = {k, largest_tag(a, b, k, R, G), R, G};
-    uint64_t v = pl.T >= b->n ? pl.T / b->n : 1;
-    uint32_t passes = (b->stages + k - 1) / k;
-    if (!pl.T)
+                         "of %u PE%s, and the butterfly has %u stages",
+                         G, k, (unsigned long long)G * k, n_slots(a, R), R, R == 1 ? "" : "s",
+                         b->stages);
+    *pl = (plan){k, largest_tag(a, b, k, R, G), R, G};
+    if (!pl->T)
         return util_fail(UTIL_ERUN, err, errlen,
                          "no tag of at least 2^%u elements fits %u pipelines of %u-PE layers in "
                          "pe.buffer_kb and the SPM",
                          k, G, R);
-    if (!shares_fit(b, &pl))
+    if (!shares_fit(b, pl))
         return util_fail(UTIL_ERUN, err, errlen,
                          "%u pipelines need %llu vectors per tag (rows = %llu), and pipelines "
                          "share tags of whole vectors only",
-                         G, (unsigned long long)(G * v), (unsigned long long)b->rows);
+                         G, (unsigned long long)tag_vectors(b, pl), (unsigned long long)b->rows);
+    return UTIL_OK;
+}
+
+int map_butterfly_with(const arch_desc *a, const wl_butterfly *b, bool functional,
+                       const map_bfly_plan *want, map_result *out, char *err, size_t errlen)
+{
+    plan pl;
+    int rc =
+        plan_check(a, b, want->layer_pes, want->pipelines, want->stages_per_pass, &pl, err, errlen);
+    if (rc)
+        return rc;
     uint64_t fit = onchip_block_rows(a, b, &pl), br = want->block_rows;
-    if (br && (passes < 2 || br > fit || b->rows % br || br % v || br < G * v))
+    if (br && !block_ok(b, &pl, br, fit))
         return util_fail(UTIL_ERUN, err, errlen,
                          "blocks of %llu rows: a block needs several passes, must divide rows "
                          "(%llu) in whole tags of %llu vectors, and fit the SPM (at most %llu "
                          "rows here)",
                          (unsigned long long)br, (unsigned long long)b->rows,
-                         (unsigned long long)(G * v), (unsigned long long)fit);
+                         (unsigned long long)tag_vectors(b, &pl), (unsigned long long)fit);
     return map_butterfly(a, b, functional, &pl, br, out, err, errlen);
 }
 
-int map_butterfly_best(const arch_desc *a, const wl_butterfly *b, bool functional, map_result *out,
-                       char *err, size_t errlen)
+#define LAYER_KEYS                                                                                 \
+    (MAP_KEY_LAYER_PES | MAP_KEY_PIPELINES | MAP_KEY_STAGES_PER_PASS | MAP_KEY_INTERMEDIATES |     \
+     MAP_KEY_BLOCK_ROWS)
+
+/* The mapping-file entry of the layer (NULL when there is none), checked. */
+static int layer_entry(const arch_desc *a, const wl_butterfly *b, const map_forced *how,
+                       const map_force **f, char *err, size_t errlen)
 {
+    *f = how && how->n ? &how->f[0] : NULL;
+    const char *name = wl_kind_name(WL_KIND_BUTTERFLY_LINEAR);
+    if (!*f)
+        return UTIL_OK;
+    if (how->n > 1)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: a butterfly-linear layer takes one mapping entry (block = 0; op = "
+                         "\"%s\"), and this is entry %u",
+                         how->f[1].where, name, how->n);
+    if ((*f)->block || strcmp((*f)->op, name))
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: block = %u, op = \"%s\": a butterfly-linear workload has one op, "
+                         "block = 0, op = \"%s\"",
+                         (*f)->where, (*f)->block, (*f)->op, name);
+    uint32_t R = (*f)->layer_pes;
+    if (R && ((R & (R - 1)) || R > a->array.rows))
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: layer_pes = %u: a layer takes a power of two of PE rows, at most "
+                         "array.rows = %u",
+                         (*f)->where, R, a->array.rows);
+    if ((*f)->stages_per_pass > b->stages)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: stages_per_pass = %u, but the butterfly has %u stages (allowed "
+                         "1..%u)",
+                         (*f)->where, (*f)->stages_per_pass, b->stages, b->stages);
+    if ((*f)->block_rows && (*f)->intermediates == MAP_INTER_DRAM)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: block_rows = %llu is for intermediates in the SPM, and the entry "
+                         "says intermediates = \"dram\"",
+                         (*f)->where, (unsigned long long)(*f)->block_rows);
+    return map_force_keys(*f, LAYER_KEYS, "the butterfly-linear layer", err, errlen);
+}
+
+/* Whether entry f allows plan pl with blocks of `rows` rows (0: intermediates in DRAM). */
+static bool allows(const map_force *f, const plan *pl, uint64_t rows)
+{
+    return !f || ((!f->layer_pes || f->layer_pes == pl->rows) &&
+                  (!f->pipelines || f->pipelines == pl->pipes) &&
+                  (!f->stages_per_pass || f->stages_per_pass == pl->k) &&
+                  (f->intermediates != MAP_INTER_DRAM || !rows) &&
+                  (f->intermediates != MAP_INTER_SPM || rows) &&
+                  (!f->block_rows || f->block_rows == rows));
+}
+
+/* The keys entry f fixes, as "layer_pes = 4, pipelines = 2". */
+static void fixed_keys(const map_force *f, char *buf, size_t len)
+{
+    static const char *const where[] = {"", "\"dram\"", "\"spm\""};
+    const char *names[] = {"layer_pes", "pipelines", "stages_per_pass", "block_rows"};
+    uint64_t v[] = {f->layer_pes, f->pipelines, f->stages_per_pass, f->block_rows};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < 4 && used < len; i++)
+        if (v[i])
+            used += (size_t)snprintf(buf + used, len - used, "%s%s = %llu", used ? ", " : "",
+                                     names[i], (unsigned long long)v[i]);
+    if (f->intermediates && used < len)
+        snprintf(buf + used, len - used, "%sintermediates = %s", used ? ", " : "",
+                 where[f->intermediates]);
+}
+
+/* One line for --explain. */
+static void plan_desc(const wl_butterfly *b, const plan *pl, uint64_t rows, bool simple, char *buf,
+                      size_t len)
+{
+    uint32_t passes = (b->stages + pl->k - 1) / pl->k;
+    char inter[64] = "";
+    if (rows)
+        snprintf(inter, sizeof inter, ", blocks of %llu rows in the SPM", (unsigned long long)rows);
+    else if (passes > 1)
+        snprintf(inter, sizeof inter, ", through DRAM");
+    if (simple)
+        snprintf(buf, len, "simple: %u-PE columns, %u stages per pass (%u passes)%s", pl->rows,
+                 pl->k, passes, inter);
+    else
+        snprintf(buf, len, "%u pipeline%s of %u-PE layers, %u stages per pass (%u pass%s)%s",
+                 pl->pipes, pl->pipes == 1 ? "" : "s", pl->rows, pl->k, passes,
+                 passes == 1 ? "" : "es", inter);
+}
+
+int map_butterfly_search(const arch_desc *a, const wl_butterfly *b, bool functional,
+                         const map_forced *how, map_result *out, char *err, size_t errlen)
+{
+    const map_force *f;
     plan plans[1 + MAP_MAX_PLANS];
-    int rc = choose(a, b, &plans[0], err, errlen);
+    int rc = layer_entry(a, b, how, &f, err, errlen);
     if (!rc)
-        rc = map_butterfly(a, b, functional, &plans[0], 0, out, err, errlen);
+        rc = choose(a, b, &plans[0], err, errlen);
     if (rc)
         return rc;
-    out->strategy = SIMPLE_STRATEGY;
-    eng_estimate_total e;
-    if (eng_estimate(a, &out->program, NULL, &e, err, errlen))
-        return UTIL_OK; /* the simple mapping, unscored */
-    /* another plan must beat the simple one by a margin the estimate's error cannot eat */
-    uint64_t best = e.cycles - e.cycles / MAP_MARGIN;
-    uint32_t n = 1 + candidate_plans(a, b, plans + 1, MAP_MAX_PLANS);
-    char scratch[256];
-    /* every plan with its intermediates in DRAM, and in the SPM where a block fits, scored
-     * without element positions; the estimate picks (the first on ties, so the simple
-     * mapping when nothing beats it) and only the winner is built for values */
+    uint32_t n = 1 + candidate_plans(a, b, f, plans + 1, MAP_MAX_PLANS);
+    /* Every plan with its intermediates in DRAM (i even), and in the SPM where a block
+     * fits (i odd), scored without element positions; the cheapest under the objective
+     * wins (the first on ties), but another plan must beat the simple one by a margin the
+     * estimate's error cannot eat. Only the winner is built for values. */
+    map_shortlist list;
+    memset(&list, 0, sizeof list);
+    double best = INFINITY, unused = INFINITY;
     uint32_t chosen = 0;
-    for (uint32_t i = 1; i < 2 * n; i++) {
-        uint64_t rows = i % 2 ? onchip_block_rows(a, b, &plans[i / 2]) : 0;
+    uint64_t chosen_rows = 0;
+    map_candidate taken;
+    memset(&taken, 0, sizeof taken);
+    char scratch[256], desc[96];
+    for (uint32_t i = 0; i < 2 * n; i++) {
+        const plan *pl = &plans[i / 2];
+        uint64_t fit = i % 2 && i > 1 ? onchip_block_rows(a, b, pl) : 0;
+        uint64_t rows =
+            f && f->block_rows ? (block_ok(b, pl, f->block_rows, fit) ? f->block_rows : 0) : fit;
         map_result m;
-        if ((i % 2 && !rows) ||
-            map_butterfly(a, b, false, &plans[i / 2], rows, &m, scratch, sizeof scratch))
+        if ((i % 2 && !rows) || !allows(f, pl, rows) ||
+            map_butterfly(a, b, false, pl, rows, &m, scratch, sizeof scratch))
             continue;
-        if (!eng_estimate(a, &m.program, NULL, &e, scratch, sizeof scratch) && e.cycles < best) {
-            best = e.cycles;
-            chosen = i;
+        eng_phase_estimate *pe = calloc(m.program.n_phases, sizeof *pe);
+        eng_estimate_total e;
+        bool ok = pe && !eng_estimate(a, &m.program, pe, &e, scratch, sizeof scratch);
+        if (ok) {
+            double cost = map_cost(how, a, b->dtype, &e);
+            double bar = i == 0 ? cost - cost / MAP_MARGIN : cost;
+            plan_desc(b, pl, rows, i == 0, desc, sizeof desc);
+            const char *why = map_bottleneck(&pe[0]);
+            map_shortlist_add(&list, e.cycles, cost, why, desc, &unused);
+            if (bar < best) {
+                best = bar;
+                chosen = i;
+                chosen_rows = rows;
+                taken = (map_candidate){"", e.cycles, cost, why};
+                memcpy(taken.desc, desc, sizeof desc);
+            }
         }
+        free(pe);
         map_free(&m);
     }
-    if (!chosen)
-        return UTIL_OK;
-    map_free(out);
-    return map_butterfly(a, b, functional, &plans[chosen / 2],
-                         chosen % 2 ? onchip_block_rows(a, b, &plans[chosen / 2]) : 0, out, err,
-                         errlen);
+    if (best == INFINITY) {
+        char keys[160];
+        fixed_keys(f ? f : &(map_force){0}, keys, sizeof keys);
+        if (f && f->layer_pes && f->pipelines && f->stages_per_pass &&
+            plan_check(a, b, f->layer_pes, f->pipelines, f->stages_per_pass, &plans[0], scratch,
+                       sizeof scratch))
+            return util_fail(UTIL_ECONFIG, err, errlen, "%s: %s", f->where, scratch);
+        return util_fail(f ? UTIL_ECONFIG : UTIL_ERUN, err, errlen,
+                         "%s%sno mapping of butterfly-linear n=%llu x %llu rows fits%s%s (layers "
+                         "take a power of two of PE rows, at most %u; pipelines x "
+                         "stages_per_pass layers must fit the array; a tag holds whole vectors "
+                         "for each pipeline; intermediates in the SPM need several passes and a "
+                         "block of rows, a divisor of rows, that fits)",
+                         f ? f->where : "", f ? ": " : "", (unsigned long long)b->n,
+                         (unsigned long long)b->rows, f ? " with " : "", keys, a->array.rows);
+    }
+    if ((rc = map_butterfly(a, b, functional, &plans[chosen / 2], chosen_rows, out, err, errlen)))
+        return rc;
+    if (chosen == 0)
+        out->strategy = SIMPLE_STRATEGY;
+    /* the margin may choose a plan outside the shortlist: it takes the last place */
+    while (list.chosen < list.n && strcmp(list.c[list.chosen].desc, taken.desc))
+        list.chosen++;
+    if (list.chosen == list.n)
+        list.c[--list.chosen] = taken;
+    out->shortlist = list;
+    return UTIL_OK;
 }
 
 void map_write_weights(const map_result *m, const wl_butterfly *b, const float *tw, float *image)
@@ -656,13 +823,4 @@ void map_free(map_result *m)
     free(m->instr);
     free(m->layouts);
     memset(m, 0, sizeof *m);
-}
-
-double map_cost(const map_forced *how, const arch_desc *a, util_dtype t,
-                const eng_estimate_total *e)
-{
-    if (!how || how->objective == MAP_LATENCY || !how->energy)
-        return (double)e->cycles;
-    double pj = how->energy(a, t, &e->counts);
-    return how->objective == MAP_ENERGY ? pj : pj * (double)e->cycles;
 }

@@ -12,6 +12,61 @@
 
 #define MAP_MAX_PASSES 32
 
+/* A mapping the user fixes for one op (a --mapping file entry). GEMMs take chain_pes,
+ * rows_per_tag and columns_per_chain; fused attention chain_pes and rows_per_tag; row ops
+ * (softmax, layernorm, GELU, add) segments and rows_per_chain; transforms (butterflies,
+ * FFTs) intermediates and block_rows; the butterfly-linear layer layer_pes, pipelines,
+ * stages_per_pass, intermediates and block_rows. Zero (MAP_INTER_ANY) leaves a value to
+ * the search. */
+#define MAP_MAX_FORCED 256
+/* Where the intermediates between passes lie (ANY: the search decides). */
+typedef enum { MAP_INTER_ANY = 0, MAP_INTER_DRAM, MAP_INTER_SPM } map_inter;
+typedef struct map_force {
+    uint32_t block;
+    char op[WL_OP_NAME_MAX];
+    uint32_t chain_pes, rows_per_tag, columns_per_chain;
+    uint32_t segments, rows_per_chain;
+    uint32_t layer_pes, pipelines, stages_per_pass;
+    map_inter intermediates;
+    uint64_t block_rows; /* rows (lines) per block when the intermediates stay on chip */
+    char where[96];      /* "FILE:LINE" of the entry, for messages */
+} map_force;
+
+/* What the mapper minimises when it chooses between mappings (--objective): estimated
+ * cycles, energy, or their product. Energy needs a pricing function (the run layer's,
+ * from the arch's energy table) that turns estimated action counts into pJ. */
+typedef enum { MAP_LATENCY = 0, MAP_ENERGY, MAP_EDP } map_objective;
+typedef double (*map_energy_fn)(const arch_desc *a, util_dtype t, const eng_stats *counts);
+
+/* The user's mapping directives: the entries of a --mapping file and the objective. */
+typedef struct map_forced {
+    uint32_t n;
+    map_force f[MAP_MAX_FORCED];
+    map_objective objective;
+    map_energy_fn energy; /* required unless the objective is latency */
+} map_forced;
+
+/* The cost of an estimate of a program in data type t on a under the directives'
+ * objective (how NULL: latency). */
+double map_cost(const map_forced *how, const arch_desc *a, util_dtype t,
+                const eng_estimate_total *e);
+
+/* A candidate mapping the search scored with the closed-form estimate (eng_estimate). */
+#define MAP_MAX_CANDIDATES 6
+typedef struct map_candidate {
+    char desc[96];
+    uint64_t cycles;        /* estimated, for the whole op */
+    double cost;            /* under the objective (cycles, pJ or pJ x cycles) */
+    const char *bottleneck; /* the term that set the steady-state interval */
+} map_candidate;
+
+/* The best few candidates a search scored, cheapest under the objective first (ties: the
+ * earlier), for --explain; n_scored were scored, and c[chosen] is the one taken. */
+typedef struct map_shortlist {
+    uint32_t n, n_scored, chosen;
+    map_candidate c[MAP_MAX_CANDIDATES];
+} map_shortlist;
+
 /* Where the elements of a phase's tags live in DRAM (element addresses). A tag holds
  * `vectors` whole vectors (the shares of all pipelines), or (vectors = 0, one pipeline)
  * chunk tag / rows of vector tag % rows: a chunk is `count` runs of `run` elements,
@@ -46,6 +101,7 @@ typedef struct map_result {
     uint64_t tags;            /* tags over all phases */
     uint64_t blocks;          /* blocks of rows that go through all passes in turn */
     uint64_t block_rows;      /* rows per block; 0: one block, intermediates in DRAM */
+    map_shortlist shortlist;  /* map_butterfly_search: what it weighed */
 
     /* DRAM layout, element addresses */
     uint64_t x_addr, y_addr, tmp_addr[2], weight_addr, dram_elems;
@@ -72,9 +128,12 @@ int map_butterfly_simple(const arch_desc *a, const wl_butterfly *b, bool functio
 /* The mapper's choice for y = B x: the simple mapping, or a multilayer one (layers of
  * 1, 2, 4 ... PE rows laid out as a snake, as many pipelines as the array holds, passes
  * balanced, intermediates in DRAM or, when a block of rows fits, in the SPM), whichever
- * the closed-form estimate finds fastest. */
-int map_butterfly_best(const arch_desc *a, const wl_butterfly *b, bool functional, map_result *out,
-                       char *err, size_t errlen);
+ * the closed-form estimate finds cheapest under how's objective (NULL: latency). A
+ * mapping file (how->n entries) may hold one entry, for block 0 op "butterfly-linear",
+ * whose layer_pes, pipelines, stages_per_pass, intermediates and block_rows narrow the
+ * search; an entry no plan satisfies is an error (UTIL_ECONFIG) that says why. */
+int map_butterfly_search(const arch_desc *a, const wl_butterfly *b, bool functional,
+                         const map_forced *how, map_result *out, char *err, size_t errlen);
 
 /* A mapping of y = B x the caller fixes: `pipelines` pipelines of layers of layer_pes
  * PEs (a power of two), stages_per_pass stages per pass, and rows going block_rows at a
@@ -113,36 +172,6 @@ typedef struct map_tensor {
 /* Operands of one op. Q, K, V and C are [batch*seq_len x hidden] (head h is columns
  * h*d .. h*d+d-1); S and P are [batch*heads*seq_len x seq_len] (group g = b*heads + h
  * is rows g*seq_len ..). Unary ops ignore src1. */
-/* A mapping the user fixes for one op (a --mapping file entry). GEMMs take chain_pes,
- * rows_per_tag and columns_per_chain; row ops (softmax, layernorm, GELU, add) take
- * segments and rows_per_chain; zero leaves a value to the search. */
-#define MAP_MAX_FORCED 256
-typedef struct map_force {
-    uint32_t block;
-    char op[WL_OP_NAME_MAX];
-    uint32_t chain_pes, rows_per_tag, columns_per_chain;
-    uint32_t segments, rows_per_chain;
-    char where[96]; /* "FILE:LINE" of the entry, for messages */
-} map_force;
-
-/* What the mapper minimises when it chooses between mappings (--objective): estimated
- * cycles, energy, or their product. Energy needs a pricing function (the run layer's,
- * from the arch's energy table) that turns estimated action counts into pJ. */
-typedef enum { MAP_LATENCY = 0, MAP_ENERGY, MAP_EDP } map_objective;
-typedef double (*map_energy_fn)(const arch_desc *a, util_dtype t, const eng_stats *counts);
-
-/* The user's mapping directives: the entries of a --mapping file and the objective. */
-typedef struct map_forced {
-    uint32_t n;
-    map_force f[MAP_MAX_FORCED];
-    map_objective objective;
-    map_energy_fn energy; /* required unless the objective is latency */
-} map_forced;
-
-/* The cost of an estimate of a program in data type t on a under the directives'
- * objective (how NULL: latency). */
-double map_cost(const map_forced *how, const arch_desc *a, util_dtype t,
-                const eng_estimate_total *e);
 
 typedef struct map_op_io {
     map_tensor src0, src1, dst;
@@ -155,23 +184,14 @@ typedef struct map_op_io {
 
 #define MAP_DESC_MAX 200
 
-/* A candidate mapping the search scored with the closed-form estimate (eng_estimate). */
-#define MAP_MAX_CANDIDATES 6
-typedef struct map_candidate {
-    char desc[96];
-    uint64_t cycles;        /* estimated, for the whole op */
-    double cost;            /* under the objective (cycles, pJ or pJ x cycles) */
-    const char *bottleneck; /* the term that set the steady-state interval */
-} map_candidate;
-
 typedef struct map_op_result {
     wl_op_kind kind;         /* the op it maps (selects who owns priv) */
     char desc[MAP_DESC_MAX]; /* how the op was mapped, one line */
     /* the chosen plan, in mapping-file terms (zero where the op has no such choice) */
     uint32_t chain_pes, rows_per_tag, columns_per_chain, segments, rows_per_chain;
-    /* GEMMs: the best candidates, best (the chosen one) first; n_scored were scored */
-    uint32_t n_candidates, n_scored;
-    map_candidate candidates[MAP_MAX_CANDIDATES];
+    map_inter intermediates; /* transforms of several passes: where they went */
+    uint64_t block_rows;     /* ... and lines per block when on chip */
+    map_shortlist shortlist; /* GEMMs and fused attention: what the search weighed */
     eng_program program;
     uint64_t dram_end;     /* first element above everything the program touches */
     uint64_t weight_addr;  /* where map_op_write_weights puts the weights */

@@ -1250,17 +1250,6 @@ static void gemm_group(const wl_desc *d, const wl_op *op, const map_op_io *io, u
     g->y = (map_tensor){y->addr + yrow * y->stride + (scores ? 0 : h * dh), N, g->N, y->stride};
 }
 
-static const char *bottleneck_of(const eng_phase_estimate *e)
-{
-    const double v[] = {e->t_pe, e->t_link, e->t_port, e->t_spm, e->t_dram, e->t_feed, e->t_slots};
-    static const char *const names[] = {"PE units", "NoC link",      "SPM port", "SPM banks",
-                                        "DRAM",     "in-order feed", "SPM slots"};
-    size_t k = 0;
-    for (size_t i = 1; i < sizeof v / sizeof v[0]; i++)
-        k = v[i] > v[k] ? i : k;
-    return names[k];
-}
-
 /* Prices a trial mapping (built with status map_rc) with eng_estimate: its cycles, its
  * cost under the objective and the term that bounds its first phase. Frees the trial. */
 static int price(const arch_desc *a, util_dtype t, const map_forced *how, int map_rc,
@@ -1274,37 +1263,11 @@ static int price(const arch_desc *a, util_dtype t, const map_forced *how, int ma
     int rc = !pe || eng_estimate(a, &prog, pe, &est, err, errlen) ? UTIL_ERUN : UTIL_OK;
     *cycles = est.cycles;
     *cost = map_cost(how, a, t, &est);
-    *why = rc ? "" : bottleneck_of(&pe[0]);
+    *why = rc ? "" : map_bottleneck(&pe[0]);
     free(pe);
     store_free(&trial->st);
     free(trial->phases);
     return rc;
-}
-
-/* Keeps the best few scored candidates for --explain, in order of cost (ties: the
- * earlier, so the search is deterministic); true when the candidate beats *best (which it
- * then becomes). */
-static bool note_candidate(map_op_result *out, uint64_t cycles, double cost, const char *why,
-                           const char *desc, double *best)
-{
-    bool better = cost < *best;
-    *best = better ? cost : *best;
-    out->n_scored++;
-    uint32_t k =
-        out->n_candidates < MAP_MAX_CANDIDATES ? out->n_candidates++ : MAP_MAX_CANDIDATES - 1;
-    if (k == MAP_MAX_CANDIDATES - 1 && out->n_scored > MAP_MAX_CANDIDATES &&
-        cost >= out->candidates[k].cost)
-        return better;
-    while (k > 0 && out->candidates[k - 1].cost > cost) {
-        out->candidates[k] = out->candidates[k - 1];
-        k--;
-    }
-    map_candidate *c = &out->candidates[k];
-    snprintf(c->desc, sizeof c->desc, "%s", desc);
-    c->cycles = cycles;
-    c->cost = cost;
-    c->bottleneck = why;
-    return better;
 }
 
 /* Builds every feasible plan for one group and prices it with eng_estimate (times the
@@ -1335,7 +1298,8 @@ static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uin
         char desc[96];
         snprintf(desc, sizeof desc, "%u chains of %u PEs, %u rows x %u columns per chain",
                  plans[i].Gc, plans[i].Lc, plans[i].mt, plans[i].nr);
-        if (note_candidate(out, cycles * groups, cost * (double)groups, why, desc, &best_cost))
+        if (map_shortlist_add(&out->shortlist, cycles * groups, cost * (double)groups, why, desc,
+                              &best_cost))
             *best = plans[i];
     }
     return UTIL_OK;
@@ -1350,11 +1314,6 @@ static int attn_search(const arch_desc *a, const attn_prob *g, util_dtype t, uin
     attn_plan plans[GEMM_MAX_PLANS];
     uint32_t n = attn_plans(a, g, t, plans), kept = 0;
     const map_force *f = io->force;
-    if (f && (f->columns_per_chain || f->segments || f->rows_per_chain))
-        return util_fail(UTIL_ECONFIG, err, errlen,
-                         "%s: attention: fused attention takes chain_pes and rows_per_tag only "
-                         "(columns_per_chain, segments and rows_per_chain do not apply)",
-                         f->where);
     uint32_t lc_lo = UINT32_MAX, lc_hi = 0, mt_hi = 0;
     for (uint32_t i = 0; f && i < n; i++) {
         lc_lo = plans[i].Lc < lc_lo ? plans[i].Lc : lc_lo;
@@ -1395,7 +1354,8 @@ static int attn_search(const arch_desc *a, const attn_prob *g, util_dtype t, uin
                  "%u chains of %u PEs, %u rows per tag, %u keys per PE, %u "
                  "passes",
                  plans[i].Gc, plans[i].Lc, plans[i].mt, plans[i].kb, plans[i].passes);
-        if (note_candidate(out, cycles * batch, cost * (double)batch, why, desc, &best_cost))
+        if (map_shortlist_add(&out->shortlist, cycles * batch, cost * (double)batch, why, desc,
+                              &best_cost))
             *best = plans[i];
     }
     return UTIL_OK;
@@ -1447,6 +1407,24 @@ static int gemm_forced(const arch_desc *a, const gemm_prob *g, util_dtype t, con
 
 /* ---------------------------------------------------------------- ops */
 
+/* A mapping-file entry may set only the keys of its op's kind. */
+static int op_keys(const map_force *f, const wl_op *op, char *err, size_t errlen)
+{
+    const unsigned gemm = MAP_KEY_CHAIN_PES | MAP_KEY_ROWS_PER_TAG | MAP_KEY_COLUMNS_PER_CHAIN;
+    switch (op->kind) {
+    case WL_OP_DENSE:
+    case WL_OP_SCORES:
+    case WL_OP_CONTEXT:
+        return map_force_keys(f, gemm, "a GEMM", err, errlen);
+    case WL_OP_ATTENTION:
+        return map_force_keys(f, MAP_KEY_CHAIN_PES | MAP_KEY_ROWS_PER_TAG, "fused attention", err,
+                              errlen);
+    default:
+        return map_force_keys(f, MAP_KEY_SEGMENTS | MAP_KEY_ROWS_PER_CHAIN, "a row op", err,
+                              errlen);
+    }
+}
+
 int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
            bool functional, map_op_result *out, char *err, size_t errlen)
 {
@@ -1458,24 +1436,19 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
     case WL_OP_SEQ_BFLY:
     case WL_OP_FFT_MIX:
     case WL_OP_FFT_COMPRESS:
-        if (io->force &&
-            (io->force->chain_pes || io->force->rows_per_tag || io->force->columns_per_chain ||
-             io->force->segments || io->force->rows_per_chain))
-            return util_fail(UTIL_ECONFIG, err, errlen,
-                             "%s: %s: the mapping of a %s op cannot be set yet (only dense, "
-                             "scores, context and the row ops take mapping keys)",
-                             io->force->where, op->name, wl_op_kind_name(op->kind));
         return map_transform(a, d, op, io, functional, out, err, errlen);
     default:
         break;
     }
+    int rc = op_keys(io->force, op, err, errlen);
+    if (rc)
+        return rc;
     ops_priv *p = calloc(1, sizeof *p);
     if (!p)
         return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping %s", op->name);
     out->priv = p;
     util_dtype t = d->dtype;
     uint64_t w_next = io->free_addr;
-    int rc = UTIL_OK;
     if (op->kind == WL_OP_DENSE || op->kind == WL_OP_SCORES || op->kind == WL_OP_CONTEXT) {
         uint64_t N = d->seq_len, dh = op->d;
         gemm_prob g = {.scale = 1.0};

@@ -1201,10 +1201,74 @@ static int oom(tmap *tm, char *err, size_t errlen)
     return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping");
 }
 
+/* Whether the mapped op honours entry f: intermediates on chip in blocks of exactly
+ * block_rows lines (when set) in every group that keeps them there; UTIL_ECONFIG with
+ * what fits when not. */
+static int honoured(const arch_desc *a, const wl_op *op, const map_force *f, util_dtype dt,
+                    map_op_result *m, char *err, size_t errlen)
+{
+    const tmap *tm = m->priv;
+    bool any = false, exact = true;
+    uint64_t fit = 0, multi = 0;
+    const tgroup *at = &tm->grp[0]; /* the group with the most lines on chip */
+    for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
+        uint64_t B = tm->lay.block_lines[gi], most = block_lines(a, tm, gi, dt, 0);
+        uint32_t first, np;
+        group_passes(tm, gi, &first, &np);
+        multi += np > 1;
+        any = any || B;
+        exact = exact && (!B || !f->block_rows || B == f->block_rows);
+        at = most > fit ? &tm->grp[gi] : at;
+        fit = most > fit ? most : fit;
+    }
+    if (f->intermediates != MAP_INTER_SPM || (any && exact))
+        return UTIL_OK;
+    map_op_free(m);
+    if (!multi)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: %s: intermediates = \"spm\": this %s runs in one pass on this "
+                         "array, so it has no intermediates",
+                         f->where, op->name, wl_op_kind_name(op->kind));
+    if (!fit)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: %s: intermediates = \"spm\": not even one tag's lines of "
+                         "intermediates fit the SPM beside the passes' slots",
+                         f->where, op->name);
+    return util_fail(UTIL_ECONFIG, err, errlen,
+                     "%s: %s: block_rows = %llu: a block must divide the %llu lines in whole "
+                     "tags of %llu lines, and at most %llu lines fit the SPM",
+                     f->where, op->name, (unsigned long long)f->block_rows,
+                     (unsigned long long)at->n_lines, (unsigned long long)at->Lt,
+                     (unsigned long long)fit);
+}
+
 int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
                   bool functional, map_op_result *out, char *err, size_t errlen)
 {
-    return map_transform_with(a, d, op, io, functional, MAP_SCRATCH_BEST, 0, out, err, errlen);
+    const map_force *f = io->force;
+    int rc = map_force_keys(f, MAP_KEY_INTERMEDIATES | MAP_KEY_BLOCK_ROWS, "a butterfly or FFT op",
+                            err, errlen);
+    if (rc)
+        return rc;
+    map_inter where = f ? f->intermediates : MAP_INTER_ANY;
+    if (f && f->block_rows && where == MAP_INTER_DRAM)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: %s: block_rows = %llu is for intermediates in the SPM, and the "
+                         "entry says intermediates = \"dram\"",
+                         f->where, op->name, (unsigned long long)f->block_rows);
+    if (f && f->block_rows)
+        where = MAP_INTER_SPM;
+    map_scratch scratch = where == MAP_INTER_DRAM  ? MAP_SCRATCH_DRAM
+                          : where == MAP_INTER_SPM ? MAP_SCRATCH_ONCHIP
+                                                   : MAP_SCRATCH_BEST;
+    rc = map_transform_with(a, d, op, io, functional, scratch, f ? f->block_rows : 0, out, err,
+                            errlen);
+    if (!rc && f) {
+        map_force want = *f;
+        want.intermediates = where;
+        rc = honoured(a, op, &want, d->dtype, out, err, errlen);
+    }
+    return rc;
 }
 
 int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
@@ -1287,6 +1351,19 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
     out->weight_elems = wtotal;
     out->dram_end = tm->lay.dram_end;
     out->program = layout_program(&tm->lay, d->dtype);
+    bool agree = true; /* one block size for the mapping file, when the groups agree */
+    for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
+        uint32_t first, np;
+        group_passes(tm, gi, &first, &np);
+        uint64_t B = tm->lay.block_lines[gi];
+        if (np > 1 && out->intermediates != MAP_INTER_SPM)
+            out->intermediates = B ? MAP_INTER_SPM : MAP_INTER_DRAM;
+        if (B) {
+            agree = agree && (!out->block_rows || out->block_rows == B);
+            out->block_rows = B;
+        }
+    }
+    out->block_rows = agree ? out->block_rows : 0;
     int len = 0;
     for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
         const tgroup *gr = &tm->grp[gi];

@@ -53,6 +53,8 @@ void rep_derive(const rep_run *r, rep_derived *d)
 
 /* ---------------------------------------------------------------- text */
 
+#define ANALYTICAL_NOTE ", estimated in closed form (--model analytical)"
+
 static void mapping_line(FILE *f, const map_result *m)
 {
     fprintf(f, "mapping    %s: %u pass%s (stages", m->strategy, m->passes,
@@ -107,9 +109,13 @@ static void util_lines(FILE *f, const rep_run *r, const rep_derived *d)
             100.0 * d->utilization, 100.0 * d->busy_utilization, arch_pe_count(a), d->lanes);
     fprintf(f,
             "bounds     compute %llu cycles, DRAM traffic %llu cycles, compulsory DRAM %llu "
-            "cycles, NoC bisection %llu cycles\n",
+            "cycles, NoC bisection ",
             (unsigned long long)d->compute_bound, (unsigned long long)d->dram_bound,
-            (unsigned long long)d->compulsory_bound, (unsigned long long)d->noc_bound);
+            (unsigned long long)d->compulsory_bound);
+    if (r->analytical || (r->model && r->model->analytical))
+        fprintf(f, "n/a (the estimate does not count bisection flits)\n");
+    else
+        fprintf(f, "%llu cycles\n", (unsigned long long)d->noc_bound);
     energy_line(f, r, d);
 }
 
@@ -131,25 +137,34 @@ void rep_summary(FILE *f, const rep_run *r)
             (unsigned long long)w->rows, util_dtype_name(w->dtype), util_log2(w->n),
             wl_init_name(w->init), (unsigned long long)w->seed);
     mapping_line(f, r->map);
-    fprintf(f, "cycles     %llu (%.3f us)\n", (unsigned long long)st->cycles, d.time_us);
+    fprintf(f, "cycles     %llu (%.3f us)%s\n", (unsigned long long)st->cycles, d.time_us,
+            r->analytical ? ANALYTICAL_NOTE : "");
     fprintf(f, "work       %llu useful lane ops (a MAC counts 1), %llu flops\n",
             (unsigned long long)d.useful_ops, (unsigned long long)d.flops);
     util_lines(f, r, &d);
-    fprintf(f, "DRAM       read %llu B (%llu bursts), write %llu B (%llu bursts)\n",
-            (unsigned long long)st->dram.read_bytes, (unsigned long long)st->dram.read_bursts,
-            (unsigned long long)st->dram.write_bytes, (unsigned long long)st->dram.write_bursts);
-    fprintf(f,
-            "SPM        %llu reads, %llu writes (%u-byte words), %llu bank conflicts "
-            "(%llu cycles)\n",
+    if (r->analytical)
+        fprintf(f, "DRAM       read %llu B, write %llu B\n",
+                (unsigned long long)st->dram.read_bytes, (unsigned long long)st->dram.write_bytes);
+    else
+        fprintf(f, "DRAM       read %llu B (%llu bursts), write %llu B (%llu bursts)\n",
+                (unsigned long long)st->dram.read_bytes, (unsigned long long)st->dram.read_bursts,
+                (unsigned long long)st->dram.write_bytes,
+                (unsigned long long)st->dram.write_bursts);
+    fprintf(f, "SPM        %llu reads, %llu writes (%u-byte words)",
             (unsigned long long)st->spm.reads, (unsigned long long)st->spm.writes,
-            a->spm.width_bytes, (unsigned long long)st->spm.conflicts,
-            (unsigned long long)st->spm.conflict_cycles);
+            a->spm.width_bytes);
+    if (!r->analytical) /* the estimate has no contention figures */
+        fprintf(f, ", %llu bank conflicts (%llu cycles)", (unsigned long long)st->spm.conflicts,
+                (unsigned long long)st->spm.conflict_cycles);
     fprintf(f,
-            "NoC        %llu messages, %llu flits, %llu flit-hops (%llu on skip links, %llu "
-            "across the bisection), %llu cycles waiting for links\n",
+            "\nNoC        %llu messages, %llu flits, %llu flit-hops (%llu on skip links, %llu "
+            "across the bisection)",
             (unsigned long long)st->noc.messages, (unsigned long long)st->noc.flits,
             (unsigned long long)st->noc.flit_hops, (unsigned long long)st->noc.skip_flit_hops,
-            (unsigned long long)st->noc.bisection_flits, (unsigned long long)st->noc.wait_cycles);
+            (unsigned long long)st->noc.bisection_flits);
+    if (!r->analytical)
+        fprintf(f, ", %llu cycles waiting for links", (unsigned long long)st->noc.wait_cycles);
+    fputc('\n', f);
     if (r->functional && r->check) {
         const ref_compare *c = r->check;
         fprintf(f,
@@ -246,6 +261,22 @@ static void j_b(jw *j, const char *k, bool v)
 {
     j_key(j, k);
     fputs(v ? "true" : "false", j->f);
+}
+
+/* What a mapping search weighed: the candidates, cheapest first, and which was taken. */
+static void j_shortlist(jw *j, const map_shortlist *l)
+{
+    j_u(j, "candidates_scored", l->n_scored);
+    j_open(j, "candidates", '[');
+    for (uint32_t k = 0; k < l->n; k++) {
+        j_open(j, NULL, '{');
+        j_s(j, "mapping", l->c[k].desc);
+        j_u(j, "estimated_cycles", l->c[k].cycles);
+        j_s(j, "bottleneck", l->c[k].bottleneck);
+        j_b(j, "chosen", k == l->chosen);
+        j_close(j, '}');
+    }
+    j_close(j, ']');
 }
 
 static void j_pe(jw *j, const eng_pe_stats *p)
@@ -412,9 +443,13 @@ void rep_json(FILE *f, const rep_run *r)
     j_u(&j, "chunks_per_vector", m->chunks);
     j_u(&j, "phases", m->program.n_phases);
     j_u(&j, "tags", m->tags);
+    j_s(&j, "intermediates", m->passes < 2 ? "none" : m->block_rows ? "spm" : "dram");
+    j_u(&j, "block_rows", m->block_rows);
+    j_shortlist(&j, &m->shortlist);
     j_close(&j, '}');
 
     j_open(&j, "results", '{');
+    j_s(&j, "mode", r->analytical ? "analytical" : "cycle");
     j_u(&j, "cycles", st->cycles);
     j_d(&j, "time_us", d.time_us);
     j_u(&j, "useful_ops", d.useful_ops);
@@ -553,8 +588,33 @@ int rep_write_json(const char *path, const rep_run *r, char *err, size_t errlen)
 }
 
 /* The chosen mapping as a --mapping file: every op of every block entry. */
+/* The layer's mapping as a --mapping file. */
+static void layer_mapping_doc(FILE *f, const rep_run *r)
+{
+    const map_result *m = r->map;
+    fprintf(f,
+            "# bflysim %s mapping of workload %s on arch %s; load it with --mapping FILE.\n"
+            "# layer_pes: PEs per layer (a power of two of PE rows); pipelines: side by side,\n"
+            "# each a share of every tag; stages_per_pass: layers per pipeline;\n"
+            "# intermediates: \"dram\" or \"spm\" (blocks of block_rows rows go through all\n"
+            "# passes on chip). A key left out or 0 (\"any\") is left to the mapper.\n"
+            "mapping = (\n"
+            "  { block = 0; op = \"%s\"; layer_pes = %u; pipelines = %u; stages_per_pass = %u;",
+            r->version, r->wl->name, r->arch->name, wl_kind_name(r->wl->kind), m->rows_used,
+            m->pipelines, m->stages[0]);
+    if (m->passes > 1)
+        fprintf(f, " intermediates = \"%s\";", m->block_rows ? "spm" : "dram");
+    if (m->block_rows)
+        fprintf(f, " block_rows = %llu;", (unsigned long long)m->block_rows);
+    fprintf(f, " }  # %s\n);\n", m->strategy);
+}
+
 static void mapping_doc(FILE *f, const rep_run *r)
 {
+    if (r->map) {
+        layer_mapping_doc(f, r);
+        return;
+    }
     const run_result *m = r->model;
     fprintf(f,
             "# bflysim %s mapping of workload %s on arch %s; load it with --mapping FILE.\n"
@@ -562,8 +622,9 @@ static void mapping_doc(FILE *f, const rep_run *r)
             "# columns_per_chain; row ops (softmax, layernorm, gelu, add) take segments and\n"
             "# rows_per_chain; fused attention takes chain_pes and rows_per_tag (naming\n"
             "# scores, softmax or context instead keeps a block's attention unfused);\n"
-            "# butterflies and FFTs are chosen by the mapper (listed for reference). A key\n"
-            "# left out or 0 is left to the mapper.\n"
+            "# butterflies and FFTs take intermediates (\"dram\" or \"spm\") and block_rows\n"
+            "# (lines per block in the SPM). A key left out, 0 or \"any\" is left to the\n"
+            "# mapper.\n"
             "mapping = (\n",
             r->version, r->wl->name, r->arch->name);
     for (uint32_t b = 0; b < m->n_blocks; b++)
@@ -576,6 +637,11 @@ static void mapping_doc(FILE *f, const rep_run *r)
                         o->chain_pes, o->rows_per_tag, o->columns_per_chain);
             if (o->segments)
                 fprintf(f, " segments = %u; rows_per_chain = %u;", o->segments, o->rows_per_chain);
+            if (o->intermediates)
+                fprintf(f, " intermediates = \"%s\";",
+                        o->intermediates == MAP_INTER_SPM ? "spm" : "dram");
+            if (o->block_rows)
+                fprintf(f, " block_rows = %llu;", (unsigned long long)o->block_rows);
             fprintf(f, " }%s  # %s\n", last ? "" : ",", o->desc);
         }
     fprintf(f, ");\n");
@@ -589,7 +655,7 @@ int rep_write_mapping(const char *path, const rep_run *r, char *err, size_t errl
 /* ---------------------------------------------------------------- CSV */
 
 static const char csv_header[] =
-    "arch,workload,kind,n,rows,dtype,array_rows,array_cols,lanes,clock_ghz,strategy,passes,"
+    "arch,workload,kind,mode,n,rows,dtype,array_rows,array_cols,lanes,clock_ghz,strategy,passes,"
     "tag_elems,cycles,time_us,useful_ops,flops,utilization,compute_bound_cycles,"
     "dram_bound_cycles,dram_read_bytes,dram_write_bytes,spm_reads,spm_writes,spm_bank_conflicts,"
     "noc_flits,noc_flit_hops,functional,energy_pj,average_power_w,gops_per_w";
@@ -655,6 +721,7 @@ static void csv_row(const rep_run *r, char *buf, size_t len)
     csv_field(buf, len, &u, a->name);
     csv_field(buf, len, &u, w->name);
     csv_field(buf, len, &u, wl_kind_name(w->kind));
+    csv_field(buf, len, &u, r->analytical ? "analytical" : "cycle");
     csv_num(buf, len, &u, "%llu", (unsigned long long)w->n);
     csv_num(buf, len, &u, "%llu", (unsigned long long)w->rows);
     csv_field(buf, len, &u, util_dtype_name(w->dtype));
@@ -821,7 +888,7 @@ void rep_model_summary(FILE *f, const rep_run *r)
         }
     }
     fprintf(f, "cycles     %llu (%.3f us)%s\n", (unsigned long long)st->cycles, d.time_us,
-            m->analytical ? ", estimated in closed form (--model analytical)" : "");
+            m->analytical ? ANALYTICAL_NOTE : "");
     fprintf(f, "work       %llu useful lane ops, %llu flops, %llu multiplies, %llu weights\n",
             (unsigned long long)d.useful_ops, (unsigned long long)red.model.flops,
             (unsigned long long)red.model.macs, (unsigned long long)red.model.weights);
@@ -842,26 +909,40 @@ void rep_model_summary(FILE *f, const rep_run *r)
     }
 }
 
-void rep_model_explain(FILE *f, const rep_run *r)
+/* One search's shortlist under a heading. */
+static void explain_list(FILE *f, const char *what, const map_shortlist *l)
 {
+    fprintf(f, "explain    %s: %u candidates scored by the closed-form estimate, best first\n",
+            what, l->n_scored);
+    for (uint32_t k = 0; k < l->n; k++) {
+        const map_candidate *c = &l->c[k];
+        char cost[48] = "";
+        if (c->cost != (double)c->cycles)
+            snprintf(cost, sizeof cost, ", objective %.4g", c->cost);
+        fprintf(f, "  %u. %-70s %12llu cycles%s  (%s bound)%s\n", k + 1, c->desc,
+                (unsigned long long)c->cycles, cost, c->bottleneck,
+                k == l->chosen ? "  <- chosen" : "");
+    }
+}
+
+void rep_explain(FILE *f, const rep_run *r)
+{
+    if (r->map) {
+        explain_list(f, "butterfly-linear", &r->map->shortlist);
+        if (r->map->shortlist.chosen)
+            fprintf(f, "  (another mapping replaces the simple one only when its estimate is "
+                       "at least 5%% cheaper)\n");
+        return;
+    }
     const run_result *m = r->model;
     for (uint32_t b = 0; b < m->n_blocks; b++)
         for (uint32_t i = 0; i < m->blocks[b].n_ops; i++) {
             const run_op *o = &m->blocks[b].ops[i];
-            if (!o->n_candidates)
-                continue;
-            fprintf(f,
-                    "explain    block %u %s (%s): %u candidates scored by the closed-form "
-                    "estimate, best first\n",
-                    b, o->op.name, wl_op_kind_name(o->op.kind), o->n_scored);
-            for (uint32_t k = 0; k < o->n_candidates; k++) {
-                const map_candidate *c = &o->candidates[k];
-                char cost[48] = "";
-                if (c->cost != (double)c->cycles)
-                    snprintf(cost, sizeof cost, ", objective %.4g", c->cost);
-                fprintf(f, "  %u. %-56s %14llu cycles%s  (%s bound)%s\n", k + 1, c->desc,
-                        (unsigned long long)c->cycles, cost, c->bottleneck, k ? "" : "  <- chosen");
-            }
+            char what[96];
+            snprintf(what, sizeof what, "block %u %s (%s)", b, o->op.name,
+                     wl_op_kind_name(o->op.kind));
+            if (o->shortlist.n)
+                explain_list(f, what, &o->shortlist);
         }
 }
 
@@ -937,16 +1018,7 @@ void rep_model_json(FILE *f, const rep_run *r)
             j_u(&j, "noc_bisection_flits", o->bisection_flits);
             j_u(&j, "tags", o->tags);
             j_u(&j, "events", o->events);
-            j_u(&j, "candidates_scored", o->n_scored);
-            j_open(&j, "candidates", '[');
-            for (uint32_t k = 0; k < o->n_candidates; k++) {
-                j_open(&j, NULL, '{');
-                j_s(&j, "mapping", o->candidates[k].desc);
-                j_u(&j, "estimated_cycles", o->candidates[k].cycles);
-                j_s(&j, "bottleneck", o->candidates[k].bottleneck);
-                j_close(&j, '}');
-            }
-            j_close(&j, ']');
+            j_shortlist(&j, &o->shortlist);
             j_close(&j, '}');
         }
         j_close(&j, ']');

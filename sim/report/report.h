@@ -22,6 +22,7 @@ typedef struct rep_run {
     const run_result *model; /* model runs (map is NULL) */
     const eng_stats *st;
     bool functional;
+    bool analytical;          /* butterfly-linear runs: st is the closed-form estimate */
     const ref_compare *check; /* functional runs only */
 } rep_run;
 
@@ -54,7 +55,7 @@ void rep_reduction_of(const wl_desc *w, rep_reduction *r);
 
 void rep_summary(FILE *f, const rep_run *r);
 
-/* Writes a model run's chosen mapping as a --mapping file, atomically. */
+/* Writes a run's chosen mapping as a --mapping file, atomically. */
 int rep_write_mapping(const char *path, const rep_run *r, char *err, size_t errlen);
 
 /* Writes the run's action counts in Accelergy's action-count YAML form, atomically. */
@@ -73,8 +74,9 @@ const char *rep_model_csv_header(void);
 
 /* Model runs (report/model.c). */
 void rep_model_summary(FILE *f, const rep_run *r);
-/* --explain: for every op the mapper searched, its best candidates and their estimates. */
-void rep_model_explain(FILE *f, const rep_run *r);
+/* --explain: for the layer, or every op the mapper searched, its best candidates and
+ * their estimates. */
+void rep_explain(FILE *f, const rep_run *r);
 void rep_model_json(FILE *f, const rep_run *r);
 void rep_model_csv_row(const rep_run *r, char *buf, size_t len);
 

@@ -361,9 +361,8 @@ static void describe_op(run_op *o, const wl_op *op, const map_op_result *m)
     o->chain_pes = m->chain_pes, o->rows_per_tag = m->rows_per_tag;
     o->columns_per_chain = m->columns_per_chain, o->segments = m->segments;
     o->rows_per_chain = m->rows_per_chain;
-    o->n_candidates = m->n_candidates;
-    o->n_scored = m->n_scored;
-    memcpy(o->candidates, m->candidates, sizeof o->candidates);
+    o->intermediates = m->intermediates, o->block_rows = m->block_rows;
+    o->shortlist = m->shortlist;
 }
 
 /* Runs one mapped op: once (timing; counted repeat times) or for one instance

@@ -18,11 +18,11 @@ typedef struct run_op {
     char desc[MAP_DESC_MAX];
     /* the chosen plan in mapping-file terms (--dump-mapping) */
     uint32_t chain_pes, rows_per_tag, columns_per_chain, segments, rows_per_chain;
+    map_inter intermediates;
+    uint64_t block_rows;
     uint64_t cycles, lane_ops, events, tags;
-    uint64_t est_cycles; /* the closed-form estimate of the same program */
-    /* the mapper's search (GEMMs): the best candidates, the chosen one first */
-    uint32_t n_candidates, n_scored;
-    map_candidate candidates[MAP_MAX_CANDIDATES];
+    uint64_t est_cycles;     /* the closed-form estimate of the same program */
+    map_shortlist shortlist; /* the mapper's search (GEMMs, fused attention) */
     uint64_t dram_read_bytes, dram_write_bytes;
     uint64_t spm_reads, spm_writes, spm_conflicts;
     uint64_t flit_hops, bisection_flits;

@@ -150,7 +150,7 @@ typedef enum {
     WL_T_COUNT
 } wl_tensor;
 
-#define WL_OP_NAME_MAX 16
+#define WL_OP_NAME_MAX 24
 #define WL_MAX_BLOCK_OPS 16
 
 typedef struct wl_op {

@@ -1,0 +1,83 @@
+/* search.c: what every mapping search shares: the objective, the shortlist for --explain
+ * and the check of a mapping-file entry's keys. */
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+double map_cost(const map_forced *how, const arch_desc *a, util_dtype t,
+                const eng_estimate_total *e)
+{
+    if (!how || how->objective == MAP_LATENCY || !how->energy)
+        return (double)e->cycles;
+    double pj = how->energy(a, t, &e->counts);
+    return how->objective == MAP_ENERGY ? pj : pj * (double)e->cycles;
+}
+
+const char *map_bottleneck(const eng_phase_estimate *e)
+{
+    const double v[] = {e->t_pe, e->t_link, e->t_port, e->t_spm, e->t_dram, e->t_feed, e->t_slots};
+    static const char *const names[] = {"PE units", "NoC link",      "SPM port", "SPM banks",
+                                        "DRAM",     "in-order feed", "SPM slots"};
+    size_t k = 0;
+    for (size_t i = 1; i < sizeof v / sizeof v[0]; i++)
+        k = v[i] > v[k] ? i : k;
+    return names[k];
+}
+
+bool map_shortlist_add(map_shortlist *l, uint64_t cycles, double cost, const char *why,
+                       const char *desc, double *best)
+{
+    bool better = cost < *best;
+    *best = better ? cost : *best;
+    l->n_scored++;
+    uint32_t k = l->n < MAP_MAX_CANDIDATES ? l->n++ : MAP_MAX_CANDIDATES - 1;
+    if (k == MAP_MAX_CANDIDATES - 1 && l->n_scored > MAP_MAX_CANDIDATES && cost >= l->c[k].cost)
+        return better;
+    while (k > 0 && l->c[k - 1].cost > cost) {
+        l->c[k] = l->c[k - 1];
+        k--;
+    }
+    map_candidate *c = &l->c[k];
+    snprintf(c->desc, sizeof c->desc, "%s", desc);
+    c->cycles = cycles;
+    c->cost = cost;
+    c->bottleneck = why;
+    return better;
+}
+
+/* The keys of a mapping-file entry, in MAP_KEY_ bit order. */
+static const char *const key_names[] = {
+    "chain_pes", "rows_per_tag",    "columns_per_chain", "segments",      "rows_per_chain",
+    "layer_pes", "stages_per_pass", "pipelines",         "intermediates", "block_rows"};
+
+static unsigned keys_set(const map_force *f)
+{
+    return (f->chain_pes ? MAP_KEY_CHAIN_PES : 0) | (f->rows_per_tag ? MAP_KEY_ROWS_PER_TAG : 0) |
+           (f->columns_per_chain ? MAP_KEY_COLUMNS_PER_CHAIN : 0) |
+           (f->segments ? MAP_KEY_SEGMENTS : 0) | (f->rows_per_chain ? MAP_KEY_ROWS_PER_CHAIN : 0) |
+           (f->layer_pes ? MAP_KEY_LAYER_PES : 0) |
+           (f->stages_per_pass ? MAP_KEY_STAGES_PER_PASS : 0) |
+           (f->pipelines ? MAP_KEY_PIPELINES : 0) |
+           (f->intermediates != MAP_INTER_ANY ? MAP_KEY_INTERMEDIATES : 0) |
+           (f->block_rows ? MAP_KEY_BLOCK_ROWS : 0);
+}
+
+int map_force_keys(const map_force *f, unsigned allowed, const char *what, char *err, size_t errlen)
+{
+    unsigned extra = f ? keys_set(f) & ~allowed : 0;
+    if (!extra)
+        return UTIL_OK;
+    size_t bad = 0;
+    while (!(extra & (1u << bad)))
+        bad++;
+    char takes[160] = "";
+    size_t len = 0;
+    for (size_t k = 0; k < sizeof key_names / sizeof key_names[0]; k++)
+        if (allowed & (1u << k) && len < sizeof takes)
+            len += (size_t)snprintf(takes + len, sizeof takes - len, "%s%s", len ? ", " : "",
+                                    key_names[k]);
+    return util_fail(UTIL_ECONFIG, err, errlen, "%s: %s: %s does not apply to %s (%s%s)", f->where,
+                     f->op, key_names[bad], what,
+                     allowed ? "it takes " : "it takes no mapping keys", allowed ? takes : "");
+}
