@@ -214,6 +214,39 @@ START_TEST(test_op_counts_butterfly)
 }
 END_TEST
 
+/* Roundings per op (the functional tolerance's weight): once per stage of a transform,
+ * once per other op. A FABNet block at 64 tokens, hidden 768, FFN 3072: Fourier mixing
+ * 10 (1024-point hidden FFT) + 6 (64-point sequence FFT), o-proj 10 (1024-point
+ * butterfly), ffn1 and ffn2 12 each (4096 points), GELU, two adds and two layernorms 1
+ * each: 55. A dense block's 14 ops count 14. */
+START_TEST(test_roundings)
+{
+    wl_desc d = model(64, 768, 12, 3072, 1, WL_MIX_FFT, WL_LIN_BUTTERFLY, WL_LIN_BUTTERFLY, 1);
+    wl_op ops[WL_MAX_BLOCK_OPS];
+    uint32_t n = wl_block_ops(&d, 0, ops), total = 0;
+    for (uint32_t i = 0; i < n; i++)
+        total += wl_op_roundings(&ops[i]);
+    ck_assert_uint_eq(wl_op_roundings(find(ops, n, "mix")), 16);
+    ck_assert_uint_eq(wl_op_roundings(find(ops, n, "o-proj")), 10);
+    ck_assert_uint_eq(total, 55);
+    d.blocks[0].mixer = WL_MIX_FFT_COMPRESS; /* 16-token chunks: log2(16) sequence stages */
+    d.blocks[0].chunk = 16;
+    n = wl_block_ops(&d, 0, ops);
+    ck_assert_uint_eq(wl_op_roundings(find(ops, n, "mix")), 10 + 4);
+    d.blocks[0].ffn = WL_LIN_BLOCK_BUTTERFLY; /* tiles of 8 on 4096: log2(512) stages */
+    d.blocks[0].block_size = 8;
+    n = wl_block_ops(&d, 0, ops);
+    ck_assert_uint_eq(wl_op_roundings(find(ops, n, "ffn1")), 9);
+    d = model(64, 768, 12, 3072, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+    n = wl_block_ops(&d, 0, ops);
+    total = 0;
+    for (uint32_t i = 0; i < n; i++)
+        total += wl_op_roundings(&ops[i]);
+    ck_assert_uint_eq(n, 14);
+    ck_assert_uint_eq(total, 14);
+}
+END_TEST
+
 START_TEST(test_reduction_against_dense)
 {
     /* a dense model is its own counterpart; a FABNet-style one is far cheaper */
@@ -760,6 +793,7 @@ int main(void)
     tcase_add_test(tc, test_model_set_overrides);
     tcase_add_test(tc, test_op_counts_dense);
     tcase_add_test(tc, test_op_counts_butterfly);
+    tcase_add_test(tc, test_roundings);
     tcase_add_test(tc, test_reduction_against_dense);
     tcase_add_test(tc, test_functional_dense);
     tcase_add_test(tc, test_functional_butterfly);

@@ -285,7 +285,7 @@ START_TEST(test_step_interface_two_sims)
 }
 END_TEST
 
-/* The mapper's choice (map_butterfly_best) against the simple stage-per-layer mapping,
+/* The mapper's choice (map_butterfly_search) against the simple stage-per-layer mapping,
  * both simulated cycle by cycle: never slower, and wherever it chose another mapping
  * (streaming through more layers, pipelines side by side, or intermediates kept on chip)
  * strictly faster; where it keeps intermediates on chip, with strictly less DRAM
