@@ -126,6 +126,8 @@ run "4K x 3072 (4x the data)" 4096 3072
 run "4K x 12288 (16x the data)" 4096 12288
 run "64K x 256 (16x the data)" 65536 256
 run "functional 4K x 768" 4096 768 --functional
+run "analytical 4K x 768" 4096 768 --model=analytical
+run "analytical 4K x 12288" 4096 12288 --model=analytical
 
 echo
 echo "| model (issue 3) | simulated cycles | flops | PE util | events | host s | peak RSS MB |"

@@ -12,7 +12,8 @@
  * the instruction graph. Then it schedules the phase tag by tag (schedule() below): the
  * configuration of the instructions through two staging buffers, the fetch of each tag
  * into a free input slot, the in-order feed limited by the pe.tags slots each
- * instruction holds, the flow through the array at the busiest on-chip resource's pace,
+ * instruction holds, the flow through the array at the busiest on-chip resource's pace
+ * (tags queue inside it for instructions still being configured and for output slots),
  * and the store of each tag out of its output slot, with weights, inputs and outputs
  * sharing one DRAM queue. The first ENG_EST_TAGS tags are scheduled one by one; the rest
  * go at the pace of the last ones. A phase costs its repeats. It reads only the program
@@ -169,6 +170,12 @@ typedef struct est_sched {
     double latency;             /* first feed -> last result written into the SPM */
     const double *rest;         /* per instruction: its start -> the tag's last result written */
     const double *weight_dram;  /* per instruction: DRAM cycles of its weights (busiest channel) */
+    const double *back;         /* per instruction fed from the SPM: its credit's way back, or -1 */
+    const double *itime;        /* per instruction: its start -> its result */
+    const double *xlat;         /* per transfer between instructions: result -> its consumer */
+    double spm_drain;           /* bank cycles to write one tag's results into its output slot */
+    uint64_t hold;              /* tags the array holds: pe.tags per instruction on a path */
+    uint32_t fed_n;             /* 1 + the last instruction fed from the SPM or feeding one */
     double t_comp;              /* PE, link, port and bank limits on the tag interval */
     double drain_loop;          /* fire -> result in the SPM -> output slot credit, less DRAM */
 } est_sched;
@@ -230,6 +237,32 @@ static double dram_serve(dram_cal *d, double issue, double dur)
     return t;
 }
 
+/* When the instructions fed from the SPM first return a credit: each has finished a tag
+ * that waited for its own configuration and its producers' (ready: configured + its time,
+ * for the first fed_n instructions; overwritten). */
+static double first_done(const est_sched *c, double *ready)
+{
+    const eng_phase *f = c->f;
+    bool changed = true;
+    for (uint32_t sweep = 0; changed && sweep <= c->fed_n; sweep++) {
+        changed = false;
+        for (uint32_t x = 0; x < f->n_xfer; x++) {
+            const eng_xfer *tx = &f->xfer[x];
+            if (tx->src_instr < 0 || tx->dst_instr < 0 || (uint32_t)tx->src_instr >= c->fed_n ||
+                (uint32_t)tx->dst_instr >= c->fed_n)
+                continue;
+            double r = ready[tx->src_instr] + c->xlat[x] + c->itime[tx->dst_instr];
+            if (r > ready[tx->dst_instr])
+                ready[tx->dst_instr] = r, changed = true;
+        }
+    }
+    double done = 0;
+    for (uint32_t i = 0; i < c->fed_n; i++)
+        if (c->back[i] >= 0)
+            done = fmax(done, ready[i] + c->back[i]);
+    return done;
+}
+
 /* One repeat of a phase, request by request: the controller configures instructions
  * in order through two staging buffers, fetches a tag when an input slot is free, feeds
  * it in order once its instructions hold fewer than pe.tags tags, and stores a tag when
@@ -244,34 +277,53 @@ static double schedule(const est_sched *c, double lat)
     if (n == 0)
         return 1;
     size_t reqs = (size_t)f->n_instr + 2 * n + 1;
-    double *v = malloc(sizeof *v * (5 * n + 2 * reqs));
+    double *v = malloc(sizeof *v * (6 * n + 2 * reqs + f->n_instr));
     if (!v)
         return -1;
     double *in_ready = v, *fs = v + n, *fe = v + 2 * n, *cs = v + 3 * n, *stored = v + 4 * n;
-    dram_cal dram = {v + 5 * n, v + 5 * n + reqs, 0};
+    double *written = v + 5 * n, *ready = v + 6 * n + 2 * reqs;
+    dram_cal dram = {v + 6 * n, v + 6 * n + reqs, 0};
     /* when the last configuration, input and store were issued */
     double cfg_issue = 0, in_issue = 0, st_issue = 0;
-    uint64_t ki = 0, kf = 0, kc = 0, ko = 0, tags = a->pe.tags;
+    uint64_t ki = 0, kf = 0, kc = 0, kw = 0, ko = 0, tags = a->pe.tags, hold = c->hold;
     uint32_t j = 0;
     double stage[2] = {0, 0}; /* when each staging buffer is free again */
-    double cfg_done = 0, wpc = (double)a->spm.banks * a->spm.ports;
+    double cfg_done = 0, fed_cfg = 0, wpc = (double)a->spm.banks * a->spm.ports;
     for (;;) {
-        bool cfg_known = j == f->n_instr;
-        /* feed tags in order: an instruction holds pe.tags of them, so tag k waits until
-         * the deepest fed instruction has finished tag k - pe.tags ... */
-        while (kf < ki && (kf < tags || (cfg_known && kc > kf - tags))) {
-            double credit =
-                kf >= tags ? fmax(cs[kf - tags] + c->feed_depth + c->feed_time, cfg_done) : 0;
-            fs[kf] = fmax(fmax(in_ready[kf], kf ? fe[kf - 1] : 0), credit);
-            fe[kf] = fs[kf] + c->feed_time;
-            kf++;
-        }
-        /* ... and it flows through the array once an output slot is free for it */
-        while (kc < kf && (kc < f->out_slots || ko > kc - f->out_slots)) {
-            double out_free = kc >= f->out_slots ? stored[kc - f->out_slots] + 2 : 0;
-            cs[kc] = fmax(fmax(fs[kc], kc ? cs[kc - 1] + c->t_comp : 0),
-                          out_free + c->drain_loop - c->latency);
-            kc++;
+        bool cfg_known = j == f->n_instr, moved = true;
+        while (moved) {
+            moved = false;
+            /* feed tags in order: an instruction holds pe.tags of them, so tag k waits until
+             * the fed instructions, once configured, have finished tag k - pe.tags, and
+             * until the array, full of tags waiting for later instructions (their
+             * configuration or an output slot), has let tag k - hold out ... */
+            while (kf < ki && (kf < tags || (j >= c->fed_n && kc > kf - tags &&
+                                             (kf < hold || kw > kf - hold)))) {
+                double credit = 0;
+                if (kf >= tags)
+                    credit = fmax(cs[kf - tags] + c->feed_depth + c->feed_time,
+                                  fmax(fed_cfg, kf >= hold ? written[kf - hold] : 0));
+                fs[kf] = fmax(fmax(in_ready[kf], kf ? fe[kf - 1] : 0), credit);
+                fe[kf] = fs[kf] + c->feed_time;
+                kf++, moved = true;
+            }
+            /* ... and it flows through the array at the pace of its busiest resource */
+            while (kc < kf) {
+                cs[kc] = fmax(fs[kc], kc ? cs[kc - 1] + c->t_comp : 0);
+                kc++, moved = true;
+            }
+            /* Its results are in the output slot a latency later, but not before the
+             * instructions it waits for are configured (the tags queued there then leave at
+             * the array's pace), nor before the last instructions have an output-slot
+             * credit. The slot's banks take its results one write at a time. */
+            while (kw < kc && cfg_known && (kw < f->out_slots || ko > kw - f->out_slots)) {
+                double out = fmax(cs[kw] + c->latency, cfg_done);
+                if (kw)
+                    out = fmax(out, written[kw - 1] - c->spm_drain + c->t_comp);
+                if (kw >= f->out_slots)
+                    out = fmax(out, stored[kw - f->out_slots] + 2 + c->drain_loop);
+                written[kw++] = out + c->spm_drain, moved = true;
+            }
         }
         /* the next DRAM request of each stream, when it can be known */
         double t_cfg = INFINITY, t_in = INFINITY, t_out = INFINITY;
@@ -279,10 +331,8 @@ static double schedule(const est_sched *c, double lat)
             t_cfg = fmax(cfg_issue, fmin(stage[0], stage[1])) + 1;
         if (ki < n && (ki < f->in_slots || kf > ki - f->in_slots))
             t_in = fmax(in_issue, ki >= f->in_slots ? fe[ki - f->in_slots] : 0) + 1;
-        if (ko < kc && cfg_known) {
-            double written = fmax(cs[ko] + c->latency, cfg_done);
-            t_out = fmax(st_issue, written + 1) + c->spm_out + 2;
-        }
+        if (ko < kw)
+            t_out = fmax(st_issue, written[ko] + 1) + c->spm_out + 2;
         if (t_cfg == INFINITY && t_in == INFINITY && t_out == INFINITY)
             break;
         if (t_cfg <= t_in && t_cfg <= t_out) {
@@ -297,7 +347,9 @@ static double schedule(const est_sched *c, double lat)
             stage[slot] = sent;
             double configured = sent + ceil(bytes / arch_link_bytes(a)) + 2;
             cfg_done = fmax(cfg_done, configured + c->rest[j]);
-            j++;
+            ready[j] = configured + a->pe.config_cycles + c->itime[j];
+            if (++j == c->fed_n)
+                fed_cfg = first_done(c, ready);
         } else if (t_in <= t_out) {
             in_issue = t_in;
             in_ready[ki] = (c->in_bytes > 0 ? dram_serve(&dram, t_in + 1, c->in_bytes / c->bpc)
@@ -388,7 +440,8 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
                 (double)eng_fu_interval(a, t, arch_lanes(a, t), (arch_fu_kind)u);
     }
     double feed_depth = 0, end = 0;
-    double *bank = calloc(2 * (size_t)a->spm.banks, sizeof *bank), *feed_bank = bank + a->spm.banks;
+    double *bank = calloc(3 * (size_t)a->spm.banks, sizeof *bank), *feed_bank = bank + a->spm.banks;
+    double *drain_bank = feed_bank + a->spm.banks;
     if (!bank) {
         free(load), free(busy), free(port_inj), free(ready), free(fed_at);
         return UTIL_ERUN;
@@ -412,6 +465,8 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
             double words = bank_load(a, w, &tx->spm, bank);
             tag.spm_writes += tx->dst_instr < 0 ? words : 0;
         }
+        if (tx->dst_instr < 0)
+            bank_load(a, w, &tx->spm, drain_bank);
         /* counts: a message is at least one flit; one within a PE never enters the NoC */
         if (src != dst) {
             double n = fmax(1, flits);
@@ -553,12 +608,61 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     /* Per instruction: how long a tag still needs once it starts, and the DRAM time of
      * its weights (strided weights may fall on one channel). */
     size_t ni = f->n_instr;
-    double *per = malloc(sizeof *per * (2 * ni + 1));
+    double *per = malloc(sizeof *per * (6 * ni + f->n_xfer + 1));
     if (!per) {
         free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(bank);
         return UTIL_ERUN;
     }
-    double *rest = per, *wdram = per + ni;
+    double *rest = per, *wdram = per + ni, *back = per + 2 * ni, *depth = per + 3 * ni;
+    double *itime = per + 4 * ni, *up = per + 5 * ni, *xlat = per + 6 * ni;
+    /* An instruction fed from the SPM returns the credit for a tag when it has finished
+     * it; a tag waits at an unconfigured instruction behind pe.tags tags at each one
+     * before it on its path, so the array holds pe.tags per instruction of the longest path. */
+    double max_depth = 1;
+    uint32_t fed_n = 0;
+    for (uint32_t i = 0; i < ni; i++)
+        back[i] = -1, depth[i] = 1, up[i] = 0, itime[i] = (double)instr_time(a, t, &f->instr[i]);
+    for (uint32_t x = 0; x < f->n_xfer; x++) {
+        const eng_xfer *tx = &f->xfer[x];
+        if (tx->src_instr >= 0 || tx->dst_instr < 0)
+            continue;
+        uint32_t r0, c0, r1, c1, i = (uint32_t)tx->dst_instr;
+        node_pos(&m, f->instr[i].pe, &r0, &c0);
+        node_pos(&m, m.routers + tx->spm_port, &r1, &c1);
+        double way = 1 + (double)((r0 > r1 ? r0 - r1 : r1 - r0) + (c0 > c1 ? c0 - c1 : c1 - c0)) *
+                             a->noc.hop_latency;
+        back[i] = fmax(back[i], way), up[i] = 1;
+    }
+    for (uint32_t x = 0; x < f->n_xfer; x++) {
+        const eng_xfer *tx = &f->xfer[x];
+        xlat[x] = 0;
+        if (tx->src_instr < 0 || tx->dst_instr < 0)
+            continue;
+        uint32_t r0, c0, r1, c1;
+        node_pos(&m, f->instr[tx->src_instr].pe, &r0, &c0);
+        node_pos(&m, f->instr[tx->dst_instr].pe, &r1, &c1);
+        double hops = (double)((r0 > r1 ? r0 - r1 : r1 - r0) + (c0 > c1 ? c0 - c1 : c1 - c0));
+        xlat[x] = 1 + hops * a->noc.hop_latency + ceil((double)tx->elems * w / link_bytes);
+    }
+    /* (and the fed instructions wait for the configuration of those feeding them) */
+    changed = true;
+    for (uint32_t sweep = 0; changed && sweep <= ni; sweep++) {
+        changed = false;
+        for (uint32_t x = 0; x < f->n_xfer; x++) {
+            const eng_xfer *tx = &f->xfer[x];
+            if (tx->src_instr < 0 || tx->dst_instr < 0)
+                continue;
+            double d = depth[tx->src_instr] + 1;
+            if (d > depth[tx->dst_instr] && d <= ni)
+                depth[tx->dst_instr] = d, changed = true;
+            if (up[tx->dst_instr] && !up[tx->src_instr])
+                up[tx->src_instr] = 1, changed = true;
+        }
+    }
+    for (uint32_t i = 0; i < ni; i++) {
+        max_depth = fmax(max_depth, depth[i]);
+        fed_n = up[i] ? i + 1 : fed_n;
+    }
     for (uint32_t i = 0; i < ni; i++) {
         const eng_instr *in = &f->instr[i];
         rest[i] = end + t_drain - (ready[i] - (double)instr_time(a, t, in));
@@ -589,6 +693,12 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         .latency = end + t_drain,
         .rest = rest,
         .weight_dram = wdram,
+        .back = back,
+        .itime = itime,
+        .xlat = xlat,
+        .spm_drain = max_of(drain_bank, a->spm.banks) / a->spm.ports,
+        .hold = (uint64_t)max_depth * a->pe.tags,
+        .fed_n = fed_n,
         .t_comp = fmax(fmax(t_pe, t_link), fmax(t_port, t_spm)),
         .drain_loop = drain_loop,
     };
