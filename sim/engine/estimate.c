@@ -42,6 +42,15 @@ static void node_pos(const mesh *m, uint32_t node, uint32_t *r, uint32_t *c)
     *c = port < rows ? 0 : cols - 1;
 }
 
+/* Mesh hops between two nodes (routers or SPM ports), as a transfer's latency counts them. */
+static double hops_between(const mesh *m, uint32_t from, uint32_t to)
+{
+    uint32_t r0, c0, r1, c1;
+    node_pos(m, from, &r0, &c0);
+    node_pos(m, to, &r1, &c1);
+    return (double)((r0 > r1 ? r0 - r1 : r1 - r0) + (c0 > c1 ? c0 - c1 : c1 - c0));
+}
+
 static uint32_t stride_for(const arch_desc *a, uint32_t dist, uint32_t *skip)
 {
     uint32_t best = 1;
@@ -427,10 +436,15 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     double *port_inj = calloc(2 * a->array.rows, sizeof *port_inj);
     double *ready = calloc(f->n_instr + 1, sizeof *ready);
     double *fed_at = calloc(f->n_instr + 1, sizeof *fed_at);
-    if (!load || !busy || !port_inj || !ready || !fed_at) {
-        free(load), free(busy), free(port_inj), free(ready), free(fed_at);
+    /* per instruction and per transfer, below */
+    size_t ni = f->n_instr;
+    double *per = malloc(sizeof *per * (6 * ni + f->n_xfer + 1));
+    if (!load || !busy || !port_inj || !ready || !fed_at || !per) {
+        free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(per);
         return UTIL_ERUN;
     }
+    double *rest = per, *wdram = per + ni, *back = per + 2 * ni, *depth = per + 3 * ni;
+    double *itime = per + 4 * ni, *up = per + 5 * ni, *xlat = per + 6 * ni;
     /* PE units and injection links, per tag */
     for (uint32_t i = 0; i < f->n_instr; i++) {
         const eng_instr *in = &f->instr[i];
@@ -443,7 +457,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     double *bank = calloc(3 * (size_t)a->spm.banks, sizeof *bank), *feed_bank = bank + a->spm.banks;
     double *drain_bank = feed_bank + a->spm.banks;
     if (!bank) {
-        free(load), free(busy), free(port_inj), free(ready), free(fed_at);
+        free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(per);
         return UTIL_ERUN;
     }
     est_counts tag; /* what one tag moves (count_phase) */
@@ -476,7 +490,17 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         tag.buf_writes += tx->dst_instr >= 0 ? tx->elems : 0;
     }
     /* One tag's latency: an instruction starts when its last input has arrived and is
-     * ready instr_time later; sweeps settle producers listed after their consumers. */
+     * ready instr_time later (itime); a transfer arrives xlat after its source is ready.
+     * Sweeps settle producers listed after their consumers. */
+    for (uint32_t i = 0; i < ni; i++)
+        itime[i] = (double)instr_time(a, t, &f->instr[i]);
+    for (uint32_t x = 0; x < f->n_xfer; x++) {
+        const eng_xfer *tx = &f->xfer[x];
+        uint32_t src = tx->src_instr >= 0 ? f->instr[tx->src_instr].pe : m.routers + tx->spm_port;
+        uint32_t dst = tx->dst_instr >= 0 ? f->instr[tx->dst_instr].pe : m.routers + tx->spm_port;
+        xlat[x] = 1 + hops_between(&m, src, dst) * a->noc.hop_latency +
+                  ceil((double)tx->elems * w / link_bytes);
+    }
     bool changed = true;
     for (uint32_t sweep = 0; changed && sweep <= f->n_instr; sweep++) {
         changed = false;
@@ -484,17 +508,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         end = 0;
         for (uint32_t x = 0; x < f->n_xfer; x++) {
             const eng_xfer *tx = &f->xfer[x];
-            double flits = ceil((double)tx->elems * w / link_bytes);
-            uint32_t src =
-                tx->src_instr >= 0 ? f->instr[tx->src_instr].pe : m.routers + tx->spm_port;
-            uint32_t dst =
-                tx->dst_instr >= 0 ? f->instr[tx->dst_instr].pe : m.routers + tx->spm_port;
-            uint32_t r0, c0, r1, c1;
-            node_pos(&m, src, &r0, &c0);
-            node_pos(&m, dst, &r1, &c1);
-            double hops = (double)((r0 > r1 ? r0 - r1 : r1 - r0) + (c0 > c1 ? c0 - c1 : c1 - c0));
-            double arrive = (tx->src_instr >= 0 ? ready[tx->src_instr] : 0) + 1 +
-                            hops * a->noc.hop_latency + flits;
+            double arrive = (tx->src_instr >= 0 ? ready[tx->src_instr] : 0) + xlat[x];
             if (tx->dst_instr >= 0) {
                 if (arrive > fed_at[tx->dst_instr])
                     fed_at[tx->dst_instr] = arrive;
@@ -503,26 +517,28 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
             }
         }
         for (uint32_t i = 0; i < f->n_instr; i++) {
-            double r = fed_at[i] + (double)instr_time(a, t, &f->instr[i]);
+            double r = fed_at[i] + itime[i];
             changed |= r != ready[i];
             ready[i] = r;
         }
     }
-    /* how far into a tag's latency the controller must still feed it */
+    /* An instruction fed from the SPM returns the credit for tag t + pe.tags when it has
+     * finished tag t (back: the credit's way to the port; -1 when not fed from the SPM);
+     * feed_depth is how far into a tag's latency the controller must still feed it. */
+    for (uint32_t i = 0; i < ni; i++)
+        back[i] = -1, up[i] = 0;
     for (uint32_t x = 0; x < f->n_xfer; x++) {
         const eng_xfer *tx = &f->xfer[x];
-        if (tx->src_instr < 0 && tx->dst_instr >= 0) {
-            /* its credit for tag t + pe.tags comes back when it has finished tag t */
-            uint32_t r0, c0, r1, c1;
-            node_pos(&m, f->instr[tx->dst_instr].pe, &r0, &c0);
-            node_pos(&m, m.routers + tx->spm_port, &r1, &c1);
-            double back =
-                1 + (double)((r0 > r1 ? r0 - r1 : r1 - r0) + (c0 > c1 ? c0 - c1 : c1 - c0)) *
-                        a->noc.hop_latency;
-            double done = ready[tx->dst_instr] + back;
-            feed_depth = done > feed_depth ? done : feed_depth;
-        }
+        if (tx->src_instr >= 0 || tx->dst_instr < 0)
+            continue;
+        uint32_t i = (uint32_t)tx->dst_instr;
+        double way =
+            1 + hops_between(&m, f->instr[i].pe, m.routers + tx->spm_port) * a->noc.hop_latency;
+        back[i] = fmax(back[i], way), up[i] = 1;
     }
+    for (uint32_t i = 0; i < ni; i++)
+        if (back[i] >= 0)
+            feed_depth = fmax(feed_depth, ready[i] + back[i]);
     double t_pe = 0, t_link = 0, t_port = 0;
     for (uint32_t pe = 0; pe < m.routers; pe++) {
         for (uint32_t u = 0; u <= ARCH_FU_COUNT; u++) {
@@ -588,12 +604,8 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         const eng_xfer *tx = &f->xfer[x];
         if (tx->dst_instr >= 0 || tx->src_instr < 0)
             continue;
-        const eng_instr *in = &f->instr[tx->src_instr];
-        uint32_t r0, c0, r1, c1;
-        node_pos(&m, in->pe, &r0, &c0);
-        node_pos(&m, m.routers + tx->spm_port, &r1, &c1);
-        double hops = (double)((r0 > r1 ? r0 - r1 : r1 - r0) + (c0 > c1 ? c0 - c1 : c1 - c0));
-        double loop = (double)instr_time(a, t, in) + 2 * (1 + hops * a->noc.hop_latency) +
+        double hops = hops_between(&m, f->instr[tx->src_instr].pe, m.routers + tx->spm_port);
+        double loop = itime[tx->src_instr] + 2 * (1 + hops * a->noc.hop_latency) +
                       ceil((double)tx->elems * w / link_bytes);
         drain_loop = loop > drain_loop ? loop : drain_loop;
     }
@@ -605,46 +617,13 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     double t_drain = 0, wpc = (double)a->spm.banks * a->spm.ports;
     for (uint32_t q = 0; q < 2 * a->array.rows; q++)
         t_drain = fmax(t_drain, load[(size_t)m.routers * m.link_dirs + q]);
-    /* Per instruction: how long a tag still needs once it starts, and the DRAM time of
-     * its weights (strided weights may fall on one channel). */
-    size_t ni = f->n_instr;
-    double *per = malloc(sizeof *per * (6 * ni + f->n_xfer + 1));
-    if (!per) {
-        free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(bank);
-        return UTIL_ERUN;
-    }
-    double *rest = per, *wdram = per + ni, *back = per + 2 * ni, *depth = per + 3 * ni;
-    double *itime = per + 4 * ni, *up = per + 5 * ni, *xlat = per + 6 * ni;
-    /* An instruction fed from the SPM returns the credit for a tag when it has finished
-     * it; a tag waits at an unconfigured instruction behind pe.tags tags at each one
-     * before it on its path, so the array holds pe.tags per instruction of the longest path. */
+    /* A tag waits at an unconfigured instruction behind pe.tags tags at each one before it
+     * on its path, so the array holds pe.tags per instruction of the longest path; the fed
+     * instructions wait for the configuration of those feeding them (up). */
     double max_depth = 1;
     uint32_t fed_n = 0;
     for (uint32_t i = 0; i < ni; i++)
-        back[i] = -1, depth[i] = 1, up[i] = 0, itime[i] = (double)instr_time(a, t, &f->instr[i]);
-    for (uint32_t x = 0; x < f->n_xfer; x++) {
-        const eng_xfer *tx = &f->xfer[x];
-        if (tx->src_instr >= 0 || tx->dst_instr < 0)
-            continue;
-        uint32_t r0, c0, r1, c1, i = (uint32_t)tx->dst_instr;
-        node_pos(&m, f->instr[i].pe, &r0, &c0);
-        node_pos(&m, m.routers + tx->spm_port, &r1, &c1);
-        double way = 1 + (double)((r0 > r1 ? r0 - r1 : r1 - r0) + (c0 > c1 ? c0 - c1 : c1 - c0)) *
-                             a->noc.hop_latency;
-        back[i] = fmax(back[i], way), up[i] = 1;
-    }
-    for (uint32_t x = 0; x < f->n_xfer; x++) {
-        const eng_xfer *tx = &f->xfer[x];
-        xlat[x] = 0;
-        if (tx->src_instr < 0 || tx->dst_instr < 0)
-            continue;
-        uint32_t r0, c0, r1, c1;
-        node_pos(&m, f->instr[tx->src_instr].pe, &r0, &c0);
-        node_pos(&m, f->instr[tx->dst_instr].pe, &r1, &c1);
-        double hops = (double)((r0 > r1 ? r0 - r1 : r1 - r0) + (c0 > c1 ? c0 - c1 : c1 - c0));
-        xlat[x] = 1 + hops * a->noc.hop_latency + ceil((double)tx->elems * w / link_bytes);
-    }
-    /* (and the fed instructions wait for the configuration of those feeding them) */
+        depth[i] = 1;
     changed = true;
     for (uint32_t sweep = 0; changed && sweep <= ni; sweep++) {
         changed = false;
@@ -665,7 +644,9 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     }
     for (uint32_t i = 0; i < ni; i++) {
         const eng_instr *in = &f->instr[i];
-        rest[i] = end + t_drain - (ready[i] - (double)instr_time(a, t, in));
+        /* how long a tag still needs once it starts, and the DRAM time of its weights
+         * (strided weights may fall on one channel) */
+        rest[i] = end + t_drain - (ready[i] - itime[i]);
         double wchan[64] = {0};
         eng_pattern wp = {in->weight_addr, in->weight_elems, in->weight_elems, 1};
         if (in->weight_run)

@@ -49,6 +49,8 @@ enum {
     MAP_KEY_INTERMEDIATES = 1u << 8,
     MAP_KEY_BLOCK_ROWS = 1u << 9
 };
+/* The keys entry f sets, as "layer_pes = 4, intermediates = \"spm\"" (in key order). */
+void map_force_describe(const map_force *f, char *buf, size_t len);
 /* UTIL_ECONFIG naming the entry's first key outside `allowed` and what `what` (the kind
  * of op) takes; UTIL_OK when there is none or f is NULL. */
 int map_force_keys(const map_force *f, unsigned allowed, const char *what, char *err,

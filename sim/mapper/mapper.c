@@ -513,8 +513,14 @@ static uint64_t tag_vectors(const wl_butterfly *b, const plan *pl)
  * fitting (onchip_block_rows): several passes, whole tags, a divisor of rows. */
 static bool block_ok(const wl_butterfly *b, const plan *pl, uint64_t br, uint64_t fit)
 {
-    uint64_t v = pl->T >= b->n ? pl->T / b->n : 1;
+    uint64_t v = tag_vectors(b, pl) / pl->pipes;
     return br && br <= fit && b->rows % br == 0 && br % v == 0 && br >= tag_vectors(b, pl);
+}
+
+/* Whether layers of R PEs exist: a power of two of PE rows. */
+static bool layer_height_ok(const arch_desc *a, uint32_t R)
+{
+    return R && !(R & (R - 1)) && R <= a->array.rows;
 }
 
 /* The plans the search weighs, narrowed by the mapping-file entry f (NULL: none): for
@@ -568,7 +574,7 @@ static uint32_t candidate_plans(const arch_desc *a, const wl_butterfly *b, const
 static int plan_check(const arch_desc *a, const wl_butterfly *b, uint32_t R, uint32_t G, uint32_t k,
                       plan *pl, char *err, size_t errlen)
 {
-    if (!R || (R & (R - 1)) || R > a->array.rows)
+    if (!layer_height_ok(a, R))
         return util_fail(UTIL_ERUN, err, errlen,
                          "layers of %u PEs: a layer takes a power of two of PE rows, at most "
                          "array.rows = %u",
@@ -635,7 +641,7 @@ static int layer_entry(const arch_desc *a, const wl_butterfly *b, const map_forc
                          "block = 0, op = \"%s\"",
                          (*f)->where, (*f)->block, (*f)->op, name);
     uint32_t R = (*f)->layer_pes;
-    if (R && ((R & (R - 1)) || R > a->array.rows))
+    if (R && !layer_height_ok(a, R))
         return util_fail(UTIL_ECONFIG, err, errlen,
                          "%s: layer_pes = %u: a layer takes a power of two of PE rows, at most "
                          "array.rows = %u",
@@ -662,23 +668,6 @@ static bool allows(const map_force *f, const plan *pl, uint64_t rows)
                   (f->intermediates != MAP_INTER_DRAM || !rows) &&
                   (f->intermediates != MAP_INTER_SPM || rows) &&
                   (!f->block_rows || f->block_rows == rows));
-}
-
-/* The keys entry f fixes, as "layer_pes = 4, pipelines = 2". */
-static void fixed_keys(const map_force *f, char *buf, size_t len)
-{
-    static const char *const where[] = {"", "\"dram\"", "\"spm\""};
-    const char *names[] = {"layer_pes", "pipelines", "stages_per_pass", "block_rows"};
-    uint64_t v[] = {f->layer_pes, f->pipelines, f->stages_per_pass, f->block_rows};
-    size_t used = 0;
-    buf[0] = '\0';
-    for (size_t i = 0; i < 4 && used < len; i++)
-        if (v[i])
-            used += (size_t)snprintf(buf + used, len - used, "%s%s = %llu", used ? ", " : "",
-                                     names[i], (unsigned long long)v[i]);
-    if (f->intermediates && used < len)
-        snprintf(buf + used, len - used, "%sintermediates = %s", used ? ", " : "",
-                 where[f->intermediates]);
 }
 
 /* One line for --explain. */
@@ -753,10 +742,12 @@ int map_butterfly_search(const arch_desc *a, const wl_butterfly *b, bool functio
         map_free(&m);
     }
     if (best == INFINITY) {
-        char keys[160];
-        fixed_keys(f ? f : &(map_force){0}, keys, sizeof keys);
+        char keys[160] = "";
+        plan unfit;
+        if (f)
+            map_force_describe(f, keys, sizeof keys);
         if (f && f->layer_pes && f->pipelines && f->stages_per_pass &&
-            plan_check(a, b, f->layer_pes, f->pipelines, f->stages_per_pass, &plans[0], scratch,
+            plan_check(a, b, f->layer_pes, f->pipelines, f->stages_per_pass, &unfit, scratch,
                        sizeof scratch))
             return util_fail(UTIL_ECONFIG, err, errlen, "%s: %s", f->where, scratch);
         return util_fail(f ? UTIL_ECONFIG : UTIL_ERUN, err, errlen,

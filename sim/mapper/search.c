@@ -50,17 +50,40 @@ bool map_shortlist_add(map_shortlist *l, uint64_t cycles, double cost, const cha
 static const char *const key_names[] = {
     "chain_pes", "rows_per_tag",    "columns_per_chain", "segments",      "rows_per_chain",
     "layer_pes", "stages_per_pass", "pipelines",         "intermediates", "block_rows"};
+#define N_KEYS (sizeof key_names / sizeof key_names[0])
+
+/* Key k's value in entry f (0: not set; intermediates as its map_inter). */
+static uint64_t key_value(const map_force *f, size_t k)
+{
+    const uint64_t v[N_KEYS] = {f->chain_pes,       f->rows_per_tag,   f->columns_per_chain,
+                                f->segments,        f->rows_per_chain, f->layer_pes,
+                                f->stages_per_pass, f->pipelines,      (uint64_t)f->intermediates,
+                                f->block_rows};
+    return v[k];
+}
 
 static unsigned keys_set(const map_force *f)
 {
-    return (f->chain_pes ? MAP_KEY_CHAIN_PES : 0) | (f->rows_per_tag ? MAP_KEY_ROWS_PER_TAG : 0) |
-           (f->columns_per_chain ? MAP_KEY_COLUMNS_PER_CHAIN : 0) |
-           (f->segments ? MAP_KEY_SEGMENTS : 0) | (f->rows_per_chain ? MAP_KEY_ROWS_PER_CHAIN : 0) |
-           (f->layer_pes ? MAP_KEY_LAYER_PES : 0) |
-           (f->stages_per_pass ? MAP_KEY_STAGES_PER_PASS : 0) |
-           (f->pipelines ? MAP_KEY_PIPELINES : 0) |
-           (f->intermediates != MAP_INTER_ANY ? MAP_KEY_INTERMEDIATES : 0) |
-           (f->block_rows ? MAP_KEY_BLOCK_ROWS : 0);
+    unsigned set = 0;
+    for (size_t k = 0; k < N_KEYS; k++)
+        set |= key_value(f, k) ? 1u << k : 0;
+    return set;
+}
+
+void map_force_describe(const map_force *f, char *buf, size_t len)
+{
+    static const char *const where[] = {"\"any\"", "\"dram\"", "\"spm\""};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t k = 0; k < N_KEYS && used < len; k++) {
+        uint64_t v = key_value(f, k);
+        if (v && 1u << k == MAP_KEY_INTERMEDIATES)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s = %s", used ? ", " : "",
+                                     key_names[k], where[v]);
+        else if (v)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s = %llu", used ? ", " : "",
+                                     key_names[k], (unsigned long long)v);
+    }
 }
 
 int map_force_keys(const map_force *f, unsigned allowed, const char *what, char *err, size_t errlen)
@@ -73,7 +96,7 @@ int map_force_keys(const map_force *f, unsigned allowed, const char *what, char 
         bad++;
     char takes[160] = "";
     size_t len = 0;
-    for (size_t k = 0; k < sizeof key_names / sizeof key_names[0]; k++)
+    for (size_t k = 0; k < N_KEYS; k++)
         if (allowed & (1u << k) && len < sizeof takes)
             len += (size_t)snprintf(takes + len, sizeof takes - len, "%s%s", len ? ", " : "",
                                     key_names[k]);

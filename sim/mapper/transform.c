@@ -1207,6 +1207,8 @@ static int oom(tmap *tm, char *err, size_t errlen)
 static int honoured(const arch_desc *a, const wl_op *op, const map_force *f, util_dtype dt,
                     map_op_result *m, char *err, size_t errlen)
 {
+    if (f->intermediates != MAP_INTER_SPM)
+        return UTIL_OK;
     const tmap *tm = m->priv;
     bool any = false, exact = true;
     uint64_t fit = 0, multi = 0;
@@ -1221,7 +1223,7 @@ static int honoured(const arch_desc *a, const wl_op *op, const map_force *f, uti
         at = most > fit ? &tm->grp[gi] : at;
         fit = most > fit ? most : fit;
     }
-    if (f->intermediates != MAP_INTER_SPM || (any && exact))
+    if (any && exact)
         return UTIL_OK;
     map_op_free(m);
     if (!multi)
