@@ -36,6 +36,17 @@ const char *map_bottleneck(const eng_phase_estimate *e);
 bool map_shortlist_add(map_shortlist *l, uint64_t cycles, double cost, const char *why,
                        const char *desc, double *best);
 
+/* Slots per direction a phase gets where the SPM holds them (map_deepen_slots). Two
+ * already overlap one tag's DMA with the next tag's compute; four also cover the DRAM
+ * latency and the array's fill of a tag when a tag computes in less than its turnaround
+ * (bench.sh: 8 slots ran no faster than 4 on any steady-state case). */
+#define MAP_SLOT_DEPTH 4
+/* Raises the input and output slots of phases ph[0..n) from two to MAP_SLOT_DEPTH where
+ * the SPM holds them beside the phase's weight staging and onchip_elems elements of
+ * on-chip intermediates (eng_validate's count, with a bank word to spare for alignment). */
+void map_deepen_slots(const arch_desc *a, util_dtype t, eng_phase *ph, uint32_t n,
+                      uint64_t onchip_elems);
+
 /* Keys of a mapping-file entry (map_force), as bits of a set. */
 enum {
     MAP_KEY_CHAIN_PES = 1u << 0,

@@ -460,6 +460,7 @@ static int map_butterfly(const arch_desc *a, const wl_butterfly *b, bool functio
     for (uint32_t i = 0; i < n_phases; i++)
         out->tags += out->phases[i].n_tags * out->phases[i].repeats;
     out->dram_elems = waddr;
+    map_deepen_slots(a, b->dtype, out->phases, n_phases, block_rows ? n_tmp * tmp : 0);
     out->program = (eng_program){b->dtype,
                                  n_phases,
                                  out->phases,

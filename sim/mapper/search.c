@@ -46,6 +46,22 @@ bool map_shortlist_add(map_shortlist *l, uint64_t cycles, double cost, const cha
     return better;
 }
 
+void map_deepen_slots(const arch_desc *a, util_dtype t, eng_phase *ph, uint32_t n,
+                      uint64_t onchip_elems)
+{
+    uint64_t w = util_dtype_bytes(t), spm = arch_spm_bytes(a) / w;
+    uint64_t spare = a->spm.width_bytes / w + 1;
+    for (uint32_t i = 0; i < n; i++) {
+        eng_phase *f = &ph[i];
+        uint64_t max_w = 0;
+        for (uint32_t x = 0; x < f->n_instr; x++)
+            max_w = f->instr[x].weight_elems > max_w ? f->instr[x].weight_elems : max_w;
+        uint64_t need = (uint64_t)2 * MAP_SLOT_DEPTH * f->tag_elems + 2 * max_w + onchip_elems;
+        if (need + spare <= spm)
+            f->in_slots = f->out_slots = MAP_SLOT_DEPTH;
+    }
+}
+
 /* The keys of a mapping-file entry, in MAP_KEY_ bit order. */
 static const char *const key_names[] = {
     "chain_pes", "rows_per_tag",    "columns_per_chain", "segments",      "rows_per_chain",

@@ -1043,7 +1043,8 @@ static uint64_t n_scratch(uint32_t np)
  * each pass over all lines, its intermediates in DRAM (two buffers of all lines, which
  * unblocked groups share); one with bl[gi] lines per block runs every pass on a block
  * before the next block, the block's intermediates in the on-chip region above them. */
-static int lay_out(const tmap *tm, uint64_t base, const uint64_t *bl, tlayout *L)
+static int lay_out(const arch_desc *a, util_dtype dt, const tmap *tm, uint64_t base,
+                   const uint64_t *bl, tlayout *L)
 {
     memset(L, 0, sizeof *L);
     uint64_t dram_tmp = 0, chip = 0, n = 0;
@@ -1089,6 +1090,7 @@ static int lay_out(const tmap *tm, uint64_t base, const uint64_t *bl, tlayout *L
         }
     }
     L->n_phases = i;
+    map_deepen_slots(a, dt, L->phases, L->n_phases, chip);
     return UTIL_OK;
 }
 
@@ -1150,7 +1152,7 @@ static int choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t b
     if (!any)
         return UTIL_OK;
     tlayout multi;
-    if (lay_out(tm, base, bl, &multi))
+    if (lay_out(a, dt, tm, base, bl, &multi))
         return UTIL_ERUN;
     if (scratch == MAP_SCRATCH_BEST) {
         eng_estimate_total e0, e1;
@@ -1345,7 +1347,7 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
                          wl_op_kind_name(op->kind), TR_MAX_PE_XFERS);
     }
     uint64_t none[2] = {0, 0};
-    if (lay_out(tm, addr + wtotal, none, &tm->lay) ||
+    if (lay_out(a, d->dtype, tm, addr + wtotal, none, &tm->lay) ||
         choose_layout(a, tm, d->dtype, addr + wtotal, scratch, max_block_lines, io->how))
         return oom(tm, err, errlen);
     out->priv = tm;
