@@ -280,7 +280,8 @@ END_TEST
 
 /* --accelergy writes the counts as Accelergy's action-count YAML: on the hand-derived
  * run, the MAC unit's 16 lane operations, 24 buffer reads and writes, and 68 idle cycles
- * of the SPM; an arch without a table is an error. */
+ * of the SPM; an arch without a table is an error found before the run, so no other
+ * output is written. */
 START_TEST(test_accelergy)
 {
     arch_desc a;
@@ -304,7 +305,13 @@ START_TEST(test_accelergy)
     free(doc);
     remove(yaml);
     tu_src(arch, sizeof arch, "tests/data/tiny-1x2.cfg");
-    tu_expect(2, "the arch has no energy table", "-q", "--accelergy", yaml, arch, wl, NULL);
+    char json[512];
+    tu_tmp(json, sizeof json, "no-table.json");
+    remove(json);
+    tu_expect(2, "the arch has no energy table", "-q", "--json", json, "--accelergy", yaml, arch,
+              wl, NULL);
+    FILE *f = fopen(json, "r");
+    ck_assert_msg(f == NULL, "the JSON was written before the error");
 }
 END_TEST
 

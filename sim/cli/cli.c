@@ -318,6 +318,15 @@ static int load_directives(const options *o, const arch_desc *arch, map_forced *
             return lrc;
         }
     }
+    if (o->accelergy && !arch->energy.present) {
+        fprintf(err,
+                "bflysim: --accelergy %s: the arch has no energy table (%s names none), so "
+                "there are no priced action counts (add energy = { table = "
+                "\"energy/NODE.cfg\"; })\n",
+                o->accelergy, o->arch_file);
+        free(forced);
+        return UTIL_ECONFIG;
+    }
     if (o->objective != MAP_LATENCY) {
         if (!arch->energy.present) {
             fprintf(err,
