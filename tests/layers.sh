@@ -8,13 +8,14 @@ declare -A allowed=(
     [arch]="util"
     [workload]="util"
     [ref]="util"
-    [config]="mapper arch workload util"
+    [config]="gpu mapper arch workload util"
     [engine]="arch util"
     [mapper]="engine arch workload util"
     [run]="energy mapper engine ref arch workload util"
     [energy]="engine arch util"
-    [report]="energy run mapper engine ref arch workload util"
-    [cli]="config report energy run mapper engine ref arch workload util"
+    [gpu]="workload util"
+    [report]="gpu energy run mapper engine ref arch workload util"
+    [cli]="config report gpu energy run mapper engine ref arch workload util"
 )
 status=0
 for dir in "$src"/*/; do

@@ -7,6 +7,7 @@
 
 #include "../config/config.h"
 #include "../engine/engine.h"
+#include "../gpu/gpu.h"
 #include "../mapper/mapper.h"
 #include "../ref/ref.h"
 #include "../report/report.h"
@@ -20,6 +21,8 @@
 /* Functional runs keep the matrices, reference and bound in memory: cap their size. */
 #define CLI_MAX_FUNCTIONAL_ELEMS (UINT64_C(1) << 22)
 #define CLI_MAX_SETS 64
+/* The GPU a run is compared with unless --baseline says otherwise (issue 5). */
+#define CLI_DEFAULT_BASELINE "xavier-nx-15w"
 
 typedef struct options {
     const char *arch_file, *wl_file;
@@ -31,6 +34,8 @@ typedef struct options {
     const char *mapping, *dump_mapping;
     const char *accelergy;   /* --accelergy FILE */
     map_objective objective; /* --objective */
+    const char *baseline;    /* --baseline PRESET, FILE or "none" */
+    const char *calibrate;   /* --gpu-calibrate CSV */
     cfg_override sets[CLI_MAX_SETS];
     size_t n_sets;
 } options;
@@ -64,6 +69,14 @@ static void usage(FILE *f)
                "  -o, --objective=WHAT      what the mapper minimises: 'latency' (default),\n"
                "                            'energy' or 'edp' (energy needs the arch's\n"
                "                            energy table)\n"
+               "  -b, --baseline=PRESET     the GPU the run is compared with: a preset name\n"
+               "                            (xavier-nx-15w, the default; xavier-nx-10w,\n"
+               "                            xavier-nx-20w, agx-orin, orin-nano, nano), a\n"
+               "                            preset FILE, or 'none'; --set gpu.KEY=VALUE\n"
+               "                            overrides its values\n"
+               "      --gpu-calibrate CSV   fit the --baseline preset's efficiency factors to\n"
+               "                            a scripts/gpu-microbench.py CSV and print the\n"
+               "                            calibrated preset (no ARCH or WORKLOAD then)\n"
                "  -q, --quiet               print nothing but errors\n"
                "      --list-keys           list every config key with its range and default\n"
                "      --inject-fault=twiddle  corrupt one twiddle in the mapped program (a model:\n"
@@ -117,11 +130,12 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             const char *s, *l;
             bool arg;
         } opts[] = {
-            {"-s", "--set", true},         {"-j", "--json", true},      {"-c", "--csv", true},
-            {"-f", "--functional", false}, {"-q", "--quiet", false},    {"", "--list-keys", false},
-            {"", "--inject-fault", true},  {"-h", "--help", false},     {"-V", "--version", false},
-            {"-m", "--model", true},       {"-e", "--explain", false},  {"", "--mapping", true},
-            {"", "--dump-mapping", true},  {"-o", "--objective", true}, {"", "--accelergy", true}};
+            {"-s", "--set", true},         {"-j", "--json", true},       {"-c", "--csv", true},
+            {"-f", "--functional", false}, {"-q", "--quiet", false},     {"", "--list-keys", false},
+            {"", "--inject-fault", true},  {"-h", "--help", false},      {"-V", "--version", false},
+            {"-m", "--model", true},       {"-e", "--explain", false},   {"", "--mapping", true},
+            {"", "--dump-mapping", true},  {"-o", "--objective", true},  {"", "--accelergy", true},
+            {"-b", "--baseline", true},    {"", "--gpu-calibrate", true}};
         int which = -1;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
             if (strcmp(name, opts[k].s) == 0 || strcmp(name, opts[k].l) == 0)
@@ -213,7 +227,20 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
         case 14:
             o->accelergy = val;
             break;
+        case 15:
+            o->baseline = val;
+            break;
+        case 16:
+            o->calibrate = val;
+            break;
         }
+    }
+    if (o->calibrate) {
+        if (npos) {
+            fprintf(err, "bflysim: --gpu-calibrate takes no ARCH.cfg or WORKLOAD.cfg\n");
+            return UTIL_ECONFIG;
+        }
+        return -1;
     }
     if (npos != 2) {
         fprintf(err, "bflysim: expected ARCH.cfg and WORKLOAD.cfg\n");
@@ -347,8 +374,77 @@ static int load_directives(const options *o, const arch_desc *arch, map_forced *
     return UTIL_OK;
 }
 
-static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc *wl, FILE *out,
-                         FILE *err)
+/* The GPU baseline of a run: the preset and the workload priced on it. */
+typedef struct baseline {
+    gpu_desc gpu;
+    const char *given; /* the preset as the user named it (no host paths in results) */
+    gpu_result res;
+} baseline;
+
+/* The --baseline preset (default xavier-nx-15w) with the gpu.KEY overrides, into *g. */
+static int load_gpu(const options *o, gpu_desc *g, char *file, size_t flen, FILE *err)
+{
+    char msg[1024];
+    const char *name = o->baseline ? o->baseline : CLI_DEFAULT_BASELINE;
+    int rc = cfg_gpu_preset_path(name, file, flen, msg, sizeof msg);
+    if (!rc)
+        rc = cfg_load_gpu(file, o->sets, o->n_sets, g, msg, sizeof msg);
+    if (rc)
+        fprintf(err, "bflysim: --baseline %s: %s\n", name, msg);
+    return rc;
+}
+
+/* Prices workload wl on the --baseline GPU; *out stays NULL with --baseline none. */
+static int price_baseline(const options *o, const wl_desc *wl, baseline **out, FILE *err)
+{
+    *out = NULL;
+    if (o->baseline && strcmp(o->baseline, "none") == 0)
+        return UTIL_OK;
+    char msg[1024];
+    baseline *b = malloc(sizeof *b);
+    if (!b) {
+        fprintf(err, "bflysim: out of memory\n");
+        return UTIL_ERUN;
+    }
+    char file[ARCH_PATH_MAX];
+    b->given = o->baseline ? o->baseline : CLI_DEFAULT_BASELINE;
+    int rc = load_gpu(o, &b->gpu, file, sizeof file, err);
+    if (!rc && (rc = gpu_model_run(&b->gpu, wl, &b->res, msg, sizeof msg)))
+        fprintf(err, "bflysim: GPU baseline: %s\n", msg);
+    if (rc)
+        free(b);
+    else
+        *out = b;
+    return rc;
+}
+
+/* --gpu-calibrate CSV: the --baseline preset with its factors fitted to CSV, on out. */
+static int calibrate(const options *o, FILE *out, FILE *err)
+{
+    char msg[1024], file[ARCH_PATH_MAX], note[3 * ARCH_PATH_MAX];
+    gpu_desc base, fit;
+    if (o->baseline && strcmp(o->baseline, "none") == 0) {
+        fprintf(err, "bflysim: --gpu-calibrate needs a --baseline preset to start from\n");
+        return UTIL_ECONFIG;
+    }
+    int rc = load_gpu(o, &base, file, sizeof file, err);
+    if (rc)
+        return rc;
+    if ((rc = gpu_calibrate(&base, o->calibrate, &fit, msg, sizeof msg))) {
+        fprintf(err, "bflysim: --gpu-calibrate: %s\n", msg);
+        return rc;
+    }
+    snprintf(note, sizeof note,
+             "%s calibrated by bflysim --gpu-calibrate from %s (peaks, bandwidth and power from "
+             "the preset %s)",
+             base.name, o->calibrate, o->baseline ? o->baseline : CLI_DEFAULT_BASELINE);
+    if ((rc = gpu_write_preset(&fit, out, note, msg, sizeof msg)))
+        fprintf(err, "bflysim: --gpu-calibrate: %s\n", msg);
+    return rc;
+}
+
+static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc *wl,
+                         const baseline *base, FILE *out, FILE *err)
 {
     char msg[1024];
     map_forced *forced;
@@ -371,7 +467,10 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
                    .wl = wl,
                    .model = &res,
                    .st = &res.total,
-                   .functional = o->functional};
+                   .functional = o->functional,
+                   .gpu = base ? &base->gpu : NULL,
+                   .gpu_file = base ? base->given : NULL,
+                   .baseline = base ? &base->res : NULL};
     rc = write_outputs(o, &run, out, err);
     if (!rc && o->functional && !res.check.pass) {
         uint64_t i = res.check.worst;
@@ -387,8 +486,8 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
 }
 
 /* A butterfly-linear layer: mapped by the search, simulated or estimated, checked. */
-static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc *wl, FILE *out,
-                         FILE *err)
+static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc *wl,
+                         const baseline *base, FILE *out, FILE *err)
 {
     char msg[1024];
     map_forced *how;
@@ -432,7 +531,10 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
                    .st = &st,
                    .functional = o->functional,
                    .analytical = o->analytical,
-                   .check = o->functional ? &cmp : NULL};
+                   .check = o->functional ? &cmp : NULL,
+                   .gpu = base ? &base->gpu : NULL,
+                   .gpu_file = base ? base->given : NULL,
+                   .baseline = base ? &base->res : NULL};
     rc = write_outputs(o, &run, out, err);
     if (!rc && o->functional && cmp.violations) {
         uint64_t i = cmp.worst;
@@ -458,6 +560,8 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     int rc = parse(argc, argv, &o, out, err);
     if (rc >= 0)
         return rc;
+    if (o.calibrate)
+        return calibrate(&o, out, err);
     char msg[1024];
     arch_desc arch;
     wl_desc wl;
@@ -465,7 +569,11 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "bflysim: %s\n", msg);
         return rc;
     }
-    if (wl.kind == WL_KIND_MODEL)
-        return run_model_cli(&o, &arch, &wl, out, err);
-    return run_layer_cli(&o, &arch, &wl, out, err);
+    baseline *base;
+    if ((rc = price_baseline(&o, &wl, &base, err)))
+        return rc;
+    rc = wl.kind == WL_KIND_MODEL ? run_model_cli(&o, &arch, &wl, base, out, err)
+                                  : run_layer_cli(&o, &arch, &wl, base, out, err);
+    free(base);
+    return rc;
 }

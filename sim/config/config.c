@@ -312,6 +312,99 @@ static const key_def mapping_keys[] = {
      "per-op mappings: ( { block = 0; op = \"q-proj\"; chain_pes = 4; }, ... )"},
     END_KEYS};
 
+/* GPU baseline presets (arch/gpu/, docs/GPU.md). */
+#define GOFF(field) offsetof(gpu_desc, field)
+#define GF64(nm, fl, field, lo, hi, unit, doc)                                                     \
+    {                                                                                              \
+        nm, K_F64, F_REQ | (fl), GOFF(field), 0, 0, lo, hi, 0, NULL, NULL, NULL, unit, doc         \
+    }
+#define EFF_KEYS(kind, what)                                                                       \
+    static const key_def eff_##kind##_keys[] = {                                                   \
+        GF64("compute", F_GT, eff[GPU_##kind].compute, 0, 1, NULL,                                 \
+             "achieved fraction of the unit's peak, " what),                                       \
+        GF64("memory", F_GT, eff[GPU_##kind].memory, 0, 1, NULL,                                   \
+             "achieved fraction of the DRAM bandwidth, " what),                                    \
+        END_KEYS}
+EFF_KEYS(GEMM, "matrix products");
+EFF_KEYS(ELEMWISE, "elementwise kernels");
+EFF_KEYS(SOFTMAX, "row reductions (softmax, layernorm)");
+EFF_KEYS(FFT, "FFT passes");
+EFF_KEYS(BUTTERFLY, "butterfly passes at strides of a sector or more");
+
+static const key_def gpu_eff_keys[] = {
+    GROUP("gemm", F_REQ, eff_GEMM_keys, "GEMM on tensor cores (FP16) or FP32 cores"),
+    GROUP("elementwise", F_REQ, eff_ELEMWISE_keys, "add, GELU, the softmax merge"),
+    GROUP("softmax", F_REQ, eff_SOFTMAX_keys, "softmax and layernorm"),
+    GROUP("fft", F_REQ, eff_FFT_keys, "cuFFT-like passes"),
+    GROUP("butterfly", F_REQ, eff_BUTTERFLY_keys, "one butterfly stage per pass"),
+    END_KEYS};
+
+static const key_def gpu_peak_keys[] = {
+    GF64("tensor_fp16_gflops", F_GT, tensor_fp16_gflops, 0, 1e7, "GFLOP/s",
+         "FP16 tensor-core peak (a GPU without tensor cores: its FP16 CUDA-core peak)"),
+    GF64("cuda_fp16_gflops", F_GT, cuda_fp16_gflops, 0, 1e7, "GFLOP/s", "FP16 CUDA-core peak"),
+    GF64("fp32_gflops", F_GT, fp32_gflops, 0, 1e7, "GFLOP/s", "FP32 peak"), END_KEYS};
+
+static const key_def gpu_memory_keys[] = {
+    GF64("bandwidth_gbs", F_GT, dram_gbs, 0, 1e5, "GB/s", "DRAM peak bandwidth"),
+    {"l2_kb", K_U32, F_REQ, GOFF(l2_bytes), 0, 0, 0, 1048576, 1024, NULL, NULL, NULL, "KiB",
+     "L2 cache (a transform's intermediates stay there when they fit twice)"},
+    {"sector_bytes", K_U32, F_REQ | F_POW2, GOFF(sector_bytes), 0, 0, 1, 4096, 0, NULL, NULL, NULL,
+     "bytes", "DRAM transaction granularity (butterfly stride model)"},
+    END_KEYS};
+
+static const key_def gpu_bfly_keys[] = {
+    GF64("stride_floor", F_GT, stride_floor, 0, 1, NULL,
+         "least share of the butterfly memory efficiency at strides below a sector"),
+    END_KEYS};
+
+static const key_def gpu_fft_keys[] = {{"stages_per_pass", K_U32, F_REQ, GOFF(fft_stages_per_pass),
+                                        0, 0, 1, 30, 0, NULL, NULL, NULL, "stages",
+                                        "radix-2 stages one FFT kernel pass does on chip"},
+                                       END_KEYS};
+
+static const key_def gpu_power_keys[] = {
+    GF64("idle_w", 0, power.idle_w, 0, 1e6, "W", "module power with the GPU idle"),
+    GF64("busy_w", 0, power.busy_w, 0, 1e6, "W",
+         "added while a kernel works, whatever its utilization"),
+    GF64("compute_w", 0, power.compute_w, 0, 1e6, "W", "added at the unit's full compute peak"),
+    GF64("memory_w", 0, power.memory_w, 0, 1e6, "W", "added at the full DRAM bandwidth"),
+    GF64("budget_w", F_GT, power.budget_w, 0, 1e6, "W", "the power mode's cap"),
+    END_KEYS};
+
+static const key_def gpu_cpu_keys[] = {
+    {"cores", K_U32, F_REQ, GOFF(cpu.cores), 0, 0, 0, 1024, 0, NULL, NULL, NULL, "cores",
+     "CPU cores sharing the work (0: no GPU+CPU co-execution)"},
+    GF64("clock_ghz", F_GT, cpu.clock_ghz, 0, 100, "GHz", "CPU clock of the power mode"),
+    GF64("fp32_gflops_per_core", F_GT, cpu.fp32_gflops_per_core, 0, 1e5, "GFLOP/s",
+         "FP32 peak of one core"),
+    GF64("fp16_gflops_per_core", F_GT, cpu.fp16_gflops_per_core, 0, 1e5, "GFLOP/s",
+         "FP16 peak of one core"),
+    GF64("gemm_eff", F_GT, cpu.gemm_eff, 0, 1, NULL, "achieved fraction of the peak in GEMMs"),
+    GF64("vector_eff", F_GT, cpu.vector_eff, 0, 1, NULL,
+         "achieved fraction of the peak in other kernels"),
+    GF64("memory_eff", F_GT, cpu.memory_eff, 0, 1, NULL,
+         "achieved fraction of the bandwidth share"),
+    GF64("bandwidth_share", F_GT, cpu.bandwidth_share, 0, 1, NULL,
+         "the most of the DRAM bandwidth the CPU cluster draws alone"),
+    GF64("launch_us", 0, cpu.launch_us, 0, 1e6, "us", "fork and join of a parallel kernel"),
+    GF64("active_w", 0, cpu.active_w, 0, 1e6, "W", "added while the cores work"),
+    END_KEYS};
+
+static const key_def gpu_keys[] = {
+    {"name", K_STR, 0, GOFF(name), GPU_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+     "preset name (default: the file name)"},
+    GF64("clock_mhz", F_GT, clock_mhz, 0, 1e5, "MHz", "GPU clock the peaks are given at"),
+    GF64("launch_us", 0, launch_us, 0, 1e6, "us", "launch overhead per kernel"),
+    GROUP("peak", F_REQ, gpu_peak_keys, "peak throughputs"),
+    GROUP("memory", F_REQ, gpu_memory_keys, "DRAM and L2"),
+    GROUP("efficiency", F_REQ, gpu_eff_keys, "efficiency factors per kernel class"),
+    GROUP("butterfly", F_REQ, gpu_bfly_keys, "butterfly stride model"),
+    GROUP("fft", F_REQ, gpu_fft_keys, "FFT passes"),
+    GROUP("power", F_REQ, gpu_power_keys, "power model"),
+    GROUP("cpu", F_REQ, gpu_cpu_keys, "CPU cluster for GPU+CPU co-execution"),
+    END_KEYS};
+
 /* Largest element count of a workload (rows x n): keeps every derived size in range. */
 #define CFG_MAX_ELEMS (UINT64_C(1) << 40)
 
@@ -790,9 +883,11 @@ int cfg_parse_override(const char *arg, cfg_override *out, char *err, size_t err
                          arg);
     size_t flen = (size_t)(dot - arg);
     if (!((flen == 4 && strncmp(arg, "arch", 4) == 0) ||
-          (flen == 8 && strncmp(arg, "workload", 8) == 0)))
+          (flen == 8 && strncmp(arg, "workload", 8) == 0) ||
+          (flen == 3 && strncmp(arg, "gpu", 3) == 0)))
         return util_fail(UTIL_ECONFIG, err, errlen,
-                         "--set %s: the key path must start with 'arch.' or 'workload.'", arg);
+                         "--set %s: the key path must start with 'arch.', 'workload.' or 'gpu.'",
+                         arg);
     size_t plen = (size_t)(eq - dot - 1);
     if (plen >= sizeof out->path || strlen(eq + 1) >= sizeof out->value)
         return util_fail(UTIL_ECONFIG, err, errlen, "--set %s: key or value too long", arg);
@@ -1230,21 +1325,37 @@ static int arch_cross_checks(const ctx *c, const config_t *cfg, const arch_desc 
     return UTIL_OK;
 }
 
+/* Loads one description of `size` bytes from file: zeroed, read and validated against
+ * schema with the overrides of prefix, then post (the file's cross checks); its name
+ * defaults to the file's. */
+typedef int (*post_fn)(ctx *c, config_t *cfg, void *out);
+static int load_desc(const char *file, const char *prefix, const key_def *schema,
+                     const cfg_override *ov, size_t n_ov, void *out, size_t size, char *name,
+                     size_t name_len, post_fn post, char *err, size_t errlen)
+{
+    memset(out, 0, size);
+    ctx c = {.file = file, .prefix = prefix, .err = err, .errlen = errlen};
+    config_t cfg;
+    config_init(&cfg);
+    int rc = load(&c, &cfg, schema, ov, n_ov, out);
+    if (!rc)
+        rc = post(&c, &cfg, out);
+    config_destroy(&cfg);
+    default_name(name, name_len, file);
+    return rc;
+}
+
+static int arch_post(ctx *c, config_t *cfg, void *out)
+{
+    int rc = load_energy_table(c, cfg, out);
+    return rc ? rc : arch_cross_checks(c, cfg, out);
+}
+
 int cfg_load_arch(const char *file, const cfg_override *ov, size_t n_ov, arch_desc *out, char *err,
                   size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    ctx c = {.file = file, .prefix = "arch", .err = err, .errlen = errlen};
-    config_t cfg;
-    config_init(&cfg);
-    int rc = load(&c, &cfg, arch_keys, ov, n_ov, out);
-    if (!rc)
-        rc = load_energy_table(&c, &cfg, out);
-    if (!rc)
-        rc = arch_cross_checks(&c, &cfg, out);
-    config_destroy(&cfg);
-    default_name(out->name, sizeof out->name, file);
-    return rc;
+    return load_desc(file, "arch", arch_keys, ov, n_ov, out, sizeof *out, out->name,
+                     sizeof out->name, arch_post, err, errlen);
 }
 
 /* Location of key `name` of block entry b. */
@@ -1380,6 +1491,50 @@ int cfg_load_mapping(const char *file, map_forced *out, char *err, size_t errlen
     return rc;
 }
 
+static int gpu_post(ctx *c, config_t *cfg, void *out)
+{
+    const gpu_desc *g = out;
+    if (g->tensor_fp16_gflops < g->cuda_fp16_gflops)
+        return fail_at(c, at(cfg, "peak.tensor_fp16_gflops"),
+                       "peak.tensor_fp16_gflops = %g is below peak.cuda_fp16_gflops = %g "
+                       "(allowed >= %g; a GPU without tensor cores gives its CUDA-core peak)",
+                       g->tensor_fp16_gflops, g->cuda_fp16_gflops, g->cuda_fp16_gflops);
+    if (g->power.budget_w < g->power.idle_w)
+        return fail_at(c, at(cfg, "power.budget_w"),
+                       "power.budget_w = %g is below power.idle_w = %g (allowed >= %g)",
+                       g->power.budget_w, g->power.idle_w, g->power.idle_w);
+    return gpu_check(g, c->err, c->errlen); /* what the schema cannot see, if anything */
+}
+
+int cfg_load_gpu(const char *file, const cfg_override *ov, size_t n_ov, gpu_desc *out, char *err,
+                 size_t errlen)
+{
+    return load_desc(file, "gpu", gpu_keys, ov, n_ov, out, sizeof *out, out->name, sizeof out->name,
+                     gpu_post, err, errlen);
+}
+
+int cfg_gpu_preset_path(const char *name, char *path, size_t len, char *err, size_t errlen)
+{
+    struct stat st;
+    if (strchr(name, '/') || strstr(name, ".cfg")) {
+        snprintf(path, len, "%s", name);
+        return UTIL_OK;
+    }
+    char tried[4 * ARCH_PATH_MAX] = "";
+    for (const char *dirs = BFLY_ARCH_DIRS; *dirs;) {
+        size_t n = strcspn(dirs, ":"), used = strlen(tried);
+        snprintf(path, len, "%.*s/gpu/%s.cfg", (int)n, dirs, name);
+        if (stat(path, &st) == 0)
+            return UTIL_OK;
+        snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", path);
+        dirs += n + (dirs[n] == ':');
+    }
+    return util_fail(UTIL_ECONFIG, err, errlen,
+                     "GPU preset '%s' not found (tried %s); the presets shipped are "
+                     "arch/gpu/NAME.cfg, e.g. xavier-nx-15w",
+                     name, *tried ? tried : "no preset directory");
+}
+
 /* ---------------------------------------------------------------- listing */
 
 static void print_keys(FILE *f, const key_def *keys, const char *prefix)
@@ -1417,4 +1572,7 @@ void cfg_print_keys(FILE *f)
     fprintf(f, "\nKeys of WORKLOAD.cfg files of kind \"model\" (--set "
                "workload.blocks.INDEX.KEY=VALUE sets a key of one block entry):\n");
     print_keys(f, model_keys, "workload");
+    fprintf(f, "\nKeys of GPU baseline presets (arch/gpu/*.cfg; use --set gpu.KEY=VALUE to "
+               "override):\n");
+    print_keys(f, gpu_keys, "gpu");
 }

@@ -13,6 +13,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The accelerator's time and energy (d) against baseline b. */
+static void versus(const rep_derived *d, const gpu_totals *b, rep_versus *v)
+{
+    double s = d->time_us * 1e-6, j = d->has_energy ? d->energy.total_pj * 1e-12 : 0;
+    v->seconds = b->seconds;
+    v->joules = b->joules;
+    v->speedup = s > 0 ? b->seconds / s : 0;
+    v->energy_ratio = j > 0 ? b->joules / j : 0;
+}
+
 void rep_derive(const rep_run *r, rep_derived *d)
 {
     const arch_desc *a = r->arch;
@@ -49,6 +59,11 @@ void rep_derive(const rep_run *r, rep_derived *d)
     d->has_energy = a->energy.present;
     if (d->has_energy)
         en_compute(a, r->wl->dtype, st, d->flops, &d->energy);
+    d->has_baseline = r->baseline != NULL;
+    if (d->has_baseline) {
+        versus(d, &r->baseline->gpu, &d->gpu);
+        versus(d, &r->baseline->coexec, &d->coexec);
+    }
 }
 
 /* ---------------------------------------------------------------- text */
@@ -101,7 +116,30 @@ static void energy_line(FILE *f, const rep_run *r, const rep_derived *d)
             e->gops_per_w, e->edp_js, r->arch->energy.table);
 }
 
-/* The summary's utilization and lower-bound lines (and the energy line). */
+/* The summary's baseline lines: the GPU's and GPU+CPU's time and energy for the same
+ * workload, and the accelerator's speedup and energy-efficiency ratio over each. */
+static void baseline_lines(FILE *f, const rep_run *r, const rep_derived *d)
+{
+    if (!d->has_baseline)
+        return;
+    const gpu_result *g = r->baseline;
+    bool named = strcmp(r->gpu->name, r->gpu_file) == 0;
+    fprintf(f,
+            "baseline   %s (%s%s%sanalytical GPU model): GPU %.4g ms, %.4g mJ, %.4g W, %.4g "
+            "GOPS/W; GPU+CPU %.4g ms, %.4g mJ\n",
+            r->gpu->name, named ? "" : "from ", named ? "" : r->gpu_file, named ? "" : ", ",
+            g->gpu.seconds * 1e3, g->gpu.joules * 1e3, g->gpu.watts, g->gpu.gops_per_w,
+            g->coexec.seconds * 1e3, g->coexec.joules * 1e3);
+    fprintf(f, "speedup    %.4gx over the GPU, %.4gx over GPU+CPU", d->gpu.speedup,
+            d->coexec.speedup);
+    if (d->has_energy)
+        fprintf(f, "; energy efficiency %.4gx and %.4gx\n", d->gpu.energy_ratio,
+                d->coexec.energy_ratio);
+    else
+        fprintf(f, "; energy efficiency n/a (no energy table)\n");
+}
+
+/* The summary's utilization and lower-bound lines (and the energy and baseline lines). */
 static void util_lines(FILE *f, const rep_run *r, const rep_derived *d)
 {
     const arch_desc *a = r->arch;
@@ -117,6 +155,7 @@ static void util_lines(FILE *f, const rep_run *r, const rep_derived *d)
     else
         fprintf(f, "%llu cycles\n", (unsigned long long)d->noc_bound);
     energy_line(f, r, d);
+    baseline_lines(f, r, d);
 }
 
 void rep_summary(FILE *f, const rep_run *r)
@@ -335,6 +374,56 @@ static void j_energy(jw *j, const rep_run *r, const rep_derived *d)
     j_close(j, '}');
 }
 
+static void j_versus(jw *j, const char *k, const rep_versus *v, bool has_energy)
+{
+    j_open(j, k, '{');
+    j_d(j, "seconds", v->seconds);
+    j_d(j, "joules", v->joules);
+    j_d(j, "speedup", v->speedup);
+    if (has_energy)
+        j_d(j, "energy_efficiency", v->energy_ratio);
+    j_close(j, '}');
+}
+
+/* The GPU baseline: totals, the accelerator's ratios, and every op as the GPU runs it. */
+static void j_baseline(jw *j, const rep_run *r, const rep_derived *d)
+{
+    if (!d->has_baseline)
+        return;
+    const gpu_result *g = r->baseline;
+    j_open(j, "baseline", '{');
+    j_s(j, "preset", r->gpu->name);
+    j_s(j, "file", r->gpu_file);
+    j_d(j, "kernels", g->kernels);
+    j_d(j, "gpu_watts", g->gpu.watts);
+    j_d(j, "gpu_gops_per_w", g->gpu.gops_per_w);
+    j_d(j, "cpu_seconds", g->cpu_seconds);
+    j_versus(j, "gpu", &d->gpu, d->has_energy);
+    j_versus(j, "gpu_cpu", &d->coexec, d->has_energy);
+    j_open(j, "ops", '[');
+    for (uint32_t i = 0; i < g->n_rows; i++) {
+        const gpu_op_row *o = &g->row[i];
+        j_open(j, NULL, '{');
+        j_u(j, "block", o->block);
+        j_s(j, "op", o->name);
+        j_s(j, "kind", wl_op_kind_name(o->kind));
+        j_u(j, "repeat", o->repeat);
+        j_s(j, "class", gpu_class_name(o->cls));
+        j_s(j, "bound", gpu_bound_name(o->bound));
+        j_u(j, "kernels", o->kernels);
+        j_d(j, "flops", o->flops);
+        j_d(j, "bytes", o->bytes);
+        j_d(j, "seconds", o->seconds);
+        j_d(j, "joules", o->joules);
+        j_d(j, "gpu_cpu_seconds", o->co_seconds);
+        j_d(j, "gpu_cpu_joules", o->co_joules);
+        j_d(j, "cpu_share", o->co_share);
+        j_close(j, '}');
+    }
+    j_close(j, ']');
+    j_close(j, '}');
+}
+
 /* Every counter of a run: totals, NoC, SPM, DMA, DRAM and every PE. */
 static void j_counters(jw *j, const arch_desc *a, const eng_stats *st)
 {
@@ -466,6 +555,7 @@ void rep_json(FILE *f, const rep_run *r)
 
     j_counters(&j, a, st);
     j_energy(&j, r, &d);
+    j_baseline(&j, r, &d);
 
     j_open(&j, "functional", '{');
     j_b(&j, "checked", r->functional && r->check);
@@ -654,11 +744,16 @@ int rep_write_mapping(const char *path, const rep_run *r, char *err, size_t errl
 
 /* ---------------------------------------------------------------- CSV */
 
+/* The baseline columns both CSV kinds end with (empty with --baseline none). */
+#define BASELINE_COLUMNS                                                                           \
+    "baseline,baseline_s,baseline_j,speedup,energy_efficiency,gpu_cpu_s,gpu_cpu_j,"                \
+    "gpu_cpu_speedup,gpu_cpu_energy_efficiency"
+
 static const char csv_header[] =
     "arch,workload,kind,mode,n,rows,dtype,array_rows,array_cols,lanes,clock_ghz,strategy,passes,"
     "tag_elems,cycles,time_us,useful_ops,flops,utilization,compute_bound_cycles,"
     "dram_bound_cycles,dram_read_bytes,dram_write_bytes,spm_reads,spm_writes,spm_bank_conflicts,"
-    "noc_flits,noc_flit_hops,functional,energy_pj,average_power_w,gops_per_w";
+    "noc_flits,noc_flit_hops,functional,energy_pj,average_power_w,gops_per_w," BASELINE_COLUMNS;
 
 const char *rep_csv_header(void)
 {
@@ -709,6 +804,28 @@ static void csv_energy(char *buf, size_t len, size_t *u, const rep_derived *d)
     csv_num(buf, len, u, "%.10g", d->energy.gops_per_w);
 }
 
+/* The baseline columns; empty without a baseline (ratios of energy also without an energy
+ * table). */
+static void csv_baseline(char *buf, size_t len, size_t *u, const rep_run *r, const rep_derived *d)
+{
+    csv_field(buf, len, u, d->has_baseline ? r->gpu->name : "");
+    const rep_versus *v[2] = {&d->gpu, &d->coexec};
+    for (int k = 0; k < 2; k++) {
+        if (!d->has_baseline) {
+            for (int i = 0; i < 4; i++)
+                csv_field(buf, len, u, "");
+            continue;
+        }
+        csv_num(buf, len, u, "%.10g", v[k]->seconds);
+        csv_num(buf, len, u, "%.10g", v[k]->joules);
+        csv_num(buf, len, u, "%.10g", v[k]->speedup);
+        if (d->has_energy)
+            csv_num(buf, len, u, "%.10g", v[k]->energy_ratio);
+        else
+            csv_field(buf, len, u, "");
+    }
+}
+
 static void csv_row(const rep_run *r, char *buf, size_t len)
 {
     const arch_desc *a = r->arch;
@@ -749,6 +866,7 @@ static void csv_row(const rep_run *r, char *buf, size_t len)
     csv_field(buf, len, &u,
               !r->functional ? "off" : (r->check && r->check->violations ? "mismatch" : "pass"));
     csv_energy(buf, len, &u, &d);
+    csv_baseline(buf, len, &u, r, &d);
 }
 
 static bool write_all(int fd, const char *s, size_t n)
@@ -1046,6 +1164,7 @@ void rep_model_json(FILE *f, const rep_run *r)
     j_close(&j, '}');
     j_counters(&j, a, st);
     j_energy(&j, r, &d);
+    j_baseline(&j, r, &d);
     j_open(&j, "functional", '{');
     j_b(&j, "checked", m->functional);
     if (m->functional) {
@@ -1064,7 +1183,7 @@ static const char model_csv_header[] =
     "lanes,"
     "clock_ghz,cycles,time_us,useful_ops,flops,dense_flops,flop_reduction,utilization,"
     "compute_bound_cycles,dram_bound_cycles,dram_read_bytes,dram_write_bytes,functional,energy_pj,"
-    "average_power_w,gops_per_w";
+    "average_power_w,gops_per_w," BASELINE_COLUMNS;
 
 const char *rep_model_csv_header(void)
 {
@@ -1113,4 +1232,5 @@ void rep_model_csv_row(const rep_run *r, char *buf, size_t len)
               : r->model->check.pass ? "pass"
                                      : "mismatch");
     csv_energy(buf, len, &u, &d);
+    csv_baseline(buf, len, &u, r, &d);
 }

@@ -8,6 +8,7 @@
 #include "../arch/arch.h"
 #include "../energy/energy.h"
 #include "../engine/engine.h"
+#include "../gpu/gpu.h"
 #include "../mapper/mapper.h"
 #include "../ref/ref.h"
 #include "../run/run.h"
@@ -24,7 +25,18 @@ typedef struct rep_run {
     bool functional;
     bool analytical;          /* butterfly-linear runs: st is the closed-form estimate */
     const ref_compare *check; /* functional runs only */
+    /* the GPU baseline of the same workload (--baseline), or NULL */
+    const gpu_desc *gpu;
+    const char *gpu_file; /* as the user named it: a preset name or a file */
+    const gpu_result *baseline;
 } rep_run;
+
+/* The accelerator against one baseline. */
+typedef struct rep_versus {
+    double seconds, joules; /* the baseline's */
+    double speedup;         /* baseline time / accelerator time */
+    double energy_ratio;    /* baseline energy / accelerator energy (0: no energy table) */
+} rep_versus;
 
 /* Figures derived from the counters; every report uses these. */
 typedef struct rep_derived {
@@ -42,6 +54,8 @@ typedef struct rep_derived {
     uint64_t noc_bound; /* flits across the bisection over its links, both directions */
     bool has_energy;    /* the arch has an energy table */
     en_result energy;
+    bool has_baseline;      /* r->baseline is set */
+    rep_versus gpu, coexec; /* against the GPU alone and GPU+CPU co-execution */
 } rep_derived;
 
 void rep_derive(const rep_run *r, rep_derived *d);

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# scripts/paper-compare.sh: the seed paper's headline comparison: the preset models on the
+# LRA tasks, the accelerator against the modelled Jetson Xavier NX, with the paper's figures.
+# Usage: scripts/paper-compare.sh [--quick] [--arch ARCH.cfg] [--baseline PRESET] [--model MODE]
+#   --quick      every task at 1/8 of its sequence length, estimated in closed form (CI)
+#   --arch       the accelerator (default arch/mld-8x8.cfg)
+#   --baseline   the GPU preset (default xavier-nx-15w, the paper's baseline)
+#   --model      cycle (default) or analytical
+# Prints one Markdown row per model and task (speedup and energy-efficiency ratio over the
+# GPU and over GPU+CPU co-execution), then the average and the maximum over the rows, then
+# the paper's abstract figures. docs/GPU.md explains the difference. Run scripts/setup.sh
+# first, or point BFLYSIM at a bflysim built elsewhere.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+arch=arch/mld-8x8.cfg baseline=xavier-nx-15w mode=cycle quick=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --quick) quick=1 mode=analytical ;;
+    --arch) arch="$2"; shift ;;
+    --baseline) baseline="$2"; shift ;;
+    --model) mode="$2"; shift ;;
+    -h | --help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
+    *) echo "paper-compare: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+bin="${BFLYSIM:-./bflysim}"
+[ -x "$bin" ] || { echo "paper-compare: $bin is missing; run scripts/setup.sh" >&2; exit 1; }
+
+tasks="listops-2k text-4k retrieval-4k image-1k pathfinder-1k"
+# the paper's hybrid butterfly-sparse network, and the FABNet-style all-butterfly model
+models="hybrid-butterfly fabnet"
+csv="$(mktemp)"
+trap 'rm -f "$csv"' EXIT
+rm -f "$csv"
+for m in $models; do
+    for t in $tasks; do
+        wl="workloads/$m-$t.cfg"
+        set -- -q --model "$mode" --baseline "$baseline" --csv "$csv"
+        if [ "$quick" = 1 ]; then
+            len="$(sed -n 's/^ *seq_len *= *\([0-9]*\).*/\1/p' "$wl" | head -n 1)"
+            set -- "$@" --set "workload.seq_len=$((len / 8))"
+        fi
+        "$bin" "$@" "$arch" "$wl"
+    done
+done
+
+echo "bflysim $("$bin" --version | cut -d' ' -f2) on $arch against $baseline ($mode mode$([ "$quick" = 1 ] && echo ', sequences at 1/8 length'))"
+echo
+awk -F, '
+NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+NR == 2 {
+    print "| workload | accelerator ms | GPU ms | speedup | energy efficiency | GPU+CPU ms | speedup over GPU+CPU | energy efficiency over GPU+CPU |"
+    print "|---|---|---|---|---|---|---|---|"
+}
+{
+    n++
+    s = $col["speedup"]; e = $col["energy_efficiency"]
+    cs = $col["gpu_cpu_speedup"]; ce = $col["gpu_cpu_energy_efficiency"]
+    printf "| %s | %.4g | %.4g | %.2fx | %.2fx | %.4g | %.2fx | %.2fx |\n", $col["workload"],
+        $col["time_us"] / 1e3, $col["baseline_s"] * 1e3, s, e, $col["gpu_cpu_s"] * 1e3, cs, ce
+    ss += s; se += e; scs += cs; sce += ce
+    if (s > ms) ms = s
+    if (e > me) me = e
+    if (cs > mcs) mcs = cs
+    if (ce > mce) mce = ce
+}
+END {
+    printf "| **average** (%d workloads) | | | %.2fx | %.2fx | | %.2fx | %.2fx |\n", n, ss / n, se / n, scs / n, sce / n
+    printf "| **maximum** | | | %.2fx | %.2fx | | %.2fx | %.2fx |\n", ms, me, mcs, mce
+    print "| paper (Wu et al., arXiv 2411.00734, against Jetson Xavier NX) | | | up to 14.34x, 9.29x on average | 11.14x | | | |"
+}' "$csv"
+echo
+echo "The paper's figures come from its abstract; ours from the documented models (docs/GPU.md,"
+echo "\"Against the paper\", says why they differ). No parameter is tuned to match them."

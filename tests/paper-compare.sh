@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# tests/paper-compare.sh: scripts/paper-compare.sh --quick gives a table of the right shape
+# whose figures are sane: positive, finite, the average the mean of the rows, the maximum
+# their largest, and the paper's figures printed beside them.
+set -euo pipefail
+src="${BFLYSIM_SRCDIR:-.}"
+out="$(BFLYSIM="$PWD/bflysim" "$src/scripts/paper-compare.sh" --quick)"
+echo "$out"
+fail() { echo "paper-compare: $*" >&2; exit 1; }
+rows="$(grep -c '^| \(hybrid-butterfly\|fabnet\)-' <<<"$out")"
+[ "$rows" = 10 ] || fail "expected 10 workload rows (2 models x 5 LRA tasks), got $rows"
+grep -q '^| \*\*average\*\* (10 workloads) |' <<<"$out" || fail "no average row"
+grep -q '^| \*\*maximum\*\* |' <<<"$out" || fail "no maximum row"
+grep -q 'up to 14.34x, 9.29x on average | 11.14x' <<<"$out" || fail "the paper's figures are missing"
+# columns 4, 5, 7, 8, 9 of a row: speedup, energy efficiency and the GPU+CPU pair
+awk -F'|' '
+function num(s) { gsub(/[ x*]/, "", s); return s + 0 }
+/^\| (hybrid-butterfly|fabnet)-/ {
+    n++
+    for (c = 3; c <= 9; c++) {
+        v = num($c)
+        if (!(v > 0) || v > 1e6) { printf "row %d column %d is not a positive finite number: %s\n", n, c, $c; bad = 1 }
+    }
+    # the accelerator time over the GPU time is the speedup (2-decimal rounding allowed)
+    if (num($4) / num($3) - num($5) > 0.006 + 0.002 * num($5) || num($5) - num($4) / num($3) > 0.006 + 0.002 * num($5)) {
+        printf "row %d: GPU ms / accelerator ms = %g, speedup column %s\n", n, num($4) / num($3), $5; bad = 1
+    }
+    for (c = 5; c <= 9; c++) { if (c == 7) continue; sum[c] += num($c); if (num($c) > max[c]) max[c] = num($c) }
+}
+/^\| \*\*average/ { for (c = 5; c <= 9; c++) if (c != 7) avg[c] = num($c) }
+/^\| \*\*maximum/ { for (c = 5; c <= 9; c++) if (c != 7) mx[c] = num($c) }
+END {
+    for (c = 5; c <= 9; c++) {
+        if (c == 7) continue
+        if ((avg[c] - sum[c] / n) ^ 2 > (0.011) ^ 2) { printf "column %d: average %g, mean of rows %g\n", c, avg[c], sum[c] / n; bad = 1 }
+        if ((mx[c] - max[c]) ^ 2 > 1e-6) { printf "column %d: maximum %g, largest row %g\n", c, mx[c], max[c]; bad = 1 }
+    }
+    exit bad
+}' <<<"$out" || fail "the table is inconsistent"
+echo "paper-compare: table shape and figures check out"
