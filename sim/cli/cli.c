@@ -307,12 +307,21 @@ static int prepare_functional(const wl_butterfly *b, const map_result *m, bool f
     return UTIL_OK;
 }
 
+/* The GPU baseline of a run: the preset and the workload priced on it. */
+typedef struct baseline {
+    gpu_desc gpu;
+    const char *given; /* the preset as the user named it (no host paths in results) */
+    gpu_result res;
+} baseline;
+
 /* Writes the summary, JSON, CSV, Accelergy counts, --explain and the mapping file of a
- * finished run; returns the status. */
-static int write_outputs(const options *o, const rep_run *run, FILE *out, FILE *err)
+ * finished run, with its baseline base (NULL: none); returns the status. */
+static int write_outputs(const options *o, rep_run *run, const baseline *base, FILE *out, FILE *err)
 {
     char msg[1024];
     int rc = UTIL_OK;
+    if (base)
+        run->gpu = &base->gpu, run->gpu_file = base->given, run->baseline = &base->res;
     if (!o->quiet)
         rep_summary(out, run);
     if (o->json && (rc = rep_write_json(o->json, run, msg, sizeof msg)))
@@ -373,13 +382,6 @@ static int load_directives(const options *o, const arch_desc *arch, map_forced *
     *how = forced;
     return UTIL_OK;
 }
-
-/* The GPU baseline of a run: the preset and the workload priced on it. */
-typedef struct baseline {
-    gpu_desc gpu;
-    const char *given; /* the preset as the user named it (no host paths in results) */
-    gpu_result res;
-} baseline;
 
 /* The --baseline preset (default xavier-nx-15w) with the gpu.KEY overrides, into *g. */
 static int load_gpu(const options *o, gpu_desc *g, char *file, size_t flen, FILE *err)
@@ -467,11 +469,8 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
                    .wl = wl,
                    .model = &res,
                    .st = &res.total,
-                   .functional = o->functional,
-                   .gpu = base ? &base->gpu : NULL,
-                   .gpu_file = base ? base->given : NULL,
-                   .baseline = base ? &base->res : NULL};
-    rc = write_outputs(o, &run, out, err);
+                   .functional = o->functional};
+    rc = write_outputs(o, &run, base, out, err);
     if (!rc && o->functional && !res.check.pass) {
         uint64_t i = res.check.worst;
         fprintf(err,
@@ -531,11 +530,8 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
                    .st = &st,
                    .functional = o->functional,
                    .analytical = o->analytical,
-                   .check = o->functional ? &cmp : NULL,
-                   .gpu = base ? &base->gpu : NULL,
-                   .gpu_file = base ? base->given : NULL,
-                   .baseline = base ? &base->res : NULL};
-    rc = write_outputs(o, &run, out, err);
+                   .check = o->functional ? &cmp : NULL};
+    rc = write_outputs(o, &run, base, out, err);
     if (!rc && o->functional && cmp.violations) {
         uint64_t i = cmp.worst;
         fprintf(err,

@@ -1222,6 +1222,24 @@ static int load(ctx *c, config_t *cfg, const key_def *schema, const cfg_override
 #define BFLY_ARCH_DIRS ""
 #endif
 
+/* Looks for rel in the shipped presets' directories (BFLY_ARCH_DIRS: the source tree's
+ * and the installed arch/), adding each path tried to tried; true with path set when one
+ * exists. */
+static bool find_in_arch_dirs(const char *rel, char *path, size_t len, char *tried,
+                              size_t tried_len)
+{
+    struct stat st;
+    for (const char *dirs = BFLY_ARCH_DIRS; *dirs;) {
+        size_t n = strcspn(dirs, ":"), used = strlen(tried);
+        snprintf(path, len, "%.*s/%s", (int)n, dirs, rel);
+        if (stat(path, &st) == 0)
+            return true;
+        snprintf(tried + used, tried_len - used, "%s%s", used ? ", " : "", path);
+        dirs += n + (dirs[n] == ':');
+    }
+    return false;
+}
+
 /* The energy table an arch file names (energy.table): looked up next to the arch file,
  * then in the shipped presets' directories (the source tree's and the installed arch/),
  * so that a preset copied elsewhere still finds its table. Every price and leakage is
@@ -1234,22 +1252,16 @@ static int load_energy_table(ctx *c, config_t *cfg, arch_desc *a)
     if (!name)
         return UTIL_OK;
     char path[2 * ARCH_PATH_MAX], tried[4 * ARCH_PATH_MAX] = "";
-    const char *slash = strrchr(c->file, '/'), *dirs = BFLY_ARCH_DIRS;
+    const char *slash = strrchr(c->file, '/');
     struct stat st;
     if (name[0] == '/' || !slash)
         snprintf(path, sizeof path, "%s", name);
     else
         snprintf(path, sizeof path, "%.*s/%s", (int)(slash - c->file), c->file, name);
     snprintf(tried, sizeof tried, "%s", path);
-    bool found = stat(path, &st) == 0;
-    while (!found && name[0] != '/' && *dirs) {
-        size_t len = strcspn(dirs, ":");
-        snprintf(path, sizeof path, "%.*s/%s", (int)len, dirs, name);
-        size_t used = strlen(tried);
-        snprintf(tried + used, sizeof tried - used, ", %s", path);
-        dirs += len + (dirs[len] == ':');
-        found = stat(path, &st) == 0;
-    }
+    bool found =
+        stat(path, &st) == 0 ||
+        (name[0] != '/' && find_in_arch_dirs(name, path, sizeof path, tried, sizeof tried));
     if (!found)
         return fail_at(c, t,
                        "energy.table = \"%s\": cannot read it (tried %s); the tables "
@@ -1515,20 +1527,14 @@ int cfg_load_gpu(const char *file, const cfg_override *ov, size_t n_ov, gpu_desc
 
 int cfg_gpu_preset_path(const char *name, char *path, size_t len, char *err, size_t errlen)
 {
-    struct stat st;
     if (strchr(name, '/') || strstr(name, ".cfg")) {
         snprintf(path, len, "%s", name);
         return UTIL_OK;
     }
-    char tried[4 * ARCH_PATH_MAX] = "";
-    for (const char *dirs = BFLY_ARCH_DIRS; *dirs;) {
-        size_t n = strcspn(dirs, ":"), used = strlen(tried);
-        snprintf(path, len, "%.*s/gpu/%s.cfg", (int)n, dirs, name);
-        if (stat(path, &st) == 0)
-            return UTIL_OK;
-        snprintf(tried + used, sizeof tried - used, "%s%s", used ? ", " : "", path);
-        dirs += n + (dirs[n] == ':');
-    }
+    char rel[ARCH_PATH_MAX], tried[4 * ARCH_PATH_MAX] = "";
+    snprintf(rel, sizeof rel, "gpu/%s.cfg", name);
+    if (find_in_arch_dirs(rel, path, len, tried, sizeof tried))
+        return UTIL_OK;
     return util_fail(UTIL_ECONFIG, err, errlen,
                      "GPU preset '%s' not found (tried %s); the presets shipped are "
                      "arch/gpu/NAME.cfg, e.g. xavier-nx-15w",

@@ -213,10 +213,6 @@ static void begin_phase(eng_sim *s)
         s->ctl.feed_credit[i] = s->a->pe.tags;
         s->ctl.feed_tag[i] = UINT64_MAX;
     }
-    uint32_t max_w = 0;
-    for (uint32_t i = 0; i < ph->n_instr; i++)
-        if (ph->instr[i].weight_elems > max_w)
-            max_w = ph->instr[i].weight_elems;
     for (uint32_t x = 0; x < ph->n_xfer; x++) {
         const eng_xfer *t = &ph->xfer[x];
         if (t->src_instr < 0)
@@ -232,12 +228,12 @@ static void begin_phase(eng_sim *s)
             s->ctl.drain_port[s->ctl.n_drain++] = t->spm_port;
         }
     }
-    s->ctl.stage_elems = max_w;
+    s->ctl.stage_elems = eng_phase_max_weights(ph);
     s->ctl.stage_base = out_slot_addr(s, ph->out_slots);
     s->ctl.stage_free = 3u;
     if (s->functional) {
         free(s->spm_data);
-        s->spm_data_elems = (uint64_t)(ph->in_slots + ph->out_slots) * ph->tag_elems + 2u * max_w;
+        s->spm_data_elems = eng_phase_spm_elems(ph);
         s->spm_data = calloc(s->spm_data_elems, sizeof *s->spm_data);
         if (!s->spm_data) {
             eng_oom(s);

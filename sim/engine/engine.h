@@ -120,6 +120,12 @@ typedef struct eng_program {
 /* Whether a pattern of image elements lies in the program's on-chip region. */
 bool eng_pattern_onchip(const eng_program *p, const eng_pattern *q);
 
+/* Largest weight block of the phase's instructions: the size of a weight staging buffer. */
+uint32_t eng_phase_max_weights(const eng_phase *f);
+/* SPM elements the phase's slots and its two weight staging buffers take (the program's
+ * on-chip region comes on top): what eng_validate checks against the SPM. */
+uint64_t eng_phase_spm_elems(const eng_phase *f);
+
 /* Checks a program against the hardware: PEs exist, buffers, slots and the SPM are
  * large enough, instruction stores are not overfull, transfers are consistent. */
 int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t errlen);

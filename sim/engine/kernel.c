@@ -233,6 +233,20 @@ uint64_t eng_pattern_elems(const eng_pattern *p)
     return p->run * p->count;
 }
 
+uint32_t eng_phase_max_weights(const eng_phase *f)
+{
+    uint32_t max_w = 0;
+    for (uint32_t i = 0; i < f->n_instr; i++)
+        max_w = f->instr[i].weight_elems > max_w ? f->instr[i].weight_elems : max_w;
+    return max_w;
+}
+
+uint64_t eng_phase_spm_elems(const eng_phase *f)
+{
+    return (uint64_t)(f->in_slots + f->out_slots) * f->tag_elems +
+           2 * (uint64_t)eng_phase_max_weights(f);
+}
+
 bool eng_pattern_onchip(const eng_program *p, const eng_pattern *q)
 {
     if (!p->onchip_elems || !q->count)
@@ -300,7 +314,6 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
                            "phase %u: no SPM slots, empty tags or no repeats", ph);
             break;
         }
-        uint64_t max_w = 0;
         for (uint32_t i = 0; i < f->n_instr && !rc; i++) {
             const eng_instr *in = &f->instr[i];
             if (in->pe >= n_pe) {
@@ -324,8 +337,6 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
             }
             per_pe[in->pe]++;
             buf_pe[in->pe] += ((uint64_t)a->pe.tags * in->local_elems + in->weight_elems) * w;
-            if (in->weight_elems > max_w)
-                max_w = in->weight_elems;
             uint64_t last = in->weight_addr + (f->repeats - 1) * f->weight_stride;
             uint64_t span = in->weight_elems;
             if (in->weight_run &&
@@ -353,9 +364,7 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
                                "pe.buffer_kb holds %u",
                                ph, pe, (unsigned long long)buf_pe[pe], a->pe.buffer_bytes);
         }
-        uint64_t spm_need =
-            ((uint64_t)(f->in_slots + f->out_slots) * f->tag_elems + 2 * max_w + p->onchip_elems) *
-            w;
+        uint64_t spm_need = (eng_phase_spm_elems(f) + p->onchip_elems) * w;
         if (!rc && spm_need > arch_spm_bytes(a))
             rc = util_fail(UTIL_ERUN, err, errlen,
                            "phase %u: SPM slots, weight staging and %llu bytes of on-chip "

@@ -52,13 +52,10 @@ void map_deepen_slots(const arch_desc *a, util_dtype t, eng_phase *ph, uint32_t 
     uint64_t w = util_dtype_bytes(t), spm = arch_spm_bytes(a) / w;
     uint64_t spare = a->spm.width_bytes / w + 1;
     for (uint32_t i = 0; i < n; i++) {
-        eng_phase *f = &ph[i];
-        uint64_t max_w = 0;
-        for (uint32_t x = 0; x < f->n_instr; x++)
-            max_w = f->instr[x].weight_elems > max_w ? f->instr[x].weight_elems : max_w;
-        uint64_t need = (uint64_t)2 * MAP_SLOT_DEPTH * f->tag_elems + 2 * max_w + onchip_elems;
-        if (need + spare <= spm)
-            f->in_slots = f->out_slots = MAP_SLOT_DEPTH;
+        eng_phase deeper = ph[i];
+        deeper.in_slots = deeper.out_slots = MAP_SLOT_DEPTH;
+        if (eng_phase_spm_elems(&deeper) + onchip_elems + spare <= spm)
+            ph[i] = deeper;
     }
 }
 

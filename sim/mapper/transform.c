@@ -1118,12 +1118,7 @@ static uint64_t block_lines(const arch_desc *a, const tmap *tm, uint32_t gi, uti
         return 0;
     uint64_t w = util_dtype_bytes(dt), need = 0;
     for (uint32_t p = 0; p < tm->n_pass; p++) {
-        const eng_phase *f = &tm->phases[p];
-        uint64_t max_w = 0;
-        for (uint32_t x = 0; x < f->n_instr; x++)
-            if (f->instr[x].weight_elems > max_w)
-                max_w = f->instr[x].weight_elems;
-        uint64_t n = (uint64_t)(f->in_slots + f->out_slots) * f->tag_elems + 2 * max_w;
+        uint64_t n = eng_phase_spm_elems(&tm->phases[p]);
         need = n > need ? n : need;
     }
     uint64_t spm = arch_spm_bytes(a) / w, spare = a->spm.width_bytes / w + 1;
