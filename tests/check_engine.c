@@ -1,5 +1,6 @@
 /* check_engine.c: hand-built programs: validation errors, link serialisation, credit limits. */
 #include <check.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,7 +44,17 @@ static void build(prog *p, uint32_t L, uint32_t split, uint64_t tags)
     for (uint32_t k = 0; k < split; k++)
         p->xfer[n++] = (eng_xfer){0, 1, 0, L / split, {0, 0, 0, 0}, NULL, NULL};
     p->xfer[n++] = (eng_xfer){1, -1, 1, L, {0, L, L, 1}, NULL, NULL};
-    p->phase = (eng_phase){2, p->instr, n, p->xfer, tags, 1, 0, L, 2, 2, tag_dma, p, 0};
+    p->phase = (eng_phase){.n_instr = 2,
+                           .instr = p->instr,
+                           .n_xfer = n,
+                           .xfer = p->xfer,
+                           .n_tags = tags,
+                           .repeats = 1,
+                           .tag_elems = L,
+                           .in_slots = 2,
+                           .out_slots = 2,
+                           .tag_dma = tag_dma,
+                           .tag_ctx = p};
     p->program = (eng_program){UTIL_FP16, 1, &p->phase, 96 * (uint64_t)L, 0, 0};
 }
 
@@ -53,6 +64,15 @@ static void load_tiny(arch_desc *a)
     int rc = cfg_load_arch(tu_src(path, sizeof path, "tests/data/tiny-1x2.cfg"), NULL, 0, a, err,
                            sizeof err);
     ck_assert_msg(rc == 0, "%s", err);
+}
+
+/* The program is refused with a message containing phrase. */
+static void expect_refused(const arch_desc *a, const eng_program *program, const char *phrase)
+{
+    char err[512];
+    eng_stats st;
+    ck_assert_int_eq(eng_run(a, program, NULL, &st, err, sizeof err), UTIL_ERUN);
+    ck_assert_msg(strstr(err, phrase), "%s", err);
 }
 
 START_TEST(test_program_runs)
@@ -119,38 +139,29 @@ END_TEST
 START_TEST(test_validation_errors)
 {
     arch_desc a;
-    char err[512];
     load_tiny(&a);
     prog p;
-    eng_stats st;
     build(&p, 16, 1, 1);
     p.instr[1].pe = 9;
-    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
-    ck_assert_msg(strstr(err, "instruction 1 is on PE 9, but the array has 2 PEs"), "%s", err);
+    expect_refused(&a, &p.program, "instruction 1 is on PE 9, but the array has 2 PEs");
     build(&p, 16, 1, 1);
     p.instr[1].pe = 0; /* two instructions, pe.istore = 1 */
-    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
-    ck_assert_msg(strstr(err, "PE 0 needs 2 instruction-store entries, pe.istore = 1"), "%s", err);
+    expect_refused(&a, &p.program, "PE 0 needs 2 instruction-store entries, pe.istore = 1");
     build(&p, 512, 1, 1); /* 2 tags x 512 + 1024 weights, x 2 bytes > 1 KiB */
-    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
-    ck_assert_msg(strstr(err, "pe.buffer_kb holds 1024"), "%s", err);
+    expect_refused(&a, &p.program, "pe.buffer_kb holds 1024");
     build(&p, 16, 1, 1);
     p.phase.tag_elems = 1u << 20;
-    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
-    ck_assert_msg(strstr(err, "the SPM has 2048"), "%s", err);
+    expect_refused(&a, &p.program, "the SPM has 2048");
     build(&p, 16, 1, 1);
     p.xfer[1].elems = 0;
-    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
-    ck_assert_msg(strstr(err, "transfer 1 is malformed"), "%s", err);
+    expect_refused(&a, &p.program, "transfer 1 is malformed");
     build(&p, 16, 1, 1);
     p.xfer[1].elems = 32;
-    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
-    ck_assert_msg(strstr(err, "instruction 1 receives 32 elements per tag, its buffer holds 16"),
-                  "%s", err);
+    expect_refused(&a, &p.program,
+                   "instruction 1 receives 32 elements per tag, its buffer holds 16");
     build(&p, 16, 1, 1);
     p.xfer[2].spm_port = 7;
-    ck_assert_int_eq(eng_run(&a, &p.program, NULL, &st, err, sizeof err), UTIL_ERUN);
-    ck_assert_msg(strstr(err, "transfer 2 is malformed"), "%s", err);
+    expect_refused(&a, &p.program, "transfer 2 is malformed");
 }
 END_TEST
 
@@ -420,6 +431,19 @@ static void tag_dma_second(const void *ctx, uint64_t tag, eng_pattern *in, eng_p
     *out = (eng_pattern){(tag + 32) * p->L, p->L, p->L, 1};
 }
 
+/* Two passes of two doubling instructions over 8 tags of 16 elements: rows 0..7 -> rows
+ * 16..23 -> rows 32..39 of the image (two[] holds the phases). */
+static void doubling_passes(prog *p, eng_phase two[2])
+{
+    build(p, 16, 1, 8);
+    for (int i = 0; i < 2; i++)
+        p->instr[i].op = ENG_OP_KERNEL, p->instr[i].kernel = kern_double;
+    two[0] = two[1] = p->phase;
+    two[1].tag_dma = tag_dma_second;
+    p->program.phases = two;
+    p->program.n_phases = 2;
+}
+
 START_TEST(test_onchip_intermediates)
 {
     arch_desc a;
@@ -428,13 +452,8 @@ START_TEST(test_onchip_intermediates)
     prog p;
     eng_stats via_dram, on_chip;
     for (int k = 0; k < 2; k++) {
-        build(&p, 16, 1, 8);
-        for (int i = 0; i < 2; i++)
-            p.instr[i].op = ENG_OP_KERNEL, p.instr[i].kernel = kern_double;
-        eng_phase two[2] = {p.phase, p.phase};
-        two[1].tag_dma = tag_dma_second;
-        p.program.phases = two;
-        p.program.n_phases = 2;
+        eng_phase two[2];
+        doubling_passes(&p, two);
         p.program.onchip_first = k ? 16 * 16 : 0;
         p.program.onchip_elems = k ? 16 * 16 : 0;
         float *image = calloc(96 * 16, sizeof *image);
@@ -459,6 +478,113 @@ START_TEST(test_onchip_intermediates)
 }
 END_TEST
 
+/* The tiny array with room for two phases' instructions on each PE. */
+static void load_tiny_for_two(arch_desc *a)
+{
+    load_tiny(a);
+    a->pe.istore = 2;
+    a->pe.buffer_bytes = 4096;
+}
+
+/* Runs the doubling passes (functional): the output rows must be 16 x the input, whatever
+ * the intermediate rows held before (NaN here: a consumer reading a row before its
+ * producer stored it would carry it to the output). */
+static void run_doubling(const arch_desc *a, const eng_program *program, eng_stats *st)
+{
+    char err[512];
+    float *image = calloc(96 * 16, sizeof *image);
+    for (uint32_t j = 0; j < 8 * 16; j++)
+        image[j] = (float)(j % 16) / 16.0f, image[16 * 16 + j] = NAN;
+    ck_assert_msg(eng_run(a, program, image, st, err, sizeof err) == 0, "%s", err);
+    for (uint32_t j = 0; j < 8 * 16; j++)
+        ck_assert_float_eq(image[32 * 16 + j], 16.0f * (float)(j % 16) / 16.0f);
+    free(image);
+}
+
+/* A chained phase runs beside its producer: the same values, in fewer cycles than the
+ * two one after the other but never fewer than either alone; through a FIFO ring the
+ * intermediate rows never touch DRAM (the DRAM bytes of test_onchip_intermediates'
+ * on-chip run: 8 x 16 FP16 elements each way plus 4 x 2 x 16 of weights, in 4-byte
+ * bursts). The two phases share each PE's store: two entries each. */
+START_TEST(test_chained_phases)
+{
+    arch_desc a;
+    char err[512];
+    load_tiny_for_two(&a);
+    prog p;
+    eng_phase two[2];
+    doubling_passes(&p, two);
+    eng_stats apart, alone[2], chained, ring;
+    run_doubling(&a, &p.program, &apart);
+    for (int k = 0; k < 2; k++) {
+        eng_program one = p.program;
+        one.phases = &two[k], one.n_phases = 1;
+        ck_assert_int_eq(eng_run(&a, &one, NULL, &alone[k], err, sizeof err), 0);
+    }
+    ck_assert_uint_eq(apart.cycles, alone[0].cycles + alone[1].cycles);
+    two[1].chained = true;
+    run_doubling(&a, &p.program, &chained);
+    ck_assert_uint_lt(chained.cycles, apart.cycles);
+    ck_assert_uint_ge(chained.cycles, alone[0].cycles);
+    ck_assert_uint_ge(chained.cycles, alone[1].cycles);
+    ck_assert_uint_eq(chained.lane_ops, apart.lane_ops);
+    ck_assert_uint_eq(chained.dram.read_bytes, apart.dram.read_bytes);
+    ck_assert_uint_eq(chained.tags, 16);
+    two[1].fifo_tags = 2, two[1].fifo_first = 16 * 16, two[1].fifo_elems = 8 * 16;
+    run_doubling(&a, &p.program, &ring);
+    uint64_t bytes = 8 * 16 * 2;
+    ck_assert_uint_eq(ring.dram.read_bytes, bytes + 4 * 2 * 16 * 2);
+    ck_assert_uint_eq(ring.dram.write_bytes, bytes);
+    ck_assert_uint_eq(chained.dram.write_bytes, 2 * bytes);
+    ck_assert_uint_le(ring.cycles, chained.cycles);
+    /* the estimate sees the overlap too: below the phases' sum */
+    eng_estimate_total est_apart, est_ring;
+    eng_phase seq[2] = {two[0], two[1]};
+    seq[1].chained = false, seq[1].fifo_tags = 0, seq[1].fifo_elems = seq[1].fifo_first = 0;
+    p.program.phases = seq;
+    ck_assert_int_eq(eng_estimate(&a, &p.program, NULL, &est_apart, err, sizeof err), 0);
+    p.program.phases = two;
+    ck_assert_int_eq(eng_estimate(&a, &p.program, NULL, &est_ring, err, sizeof err), 0);
+    ck_assert_uint_lt(est_ring.cycles, est_apart.cycles);
+    ck_assert_uint_eq(est_ring.dram_write_bytes, bytes);
+    eng_stats *all[] = {&apart, &alone[0], &alone[1], &chained, &ring};
+    for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
+        eng_stats_free(all[k]);
+}
+END_TEST
+
+/* Chaining that cannot work is refused before anything runs. */
+START_TEST(test_chaining_errors)
+{
+    arch_desc a;
+    load_tiny_for_two(&a);
+    prog p;
+    eng_phase two[2];
+    doubling_passes(&p, two);
+    two[0].chained = true;
+    expect_refused(&a, &p.program, "phase 0 is chained, but no phase precedes it");
+    doubling_passes(&p, two);
+    two[1].chained = true, two[1].repeats = 2;
+    expect_refused(&a, &p.program, "must stream its tags once (repeats 2");
+    doubling_passes(&p, two);
+    two[1].chained = true, two[1].fifo_tags = 1, two[1].fifo_first = 256, two[1].fifo_elems = 128;
+    expect_refused(&a, &p.program,
+                   "a FIFO ring of 1 producer tags cannot hold what one of its tags "
+                   "reads plus one (2)");
+    two[1].fifo_tags = 2, two[1].fifo_first = 96 * 16 - 64;
+    expect_refused(&a, &p.program, "must lie in the image");
+    doubling_passes(&p, two);
+    two[1].fifo_tags = 2, two[1].fifo_first = 256, two[1].fifo_elems = 128;
+    expect_refused(&a, &p.program, "phase 1 has a FIFO ring but is not chained");
+    /* two phases on the same PEs need two store entries each PE */
+    a.pe.istore = 1;
+    doubling_passes(&p, two);
+    two[1].chained = true;
+    expect_refused(&a, &p.program,
+                   "chained phases up to 1: PE 0 needs 2 instruction-store entries");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("engine");
@@ -466,6 +592,8 @@ int main(void)
     tcase_add_test(tc, test_program_runs);
     tcase_add_test(tc, test_kernel_instructions);
     tcase_add_test(tc, test_onchip_intermediates);
+    tcase_add_test(tc, test_chained_phases);
+    tcase_add_test(tc, test_chaining_errors);
     tcase_add_test(tc, test_messages_serialise_on_links);
     tcase_add_test(tc, test_credits_limit_overlap);
     tcase_add_test(tc, test_validation_errors);

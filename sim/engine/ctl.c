@@ -1,4 +1,4 @@
-/* ctl.c: the controller: phases, SPM slots, DMA requests, feeding tags into the array. */
+/* ctl.c: the controller: groups of phases, SPM slots, DMA requests, feeding tags into the array. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -6,49 +6,79 @@
 
 enum { SLOT_FREE, SLOT_LOADING, SLOT_READY, SLOT_FEEDING };
 
+static void free_stream(ctl_stream *c)
+{
+    free(c->in_state);
+    free(c->in_reads);
+    free(c->in_tag);
+    free(c->out_elems);
+    free(c->out_done);
+    free(c->out_stored);
+    free(c->feed);
+    free(c->feed_credit);
+    free(c->feed_tag);
+    free(c->drain_instr);
+    free(c->drain_port);
+}
+
 void eng_ctl_free(eng_sim *s)
 {
-    free(s->ctl.in_state);
-    free(s->ctl.in_reads);
-    free(s->ctl.in_tag);
-    free(s->ctl.out_elems);
-    free(s->ctl.out_done);
-    free(s->ctl.feed);
-    free(s->ctl.feed_credit);
-    free(s->ctl.feed_tag);
-    free(s->ctl.drain_instr);
-    free(s->ctl.drain_port);
-    uint64_t keep_stored = s->ctl.stored;
-    memset(&s->ctl, 0, sizeof s->ctl);
-    s->ctl.stored = keep_stored;
+    for (uint32_t k = 0; k < s->n_streams; k++)
+        free_stream(&s->str[k]);
+    free(s->str);
+    s->str = NULL;
+    s->n_streams = 0;
 }
 
-static uint64_t in_slot_addr(const eng_sim *s, uint32_t slot)
+static uint64_t in_slot_addr(const eng_sim *s, const ctl_stream *c, uint32_t slot)
 {
-    return (uint64_t)slot * s->ph->tag_elems * s->elem_bytes;
+    return c->spm_base + (uint64_t)slot * c->ph->tag_elems * s->elem_bytes;
 }
 
-static uint64_t out_slot_addr(const eng_sim *s, uint32_t slot)
+static uint64_t out_slot_addr(const eng_sim *s, const ctl_stream *c, uint32_t slot)
 {
-    return (uint64_t)(s->ph->in_slots + slot) * s->ph->tag_elems * s->elem_bytes;
+    return c->spm_base + (uint64_t)(c->ph->in_slots + slot) * c->ph->tag_elems * s->elem_bytes;
 }
 
-uint64_t eng_out_slot_addr(const eng_sim *s, uint64_t tag)
+uint64_t eng_out_slot_addr(const eng_sim *s, uint32_t k, uint64_t tag)
 {
-    return out_slot_addr(s, (uint32_t)(tag % s->ph->out_slots));
+    const ctl_stream *c = &s->str[k];
+    return out_slot_addr(s, c, (uint32_t)(tag % c->ph->out_slots));
 }
 
-static void issue_weights(eng_sim *s)
+bool eng_dma_onchip(const eng_sim *s, const dma_desc *d, uint64_t *base, eng_pattern *pat)
 {
-    const eng_phase *ph = s->ph;
-    while (s->ctl.next_weight < ph->n_instr && s->ctl.stage_free) {
-        uint32_t slot = (s->ctl.stage_free & 1u) ? 0 : 1;
-        s->ctl.stage_free &= ~(1u << slot);
-        uint32_t i = s->ctl.next_weight++;
-        s->ctl.stage_instr[slot] = i;
+    *pat = d->dram;
+    if (eng_pattern_onchip(s->p, &d->dram)) {
+        pat->first -= s->p->onchip_first;
+        *base = s->onchip_base;
+        return true;
+    }
+    for (uint32_t k = 0; k < s->n_streams; k++) {
+        const ctl_stream *c = &s->str[k];
+        if (c->ring_elems && d->dram.count &&
+            eng_pattern_within(&d->dram, c->ph->fifo_first, c->ph->fifo_elems)) {
+            /* producer tag t's entry is t mod fifo_tags: element positions wrap */
+            pat->first = (d->dram.first - c->ph->fifo_first) % c->ring_elems;
+            *base = c->ring_base;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void issue_weights(eng_sim *s, uint32_t k)
+{
+    ctl_stream *c = &s->str[k];
+    const eng_phase *ph = c->ph;
+    while (c->next_weight < ph->n_instr && c->stage_free) {
+        uint32_t slot = (c->stage_free & 1u) ? 0 : 1;
+        c->stage_free &= ~(1u << slot);
+        uint32_t i = c->next_weight++;
+        c->stage_instr[slot] = i;
         const eng_instr *in = &ph->instr[i];
         if (in->weight_elems == 0) {
-            eng_post(s, &s->ctl_c, &s->ctl_c, s->now, EV_CTL_STAGED, slot, 0, NULL);
+            eng_post_ctl(s, &s->ctl_c, s->now, EV_CTL_STAGED, k, slot, 0);
             continue;
         }
         dma_desc *d = eng_dma_alloc(s);
@@ -57,6 +87,7 @@ static void issue_weights(eng_sim *s)
             return;
         }
         d->dir = DMA_WEIGHTS;
+        d->stream = k;
         d->slot = slot;
         uint64_t addr = in->weight_addr + s->repeat * ph->weight_stride;
         if (in->weight_run)
@@ -64,7 +95,7 @@ static void issue_weights(eng_sim *s)
                                     in->weight_elems / in->weight_run};
         else
             d->dram = (eng_pattern){addr, in->weight_elems, in->weight_elems, 1};
-        d->spm_addr = s->ctl.stage_base + (uint64_t)slot * s->ctl.stage_elems * s->elem_bytes;
+        d->spm_addr = c->stage_base + (uint64_t)slot * c->stage_elems * s->elem_bytes;
         d->elems = in->weight_elems;
         eng_dma_submit(s, &s->ctl_c, d);
     }
@@ -72,26 +103,31 @@ static void issue_weights(eng_sim *s)
 
 /* A tag's DRAM pattern must lie inside the image and fit its SPM slot (a mapping bug
  * otherwise; functional runs would copy out of bounds). */
-static void check_tag_pattern(eng_sim *s, const eng_pattern *p, uint64_t tag)
+static void check_tag_pattern(eng_sim *s, const ctl_stream *c, const eng_pattern *p, uint64_t tag)
 {
     uint64_t elems = eng_pattern_elems(p);
     if (!elems)
         return;
     uint64_t last = p->first + (p->count - 1) * p->stride + p->run;
-    if (last > s->p->dram_elems || elems > s->ph->tag_elems)
+    if (last > s->p->dram_elems || elems > c->ph->tag_elems)
         eng_fault(s,
                   "phase %u: tag %llu moves %llu elements up to DRAM element %llu; the image "
                   "has %llu and the slot %u",
-                  s->phase, (unsigned long long)tag, (unsigned long long)elems,
-                  (unsigned long long)last, (unsigned long long)s->p->dram_elems, s->ph->tag_elems);
+                  c->phase, (unsigned long long)tag, (unsigned long long)elems,
+                  (unsigned long long)last, (unsigned long long)s->p->dram_elems, c->ph->tag_elems);
 }
 
-static void issue_inputs(eng_sim *s)
+static void issue_inputs(eng_sim *s, uint32_t k)
 {
-    const eng_phase *ph = s->ph;
-    while (s->ctl.next_in < ph->n_tags) {
-        uint32_t slot = (uint32_t)(s->ctl.next_in % ph->in_slots);
-        if (s->ctl.in_state[slot] != SLOT_FREE)
+    ctl_stream *c = &s->str[k];
+    const eng_phase *ph = c->ph;
+    while (c->next_in < ph->n_tags) {
+        uint32_t slot = (uint32_t)(c->next_in % ph->in_slots);
+        if (c->in_state[slot] != SLOT_FREE)
+            return;
+        /* a consumer fetches a tag once its producer has stored the rows it reads */
+        if (k &&
+            s->str[k - 1].stored < eng_chain_need(s->str[k - 1].ph->n_tags, ph->n_tags, c->next_in))
             return;
         dma_desc *d = eng_dma_alloc(s);
         if (!d) {
@@ -100,38 +136,40 @@ static void issue_inputs(eng_sim *s)
         }
         eng_pattern out;
         d->dir = DMA_IN;
+        d->stream = k;
         d->slot = slot;
-        d->tag = s->ctl.next_in;
+        d->tag = c->next_in;
         ph->tag_dma(ph->tag_ctx, s->repeat * ph->n_tags + d->tag, &d->dram, &out);
-        check_tag_pattern(s, &d->dram, d->tag);
-        d->spm_addr = in_slot_addr(s, slot);
+        check_tag_pattern(s, c, &d->dram, d->tag);
+        d->spm_addr = in_slot_addr(s, c, slot);
         d->elems = eng_pattern_elems(&d->dram);
-        s->ctl.in_state[slot] = SLOT_LOADING;
-        s->ctl.in_tag[slot] = d->tag;
-        s->ctl.next_in++;
+        c->in_state[slot] = SLOT_LOADING;
+        c->in_tag[slot] = d->tag;
+        c->next_in++;
         eng_dma_submit(s, &s->ctl_c, d);
     }
 }
 
-static void try_feed(eng_sim *s)
+static void try_feed(eng_sim *s, uint32_t k)
 {
-    const eng_phase *ph = s->ph;
-    while (s->ctl.next_feed < ph->n_tags) {
-        uint64_t tag = s->ctl.next_feed;
+    ctl_stream *c = &s->str[k];
+    const eng_phase *ph = c->ph;
+    while (c->next_feed < ph->n_tags) {
+        uint64_t tag = c->next_feed;
         uint32_t slot = (uint32_t)(tag % ph->in_slots);
-        uint32_t st = s->ctl.in_state[slot];
-        if ((st != SLOT_READY && st != SLOT_FEEDING) || s->ctl.in_tag[slot] != tag)
+        uint32_t st = c->in_state[slot];
+        if ((st != SLOT_READY && st != SLOT_FEEDING) || c->in_tag[slot] != tag)
             return;
-        s->ctl.in_state[slot] = SLOT_FEEDING;
-        while (s->ctl.feed_x < s->ctl.n_feed) {
-            uint32_t x = s->ctl.feed[s->ctl.feed_x];
+        c->in_state[slot] = SLOT_FEEDING;
+        while (c->feed_x < c->n_feed) {
+            uint32_t x = c->feed[c->feed_x];
             const eng_xfer *t = &ph->xfer[x];
             uint32_t dst = (uint32_t)t->dst_instr;
-            if (s->ctl.feed_tag[dst] != tag) {
-                if (s->ctl.feed_credit[dst] == 0)
+            if (c->feed_tag[dst] != tag) {
+                if (c->feed_credit[dst] == 0)
                     return; /* a credit from the consumer resumes feeding */
-                s->ctl.feed_credit[dst]--;
-                s->ctl.feed_tag[dst] = tag;
+                c->feed_credit[dst]--;
+                c->feed_tag[dst] = tag;
             }
             spm_req *r = eng_spm_req_alloc(s);
             msg *m = r ? eng_msg_alloc(s) : NULL;
@@ -140,34 +178,41 @@ static void try_feed(eng_sim *s)
                 return;
             }
             m->kind = MSG_DATA;
-            m->index = x;
+            m->index = c->xfer_base + x;
             m->tag = tag;
             m->src_node = s->n_nodes - 2 * s->a->array.rows + t->spm_port;
             m->dst_node = ph->instr[dst].pe;
             r->write = false;
             r->after = SPM_AFTER_FEED;
-            r->base = in_slot_addr(s, slot);
+            r->base = in_slot_addr(s, c, slot);
             r->pat = t->spm;
             r->port = t->spm_port;
             r->m = m;
             r->slot = slot;
-            s->ctl.in_reads[slot]++;
-            s->ctl.feed_x++;
+            r->stream = k;
+            c->in_reads[slot]++;
+            c->feed_x++;
             eng_spm_submit(s, &s->ctl_c, r);
         }
-        s->ctl.feed_x = 0;
-        s->ctl.next_feed++;
+        c->feed_x = 0;
+        c->next_feed++;
     }
 }
 
-static void try_store(eng_sim *s)
+static void try_store(eng_sim *s, uint32_t k)
 {
-    const eng_phase *ph = s->ph;
-    while (s->ctl.next_store < ph->n_tags) {
-        uint32_t slot = (uint32_t)(s->ctl.next_store % ph->out_slots);
-        if (!s->ctl.out_done[slot])
+    ctl_stream *c = &s->str[k];
+    const eng_phase *ph = c->ph;
+    /* a producer feeding a FIFO ring stores tag t once entry t - fifo_tags has been read */
+    const ctl_stream *cons = k + 1 < s->n_streams ? &s->str[k + 1] : NULL;
+    while (c->next_store < ph->n_tags) {
+        uint32_t slot = (uint32_t)(c->next_store % ph->out_slots);
+        if (!c->out_done[slot])
             return;
-        s->ctl.out_done[slot] = false;
+        if (cons && cons->ring_elems &&
+            c->next_store >= cons->fetched * ph->n_tags / cons->ph->n_tags + cons->ph->fifo_tags)
+            return;
+        c->out_done[slot] = false;
         dma_desc *d = eng_dma_alloc(s);
         if (!d) {
             eng_oom(s);
@@ -175,86 +220,133 @@ static void try_store(eng_sim *s)
         }
         eng_pattern in;
         d->dir = DMA_OUT;
+        d->stream = k;
         d->slot = slot;
-        d->tag = s->ctl.next_store++;
+        d->tag = c->next_store++;
         ph->tag_dma(ph->tag_ctx, s->repeat * ph->n_tags + d->tag, &in, &d->dram);
-        check_tag_pattern(s, &d->dram, d->tag);
-        d->spm_addr = out_slot_addr(s, slot);
+        check_tag_pattern(s, c, &d->dram, d->tag);
+        d->spm_addr = out_slot_addr(s, c, slot);
         d->elems = eng_pattern_elems(&d->dram);
         eng_dma_submit(s, &s->ctl_c, d);
     }
 }
 
-/* Starts repeat s->repeat of phase s->phase. */
-static void begin_phase(eng_sim *s)
+static bool alloc_stream(ctl_stream *c, const eng_phase *ph)
 {
-    const eng_phase *ph = &s->p->phases[s->phase];
-    s->ph = ph;
-    s->epoch++;
-    eng_ctl_free(s);
-    s->ctl.stored = 0;
-    s->ctl.in_state = calloc(ph->in_slots, sizeof *s->ctl.in_state);
-    s->ctl.in_reads = calloc(ph->in_slots, sizeof *s->ctl.in_reads);
-    s->ctl.in_tag = calloc(ph->in_slots, sizeof *s->ctl.in_tag);
-    s->ctl.out_elems = calloc(ph->out_slots, sizeof *s->ctl.out_elems);
-    s->ctl.out_done = calloc(ph->out_slots, sizeof *s->ctl.out_done);
-    s->ctl.feed = calloc(ph->n_xfer + 1, sizeof *s->ctl.feed);
-    s->ctl.feed_credit = calloc(ph->n_instr + 1, sizeof *s->ctl.feed_credit);
-    s->ctl.feed_tag = calloc(ph->n_instr + 1, sizeof *s->ctl.feed_tag);
-    s->ctl.drain_instr = calloc(ph->n_instr + 1, sizeof *s->ctl.drain_instr);
-    s->ctl.drain_port = calloc(ph->n_instr + 1, sizeof *s->ctl.drain_port);
-    if (!s->ctl.in_state || !s->ctl.in_reads || !s->ctl.in_tag || !s->ctl.out_elems ||
-        !s->ctl.out_done || !s->ctl.feed || !s->ctl.feed_credit || !s->ctl.feed_tag ||
-        !s->ctl.drain_instr || !s->ctl.drain_port) {
-        eng_oom(s);
-        return;
-    }
+    c->in_state = calloc(ph->in_slots, sizeof *c->in_state);
+    c->in_reads = calloc(ph->in_slots, sizeof *c->in_reads);
+    c->in_tag = calloc(ph->in_slots, sizeof *c->in_tag);
+    c->out_elems = calloc(ph->out_slots, sizeof *c->out_elems);
+    c->out_done = calloc(ph->out_slots, sizeof *c->out_done);
+    c->out_stored = calloc(ph->out_slots, sizeof *c->out_stored);
+    c->feed = calloc(ph->n_xfer + 1, sizeof *c->feed);
+    c->feed_credit = calloc(ph->n_instr + 1, sizeof *c->feed_credit);
+    c->feed_tag = calloc(ph->n_instr + 1, sizeof *c->feed_tag);
+    c->drain_instr = calloc(ph->n_instr + 1, sizeof *c->drain_instr);
+    c->drain_port = calloc(ph->n_instr + 1, sizeof *c->drain_port);
+    return c->in_state && c->in_reads && c->in_tag && c->out_elems && c->out_done &&
+           c->out_stored && c->feed && c->feed_credit && c->feed_tag && c->drain_instr &&
+           c->drain_port;
+}
+
+/* Sets up phase ph as stream c, its slots at SPM byte address at; returns the address
+ * after its slots, staging and ring. */
+static uint64_t init_stream(eng_sim *s, ctl_stream *c, const eng_phase *ph, uint64_t at)
+{
     for (uint32_t i = 0; i < ph->n_instr; i++) {
-        s->ctl.feed_credit[i] = s->a->pe.tags;
-        s->ctl.feed_tag[i] = UINT64_MAX;
+        c->feed_credit[i] = s->a->pe.tags;
+        c->feed_tag[i] = UINT64_MAX;
     }
+    for (uint32_t j = 0; j < ph->out_slots; j++)
+        c->out_stored[j] = UINT64_MAX;
     for (uint32_t x = 0; x < ph->n_xfer; x++) {
         const eng_xfer *t = &ph->xfer[x];
         if (t->src_instr < 0)
-            s->ctl.feed[s->ctl.n_feed++] = x;
+            c->feed[c->n_feed++] = x;
         if (t->dst_instr >= 0)
             continue;
         /* One output-slot credit per producing instruction, returned over its first port. */
         bool seen = false;
-        for (uint32_t k = 0; k < s->ctl.n_drain && !seen; k++)
-            seen = s->ctl.drain_instr[k] == (uint32_t)t->src_instr;
+        for (uint32_t k = 0; k < c->n_drain && !seen; k++)
+            seen = c->drain_instr[k] == (uint32_t)t->src_instr;
         if (!seen) {
-            s->ctl.drain_instr[s->ctl.n_drain] = (uint32_t)t->src_instr;
-            s->ctl.drain_port[s->ctl.n_drain++] = t->spm_port;
+            c->drain_instr[c->n_drain] = (uint32_t)t->src_instr;
+            c->drain_port[c->n_drain++] = t->spm_port;
         }
     }
-    s->ctl.stage_elems = eng_phase_max_weights(ph);
-    s->ctl.stage_base = out_slot_addr(s, ph->out_slots);
-    s->ctl.stage_free = 3u;
+    c->spm_base = at;
+    c->stage_elems = eng_phase_max_weights(ph);
+    c->stage_base = out_slot_addr(s, c, ph->out_slots);
+    c->stage_free = 3u;
+    at += eng_phase_spm_elems(ph) * s->elem_bytes;
+    if (c > s->str && ph->fifo_tags) {
+        c->ring_base = at;
+        c->ring_elems = eng_fifo_ring_elems(c[-1].ph, ph);
+        at += c->ring_elems * s->elem_bytes;
+    }
+    return at;
+}
+
+static void end_stream(eng_sim *s, uint32_t k);
+
+/* Starts the group of phases at s->phase (repeat s->repeat of a one-phase group). */
+static void begin_group(eng_sim *s)
+{
+    uint32_t n = eng_group_len(s->p, s->phase);
+    s->epoch++;
+    eng_pe_end_group(s);
+    eng_ctl_free(s);
+    s->str = calloc(n, sizeof *s->str);
+    if (!s->str) {
+        eng_oom(s);
+        return;
+    }
+    s->n_streams = s->streams_left = n;
+    uint64_t at = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        ctl_stream *c = &s->str[k];
+        const eng_phase *ph = &s->p->phases[s->phase + k];
+        c->ph = ph;
+        c->phase = s->phase + k;
+        c->instr_base = k ? c[-1].instr_base + c[-1].ph->n_instr : 0;
+        c->xfer_base = k ? c[-1].xfer_base + c[-1].ph->n_xfer : 0;
+        if (!alloc_stream(c, ph)) {
+            eng_oom(s);
+            return;
+        }
+        at = init_stream(s, c, ph, at);
+    }
     if (s->functional) {
         free(s->spm_data);
-        s->spm_data_elems = eng_phase_spm_elems(ph);
-        s->spm_data = calloc(s->spm_data_elems, sizeof *s->spm_data);
+        s->spm_data_elems = at / s->elem_bytes;
+        s->spm_data = calloc(s->spm_data_elems + 1, sizeof *s->spm_data);
         if (!s->spm_data) {
             eng_oom(s);
             return;
         }
     }
-    if (eng_pe_begin_phase(s)) {
+    if (eng_pe_begin_group(s)) {
         eng_oom(s);
         return;
     }
-    issue_weights(s);
-    issue_inputs(s);
+    for (uint32_t k = 0; k < n && !s->fault; k++) {
+        issue_weights(s, k);
+        issue_inputs(s, k);
+    }
+    for (uint32_t k = 0; k < n && !s->fault; k++)
+        if (s->str[k].ph->n_tags == 0)
+            end_stream(s, k);
 }
 
-static void end_phase(eng_sim *s)
+static void end_stream(eng_sim *s, uint32_t k)
 {
-    eng_pe_end_phase(s);
-    s->st.tags += s->ph->n_tags;
-    if (++s->repeat >= s->ph->repeats) {
+    s->str[k].finished = true;
+    s->st.tags += s->str[k].ph->n_tags;
+    if (--s->streams_left)
+        return;
+    if (++s->repeat >= s->str[0].ph->repeats) {
         s->repeat = 0;
-        s->phase++;
+        s->phase += s->n_streams;
     }
     if (s->phase >= s->p->n_phases) {
         s->done = true;
@@ -265,70 +357,106 @@ static void end_phase(eng_sim *s)
 }
 
 /* Credits for the output slots go back to every instruction that writes into them. */
-static void return_out_credits(eng_sim *s)
+static void return_out_credits(eng_sim *s, const ctl_stream *c)
 {
-    for (uint32_t k = 0; k < s->ctl.n_drain; k++) {
-        uint32_t i = s->ctl.drain_instr[k], pe = s->ph->instr[i].pe;
-        uint32_t port_node = s->n_nodes - 2 * s->a->array.rows + s->ctl.drain_port[k];
+    for (uint32_t k = 0; k < c->n_drain; k++) {
+        uint32_t i = c->drain_instr[k], pe = c->ph->instr[i].pe;
+        uint32_t port_node = s->n_nodes - 2 * s->a->array.rows + c->drain_port[k];
         uint64_t lat = 1 + (uint64_t)eng_manhattan(s, pe, port_node) * s->a->noc.hop_latency;
-        eng_post(s, &s->ctl_c, &s->pes[pe].base, s->now + lat, EV_PE_CREDIT, i, UINT64_MAX, NULL);
+        eng_post(s, &s->ctl_c, &s->pes[pe].base, s->now + lat, EV_PE_CREDIT, c->instr_base + i,
+                 UINT64_MAX, NULL);
     }
+}
+
+/* Counts the tags whose inputs have arrived, in tag order (a slot holding a later tag
+ * has already passed the earlier one on); a ring's producer may then store more. */
+static void advance_fetched(eng_sim *s, uint32_t k)
+{
+    ctl_stream *c = &s->str[k];
+    uint64_t before = c->fetched;
+    while (c->fetched < c->next_in) {
+        uint32_t slot = (uint32_t)(c->fetched % c->ph->in_slots);
+        if (c->in_tag[slot] == c->fetched && c->in_state[slot] == SLOT_LOADING)
+            break;
+        c->fetched++;
+    }
+    if (c->fetched != before && c->ring_elems)
+        try_store(s, k - 1);
+}
+
+/* Counts the tags written back, in tag order (a slot that has stored a later tag has
+ * stored the earlier one); the consumer may then fetch more. */
+static void advance_stored(eng_sim *s, uint32_t k)
+{
+    ctl_stream *c = &s->str[k];
+    uint64_t before = c->stored;
+    while (c->stored < c->next_store) {
+        uint64_t last = c->out_stored[c->stored % c->ph->out_slots];
+        if (last == UINT64_MAX || last < c->stored)
+            break;
+        c->stored++;
+    }
+    if (c->stored != before && k + 1 < s->n_streams)
+        issue_inputs(s, k + 1);
 }
 
 void eng_ctl_handle(eng_sim *s, const ev *e)
 {
-    const eng_phase *ph = s->ph;
-    switch (e->kind) {
-    case EV_CTL_PHASE:
+    if (e->kind == EV_CTL_PHASE) {
         if (s->phase >= s->p->n_phases) {
             s->done = true;
             s->st.cycles = s->now;
             return;
         }
-        begin_phase(s);
-        if (!s->fault && s->ph->n_tags == 0)
-            end_phase(s);
+        begin_group(s);
         return;
+    }
+    if (e->epoch != s->epoch || e->stream >= s->n_streams)
+        return; /* the group it belonged to is over (a late credit) */
+    uint32_t k = e->stream;
+    ctl_stream *c = &s->str[k];
+    const eng_phase *ph = c->ph;
+    switch (e->kind) {
     case EV_CTL_IN_READY:
-        s->ctl.in_state[e->a] = SLOT_READY;
-        try_feed(s);
+        c->in_state[e->a] = SLOT_READY;
+        advance_fetched(s, k);
+        try_feed(s, k);
         return;
     case EV_CTL_FEED_READ: {
         uint32_t slot = e->a;
-        s->ctl.in_reads[slot]--;
+        c->in_reads[slot]--;
         /* The slot is free once every feed of its tag has been issued and read out. */
-        if (s->ctl.in_reads[slot] == 0 && s->ctl.in_tag[slot] < s->ctl.next_feed) {
-            s->ctl.in_state[slot] = SLOT_FREE;
-            issue_inputs(s);
+        if (c->in_reads[slot] == 0 && c->in_tag[slot] < c->next_feed) {
+            c->in_state[slot] = SLOT_FREE;
+            issue_inputs(s, k);
         }
         return;
     }
     case EV_CTL_CREDIT:
-        if (e->epoch != s->epoch)
-            return; /* the phase it belonged to is over */
-        s->ctl.feed_credit[e->a]++;
-        try_feed(s);
+        c->feed_credit[e->a - c->instr_base]++;
+        try_feed(s, k);
         return;
     case EV_CTL_OUT_WRITTEN: {
         uint32_t slot = (uint32_t)(e->b % ph->out_slots);
-        s->ctl.out_elems[slot] += e->a;
-        if (s->ctl.out_elems[slot] == (ph->out_tag_elems ? ph->out_tag_elems : ph->tag_elems)) {
-            s->ctl.out_done[slot] = true;
-            try_store(s);
+        c->out_elems[slot] += e->a;
+        if (c->out_elems[slot] == (ph->out_tag_elems ? ph->out_tag_elems : ph->tag_elems)) {
+            c->out_done[slot] = true;
+            try_store(s, k);
         }
         return;
     }
     case EV_CTL_STORED: {
         uint32_t slot = (uint32_t)(e->b % ph->out_slots);
-        s->ctl.out_elems[slot] = 0;
-        s->ctl.stored++;
-        return_out_credits(s);
-        if (s->ctl.stored == ph->n_tags)
-            end_phase(s);
+        c->out_elems[slot] = 0;
+        c->out_stored[slot] = e->b;
+        return_out_credits(s, c);
+        advance_stored(s, k);
+        if (c->stored == ph->n_tags)
+            end_stream(s, k);
         return;
     }
     case EV_CTL_STAGED: {
-        uint32_t slot = e->a, i = s->ctl.stage_instr[slot];
+        uint32_t slot = e->a, i = c->stage_instr[slot];
         const eng_instr *in = &ph->instr[i];
         spm_req *r = eng_spm_req_alloc(s);
         msg *m = r ? eng_msg_alloc(s) : NULL;
@@ -338,22 +466,23 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
         }
         uint32_t port = eng_spm_port_near(s->a, in->pe);
         m->kind = MSG_CONFIG;
-        m->index = i;
+        m->index = c->instr_base + i;
         m->src_node = s->n_nodes - 2 * s->a->array.rows + port;
         m->dst_node = in->pe;
         r->write = false;
         r->after = SPM_AFTER_CONFIG;
-        r->base = s->ctl.stage_base + (uint64_t)slot * s->ctl.stage_elems * s->elem_bytes;
+        r->base = c->stage_base + (uint64_t)slot * c->stage_elems * s->elem_bytes;
         r->pat = (eng_pattern){0, in->weight_elems, in->weight_elems, in->weight_elems ? 1 : 0};
         r->port = port;
         r->m = m;
         r->slot = slot;
+        r->stream = k;
         eng_spm_submit(s, &s->ctl_c, r);
         return;
     }
     case EV_CTL_STAGE_SENT:
-        s->ctl.stage_free |= 1u << e->a;
-        issue_weights(s);
+        c->stage_free |= 1u << e->a;
+        issue_weights(s, k);
         return;
     default:
         eng_fault(s, "controller got unexpected event %u", e->kind);

@@ -15,7 +15,9 @@
  * (a static dataflow graph) and a stream of tags flows through it: each tag's input
  * is copied by DMA from DRAM into an SPM input slot, sent from there to the first
  * instructions, passed between instructions over the NoC, and collected in an SPM
- * output slot that DMA copies back to DRAM. Phases run one after another. */
+ * output slot that DMA copies back to DRAM. Phases run one after another, except that a
+ * chained phase runs at the same time as the phase before it (a producer and its
+ * consumer overlap; see eng_phase.chained). */
 
 /* NoC endpoints: PE (r, c) is node r*cols + c; SPM port p (eng_spm_port) is node
  * rows*cols + p. Port r (0 <= r < rows) attaches to the west side of router (r, 0),
@@ -103,6 +105,19 @@ typedef struct eng_phase {
     eng_tag_fn tag_dma;
     const void *tag_ctx;
     uint32_t out_tag_elems; /* elements a tag writes into its output slot (0: tag_elems) */
+    /* Chaining. A chained phase starts with the phase before it (its producer) and runs
+     * beside it; a run of chained phases is a group, and the group's phases keep their own
+     * tags, SPM slots and weight staging (all repeats 1, instructions of the group together
+     * within each PE's store). Both stream the same rows in order, so the consumer's tag t
+     * is fetched only once the producer has stored ceil((t + 1) x P / C) of its tags (P, C:
+     * the two phases' tag counts). With fifo_tags set, the image elements fifo_first ..
+     * fifo_first + fifo_elems - 1 (the tensor the producer writes and this phase reads) live
+     * in an SPM ring of fifo_tags producer tags instead of DRAM: DMA moves them SPM to SPM,
+     * and the producer stores tag t only once the consumer has fetched the tags that read
+     * ring entry t - fifo_tags. */
+    bool chained;
+    uint32_t fifo_tags;
+    uint64_t fifo_first, fifo_elems;
 } eng_phase;
 
 /* Elements onchip_first .. onchip_first + onchip_elems - 1 of the image live in the SPM
@@ -125,6 +140,13 @@ uint32_t eng_phase_max_weights(const eng_phase *f);
 /* SPM elements the phase's slots and its two weight staging buffers take (the program's
  * on-chip region comes on top): what eng_validate checks against the SPM. */
 uint64_t eng_phase_spm_elems(const eng_phase *f);
+/* Elements of a chained phase's FIFO ring (0 without one): fifo_tags of its producer's
+ * output tags. */
+uint64_t eng_fifo_ring_elems(const eng_phase *producer, const eng_phase *consumer);
+/* Phases of the group that starts at phase first (1 + the chained phases after it). */
+uint32_t eng_group_len(const eng_program *p, uint32_t first);
+/* Producer tags the consumer's tag t needs stored: min(P, ceil((t + 1) x P / C)). */
+uint64_t eng_chain_need(uint64_t producer_tags, uint64_t consumer_tags, uint64_t t);
 
 /* Checks a program against the hardware: PEs exist, buffers, slots and the SPM are
  * large enough, instruction stores are not overfull, transfers are consistent. */
@@ -219,6 +241,7 @@ typedef struct eng_phase_estimate {
     double t_feed;  /* in-order feeding of instructions deep in a tag's latency */
     double t_slots; /* SPM input and output slots: their fetch and write-back loops */
     double latency;
+    double tag_time; /* one tag alone: fetched, through the array, stored */
     double cycles;
     double lane_ops, read_bytes, write_bytes; /* the whole phase */
 } eng_phase_estimate;

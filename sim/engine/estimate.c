@@ -422,6 +422,25 @@ static void count_phase(const arch_desc *a, const eng_program *p, const eng_phas
     }
 }
 
+/* Whether a tag's side lies on chip: in the program's on-chip region, or in the FIFO ring
+ * this phase reads (its input) or its consumer reads (its output); rel gets its place
+ * there, as the engine's DMA sees it. */
+static bool on_chip(const eng_program *p, const eng_phase *f, bool out, const eng_pattern *q,
+                    eng_pattern *rel)
+{
+    *rel = *q;
+    if (eng_pattern_onchip(p, q)) {
+        rel->first -= p->onchip_first;
+        return true;
+    }
+    const eng_phase *cons = out ? (f + 1 < p->phases + p->n_phases ? f + 1 : NULL) : f;
+    if (!cons || !cons->fifo_tags || cons == p->phases ||
+        !eng_pattern_within(q, cons->fifo_first, cons->fifo_elems))
+        return false;
+    rel->first = (q->first - cons->fifo_first) % eng_fifo_ring_elems(cons - 1, cons);
+    return true;
+}
+
 static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_phase *f,
                           double *cycles, eng_phase_estimate *pe_out, est_counts *counts)
 {
@@ -562,18 +581,18 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         uint64_t rep = k / run;
         f->tag_dma(f->tag_ctx, rep * f->n_tags + k % run, &pin, &pout);
         /* an on-chip side costs its SPM banks instead (once: they stand for one tag) */
-        in_chip = eng_pattern_onchip(p, &pin), out_chip = eng_pattern_onchip(p, &pout);
+        eng_pattern rel[2];
+        in_chip = on_chip(p, f, false, &pin, &rel[0]);
+        out_chip = on_chip(p, f, true, &pout, &rel[1]);
         eng_pattern *side[2] = {&pin, &pout};
+        bool chip[2] = {in_chip, out_chip};
         double *bytes[2] = {&in_bytes, &out_bytes};
         for (int d = 0; d < 2; d++) {
-            if (!eng_pattern_onchip(p, side[d])) {
+            if (!chip[d])
                 *bytes[d] +=
                     (double)bursts(a, w, side[d], chan) * a->dram.burst_bytes / (double)samples;
-            } else if (k == 0) {
-                eng_pattern rel = *side[d];
-                rel.first -= p->onchip_first;
-                bank_load(a, w, &rel, bank);
-            }
+            else if (k == 0)
+                bank_load(a, w, &rel[d], bank);
         }
     }
     double t_dram = max_of(chan, a->dram.channels < 64 ? a->dram.channels : 64) *
@@ -706,10 +725,87 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         pe_out->t_spm = t_spm, pe_out->t_dram = t_dram, pe_out->t_feed = t_feed;
         pe_out->t_slots = fmax(t_in, t_out);
         pe_out->latency = end;
+        pe_out->tag_time = lat_in + lat_out + (in_bytes + out_bytes) / bpc + sc.spm_in +
+                           sc.spm_out + end + t_drain + ENG_EST_HANDOFFS;
         pe_out->cycles = *cycles;
     }
     free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(bank);
     return UTIL_OK;
+}
+
+/* A group of chained phases (eng_phase.chained), priced once all its phases are known.
+ * The phases configure at once and share the weight path fairly (processor sharing: a
+ * configuration c_k standalone, the phase's cycles less its stream and one tag's time,
+ * ends when every phase has had min(c_j, c_k)), and a phase's weights also queue behind
+ * its producers' DRAM traffic. A phase's stream starts once it is configured and its
+ * producer has stored the tags its first one reads, and ends one tag's time after its
+ * last tag starts, no earlier than a tag's time after the tags that read the producer's
+ * last one. Together the phases share the array, the SPM and the DRAM, so the group
+ * also takes at least the busiest of those summed over its phases' tags. */
+typedef struct group_member {
+    uint64_t tags;
+    double cfg, iv, tag_time, cycles, dram;
+} group_member;
+
+typedef struct group_est {
+    uint32_t n, cap;
+    group_member *m;
+    double pe, link, port, spm, dram; /* resource cycles summed over the phases */
+} group_est;
+
+static int group_add(group_est *g, const eng_phase *f, const eng_phase_estimate *e)
+{
+    if (g->n == g->cap) {
+        uint32_t cap = g->cap ? 2 * g->cap : 8;
+        group_member *m = realloc(g->m, cap * sizeof *m);
+        if (!m)
+            return UTIL_ERUN;
+        g->m = m, g->cap = cap;
+    }
+    double tags = (double)f->n_tags * (double)f->repeats;
+    g->m[g->n++] = (group_member){
+        .tags = f->n_tags,
+        .cfg = fmax(0, e->cycles - (tags - 1) * e->interval - e->tag_time),
+        .iv = e->interval,
+        .tag_time = e->tag_time,
+        .cycles = e->cycles,
+        .dram = tags * e->t_dram,
+    };
+    g->pe += tags * e->t_pe, g->link += tags * e->t_link, g->port += tags * e->t_port;
+    g->spm += tags * e->t_spm, g->dram += tags * e->t_dram;
+    return UTIL_OK;
+}
+
+/* The group's cycles; empties it for the next group. */
+static double group_take(group_est *g)
+{
+    double cycles = g->n ? g->m[0].cycles : 0;
+    if (g->n > 1) {
+        double start = 0, end = 0, iv = 0, producer_dram = 0;
+        for (uint32_t k = 0; k < g->n; k++) {
+            const group_member *c = &g->m[k];
+            double ready = c->cfg + fmin(producer_dram, c->cfg), tags = (double)c->tags;
+            double s = ready, e;
+            if (k == 0) {
+                e = ready + (tags - 1) * c->iv + c->tag_time;
+            } else {
+                const group_member *p = &g->m[k - 1];
+                double need0 = (double)eng_chain_need(p->tags, c->tags, 0);
+                s = fmax(ready, start + (need0 - 1) * iv + p->tag_time);
+                double after_last = ceil(tags / (double)p->tags) - 1;
+                e = fmax(s + (tags - 1) * c->iv + c->tag_time,
+                         end + after_last * c->iv + c->tag_time);
+            }
+            start = s, end = e;
+            iv = tags > 1 ? (e - s - c->tag_time) / (tags - 1) : 0;
+            producer_dram += c->dram;
+        }
+        double shared = fmax(fmax(g->pe, g->link), fmax(fmax(g->port, g->spm), g->dram));
+        cycles = fmax(end, shared);
+    }
+    g->n = 0;
+    g->pe = g->link = g->port = g->spm = g->dram = 0;
+    return cycles;
 }
 
 int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *phases,
@@ -718,6 +814,7 @@ int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *p
     double cycles = 0, ops = 0, rd = 0, wr = 0;
     est_counts c;
     memset(&c, 0, sizeof c);
+    group_est g = {0};
     for (uint32_t i = 0; i < p->n_phases; i++) {
         eng_phase_estimate pe;
         double cy;
@@ -725,8 +822,16 @@ int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *p
             return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
         if (phases)
             phases[i] = pe;
-        cycles += cy, ops += pe.lane_ops, rd += pe.read_bytes, wr += pe.write_bytes;
+        ops += pe.lane_ops, rd += pe.read_bytes, wr += pe.write_bytes;
+        if (!p->phases[i].chained)
+            cycles += group_take(&g);
+        if (group_add(&g, &p->phases[i], &pe)) {
+            free(g.m);
+            return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
+        }
     }
+    cycles += group_take(&g);
+    free(g.m);
     memset(total, 0, sizeof *total);
     total->cycles = (uint64_t)llround(cycles);
     total->lane_ops = (uint64_t)llround(ops);

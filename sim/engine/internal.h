@@ -24,7 +24,9 @@ typedef struct ev {
     uint32_t a;
     uint64_t b;
     void *p;
-    uint32_t epoch; /* phase repeat it was posted in: late credits of a finished one are dropped */
+    uint32_t
+        epoch; /* group (or repeat) it was posted in: late credits of a finished one are dropped */
+    uint32_t stream; /* controller events: the stream (phase of the group) they concern */
 } ev;
 
 typedef struct evheap {
@@ -33,7 +35,7 @@ typedef struct evheap {
 } evheap;
 
 enum ev_kind {
-    EV_CTL_PHASE,       /* start the next phase */
+    EV_CTL_PHASE,       /* start the next group of phases */
     EV_CTL_IN_READY,    /* a = in slot: DMA put the tag's input into the SPM */
     EV_CTL_FEED_READ,   /* a = in slot: one feed read left the SPM */
     EV_CTL_CREDIT,      /* a = consumer instruction freed a slot fed from the SPM */
@@ -96,6 +98,7 @@ enum dma_dir { DMA_IN, DMA_OUT, DMA_WEIGHTS };
 typedef struct dma_desc {
     pool_link link;
     enum dma_dir dir;
+    uint32_t stream;
     uint32_t slot; /* SPM slot (input, output or staging) */
     uint64_t tag;
     eng_pattern dram;  /* element addresses */
@@ -126,6 +129,7 @@ typedef struct spm_req {
     msg *m;          /* message to inject, or the one just ejected */
     dma_desc *d;
     uint32_t slot;
+    uint32_t stream;
 } spm_req;
 
 /* ---------------------------------------------------------------- components */
@@ -148,7 +152,8 @@ typedef struct target {
 
 typedef struct instr_state {
     const eng_instr *ins;
-    uint32_t index;
+    uint32_t index;  /* in the group */
+    uint32_t stream; /* the phase of the group it belongs to */
     bool configured;
     uint64_t config_ready;
     uint64_t next_fire;
@@ -159,7 +164,7 @@ typedef struct instr_state {
     uint32_t n_targets;
     target *targets; /* consumers this instruction holds credits for */
     uint32_t n_prod;
-    int32_t *prod_instr;   /* producers to return credits to (-1: the controller) */
+    int32_t *prod_instr;   /* producers (group indices) to return credits to (-1: the controller) */
     uint32_t *prod_target; /* our index in each producer's target list */
     uint32_t *prod_port;   /* SPM port of a controller feed */
     uint64_t *out_ring;    /* out_slots entries: cycle each result slot frees */
@@ -180,6 +185,41 @@ typedef struct pe_state {
 typedef struct link_state {
     uint64_t free;
 } link_state;
+
+/* One phase of the running group: its controller state. */
+typedef struct ctl_stream {
+    const eng_phase *ph;
+    uint32_t phase;                 /* number in the program */
+    uint32_t instr_base, xfer_base; /* its instructions and transfers in the group's lists */
+    bool finished;
+    uint64_t spm_base;  /* SPM byte address of its input slots (output slots, staging follow) */
+    uint64_t ring_base; /* SPM byte address of its FIFO ring (chained with fifo_tags) */
+    uint64_t ring_elems;
+    uint64_t next_in;     /* next tag to fetch from DRAM */
+    uint64_t fetched;     /* tags whose inputs arrived, counted in tag order */
+    uint64_t next_feed;   /* next tag to send to the array */
+    uint32_t feed_x;      /* next feed transfer of that tag */
+    uint64_t next_store;  /* next tag to write back */
+    uint64_t stored;      /* tags written back, counted in tag order */
+    uint64_t *out_stored; /* per output slot: last tag written back from it (UINT64_MAX: none) */
+    uint32_t *in_state;   /* per input slot: 0 free, 1 loading, 2 ready, 3 feeding */
+    uint32_t *in_reads;   /* feed reads outstanding per input slot */
+    uint64_t *in_tag;     /* tag held by each input slot */
+    uint64_t *out_elems;  /* per output slot: elements written */
+    bool *out_done;       /* per output slot: complete, waiting for its turn */
+    uint32_t *feed;       /* transfers from the SPM */
+    uint32_t n_feed;
+    uint32_t *feed_credit; /* per instruction: credits for SPM feeds */
+    uint64_t *feed_tag;    /* per instruction: last tag a credit was taken for */
+    uint32_t *drain_instr; /* instructions writing into output slots */
+    uint32_t *drain_port;  /* and the SPM port each writes through */
+    uint32_t n_drain;
+    uint32_t next_weight; /* next instruction to configure */
+    uint32_t stage_free;  /* staging slots free (bit mask of 2) */
+    uint32_t stage_instr[2];
+    uint64_t stage_base;  /* SPM byte address of the staging slots */
+    uint32_t stage_elems; /* elements per staging slot */
+} ctl_stream;
 
 struct eng_sim {
     const arch_desc *a;
@@ -205,40 +245,20 @@ struct eng_sim {
     pool msgs, spm_reqs, dma_descs;
     bool own_sched; /* eng_run drives the scheduler heap */
 
-    /* phase */
+    /* the running group: phases phase .. phase + n_streams - 1, one stream each */
     uint32_t phase;
-    uint64_t repeat; /* of the current phase */
-    uint32_t epoch;  /* counts phase repeats begun */
+    uint64_t repeat; /* of a one-phase group */
+    uint32_t epoch;  /* counts groups (and repeats) begun */
     bool done;
-    const eng_phase *ph;
+    uint32_t n_streams, streams_left;
+    ctl_stream *str;
+    uint32_t n_is; /* the group's instructions, all streams */
     instr_state *is;
-    uint32_t *xfer_target; /* per transfer: index in its producer's target list */
-
-    /* controller */
-    struct {
-        uint64_t next_in;    /* next tag to fetch from DRAM */
-        uint64_t next_feed;  /* next tag to send to the array */
-        uint32_t feed_x;     /* next feed transfer of that tag */
-        uint64_t next_store; /* next tag to write back */
-        uint64_t stored;
-        uint32_t *in_state;  /* per input slot: 0 free, 1 loading, 2 ready, 3 feeding */
-        uint32_t *in_reads;  /* feed reads outstanding per input slot */
-        uint64_t *in_tag;    /* tag held by each input slot */
-        uint64_t *out_elems; /* per output slot: elements written */
-        bool *out_done;      /* per output slot: complete, waiting for its turn */
-        uint32_t *feed;      /* transfers from the SPM */
-        uint32_t n_feed;
-        uint32_t *feed_credit; /* per instruction: credits for SPM feeds */
-        uint64_t *feed_tag;    /* per instruction: last tag a credit was taken for */
-        uint32_t *drain_instr; /* instructions writing into output slots */
-        uint32_t *drain_port;  /* and the SPM port each writes through */
-        uint32_t n_drain;
-        uint32_t next_weight; /* next instruction to configure */
-        uint32_t stage_free;  /* staging slots free (bit mask of 2) */
-        uint32_t stage_instr[2];
-        uint64_t stage_base;  /* SPM byte address of the staging slots */
-        uint32_t stage_elems; /* elements per staging slot */
-    } ctl;
+    uint32_t n_xf; /* the group's transfers: each with its stream and group endpoints */
+    const eng_xfer **xf;
+    uint32_t *xf_stream;
+    int32_t *xf_src, *xf_dst; /* group instruction indices, -1 for the SPM */
+    uint32_t *xfer_target;    /* per transfer: index in its producer's target list */
 
     /* DMA and DRAM */
     struct {
@@ -272,6 +292,9 @@ struct eng_sim {
 /* kernel.c */
 void eng_post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind, uint32_t a,
               uint64_t b, void *p);
+/* An event for the controller about one stream. */
+void eng_post_ctl(eng_sim *s, comp *from, uint64_t time, uint32_t kind, uint32_t stream, uint32_t a,
+                  uint64_t b);
 msg *eng_msg_alloc(eng_sim *s);
 void eng_msg_free(eng_sim *s, msg *m);
 spm_req *eng_spm_req_alloc(eng_sim *s);
@@ -281,12 +304,18 @@ void eng_dma_free(eng_sim *s, dma_desc *d);
 void eng_oom(eng_sim *s); /* records an allocation failure */
 void eng_fault(eng_sim *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 uint64_t eng_flits(const eng_sim *s, uint64_t elems);
+/* Whether every element of q lies in first .. first + elems - 1. */
+bool eng_pattern_within(const eng_pattern *q, uint64_t first, uint64_t elems);
 uint32_t eng_manhattan(const eng_sim *s, uint32_t node_a, uint32_t node_b);
 void eng_node_pos(const eng_sim *s, uint32_t node, uint32_t *r, uint32_t *c);
 
 /* ctl.c */
 void eng_ctl_free(eng_sim *s);
-uint64_t eng_out_slot_addr(const eng_sim *s, uint64_t tag); /* SPM byte address */
+/* SPM byte address of the output slot of a stream's tag. */
+uint64_t eng_out_slot_addr(const eng_sim *s, uint32_t stream, uint64_t tag);
+/* Whether a DMA transfer's DRAM side is served on chip (the program's on-chip region or
+ * a FIFO ring of the running group); if so, its SPM byte base and pattern there. */
+bool eng_dma_onchip(const eng_sim *s, const dma_desc *d, uint64_t *base, eng_pattern *pat);
 void eng_ctl_handle(eng_sim *s, const ev *e);
 
 /* mem.c */
@@ -304,8 +333,8 @@ void eng_noc_send(eng_sim *s, comp *from, msg *m, uint64_t head_at_router);
 void eng_noc_handle(eng_sim *s, const ev *e);
 
 /* pe.c */
-int eng_pe_begin_phase(eng_sim *s);
-void eng_pe_end_phase(eng_sim *s);
+int eng_pe_begin_group(eng_sim *s);
+void eng_pe_end_group(eng_sim *s);
 void eng_pe_handle(eng_sim *s, pe_state *pe, const ev *e);
 
 #endif

@@ -113,8 +113,8 @@ static void sched_pop(eng_sim *s)
 
 /* ---------------------------------------------------------------- posting */
 
-void eng_post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind, uint32_t a,
-              uint64_t b, void *p)
+static void post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind, uint32_t a,
+                 uint64_t b, void *p, uint32_t stream)
 {
     /* Other components hear of an event one cycle later at the earliest; this makes
      * the step order inside a cycle irrelevant. A violation is an engine bug. */
@@ -123,7 +123,7 @@ void eng_post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind, ui
                   from->id, to->id, (unsigned long long)time);
         time = s->now + 1;
     }
-    ev e = {time, ((uint64_t)from->id << 40) | from->posts++, kind, a, b, p, s->epoch};
+    ev e = {time, ((uint64_t)from->id << 40) | from->posts++, kind, a, b, p, s->epoch, stream};
     bool first = to->inbox.n == 0 || ev_less(&e, &to->inbox.v[0]);
     if (!heap_push(&to->inbox, &e)) {
         eng_oom(s);
@@ -131,6 +131,18 @@ void eng_post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind, ui
     }
     if (first && s->own_sched)
         sched_push(s, time, to->id);
+}
+
+void eng_post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind, uint32_t a,
+              uint64_t b, void *p)
+{
+    post(s, from, to, time, kind, a, b, p, 0);
+}
+
+void eng_post_ctl(eng_sim *s, comp *from, uint64_t time, uint32_t kind, uint32_t stream, uint32_t a,
+                  uint64_t b)
+{
+    post(s, from, &s->ctl_c, time, kind, a, b, NULL, stream);
 }
 
 /* ---------------------------------------------------------------- faults and pools */
@@ -247,12 +259,37 @@ uint64_t eng_phase_spm_elems(const eng_phase *f)
            2 * (uint64_t)eng_phase_max_weights(f);
 }
 
+bool eng_pattern_within(const eng_pattern *q, uint64_t first, uint64_t elems)
+{
+    uint64_t last = q->first + (q->count - 1) * q->stride + q->run;
+    return q->count && q->first >= first && last <= first + elems;
+}
+
 bool eng_pattern_onchip(const eng_program *p, const eng_pattern *q)
 {
-    if (!p->onchip_elems || !q->count)
-        return false;
-    uint64_t last = q->first + (q->count - 1) * q->stride + q->run;
-    return q->first >= p->onchip_first && last <= p->onchip_first + p->onchip_elems;
+    return p->onchip_elems && eng_pattern_within(q, p->onchip_first, p->onchip_elems);
+}
+
+uint64_t eng_fifo_ring_elems(const eng_phase *producer, const eng_phase *consumer)
+{
+    uint32_t out = producer->out_tag_elems ? producer->out_tag_elems : producer->tag_elems;
+    return consumer->chained ? (uint64_t)consumer->fifo_tags * out : 0;
+}
+
+uint32_t eng_group_len(const eng_program *p, uint32_t first)
+{
+    uint32_t n = 1;
+    while (first + n < p->n_phases && p->phases[first + n].chained)
+        n++;
+    return n;
+}
+
+uint64_t eng_chain_need(uint64_t producer_tags, uint64_t consumer_tags, uint64_t t)
+{
+    if (!consumer_tags)
+        return 0;
+    uint64_t need = util_ceil_div((t + 1) * producer_tags, consumer_tags);
+    return need < producer_tags ? need : producer_tags;
 }
 
 uint64_t eng_flits(const eng_sim *s, uint64_t elems)
@@ -284,6 +321,43 @@ uint32_t eng_manhattan(const eng_sim *s, uint32_t node_a, uint32_t node_b)
 
 /* ---------------------------------------------------------------- validation */
 
+/* A chained phase has a producer before it, both stream once, and a FIFO ring lies in
+ * the image beside the on-chip region and holds what one consumer tag reads, plus one. */
+static int check_chaining(const eng_program *p, uint32_t ph, uint32_t g0, uint32_t g_len, char *err,
+                          size_t errlen)
+{
+    const eng_phase *f = &p->phases[ph];
+    if (f->chained && ph == 0)
+        return util_fail(UTIL_ERUN, err, errlen, "phase 0 is chained, but no phase precedes it");
+    if (!f->chained && (f->fifo_tags || f->fifo_elems))
+        return util_fail(UTIL_ERUN, err, errlen, "phase %u has a FIFO ring but is not chained", ph);
+    if (g_len > 1 && (f->repeats != 1 || f->n_tags == 0))
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "phase %u is in a chained group of %u phases (from phase %u), so it "
+                         "must stream its tags once (repeats %llu, tags %llu)",
+                         ph, g_len, g0, (unsigned long long)f->repeats,
+                         (unsigned long long)f->n_tags);
+    if (!f->fifo_tags)
+        return UTIL_OK;
+    const eng_phase *prod = f - 1;
+    uint64_t least = util_ceil_div(prod->n_tags, f->n_tags) + 1;
+    eng_pattern range = {f->fifo_first, f->fifo_elems, f->fifo_elems, 1};
+    if (f->fifo_tags < least)
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "phase %u: a FIFO ring of %u producer tags cannot hold what one of its "
+                         "tags reads plus one (%llu)",
+                         ph, f->fifo_tags, (unsigned long long)least);
+    if (!f->fifo_elems || f->fifo_first + f->fifo_elems > p->dram_elems ||
+        (p->onchip_elems && (eng_pattern_within(&range, p->onchip_first, p->onchip_elems) ||
+                             (f->fifo_first < p->onchip_first + p->onchip_elems &&
+                              p->onchip_first < f->fifo_first + f->fifo_elems))))
+        return util_fail(UTIL_ERUN, err, errlen,
+                         "phase %u: the FIFO's tensor (%llu elements from %llu) must lie in the "
+                         "image, outside the on-chip region",
+                         ph, (unsigned long long)f->fifo_elems, (unsigned long long)f->fifo_first);
+    return UTIL_OK;
+}
+
 int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t errlen)
 {
     uint32_t n_pe = arch_pe_count(a);
@@ -305,10 +379,22 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
         rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
         goto out;
     }
+    uint32_t g0 = 0, g_len = 0; /* the group being checked */
+    uint64_t spm_need = 0;
     for (uint32_t ph = 0; ph < p->n_phases && !rc; ph++) {
         const eng_phase *f = &p->phases[ph];
-        memset(per_pe, 0, n_pe * sizeof *per_pe);
-        memset(buf_pe, 0, n_pe * sizeof *buf_pe);
+        if (ph == g0 + g_len) {
+            g0 = ph;
+            g_len = eng_group_len(p, ph);
+            memset(per_pe, 0, n_pe * sizeof *per_pe);
+            memset(buf_pe, 0, n_pe * sizeof *buf_pe);
+            spm_need = p->onchip_elems * w;
+        }
+        if ((rc = check_chaining(p, ph, g0, g_len, err, errlen)))
+            break;
+        spm_need += eng_phase_spm_elems(f) * w;
+        if (ph > g0)
+            spm_need += eng_fifo_ring_elems(f - 1, f) * w;
         if (f->in_slots == 0 || f->out_slots == 0 || f->tag_elems == 0 || f->repeats == 0) {
             rc = util_fail(UTIL_ERUN, err, errlen,
                            "phase %u: no SPM slots, empty tags or no repeats", ph);
@@ -353,24 +439,29 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
                 break;
             }
         }
-        for (uint32_t pe = 0; pe < n_pe && !rc; pe++) {
+        /* a group's phases share the PEs' stores and buffers and the SPM */
+        bool group_end = ph + 1 == g0 + g_len;
+        for (uint32_t pe = 0; pe < n_pe && !rc && group_end; pe++) {
             if (per_pe[pe] > a->pe.istore)
                 rc = util_fail(UTIL_ERUN, err, errlen,
-                               "phase %u: PE %u needs %u instruction-store entries, pe.istore = %u",
-                               ph, pe, per_pe[pe], a->pe.istore);
+                               "%s %u: PE %u needs %u instruction-store entries, pe.istore = %u",
+                               g_len > 1 ? "chained phases up to" : "phase", ph, pe, per_pe[pe],
+                               a->pe.istore);
             else if (buf_pe[pe] > a->pe.buffer_bytes)
                 rc = util_fail(UTIL_ERUN, err, errlen,
-                               "phase %u: PE %u needs %llu bytes of operand slots and weights, "
+                               "%s %u: PE %u needs %llu bytes of operand slots and weights, "
                                "pe.buffer_kb holds %u",
-                               ph, pe, (unsigned long long)buf_pe[pe], a->pe.buffer_bytes);
+                               g_len > 1 ? "chained phases up to" : "phase", ph, pe,
+                               (unsigned long long)buf_pe[pe], a->pe.buffer_bytes);
         }
-        uint64_t spm_need = (eng_phase_spm_elems(f) + p->onchip_elems) * w;
-        if (!rc && spm_need > arch_spm_bytes(a))
+        if (!rc && group_end && spm_need > arch_spm_bytes(a))
             rc = util_fail(UTIL_ERUN, err, errlen,
-                           "phase %u: SPM slots, weight staging and %llu bytes of on-chip "
+                           "%s %u: SPM slots, weight staging%s and %llu bytes of on-chip "
                            "intermediates need %llu bytes, the SPM has %llu",
-                           ph, (unsigned long long)(p->onchip_elems * w),
-                           (unsigned long long)spm_need, (unsigned long long)arch_spm_bytes(a));
+                           g_len > 1 ? "chained phases up to" : "phase", ph,
+                           g_len > 1 ? ", FIFO rings" : "",
+                           (unsigned long long)(p->onchip_elems * w), (unsigned long long)spm_need,
+                           (unsigned long long)arch_spm_bytes(a));
         /* Transfers: endpoints exist, sizes add up. */
         uint64_t *in_elems = rc ? NULL : calloc(f->n_instr + 1, sizeof *in_elems);
         if (!rc && !in_elems)
@@ -540,11 +631,16 @@ int eng_sim_finish(eng_sim *s, eng_stats *stats, char *err, size_t errlen)
     memset(stats, 0, sizeof *stats);
     if (s->fault)
         return util_fail(s->fault, err, errlen, "simulation failed: %s", s->fault_msg);
-    if (!s->done || s->phase < s->p->n_phases)
+    if (!s->done || s->phase < s->p->n_phases) {
+        const ctl_stream *c = s->str;
+        for (uint32_t k = 0; c && k < s->n_streams && c->finished; k++)
+            c = &s->str[k];
         return util_fail(UTIL_ERUN, err, errlen,
                          "simulation stalled at cycle %llu in phase %u: %llu of %llu tags stored",
-                         (unsigned long long)s->now, s->phase, (unsigned long long)s->ctl.stored,
-                         (unsigned long long)(s->ph ? s->ph->n_tags : 0));
+                         (unsigned long long)s->now, c ? c->phase : s->phase,
+                         (unsigned long long)(c ? c->stored : 0),
+                         (unsigned long long)(c ? c->ph->n_tags : 0));
+    }
     eng_pe_stats tot = {0};
     for (uint32_t i = 0; i < s->st.n_pes; i++) {
         const eng_pe_stats *p = &s->st.pe[i];
@@ -571,7 +667,7 @@ void eng_sim_destroy(eng_sim *s)
 {
     if (!s)
         return;
-    eng_pe_end_phase(s);
+    eng_pe_end_group(s);
     eng_ctl_free(s);
     for (uint32_t c = 0; c < s->n_comps && s->comps; c++)
         if (s->comps[c])

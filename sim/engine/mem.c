@@ -80,18 +80,16 @@ static void spm_side(eng_sim *s, dma_desc *d, bool write)
                     (eng_pattern){0, d->elems, d->elems, 1});
 }
 
-/* Whether a transfer's DRAM side lies in the on-chip region of the image. */
-static bool onchip(const eng_sim *s, const dma_desc *d)
+/* Whether a transfer's DRAM side lies on chip (the program's on-chip region or a FIFO
+ * ring); if so, serves that side from the SPM banks where it lives. */
+static bool onchip_side(eng_sim *s, dma_desc *d, bool write)
 {
-    return eng_pattern_onchip(s->p, &d->dram);
-}
-
-/* Serves the on-chip side of a transfer from the SPM banks where the region lives. */
-static void onchip_side(eng_sim *s, dma_desc *d, bool write)
-{
-    eng_pattern pat = d->dram;
-    pat.first -= s->p->onchip_first;
-    dma_spm_request(s, d, write, SPM_AFTER_ONCHIP, s->onchip_base, pat);
+    uint64_t base;
+    eng_pattern pat;
+    if (!eng_dma_onchip(s, d, &base, &pat))
+        return false;
+    dma_spm_request(s, d, write, SPM_AFTER_ONCHIP, base, pat);
+    return true;
 }
 
 static void dma_start(eng_sim *s)
@@ -107,9 +105,7 @@ static void dma_start(eng_sim *s)
         count_bursts(s, d);
         if (d->dir == DMA_OUT)
             spm_side(s, d, false);
-        else if (onchip(s, d))
-            onchip_side(s, d, false);
-        else
+        else if (!onchip_side(s, d, false))
             eng_post(s, &s->dma_c, &s->dram_c, s->now + 1, EV_DRAM_REQ, 0, 0, d);
     }
 }
@@ -119,7 +115,7 @@ static void notify_ctl(eng_sim *s, dma_desc *d)
     static const uint32_t kinds[] = {
         [DMA_IN] = EV_CTL_IN_READY, [DMA_OUT] = EV_CTL_STORED, [DMA_WEIGHTS] = EV_CTL_STAGED};
     s->st.dma.bytes += d->elems * s->elem_bytes;
-    eng_post(s, &s->dma_c, &s->ctl_c, s->now + 1, kinds[d->dir], d->slot, d->tag, NULL);
+    eng_post_ctl(s, &s->dma_c, s->now + 1, kinds[d->dir], d->stream, d->slot, d->tag);
     eng_dma_free(s, d);
 }
 
@@ -156,10 +152,9 @@ void eng_dma_handle(eng_sim *s, const ev *e)
         }
         return;
     case EV_DMA_SPM_DONE:
-        if (d->dir == DMA_OUT && onchip(s, d)) {
-            onchip_side(s, d, true);
-        } else if (d->dir == DMA_OUT) {
-            eng_post(s, &s->dma_c, &s->dram_c, s->now + 1, EV_DRAM_REQ, 0, 0, d);
+        if (d->dir == DMA_OUT) {
+            if (!onchip_side(s, d, true))
+                eng_post(s, &s->dma_c, &s->dram_c, s->now + 1, EV_DRAM_REQ, 0, 0, d);
         } else {
             if (s->functional)
                 copy_pattern(s->spm_data + d->spm_addr / s->elem_bytes, s->image, 0, &d->dram,
@@ -311,17 +306,17 @@ void eng_spm_handle(eng_sim *s, const ev *e)
             copy_pattern(m->payload, slot, 0, &r->pat, false);
         }
         port_inject(s, r->port, m, done);
-        eng_post(s, &s->spm_c, &s->ctl_c, done,
-                 r->after == SPM_AFTER_FEED ? EV_CTL_FEED_READ : EV_CTL_STAGE_SENT, r->slot, 0,
-                 NULL);
+        eng_post_ctl(s, &s->spm_c, done,
+                     r->after == SPM_AFTER_FEED ? EV_CTL_FEED_READ : EV_CTL_STAGE_SENT, r->stream,
+                     r->slot, 0);
         break;
     }
     case SPM_AFTER_OUTPUT: {
         msg *m = r->m;
         if (s->functional && m->payload)
             copy_pattern(m->payload, slot, 0, &r->pat, true);
-        eng_post(s, &s->spm_c, &s->ctl_c, done, EV_CTL_OUT_WRITTEN,
-                 (uint32_t)eng_pattern_elems(&r->pat), m->tag, NULL);
+        eng_post_ctl(s, &s->spm_c, done, EV_CTL_OUT_WRITTEN, r->stream,
+                     (uint32_t)eng_pattern_elems(&r->pat), m->tag);
         eng_msg_free(s, m);
         break;
     }

@@ -49,7 +49,8 @@ static void deliver(eng_sim *s, msg *m, uint64_t at)
                  m->kind == MSG_CONFIG ? EV_PE_CONFIG : EV_PE_DATA, 0, 0, m);
         return;
     }
-    const eng_xfer *x = &s->ph->xfer[m->index];
+    const eng_xfer *x = s->xf[m->index];
+    uint32_t k = s->xf_stream[m->index];
     spm_req *r = eng_spm_req_alloc(s);
     if (!r) {
         eng_oom(s);
@@ -57,7 +58,8 @@ static void deliver(eng_sim *s, msg *m, uint64_t at)
     }
     r->write = true;
     r->after = SPM_AFTER_OUTPUT;
-    r->base = eng_out_slot_addr(s, m->tag);
+    r->base = eng_out_slot_addr(s, k, m->tag);
+    r->stream = k;
     r->pat = x->spm;
     r->port = x->spm_port;
     r->m = m;

@@ -20,15 +20,22 @@ static void free_instr_state(instr_state *st)
     free(st->weights);
 }
 
-void eng_pe_end_phase(eng_sim *s)
+void eng_pe_end_group(eng_sim *s)
 {
-    if (s->is && s->ph)
-        for (uint32_t i = 0; i < s->ph->n_instr; i++)
-            free_instr_state(&s->is[i]);
+    for (uint32_t i = 0; s->is && i < s->n_is; i++)
+        free_instr_state(&s->is[i]);
     free(s->is);
     s->is = NULL;
+    s->n_is = 0;
+    free(s->xf);
+    free(s->xf_stream);
+    free(s->xf_src);
+    free(s->xf_dst);
     free(s->xfer_target);
-    s->xfer_target = NULL;
+    s->xf = NULL;
+    s->xf_stream = s->xfer_target = NULL;
+    s->xf_src = s->xf_dst = NULL;
+    s->n_xf = 0;
     if (s->pes)
         for (uint32_t p = 0; p < arch_pe_count(s->a); p++) {
             free(s->pes[p].instr);
@@ -47,26 +54,55 @@ static uint32_t target_of(instr_state *prod, int32_t consumer, uint32_t credit)
     return prod->n_targets++;
 }
 
-int eng_pe_begin_phase(eng_sim *s)
+/* The group's transfers in one list, endpoints as group instruction indices. */
+static int gather_xfers(eng_sim *s)
 {
-    const eng_phase *ph = s->ph;
+    for (uint32_t k = 0; k < s->n_streams; k++) {
+        s->n_is += s->str[k].ph->n_instr;
+        s->n_xf += s->str[k].ph->n_xfer;
+    }
+    size_t nx = s->n_xf ? s->n_xf : 1;
+    s->is = calloc(s->n_is ? s->n_is : 1, sizeof *s->is);
+    s->xf = calloc(nx, sizeof *s->xf);
+    s->xf_stream = calloc(nx, sizeof *s->xf_stream);
+    s->xf_src = calloc(nx, sizeof *s->xf_src);
+    s->xf_dst = calloc(nx, sizeof *s->xf_dst);
+    s->xfer_target = calloc(nx, sizeof *s->xfer_target);
+    if (!s->is || !s->xf || !s->xf_stream || !s->xf_src || !s->xf_dst || !s->xfer_target)
+        return UTIL_ERUN;
+    for (uint32_t k = 0; k < s->n_streams; k++) {
+        const ctl_stream *c = &s->str[k];
+        for (uint32_t x = 0; x < c->ph->n_xfer; x++) {
+            const eng_xfer *t = &c->ph->xfer[x];
+            uint32_t g = c->xfer_base + x;
+            s->xf[g] = t;
+            s->xf_stream[g] = k;
+            s->xf_src[g] = t->src_instr < 0 ? -1 : (int32_t)c->instr_base + t->src_instr;
+            s->xf_dst[g] = t->dst_instr < 0 ? -1 : (int32_t)c->instr_base + t->dst_instr;
+        }
+        for (uint32_t i = 0; i < c->ph->n_instr; i++) {
+            s->is[c->instr_base + i].ins = &c->ph->instr[i];
+            s->is[c->instr_base + i].stream = k;
+        }
+    }
+    return UTIL_OK;
+}
+
+int eng_pe_begin_group(eng_sim *s)
+{
     uint32_t tags = s->a->pe.tags, outs = s->a->pe.out_slots;
-    s->is = calloc(ph->n_instr ? ph->n_instr : 1, sizeof *s->is);
-    s->xfer_target = calloc(ph->n_xfer ? ph->n_xfer : 1, sizeof *s->xfer_target);
-    if (!s->is || !s->xfer_target)
+    if (gather_xfers(s))
         return UTIL_ERUN;
     /* Count each instruction's transfers, then allocate its lists. */
-    for (uint32_t x = 0; x < ph->n_xfer; x++) {
-        const eng_xfer *t = &ph->xfer[x];
-        if (t->src_instr >= 0)
-            s->is[t->src_instr].n_out++;
-        if (t->dst_instr >= 0)
-            s->is[t->dst_instr].n_in++;
+    for (uint32_t x = 0; x < s->n_xf; x++) {
+        if (s->xf_src[x] >= 0)
+            s->is[s->xf_src[x]].n_out++;
+        if (s->xf_dst[x] >= 0)
+            s->is[s->xf_dst[x]].n_in++;
     }
-    for (uint32_t i = 0; i < ph->n_instr; i++) {
+    for (uint32_t i = 0; i < s->n_is; i++) {
         instr_state *st = &s->is[i];
-        const eng_instr *in = &ph->instr[i];
-        st->ins = in;
+        const eng_instr *in = st->ins;
         st->index = i;
         st->received = calloc(tags, sizeof *st->received);
         st->in_x = calloc(st->n_in + 1, sizeof *st->in_x);
@@ -87,39 +123,39 @@ int eng_pe_begin_phase(eng_sim *s)
         }
         st->n_in = st->n_out = 0;
     }
-    for (uint32_t x = 0; x < ph->n_xfer; x++) {
-        const eng_xfer *t = &ph->xfer[x];
-        if (t->src_instr >= 0) {
-            instr_state *p = &s->is[t->src_instr];
+    for (uint32_t x = 0; x < s->n_xf; x++) {
+        const eng_xfer *t = s->xf[x];
+        if (s->xf_src[x] >= 0) {
+            instr_state *p = &s->is[s->xf_src[x]];
             p->out_x[p->n_out++] = x;
-            uint32_t credit = t->dst_instr >= 0 ? tags : ph->out_slots;
-            s->xfer_target[x] = target_of(p, t->dst_instr, credit);
+            uint32_t credit = s->xf_dst[x] >= 0 ? tags : s->str[s->xf_stream[x]].ph->out_slots;
+            s->xfer_target[x] = target_of(p, s->xf_dst[x], credit);
         }
-        if (t->dst_instr >= 0) {
-            instr_state *c = &s->is[t->dst_instr];
+        if (s->xf_dst[x] >= 0) {
+            instr_state *c = &s->is[s->xf_dst[x]];
             c->in_x[c->n_in++] = x;
             c->expect += t->elems;
         }
     }
     /* Producers to return credits to: one entry per distinct producer. */
-    for (uint32_t i = 0; i < ph->n_instr; i++) {
+    for (uint32_t i = 0; i < s->n_is; i++) {
         instr_state *c = &s->is[i];
         for (uint32_t k = 0; k < c->n_in; k++) {
-            const eng_xfer *t = &ph->xfer[c->in_x[k]];
+            uint32_t x = c->in_x[k];
             bool seen = false;
             for (uint32_t j = 0; j < c->n_prod && !seen; j++)
-                seen = c->prod_instr[j] == t->src_instr;
+                seen = c->prod_instr[j] == s->xf_src[x];
             if (seen)
                 continue;
-            c->prod_instr[c->n_prod] = t->src_instr;
-            c->prod_target[c->n_prod] = t->src_instr >= 0 ? s->xfer_target[c->in_x[k]] : 0;
-            c->prod_port[c->n_prod] = t->spm_port;
+            c->prod_instr[c->n_prod] = s->xf_src[x];
+            c->prod_target[c->n_prod] = s->xf_src[x] >= 0 ? s->xfer_target[x] : 0;
+            c->prod_port[c->n_prod] = s->xf[x]->spm_port;
             c->n_prod++;
         }
     }
     /* Instructions of each PE. */
-    for (uint32_t i = 0; i < ph->n_instr; i++)
-        s->pes[ph->instr[i].pe].n_instr++;
+    for (uint32_t i = 0; i < s->n_is; i++)
+        s->pes[s->is[i].ins->pe].n_instr++;
     for (uint32_t p = 0; p < arch_pe_count(s->a); p++) {
         pe_state *pe = &s->pes[p];
         pe->instr = calloc(pe->n_instr + 1, sizeof *pe->instr);
@@ -128,8 +164,8 @@ int eng_pe_begin_phase(eng_sim *s)
         pe->n_instr = 0;
         pe->wake_at = UINT64_MAX;
     }
-    for (uint32_t i = 0; i < ph->n_instr; i++) {
-        pe_state *pe = &s->pes[ph->instr[i].pe];
+    for (uint32_t i = 0; i < s->n_is; i++) {
+        pe_state *pe = &s->pes[s->is[i].ins->pe];
         pe->instr[pe->n_instr++] = i;
     }
     return UTIL_OK;
@@ -150,7 +186,7 @@ static void try_fire(eng_sim *s, pe_state *pe, instr_state *st)
 {
     const eng_instr *in = st->ins;
     uint32_t tags = s->a->pe.tags, outs = s->a->pe.out_slots;
-    while (st->next_fire < s->ph->n_tags && st->configured) {
+    while (st->next_fire < s->str[st->stream].ph->n_tags && st->configured) {
         if (st->config_ready > s->now) {
             wake_at(s, pe, st->config_ready);
             return;
@@ -220,7 +256,6 @@ static void exec_bfly(const eng_sim *s, const eng_instr *in, float *v, const flo
 
 static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
 {
-    const eng_phase *ph = s->ph;
     const eng_instr *in = st->ins;
     uint32_t slot = (uint32_t)(tag % s->a->pe.tags);
     float *v = s->functional ? st->buf + (size_t)slot * in->local_elems : NULL;
@@ -234,7 +269,8 @@ static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
     uint64_t slot_free = s->now;
     for (uint32_t k = 0; k < st->n_out; k++) {
         uint32_t x = st->out_x[k];
-        const eng_xfer *t = &ph->xfer[x];
+        const eng_xfer *t = s->xf[x];
+        int32_t dst = s->xf_dst[x];
         msg *m = eng_msg_alloc(s);
         if (!m) {
             eng_oom(s);
@@ -245,8 +281,8 @@ static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
         m->tag = tag;
         m->flits = (uint32_t)eng_flits(s, t->elems);
         m->src_node = pe->base.index;
-        m->dst_node = t->dst_instr >= 0 ? ph->instr[t->dst_instr].pe
-                                        : s->n_nodes - 2 * s->a->array.rows + t->spm_port;
+        m->dst_node =
+            dst >= 0 ? s->is[dst].ins->pe : s->n_nodes - 2 * s->a->array.rows + t->spm_port;
         if (v) {
             m->payload = malloc((size_t)t->elems * sizeof *m->payload);
             if (!m->payload) {
@@ -256,7 +292,7 @@ static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
             for (uint32_t j = 0; j < t->elems; j++)
                 m->payload[j] = v[t->src_pos ? t->src_pos[j] : j];
         }
-        if (t->dst_instr >= 0 && m->dst_node == pe->base.index) {
+        if (dst >= 0 && m->dst_node == pe->base.index) {
             /* Same PE: the result is written straight into the consumer's slot. */
             eng_post(s, &pe->base, &pe->base, s->now + 1, EV_PE_DATA, 0, 0, m);
             continue;
@@ -276,10 +312,10 @@ static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
             uint32_t port_node = s->n_nodes - 2 * s->a->array.rows + st->prod_port[k];
             uint64_t lat =
                 1 + (uint64_t)eng_manhattan(s, pe->base.index, port_node) * s->a->noc.hop_latency;
-            eng_post(s, &pe->base, &s->ctl_c, s->now + lat, EV_CTL_CREDIT, st->index, 0, NULL);
+            eng_post_ctl(s, &pe->base, s->now + lat, EV_CTL_CREDIT, st->stream, st->index, 0);
             continue;
         }
-        uint32_t ppe = ph->instr[p].pe;
+        uint32_t ppe = s->is[p].ins->pe;
         uint64_t lat = 1 + (uint64_t)eng_manhattan(s, pe->base.index, ppe) * s->a->noc.hop_latency;
         eng_post(s, &pe->base, &s->pes[ppe].base, s->now + lat, EV_PE_CREDIT, (uint32_t)p,
                  st->prod_target[k], NULL);
@@ -305,8 +341,8 @@ void eng_pe_handle(eng_sim *s, pe_state *pe, const ev *e)
     }
     case EV_PE_DATA: {
         msg *m = e->p;
-        const eng_xfer *t = &s->ph->xfer[m->index];
-        instr_state *st = &s->is[t->dst_instr];
+        const eng_xfer *t = s->xf[m->index];
+        instr_state *st = &s->is[s->xf_dst[m->index]];
         uint32_t slot = (uint32_t)(m->tag % s->a->pe.tags);
         st->received[slot] += t->elems;
         s->st.pe[pe->base.index].buf_writes += t->elems;
@@ -321,7 +357,7 @@ void eng_pe_handle(eng_sim *s, pe_state *pe, const ev *e)
     }
     case EV_PE_CREDIT: {
         if (e->epoch != s->epoch)
-            return; /* the phase it belonged to is over */
+            return; /* the group it belonged to is over */
         instr_state *st = &s->is[e->a];
         uint32_t k = (uint32_t)e->b;
         if (e->b == UINT64_MAX) /* from the controller: the SPM output target */

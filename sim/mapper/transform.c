@@ -909,9 +909,19 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
     if (rc)
         return rc;
     uint64_t outs = ps->out.elems + extra, slot = ps->in.elems > outs ? ps->in.elems : outs;
-    tm->phases[p] = (eng_phase){n_instr,    ins,     (uint32_t)xl.n, xl.x, ps->n_ltags,
-                                ps->chunks, wstride, (uint32_t)slot, 2,    2,
-                                tag_dma,    ps,      (uint32_t)outs};
+    tm->phases[p] = (eng_phase){.n_instr = n_instr,
+                                .instr = ins,
+                                .n_xfer = (uint32_t)xl.n,
+                                .xfer = xl.x,
+                                .n_tags = ps->n_ltags,
+                                .repeats = ps->chunks,
+                                .weight_stride = wstride,
+                                .tag_elems = (uint32_t)slot,
+                                .in_slots = 2,
+                                .out_slots = 2,
+                                .tag_dma = tag_dma,
+                                .tag_ctx = ps,
+                                .out_tag_elems = (uint32_t)outs};
     return UTIL_OK;
 }
 
