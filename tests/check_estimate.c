@@ -26,27 +26,41 @@ typedef struct errs {
     char worst_at[400];
 } errs;
 
-/* Loads a shipped arch and workload, with seq_len set to seq unless it is 0. */
-static void load_model(const char *arch_rel, const char *wl_rel, uint64_t seq, arch_desc *a,
-                       wl_desc *d)
+/* Loads a shipped arch and workload, with seq_len set to seq unless it is 0, and hidden
+ * set to hidden (ffn to twice that, 4 heads) unless it is 0. */
+static void load_shape(const char *arch_rel, const char *wl_rel, uint64_t seq, uint64_t hidden,
+                       arch_desc *a, wl_desc *d)
 {
-    char path[512], apath[512], err[512], set[64];
-    cfg_override ov;
-    snprintf(set, sizeof set, "workload.seq_len=%llu", (unsigned long long)seq);
-    ck_assert_int_eq(cfg_parse_override(set, &ov, err, sizeof err), 0);
+    char path[512], apath[512], err[512], set[4][64];
+    cfg_override ov[4];
+    snprintf(set[0], sizeof set[0], "workload.seq_len=%llu", (unsigned long long)seq);
+    snprintf(set[1], sizeof set[1], "workload.hidden=%llu", (unsigned long long)hidden);
+    snprintf(set[2], sizeof set[2], "workload.ffn=%llu", (unsigned long long)(2 * hidden));
+    snprintf(set[3], sizeof set[3], "workload.heads=4");
+    for (int k = 0; k < 4; k++)
+        ck_assert_int_eq(cfg_parse_override(set[k], &ov[k], err, sizeof err), 0);
+    size_t n = hidden ? 4 : seq ? 1 : 0;
     ck_assert_msg(cfg_load(tu_src(apath, sizeof apath, arch_rel), tu_src(path, sizeof path, wl_rel),
-                           &ov, seq ? 1 : 0, a, d, err, sizeof err) == 0,
+                           ov, n, a, d, err, sizeof err) == 0,
                   "%s", err);
 }
 
-static void compare(const char *arch_rel, const char *model, uint64_t seq, const map_forced *forced,
-                    errs *e)
+static void load_model(const char *arch_rel, const char *wl_rel, uint64_t seq, arch_desc *a,
+                       wl_desc *d)
+{
+    load_shape(arch_rel, wl_rel, seq, 0, a, d);
+}
+
+/* Every op (every chain: its first op carries its figures) of a model, estimated and
+ * simulated, hidden as in load_shape. */
+static void compare_shape(const char *arch_rel, const char *model, uint64_t seq, uint64_t hidden,
+                          const map_forced *forced, errs *e)
 {
     char rel[128], err[512];
     arch_desc a;
     wl_desc d;
     snprintf(rel, sizeof rel, "workloads/%s.cfg", model);
-    load_model(arch_rel, rel, seq, &a, &d);
+    load_shape(arch_rel, rel, seq, hidden, &a, &d);
     run_result sim, est;
     ck_assert_msg(run_model(&a, &d, forced, false, false, &sim, err, sizeof err) == 0, "%s", err);
     ck_assert_msg(run_model_analytical(&a, &d, forced, &est, err, sizeof err) == 0, "%s", err);
@@ -59,6 +73,9 @@ static void compare(const char *arch_rel, const char *model, uint64_t seq, const
             ck_assert_uint_eq(t->cycles, s->est_cycles);
             /* the work is exact, not estimated */
             ck_assert_uint_eq(t->lane_ops, s->lane_ops);
+            ck_assert_uint_eq(t->chained_ops, s->chained_ops);
+            if (!s->chained_ops)
+                continue; /* inside a chain: its first op has the figures */
             double r = fabs((double)t->cycles / (double)s->cycles - 1.0);
             e->points++;
             e->sum += r;
@@ -77,6 +94,12 @@ static void compare(const char *arch_rel, const char *model, uint64_t seq, const
     }
     run_free(&sim);
     run_free(&est);
+}
+
+static void compare(const char *arch_rel, const char *model, uint64_t seq, const map_forced *forced,
+                    errs *e)
+{
+    compare_shape(arch_rel, model, seq, 0, forced, e);
 }
 
 /* Issue 4's target: the estimate within 10% of the engine at every point. Measured
@@ -98,6 +121,34 @@ START_TEST(test_estimate_regression)
     ck_assert_uint_ge(e.points, 30);
     ck_assert_msg(e.sum / e.points <= 0.03, "mean error %.3f", e.sum / e.points);
     ck_assert_msg(e.worst <= 0.10, "worst error %.3f at %s", e.worst, e.worst_at);
+}
+END_TEST
+
+/* Chained groups (--chain) on small blocks, where chains fit beside each other: what the
+ * estimate's group model (docs/MODEL.md) achieves. It does NOT meet issue 4's 10% at every
+ * point, which is why chaining is not the default. Measured when this test was written:
+ * 136 points (a chain, or an op alone), mean error 4.4%, worst 20.3%, 13 over 10%, all of
+ * them estimates below the engine: a layernorm chained after an add on mld-8x8 (its
+ * configuration waits behind the add's DRAM traffic longer than the model charges) and
+ * attention chains (the consumers' configuration slows the attention producer). The
+ * bounds below only guard against getting worse. */
+START_TEST(test_chained_estimate)
+{
+    errs e = {0, 0, 0, 0, ""};
+    static const map_forced chain = {.chain = 1};
+    static const char *const chained_models[] = {"bert-base-image-1k", "fabnet-image-1k",
+                                                 "hybrid-butterfly-image-1k",
+                                                 "hybrid-fourier-image-1k"};
+    for (int k = 0; k < 2; k++)
+        for (int m = 0; m < 4; m++)
+            for (uint64_t h = 64; h <= 128; h *= 2)
+                compare_shape(arches[k], chained_models[m], 64, h, &chain, &e);
+    printf("chained estimate vs engine: %u points, mean error %.1f%%, worst %.1f%% (%s), %u over "
+           "10%%\n",
+           e.points, 100 * e.sum / e.points, 100 * e.worst, e.worst_at, e.over10);
+    ck_assert_uint_ge(e.points, 30);
+    ck_assert_msg(e.sum / e.points <= 0.06, "mean error %.3f", e.sum / e.points);
+    ck_assert_msg(e.worst <= 0.22, "worst error %.3f at %s", e.worst, e.worst_at);
 }
 END_TEST
 
@@ -438,6 +489,7 @@ int main(void)
     TCase *tc = tcase_create("estimate");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_estimate_regression);
+    tcase_add_test(tc, test_chained_estimate);
     tcase_add_test(tc, test_layer_regression);
     tcase_add_test(tc, test_analytical_bounds);
     tcase_add_test(tc, test_analytical_counts);

@@ -72,6 +72,36 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* A chained run's mapping says so (chain = 1), and loading it chains again: the same
+ * cycles, fewer than without chaining; without the key nothing is chained; chain
+ * allows 0 and 1 only. */
+START_TEST(test_chain_round_trip)
+{
+    files f;
+    setup(&f);
+    tu_result a, b, c;
+    tu_run(&a, "--chain", "--functional", "--dump-mapping", f.map, f.arch, f.model, NULL);
+    ck_assert_msg(a.status == 0, "%s", a.err);
+    ck_assert_ptr_nonnull(strstr(a.out, "chained with the next"));
+    ck_assert_ptr_nonnull(strstr(a.out, "functional pass"));
+    size_t n;
+    char *doc = tu_read(f.map, &n);
+    ck_assert_ptr_nonnull(strstr(doc, "\nchain = 1;\n"));
+    tu_run(&b, "--mapping", f.map, f.arch, f.model, NULL);
+    ck_assert_msg(b.status == 0, "%s", b.err);
+    char *ca = cycles_line(a.out), *cb = cycles_line(b.out);
+    ck_assert_str_eq(ca, cb);
+    tu_run(&c, f.arch, f.model, NULL);
+    ck_assert_ptr_null(strstr(c.out, "chained"));
+    ck_assert_int_lt(atoll(cb + strlen("cycles")), atoll(strstr(c.out, "\ncycles ") + 8));
+    char *edited = tu_replace(doc, "chain = 1;", "chain = 2;");
+    tu_write(f.map, edited);
+    tu_expect(2, "chain = 2", "--mapping", f.map, f.arch, f.model, NULL);
+    free(ca), free(cb), free(doc), free(edited);
+    tu_free(&a), tu_free(&b), tu_free(&c);
+}
+END_TEST
+
 /* An edited entry takes effect (the description and the cycles change) and the values
  * still come out right under it. */
 START_TEST(test_edit_takes_effect)
@@ -283,6 +313,7 @@ int main(void)
     TCase *tc = tcase_create("mapping");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_round_trip);
+    tcase_add_test(tc, test_chain_round_trip);
     tcase_add_test(tc, test_edit_takes_effect);
     tcase_add_test(tc, test_attention_entries);
     tcase_add_test(tc, test_errors);

@@ -31,6 +31,7 @@ typedef struct options {
     bool fault_twiddle;
     bool analytical; /* --model analytical */
     bool explain;
+    bool chain; /* --chain */
     const char *mapping, *dump_mapping;
     const char *accelergy;   /* --accelergy FILE */
     map_objective objective; /* --objective */
@@ -66,6 +67,9 @@ static void usage(FILE *f)
                "                            YAML (needs the arch's energy table)\n"
                "  -e, --explain             print, for every search the mapper ran, its best\n"
                "                            candidates with their estimated cycles\n"
+               "      --chain               models: run a consumer op beside its producer\n"
+               "                            (through an SPM ring where only it reads the\n"
+               "                            tensor) where the estimate says it pays\n"
                "  -o, --objective=WHAT      what the mapper minimises: 'latency' (default),\n"
                "                            'energy' or 'edp' (energy needs the arch's\n"
                "                            energy table)\n"
@@ -129,13 +133,15 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
         static const struct {
             const char *s, *l;
             bool arg;
-        } opts[] = {
-            {"-s", "--set", true},         {"-j", "--json", true},       {"-c", "--csv", true},
-            {"-f", "--functional", false}, {"-q", "--quiet", false},     {"", "--list-keys", false},
-            {"", "--inject-fault", true},  {"-h", "--help", false},      {"-V", "--version", false},
-            {"-m", "--model", true},       {"-e", "--explain", false},   {"", "--mapping", true},
-            {"", "--dump-mapping", true},  {"-o", "--objective", true},  {"", "--accelergy", true},
-            {"-b", "--baseline", true},    {"", "--gpu-calibrate", true}};
+        } opts[] = {{"-s", "--set", true},         {"-j", "--json", true},
+                    {"-c", "--csv", true},         {"-f", "--functional", false},
+                    {"-q", "--quiet", false},      {"", "--list-keys", false},
+                    {"", "--inject-fault", true},  {"-h", "--help", false},
+                    {"-V", "--version", false},    {"-m", "--model", true},
+                    {"-e", "--explain", false},    {"", "--mapping", true},
+                    {"", "--dump-mapping", true},  {"-o", "--objective", true},
+                    {"", "--accelergy", true},     {"-b", "--baseline", true},
+                    {"", "--gpu-calibrate", true}, {"", "--chain", false}};
         int which = -1;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
             if (strcmp(name, opts[k].s) == 0 || strcmp(name, opts[k].l) == 0)
@@ -232,6 +238,9 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             break;
         case 16:
             o->calibrate = val;
+            break;
+        case 17:
+            o->chain = true;
             break;
         }
     }
@@ -362,6 +371,13 @@ static int load_directives(const options *o, const arch_desc *arch, map_forced *
                 o->accelergy, o->arch_file);
         free(forced);
         return UTIL_ECONFIG;
+    }
+    if (o->chain) {
+        if (!forced && !(forced = calloc(1, sizeof *forced))) {
+            fprintf(err, "bflysim: out of memory\n");
+            return UTIL_ERUN;
+        }
+        forced->chain = 1;
     }
     if (o->objective != MAP_LATENCY) {
         if (!arch->energy.present) {

@@ -310,6 +310,9 @@ static const key_def mapping_keys[] = {
     {"mapping", K_GROUP_LIST, F_REQ, offsetof(map_forced, f), MAP_MAX_FORCED,
      offsetof(map_forced, n), 0, 0, sizeof(map_force), NULL, force_keys, NULL, NULL,
      "per-op mappings: ( { block = 0; op = \"q-proj\"; chain_pes = 4; }, ... )"},
+    {"chain", K_U32, 0, offsetof(map_forced, chain), 0, 0, 0, 1, 0, NULL, NULL, "0", NULL,
+     "1: run consecutive ops of a model as producer and consumer side by side where the "
+     "estimate says it pays (as --chain)"},
     END_KEYS};
 
 /* GPU baseline presets (arch/gpu/, docs/GPU.md). */

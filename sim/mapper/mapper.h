@@ -44,6 +44,7 @@ typedef struct map_forced {
     map_force f[MAP_MAX_FORCED];
     map_objective objective;
     map_energy_fn energy; /* required unless the objective is latency */
+    uint32_t chain;       /* 1: chain consecutive ops of a model where it pays (--chain) */
 } map_forced;
 
 /* The cost of an estimate of a program in data type t on a under the directives'
@@ -207,5 +208,29 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
 /* Writes the op's weights w (wl_op_weights order) into the image in the mapped layout. */
 void map_op_write_weights(const map_op_result *m, const wl_op *op, const float *w, float *image);
 void map_op_free(map_op_result *m);
+
+/* ---------------------------------------------------------------- chaining */
+
+/* Two mapped ops as one program: the producer's last phase and the consumer's first run
+ * side by side (eng_phase.chained), the consumer fetching a tag once the producer has
+ * stored the rows it reads. */
+typedef struct map_chain {
+    eng_program program;
+    eng_phase *phases;  /* owned */
+    uint32_t fifo_tags; /* the SPM ring's depth in producer tags, 0: through DRAM */
+} map_chain;
+
+/* Chains program cons after prod (either may itself be a chain). link is the tensor the
+ * producer writes and the consumer reads; with fifo set (the caller knows nothing else
+ * reads it) it goes through an SPM ring instead of DRAM when every access of the two
+ * phases to it allows one. The consumer must have been mapped above prod's DRAM, so
+ * that their weights and intermediates are apart. *ok is false, with nothing to free,
+ * where chaining would be unsafe or does not fit: a tag that stores part of a row or
+ * rows out of order, a consumer store over what either phase reads, too little
+ * instruction store, PE buffer or SPM. */
+int map_chain_programs(const arch_desc *a, const eng_program *prod, const eng_program *cons,
+                       const map_tensor *link, bool fifo, map_chain *out, bool *ok, char *err,
+                       size_t errlen);
+void map_chain_free(map_chain *c);
 
 #endif

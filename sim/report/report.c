@@ -714,9 +714,15 @@ static void mapping_doc(FILE *f, const rep_run *r)
             "# scores, softmax or context instead keeps a block's attention unfused);\n"
             "# butterflies and FFTs take intermediates (\"dram\" or \"spm\") and block_rows\n"
             "# (lines per block in the SPM). A key left out, 0 or \"any\" is left to the\n"
-            "# mapper.\n"
-            "mapping = (\n",
+            "# mapper.\n",
             r->version, r->wl->name, r->arch->name);
+    bool chained = false;
+    for (uint32_t b = 0; b < m->n_blocks; b++)
+        for (uint32_t i = 0; i < m->blocks[b].n_ops; i++)
+            chained |= m->blocks[b].ops[i].chained_ops != 1;
+    if (chained)
+        fprintf(f, "# Some ops ran chained (--chain): chain = 1 does so again.\nchain = 1;\n");
+    fprintf(f, "mapping = (\n");
     for (uint32_t b = 0; b < m->n_blocks; b++)
         for (uint32_t i = 0; i < m->blocks[b].n_ops; i++) {
             const run_op *o = &m->blocks[b].ops[i];
@@ -1120,6 +1126,8 @@ void rep_model_json(FILE *f, const rep_run *r)
             j_s(&j, "mapping", o->desc);
             j_u(&j, "cycles", o->cycles);
             j_u(&j, "estimated_cycles", o->est_cycles);
+            j_u(&j, "chained_ops", o->chained_ops);
+            j_u(&j, "fifo_tags", o->fifo_tags);
             j_u(&j, "useful_ops", o->lane_ops);
             j_u(&j, "flops", o->op.flops);
             j_u(&j, "multiplies", o->op.macs);

@@ -131,15 +131,23 @@ static map_op_io op_io(const layout *L, const wl_op *op)
 typedef struct plan {
     uint32_t n_ops[WL_MAX_BLOCKS];
     wl_op ops[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
+    map_op_io io[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
     map_op_result maps[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
+    /* chain_len: ops run as one program from this op (1: alone, 0: inside a chain);
+     * chains: that program where chain_len > 1 */
+    uint32_t chain_len[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
+    map_chain chains[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
+    uint32_t fifo_tags[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS]; /* of the op as a chain's consumer */
     uint64_t dram_end, max_weights;
 } plan;
 
 static void plan_free(plan *p)
 {
     for (uint32_t b = 0; b < WL_MAX_BLOCKS; b++)
-        for (uint32_t i = 0; i < p->n_ops[b]; i++)
+        for (uint32_t i = 0; i < p->n_ops[b]; i++) {
             map_op_free(&p->maps[b][i]);
+            map_chain_free(&p->chains[b][i]);
+        }
     free(p);
 }
 
@@ -213,14 +221,19 @@ static const map_force *forced_for(const map_forced *forced, uint32_t b, const w
     return NULL;
 }
 
-/* A mapped op's estimated cost under the objective. */
-static double estimated(const arch_desc *a, const map_forced *how, const map_op_result *m)
+/* A program's estimated cost under the objective. */
+static double estimated_prog(const arch_desc *a, const map_forced *how, const eng_program *prog)
 {
     eng_estimate_total e;
     char err[64];
-    return eng_estimate(a, &m->program, NULL, &e, err, sizeof err)
-               ? INFINITY
-               : map_cost(how, a, m->program.dtype, &e);
+    return eng_estimate(a, prog, NULL, &e, err, sizeof err) ? INFINITY
+                                                            : map_cost(how, a, prog->dtype, &e);
+}
+
+/* A mapped op's estimated cost under the objective. */
+static double estimated(const arch_desc *a, const map_forced *how, const map_op_result *m)
+{
+    return estimated_prog(a, how, &m->program);
 }
 
 /* Ops i .. i + n - 1 of block b give way to one fused op and its mapping. */
@@ -235,6 +248,7 @@ static void replace_ops(plan *p, uint32_t b, uint32_t i, uint32_t n, const wl_op
     maps[i] = *m;
     memmove(&ops[i + 1], &ops[i + n], (p->n_ops[b] - i - n) * sizeof *ops);
     memmove(&maps[i + 1], &maps[i + n], (p->n_ops[b] - i - n) * sizeof *maps);
+    memmove(&p->io[b][i + 1], &p->io[b][i + n], (p->n_ops[b] - i - n) * sizeof p->io[b][0]);
     p->n_ops[b] -= n - 1;
     if (m->dram_end > p->dram_end)
         p->dram_end = m->dram_end;
@@ -262,6 +276,7 @@ static int try_fuse(const arch_desc *a, const wl_desc *d, bool functional, plan 
     size_t dl = strlen(fused.desc);
     snprintf(fused.desc + dl, sizeof fused.desc - dl, "%s", note);
     replace_ops(p, b, i, n, op, &fused);
+    p->io[b][i] = *io;
     return UTIL_OK;
 }
 
@@ -306,6 +321,94 @@ static int fuse_gelu(const arch_desc *a, const wl_desc *d, const map_forced *for
                     err, errlen);
 }
 
+static bool same_tensor(const map_tensor *x, const map_tensor *y)
+{
+    return x->addr == y->addr && x->rows == y->rows && x->cols == y->cols && x->stride == y->stride;
+}
+
+/* Whether an op reads any element of tensor t's rows. */
+static bool reads_rows_of(const map_op_io *io, const wl_op *op, const map_tensor *t)
+{
+    const map_tensor *src[2] = {&io->src0, op->src1 != op->src0 ? &io->src1 : NULL};
+    uint64_t lo = t->addr, hi = t->addr + (t->rows - 1) * t->stride + t->cols;
+    for (int k = 0; k < 2; k++) {
+        const map_tensor *s = src[k];
+        if (s && s->rows && s->addr < hi && lo < s->addr + (s->rows - 1) * s->stride + s->cols)
+            return true;
+    }
+    return false;
+}
+
+/* Tries op i + 1 of block b as the consumer of the chain ending at op i (head h): maps it
+ * again above the chain's DRAM, chains the programs (through an SPM ring when no later op
+ * and no later block reads the tensor between them) and keeps the chain when its
+ * estimate beats the two apart. */
+static int try_chain(const arch_desc *a, const wl_desc *d, const layout *L, bool functional,
+                     plan *p, uint32_t b, uint32_t h, uint32_t i, char *err, size_t errlen)
+{
+    const wl_op *ops = p->ops[b];
+    const map_op_io *pio = &p->io[b][i];
+    map_op_io io = p->io[b][i + 1];
+    const map_tensor *link = &pio->dst;
+    if (!same_tensor(&io.src0, link) && !same_tensor(&io.src1, link))
+        return UTIL_OK;
+    const eng_program *prod =
+        p->chain_len[b][h] > 1 ? &p->chains[b][h].program : &p->maps[b][h].program;
+    uint64_t above = 0;
+    for (uint32_t k = h; k <= i; k++)
+        above = p->maps[b][k].dram_end > above ? p->maps[b][k].dram_end : above;
+    io.free_addr = above;
+    bool fifo = !same_tensor(link, &L->t[WL_T_X]);
+    for (uint32_t k = i + 2; k < p->n_ops[b] && fifo; k++)
+        fifo = !reads_rows_of(&p->io[b][k], &ops[k], link);
+    map_op_result cons;
+    int rc = map_op(a, d, &ops[i + 1], &io, functional, &cons, err, errlen);
+    if (rc)
+        return rc;
+    map_chain ch;
+    bool ok;
+    rc = map_chain_programs(a, prod, &cons.program, link, fifo, &ch, &ok, err, errlen);
+    if (rc || !ok) {
+        map_op_free(&cons);
+        return rc;
+    }
+    const map_forced *how = pio->how;
+    double apart = estimated_prog(a, how, prod) + estimated(a, how, &p->maps[b][i + 1]);
+    double together = estimated_prog(a, how, &ch.program);
+    if (!(together < apart)) {
+        map_chain_free(&ch);
+        map_op_free(&cons);
+        return UTIL_OK;
+    }
+    map_op_free(&p->maps[b][i + 1]);
+    p->maps[b][i + 1] = cons;
+    p->io[b][i + 1] = io;
+    if (cons.dram_end > p->dram_end)
+        p->dram_end = cons.dram_end;
+    map_chain_free(&p->chains[b][h]);
+    p->chains[b][h] = ch;
+    p->chain_len[b][h] = p->chain_len[b][h] + 1;
+    p->chain_len[b][i + 1] = 0;
+    p->fifo_tags[b][i + 1] = ch.fifo_tags;
+    return UTIL_OK;
+}
+
+/* Chains consecutive ops of block b where a consumer reads its producer's output and
+ * overlapping them pays (try_chain). */
+static int chain_ops(const arch_desc *a, const wl_desc *d, const layout *L, bool functional,
+                     plan *p, uint32_t b, char *err, size_t errlen)
+{
+    uint32_t h = 0;
+    for (uint32_t i = 0; i + 1 < p->n_ops[b]; i++) {
+        int rc = try_chain(a, d, L, functional, p, b, h, i, err, errlen);
+        if (rc)
+            return rc;
+        if (p->chain_len[b][i + 1])
+            h = i + 1;
+    }
+    return UTIL_OK;
+}
+
 static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *forced,
                       const layout *L, bool functional, plan **out, char *err, size_t errlen)
 {
@@ -323,6 +426,7 @@ static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *fo
             map_op_io io = op_io(L, op);
             io.force = forced_for(forced, b, op);
             io.how = forced;
+            p->io[b][i] = io;
             int rc = map_op(a, d, op, &io, functional, &p->maps[b][i], err, errlen);
             if (rc) {
                 plan_free(p);
@@ -348,6 +452,14 @@ static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *fo
                 return rc;
             }
         }
+        for (uint32_t i = 0; i < p->n_ops[b]; i++)
+            p->chain_len[b][i] = 1;
+        int rc =
+            forced && forced->chain ? chain_ops(a, d, L, functional, p, b, err, errlen) : UTIL_OK;
+        if (rc) {
+            plan_free(p);
+            return rc;
+        }
     }
     *out = p;
     return UTIL_OK;
@@ -365,26 +477,61 @@ static void describe_op(run_op *o, const wl_op *op, const map_op_result *m)
     o->shortlist = m->shortlist;
 }
 
-/* Runs one mapped op: once (timing; counted repeat times) or for one instance
- * (functional, with that instance's weights). */
-static int run_mapped(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_result *m,
-                      float *image, uint64_t dram_elems, uint64_t inst, uint64_t times, bool fault,
-                      float *wbuf, run_op *ro, eng_stats *total, char *err, size_t errlen)
+/* Report entries of ops i .. i + n - 1 of block b (one op, or a chain run as one
+ * program, whose first op carries the figures). */
+static void describe_unit(run_op *ro, const plan *p, uint32_t b, uint32_t i)
 {
-    eng_program prog = m->program;
+    uint32_t n = p->chain_len[b][i];
+    for (uint32_t k = i; k < i + n; k++) {
+        run_op *o = &ro[k - i];
+        describe_op(o, &p->ops[b][k], &p->maps[b][k]);
+        o->chained_ops = k == i ? n : 0;
+        o->fifo_tags = p->fifo_tags[b][k];
+        size_t dl = strlen(o->desc);
+        if (k == i && n > 1)
+            snprintf(o->desc + dl, sizeof o->desc - dl,
+                     "; chained with the next %u ops (figures for all)", n - 1);
+        else if (k > i && o->fifo_tags)
+            snprintf(o->desc + dl, sizeof o->desc - dl,
+                     "; chained after %s through an SPM ring of %u tags", p->ops[b][k - 1].name,
+                     o->fifo_tags);
+        else if (k > i)
+            snprintf(o->desc + dl, sizeof o->desc - dl, "; chained after %s through DRAM",
+                     p->ops[b][k - 1].name);
+    }
+}
+
+/* The program that runs op i of block b and the ops chained after it. */
+static eng_program unit_program(const plan *p, uint32_t b, uint32_t i, uint64_t dram_elems)
+{
+    eng_program prog = p->chain_len[b][i] > 1 ? p->chains[b][i].program : p->maps[b][i].program;
     prog.dram_elems = dram_elems;
-    if (image && m->weight_elems) {
-        wl_op_weights(d, op, inst, wbuf);
+    return prog;
+}
+
+/* Runs op i of block b with the ops chained after it: once (timing; counted repeat
+ * times) or for one instance (functional, with that instance's weights). ro (NULL: not
+ * recorded) gets their report entries. */
+static int run_unit(const arch_desc *a, const wl_desc *d, const plan *p, uint32_t b, uint32_t i,
+                    float *image, uint64_t dram_elems, uint64_t inst, uint64_t times, bool fault,
+                    float *wbuf, run_op *ro, eng_stats *total, char *err, size_t errlen)
+{
+    eng_program prog = unit_program(p, b, i, dram_elems);
+    for (uint32_t k = i; image && k < i + p->chain_len[b][i]; k++) {
+        const map_op_result *m = &p->maps[b][k];
+        if (!m->weight_elems)
+            continue;
+        wl_op_weights(d, &p->ops[b][k], inst, wbuf);
         if (fault)
             wbuf[0] = util_round_dtype(d->dtype, wbuf[0] + 4.0f);
-        map_op_write_weights(m, op, wbuf, image);
+        map_op_write_weights(m, &p->ops[b][k], wbuf, image);
     }
     eng_stats st;
     int rc = eng_run(a, &prog, image, &st, err, errlen);
     if (rc)
         return rc;
     if (ro) {
-        describe_op(ro, op, m);
+        describe_unit(ro, p, b, i);
         op_summary(ro, &st);
         eng_estimate_total est;
         rc = eng_estimate(a, &prog, NULL, &est, err, errlen);
@@ -507,9 +654,10 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
         uint64_t runs = functional ? rb->repeat : 1, times = functional ? 1 : rb->repeat;
         for (uint64_t k = 0; k < runs && !rc; k++)
             for (uint32_t i = 0; i < rb->n_ops && !rc; i++)
-                rc = run_mapped(a, d, &p->ops[b][i], &p->maps[b][i], image, dram_elems, inst + k,
-                                times, fault && inst + k == 0, wbuf, k ? NULL : &rb->ops[i],
-                                &out->total, err, errlen);
+                if (p->chain_len[b][i])
+                    rc = run_unit(a, d, p, b, i, image, dram_elems, inst + k, times,
+                                  fault && inst + k == 0, wbuf, k ? NULL : &rb->ops[i], &out->total,
+                                  err, errlen);
         for (uint32_t i = 0; i < rb->n_ops; i++) {
             const run_op *o = &rb->ops[i];
             rb->cycles += o->cycles;
@@ -545,13 +693,14 @@ int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced 
         rb->n_ops = p->n_ops[b];
         rb->repeat = d->blocks[b].repeat;
         for (uint32_t i = 0; i < rb->n_ops && !rc; i++) {
+            if (!p->chain_len[b][i])
+                continue;
             run_op *o = &rb->ops[i];
-            eng_program prog = p->maps[b][i].program;
-            prog.dram_elems = p->dram_end;
+            eng_program prog = unit_program(p, b, i, p->dram_end);
             eng_estimate_total est;
             if ((rc = eng_estimate(a, &prog, NULL, &est, err, errlen)))
                 break;
-            describe_op(o, &p->ops[b][i], &p->maps[b][i]);
+            describe_unit(o, p, b, i);
             o->cycles = o->est_cycles = est.cycles;
             o->lane_ops = est.lane_ops;
             o->dram_read_bytes = est.dram_read_bytes;

@@ -26,6 +26,10 @@ typedef struct run_op {
     uint64_t dram_read_bytes, dram_write_bytes;
     uint64_t spm_reads, spm_writes, spm_conflicts;
     uint64_t flit_hops, bisection_flits;
+    /* ops these figures cover: 1, or n > 1 for the first op of a chain of n ops run as one
+     * program (overlapping at each boundary), 0 for the later ops of a chain */
+    uint32_t chained_ops;
+    uint32_t fifo_tags; /* a chained op: depth of the SPM ring it reads through (0: DRAM) */
 } run_op;
 
 typedef struct run_block {

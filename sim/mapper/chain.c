@@ -1,0 +1,158 @@
+/* chain.c: two mapped ops as one program whose boundary phases overlap (producer -> consumer). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mapper.h"
+
+/* The row of tensor t that element e belongs to, counting the columns beside a row (up to
+ * the next one) as its own; -1 before row 0. */
+static int64_t row_of(const map_tensor *t, uint64_t e)
+{
+    int64_t d = (int64_t)e - (int64_t)t->addr + (int64_t)(t->stride - t->cols);
+    return d < 0 ? -1 : d / (int64_t)t->stride;
+}
+
+static uint64_t last_elem(const eng_pattern *p)
+{
+    return p->first + (p->count - 1) * p->stride + p->run - 1;
+}
+
+/* Inclusive element ranges. */
+typedef struct span {
+    uint64_t lo, hi;
+} span;
+
+static void span_add(span *s, const eng_pattern *p)
+{
+    if (!eng_pattern_elems(p))
+        return;
+    if (p->first < s->lo)
+        s->lo = p->first;
+    if (last_elem(p) > s->hi)
+        s->hi = last_elem(p);
+}
+
+static bool span_meets(const span *s, uint64_t lo, uint64_t hi)
+{
+    return s->lo <= s->hi && s->lo <= hi && lo <= s->hi;
+}
+
+/* What the producer's last phase and the consumer's first do to the linking tensor. */
+typedef struct chain_check {
+    bool safe; /* the consumer never reads a row before the producer has stored it, and
+                * neither writes what the other reads */
+    bool ring; /* every consumer read of the tensor lies in it, and rows are read in
+                * the order the ring frees them */
+} chain_check;
+
+static int check_rows(const eng_phase *fp, const eng_phase *fc, const map_tensor *t,
+                      chain_check *out)
+{
+    uint64_t P = fp->n_tags, C = fc->n_tags, t_lo = t->addr;
+    uint64_t t_hi = t->addr + (t->rows - 1) * t->stride + t->cols - 1;
+    memset(out, 0, sizeof *out);
+    if (!P || !C || fp->repeats != 1 || fc->repeats != 1)
+        return UTIL_OK;
+    uint64_t *cov = malloc(P * sizeof *cov); /* rows stored once tags 0..k are */
+    if (!cov)
+        return UTIL_ERUN;
+    span p_in = {UINT64_MAX, 0}, c_out = {UINT64_MAX, 0};
+    uint64_t covered = 0;
+    bool ok = true;
+    for (uint64_t k = 0; k < P && ok; k++) {
+        eng_pattern in, o;
+        fp->tag_dma(fp->tag_ctx, k, &in, &o);
+        span_add(&p_in, &in);
+        uint64_t n = eng_pattern_elems(&o);
+        /* each tag stores whole rows, the next ones in order */
+        ok =
+            n && o.first >= t_lo && last_elem(&o) <= t_hi && row_of(t, o.first) == (int64_t)covered;
+        if (ok) {
+            int64_t r1 = row_of(t, last_elem(&o));
+            ok = n == ((uint64_t)r1 + 1 - covered) * t->cols;
+            covered = (uint64_t)r1 + 1;
+        }
+        cov[k] = covered;
+    }
+    ok = ok && covered == t->rows;
+    bool ring = ok;
+    int64_t prev_lo = 0;
+    for (uint64_t c = 0; c < C && ok; c++) {
+        eng_pattern in, o;
+        fc->tag_dma(fc->tag_ctx, c, &in, &o);
+        span_add(&c_out, &o);
+        if (!eng_pattern_elems(&in) || last_elem(&in) < t_lo || in.first > t_hi)
+            continue;
+        int64_t r_hi = row_of(t, last_elem(&in)), r_lo = row_of(t, in.first);
+        if (r_hi >= (int64_t)t->rows)
+            r_hi = (int64_t)t->rows - 1;
+        if (r_lo < 0)
+            r_lo = 0;
+        ok = cov[eng_chain_need(P, C, c) - 1] > (uint64_t)r_hi;
+        /* the ring frees floor(c * P / C) producer tags once tags 0..c-1 are fetched:
+         * no later tag may read them */
+        uint64_t freed = c * P / C;
+        ring = ring && in.first >= t_lo && last_elem(&in) <= t_hi && r_lo >= prev_lo &&
+               (!freed || cov[freed - 1] <= (uint64_t)r_lo);
+        prev_lo = r_lo;
+    }
+    /* neither phase writes what the other reads: the consumer's stores stay clear of the
+     * producer's loads and of the tensor */
+    ok = ok && !span_meets(&c_out, p_in.lo, p_in.hi) && !span_meets(&c_out, t_lo, t_hi);
+    free(cov);
+    out->safe = ok;
+    out->ring = ok && ring;
+    return UTIL_OK;
+}
+
+void map_chain_free(map_chain *c)
+{
+    free(c->phases);
+    memset(c, 0, sizeof *c);
+}
+
+int map_chain_programs(const arch_desc *a, const eng_program *prod, const eng_program *cons,
+                       const map_tensor *link, bool fifo, map_chain *out, bool *ok, char *err,
+                       size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    *ok = false;
+    if (!prod->n_phases || !cons->n_phases || prod->dtype != cons->dtype ||
+        (prod->onchip_elems && cons->onchip_elems) || cons->phases[0].chained)
+        return UTIL_OK;
+    chain_check ck;
+    if (check_rows(&prod->phases[prod->n_phases - 1], &cons->phases[0], link, &ck))
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    if (!ck.safe)
+        return UTIL_OK;
+    uint32_t n = prod->n_phases + cons->n_phases;
+    out->phases = malloc(n * sizeof *out->phases);
+    if (!out->phases)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    memcpy(out->phases, prod->phases, prod->n_phases * sizeof *out->phases);
+    memcpy(out->phases + prod->n_phases, cons->phases, cons->n_phases * sizeof *out->phases);
+    const eng_program *oc = prod->onchip_elems ? prod : cons;
+    out->program = (eng_program){
+        prod->dtype,      n,
+        out->phases,      prod->dram_elems > cons->dram_elems ? prod->dram_elems : cons->dram_elems,
+        oc->onchip_first, oc->onchip_elems};
+    eng_phase *f = &out->phases[prod->n_phases];
+    f->chained = true;
+    /* the deepest ring the SPM holds beside the group's slots, down to the least that
+     * works (one consumer tag's rows plus one producer tag), else through DRAM */
+    uint32_t least = (uint32_t)(f[-1].n_tags / f->n_tags + (f[-1].n_tags % f->n_tags != 0) + 1);
+    uint32_t tries[] = {4 * least, 2 * least, least, 0};
+    char why[256];
+    for (size_t i = fifo && ck.ring ? 0 : 3; i < sizeof tries / sizeof tries[0]; i++) {
+        f->fifo_tags = tries[i];
+        f->fifo_first = tries[i] ? link->addr : 0;
+        f->fifo_elems = tries[i] ? (link->rows - 1) * link->stride + link->cols : 0;
+        if (eng_validate(a, &out->program, why, sizeof why) == UTIL_OK) {
+            out->fifo_tags = tries[i];
+            *ok = true;
+            return UTIL_OK;
+        }
+    }
+    map_chain_free(out);
+    return UTIL_OK;
+}
