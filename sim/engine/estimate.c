@@ -434,10 +434,10 @@ static bool on_chip(const eng_program *p, const eng_phase *f, bool out, const en
         return true;
     }
     const eng_phase *cons = out ? (f + 1 < p->phases + p->n_phases ? f + 1 : NULL) : f;
-    if (!cons || !cons->fifo_tags || cons == p->phases ||
-        !eng_pattern_within(q, cons->fifo_first, cons->fifo_elems))
+    uint64_t ring = cons && cons != p->phases ? eng_fifo_ring_elems(cons - 1, cons) : 0;
+    if (!ring || !eng_pattern_within(q, cons->fifo_first, cons->fifo_elems))
         return false;
-    rel->first = (q->first - cons->fifo_first) % eng_fifo_ring_elems(cons - 1, cons);
+    rel->first = (q->first - cons->fifo_first) % ring;
     return true;
 }
 
@@ -818,8 +818,10 @@ int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *p
     for (uint32_t i = 0; i < p->n_phases; i++) {
         eng_phase_estimate pe;
         double cy;
-        if (estimate_phase(a, p, &p->phases[i], &cy, &pe, &c))
+        if (estimate_phase(a, p, &p->phases[i], &cy, &pe, &c)) {
+            free(g.m);
             return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
+        }
         if (phases)
             phases[i] = pe;
         ops += pe.lane_ops, rd += pe.read_bytes, wr += pe.write_bytes;

@@ -45,6 +45,54 @@ typedef struct chain_check {
                 * the order the ring frees them */
 } chain_check;
 
+/* The DRAM span of an instruction's weights over the phase's repeats. */
+static void weight_span(const eng_phase *f, const eng_instr *in, span *s)
+{
+    if (!in->weight_elems)
+        return;
+    uint64_t runs = in->weight_run ? in->weight_elems / in->weight_run : 1;
+    uint64_t run = in->weight_run ? in->weight_run : in->weight_elems;
+    eng_pattern w = {in->weight_addr, run, in->weight_run ? in->weight_pitch : run, runs};
+    span_add(s, &w);
+    w.first += (f->repeats - 1) * f->weight_stride;
+    span_add(s, &w);
+}
+
+/* Whether any tag or weight of phase f touches elements lo .. hi. */
+static bool phase_touches(const eng_phase *f, uint64_t lo, uint64_t hi)
+{
+    span all = {UINT64_MAX, 0};
+    for (uint64_t k = 0; k < f->n_tags * f->repeats; k++) {
+        eng_pattern in, o;
+        f->tag_dma(f->tag_ctx, k, &in, &o);
+        span_add(&all, &in);
+        span_add(&all, &o);
+    }
+    for (uint32_t i = 0; i < f->n_instr; i++)
+        weight_span(f, &f->instr[i], &all);
+    return span_meets(&all, lo, hi);
+}
+
+/* Whether a ring of ring_elems holds every producer store and consumer read of the
+ * tensor without wrapping inside one (the engine places a transfer at its first
+ * element's ring position). */
+static bool ring_aligned(const eng_phase *fp, const eng_phase *fc, uint64_t first,
+                         uint64_t ring_elems)
+{
+    for (int side = 0; side < 2; side++) {
+        const eng_phase *f = side ? fc : fp;
+        for (uint64_t k = 0; k < f->n_tags; k++) {
+            eng_pattern in, o;
+            f->tag_dma(f->tag_ctx, k, &in, &o);
+            const eng_pattern *q = side ? &in : &o;
+            if (eng_pattern_elems(q) &&
+                (q->first - first) % ring_elems + (last_elem(q) - q->first) >= ring_elems)
+                return false;
+        }
+    }
+    return true;
+}
+
 static int check_rows(const eng_phase *fp, const eng_phase *fc, const map_tensor *t,
                       chain_check *out)
 {
@@ -75,7 +123,16 @@ static int check_rows(const eng_phase *fp, const eng_phase *fc, const map_tensor
         cov[k] = covered;
     }
     ok = ok && covered == t->rows;
-    bool ring = ok;
+    /* a ring holds a dense tensor only (rows of a wider stride leave other data between) */
+    bool ring = ok && t->stride == t->cols;
+    /* weights load when the group starts: the consumer's must not be the tensor, and the
+     * producer's must not be what the consumer stores */
+    for (uint32_t i = 0; i < fp->n_instr; i++)
+        weight_span(fp, &fp->instr[i], &p_in);
+    span c_w = {UINT64_MAX, 0};
+    for (uint32_t i = 0; i < fc->n_instr; i++)
+        weight_span(fc, &fc->instr[i], &c_w);
+    ok = ok && !span_meets(&c_w, t_lo, t_hi);
     int64_t prev_lo = 0;
     for (uint64_t c = 0; c < C && ok; c++) {
         eng_pattern in, o;
@@ -121,10 +178,16 @@ int map_chain_programs(const arch_desc *a, const eng_program *prod, const eng_pr
         (prod->onchip_elems && cons->onchip_elems) || cons->phases[0].chained)
         return UTIL_OK;
     chain_check ck;
-    if (check_rows(&prod->phases[prod->n_phases - 1], &cons->phases[0], link, &ck))
+    const eng_phase *fp = &prod->phases[prod->n_phases - 1], *fc = &cons->phases[0];
+    if (check_rows(fp, fc, link, &ck))
         return util_fail(UTIL_ERUN, err, errlen, "out of memory");
     if (!ck.safe)
         return UTIL_OK;
+    /* the ring lasts only while the two run: the consumer's later phases must not read
+     * the tensor (it never reaches DRAM) */
+    uint64_t t_hi = link->addr + (link->rows - 1) * link->stride + link->cols - 1;
+    for (uint32_t k = 1; k < cons->n_phases && ck.ring; k++)
+        ck.ring = !phase_touches(&cons->phases[k], link->addr, t_hi);
     uint32_t n = prod->n_phases + cons->n_phases;
     out->phases = malloc(n * sizeof *out->phases);
     if (!out->phases)
@@ -138,12 +201,16 @@ int map_chain_programs(const arch_desc *a, const eng_program *prod, const eng_pr
         oc->onchip_first, oc->onchip_elems};
     eng_phase *f = &out->phases[prod->n_phases];
     f->chained = true;
-    /* the deepest ring the SPM holds beside the group's slots, down to the least that
-     * works (one consumer tag's rows plus one producer tag), else through DRAM */
-    uint32_t least = (uint32_t)(f[-1].n_tags / f->n_tags + (f[-1].n_tags % f->n_tags != 0) + 1);
-    uint32_t tries[] = {4 * least, 2 * least, least, 0};
+    /* the deepest ring the SPM holds beside the group's slots: 8, 4 or 2 times the
+     * producer tags one consumer tag reads (at least that plus one, as the engine needs),
+     * so that no tag wraps around its end; else through DRAM */
+    uint32_t per = (uint32_t)(f[-1].n_tags / f->n_tags + (f[-1].n_tags % f->n_tags != 0));
+    uint32_t tries[] = {8 * per, 4 * per, 2 * per, 0};
+    uint32_t out_elems = f[-1].out_tag_elems ? f[-1].out_tag_elems : f[-1].tag_elems;
     char why[256];
     for (size_t i = fifo && ck.ring ? 0 : 3; i < sizeof tries / sizeof tries[0]; i++) {
+        if (tries[i] && !ring_aligned(fp, fc, link->addr, (uint64_t)tries[i] * out_elems))
+            continue;
         f->fifo_tags = tries[i];
         f->fifo_first = tries[i] ? link->addr : 0;
         f->fifo_elems = tries[i] ? (link->rows - 1) * link->stride + link->cols : 0;

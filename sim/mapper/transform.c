@@ -1232,6 +1232,7 @@ static int honoured(const arch_desc *a, const wl_op *op, const map_force *f, uti
     }
     if (any && exact)
         return UTIL_OK;
+    uint64_t at_lines = at->n_lines, at_tag = at->Lt; /* tm goes with the mapping */
     map_op_free(m);
     if (!multi)
         return util_fail(UTIL_ECONFIG, err, errlen,
@@ -1247,7 +1248,7 @@ static int honoured(const arch_desc *a, const wl_op *op, const map_force *f, uti
                      "%s: %s: block_rows = %llu: a block must divide the %llu lines in whole "
                      "tags of %llu lines, and at most %llu lines fit the SPM",
                      f->where, op->name, (unsigned long long)f->block_rows,
-                     (unsigned long long)at->n_lines, (unsigned long long)at->Lt,
+                     (unsigned long long)at_lines, (unsigned long long)at_tag,
                      (unsigned long long)fit);
 }
 
