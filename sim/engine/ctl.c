@@ -48,18 +48,13 @@ uint64_t eng_out_slot_addr(const eng_sim *s, uint32_t k, uint64_t tag)
 
 bool eng_dma_onchip(const eng_sim *s, const dma_desc *d, uint64_t *base, eng_pattern *pat)
 {
-    *pat = d->dram;
-    if (eng_pattern_onchip(s->p, &d->dram)) {
-        pat->first -= s->p->onchip_first;
+    if (eng_region_place(s->p, &d->dram, pat)) {
         *base = s->onchip_base;
         return true;
     }
     for (uint32_t k = 0; k < s->n_streams; k++) {
         const ctl_stream *c = &s->str[k];
-        if (c->ring_elems && d->dram.count &&
-            eng_pattern_within(&d->dram, c->ph->fifo_first, c->ph->fifo_elems)) {
-            /* producer tag t's entry is t mod fifo_tags: element positions wrap */
-            pat->first = (d->dram.first - c->ph->fifo_first) % c->ring_elems;
+        if (eng_ring_place(c->ph, c->ring_elems, &d->dram, pat)) {
             *base = c->ring_base;
             return true;
         }

@@ -429,16 +429,11 @@ static bool on_chip(const eng_program *p, const eng_phase *f, bool out, const en
                     eng_pattern *rel)
 {
     *rel = *q;
-    if (eng_pattern_onchip(p, q)) {
-        rel->first -= p->onchip_first;
+    if (eng_region_place(p, q, rel))
         return true;
-    }
     const eng_phase *cons = out ? (f + 1 < p->phases + p->n_phases ? f + 1 : NULL) : f;
     uint64_t ring = cons && cons != p->phases ? eng_fifo_ring_elems(cons - 1, cons) : 0;
-    if (!ring || !eng_pattern_within(q, cons->fifo_first, cons->fifo_elems))
-        return false;
-    rel->first = (q->first - cons->fifo_first) % ring;
-    return true;
+    return eng_ring_place(cons, ring, q, rel);
 }
 
 static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_phase *f,
@@ -742,15 +737,17 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
  * last tag starts, no earlier than a tag's time after the tags that read the producer's
  * last one. Together the phases share the array, the SPM and the DRAM, so the group
  * also takes at least the busiest of those summed over its phases' tags. */
+enum { RES_PE, RES_LINK, RES_PORT, RES_SPM, RES_DRAM, RES_COUNT };
+
 typedef struct group_member {
     uint64_t tags;
-    double cfg, iv, tag_time, cycles, dram;
+    double cfg, iv, tag_time, cycles;
+    double busy[RES_COUNT]; /* cycles of the busiest of each resource over all its tags */
 } group_member;
 
 typedef struct group_est {
     uint32_t n, cap;
     group_member *m;
-    double pe, link, port, spm, dram; /* resource cycles summed over the phases */
 } group_est;
 
 static int group_add(group_est *g, const eng_phase *f, const eng_phase_estimate *e)
@@ -769,10 +766,9 @@ static int group_add(group_est *g, const eng_phase *f, const eng_phase_estimate 
         .iv = e->interval,
         .tag_time = e->tag_time,
         .cycles = e->cycles,
-        .dram = tags * e->t_dram,
+        .busy = {tags * e->t_pe, tags * e->t_link, tags * e->t_port, tags * e->t_spm,
+                 tags * e->t_dram},
     };
-    g->pe += tags * e->t_pe, g->link += tags * e->t_link, g->port += tags * e->t_port;
-    g->spm += tags * e->t_spm, g->dram += tags * e->t_dram;
     return UTIL_OK;
 }
 
@@ -781,10 +777,11 @@ static double group_take(group_est *g)
 {
     double cycles = g->n ? g->m[0].cycles : 0;
     if (g->n > 1) {
-        double start = 0, end = 0, iv = 0, producer_dram = 0;
+        double start = 0, end = 0, iv = 0, sum[RES_COUNT] = {0};
         for (uint32_t k = 0; k < g->n; k++) {
             const group_member *c = &g->m[k];
-            double ready = c->cfg + fmin(producer_dram, c->cfg), tags = (double)c->tags;
+            /* sum[RES_DRAM] is so far the producers' DRAM time */
+            double ready = c->cfg + fmin(sum[RES_DRAM], c->cfg), tags = (double)c->tags;
             double s = ready, e;
             if (k == 0) {
                 e = ready + (tags - 1) * c->iv + c->tag_time;
@@ -798,13 +795,12 @@ static double group_take(group_est *g)
             }
             start = s, end = e;
             iv = tags > 1 ? (e - s - c->tag_time) / (tags - 1) : 0;
-            producer_dram += c->dram;
+            for (int r = 0; r < RES_COUNT; r++)
+                sum[r] += c->busy[r];
         }
-        double shared = fmax(fmax(g->pe, g->link), fmax(fmax(g->port, g->spm), g->dram));
-        cycles = fmax(end, shared);
+        cycles = fmax(end, max_of(sum, RES_COUNT));
     }
     g->n = 0;
-    g->pe = g->link = g->port = g->spm = g->dram = 0;
     return cycles;
 }
 

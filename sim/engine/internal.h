@@ -306,6 +306,14 @@ void eng_fault(eng_sim *s, const char *fmt, ...) __attribute__((format(printf, 2
 uint64_t eng_flits(const eng_sim *s, uint64_t elems);
 /* Whether every element of q lies in first .. first + elems - 1. */
 bool eng_pattern_within(const eng_pattern *q, uint64_t first, uint64_t elems);
+/* Whether image pattern q lies in the program's on-chip region; rel gets its positions
+ * there. */
+bool eng_region_place(const eng_program *p, const eng_pattern *q, eng_pattern *rel);
+/* Whether image pattern q lies in the FIFO ring (ring_elems elements, 0: none) of chained
+ * phase cons; rel gets its positions there (producer tag t's entry is t mod fifo_tags, so
+ * positions wrap). */
+bool eng_ring_place(const eng_phase *cons, uint64_t ring_elems, const eng_pattern *q,
+                    eng_pattern *rel);
 uint32_t eng_manhattan(const eng_sim *s, uint32_t node_a, uint32_t node_b);
 void eng_node_pos(const eng_sim *s, uint32_t node, uint32_t *r, uint32_t *c);
 

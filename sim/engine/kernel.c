@@ -270,6 +270,25 @@ bool eng_pattern_onchip(const eng_program *p, const eng_pattern *q)
     return p->onchip_elems && eng_pattern_within(q, p->onchip_first, p->onchip_elems);
 }
 
+bool eng_region_place(const eng_program *p, const eng_pattern *q, eng_pattern *rel)
+{
+    if (!eng_pattern_onchip(p, q))
+        return false;
+    *rel = *q;
+    rel->first -= p->onchip_first;
+    return true;
+}
+
+bool eng_ring_place(const eng_phase *cons, uint64_t ring_elems, const eng_pattern *q,
+                    eng_pattern *rel)
+{
+    if (!ring_elems || !eng_pattern_within(q, cons->fifo_first, cons->fifo_elems))
+        return false;
+    *rel = *q;
+    rel->first = (q->first - cons->fifo_first) % ring_elems;
+    return true;
+}
+
 uint64_t eng_fifo_ring_elems(const eng_phase *producer, const eng_phase *consumer)
 {
     uint32_t out = producer->out_tag_elems ? producer->out_tag_elems : producer->tag_elems;
@@ -341,16 +360,14 @@ static int check_chaining(const eng_program *p, uint32_t ph, uint32_t g0, uint32
         return UTIL_OK;
     const eng_phase *prod = f - 1;
     uint64_t least = util_ceil_div(prod->n_tags, f->n_tags) + 1;
-    eng_pattern range = {f->fifo_first, f->fifo_elems, f->fifo_elems, 1};
     if (f->fifo_tags < least)
         return util_fail(UTIL_ERUN, err, errlen,
                          "phase %u: a FIFO ring of %u producer tags cannot hold what one of its "
                          "tags reads plus one (%llu)",
                          ph, f->fifo_tags, (unsigned long long)least);
     if (!f->fifo_elems || f->fifo_first + f->fifo_elems > p->dram_elems ||
-        (p->onchip_elems && (eng_pattern_within(&range, p->onchip_first, p->onchip_elems) ||
-                             (f->fifo_first < p->onchip_first + p->onchip_elems &&
-                              p->onchip_first < f->fifo_first + f->fifo_elems))))
+        (p->onchip_elems && f->fifo_first < p->onchip_first + p->onchip_elems &&
+         p->onchip_first < f->fifo_first + f->fifo_elems))
         return util_fail(UTIL_ERUN, err, errlen,
                          "phase %u: the FIFO's tensor (%llu elements from %llu) must lie in the "
                          "image, outside the on-chip region",
@@ -632,9 +649,10 @@ int eng_sim_finish(eng_sim *s, eng_stats *stats, char *err, size_t errlen)
     if (s->fault)
         return util_fail(s->fault, err, errlen, "simulation failed: %s", s->fault_msg);
     if (!s->done || s->phase < s->p->n_phases) {
-        const ctl_stream *c = s->str;
-        for (uint32_t k = 0; c && k < s->n_streams && c->finished; k++)
-            c = &s->str[k];
+        uint32_t k = 0; /* the first stream still running (or the last) */
+        while (k + 1 < s->n_streams && s->str[k].finished)
+            k++;
+        const ctl_stream *c = s->str ? &s->str[k] : NULL;
         return util_fail(UTIL_ERUN, err, errlen,
                          "simulation stalled at cycle %llu in phase %u: %llu of %llu tags stored",
                          (unsigned long long)s->now, c ? c->phase : s->phase,

@@ -204,7 +204,7 @@ int map_chain_programs(const arch_desc *a, const eng_program *prod, const eng_pr
     /* the deepest ring the SPM holds beside the group's slots: 8, 4 or 2 times the
      * producer tags one consumer tag reads (at least that plus one, as the engine needs),
      * so that no tag wraps around its end; else through DRAM */
-    uint32_t per = (uint32_t)(f[-1].n_tags / f->n_tags + (f[-1].n_tags % f->n_tags != 0));
+    uint32_t per = (uint32_t)eng_chain_need(f[-1].n_tags, f->n_tags, 0);
     uint32_t tries[] = {8 * per, 4 * per, 2 * per, 0};
     uint32_t out_elems = f[-1].out_tag_elems ? f[-1].out_tag_elems : f[-1].tag_elems;
     char why[256];

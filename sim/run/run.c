@@ -134,9 +134,10 @@ typedef struct plan {
     map_op_io io[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
     map_op_result maps[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
     /* chain_len: ops run as one program from this op (1: alone, 0: inside a chain);
-     * chains: that program where chain_len > 1 */
+     * chains and chain_cost: that program and its estimated cost where chain_len > 1 */
     uint32_t chain_len[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
     map_chain chains[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
+    double chain_cost[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
     uint32_t fifo_tags[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS]; /* of the op as a chain's consumer */
     uint64_t dram_end, max_weights;
 } plan;
@@ -352,8 +353,8 @@ static int try_chain(const arch_desc *a, const wl_desc *d, const layout *L, bool
     const map_tensor *link = &pio->dst;
     if (!same_tensor(&io.src0, link) && !same_tensor(&io.src1, link))
         return UTIL_OK;
-    const eng_program *prod =
-        p->chain_len[b][h] > 1 ? &p->chains[b][h].program : &p->maps[b][h].program;
+    bool chained = p->chain_len[b][h] > 1;
+    const eng_program *prod = chained ? &p->chains[b][h].program : &p->maps[b][h].program;
     uint64_t above = 0;
     for (uint32_t k = h; k <= i; k++)
         above = p->maps[b][k].dram_end > above ? p->maps[b][k].dram_end : above;
@@ -373,7 +374,8 @@ static int try_chain(const arch_desc *a, const wl_desc *d, const layout *L, bool
         return rc;
     }
     const map_forced *how = pio->how;
-    double apart = estimated_prog(a, how, prod) + estimated(a, how, &p->maps[b][i + 1]);
+    double apart = (chained ? p->chain_cost[b][h] : estimated_prog(a, how, prod)) +
+                   estimated(a, how, &p->maps[b][i + 1]);
     double together = estimated_prog(a, how, &ch.program);
     if (!(together < apart)) {
         map_chain_free(&ch);
@@ -387,6 +389,7 @@ static int try_chain(const arch_desc *a, const wl_desc *d, const layout *L, bool
         p->dram_end = cons.dram_end;
     map_chain_free(&p->chains[b][h]);
     p->chains[b][h] = ch;
+    p->chain_cost[b][h] = together;
     p->chain_len[b][h] = p->chain_len[b][h] + 1;
     p->chain_len[b][i + 1] = 0;
     p->fifo_tags[b][i + 1] = ch.fifo_tags;
