@@ -233,13 +233,14 @@ void eng_sim_destroy(eng_sim *s);
  * largest of its terms), one tag's latency, and the phase's cycles. */
 typedef struct eng_phase_estimate {
     double interval;
-    double t_pe;    /* busiest PE function unit or injection link, per tag */
-    double t_link;  /* busiest NoC link (routed as the engine routes), per tag */
-    double t_port;  /* busiest SPM port injection, per tag */
-    double t_spm;   /* SPM bank accesses over banks x ports, per tag */
-    double t_dram;  /* DRAM bursts over bandwidth, per tag */
-    double t_feed;  /* in-order feeding of instructions deep in a tag's latency */
-    double t_slots; /* SPM input and output slots: their fetch and write-back loops */
+    double t_pe;      /* busiest PE function unit or injection link, per tag */
+    double t_link;    /* busiest NoC link (routed as the engine routes), per tag */
+    double t_port;    /* busiest SPM port injection, per tag */
+    double t_spm;     /* SPM bank accesses over banks x ports, per tag */
+    double t_dram;    /* DRAM bursts over bandwidth, per tag */
+    double t_feed;    /* in-order feeding of instructions deep in a tag's latency */
+    double t_slots;   /* SPM input and output slots: their fetch and write-back loops */
+    double t_weights; /* DRAM cycles of one repeat's weights, instruction by instruction */
     double latency;
     double tag_time; /* one tag alone: fetched, through the array, stored */
     double cycles;

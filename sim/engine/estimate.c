@@ -697,7 +697,9 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         .t_comp = fmax(fmax(t_pe, t_link), fmax(t_port, t_spm)),
         .drain_loop = drain_loop,
     };
-    double per_repeat = schedule(&sc, lat);
+    double per_repeat = schedule(&sc, lat), t_weights = 0;
+    for (uint32_t i = 0; i < ni; i++)
+        t_weights += wdram[i];
     free(per);
     if (per_repeat < 0) {
         free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(bank);
@@ -719,6 +721,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         pe_out->t_pe = t_pe, pe_out->t_link = t_link, pe_out->t_port = t_port;
         pe_out->t_spm = t_spm, pe_out->t_dram = t_dram, pe_out->t_feed = t_feed;
         pe_out->t_slots = fmax(t_in, t_out);
+        pe_out->t_weights = t_weights;
         pe_out->latency = end;
         pe_out->tag_time = lat_in + lat_out + (in_bytes + out_bytes) / bpc + sc.spm_in +
                            sc.spm_out + end + t_drain + ENG_EST_HANDOFFS;
@@ -729,19 +732,24 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
 }
 
 /* A group of chained phases (eng_phase.chained), priced once all its phases are known.
- * The phases configure at once and share the weight path fairly (processor sharing: a
- * configuration c_k standalone, the phase's cycles less its stream and one tag's time,
- * ends when every phase has had min(c_j, c_k)), and a phase's weights also queue behind
- * its producers' DRAM traffic. A phase's stream starts once it is configured and its
- * producer has stored the tags its first one reads, and ends one tag's time after its
- * last tag starts, no earlier than a tag's time after the tags that read the producer's
- * last one. Together the phases share the array, the SPM and the DRAM, so the group
- * also takes at least the busiest of those summed over its phases' tags. */
+ * The phases configure at once, each through its own staging slots, and their weights
+ * share the DRAM. A configuration c_k standalone (the phase's cycles less its stream and
+ * one tag's time), whose weights keep the DRAM busy w_k of it, is stretched by the
+ * DRAM's load while it runs, sum_j (w_j / c_j) min(c_j, c_k) / c_k, where that exceeds 1
+ * (a phase configuring for a shorter time loads only that share of it); its weights also
+ * queue behind its producers' DRAM traffic. A phase's stream starts once it is
+ * configured and its producer has stored the tags its first one reads, and ends one
+ * tag's time after its last tag starts, no earlier than a tag's time after the tags that
+ * read the producer's last one. Together the phases share the array, the SPM and the
+ * DRAM, so the group also takes at least the busiest of those summed over its phases'
+ * tags, from the first phase's configuration until the last phase's last tag has left
+ * the array. */
 enum { RES_PE, RES_LINK, RES_PORT, RES_SPM, RES_DRAM, RES_COUNT };
 
 typedef struct group_member {
     uint64_t tags;
     double cfg, iv, tag_time, cycles;
+    double weights_dram;    /* DRAM cycles of its weights (eng_phase_estimate.t_weights) */
     double busy[RES_COUNT]; /* cycles of the busiest of each resource over all its tags */
 } group_member;
 
@@ -766,10 +774,24 @@ static int group_add(group_est *g, const eng_phase *f, const eng_phase_estimate 
         .iv = e->interval,
         .tag_time = e->tag_time,
         .cycles = e->cycles,
+        .weights_dram = e->t_weights,
         .busy = {tags * e->t_pe, tags * e->t_link, tags * e->t_port, tags * e->t_spm,
                  tags * e->t_dram},
     };
     return UTIL_OK;
+}
+
+/* Member k's configuration in the group: c_k stretched by the DRAM load of every
+ * phase configuring beside it. */
+static double group_config(const group_est *g, uint32_t k)
+{
+    double c = g->m[k].cfg, load = 0;
+    if (c <= 0)
+        return 0;
+    for (uint32_t j = 0; j < g->n; j++)
+        if (g->m[j].cfg > 0)
+            load += g->m[j].weights_dram / g->m[j].cfg * fmin(g->m[j].cfg, c) / c;
+    return c * fmax(1, load);
 }
 
 /* The group's cycles; empties it for the next group. */
@@ -777,13 +799,14 @@ static double group_take(group_est *g)
 {
     double cycles = g->n ? g->m[0].cycles : 0;
     if (g->n > 1) {
-        double start = 0, end = 0, iv = 0, sum[RES_COUNT] = {0};
+        double start = 0, end = 0, iv = 0, first = 0, sum[RES_COUNT] = {0};
         for (uint32_t k = 0; k < g->n; k++) {
             const group_member *c = &g->m[k];
             /* sum[RES_DRAM] is so far the producers' DRAM time */
-            double ready = c->cfg + fmin(sum[RES_DRAM], c->cfg), tags = (double)c->tags;
-            double s = ready, e;
+            double ready = group_config(g, k) + fmin(sum[RES_DRAM], c->cfg);
+            double tags = (double)c->tags, s = ready, e;
             if (k == 0) {
+                first = ready;
                 e = ready + (tags - 1) * c->iv + c->tag_time;
             } else {
                 const group_member *p = &g->m[k - 1];
@@ -798,7 +821,9 @@ static double group_take(group_est *g)
             for (int r = 0; r < RES_COUNT; r++)
                 sum[r] += c->busy[r];
         }
-        cycles = fmax(end, max_of(sum, RES_COUNT));
+        const group_member *last = &g->m[g->n - 1];
+        double drain = fmax(0, last->tag_time - last->iv);
+        cycles = fmax(end, first + max_of(sum, RES_COUNT) + drain);
     }
     g->n = 0;
     return cycles;
