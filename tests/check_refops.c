@@ -144,6 +144,47 @@ START_TEST(test_fft_impulse_sign)
 }
 END_TEST
 
+/* The FFT that rounds each stage (the functional check's rounded reference): every output
+ * is a value of the type, the rounding is really there in FP16, and its distance from
+ * the exact FFT stays within a bound derived by hand. With |x| <= M the values after
+ * stage s have modulus at most 2^(s+1) M; rounding each component of each value adds at
+ * most u times that (per component); a later stage at most doubles an error (|a + w b|
+ * with |w| = 1), so stage s's rounding reaches the output at most u 2^(s+1) M
+ * 2^(S-1-s) = u n M per component, and the S = log2 n stages together at most
+ * S n u M. */
+START_TEST(test_fft_rounded)
+{
+    static const size_t sizes[] = {2, 16, 256, 1024};
+    util_rng rng = seeded(11);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++)
+        for (int t = 0; t < UTIL_DTYPE_COUNT; t++) {
+            size_t n = sizes[k];
+            double *re = alloc_d(n), *im = alloc_d(n), *er = alloc_d(n), *ei = alloc_d(n);
+            fill(&rng, n, -1, 1, re);
+            fill(&rng, n, -1, 1, im);
+            for (size_t i = 0; i < n; i++) /* inputs already of the type, as on the array */
+                re[i] = util_round_dtype((util_dtype)t, (float)re[i]),
+                im[i] = util_round_dtype((util_dtype)t, (float)im[i]);
+            memcpy(er, re, n * sizeof *er);
+            memcpy(ei, im, n * sizeof *ei);
+            ref_fft(n, er, ei, false);
+            ref_fft_rounded(n, re, im, false, (util_dtype)t);
+            double u = util_dtype_unit_roundoff((util_dtype)t), err = 0;
+            for (size_t i = 0; i < n; i++) {
+                ck_assert(re[i] == util_round_dtype((util_dtype)t, (float)re[i]));
+                ck_assert(im[i] == util_round_dtype((util_dtype)t, (float)im[i]));
+                err = fmax(err, fmax(fabs(re[i] - er[i]), fabs(im[i] - ei[i])));
+            }
+            double bound = (double)util_log2(n) * (double)n * u * 1.0;
+            ck_assert_msg(err <= bound, "n=%zu %s: error %g above %g", n,
+                          util_dtype_name((util_dtype)t), err, bound);
+            if (t == UTIL_FP16 && n >= 16)
+                ck_assert_msg(err > u, "n=%zu: FP16 stages left no rounding (%g)", n, err);
+            free(re), free(im), free(er), free(ei);
+        }
+}
+END_TEST
+
 START_TEST(test_bit_reverse)
 {
     ck_assert_uint_eq(ref_bit_reverse(0x1, 4), 0x8);
@@ -822,6 +863,7 @@ int main(void)
     tcase_add_test(tc, test_fft_vs_fftw);
     tcase_add_test(tc, test_fft_vs_naive_dft);
     tcase_add_test(tc, test_fft_impulse_sign);
+    tcase_add_test(tc, test_fft_rounded);
     tcase_add_test(tc, test_bit_reverse);
     tcase_add_test(tc, test_fourier_mix_vs_fftw);
     tcase_add_test(tc, test_fourier_mix_vs_naive_2d);

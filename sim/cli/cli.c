@@ -490,10 +490,10 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
     if (!rc && o->functional && !res.check.pass) {
         uint64_t i = res.check.worst;
         fprintf(err,
-                "bflysim: functional mismatch: model output token %llu feature %llu is off by "
-                "%.3g, more than the tolerance %.3g\n",
-                (unsigned long long)(i / wl->hidden), (unsigned long long)(i % wl->hidden),
-                res.check.max_abs_err, res.check.tolerance);
+                "bflysim: functional mismatch: block instance %llu, output token %llu feature "
+                "%llu is off by %.3g, more than the tolerance %.3g\n",
+                (unsigned long long)res.check.instance, (unsigned long long)(i / wl->hidden),
+                (unsigned long long)(i % wl->hidden), res.check.max_abs_err, res.check.tolerance);
         rc = UTIL_EMISMATCH;
     }
     run_free(&res);

@@ -120,7 +120,8 @@ uint64_t ref_bit_reverse(uint64_t x, uint32_t bits)
     return r;
 }
 
-void ref_fft(size_t n, double *re, double *im, bool inverse)
+/* The radix-2 FFT; with round set, every stage's results are rounded to type t. */
+static void fft(size_t n, double *re, double *im, bool inverse, bool round, util_dtype t)
 {
     if (n < 2)
         return;
@@ -152,7 +153,21 @@ void ref_fft(size_t n, double *re, double *im, bool inverse)
                 im[a] += ti;
             }
         }
+        for (size_t i = 0; round && i < n; i++) {
+            re[i] = util_round_dtype(t, (float)re[i]);
+            im[i] = util_round_dtype(t, (float)im[i]);
+        }
     }
+}
+
+void ref_fft(size_t n, double *re, double *im, bool inverse)
+{
+    fft(n, re, im, inverse, false, UTIL_FP32);
+}
+
+void ref_fft_rounded(size_t n, double *re, double *im, bool inverse, util_dtype t)
+{
+    fft(n, re, im, inverse, true, t);
 }
 
 void ref_fourier_mix(size_t rows, size_t cols, const double *x, double *y)

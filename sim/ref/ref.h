@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../util/util.h"
+
 /* Applies butterfly stage s of an n-point butterfly in place to one vector v:
  * for every j with bit s clear, (v_j, v_{j+2^s}) <- (a v_j + b v_{j+2^s},
  * c v_j + d v_{j+2^s}), with (a, b, c, d) = tw_stage[4 * remove_bit(j, s) ...]. */
@@ -68,6 +70,9 @@ void ref_add(size_t n, const double *a, const double *b, double *y);
  * butterflies of span 2^s with twiddles w = exp(sign 2 pi i j / 2^(s+1)), t = w * b,
  * outputs a + t, a - t. */
 void ref_fft(size_t n, double *re, double *im, bool inverse);
+/* The same FFT with every stage's results rounded to type t, as an array rounds them:
+ * the functional check's measure of the rounding a model cannot avoid. */
+void ref_fft_rounded(size_t n, double *re, double *im, bool inverse, util_dtype t);
 
 /* Bit reversal of the low `bits` bits of x (0 <= bits <= 64; higher bits of x are ignored). */
 uint64_t ref_bit_reverse(uint64_t x, uint32_t bits);

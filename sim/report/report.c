@@ -1026,10 +1026,11 @@ void rep_model_summary(FILE *f, const rep_run *r)
     if (m->functional) {
         const run_check *c = &m->check;
         fprintf(f,
-                "functional %s: max |error| %.3g over %llu outputs (tolerance %.3g, output rms "
-                "%.3g)\n",
-                c->pass ? "pass" : "MISMATCH", c->max_abs_err, (unsigned long long)c->count,
-                c->tolerance, c->rms_want);
+                "functional %s: every block instance against the reference from its input; "
+                "nearest its tolerance: instance %llu, max |error| %.3g (tolerance %.3g, output "
+                "rms %.3g); %llu outputs checked\n",
+                c->pass ? "pass" : "MISMATCH", (unsigned long long)c->instance, c->max_abs_err,
+                c->tolerance, c->rms_want, (unsigned long long)c->count);
     }
 }
 
@@ -1177,6 +1178,7 @@ void rep_model_json(FILE *f, const rep_run *r)
     j_b(&j, "checked", m->functional);
     if (m->functional) {
         j_u(&j, "elements", m->check.count);
+        j_u(&j, "block_instance", m->check.instance);
         j_d(&j, "max_abs_error", m->check.max_abs_err);
         j_d(&j, "tolerance", m->check.tolerance);
         j_b(&j, "pass", m->check.pass);

@@ -11,6 +11,18 @@ typedef struct tensors {
     double *t[WL_T_COUNT];
 } tensors;
 
+/* Rounding to the model's element type where the array rounds (round set): after every
+ * op and every butterfly or FFT stage. */
+typedef struct rounding {
+    bool round;
+    util_dtype t;
+} rounding;
+
+static double rnd(const rounding *r, double x)
+{
+    return r->round ? util_round_dtype(r->t, (float)x) : x;
+}
+
 static uint64_t cols_of(const wl_desc *d, wl_tensor t)
 {
     return t == WL_T_S || t == WL_T_P      ? d->seq_len
@@ -20,15 +32,19 @@ static uint64_t cols_of(const wl_desc *d, wl_tensor t)
 
 /* y[rows x out] = the first `out` outputs of butterfly stages applied to x padded to n. */
 static void bfly_rows(uint64_t n, uint64_t rows, uint64_t in, uint64_t out, const float *tw,
-                      const double *x, uint64_t xs, double *y, uint64_t ys, double *v)
+                      const double *x, uint64_t xs, double *y, uint64_t ys, double *v,
+                      const rounding *rd)
 {
     uint32_t S = util_log2(n);
     for (uint64_t r = 0; r < rows; r++) {
         memset(v, 0, n * sizeof *v);
         for (uint64_t j = 0; j < in; j++)
             v[j] = x[r * xs + j];
-        for (uint32_t s = 0; s < S; s++)
+        for (uint32_t s = 0; s < S; s++) {
             ref_butterfly_stage(n, s, tw + (uint64_t)s * (n / 2) * 4, v);
+            for (uint64_t j = 0; rd->round && j < n; j++)
+                v[j] = rnd(rd, v[j]);
+        }
         for (uint64_t j = 0; j < out; j++)
             y[r * ys + j] = v[j];
     }
@@ -37,8 +53,16 @@ static void bfly_rows(uint64_t n, uint64_t rows, uint64_t in, uint64_t out, cons
 /* Complex FFT along the features of each padded row, then per column chunks of `chunk`
  * tokens (chunk = ns: the whole sequence); keeps Re of the first `keep` coefficients of
  * each chunk (keep = chunk: all). One batch item: x [N x H] -> y [N x H]. */
+static void fft_rows(size_t n, double *re, double *im, const rounding *rd)
+{
+    if (rd->round)
+        ref_fft_rounded(n, re, im, false, rd->t);
+    else
+        ref_fft(n, re, im, false);
+}
+
 static int fourier(uint64_t N, uint64_t H, uint64_t ns, uint64_t nh, uint64_t chunk, uint64_t keep,
-                   const double *x, double *y)
+                   const double *x, double *y, const rounding *rd)
 {
     double *re = calloc(ns * nh, sizeof *re), *im = calloc(ns * nh, sizeof *im);
     double *cr = calloc(ns, sizeof *cr), *ci = calloc(ns, sizeof *ci);
@@ -49,13 +73,13 @@ static int fourier(uint64_t N, uint64_t H, uint64_t ns, uint64_t nh, uint64_t ch
     for (uint64_t r = 0; r < N; r++) {
         for (uint64_t c = 0; c < H; c++)
             re[r * nh + c] = x[r * H + c];
-        ref_fft(nh, re + r * nh, im + r * nh, false);
+        fft_rows(nh, re + r * nh, im + r * nh, rd);
     }
     for (uint64_t c = 0; c < H; c++) {
         for (uint64_t r = 0; r < ns; r++)
             cr[r] = re[r * nh + c], ci[r] = im[r * nh + c];
         for (uint64_t c0 = 0; c0 < ns; c0 += chunk)
-            ref_fft(chunk, cr + c0, ci + c0, false);
+            fft_rows(chunk, cr + c0, ci + c0, rd);
         for (uint64_t r = 0; r < N; r++)
             y[r * H + c] = r % chunk < keep ? cr[r] : 0.0;
     }
@@ -63,7 +87,8 @@ static int fourier(uint64_t N, uint64_t H, uint64_t ns, uint64_t nh, uint64_t ch
     return UTIL_OK;
 }
 
-static int ref_op(const wl_desc *d, const wl_op *op, const float *w, tensors *T, double *scratch)
+static int ref_op(const wl_desc *d, const wl_op *op, const float *w, tensors *T, double *scratch,
+                  const rounding *rd)
 {
     uint64_t N = d->seq_len, H = d->hidden;
     const double *x = T->t[op->src0], *x1 = T->t[op->src1];
@@ -78,7 +103,7 @@ static int ref_op(const wl_desc *d, const wl_op *op, const float *w, tensors *T,
         return UTIL_OK;
     }
     case WL_OP_BUTTERFLY:
-        bfly_rows(op->n, op->rows, op->in, op->out, w, x, in_cols, y, out_cols, scratch);
+        bfly_rows(op->n, op->rows, op->in, op->out, w, x, in_cols, y, out_cols, scratch, rd);
         return UTIL_OK;
     case WL_OP_BLOCK_BFLY: {
         double *v = scratch;
@@ -98,7 +123,7 @@ static int ref_op(const wl_desc *d, const wl_op *op, const float *w, tensors *T,
             for (uint64_t c = 0; c < H; c++) {
                 for (uint64_t r = 0; r < N; r++)
                     col[r] = x[(b * N + r) * H + c];
-                bfly_rows(op->n, 1, N, N, w, col, N, col, N, v);
+                bfly_rows(op->n, 1, N, N, w, col, N, col, N, v, rd);
                 for (uint64_t r = 0; r < N; r++)
                     y[(b * N + r) * H + c] = col[r];
             }
@@ -109,7 +134,7 @@ static int ref_op(const wl_desc *d, const wl_op *op, const float *w, tensors *T,
         bool comp = op->kind == WL_OP_FFT_COMPRESS;
         for (uint64_t b = 0; b < d->batch; b++)
             if (fourier(N, H, op->n, comp ? wl_pow2_ceil(H) : op->param, comp ? op->param : op->n,
-                        comp ? op->d : op->n, x + b * N * H, y + b * N * H))
+                        comp ? op->d : op->n, x + b * N * H, y + b * N * H, rd))
                 return UTIL_ERUN;
         return UTIL_OK;
     }
@@ -160,8 +185,10 @@ static int ref_op(const wl_desc *d, const wl_op *op, const float *w, tensors *T,
     }
 }
 
-int run_reference(const wl_desc *d, const float *x, double *y, char *err, size_t errlen)
+int run_reference(const wl_desc *d, uint64_t first, uint64_t count, bool rounded, const float *x,
+                  double *y, char *err, size_t errlen)
 {
+    rounding rd = {rounded, d->dtype};
     tensors T;
     memset(&T, 0, sizeof T);
     uint64_t N = d->seq_len, wmax = 0, big = 0;
@@ -198,9 +225,13 @@ int run_reference(const wl_desc *d, const float *x, double *y, char *err, size_t
         wl_op ops[WL_MAX_BLOCK_OPS];
         uint32_t n = wl_block_ops(d, b, ops);
         for (uint64_t k = 0; k < d->blocks[b].repeat && !rc; k++, inst++)
-            for (uint32_t i = 0; i < n && !rc; i++) {
+            for (uint32_t i = 0; i < n && !rc && inst >= first && inst - first < count; i++) {
                 wl_op_weights(d, &ops[i], inst, w);
-                rc = ref_op(d, &ops[i], w, &T, scratch);
+                rc = ref_op(d, &ops[i], w, &T, scratch, &rd);
+                double *out = T.t[ops[i].dst];
+                uint64_t n_out = rounded ? wl_tensor_elems(d, ops[i].dst) : 0;
+                for (uint64_t e = 0; e < n_out; e++)
+                    out[e] = rnd(&rd, out[e]);
             }
     }
     for (uint64_t i = 0; !rc && i < T_h; i++)

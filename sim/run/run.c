@@ -545,52 +545,65 @@ static int run_unit(const arch_desc *a, const wl_desc *d, const plan *p, uint32_
     return rc;
 }
 
-/* Roundings along a dense block (its 14 ops once each): the tolerance's unit. */
-#define RUN_DENSE_ROUNDINGS 14.0
-
-/* Compares the model output in the image with the reference. */
-static int check_output(const wl_desc *d, const layout *L, const float *image, const float *x0,
-                        run_check *c, char *err, size_t errlen)
+/* Reads the model's activations X out of the image into x. */
+static void read_x(const wl_desc *d, const layout *L, const float *image, float *x)
 {
-    uint64_t n = d->batch * d->seq_len * d->hidden;
-    double *want = calloc(n, sizeof *want);
-    if (!want)
-        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
-    int rc = run_reference(d, x0, want, err, errlen);
-    double ss = 0;
-    for (uint64_t i = 0; !rc && i < n; i++) {
+    for (uint64_t r = 0; r < d->batch * d->seq_len; r++)
+        memcpy(x + r * d->hidden, image + L->t[WL_T_X].addr + r * L->t[WL_T_X].stride,
+               d->hidden * sizeof *x);
+}
+
+/* The tolerance in rounded-reference errors (see check_block). */
+#define RUN_TOL_ROUNDED 4.0
+
+/* Compares the output of block instance inst in the image with the reference applied to
+ * its input xin (want and rounded: scratch for the exact and the rounded reference), and
+ * keeps in c the instance furthest over its tolerance. */
+static int check_block(const wl_desc *d, const layout *L, uint64_t inst, const float *image,
+                       const float *xin, double *want, double *rounded, run_check *c, char *err,
+                       size_t errlen)
+{
+    uint64_t n = d->batch * d->seq_len * d->hidden, worst = 0;
+    int rc = run_reference(d, inst, 1, false, xin, want, err, errlen);
+    if (!rc)
+        rc = run_reference(d, inst, 1, true, xin, rounded, err, errlen);
+    if (rc)
+        return rc;
+    double ss = 0, max_err = 0, floor_err = 0;
+    for (uint64_t i = 0; i < n; i++) {
         uint64_t r = i / d->hidden, col = i % d->hidden;
         double got = image[L->t[WL_T_X2].addr + r * L->t[WL_T_X2].stride + col];
         double e = fabs(got - want[i]);
         ss += want[i] * want[i];
-        if (!(e <= c->max_abs_err)) { /* NaN counts as the worst */
-            c->max_abs_err = isnan(e) ? INFINITY : e;
-            c->worst = i;
+        floor_err = fmax(floor_err, fabs(rounded[i] - want[i]));
+        if (!(e <= max_err)) { /* NaN counts as the worst */
+            max_err = isnan(e) ? INFINITY : e;
+            worst = i;
         }
     }
-    c->count = n;
-    c->rms_want = sqrt(ss / (double)n);
-    /* Outputs are layer-normalised (unit variance). A dense block chains 14 ops whose
-     * results are rounded to the element type (unit roundoff u), and the GEMMs round
-     * partial sums along their chains; layernorm keeps errors from compounding, so they
-     * grow about as the square root of the roundings. Measured on dense blocks: about
-     * 4 u for one block, 10 u for twelve. We allow 16 u x sqrt(blocks) on unit-scale
-     * values for dense blocks (FP16: 0.0078 for one block, 0.027 for twelve; FP32: 9.5e-7
-     * and 3.3e-6), and scale a block by sqrt(roundings / 14) where its butterflies and
-     * FFTs round once per stage (a FABNet block at 64 tokens, hidden 768: about 55). */
-    double weight = 0;
-    for (uint32_t b = 0; b < d->n_blocks; b++) {
-        wl_op ops[WL_MAX_BLOCK_OPS];
-        uint32_t n_ops = wl_block_ops(d, b, ops), roundings = 0;
-        for (uint32_t i = 0; i < n_ops; i++)
-            roundings += wl_op_roundings(&ops[i]);
-        weight += (double)d->blocks[b].repeat * fmax(1.0, roundings / RUN_DENSE_ROUNDINGS);
+    double rms = sqrt(ss / (double)n);
+    /* The rounding a block cannot avoid is measured, not guessed: the reference once more
+     * with every op's and every butterfly and FFT stage's results rounded to the element
+     * type, as the array rounds them. The array rounds in other places too (partial sums
+     * along GEMM chains, inside softmax and layernorm) and in another order, so its error
+     * differs from that one's: over every block instance of FABNet, BERT-base,
+     * hybrid-butterfly and hybrid-compress at 64 to 1024 tokens, hidden 64 and 768, FP16
+     * and FP32 on mld-8x8 it was 0.59 to 2.63 times as large. We allow 4 times, plus one
+     * unit roundoff at the output's scale. A wrong value (a twiddle, a tag, an address)
+     * is off by about the values themselves, hundreds of unit roundoffs. Each instance
+     * starts from the input the array gave it, so the rounding of earlier blocks, which a
+     * deep model amplifies, does not count against later ones. */
+    double tol =
+        RUN_TOL_ROUNDED * floor_err + util_dtype_unit_roundoff(d->dtype) * (rms > 1 ? rms : 1);
+    /* keep the instance with the largest error relative to its tolerance */
+    bool first = c->count == 0;
+    c->count += n;
+    if (first || !(max_err / tol <= c->max_abs_err / c->tolerance)) {
+        c->max_abs_err = max_err, c->tolerance = tol, c->rms_want = rms;
+        c->worst = worst, c->instance = inst;
     }
-    c->tolerance = 16.0 * util_dtype_unit_roundoff(d->dtype) * sqrt(weight) *
-                   (c->rms_want > 1 ? c->rms_want : 1);
     c->pass = c->max_abs_err <= c->tolerance;
-    free(want);
-    return rc;
+    return UTIL_OK;
 }
 
 /* Lays out and maps model d, and sets up an empty result; p is NULL on failure. */
@@ -623,7 +636,8 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
     int rc = start_run(a, d, forced, functional, out, &L, &p, err, errlen);
     if (rc)
         return rc;
-    float *image = NULL, *wbuf = NULL, *x0 = NULL;
+    float *image = NULL, *wbuf = NULL, *xin = NULL;
+    double *want = NULL, *rounded = NULL;
     uint64_t dram_elems = p->dram_end;
     if (functional) {
         if (dram_elems > RUN_MAX_FUNCTIONAL_ELEMS) {
@@ -638,14 +652,16 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
         uint64_t in_elems = d->batch * d->seq_len * d->hidden;
         image = calloc(dram_elems, sizeof *image);
         wbuf = calloc(p->max_weights + 1, sizeof *wbuf);
-        x0 = calloc(in_elems, sizeof *x0);
-        if (!image || !wbuf || !x0) {
+        xin = calloc(in_elems, sizeof *xin);
+        want = calloc(in_elems, sizeof *want);
+        rounded = calloc(in_elems, sizeof *rounded);
+        if (!image || !wbuf || !xin || !want || !rounded) {
             rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
             goto done;
         }
-        wl_model_inputs(d, x0);
+        wl_model_inputs(d, xin);
         for (uint64_t r = 0; r < d->batch * d->seq_len; r++)
-            memcpy(image + L.t[WL_T_X].addr + r * L.t[WL_T_X].stride, x0 + r * d->hidden,
+            memcpy(image + L.t[WL_T_X].addr + r * L.t[WL_T_X].stride, xin + r * d->hidden,
                    d->hidden * sizeof *image);
     }
     uint64_t inst = 0;
@@ -655,12 +671,18 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
         rb->repeat = d->blocks[b].repeat;
         /* timing: one instance, counted repeat times; functional: every instance */
         uint64_t runs = functional ? rb->repeat : 1, times = functional ? 1 : rb->repeat;
-        for (uint64_t k = 0; k < runs && !rc; k++)
+        for (uint64_t k = 0; k < runs && !rc; k++) {
+            if (functional)
+                read_x(d, &L, image, xin);
             for (uint32_t i = 0; i < rb->n_ops && !rc; i++)
                 if (p->chain_len[b][i])
                     rc = run_unit(a, d, p, b, i, image, dram_elems, inst + k, times,
                                   fault && inst + k == 0, wbuf, k ? NULL : &rb->ops[i], &out->total,
                                   err, errlen);
+            if (!rc && functional)
+                rc = check_block(d, &L, inst + k, image, xin, want, rounded, &out->check, err,
+                                 errlen);
+        }
         for (uint32_t i = 0; i < rb->n_ops; i++) {
             const run_op *o = &rb->ops[i];
             rb->cycles += o->cycles;
@@ -670,13 +692,13 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
         inst += rb->repeat;
     }
     out->n_blocks = d->n_blocks;
-    if (!rc && functional)
-        rc = check_output(d, &L, image, x0, &out->check, err, errlen);
 done:
     plan_free(p);
     free(image);
     free(wbuf);
-    free(x0);
+    free(xin);
+    free(want);
+    free(rounded);
     if (rc)
         run_free(out);
     return rc;

@@ -39,11 +39,15 @@ typedef struct run_block {
     uint64_t cycles, lane_ops, dram_bytes; /* one block */
 } run_block;
 
+/* A functional model run is checked block instance by block instance: each instance's
+ * output against the reference applied to the input the simulated array gave it. The
+ * figures are those of the instance furthest over (or nearest to) its tolerance. */
 typedef struct run_check {
-    uint64_t count;
+    uint64_t count; /* elements compared, all instances */
     double max_abs_err, rms_want, tolerance;
-    uint64_t worst; /* element index */
-    bool pass;
+    uint64_t worst;    /* element index in that instance's output */
+    uint64_t instance; /* that block instance (blocks' repeats counted in order) */
+    bool pass;         /* every instance within its tolerance */
 } run_check;
 
 typedef struct run_result {
@@ -66,8 +70,9 @@ double run_energy_pj(const arch_desc *a, util_dtype t, const eng_stats *counts);
 /* Simulates model d. forced (may be NULL) fixes the mapping of the ops it names (a
  * --mapping file; an entry naming no op is a config error). Every op is mapped first (an op that
  * cannot fit fails the run before anything is simulated). With functional set, values flow through
- * every op of every block instance and the output is compared with the double-precision reference
- * (result->check; a mismatch is not an error here). fault corrupts the first weight of
+ * every op of every block instance and each instance's output is compared with the
+ * double-precision reference from that instance's input (result->check; a mismatch is
+ * not an error here). fault corrupts the first weight of
  * every op with weights in the first block instance, to show the check catching it. */
 int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bool functional,
               bool fault, run_result *out, char *err, size_t errlen);
@@ -82,8 +87,12 @@ void run_free(run_result *r);
 /* Maps every op of model d without simulating anything: UTIL_OK when all fit. */
 int run_map_all(const arch_desc *a, const wl_desc *d, char *err, size_t errlen);
 
-/* Reference forward pass of model d in double precision on input x
- * [batch*seq_len x hidden], with the same seeded weights: y gets the output. */
-int run_reference(const wl_desc *d, const float *x, double *y, char *err, size_t errlen);
+/* Reference forward pass in double precision of count block instances of model d from
+ * instance first on (instances count blocks' repeats; UINT64_MAX: to the end), on input
+ * x [batch*seq_len x hidden], with the same seeded weights: y gets the output. With
+ * rounded set, every op's results and every butterfly and FFT stage's are rounded to
+ * the model's element type, as the array rounds them. */
+int run_reference(const wl_desc *d, uint64_t first, uint64_t count, bool rounded, const float *x,
+                  double *y, char *err, size_t errlen);
 
 #endif

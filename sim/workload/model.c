@@ -153,23 +153,6 @@ static void mixer(const wl_desc *d, const wl_block *bl, wl_op *op)
     op->macs = op->flops / 5 * 4 / 2;
 }
 
-uint32_t wl_op_roundings(const wl_op *op)
-{
-    switch (op->kind) {
-    case WL_OP_BUTTERFLY:
-    case WL_OP_SEQ_BFLY:
-        return util_log2(op->n);
-    case WL_OP_BLOCK_BFLY:
-        return util_log2(op->n / op->param);
-    case WL_OP_FFT_MIX: /* the hidden FFT (param points), then the sequence FFT */
-        return util_log2(op->param) + util_log2(op->n);
-    case WL_OP_FFT_COMPRESS: /* the hidden FFT, then chunk-point sequence FFTs */
-        return util_log2(wl_pow2_ceil(op->in)) + util_log2(op->param);
-    default:
-        return 1;
-    }
-}
-
 uint32_t wl_block_ops(const wl_desc *d, uint32_t b, wl_op ops[WL_MAX_BLOCK_OPS])
 {
     const wl_block *bl = &d->blocks[b];

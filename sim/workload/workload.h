@@ -169,10 +169,6 @@ typedef struct wl_op {
     uint64_t weights; /* weight elements */
 } wl_op;
 
-/* How many times the op rounds a value on its way through (to the element type): once
- * for a GEMM or an elementwise op, once per stage for a butterfly or an FFT. */
-uint32_t wl_op_roundings(const wl_op *op);
-
 /* Elements of a block tensor ([rows x features], row-major; S and P are
  * [groups x seq_len x seq_len], Q/K/V/C are [batch x seq_len x hidden]). */
 uint64_t wl_tensor_elems(const wl_desc *d, wl_tensor t);
