@@ -41,7 +41,9 @@ START_TEST(test_usage_errors_exit_2)
     tu_src(a, sizeof a, ARCH);
     tu_src(w, sizeof w, WL);
     const char *const cases[][4] = {
-        {"--frobnicate", NULL, NULL, "unrecognized option '--frobnicate'"},
+        {"--frobnicate", NULL, NULL, "unrecognized option '--frobnicate'\n"},
+        {"--chain", NULL, NULL, "unrecognized option '--chain'; did you mean '--no-chain'?"},
+        {"--jsno=x", NULL, NULL, "unrecognized option '--jsno=x'; did you mean '--json'?"},
         {a, NULL, NULL, "expected ARCH.cfg and WORKLOAD.cfg"},
         {a, w, "extra.cfg", "unexpected argument 'extra.cfg'"},
         {"--json", NULL, NULL, "option '--json' requires an argument"},

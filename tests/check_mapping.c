@@ -72,33 +72,44 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
-/* A chained run's mapping says so (chain = 1), and loading it chains again: the same
- * cycles, fewer than without chaining; without the key nothing is chained; chain
- * allows 0 and 1 only. */
+/* Loads the mapping file f->map and asserts the run gives the cycles line of out. */
+static void reloads_same(const files *f, const char *out)
+{
+    tu_result r;
+    tu_run(&r, "--mapping", f->map, f->arch, f->model, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    char *want = cycles_line(out), *got = cycles_line(r.out);
+    ck_assert_str_eq(want, got);
+    free(want), free(got);
+    tu_free(&r);
+}
+
+/* A chained run's mapping reloads to the same chains and cycles; --no-chain writes
+ * chain = "off", which reloads unchained and slower; chain takes "auto" or "off" only. */
 START_TEST(test_chain_round_trip)
 {
     files f;
     setup(&f);
-    tu_result a, b, c;
-    tu_run(&a, "--chain", "--functional", "--dump-mapping", f.map, f.arch, f.model, NULL);
+    tu_result a, c;
+    tu_run(&a, "--functional", "--dump-mapping", f.map, f.arch, f.model, NULL);
     ck_assert_msg(a.status == 0, "%s", a.err);
     ck_assert_ptr_nonnull(strstr(a.out, "chained with the next"));
     ck_assert_ptr_nonnull(strstr(a.out, "functional pass"));
     size_t n;
     char *doc = tu_read(f.map, &n);
-    ck_assert_ptr_nonnull(strstr(doc, "\nchain = 1;\n"));
-    tu_run(&b, "--mapping", f.map, f.arch, f.model, NULL);
-    ck_assert_msg(b.status == 0, "%s", b.err);
-    char *ca = cycles_line(a.out), *cb = cycles_line(b.out);
-    ck_assert_str_eq(ca, cb);
-    tu_run(&c, f.arch, f.model, NULL);
+    ck_assert_ptr_null(strstr(doc, "\nchain = "));
+    reloads_same(&f, a.out);
+    tu_run(&c, "--no-chain", "--dump-mapping", f.map, f.arch, f.model, NULL);
     ck_assert_ptr_null(strstr(c.out, "chained"));
-    ck_assert_int_lt(atoll(cb + strlen("cycles")), atoll(strstr(c.out, "\ncycles ") + 8));
-    char *edited = tu_replace(doc, "chain = 1;", "chain = 2;");
+    ck_assert_int_lt(atoll(strstr(a.out, "\ncycles ") + 8), atoll(strstr(c.out, "\ncycles ") + 8));
+    char *off = tu_read(f.map, &n);
+    ck_assert_ptr_nonnull(strstr(off, "\nchain = \"off\";\n"));
+    reloads_same(&f, c.out);
+    char *edited = tu_replace(off, "chain = \"off\";", "chain = 1;");
     tu_write(f.map, edited);
-    tu_expect(2, "chain = 2", "--mapping", f.map, f.arch, f.model, NULL);
-    free(ca), free(cb), free(doc), free(edited);
-    tu_free(&a), tu_free(&b), tu_free(&c);
+    tu_expect(2, "chain", "--mapping", f.map, f.arch, f.model, NULL);
+    free(doc), free(off), free(edited);
+    tu_free(&a), tu_free(&c);
 }
 END_TEST
 
@@ -128,14 +139,16 @@ START_TEST(test_edit_takes_effect)
 END_TEST
 
 /* A transform's intermediates go to DRAM when the entry says so: the description loses
- * its on-chip blocks, the op moves more DRAM bytes, and the values still come out right. */
+ * its on-chip blocks, the op moves more DRAM bytes, and the values still come out right
+ * (ops unchained, so that the row holds the op's own bytes). */
 START_TEST(test_transform_entry)
 {
     files f;
     setup(&f);
-    tu_write(f.map, "mapping = ( { block = 1; op = \"o-proj\"; intermediates = \"dram\"; } );\n");
+    tu_write(f.map, "chain = \"off\";\nmapping = ( { block = 1; op = \"o-proj\"; "
+                    "intermediates = \"dram\"; } );\n");
     tu_result a, b;
-    tu_run(&a, f.arch, f.model, NULL);
+    tu_run(&a, "--no-chain", f.arch, f.model, NULL);
     tu_run(&b, "--mapping", f.map, "--functional", f.arch, f.model, NULL);
     ck_assert_msg(b.status == 0, "%s", b.err);
     const char *ra = strstr(a.out, "  o-proj   butterfly"),

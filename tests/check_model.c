@@ -389,12 +389,12 @@ START_TEST(test_fused_attention_faster)
 }
 END_TEST
 
-/* --chain: consecutive ops run as producer and consumer side by side. On small blocks
- * of every mixer and linear kind, on two arrays: the values are exactly those of the
- * ops run apart (same maximum error, same planted-fault detection), the cycle-level
- * cycles are never more on these blocks, and strictly fewer on the attention block on
- * mld-4x4; some ops read their producer through an SPM ring. (Not a law: over a wider
- * sweep two of 60 points were up to 0.25% slower, BENCHMARKS.md.) */
+/* Chaining (the default): consecutive ops run as producer and consumer side by side.
+ * On small blocks of every mixer and linear kind, on two arrays: the values are exactly
+ * those of the ops run apart (--no-chain; same maximum error, same planted-fault
+ * detection), the cycle-level cycles are never more on these blocks, and strictly fewer
+ * on the attention block on mld-4x4; some ops read their producer through an SPM ring.
+ * (Not a law, but it held at all 60 points of the wider sweep in BENCHMARKS.md.) */
 START_TEST(test_functional_chained)
 {
     static const char *arches[] = {"arch/mld-4x4.cfg", "arch/mld-8x8.cfg"};
@@ -403,7 +403,7 @@ START_TEST(test_functional_chained)
         model(64, 64, 4, 128, 1, WL_MIX_FFT, WL_LIN_BUTTERFLY, WL_LIN_BUTTERFLY, 1),
         model(64, 64, 4, 128, 1, WL_MIX_BUTTERFLY, WL_LIN_NONE, WL_LIN_BLOCK_BUTTERFLY, 4),
     };
-    map_forced chain = {.chain = 1};
+    map_forced unchained = {.chaining = MAP_CHAIN_OFF};
     char err[512];
     bool faster = false, ring = false;
     for (int k = 0; k < 2; k++) {
@@ -412,11 +412,11 @@ START_TEST(test_functional_chained)
         for (size_t m = 0; m < sizeof shapes / sizeof shapes[0]; m++) {
             wl_desc d = shapes[m];
             snprintf(d.name, sizeof d.name, "chained %zu", m);
-            functional_forced(&a, arches[k], &d, &chain, NULL, NULL, 0);
+            functional_forced(&a, arches[k], &d, NULL, NULL, NULL, 0);
             run_result apart, chained;
-            ck_assert_msg(run_model(&a, &d, NULL, true, false, &apart, err, sizeof err) == 0, "%s",
-                          err);
-            ck_assert_msg(run_model(&a, &d, &chain, true, false, &chained, err, sizeof err) == 0,
+            ck_assert_msg(run_model(&a, &d, &unchained, true, false, &apart, err, sizeof err) == 0,
+                          "%s", err);
+            ck_assert_msg(run_model(&a, &d, NULL, true, false, &chained, err, sizeof err) == 0,
                           "%s", err);
             ck_assert(chained.check.max_abs_err == apart.check.max_abs_err);
             ck_assert_uint_le(chained.total.cycles, apart.total.cycles);
@@ -534,15 +534,18 @@ END_TEST
 
 /* ---------------------------------------------------------------- timing */
 
-/* Per op and for the model: cycles >= useful lane ops / (PEs x lanes) and >= DRAM bytes /
- * DRAM bytes per cycle (no op can beat its own compute or memory traffic). */
-static void check_bounds(const char *arch_rel, const wl_desc *d)
+/* Per op (per chain: its first op carries the chain's figures) and for the model: cycles
+ * >= useful lane ops / (PEs x lanes), >= DRAM bytes / DRAM bytes per cycle and >= the
+ * flits over the bisection / its links (no op can beat its own compute or traffic); an op
+ * run alone does every multiply of its closed form and reads and writes its tensors at
+ * least once. With chaining (forced NULL) and without. */
+static void check_bounds_as(const char *arch_rel, const wl_desc *d, const map_forced *forced)
 {
     arch_desc a;
     tu_load_arch(arch_rel, &a);
     char err[512];
     run_result r;
-    ck_assert_msg(run_model(&a, d, NULL, false, false, &r, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model(&a, d, forced, false, false, &r, err, sizeof err) == 0, "%s", err);
     double peak = tu_lane_ops_per_cycle(&a, d->dtype);
     double bpc = arch_dram_bytes_per_cycle(&a);
     /* every flit that crosses the bisection uses one of its links for a cycle */
@@ -551,6 +554,8 @@ static void check_bounds(const char *arch_rel, const wl_desc *d)
     for (uint32_t b = 0; b < r.n_blocks; b++) {
         for (uint32_t i = 0; i < r.blocks[b].n_ops; i++) {
             const run_op *o = &r.blocks[b].ops[i];
+            if (o->chained_ops == 0)
+                continue; /* its chain's first op has the figures */
             ck_assert_msg((double)o->cycles >= (double)o->lane_ops / peak, "%s: compute bound",
                           o->op.name);
             ck_assert_msg((double)o->cycles >=
@@ -558,6 +563,8 @@ static void check_bounds(const char *arch_rel, const wl_desc *d)
                           "%s: DRAM bound", o->op.name);
             ck_assert_msg((double)o->cycles >= (double)o->bisection_flits / cut,
                           "%s: NoC bisection bound", o->op.name);
+            if (o->chained_ops > 1)
+                continue; /* the figures are the chain's, the closed forms one op's */
             /* every useful multiply of the closed form is done on the array */
             if (o->op.kind == WL_OP_DENSE || o->op.kind == WL_OP_SCORES ||
                 o->op.kind == WL_OP_CONTEXT || o->op.kind == WL_OP_BUTTERFLY ||
@@ -581,6 +588,13 @@ static void check_bounds(const char *arch_rel, const wl_desc *d)
     ck_assert((double)r.total.cycles >= (double)r.total.noc.bisection_flits / cut);
     ck_assert_uint_gt(r.total.noc.bisection_flits, 0);
     run_free(&r);
+}
+
+static void check_bounds(const char *arch_rel, const wl_desc *d)
+{
+    static const map_forced unchained = {.chaining = MAP_CHAIN_OFF};
+    check_bounds_as(arch_rel, d, NULL);
+    check_bounds_as(arch_rel, d, &unchained);
 }
 
 START_TEST(test_bounds)
@@ -658,10 +672,13 @@ START_TEST(test_row_op_lane_ops)
     uint64_t T = 64, H = 64, F = 128, G = 2, N = 64;
     /* as the mapper chooses (the GELU fused into ffn1 here), then with the softmax and the
      * GELU named in a mapping, which keeps them apart */
+    /* (each op alone: the closed forms are one op's) */
+    static map_forced alone = {.chaining = MAP_CHAIN_OFF};
     static map_forced apart = {.n = 2,
                                .f = {{.block = 0, .op = "softmax", .where = "test"},
-                                     {.block = 0, .op = "gelu", .where = "test"}}};
-    const map_forced *runs[2] = {NULL, &apart};
+                                     {.block = 0, .op = "gelu", .where = "test"}},
+                               .chaining = MAP_CHAIN_OFF};
+    const map_forced *runs[2] = {&alone, &apart};
     for (int k = 0; k < 2; k++) {
         run_result r;
         ck_assert_msg(run_model(&a, &d, runs[k], false, false, &r, err, sizeof err) == 0, "%s",

@@ -31,7 +31,7 @@ typedef struct options {
     bool fault_twiddle;
     bool analytical; /* --model analytical */
     bool explain;
-    bool chain; /* --chain */
+    bool no_chain; /* --no-chain */
     const char *mapping, *dump_mapping;
     const char *accelergy;   /* --accelergy FILE */
     map_objective objective; /* --objective */
@@ -67,9 +67,9 @@ static void usage(FILE *f)
                "                            YAML (needs the arch's energy table)\n"
                "  -e, --explain             print, for every search the mapper ran, its best\n"
                "                            candidates with their estimated cycles\n"
-               "      --chain               models: run a consumer op beside its producer\n"
-               "                            (through an SPM ring where only it reads the\n"
-               "                            tensor) where the estimate says it pays\n"
+               "      --no-chain            models: never run a consumer op beside its\n"
+               "                            producer (by default the mapper does so where\n"
+               "                            the estimate says it pays)\n"
                "  -o, --objective=WHAT      what the mapper minimises: 'latency' (default),\n"
                "                            'energy' or 'edp' (energy needs the arch's\n"
                "                            energy table)\n"
@@ -141,13 +141,24 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
                     {"-e", "--explain", false},    {"", "--mapping", true},
                     {"", "--dump-mapping", true},  {"-o", "--objective", true},
                     {"", "--accelergy", true},     {"-b", "--baseline", true},
-                    {"", "--gpu-calibrate", true}, {"", "--chain", false}};
+                    {"", "--gpu-calibrate", true}, {"", "--no-chain", false}};
         int which = -1;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
             if (strcmp(name, opts[k].s) == 0 || strcmp(name, opts[k].l) == 0)
                 which = (int)k;
         if (which < 0) {
-            fprintf(err, "bflysim: unrecognized option '%s'\n", a);
+            /* the nearest long option, within a third of the name (3 edits at least) */
+            const char *near = NULL;
+            size_t best = strlen(name) / 3 > 3 ? strlen(name) / 3 : 3;
+            for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+                size_t dist = util_edit_distance(name, opts[k].l);
+                if (dist <= best)
+                    best = dist, near = opts[k].l;
+            }
+            if (near)
+                fprintf(err, "bflysim: unrecognized option '%s'; did you mean '%s'?\n", a, near);
+            else
+                fprintf(err, "bflysim: unrecognized option '%s'\n", a);
             fprintf(err, "Try 'bflysim --help' for more information.\n");
             return UTIL_ECONFIG;
         }
@@ -240,7 +251,7 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             o->calibrate = val;
             break;
         case 17:
-            o->chain = true;
+            o->no_chain = true;
             break;
         }
     }
@@ -372,12 +383,12 @@ static int load_directives(const options *o, const arch_desc *arch, map_forced *
         free(forced);
         return UTIL_ECONFIG;
     }
-    if (o->chain) {
+    if (o->no_chain) {
         if (!forced && !(forced = calloc(1, sizeof *forced))) {
             fprintf(err, "bflysim: out of memory\n");
             return UTIL_ERUN;
         }
-        forced->chain = 1;
+        forced->chaining = MAP_CHAIN_OFF;
     }
     if (o->objective != MAP_LATENCY) {
         if (!arch->energy.present) {

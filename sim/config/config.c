@@ -62,6 +62,7 @@ static const char *const ffn_names[] = {"dense", "butterfly", "block-butterfly",
 static const char *const mask_names[] = {"none", "causal", NULL};
 static const char *const init_names[] = {"random", "identity", NULL};
 static const char *const inter_names[] = {"any", "dram", "spm", NULL}; /* map_inter order */
+static const char *const chaining_names[] = {"auto", "off", NULL};     /* map_chaining order */
 
 #define AOFF(field) offsetof(arch_desc, field)
 #define U32(nm, fl, field, lo, hi, dflt, unit, doc)                                                \
@@ -310,9 +311,10 @@ static const key_def mapping_keys[] = {
     {"mapping", K_GROUP_LIST, F_REQ, offsetof(map_forced, f), MAP_MAX_FORCED,
      offsetof(map_forced, n), 0, 0, sizeof(map_force), NULL, force_keys, NULL, NULL,
      "per-op mappings: ( { block = 0; op = \"q-proj\"; chain_pes = 4; }, ... )"},
-    {"chain", K_U32, 0, offsetof(map_forced, chain), 0, 0, 0, 1, 0, NULL, NULL, "0", NULL,
-     "1: run consecutive ops of a model as producer and consumer side by side where the "
-     "estimate says it pays (as --chain)"},
+    {"chain", K_ENUM, 0, offsetof(map_forced, chaining), 0, 0, 0, 0, 0, chaining_names, NULL,
+     "\"auto\"", NULL,
+     "\"auto\": run consecutive ops of a model as producer and consumer side by side where the "
+     "estimate says it pays; \"off\": never (as --no-chain)"},
     END_KEYS};
 
 /* GPU baseline presets (arch/gpu/, docs/GPU.md). */

@@ -36,6 +36,10 @@ typedef struct map_force {
  * cycles, energy, or their product. Energy needs a pricing function (the run layer's,
  * from the arch's energy table) that turns estimated action counts into pJ. */
 typedef enum { MAP_LATENCY = 0, MAP_ENERGY, MAP_EDP } map_objective;
+
+/* Whether a model's consecutive ops may run as producer and consumer side by side:
+ * where the estimate says it pays (the default), or never (--no-chain). */
+typedef enum { MAP_CHAIN_AUTO = 0, MAP_CHAIN_OFF } map_chaining;
 typedef double (*map_energy_fn)(const arch_desc *a, util_dtype t, const eng_stats *counts);
 
 /* The user's mapping directives: the entries of a --mapping file and the objective. */
@@ -43,8 +47,8 @@ typedef struct map_forced {
     uint32_t n;
     map_force f[MAP_MAX_FORCED];
     map_objective objective;
-    map_energy_fn energy; /* required unless the objective is latency */
-    uint32_t chain;       /* 1: chain consecutive ops of a model where it pays (--chain) */
+    map_energy_fn energy;  /* required unless the objective is latency */
+    map_chaining chaining; /* chain consecutive ops of a model where it pays, or not */
 } map_forced;
 
 /* The cost of an estimate of a program in data type t on a under the directives'

@@ -716,12 +716,11 @@ static void mapping_doc(FILE *f, const rep_run *r)
             "# (lines per block in the SPM). A key left out, 0 or \"any\" is left to the\n"
             "# mapper.\n",
             r->version, r->wl->name, r->arch->name);
-    bool chained = false;
-    for (uint32_t b = 0; b < m->n_blocks; b++)
-        for (uint32_t i = 0; i < m->blocks[b].n_ops; i++)
-            chained |= m->blocks[b].ops[i].chained_ops != 1;
-    if (chained)
-        fprintf(f, "# Some ops ran chained (--chain): chain = 1 does so again.\nchain = 1;\n");
+    if (m->unchained)
+        fprintf(f, "# No op ran beside its producer (--no-chain).\nchain = \"off\";\n");
+    else
+        fprintf(f, "# Consecutive ops run side by side where the estimate says it pays;\n"
+                   "# chain = \"off\" stops that.\n");
     fprintf(f, "mapping = (\n");
     for (uint32_t b = 0; b < m->n_blocks; b++)
         for (uint32_t i = 0; i < m->blocks[b].n_ops; i++) {

@@ -457,8 +457,9 @@ static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *fo
         }
         for (uint32_t i = 0; i < p->n_ops[b]; i++)
             p->chain_len[b][i] = 1;
-        int rc =
-            forced && forced->chain ? chain_ops(a, d, L, functional, p, b, err, errlen) : UTIL_OK;
+        int rc = !forced || forced->chaining == MAP_CHAIN_AUTO
+                     ? chain_ops(a, d, L, functional, p, b, err, errlen)
+                     : UTIL_OK;
         if (rc) {
             plan_free(p);
             return rc;
@@ -613,6 +614,7 @@ static int start_run(const arch_desc *a, const wl_desc *d, const map_forced *for
 {
     memset(out, 0, sizeof *out);
     out->functional = functional;
+    out->unchained = forced && forced->chaining == MAP_CHAIN_OFF;
     plan_layout(d, L);
     *p = NULL;
     int rc = plan_model(a, d, forced, L, functional, p, err, errlen);

@@ -56,6 +56,7 @@ typedef struct run_result {
     eng_stats total; /* every counter over the whole model (blocks x repeats), except
                       * events: the events the engine actually processed */
     bool functional;
+    bool unchained;  /* chaining was turned off (--no-chain, chain = "off") */
     bool analytical; /* estimated, not simulated */
     run_check check;
 } run_result;
