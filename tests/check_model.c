@@ -789,7 +789,7 @@ START_TEST(test_reference_wiring)
     ref_layernorm_rows(N, H, y, WL_LN_EPS, wd, wd + H, y);
     double got[N * H];
     char err[256];
-    ck_assert_int_eq(run_reference(&d, 0, UINT64_MAX, false, xin, got, err, sizeof err), 0);
+    ck_assert_int_eq(run_reference(&d, 0, UINT64_MAX, xin, got, NULL, err, sizeof err), 0);
     for (int i = 0; i < N * H; i++)
         ck_assert_msg(fabs(got[i] - y[i]) <= 1e-12, "element %d: %g vs %g", i, got[i], y[i]);
 }

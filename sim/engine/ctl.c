@@ -84,12 +84,7 @@ static void issue_weights(eng_sim *s, uint32_t k)
         d->dir = DMA_WEIGHTS;
         d->stream = k;
         d->slot = slot;
-        uint64_t addr = in->weight_addr + s->repeat * ph->weight_stride;
-        if (in->weight_run)
-            d->dram = (eng_pattern){addr, in->weight_run, in->weight_pitch,
-                                    in->weight_elems / in->weight_run};
-        else
-            d->dram = (eng_pattern){addr, in->weight_elems, in->weight_elems, 1};
+        d->dram = eng_instr_weights(in, in->weight_addr + s->repeat * ph->weight_stride);
         d->spm_addr = c->stage_base + (uint64_t)slot * c->stage_elems * s->elem_bytes;
         d->elems = in->weight_elems;
         eng_dma_submit(s, &s->ctl_c, d);
@@ -103,7 +98,7 @@ static void check_tag_pattern(eng_sim *s, const ctl_stream *c, const eng_pattern
     uint64_t elems = eng_pattern_elems(p);
     if (!elems)
         return;
-    uint64_t last = p->first + (p->count - 1) * p->stride + p->run;
+    uint64_t last = eng_pattern_end(p);
     if (last > s->p->dram_elems || elems > c->ph->tag_elems)
         eng_fault(s,
                   "phase %u: tag %llu moves %llu elements up to DRAM element %llu; the image "
@@ -205,7 +200,8 @@ static void try_store(eng_sim *s, uint32_t k)
         if (!c->out_done[slot])
             return;
         if (cons && cons->ring_elems &&
-            c->next_store >= cons->fetched * ph->n_tags / cons->ph->n_tags + cons->ph->fifo_tags)
+            c->next_store >=
+                eng_chain_freed(ph->n_tags, cons->ph->n_tags, cons->fetched) + cons->ph->fifo_tags)
             return;
         c->out_done[slot] = false;
         dma_desc *d = eng_dma_alloc(s);
@@ -335,7 +331,6 @@ static void begin_group(eng_sim *s)
 
 static void end_stream(eng_sim *s, uint32_t k)
 {
-    s->str[k].finished = true;
     s->st.tags += s->str[k].ph->n_tags;
     if (--s->streams_left)
         return;
@@ -364,10 +359,13 @@ static void return_out_credits(eng_sim *s, const ctl_stream *c)
 }
 
 /* Counts the tags whose inputs have arrived, in tag order (a slot holding a later tag
- * has already passed the earlier one on); a ring's producer may then store more. */
+ * has already passed the earlier one on); a ring's producer may then store more. Only a
+ * ring's producer reads the count. */
 static void advance_fetched(eng_sim *s, uint32_t k)
 {
     ctl_stream *c = &s->str[k];
+    if (!c->ring_elems)
+        return;
     uint64_t before = c->fetched;
     while (c->fetched < c->next_in) {
         uint32_t slot = (uint32_t)(c->fetched % c->ph->in_slots);
@@ -375,7 +373,7 @@ static void advance_fetched(eng_sim *s, uint32_t k)
             break;
         c->fetched++;
     }
-    if (c->fetched != before && c->ring_elems)
+    if (c->fetched != before)
         try_store(s, k - 1);
 }
 
@@ -434,7 +432,7 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
     case EV_CTL_OUT_WRITTEN: {
         uint32_t slot = (uint32_t)(e->b % ph->out_slots);
         c->out_elems[slot] += e->a;
-        if (c->out_elems[slot] == (ph->out_tag_elems ? ph->out_tag_elems : ph->tag_elems)) {
+        if (c->out_elems[slot] == eng_phase_out_elems(ph)) {
             c->out_done[slot] = true;
             try_store(s, k);
         }

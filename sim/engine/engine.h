@@ -32,6 +32,8 @@ typedef struct eng_pattern {
 } eng_pattern;
 
 uint64_t eng_pattern_elems(const eng_pattern *p);
+/* One past the pattern's last element (count >= 1). */
+uint64_t eng_pattern_end(const eng_pattern *p);
 
 typedef enum {
     /* Butterfly stage on a PE's operand buffer: every local position l with bit
@@ -137,6 +139,11 @@ bool eng_pattern_onchip(const eng_program *p, const eng_pattern *q);
 
 /* Largest weight block of the phase's instructions: the size of a weight staging buffer. */
 uint32_t eng_phase_max_weights(const eng_phase *f);
+/* Elements one tag writes into its output slot (out_tag_elems, or tag_elems where 0). */
+uint32_t eng_phase_out_elems(const eng_phase *f);
+/* The DRAM pattern of an instruction's weights placed at addr (whole, or weight_run
+ * elements every weight_pitch). */
+eng_pattern eng_instr_weights(const eng_instr *in, uint64_t addr);
 /* SPM elements the phase's slots and its two weight staging buffers take (the program's
  * on-chip region comes on top): what eng_validate checks against the SPM. */
 uint64_t eng_phase_spm_elems(const eng_phase *f);
@@ -147,6 +154,9 @@ uint64_t eng_fifo_ring_elems(const eng_phase *producer, const eng_phase *consume
 uint32_t eng_group_len(const eng_program *p, uint32_t first);
 /* Producer tags the consumer's tag t needs stored: min(P, ceil((t + 1) x P / C)). */
 uint64_t eng_chain_need(uint64_t producer_tags, uint64_t consumer_tags, uint64_t t);
+/* Producer tags whose FIFO ring entries are free once the consumer has fetched its
+ * first `fetched` tags: floor(fetched x P / C). */
+uint64_t eng_chain_freed(uint64_t producer_tags, uint64_t consumer_tags, uint64_t fetched);
 
 /* Checks a program against the hardware: PEs exist, buffers, slots and the SPM are
  * large enough, instruction stores are not overfull, transfers are consistent. */

@@ -662,10 +662,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
          * (strided weights may fall on one channel) */
         rest[i] = end + t_drain - (ready[i] - itime[i]);
         double wchan[64] = {0};
-        eng_pattern wp = {in->weight_addr, in->weight_elems, in->weight_elems, 1};
-        if (in->weight_run)
-            wp = (eng_pattern){in->weight_addr, in->weight_run, in->weight_pitch,
-                               in->weight_elems / in->weight_run};
+        eng_pattern wp = eng_instr_weights(in, in->weight_addr);
         if (in->weight_elems)
             bursts(a, w, &wp, wchan);
         wdram[i] = max_of(wchan, a->dram.channels < 64 ? a->dram.channels : 64) *
@@ -753,22 +750,10 @@ typedef struct group_member {
     double busy[RES_COUNT]; /* cycles of the busiest of each resource over all its tags */
 } group_member;
 
-typedef struct group_est {
-    uint32_t n, cap;
-    group_member *m;
-} group_est;
-
-static int group_add(group_est *g, const eng_phase *f, const eng_phase_estimate *e)
+static group_member group_member_of(const eng_phase *f, const eng_phase_estimate *e)
 {
-    if (g->n == g->cap) {
-        uint32_t cap = g->cap ? 2 * g->cap : 8;
-        group_member *m = realloc(g->m, cap * sizeof *m);
-        if (!m)
-            return UTIL_ERUN;
-        g->m = m, g->cap = cap;
-    }
     double tags = (double)f->n_tags * (double)f->repeats;
-    g->m[g->n++] = (group_member){
+    return (group_member){
         .tags = f->n_tags,
         .cfg = fmax(0, e->cycles - (tags - 1) * e->interval - e->tag_time),
         .iv = e->interval,
@@ -778,55 +763,50 @@ static int group_add(group_est *g, const eng_phase *f, const eng_phase_estimate 
         .busy = {tags * e->t_pe, tags * e->t_link, tags * e->t_port, tags * e->t_spm,
                  tags * e->t_dram},
     };
-    return UTIL_OK;
 }
 
-/* Member k's configuration in the group: c_k stretched by the DRAM load of every
+/* Member k's configuration in the group of n: c_k stretched by the DRAM load of every
  * phase configuring beside it. */
-static double group_config(const group_est *g, uint32_t k)
+static double group_config(const group_member *m, uint32_t n, uint32_t k)
 {
-    double c = g->m[k].cfg, load = 0;
+    double c = m[k].cfg, load = 0;
     if (c <= 0)
         return 0;
-    for (uint32_t j = 0; j < g->n; j++)
-        if (g->m[j].cfg > 0)
-            load += g->m[j].weights_dram / g->m[j].cfg * fmin(g->m[j].cfg, c) / c;
+    for (uint32_t j = 0; j < n; j++)
+        if (m[j].cfg > 0)
+            load += m[j].weights_dram / m[j].cfg * fmin(m[j].cfg, c) / c;
     return c * fmax(1, load);
 }
 
-/* The group's cycles; empties it for the next group. */
-static double group_take(group_est *g)
+/* The cycles of a group of n members. */
+static double group_cycles(const group_member *m, uint32_t n)
 {
-    double cycles = g->n ? g->m[0].cycles : 0;
-    if (g->n > 1) {
-        double start = 0, end = 0, iv = 0, first = 0, sum[RES_COUNT] = {0};
-        for (uint32_t k = 0; k < g->n; k++) {
-            const group_member *c = &g->m[k];
-            /* sum[RES_DRAM] is so far the producers' DRAM time */
-            double ready = group_config(g, k) + fmin(sum[RES_DRAM], c->cfg);
-            double tags = (double)c->tags, s = ready, e;
-            if (k == 0) {
-                first = ready;
-                e = ready + (tags - 1) * c->iv + c->tag_time;
-            } else {
-                const group_member *p = &g->m[k - 1];
-                double need0 = (double)eng_chain_need(p->tags, c->tags, 0);
-                s = fmax(ready, start + (need0 - 1) * iv + p->tag_time);
-                double after_last = ceil(tags / (double)p->tags) - 1;
-                e = fmax(s + (tags - 1) * c->iv + c->tag_time,
-                         end + after_last * c->iv + c->tag_time);
-            }
-            start = s, end = e;
-            iv = tags > 1 ? (e - s - c->tag_time) / (tags - 1) : 0;
-            for (int r = 0; r < RES_COUNT; r++)
-                sum[r] += c->busy[r];
+    if (n == 1)
+        return m[0].cycles;
+    double start = 0, end = 0, iv = 0, first = 0, sum[RES_COUNT] = {0};
+    for (uint32_t k = 0; k < n; k++) {
+        const group_member *c = &m[k];
+        /* sum[RES_DRAM] is so far the producers' DRAM time */
+        double ready = group_config(m, n, k) + fmin(sum[RES_DRAM], c->cfg);
+        double tags = (double)c->tags, s = ready, e;
+        if (k == 0) {
+            first = ready;
+            e = ready + (tags - 1) * c->iv + c->tag_time;
+        } else {
+            const group_member *p = &m[k - 1];
+            double need0 = (double)eng_chain_need(p->tags, c->tags, 0);
+            s = fmax(ready, start + (need0 - 1) * iv + p->tag_time);
+            double after_last = ceil(tags / (double)p->tags) - 1;
+            e = fmax(s + (tags - 1) * c->iv + c->tag_time, end + after_last * c->iv + c->tag_time);
         }
-        const group_member *last = &g->m[g->n - 1];
-        double drain = fmax(0, last->tag_time - last->iv);
-        cycles = fmax(end, first + max_of(sum, RES_COUNT) + drain);
+        start = s, end = e;
+        iv = tags > 1 ? (e - s - c->tag_time) / (tags - 1) : 0;
+        for (int r = 0; r < RES_COUNT; r++)
+            sum[r] += c->busy[r];
     }
-    g->n = 0;
-    return cycles;
+    const group_member *last = &m[n - 1];
+    double drain = fmax(0, last->tag_time - last->iv);
+    return fmax(end, first + max_of(sum, RES_COUNT) + drain);
 }
 
 int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *phases,
@@ -835,26 +815,26 @@ int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *p
     double cycles = 0, ops = 0, rd = 0, wr = 0;
     est_counts c;
     memset(&c, 0, sizeof c);
-    group_est g = {0};
-    for (uint32_t i = 0; i < p->n_phases; i++) {
-        eng_phase_estimate pe;
-        double cy;
-        if (estimate_phase(a, p, &p->phases[i], &cy, &pe, &c)) {
-            free(g.m);
-            return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
+    group_member *m = malloc((p->n_phases + 1) * sizeof *m);
+    if (!m)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
+    for (uint32_t i = 0, len; i < p->n_phases; i += len) {
+        len = eng_group_len(p, i);
+        for (uint32_t k = 0; k < len; k++) {
+            eng_phase_estimate pe;
+            double cy;
+            if (estimate_phase(a, p, &p->phases[i + k], &cy, &pe, &c)) {
+                free(m);
+                return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
+            }
+            if (phases)
+                phases[i + k] = pe;
+            ops += pe.lane_ops, rd += pe.read_bytes, wr += pe.write_bytes;
+            m[k] = group_member_of(&p->phases[i + k], &pe);
         }
-        if (phases)
-            phases[i] = pe;
-        ops += pe.lane_ops, rd += pe.read_bytes, wr += pe.write_bytes;
-        if (!p->phases[i].chained)
-            cycles += group_take(&g);
-        if (group_add(&g, &p->phases[i], &pe)) {
-            free(g.m);
-            return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
-        }
+        cycles += group_cycles(m, len);
     }
-    cycles += group_take(&g);
-    free(g.m);
+    free(m);
     memset(total, 0, sizeof *total);
     total->cycles = (uint64_t)llround(cycles);
     total->lane_ops = (uint64_t)llround(ops);

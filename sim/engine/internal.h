@@ -191,12 +191,11 @@ typedef struct ctl_stream {
     const eng_phase *ph;
     uint32_t phase;                 /* number in the program */
     uint32_t instr_base, xfer_base; /* its instructions and transfers in the group's lists */
-    bool finished;
     uint64_t spm_base;  /* SPM byte address of its input slots (output slots, staging follow) */
     uint64_t ring_base; /* SPM byte address of its FIFO ring (chained with fifo_tags) */
     uint64_t ring_elems;
     uint64_t next_in;     /* next tag to fetch from DRAM */
-    uint64_t fetched;     /* tags whose inputs arrived, counted in tag order */
+    uint64_t fetched;     /* tags whose inputs arrived, counted in tag order (ring only) */
     uint64_t next_feed;   /* next tag to send to the array */
     uint32_t feed_x;      /* next feed transfer of that tag */
     uint64_t next_store;  /* next tag to write back */

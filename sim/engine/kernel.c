@@ -259,10 +259,27 @@ uint64_t eng_phase_spm_elems(const eng_phase *f)
            2 * (uint64_t)eng_phase_max_weights(f);
 }
 
+uint64_t eng_pattern_end(const eng_pattern *p)
+{
+    return p->first + (p->count - 1) * p->stride + p->run;
+}
+
+uint32_t eng_phase_out_elems(const eng_phase *f)
+{
+    return f->out_tag_elems ? f->out_tag_elems : f->tag_elems;
+}
+
+eng_pattern eng_instr_weights(const eng_instr *in, uint64_t addr)
+{
+    if (in->weight_run)
+        return (eng_pattern){addr, in->weight_run, in->weight_pitch,
+                             in->weight_elems / in->weight_run};
+    return (eng_pattern){addr, in->weight_elems, in->weight_elems, 1};
+}
+
 bool eng_pattern_within(const eng_pattern *q, uint64_t first, uint64_t elems)
 {
-    uint64_t last = q->first + (q->count - 1) * q->stride + q->run;
-    return q->count && q->first >= first && last <= first + elems;
+    return q->count && q->first >= first && eng_pattern_end(q) <= first + elems;
 }
 
 bool eng_pattern_onchip(const eng_program *p, const eng_pattern *q)
@@ -291,8 +308,7 @@ bool eng_ring_place(const eng_phase *cons, uint64_t ring_elems, const eng_patter
 
 uint64_t eng_fifo_ring_elems(const eng_phase *producer, const eng_phase *consumer)
 {
-    uint32_t out = producer->out_tag_elems ? producer->out_tag_elems : producer->tag_elems;
-    return consumer->chained ? (uint64_t)consumer->fifo_tags * out : 0;
+    return consumer->chained ? (uint64_t)consumer->fifo_tags * eng_phase_out_elems(producer) : 0;
 }
 
 uint32_t eng_group_len(const eng_program *p, uint32_t first)
@@ -309,6 +325,11 @@ uint64_t eng_chain_need(uint64_t producer_tags, uint64_t consumer_tags, uint64_t
         return 0;
     uint64_t need = util_ceil_div((t + 1) * producer_tags, consumer_tags);
     return need < producer_tags ? need : producer_tags;
+}
+
+uint64_t eng_chain_freed(uint64_t producer_tags, uint64_t consumer_tags, uint64_t fetched)
+{
+    return fetched * producer_tags / consumer_tags;
 }
 
 uint64_t eng_flits(const eng_sim *s, uint64_t elems)
@@ -359,7 +380,7 @@ static int check_chaining(const eng_program *p, uint32_t ph, uint32_t g0, uint32
     if (!f->fifo_tags)
         return UTIL_OK;
     const eng_phase *prod = f - 1;
-    uint64_t least = util_ceil_div(prod->n_tags, f->n_tags) + 1;
+    uint64_t least = eng_chain_need(prod->n_tags, f->n_tags, 0) + 1;
     if (f->fifo_tags < least)
         return util_fail(UTIL_ERUN, err, errlen,
                          "phase %u: a FIFO ring of %u producer tags cannot hold what one of its "
@@ -440,17 +461,15 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
             }
             per_pe[in->pe]++;
             buf_pe[in->pe] += ((uint64_t)a->pe.tags * in->local_elems + in->weight_elems) * w;
-            uint64_t last = in->weight_addr + (f->repeats - 1) * f->weight_stride;
-            uint64_t span = in->weight_elems;
             if (in->weight_run &&
                 (in->weight_elems % in->weight_run || in->weight_pitch < in->weight_run)) {
                 rc = util_fail(UTIL_ERUN, err, errlen,
                                "phase %u: strided weights of instruction %u are malformed", ph, i);
                 break;
             }
-            if (in->weight_run)
-                span = (in->weight_elems / in->weight_run - 1) * in->weight_pitch + in->weight_run;
-            if (in->weight_elems && last + span > p->dram_elems) {
+            eng_pattern last =
+                eng_instr_weights(in, in->weight_addr + (f->repeats - 1) * f->weight_stride);
+            if (in->weight_elems && eng_pattern_end(&last) > p->dram_elems) {
                 rc = util_fail(UTIL_ERUN, err, errlen,
                                "phase %u: weights of instruction %u lie outside DRAM", ph, i);
                 break;
@@ -492,7 +511,7 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
                        t->spm_port >= 2 * a->array.rows;
             if (!bad && (t->src_instr < 0 || t->dst_instr < 0)) {
                 bad = eng_pattern_elems(&t->spm) != t->elems ||
-                      t->spm.first + (t->spm.count - 1) * t->spm.stride + t->spm.run > f->tag_elems;
+                      eng_pattern_end(&t->spm) > f->tag_elems;
             }
             if (bad) {
                 rc = util_fail(UTIL_ERUN, err, errlen, "phase %u: transfer %u is malformed", ph, x);
@@ -509,7 +528,7 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
                                "phase %u: instruction %u receives %llu elements per tag, its "
                                "buffer holds %u",
                                ph, i, (unsigned long long)in_elems[i], f->instr[i].local_elems);
-        uint32_t out_elems = f->out_tag_elems ? f->out_tag_elems : f->tag_elems;
+        uint32_t out_elems = eng_phase_out_elems(f);
         if (!rc && (to_spm != out_elems || out_elems > f->tag_elems))
             rc = util_fail(UTIL_ERUN, err, errlen,
                            "phase %u: %llu elements per tag reach the output slot, expected %u", ph,
@@ -650,7 +669,7 @@ int eng_sim_finish(eng_sim *s, eng_stats *stats, char *err, size_t errlen)
         return util_fail(s->fault, err, errlen, "simulation failed: %s", s->fault_msg);
     if (!s->done || s->phase < s->p->n_phases) {
         uint32_t k = 0; /* the first stream still running (or the last) */
-        while (k + 1 < s->n_streams && s->str[k].finished)
+        while (k + 1 < s->n_streams && s->str[k].stored == s->str[k].ph->n_tags)
             k++;
         const ctl_stream *c = s->str ? &s->str[k] : NULL;
         return util_fail(UTIL_ERUN, err, errlen,

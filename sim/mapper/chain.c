@@ -14,7 +14,14 @@ static int64_t row_of(const map_tensor *t, uint64_t e)
 
 static uint64_t last_elem(const eng_pattern *p)
 {
-    return p->first + (p->count - 1) * p->stride + p->run - 1;
+    return eng_pattern_end(p) - 1;
+}
+
+/* The last element of tensor t. */
+static uint64_t tensor_last(const map_tensor *t)
+{
+    eng_pattern whole = {t->addr, t->cols, t->stride, t->rows};
+    return last_elem(&whole);
 }
 
 /* Inclusive element ranges. */
@@ -50,9 +57,7 @@ static void weight_span(const eng_phase *f, const eng_instr *in, span *s)
 {
     if (!in->weight_elems)
         return;
-    uint64_t runs = in->weight_run ? in->weight_elems / in->weight_run : 1;
-    uint64_t run = in->weight_run ? in->weight_run : in->weight_elems;
-    eng_pattern w = {in->weight_addr, run, in->weight_run ? in->weight_pitch : run, runs};
+    eng_pattern w = eng_instr_weights(in, in->weight_addr);
     span_add(s, &w);
     w.first += (f->repeats - 1) * f->weight_stride;
     span_add(s, &w);
@@ -96,8 +101,7 @@ static bool ring_aligned(const eng_phase *fp, const eng_phase *fc, uint64_t firs
 static int check_rows(const eng_phase *fp, const eng_phase *fc, const map_tensor *t,
                       chain_check *out)
 {
-    uint64_t P = fp->n_tags, C = fc->n_tags, t_lo = t->addr;
-    uint64_t t_hi = t->addr + (t->rows - 1) * t->stride + t->cols - 1;
+    uint64_t P = fp->n_tags, C = fc->n_tags, t_lo = t->addr, t_hi = tensor_last(t);
     memset(out, 0, sizeof *out);
     if (!P || !C || fp->repeats != 1 || fc->repeats != 1)
         return UTIL_OK;
@@ -148,7 +152,7 @@ static int check_rows(const eng_phase *fp, const eng_phase *fc, const map_tensor
         ok = cov[eng_chain_need(P, C, c) - 1] > (uint64_t)r_hi;
         /* the ring frees floor(c * P / C) producer tags once tags 0..c-1 are fetched:
          * no later tag may read them */
-        uint64_t freed = c * P / C;
+        uint64_t freed = eng_chain_freed(P, C, c);
         ring = ring && in.first >= t_lo && last_elem(&in) <= t_hi && r_lo >= prev_lo &&
                (!freed || cov[freed - 1] <= (uint64_t)r_lo);
         prev_lo = r_lo;
@@ -185,7 +189,7 @@ int map_chain_programs(const arch_desc *a, const eng_program *prod, const eng_pr
         return UTIL_OK;
     /* the ring lasts only while the two run: the consumer's later phases must not read
      * the tensor (it never reaches DRAM) */
-    uint64_t t_hi = link->addr + (link->rows - 1) * link->stride + link->cols - 1;
+    uint64_t t_hi = tensor_last(link);
     for (uint32_t k = 1; k < cons->n_phases && ck.ring; k++)
         ck.ring = !phase_touches(&cons->phases[k], link->addr, t_hi);
     uint32_t n = prod->n_phases + cons->n_phases;
@@ -206,14 +210,13 @@ int map_chain_programs(const arch_desc *a, const eng_program *prod, const eng_pr
      * so that no tag wraps around its end; else through DRAM */
     uint32_t per = (uint32_t)eng_chain_need(f[-1].n_tags, f->n_tags, 0);
     uint32_t tries[] = {8 * per, 4 * per, 2 * per, 0};
-    uint32_t out_elems = f[-1].out_tag_elems ? f[-1].out_tag_elems : f[-1].tag_elems;
     char why[256];
     for (size_t i = fifo && ck.ring ? 0 : 3; i < sizeof tries / sizeof tries[0]; i++) {
-        if (tries[i] && !ring_aligned(fp, fc, link->addr, (uint64_t)tries[i] * out_elems))
-            continue;
         f->fifo_tags = tries[i];
+        if (tries[i] && !ring_aligned(fp, fc, link->addr, eng_fifo_ring_elems(fp, f)))
+            continue;
         f->fifo_first = tries[i] ? link->addr : 0;
-        f->fifo_elems = tries[i] ? (link->rows - 1) * link->stride + link->cols : 0;
+        f->fifo_elems = tries[i] ? tensor_last(link) + 1 - link->addr : 0;
         if (eng_validate(a, &out->program, why, sizeof why) == UTIL_OK) {
             out->fifo_tags = tries[i];
             *ok = true;

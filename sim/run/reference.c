@@ -18,9 +18,11 @@ typedef struct rounding {
     util_dtype t;
 } rounding;
 
-static double rnd(const rounding *r, double x)
+/* Rounds v[0 .. n) where r says. */
+static void round_all(const rounding *r, uint64_t n, double *v)
 {
-    return r->round ? util_round_dtype(r->t, (float)x) : x;
+    for (uint64_t i = 0; r->round && i < n; i++)
+        v[i] = util_round_dtype(r->t, (float)v[i]);
 }
 
 static uint64_t cols_of(const wl_desc *d, wl_tensor t)
@@ -42,17 +44,14 @@ static void bfly_rows(uint64_t n, uint64_t rows, uint64_t in, uint64_t out, cons
             v[j] = x[r * xs + j];
         for (uint32_t s = 0; s < S; s++) {
             ref_butterfly_stage(n, s, tw + (uint64_t)s * (n / 2) * 4, v);
-            for (uint64_t j = 0; rd->round && j < n; j++)
-                v[j] = rnd(rd, v[j]);
+            round_all(rd, n, v);
         }
         for (uint64_t j = 0; j < out; j++)
             y[r * ys + j] = v[j];
     }
 }
 
-/* Complex FFT along the features of each padded row, then per column chunks of `chunk`
- * tokens (chunk = ns: the whole sequence); keeps Re of the first `keep` coefficients of
- * each chunk (keep = chunk: all). One batch item: x [N x H] -> y [N x H]. */
+/* A forward FFT of n points, its stages rounded where rd says. */
 static void fft_rows(size_t n, double *re, double *im, const rounding *rd)
 {
     if (rd->round)
@@ -61,6 +60,9 @@ static void fft_rows(size_t n, double *re, double *im, const rounding *rd)
         ref_fft(n, re, im, false);
 }
 
+/* Complex FFT along the features of each padded row, then per column chunks of `chunk`
+ * tokens (chunk = ns: the whole sequence); keeps Re of the first `keep` coefficients of
+ * each chunk (keep = chunk: all). One batch item: x [N x H] -> y [N x H]. */
 static int fourier(uint64_t N, uint64_t H, uint64_t ns, uint64_t nh, uint64_t chunk, uint64_t keep,
                    const double *x, double *y, const rounding *rd)
 {
@@ -185,25 +187,44 @@ static int ref_op(const wl_desc *d, const wl_op *op, const float *w, tensors *T,
     }
 }
 
-int run_reference(const wl_desc *d, uint64_t first, uint64_t count, bool rounded, const float *x,
-                  double *y, char *err, size_t errlen)
+/* The block tensors of model d (S and P only with attention), X2 aliasing X. */
+static int alloc_tensors(const wl_desc *d, tensors *T)
 {
-    rounding rd = {rounded, d->dtype};
-    tensors T;
-    memset(&T, 0, sizeof T);
-    uint64_t N = d->seq_len, wmax = 0, big = 0;
-    int rc = UTIL_OK;
+    memset(T, 0, sizeof *T);
     bool attention = wl_has_attention(d);
-    for (int t = 0; t < WL_T_COUNT && !rc; t++) {
+    for (int t = 0; t < WL_T_COUNT; t++) {
         if (t == WL_T_X2)
             continue; /* the block output replaces X */
         bool scores = t == WL_T_S || t == WL_T_P;
-        T.t[t] =
-            calloc(scores && !attention ? 1 : wl_tensor_elems(d, (wl_tensor)t), sizeof *T.t[t]);
-        if (!T.t[t])
-            rc = UTIL_ERUN;
+        T->t[t] =
+            calloc(scores && !attention ? 1 : wl_tensor_elems(d, (wl_tensor)t), sizeof *T->t[t]);
+        if (!T->t[t])
+            return UTIL_ERUN;
     }
-    T.t[WL_T_X2] = T.t[WL_T_X];
+    T->t[WL_T_X2] = T->t[WL_T_X];
+    return UTIL_OK;
+}
+
+static void free_tensors(tensors *T)
+{
+    for (int t = 0; t < WL_T_COUNT; t++)
+        if (t != WL_T_X2)
+            free(T->t[t]);
+}
+
+int run_reference(const wl_desc *d, uint64_t first, uint64_t count, const float *x, double *y,
+                  double *y_rounded, char *err, size_t errlen)
+{
+    /* exact, and (y_rounded set) rounded where the array rounds, from the same weights */
+    const rounding rd[2] = {{false, d->dtype}, {true, d->dtype}};
+    tensors T[2];
+    uint32_t sets = y_rounded ? 2 : 1;
+    int rc = alloc_tensors(d, &T[0]);
+    if (sets == 2 && !rc)
+        rc = alloc_tensors(d, &T[1]);
+    else
+        memset(&T[1], 0, sizeof T[1]);
+    uint64_t N = d->seq_len, wmax = 0, big = 0;
     for (uint32_t b = 0; b < d->n_blocks; b++) {
         wl_op ops[WL_MAX_BLOCK_OPS];
         uint32_t n = wl_block_ops(d, b, ops);
@@ -218,8 +239,9 @@ int run_reference(const wl_desc *d, uint64_t first, uint64_t count, bool rounded
     if (!w || !scratch)
         rc = UTIL_ERUN;
     uint64_t T_h = d->batch * N * d->hidden;
-    for (uint64_t i = 0; !rc && i < T_h; i++)
-        T.t[WL_T_X][i] = x[i];
+    for (uint32_t k = 0; k < sets; k++)
+        for (uint64_t i = 0; !rc && i < T_h; i++)
+            T[k].t[WL_T_X][i] = x[i];
     uint64_t inst = 0;
     for (uint32_t b = 0; b < d->n_blocks && !rc; b++) {
         wl_op ops[WL_MAX_BLOCK_OPS];
@@ -227,18 +249,18 @@ int run_reference(const wl_desc *d, uint64_t first, uint64_t count, bool rounded
         for (uint64_t k = 0; k < d->blocks[b].repeat && !rc; k++, inst++)
             for (uint32_t i = 0; i < n && !rc && inst >= first && inst - first < count; i++) {
                 wl_op_weights(d, &ops[i], inst, w);
-                rc = ref_op(d, &ops[i], w, &T, scratch, &rd);
-                double *out = T.t[ops[i].dst];
-                uint64_t n_out = rounded ? wl_tensor_elems(d, ops[i].dst) : 0;
-                for (uint64_t e = 0; e < n_out; e++)
-                    out[e] = rnd(&rd, out[e]);
+                for (uint32_t m = 0; m < sets && !rc; m++) {
+                    rc = ref_op(d, &ops[i], w, &T[m], scratch, &rd[m]);
+                    round_all(&rd[m], wl_tensor_elems(d, ops[i].dst), T[m].t[ops[i].dst]);
+                }
             }
     }
-    for (uint64_t i = 0; !rc && i < T_h; i++)
-        y[i] = T.t[WL_T_X][i];
-    for (int t = 0; t < WL_T_COUNT; t++)
-        if (t != WL_T_X2)
-            free(T.t[t]);
+    double *outs[2] = {y, y_rounded};
+    for (uint32_t k = 0; k < sets; k++)
+        for (uint64_t i = 0; !rc && i < T_h; i++)
+            outs[k][i] = T[k].t[WL_T_X][i];
+    free_tensors(&T[0]);
+    free_tensors(&T[1]);
     free(w);
     free(scratch);
     return rc ? util_fail(UTIL_ERUN, err, errlen, "reference model: out of memory") : UTIL_OK;

@@ -134,10 +134,11 @@ typedef struct plan {
     map_op_io io[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
     map_op_result maps[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
     /* chain_len: ops run as one program from this op (1: alone, 0: inside a chain);
-     * chains and chain_cost: that program and its estimated cost where chain_len > 1 */
+     * chains: that program where chain_len > 1; unit_cost: its estimated cost (NAN until
+     * chaining needs it) */
     uint32_t chain_len[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
     map_chain chains[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
-    double chain_cost[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
+    double unit_cost[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
     uint32_t fifo_tags[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS]; /* of the op as a chain's consumer */
     uint64_t dram_end, max_weights;
 } plan;
@@ -340,6 +341,21 @@ static bool reads_rows_of(const map_op_io *io, const wl_op *op, const map_tensor
     return false;
 }
 
+/* The program of op i of block b and the ops chained after it. */
+static const eng_program *unit_prog(const plan *p, uint32_t b, uint32_t i)
+{
+    return p->chain_len[b][i] > 1 ? &p->chains[b][i].program : &p->maps[b][i].program;
+}
+
+/* The estimated cost of the program op i of block b runs (alone or heading a chain),
+ * worked out once. */
+static double unit_estimate(const arch_desc *a, plan *p, uint32_t b, uint32_t i)
+{
+    if (isnan(p->unit_cost[b][i]))
+        p->unit_cost[b][i] = estimated_prog(a, p->io[b][i].how, unit_prog(p, b, i));
+    return p->unit_cost[b][i];
+}
+
 /* Tries op i + 1 of block b as the consumer of the chain ending at op i (head h): maps it
  * again above the chain's DRAM, chains the programs (through an SPM ring when no later op
  * and no later block reads the tensor between them) and keeps the chain when its
@@ -353,8 +369,7 @@ static int try_chain(const arch_desc *a, const wl_desc *d, const layout *L, bool
     const map_tensor *link = &pio->dst;
     if (!same_tensor(&io.src0, link) && !same_tensor(&io.src1, link))
         return UTIL_OK;
-    bool chained = p->chain_len[b][h] > 1;
-    const eng_program *prod = chained ? &p->chains[b][h].program : &p->maps[b][h].program;
+    const eng_program *prod = unit_prog(p, b, h);
     uint64_t above = 0;
     for (uint32_t k = h; k <= i; k++)
         above = p->maps[b][k].dram_end > above ? p->maps[b][k].dram_end : above;
@@ -374,8 +389,7 @@ static int try_chain(const arch_desc *a, const wl_desc *d, const layout *L, bool
         return rc;
     }
     const map_forced *how = pio->how;
-    double apart = (chained ? p->chain_cost[b][h] : estimated_prog(a, how, prod)) +
-                   estimated(a, how, &p->maps[b][i + 1]);
+    double apart = unit_estimate(a, p, b, h) + unit_estimate(a, p, b, i + 1);
     double together = estimated_prog(a, how, &ch.program);
     if (!(together < apart)) {
         map_chain_free(&ch);
@@ -389,7 +403,7 @@ static int try_chain(const arch_desc *a, const wl_desc *d, const layout *L, bool
         p->dram_end = cons.dram_end;
     map_chain_free(&p->chains[b][h]);
     p->chains[b][h] = ch;
-    p->chain_cost[b][h] = together;
+    p->unit_cost[b][h] = together;
     p->chain_len[b][h] = p->chain_len[b][h] + 1;
     p->chain_len[b][i + 1] = 0;
     p->fifo_tags[b][i + 1] = ch.fifo_tags;
@@ -456,7 +470,7 @@ static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *fo
             }
         }
         for (uint32_t i = 0; i < p->n_ops[b]; i++)
-            p->chain_len[b][i] = 1;
+            p->chain_len[b][i] = 1, p->unit_cost[b][i] = NAN;
         int rc = !forced || forced->chaining == MAP_CHAIN_AUTO
                      ? chain_ops(a, d, L, functional, p, b, err, errlen)
                      : UTIL_OK;
@@ -508,7 +522,7 @@ static void describe_unit(run_op *ro, const plan *p, uint32_t b, uint32_t i)
 /* The program that runs op i of block b and the ops chained after it. */
 static eng_program unit_program(const plan *p, uint32_t b, uint32_t i, uint64_t dram_elems)
 {
-    eng_program prog = p->chain_len[b][i] > 1 ? p->chains[b][i].program : p->maps[b][i].program;
+    eng_program prog = *unit_prog(p, b, i);
     prog.dram_elems = dram_elems;
     return prog;
 }
@@ -546,12 +560,13 @@ static int run_unit(const arch_desc *a, const wl_desc *d, const plan *p, uint32_
     return rc;
 }
 
-/* Reads the model's activations X out of the image into x. */
-static void read_x(const wl_desc *d, const layout *L, const float *image, float *x)
+/* Copies the model's activations X out of the image into x, or (in set) x into the image. */
+static void copy_x(const wl_desc *d, const layout *L, float *image, float *x, bool in)
 {
-    for (uint64_t r = 0; r < d->batch * d->seq_len; r++)
-        memcpy(x + r * d->hidden, image + L->t[WL_T_X].addr + r * L->t[WL_T_X].stride,
-               d->hidden * sizeof *x);
+    for (uint64_t r = 0; r < d->batch * d->seq_len; r++) {
+        float *at = image + L->t[WL_T_X].addr + r * L->t[WL_T_X].stride;
+        memcpy(in ? at : x + r * d->hidden, in ? x + r * d->hidden : at, d->hidden * sizeof *x);
+    }
 }
 
 /* The tolerance in rounded-reference errors (see check_block). */
@@ -565,9 +580,7 @@ static int check_block(const wl_desc *d, const layout *L, uint64_t inst, const f
                        size_t errlen)
 {
     uint64_t n = d->batch * d->seq_len * d->hidden, worst = 0;
-    int rc = run_reference(d, inst, 1, false, xin, want, err, errlen);
-    if (!rc)
-        rc = run_reference(d, inst, 1, true, xin, rounded, err, errlen);
+    int rc = run_reference(d, inst, 1, xin, want, rounded, err, errlen);
     if (rc)
         return rc;
     double ss = 0, max_err = 0, floor_err = 0;
@@ -662,9 +675,7 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
             goto done;
         }
         wl_model_inputs(d, xin);
-        for (uint64_t r = 0; r < d->batch * d->seq_len; r++)
-            memcpy(image + L.t[WL_T_X].addr + r * L.t[WL_T_X].stride, xin + r * d->hidden,
-                   d->hidden * sizeof *image);
+        copy_x(d, &L, image, xin, true);
     }
     uint64_t inst = 0;
     for (uint32_t b = 0; b < d->n_blocks && !rc; b++) {
@@ -675,7 +686,7 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
         uint64_t runs = functional ? rb->repeat : 1, times = functional ? 1 : rb->repeat;
         for (uint64_t k = 0; k < runs && !rc; k++) {
             if (functional)
-                read_x(d, &L, image, xin);
+                copy_x(d, &L, image, xin, false);
             for (uint32_t i = 0; i < rb->n_ops && !rc; i++)
                 if (p->chain_len[b][i])
                     rc = run_unit(a, d, p, b, i, image, dram_elems, inst + k, times,

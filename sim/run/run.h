@@ -90,10 +90,11 @@ int run_map_all(const arch_desc *a, const wl_desc *d, char *err, size_t errlen);
 
 /* Reference forward pass in double precision of count block instances of model d from
  * instance first on (instances count blocks' repeats; UINT64_MAX: to the end), on input
- * x [batch*seq_len x hidden], with the same seeded weights: y gets the output. With
- * rounded set, every op's results and every butterfly and FFT stage's are rounded to
- * the model's element type, as the array rounds them. */
-int run_reference(const wl_desc *d, uint64_t first, uint64_t count, bool rounded, const float *x,
-                  double *y, char *err, size_t errlen);
+ * x [batch*seq_len x hidden], with the same seeded weights: y gets the output. Where
+ * y_rounded is not NULL it gets the same pass with every op's results and every
+ * butterfly and FFT stage's rounded to the model's element type, as the array rounds
+ * them. */
+int run_reference(const wl_desc *d, uint64_t first, uint64_t count, const float *x, double *y,
+                  double *y_rounded, char *err, size_t errlen);
 
 #endif
