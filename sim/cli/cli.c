@@ -148,13 +148,12 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
                 which = (int)k;
         if (which < 0) {
             /* the nearest long option, within a third of the name (3 edits at least) */
-            const char *near = NULL;
-            size_t best = strlen(name) / 3 > 3 ? strlen(name) / 3 : 3;
-            for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
-                size_t dist = util_edit_distance(name, opts[k].l);
-                if (dist <= best)
-                    best = dist, near = opts[k].l;
-            }
+            const char *longs[sizeof opts / sizeof opts[0]];
+            for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
+                longs[k] = opts[k].l;
+            size_t third = strlen(name) / 3;
+            const char *near =
+                util_closest(name, longs, sizeof opts / sizeof opts[0], third > 3 ? third : 3);
             if (near)
                 fprintf(err, "bflysim: unrecognized option '%s'; did you mean '%s'?\n", a, near);
             else
@@ -255,6 +254,8 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             break;
         }
     }
+    if (!o->baseline)
+        o->baseline = CLI_DEFAULT_BASELINE;
     if (o->calibrate) {
         if (npos) {
             fprintf(err, "bflysim: --gpu-calibrate takes no ARCH.cfg or WORKLOAD.cfg\n");
@@ -330,7 +331,6 @@ static int prepare_functional(const wl_butterfly *b, const map_result *m, bool f
 /* The GPU baseline of a run: the preset and the workload priced on it. */
 typedef struct baseline {
     gpu_desc gpu;
-    const char *given; /* the preset as the user named it (no host paths in results) */
     gpu_result res;
 } baseline;
 
@@ -341,7 +341,8 @@ static int write_outputs(const options *o, rep_run *run, const baseline *base, F
     char msg[1024];
     int rc = UTIL_OK;
     if (base)
-        run->gpu = &base->gpu, run->gpu_file = base->given, run->baseline = &base->res;
+        /* the preset as the user named it: no host paths in results */
+        run->gpu = &base->gpu, run->gpu_file = o->baseline, run->baseline = &base->res;
     if (!o->quiet)
         rep_summary(out, run);
     if (o->json && (rc = rep_write_json(o->json, run, msg, sizeof msg)))
@@ -410,16 +411,21 @@ static int load_directives(const options *o, const arch_desc *arch, map_forced *
     return UTIL_OK;
 }
 
-/* The --baseline preset (default xavier-nx-15w) with the gpu.KEY overrides, into *g. */
-static int load_gpu(const options *o, gpu_desc *g, char *file, size_t flen, FILE *err)
+/* Whether --baseline none turned the GPU baseline off. */
+static bool no_baseline(const options *o)
 {
-    char msg[1024];
-    const char *name = o->baseline ? o->baseline : CLI_DEFAULT_BASELINE;
-    int rc = cfg_gpu_preset_path(name, file, flen, msg, sizeof msg);
+    return strcmp(o->baseline, "none") == 0;
+}
+
+/* The --baseline preset (default xavier-nx-15w) with the gpu.KEY overrides, into *g. */
+static int load_gpu(const options *o, gpu_desc *g, FILE *err)
+{
+    char msg[1024], file[ARCH_PATH_MAX];
+    int rc = cfg_gpu_preset_path(o->baseline, file, sizeof file, msg, sizeof msg);
     if (!rc)
         rc = cfg_load_gpu(file, o->sets, o->n_sets, g, msg, sizeof msg);
     if (rc)
-        fprintf(err, "bflysim: --baseline %s: %s\n", name, msg);
+        fprintf(err, "bflysim: --baseline %s: %s\n", o->baseline, msg);
     return rc;
 }
 
@@ -427,7 +433,7 @@ static int load_gpu(const options *o, gpu_desc *g, char *file, size_t flen, FILE
 static int price_baseline(const options *o, const wl_desc *wl, baseline **out, FILE *err)
 {
     *out = NULL;
-    if (o->baseline && strcmp(o->baseline, "none") == 0)
+    if (no_baseline(o))
         return UTIL_OK;
     char msg[1024];
     baseline *b = malloc(sizeof *b);
@@ -435,9 +441,7 @@ static int price_baseline(const options *o, const wl_desc *wl, baseline **out, F
         fprintf(err, "bflysim: out of memory\n");
         return UTIL_ERUN;
     }
-    char file[ARCH_PATH_MAX];
-    b->given = o->baseline ? o->baseline : CLI_DEFAULT_BASELINE;
-    int rc = load_gpu(o, &b->gpu, file, sizeof file, err);
+    int rc = load_gpu(o, &b->gpu, err);
     if (!rc && (rc = gpu_model_run(&b->gpu, wl, &b->res, msg, sizeof msg)))
         fprintf(err, "bflysim: GPU baseline: %s\n", msg);
     if (rc)
@@ -450,13 +454,13 @@ static int price_baseline(const options *o, const wl_desc *wl, baseline **out, F
 /* --gpu-calibrate CSV: the --baseline preset with its factors fitted to CSV, on out. */
 static int calibrate(const options *o, FILE *out, FILE *err)
 {
-    char msg[1024], file[ARCH_PATH_MAX], note[3 * ARCH_PATH_MAX];
+    char msg[1024], note[3 * ARCH_PATH_MAX];
     gpu_desc base, fit;
-    if (o->baseline && strcmp(o->baseline, "none") == 0) {
+    if (no_baseline(o)) {
         fprintf(err, "bflysim: --gpu-calibrate needs a --baseline preset to start from\n");
         return UTIL_ECONFIG;
     }
-    int rc = load_gpu(o, &base, file, sizeof file, err);
+    int rc = load_gpu(o, &base, err);
     if (rc)
         return rc;
     if ((rc = gpu_calibrate(&base, o->calibrate, &fit, msg, sizeof msg))) {
@@ -466,7 +470,7 @@ static int calibrate(const options *o, FILE *out, FILE *err)
     snprintf(note, sizeof note,
              "%s calibrated by bflysim --gpu-calibrate from %s (peaks, bandwidth and power from "
              "the preset %s)",
-             base.name, o->calibrate, o->baseline ? o->baseline : CLI_DEFAULT_BASELINE);
+             base.name, o->calibrate, o->baseline);
     if ((rc = gpu_write_preset(&fit, out, note, msg, sizeof msg)))
         fprintf(err, "bflysim: --gpu-calibrate: %s\n", msg);
     return rc;

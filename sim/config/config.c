@@ -568,18 +568,8 @@ static int type_error(const ctx *c, const config_setting_t *s, const key_def *k)
 /* Closest name (edit distance at most max(2, len/3)) for "did you mean". */
 static const char *closest(const char *name, const char *const *cands, size_t n)
 {
-    const char *best = NULL;
-    size_t best_d = SIZE_MAX, limit = strlen(name) / 3;
-    if (limit < 2)
-        limit = 2;
-    for (size_t i = 0; i < n; i++) {
-        size_t d = util_edit_distance(name, cands[i]);
-        if (d <= limit && d < best_d) {
-            best_d = d;
-            best = cands[i];
-        }
-    }
-    return best;
+    size_t limit = strlen(name) / 3;
+    return util_closest(name, cands, n, limit < 2 ? 2 : limit);
 }
 
 static const char *closest_key(const char *name, const key_def *keys)

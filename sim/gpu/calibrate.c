@@ -73,17 +73,12 @@ static int parse_class(const cal_csv *c, unsigned line, const char *s, int *out)
 {
     static const char *const names[] = {"gemm", "elementwise", "softmax",
                                         "fft",  "butterfly",   "launch"};
-    const char *near = NULL;
-    size_t best = 3;
-    for (int i = 0; i <= CAL_LAUNCH; i++) {
+    for (int i = 0; i <= CAL_LAUNCH; i++)
         if (strcmp(s, names[i]) == 0) {
             *out = i;
             return UTIL_OK;
         }
-        size_t d = util_edit_distance(s, names[i]);
-        if (d < best)
-            best = d, near = names[i];
-    }
+    const char *near = util_closest(s, names, CAL_LAUNCH + 1, 2);
     char hint[64] = "";
     if (near)
         snprintf(hint, sizeof hint, "; did you mean '%s'?", near);
@@ -196,13 +191,19 @@ typedef struct implied {
     bool compute; /* classified compute-bound */
 } implied;
 
-static void imply(const gpu_desc *g, const cal_row *r, double launch_s, double sf, implied *x)
+/* A butterfly row whose stride is under a sector: it measures the stride floor. */
+static bool small_stride(const gpu_desc *g, const cal_row *r)
+{
+    return r->cls == GPU_BUTTERFLY && r->stride > 0 && r->stride < g->sector_bytes;
+}
+
+static void imply(const gpu_desc *g, const cal_row *r, double launch_s, implied *x)
 {
     gpu_unit u = gpu_unit_for(r->cls == CAL_LAUNCH ? GPU_ELEMWISE : (gpu_class)r->cls, r->t);
     x->r = r;
     x->work_s = r->seconds - r->launches * launch_s;
     x->ec = r->flops / (gpu_peak_gflops(g, u) * 1e9 * x->work_s);
-    x->em = r->bytes / (g->dram_gbs * 1e9 * sf * x->work_s);
+    x->em = r->bytes / (g->dram_gbs * 1e9 * x->work_s);
     x->compute = false;
 }
 
@@ -260,10 +261,9 @@ static int fit_class(const cal_csv *c, const gpu_desc *base, gpu_desc *out, int 
     size_t n = 0;
     for (size_t i = 0; i < c->n; i++) {
         const cal_row *r = &c->rows[i];
-        bool small_stride = r->stride > 0 && r->stride < base->sector_bytes;
-        if (r->cls != cls || (cls == GPU_BUTTERFLY && small_stride))
+        if (r->cls != cls || small_stride(base, r))
             continue;
-        imply(base, r, launch_s, 1.0, &x[n]);
+        imply(base, r, launch_s, &x[n]);
         if (x[n].work_s < 0.25 * r->seconds)
             continue;
         if (x[n].ec > 1 || x[n].em > 1)
@@ -290,10 +290,10 @@ static void fit_floor(const cal_csv *c, gpu_desc *out, double launch_s)
     const gpu_eff *e = &out->eff[GPU_BUTTERFLY];
     for (size_t i = 0; i < c->n; i++) {
         const cal_row *r = &c->rows[i];
-        if (r->cls != GPU_BUTTERFLY || !(r->stride > 0 && r->stride < out->sector_bytes))
+        if (!small_stride(out, r))
             continue;
         implied x;
-        imply(out, r, launch_s, 1.0, &x);
+        imply(out, r, launch_s, &x);
         double ratio = r->stride / out->sector_bytes, share = x.em / e->memory;
         bool memory_bound = x.ec < 0.9 * e->compute;
         if (x.work_s >= 0.25 * r->seconds && memory_bound && share > 1.05 * ratio)

@@ -813,14 +813,14 @@ static void csv_energy(char *buf, size_t len, size_t *u, const rep_derived *d)
  * table). */
 static void csv_baseline(char *buf, size_t len, size_t *u, const rep_run *r, const rep_derived *d)
 {
-    csv_field(buf, len, u, d->has_baseline ? r->gpu->name : "");
+    if (!d->has_baseline) {
+        for (int i = 0; i < 9; i++)
+            csv_field(buf, len, u, "");
+        return;
+    }
+    csv_field(buf, len, u, r->gpu->name);
     const rep_versus *v[2] = {&d->gpu, &d->coexec};
     for (int k = 0; k < 2; k++) {
-        if (!d->has_baseline) {
-            for (int i = 0; i < 4; i++)
-                csv_field(buf, len, u, "");
-            continue;
-        }
         csv_num(buf, len, u, "%.10g", v[k]->seconds);
         csv_num(buf, len, u, "%.10g", v[k]->joules);
         csv_num(buf, len, u, "%.10g", v[k]->speedup);

@@ -139,6 +139,18 @@ size_t util_edit_distance(const char *a, const char *b)
     return prev[lb];
 }
 
+const char *util_closest(const char *name, const char *const *cands, size_t n, size_t limit)
+{
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        size_t d = util_edit_distance(name, cands[i]);
+        if (d <= limit && d < best_d)
+            best_d = d, best = cands[i];
+    }
+    return best;
+}
+
 void *util_calloc(size_t n, size_t size)
 {
     if (n == 0 || size == 0)

@@ -56,6 +56,9 @@ uint64_t util_remove_bit(uint64_t x, uint32_t pos);
 
 /* Levenshtein distance between two short strings (capped at 255 characters each). */
 size_t util_edit_distance(const char *a, const char *b);
+/* The first of the n candidates nearest to name within limit edits (for "did you
+ * mean"); NULL when none is. */
+const char *util_closest(const char *name, const char *const *cands, size_t n, size_t limit);
 
 /* calloc with an overflow-checked size; NULL on overflow or exhaustion. */
 void *util_calloc(size_t n, size_t size);
