@@ -8,24 +8,6 @@
 
 #include "testutil.h"
 
-/* The number after "key": at the first occurrence following anchor in JSON text j. */
-static double json_num(const char *j, const char *anchor, const char *key)
-{
-    const char *at = strstr(j, anchor);
-    ck_assert_msg(at != NULL, "no %s in the JSON", anchor);
-    char pat[96];
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    const char *k = strstr(at, pat);
-    ck_assert_msg(k != NULL, "no %s after %s", key, anchor);
-    return strtod(k + strlen(pat), NULL);
-}
-
-static void assert_rel(double got, double want, const char *what)
-{
-    ck_assert_msg(fabs(got - want) <= 1e-9 * fabs(want), "%s: %.12g, expected %.12g", what, got,
-                  want);
-}
-
 /* Field k (0-based) of a CSV line (no quoted fields in these rows). */
 static double csv_num(const char *line, int k)
 {
@@ -68,23 +50,25 @@ START_TEST(test_default_baseline_ratios)
     tu_free(&r);
     size_t n;
     char *j = tu_read(json, &n);
-    double t = json_num(j, "\"results\"", "time_us") * 1e-6;
-    double e = json_num(j, "\"energy\"", "total_pj") * 1e-12;
+    double t = tu_json_num(j, "\"results\"", "time_us") * 1e-6;
+    double e = tu_json_num(j, "\"energy\"", "total_pj") * 1e-12;
     ck_assert_ptr_nonnull(strstr(j, "\"preset\": \"xavier-nx-15w\""));
-    double gs = json_num(j, "\"gpu\": {", "seconds"), gj = json_num(j, "\"gpu\": {", "joules");
-    double cs = json_num(j, "\"gpu_cpu\": {", "seconds");
-    double cj = json_num(j, "\"gpu_cpu\": {", "joules");
+    double gs = tu_json_num(j, "\"gpu\": {", "seconds"),
+           gj = tu_json_num(j, "\"gpu\": {", "joules");
+    double cs = tu_json_num(j, "\"gpu_cpu\": {", "seconds");
+    double cj = tu_json_num(j, "\"gpu_cpu\": {", "joules");
     ck_assert(t > 0 && e > 0 && gs > 0 && gj > 0);
-    assert_rel(json_num(j, "\"gpu\": {", "speedup"), gs / t, "speedup");
-    assert_rel(json_num(j, "\"gpu\": {", "energy_efficiency"), gj / e, "energy efficiency");
-    assert_rel(json_num(j, "\"gpu_cpu\": {", "speedup"), cs / t, "GPU+CPU speedup");
-    assert_rel(json_num(j, "\"gpu_cpu\": {", "energy_efficiency"), cj / e,
-               "GPU+CPU energy efficiency");
+    tu_assert_close(tu_json_num(j, "\"gpu\": {", "speedup"), gs / t, 1e-9, "speedup");
+    tu_assert_close(tu_json_num(j, "\"gpu\": {", "energy_efficiency"), gj / e, 1e-9,
+                    "energy efficiency");
+    tu_assert_close(tu_json_num(j, "\"gpu_cpu\": {", "speedup"), cs / t, 1e-9, "GPU+CPU speedup");
+    tu_assert_close(tu_json_num(j, "\"gpu_cpu\": {", "energy_efficiency"), cj / e, 1e-9,
+                    "GPU+CPU energy efficiency");
     ck_assert(cs <= gs * (1 + 1e-12));
     double sum = 0;
     uint32_t rows = 0;
     for (const char *p = strstr(j, "\"ops\": ["); (p = strstr(p, "\"block\": ")); p++, rows++)
-        sum += json_num(p, "\"seconds\"", "seconds") * json_num(p, "\"repeat\"", "repeat");
+        sum += tu_json_num(p, "\"seconds\"", "seconds") * tu_json_num(p, "\"repeat\"", "repeat");
     ck_assert_uint_gt(rows, 0);
     ck_assert_msg(fabs(sum - gs) <= 1e-9 * gs, "ops add to %.12g s, total %.12g s", sum, gs);
     char *c = tu_read(csv, &n);
@@ -95,7 +79,7 @@ START_TEST(test_default_baseline_ratios)
     ck_assert_int_eq(count_fields(c, (size_t)(row - c - 1)), count_fields(row, strlen(row) - 1));
     int k = count_fields(c, (size_t)(row - c - 1)) - 9; /* the baseline's name */
     ck_assert_ptr_nonnull(strstr(row, ",xavier-nx-15w,"));
-    assert_rel(csv_num(row, k + 1), gs, "CSV baseline_s");
+    tu_assert_close(csv_num(row, k + 1), gs, 1e-9, "CSV baseline_s");
     ck_assert_msg(fabs(csv_num(row, k + 3) - gs / t) <= 1e-8 * gs / t, "CSV speedup");
     free(c);
     free(j);
@@ -120,22 +104,22 @@ START_TEST(test_baseline_choice)
     tu_free(&r);
     size_t n;
     char *j = tu_read(json, &n);
-    double orin = json_num(j, "\"gpu\": {", "seconds");
+    double orin = tu_json_num(j, "\"gpu\": {", "seconds");
     free(j);
     tu_run(&r, "--json", json, "-b", preset, arch, wl, NULL);
     ck_assert_msg(r.status == 0, "%s", r.err);
     ck_assert_ptr_nonnull(strstr(r.out, "(from "));
     tu_free(&r);
     j = tu_read(json, &n);
-    ck_assert(json_num(j, "\"gpu\": {", "seconds") == orin);
+    ck_assert(tu_json_num(j, "\"gpu\": {", "seconds") == orin);
     free(j);
     /* a far larger launch overhead makes the many-kernel baseline slower */
     tu_run(&r, "--json", json, "--set", "gpu.launch_us=1000", arch, wl, NULL);
     ck_assert_msg(r.status == 0, "%s", r.err);
     tu_free(&r);
     j = tu_read(json, &n);
-    double slow = json_num(j, "\"gpu\": {", "seconds");
-    ck_assert(slow >= 1000e-6 * json_num(j, "\"baseline\"", "kernels"));
+    double slow = tu_json_num(j, "\"gpu\": {", "seconds");
+    ck_assert(slow >= 1000e-6 * tu_json_num(j, "\"baseline\"", "kernels"));
     free(j);
     tu_run(&r, "--json", json, "--baseline", "none", arch, wl, NULL);
     ck_assert_msg(r.status == 0, "%s", r.err);

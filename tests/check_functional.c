@@ -12,16 +12,6 @@
 #include "../sim/workload/workload.h"
 #include "testutil.h"
 
-/* Reads a number that follows "key": in a JSON text. */
-static double json_num(const char *json, const char *key)
-{
-    char pat[128];
-    snprintf(pat, sizeof pat, "\"%s\": ", key);
-    const char *at = strstr(json, pat);
-    ck_assert_msg(at != NULL, "%s missing from the JSON", key);
-    return strtod(at + strlen(pat), NULL);
-}
-
 /* Runs bflysim --functional on a preset with overrides and checks the result:
  * exit 0, no element outside the a priori rounding bound (ref_butterfly_bound), and a
  * relative L2 error below S*u, the size of one rounding per stage (u = 2^-11 for FP16,
@@ -58,10 +48,11 @@ static void functional_ok(const char *arch, uint64_t n, uint64_t rows, uint64_t 
     double u = strcmp(dtype, "fp32") == 0 ? 0x1p-24 : 0x1p-11;
     double stages = log2((double)n);
     ck_assert(strstr(text, "\"checked\": true") != NULL);
-    ck_assert(json_num(text, "violations") == 0);
-    ck_assert(json_num(text, "elements") == (double)(n * rows));
-    ck_assert_msg(json_num(text, "relative_l2_error") <= stages * u,
-                  "relative L2 error %g above %g", json_num(text, "relative_l2_error"), stages * u);
+    ck_assert(tu_json_num(text, NULL, "violations") == 0);
+    ck_assert(tu_json_num(text, NULL, "elements") == (double)(n * rows));
+    ck_assert_msg(tu_json_num(text, NULL, "relative_l2_error") <= stages * u,
+                  "relative L2 error %g above %g", tu_json_num(text, NULL, "relative_l2_error"),
+                  stages * u);
     free(text);
     tu_free(&r);
     remove(json);
@@ -269,7 +260,7 @@ START_TEST(test_multilayer_functional)
         char *text = tu_read(json, NULL);
         ck_assert_msg(strstr(text, "multilayer"), "n=%llu: not multilayer",
                       (unsigned long long)cases[i].n);
-        ck_assert(json_num(text, "violations") == 0);
+        ck_assert(tu_json_num(text, NULL, "violations") == 0);
         free(text);
         tu_free(&r);
         remove(json);

@@ -45,12 +45,6 @@ static void load_wl(const char *rel, wl_desc *d)
                   "%s", err);
 }
 
-static void close_to(double got, double want, double rel, const char *what)
-{
-    ck_assert_msg(fabs(got - want) <= rel * fabs(want), "%s: %.12g, expected %.12g", what, got,
-                  want);
-}
-
 /* A GPU with round numbers for derivations by hand: peaks 1000 (tensor), 500 (FP16
  * CUDA) and 250 (FP32) GFLOP/s, 100 GB/s, every efficiency 0.5, 5 us per launch, no L2,
  * 32-byte sectors with a stride floor of 1/4; power idle 1 W, busy 1 W, 2 W at full
@@ -113,7 +107,7 @@ START_TEST(test_roofline_bounds)
                         ck_assert(t.watts >= g.power.idle_w - 1e-9);
                         flops += k[j].flops;
                     }
-                    close_to(flops, (double)ops[i].flops, 1e-12, ops[i].name);
+                    tu_assert_close(flops, (double)ops[i].flops, 1e-12, ops[i].name);
                 }
             }
         }
@@ -153,7 +147,7 @@ START_TEST(test_large_gemm)
     gpu_op_kernels(&h, &op, UTIL_FP16, k);
     gpu_timing tm;
     gpu_kernel_time(&h, &k[0], &tm);
-    close_to(tm.seconds, 2.0 * 8192.0 * 8192.0 * 8192.0 / 5e11 + 5e-6, 1e-12, "hand GEMM");
+    tu_assert_close(tm.seconds, 2.0 * 8192.0 * 8192.0 * 8192.0 / 5e11 + 5e-6, 1e-12, "hand GEMM");
 }
 END_TEST
 
@@ -174,7 +168,7 @@ START_TEST(test_tiny_kernel)
         gpu_kernel_time(&g, &empty, &tm);
         ck_assert(tm.seconds == g.launch_us * 1e-6);
         /* during a launch the module draws its idle power */
-        close_to(tm.joules, g.power.idle_w * tm.seconds, 1e-12, "launch energy");
+        tu_assert_close(tm.joules, g.power.idle_w * tm.seconds, 1e-12, "launch energy");
     }
 }
 END_TEST
@@ -252,20 +246,20 @@ START_TEST(test_hand_model)
     for (uint32_t i = 0; i < r.n_rows; i++) {
         ck_assert_str_eq(r.row[i].name, want[i].name);
         ck_assert_uint_eq(r.row[i].kernels, want[i].kernels);
-        close_to(r.row[i].seconds * 1e6, want[i].us, 1e-9, want[i].name);
+        tu_assert_close(r.row[i].seconds * 1e6, want[i].us, 1e-9, want[i].name);
         /* no CPU: co-execution is the GPU alone */
         ck_assert(r.row[i].co_seconds == r.row[i].seconds);
     }
     /* 2 x 372.7968 + 599.76416 us; 2 x 14 + 31 kernels */
-    close_to(r.gpu.seconds * 1e6, 1345.35776, 1e-9, "total");
+    tu_assert_close(r.gpu.seconds * 1e6, 1345.35776, 1e-9, "total");
     ck_assert(r.kernels == 59);
     ck_assert(r.coexec.seconds == r.gpu.seconds);
     /* Energy of q-proj: working 16.777216 us at u_compute = 0.5 and u_memory = 163840 B /
      * 16.777216 us / 100 GB/s = 0.09765625: 1 + 1 + 2 x 0.5 + 2 x 0.09765625 = 3.1953125 W
      * -> 53.608448 uJ, + 5 us of launch at the idle 1 W: 58.608448 uJ. */
-    close_to(r.row[0].joules * 1e6, 58.608448, 1e-9, "q-proj energy");
-    close_to(r.gpu.watts, r.gpu.joules / r.gpu.seconds, 1e-12, "watts");
-    close_to(r.gpu.gops_per_w, r.ops / r.gpu.joules * 1e-9, 1e-12, "GOPS/W");
+    tu_assert_close(r.row[0].joules * 1e6, 58.608448, 1e-9, "q-proj energy");
+    tu_assert_close(r.gpu.watts, r.gpu.joules / r.gpu.seconds, 1e-12, "watts");
+    tu_assert_close(r.gpu.gops_per_w, r.ops / r.gpu.joules * 1e-9, 1e-12, "GOPS/W");
 }
 END_TEST
 
@@ -291,7 +285,7 @@ START_TEST(test_l2_butterfly)
         s += t.seconds;
         ck_assert_int_eq(t.bound, i == 0 || i == 8 ? GPU_BOUND_MEMORY : GPU_BOUND_LAUNCH);
     }
-    close_to(s * 1e6, 82.429248, 1e-9, "on-chip butterfly");
+    tu_assert_close(s * 1e6, 82.429248, 1e-9, "on-chip butterfly");
 }
 END_TEST
 
@@ -330,7 +324,7 @@ START_TEST(test_coexec)
     gpu_split sp, alone;
     ck_assert_msg(gpu_coexec_op(&g, &ffn, UTIL_FP16, &sp, err, sizeof err) == 0, "%s", err);
     ck_assert(sp.share > 0 && sp.share < 1);
-    close_to(sp.gpu_s, sp.cpu_s, 1e-6, "both finish together");
+    tu_assert_close(sp.gpu_s, sp.cpu_s, 1e-6, "both finish together");
     ck_assert(sp.seconds == fmax(sp.gpu_s, sp.cpu_s) && sp.bus_s < sp.seconds);
     gpu_desc solo = g;
     solo.cpu.cores = 0;
@@ -360,7 +354,7 @@ START_TEST(test_coexec)
                     ck_assert_int_eq(gpu_coexec_op(&g, &op, d.dtype, &sp, err, sizeof err), 0);
                     bool between = sp.share > 0 && sp.share < 1;
                     if (between && !sp.by_heads && sp.bus_s < sp.seconds)
-                        close_to(sp.gpu_s, sp.cpu_s, 1e-6, op.name);
+                        tu_assert_close(sp.gpu_s, sp.cpu_s, 1e-6, op.name);
                     if (between && sp.by_heads) {
                         double heads = sp.share * (double)op.groups;
                         ck_assert(sp.merge_s > 0 || fabs(heads - round(heads)) < 1e-9);
@@ -442,11 +436,12 @@ START_TEST(test_calibrate_recovers)
     synthetic_csv(tu_tmp(csv, sizeof csv, "bench.csv"), &truth);
     ck_assert_msg(gpu_calibrate(&base, csv, &fit, err, sizeof err) == 0, "%s", err);
     for (int c = 0; c < GPU_CLASS_COUNT; c++) {
-        close_to(fit.eff[c].compute, truth.eff[c].compute, 0.02, gpu_class_name((gpu_class)c));
-        close_to(fit.eff[c].memory, truth.eff[c].memory, 0.02, gpu_class_name((gpu_class)c));
+        tu_assert_close(fit.eff[c].compute, truth.eff[c].compute, 0.02,
+                        gpu_class_name((gpu_class)c));
+        tu_assert_close(fit.eff[c].memory, truth.eff[c].memory, 0.02, gpu_class_name((gpu_class)c));
     }
-    close_to(fit.stride_floor, truth.stride_floor, 0.02, "stride floor");
-    close_to(fit.launch_us, truth.launch_us, 0.02, "launch");
+    tu_assert_close(fit.stride_floor, truth.stride_floor, 0.02, "stride floor");
+    tu_assert_close(fit.launch_us, truth.launch_us, 0.02, "launch");
     /* the peaks, bandwidth and power stay the base's */
     ck_assert(fit.tensor_fp16_gflops == base.tensor_fp16_gflops && fit.dram_gbs == base.dram_gbs);
     ck_assert(fit.power.budget_w == base.power.budget_w);
@@ -617,9 +612,9 @@ START_TEST(test_presets_load)
     /* DESIGN.md section 7: the Xavier NX peaks at 1109 MHz */
     gpu_desc g;
     load_gpu(NX15, &g);
-    close_to(g.fp32_gflops, 384 * 2 * 1.109, 1e-3, "FP32 peak");
-    close_to(g.cuda_fp16_gflops, 384 * 4 * 1.109, 1e-3, "FP16 peak");
-    close_to(g.tensor_fp16_gflops, 48 * 64 * 2 * 1.109, 1e-3, "tensor peak");
+    tu_assert_close(g.fp32_gflops, 384 * 2 * 1.109, 1e-3, "FP32 peak");
+    tu_assert_close(g.cuda_fp16_gflops, 384 * 4 * 1.109, 1e-3, "FP16 peak");
+    tu_assert_close(g.tensor_fp16_gflops, 48 * 64 * 2 * 1.109, 1e-3, "tensor peak");
     ck_assert_uint_eq(g.l2_bytes, 512 * 1024);
     ck_assert_int_eq(cfg_gpu_preset_path("xavier-nx-15w", path, sizeof path, err, sizeof err), 0);
     ck_assert_msg(strstr(path, "/gpu/xavier-nx-15w.cfg"), "%s", path);
@@ -628,18 +623,13 @@ START_TEST(test_presets_load)
     ck_assert_int_eq(cfg_gpu_preset_path("xavier-nx-99w", path, sizeof path, err, sizeof err), 2);
     ck_assert_msg(strstr(err, "GPU preset 'xavier-nx-99w' not found"), "%s", err);
     /* --list-keys lists the GPU keys */
-    FILE *f = tmpfile();
-    ck_assert_ptr_nonnull(f);
-    cfg_print_keys(f);
-    long n = ftell(f);
-    char *keys = calloc((size_t)n + 1, 1);
-    ck_assert_ptr_nonnull(keys);
-    rewind(f);
-    ck_assert_uint_eq(fread(keys, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
+    tu_result r;
+    tu_run(&r, "--list-keys", NULL);
+    ck_assert_int_eq(r.status, 0);
+    const char *keys = r.out;
     ck_assert(strstr(keys, "gpu.efficiency.gemm.compute") && strstr(keys, "gpu.power.idle_w"));
     ck_assert(strstr(keys, "gpu.memory.bandwidth_gbs") && strstr(keys, "gpu.cpu.cores"));
-    free(keys);
+    tu_free(&r);
 }
 END_TEST
 

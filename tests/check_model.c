@@ -237,30 +237,38 @@ END_TEST
 /* ---------------------------------------------------------------- functional runs */
 
 /* A functional run on array a (under the forced entries, if any) passes, and fails with
- * a planted fault; returns the first block's mapping of op `name` in desc (when
- * non-NULL). */
-static void functional_forced(const arch_desc *a, const char *arch_rel, wl_desc *d,
-                              const map_forced *forced, const char *name, char *desc, size_t len)
+ * a planted fault; the passing run is left in *r (run_free it). */
+static void functional_run(const arch_desc *a, const char *arch_rel, wl_desc *d,
+                           const map_forced *forced, run_result *r)
 {
     char err[512];
-    run_result r, bad;
-    ck_assert_msg(run_model(a, d, forced, true, false, &r, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(r.check.pass, "%s on %s: max error %g > tolerance %g", d->name, arch_rel,
-                  r.check.max_abs_err, r.check.tolerance);
-    for (uint32_t i = 0; name && i < r.blocks[0].n_ops; i++)
-        if (strcmp(r.blocks[0].ops[i].op.name, name) == 0)
-            snprintf(desc, len, "%s", r.blocks[0].ops[i].desc);
+    run_result bad;
+    ck_assert_msg(run_model(a, d, forced, true, false, r, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(r->check.pass, "%s on %s: max error %g > tolerance %g", d->name, arch_rel,
+                  r->check.max_abs_err, r->check.tolerance);
     /* every block instance is checked */
     uint64_t instances = 0;
     for (uint32_t b = 0; b < d->n_blocks; b++)
         instances += d->blocks[b].repeat;
-    ck_assert_uint_eq(r.check.count, instances * d->batch * d->seq_len * d->hidden);
-    ck_assert_uint_lt(r.check.instance, instances);
+    ck_assert_uint_eq(r->check.count, instances * d->batch * d->seq_len * d->hidden);
+    ck_assert_uint_lt(r->check.instance, instances);
     /* the check is live: a planted wrong weight fails it */
     ck_assert_msg(run_model(a, d, forced, true, true, &bad, err, sizeof err) == 0, "%s", err);
     ck_assert_msg(!bad.check.pass, "%s: a planted fault went unnoticed", d->name);
-    run_free(&r);
     run_free(&bad);
+}
+
+/* functional_run; returns the first block's mapping of op `name` in desc (when
+ * non-NULL). */
+static void functional_forced(const arch_desc *a, const char *arch_rel, wl_desc *d,
+                              const map_forced *forced, const char *name, char *desc, size_t len)
+{
+    run_result r;
+    functional_run(a, arch_rel, d, forced, &r);
+    for (uint32_t i = 0; name && i < r.blocks[0].n_ops; i++)
+        if (strcmp(r.blocks[0].ops[i].op.name, name) == 0)
+            snprintf(desc, len, "%s", r.blocks[0].ops[i].desc);
+    run_free(&r);
 }
 
 static void functional_on(const arch_desc *a, const char *arch_rel, wl_desc *d, const char *name,
@@ -412,11 +420,9 @@ START_TEST(test_functional_chained)
         for (size_t m = 0; m < sizeof shapes / sizeof shapes[0]; m++) {
             wl_desc d = shapes[m];
             snprintf(d.name, sizeof d.name, "chained %zu", m);
-            functional_forced(&a, arches[k], &d, NULL, NULL, NULL, 0);
             run_result apart, chained;
+            functional_run(&a, arches[k], &d, NULL, &chained);
             ck_assert_msg(run_model(&a, &d, &unchained, true, false, &apart, err, sizeof err) == 0,
-                          "%s", err);
-            ck_assert_msg(run_model(&a, &d, NULL, true, false, &chained, err, sizeof err) == 0,
                           "%s", err);
             ck_assert(chained.check.max_abs_err == apart.check.max_abs_err);
             ck_assert_uint_le(chained.total.cycles, apart.total.cycles);
@@ -502,12 +508,10 @@ START_TEST(test_functional_deep_fourier)
     d.blocks[0].repeat = 12;
     for (int t = 0; t < UTIL_DTYPE_COUNT; t++) {
         d.dtype = (util_dtype)t;
-        functional("arch/mld-8x8.cfg", &d);
         arch_desc a;
         tu_load_arch("arch/mld-8x8.cfg", &a);
         run_result r;
-        char err[512];
-        ck_assert_msg(run_model(&a, &d, NULL, true, false, &r, err, sizeof err) == 0, "%s", err);
+        functional_run(&a, "arch/mld-8x8.cfg", &d, NULL, &r);
         ck_assert_double_le(r.check.tolerance,
                             100 * util_dtype_unit_roundoff(d.dtype) * fmax(1, r.check.rms_want));
         ck_assert_double_gt(r.check.max_abs_err, 0); /* the check saw rounding */

@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,4 +158,21 @@ double tu_lane_ops_per_cycle(const arch_desc *a, util_dtype t)
     for (int u = 0; u < ARCH_FU_COUNT; u++)
         per_pe += a->pe.fu[u].lanes_per_cycle / (t == UTIL_FP32 ? 2.0 : 1.0);
     return per_pe * arch_pe_count(a);
+}
+
+double tu_json_num(const char *text, const char *anchor, const char *key)
+{
+    const char *at = anchor ? strstr(text, anchor) : text;
+    ck_assert_msg(at != NULL, "no %s in the JSON", anchor);
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *k = strstr(at, pat);
+    ck_assert_msg(k != NULL, "no %s in the JSON after %s", key, anchor ? anchor : "its start");
+    return strtod(k + strlen(pat), NULL);
+}
+
+void tu_assert_close(double got, double want, double rel, const char *what)
+{
+    ck_assert_msg(fabs(got - want) <= rel * fabs(want), "%s: %.12g, expected %.12g", what, got,
+                  want);
 }

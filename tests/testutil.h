@@ -38,6 +38,11 @@ void tu_write(const char *path, const char *text);
 char *tu_replace(const char *text, const char *old, const char *new_text);
 /* 1-based line on which needle first occurs in text, 0 if absent. */
 int tu_line_of(const char *text, const char *needle);
+/* The number after "key": in JSON text, at its first occurrence after anchor (NULL: from
+ * the start); fails the test when either is missing. */
+double tu_json_num(const char *text, const char *anchor, const char *key);
+/* Fails the test unless got is within rel x |want| of want (what names the value). */
+void tu_assert_close(double got, double want, double rel, const char *what);
 
 /* The most lane operations the array can do per cycle: a PE does at most one per lane and
  * cycle in each function unit (a kernel may use several units at once), so per cycle the
