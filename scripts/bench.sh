@@ -181,7 +181,7 @@ chained() {
     local c0 c1 e1 chains
     c0="$(field "$j0" cycles)" c1="$(field "$j1" cycles)"
     e1="$(./bflysim -m analytical "${shape[@]}" "$a" "$wl" | awk '/^cycles/{print $2}')"
-    chains="$(grep -c '"chained_ops": [2-9]' "$j1" || true)"
+    chains="$(grep -cE '"chained_ops": ([2-9]|[1-9][0-9])' "$j1" || true)"
     rm -f "$j0" "$j1"
     printf '| %s | %s | %s | %s | %s | %s | %+.1f%% | %+.1f%% |\n' "$name" "$(basename "$a" .cfg)" \
         "$h x $n" "$c0" "$c1" "$chains" "$(awk "BEGIN{print 100 * ($c1 - $c0) / $c0}")" \
