@@ -151,6 +151,13 @@ START_TEST(test_baseline_errors)
               arch, wl, NULL);
     tu_expect(2, "needs a --baseline preset", "--gpu-calibrate", "x.csv", "--baseline", "none",
               NULL);
+    /* an override of a file the run does not read is an error, not silently lost */
+    tu_expect(2, "--set gpu.launch_us=5: --baseline none loads no GPU preset to override", "--json",
+              json, "--baseline", "none", "--set", "gpu.launch_us=5", arch, wl, NULL);
+    tu_expect(2, "--set arch.clock_mhz=500: --gpu-calibrate reads no arch file", "--gpu-calibrate",
+              "x.csv", "--set", "arch.clock_mhz=500", NULL);
+    f = fopen(json, "r");
+    ck_assert_msg(f == NULL, "a JSON was written beside the error");
 }
 END_TEST
 

@@ -483,6 +483,15 @@ START_TEST(test_calibrate_errors)
     expect_csv_error(HEADER "gemm,fp16,1e9,1e6\n", 2, "4 fields, the header has 6");
     expect_csv_error("class,dtype,flops,bytes,time\n", 1, "the header lacks the column 'seconds'");
     expect_csv_error(HEADER, 0, "no measurements");
+    expect_csv_error("class,dtype,flops,bytes,seconds,launches\ngemm,fp16,1e9,1e6,0.01,0\n", 2,
+                     "launches = 0 must be >= 1");
+    expect_csv_error(HEADER "softmax,fp32,0,0,0,1e-5\n", 2,
+                     "a softmax kernel with flops = 0 and bytes = 0 measures only its launch");
+    /* 1,025 characters before the newline are one too many */
+    char long_line[1100];
+    snprintf(long_line, sizeof long_line, HEADER "gemm,fp16,1e9,1e6,0,0.01,%0*d\n",
+             1025 - (int)strlen("gemm,fp16,1e9,1e6,0,0.01,"), 0);
+    expect_csv_error(long_line, 2, "line longer than 1024 characters");
     /* 1e13 flops in 1 ms is 10 PFLOP/s: faster than Xavier NX's peak */
     expect_csv_error(HEADER "launch,fp16,0,0,0,1e-5\ngemm,fp16,1e13,1e6,0,1e-3\n", 3,
                      "this gemm fp16 kernel ran faster than the preset's peak for it");
@@ -491,6 +500,36 @@ START_TEST(test_calibrate_errors)
     load_gpu(NX15, &base);
     ck_assert_int_eq(gpu_calibrate(&base, "/nonexistent/x.csv", &fit, err, sizeof err), 2);
     ck_assert_msg(strstr(err, "/nonexistent/x.csv: cannot read"), "%s", err);
+}
+END_TEST
+
+/* Edge cases the fit must survive: a class measured only by kernels without DRAM bytes
+ * (its memory factor has no row to bind, so it keeps the base's, and the compute factor is
+ * still recovered), and a line of exactly 1,024 characters (the limit, newline excluded). */
+START_TEST(test_calibrate_edges)
+{
+    gpu_desc base, truth, fit;
+    load_gpu(NX15, &base);
+    truth = base;
+    truth.eff[GPU_GEMM].compute = 0.61;
+    char csv[512], err[512];
+    FILE *f = fopen(tu_tmp(csv, sizeof csv, "edges.csv"), "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "name,class,dtype,flops,bytes,stride_bytes,seconds,launches\n");
+    int i = 0;
+    for (int j = 1; j <= 4; j++)
+        row(f, &truth, &i, GPU_GEMM, UTIL_FP16, j * 1e9, 0, 0, 1);
+    /* one more compute-bound GEMM, its name padded so the line is 1,024 characters */
+    double flops = 5e9, s = flops / (truth.tensor_fp16_gflops * 1e9 * 0.61) + base.launch_us * 1e-6;
+    char tail[128];
+    int tail_len = snprintf(tail, sizeof tail, ",gemm,fp16,%.9g,0,0,%.9g,1", flops, s);
+    fprintf(f, "%0*d%s\n", 1024 - tail_len, 0, tail);
+    fclose(f);
+    ck_assert_msg(gpu_calibrate(&base, csv, &fit, err, sizeof err) == 0, "%s", err);
+    tu_assert_close(fit.eff[GPU_GEMM].compute, 0.61, 0.02, "gemm compute without bytes");
+    ck_assert(fit.eff[GPU_GEMM].memory == base.eff[GPU_GEMM].memory);
+    ck_assert_int_eq(gpu_check(&fit, err, sizeof err), 0);
+    remove(csv);
 }
 END_TEST
 
@@ -647,6 +686,7 @@ int main(void)
     tcase_add_test(tc, test_coexec);
     tcase_add_test(tc, test_calibrate_recovers);
     tcase_add_test(tc, test_calibrate_errors);
+    tcase_add_test(tc, test_calibrate_edges);
     tcase_add_test(tc, test_calibrate_microbench_csv);
     tcase_add_test(tc, test_preset_roundtrip);
     tcase_add_test(tc, test_bad_presets);

@@ -93,6 +93,12 @@ static void usage(FILE *f)
                "mismatch.\n");
 }
 
+/* Whether --baseline none turned the GPU baseline off. */
+static bool no_baseline(const options *o)
+{
+    return strcmp(o->baseline, "none") == 0;
+}
+
 /* Parses argv without getopt's global state. Returns -1 to continue, else an exit code. */
 static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
 {
@@ -256,6 +262,22 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
     }
     if (!o->baseline)
         o->baseline = CLI_DEFAULT_BASELINE;
+    /* an override of a file this run does not read would be silently lost */
+    for (size_t i = 0; i < o->n_sets; i++) {
+        bool gpu = strcmp(o->sets[i].file, "gpu") == 0;
+        if (gpu && no_baseline(o)) {
+            fprintf(err, "bflysim: --set %s: --baseline none loads no GPU preset to override\n",
+                    o->sets[i].arg);
+            return UTIL_ECONFIG;
+        }
+        if (!gpu && o->calibrate) {
+            fprintf(err,
+                    "bflysim: --set %s: --gpu-calibrate reads no %s file (only gpu.KEY "
+                    "overrides apply)\n",
+                    o->sets[i].arg, o->sets[i].file);
+            return UTIL_ECONFIG;
+        }
+    }
     if (o->calibrate) {
         if (npos) {
             fprintf(err, "bflysim: --gpu-calibrate takes no ARCH.cfg or WORKLOAD.cfg\n");
@@ -409,12 +431,6 @@ static int load_directives(const options *o, const arch_desc *arch, map_forced *
     }
     *how = forced;
     return UTIL_OK;
-}
-
-/* Whether --baseline none turned the GPU baseline off. */
-static bool no_baseline(const options *o)
-{
-    return strcmp(o->baseline, "none") == 0;
 }
 
 /* The --baseline preset (default xavier-nx-15w) with the gpu.KEY overrides, into *g. */

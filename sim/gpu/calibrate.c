@@ -140,6 +140,13 @@ static int parse_row(cal_csv *c, unsigned line, char **f, int n, const int map[C
             rc = parse_number(c, line, k, f[map[k]], dst[k]);
     if (rc)
         return rc;
+    if (r.launches < 1)
+        return bad(c, line, "launches = %g must be >= 1", r.launches);
+    if (r.cls != CAL_LAUNCH && r.flops == 0 && r.bytes == 0)
+        return bad(c, line,
+                   "a %s kernel with flops = 0 and bytes = 0 measures only its launch (give "
+                   "it class launch)",
+                   gpu_class_name((gpu_class)r.cls));
     if (util_reserve((void **)&c->rows, &c->cap, c->n + 1, sizeof *c->rows))
         return util_fail(UTIL_ERUN, c->err, c->errlen, "out of memory");
     c->rows[c->n++] = r;
@@ -157,7 +164,10 @@ static int read_csv(cal_csv *c)
     unsigned line = 0;
     while (!rc && fgets(buf, sizeof buf, f)) {
         line++;
-        if (strlen(buf) > CAL_LINE_MAX) {
+        size_t len = strlen(buf);
+        if (len && buf[len - 1] == '\n')
+            len--; /* the newline is not part of the line's length */
+        if (len > CAL_LINE_MAX) {
             rc = bad(c, line, "line longer than %d characters", CAL_LINE_MAX);
             break;
         }
@@ -221,7 +231,9 @@ static void fit_pair(implied *x, size_t n, gpu_eff *e, bool *has_c, bool *has_m)
         double sc = 0, sm = 0;
         size_t nc = 0, nm = 0;
         for (size_t i = 0; i < n; i++) {
-            bool comp = ec > 0 && x[i].ec / ec >= x[i].em / em;
+            /* x.ec / ec >= x.em / em, multiplied out: a class without bytes (em = 0)
+             * is all compute-bound, one without flops (ec = 0) all memory-bound */
+            bool comp = ec > 0 && x[i].ec * em >= x[i].em * ec;
             changed |= comp != x[i].compute || it == 0;
             x[i].compute = comp;
             if (comp)
