@@ -553,6 +553,52 @@ START_TEST(test_chained_phases)
 }
 END_TEST
 
+/* Rows 16..23 in place: a tag reads and writes the same rows. */
+static void tag_dma_inplace(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out)
+{
+    const prog *p = ctx;
+    *in = *out = (eng_pattern){(tag + 16) * p->L, p->L, p->L, 1};
+}
+
+/* A FIFO ring serves its two ends only, the producer's stores and the consumer's loads,
+ * in the engine as in the estimate. Over rows 16..23 (the ring's tensor) of the chained
+ * doubling passes: a consumer storing in place writes DRAM (the rows read 16 x), and a
+ * producer reading in place reads DRAM. Either way DRAM moves 8 x 16 FP16 elements each
+ * way plus 4 x 2 x 16 of weights (test_chained_phases' ring run), and the estimate
+ * counts the same bytes. */
+START_TEST(test_ring_serves_its_ends)
+{
+    arch_desc a;
+    char err[512];
+    load_tiny_for_two(&a);
+    uint64_t bytes = 8 * 16 * 2, weights = 4 * 2 * 16 * 2;
+    for (int producer_in_place = 0; producer_in_place < 2; producer_in_place++) {
+        prog p;
+        eng_phase two[2];
+        doubling_passes(&p, two);
+        two[1].chained = true;
+        two[1].fifo_tags = 2, two[1].fifo_first = 16 * 16, two[1].fifo_elems = 8 * 16;
+        (producer_in_place ? &two[0] : &two[1])->tag_dma = tag_dma_inplace;
+        float *image = calloc(96 * 16, sizeof *image);
+        uint32_t from = producer_in_place ? 16 * 16 : 0, to = producer_in_place ? 32 * 16 : 16 * 16;
+        for (uint32_t j = 0; j < 8 * 16; j++)
+            image[from + j] = (float)(j % 16) / 16.0f;
+        eng_stats st;
+        ck_assert_msg(eng_run(&a, &p.program, image, &st, err, sizeof err) == 0, "%s", err);
+        for (uint32_t j = 0; j < 8 * 16; j++)
+            ck_assert_float_eq(image[to + j], 16.0f * (float)(j % 16) / 16.0f);
+        free(image);
+        ck_assert_uint_eq(st.dram.read_bytes, bytes + weights);
+        ck_assert_uint_eq(st.dram.write_bytes, bytes);
+        eng_estimate_total est;
+        ck_assert_int_eq(eng_estimate(&a, &p.program, NULL, &est, err, sizeof err), 0);
+        ck_assert_uint_eq(est.dram_read_bytes, bytes + weights);
+        ck_assert_uint_eq(est.dram_write_bytes, bytes);
+        eng_stats_free(&st);
+    }
+}
+END_TEST
+
 /* Chaining that cannot work is refused before anything runs. */
 START_TEST(test_chaining_errors)
 {
@@ -573,6 +619,17 @@ START_TEST(test_chaining_errors)
                    "reads plus one (2)");
     two[1].fifo_tags = 2, two[1].fifo_first = 96 * 16 - 64;
     expect_refused(&a, &p.program, "must lie in the image");
+    /* a ring of 2 x 16 elements from element 248: tag 1's output (272..287) starts at
+     * ring position 24 and would run 8 elements past its end */
+    two[1].fifo_first = 248, two[1].fifo_elems = 136;
+    expect_refused(&a, &p.program,
+                   "phase 0: producer tag 1's output (elements 272..287) wraps around the FIFO "
+                   "ring of 32 elements over elements 248..383");
+    /* a tensor from element 264: tag 0's output (256..271) is half in it */
+    two[1].fifo_first = 264, two[1].fifo_elems = 120;
+    expect_refused(&a, &p.program,
+                   "phase 0: producer tag 0's output (elements 256..271) lies partly outside "
+                   "the FIFO ring of 32 elements over elements 264..383");
     doubling_passes(&p, two);
     two[1].fifo_tags = 2, two[1].fifo_first = 256, two[1].fifo_elems = 128;
     expect_refused(&a, &p.program, "phase 1 has a FIFO ring but is not chained");
@@ -594,6 +651,7 @@ int main(void)
     tcase_add_test(tc, test_onchip_intermediates);
     tcase_add_test(tc, test_chained_phases);
     tcase_add_test(tc, test_chaining_errors);
+    tcase_add_test(tc, test_ring_serves_its_ends);
     tcase_add_test(tc, test_messages_serialise_on_links);
     tcase_add_test(tc, test_credits_limit_overlap);
     tcase_add_test(tc, test_validation_errors);

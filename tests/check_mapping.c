@@ -100,6 +100,8 @@ START_TEST(test_chain_round_trip)
     ck_assert_ptr_null(strstr(doc, "\nchain = "));
     reloads_same(&f, a.out);
     tu_run(&c, "--no-chain", "--dump-mapping", f.map, f.arch, f.model, NULL);
+    ck_assert_msg(c.status == 0, "%s", c.err);
+    ck_assert_ptr_nonnull(strstr(c.out, "\ncycles "));
     ck_assert_ptr_null(strstr(c.out, "chained"));
     ck_assert_int_lt(atoll(strstr(a.out, "\ncycles ") + 8), atoll(strstr(c.out, "\ncycles ") + 8));
     char *off = tu_read(f.map, &n);

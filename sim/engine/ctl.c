@@ -52,14 +52,15 @@ bool eng_dma_onchip(const eng_sim *s, const dma_desc *d, uint64_t *base, eng_pat
         *base = s->onchip_base;
         return true;
     }
-    for (uint32_t k = 0; k < s->n_streams; k++) {
-        const ctl_stream *c = &s->str[k];
-        if (eng_ring_place(c->ph, c->ring_elems, &d->dram, pat)) {
-            *base = c->ring_base;
-            return true;
-        }
-    }
-    return false;
+    /* a ring serves its two ends only: its consumer's loads and its producer's stores */
+    uint32_t k = d->dir == DMA_IN ? d->stream : d->stream + 1;
+    if (d->dir == DMA_WEIGHTS || k >= s->n_streams)
+        return false;
+    const ctl_stream *c = &s->str[k];
+    if (!eng_ring_place(c->ph, c->ring_elems, &d->dram, pat))
+        return false;
+    *base = c->ring_base;
+    return true;
 }
 
 static void issue_weights(eng_sim *s, uint32_t k)

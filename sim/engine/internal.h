@@ -320,8 +320,9 @@ void eng_node_pos(const eng_sim *s, uint32_t node, uint32_t *r, uint32_t *c);
 void eng_ctl_free(eng_sim *s);
 /* SPM byte address of the output slot of a stream's tag. */
 uint64_t eng_out_slot_addr(const eng_sim *s, uint32_t stream, uint64_t tag);
-/* Whether a DMA transfer's DRAM side is served on chip (the program's on-chip region or
- * a FIFO ring of the running group); if so, its SPM byte base and pattern there. */
+/* Whether a DMA transfer's DRAM side is served on chip (the program's on-chip region, or
+ * the FIFO ring its stream reads from (inputs) or the next stream reads (outputs)); if so,
+ * its SPM byte base and pattern there. */
 bool eng_dma_onchip(const eng_sim *s, const dma_desc *d, uint64_t *base, eng_pattern *pat);
 void eng_ctl_handle(eng_sim *s, const ev *e);
 

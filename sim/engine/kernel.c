@@ -361,6 +361,38 @@ uint32_t eng_manhattan(const eng_sim *s, uint32_t node_a, uint32_t node_b)
 
 /* ---------------------------------------------------------------- validation */
 
+/* Every producer store and consumer read that touches the FIFO's tensor lies wholly in
+ * it and within one turn of the ring: the DMA places a transfer at its first element's
+ * ring position and serves it as one piece, and one only partly inside would go to DRAM,
+ * which the ring's rows never reach. */
+static int check_ring_fit(const eng_phase *f, uint32_t ph, char *err, size_t errlen)
+{
+    uint64_t ring = eng_fifo_ring_elems(f - 1, f), lo = f->fifo_first, hi = lo + f->fifo_elems;
+    for (int side = 0; side < 2; side++) {
+        const eng_phase *g = side ? f : f - 1;
+        for (uint64_t k = 0; k < g->n_tags; k++) {
+            eng_pattern in, o;
+            g->tag_dma(g->tag_ctx, k, &in, &o);
+            const eng_pattern *q = side ? &in : &o;
+            if (!eng_pattern_elems(q) || eng_pattern_end(q) <= lo || q->first >= hi)
+                continue;
+            uint64_t span = eng_pattern_end(q) - q->first;
+            if (q->first >= lo && q->first + span <= hi && (q->first - lo) % ring + span <= ring)
+                continue;
+            return util_fail(
+                UTIL_ERUN, err, errlen,
+                "phase %u: %s tag %llu's %s (elements %llu..%llu) %s the FIFO ring of "
+                "%llu elements over elements %llu..%llu",
+                side ? ph : ph - 1, side ? "consumer" : "producer", (unsigned long long)k,
+                side ? "input" : "output", (unsigned long long)q->first,
+                (unsigned long long)(q->first + span - 1),
+                q->first >= lo && q->first + span <= hi ? "wraps around" : "lies partly outside",
+                (unsigned long long)ring, (unsigned long long)lo, (unsigned long long)(hi - 1));
+        }
+    }
+    return UTIL_OK;
+}
+
 /* A chained phase has a producer before it, both stream once, and a FIFO ring lies in
  * the image beside the on-chip region and holds what one consumer tag reads, plus one. */
 static int check_chaining(const eng_program *p, uint32_t ph, uint32_t g0, uint32_t g_len, char *err,
@@ -393,7 +425,7 @@ static int check_chaining(const eng_program *p, uint32_t ph, uint32_t g0, uint32
                          "phase %u: the FIFO's tensor (%llu elements from %llu) must lie in the "
                          "image, outside the on-chip region",
                          ph, (unsigned long long)f->fifo_elems, (unsigned long long)f->fifo_first);
-    return UTIL_OK;
+    return check_ring_fit(f, ph, err, errlen);
 }
 
 int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t errlen)

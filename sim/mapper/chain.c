@@ -78,26 +78,6 @@ static bool phase_touches(const eng_phase *f, uint64_t lo, uint64_t hi)
     return span_meets(&all, lo, hi);
 }
 
-/* Whether a ring of ring_elems holds every producer store and consumer read of the
- * tensor without wrapping inside one (the engine places a transfer at its first
- * element's ring position). */
-static bool ring_aligned(const eng_phase *fp, const eng_phase *fc, uint64_t first,
-                         uint64_t ring_elems)
-{
-    for (int side = 0; side < 2; side++) {
-        const eng_phase *f = side ? fc : fp;
-        for (uint64_t k = 0; k < f->n_tags; k++) {
-            eng_pattern in, o;
-            f->tag_dma(f->tag_ctx, k, &in, &o);
-            const eng_pattern *q = side ? &in : &o;
-            if (eng_pattern_elems(q) &&
-                (q->first - first) % ring_elems + (last_elem(q) - q->first) >= ring_elems)
-                return false;
-        }
-    }
-    return true;
-}
-
 static int check_rows(const eng_phase *fp, const eng_phase *fc, const map_tensor *t,
                       chain_check *out)
 {
@@ -213,8 +193,6 @@ int map_chain_programs(const arch_desc *a, const eng_program *prod, const eng_pr
     char why[256];
     for (size_t i = fifo && ck.ring ? 0 : 3; i < sizeof tries / sizeof tries[0]; i++) {
         f->fifo_tags = tries[i];
-        if (tries[i] && !ring_aligned(fp, fc, link->addr, eng_fifo_ring_elems(fp, f)))
-            continue;
         f->fifo_first = tries[i] ? link->addr : 0;
         f->fifo_elems = tries[i] ? tensor_last(link) + 1 - link->addr : 0;
         if (eng_validate(a, &out->program, why, sizeof why) == UTIL_OK) {
