@@ -187,6 +187,15 @@ typedef struct link_state {
 } link_state;
 
 /* One phase of the running group: its controller state. */
+/* A transfer of the running group: its stream and its endpoints among the group's
+ * instructions. */
+typedef struct group_xfer {
+    const eng_xfer *t;
+    uint32_t stream;
+    int32_t src, dst; /* group instruction indices, -1 for the SPM */
+    uint32_t target;  /* index in its producer's target list */
+} group_xfer;
+
 typedef struct ctl_stream {
     const eng_phase *ph;
     uint32_t phase;                 /* number in the program */
@@ -253,11 +262,8 @@ struct eng_sim {
     ctl_stream *str;
     uint32_t n_is; /* the group's instructions, all streams */
     instr_state *is;
-    uint32_t n_xf; /* the group's transfers: each with its stream and group endpoints */
-    const eng_xfer **xf;
-    uint32_t *xf_stream;
-    int32_t *xf_src, *xf_dst; /* group instruction indices, -1 for the SPM */
-    uint32_t *xfer_target;    /* per transfer: index in its producer's target list */
+    uint32_t n_xf; /* the group's transfers */
+    group_xfer *xf;
 
     /* DMA and DRAM */
     struct {

@@ -49,8 +49,8 @@ static void deliver(eng_sim *s, msg *m, uint64_t at)
                  m->kind == MSG_CONFIG ? EV_PE_CONFIG : EV_PE_DATA, 0, 0, m);
         return;
     }
-    const eng_xfer *x = s->xf[m->index];
-    uint32_t k = s->xf_stream[m->index];
+    const eng_xfer *x = s->xf[m->index].t;
+    uint32_t k = s->xf[m->index].stream;
     spm_req *r = eng_spm_req_alloc(s);
     if (!r) {
         eng_oom(s);

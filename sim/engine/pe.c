@@ -28,13 +28,7 @@ void eng_pe_end_group(eng_sim *s)
     s->is = NULL;
     s->n_is = 0;
     free(s->xf);
-    free(s->xf_stream);
-    free(s->xf_src);
-    free(s->xf_dst);
-    free(s->xfer_target);
     s->xf = NULL;
-    s->xf_stream = s->xfer_target = NULL;
-    s->xf_src = s->xf_dst = NULL;
     s->n_xf = 0;
     if (s->pes)
         for (uint32_t p = 0; p < arch_pe_count(s->a); p++) {
@@ -61,24 +55,17 @@ static int gather_xfers(eng_sim *s)
         s->n_is += s->str[k].ph->n_instr;
         s->n_xf += s->str[k].ph->n_xfer;
     }
-    size_t nx = s->n_xf ? s->n_xf : 1;
     s->is = calloc(s->n_is ? s->n_is : 1, sizeof *s->is);
-    s->xf = calloc(nx, sizeof *s->xf);
-    s->xf_stream = calloc(nx, sizeof *s->xf_stream);
-    s->xf_src = calloc(nx, sizeof *s->xf_src);
-    s->xf_dst = calloc(nx, sizeof *s->xf_dst);
-    s->xfer_target = calloc(nx, sizeof *s->xfer_target);
-    if (!s->is || !s->xf || !s->xf_stream || !s->xf_src || !s->xf_dst || !s->xfer_target)
+    s->xf = calloc(s->n_xf ? s->n_xf : 1, sizeof *s->xf);
+    if (!s->is || !s->xf)
         return UTIL_ERUN;
     for (uint32_t k = 0; k < s->n_streams; k++) {
         const ctl_stream *c = &s->str[k];
         for (uint32_t x = 0; x < c->ph->n_xfer; x++) {
             const eng_xfer *t = &c->ph->xfer[x];
-            uint32_t g = c->xfer_base + x;
-            s->xf[g] = t;
-            s->xf_stream[g] = k;
-            s->xf_src[g] = t->src_instr < 0 ? -1 : (int32_t)c->instr_base + t->src_instr;
-            s->xf_dst[g] = t->dst_instr < 0 ? -1 : (int32_t)c->instr_base + t->dst_instr;
+            s->xf[c->xfer_base + x] =
+                (group_xfer){t, k, t->src_instr < 0 ? -1 : (int32_t)c->instr_base + t->src_instr,
+                             t->dst_instr < 0 ? -1 : (int32_t)c->instr_base + t->dst_instr, 0};
         }
         for (uint32_t i = 0; i < c->ph->n_instr; i++) {
             s->is[c->instr_base + i].ins = &c->ph->instr[i];
@@ -95,10 +82,10 @@ int eng_pe_begin_group(eng_sim *s)
         return UTIL_ERUN;
     /* Count each instruction's transfers, then allocate its lists. */
     for (uint32_t x = 0; x < s->n_xf; x++) {
-        if (s->xf_src[x] >= 0)
-            s->is[s->xf_src[x]].n_out++;
-        if (s->xf_dst[x] >= 0)
-            s->is[s->xf_dst[x]].n_in++;
+        if (s->xf[x].src >= 0)
+            s->is[s->xf[x].src].n_out++;
+        if (s->xf[x].dst >= 0)
+            s->is[s->xf[x].dst].n_in++;
     }
     for (uint32_t i = 0; i < s->n_is; i++) {
         instr_state *st = &s->is[i];
@@ -124,32 +111,32 @@ int eng_pe_begin_group(eng_sim *s)
         st->n_in = st->n_out = 0;
     }
     for (uint32_t x = 0; x < s->n_xf; x++) {
-        const eng_xfer *t = s->xf[x];
-        if (s->xf_src[x] >= 0) {
-            instr_state *p = &s->is[s->xf_src[x]];
+        group_xfer *g = &s->xf[x];
+        if (g->src >= 0) {
+            instr_state *p = &s->is[g->src];
             p->out_x[p->n_out++] = x;
-            uint32_t credit = s->xf_dst[x] >= 0 ? tags : s->str[s->xf_stream[x]].ph->out_slots;
-            s->xfer_target[x] = target_of(p, s->xf_dst[x], credit);
+            uint32_t credit = g->dst >= 0 ? tags : s->str[g->stream].ph->out_slots;
+            g->target = target_of(p, g->dst, credit);
         }
-        if (s->xf_dst[x] >= 0) {
-            instr_state *c = &s->is[s->xf_dst[x]];
+        if (g->dst >= 0) {
+            instr_state *c = &s->is[g->dst];
             c->in_x[c->n_in++] = x;
-            c->expect += t->elems;
+            c->expect += g->t->elems;
         }
     }
     /* Producers to return credits to: one entry per distinct producer. */
     for (uint32_t i = 0; i < s->n_is; i++) {
         instr_state *c = &s->is[i];
         for (uint32_t k = 0; k < c->n_in; k++) {
-            uint32_t x = c->in_x[k];
+            const group_xfer *g = &s->xf[c->in_x[k]];
             bool seen = false;
             for (uint32_t j = 0; j < c->n_prod && !seen; j++)
-                seen = c->prod_instr[j] == s->xf_src[x];
+                seen = c->prod_instr[j] == g->src;
             if (seen)
                 continue;
-            c->prod_instr[c->n_prod] = s->xf_src[x];
-            c->prod_target[c->n_prod] = s->xf_src[x] >= 0 ? s->xfer_target[x] : 0;
-            c->prod_port[c->n_prod] = s->xf[x]->spm_port;
+            c->prod_instr[c->n_prod] = g->src;
+            c->prod_target[c->n_prod] = g->src >= 0 ? g->target : 0;
+            c->prod_port[c->n_prod] = g->t->spm_port;
             c->n_prod++;
         }
     }
@@ -269,8 +256,8 @@ static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
     uint64_t slot_free = s->now;
     for (uint32_t k = 0; k < st->n_out; k++) {
         uint32_t x = st->out_x[k];
-        const eng_xfer *t = s->xf[x];
-        int32_t dst = s->xf_dst[x];
+        const eng_xfer *t = s->xf[x].t;
+        int32_t dst = s->xf[x].dst;
         msg *m = eng_msg_alloc(s);
         if (!m) {
             eng_oom(s);
@@ -341,8 +328,8 @@ void eng_pe_handle(eng_sim *s, pe_state *pe, const ev *e)
     }
     case EV_PE_DATA: {
         msg *m = e->p;
-        const eng_xfer *t = s->xf[m->index];
-        instr_state *st = &s->is[s->xf_dst[m->index]];
+        const eng_xfer *t = s->xf[m->index].t;
+        instr_state *st = &s->is[s->xf[m->index].dst];
         uint32_t slot = (uint32_t)(m->tag % s->a->pe.tags);
         st->received[slot] += t->elems;
         s->st.pe[pe->base.index].buf_writes += t->elems;
