@@ -126,20 +126,25 @@ static map_op_io op_io(const layout *L, const wl_op *op)
     return (map_op_io){L->t[op->src0], L->t[op->src1], L->t[op->dst], L->end, NULL, false, NULL};
 }
 
+/* One op of a block: what it computes, where its tensors lie, how it was mapped, and
+ * how it runs: chain_len ops run as one program from it (1: alone, 0: inside a chain),
+ * chain is that program where chain_len > 1, cost its estimated cost (NAN until chaining
+ * needs it), fifo_tags its ring as a chain's consumer. */
+typedef struct plan_op {
+    wl_op wl;
+    map_op_io io;
+    map_op_result map;
+    uint32_t chain_len;
+    map_chain chain;
+    double cost;
+    uint32_t fifo_tags;
+} plan_op;
+
 /* Every op of the model, mapped before anything is simulated: an op that cannot be
  * mapped fails the run at once, and the DRAM image is sized from the mappings. */
 typedef struct plan {
     uint32_t n_ops[WL_MAX_BLOCKS];
-    wl_op ops[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
-    map_op_io io[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
-    map_op_result maps[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
-    /* chain_len: ops run as one program from this op (1: alone, 0: inside a chain);
-     * chains: that program where chain_len > 1; unit_cost: its estimated cost (NAN until
-     * chaining needs it) */
-    uint32_t chain_len[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
-    map_chain chains[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
-    double unit_cost[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
-    uint32_t fifo_tags[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS]; /* of the op as a chain's consumer */
+    plan_op ops[WL_MAX_BLOCKS][WL_MAX_BLOCK_OPS];
     uint64_t dram_end, max_weights;
 } plan;
 
@@ -147,8 +152,8 @@ static void plan_free(plan *p)
 {
     for (uint32_t b = 0; b < WL_MAX_BLOCKS; b++)
         for (uint32_t i = 0; i < p->n_ops[b]; i++) {
-            map_op_free(&p->maps[b][i]);
-            map_chain_free(&p->chains[b][i]);
+            map_op_free(&p->ops[b][i].map);
+            map_chain_free(&p->ops[b][i].chain);
         }
     free(p);
 }
@@ -242,15 +247,12 @@ static double estimated(const arch_desc *a, const map_forced *how, const map_op_
 static void replace_ops(plan *p, uint32_t b, uint32_t i, uint32_t n, const wl_op *op,
                         const map_op_result *m)
 {
-    wl_op *ops = p->ops[b];
-    map_op_result *maps = p->maps[b];
+    plan_op *ops = p->ops[b];
     for (uint32_t k = i; k < i + n; k++)
-        map_op_free(&maps[k]);
-    ops[i] = *op;
-    maps[i] = *m;
+        map_op_free(&ops[k].map);
+    ops[i].wl = *op;
+    ops[i].map = *m;
     memmove(&ops[i + 1], &ops[i + n], (p->n_ops[b] - i - n) * sizeof *ops);
-    memmove(&maps[i + 1], &maps[i + n], (p->n_ops[b] - i - n) * sizeof *maps);
-    memmove(&p->io[b][i + 1], &p->io[b][i + n], (p->n_ops[b] - i - n) * sizeof p->io[b][0]);
     p->n_ops[b] -= n - 1;
     if (m->dram_end > p->dram_end)
         p->dram_end = m->dram_end;
@@ -269,7 +271,7 @@ static int try_fuse(const arch_desc *a, const wl_desc *d, bool functional, plan 
     if (!always) {
         double apart = 0;
         for (uint32_t k = i; k < i + n; k++)
-            apart += estimated(a, io->how, &p->maps[b][k]);
+            apart += estimated(a, io->how, &p->ops[b][k].map);
         if (estimated(a, io->how, &fused) >= apart) {
             map_op_free(&fused);
             return UTIL_OK;
@@ -278,7 +280,7 @@ static int try_fuse(const arch_desc *a, const wl_desc *d, bool functional, plan 
     size_t dl = strlen(fused.desc);
     snprintf(fused.desc + dl, sizeof fused.desc - dl, "%s", note);
     replace_ops(p, b, i, n, op, &fused);
-    p->io[b][i] = *io;
+    p->ops[b][i].io = *io;
     return UTIL_OK;
 }
 
@@ -289,12 +291,13 @@ static int fuse_attention(const arch_desc *a, const wl_desc *d, const map_forced
                           const layout *L, bool functional, plan *p, uint32_t b, uint32_t i,
                           char *err, size_t errlen)
 {
-    const wl_op *ops = p->ops[b];
-    for (uint32_t k = i; k < i + 3; k++)
-        if (forced_for(forced, b, &ops[k]))
+    wl_op three[3], op;
+    for (uint32_t k = 0; k < 3; k++) {
+        three[k] = p->ops[b][i + k].wl;
+        if (forced_for(forced, b, &three[k]))
             return UTIL_OK;
-    wl_op op;
-    wl_fused_attention(&ops[i], &op);
+    }
+    wl_fused_attention(three, &op);
     map_op_io io = op_io(L, &op);
     io.src1.cols = 2 * d->hidden; /* the [K | V] pair */
     io.force = forced_for(forced, b, &op);
@@ -309,12 +312,12 @@ static int fuse_gelu(const arch_desc *a, const wl_desc *d, const map_forced *for
                      const layout *L, bool functional, plan *p, uint32_t b, uint32_t i, char *err,
                      size_t errlen)
 {
-    const wl_op *ops = p->ops[b];
-    if (forced_for(forced, b, &ops[i + 1]))
+    const wl_op *gelu = &p->ops[b][i + 1].wl;
+    if (forced_for(forced, b, gelu))
         return UTIL_OK;
-    wl_op op = ops[i];
-    op.dst = ops[i + 1].dst;
-    op.flops += ops[i + 1].flops;
+    wl_op op = p->ops[b][i].wl;
+    op.dst = gelu->dst;
+    op.flops += gelu->flops;
     map_op_io io = op_io(L, &op);
     io.gelu_out = true;
     io.force = forced_for(forced, b, &op);
@@ -344,16 +347,16 @@ static bool reads_rows_of(const map_op_io *io, const wl_op *op, const map_tensor
 /* The program of op i of block b and the ops chained after it. */
 static const eng_program *unit_prog(const plan *p, uint32_t b, uint32_t i)
 {
-    return p->chain_len[b][i] > 1 ? &p->chains[b][i].program : &p->maps[b][i].program;
+    return p->ops[b][i].chain_len > 1 ? &p->ops[b][i].chain.program : &p->ops[b][i].map.program;
 }
 
 /* The estimated cost of the program op i of block b runs (alone or heading a chain),
  * worked out once. */
 static double unit_estimate(const arch_desc *a, plan *p, uint32_t b, uint32_t i)
 {
-    if (isnan(p->unit_cost[b][i]))
-        p->unit_cost[b][i] = estimated_prog(a, p->io[b][i].how, unit_prog(p, b, i));
-    return p->unit_cost[b][i];
+    if (isnan(p->ops[b][i].cost))
+        p->ops[b][i].cost = estimated_prog(a, p->ops[b][i].io.how, unit_prog(p, b, i));
+    return p->ops[b][i].cost;
 }
 
 /* Tries op i + 1 of block b as the consumer of the chain ending at op i (head h): maps it
@@ -363,22 +366,22 @@ static double unit_estimate(const arch_desc *a, plan *p, uint32_t b, uint32_t i)
 static int try_chain(const arch_desc *a, const wl_desc *d, const layout *L, bool functional,
                      plan *p, uint32_t b, uint32_t h, uint32_t i, char *err, size_t errlen)
 {
-    const wl_op *ops = p->ops[b];
-    const map_op_io *pio = &p->io[b][i];
-    map_op_io io = p->io[b][i + 1];
+    const plan_op *ops = p->ops[b];
+    const map_op_io *pio = &ops[i].io;
+    map_op_io io = p->ops[b][i + 1].io;
     const map_tensor *link = &pio->dst;
     if (!same_tensor(&io.src0, link) && !same_tensor(&io.src1, link))
         return UTIL_OK;
     const eng_program *prod = unit_prog(p, b, h);
     uint64_t above = 0;
     for (uint32_t k = h; k <= i; k++)
-        above = p->maps[b][k].dram_end > above ? p->maps[b][k].dram_end : above;
+        above = ops[k].map.dram_end > above ? ops[k].map.dram_end : above;
     io.free_addr = above;
     bool fifo = !same_tensor(link, &L->t[WL_T_X]);
     for (uint32_t k = i + 2; k < p->n_ops[b] && fifo; k++)
-        fifo = !reads_rows_of(&p->io[b][k], &ops[k], link);
+        fifo = !reads_rows_of(&ops[k].io, &ops[k].wl, link);
     map_op_result cons;
-    int rc = map_op(a, d, &ops[i + 1], &io, functional, &cons, err, errlen);
+    int rc = map_op(a, d, &ops[i + 1].wl, &io, functional, &cons, err, errlen);
     if (rc)
         return rc;
     map_chain ch;
@@ -396,17 +399,17 @@ static int try_chain(const arch_desc *a, const wl_desc *d, const layout *L, bool
         map_op_free(&cons);
         return UTIL_OK;
     }
-    map_op_free(&p->maps[b][i + 1]);
-    p->maps[b][i + 1] = cons;
-    p->io[b][i + 1] = io;
+    map_op_free(&p->ops[b][i + 1].map);
+    p->ops[b][i + 1].map = cons;
+    p->ops[b][i + 1].io = io;
     if (cons.dram_end > p->dram_end)
         p->dram_end = cons.dram_end;
-    map_chain_free(&p->chains[b][h]);
-    p->chains[b][h] = ch;
-    p->unit_cost[b][h] = together;
-    p->chain_len[b][h] = p->chain_len[b][h] + 1;
-    p->chain_len[b][i + 1] = 0;
-    p->fifo_tags[b][i + 1] = ch.fifo_tags;
+    map_chain_free(&p->ops[b][h].chain);
+    p->ops[b][h].chain = ch;
+    p->ops[b][h].cost = together;
+    p->ops[b][h].chain_len = p->ops[b][h].chain_len + 1;
+    p->ops[b][i + 1].chain_len = 0;
+    p->ops[b][i + 1].fifo_tags = ch.fifo_tags;
     return UTIL_OK;
 }
 
@@ -420,7 +423,7 @@ static int chain_ops(const arch_desc *a, const wl_desc *d, const layout *L, bool
         int rc = try_chain(a, d, L, functional, p, b, h, i, err, errlen);
         if (rc)
             return rc;
-        if (p->chain_len[b][i + 1])
+        if (p->ops[b][i + 1].chain_len)
             h = i + 1;
     }
     return UTIL_OK;
@@ -437,26 +440,29 @@ static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *fo
         return util_fail(UTIL_ERUN, err, errlen, "out of memory");
     p->dram_end = L->end;
     for (uint32_t b = 0; b < d->n_blocks; b++) {
-        uint32_t n = wl_block_ops(d, b, p->ops[b]);
+        wl_op block[WL_MAX_BLOCK_OPS];
+        uint32_t n = wl_block_ops(d, b, block);
         for (uint32_t i = 0; i < n; i++) {
-            const wl_op *op = &p->ops[b][i];
+            p->ops[b][i].wl = block[i];
+            const wl_op *op = &p->ops[b][i].wl;
             map_op_io io = op_io(L, op);
             io.force = forced_for(forced, b, op);
             io.how = forced;
-            p->io[b][i] = io;
-            int rc = map_op(a, d, op, &io, functional, &p->maps[b][i], err, errlen);
+            p->ops[b][i].io = io;
+            int rc = map_op(a, d, op, &io, functional, &p->ops[b][i].map, err, errlen);
             if (rc) {
                 plan_free(p);
                 return rc;
             }
             p->n_ops[b] = i + 1;
-            if (p->maps[b][i].dram_end > p->dram_end)
-                p->dram_end = p->maps[b][i].dram_end;
+            if (p->ops[b][i].map.dram_end > p->dram_end)
+                p->dram_end = p->ops[b][i].map.dram_end;
             if (op->weights > p->max_weights)
                 p->max_weights = op->weights;
         }
         for (uint32_t i = 0; i < p->n_ops[b]; i++) {
-            const wl_op *o = &p->ops[b][i], *next = i + 1 < p->n_ops[b] ? o + 1 : NULL;
+            const wl_op *o = &p->ops[b][i].wl,
+                        *next = i + 1 < p->n_ops[b] ? &p->ops[b][i + 1].wl : NULL;
             int rc = UTIL_OK;
             if (o->kind == WL_OP_SCORES)
                 rc = fuse_attention(a, d, forced, L, functional, p, b, i, err, errlen);
@@ -470,7 +476,7 @@ static int plan_model(const arch_desc *a, const wl_desc *d, const map_forced *fo
             }
         }
         for (uint32_t i = 0; i < p->n_ops[b]; i++)
-            p->chain_len[b][i] = 1, p->unit_cost[b][i] = NAN;
+            p->ops[b][i].chain_len = 1, p->ops[b][i].cost = NAN;
         int rc = !forced || forced->chaining == MAP_CHAIN_AUTO
                      ? chain_ops(a, d, L, functional, p, b, err, errlen)
                      : UTIL_OK;
@@ -499,23 +505,23 @@ static void describe_op(run_op *o, const wl_op *op, const map_op_result *m)
  * program, whose first op carries the figures). */
 static void describe_unit(run_op *ro, const plan *p, uint32_t b, uint32_t i)
 {
-    uint32_t n = p->chain_len[b][i];
+    uint32_t n = p->ops[b][i].chain_len;
     for (uint32_t k = i; k < i + n; k++) {
         run_op *o = &ro[k - i];
-        describe_op(o, &p->ops[b][k], &p->maps[b][k]);
+        describe_op(o, &p->ops[b][k].wl, &p->ops[b][k].map);
         o->chained_ops = k == i ? n : 0;
-        o->fifo_tags = p->fifo_tags[b][k];
+        o->fifo_tags = p->ops[b][k].fifo_tags;
         size_t dl = strlen(o->desc);
         if (k == i && n > 1)
             snprintf(o->desc + dl, sizeof o->desc - dl,
                      "; chained with the next %u ops (figures for all)", n - 1);
         else if (k > i && o->fifo_tags)
             snprintf(o->desc + dl, sizeof o->desc - dl,
-                     "; chained after %s through an SPM ring of %u tags", p->ops[b][k - 1].name,
+                     "; chained after %s through an SPM ring of %u tags", p->ops[b][k - 1].wl.name,
                      o->fifo_tags);
         else if (k > i)
             snprintf(o->desc + dl, sizeof o->desc - dl, "; chained after %s through DRAM",
-                     p->ops[b][k - 1].name);
+                     p->ops[b][k - 1].wl.name);
     }
 }
 
@@ -535,14 +541,14 @@ static int run_unit(const arch_desc *a, const wl_desc *d, const plan *p, uint32_
                     float *wbuf, run_op *ro, eng_stats *total, char *err, size_t errlen)
 {
     eng_program prog = unit_program(p, b, i, dram_elems);
-    for (uint32_t k = i; image && k < i + p->chain_len[b][i]; k++) {
-        const map_op_result *m = &p->maps[b][k];
+    for (uint32_t k = i; image && k < i + p->ops[b][i].chain_len; k++) {
+        const map_op_result *m = &p->ops[b][k].map;
         if (!m->weight_elems)
             continue;
-        wl_op_weights(d, &p->ops[b][k], inst, wbuf);
+        wl_op_weights(d, &p->ops[b][k].wl, inst, wbuf);
         if (fault)
             wbuf[0] = util_round_dtype(d->dtype, wbuf[0] + 4.0f);
-        map_op_write_weights(m, &p->ops[b][k], wbuf, image);
+        map_op_write_weights(m, &p->ops[b][k].wl, wbuf, image);
     }
     eng_stats st;
     int rc = eng_run(a, &prog, image, &st, err, errlen);
@@ -688,7 +694,7 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
             if (functional)
                 copy_x(d, &L, image, xin, false);
             for (uint32_t i = 0; i < rb->n_ops && !rc; i++)
-                if (p->chain_len[b][i])
+                if (p->ops[b][i].chain_len)
                     rc = run_unit(a, d, p, b, i, image, dram_elems, inst + k, times,
                                   fault && inst + k == 0, wbuf, k ? NULL : &rb->ops[i], &out->total,
                                   err, errlen);
@@ -731,7 +737,7 @@ int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced 
         rb->n_ops = p->n_ops[b];
         rb->repeat = d->blocks[b].repeat;
         for (uint32_t i = 0; i < rb->n_ops && !rc; i++) {
-            if (!p->chain_len[b][i])
+            if (!p->ops[b][i].chain_len)
                 continue;
             run_op *o = &rb->ops[i];
             eng_program prog = unit_program(p, b, i, p->dram_end);
