@@ -1333,12 +1333,12 @@ static int arch_cross_checks(const ctx *c, const config_t *cfg, const arch_desc 
 }
 
 /* Loads one description of `size` bytes from file: zeroed, read and validated against
- * schema with the overrides of prefix, then post (the file's cross checks); its name
- * defaults to the file's. */
-typedef int (*post_fn)(ctx *c, config_t *cfg, void *out);
+ * schema with the overrides of prefix, then post (the file's cross checks, given
+ * post_ctx); its name, where it has one, defaults to the file's. */
+typedef int (*post_fn)(ctx *c, config_t *cfg, void *out, const void *post_ctx);
 static int load_desc(const char *file, const char *prefix, const key_def *schema,
                      const cfg_override *ov, size_t n_ov, void *out, size_t size, char *name,
-                     size_t name_len, post_fn post, char *err, size_t errlen)
+                     size_t name_len, post_fn post, const void *post_ctx, char *err, size_t errlen)
 {
     memset(out, 0, size);
     ctx c = {.file = file, .prefix = prefix, .err = err, .errlen = errlen};
@@ -1346,14 +1346,16 @@ static int load_desc(const char *file, const char *prefix, const key_def *schema
     config_init(&cfg);
     int rc = load(&c, &cfg, schema, ov, n_ov, out);
     if (!rc)
-        rc = post(&c, &cfg, out);
+        rc = post(&c, &cfg, out, post_ctx);
     config_destroy(&cfg);
-    default_name(name, name_len, file);
+    if (name)
+        default_name(name, name_len, file);
     return rc;
 }
 
-static int arch_post(ctx *c, config_t *cfg, void *out)
+static int arch_post(ctx *c, config_t *cfg, void *out, const void *unused)
 {
+    (void)unused;
     int rc = load_energy_table(c, cfg, out);
     return rc ? rc : arch_cross_checks(c, cfg, out);
 }
@@ -1362,7 +1364,7 @@ int cfg_load_arch(const char *file, const cfg_override *ov, size_t n_ov, arch_de
                   size_t errlen)
 {
     return load_desc(file, "arch", arch_keys, ov, n_ov, out, sizeof *out, out->name,
-                     sizeof out->name, arch_post, err, errlen);
+                     sizeof out->name, arch_post, NULL, err, errlen);
 }
 
 /* Location of key `name` of block entry b. */
@@ -1439,40 +1441,46 @@ static int model_cross_checks(const ctx *c, const config_t *cfg, const wl_desc *
     return UTIL_OK;
 }
 
-/* Loads a workload; with arch given, also checks that the PEs support its data type. */
-static int load_workload(const char *file, const cfg_override *ov, size_t n_ov,
-                         const arch_desc *arch, const char *arch_file, wl_desc *out, char *err,
-                         size_t errlen)
+/* The arch a workload runs on, for the data-type check (arch NULL: none). */
+typedef struct wl_target {
+    const arch_desc *arch;
+    const char *arch_file;
+} wl_target;
+
+static int workload_post(ctx *c, config_t *cfg, void *desc, const void *target)
 {
-    memset(out, 0, sizeof *out);
-    ctx c = {.file = file, .prefix = "workload", .err = err, .errlen = errlen};
-    config_t cfg;
-    config_init(&cfg);
-    int rc = load(&c, &cfg, wl_keys, ov, n_ov, out);
-    if (!rc && out->kind == WL_KIND_MODEL)
-        rc = model_cross_checks(&c, &cfg, out);
-    else if (!rc && (out->n == 0 || out->rows == 0))
-        rc = fail_at(&c, config_root_setting(&cfg),
+    const wl_desc *out = desc;
+    const wl_target *t = target;
+    int rc = UTIL_OK;
+    if (out->kind == WL_KIND_MODEL)
+        rc = model_cross_checks(c, cfg, out);
+    else if (out->n == 0 || out->rows == 0)
+        rc = fail_at(c, config_root_setting(cfg),
                      "kind = \"%s\" needs n and rows (kind = \"model\" describes a model)",
                      wl_kind_name(out->kind));
     uint64_t elems;
     if (!rc && (!util_mul_u64(out->rows, out->n, &elems) || elems > CFG_MAX_ELEMS))
-        rc = fail_at(&c, at(&cfg, "rows"),
-                     "rows x n = %llu x %llu elements exceeds the maximum 2^40",
+        rc = fail_at(c, at(cfg, "rows"), "rows x n = %llu x %llu elements exceeds the maximum 2^40",
                      (unsigned long long)out->rows, (unsigned long long)out->n);
-    if (!rc && arch && !(arch->pe.dtypes & (1u << out->dtype)))
-        rc = fail_at(&c, at(&cfg, "dtype"),
+    if (!rc && t->arch && !(t->arch->pe.dtypes & (1u << out->dtype)))
+        rc = fail_at(c, at(cfg, "dtype"),
                      "dtype = \"%s\" is not supported by arch %s (see pe.dtypes in %s)",
-                     util_dtype_name(out->dtype), arch->name, arch_file);
-    config_destroy(&cfg);
-    default_name(out->name, sizeof out->name, file);
+                     util_dtype_name(out->dtype), t->arch->name, t->arch_file);
     return rc;
+}
+
+/* Loads a workload; with an arch in t, also checks that the PEs support its data type. */
+static int load_workload(const char *file, const cfg_override *ov, size_t n_ov, const wl_target *t,
+                         wl_desc *out, char *err, size_t errlen)
+{
+    return load_desc(file, "workload", wl_keys, ov, n_ov, out, sizeof *out, out->name,
+                     sizeof out->name, workload_post, t, err, errlen);
 }
 
 int cfg_load_workload(const char *file, const cfg_override *ov, size_t n_ov, wl_desc *out,
                       char *err, size_t errlen)
 {
-    return load_workload(file, ov, n_ov, NULL, NULL, out, err, errlen);
+    return load_workload(file, ov, n_ov, &(wl_target){NULL, NULL}, out, err, errlen);
 }
 
 int cfg_load(const char *arch_file, const char *wl_file, const cfg_override *ov, size_t n_ov,
@@ -1480,26 +1488,30 @@ int cfg_load(const char *arch_file, const char *wl_file, const cfg_override *ov,
 {
     int rc = cfg_load_arch(arch_file, ov, n_ov, arch, err, errlen);
     if (!rc)
-        rc = load_workload(wl_file, ov, n_ov, arch, arch_file, wl, err, errlen);
+        rc = load_workload(wl_file, ov, n_ov, &(wl_target){arch, arch_file}, wl, err, errlen);
     return rc;
+}
+
+/* Records where each mapping entry is, for the mapper's messages. */
+static int mapping_post(ctx *c, config_t *cfg, void *desc, const void *unused)
+{
+    (void)unused;
+    map_forced *out = desc;
+    const config_setting_t *l = config_lookup(cfg, "mapping");
+    for (uint32_t i = 0; l && i < out->n; i++)
+        where(c, config_setting_get_elem(l, i), out->f[i].where, sizeof out->f[i].where);
+    return UTIL_OK;
 }
 
 int cfg_load_mapping(const char *file, map_forced *out, char *err, size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    ctx c = {.file = file, .prefix = "mapping", .err = err, .errlen = errlen};
-    config_t cfg;
-    config_init(&cfg);
-    int rc = load(&c, &cfg, mapping_keys, NULL, 0, out);
-    const config_setting_t *l = config_lookup(&cfg, "mapping");
-    for (uint32_t i = 0; !rc && l && i < out->n; i++)
-        where(&c, config_setting_get_elem(l, i), out->f[i].where, sizeof out->f[i].where);
-    config_destroy(&cfg);
-    return rc;
+    return load_desc(file, "mapping", mapping_keys, NULL, 0, out, sizeof *out, NULL, 0,
+                     mapping_post, NULL, err, errlen);
 }
 
-static int gpu_post(ctx *c, config_t *cfg, void *out)
+static int gpu_post(ctx *c, config_t *cfg, void *out, const void *unused)
 {
+    (void)unused;
     const gpu_desc *g = out;
     if (g->tensor_fp16_gflops < g->cuda_fp16_gflops)
         return fail_at(c, at(cfg, "peak.tensor_fp16_gflops"),
@@ -1517,7 +1529,7 @@ int cfg_load_gpu(const char *file, const cfg_override *ov, size_t n_ov, gpu_desc
                  size_t errlen)
 {
     return load_desc(file, "gpu", gpu_keys, ov, n_ov, out, sizeof *out, out->name, sizeof out->name,
-                     gpu_post, err, errlen);
+                     gpu_post, NULL, err, errlen);
 }
 
 int cfg_gpu_preset_path(const char *name, char *path, size_t len, char *err, size_t errlen)
