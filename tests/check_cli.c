@@ -1,8 +1,11 @@
 /* check_cli.c: options, exit statuses, and the JSON and CSV outputs of the command line. */
+#define _POSIX_C_SOURCE 200809L
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../sim/report/report.h"
@@ -180,6 +183,62 @@ START_TEST(test_json_replaces_atomically)
 }
 END_TEST
 
+/* A JSON written to a FIFO (a plotter reading the run as it ends) goes through the FIFO,
+ * which stays a FIFO; one written to a symbolic link replaces the link's target and
+ * leaves the link in place. (Renaming a temporary file over either would put a plain file
+ * there instead: over /dev/null, as root, that breaks the machine.) */
+START_TEST(test_json_to_fifo_and_link)
+{
+    char a[512], w[512], fifo[512], copy[512], target[512], link[512];
+    tu_src(a, sizeof a, ARCH);
+    tu_src(w, sizeof w, WL);
+    tu_tmp(fifo, sizeof fifo, "plot.fifo");
+    tu_tmp(copy, sizeof copy, "plot.copy");
+    remove(fifo);
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    pid_t reader = fork();
+    ck_assert_int_ge(reader, 0);
+    if (reader == 0) { /* copies what comes through the FIFO */
+        FILE *in = fopen(fifo, "r"), *out = fopen(copy, "w");
+        int c;
+        while (in && out && (c = fgetc(in)) != EOF)
+            fputc(c, out);
+        _exit(in && out && fclose(out) == 0 ? 0 : 1);
+    }
+    tu_result r;
+    tu_run(&r, "-q", "--json", fifo, a, w, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    int st;
+    ck_assert_int_eq(waitpid(reader, &st, 0), reader);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    struct stat sb;
+    ck_assert_int_eq(lstat(fifo, &sb), 0);
+    ck_assert(S_ISFIFO(sb.st_mode));
+    char *text = tu_read(copy, NULL);
+    ck_assert(text[0] == '{' && strstr(text, "\"cycles\""));
+    free(text);
+    remove(fifo);
+    remove(copy);
+
+    tu_tmp(target, sizeof target, "latest-target.json");
+    tu_tmp(link, sizeof link, "latest.json");
+    tu_write(target, "old contents");
+    remove(link);
+    ck_assert_int_eq(symlink(target, link), 0);
+    tu_run(&r, "-q", "--json", link, a, w, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    ck_assert_int_eq(lstat(link, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    text = tu_read(target, NULL);
+    ck_assert(text[0] == '{' && strstr(text, "\"cycles\""));
+    free(text);
+    remove(link);
+    remove(target);
+}
+END_TEST
+
 /* Lanes without a pair to work on count as busy but not useful: the mapper puts a
  * 4-point butterfly on mld-4x4 on two layers of one PE (fewer PEs to configure than
  * 2 rows x 2 columns), so each PE has 2 pairs: 4 MAC vector operations of 8 lanes for
@@ -229,6 +288,7 @@ int main(void)
     tcase_add_test(tc, test_summary_and_quiet);
     tcase_add_test(tc, test_csv_appends_with_one_header);
     tcase_add_test(tc, test_json_replaces_atomically);
+    tcase_add_test(tc, test_json_to_fifo_and_link);
     tcase_add_test(tc, test_functional_limit_is_usage_error);
     tcase_add_test(tc, test_busy_and_useful_utilization);
     suite_add_tcase(s, tc);

@@ -3,6 +3,7 @@
 #include "testutil.h"
 
 #include <check.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,12 +14,28 @@
 #include "../sim/cli/cli.h"
 #include "../sim/config/config.h"
 
+static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* Runs the suite with TMPDIR set to a directory of its own, removed afterwards with
+ * whatever the tests (tu_tmp) and the runs they start left in it. */
 int tu_main(Suite *s)
 {
+    const char *base = getenv("TMPDIR");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/bflysim-tests-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir) || setenv("TMPDIR", dir, 1) != 0) {
+        fprintf(stderr, "cannot make a temporary directory like %s\n", dir);
+        return EXIT_FAILURE;
+    }
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }
 

@@ -342,7 +342,7 @@ static void j_pe(jw *j, const eng_pe_stats *p)
 static void j_energy(jw *j, const rep_run *r, const rep_derived *d)
 {
     j_open(j, "energy", '{');
-    j_b(j, "estimated", d->has_energy);
+    j_b(j, "priced", d->has_energy);
     if (d->has_energy) {
         const en_result *e = &d->energy;
         j_s(j, "table", r->arch->energy.table);
@@ -572,32 +572,42 @@ void rep_json(FILE *f, const rep_run *r)
 }
 
 /* Writes a document to path through a temporary file renamed into place, so that a
- * failed or interrupted write never leaves a half-written file. */
+ * failed or interrupted write never leaves a half-written file. A symbolic link keeps
+ * pointing where it did (its target is replaced), and a device or a pipe (/dev/null,
+ * /dev/stdout, a FIFO a plotter reads) is written in place: renaming over it would put a
+ * plain file in its stead. */
 static int write_atomic(const char *path, void (*fn)(FILE *, const rep_run *), const rep_run *r,
                         char *err, size_t errlen)
 {
-    size_t len = strlen(path) + 32;
+    struct stat sb;
+    char *real = lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode) ? realpath(path, NULL) : NULL;
+    const char *target = real ? real : path;
+    bool in_place = stat(target, &sb) == 0 && !S_ISREG(sb.st_mode);
+    size_t len = strlen(target) + 32;
     char *tmp = malloc(len);
-    if (!tmp)
+    int rc = UTIL_OK;
+    if (!tmp) {
+        free(real);
         return util_fail(UTIL_ERUN, err, errlen, "out of memory");
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        int e = errno;
-        free(tmp);
-        return util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
     }
-    fn(f, r);
-    bool ok = !ferror(f);
-    ok = (fclose(f) == 0) && ok;
-    if (!ok || rename(tmp, path) != 0) {
-        int e = errno;
-        remove(tmp);
-        free(tmp);
-        return util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
+    snprintf(tmp, len, "%s.tmp.%ld", target, (long)getpid());
+    FILE *f = fopen(in_place ? target : tmp, "w");
+    if (!f) {
+        rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(errno));
+    } else {
+        fn(f, r);
+        bool ok = !ferror(f);
+        ok = (fclose(f) == 0) && ok;
+        if (!ok || (!in_place && rename(tmp, target) != 0)) {
+            int e = errno;
+            if (!in_place)
+                remove(tmp);
+            rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
+        }
     }
     free(tmp);
-    return UTIL_OK;
+    free(real);
+    return rc;
 }
 
 /* The action counts in the form Accelergy reads (action_counts: version, local: a list of
@@ -639,9 +649,11 @@ static void accelergy_doc(FILE *f, const rep_run *r)
                  : us                  ? us + 1
                                        : "access");
         e[n++].count = x->count;
-        /* leakage: an idle action per cycle of the SPM and the DRAM */
+        /* leakage: an idle action per cycle of the SPM, the routers and the DRAM (the
+         * PEs' comes first, below) */
         bool last_of_part = i + 1 == d.energy.n || d.energy.act[i + 1].part != x->part;
-        if (last_of_part && (x->part == EN_SPM || x->part == EN_DRAM)) {
+        if ((last_of_part && (x->part == EN_SPM || x->part == EN_DRAM)) ||
+            (x->part == EN_NOC && strcmp(x->name, "router") == 0)) {
             e[n] = e[n - 1];
             snprintf(e[n].action, sizeof e[n].action, "idle");
             e[n++].count = (double)r->st->cycles;
