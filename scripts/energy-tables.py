@@ -57,6 +57,7 @@ for node, (f, why) in sorted(FACTORS.items(), reverse=True):
              "# scaled like dynamic energy (ASSUMPTION: a simplification; leakage grows relative",
              "# to dynamic energy at small nodes). Override any value in the arch file's energy",
              "# group or with --set arch.energy.KEY=VALUE.",
+             f"tech_nm = {node};  # the node these prices are for: an arch naming this table must say the same",
              "energy = {"]
     for key, v, scaled, src in REF:
         text = f"{v * f if scaled else v:.6g}"

@@ -270,10 +270,34 @@ START_TEST(test_errors)
     tu_expect(2, "did you mean 'arch.energy.dram_pj_per_bit'?", "-q",
               "--set=arch.energy.dram_pj_per_bt=1", arch, wl, NULL);
     tu_expect(2, "cannot read", "-q", "--set=arch.energy.table=\"energy/9nm.cfg\"", arch, wl, NULL);
-    /* an override in range takes effect */
-    tu_run(&r, "-q", "--set=arch.energy.dram_pj_per_bit=0", "--json", "/dev/null", arch, wl, NULL);
-    ck_assert_int_eq(r.status, 0);
+    /* a table for another node than the arch's: the arch's tech_nm is named */
+    tu_expect(2,
+              "--set arch.tech_nm=45: tech_nm = 45, but energy.table = \"energy/12nm.cfg\" "
+              "prices 12 nm",
+              "-q", "--set=arch.tech_nm=45", arch, wl, NULL);
+    tu_run(&r, "-q", "--set=arch.tech_nm=45", "--set=arch.energy.table=\"energy/45nm.cfg\"", arch,
+           wl, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
     tu_free(&r);
+    /* an override in range takes effect: pricing DRAM at 0 removes exactly its term */
+    char json[512];
+    tu_tmp(json, sizeof json, "override.json");
+    double dram[2], total[2];
+    for (int k = 0; k < 2; k++) {
+        const char *args[] = {"-q", "--json", json,
+                              arch, wl,       "--set=arch.energy.dram_pj_per_bit=0"};
+        tu_runv(&r, k ? 6 : 5, args);
+        ck_assert_msg(r.status == 0, "%s", r.err);
+        tu_free(&r);
+        char *j = tu_read(json, NULL);
+        dram[k] = tu_json_num(j, "\"breakdown_pj\"", "DRAM");
+        total[k] = tu_json_num(j, "\"energy\"", "total_pj");
+        free(j);
+    }
+    ck_assert(dram[0] > 0 && dram[1] == 0);
+    /* JSON numbers carry 10 significant digits: 2e6 pJ terms are within 1e-4 pJ each */
+    tu_assert_close(total[1], total[0] - dram[0], 1e-8, "total without DRAM");
+    remove(json);
     remove(tab);
 }
 END_TEST

@@ -36,6 +36,7 @@ typedef struct arch_fu {
 typedef struct arch_energy {
     bool present;                              /* the arch names an energy table */
     char table[ARCH_PATH_MAX];                 /* that table, as the arch file names it */
+    uint32_t table_nm;                         /* the node the table says it prices (0: none) */
     double lane_pj[ARCH_FU_COUNT][2];          /* one lane operation of each unit: FP16, FP32 */
     double sram_read_pj, sram_write_pj;        /* 64 bits of a 32 KiB SRAM */
     double router_pj_per_bit, link_pj_per_bit; /* per bit: a router traversed, a hop */

@@ -194,6 +194,8 @@ static const key_def energy_keys[] = {
     ENERGY_KEYS(0),
     END_KEYS};
 static const key_def energy_file_keys[] = {
+    U32("tech_nm", 0, energy.table_nm, 3, 180, NULL, "nm",
+        "technology node the table prices (checked against the arch's tech_nm)"),
     GROUP("energy", F_REQ, energy_table_keys, "energy per action and leakage"), END_KEYS};
 
 static const key_def arch_keys[] = {
@@ -1235,6 +1237,13 @@ static bool find_in_arch_dirs(const char *rel, char *path, size_t len, char *tri
     return false;
 }
 
+/* Location of a key for cross-key checks. */
+static const config_setting_t *at(const config_t *cfg, const char *path)
+{
+    const config_setting_t *s = config_lookup(cfg, path);
+    return s ? s : config_root_setting(cfg);
+}
+
 /* The energy table an arch file names (energy.table): looked up next to the arch file,
  * then in the shipped presets' directories (the source tree's and the installed arch/),
  * so that a preset copied elsewhere still finds its table. Every price and leakage is
@@ -1267,6 +1276,12 @@ static int load_energy_table(ctx *c, config_t *cfg, arch_desc *a)
     config_init(&tcfg);
     int rc = load(&tc, &tcfg, energy_file_keys, NULL, 0, a);
     config_destroy(&tcfg);
+    if (!rc && a->energy.table_nm && a->energy.table_nm != a->tech_nm)
+        rc = fail_at(c, at(cfg, "tech_nm"),
+                     "tech_nm = %u, but energy.table = \"%s\" prices %u nm (its tech_nm); name "
+                     "the table of this node (the shipped ones are energy/NODEnm.cfg) or change "
+                     "tech_nm",
+                     a->tech_nm, name, a->energy.table_nm);
     if (!rc)
         rc = validate_group(c, config_lookup(cfg, "energy"), energy_keys, a);
     a->energy.present = rc == UTIL_OK;
@@ -1281,13 +1296,6 @@ static void default_name(char *name, size_t len, const char *file)
     char *ext = strrchr(name, '.');
     if (ext && ext != name)
         *ext = '\0';
-}
-
-/* Location of a key for cross-key checks. */
-static const config_setting_t *at(const config_t *cfg, const char *path)
-{
-    const config_setting_t *s = config_lookup(cfg, path);
-    return s ? s : config_root_setting(cfg);
 }
 
 static int arch_cross_checks(const ctx *c, const config_t *cfg, const arch_desc *a)
