@@ -1,40 +1,62 @@
 #!/usr/bin/env bash
 # tests/paper-compare.sh: scripts/paper-compare.sh --quick gives a table of the right shape
 # whose figures are sane: positive, finite, the average the mean of the rows, the maximum
-# their largest, and the paper's figures printed beside them.
+# their largest, and the paper's figures printed beside them; in the closed-form mode and
+# at cycle level. Inputs that leave nothing to compare (no baseline, an arch without an
+# energy table) are errors.
 set -euo pipefail
 src="${BFLYSIM_SRCDIR:-.}"
-out="$(BFLYSIM="$PWD/bflysim" "$src/scripts/paper-compare.sh" --quick)"
-echo "$out"
+export BFLYSIM="$PWD/bflysim"
 fail() { echo "paper-compare: $*" >&2; exit 1; }
-rows="$(grep -c '^| \(hybrid-butterfly\|fabnet\)-' <<<"$out")"
-[ "$rows" = 10 ] || fail "expected 10 workload rows (2 models x 5 LRA tasks), got $rows"
-grep -q '^| \*\*average\*\* (10 workloads) |' <<<"$out" || fail "no average row"
-grep -q '^| \*\*maximum\*\* |' <<<"$out" || fail "no maximum row"
-grep -q 'up to 14.34x, 9.29x on average | 11.14x' <<<"$out" || fail "the paper's figures are missing"
-# columns 4, 5, 7, 8, 9 of a row: speedup, energy efficiency and the GPU+CPU pair
-awk -F'|' '
-function num(s) { gsub(/[ x*]/, "", s); return s + 0 }
-/^\| (hybrid-butterfly|fabnet)-/ {
-    n++
-    for (c = 3; c <= 9; c++) {
-        v = num($c)
-        if (!(v > 0) || v > 1e6) { printf "row %d column %d is not a positive finite number: %s\n", n, c, $c; bad = 1 }
-    }
-    # the accelerator time over the GPU time is the speedup (2-decimal rounding allowed)
-    if (num($4) / num($3) - num($5) > 0.006 + 0.002 * num($5) || num($5) - num($4) / num($3) > 0.006 + 0.002 * num($5)) {
-        printf "row %d: GPU ms / accelerator ms = %g, speedup column %s\n", n, num($4) / num($3), $5; bad = 1
-    }
-    for (c = 5; c <= 9; c++) { if (c == 7) continue; sum[c] += num($c); if (num($c) > max[c]) max[c] = num($c) }
+
+# refused: exit 2 with the reason, and no table
+refused() { # PHRASE ARGS...
+    local phrase="$1" err rc=0
+    shift
+    err="$("$src/scripts/paper-compare.sh" --quick "$@" 2>&1 >/dev/null)" || rc=$?
+    [ "$rc" = 2 ] || fail "$* exited $rc, not 2"
+    grep -q -- "$phrase" <<<"$err" || fail "$* did not say '$phrase': $err"
 }
-/^\| \*\*average/ { for (c = 5; c <= 9; c++) if (c != 7) avg[c] = num($c) }
-/^\| \*\*maximum/ { for (c = 5; c <= 9; c++) if (c != 7) mx[c] = num($c) }
-END {
-    for (c = 5; c <= 9; c++) {
-        if (c == 7) continue
-        if ((avg[c] - sum[c] / n) ^ 2 > (0.011) ^ 2) { printf "column %d: average %g, mean of rows %g\n", c, avg[c], sum[c] / n; bad = 1 }
-        if ((mx[c] - max[c]) ^ 2 > 1e-6) { printf "column %d: maximum %g, largest row %g\n", c, mx[c], max[c]; bad = 1 }
+refused "--baseline none leaves nothing to compare with" --baseline none
+no_table="$(mktemp "${TMPDIR:-/tmp}/bflysim-no-table-XXXXXX.cfg")"
+trap 'rm -f "$no_table"' EXIT
+sed '/^energy = {/,/^};/d' "$src/arch/mld-8x8.cfg" >"$no_table"
+grep -q '^energy' "$no_table" && fail "could not strip the energy group from mld-8x8.cfg"
+refused "has no energy table" --arch "$no_table"
+
+for mode in analytical cycle; do
+    out="$("$src/scripts/paper-compare.sh" --quick --model "$mode")"
+    echo "$out"
+    rows="$(grep -c '^| \(hybrid-butterfly\|fabnet\)-' <<<"$out")"
+    [ "$rows" = 10 ] || fail "expected 10 workload rows (2 models x 5 LRA tasks), got $rows"
+    grep -q '^| \*\*average\*\* (10 workloads) |' <<<"$out" || fail "no average row"
+    grep -q '^| \*\*maximum\*\* |' <<<"$out" || fail "no maximum row"
+    grep -q 'up to 14.34x, 9.29x on average | 11.14x' <<<"$out" || fail "the paper's figures are missing"
+    # columns 4, 5, 7, 8, 9 of a row: speedup, energy efficiency and the GPU+CPU pair
+    awk -F'|' '
+    function num(s) { gsub(/[ x*]/, "", s); return s + 0 }
+    /^\| (hybrid-butterfly|fabnet)-/ {
+        n++
+        for (c = 3; c <= 9; c++) {
+            v = num($c)
+            if (!(v > 0) || v > 1e6) { printf "row %d column %d is not a positive finite number: %s\n", n, c, $c; bad = 1 }
+        }
+        # the accelerator time over the GPU time is the speedup (2-decimal rounding allowed)
+        if (num($4) / num($3) - num($5) > 0.006 + 0.002 * num($5) || num($5) - num($4) / num($3) > 0.006 + 0.002 * num($5)) {
+            printf "row %d: GPU ms / accelerator ms = %g, speedup column %s\n", n, num($4) / num($3), $5; bad = 1
+        }
+        for (c = 5; c <= 9; c++) { if (c == 7) continue; sum[c] += num($c); if (num($c) > max[c]) max[c] = num($c) }
     }
-    exit bad
-}' <<<"$out" || fail "the table is inconsistent"
-echo "paper-compare: table shape and figures check out"
+    /^\| \*\*average/ { for (c = 5; c <= 9; c++) if (c != 7) avg[c] = num($c) }
+    /^\| \*\*maximum/ { for (c = 5; c <= 9; c++) if (c != 7) mx[c] = num($c) }
+    END {
+        for (c = 5; c <= 9; c++) {
+            if (c == 7) continue
+            if ((avg[c] - sum[c] / n) ^ 2 > (0.011) ^ 2) { printf "column %d: average %g, mean of rows %g\n", c, avg[c], sum[c] / n; bad = 1 }
+            if ((mx[c] - max[c]) ^ 2 > 1e-6) { printf "column %d: maximum %g, largest row %g\n", c, mx[c], max[c]; bad = 1 }
+        }
+        exit bad
+    }' <<<"$out" || fail "the table is inconsistent"
+    grep -q "($mode mode, sequences at 1/8 length)" <<<"$out" || fail "the title does not say $mode mode"
+done
+echo "paper-compare: table shape and figures check out in both modes; bad inputs are refused"
