@@ -179,6 +179,7 @@ START_TEST(test_calibrate_cli)
     tu_free(&again);
     ck_assert_ptr_nonnull(strstr(r.out, "calibrated by bflysim --gpu-calibrate from "));
     ck_assert_ptr_nonnull(strstr(r.out, "from the preset xavier-nx-15w)"));
+    ck_assert_ptr_nonnull(strstr(r.out, "\nname = \"xavier-nx-15w-calibrated\";\n"));
     ck_assert_ptr_null(strstr(r.out, "/arch/gpu/"));
     const char *l = strstr(r.out, "\nlaunch_us = ");
     ck_assert_ptr_nonnull(l);
@@ -188,6 +189,7 @@ START_TEST(test_calibrate_cli)
     tu_run(&r, "-b", preset, arch, wl, NULL);
     ck_assert_msg(r.status == 0, "%s", r.err);
     ck_assert_ptr_nonnull(strstr(r.out, "\nspeedup    "));
+    ck_assert_ptr_nonnull(strstr(r.out, "\nbaseline   xavier-nx-15w-calibrated (from "));
     tu_free(&r);
     remove(preset);
 }

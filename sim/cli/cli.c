@@ -487,6 +487,8 @@ static int calibrate(const options *o, FILE *out, FILE *err)
              "%s calibrated by bflysim --gpu-calibrate from %s (peaks, bandwidth and power from "
              "the preset %s)",
              base.name, o->calibrate, o->baseline);
+    /* a name of its own, so that reports and CSV rows tell it from the shipped preset */
+    snprintf(fit.name, sizeof fit.name, "%.*s-calibrated", (int)sizeof fit.name - 12, base.name);
     if ((rc = gpu_write_preset(&fit, out, note, msg, sizeof msg)))
         fprintf(err, "bflysim: --gpu-calibrate: %s\n", msg);
     return rc;

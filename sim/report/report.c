@@ -100,6 +100,16 @@ static void arch_line(FILE *f, const rep_run *r, const rep_derived *d)
             a->clock_ghz, a->tech_nm);
 }
 
+/* A summary figure to 4 significant digits, or whole when it is larger (16692, not
+ * 1.669e+04), after text and before unit. */
+static void put_fig(FILE *f, const char *text, double v, const char *unit)
+{
+    if (fabs(v) >= 1e4 && fabs(v) < 1e15)
+        fprintf(f, "%s%.0f%s", text, v, unit);
+    else
+        fprintf(f, "%s%.4g%s", text, v, unit);
+}
+
 /* The summary's energy line: total, breakdown, power, efficiency, EDP. */
 static void energy_line(FILE *f, const rep_run *r, const rep_derived *d)
 {
@@ -110,10 +120,13 @@ static void energy_line(FILE *f, const rep_run *r, const rep_derived *d)
     }
     const en_result *e = &d->energy;
     fprintf(f, "energy     %.6g uJ:", e->total_pj * 1e-6);
-    for (int p = 0; p < EN_PART_COUNT; p++)
-        fprintf(f, "%s %s %.4g", p ? "," : "", en_part_name((en_part)p), e->part_pj[p] * 1e-6);
-    fprintf(f, " uJ; %.4g W average, %.4g GOPS/W, EDP %.4g J s (table %s)\n", e->watts,
-            e->gops_per_w, e->edp_js, r->arch->energy.table);
+    for (int p = 0; p < EN_PART_COUNT; p++) {
+        fprintf(f, "%s %s", p ? "," : "", en_part_name((en_part)p));
+        put_fig(f, " ", e->part_pj[p] * 1e-6, "");
+    }
+    put_fig(f, " uJ; ", e->watts, " W average");
+    put_fig(f, ", ", e->gops_per_w, " GOPS/W");
+    fprintf(f, ", EDP %.4g J s (table %s)\n", e->edp_js, r->arch->energy.table);
 }
 
 /* The summary's baseline lines: the GPU's and GPU+CPU's time and energy for the same
@@ -124,18 +137,20 @@ static void baseline_lines(FILE *f, const rep_run *r, const rep_derived *d)
         return;
     const gpu_result *g = r->baseline;
     bool named = strcmp(r->gpu->name, r->gpu_file) == 0;
-    fprintf(f,
-            "baseline   %s (%s%s%sanalytical GPU model): GPU %.4g ms, %.4g mJ, %.4g W, %.4g "
-            "GOPS/W; GPU+CPU %.4g ms, %.4g mJ\n",
-            r->gpu->name, named ? "" : "from ", named ? "" : r->gpu_file, named ? "" : ", ",
-            g->gpu.seconds * 1e3, g->gpu.joules * 1e3, g->gpu.watts, g->gpu.gops_per_w,
-            g->coexec.seconds * 1e3, g->coexec.joules * 1e3);
-    fprintf(f, "speedup    %.4gx over the GPU, %.4gx over GPU+CPU", d->gpu.speedup,
-            d->coexec.speedup);
-    if (d->has_energy)
-        fprintf(f, "; energy efficiency %.4gx and %.4gx\n", d->gpu.energy_ratio,
-                d->coexec.energy_ratio);
-    else
+    fprintf(f, "baseline   %s (%s%s%sanalytical GPU model):", r->gpu->name, named ? "" : "from ",
+            named ? "" : r->gpu_file, named ? "" : ", ");
+    put_fig(f, " GPU ", g->gpu.seconds * 1e3, " ms");
+    put_fig(f, ", ", g->gpu.joules * 1e3, " mJ");
+    put_fig(f, ", ", g->gpu.watts, " W");
+    put_fig(f, ", ", g->gpu.gops_per_w, " GOPS/W");
+    put_fig(f, "; GPU+CPU ", g->coexec.seconds * 1e3, " ms");
+    put_fig(f, ", ", g->coexec.joules * 1e3, " mJ\n");
+    put_fig(f, "speedup    ", d->gpu.speedup, "x over the GPU");
+    put_fig(f, ", ", d->coexec.speedup, "x over GPU+CPU");
+    if (d->has_energy) {
+        put_fig(f, "; energy efficiency ", d->gpu.energy_ratio, "x");
+        put_fig(f, " and ", d->coexec.energy_ratio, "x\n");
+    } else
         fprintf(f, "; energy efficiency n/a (no energy table)\n");
 }
 
