@@ -289,6 +289,48 @@ START_TEST(test_l2_butterfly)
 }
 END_TEST
 
+/* An FFT mixer by hand: hand_gpu, FP16 (CUDA cores: 500 x 0.5 GFLOP/s; 100 x 0.5 GB/s;
+ * 5 us launch), 256 tokens of 128 features, rows padded to 128 points, the sequence to
+ * 256. Two FFTs of 5 n log2 n flops each, intermediates complex (4 bytes an element):
+ *   along each token: 256 FFTs of 128 points, 7 stages: 5 x 128 x 7 x 256 = 1146880 flops
+ *     -> 4.58752; reads 256 x 128 x 2 = 65536 B, writes the spectrum 256 x 128 x 4 =
+ *     131072 B -> 3.93216: 9.58752
+ *   along the sequence: 128 columns of 256 points, 8 stages: 1310720 flops -> 5.24288;
+ *     reads 131072 B, writes the real part 65536 B -> 3.93216: 10.24288
+ * With 4 stages a pass, each splits in two and the 131072 B of complex intermediates go
+ * through DRAM between them:
+ *   tokens: 4 stages (655360 flops -> 2.62144) moving 65536 + 131072 B -> 3.93216: 8.93216;
+ *     3 stages (491520 -> 1.96608) moving 131072 + 131072 B -> 5.24288: 10.24288
+ *   sequence: 4 stages moving 131072 + 131072 B: 10.24288; 4 stages moving 131072 + 65536
+ *     B: 8.93216 */
+START_TEST(test_fft_by_hand)
+{
+    gpu_desc g = hand_gpu();
+    wl_op op = {.kind = WL_OP_FFT_MIX,
+                .rows = 256,
+                .in = 128,
+                .out = 128,
+                .n = 256,
+                .param = 128,
+                .groups = 1};
+    static const double one_pass[] = {9.58752, 10.24288},
+                        two_passes[] = {8.93216, 10.24288, 10.24288, 8.93216};
+    for (int split = 0; split < 2; split++) {
+        g.fft_stages_per_pass = split ? 4 : 12;
+        gpu_kernel k[GPU_MAX_OP_KERNELS];
+        uint32_t n = gpu_op_kernels(&g, &op, UTIL_FP16, k);
+        const double *want = split ? two_passes : one_pass;
+        ck_assert_uint_eq(n, split ? 4 : 2);
+        for (uint32_t i = 0; i < n; i++) {
+            gpu_timing t;
+            gpu_kernel_time(&g, &k[i], &t);
+            ck_assert_int_eq(k[i].cls, GPU_FFT);
+            tu_assert_close(t.seconds * 1e6, want[i], 1e-9, "FFT pass");
+        }
+    }
+}
+END_TEST
+
 /* The butterfly-linear workload is one butterfly of log2 n passes over rows vectors. */
 START_TEST(test_butterfly_linear)
 {
@@ -682,6 +724,7 @@ int main(void)
     tcase_add_test(tc, test_tiny_kernel);
     tcase_add_test(tc, test_hand_model);
     tcase_add_test(tc, test_l2_butterfly);
+    tcase_add_test(tc, test_fft_by_hand);
     tcase_add_test(tc, test_butterfly_linear);
     tcase_add_test(tc, test_coexec);
     tcase_add_test(tc, test_calibrate_recovers);
