@@ -354,6 +354,7 @@ int main(void)
 {
     Suite *s = suite_create("energy");
     TCase *tc = tcase_create("energy");
+    tcase_set_timeout(tc, 60); /* a hang guard for loaded machines, not a speed target */
     tcase_add_test(tc, test_terms_by_hand);
     tcase_add_test(tc, test_clock_and_prices);
     tcase_add_test(tc, test_fp32_lanes);

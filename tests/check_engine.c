@@ -646,6 +646,7 @@ int main(void)
 {
     Suite *s = suite_create("engine");
     TCase *tc = tcase_create("engine");
+    tcase_set_timeout(tc, 60); /* a hang guard for loaded machines, not a speed target */
     tcase_add_test(tc, test_program_runs);
     tcase_add_test(tc, test_kernel_instructions);
     tcase_add_test(tc, test_onchip_intermediates);

@@ -130,6 +130,7 @@ int main(void)
 {
     Suite *s = suite_create("util");
     TCase *tc = tcase_create("util");
+    tcase_set_timeout(tc, 60); /* a hang guard for loaded machines, not a speed target */
     tcase_add_test(tc, test_fp16_known_values);
     tcase_add_test(tc, test_fp16_exhaustive);
     tcase_add_test(tc, test_rng);
