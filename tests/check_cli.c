@@ -1,6 +1,7 @@
 /* check_cli.c: options, exit statuses, and the JSON and CSV outputs of the command line. */
 #define _POSIX_C_SOURCE 200809L
 #include <check.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../sim/cli/cli.h"
 #include "../sim/report/report.h"
 #include "testutil.h"
 
@@ -198,7 +200,8 @@ START_TEST(test_json_to_fifo_and_link)
     ck_assert_int_eq(mkfifo(fifo, 0600), 0);
     pid_t reader = fork();
     ck_assert_int_ge(reader, 0);
-    if (reader == 0) { /* copies what comes through the FIFO */
+    if (reader == 0) { /* copies what comes through the FIFO (for 30 s at most) */
+        alarm(30);
         FILE *in = fopen(fifo, "r"), *out = fopen(copy, "w");
         int c;
         while (in && out && (c = fgetc(in)) != EOF)
@@ -207,6 +210,11 @@ START_TEST(test_json_to_fifo_and_link)
     }
     tu_result r;
     tu_run(&r, "-q", "--json", fifo, a, w, NULL);
+    /* a run that never opened the FIFO leaves the reader waiting for a writer: one
+     * that opens and closes it at once ends the copy (empty, so the test fails) */
+    int unblock = open(fifo, O_WRONLY | O_NONBLOCK);
+    if (unblock >= 0)
+        close(unblock);
     ck_assert_msg(r.status == 0, "%s", r.err);
     tu_free(&r);
     int st;
@@ -236,6 +244,38 @@ START_TEST(test_json_to_fifo_and_link)
     free(text);
     remove(link);
     remove(target);
+
+    /* a link whose target does not exist yet: the target is made, the link stays */
+    ck_assert_int_eq(symlink(target, link), 0);
+    tu_run(&r, "-q", "--json", link, a, w, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    ck_assert(lstat(link, &sb) == 0 && S_ISLNK(sb.st_mode));
+    text = tu_read(target, NULL);
+    ck_assert(text[0] == '{');
+    free(text);
+    remove(link);
+    remove(target);
+
+    /* --json /dev/stdout with the output sent to a file: the summary, then the JSON */
+    char both[512];
+    tu_tmp(both, sizeof both, "both.txt");
+    pid_t run = fork();
+    ck_assert_int_ge(run, 0);
+    if (run == 0) {
+        int fd = open(both, O_WRONLY | O_TRUNC);
+        if (fd < 0 || dup2(fd, 1) < 0)
+            _exit(9);
+        char *argv[] = {"bflysim", "--json", "/dev/stdout", a, w, NULL};
+        exit(cli_main(5, argv, stdout, stderr));
+    }
+    ck_assert_int_eq(waitpid(run, &st, 0), run);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    text = tu_read(both, NULL);
+    const char *cycles = strstr(text, "\ncycles "), *json = strstr(text, "\n{\n");
+    ck_assert(cycles && json && cycles < json && strstr(json, "\"counters\""));
+    free(text);
+    remove(both);
 }
 END_TEST
 

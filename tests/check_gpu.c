@@ -547,7 +547,8 @@ END_TEST
 
 /* Edge cases the fit must survive: a class measured only by kernels without DRAM bytes
  * (its memory factor has no row to bind, so it keeps the base's, and the compute factor is
- * still recovered), and a line of exactly 1,024 characters (the limit, newline excluded). */
+ * still recovered), and lines of exactly 1,024 characters (the limit, the line ending
+ * excluded, LF or CR LF). */
 START_TEST(test_calibrate_edges)
 {
     gpu_desc base, truth, fit;
@@ -566,6 +567,7 @@ START_TEST(test_calibrate_edges)
     char tail[128];
     int tail_len = snprintf(tail, sizeof tail, ",gemm,fp16,%.9g,0,0,%.9g,1", flops, s);
     fprintf(f, "%0*d%s\n", 1024 - tail_len, 0, tail);
+    fprintf(f, "%0*d%s\r\n", 1024 - tail_len, 0, tail); /* the same, ending in CR LF */
     fclose(f);
     ck_assert_msg(gpu_calibrate(&base, csv, &fit, err, sizeof err) == 0, "%s", err);
     tu_assert_close(fit.eff[GPU_GEMM].compute, 0.61, 0.02, "gemm compute without bytes");

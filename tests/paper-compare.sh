@@ -9,17 +9,24 @@ src="${BFLYSIM_SRCDIR:-.}"
 export BFLYSIM="$PWD/bflysim"
 fail() { echo "paper-compare: $*" >&2; exit 1; }
 
-# refused: exit 2 with the reason, and no table
+# refused: exit 2 with the reason on stderr, nothing on stdout, and after one run at
+# most (bflysim counts its runs in BFLYSIM_RUNS)
 refused() { # PHRASE ARGS...
-    local phrase="$1" err rc=0
+    local phrase="$1" out rc=0
     shift
-    err="$("$src/scripts/paper-compare.sh" --quick "$@" 2>&1 >/dev/null)" || rc=$?
+    : >"$runs"
+    out="$(BFLYSIM="$counting" "$src/scripts/paper-compare.sh" --quick "$@" 2>"$errs")" || rc=$?
     [ "$rc" = 2 ] || fail "$* exited $rc, not 2"
-    grep -q -- "$phrase" <<<"$err" || fail "$* did not say '$phrase': $err"
+    grep -q -- "$phrase" "$errs" || fail "$* did not say '$phrase': $(cat "$errs")"
+    [ -z "$out" ] || fail "$* printed to stdout: $out"
+    [ "$(wc -l <"$runs")" -le 1 ] || fail "$* ran bflysim $(wc -l <"$runs") times before refusing"
 }
+work="$(mktemp -d "${TMPDIR:-/tmp}/bflysim-paper-compare-XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+runs="$work/runs" errs="$work/errs" counting="$work/bflysim" no_table="$work/no-table.cfg"
+printf '#!/usr/bin/env bash\necho run >>"%s"\nexec "%s" "$@"\n' "$runs" "$BFLYSIM" >"$counting"
+chmod +x "$counting"
 refused "--baseline none leaves nothing to compare with" --baseline none
-no_table="$(mktemp "${TMPDIR:-/tmp}/bflysim-no-table-XXXXXX.cfg")"
-trap 'rm -f "$no_table"' EXIT
 sed '/^energy = {/,/^};/d' "$src/arch/mld-8x8.cfg" >"$no_table"
 grep -q '^energy' "$no_table" && fail "could not strip the energy group from mld-8x8.cfg"
 refused "has no energy table" --arch "$no_table"

@@ -186,7 +186,6 @@ typedef struct link_state {
     uint64_t free;
 } link_state;
 
-/* One phase of the running group: its controller state. */
 /* A transfer of the running group: its stream and its endpoints among the group's
  * instructions. */
 typedef struct group_xfer {
@@ -196,6 +195,7 @@ typedef struct group_xfer {
     uint32_t target;  /* index in its producer's target list */
 } group_xfer;
 
+/* One phase of the running group: its controller state. */
 typedef struct ctl_stream {
     const eng_phase *ph;
     uint32_t phase;                 /* number in the program */

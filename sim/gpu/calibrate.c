@@ -159,14 +159,16 @@ static int read_csv(cal_csv *c)
     if (!f)
         return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: %s", c->file,
                          strerror(errno));
-    char buf[CAL_LINE_MAX + 2];
+    char buf[CAL_LINE_MAX + 3]; /* a line, \r\n and the terminator */
     int map[C_COUNT], n_cols = 0, rc = UTIL_OK;
     unsigned line = 0;
     while (!rc && fgets(buf, sizeof buf, f)) {
         line++;
         size_t len = strlen(buf);
         if (len && buf[len - 1] == '\n')
-            len--; /* the newline is not part of the line's length */
+            len--; /* the line ending is not part of the line's length */
+        if (len && buf[len - 1] == '\r')
+            len--;
         if (len > CAL_LINE_MAX) {
             rc = bad(c, line, "line longer than %d characters", CAL_LINE_MAX);
             break;
@@ -266,7 +268,7 @@ static int too_fast(const cal_csv *c, const implied *x)
 
 /* Fits one class: rows whose launches take more than three quarters of their time carry
  * too little signal and are left out; a factor no row binds keeps the base's value or
- * the least the rows imply, whichever is larger. */
+ * the largest the rows imply (each a lower bound), whichever is larger. */
 static int fit_class(const cal_csv *c, const gpu_desc *base, gpu_desc *out, int cls,
                      double launch_s, implied *x)
 {

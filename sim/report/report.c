@@ -104,7 +104,7 @@ static void arch_line(FILE *f, const rep_run *r, const rep_derived *d)
  * 1.669e+04), after text and before unit. */
 static void put_fig(FILE *f, const char *text, double v, const char *unit)
 {
-    if (fabs(v) >= 1e4 && fabs(v) < 1e15)
+    if (fabs(v) >= 9999.5 && fabs(v) < 1e15) /* %.4g would print 9999.7 as 1e+04 */
         fprintf(f, "%s%.0f%s", text, v, unit);
     else
         fprintf(f, "%s%.4g%s", text, v, unit);
@@ -586,27 +586,78 @@ void rep_json(FILE *f, const rep_run *r)
     fputc('\n', f);
 }
 
+/* Where a symbolic link at path points (malloc'd), or NULL when path is no link: its
+ * resolved target, or for a link whose target does not exist yet, that target relative to
+ * the link's folder. */
+static char *link_target(const char *path)
+{
+    struct stat sb;
+    if (lstat(path, &sb) != 0 || !S_ISLNK(sb.st_mode))
+        return NULL;
+    char *real = realpath(path, NULL);
+    if (real)
+        return real;
+    char to[ARCH_PATH_MAX];
+    ssize_t n = readlink(path, to, sizeof to - 1);
+    if (n <= 0)
+        return NULL;
+    to[n] = '\0';
+    const char *slash = strrchr(path, '/');
+    int dir = to[0] == '/' || !slash ? 0 : (int)(slash - path + 1);
+    size_t len = (size_t)dir + (size_t)n + 1;
+    char *t = malloc(len);
+    if (t)
+        snprintf(t, len, "%.*s%s", dir, path, to);
+    return t;
+}
+
+/* How target is opened: a device or a pipe (/dev/null, a FIFO a plotter reads) in place,
+ * and the file this process's standard output or error goes to (--json /dev/stdout >
+ * out.txt) through that descriptor, sharing its offset; a rename would put a plain file
+ * in the place of either. NULL (with *in_place false) means: through a temporary file. */
+static FILE *open_in_place(const char *target, bool *in_place)
+{
+    struct stat sb, fd;
+    *in_place = false;
+    if (stat(target, &sb) != 0)
+        return NULL;
+    for (int k = 1; k <= 2; k++)
+        if (fstat(k, &fd) == 0 && fd.st_dev == sb.st_dev && fd.st_ino == sb.st_ino) {
+            *in_place = true;
+            fflush(k == 1 ? stdout : stderr); /* what was printed before comes first */
+            int d = dup(k);
+            FILE *f = d >= 0 ? fdopen(d, "w") : NULL;
+            if (!f && d >= 0)
+                close(d);
+            return f;
+        }
+    *in_place = !S_ISREG(sb.st_mode);
+    return *in_place ? fopen(target, "w") : NULL;
+}
+
 /* Writes a document to path through a temporary file renamed into place, so that a
  * failed or interrupted write never leaves a half-written file. A symbolic link keeps
- * pointing where it did (its target is replaced), and a device or a pipe (/dev/null,
- * /dev/stdout, a FIFO a plotter reads) is written in place: renaming over it would put a
- * plain file in its stead. */
+ * pointing where it did (its target is replaced); open_in_place says when a rename
+ * cannot be used. */
 static int write_atomic(const char *path, void (*fn)(FILE *, const rep_run *), const rep_run *r,
                         char *err, size_t errlen)
 {
-    struct stat sb;
-    char *real = lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode) ? realpath(path, NULL) : NULL;
+    char *real = link_target(path);
     const char *target = real ? real : path;
-    bool in_place = stat(target, &sb) == 0 && !S_ISREG(sb.st_mode);
+    bool in_place;
+    FILE *f = open_in_place(target, &in_place);
     size_t len = strlen(target) + 32;
     char *tmp = malloc(len);
     int rc = UTIL_OK;
     if (!tmp) {
+        if (f)
+            fclose(f);
         free(real);
         return util_fail(UTIL_ERUN, err, errlen, "out of memory");
     }
     snprintf(tmp, len, "%s.tmp.%ld", target, (long)getpid());
-    FILE *f = fopen(in_place ? target : tmp, "w");
+    if (!in_place)
+        f = fopen(tmp, "w");
     if (!f) {
         rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(errno));
     } else {
