@@ -257,7 +257,8 @@ START_TEST(test_json_to_fifo_and_link)
     remove(link);
     remove(target);
 
-    /* --json /dev/stdout with the output sent to a file: the summary, then the JSON */
+    /* --json and --csv /dev/stdout with the output sent to a file: the summary, then the
+     * JSON and the CSV (its header and row, as on a fresh stream) */
     char both[512];
     tu_tmp(both, sizeof both, "both.txt");
     pid_t run = fork();
@@ -266,14 +267,16 @@ START_TEST(test_json_to_fifo_and_link)
         int fd = open(both, O_WRONLY | O_TRUNC);
         if (fd < 0 || dup2(fd, 1) < 0)
             _exit(9);
-        char *argv[] = {"bflysim", "--json", "/dev/stdout", a, w, NULL};
-        exit(cli_main(5, argv, stdout, stderr));
+        char *argv[] = {"bflysim", "--json", "/dev/stdout", "--csv", "/dev/stdout", a, w, NULL};
+        exit(cli_main(7, argv, stdout, stderr));
     }
     ck_assert_int_eq(waitpid(run, &st, 0), run);
     ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     text = tu_read(both, NULL);
-    const char *cycles = strstr(text, "\ncycles "), *json = strstr(text, "\n{\n");
+    const char *cycles = strstr(text, "\ncycles "), *json = strstr(text, "\n{\n"),
+               *csv = strstr(text, "\narch,workload,");
     ck_assert(cycles && json && cycles < json && strstr(json, "\"counters\""));
+    ck_assert(csv && cycles < csv && strstr(csv, "\nmld-4x4,butterfly-linear-64,"));
     free(text);
     remove(both);
 }

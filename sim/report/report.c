@@ -611,28 +611,40 @@ static char *link_target(const char *path)
     return t;
 }
 
-/* How target is opened: a device or a pipe (/dev/null, a FIFO a plotter reads) in place,
- * and the file this process's standard output or error goes to (--json /dev/stdout >
- * out.txt) through that descriptor, sharing its offset; a rename would put a plain file
- * in the place of either. NULL (with *in_place false) means: through a temporary file. */
-static FILE *open_in_place(const char *target, bool *in_place)
+/* 1 or 2 when path is the plain file this process's standard output or error goes to
+ * (--json /dev/stdout > out.txt), else 0. Such a file is written through that descriptor,
+ * sharing its offset, after what was printed to it: a rename would replace it, and a
+ * descriptor of its own would write over the summary. */
+static int std_file(const char *path)
 {
     struct stat sb, fd;
-    *in_place = false;
-    if (stat(target, &sb) != 0)
-        return NULL;
+    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
     for (int k = 1; k <= 2; k++)
         if (fstat(k, &fd) == 0 && fd.st_dev == sb.st_dev && fd.st_ino == sb.st_ino) {
-            *in_place = true;
-            fflush(k == 1 ? stdout : stderr); /* what was printed before comes first */
-            int d = dup(k);
-            FILE *f = d >= 0 ? fdopen(d, "w") : NULL;
-            if (!f && d >= 0)
-                close(d);
-            return f;
+            fflush(k == 1 ? stdout : stderr);
+            return k;
         }
-    *in_place = !S_ISREG(sb.st_mode);
-    return *in_place ? fopen(target, "w") : NULL;
+    return 0;
+}
+
+/* How target is opened when a rename cannot be used: a device or a pipe (/dev/null, a
+ * FIFO a plotter reads) in place, standard output's or error's file through its
+ * descriptor. NULL with *in_place false means: through a temporary file. */
+static FILE *open_in_place(const char *target, bool *in_place)
+{
+    struct stat sb;
+    int k = std_file(target);
+    *in_place = k || (stat(target, &sb) == 0 && !S_ISREG(sb.st_mode));
+    if (!*in_place)
+        return NULL;
+    if (!k)
+        return fopen(target, "w");
+    int d = dup(k);
+    FILE *f = d >= 0 ? fdopen(d, "w") : NULL;
+    if (!f && d >= 0)
+        close(d);
+    return f;
 }
 
 /* Writes a document to path through a temporary file renamed into place, so that a
@@ -978,6 +990,18 @@ int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
     size_t rl = strlen(row);
     row[rl++] = '\n';
     row[rl] = '\0';
+    size_t hl = strlen(header);
+    int k = std_file(path);
+    if (k) { /* a stream of its own: the header, then the row */
+        int d = dup(k);
+        bool ok =
+            d >= 0 && write_all(d, header, hl) && write_all(d, "\n", 1) && write_all(d, row, rl);
+        int e = errno;
+        if (d >= 0)
+            close(d);
+        return ok ? UTIL_OK
+                  : util_fail(UTIL_ERUN, err, errlen, "%s: write failed: %s", path, strerror(e));
+    }
     int fd = open(path, O_RDWR | O_CREAT | O_APPEND, 0644);
     if (fd < 0)
         return util_fail(UTIL_ERUN, err, errlen, "%s: cannot open: %s", path, strerror(errno));
@@ -991,7 +1015,6 @@ int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
         rc = util_fail(UTIL_ERUN, err, errlen, "%s: %s", path, strerror(errno));
         goto out;
     }
-    size_t hl = strlen(header);
     if (sb.st_size == 0) {
         if (!write_all(fd, header, hl) || !write_all(fd, "\n", 1))
             rc = util_fail(UTIL_ERUN, err, errlen, "%s: write failed: %s", path, strerror(errno));
