@@ -712,7 +712,7 @@ int map_butterfly_search(const arch_desc *a, const wl_butterfly *b, bool functio
     uint64_t chosen_rows = 0;
     map_candidate taken;
     memset(&taken, 0, sizeof taken);
-    char scratch[256], desc[96];
+    char scratch[256], desc[MAP_CAND_DESC_MAX];
     for (uint32_t i = 0; i < 2 * n; i++) {
         const plan *pl = &plans[i / 2];
         uint64_t fit = i % 2 && i > 1 ? onchip_block_rows(a, b, pl) : 0;

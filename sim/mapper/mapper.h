@@ -58,8 +58,9 @@ double map_cost(const map_forced *how, const arch_desc *a, util_dtype t,
 
 /* A candidate mapping the search scored with the closed-form estimate (eng_estimate). */
 #define MAP_MAX_CANDIDATES 6
+#define MAP_CAND_DESC_MAX 160 /* the longest butterfly plan description is 156 bytes */
 typedef struct map_candidate {
-    char desc[96];
+    char desc[MAP_CAND_DESC_MAX];
     uint64_t cycles;        /* estimated, for the whole op */
     double cost;            /* under the objective (cycles, pJ or pJ x cycles) */
     const char *bottleneck; /* the term that set the steady-state interval */

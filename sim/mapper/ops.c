@@ -1296,7 +1296,7 @@ static int gemm_search(const arch_desc *a, const gemm_prob *g, util_dtype t, uin
         int rc = gemm_map(a, g, t, &plans[i], &w_next, false, &trial);
         if (price(a, t, io->how, rc, &trial, &cycles, &cost, &why, err, errlen))
             return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping %s", opname);
-        char desc[96];
+        char desc[MAP_CAND_DESC_MAX];
         snprintf(desc, sizeof desc, "%u chains of %u PEs, %u rows x %u columns per chain",
                  plans[i].Gc, plans[i].Lc, plans[i].mt, plans[i].nr);
         if (map_shortlist_add(&out->shortlist, cycles * groups, cost * (double)groups, why, desc,
@@ -1350,7 +1350,7 @@ static int attn_search(const arch_desc *a, const attn_prob *g, util_dtype t, uin
         int rc = attn_map(a, g, t, &plans[i], false, &trial);
         if (price(a, t, io->how, rc, &trial, &cycles, &cost, &why, err, errlen))
             return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping attention");
-        char desc[96];
+        char desc[MAP_CAND_DESC_MAX];
         snprintf(desc, sizeof desc,
                  "%u chains of %u PEs, %u rows per tag, %u keys per PE, %u "
                  "passes",
