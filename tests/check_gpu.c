@@ -673,7 +673,7 @@ END_TEST
 /* Every shipped preset in arch/gpu loads, is listed here, and is found by name. */
 START_TEST(test_presets_load)
 {
-    char dir[512], path[600], err[512];
+    char dir[512], path[512 + 256 + 2], err[512]; /* dir, /, a d_name */
     DIR *d = opendir(tu_src(dir, sizeof dir, "arch/gpu"));
     ck_assert_ptr_nonnull(d);
     size_t found = 0;
