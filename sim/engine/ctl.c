@@ -40,6 +40,12 @@ static uint64_t out_slot_addr(const eng_sim *s, const ctl_stream *c, uint32_t sl
     return c->spm_base + (uint64_t)(c->ph->in_slots + slot) * c->ph->tag_elems * s->elem_bytes;
 }
 
+/* SPM byte address of weight staging slot `slot` (0 or 1) of stream c. */
+static uint64_t stage_slot_addr(const eng_sim *s, const ctl_stream *c, uint32_t slot)
+{
+    return c->stage_base + (uint64_t)slot * c->stage_elems * s->elem_bytes;
+}
+
 uint64_t eng_out_slot_addr(const eng_sim *s, uint32_t k, uint64_t tag)
 {
     const ctl_stream *c = &s->str[k];
@@ -86,7 +92,7 @@ static void issue_weights(eng_sim *s, uint32_t k)
         d->stream = k;
         d->slot = slot;
         d->dram = eng_instr_weights(in, in->weight_addr + s->repeat * ph->weight_stride);
-        d->spm_addr = c->stage_base + (uint64_t)slot * c->stage_elems * s->elem_bytes;
+        d->spm_addr = stage_slot_addr(s, c, slot);
         d->elems = in->weight_elems;
         eng_dma_submit(s, &s->ctl_c, d);
     }
@@ -465,7 +471,7 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
         m->dst_node = in->pe;
         r->write = false;
         r->after = SPM_AFTER_CONFIG;
-        r->base = c->stage_base + (uint64_t)slot * c->stage_elems * s->elem_bytes;
+        r->base = stage_slot_addr(s, c, slot);
         r->pat = (eng_pattern){0, in->weight_elems, in->weight_elems, in->weight_elems ? 1 : 0};
         r->port = port;
         r->m = m;

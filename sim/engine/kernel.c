@@ -377,7 +377,8 @@ static int check_ring_fit(const eng_phase *f, uint32_t ph, char *err, size_t err
             if (!eng_pattern_elems(q) || eng_pattern_end(q) <= lo || q->first >= hi)
                 continue;
             uint64_t span = eng_pattern_end(q) - q->first;
-            if (q->first >= lo && q->first + span <= hi && (q->first - lo) % ring + span <= ring)
+            bool inside = eng_pattern_within(q, lo, f->fifo_elems);
+            if (inside && (q->first - lo) % ring + span <= ring)
                 continue;
             return util_fail(
                 UTIL_ERUN, err, errlen,
@@ -386,8 +387,8 @@ static int check_ring_fit(const eng_phase *f, uint32_t ph, char *err, size_t err
                 side ? ph : ph - 1, side ? "consumer" : "producer", (unsigned long long)k,
                 side ? "input" : "output", (unsigned long long)q->first,
                 (unsigned long long)(q->first + span - 1),
-                q->first >= lo && q->first + span <= hi ? "wraps around" : "lies partly outside",
-                (unsigned long long)ring, (unsigned long long)lo, (unsigned long long)(hi - 1));
+                inside ? "wraps around" : "lies partly outside", (unsigned long long)ring,
+                (unsigned long long)lo, (unsigned long long)(hi - 1));
         }
     }
     return UTIL_OK;

@@ -17,11 +17,15 @@ static uint64_t last_elem(const eng_pattern *p)
     return eng_pattern_end(p) - 1;
 }
 
+uint64_t map_tensor_end(const map_tensor *t)
+{
+    return eng_pattern_end(&(eng_pattern){t->addr, t->cols, t->stride, t->rows});
+}
+
 /* The last element of tensor t. */
 static uint64_t tensor_last(const map_tensor *t)
 {
-    eng_pattern whole = {t->addr, t->cols, t->stride, t->rows};
-    return last_elem(&whole);
+    return map_tensor_end(t) - 1;
 }
 
 /* Inclusive element ranges. */
@@ -194,7 +198,7 @@ int map_chain_programs(const arch_desc *a, const eng_program *prod, const eng_pr
     for (size_t i = fifo && ck.ring ? 0 : 3; i < sizeof tries / sizeof tries[0]; i++) {
         f->fifo_tags = tries[i];
         f->fifo_first = tries[i] ? link->addr : 0;
-        f->fifo_elems = tries[i] ? tensor_last(link) + 1 - link->addr : 0;
+        f->fifo_elems = tries[i] ? map_tensor_end(link) - link->addr : 0;
         if (eng_validate(a, &out->program, why, sizeof why) == UTIL_OK) {
             out->fifo_tags = tries[i];
             *ok = true;

@@ -174,6 +174,8 @@ void map_free(map_result *m);
 typedef struct map_tensor {
     uint64_t addr, rows, cols, stride;
 } map_tensor;
+/* One past the last element of tensor t (rows >= 1). */
+uint64_t map_tensor_end(const map_tensor *t);
 
 /* Operands of one op. Q, K, V and C are [batch*seq_len x hidden] (head h is columns
  * h*d .. h*d+d-1); S and P are [batch*heads*seq_len x seq_len] (group g = b*heads + h

@@ -611,21 +611,23 @@ static char *link_target(const char *path)
     return t;
 }
 
-/* 1 or 2 when path is the plain file this process's standard output or error goes to
- * (--json /dev/stdout > out.txt), else 0. Such a file is written through that descriptor,
- * sharing its offset, after what was printed to it: a rename would replace it, and a
- * descriptor of its own would write over the summary. */
-static int std_file(const char *path)
+/* When path is the plain file this process's standard output or error goes to
+ * (--json /dev/stdout > out.txt): a duplicate of that descriptor, its stream flushed
+ * first, so that writes share its offset and follow what was printed (a rename would
+ * replace the file, and a descriptor of its own would write over the summary). -1 when
+ * path is no such file, -2 when the duplicate fails (errno says why). */
+static int std_file_fd(const char *path)
 {
     struct stat sb, fd;
     if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
-        return 0;
+        return -1;
     for (int k = 1; k <= 2; k++)
         if (fstat(k, &fd) == 0 && fd.st_dev == sb.st_dev && fd.st_ino == sb.st_ino) {
             fflush(k == 1 ? stdout : stderr);
-            return k;
+            int d = dup(k);
+            return d >= 0 ? d : -2;
         }
-    return 0;
+    return -1;
 }
 
 /* How target is opened when a rename cannot be used: a device or a pipe (/dev/null, a
@@ -634,13 +636,12 @@ static int std_file(const char *path)
 static FILE *open_in_place(const char *target, bool *in_place)
 {
     struct stat sb;
-    int k = std_file(target);
-    *in_place = k || (stat(target, &sb) == 0 && !S_ISREG(sb.st_mode));
+    int d = std_file_fd(target);
+    *in_place = d != -1 || (stat(target, &sb) == 0 && !S_ISREG(sb.st_mode));
     if (!*in_place)
         return NULL;
-    if (!k)
+    if (d == -1)
         return fopen(target, "w");
-    int d = dup(k);
     FILE *f = d >= 0 ? fdopen(d, "w") : NULL;
     if (!f && d >= 0)
         close(d);
@@ -991,9 +992,8 @@ int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
     row[rl++] = '\n';
     row[rl] = '\0';
     size_t hl = strlen(header);
-    int k = std_file(path);
-    if (k) { /* a stream of its own: the header, then the row */
-        int d = dup(k);
+    int d = std_file_fd(path);
+    if (d != -1) { /* a stream of its own: the header, then the row */
         bool ok =
             d >= 0 && write_all(d, header, hl) && write_all(d, "\n", 1) && write_all(d, row, rl);
         int e = errno;

@@ -335,10 +335,10 @@ static bool same_tensor(const map_tensor *x, const map_tensor *y)
 static bool reads_rows_of(const map_op_io *io, const wl_op *op, const map_tensor *t)
 {
     const map_tensor *src[2] = {&io->src0, op->src1 != op->src0 ? &io->src1 : NULL};
-    uint64_t lo = t->addr, hi = t->addr + (t->rows - 1) * t->stride + t->cols;
+    uint64_t lo = t->addr, hi = map_tensor_end(t);
     for (int k = 0; k < 2; k++) {
         const map_tensor *s = src[k];
-        if (s && s->rows && s->addr < hi && lo < s->addr + (s->rows - 1) * s->stride + s->cols)
+        if (s && s->rows && s->addr < hi && lo < map_tensor_end(s))
             return true;
     }
     return false;
