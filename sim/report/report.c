@@ -659,27 +659,26 @@ static int write_atomic(const char *path, void (*fn)(FILE *, const rep_run *), c
     const char *target = real ? real : path;
     bool in_place;
     FILE *f = open_in_place(target, &in_place);
-    size_t len = strlen(target) + 32;
-    char *tmp = malloc(len);
-    int rc = UTIL_OK;
-    if (!tmp) {
-        if (f)
-            fclose(f);
-        free(real);
-        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
-    }
-    snprintf(tmp, len, "%s.tmp.%ld", target, (long)getpid());
-    if (!in_place)
+    char *tmp = NULL; /* the temporary file renamed into place, unless in place */
+    if (!in_place) {
+        size_t len = strlen(target) + 32;
+        if (!(tmp = malloc(len))) {
+            free(real);
+            return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+        }
+        snprintf(tmp, len, "%s.tmp.%ld", target, (long)getpid());
         f = fopen(tmp, "w");
+    }
+    int rc = UTIL_OK;
     if (!f) {
         rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(errno));
     } else {
         fn(f, r);
         bool ok = !ferror(f);
         ok = (fclose(f) == 0) && ok;
-        if (!ok || (!in_place && rename(tmp, target) != 0)) {
+        if (!ok || (tmp && rename(tmp, target) != 0)) {
             int e = errno;
-            if (!in_place)
+            if (tmp)
                 remove(tmp);
             rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
         }
