@@ -19,11 +19,11 @@ typedef struct prog {
     uint64_t L;
 } prog;
 
-static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out)
+static void tag_dma(const void *ctx, uint64_t tag, eng_tag_io *io)
 {
     const prog *p = ctx;
-    *in = (eng_pattern){tag * p->L, p->L, p->L, 1};
-    *out = (eng_pattern){(tag + 16) * p->L, p->L, p->L, 1};
+    eng_tag_single(io, (eng_pattern){tag * p->L, p->L, p->L, 1},
+                   (eng_pattern){(tag + 16) * p->L, p->L, p->L, 1});
 }
 
 static void build(prog *p, uint32_t L, uint32_t split, uint64_t tags)
@@ -424,11 +424,11 @@ END_TEST
  * 16 L..; the second reads those and writes 32 L... With that middle region on chip,
  * the intermediates never touch DRAM (DRAM moves exactly the first pass's input and the
  * second pass's output), the run is faster, and the values still arrive. */
-static void tag_dma_second(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out)
+static void tag_dma_second(const void *ctx, uint64_t tag, eng_tag_io *io)
 {
     const prog *p = ctx;
-    *in = (eng_pattern){(tag + 16) * p->L, p->L, p->L, 1};
-    *out = (eng_pattern){(tag + 32) * p->L, p->L, p->L, 1};
+    eng_tag_single(io, (eng_pattern){(tag + 16) * p->L, p->L, p->L, 1},
+                   (eng_pattern){(tag + 32) * p->L, p->L, p->L, 1});
 }
 
 /* Two passes of two doubling instructions over 8 tags of 16 elements: rows 0..7 -> rows
@@ -554,10 +554,11 @@ START_TEST(test_chained_phases)
 END_TEST
 
 /* Rows 16..23 in place: a tag reads and writes the same rows. */
-static void tag_dma_inplace(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out)
+static void tag_dma_inplace(const void *ctx, uint64_t tag, eng_tag_io *io)
 {
     const prog *p = ctx;
-    *in = *out = (eng_pattern){(tag + 16) * p->L, p->L, p->L, 1};
+    eng_pattern rows = {(tag + 16) * p->L, p->L, p->L, 1};
+    eng_tag_single(io, rows, rows);
 }
 
 /* A FIFO ring serves its two ends only, the producer's stores and the consumer's loads,

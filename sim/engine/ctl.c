@@ -11,6 +11,8 @@ static void free_stream(ctl_stream *c)
     free(c->in_state);
     free(c->in_reads);
     free(c->in_tag);
+    free(c->in_parts);
+    free(c->out_parts);
     free(c->out_elems);
     free(c->out_done);
     free(c->out_stored);
@@ -98,20 +100,47 @@ static void issue_weights(eng_sim *s, uint32_t k)
     }
 }
 
-/* A tag's DRAM pattern must lie inside the image and fit its SPM slot (a mapping bug
- * otherwise; functional runs would copy out of bounds). */
-static void check_tag_pattern(eng_sim *s, const ctl_stream *c, const eng_pattern *p, uint64_t tag)
+/* A tag's DRAM parts must lie inside the image and fit its SPM slot together (a mapping
+ * bug otherwise; functional runs would copy out of bounds). */
+static void check_tag_parts(eng_sim *s, const ctl_stream *c, const eng_pattern *p, uint32_t n,
+                            uint64_t tag)
 {
-    uint64_t elems = eng_pattern_elems(p);
-    if (!elems)
-        return;
-    uint64_t last = eng_pattern_end(p);
-    if (last > s->p->dram_elems || elems > c->ph->tag_elems)
+    uint64_t elems = eng_parts_elems(p, n), last = 0;
+    for (uint32_t k = 0; k < n; k++)
+        if (eng_pattern_elems(&p[k]) && eng_pattern_end(&p[k]) > last)
+            last = eng_pattern_end(&p[k]);
+    if (n > ENG_TAG_PARTS || last > s->p->dram_elems || elems > c->ph->tag_elems)
         eng_fault(s,
-                  "phase %u: tag %llu moves %llu elements up to DRAM element %llu; the image "
-                  "has %llu and the slot %u",
-                  c->phase, (unsigned long long)tag, (unsigned long long)elems,
+                  "phase %u: tag %llu moves %llu elements in %u parts up to DRAM element %llu; "
+                  "the image has %llu and the slot %u",
+                  c->phase, (unsigned long long)tag, (unsigned long long)elems, n,
                   (unsigned long long)last, (unsigned long long)s->p->dram_elems, c->ph->tag_elems);
+}
+
+/* Submits one DMA descriptor per part of a tag's side (one empty descriptor for a side
+ * without parts), packed from SPM byte address spm on; returns how many. */
+static uint32_t submit_parts(eng_sim *s, uint32_t k, enum dma_dir dir, uint32_t slot, uint64_t tag,
+                             const eng_pattern *parts, uint32_t n, uint64_t spm)
+{
+    uint32_t issued = 0;
+    for (uint32_t part = 0; part < (n ? n : 1) && !s->fault; part++) {
+        dma_desc *d = eng_dma_alloc(s);
+        if (!d) {
+            eng_oom(s);
+            break;
+        }
+        d->dir = dir;
+        d->stream = k;
+        d->slot = slot;
+        d->tag = tag;
+        d->dram = n ? parts[part] : (eng_pattern){0, 0, 0, 0};
+        d->spm_addr = spm;
+        d->elems = eng_pattern_elems(&d->dram);
+        spm += d->elems * s->elem_bytes;
+        issued++;
+        eng_dma_submit(s, &s->ctl_c, d);
+    }
+    return issued;
 }
 
 static void issue_inputs(eng_sim *s, uint32_t k)
@@ -126,24 +155,14 @@ static void issue_inputs(eng_sim *s, uint32_t k)
         if (k &&
             s->str[k - 1].stored < eng_chain_need(s->str[k - 1].ph->n_tags, ph->n_tags, c->next_in))
             return;
-        dma_desc *d = eng_dma_alloc(s);
-        if (!d) {
-            eng_oom(s);
-            return;
-        }
-        eng_pattern out;
-        d->dir = DMA_IN;
-        d->stream = k;
-        d->slot = slot;
-        d->tag = c->next_in;
-        ph->tag_dma(ph->tag_ctx, s->repeat * ph->n_tags + d->tag, &d->dram, &out);
-        check_tag_pattern(s, c, &d->dram, d->tag);
-        d->spm_addr = in_slot_addr(s, c, slot);
-        d->elems = eng_pattern_elems(&d->dram);
+        uint64_t tag = c->next_in++;
+        eng_tag_io io;
+        ph->tag_dma(ph->tag_ctx, s->repeat * ph->n_tags + tag, &io);
+        check_tag_parts(s, c, io.in, io.n_in, tag);
         c->in_state[slot] = SLOT_LOADING;
-        c->in_tag[slot] = d->tag;
-        c->next_in++;
-        eng_dma_submit(s, &s->ctl_c, d);
+        c->in_tag[slot] = tag;
+        c->in_parts[slot] =
+            submit_parts(s, k, DMA_IN, slot, tag, io.in, io.n_in, in_slot_addr(s, c, slot));
     }
 }
 
@@ -211,21 +230,12 @@ static void try_store(eng_sim *s, uint32_t k)
                 eng_chain_freed(ph->n_tags, cons->ph->n_tags, cons->fetched) + cons->ph->fifo_tags)
             return;
         c->out_done[slot] = false;
-        dma_desc *d = eng_dma_alloc(s);
-        if (!d) {
-            eng_oom(s);
-            return;
-        }
-        eng_pattern in;
-        d->dir = DMA_OUT;
-        d->stream = k;
-        d->slot = slot;
-        d->tag = c->next_store++;
-        ph->tag_dma(ph->tag_ctx, s->repeat * ph->n_tags + d->tag, &in, &d->dram);
-        check_tag_pattern(s, c, &d->dram, d->tag);
-        d->spm_addr = out_slot_addr(s, c, slot);
-        d->elems = eng_pattern_elems(&d->dram);
-        eng_dma_submit(s, &s->ctl_c, d);
+        uint64_t tag = c->next_store++;
+        eng_tag_io io;
+        ph->tag_dma(ph->tag_ctx, s->repeat * ph->n_tags + tag, &io);
+        check_tag_parts(s, c, io.out, io.n_out, tag);
+        c->out_parts[slot] =
+            submit_parts(s, k, DMA_OUT, slot, tag, io.out, io.n_out, out_slot_addr(s, c, slot));
     }
 }
 
@@ -234,6 +244,8 @@ static bool alloc_stream(ctl_stream *c, const eng_phase *ph)
     c->in_state = calloc(ph->in_slots, sizeof *c->in_state);
     c->in_reads = calloc(ph->in_slots, sizeof *c->in_reads);
     c->in_tag = calloc(ph->in_slots, sizeof *c->in_tag);
+    c->in_parts = calloc(ph->in_slots, sizeof *c->in_parts);
+    c->out_parts = calloc(ph->out_slots, sizeof *c->out_parts);
     c->out_elems = calloc(ph->out_slots, sizeof *c->out_elems);
     c->out_done = calloc(ph->out_slots, sizeof *c->out_done);
     c->out_stored = calloc(ph->out_slots, sizeof *c->out_stored);
@@ -242,7 +254,8 @@ static bool alloc_stream(ctl_stream *c, const eng_phase *ph)
     c->feed_tag = calloc(ph->n_instr + 1, sizeof *c->feed_tag);
     c->drain_instr = calloc(ph->n_instr + 1, sizeof *c->drain_instr);
     c->drain_port = calloc(ph->n_instr + 1, sizeof *c->drain_port);
-    return c->in_state && c->in_reads && c->in_tag && c->out_elems && c->out_done &&
+    return c->in_state && c->in_reads && c->in_tag && c->in_parts && c->out_parts &&
+           c->out_elems && c->out_done &&
            c->out_stored && c->feed && c->feed_credit && c->feed_tag && c->drain_instr &&
            c->drain_port;
 }
@@ -418,6 +431,8 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
     const eng_phase *ph = c->ph;
     switch (e->kind) {
     case EV_CTL_IN_READY:
+        if (--c->in_parts[e->a])
+            return; /* more parts of the tag still loading */
         c->in_state[e->a] = SLOT_READY;
         advance_fetched(s, k);
         try_feed(s, k);
@@ -447,6 +462,8 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
     }
     case EV_CTL_STORED: {
         uint32_t slot = (uint32_t)(e->b % ph->out_slots);
+        if (--c->out_parts[slot])
+            return; /* more parts of the tag still storing */
         c->out_elems[slot] = 0;
         c->out_stored[slot] = e->b;
         return_out_credits(s, c);

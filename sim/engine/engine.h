@@ -87,8 +87,20 @@ struct eng_instr {
     const void *kernel_ctx;
 };
 
-/* DRAM element addresses of one tag's input and output. */
-typedef void (*eng_tag_fn)(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out);
+/* DRAM element addresses of one tag's input and output: up to ENG_TAG_PARTS patterns each
+ * way (a fused group reads its input and a residual, or writes two tensors), packed one
+ * after another, in order, into the tag's SPM slot. Each part is its own DMA transfer,
+ * served from DRAM, the on-chip region or a FIFO ring, wherever it lies. */
+#define ENG_TAG_PARTS 4
+typedef struct eng_tag_io {
+    uint32_t n_in, n_out;
+    eng_pattern in[ENG_TAG_PARTS], out[ENG_TAG_PARTS];
+} eng_tag_io;
+typedef void (*eng_tag_fn)(const void *ctx, uint64_t tag, eng_tag_io *io);
+/* One pattern each way (what most mappings move). */
+void eng_tag_single(eng_tag_io *io, eng_pattern in, eng_pattern out);
+/* Elements of n parts. */
+uint64_t eng_parts_elems(const eng_pattern *parts, uint32_t n);
 
 /* A phase may run `repeats` times back to back, each time with every instruction's
  * weights taken `weight_stride` elements further on in DRAM (e.g. one repeat per chunk

@@ -567,40 +567,52 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     /* DRAM: a few consecutive tags of the first (up to 16) repeats stand for all: their
      * runs may straddle bursts and channels differently, and each repeat moves the runs'
      * alignment, which comes back after a few repeats; the busiest channel sets the pace */
-    eng_pattern pin, pout;
+    eng_tag_io io;
     double in_bytes = 0, out_bytes = 0, chan[64] = {0};
     uint64_t run = f->n_tags < 8 ? (f->n_tags ? f->n_tags : 1) : 8;
     uint64_t n_reps = f->repeats < 16 ? f->repeats : 16, samples = run * n_reps;
-    bool in_chip = false, out_chip = false;
+    /* parts of each side that lie on chip, and their SPM words (reads or writes of the
+     * on-chip side of the DMA) */
+    bool in_chip = true, out_chip = true;
+    uint64_t chip_elems[2] = {0, 0};
     for (uint64_t k = 0; k < samples; k++) {
         uint64_t rep = k / run;
-        f->tag_dma(f->tag_ctx, rep * f->n_tags + k % run, &pin, &pout);
-        /* an on-chip side costs its SPM banks instead (once: they stand for one tag) */
-        eng_pattern rel[2];
-        in_chip = on_chip(p, f, false, &pin, &rel[0]);
-        out_chip = on_chip(p, f, true, &pout, &rel[1]);
-        eng_pattern *side[2] = {&pin, &pout};
-        bool chip[2] = {in_chip, out_chip};
+        f->tag_dma(f->tag_ctx, rep * f->n_tags + k % run, &io);
         double *bytes[2] = {&in_bytes, &out_bytes};
         for (int d = 0; d < 2; d++) {
-            if (!chip[d])
-                *bytes[d] +=
-                    (double)bursts(a, w, side[d], chan) * a->dram.burst_bytes / (double)samples;
-            else if (k == 0)
-                bank_load(a, w, &rel[d], bank);
+            uint32_t n = d ? io.n_out : io.n_in;
+            for (uint32_t part = 0; part < n; part++) {
+                const eng_pattern *q = d ? &io.out[part] : &io.in[part];
+                /* an on-chip part costs its SPM banks instead (once: they stand for one tag) */
+                eng_pattern rel;
+                bool chip = on_chip(p, f, d, q, &rel);
+                if (!chip) {
+                    *bytes[d] +=
+                        (double)bursts(a, w, q, chan) * a->dram.burst_bytes / (double)samples;
+                    if (d)
+                        out_chip = false;
+                    else
+                        in_chip = false;
+                } else if (k == 0) {
+                    bank_load(a, w, &rel, bank);
+                    chip_elems[d] += eng_pattern_elems(q);
+                }
+            }
         }
     }
     double t_dram = max_of(chan, a->dram.channels < 64 ? a->dram.channels : 64) *
                     a->dram.burst_bytes / (bpc / a->dram.channels) / (double)samples;
-    eng_pattern whole_in = {0, eng_pattern_elems(&pin), eng_pattern_elems(&pin), 1};
-    eng_pattern whole_out = {0, eng_pattern_elems(&pout), eng_pattern_elems(&pout), 1};
+    uint64_t in_elems = eng_parts_elems(io.in, io.n_in), out_elems = eng_parts_elems(io.out, io.n_out);
+    eng_pattern whole_in = {0, in_elems, in_elems, 1};
+    eng_pattern whole_out = {0, out_elems, out_elems, 1};
     /* DMA: each side is written to (or read from) its slot, and read from (or written to)
-     * the on-chip region when it lies there instead of DRAM */
+     * the on-chip region or a ring where it lies there instead of DRAM */
     double in_words = bank_load(a, w, &whole_in, bank),
            out_words = bank_load(a, w, &whole_out, bank);
-    tag.spm_writes += in_words + (out_chip ? out_words : 0);
-    tag.spm_reads += out_words + (in_chip ? in_words : 0);
-    tag.dma_bytes = (double)(eng_pattern_elems(&pin) + eng_pattern_elems(&pout)) * w;
+    double W = a->spm.width_bytes;
+    tag.spm_writes += in_words + ceil((double)chip_elems[1] * w / W);
+    tag.spm_reads += out_words + ceil((double)chip_elems[0] * w / W);
+    tag.dma_bytes = (double)(in_elems + out_elems) * w;
     tag.dram_rd = in_bytes;
     double t_spm = max_of(bank, a->spm.banks) / a->spm.ports;
     /* the feeds of a tag queue on the banks they read: the last leaves this much later */
@@ -678,8 +690,8 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         .lat_out = lat_out,
         .in_bytes = in_bytes,
         .out_bytes = out_bytes,
-        .spm_in = ceil((double)eng_pattern_elems(&pin) * w / a->spm.width_bytes / wpc),
-        .spm_out = ceil((double)eng_pattern_elems(&pout) * w / a->spm.width_bytes / wpc),
+        .spm_in = ceil((double)in_elems * w / a->spm.width_bytes / wpc),
+        .spm_out = ceil((double)out_elems * w / a->spm.width_bytes / wpc),
         .feed_time = fmax(t_port, feed_spread),
         .feed_depth = feed_depth,
         .latency = end + t_drain,

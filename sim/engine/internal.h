@@ -213,6 +213,8 @@ typedef struct ctl_stream {
     uint32_t *in_state;   /* per input slot: 0 free, 1 loading, 2 ready, 3 feeding */
     uint32_t *in_reads;   /* feed reads outstanding per input slot */
     uint64_t *in_tag;     /* tag held by each input slot */
+    uint32_t *in_parts;   /* per input slot: DMA parts of its tag still loading */
+    uint32_t *out_parts;  /* per output slot: DMA parts of its tag still storing */
     uint64_t *out_elems;  /* per output slot: elements written */
     bool *out_done;       /* per output slot: complete, waiting for its turn */
     uint32_t *feed;       /* transfers from the SPM */

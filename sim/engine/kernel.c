@@ -245,6 +245,21 @@ uint64_t eng_pattern_elems(const eng_pattern *p)
     return p->run * p->count;
 }
 
+void eng_tag_single(eng_tag_io *io, eng_pattern in, eng_pattern out)
+{
+    io->n_in = io->n_out = 1;
+    io->in[0] = in;
+    io->out[0] = out;
+}
+
+uint64_t eng_parts_elems(const eng_pattern *parts, uint32_t n)
+{
+    uint64_t e = 0;
+    for (uint32_t k = 0; k < n; k++)
+        e += eng_pattern_elems(&parts[k]);
+    return e;
+}
+
 uint32_t eng_phase_max_weights(const eng_phase *f)
 {
     uint32_t max_w = 0;
@@ -371,24 +386,27 @@ static int check_ring_fit(const eng_phase *f, uint32_t ph, char *err, size_t err
     for (int side = 0; side < 2; side++) {
         const eng_phase *g = side ? f : f - 1;
         for (uint64_t k = 0; k < g->n_tags; k++) {
-            eng_pattern in, o;
-            g->tag_dma(g->tag_ctx, k, &in, &o);
-            const eng_pattern *q = side ? &in : &o;
-            if (!eng_pattern_elems(q) || eng_pattern_end(q) <= lo || q->first >= hi)
-                continue;
-            uint64_t span = eng_pattern_end(q) - q->first;
-            bool inside = eng_pattern_within(q, lo, f->fifo_elems);
-            if (inside && (q->first - lo) % ring + span <= ring)
-                continue;
-            return util_fail(
-                UTIL_ERUN, err, errlen,
-                "phase %u: %s tag %llu's %s (elements %llu..%llu) %s the FIFO ring of "
-                "%llu elements over elements %llu..%llu",
-                side ? ph : ph - 1, side ? "consumer" : "producer", (unsigned long long)k,
-                side ? "input" : "output", (unsigned long long)q->first,
-                (unsigned long long)(q->first + span - 1),
-                inside ? "wraps around" : "lies partly outside", (unsigned long long)ring,
-                (unsigned long long)lo, (unsigned long long)(hi - 1));
+            eng_tag_io io;
+            g->tag_dma(g->tag_ctx, k, &io);
+            uint32_t n = side ? io.n_in : io.n_out;
+            for (uint32_t part = 0; part < n; part++) {
+                const eng_pattern *q = side ? &io.in[part] : &io.out[part];
+                if (!eng_pattern_elems(q) || eng_pattern_end(q) <= lo || q->first >= hi)
+                    continue;
+                uint64_t span = eng_pattern_end(q) - q->first;
+                bool inside = eng_pattern_within(q, lo, f->fifo_elems);
+                if (inside && (q->first - lo) % ring + span <= ring)
+                    continue;
+                return util_fail(
+                    UTIL_ERUN, err, errlen,
+                    "phase %u: %s tag %llu's %s (elements %llu..%llu) %s the FIFO ring of "
+                    "%llu elements over elements %llu..%llu",
+                    side ? ph : ph - 1, side ? "consumer" : "producer", (unsigned long long)k,
+                    side ? "input" : "output", (unsigned long long)q->first,
+                    (unsigned long long)(q->first + span - 1),
+                    inside ? "wraps around" : "lies partly outside", (unsigned long long)ring,
+                    (unsigned long long)lo, (unsigned long long)(hi - 1));
+            }
         }
     }
     return UTIL_OK;

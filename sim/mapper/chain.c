@@ -67,13 +67,26 @@ static void weight_span(const eng_phase *f, const eng_instr *in, span *s)
     span_add(s, &w);
 }
 
-/* Whether any tag or weight of phase f touches elements lo .. hi. */
+/* Tag k's one input and one output pattern; false when a side has several parts (such
+ * phases are not chained here). */
+static bool tag_sides(const eng_phase *f, uint64_t k, eng_pattern *in, eng_pattern *out)
+{
+    eng_tag_io io;
+    f->tag_dma(f->tag_ctx, k, &io);
+    *in = io.in[0];
+    *out = io.out[0];
+    return io.n_in == 1 && io.n_out == 1;
+}
+
+/* Whether any tag or weight of phase f touches elements lo .. hi (or a tag's side has
+ * several parts). */
 static bool phase_touches(const eng_phase *f, uint64_t lo, uint64_t hi)
 {
     span all = {UINT64_MAX, 0};
     for (uint64_t k = 0; k < f->n_tags * f->repeats; k++) {
         eng_pattern in, o;
-        f->tag_dma(f->tag_ctx, k, &in, &o);
+        if (!tag_sides(f, k, &in, &o))
+            return true;
         span_add(&all, &in);
         span_add(&all, &o);
     }
@@ -97,12 +110,12 @@ static int check_rows(const eng_phase *fp, const eng_phase *fc, const map_tensor
     bool ok = true;
     for (uint64_t k = 0; k < P && ok; k++) {
         eng_pattern in, o;
-        fp->tag_dma(fp->tag_ctx, k, &in, &o);
+        ok = tag_sides(fp, k, &in, &o);
         span_add(&p_in, &in);
         uint64_t n = eng_pattern_elems(&o);
         /* each tag stores whole rows, the next ones in order */
         ok =
-            n && o.first >= t_lo && last_elem(&o) <= t_hi && row_of(t, o.first) == (int64_t)covered;
+            ok && n && o.first >= t_lo && last_elem(&o) <= t_hi && row_of(t, o.first) == (int64_t)covered;
         if (ok) {
             int64_t r1 = row_of(t, last_elem(&o));
             ok = n == ((uint64_t)r1 + 1 - covered) * t->cols;
@@ -124,7 +137,8 @@ static int check_rows(const eng_phase *fp, const eng_phase *fc, const map_tensor
     int64_t prev_lo = 0;
     for (uint64_t c = 0; c < C && ok; c++) {
         eng_pattern in, o;
-        fc->tag_dma(fc->tag_ctx, c, &in, &o);
+        if (!(ok = tag_sides(fc, c, &in, &o)))
+            break;
         span_add(&c_out, &o);
         if (!eng_pattern_elems(&in) || last_elem(&in) < t_lo || in.first > t_hi)
             continue;

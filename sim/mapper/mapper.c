@@ -70,19 +70,19 @@ static uint64_t vector_offset(const map_tag_layout *L, uint64_t c, uint64_t e)
     return chunk_first(L, c) + (e / L->run) * L->stride + (e % L->run);
 }
 
-static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out)
+static void tag_dma(const void *ctx, uint64_t tag, eng_tag_io *io)
 {
     const map_tag_layout *L = ctx;
     if (L->vectors) {
         uint64_t len = L->vectors * L->n, first = tag * len;
-        *in = (eng_pattern){L->in_base + first, len, len, 1};
-        *out = (eng_pattern){L->out_base + first, len, len, 1};
+        eng_tag_single(io, (eng_pattern){L->in_base + first, len, len, 1},
+                       (eng_pattern){L->out_base + first, len, len, 1});
         return;
     }
     /* tags run chunk by chunk (one phase repeat each), all vectors in each */
     uint64_t first = (tag % L->rows) * L->n + chunk_first(L, tag / L->rows);
-    *in = (eng_pattern){L->in_base + first, L->run, L->stride, L->count};
-    *out = (eng_pattern){L->out_base + first, L->run, L->stride, L->count};
+    eng_tag_single(io, (eng_pattern){L->in_base + first, L->run, L->stride, L->count},
+                   (eng_pattern){L->out_base + first, L->run, L->stride, L->count});
 }
 
 /* ---------------------------------------------------------------- choosing sizes */

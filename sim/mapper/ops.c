@@ -75,14 +75,15 @@ typedef struct tag_map {
     uint64_t out_addr, out_run, out_pitch, out_step;
 } tag_map;
 
-static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out)
+static void tag_dma(const void *ctx, uint64_t tag, eng_tag_io *io)
 {
     const tag_map *t = ctx;
     uint64_t r = tag / t->n_tags, k = tag % t->n_tags;
-    *in = (eng_pattern){t->in_addr + r * t->in_step + k * t->rows * t->in_pitch, t->in_run,
-                        t->in_pitch, t->rows};
-    *out = (eng_pattern){t->out_addr + r * t->out_step + k * t->rows * t->out_pitch, t->out_run,
-                         t->out_pitch, t->rows};
+    eng_tag_single(io,
+                   (eng_pattern){t->in_addr + r * t->in_step + k * t->rows * t->in_pitch,
+                                 t->in_run, t->in_pitch, t->rows},
+                   (eng_pattern){t->out_addr + r * t->out_step + k * t->rows * t->out_pitch,
+                                 t->out_run, t->out_pitch, t->rows});
 }
 
 typedef struct ops_priv {

@@ -241,13 +241,14 @@ static void side_dma(const tside *sd, uint64_t base, uint64_t line0, uint64_t L,
 }
 
 /* Tags run chunk by chunk (one phase repeat each), all line tags in each. */
-static void tag_dma(const void *ctx, uint64_t tag, eng_pattern *in, eng_pattern *out)
+static void tag_dma(const void *ctx, uint64_t tag, eng_tag_io *io)
 {
     const tphase *f = ctx;
     const tpass *ps = f->ps;
     uint64_t ch = tag / f->n_ltags, L = (tag % f->n_ltags) * ps->Lt;
-    side_dma(&ps->in, f->in_base, f->line0, L, ch, in);
-    side_dma(&ps->out, f->out_base, f->line0, L, ch, out);
+    io->n_in = io->n_out = 1;
+    side_dma(&ps->in, f->in_base, f->line0, L, ch, &io->in[0]);
+    side_dma(&ps->out, f->out_base, f->line0, L, ch, &io->out[0]);
 }
 
 /* The padded layout of intermediates: line after line (base set once DRAM is laid out). */
