@@ -45,12 +45,13 @@ static char *cycles_line(const char *out)
     return s;
 }
 
+/* Every op on its own (--no-fuse): the dumped per-op mapping reloads to the same run. */
 START_TEST(test_round_trip)
 {
     files f;
     setup(&f);
     tu_result a, b;
-    tu_run(&a, "--dump-mapping", f.map, f.arch, f.model, NULL);
+    tu_run(&a, "--no-fuse", "--dump-mapping", f.map, f.arch, f.model, NULL);
     ck_assert_msg(a.status == 0, "%s", a.err);
     size_t n;
     char *doc = tu_read(f.map, &n);
@@ -62,6 +63,7 @@ START_TEST(test_round_trip)
     ck_assert_ptr_nonnull(strstr(doc, "{ block = 1; op = \"mix\"; intermediates = \"spm\"; }"));
     ck_assert_ptr_nonnull(
         strstr(doc, "{ block = 1; op = \"o-proj\"; intermediates = \"spm\"; block_rows = 32; }"));
+    ck_assert_ptr_nonnull(strstr(doc, "\nfuse = \"off\";\n"));
     /* loading the dumped mapping reproduces the run exactly */
     tu_run(&b, "--mapping", f.map, f.arch, f.model, NULL);
     ck_assert_msg(b.status == 0, "%s", b.err);
@@ -91,7 +93,8 @@ START_TEST(test_chain_round_trip)
     files f;
     setup(&f);
     tu_result a, c;
-    tu_run(&a, "--functional", "--dump-mapping", f.map, f.arch, f.model, NULL);
+    /* (chains join ops mapped on their own) */
+    tu_run(&a, "--no-fuse", "--functional", "--dump-mapping", f.map, f.arch, f.model, NULL);
     ck_assert_msg(a.status == 0, "%s", a.err);
     ck_assert_ptr_nonnull(strstr(a.out, "chained with the next"));
     ck_assert_ptr_nonnull(strstr(a.out, "functional pass"));
@@ -99,7 +102,7 @@ START_TEST(test_chain_round_trip)
     char *doc = tu_read(f.map, &n);
     ck_assert_ptr_null(strstr(doc, "\nchain = "));
     reloads_same(&f, a.out);
-    tu_run(&c, "--no-chain", "--dump-mapping", f.map, f.arch, f.model, NULL);
+    tu_run(&c, "--no-fuse", "--no-chain", "--dump-mapping", f.map, f.arch, f.model, NULL);
     ck_assert_msg(c.status == 0, "%s", c.err);
     ck_assert_ptr_nonnull(strstr(c.out, "\ncycles "));
     ck_assert_ptr_null(strstr(c.out, "chained"));
@@ -147,10 +150,10 @@ START_TEST(test_transform_entry)
 {
     files f;
     setup(&f);
-    tu_write(f.map, "chain = \"off\";\nmapping = ( { block = 1; op = \"o-proj\"; "
+    tu_write(f.map, "chain = \"off\";\nfuse = \"off\";\nmapping = ( { block = 1; op = \"o-proj\"; "
                     "intermediates = \"dram\"; } );\n");
     tu_result a, b;
-    tu_run(&a, "--no-chain", f.arch, f.model, NULL);
+    tu_run(&a, "--no-chain", "--no-fuse", f.arch, f.model, NULL);
     tu_run(&b, "--mapping", f.map, "--functional", f.arch, f.model, NULL);
     ck_assert_msg(b.status == 0, "%s", b.err);
     const char *ra = strstr(a.out, "  o-proj   butterfly"),

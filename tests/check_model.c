@@ -112,7 +112,8 @@ START_TEST(test_model_set_overrides)
     tu_free(&r);
     /* the override took effect: the block now mixes with an FFT */
     char arch[512];
-    tu_run(&r, "--set=workload.blocks.0.mixer=fft", tu_src(arch, sizeof arch, ARCH), path, NULL);
+    tu_run(&r, "--no-fuse", "--set=workload.blocks.0.mixer=fft", tu_src(arch, sizeof arch, ARCH),
+           path, NULL);
     ck_assert_ptr_nonnull(strstr(r.out, "mixer fft"));
     ck_assert_ptr_nonnull(strstr(r.out, "fft-mix"));
     tu_free(&r);
@@ -411,7 +412,9 @@ START_TEST(test_functional_chained)
         model(64, 64, 4, 128, 1, WL_MIX_FFT, WL_LIN_BUTTERFLY, WL_LIN_BUTTERFLY, 1),
         model(64, 64, 4, 128, 1, WL_MIX_BUTTERFLY, WL_LIN_NONE, WL_LIN_BLOCK_BUTTERFLY, 4),
     };
-    map_forced unchained = {.chaining = MAP_CHAIN_OFF};
+    /* (chains join ops mapped on their own) */
+    map_forced per_op = {.fusing = MAP_FUSE_OFF};
+    map_forced unchained = {.chaining = MAP_CHAIN_OFF, .fusing = MAP_FUSE_OFF};
     char err[512];
     bool faster = false, ring = false;
     for (int k = 0; k < 2; k++) {
@@ -421,7 +424,7 @@ START_TEST(test_functional_chained)
             wl_desc d = shapes[m];
             snprintf(d.name, sizeof d.name, "chained %zu", m);
             run_result apart, chained;
-            functional_run(&a, arches[k], &d, NULL, &chained);
+            functional_run(&a, arches[k], &d, &per_op, &chained);
             ck_assert_msg(run_model(&a, &d, &unchained, true, false, &apart, err, sizeof err) == 0,
                           "%s", err);
             ck_assert(chained.check.max_abs_err == apart.check.max_abs_err);
@@ -457,7 +460,8 @@ START_TEST(test_functional_gelu_epilogue)
         wl_desc d = model(32, 32, 2, 96, 1, WL_MIX_FFT, WL_LIN_NONE, ffn[k], 4);
         snprintf(d.name, sizeof d.name, "gelu epilogue %d", k);
         char desc[MAP_DESC_MAX] = "";
-        functional_on(&a, "arch/mld-4x4.cfg", &d, "ffn1", desc, sizeof desc);
+        static const map_forced per_op = {.fusing = MAP_FUSE_OFF};
+        functional_forced(&a, "arch/mld-4x4.cfg", &d, &per_op, "ffn1", desc, sizeof desc);
         ck_assert_msg(strstr(desc, "GELU fused on the way out"), "%s", desc);
     }
 }
@@ -677,11 +681,12 @@ START_TEST(test_row_op_lane_ops)
     /* as the mapper chooses (the GELU fused into ffn1 here), then with the softmax and the
      * GELU named in a mapping, which keeps them apart */
     /* (each op alone: the closed forms are one op's) */
-    static map_forced alone = {.chaining = MAP_CHAIN_OFF};
+    static map_forced alone = {.chaining = MAP_CHAIN_OFF, .fusing = MAP_FUSE_OFF};
     static map_forced apart = {.n = 2,
                                .f = {{.block = 0, .op = "softmax", .where = "test"},
                                      {.block = 0, .op = "gelu", .where = "test"}},
-                               .chaining = MAP_CHAIN_OFF};
+                               .chaining = MAP_CHAIN_OFF,
+                               .fusing = MAP_FUSE_OFF};
     const map_forced *runs[2] = {&alone, &apart};
     for (int k = 0; k < 2; k++) {
         run_result r;

@@ -32,6 +32,7 @@ typedef struct options {
     bool analytical; /* --model analytical */
     bool explain;
     bool no_chain; /* --no-chain */
+    bool no_fuse;  /* --no-fuse */
     const char *mapping, *dump_mapping;
     const char *accelergy;   /* --accelergy FILE */
     map_objective objective; /* --objective */
@@ -70,6 +71,10 @@ static void usage(FILE *f)
                "      --no-chain            models: never run a consumer op beside its\n"
                "                            producer (by default the mapper does so where\n"
                "                            the estimate says it pays)\n"
+               "      --no-fuse             models: map every op on its own, never a block's\n"
+               "                            row-local ops as one pipeline of PE groups (by\n"
+               "                            default the mapper does so where the estimate\n"
+               "                            says it pays)\n"
                "  -o, --objective=WHAT      what the mapper minimises: 'latency' (default),\n"
                "                            'energy' or 'edp' (energy needs the arch's\n"
                "                            energy table)\n"
@@ -147,7 +152,8 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
                     {"-e", "--explain", false},    {"", "--mapping", true},
                     {"", "--dump-mapping", true},  {"-o", "--objective", true},
                     {"", "--accelergy", true},     {"-b", "--baseline", true},
-                    {"", "--gpu-calibrate", true}, {"", "--no-chain", false}};
+                    {"", "--gpu-calibrate", true}, {"", "--no-chain", false},
+                    {"", "--no-fuse", false}};
         int which = -1;
         for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
             if (strcmp(name, opts[k].s) == 0 || strcmp(name, opts[k].l) == 0)
@@ -257,6 +263,9 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             break;
         case 17:
             o->no_chain = true;
+            break;
+        case 18:
+            o->no_fuse = true;
             break;
         }
     }
@@ -406,12 +415,15 @@ static int load_directives(const options *o, const arch_desc *arch, map_forced *
         free(forced);
         return UTIL_ECONFIG;
     }
-    if (o->no_chain) {
+    if (o->no_chain || o->no_fuse) {
         if (!forced && !(forced = calloc(1, sizeof *forced))) {
             fprintf(err, "bflysim: out of memory\n");
             return UTIL_ERUN;
         }
-        forced->chaining = MAP_CHAIN_OFF;
+        if (o->no_chain)
+            forced->chaining = MAP_CHAIN_OFF;
+        if (o->no_fuse)
+            forced->fusing = MAP_FUSE_OFF;
     }
     if (o->objective != MAP_LATENCY) {
         if (!arch->energy.present) {

@@ -63,6 +63,7 @@ static const char *const mask_names[] = {"none", "causal", NULL};
 static const char *const init_names[] = {"random", "identity", NULL};
 static const char *const inter_names[] = {"any", "dram", "spm", NULL}; /* map_inter order */
 static const char *const chaining_names[] = {"auto", "off", NULL};     /* map_chaining order */
+static const char *const fusing_names[] = {"auto", "off", NULL};       /* map_fusing order */
 
 #define AOFF(field) offsetof(arch_desc, field)
 #define U32(nm, fl, field, lo, hi, dflt, unit, doc)                                                \
@@ -307,6 +308,20 @@ static const key_def force_keys[] = {
      "rows",
      "butterfly-linear, butterflies and FFTs: rows (lines) per block with the intermediates in "
      "the SPM (0: the most that fit)"},
+    {"fused_through", K_STR, 0, FOFF(fused_through), WL_OP_NAME_MAX, 0, 0, 0, 0, NULL, NULL,
+     NULL, NULL,
+     "fused group: the group's last op (op is its first): op .. fused_through run as one "
+     "pipeline of PE groups; its entry also takes rows_per_tag, fold, stage_pes and "
+     "stage_steps"},
+    FKEY("fold", fold, 4, "fused group: PE groups per PE, 1 or 2 (0: search)"),
+    {"stage_pes", K_U32_LIST, 0, FOFF(stage_pes), MAP_FUSE_MAX_STAGES, FOFF(n_stage_pes), 1, 4096,
+     0, NULL, NULL, "[]", NULL,
+     "fused group: each pipeline stage's PEs, in order (a run of butterfly or FFT stages: a "
+     "power of two; a norm: its row segments; a dense layer: its weight tiles); [] to search"},
+    {"stage_steps", K_U32_LIST, 0, FOFF(stage_steps), MAP_FUSE_MAX_STAGES, FOFF(n_stage_steps), 1,
+     64, 0, NULL, NULL, "[]", NULL,
+     "fused group: each pipeline stage's butterfly or FFT stages (1 for a norm or a dense "
+     "layer), beside stage_pes"},
     END_KEYS};
 
 static const key_def mapping_keys[] = {
@@ -317,6 +332,10 @@ static const key_def mapping_keys[] = {
      "\"auto\"", NULL,
      "\"auto\": run consecutive ops of a model as producer and consumer side by side where the "
      "estimate says it pays; \"off\": never (as --no-chain)"},
+    {"fuse", K_ENUM, 0, offsetof(map_forced, fusing), 0, 0, 0, 0, 0, fusing_names, NULL, "\"auto\"",
+     NULL,
+     "\"auto\": run a block's row-local ops as fused groups (one pipeline of PE groups) where "
+     "the estimate says it pays; \"off\": map every op on its own (as --no-fuse)"},
     END_KEYS};
 
 /* GPU baseline presets (arch/gpu/, docs/GPU.md). */

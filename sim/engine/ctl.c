@@ -19,6 +19,8 @@ static void free_stream(ctl_stream *c)
     free(c->feed);
     free(c->feed_credit);
     free(c->feed_tag);
+    free(c->fed_first);
+    free(c->fed_next);
     free(c->drain_instr);
     free(c->drain_port);
 }
@@ -166,49 +168,94 @@ static void issue_inputs(eng_sim *s, uint32_t k)
     }
 }
 
+/* Sends feed transfer x of tag (in slot) from the SPM to its instruction. */
+static bool issue_feed(eng_sim *s, uint32_t k, uint32_t x, uint64_t tag, uint32_t slot)
+{
+    ctl_stream *c = &s->str[k];
+    const eng_xfer *t = &c->ph->xfer[x];
+    spm_req *r = eng_spm_req_alloc(s);
+    msg *m = r ? eng_msg_alloc(s) : NULL;
+    if (!m) {
+        eng_oom(s);
+        return false;
+    }
+    m->kind = MSG_DATA;
+    m->index = c->xfer_base + x;
+    m->tag = tag;
+    m->src_node = s->n_nodes - 2 * s->a->array.rows + t->spm_port;
+    m->dst_node = c->ph->instr[t->dst_instr].pe;
+    r->write = false;
+    r->after = SPM_AFTER_FEED;
+    r->base = in_slot_addr(s, c, slot);
+    r->pat = t->spm;
+    r->port = t->spm_port;
+    r->m = m;
+    r->slot = slot;
+    r->stream = k;
+    c->in_reads[slot]++;
+    eng_spm_submit(s, &s->ctl_c, r);
+    return true;
+}
+
+/* Whether tag's input is in its slot, ready to feed. */
+static bool feedable(const ctl_stream *c, uint64_t tag)
+{
+    uint32_t slot = (uint32_t)(tag % c->ph->in_slots), st = c->in_state[slot];
+    return (st == SLOT_READY || st == SLOT_FEEDING) && c->in_tag[slot] == tag;
+}
+
+/* Feeds each instruction from its own queue (eng_phase.feed_each): it takes its part of
+ * a tag as soon as the tag is in its slot and it has a credit; next_feed is the oldest
+ * tag some instruction still waits for. */
+static void try_feed_each(eng_sim *s, uint32_t k)
+{
+    ctl_stream *c = &s->str[k];
+    const eng_phase *ph = c->ph;
+    uint64_t oldest = ph->n_tags;
+    for (uint32_t j = 0; j < c->n_fed; j++) {
+        uint32_t dst = (uint32_t)ph->xfer[c->feed[c->fed_first[j]]].dst_instr;
+        while (c->fed_next[j] < ph->n_tags && feedable(c, c->fed_next[j]) && c->feed_credit[dst]) {
+            uint64_t tag = c->fed_next[j];
+            uint32_t slot = (uint32_t)(tag % ph->in_slots);
+            c->feed_credit[dst]--;
+            c->in_state[slot] = SLOT_FEEDING;
+            for (uint32_t f = c->fed_first[j]; f < c->fed_first[j + 1]; f++)
+                if (!issue_feed(s, k, c->feed[f], tag, slot))
+                    return;
+            c->fed_next[j]++;
+        }
+        oldest = c->fed_next[j] < oldest ? c->fed_next[j] : oldest;
+    }
+    c->next_feed = oldest;
+}
+
+/* Feeds tags in order: every transfer of a tag before the next tag's first. */
 static void try_feed(eng_sim *s, uint32_t k)
 {
     ctl_stream *c = &s->str[k];
     const eng_phase *ph = c->ph;
+    if (ph->feed_each) {
+        try_feed_each(s, k);
+        return;
+    }
     while (c->next_feed < ph->n_tags) {
         uint64_t tag = c->next_feed;
         uint32_t slot = (uint32_t)(tag % ph->in_slots);
-        uint32_t st = c->in_state[slot];
-        if ((st != SLOT_READY && st != SLOT_FEEDING) || c->in_tag[slot] != tag)
+        if (!feedable(c, tag))
             return;
         c->in_state[slot] = SLOT_FEEDING;
         while (c->feed_x < c->n_feed) {
             uint32_t x = c->feed[c->feed_x];
-            const eng_xfer *t = &ph->xfer[x];
-            uint32_t dst = (uint32_t)t->dst_instr;
+            uint32_t dst = (uint32_t)ph->xfer[x].dst_instr;
             if (c->feed_tag[dst] != tag) {
                 if (c->feed_credit[dst] == 0)
                     return; /* a credit from the consumer resumes feeding */
                 c->feed_credit[dst]--;
                 c->feed_tag[dst] = tag;
             }
-            spm_req *r = eng_spm_req_alloc(s);
-            msg *m = r ? eng_msg_alloc(s) : NULL;
-            if (!m) {
-                eng_oom(s);
+            if (!issue_feed(s, k, x, tag, slot))
                 return;
-            }
-            m->kind = MSG_DATA;
-            m->index = c->xfer_base + x;
-            m->tag = tag;
-            m->src_node = s->n_nodes - 2 * s->a->array.rows + t->spm_port;
-            m->dst_node = ph->instr[dst].pe;
-            r->write = false;
-            r->after = SPM_AFTER_FEED;
-            r->base = in_slot_addr(s, c, slot);
-            r->pat = t->spm;
-            r->port = t->spm_port;
-            r->m = m;
-            r->slot = slot;
-            r->stream = k;
-            c->in_reads[slot]++;
             c->feed_x++;
-            eng_spm_submit(s, &s->ctl_c, r);
         }
         c->feed_x = 0;
         c->next_feed++;
@@ -252,11 +299,14 @@ static bool alloc_stream(ctl_stream *c, const eng_phase *ph)
     c->feed = calloc(ph->n_xfer + 1, sizeof *c->feed);
     c->feed_credit = calloc(ph->n_instr + 1, sizeof *c->feed_credit);
     c->feed_tag = calloc(ph->n_instr + 1, sizeof *c->feed_tag);
+    c->fed_first = calloc(ph->n_instr + 1, sizeof *c->fed_first);
+    c->fed_next = calloc(ph->n_instr + 1, sizeof *c->fed_next);
     c->drain_instr = calloc(ph->n_instr + 1, sizeof *c->drain_instr);
     c->drain_port = calloc(ph->n_instr + 1, sizeof *c->drain_port);
     return c->in_state && c->in_reads && c->in_tag && c->in_parts && c->out_parts &&
            c->out_elems && c->out_done &&
-           c->out_stored && c->feed && c->feed_credit && c->feed_tag && c->drain_instr &&
+           c->out_stored && c->feed && c->feed_credit && c->feed_tag && c->fed_first &&
+           c->fed_next && c->drain_instr &&
            c->drain_port;
 }
 
@@ -272,7 +322,7 @@ static uint64_t init_stream(eng_sim *s, ctl_stream *c, const eng_phase *ph, uint
         c->out_stored[j] = UINT64_MAX;
     for (uint32_t x = 0; x < ph->n_xfer; x++) {
         const eng_xfer *t = &ph->xfer[x];
-        if (t->src_instr < 0)
+        if (t->src_instr < 0 && !ph->feed_each)
             c->feed[c->n_feed++] = x;
         if (t->dst_instr >= 0)
             continue;
@@ -285,6 +335,18 @@ static uint64_t init_stream(eng_sim *s, ctl_stream *c, const eng_phase *ph, uint
             c->drain_port[c->n_drain++] = t->spm_port;
         }
     }
+    /* feed_each: the feeds grouped by instruction, in the order each first appears */
+    for (uint32_t x = 0; x < ph->n_xfer && ph->feed_each; x++) {
+        int32_t dst = ph->xfer[x].dst_instr;
+        if (ph->xfer[x].src_instr >= 0 || c->feed_tag[dst] == 0)
+            continue;
+        c->feed_tag[dst] = 0; /* seen (feed_tag is unused with feed_each) */
+        c->fed_first[c->n_fed++] = c->n_feed;
+        for (uint32_t y = x; y < ph->n_xfer; y++)
+            if (ph->xfer[y].src_instr < 0 && ph->xfer[y].dst_instr == dst)
+                c->feed[c->n_feed++] = y;
+    }
+    c->fed_first[c->n_fed] = c->n_feed;
     c->spm_base = at;
     c->stage_elems = eng_phase_max_weights(ph);
     c->stage_base = out_slot_addr(s, c, ph->out_slots);

@@ -119,6 +119,11 @@ typedef struct eng_phase {
     eng_tag_fn tag_dma;
     const void *tag_ctx;
     uint32_t out_tag_elems; /* elements a tag writes into its output slot (0: tag_elems) */
+    /* The controller feeds every instruction the phase feeds from the SPM from a queue of
+     * its own, instead of a tag's feeds all before the next tag's: an instruction deep in
+     * a tag's path (a residual add reading the input again) then holds back only the
+     * reuse of the tag's input slot, not the feeds of the first layer. */
+    bool feed_each;
     /* Chaining. A chained phase starts with the phase before it (its producer) and runs
      * beside it; a run of chained phases is a group, and the group's phases keep their own
      * tags, SPM slots and weight staging (all repeats 1, instructions of the group together
@@ -169,6 +174,13 @@ uint64_t eng_chain_need(uint64_t producer_tags, uint64_t consumer_tags, uint64_t
 /* Producer tags whose FIFO ring entries are free once the consumer has fetched its
  * first `fetched` tags: floor(fetched x P / C). */
 uint64_t eng_chain_freed(uint64_t producer_tags, uint64_t consumer_tags, uint64_t fetched);
+
+/* Cycles a vector operation of data type t keeps unit u busy (a unit narrower than the
+ * SIMD width takes several; an FP32 lane takes two FP16 lanes). */
+uint64_t eng_unit_cycles(const arch_desc *a, util_dtype t, arch_fu_kind u);
+/* The busiest unit's cycles of one firing of an instruction (its vector operations on
+ * each unit times that unit's cycles). */
+uint64_t eng_instr_busy(const arch_desc *a, util_dtype t, const eng_instr *in);
 
 /* Checks a program against the hardware: PEs exist, buffers, slots and the SPM are
  * large enough, instruction stores are not overfull, transfers are consistent. */

@@ -175,7 +175,10 @@ typedef struct est_sched {
     double in_bytes, out_bytes; /* DRAM bytes of one tag's input and output */
     double spm_in, spm_out;     /* cycles to write or read one tag in the SPM banks */
     double feed_time;           /* the feeds of one tag leave the SPM ports */
-    double feed_depth;          /* first feed -> the deepest fed instruction done, credit back */
+    double feed_depth;          /* first feed -> a fed instruction done, credit back: the
+                                 * deepest one, or with feed_each one fed as it computes */
+    double hold_depth;          /* feed_each: first feed -> the deepest fed instruction done:
+                                 * when a tag's input slot is free again */
     double latency;             /* first feed -> last result written into the SPM */
     const double *rest;         /* per instruction: its start -> the tag's last result written */
     const double *weight_dram;  /* per instruction: DRAM cycles of its weights (busiest channel) */
@@ -286,11 +289,11 @@ static double schedule(const est_sched *c, double lat)
     if (n == 0)
         return 1;
     size_t reqs = (size_t)f->n_instr + 2 * n + 1;
-    double *v = malloc(sizeof *v * (6 * n + 2 * reqs + f->n_instr));
+    double *v = malloc(sizeof *v * (7 * n + 2 * reqs + f->n_instr));
     if (!v)
         return -1;
     double *in_ready = v, *fs = v + n, *fe = v + 2 * n, *cs = v + 3 * n, *stored = v + 4 * n;
-    double *written = v + 5 * n, *ready = v + 6 * n + 2 * reqs;
+    double *written = v + 5 * n, *ready = v + 6 * n + 2 * reqs, *rel = ready + f->n_instr;
     dram_cal dram = {v + 6 * n, v + 6 * n + reqs, 0};
     /* when the last configuration, input and store were issued */
     double cfg_issue = 0, in_issue = 0, st_issue = 0;
@@ -314,6 +317,11 @@ static double schedule(const est_sched *c, double lat)
                                   fmax(fed_cfg, kf >= hold ? written[kf - hold] : 0));
                 fs[kf] = fmax(fmax(in_ready[kf], kf ? fe[kf - 1] : 0), credit);
                 fe[kf] = fs[kf] + c->feed_time;
+                /* (feed_each: the deepest fed instruction takes its part once it has
+                 * finished tag k - pe.tags, and only then is the slot free) */
+                rel[kf] = f->feed_each && kf >= tags
+                              ? fmax(fe[kf], cs[kf - tags] + c->hold_depth + c->feed_time)
+                              : fe[kf];
                 kf++, moved = true;
             }
             /* ... and it flows through the array at the pace of its busiest resource */
@@ -339,7 +347,7 @@ static double schedule(const est_sched *c, double lat)
         if (j < f->n_instr)
             t_cfg = fmax(cfg_issue, fmin(stage[0], stage[1])) + 1;
         if (ki < n && (ki < f->in_slots || kf > ki - f->in_slots))
-            t_in = fmax(in_issue, ki >= f->in_slots ? fe[ki - f->in_slots] : 0) + 1;
+            t_in = fmax(in_issue, ki >= f->in_slots ? rel[ki - f->in_slots] : 0) + 1;
         if (ko < kw)
             t_out = fmax(st_issue, written[ko] + 1) + c->spm_out + 2;
         if (t_cfg == INFINITY && t_in == INFINITY && t_out == INFINITY)
@@ -436,8 +444,43 @@ static bool on_chip(const eng_program *p, const eng_phase *f, bool out, const en
     return eng_ring_place(cons, ring, q, rel);
 }
 
+/* What the phases of a chained group use of each PE unit, link, SPM port and bank over
+ * all their tags: phases on different PEs do not add up. */
+typedef struct est_load {
+    double *pe, *link, *port, *bank;
+    size_t n_pe, n_link, n_port, n_bank;
+} est_load;
+
+static void load_free(est_load *l)
+{
+    free(l->pe), free(l->link), free(l->port), free(l->bank);
+    memset(l, 0, sizeof *l);
+}
+
+static int load_init(const arch_desc *a, est_load *l)
+{
+    memset(l, 0, sizeof *l);
+    l->n_pe = (size_t)arch_pe_count(a) * (ARCH_FU_COUNT + 1);
+    l->n_link = (size_t)arch_pe_count(a) * (4 + 4 * a->noc.n_skip + 1) + 2 * a->array.rows;
+    l->n_port = 2 * a->array.rows, l->n_bank = a->spm.banks;
+    l->pe = calloc(l->n_pe, sizeof *l->pe), l->link = calloc(l->n_link, sizeof *l->link);
+    l->port = calloc(l->n_port, sizeof *l->port), l->bank = calloc(l->n_bank, sizeof *l->bank);
+    if (l->pe && l->link && l->port && l->bank)
+        return UTIL_OK;
+    load_free(l);
+    return UTIL_ERUN;
+}
+
+/* acc[i] += times x v[i] */
+static void accumulate(double *acc, const double *v, size_t n, double times)
+{
+    for (size_t i = 0; i < n; i++)
+        acc[i] += times * v[i];
+}
+
 static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_phase *f,
-                          double *cycles, eng_phase_estimate *pe_out, est_counts *counts)
+                          double *cycles, eng_phase_estimate *pe_out, est_counts *counts,
+                          est_load *acc)
 {
     util_dtype t = p->dtype;
     mesh m = {a, arch_pe_count(a), 4 + 4 * a->noc.n_skip + 1, 0, 0};
@@ -539,6 +582,17 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     /* An instruction fed from the SPM returns the credit for tag t + pe.tags when it has
      * finished tag t (back: the credit's way to the port; -1 when not fed from the SPM);
      * feed_depth is how far into a tag's latency the controller must still feed it. */
+    /* (feed_each: an instruction is fed as soon as it has a free slot, so only its own
+     * credit loop throttles its feed, and a tag enters once the instructions fed at its
+     * start are configured; one deep in the tag's path (its feed waits there for its other
+     * inputs) still holds the tag's input slot) */
+    double *own = fed_at;
+    memset(own, 0, (f->n_instr + 1) * sizeof *own);
+    for (uint32_t x = 0; x < f->n_xfer; x++) {
+        const eng_xfer *tx = &f->xfer[x];
+        if (tx->src_instr < 0 && tx->dst_instr >= 0)
+            own[tx->dst_instr] = fmax(own[tx->dst_instr], xlat[x]);
+    }
     for (uint32_t i = 0; i < ni; i++)
         back[i] = -1, up[i] = 0;
     for (uint32_t x = 0; x < f->n_xfer; x++) {
@@ -548,11 +602,20 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         uint32_t i = (uint32_t)tx->dst_instr;
         double way =
             1 + hops_between(&m, f->instr[i].pe, m.routers + tx->spm_port) * a->noc.hop_latency;
-        back[i] = fmax(back[i], way), up[i] = 1;
+        back[i] = fmax(back[i], way);
+        up[i] = !f->feed_each || ready[i] <= own[i] + itime[i];
     }
+    double hold_depth = 0;
     for (uint32_t i = 0; i < ni; i++)
         if (back[i] >= 0)
-            feed_depth = fmax(feed_depth, ready[i] + back[i]);
+            hold_depth = fmax(hold_depth, ready[i] + back[i]);
+    feed_depth = hold_depth;
+    if (f->feed_each) {
+        feed_depth = 0;
+        for (uint32_t i = 0; i < ni; i++)
+            if (back[i] >= 0)
+                feed_depth = fmax(feed_depth, own[i] + itime[i] + back[i]);
+    }
     double t_pe = 0, t_link = 0, t_port = 0;
     for (uint32_t pe = 0; pe < m.routers; pe++) {
         for (uint32_t u = 0; u <= ARCH_FU_COUNT; u++) {
@@ -637,7 +700,11 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     }
     double t_out =
         (feed_spread + drain_loop + out_bytes / bpc + lat_out + ENG_EST_HANDOFFS) / f->out_slots;
-    double t_in = (lat_in + in_bytes / bpc + t_port + ENG_EST_HANDOFFS) / f->in_slots;
+    /* (feed_each: a slot is held until the deepest fed instruction, which took tag k -
+     * pe.tags when that entered, has finished it: in_slots + pe.tags tags per loop) */
+    double t_in = f->feed_each ? (lat_in + in_bytes / bpc + t_port + ENG_EST_HANDOFFS + hold_depth) /
+                                     (f->in_slots + a->pe.tags)
+                               : (lat_in + in_bytes / bpc + t_port + ENG_EST_HANDOFFS) / f->in_slots;
     double interval = fmax(fmax(fmax(t_pe, t_link), fmax(t_port, t_spm)),
                            fmax(fmax(t_dram, t_feed), fmax(t_out, t_in)));
     double t_drain = 0, wpc = (double)a->spm.banks * a->spm.ports;
@@ -694,6 +761,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         .spm_out = ceil((double)out_elems * w / a->spm.width_bytes / wpc),
         .feed_time = fmax(t_port, feed_spread),
         .feed_depth = feed_depth,
+        .hold_depth = hold_depth,
         .latency = end + t_drain,
         .rest = rest,
         .weight_dram = wdram,
@@ -724,6 +792,13 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         all_bytes += (double)f->instr[i].weight_elems * w;
     pe_out->read_bytes = in_bytes * runs + (double)f->repeats * all_bytes;
     pe_out->write_bytes = out_bytes * runs;
+    if (acc) {
+        double tags = (double)f->n_tags * (double)f->repeats;
+        accumulate(acc->pe, busy, acc->n_pe, tags);
+        accumulate(acc->link, load, acc->n_link, tags);
+        accumulate(acc->port, port_inj, acc->n_port, tags);
+        accumulate(acc->bank, bank, acc->n_bank, tags / a->spm.ports);
+    }
     count_phase(a, p, f, &m, load, &tag, counts);
     {
         pe_out->interval = interval;
@@ -790,16 +865,18 @@ static double group_config(const group_member *m, uint32_t n, uint32_t k)
     return c * fmax(1, load);
 }
 
-/* The cycles of a group of n members. */
-static double group_cycles(const group_member *m, uint32_t n)
+/* The cycles of a group of n members, whose loads on each PE unit, link, port and bank
+ * over all their tags are in acc. */
+static double group_cycles(const group_member *m, uint32_t n, const est_load *acc)
 {
     if (n == 1)
         return m[0].cycles;
-    double start = 0, end = 0, iv = 0, first = 0, sum[RES_COUNT] = {0};
+    double start = 0, end = 0, iv = 0, first = 0, sum[RES_COUNT] = {0}, share = 0;
     for (uint32_t k = 0; k < n; k++) {
         const group_member *c = &m[k];
-        /* sum[RES_DRAM] is so far the producers' DRAM time */
-        double ready = group_config(m, n, k) + fmin(sum[RES_DRAM], c->cfg);
+        /* sum[RES_DRAM] is so far the producers' DRAM time, and share the part of their
+         * time they keep it busy: the weights configuring meanwhile queue behind that */
+        double ready = group_config(m, n, k) + fmin(sum[RES_DRAM], c->cfg * fmin(1, share));
         double tags = (double)c->tags, s = ready, e;
         if (k == 0) {
             first = ready;
@@ -815,7 +892,11 @@ static double group_cycles(const group_member *m, uint32_t n)
         iv = tags > 1 ? (e - s - c->tag_time) / (tags - 1) : 0;
         for (int r = 0; r < RES_COUNT; r++)
             sum[r] += c->busy[r];
+        share += c->cycles > 0 ? c->busy[RES_DRAM] / c->cycles : 0;
     }
+    /* the busiest of each resource over the phases together (the DRAM is one) */
+    sum[RES_PE] = max_of(acc->pe, acc->n_pe), sum[RES_LINK] = max_of(acc->link, acc->n_link);
+    sum[RES_PORT] = max_of(acc->port, acc->n_port), sum[RES_SPM] = max_of(acc->bank, acc->n_bank);
     const group_member *last = &m[n - 1];
     double drain = fmax(0, last->tag_time - last->iv);
     return fmax(end, first + max_of(sum, RES_COUNT) + drain);
@@ -830,13 +911,25 @@ int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *p
     group_member *m = malloc((p->n_phases + 1) * sizeof *m);
     if (!m)
         return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
+    est_load acc;
+    if (load_init(a, &acc)) {
+        free(m);
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
+    }
     for (uint32_t i = 0, len; i < p->n_phases; i += len) {
         len = eng_group_len(p, i);
+        if (len > 1) {
+            memset(acc.pe, 0, acc.n_pe * sizeof *acc.pe);
+            memset(acc.link, 0, acc.n_link * sizeof *acc.link);
+            memset(acc.port, 0, acc.n_port * sizeof *acc.port);
+            memset(acc.bank, 0, acc.n_bank * sizeof *acc.bank);
+        }
         for (uint32_t k = 0; k < len; k++) {
             eng_phase_estimate pe;
             double cy;
-            if (estimate_phase(a, p, &p->phases[i + k], &cy, &pe, &c)) {
+            if (estimate_phase(a, p, &p->phases[i + k], &cy, &pe, &c, len > 1 ? &acc : NULL)) {
                 free(m);
+                load_free(&acc);
                 return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
             }
             if (phases)
@@ -844,8 +937,9 @@ int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *p
             ops += pe.lane_ops, rd += pe.read_bytes, wr += pe.write_bytes;
             m[k] = group_member_of(&p->phases[i + k], &pe);
         }
-        cycles += group_cycles(m, len);
+        cycles += group_cycles(m, len, &acc);
     }
+    load_free(&acc);
     free(m);
     memset(total, 0, sizeof *total);
     total->cycles = (uint64_t)llround(cycles);

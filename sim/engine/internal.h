@@ -19,6 +19,7 @@ static inline uint64_t eng_fu_interval(const arch_desc *a, util_dtype t, uint32_
 
 typedef struct ev {
     uint64_t time;
+    uint32_t to;    /* the component it is for */
     uint64_t order; /* source component << 40 | the source's post count */
     uint32_t kind;
     uint32_t a;
@@ -33,6 +34,24 @@ typedef struct evheap {
     ev *v;
     size_t n, cap;
 } evheap;
+
+/* One cycle's events from head on, in (component, post order) order once sorted. */
+typedef struct evslot {
+    ev *v;
+    uint32_t head, n, cap;
+    bool sorted;
+} evslot;
+
+/* eng_run's queue: a timing wheel of ENG_WHEEL cycles from `base` (the events are near
+ * the present: a cycle's slot is found in O(1), its events appended and sorted once when
+ * its cycle comes), and a heap for the few further away. */
+#define ENG_WHEEL 4096
+typedef struct evwheel {
+    evslot *slot;
+    uint64_t base; /* the slots hold cycles base .. base + ENG_WHEEL - 1 */
+    size_t n;      /* events in the slots */
+    evheap far;
+} evwheel;
 
 enum ev_kind {
     EV_CTL_PHASE,       /* start the next group of phases */
@@ -221,6 +240,9 @@ typedef struct ctl_stream {
     uint32_t n_feed;
     uint32_t *feed_credit; /* per instruction: credits for SPM feeds */
     uint64_t *feed_tag;    /* per instruction: last tag a credit was taken for */
+    uint32_t n_fed;        /* feed_each: instructions fed from the SPM */
+    uint32_t *fed_first;   /* feed_each: each one's feeds start at feed[fed_first[j]] */
+    uint64_t *fed_next;    /* feed_each: the next tag each one takes */
     uint32_t *drain_instr; /* instructions writing into output slots */
     uint32_t *drain_port;  /* and the SPM port each writes through */
     uint32_t n_drain;
@@ -247,13 +269,13 @@ struct eng_sim {
     comp ctl_c, dma_c, dram_c, spm_c, noc_c;
     pe_state *pes;
 
-    /* scheduler: (time, component) min-heap */
-    uint64_t *sched_t;
-    uint32_t *sched_c;
-    size_t sched_n, sched_cap;
+    /* eng_run: every event in one queue, ordered by (time, component, post order): the
+     * order in which stepping the components one at a time handles them (the inboxes
+     * serve eng_sim_step instead) */
+    evwheel queue;
+    bool one_queue;
 
     pool msgs, spm_reqs, dma_descs;
-    bool own_sched; /* eng_run drives the scheduler heap */
 
     /* the running group: phases phase .. phase + n_streams - 1, one stream each */
     uint32_t phase;

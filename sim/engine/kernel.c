@@ -8,9 +8,15 @@
 
 /* ---------------------------------------------------------------- heaps */
 
+/* (time, component, post order): within one component's inbox the component is the same,
+ * so this is also each inbox's (time, post order). */
 static bool ev_less(const ev *x, const ev *y)
 {
-    return x->time < y->time || (x->time == y->time && x->order < y->order);
+    if (x->time != y->time)
+        return x->time < y->time;
+    if (x->to != y->to)
+        return x->to < y->to;
+    return x->order < y->order;
 }
 
 static bool heap_push(evheap *h, const ev *e)
@@ -52,63 +58,90 @@ static void heap_pop(evheap *h, ev *out)
         h->v[i] = last;
 }
 
-static bool sched_less(const eng_sim *s, size_t i, size_t j)
-{
-    return s->sched_t[i] < s->sched_t[j] ||
-           (s->sched_t[i] == s->sched_t[j] && s->sched_c[i] < s->sched_c[j]);
-}
+/* ---------------------------------------------------------------- the wheel */
 
-static void sched_swap(eng_sim *s, size_t i, size_t j)
+/* Sorts a slot's events from head on (a cycle holds a few: insertion). */
+static void slot_sort(evslot *sl)
 {
-    uint64_t t = s->sched_t[i];
-    uint32_t c = s->sched_c[i];
-    s->sched_t[i] = s->sched_t[j];
-    s->sched_c[i] = s->sched_c[j];
-    s->sched_t[j] = t;
-    s->sched_c[j] = c;
-}
-
-static void sched_push(eng_sim *s, uint64_t t, uint32_t c)
-{
-    if (s->sched_n == s->sched_cap) {
-        size_t cap = s->sched_cap ? s->sched_cap * 2 : 64;
-        uint64_t *nt = realloc(s->sched_t, cap * sizeof *nt);
-        if (nt)
-            s->sched_t = nt;
-        uint32_t *nc = nt ? realloc(s->sched_c, cap * sizeof *nc) : NULL;
-        if (!nc) {
-            eng_oom(s);
-            return;
+    for (uint32_t i = sl->head + 1; i < sl->n; i++) {
+        ev e = sl->v[i];
+        uint32_t j = i;
+        while (j > sl->head && ev_less(&e, &sl->v[j - 1])) {
+            sl->v[j] = sl->v[j - 1];
+            j--;
         }
-        s->sched_c = nc;
-        s->sched_cap = cap;
+        sl->v[j] = e;
     }
-    size_t i = s->sched_n++;
-    s->sched_t[i] = t;
-    s->sched_c[i] = c;
-    while (i > 0 && sched_less(s, i, (i - 1) / 2)) {
-        sched_swap(s, i, (i - 1) / 2);
-        i = (i - 1) / 2;
+    sl->sorted = true;
+}
+
+/* Adds an event to its cycle's slot: appended, or, into the slot being worked through
+ * (current: an event for the present), put in its place among those left. */
+static bool slot_insert(evslot *sl, const ev *e, bool current)
+{
+    if (sl->n == sl->cap) {
+        uint32_t cap = sl->cap ? 2 * sl->cap : 16;
+        ev *v = realloc(sl->v, cap * sizeof *v);
+        if (!v)
+            return false;
+        sl->v = v, sl->cap = cap;
+    }
+    uint32_t i = sl->n++;
+    sl->sorted = current && sl->sorted;
+    while (sl->sorted && i > sl->head && ev_less(e, &sl->v[i - 1])) {
+        sl->v[i] = sl->v[i - 1];
+        i--;
+    }
+    sl->v[i] = *e;
+    return true;
+}
+
+static bool wheel_push(evwheel *w, const ev *e)
+{
+    if (e->time >= w->base + ENG_WHEEL)
+        return heap_push(&w->far, e);
+    w->n++;
+    return slot_insert(&w->slot[e->time & (ENG_WHEEL - 1)], e, e->time == w->base);
+}
+
+/* Takes the earliest event; false when there is none (or memory ran out moving far
+ * events in: *oom). */
+static bool wheel_pop(evwheel *w, ev *out, bool *oom)
+{
+    for (;;) {
+        evslot *sl = &w->slot[w->base & (ENG_WHEEL - 1)];
+        if (sl->head < sl->n) {
+            if (!sl->sorted)
+                slot_sort(sl);
+            *out = sl->v[sl->head++];
+            if (sl->head == sl->n)
+                sl->head = sl->n = 0, sl->sorted = false;
+            w->n--;
+            return true;
+        }
+        if (!w->n && !w->far.n)
+            return false;
+        /* the next cycle, or straight to the first far event when the slots are empty */
+        w->base = w->n ? w->base + 1 : w->far.v[0].time;
+        while (w->far.n && w->far.v[0].time < w->base + ENG_WHEEL) {
+            ev e;
+            heap_pop(&w->far, &e);
+            w->n++;
+            if (!slot_insert(&w->slot[e.time & (ENG_WHEEL - 1)], &e, e.time == w->base)) {
+                *oom = true;
+                return false;
+            }
+        }
     }
 }
 
-static void sched_pop(eng_sim *s)
+static void wheel_free(evwheel *w)
 {
-    s->sched_n--;
-    s->sched_t[0] = s->sched_t[s->sched_n];
-    s->sched_c[0] = s->sched_c[s->sched_n];
-    size_t i = 0;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < s->sched_n && sched_less(s, l, m))
-            m = l;
-        if (r < s->sched_n && sched_less(s, r, m))
-            m = r;
-        if (m == i)
-            break;
-        sched_swap(s, i, m);
-        i = m;
-    }
+    for (uint32_t i = 0; w->slot && i < ENG_WHEEL; i++)
+        free(w->slot[i].v);
+    free(w->slot);
+    free(w->far.v);
+    memset(w, 0, sizeof *w);
 }
 
 /* ---------------------------------------------------------------- posting */
@@ -123,14 +156,10 @@ static void post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind,
                   from->id, to->id, (unsigned long long)time);
         time = s->now + 1;
     }
-    ev e = {time, ((uint64_t)from->id << 40) | from->posts++, kind, a, b, p, s->epoch, stream};
-    bool first = to->inbox.n == 0 || ev_less(&e, &to->inbox.v[0]);
-    if (!heap_push(&to->inbox, &e)) {
+    ev e = {time, to->id, ((uint64_t)from->id << 40) | from->posts++, kind, a, b, p, s->epoch,
+            stream};
+    if (!(s->one_queue ? wheel_push(&s->queue, &e) : heap_push(&to->inbox, &e)))
         eng_oom(s);
-        return;
-    }
-    if (first && s->own_sched)
-        sched_push(s, time, to->id);
 }
 
 void eng_post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind, uint32_t a,
@@ -243,6 +272,21 @@ uint32_t eng_spm_port_near(const arch_desc *a, uint32_t pe)
 uint64_t eng_pattern_elems(const eng_pattern *p)
 {
     return p->run * p->count;
+}
+
+uint64_t eng_unit_cycles(const arch_desc *a, util_dtype t, arch_fu_kind u)
+{
+    return eng_fu_interval(a, t, arch_lanes(a, t), u);
+}
+
+uint64_t eng_instr_busy(const arch_desc *a, util_dtype t, const eng_instr *in)
+{
+    uint64_t busy = 0;
+    for (uint32_t u = 0; u < ARCH_FU_COUNT; u++) {
+        uint64_t b = (uint64_t)in->vec_ops[u] * eng_unit_cycles(a, t, (arch_fu_kind)u);
+        busy = b > busy ? b : busy;
+    }
+    return busy;
 }
 
 void eng_tag_single(eng_tag_io *io, eng_pattern in, eng_pattern out)
@@ -682,6 +726,32 @@ uint64_t eng_sim_next(const eng_sim *s, uint32_t c)
     return k->inbox.n ? k->inbox.v[0].time : UINT64_MAX;
 }
 
+/* Hands event e to component k. */
+static void dispatch(eng_sim *s, comp *k, const ev *e)
+{
+    s->st.events++;
+    switch (k->kind) {
+    case COMP_CTL:
+        eng_ctl_handle(s, e);
+        break;
+    case COMP_DMA:
+        eng_dma_handle(s, e);
+        break;
+    case COMP_DRAM:
+        eng_dram_handle(s, e);
+        break;
+    case COMP_SPM:
+        eng_spm_handle(s, e);
+        break;
+    case COMP_NOC:
+        eng_noc_handle(s, e);
+        break;
+    case COMP_PE:
+        eng_pe_handle(s, &s->pes[k->index], e);
+        break;
+    }
+}
+
 void eng_sim_step(eng_sim *s, uint32_t c, uint64_t now)
 {
     comp *k = s->comps[c];
@@ -689,27 +759,7 @@ void eng_sim_step(eng_sim *s, uint32_t c, uint64_t now)
     while (k->inbox.n && k->inbox.v[0].time == now && !s->fault) {
         ev e;
         heap_pop(&k->inbox, &e);
-        s->st.events++;
-        switch (k->kind) {
-        case COMP_CTL:
-            eng_ctl_handle(s, &e);
-            break;
-        case COMP_DMA:
-            eng_dma_handle(s, &e);
-            break;
-        case COMP_DRAM:
-            eng_dram_handle(s, &e);
-            break;
-        case COMP_SPM:
-            eng_spm_handle(s, &e);
-            break;
-        case COMP_NOC:
-            eng_noc_handle(s, &e);
-            break;
-        case COMP_PE:
-            eng_pe_handle(s, &s->pes[k->index], &e);
-            break;
-        }
+        dispatch(s, k, &e);
     }
 }
 
@@ -768,8 +818,7 @@ void eng_sim_destroy(eng_sim *s)
     eng_pool_destroy(&s->dma_descs);
     free(s->pes);
     free(s->comps);
-    free(s->sched_t);
-    free(s->sched_c);
+    wheel_free(&s->queue);
     free(s->dram_free);
     free(s->bank_free);
     free(s->bank_count);
@@ -788,20 +837,27 @@ int eng_run(const arch_desc *a, const eng_program *p, float *image, eng_stats *s
     int rc = eng_sim_create(a, p, image, &s, err, errlen);
     if (rc)
         return rc;
-    s->own_sched = true;
-    for (uint32_t c = 0; c < s->n_comps; c++)
-        if (s->comps[c]->inbox.n)
-            sched_push(s, eng_sim_next(s, c), c);
-    while (s->sched_n && !s->fault && !s->done) {
-        uint64_t t = s->sched_t[0];
-        uint32_t c = s->sched_c[0];
-        sched_pop(s);
-        if (eng_sim_next(s, c) != t)
-            continue; /* stale: the component already ran at t or has earlier work */
-        eng_sim_step(s, c, t);
-        if (s->comps[c]->inbox.n)
-            sched_push(s, eng_sim_next(s, c), c);
+    /* one queue: the events posted at creation first move into it */
+    s->one_queue = true;
+    s->queue.slot = calloc(ENG_WHEEL, sizeof *s->queue.slot);
+    if (!s->queue.slot)
+        eng_oom(s);
+    for (uint32_t c = 0; c < s->n_comps && !s->fault; c++) {
+        ev e;
+        while (s->comps[c]->inbox.n && !s->fault) {
+            heap_pop(&s->comps[c]->inbox, &e);
+            if (!wheel_push(&s->queue, &e))
+                eng_oom(s);
+        }
     }
+    bool oom = false;
+    ev e;
+    while (!s->fault && !s->done && wheel_pop(&s->queue, &e, &oom)) {
+        s->now = e.time;
+        dispatch(s, s->comps[e.to], &e);
+    }
+    if (oom)
+        eng_oom(s);
     rc = eng_sim_finish(s, stats, err, errlen);
     eng_sim_destroy(s);
     return rc;

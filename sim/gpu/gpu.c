@@ -239,14 +239,21 @@ uint32_t gpu_op_kernels(const gpu_desc *g, const wl_op *op, util_dtype t,
         return add_bfly(g, k, vec, 1.0, util_log2(op->n), 3 * n * in * (double)op->groups,
                         (double)op->groups * n * in * e, 2 * n * e, in * e);
     case WL_OP_FFT_MIX:
-    case WL_OP_FFT_COMPRESS: { /* a real row in, its complex spectrum out, per token; then
-                                * along the sequence per feature column, the real part out */
-        bool mix = op->kind == WL_OP_FFT_MIX;
-        uint64_t nh = mix ? op->param : wl_pow2_ceil(op->in), pts = mix ? op->n : op->param;
+    case WL_OP_FFT_COMPRESS:
+    case WL_OP_FFT_HIDDEN:
+    case WL_OP_FFT_SEQ: { /* a real row in, its complex spectrum out, per token; then along
+                           * the sequence per feature column, the real part out (the split
+                           * halves are one of the two) */
+        bool mix = op->kind == WL_OP_FFT_MIX, hidden = op->kind == WL_OP_FFT_HIDDEN;
+        uint64_t nh = hidden ? op->n : mix ? op->param : wl_pow2_ceil(op->in);
+        uint64_t pts = mix ? op->n : op->param;
         double cols = (double)op->groups * in;
-        uint32_t m = add_fft(g, k, 0, t, T, util_log2(nh), T * in * e, T * (double)nh * 2 * e);
-        return add_fft(g, k, m, t, cols * n / (double)pts, util_log2(pts), cols * n * 2 * e,
-                       T * in * e);
+        uint32_t m = op->kind == WL_OP_FFT_SEQ ? 0
+                                                : add_fft(g, k, 0, t, T, util_log2(nh), T * in * e,
+                                                          T * (double)nh * 2 * e);
+        return hidden ? m
+                      : add_fft(g, k, m, t, cols * n / (double)pts, util_log2(pts),
+                                cols * n * 2 * e, T * in * e);
     }
     case WL_OP_SCORES:
         return add_scores(k, 0, t, (double)op->groups, n, n, (double)op->d);

@@ -27,7 +27,65 @@ void map_transform_write_weights(const map_op_result *m, const wl_op *op, const 
  * Shared by the GELU row op and the GELU epilogue of dense and butterfly ops. */
 void map_gelu(float *v, uint64_t n, util_dtype t);
 void map_gelu_cost(uint64_t rows, uint64_t len, uint32_t lanes, eng_instr *in);
+
+/* Kernel context of a row op's instruction (ops.c), shared with the fused groups' norms. */
+typedef struct map_row_ictx {
+    uint32_t mt, len; /* rows per tag; segment length (reducers: segments) */
+    uint64_t row_len; /* elements of a whole row (layernorm) */
+} map_row_ictx;
+/* Layernorm kernels on segments: the reducer's buffer holds each segment's (sum, sum of
+ * squares) per row, segment-major, and then (mean, 1/sqrt(var + eps)) per row; the apply
+ * step's holds the segment's mt rows, then the row statistics, with weights gamma then
+ * beta of the segment. */
+void map_ln_reduce(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag, float *buf,
+                   const float *w, util_dtype t);
+void map_ln_apply(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag, float *buf,
+                  const float *w, util_dtype t);
 void map_transform_free(map_op_result *m);
+
+/* The stages of the transforms (transform.c), shared with the fused groups (fuse.c). A
+ * stage pairs units of u elements whose index in a vector of N units differs in one bit:
+ * real butterflies (u = 1, weights a b c d per pair), block butterflies (u = B, four
+ * B x B tiles per pair) and radix-2 FFT stages (u = 2 for re, im; twiddle re, im). */
+typedef enum { MAP_ST_RBFLY, MAP_ST_BLOCK, MAP_ST_FFT } map_stage_kind;
+/* Block-butterfly tiles up to this size: the kernel keeps a pair's inputs on its stack. */
+#define MAP_MAX_TILE 256
+/* Vector bit of stage s: butterflies go up from bit 0 (ref_butterfly's order); FFTs are
+ * decimation in frequency, from the top bit down (natural input, bit-reversed output). */
+uint32_t map_stage_bit(map_stage_kind kind, uint32_t stages, uint32_t s);
+/* One pair of units x0, x1 through a stage with the pair's weights w, in place, each
+ * result rounded once to t (products and sums in double: a wide accumulator). */
+void map_pair_apply(map_stage_kind kind, uint32_t u, float *x0, float *x1, const float *w,
+                    util_dtype t);
+/* The weights (wpp of them) of the pair whose lower unit is j0 at stage s of a transform
+ * of N units: the op's weights w (wl_op_weights order), or the FFT's twiddles. */
+void map_pair_weights(map_stage_kind kind, uint64_t N, uint32_t stages, uint64_t wpp, uint32_t s,
+                      uint64_t j0, const float *w, util_dtype dt, float *dst);
+/* Vector operations and useful lane operations of one stage on m unit pairs, added to in
+ * (a real pair is mul, mac, mul, mac per element; a complex pair a + b and a - b on the
+ * adder and (a - b) w on the MAC; a tile pair four B x B matrix-vector products). */
+void map_stage_cost(map_stage_kind kind, uint64_t u, uint64_t m, uint32_t lanes, eng_instr *in);
+
+/* Every array a mapping's program points to, kept in one list and freed together. */
+typedef struct map_store {
+    void **ptrs;
+    size_t n, cap;
+} map_store;
+/* count zeroed objects of size bytes owned by st, or NULL when memory runs out. */
+void *map_keep(map_store *st, size_t count, size_t size);
+void map_store_free(map_store *st);
+
+/* An element's position in a tag's SPM slot and in a PE's operand buffer. */
+typedef struct map_pospair {
+    uint64_t pos;
+    uint32_t local;
+} map_pospair;
+/* qsort order: ascending slot position. */
+int map_cmp_pospair(const void *x, const void *y);
+/* The longest strided pattern of slot positions that pp[i..] (ascending) starts with:
+ * runs of consecutive positions, equally long and equally far apart. Returns the index
+ * after it; *p gets it. */
+size_t map_pattern_run(const map_pospair *pp, size_t n, size_t i, eng_pattern *p);
 
 /* The term that bounds a phase's steady-state interval, for --explain. */
 const char *map_bottleneck(const eng_phase_estimate *e);
@@ -58,7 +116,11 @@ enum {
     MAP_KEY_STAGES_PER_PASS = 1u << 6,
     MAP_KEY_PIPELINES = 1u << 7,
     MAP_KEY_INTERMEDIATES = 1u << 8,
-    MAP_KEY_BLOCK_ROWS = 1u << 9
+    MAP_KEY_BLOCK_ROWS = 1u << 9,
+    MAP_KEY_FUSED_THROUGH = 1u << 10,
+    MAP_KEY_FOLD = 1u << 11,
+    MAP_KEY_STAGE_PES = 1u << 12,
+    MAP_KEY_STAGE_STEPS = 1u << 13
 };
 /* The keys entry f sets, as "layer_pes = 4, intermediates = \"spm\"" (in key order). */
 void map_force_describe(const map_force *f, char *buf, size_t len);

@@ -19,6 +19,7 @@
  * stages_per_pass, intermediates and block_rows. Zero (MAP_INTER_ANY) leaves a value to
  * the search. */
 #define MAP_MAX_FORCED 256
+#define MAP_FUSE_MAX_STAGES 48
 /* Where the intermediates between passes lie (ANY: the search decides). */
 typedef enum { MAP_INTER_ANY = 0, MAP_INTER_DRAM, MAP_INTER_SPM } map_inter;
 typedef struct map_force {
@@ -29,7 +30,12 @@ typedef struct map_force {
     uint32_t layer_pes, pipelines, stages_per_pass;
     map_inter intermediates;
     uint64_t block_rows; /* rows (lines) per block when the intermediates stay on chip */
-    char where[96];      /* "FILE:LINE" of the entry, for messages */
+    /* a fused group from op through fused_through: rows_per_tag, fold, and each pipeline
+     * stage's PEs and butterfly or FFT stages (1 for a norm or a dense layer) */
+    char fused_through[WL_OP_NAME_MAX];
+    uint32_t fold, n_stage_pes, n_stage_steps;
+    uint32_t stage_pes[MAP_FUSE_MAX_STAGES], stage_steps[MAP_FUSE_MAX_STAGES];
+    char where[96]; /* "FILE:LINE" of the entry, for messages */
 } map_force;
 
 /* What the mapper minimises when it chooses between mappings (--objective): estimated
@@ -40,6 +46,9 @@ typedef enum { MAP_LATENCY = 0, MAP_ENERGY, MAP_EDP } map_objective;
 /* Whether a model's consecutive ops may run as producer and consumer side by side:
  * where the estimate says it pays (the default), or never (--no-chain). */
 typedef enum { MAP_CHAIN_AUTO = 0, MAP_CHAIN_OFF } map_chaining;
+/* Whether a block's row-local ops may run as fused groups (where the estimate says it
+ * pays: the default), or every op on its own (--no-fuse). */
+typedef enum { MAP_FUSE_AUTO = 0, MAP_FUSE_OFF } map_fusing;
 typedef double (*map_energy_fn)(const arch_desc *a, util_dtype t, const eng_stats *counts);
 
 /* The user's mapping directives: the entries of a --mapping file and the objective. */
@@ -49,6 +58,7 @@ typedef struct map_forced {
     map_objective objective;
     map_energy_fn energy;  /* required unless the objective is latency */
     map_chaining chaining; /* chain consecutive ops of a model where it pays, or not */
+    map_fusing fusing;     /* fused groups of a block's row-local ops where they pay, or not */
 } map_forced;
 
 /* The cost of an estimate of a program in data type t on a under the directives'
@@ -239,5 +249,66 @@ int map_chain_programs(const arch_desc *a, const eng_program *prod, const eng_pr
                        const map_tensor *link, bool fifo, map_chain *out, bool *ok, char *err,
                        size_t errlen);
 void map_chain_free(map_chain *c);
+
+/* ---------------------------------------------------------------- fused groups
+ *
+ * The multilayer dataflow across a block's layers: consecutive row-local ops (linear
+ * layers of any structure, residual adds, layernorms, a Fourier mixer's hidden FFT) run
+ * as one pipeline. Every op becomes a layer of PE groups (a butterfly or FFT as runs of
+ * stages, each run on its own PEs with an all-to-all exchange between runs; an add and
+ * the layernorm after it as row segments with a reducer; a dense layer as a grid of
+ * weight tiles), sized so that every PE's busiest unit takes about the same cycles per
+ * tag. A tag of rows enters the first layer from the SPM and flows layer to layer over
+ * the NoC; weights stay in the PE buffers. A tensor a later layer reads again (a
+ * residual) cuts the pipeline into segments, each one engine phase, chained through an
+ * SPM ring that holds the tensor as long as the later layer needs it. docs/MODEL.md,
+ * "Fused groups". */
+
+#define MAP_FUSE_MAX_OPS 12
+
+/* A member op of a group: the op, its tensors, and whether a later op (or block) reads
+ * its output, which is then written to dst (else it never leaves the chip). A GELU op is
+ * fused into the linear op before it, an add into the layernorm after it. */
+typedef struct map_fuse_op {
+    wl_op op;
+    map_tensor src0, src1, dst;
+    bool gelu_out; /* a linear op that applies the GELU after it (map_op_io.gelu_out) */
+    bool live_out;
+} map_fuse_op;
+
+/* A pipeline stage (a run of butterfly or FFT stages, a norm, a dense layer), for
+ * --explain, reports and mapping files. */
+typedef struct map_fuse_stage {
+    char what[40];     /* "ffn1 stages 0-7", "add2+ln2" */
+    uint32_t segment;  /* the phase it runs in */
+    uint32_t pes;      /* its PEs (a norm's reducer shares one) */
+    uint32_t steps;    /* its butterfly or FFT stages (1 for a norm or a dense layer) */
+    double tag_cycles; /* its busiest PE's busiest unit, per tag */
+} map_fuse_stage;
+
+typedef struct map_fuse_result {
+    char desc[MAP_DESC_MAX];
+    uint32_t rows_per_tag, segments, fold;
+    uint32_t n_stages, bottleneck; /* stage[bottleneck] has the most cycles per tag */
+    map_fuse_stage stage[MAP_FUSE_MAX_STAGES];
+    map_shortlist shortlist;
+    eng_program program;
+    uint64_t dram_end; /* first element above its weights and ring tensors */
+    void *priv;
+} map_fuse_result;
+
+/* Maps ops[0..n) (consecutive ops of one block) as one fused group whose weights and ring
+ * tensors go above free_addr. *ok is false, with nothing to free, when no plan fits the
+ * array (a layer's weights do not fit its PEs, an op that is not row-local). A mapping
+ * file's entry (force, NULL: searched) fixes what it sets of rows_per_tag, fold and the
+ * stages (stage_pes with stage_steps), and then a plan that does not fit is an error
+ * (UTIL_ECONFIG) naming the entry's FILE:LINE. */
+int map_fuse(const arch_desc *a, const wl_desc *d, const map_fuse_op *ops, uint32_t n,
+             uint64_t free_addr, const map_forced *how, const map_force *force, bool functional,
+             map_fuse_result *out, bool *ok, char *err, size_t errlen);
+/* Writes member op k's weights w (wl_op_weights order; the FFT twiddles are written even
+ * when w is NULL) into the image in the mapped layout. */
+void map_fuse_write_weights(const map_fuse_result *m, uint32_t k, const float *w, float *image);
+void map_fuse_free(map_fuse_result *m);
 
 #endif

@@ -8,41 +8,10 @@
 
 #include "internal.h"
 
-/* ---------------------------------------------------------------- storage
- *
- * A mapping owns every array its program points to; they are kept in one list and
- * freed together. */
-
-typedef struct store {
-    void **ptrs;
-    size_t n;
-} store;
-
-static void *keep(store *st, size_t count, size_t size)
-{
-    void *p = calloc(count ? count : 1, size);
-    void **grow = p ? realloc(st->ptrs, (st->n + 1) * sizeof *grow) : NULL;
-    if (!grow) {
-        free(p);
-        return NULL;
-    }
-    st->ptrs = grow;
-    st->ptrs[st->n++] = p;
-    return p;
-}
-
-static void store_free(store *st)
-{
-    for (size_t i = 0; i < st->n; i++)
-        free(st->ptrs[i]);
-    free(st->ptrs);
-    memset(st, 0, sizeof *st);
-}
-
 /* Positions off, off+1, ... (functional transfers into or out of part of a buffer). */
-static const uint32_t *run_pos(store *st, uint32_t off, uint32_t n)
+static const uint32_t *run_pos(map_store *st, uint32_t off, uint32_t n)
 {
-    uint32_t *p = keep(st, n, sizeof *p);
+    uint32_t *p = map_keep(st, n, sizeof *p);
     if (p)
         for (uint32_t j = 0; j < n; j++)
             p[j] = off + j;
@@ -87,7 +56,7 @@ static void tag_dma(const void *ctx, uint64_t tag, eng_tag_io *io)
 }
 
 typedef struct ops_priv {
-    store st;
+    map_store st;
     eng_phase *phases;
     uint32_t n_phases;
     size_t cap_phases;
@@ -100,11 +69,11 @@ typedef struct phase_build {
     uint32_t n_ins, n_x, cap_ins, cap_x;
 } phase_build;
 
-static int pb_init(phase_build *b, store *st, uint32_t cap_ins, uint32_t cap_x)
+static int pb_init(phase_build *b, map_store *st, uint32_t cap_ins, uint32_t cap_x)
 {
     memset(b, 0, sizeof *b);
-    b->ins = keep(st, cap_ins, sizeof *b->ins);
-    b->x = keep(st, cap_x, sizeof *b->x);
+    b->ins = map_keep(st, cap_ins, sizeof *b->ins);
+    b->x = map_keep(st, cap_x, sizeof *b->x);
     b->cap_ins = cap_ins;
     b->cap_x = cap_x;
     return b->ins && b->x ? UTIL_OK : UTIL_ERUN;
@@ -261,7 +230,7 @@ static int gemm_phase(const arch_desc *a, const gemm_prob *g, util_dtype t, cons
     phase_build b;
     if (pb_init(&b, &p->st, chains * Lc, chains * (2 * Lc)))
         return UTIL_ERUN;
-    tag_map *tm = keep(&p->st, 1, sizeof *tm);
+    tag_map *tm = map_keep(&p->st, 1, sizeof *tm);
     if (!tm)
         return UTIL_ERUN;
     *tm = (tag_map){.n_tags = n_tags,
@@ -283,7 +252,7 @@ static int gemm_phase(const arch_desc *a, const gemm_prob *g, util_dtype t, cons
             uint32_t kci = (uint32_t)(g->K - k0 < kc ? g->K - k0 : kc);
             int32_t me = (int32_t)b.n_ins;
             eng_instr *in = &b.ins[b.n_ins++];
-            gemm_ictx *ic = keep(&p->st, 1, sizeof *ic);
+            gemm_ictx *ic = map_keep(&p->st, 1, sizeof *ic);
             if (!ic)
                 return UTIL_ERUN;
             *ic = (gemm_ictx){mt,          kci,
@@ -408,16 +377,12 @@ static void gemm_write_weights(const ops_priv *p, uint64_t N, const float *w, fl
  * accumulate in FP32 (ASSUMPTION: the PE keeps reduction partials at full width);
  * every element result is rounded to the data type. */
 
-typedef struct row_ictx {
-    uint32_t mt, len; /* rows per tag; segment length (reducers: segments) */
-    uint64_t row_len; /* elements of a whole row (layernorm) */
-} row_ictx;
 
 #define ROW_KERNEL_BEGIN(fn)                                                                       \
     static void fn(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,            \
                    float *buf, const float *w, util_dtype t)                                       \
     {                                                                                              \
-        const row_ictx *c = ctx;                                                                   \
+        const map_row_ictx *c = ctx;                                                                   \
         uint32_t mt = c->mt, L = c->len;                                                           \
         float *aux = buf + (size_t)mt * L;                                                         \
         (void)in, (void)repeat, (void)tag, (void)w, (void)t, (void)aux;                            \
@@ -525,7 +490,7 @@ typedef enum { RED_MAX, RED_RCP_SUM, RED_MOMENTS } red_kind;
 
 /* Merges the segments' (max, sum) pairs of a two-pass softmax: M = max m_i,
  * L = sum l_i exp(m_i - M); writes M and 1/L (both go to DRAM: rounded). */
-static void reduce_online_stats(const row_ictx *c, float *buf, util_dtype t)
+static void reduce_online_stats(const map_row_ictx *c, float *buf, util_dtype t)
 {
     uint32_t mt = c->mt, S = c->len;
     float *out = buf + (size_t)S * mt * 2;
@@ -544,7 +509,7 @@ static void reduce_online_stats(const row_ictx *c, float *buf, util_dtype t)
     }
 }
 
-static void reduce(const row_ictx *c, red_kind k, float *buf)
+static void reduce(const map_row_ictx *c, red_kind k, float *buf)
 {
     uint32_t mt = c->mt, S = c->len, width = k == RED_MOMENTS ? 2 : 1;
     float *out = buf + (size_t)S * mt * width;
@@ -582,6 +547,18 @@ REDUCER(reduce_max, RED_MAX)
 REDUCER(reduce_rcp_sum, RED_RCP_SUM)
 REDUCER(reduce_moments, RED_MOMENTS)
 
+void map_ln_apply(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag, float *buf,
+                  const float *w, util_dtype t)
+{
+    ln_apply(ctx, in, repeat, tag, buf, w, t);
+}
+
+void map_ln_reduce(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag, float *buf,
+                   const float *w, util_dtype t)
+{
+    reduce_moments(ctx, in, repeat, tag, buf, w, t);
+}
+
 static void reduce_online(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,
                           float *buf, const float *w, util_dtype t)
 {
@@ -590,13 +567,13 @@ static void reduce_online(const void *ctx, const eng_instr *in, uint64_t repeat,
 }
 
 /* Adds an instruction; NULL when the phase is full. */
-static eng_instr *row_instr(phase_build *b, store *st, uint32_t pe, eng_kernel_fn fn, uint32_t mt,
+static eng_instr *row_instr(phase_build *b, map_store *st, uint32_t pe, eng_kernel_fn fn, uint32_t mt,
                             uint32_t len, uint64_t row_len, uint32_t local)
 {
-    row_ictx *c = keep(st, 1, sizeof *c);
+    map_row_ictx *c = map_keep(st, 1, sizeof *c);
     if (!c || b->n_ins >= b->cap_ins)
         return NULL;
-    *c = (row_ictx){mt, len, row_len};
+    *c = (map_row_ictx){mt, len, row_len};
     eng_instr *in = &b->ins[b->n_ins++];
     *in = (eng_instr){
         .pe = pe, .op = ENG_OP_KERNEL, .local_elems = local, .kernel = fn, .kernel_ctx = c};
@@ -604,7 +581,7 @@ static eng_instr *row_instr(phase_build *b, store *st, uint32_t pe, eng_kernel_f
 }
 
 /* A transfer between instructions with its functional positions. */
-static int row_link(phase_build *b, store *st, bool functional, int32_t src, uint32_t src_off,
+static int row_link(phase_build *b, map_store *st, bool functional, int32_t src, uint32_t src_off,
                     int32_t dst, uint32_t dst_off, uint32_t elems)
 {
     eng_xfer *x = pb_xfer(b, src, dst, elems);
@@ -698,7 +675,7 @@ static bool row_choose(const arch_desc *a, row_kind k, uint64_t len, uint64_t ro
 }
 
 /* The instruction of step st of segment i (L elements of mt rows), with its units. */
-static eng_instr *row_step_instr(phase_build *b, store *st, row_kind k, uint32_t step, uint32_t pe,
+static eng_instr *row_step_instr(phase_build *b, map_store *st, row_kind k, uint32_t step, uint32_t pe,
                                  uint32_t mt, uint32_t L, uint64_t len, uint32_t lanes)
 {
     uint32_t v = mt * vecs(L, lanes);
@@ -740,7 +717,7 @@ static eng_instr *row_step_instr(phase_build *b, store *st, row_kind k, uint32_t
 }
 
 /* Reducer rd of a chain of S segments on PE pe, with its units. */
-static eng_instr *row_reducer_instr(phase_build *b, store *st, row_kind k, uint32_t rd, uint32_t pe,
+static eng_instr *row_reducer_instr(phase_build *b, map_store *st, row_kind k, uint32_t rd, uint32_t pe,
                                     uint32_t mt, uint32_t S, uint64_t len, uint32_t lanes)
 {
     uint32_t vr = vecs(mt, lanes), combine = S > 1 ? S - 1 : 1;
@@ -788,7 +765,7 @@ static int row_phase(const arch_desc *a, row_kind k, const map_op_io *io, util_d
     phase_build b;
     if (pb_init(&b, &p->st, chains * (S * steps + reds), chains * S * (2 * steps + 4 * reds + 2)))
         return UTIL_ERUN;
-    tag_map *tm = keep(&p->st, 1, sizeof *tm);
+    tag_map *tm = map_keep(&p->st, 1, sizeof *tm);
     if (!tm)
         return UTIL_ERUN;
     const map_tensor *out = stats ? &io->src0 : &io->dst;
@@ -1116,9 +1093,9 @@ static uint32_t attn_plans(const arch_desc *a, const attn_prob *g, util_dtype t,
 }
 
 /* Positions o, o + e, ... of each row's run of n (functional transfers). */
-static const uint32_t *rows_pos(store *st, uint32_t mt, uint32_t e, uint32_t off, uint32_t n)
+static const uint32_t *rows_pos(map_store *st, uint32_t mt, uint32_t e, uint32_t off, uint32_t n)
 {
-    uint32_t *p = keep(st, (size_t)mt * n, sizeof *p);
+    uint32_t *p = map_keep(st, (size_t)mt * n, sizeof *p);
     if (p)
         for (uint32_t r = 0; r < mt; r++)
             for (uint32_t j = 0; j < n; j++)
@@ -1138,7 +1115,7 @@ static int attn_phase(const arch_desc *a, const attn_prob *g, util_dtype t, cons
     uint32_t Lp = (uint32_t)util_ceil_div(k_end - k_begin, pl->kb);
     bool first = pass == 0, last = pass + 1 == pl->passes;
     phase_build b;
-    tag_map *tm = keep(&p->st, 1, sizeof *tm);
+    tag_map *tm = map_keep(&p->st, 1, sizeof *tm);
     if (!tm || pb_init(&b, &p->st, Gc * Lp, Gc * (Lp + 1)))
         return UTIL_ERUN;
     uint64_t sw = g->scratch.stride, in_w = first ? d : e, out_w = last ? d : e;
@@ -1159,7 +1136,7 @@ static int attn_phase(const arch_desc *a, const attn_prob *g, util_dtype t, cons
             uint32_t kb = (uint32_t)(k_end - key0 < pl->kb ? k_end - key0 : pl->kb);
             int32_t me = (int32_t)b.n_ins;
             eng_instr *in = &b.ins[b.n_ins++];
-            attn_ictx *ic = keep(&p->st, 1, sizeof *ic);
+            attn_ictx *ic = map_keep(&p->st, 1, sizeof *ic);
             if (!ic)
                 return UTIL_ERUN;
             *ic = (attn_ictx){
@@ -1267,7 +1244,7 @@ static int price(const arch_desc *a, util_dtype t, const map_forced *how, int ma
     *cost = map_cost(how, a, t, &est);
     *why = rc ? "" : map_bottleneck(&pe[0]);
     free(pe);
-    store_free(&trial->st);
+    map_store_free(&trial->st);
     free(trial->phases);
     return rc;
 }
@@ -1438,6 +1415,8 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
     case WL_OP_SEQ_BFLY:
     case WL_OP_FFT_MIX:
     case WL_OP_FFT_COMPRESS:
+    case WL_OP_FFT_HIDDEN:
+    case WL_OP_FFT_SEQ:
         return map_transform(a, d, op, io, functional, out, err, errlen);
     default:
         break;
@@ -1544,6 +1523,8 @@ void map_op_write_weights(const map_op_result *m, const wl_op *op, const float *
     case WL_OP_SEQ_BFLY:
     case WL_OP_FFT_MIX:
     case WL_OP_FFT_COMPRESS:
+    case WL_OP_FFT_HIDDEN:
+    case WL_OP_FFT_SEQ:
         map_transform_write_weights(m, op, w, image);
         return;
     default:
@@ -1559,12 +1540,14 @@ void map_op_free(map_op_result *m)
     case WL_OP_SEQ_BFLY:
     case WL_OP_FFT_MIX:
     case WL_OP_FFT_COMPRESS:
+    case WL_OP_FFT_HIDDEN:
+    case WL_OP_FFT_SEQ:
         map_transform_free(m);
         break;
     default:
         if (m->priv) {
             ops_priv *p = m->priv;
-            store_free(&p->st);
+            map_store_free(&p->st);
             free(p->phases);
             free(p);
         }

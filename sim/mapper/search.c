@@ -1,6 +1,7 @@
 /* search.c: what every mapping search shares: the objective, the shortlist for --explain
  * and the check of a mapping-file entry's keys. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -12,6 +13,52 @@ double map_cost(const map_forced *how, const arch_desc *a, util_dtype t,
         return (double)e->cycles;
     double pj = how->energy(a, t, &e->counts);
     return how->objective == MAP_ENERGY ? pj : pj * (double)e->cycles;
+}
+
+void *map_keep(map_store *st, size_t count, size_t size)
+{
+    if (util_reserve((void **)&st->ptrs, &st->cap, st->n + 1, sizeof *st->ptrs))
+        return NULL;
+    void *p = calloc(count ? count : 1, size);
+    if (p)
+        st->ptrs[st->n++] = p;
+    return p;
+}
+
+void map_store_free(map_store *st)
+{
+    for (size_t i = 0; i < st->n; i++)
+        free(st->ptrs[i]);
+    free(st->ptrs);
+    memset(st, 0, sizeof *st);
+}
+
+int map_cmp_pospair(const void *x, const void *y)
+{
+    uint64_t a = ((const map_pospair *)x)->pos, b = ((const map_pospair *)y)->pos;
+    return a < b ? -1 : a > b;
+}
+
+size_t map_pattern_run(const map_pospair *pp, size_t n, size_t i, eng_pattern *p)
+{
+    size_t j = i + 1;
+    while (j < n && pp[j].pos == pp[j - 1].pos + 1)
+        j++;
+    uint64_t run = j - i, first = pp[i].pos, stride = run, count = 1;
+    /* more runs of the same length at a constant stride */
+    while (j + run <= n) {
+        uint64_t p0 = pp[j].pos, st = count == 1 ? p0 - first : stride;
+        bool ok = p0 == first + count * st;
+        for (uint64_t q = 1; q < run && ok; q++)
+            ok = pp[j + q].pos == p0 + q;
+        if (!ok)
+            break;
+        stride = st;
+        count++;
+        j += run;
+    }
+    *p = (eng_pattern){first, run, stride, count};
+    return j;
 }
 
 const char *map_bottleneck(const eng_phase_estimate *e)
@@ -61,8 +108,9 @@ void map_deepen_slots(const arch_desc *a, util_dtype t, eng_phase *ph, uint32_t 
 
 /* The keys of a mapping-file entry, in MAP_KEY_ bit order. */
 static const char *const key_names[] = {
-    "chain_pes", "rows_per_tag",    "columns_per_chain", "segments",      "rows_per_chain",
-    "layer_pes", "stages_per_pass", "pipelines",         "intermediates", "block_rows"};
+    "chain_pes",     "rows_per_tag", "columns_per_chain", "segments",  "rows_per_chain",
+    "layer_pes",     "stages_per_pass", "pipelines",      "intermediates", "block_rows",
+    "fused_through", "fold",         "stage_pes",         "stage_steps"};
 #define N_KEYS (sizeof key_names / sizeof key_names[0])
 
 /* Key k's value in entry f (0: not set; intermediates as its map_inter). */
@@ -71,7 +119,8 @@ static uint64_t key_value(const map_force *f, size_t k)
     const uint64_t v[N_KEYS] = {f->chain_pes,       f->rows_per_tag,   f->columns_per_chain,
                                 f->segments,        f->rows_per_chain, f->layer_pes,
                                 f->stages_per_pass, f->pipelines,      (uint64_t)f->intermediates,
-                                f->block_rows};
+                                f->block_rows,      f->fused_through[0] != 0, f->fold,
+                                f->n_stage_pes,     f->n_stage_steps};
     return v[k];
 }
 
@@ -93,6 +142,12 @@ void map_force_describe(const map_force *f, char *buf, size_t len)
         if (v && 1u << k == MAP_KEY_INTERMEDIATES)
             used += (size_t)snprintf(buf + used, len - used, "%s%s = %s", used ? ", " : "",
                                      key_names[k], where[v]);
+        else if (v && 1u << k == MAP_KEY_FUSED_THROUGH)
+            used += (size_t)snprintf(buf + used, len - used, "%s%s = \"%s\"", used ? ", " : "",
+                                     key_names[k], f->fused_through);
+        else if (v && (1u << k == MAP_KEY_STAGE_PES || 1u << k == MAP_KEY_STAGE_STEPS))
+            used += (size_t)snprintf(buf + used, len - used, "%s%s = [%llu entries]",
+                                     used ? ", " : "", key_names[k], (unsigned long long)v);
         else if (v)
             used += (size_t)snprintf(buf + used, len - used, "%s%s = %llu", used ? ", " : "",
                                      key_names[k], (unsigned long long)v);

@@ -10,7 +10,6 @@
 /* pi to double precision (M_PI is not part of ISO C). */
 #define TR_PI 3.14159265358979323846
 /* Block-butterfly tiles up to this size: the kernel keeps a pair's inputs on its stack. */
-#define TR_MAX_TILE 256
 /* SPM transfers of one PE: more means a layout the patterns cannot follow. */
 #define TR_MAX_PE_XFERS 64
 /* Stages of one group: bits of a line index. */
@@ -63,10 +62,8 @@ typedef struct tside {
     uint64_t elems;  /* slot elements DMA moves */
 } tside;
 
-typedef enum { ST_RBFLY, ST_BLOCK, ST_FFT } stage_kind;
-
 typedef struct tgroup {
-    stage_kind kind;
+    map_stage_kind kind;
     uint32_t stages;
     uint64_t u, N, Vl, wpp; /* Vl: vectors per line; wpp: weights per unit pair */
     uint64_t n_lines;
@@ -108,7 +105,7 @@ typedef struct tlayout {
 
 /* Kernel context of one instruction. */
 typedef struct kctx {
-    stage_kind kind;
+    map_stage_kind kind;
     uint32_t u;
     bool gelu; /* GELU on the way out (last column of the last pass) */
     uint32_t n_pre, n_post;
@@ -132,11 +129,14 @@ typedef struct tmap {
     uint64_t weight_addr;
 } tmap;
 
-/* Vector bit of stage s: butterflies go up from bit 0 (ref_butterfly's order); FFTs are
- * decimation in frequency, from the top bit down (natural input, bit-reversed output). */
+uint32_t map_stage_bit(map_stage_kind kind, uint32_t stages, uint32_t s)
+{
+    return kind == MAP_ST_FFT ? stages - 1 - s : s;
+}
+
 static uint32_t stage_bit(const tgroup *gr, uint32_t s)
 {
-    return gr->kind == ST_FFT ? gr->stages - 1 - s : s;
+    return map_stage_bit(gr->kind, gr->stages, s);
 }
 
 /* Tag bit of vector bit b in a pass: its rank in the window of a split group. */
@@ -259,6 +259,46 @@ static tport ident_port(const tgroup *gr)
 
 /* ---------------------------------------------------------------- kernel */
 
+void map_pair_apply(map_stage_kind kind, uint32_t u, float *x0, float *x1, const float *w,
+                    util_dtype t)
+{
+    /* Products and sums in double, one rounding per result (a wide accumulator). */
+    if (kind == MAP_ST_RBFLY) {
+        for (uint32_t e = 0; e < u; e++) {
+            double a = x0[e], b = x1[e];
+            x0[e] = util_round_dtype(t, (float)((double)w[0] * a + (double)w[1] * b));
+            x1[e] = util_round_dtype(t, (float)((double)w[2] * a + (double)w[3] * b));
+        }
+    } else if (kind == MAP_ST_FFT) {
+        double wr = w[0], wi = w[1];
+        for (uint32_t e = 0; e < u; e += 2) {
+            double ar = x0[e], ai = x0[e + 1], br = x1[e], bi = x1[e + 1];
+            double dr = ar - br, di = ai - bi;
+            x0[e] = util_round_dtype(t, (float)(ar + br));
+            x0[e + 1] = util_round_dtype(t, (float)(ai + bi));
+            x1[e] = util_round_dtype(t, (float)(dr * wr - di * wi));
+            x1[e + 1] = util_round_dtype(t, (float)(dr * wi + di * wr));
+        }
+    } else {
+        /* y0 = D1 x0 + D2 x1, y1 = D3 x0 + D4 x1 (ref_block_butterfly) */
+        double xs[2 * MAP_MAX_TILE];
+        size_t bb = (size_t)u * u;
+        for (uint32_t e = 0; e < u; e++) {
+            xs[e] = x0[e];
+            xs[u + e] = x1[e];
+        }
+        for (uint32_t i = 0; i < u; i++) {
+            double y0 = 0.0, y1 = 0.0;
+            for (uint32_t j = 0; j < u; j++) {
+                y0 += (double)w[i * u + j] * xs[j] + (double)w[bb + i * u + j] * xs[u + j];
+                y1 += (double)w[2 * bb + i * u + j] * xs[j] + (double)w[3 * bb + i * u + j] * xs[u + j];
+            }
+            x0[i] = util_round_dtype(t, (float)y0);
+            x1[i] = util_round_dtype(t, (float)y1);
+        }
+    }
+}
+
 static void stage_kernel(const void *c, const eng_instr *in, uint64_t repeat, uint64_t tag,
                          float *buf, const float *w, util_dtype t)
 {
@@ -266,49 +306,12 @@ static void stage_kernel(const void *c, const eng_instr *in, uint64_t repeat, ui
     (void)tag;
     const kctx *k = c;
     uint32_t u = k->u, pairs = in->local_elems / (2 * u), bit = in->param;
+    size_t wpp = k->kind == MAP_ST_RBFLY ? 4 : k->kind == MAP_ST_FFT ? 2 : (size_t)4 * u * u;
     for (uint32_t i = 0; i < k->n_pre; i++)
         buf[k->pre[i]] = 0.0f;
     for (uint32_t p = 0; p < pairs; p++) {
         uint32_t l0 = (uint32_t)util_insert_bit(p, bit, 0), l1 = l0 | (1u << bit);
-        float *x0 = buf + (size_t)l0 * u, *x1 = buf + (size_t)l1 * u;
-        /* Products and sums in double, one rounding per result (a wide accumulator). */
-        if (k->kind == ST_RBFLY) {
-            const float *q = w + 4 * (size_t)p;
-            for (uint32_t e = 0; e < u; e++) {
-                double a = x0[e], b = x1[e];
-                x0[e] = util_round_dtype(t, (float)((double)q[0] * a + (double)q[1] * b));
-                x1[e] = util_round_dtype(t, (float)((double)q[2] * a + (double)q[3] * b));
-            }
-        } else if (k->kind == ST_FFT) {
-            double wr = w[2 * (size_t)p], wi = w[2 * (size_t)p + 1];
-            for (uint32_t e = 0; e < u; e += 2) {
-                double ar = x0[e], ai = x0[e + 1], br = x1[e], bi = x1[e + 1];
-                double dr = ar - br, di = ai - bi;
-                x0[e] = util_round_dtype(t, (float)(ar + br));
-                x0[e + 1] = util_round_dtype(t, (float)(ai + bi));
-                x1[e] = util_round_dtype(t, (float)(dr * wr - di * wi));
-                x1[e + 1] = util_round_dtype(t, (float)(dr * wi + di * wr));
-            }
-        } else {
-            /* y0 = D1 x0 + D2 x1, y1 = D3 x0 + D4 x1 (ref_block_butterfly) */
-            double xs[2 * TR_MAX_TILE];
-            const float *D = w + (size_t)p * 4 * u * u;
-            size_t bb = (size_t)u * u;
-            for (uint32_t e = 0; e < u; e++) {
-                xs[e] = x0[e];
-                xs[u + e] = x1[e];
-            }
-            for (uint32_t i = 0; i < u; i++) {
-                double y0 = 0.0, y1 = 0.0;
-                for (uint32_t j = 0; j < u; j++) {
-                    y0 += (double)D[i * u + j] * xs[j] + (double)D[bb + i * u + j] * xs[u + j];
-                    y1 += (double)D[2 * bb + i * u + j] * xs[j] +
-                          (double)D[3 * bb + i * u + j] * xs[u + j];
-                }
-                x0[i] = util_round_dtype(t, (float)y0);
-                x1[i] = util_round_dtype(t, (float)y1);
-            }
-        }
+        map_pair_apply(k->kind, u, buf + (size_t)l0 * u, buf + (size_t)l1 * u, w + p * wpp, t);
     }
     if (k->gelu)
         map_gelu(buf, in->local_elems, t);
@@ -316,23 +319,22 @@ static void stage_kernel(const void *c, const eng_instr *in, uint64_t repeat, ui
         buf[k->post[i]] = 0.0f;
 }
 
-/* Vector operations and useful lane operations of one stage instruction. A real pair
- * is mul, mac, mul, mac per element; a complex DIF pair is a + b and a - b on the adder
- * (4 lanes) and (a - b) w as mul, mac, mul, mac (4 lanes); a tile pair is four B x B
- * matrix-vector products, B MACs of ceil(B / lanes) vectors each. */
-static void stage_cost(stage_kind kind, uint64_t u, uint64_t m, uint32_t lanes, eng_instr *in)
+/* A real pair is mul, mac, mul, mac per element; a complex DIF pair is a + b and a - b on
+ * the adder (4 lanes) and (a - b) w as mul, mac, mul, mac (4 lanes); a tile pair is four
+ * B x B matrix-vector products, B MACs of ceil(B / lanes) vectors each. */
+void map_stage_cost(map_stage_kind kind, uint64_t u, uint64_t m, uint32_t lanes, eng_instr *in)
 {
-    if (kind == ST_RBFLY) {
-        in->vec_ops[ARCH_FU_MAC] = (uint32_t)(4 * util_ceil_div(m * u, lanes));
-        in->lane_ops = 4 * m * u;
-    } else if (kind == ST_FFT) {
+    if (kind == MAP_ST_RBFLY) {
+        in->vec_ops[ARCH_FU_MAC] += (uint32_t)(4 * util_ceil_div(m * u, lanes));
+        in->lane_ops += 4 * m * u;
+    } else if (kind == MAP_ST_FFT) {
         uint64_t cp = m * u / 2;
-        in->vec_ops[ARCH_FU_MAC] = (uint32_t)(4 * util_ceil_div(cp, lanes));
-        in->vec_ops[ARCH_FU_ADD] = (uint32_t)(4 * util_ceil_div(cp, lanes));
-        in->lane_ops = 8 * cp;
+        in->vec_ops[ARCH_FU_MAC] += (uint32_t)(4 * util_ceil_div(cp, lanes));
+        in->vec_ops[ARCH_FU_ADD] += (uint32_t)(4 * util_ceil_div(cp, lanes));
+        in->lane_ops += 8 * cp;
     } else {
-        in->vec_ops[ARCH_FU_MAC] = (uint32_t)(m * 4 * u * util_ceil_div(u, lanes));
-        in->lane_ops = 4 * u * u * m;
+        in->vec_ops[ARCH_FU_MAC] += (uint32_t)(m * 4 * u * util_ceil_div(u, lanes));
+        in->lane_ops += 4 * u * u * m;
     }
 }
 
@@ -504,7 +506,7 @@ static int build_sides(const tgroup *gr, tpass *ps)
 static int find_window(const tgroup *gr, tpass *ps)
 {
     uint32_t t = util_log2(gr->T), Lb = util_log2(gr->Vl * gr->N), k = ps->k;
-    uint32_t sb = gr->kind == ST_FFT ? gr->stages - ps->s0 - k : ps->s0;
+    uint32_t sb = gr->kind == MAP_ST_FFT ? gr->stages - ps->s0 - k : ps->s0;
     uint64_t M = low_mask(k) << sb;
     for (uint32_t lo = t + 1; lo-- > 0;) {
         uint32_t hi = t - lo;
@@ -664,17 +666,6 @@ static int plan_group(const arch_desc *a, util_dtype dt, tgroup *gr, uint32_t gi
 
 /* ---------------------------------------------------------------- transfers */
 
-typedef struct pospair {
-    uint64_t pos;   /* SPM slot position */
-    uint32_t local; /* PE buffer position */
-} pospair;
-
-static int cmp_pos(const void *x, const void *y)
-{
-    uint64_t a = ((const pospair *)x)->pos, b = ((const pospair *)y)->pos;
-    return a < b ? -1 : a > b;
-}
-
 typedef struct xlist {
     eng_xfer *x;
     size_t n, cap;
@@ -704,37 +695,18 @@ static eng_xfer *push_xfer(xlist *xl)
 
 /* Transfers between one PE instruction and the SPM slot for pairs sorted by slot
  * position: as few strided patterns as the positions allow. */
-static int spm_xfers(tmap *tm, xlist *xl, const pospair *pp, size_t n, int32_t instr, bool to_spm,
+static int spm_xfers(tmap *tm, xlist *xl, const map_pospair *pp, size_t n, int32_t instr, bool to_spm,
                      uint32_t port, bool functional)
 {
     size_t made = 0;
     for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && pp[j].pos == pp[j - 1].pos + 1)
-            j++;
-        uint64_t run = j - i, first = pp[i].pos, stride = run, count = 1;
-        /* more runs of the same length at a constant stride */
-        while (j + run <= n) {
-            uint64_t p0 = pp[j].pos, st = count == 1 ? p0 - first : stride;
-            bool ok = p0 == first + count * st;
-            for (uint64_t q = 1; q < run && ok; q++)
-                ok = pp[j + q].pos == p0 + q;
-            if (!ok)
-                break;
-            stride = st;
-            count++;
-            j += run;
-        }
+        eng_pattern pat;
+        size_t j = map_pattern_run(pp, n, i, &pat);
         eng_xfer *t = push_xfer(xl);
         if (!t || ++made > TR_MAX_PE_XFERS)
             return UTIL_ERUN;
-        *t = (eng_xfer){to_spm ? instr : -1,
-                        to_spm ? -1 : instr,
-                        port,
-                        (uint32_t)(j - i),
-                        {first, run, stride, count},
-                        NULL,
-                        NULL};
+        *t = (eng_xfer){to_spm ? instr : -1, to_spm ? -1 : instr, port, (uint32_t)(j - i), pat,
+                        NULL, NULL};
         if (functional) {
             uint32_t *loc = new_block(tm, j - i);
             if (!loc)
@@ -774,7 +746,7 @@ static int edge_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpas
     const tside *sd = output ? &ps->out : &ps->in;
     uint64_t u = gr->u, local = 2 * g->m * u;
     uint32_t col = output ? ps->k - 1 : 0;
-    pospair *pp = malloc(local * sizeof *pp);
+    map_pospair *pp = malloc(local * sizeof *pp);
     int rc = pp ? UTIL_OK : UTIL_ERUN;
     for (uint32_t r = 0; r < g->rows && !rc; r++) {
         kctx *kc = &ctx[r];
@@ -787,7 +759,7 @@ static int edge_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpas
                 int64_t pos = sd->slot[e * u + k];
                 uint32_t lp = (uint32_t)(lu * u + k);
                 if (pos >= 0)
-                    pp[n++] = (pospair){(uint64_t)pos, lp};
+                    pp[n++] = (map_pospair){(uint64_t)pos, lp};
                 else if (!output && functional)
                     rc = push_u32(&kc->pre, &kc->n_pre, &cap, lp);
                 if (zero && !rc)
@@ -797,9 +769,9 @@ static int edge_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpas
         if (rc)
             break;
         if (n == 0)
-            pp[n++] = output ? (pospair){sd->elems + (*extra)++, 0}
-                             : (pospair){0, kc->n_pre ? kc->pre[0] : 0};
-        qsort(pp, n, sizeof *pp, cmp_pos);
+            pp[n++] = output ? (map_pospair){sd->elems + (*extra)++, 0}
+                             : (map_pospair){0, kc->n_pre ? kc->pre[0] : 0};
+        qsort(pp, n, sizeof *pp, map_cmp_pospair);
         rc = spm_xfers(tm, xl, pp, n, (int32_t)(col * g->rows + r), output,
                        eng_spm_port_near(a, r * a->array.cols + col), functional);
     }
@@ -878,7 +850,7 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
             kc->u = (uint32_t)gr->u;
             in->pe = r * a->array.cols + l;
             in->op = ENG_OP_KERNEL;
-            stage_cost(gr->kind, gr->u, g->m, lanes, in);
+            map_stage_cost(gr->kind, gr->u, g->m, lanes, in);
             in->local_elems = (uint32_t)(2 * g->m * gr->u);
             in->param = map_geom_pair_bit(g, bits[l]);
             in->weight_elems = (uint32_t)(gr->wpp * g->m);
@@ -939,11 +911,11 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
         tgroup *gr = &tm->grp[0];
         bool blk = op->kind == WL_OP_BLOCK_BFLY;
         uint64_t B = blk ? op->param : 1;
-        if (B > TR_MAX_TILE || !util_is_pow2(op->n) || B >= op->n)
+        if (B > MAP_MAX_TILE || !util_is_pow2(op->n) || B >= op->n)
             return util_fail(UTIL_ERUN, err, errlen,
                              "cannot map %s n=%llu tile %llu: tiles above %d are not supported",
-                             what, (unsigned long long)op->n, (unsigned long long)B, TR_MAX_TILE);
-        *gr = (tgroup){blk ? ST_BLOCK : ST_RBFLY,
+                             what, (unsigned long long)op->n, (unsigned long long)B, MAP_MAX_TILE);
+        *gr = (tgroup){blk ? MAP_ST_BLOCK : MAP_ST_RBFLY,
                        util_log2(op->n / B),
                        B,
                        op->n / B,
@@ -967,7 +939,7 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
         tgroup *gr = &tm->grp[0];
         uint64_t H = op->in, N = d->seq_len;
         *gr = (tgroup){
-            ST_RBFLY, util_log2(op->n), 1, op->n, 1, 4, op->groups * H, H, 1, 0, 0, 0, false, {0},
+            MAP_ST_RBFLY, util_log2(op->n), 1, op->n, 1, 4, op->groups * H, H, 1, 0, 0, 0, false, {0},
             {0}};
         gr->in = (tport){x->addr, H, N * x->stride, 1, x->stride, PM_SEQ, N, false, false, 0};
         gr->out = (tport){y->addr, H, N * y->stride, 1, y->stride, PM_SEQ, N, false, false, op->n};
@@ -975,10 +947,17 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
         return UTIL_OK;
     }
     case WL_OP_FFT_MIX:
-    case WL_OP_FFT_COMPRESS: {
+    case WL_OP_FFT_COMPRESS:
+    case WL_OP_FFT_HIDDEN:
+    case WL_OP_FFT_SEQ: {
         uint64_t H = op->in, N = d->seq_len, nh = wl_pow2_ceil(H), ns = op->n;
-        bool cmp = op->kind == WL_OP_FFT_COMPRESS;
-        uint64_t chunk = cmp ? op->param : ns, keep = cmp ? op->d : ns;
+        bool cmp = op->kind == WL_OP_FFT_COMPRESS, seq = op->kind == WL_OP_FFT_SEQ;
+        uint64_t chunk = cmp || seq ? op->param : ns, keep = cmp || seq ? op->d : ns;
+        /* the halves of a split mixer: Z is the op's output (hidden) or input (seq) */
+        if (op->kind == WL_OP_FFT_HIDDEN)
+            z_addr = y->addr;
+        else if (seq)
+            z_addr = x->addr;
         if (nh < 2 || ns < 2 || chunk < 2 || ns % chunk || !util_is_pow2(chunk))
             return util_fail(UTIL_ERUN, err, errlen,
                              "cannot map %s: transform sizes %llu x %llu (chunk %llu) need at "
@@ -988,12 +967,12 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
         /* hidden FFT per token: real input, the first H complex outputs go to Z */
         tgroup *g0 = &tm->grp[0], *g1 = &tm->grp[1];
         *g0 =
-            (tgroup){ST_FFT, util_log2(nh), 2, nh, 1, 2, op->rows, 0, 0, 0, 0, 0, false, {0}, {0}};
+            (tgroup){MAP_ST_FFT, util_log2(nh), 2, nh, 1, 2, op->rows, 0, 0, 0, 0, 0, false, {0}, {0}};
         g0->in = (tport){x->addr, 1, x->stride, 0, 0, PM_ROWS, H, true, false, 0};
         g0->out = (tport){z_addr, 1, 2 * H, 0, 0, PM_ROWS, 2 * H, false, true, nh};
         /* sequence FFTs per column of Z (lines of ns tokens, vectors of `chunk`), real
          * part out */
-        *g1 = (tgroup){ST_FFT,
+        *g1 = (tgroup){MAP_ST_FFT,
                        util_log2(chunk),
                        2,
                        chunk,
@@ -1010,7 +989,9 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
                        {0}};
         g1->in = (tport){z_addr, H, N * 2 * H, 2, 2 * H, PM_SEQ, N, false, false, 0};
         g1->out = (tport){y->addr, H, N * y->stride, 1, y->stride, PM_SEQ, N, true, true, keep};
-        tm->n_groups = 2;
+        tm->n_groups = op->kind == WL_OP_FFT_MIX || cmp ? 2 : 1;
+        if (seq)
+            *g0 = *g1;
         return UTIL_OK;
     }
     default:
@@ -1294,7 +1275,7 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
     uint32_t C = a->array.cols;
     /* Z (the hidden FFT's kept outputs, complex) lies first above the free address;
      * weights and intermediates follow once the passes are known. */
-    bool fft = op->kind == WL_OP_FFT_MIX || op->kind == WL_OP_FFT_COMPRESS;
+    bool fft = op->kind == WL_OP_FFT_MIX || op->kind == WL_OP_FFT_COMPRESS; /* Z inside */
     uint64_t z_addr = io->free_addr;
     uint64_t addr = io->free_addr + (fft ? op->rows * 2 * op->in : 0);
     int rc = plan_groups(d, op, io, tm, z_addr, err, errlen);
@@ -1402,12 +1383,11 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
     return UTIL_OK;
 }
 
-/* Weights of one unit pair of a stage: op weights, or the FFT's constant twiddles. */
-static void pair_weights(const tgroup *gr, uint32_t s, uint64_t j0, const float *w, util_dtype dt,
-                         float *dst)
+void map_pair_weights(map_stage_kind kind, uint64_t N, uint32_t stages, uint64_t wpp, uint32_t s,
+                      uint64_t j0, const float *w, util_dtype dt, float *dst)
 {
-    uint32_t b = stage_bit(gr, s);
-    if (gr->kind == ST_FFT) {
+    uint32_t b = map_stage_bit(kind, stages, s);
+    if (kind == MAP_ST_FFT) {
         /* DIF: (a - b) w^(j mod 2^b), w = exp(-2 pi i / 2^(b+1)) */
         double ang =
             -2.0 * TR_PI * (double)(j0 & ((UINT64_C(1) << b) - 1)) / (double)(UINT64_C(2) << b);
@@ -1415,8 +1395,8 @@ static void pair_weights(const tgroup *gr, uint32_t s, uint64_t j0, const float 
         dst[1] = util_round_dtype(dt, (float)sin(ang));
         return;
     }
-    uint64_t at = ((uint64_t)s * (gr->N / 2) + util_remove_bit(j0, b)) * gr->wpp;
-    memcpy(dst, w + at, gr->wpp * sizeof *dst);
+    uint64_t at = ((uint64_t)s * (N / 2) + util_remove_bit(j0, b)) * wpp;
+    memcpy(dst, w + at, wpp * sizeof *dst);
 }
 
 /* Writes the op's weights (w, wl_op_weights order) and the FFT twiddles (constants:
@@ -1430,7 +1410,7 @@ void map_transform_write_weights(const map_op_result *m, const wl_op *op, const 
         const tpass *ps = &tm->pass[p];
         const tgroup *gr = &tm->grp[ps->grp];
         const eng_phase *f = &tm->phases[p];
-        if (gr->kind != ST_FFT && !w)
+        if (gr->kind != MAP_ST_FFT && !w)
             continue;
         for (uint64_t ch = 0; ch < ps->chunks; ch++) {
             for (uint32_t x = 0; x < f->n_instr; x++) {
@@ -1441,7 +1421,8 @@ void map_transform_write_weights(const map_op_result *m, const wl_op *op, const 
                 for (uint64_t q = 0; q < ps->g.m; q++) {
                     uint64_t ln, i, e0 = unit_at(&ps->g, r, b, util_insert_bit(q, beta, 0));
                     tag_unit(gr, ps, ch, e0, &ln, &i);
-                    pair_weights(gr, s, i % gr->N, w, m->program.dtype, dst + q * gr->wpp);
+                    map_pair_weights(gr->kind, gr->N, gr->stages, gr->wpp, s, i % gr->N, w,
+                                     m->program.dtype, dst + q * gr->wpp);
                 }
             }
         }

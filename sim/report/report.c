@@ -803,20 +803,49 @@ static void mapping_doc(FILE *f, const rep_run *r)
             "# rows_per_chain; fused attention takes chain_pes and rows_per_tag (naming\n"
             "# scores, softmax or context instead keeps a block's attention unfused);\n"
             "# butterflies and FFTs take intermediates (\"dram\" or \"spm\") and block_rows\n"
-            "# (lines per block in the SPM). A key left out, 0 or \"any\" is left to the\n"
-            "# mapper.\n",
+            "# (lines per block in the SPM); a fused group names its first op and its last\n"
+            "# (fused_through) and takes rows_per_tag, fold and each pipeline stage's PEs and\n"
+            "# butterfly or FFT stages (stage_pes, stage_steps). A key left out, 0 or \"any\"\n"
+            "# is left to the mapper.\n",
             r->version, r->wl->name, r->arch->name);
     if (m->unchained)
         fprintf(f, "# No op ran beside its producer (--no-chain).\nchain = \"off\";\n");
     else
         fprintf(f, "# Consecutive ops run side by side where the estimate says it pays;\n"
                    "# chain = \"off\" stops that.\n");
+    if (m->unfused)
+        fprintf(f, "# Every op was mapped on its own (--no-fuse).\nfuse = \"off\";\n");
+    else
+        fprintf(f, "# Ops the file does not name form fused groups where the estimate says it\n"
+                   "# pays; fuse = \"off\" stops that.\n");
     fprintf(f, "mapping = (\n");
+    /* the last entry: no comma after it */
+    uint32_t lb = 0, li = 0;
+    for (uint32_t b = 0; b < m->n_blocks; b++)
+        for (uint32_t i = 0; i < m->blocks[b].n_ops; i++)
+            if (m->blocks[b].ops[i].fused_ops)
+                lb = b, li = i;
     for (uint32_t b = 0; b < m->n_blocks; b++)
         for (uint32_t i = 0; i < m->blocks[b].n_ops; i++) {
             const run_op *o = &m->blocks[b].ops[i];
-            bool last = b + 1 == m->n_blocks && i + 1 == m->blocks[b].n_ops;
+            bool last = b == lb && i == li;
+            if (!o->fused_ops)
+                continue; /* inside a fused group: its first op's entry maps it */
             fprintf(f, "  { block = %u; op = \"%s\";", b, o->op.name);
+            if (o->fused.n_stages) {
+                const map_fuse_result *g = &o->fused;
+                fprintf(f, " fused_through = \"%s\"; rows_per_tag = %u; fold = %u;",
+                        m->blocks[b].ops[i + o->fused_ops - 1].op.name, g->rows_per_tag, g->fold);
+                for (int list = 0; list < 2; list++) {
+                    fprintf(f, " %s = [", list ? "stage_steps" : "stage_pes");
+                    for (uint32_t k = 0; k < g->n_stages; k++)
+                        fprintf(f, "%s%u", k ? ", " : "",
+                                list ? g->stage[k].steps : g->stage[k].pes);
+                    fprintf(f, "];");
+                }
+                fprintf(f, " }%s  # %s\n", last ? "" : ",", o->desc);
+                continue;
+            }
             if (o->chain_pes)
                 fprintf(f, " chain_pes = %u; rows_per_tag = %u; columns_per_chain = %u;",
                         o->chain_pes, o->rows_per_tag, o->columns_per_chain);

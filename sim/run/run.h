@@ -30,6 +30,10 @@ typedef struct run_op {
      * program (overlapping at each boundary), 0 for the later ops of a chain */
     uint32_t chained_ops;
     uint32_t fifo_tags; /* a chained op: depth of the SPM ring it reads through (0: DRAM) */
+    /* ops these figures cover as one fused group (run_fuse_block): n > 1 on the group's
+     * first op, 0 on the others, 1 for an op on its own (fused: the group) */
+    uint32_t fused_ops;
+    map_fuse_result fused; /* the group's plan, without its program (priv is NULL) */
 } run_op;
 
 typedef struct run_block {
@@ -57,6 +61,7 @@ typedef struct run_result {
                       * events: the events the engine actually processed */
     bool functional;
     bool unchained;  /* chaining was turned off (--no-chain, chain = "off") */
+    bool unfused;    /* fused groups were turned off (--no-fuse, fuse = "off") */
     bool analytical; /* estimated, not simulated */
     run_check check;
 } run_result;

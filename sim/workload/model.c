@@ -10,7 +10,8 @@ static const char *const mixer_names[] = {"attention", "butterfly", "fft", "fft-
 static const char *const linear_names[] = {"dense", "butterfly", "block-butterfly", "none"};
 static const char *const op_names[] = {
     "dense",   "butterfly", "block-butterfly", "seq-butterfly", "fft-mix", "fft-compress", "scores",
-    "softmax", "context",   "layernorm",       "gelu",          "add",     "attention"};
+    "softmax", "context",   "layernorm",       "gelu",          "add",     "attention",
+    "fft-hidden", "fft-seq"};
 
 const char *wl_mixer_name(wl_mixer m)
 {
@@ -53,6 +54,8 @@ uint64_t wl_tensor_elems(const wl_desc *d, wl_tensor t)
     case WL_T_F1:
     case WL_T_G:
         return tokens * d->ffn;
+    case WL_T_H:
+        return tokens * 2 * d->hidden;
     default:
         return tokens * d->hidden;
     }
@@ -221,6 +224,29 @@ void wl_fused_attention(const wl_op ops[3], wl_op *out)
     out->dst = ops[2].dst;
     out->macs = ops[0].macs + ops[2].macs;
     out->flops = ops[0].flops + ops[1].flops + ops[2].flops;
+}
+
+void wl_split_fft(const wl_op *mix, wl_op *hidden, wl_op *seq)
+{
+    bool cmp = mix->kind == WL_OP_FFT_COMPRESS;
+    uint64_t nh = cmp ? wl_pow2_ceil(mix->in) : mix->param;
+    *hidden = *mix;
+    hidden->kind = WL_OP_FFT_HIDDEN;
+    snprintf(hidden->name, sizeof hidden->name, "%.16s-hidden", mix->name);
+    hidden->n = nh;
+    hidden->param = nh;
+    hidden->out = 2 * mix->in;
+    hidden->dst = WL_T_H;
+    hidden->flops = mix->rows * 5 * nh * util_log2(nh);
+    hidden->macs = hidden->flops / 5 * 4 / 2;
+    *seq = *mix;
+    seq->kind = WL_OP_FFT_SEQ;
+    snprintf(seq->name, sizeof seq->name, "%.16s-seq", mix->name);
+    seq->src0 = seq->src1 = WL_T_H;
+    seq->param = cmp ? mix->param : mix->n;
+    seq->d = cmp ? mix->d : mix->n;
+    seq->flops = mix->flops - hidden->flops;
+    seq->macs = mix->macs - hidden->macs;
 }
 
 void wl_model_totals(const wl_desc *d, wl_totals *t)

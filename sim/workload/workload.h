@@ -125,6 +125,10 @@ typedef enum {
     WL_OP_GELU,
     WL_OP_ADD,
     WL_OP_ATTENTION, /* scores, softmax and context fused: per head C = softmax(Q K^T) V */
+    /* A Fourier mixer in two halves (wl_split_fft), so that the row-local half can join a
+     * fused group: */
+    WL_OP_FFT_HIDDEN, /* FFT_hidden per token (size n = param): H real in, H complex out */
+    WL_OP_FFT_SEQ,    /* the sequence FFTs of the H complex columns (chunk = param, keep d) */
     WL_OP_COUNT
 } wl_op_kind;
 const char *wl_op_kind_name(wl_op_kind k);
@@ -147,6 +151,7 @@ typedef enum {
     WL_T_F2,
     WL_T_R2,
     WL_T_X2, /* block output */
+    WL_T_H,  /* a Fourier mixer's hidden FFT: H complex values per token, (re, im) pairs */
     WL_T_COUNT
 } wl_tensor;
 
@@ -180,6 +185,11 @@ uint32_t wl_block_ops(const wl_desc *d, uint32_t b, wl_op ops[WL_MAX_BLOCK_OPS])
  * one block: the same work (its counts are their sums), reading Q and the [K | V] pair
  * (src1 = WL_T_K, whose rows carry V right after K) and writing C. */
 void wl_fused_attention(const wl_op ops[3], wl_op *out);
+
+/* A Fourier mixer (WL_OP_FFT_MIX or WL_OP_FFT_COMPRESS) as its two halves: the hidden
+ * FFT of every token (X -> H, row-local) and the sequence FFTs (H -> the mixer's output),
+ * their counts adding up to the mixer's. */
+void wl_split_fft(const wl_op *mix, wl_op *hidden, wl_op *seq);
 
 /* Totals over the model (blocks x repeats). */
 typedef struct wl_totals {
