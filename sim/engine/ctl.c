@@ -460,7 +460,9 @@ static void advance_fetched(eng_sim *s, uint32_t k)
 }
 
 /* Counts the tags written back, in tag order (a slot that has stored a later tag has
- * stored the earlier one); the consumer may then fetch more. */
+ * stored the earlier one); the consumer may then fetch more. The producers get an output
+ * slot's credit back for each, in tag order too: a store that overtakes an earlier one
+ * (DMA channels finish in any order) must not free the earlier tag's slot. */
 static void advance_stored(eng_sim *s, uint32_t k)
 {
     ctl_stream *c = &s->str[k];
@@ -470,6 +472,7 @@ static void advance_stored(eng_sim *s, uint32_t k)
         if (last == UINT64_MAX || last < c->stored)
             break;
         c->stored++;
+        return_out_credits(s, c);
     }
     if (c->stored != before && k + 1 < s->n_streams)
         issue_inputs(s, k + 1);
@@ -528,7 +531,6 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
             return; /* more parts of the tag still storing */
         c->out_elems[slot] = 0;
         c->out_stored[slot] = e->b;
-        return_out_credits(s, c);
         advance_stored(s, k);
         if (c->stored == ph->n_tags)
             end_stream(s, k);

@@ -170,7 +170,6 @@ typedef struct est_sched {
     const arch_desc *a;
     const eng_phase *f;
     uint32_t w;
-    double bpc;                 /* DRAM bytes per cycle, less the busiest channel's excess */
     double lat_in, lat_out;     /* DRAM latency of each side (0 when it is on chip) */
     double in_bytes, out_bytes; /* DRAM bytes of one tag's input and output */
     double spm_in, spm_out;     /* cycles to write or read one tag in the SPM banks */
@@ -181,7 +180,10 @@ typedef struct est_sched {
                                  * when a tag's input slot is free again */
     double latency;             /* first feed -> last result written into the SPM */
     const double *rest;         /* per instruction: its start -> the tag's last result written */
-    const double *weight_dram;  /* per instruction: DRAM cycles of its weights (busiest channel) */
+    const double *weight_chan;  /* per instruction and DRAM channel: its weights' cycles there */
+    uint32_t nch;               /* DRAM channels */
+    const double *in_chan, *out_chan; /* per DRAM channel: cycles of one tag's input, output */
+    double t_dram;              /* one tag's input and output on their busiest channel */
     const double *back;         /* per instruction fed from the SPM: its credit's way back, or -1 */
     const double *itime;        /* per instruction: its start -> its result */
     const double *xlat;         /* per transfer between instructions: result -> its consumer */
@@ -249,6 +251,24 @@ static double dram_serve(dram_cal *d, double issue, double dur)
     return t;
 }
 
+/* A DMA descriptor issued at `issue` that needs dur[ch] cycles of each DRAM channel: it
+ * waits for a free DMA channel (accepted[]: the last acceptance of each), each DRAM channel
+ * serves its share at its first idle time, and it is accepted when the last share is
+ * done (the engine's DMA and DRAM rules). Returns that time. */
+static double dram_request(dram_cal *cal, uint32_t nch, double *accepted, uint32_t slots,
+                           double issue, const double *dur)
+{
+    uint32_t free_slot = 0;
+    for (uint32_t k = 1; k < slots; k++)
+        free_slot = accepted[k] < accepted[free_slot] ? k : free_slot;
+    double start = fmax(issue, accepted[free_slot]), end = start;
+    for (uint32_t ch = 0; ch < nch; ch++)
+        if (dur[ch] > 0)
+            end = fmax(end, dram_serve(&cal[ch], start, dur[ch]));
+    accepted[free_slot] = end;
+    return end;
+}
+
 /* When the instructions fed from the SPM first return a credit: each has finished a tag
  * that waited for its own configuration and its producers' (ready: configured + its time,
  * for the first fed_n instructions; overwritten). */
@@ -288,13 +308,20 @@ static double schedule(const est_sched *c, double lat)
     uint64_t n = f->n_tags < ENG_EST_TAGS ? f->n_tags : ENG_EST_TAGS;
     if (n == 0)
         return 1;
-    size_t reqs = (size_t)f->n_instr + 2 * n + 1;
-    double *v = malloc(sizeof *v * (7 * n + 2 * reqs + f->n_instr));
-    if (!v)
+    size_t reqs = (size_t)f->n_instr + 2 * n + 1, calv = 2 * reqs * c->nch;
+    uint32_t slots = a->dma.channels;
+    double *v = malloc(sizeof *v * (7 * n + calv + f->n_instr + slots));
+    dram_cal *cal = malloc(c->nch * sizeof *cal);
+    if (!v || !cal) {
+        free(v), free(cal);
         return -1;
+    }
     double *in_ready = v, *fs = v + n, *fe = v + 2 * n, *cs = v + 3 * n, *stored = v + 4 * n;
-    double *written = v + 5 * n, *ready = v + 6 * n + 2 * reqs, *rel = ready + f->n_instr;
-    dram_cal dram = {v + 6 * n, v + 6 * n + reqs, 0};
+    double *written = v + 5 * n, *ready = v + 6 * n + calv, *rel = ready + f->n_instr;
+    double *accepted = rel + n; /* when each DMA channel's descriptor was last accepted */
+    for (uint32_t ch = 0; ch < c->nch; ch++)
+        cal[ch] = (dram_cal){v + 6 * n + 2 * reqs * ch, v + 6 * n + 2 * reqs * ch + reqs, 0};
+    memset(accepted, 0, slots * sizeof *accepted);
     /* when the last configuration, input and store were issued */
     double cfg_issue = 0, in_issue = 0, st_issue = 0;
     uint64_t ki = 0, kf = 0, kc = 0, kw = 0, ko = 0, tags = a->pe.tags, hold = c->hold;
@@ -359,8 +386,11 @@ static double schedule(const est_sched *c, double lat)
             int slot = stage[1] < stage[0];
             double words = ceil(bytes / a->spm.width_bytes / wpc);
             double sent =
-                bytes > 0 ? dram_serve(&dram, t_cfg + 1, c->weight_dram[j]) + lat + 2 * words + 6
-                          : t_cfg + 2;
+                bytes > 0
+                    ? dram_request(cal, c->nch, accepted, slots, t_cfg + 1,
+                                   c->weight_chan + (size_t)j * c->nch) +
+                          lat + 2 * words + 6
+                    : t_cfg + 2;
             stage[slot] = sent;
             double configured = sent + ceil(bytes / arch_link_bytes(a)) + 2;
             cfg_done = fmax(cfg_done, configured + c->rest[j]);
@@ -369,15 +399,18 @@ static double schedule(const est_sched *c, double lat)
                 fed_cfg = first_done(c, ready);
         } else if (t_in <= t_out) {
             in_issue = t_in;
-            in_ready[ki] = (c->in_bytes > 0 ? dram_serve(&dram, t_in + 1, c->in_bytes / c->bpc)
-                                            : t_in + c->spm_in) +
-                           c->lat_in + c->spm_in + 3;
+            in_ready[ki] =
+                (c->in_bytes > 0
+                     ? dram_request(cal, c->nch, accepted, slots, t_in + 1, c->in_chan)
+                     : t_in + c->spm_in) +
+                c->lat_in + c->spm_in + 3;
             ki++;
         } else {
             st_issue = t_out;
-            stored[ko] = (c->out_bytes > 0 ? dram_serve(&dram, t_out, c->out_bytes / c->bpc)
-                                           : t_out + c->spm_out) +
-                         c->lat_out + 2;
+            stored[ko] =
+                (c->out_bytes > 0 ? dram_request(cal, c->nch, accepted, slots, t_out, c->out_chan)
+                                  : t_out + c->spm_out) +
+                c->lat_out + 2;
             ko++;
         }
     }
@@ -387,10 +420,11 @@ static double schedule(const est_sched *c, double lat)
         uint64_t m = n > 16 ? 16 : n - 1;
         double pace = m ? (stored[n - 1] - stored[n - 1 - m]) / (double)m : c->t_comp;
         /* (never below what each tag needs of the DRAM or the array) */
-        pace = fmax(pace, fmax((c->in_bytes + c->out_bytes) / c->bpc, c->t_comp));
+        pace = fmax(pace, fmax(c->t_dram, c->t_comp));
         done += (double)(f->n_tags - n) * pace;
     }
     free(v);
+    free(cal);
     return done;
 }
 
@@ -631,9 +665,11 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
      * runs may straddle bursts and channels differently, and each repeat moves the runs'
      * alignment, which comes back after a few repeats; the busiest channel sets the pace */
     eng_tag_io io;
-    double in_bytes = 0, out_bytes = 0, chan[64] = {0};
+    double in_bytes = 0, out_bytes = 0, chan[64] = {0}, busiest = 0;
+    double side_chan[2][64] = {{0}}; /* per tag: each side's bursts on each channel */
     uint64_t run = f->n_tags < 8 ? (f->n_tags ? f->n_tags : 1) : 8;
     uint64_t n_reps = f->repeats < 16 ? f->repeats : 16, samples = run * n_reps;
+    uint32_t n_chan = a->dram.channels < 64 ? a->dram.channels : 64;
     /* parts of each side that lie on chip, and their SPM words (reads or writes of the
      * on-chip side of the DMA) */
     bool in_chip = true, out_chip = true;
@@ -650,8 +686,11 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
                 eng_pattern rel;
                 bool chip = on_chip(p, f, d, q, &rel);
                 if (!chip) {
+                    double mine[64] = {0};
                     *bytes[d] +=
-                        (double)bursts(a, w, q, chan) * a->dram.burst_bytes / (double)samples;
+                        (double)bursts(a, w, q, mine) * a->dram.burst_bytes / (double)samples;
+                    for (uint32_t ch = 0; ch < n_chan; ch++)
+                        chan[ch] += mine[ch], side_chan[d][ch] += mine[ch] / (double)samples;
                     if (d)
                         out_chip = false;
                     else
@@ -662,9 +701,13 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
                 }
             }
         }
+        /* repeats run one after another: each keeps its own busiest channel */
+        if (k % run == run - 1) {
+            busiest += max_of(chan, n_chan);
+            memset(chan, 0, sizeof chan);
+        }
     }
-    double t_dram = max_of(chan, a->dram.channels < 64 ? a->dram.channels : 64) *
-                    a->dram.burst_bytes / (bpc / a->dram.channels) / (double)samples;
+    double t_dram = busiest * a->dram.burst_bytes / (bpc / a->dram.channels) / (double)samples;
     uint64_t in_elems = eng_parts_elems(io.in, io.n_in), out_elems = eng_parts_elems(io.out, io.n_out);
     eng_pattern whole_in = {0, in_elems, in_elems, 1};
     eng_pattern whole_out = {0, out_elems, out_elems, 1};
@@ -735,24 +778,38 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         max_depth = fmax(max_depth, depth[i]);
         fed_n = up[i] ? i + 1 : fed_n;
     }
+    /* DRAM cycles a burst takes on its channel */
+    double per_burst = a->dram.burst_bytes / (bpc / a->dram.channels);
+    double *wch = calloc((size_t)ni * n_chan + 1, sizeof *wch);
+    if (!wch) {
+        free(per), free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(bank);
+        return UTIL_ERUN;
+    }
     for (uint32_t i = 0; i < ni; i++) {
         const eng_instr *in = &f->instr[i];
         /* how long a tag still needs once it starts, and the DRAM time of its weights
          * (strided weights may fall on one channel) */
         rest[i] = end + t_drain - (ready[i] - itime[i]);
-        double wchan[64] = {0};
+        double *wchan = wch + (size_t)i * n_chan;
         eng_pattern wp = eng_instr_weights(in, in->weight_addr);
         if (in->weight_elems)
             bursts(a, w, &wp, wchan);
-        wdram[i] = max_of(wchan, a->dram.channels < 64 ? a->dram.channels : 64) *
-                   a->dram.burst_bytes / (bpc / a->dram.channels);
+        for (uint32_t ch = 0; ch < n_chan; ch++)
+            wchan[ch] *= per_burst;
+        wdram[i] = max_of(wchan, n_chan);
     }
-    double dram_time = (in_bytes + out_bytes) / bpc;
+    for (int d = 0; d < 2; d++)
+        for (uint32_t ch = 0; ch < n_chan; ch++)
+            side_chan[d][ch] *= per_burst;
     est_sched sc = {
         .a = a,
         .f = f,
         .w = w,
-        .bpc = bpc / fmax(1.0, dram_time > 0 ? t_dram / dram_time : 1.0),
+        .weight_chan = wch,
+        .nch = n_chan,
+        .in_chan = side_chan[0],
+        .out_chan = side_chan[1],
+        .t_dram = t_dram,
         .lat_in = lat_in,
         .lat_out = lat_out,
         .in_bytes = in_bytes,
@@ -764,7 +821,6 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         .hold_depth = hold_depth,
         .latency = end + t_drain,
         .rest = rest,
-        .weight_dram = wdram,
         .back = back,
         .itime = itime,
         .xlat = xlat,
@@ -778,6 +834,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     for (uint32_t i = 0; i < ni; i++)
         t_weights += wdram[i];
     free(per);
+    free(wch);
     if (per_repeat < 0) {
         free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(bank);
         return UTIL_ERUN;

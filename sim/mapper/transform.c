@@ -12,6 +12,8 @@
 /* Block-butterfly tiles up to this size: the kernel keeps a pair's inputs on its stack. */
 /* SPM transfers of one PE: more means a layout the patterns cannot follow. */
 #define TR_MAX_PE_XFERS 64
+/* How much lower a sequence FFT's narrower units must estimate to be taken. */
+#define MAP_TR_MARGIN 0.10
 /* Stages of one group: bits of a line index. */
 #define TR_MAX_BITS 40
 
@@ -72,6 +74,7 @@ typedef struct tgroup {
     uint64_t Lt, T;  /* lines per tag, units per tag */
     bool split;      /* tags are chunks of a line */
     tport in, out;
+    uint64_t max_cols; /* sequence groups: the most columns a unit may take (0: any) */
 } tgroup;
 
 typedef struct tpass {
@@ -610,7 +613,7 @@ static int plan_group(const arch_desc *a, util_dtype dt, tgroup *gr, uint32_t gi
     uint64_t Nl = gr->Vl * gr->N;
     int rc = UTIL_OK;
     for (uint64_t c = gr->H ? gr->H : 1; c >= 1 && !rc; c--) {
-        if (gr->H && gr->H % c)
+        if (gr->H && (gr->H % c || (gr->max_cols && c > gr->max_cols)))
             continue;
         uint64_t u = gr->H ? c * gr->cpl : gr->u;
         /* whole lines: several rows per tag when they divide the rows */
@@ -929,7 +932,8 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
                        0,
                        false,
                        {0},
-                       {0}};
+                       {0},
+                       0};
         gr->in = (tport){x->addr, 1, x->stride, 0, 0, PM_ROWS, op->in, false, false, 0};
         gr->out = (tport){y->addr, 1, y->stride, 0, 0, PM_ROWS, op->out, false, false, op->n};
         tm->n_groups = 1;
@@ -940,7 +944,7 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
         uint64_t H = op->in, N = d->seq_len;
         *gr = (tgroup){
             MAP_ST_RBFLY, util_log2(op->n), 1, op->n, 1, 4, op->groups * H, H, 1, 0, 0, 0, false, {0},
-            {0}};
+            {0}, 0};
         gr->in = (tport){x->addr, H, N * x->stride, 1, x->stride, PM_SEQ, N, false, false, 0};
         gr->out = (tport){y->addr, H, N * y->stride, 1, y->stride, PM_SEQ, N, false, false, op->n};
         tm->n_groups = 1;
@@ -967,7 +971,7 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
         /* hidden FFT per token: real input, the first H complex outputs go to Z */
         tgroup *g0 = &tm->grp[0], *g1 = &tm->grp[1];
         *g0 =
-            (tgroup){MAP_ST_FFT, util_log2(nh), 2, nh, 1, 2, op->rows, 0, 0, 0, 0, 0, false, {0}, {0}};
+            (tgroup){MAP_ST_FFT, util_log2(nh), 2, nh, 1, 2, op->rows, 0, 0, 0, 0, 0, false, {0}, {0}, 0};
         g0->in = (tport){x->addr, 1, x->stride, 0, 0, PM_ROWS, H, true, false, 0};
         g0->out = (tport){z_addr, 1, 2 * H, 0, 0, PM_ROWS, 2 * H, false, true, nh};
         /* sequence FFTs per column of Z (lines of ns tokens, vectors of `chunk`), real
@@ -986,7 +990,8 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
                        0,
                        false,
                        {0},
-                       {0}};
+                       {0},
+                       0};
         g1->in = (tport){z_addr, H, N * 2 * H, 2, 2 * H, PM_SEQ, N, false, false, 0};
         g1->out = (tport){y->addr, H, N * y->stride, 1, y->stride, PM_SEQ, N, true, true, keep};
         tm->n_groups = op->kind == WL_OP_FFT_MIX || cmp ? 2 : 1;
@@ -1263,9 +1268,61 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
     return rc;
 }
 
+/* Whether a mapped op's first group takes its tags as parts of lines. */
+static bool split_lines(const map_op_result *m)
+{
+    const tmap *tm = m->priv;
+    return tm && tm->grp[0].split;
+}
+
+/* map_transform_with with sequence groups' units of at most max_cols columns (0: any). */
+static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
+                          const map_op_io *io, bool functional, map_scratch scratch,
+                          uint64_t max_block_lines, uint64_t max_cols, map_op_result *out,
+                          char *err, size_t errlen);
+
 int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
                        bool functional, map_scratch scratch, uint64_t max_block_lines,
                        map_op_result *out, char *err, size_t errlen)
+{
+    int rc = transform_with(a, d, op, io, functional, scratch, max_block_lines, 0, out, err, errlen);
+    if (rc || op->kind != WL_OP_FFT_SEQ)
+        return rc;
+    /* The sequence FFTs of a split mixer: units of the most columns make the fewest passes,
+     * but when a line is too long for a tag, the tags are parts of lines whose chunks each
+     * reload their twiddles; narrower units (down to a DRAM burst of complex elements per
+     * token) give longer parts. The cheapest such plan (still in parts of lines: whole
+     * lines of narrow units are runs of one burst per token, which the estimate's DRAM
+     * queue and configuration flatter by up to 16%) replaces the widest when its estimate
+     * is MAP_TR_MARGIN lower. */
+    if (!split_lines(out))
+        return UTIL_OK;
+    uint64_t least = util_ceil_div(a->dram.burst_bytes, 2 * util_dtype_bytes(d->dtype));
+    eng_estimate_total e;
+    char why[256];
+    if (eng_estimate(a, &out->program, NULL, &e, why, sizeof why))
+        return UTIL_OK;
+    double best = map_cost(io->how, a, d->dtype, &e) * (1 - MAP_TR_MARGIN);
+    for (uint64_t cols = least; cols < op->in; cols *= 2) {
+        map_op_result narrow;
+        if (transform_with(a, d, op, io, functional, scratch, max_block_lines, cols, &narrow, why,
+                           sizeof why))
+            continue;
+        double cost = !split_lines(&narrow) ||
+                              eng_estimate(a, &narrow.program, NULL, &e, why, sizeof why)
+                          ? INFINITY
+                          : map_cost(io->how, a, d->dtype, &e);
+        map_op_free(cost < best ? out : &narrow);
+        if (cost < best)
+            *out = narrow, best = cost;
+    }
+    return UTIL_OK;
+}
+
+static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
+                          const map_op_io *io, bool functional, map_scratch scratch,
+                          uint64_t max_block_lines, uint64_t max_cols, map_op_result *out,
+                          char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->kind = op->kind;
@@ -1292,6 +1349,7 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
     for (uint32_t gi = 0; gi < tm->n_groups && !rc; gi++) {
         tgroup *gr = &tm->grp[gi];
         uint32_t np = 0;
+        gr->max_cols = max_cols;
         if (gr->stages > TR_MAX_BITS || util_log2(gr->Vl * gr->N) > TR_MAX_BITS)
             rc = util_fail(UTIL_ERUN, err, errlen, "cannot map %s: %u stages are too many",
                            wl_op_kind_name(op->kind), gr->stages);
