@@ -84,7 +84,7 @@ steady() {
     local c1 c2 o1 o2 u1 d1 d2 m1 m2
     c1="$(field "$j1" cycles)" c2="$(field "$j2" cycles)"
     o1="$(field "$j1" useful_ops)" o2="$(field "$j2" useful_ops)"
-    u1="$(field "$j1" utilization)"
+    u1="$(field "$j1" lane_op_rate)"
     d1="$(field "$j1" dram_bound_cycles)" d2="$(field "$j2" dram_bound_cycles)"
     m1="$(mfield "$j1" pipelines) x $(mfield "$j1" rows_used)"
     m2="$(mfield "$j2" pipelines) x $(mfield "$j2" rows_used)"
@@ -108,7 +108,7 @@ roofline() {
     local name="$1" wl="$2" json
     json="$(mktemp)"
     ./bflysim -q --json "$json" "$arch" "$wl"
-    awk -v name="$name" -v cyc="$(field "$json" cycles)" -v u="$(field "$json" utilization)" \
+    awk -v name="$name" -v cyc="$(field "$json" cycles)" -v u="$(field "$json" lane_op_rate)" \
         -v cb="$(field "$json" compute_bound_cycles)" -v db="$(field "$json" dram_bound_cycles)" \
         -v kb="$(field "$json" compulsory_dram_bound_cycles)" 'BEGIN {
         printf "| %s | %s | %.1f%% | %.1f%% | %.1f%% |\n", name, cyc, 100 * u,
@@ -176,11 +176,11 @@ chained() {
     local shape=(--set workload.seq_len="$n" --set workload.hidden="$h"
                  --set workload.ffn="$((2 * h))" --set workload.heads=4)
     j0="$(mktemp)" j1="$(mktemp)"
-    ./bflysim -q --no-chain --json "$j0" "${shape[@]}" "$a" "$wl"
-    ./bflysim -q --json "$j1" "${shape[@]}" "$a" "$wl"
+    ./bflysim -q --no-fuse --no-chain --json "$j0" "${shape[@]}" "$a" "$wl"
+    ./bflysim -q --no-fuse --json "$j1" "${shape[@]}" "$a" "$wl"
     local c0 c1 e1 chains
     c0="$(field "$j0" cycles)" c1="$(field "$j1" cycles)"
-    e1="$(./bflysim -m analytical "${shape[@]}" "$a" "$wl" | awk '/^cycles/{print $2}')"
+    e1="$(./bflysim --no-fuse -m analytical "${shape[@]}" "$a" "$wl" | awk '/^cycles/{print $2}')"
     chains="$(grep -cE '"chained_ops": ([2-9]|[1-9][0-9])' "$j1" || true)"
     rm -f "$j0" "$j1"
     printf '| %s | %s | %s | %s | %s | %s | %+.1f%% | %+.1f%% |\n' "$name" "$(basename "$a" .cfg)" \

@@ -1007,7 +1007,8 @@ int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *p
     s->cycles = total->cycles, s->lane_ops = total->lane_ops, s->tags = (uint64_t)llround(c.tags);
     eng_pe_stats *q = &s->pe_total;
     for (uint32_t u = 0; u < ARCH_FU_COUNT; u++)
-        q->fu_vec_ops[u] = (uint64_t)llround(c.vec[u]);
+        q->fu_vec_ops[u] = (uint64_t)llround(c.vec[u]),
+        q->fu_busy[u] = q->fu_vec_ops[u] * eng_unit_cycles(a, p->dtype, (arch_fu_kind)u);
     q->lane_ops = total->lane_ops, q->fires = (uint64_t)llround(c.fires);
     q->buf_reads = (uint64_t)llround(c.buf_reads), q->buf_writes = (uint64_t)llround(c.buf_writes);
     q->weight_elems = (uint64_t)llround(c.weights), q->configs = (uint64_t)llround(c.configs);

@@ -387,6 +387,7 @@ static bool same_plan(const fz_group *g, const fz_layer *saved)
 
 typedef struct fz_best {
     double cost, messages;
+    map_candidate cand; /* as the shortlist lists it */
     uint32_t R, F;
     fz_layer l[MAP_FUSE_MAX_OPS];
     bool found;
@@ -417,15 +418,18 @@ static int try_plan(fz_group *g, const map_forced *how, fz_best *best, map_short
         slow = ph[s].cycles > ph[slow].cycles ? s : slow;
     double least = best->found ? best->cost : INFINITY;
     map_shortlist_add(sl, e.cycles, cost, map_bottleneck(&ph[slow]), desc, &least);
-    /* Within FZ_TIE of each other, the plan with fewer NoC messages wins: fewer, larger
-     * messages (more rows per tag, less all-to-all) cost the hardware headers and
+    /* Within MAP_FUSE_TIE of each other, the plan with fewer NoC messages wins: fewer,
+     * larger messages (more rows per tag, less all-to-all) cost the hardware headers and
      * arbitration the model leaves out, and cost the simulator events. */
     double msgs = (double)e.counts.noc.messages;
-    bool better = !best->found || cost < best->cost * (1 - FZ_TIE) ||
-                  (cost <= best->cost * (1 + FZ_TIE) && msgs < best->messages);
+    bool better = !best->found || cost < best->cost * (1 - MAP_FUSE_TIE) ||
+                  (cost <= best->cost * (1 + MAP_FUSE_TIE) && msgs < best->messages);
     if (better) {
         best->found = true, best->cost = cost, best->messages = msgs;
         best->R = g->R, best->F = g->F;
+        snprintf(best->cand.desc, sizeof best->cand.desc, "%s", desc);
+        best->cand.cycles = e.cycles, best->cand.cost = cost;
+        best->cand.bottleneck = map_bottleneck(&ph[slow]);
         memcpy(best->l, g->l, sizeof best->l);
     }
     fz_prog_free(&p);
@@ -580,9 +584,16 @@ int map_fuse(const arch_desc *a, const wl_desc *d, const map_fuse_op *ops, uint3
     out->rows_per_tag = g->R, out->fold = g->F, out->segments = g->n_seg;
     out->n_stages = fz_stages(g, &pv->p, out->stage, MAP_FUSE_MAX_STAGES, &out->bottleneck);
     fz_describe(g, out->desc, sizeof out->desc);
-    for (uint32_t k = 0; k < out->shortlist.n; k++)
-        if (out->shortlist.c[k].cost == best.cost)
-            out->shortlist.chosen = k;
+    /* the plan taken (a tie may have gone to one further down, with fewer messages) */
+    map_shortlist *sl = &out->shortlist;
+    sl->chosen = sl->n;
+    for (uint32_t k = 0; k < sl->n; k++)
+        if (sl->c[k].cost == best.cost && !strcmp(sl->c[k].desc, best.cand.desc))
+            sl->chosen = k;
+    if (sl->chosen == sl->n) {
+        sl->chosen = sl->n < MAP_MAX_CANDIDATES ? sl->n++ : MAP_MAX_CANDIDATES - 1;
+        sl->c[sl->chosen] = best.cand;
+    }
     *ok = true;
     return UTIL_OK;
 }

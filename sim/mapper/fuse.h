@@ -15,8 +15,6 @@
 #define FZ_MAX_FOLD 2
 #define FZ_SWEEP_STEPS 160
 #define FZ_PLANS_PER_SWEEP 4
-/* plans whose estimates lie this close are a tie (fuse.c, try_plan) */
-#define FZ_TIE 0.02
 #define FZ_NONE UINT32_MAX
 /* fz_build: the plan does not fit the array (not an error: the search skips it) */
 #define FZ_NOFIT 100

@@ -787,15 +787,17 @@ void fz_describe(const fz_group *g, char *buf, size_t len)
     uint32_t pes = 0;
     for (uint32_t l = 0; l < g->n_l; l++)
         pes += layer_pes(&g->l[l]);
-    int at = snprintf(buf, len, "fused: %u rows per tag, %u PEs%s, %u segment%s:", g->R, pes,
-                      g->F > 1 ? " folded" : "", g->n_seg, g->n_seg == 1 ? "" : "s");
+    int at = snprintf(buf, len, "fused: %u row%s per tag, %u PEs%s, %u segment%s:", g->R,
+                      g->R == 1 ? "" : "s", pes, g->F > 1 ? " folded" : "", g->n_seg,
+                      g->n_seg == 1 ? "" : "s");
     for (uint32_t l = 0; l < g->n_l && at >= 0 && (size_t)at < len; l++) {
         const fz_layer *L = &g->l[l];
         const char *sep = l && g->l[l - 1].seg != L->seg ? " |" : l ? "," : "";
         at += snprintf(buf + at, len - (size_t)at, "%s %s ", sep, L->name);
-        if (L->kind == FZ_RUNS)
+        if (L->kind == FZ_RUNS) /* PEs x stages of each run */
             for (uint32_t r = 0; r < L->n_runs && (size_t)at < len; r++)
-                at += snprintf(buf + at, len - (size_t)at, "%s%u", r ? "+" : "", 1u << L->run[r].p);
+                at += snprintf(buf + at, len - (size_t)at, "%s%ux%u", r ? "+" : "",
+                               1u << L->run[r].p, L->run[r].k);
         else if ((size_t)at < len)
             at += snprintf(buf + at, len - (size_t)at, "%u", layer_pes(L));
     }

@@ -265,6 +265,9 @@ void map_chain_free(map_chain *c);
  * "Fused groups". */
 
 #define MAP_FUSE_MAX_OPS 12
+/* Fused plans whose estimates lie this close are a tie, taken by the fewest NoC messages
+ * (fewer, larger messages: less of the per-message overhead the model leaves out). */
+#define MAP_FUSE_TIE 0.02
 
 /* A member op of a group: the op, its tensors, and whether a later op (or block) reads
  * its output, which is then written to dst (else it never leaves the chip). A GELU op is

@@ -38,11 +38,13 @@ void rep_derive(const rep_run *r, rep_derived *d)
         wl_model_totals(r->wl, &tot);
     d->flops = r->model ? tot.flops : wl_butterfly_flops(&b);
     uint64_t peak = (uint64_t)arch_pe_count(a) * d->lanes;
-    d->utilization = st->cycles ? (double)d->useful_ops / ((double)peak * (double)st->cycles) : 0;
-    for (int k = 0; k < ARCH_FU_COUNT; k++)
+    double pe_cycles = (double)arch_pe_count(a) * (double)st->cycles;
+    d->lane_op_rate = st->cycles ? (double)d->useful_ops / ((double)peak * (double)st->cycles) : 0;
+    for (int k = 0; k < ARCH_FU_COUNT; k++) {
         d->busy_lane_cycles += st->pe_total.fu_vec_ops[k] * d->lanes;
-    d->busy_utilization =
-        st->cycles ? (double)d->busy_lane_cycles / ((double)peak * (double)st->cycles) : 0;
+        d->unit_util[k] = pe_cycles > 0 ? (double)st->pe_total.fu_busy[k] / pe_cycles : 0;
+    }
+    d->utilization = d->unit_util[ARCH_FU_MAC];
     d->compute_bound = util_ceil_div(d->useful_ops, peak);
     d->dram_bytes = st->dram.read_bytes + st->dram.write_bytes;
     double bpc = arch_dram_bytes_per_cycle(a);
@@ -158,8 +160,11 @@ static void baseline_lines(FILE *f, const rep_run *r, const rep_derived *d)
 static void util_lines(FILE *f, const rep_run *r, const rep_derived *d)
 {
     const arch_desc *a = r->arch;
-    fprintf(f, "PE util    %.2f%% useful, %.2f%% busy lane-cycles, of %u PEs x %u lanes\n",
-            100.0 * d->utilization, 100.0 * d->busy_utilization, arch_pe_count(a), d->lanes);
+    fprintf(f,
+            "PE util    MAC units %.2f%% busy (exp %.2f%%, rcp %.2f%%), of %u PEs x %u lanes; "
+            "useful lane ops %.2f%% of lane-cycles\n",
+            100.0 * d->utilization, 100.0 * d->unit_util[ARCH_FU_EXP],
+            100.0 * d->unit_util[ARCH_FU_RCP], arch_pe_count(a), d->lanes, 100.0 * d->lane_op_rate);
     fprintf(f,
             "bounds     compute %llu cycles, DRAM traffic %llu cycles, compulsory DRAM %llu "
             "cycles, NoC bisection ",
@@ -318,6 +323,47 @@ static void j_b(jw *j, const char *k, bool v)
 }
 
 /* What a mapping search weighed: the candidates, cheapest first, and which was taken. */
+/* MAC-unit utilization, every unit's, and the useful lane-op rate. */
+static void j_utilization(jw *j, const rep_derived *d)
+{
+    j_d(j, "utilization", d->utilization);
+    j_open(j, "unit_utilization", '{');
+    for (int k = 0; k < ARCH_FU_COUNT; k++)
+        j_d(j, arch_fu_name((arch_fu_kind)k), d->unit_util[k]);
+    j_close(j, '}');
+    j_d(j, "lane_op_rate", d->lane_op_rate);
+}
+
+/* A fused group's plan: its ops (ops[0..n)), rows per tag, segments, fold and pipeline
+ * stages with their PEs and cycles per tag, the bottleneck marked. */
+static void j_fused(jw *j, const map_fuse_result *g, const run_op *ops, uint32_t n)
+{
+    j_open(j, "fused", '{');
+    j_open(j, "members", '[');
+    for (uint32_t k = 0; k < n; k++) {
+        j_sep(j);
+        j_str(j->f, ops[k].op.name);
+    }
+    j_close(j, ']');
+    j_u(j, "rows_per_tag", g->rows_per_tag);
+    j_u(j, "segments", g->segments);
+    j_u(j, "fold", g->fold);
+    j_open(j, "stages", '[');
+    for (uint32_t k = 0; k < g->n_stages; k++) {
+        const map_fuse_stage *st = &g->stage[k];
+        j_open(j, NULL, '{');
+        j_s(j, "stage", st->what);
+        j_u(j, "segment", st->segment);
+        j_u(j, "pes", st->pes);
+        j_u(j, "steps", st->steps);
+        j_d(j, "cycles_per_tag", st->tag_cycles);
+        j_b(j, "bottleneck", k == g->bottleneck);
+        j_close(j, '}');
+    }
+    j_close(j, ']');
+    j_close(j, '}');
+}
+
 static void j_shortlist(jw *j, const map_shortlist *l)
 {
     j_u(j, "candidates_scored", l->n_scored);
@@ -558,9 +604,8 @@ void rep_json(FILE *f, const rep_run *r)
     j_d(&j, "time_us", d.time_us);
     j_u(&j, "useful_ops", d.useful_ops);
     j_u(&j, "flops", d.flops);
-    j_d(&j, "utilization", d.utilization);
+    j_utilization(&j, &d);
     j_u(&j, "busy_lane_cycles", d.busy_lane_cycles);
-    j_d(&j, "busy_utilization", d.busy_utilization);
     j_u(&j, "compute_bound_cycles", d.compute_bound);
     j_u(&j, "dram_bound_cycles", d.dram_bound);
     j_u(&j, "compulsory_dram_bytes", d.compulsory_bytes);
@@ -1079,7 +1124,15 @@ void rep_reduction_of(const wl_desc *w, rep_reduction *r)
     r->flop_ratio = r->model.flops ? (double)r->dense.flops / (double)r->model.flops : 0;
 }
 
+/* An op's MAC-unit utilization (its MAC units' busy cycles over PEs x its cycles). */
 static double op_util(const rep_run *r, const run_op *o)
+{
+    double pe_cycles = (double)arch_pe_count(r->arch) * (double)o->cycles;
+    return pe_cycles > 0 ? (double)o->mac_busy / pe_cycles : 0;
+}
+
+/* Its useful lane operations over lane-cycles. */
+static double op_lane_rate(const rep_run *r, const run_op *o)
 {
     double peak = (double)arch_pe_count(r->arch) * arch_lanes(r->arch, r->wl->dtype);
     return o->cycles ? (double)o->lane_ops / (peak * (double)o->cycles) : 0;
@@ -1121,7 +1174,7 @@ void rep_model_summary(FILE *f, const rep_run *r)
     for (uint32_t b = 0; b < m->n_blocks; b++) {
         const run_block *rb = &m->blocks[b];
         const wl_block *bl = &w->blocks[b];
-        run_op whole = {.cycles = rb->cycles, .lane_ops = rb->lane_ops};
+        run_op whole = {.cycles = rb->cycles, .lane_ops = rb->lane_ops, .mac_busy = rb->mac_busy};
         fprintf(f,
                 "block %u    x%llu: mixer %s, proj %s, ffn %s: per block %llu cycles, %llu useful "
                 "ops, %.2f%% util, %llu DRAM bytes\n",
@@ -1178,6 +1231,22 @@ static void explain_list(FILE *f, const char *what, const map_shortlist *l)
     }
 }
 
+/* The chosen plan of a fused group: every pipeline stage with its PEs and its busiest
+ * PE's cycles per tag, the bottleneck marked. */
+static void explain_pipeline(FILE *f, const map_fuse_result *g, uint64_t cycles)
+{
+    fprintf(f,
+            "  pipeline: %u rows per tag, %u segment%s%s; each stage's busiest PE per tag "
+            "(the slowest sets the pace; %llu cycles in all)\n",
+            g->rows_per_tag, g->segments, g->segments == 1 ? "" : "s",
+            g->fold > 1 ? ", two PE groups per PE" : "", (unsigned long long)cycles);
+    for (uint32_t k = 0; k < g->n_stages; k++) {
+        const map_fuse_stage *st = &g->stage[k];
+        fprintf(f, "    %-26s segment %u  %3u PEs  %10.0f cycles/tag%s\n", st->what, st->segment,
+                st->pes, st->tag_cycles, k == g->bottleneck ? "  <- bottleneck" : "");
+    }
+}
+
 void rep_explain(FILE *f, const rep_run *r)
 {
     if (r->map) {
@@ -1194,8 +1263,17 @@ void rep_explain(FILE *f, const rep_run *r)
             char what[96];
             snprintf(what, sizeof what, "block %u %s (%s)", b, o->op.name,
                      wl_op_kind_name(o->op.kind));
+            if (o->fused.n_stages)
+                snprintf(what, sizeof what, "block %u fused group %s..%s", b, o->op.name,
+                         m->blocks[b].ops[i + o->fused_ops - 1].op.name);
             if (o->shortlist.n)
                 explain_list(f, what, &o->shortlist);
+            if (o->fused.n_stages && o->shortlist.chosen)
+                fprintf(f, "  (plans within %.0f%% of the cheapest are a tie, taken by the fewest "
+                           "NoC messages: fewer, larger messages)\n",
+                        100 * MAP_FUSE_TIE);
+            if (o->fused.n_stages)
+                explain_pipeline(f, &o->fused, o->cycles);
         }
 }
 
@@ -1241,7 +1319,7 @@ void rep_model_json(FILE *f, const rep_run *r)
         j_s(&j, "mixer", wl_mixer_name(w->blocks[b].mixer));
         j_s(&j, "proj", wl_linear_name(w->blocks[b].proj));
         j_s(&j, "ffn", wl_linear_name(w->blocks[b].ffn));
-        run_op whole = {.cycles = rb->cycles, .lane_ops = rb->lane_ops};
+        run_op whole = {.cycles = rb->cycles, .lane_ops = rb->lane_ops, .mac_busy = rb->mac_busy};
         j_u(&j, "cycles_per_block", rb->cycles);
         j_u(&j, "useful_ops_per_block", rb->lane_ops);
         j_d(&j, "utilization", op_util(r, &whole));
@@ -1262,6 +1340,10 @@ void rep_model_json(FILE *f, const rep_run *r)
             j_u(&j, "multiplies", o->op.macs);
             j_u(&j, "weights", o->op.weights);
             j_d(&j, "utilization", op_util(r, o));
+            j_d(&j, "lane_op_rate", op_lane_rate(r, o));
+            j_u(&j, "fused_ops", o->fused_ops);
+            if (o->fused.n_stages)
+                j_fused(&j, &o->fused, &m->blocks[b].ops[i], o->fused_ops);
             j_u(&j, "compute_bound_cycles", op_compute_bound(r, o));
             j_u(&j, "dram_bound_cycles", op_dram_bound(r, o));
             j_u(&j, "dram_read_bytes", o->dram_read_bytes);
@@ -1288,8 +1370,7 @@ void rep_model_json(FILE *f, const rep_run *r)
     j_u(&j, "flops", red.model.flops);
     j_u(&j, "multiplies", red.model.macs);
     j_u(&j, "weights", red.model.weights);
-    j_d(&j, "utilization", d.utilization);
-    j_d(&j, "busy_utilization", d.busy_utilization);
+    j_utilization(&j, &d);
     j_u(&j, "compute_bound_cycles", d.compute_bound);
     j_u(&j, "dram_bound_cycles", d.dram_bound);
     j_u(&j, "compulsory_dram_bytes", d.compulsory_bytes);

@@ -43,9 +43,13 @@ typedef struct rep_derived {
     uint32_t lanes;
     double time_us;
     uint64_t useful_ops, flops;
-    double utilization;        /* useful lane ops / (PEs x lanes x cycles) */
+    /* each unit's busy cycles (vector operations x its cycles per operation) over PEs x
+     * cycles: at most 1; utilization is the MAC units' */
+    double unit_util[ARCH_FU_COUNT];
+    double utilization;
+    double lane_op_rate;       /* useful lane ops / (PEs x lanes x cycles): over 1 when
+                                * several units of a PE work at once */
     uint64_t busy_lane_cycles; /* vector operations x lanes, all function units */
-    double busy_utilization;   /* busy lane-cycles / (PEs x lanes x cycles) */
     uint64_t compute_bound;    /* ceil(useful ops / (PEs x lanes)) cycles */
     uint64_t dram_bytes;       /* moved, whole bursts */
     uint64_t dram_bound;       /* ceil(dram_bytes / bytes per cycle) */

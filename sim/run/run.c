@@ -61,6 +61,7 @@ static void op_summary(run_op *r, const eng_stats *s)
 {
     r->cycles = s->cycles;
     r->lane_ops = s->lane_ops;
+    r->mac_busy = s->pe_total.fu_busy[ARCH_FU_MAC];
     r->events = s->events;
     r->tags = s->tags;
     r->dram_read_bytes = s->dram.read_bytes;
@@ -313,6 +314,7 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
             const run_op *o = &rb->ops[i];
             rb->cycles += o->cycles;
             rb->lane_ops += o->lane_ops;
+            rb->mac_busy += o->mac_busy;
             rb->dram_bytes += o->dram_read_bytes + o->dram_write_bytes;
         }
         inst += rb->repeat;
@@ -354,10 +356,12 @@ int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced 
             describe_unit(o, p, b, i);
             o->cycles = o->est_cycles = est.cycles;
             o->lane_ops = est.lane_ops;
+            o->mac_busy = est.counts.pe_total.fu_busy[ARCH_FU_MAC];
             o->dram_read_bytes = est.dram_read_bytes;
             o->dram_write_bytes = est.dram_write_bytes;
             rb->cycles += o->cycles;
             rb->lane_ops += o->lane_ops;
+            rb->mac_busy += o->mac_busy;
             rb->dram_bytes += est.dram_read_bytes + est.dram_write_bytes;
             add_stats(&out->total, &est.counts, rb->repeat);
         }

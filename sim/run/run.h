@@ -21,6 +21,7 @@ typedef struct run_op {
     map_inter intermediates;
     uint64_t block_rows;
     uint64_t cycles, lane_ops, events, tags;
+    uint64_t mac_busy; /* cycles the PEs' MAC units accepted vector operations, summed */
     uint64_t est_cycles;     /* the closed-form estimate of the same program */
     map_shortlist shortlist; /* the mapper's search (GEMMs, fused attention) */
     uint64_t dram_read_bytes, dram_write_bytes;
@@ -41,6 +42,7 @@ typedef struct run_block {
     uint32_t n_ops;
     run_op ops[WL_MAX_BLOCK_OPS];
     uint64_t cycles, lane_ops, dram_bytes; /* one block */
+    uint64_t mac_busy;
 } run_block;
 
 /* A functional model run is checked block instance by block instance: each instance's
