@@ -183,15 +183,15 @@ typedef struct est_sched {
     const double *weight_chan;  /* per instruction and DRAM channel: its weights' cycles there */
     uint32_t nch;               /* DRAM channels */
     const double *in_chan, *out_chan; /* per DRAM channel: cycles of one tag's input, output */
-    double t_dram;              /* one tag's input and output on their busiest channel */
-    const double *back;         /* per instruction fed from the SPM: its credit's way back, or -1 */
-    const double *itime;        /* per instruction: its start -> its result */
-    const double *xlat;         /* per transfer between instructions: result -> its consumer */
-    double spm_drain;           /* bank cycles to write one tag's results into its output slot */
-    uint64_t hold;              /* tags the array holds: pe.tags per instruction on a path */
-    uint32_t fed_n;             /* 1 + the last instruction fed from the SPM or feeding one */
-    double t_comp;              /* PE, link, port and bank limits on the tag interval */
-    double drain_loop;          /* fire -> result in the SPM -> output slot credit, less DRAM */
+    double t_dram;                    /* one tag's input and output on their busiest channel */
+    const double *back;  /* per instruction fed from the SPM: its credit's way back, or -1 */
+    const double *itime; /* per instruction: its start -> its result */
+    const double *xlat;  /* per transfer between instructions: result -> its consumer */
+    double spm_drain;    /* bank cycles to write one tag's results into its output slot */
+    uint64_t hold;       /* tags the array holds: pe.tags per instruction on a path */
+    uint32_t fed_n;      /* 1 + the last instruction fed from the SPM or feeding one */
+    double t_comp;       /* PE, link, port and bank limits on the tag interval */
+    double drain_loop;   /* fire -> result in the SPM -> output slot credit, less DRAM */
 } est_sched;
 
 /* Tags simulated one by one before the rest are extrapolated at the last tags' pace. */
@@ -385,12 +385,10 @@ static double schedule(const est_sched *c, double lat)
             cfg_issue = t_cfg;
             int slot = stage[1] < stage[0];
             double words = ceil(bytes / a->spm.width_bytes / wpc);
-            double sent =
-                bytes > 0
-                    ? dram_request(cal, c->nch, accepted, slots, t_cfg + 1,
-                                   c->weight_chan + (size_t)j * c->nch) +
-                          lat + 2 * words + 6
-                    : t_cfg + 2;
+            double sent = bytes > 0 ? dram_request(cal, c->nch, accepted, slots, t_cfg + 1,
+                                                   c->weight_chan + (size_t)j * c->nch) +
+                                          lat + 2 * words + 6
+                                    : t_cfg + 2;
             stage[slot] = sent;
             double configured = sent + ceil(bytes / arch_link_bytes(a)) + 2;
             cfg_done = fmax(cfg_done, configured + c->rest[j]);
@@ -400,9 +398,8 @@ static double schedule(const est_sched *c, double lat)
         } else if (t_in <= t_out) {
             in_issue = t_in;
             in_ready[ki] =
-                (c->in_bytes > 0
-                     ? dram_request(cal, c->nch, accepted, slots, t_in + 1, c->in_chan)
-                     : t_in + c->spm_in) +
+                (c->in_bytes > 0 ? dram_request(cal, c->nch, accepted, slots, t_in + 1, c->in_chan)
+                                 : t_in + c->spm_in) +
                 c->lat_in + c->spm_in + 3;
             ki++;
         } else {
@@ -708,7 +705,8 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         }
     }
     double t_dram = busiest * a->dram.burst_bytes / (bpc / a->dram.channels) / (double)samples;
-    uint64_t in_elems = eng_parts_elems(io.in, io.n_in), out_elems = eng_parts_elems(io.out, io.n_out);
+    uint64_t in_elems = eng_parts_elems(io.in, io.n_in),
+             out_elems = eng_parts_elems(io.out, io.n_out);
     eng_pattern whole_in = {0, in_elems, in_elems, 1};
     eng_pattern whole_out = {0, out_elems, out_elems, 1};
     /* DMA: each side is written to (or read from) its slot, and read from (or written to)
@@ -745,9 +743,10 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         (feed_spread + drain_loop + out_bytes / bpc + lat_out + ENG_EST_HANDOFFS) / f->out_slots;
     /* (feed_each: a slot is held until the deepest fed instruction, which took tag k -
      * pe.tags when that entered, has finished it: in_slots + pe.tags tags per loop) */
-    double t_in = f->feed_each ? (lat_in + in_bytes / bpc + t_port + ENG_EST_HANDOFFS + hold_depth) /
-                                     (f->in_slots + a->pe.tags)
-                               : (lat_in + in_bytes / bpc + t_port + ENG_EST_HANDOFFS) / f->in_slots;
+    double t_in = f->feed_each
+                      ? (lat_in + in_bytes / bpc + t_port + ENG_EST_HANDOFFS + hold_depth) /
+                            (f->in_slots + a->pe.tags)
+                      : (lat_in + in_bytes / bpc + t_port + ENG_EST_HANDOFFS) / f->in_slots;
     double interval = fmax(fmax(fmax(t_pe, t_link), fmax(t_port, t_spm)),
                            fmax(fmax(t_dram, t_feed), fmax(t_out, t_in)));
     double t_drain = 0, wpc = (double)a->spm.banks * a->spm.ports;
@@ -891,6 +890,7 @@ typedef struct group_member {
     uint64_t tags;
     double cfg, iv, tag_time, cycles;
     double weights_dram;    /* DRAM cycles of its weights (eng_phase_estimate.t_weights) */
+    double head_dram;       /* DRAM cycles of the tags it fetches at once when it starts */
     double busy[RES_COUNT]; /* cycles of the busiest of each resource over all its tags */
 } group_member;
 
@@ -904,6 +904,7 @@ static group_member group_member_of(const eng_phase *f, const eng_phase_estimate
         .tag_time = e->tag_time,
         .cycles = e->cycles,
         .weights_dram = e->t_weights,
+        .head_dram = e->t_dram * fmin(tags, f->in_slots),
         .busy = {tags * e->t_pe, tags * e->t_link, tags * e->t_port, tags * e->t_spm,
                  tags * e->t_dram},
     };
@@ -928,12 +929,15 @@ static double group_cycles(const group_member *m, uint32_t n, const est_load *ac
 {
     if (n == 1)
         return m[0].cycles;
-    double start = 0, end = 0, iv = 0, first = 0, sum[RES_COUNT] = {0}, share = 0;
+    double start = 0, end = 0, iv = 0, first = 0, sum[RES_COUNT] = {0}, share = 0, head = 0;
     for (uint32_t k = 0; k < n; k++) {
         const group_member *c = &m[k];
-        /* sum[RES_DRAM] is so far the producers' DRAM time, and share the part of their
-         * time they keep it busy: the weights configuring meanwhile queue behind that */
-        double ready = group_config(m, n, k) + fmin(sum[RES_DRAM], c->cfg * fmin(1, share));
+        /* sum[RES_DRAM] is so far the producers' DRAM time, head the tags they fetch at
+         * once when they start, and share the part of their time they keep the DRAM busy:
+         * a configuration queues behind those first tags, and its weights meanwhile
+         * behind that share (its requests, one at a time, barely wait otherwise) */
+        double ready = group_config(m, n, k) +
+                       fmin(sum[RES_DRAM], head + fmin(c->cfg, c->weights_dram) * fmin(1, share));
         double tags = (double)c->tags, s = ready, e;
         if (k == 0) {
             first = ready;
@@ -950,6 +954,7 @@ static double group_cycles(const group_member *m, uint32_t n, const est_load *ac
         for (int r = 0; r < RES_COUNT; r++)
             sum[r] += c->busy[r];
         share += c->cycles > 0 ? c->busy[RES_DRAM] / c->cycles : 0;
+        head += c->head_dram;
     }
     /* the busiest of each resource over the phases together (the DRAM is one) */
     sum[RES_PE] = max_of(acc->pe, acc->n_pe), sum[RES_LINK] = max_of(acc->link, acc->n_link);
