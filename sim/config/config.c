@@ -308,20 +308,20 @@ static const key_def force_keys[] = {
      "rows",
      "butterfly-linear, butterflies and FFTs: rows (lines) per block with the intermediates in "
      "the SPM (0: the most that fit)"},
-    {"fused_through", K_STR, 0, FOFF(fused_through), WL_OP_NAME_MAX, 0, 0, 0, 0, NULL, NULL,
-     NULL, NULL,
+    {"fused_through", K_STR, 0, FOFF(fused_through), WL_OP_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL,
+     NULL,
      "fused group: the group's last op (op is its first): op .. fused_through run as one "
      "pipeline of PE groups; its entry also takes rows_per_tag, fold, stage_pes and "
      "stage_steps"},
-    FKEY("fold", fold, 4, "fused group: PE groups per PE, 1 or 2 (0: search)"),
+    FKEY("fold", fold, MAP_FUSE_MAX_FOLD, "fused group: PE groups per PE, 1 or 2 (0: search)"),
     {"stage_pes", K_U32_LIST, 0, FOFF(stage_pes), MAP_FUSE_MAX_STAGES, FOFF(n_stage_pes), 1, 4096,
      0, NULL, NULL, "[]", NULL,
      "fused group: each pipeline stage's PEs, in order (a run of butterfly or FFT stages: a "
      "power of two; a norm: its row segments; a dense layer: its weight tiles); [] to search"},
     {"stage_steps", K_U32_LIST, 0, FOFF(stage_steps), MAP_FUSE_MAX_STAGES, FOFF(n_stage_steps), 1,
      64, 0, NULL, NULL, "[]", NULL,
-     "fused group: each pipeline stage's butterfly or FFT stages (1 for a norm or a dense "
-     "layer), beside stage_pes"},
+     "fused group: each pipeline stage's butterfly or FFT stages, or a dense layer's input "
+     "chunks (its stage_pes over stage_steps are its column tiles); 1 for a norm"},
     END_KEYS};
 
 static const key_def mapping_keys[] = {

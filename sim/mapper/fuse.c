@@ -446,7 +446,8 @@ static int sweep(fz_group *g, const map_forced *how, fz_best *best, map_shortlis
     double I = work / (arch_pe_count(g->a) * (double)g->F);
     fz_layer seen[MAP_FUSE_MAX_OPS];
     uint32_t tried = 0;
-    for (uint32_t step = 0; step < FZ_SWEEP_STEPS && tried < FZ_PLANS_PER_SWEEP; step++, I *= 1.08) {
+    for (uint32_t step = 0; step < FZ_SWEEP_STEPS && tried < FZ_PLANS_PER_SWEEP;
+         step++, I *= 1.08) {
         uint32_t pes = plan_layers(g, I);
         if (pes > arch_pe_count(g->a) * g->F)
             continue;
@@ -497,7 +498,7 @@ static int search(fz_group *g, const map_forced *how, const map_force *force, fz
                 continue;
             g->R = Rs[i], g->F = F;
             int rc;
-            if (force && force->n_stage_pes) {
+            if (force && (force->n_stage_pes || force->n_stage_steps)) {
                 if ((rc = forced_plan(g, force, err, errlen)))
                     return rc;
                 rc = try_plan(g, how, best, sl);
@@ -550,9 +551,9 @@ int map_fuse(const arch_desc *a, const wl_desc *d, const map_fuse_op *ops, uint3
         free(pv);
         if (force)
             return util_fail(UTIL_ECONFIG, err, errlen,
-                             "%s: these ops cannot run as one fused group (an op that is not "
+                             "%s: %s..%s cannot run as one fused group (an op that is not "
                              "row-local, or a tensor read across more than one segment)",
-                             force->where);
+                             force->where, ops[0].op.name, ops[n - 1].op.name);
         return UTIL_OK;
     }
     g->free_addr = free_addr;

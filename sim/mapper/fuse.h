@@ -12,7 +12,7 @@
 #define FZ_MAX_BITS 24
 #define FZ_MAX_NORM_SEGS 64
 #define FZ_MAX_ROWS 16 /* rows per tag */
-#define FZ_MAX_FOLD 2
+#define FZ_MAX_FOLD MAP_FUSE_MAX_FOLD
 #define FZ_SWEEP_STEPS 160
 #define FZ_PLANS_PER_SWEEP 4
 #define FZ_NONE UINT32_MAX
@@ -98,8 +98,14 @@ typedef struct fz_group {
 } fz_group;
 
 /* Kernel context of one instruction. */
-typedef enum { FZ_K_RUN, FZ_K_NORM_FULL, FZ_K_NORM_STATS, FZ_K_NORM_REDUCE, FZ_K_NORM_APPLY,
-               FZ_K_DENSE } fz_kkind;
+typedef enum {
+    FZ_K_RUN,
+    FZ_K_NORM_FULL,
+    FZ_K_NORM_STATS,
+    FZ_K_NORM_REDUCE,
+    FZ_K_NORM_APPLY,
+    FZ_K_DENSE
+} fz_kkind;
 typedef struct fz_kctx {
     fz_kkind kind;
     const fz_layer *L;

@@ -143,8 +143,7 @@ static uint64_t kept_on(const fz_layer *L, uint32_t q)
 }
 
 /* Costs of one run instruction (PE q of run r; kept: output columns it makes per row). */
-static void run_cost(const fz_group *g, const fz_layer *L, uint32_t r, uint64_t kept,
-                     eng_instr *in)
+static void run_cost(const fz_group *g, const fz_layer *L, uint32_t r, uint64_t kept, eng_instr *in)
 {
     const fz_run *run = &L->run[r];
     uint64_t units = run_units(L, run);
@@ -612,15 +611,15 @@ int fz_layer_padding(const fz_group *g, const fz_layer *L, fz_kctx *ctx, map_sto
 
 /* ---------------------------------------------------------------- weights */
 
-void fz_write_weights(const fz_group *g, const fz_prog *p, uint32_t k, const float *w,
-                      float *image)
+void fz_write_weights(const fz_group *g, const fz_prog *p, uint32_t k, const float *w, float *image)
 {
     for (uint32_t l = 0; l < g->n_l; l++) {
         const fz_layer *L = &g->l[l];
         /* the op whose weights the layer holds: a norm's layernorm */
-        uint32_t owner = L->kind != FZ_NORM ? L->op : L->op2 != FZ_NONE ? L->op2
-                                                    : L->norm              ? L->op
-                                                                           : FZ_NONE;
+        uint32_t owner = L->kind != FZ_NORM  ? L->op
+                         : L->op2 != FZ_NONE ? L->op2
+                         : L->norm           ? L->op
+                                             : FZ_NONE;
         if (owner != k || (!w && !(L->kind == FZ_RUNS && L->sk == MAP_ST_FFT)))
             continue;
         const eng_instr *ins = p->instr[L->seg] + L->i0;
@@ -639,8 +638,8 @@ void fz_write_weights(const fz_group *g, const fz_prog *p, uint32_t k, const flo
                     for (uint64_t pr = 0; pr < units / 2; pr++) {
                         uint64_t l0 = util_insert_bit(pr, lb, 0);
                         uint64_t j0 = scatter_bits(l0, keep) | scatter_bits(q, run->qmask);
-                        map_pair_weights(L->sk, L->N, L->stages, L->wpp, run->s0 + s, j0, w,
-                                         g->dt, dst + ((uint64_t)s * (units / 2) + pr) * L->wpp);
+                        map_pair_weights(L->sk, L->N, L->stages, L->wpp, run->s0 + s, j0, w, g->dt,
+                                         dst + ((uint64_t)s * (units / 2) + pr) * L->wpp);
                     }
                 }
             } else if (L->kind == FZ_NORM) {
@@ -698,7 +697,7 @@ uint32_t fz_stages(const fz_group *g, const fz_prog *p, map_fuse_stage *st, uint
                 snprintf(x->what, sizeof x->what, "%.39s", L->name);
             x->segment = L->seg;
             x->pes = L->kind == FZ_RUNS ? 1u << L->run[r].p : layer_pes(L);
-            x->steps = L->kind == FZ_RUNS ? L->run[r].k : 1;
+            x->steps = L->kind == FZ_RUNS ? L->run[r].k : L->kind == FZ_DENSE ? L->K : 1;
             x->tag_cycles = 0;
             for (uint32_t i = i0; i < i1; i++) {
                 double b = pe_busy[p->instr[L->seg][L->i0 + i].pe];
@@ -725,25 +724,36 @@ bool fz_force_layer(const fz_group *g, fz_layer *L, const uint32_t *pes, const u
 {
     uint32_t A = arch_pe_count(g->a) * g->F;
     *used = 0;
-    if (L->kind != FZ_RUNS) {
-        uint32_t most = L->kind == FZ_NORM
-                            ? (uint32_t)(L->H < FZ_MAX_NORM_SEGS ? L->H : FZ_MAX_NORM_SEGS)
-                            : A;
-        if (!n || steps[0] != 1 || !pes[0] || pes[0] > most) {
+    if (!n && L->kind != FZ_RUNS) {
+        util_fail(UTIL_ECONFIG, err, errlen,
+                  "%s: %s is one pipeline stage, and stage_pes has no entry left for it", where,
+                  L->name);
+        return false;
+    }
+    if (L->kind == FZ_NORM) {
+        uint32_t most = (uint32_t)(L->H < FZ_MAX_NORM_SEGS ? L->H : FZ_MAX_NORM_SEGS);
+        if (steps[0] != 1 || !pes[0] || pes[0] > most) {
             util_fail(UTIL_ECONFIG, err, errlen,
-                      "%s: %s is one pipeline stage (stage_steps 1) on 1..%u PEs%s", where,
-                      L->name, most, n ? "" : ", and stage_pes has no entry left for it");
+                      "%s: %s: stage_steps = %u, stage_pes = %u: a norm is one pipeline stage "
+                      "(stage_steps 1) of 1..%u row segments, one per PE",
+                      where, L->name, steps[0], pes[0], most);
             return false;
         }
-        *used = 1;
-        if (L->kind == FZ_NORM)
-            L->S = pes[0];
-        /* a dense layer's tiles: as few K chunks as the buffers allow, the rest columns */
-        for (uint32_t K = 1; L->kind == FZ_DENSE && K <= pes[0]; K *= 2) {
-            L->C = pes[0] / K, L->K = K;
-            if (pes[0] % K == 0 && K <= L->nin && L->C <= L->nout && fits_buffers(g, L))
-                break;
+        *used = 1, L->S = pes[0];
+    } else if (L->kind == FZ_DENSE) {
+        /* stage_pes = C x K: C column tiles, each over K chunks of the inputs */
+        uint32_t K = steps[0], C = K ? pes[0] / K : 0;
+        if (!K || !C || pes[0] % K || pes[0] > A || C > L->nout || K > L->nin) {
+            util_fail(UTIL_ECONFIG, err, errlen,
+                      "%s: %s: stage_steps = %u, stage_pes = %u: a dense layer is one pipeline "
+                      "stage of stage_pes (1..%u) PEs whose inputs are split into stage_steps "
+                      "chunks (a divisor of stage_pes, at most %llu), leaving at most %llu "
+                      "column tiles",
+                      where, L->name, K, pes[0], A, (unsigned long long)L->nin,
+                      (unsigned long long)L->nout);
+            return false;
         }
+        *used = 1, L->C = C, L->K = K;
     } else {
         uint32_t s = 0;
         L->n_runs = 0;
@@ -798,6 +808,8 @@ void fz_describe(const fz_group *g, char *buf, size_t len)
             for (uint32_t r = 0; r < L->n_runs && (size_t)at < len; r++)
                 at += snprintf(buf + at, len - (size_t)at, "%s%ux%u", r ? "+" : "",
                                1u << L->run[r].p, L->run[r].k);
+        else if (L->kind == FZ_DENSE && L->K > 1 && (size_t)at < len) /* PEs x input chunks */
+            at += snprintf(buf + at, len - (size_t)at, "%ux%u", layer_pes(L), L->K);
         else if ((size_t)at < len)
             at += snprintf(buf + at, len - (size_t)at, "%u", layer_pes(L));
     }

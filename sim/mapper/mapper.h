@@ -20,6 +20,7 @@
  * the search. */
 #define MAP_MAX_FORCED 256
 #define MAP_FUSE_MAX_STAGES 48
+#define MAP_FUSE_MAX_FOLD 2 /* a fused group's PE groups per PE, at most */
 /* Where the intermediates between passes lie (ANY: the search decides). */
 typedef enum { MAP_INTER_ANY = 0, MAP_INTER_DRAM, MAP_INTER_SPM } map_inter;
 typedef struct map_force {

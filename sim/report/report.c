@@ -850,8 +850,8 @@ static void mapping_doc(FILE *f, const rep_run *r)
             "# butterflies and FFTs take intermediates (\"dram\" or \"spm\") and block_rows\n"
             "# (lines per block in the SPM); a fused group names its first op and its last\n"
             "# (fused_through) and takes rows_per_tag, fold and each pipeline stage's PEs and\n"
-            "# butterfly or FFT stages (stage_pes, stage_steps). A key left out, 0 or \"any\"\n"
-            "# is left to the mapper.\n",
+            "# butterfly or FFT stages, or a dense layer's input chunks (stage_pes,\n"
+            "# stage_steps). A key left out, 0 or \"any\" is left to the mapper.\n",
             r->version, r->wl->name, r->arch->name);
     if (m->unchained)
         fprintf(f, "# No op ran beside its producer (--no-chain).\nchain = \"off\";\n");
@@ -1269,8 +1269,9 @@ void rep_explain(FILE *f, const rep_run *r)
             if (o->shortlist.n)
                 explain_list(f, what, &o->shortlist);
             if (o->fused.n_stages && o->shortlist.chosen)
-                fprintf(f, "  (plans within %.0f%% of the cheapest are a tie, taken by the fewest "
-                           "NoC messages: fewer, larger messages)\n",
+                fprintf(f,
+                        "  (plans within %.0f%% of the cheapest are a tie, taken by the fewest "
+                        "NoC messages: fewer, larger messages)\n",
                         100 * MAP_FUSE_TIE);
             if (o->fused.n_stages)
                 explain_pipeline(f, &o->fused, o->cycles);

@@ -89,6 +89,8 @@ static int variant_ops(const arch_desc *a, const wl_desc *d, const map_forced *f
         }
         uint32_t k = v->n++;
         v->op[k] = *o;
+        /* (an op the plan formed, fused attention, takes its group entry here) */
+        v->op[k].group = run_forced_group(forced, b, &o->wl);
         v->op[k].chain_len = 1, v->op[k].cost = NAN, v->op[k].fifo_tags = 0;
         memset(&v->op[k].chain, 0, sizeof v->op[k].chain);
         v->from[k] = i;
@@ -106,8 +108,7 @@ static int try_group(const arch_desc *a, const wl_desc *d, const map_forced *for
     if (n > MAP_FUSE_MAX_OPS)
         return force ? util_fail(UTIL_ECONFIG, err, errlen,
                                  "%s: a fused group takes at most %d ops, %s..%s are %u",
-                                 force->where, MAP_FUSE_MAX_OPS, force->op, force->fused_through,
-                                 n)
+                                 force->where, MAP_FUSE_MAX_OPS, force->op, force->fused_through, n)
                      : UTIL_OK;
     for (uint32_t j = 0; j < n; j++) {
         const plan_op *o = &v->op[k + j];
@@ -176,12 +177,12 @@ int run_fuse_block(const arch_desc *a, const wl_desc *d, const map_forced *force
             e++;
         for (uint32_t j = k; j <= e && j < v->n && !rc; j++) {
             const map_force *o = v->op[j].io.force ? v->op[j].io.force
-                                 : j > k              ? v->op[j].group
-                                                      : NULL;
+                                 : j > k           ? v->op[j].group
+                                                   : NULL;
             if (o)
                 rc = util_fail(UTIL_ECONFIG, err, errlen,
-                               "%s: block %u op \"%s\" is in the fused group %s..%s (%s)",
-                               o->where, b, v->op[j].wl.name, f->op, f->fused_through, f->where);
+                               "%s: block %u op \"%s\" is in the fused group %s..%s (%s)", o->where,
+                               b, v->op[j].wl.name, f->op, f->fused_through, f->where);
         }
         if (!rc && e == v->n)
             rc = util_fail(UTIL_ECONFIG, err, errlen,
