@@ -31,18 +31,13 @@ typedef struct errs {
 static void load_shape(const char *arch_rel, const char *wl_rel, uint64_t seq, uint64_t hidden,
                        arch_desc *a, wl_desc *d)
 {
-    char path[512], apath[512], err[512], set[4][64];
-    cfg_override ov[4];
+    char set[4][64];
     snprintf(set[0], sizeof set[0], "workload.seq_len=%llu", (unsigned long long)seq);
     snprintf(set[1], sizeof set[1], "workload.hidden=%llu", (unsigned long long)hidden);
     snprintf(set[2], sizeof set[2], "workload.ffn=%llu", (unsigned long long)(2 * hidden));
     snprintf(set[3], sizeof set[3], "workload.heads=4");
-    for (int k = 0; k < 4; k++)
-        ck_assert_int_eq(cfg_parse_override(set[k], &ov[k], err, sizeof err), 0);
-    size_t n = hidden ? 4 : seq ? 1 : 0;
-    ck_assert_msg(cfg_load(tu_src(apath, sizeof apath, arch_rel), tu_src(path, sizeof path, wl_rel),
-                           ov, n, a, d, err, sizeof err) == 0,
-                  "%s", err);
+    const char *sets[4] = {set[0], set[1], set[2], set[3]};
+    tu_load(arch_rel, wl_rel, sets, hidden ? 4 : seq ? 1 : 0, a, d);
 }
 
 static void load_model(const char *arch_rel, const char *wl_rel, uint64_t seq, arch_desc *a,
@@ -62,7 +57,7 @@ static void compare_shape(const char *arch_rel, const char *model, uint64_t seq,
     snprintf(rel, sizeof rel, "workloads/%s.cfg", model);
     load_shape(arch_rel, rel, seq, hidden, &a, &d);
     run_result sim, est;
-    ck_assert_msg(run_model(&a, &d, forced, false, false, &sim, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model(&a, &d, forced, false, NULL, &sim, err, sizeof err) == 0, "%s", err);
     ck_assert_msg(run_model_analytical(&a, &d, forced, &est, err, sizeof err) == 0, "%s", err);
     for (uint32_t b = 0; b < sim.n_blocks; b++) {
         ck_assert_uint_eq(est.blocks[b].n_ops, sim.blocks[b].n_ops);
@@ -363,7 +358,7 @@ START_TEST(test_analytical_counts)
         snprintf(rel, sizeof rel, "workloads/%s.cfg", names[k]);
         load_model("arch/mld-4x4.cfg", rel, 256, &a, &d);
         run_result sim, est;
-        ck_assert_msg(run_model(&a, &d, NULL, false, false, &sim, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(run_model(&a, &d, NULL, false, NULL, &sim, err, sizeof err) == 0, "%s", err);
         ck_assert_msg(run_model_analytical(&a, &d, NULL, &est, err, sizeof err) == 0, "%s", err);
         const eng_stats *s = &sim.total, *e = &est.total;
         for (uint32_t u = 0; u < ARCH_FU_COUNT; u++)

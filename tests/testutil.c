@@ -102,6 +102,19 @@ void tu_load_arch(const char *rel, arch_desc *a)
                   "%s", err);
 }
 
+void tu_load(const char *arch_rel, const char *wl_rel, const char *const *sets, size_t n,
+             arch_desc *a, wl_desc *d)
+{
+    char apath[512], wpath[512], err[512];
+    cfg_override ov[16];
+    ck_assert_uint_le(n, sizeof ov / sizeof ov[0]);
+    for (size_t k = 0; k < n; k++)
+        ck_assert_msg(cfg_parse_override(sets[k], &ov[k], err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(cfg_load(tu_src(apath, sizeof apath, arch_rel),
+                           tu_src(wpath, sizeof wpath, wl_rel), ov, n, a, d, err, sizeof err) == 0,
+                  "%s", err);
+}
+
 void tu_free(tu_result *r)
 {
     free(r->out);

@@ -7,6 +7,7 @@
 #include <check.h>
 
 #include "../sim/arch/arch.h"
+#include "../sim/workload/workload.h"
 
 /* Runs a suite (forking per test) and returns the process exit status. */
 int tu_main(Suite *s);
@@ -29,6 +30,10 @@ void tu_expect(int status, const char *phrase, ...);
 const char *tu_src(char *buf, size_t len, const char *rel);
 /* Loads a shipped arch file (a path in the source tree), failing the test on an error. */
 void tu_load_arch(const char *rel, arch_desc *a);
+/* Loads a shipped arch and workload with n --set overrides ("workload.seq_len=64"),
+ * failing the test on an error. */
+void tu_load(const char *arch_rel, const char *wl_rel, const char *const *sets, size_t n,
+             arch_desc *a, wl_desc *d);
 /* A fresh path in the temporary directory, unique per process and call. */
 const char *tu_tmp(char *buf, size_t len, const char *name);
 

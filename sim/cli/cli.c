@@ -29,7 +29,8 @@ typedef struct options {
     const char *json, *csv;
     bool functional, quiet;
     bool fault_twiddle;
-    bool analytical; /* --model analytical */
+    const char *fault_op; /* --inject-fault=twiddle:OP: the op (a model's); "" every op */
+    bool analytical;      /* --model analytical */
     bool explain;
     bool no_chain; /* --no-chain */
     bool no_fuse;  /* --no-fuse */
@@ -88,9 +89,10 @@ static void usage(FILE *f)
                "                            calibrated preset (no ARCH or WORKLOAD then)\n"
                "  -q, --quiet               print nothing but errors\n"
                "      --list-keys           list every config key with its range and default\n"
-               "      --inject-fault=twiddle  corrupt one twiddle in the mapped program (a model:\n"
-               "                            one weight of the first block), to test the\n"
-               "                            --functional checker; the run must exit 3\n"
+               "      --inject-fault=twiddle[:OP]  corrupt one twiddle in the mapped program (a\n"
+               "                            model: the first weight of every op of the first\n"
+               "                            block, or of op OP only), to test the --functional\n"
+               "                            checker; the run must exit 3\n"
                "  -h, --help                display this help and exit\n"
                "  -V, --version             output version information and exit\n"
                "\n"
@@ -212,11 +214,15 @@ static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
             cfg_print_keys(out);
             return UTIL_OK;
         case 6:
-            if (strcmp(val, "twiddle") != 0) {
-                fprintf(err, "bflysim: --inject-fault=%s: the only fault is 'twiddle'\n", val);
+            if (strncmp(val, "twiddle", 7) != 0 || (val[7] && (val[7] != ':' || !val[8]))) {
+                fprintf(err,
+                        "bflysim: --inject-fault=%s: the only fault is 'twiddle' (or "
+                        "'twiddle:OP', one op of a model)\n",
+                        val);
                 return UTIL_ECONFIG;
             }
             o->fault_twiddle = true;
+            o->fault_op = val[7] ? val + 8 : "";
             break;
         case 7:
             usage(out);
@@ -506,18 +512,46 @@ static int calibrate(const options *o, FILE *out, FILE *err)
     return rc;
 }
 
+/* --inject-fault=twiddle:OP needs an op of the first block with weights to corrupt. */
+static int check_fault_op(const options *o, const wl_desc *wl, FILE *err)
+{
+    if (!o->fault_twiddle || !o->fault_op[0])
+        return UTIL_OK;
+    wl_op ops[WL_MAX_BLOCK_OPS];
+    uint32_t n = wl_block_ops(wl, 0, ops);
+    char names[WL_MAX_BLOCK_OPS * (WL_OP_NAME_MAX + 2)] = "";
+    size_t len = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (!ops[i].weights)
+            continue;
+        if (!strcmp(ops[i].name, o->fault_op))
+            return UTIL_OK;
+        len +=
+            (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "", ops[i].name);
+    }
+    fprintf(err,
+            "bflysim: --inject-fault=twiddle:%s: the first block has no op of that name with "
+            "weights (ops with weights: %s)\n",
+            o->fault_op, len ? names : "none");
+    return UTIL_ECONFIG;
+}
+
 static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc *wl,
                          const baseline *base, FILE *out, FILE *err)
 {
     char msg[1024];
     map_forced *forced;
+    int frc = check_fault_op(o, wl, err);
+    if (frc)
+        return frc;
     int lrc = load_directives(o, arch, &forced, err);
     if (lrc)
         return lrc;
     run_result res;
-    int rc = o->analytical ? run_model_analytical(arch, wl, forced, &res, msg, sizeof msg)
-                           : run_model(arch, wl, forced, o->functional, o->fault_twiddle, &res, msg,
-                                       sizeof msg);
+    int rc = o->analytical
+                 ? run_model_analytical(arch, wl, forced, &res, msg, sizeof msg)
+                 : run_model(arch, wl, forced, o->functional, o->fault_twiddle ? o->fault_op : NULL,
+                             &res, msg, sizeof msg);
     free(forced);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
@@ -551,6 +585,13 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
 {
     char msg[1024];
     map_forced *how;
+    if (o->fault_twiddle && o->fault_op[0]) {
+        fprintf(err,
+                "bflysim: --inject-fault=twiddle:%s: a butterfly-linear layer is one op; "
+                "use --inject-fault=twiddle\n",
+                o->fault_op);
+        return UTIL_ECONFIG;
+    }
     int rc = load_directives(o, arch, &how, err);
     if (rc)
         return rc;

@@ -137,11 +137,13 @@ static eng_program unit_program(const plan *p, uint32_t b, uint32_t i, uint64_t 
 }
 
 /* Runs op i of block b with the ops chained after it: once (timing; counted repeat
- * times) or for one instance (functional, with that instance's weights). ro (NULL: not
- * recorded) gets their report entries. */
+ * times) or for one instance (functional, with that instance's weights, the first weight
+ * of op `fault` corrupted: "" every op, NULL none). ro (NULL: not recorded) gets their
+ * report entries. */
 static int run_unit(const arch_desc *a, const wl_desc *d, const plan *p, uint32_t b, uint32_t i,
-                    float *image, uint64_t dram_elems, uint64_t inst, uint64_t times, bool fault,
-                    float *wbuf, run_op *ro, eng_stats *total, char *err, size_t errlen)
+                    float *image, uint64_t dram_elems, uint64_t inst, uint64_t times,
+                    const char *fault, float *wbuf, run_op *ro, eng_stats *total, char *err,
+                    size_t errlen)
 {
     eng_program prog = unit_program(p, b, i, dram_elems);
     const plan_op *head = &p->ops[b][i];
@@ -150,7 +152,7 @@ static int run_unit(const arch_desc *a, const wl_desc *d, const plan *p, uint32_
         if (!head->fused && !m->weight_elems)
             continue;
         uint64_t count = wl_op_weights(d, &p->ops[b][k].wl, inst, wbuf);
-        if (fault && count)
+        if (fault && count && (!fault[0] || !strcmp(fault, p->ops[b][k].wl.name)))
             wbuf[0] = util_round_dtype(d->dtype, wbuf[0] + 4.0f);
         if (head->fused)
             map_fuse_write_weights(&head->fuse, k - i, count ? wbuf : NULL, image);
@@ -258,7 +260,7 @@ static int start_run(const arch_desc *a, const wl_desc *d, const map_forced *for
 }
 
 int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bool functional,
-              bool fault, run_result *out, char *err, size_t errlen)
+              const char *fault, run_result *out, char *err, size_t errlen)
 {
     layout L;
     plan *p;
@@ -304,8 +306,8 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
             for (uint32_t i = 0; i < rb->n_ops && !rc; i++)
                 if (p->ops[b][i].chain_len)
                     rc = run_unit(a, d, p, b, i, image, dram_elems, inst + k, times,
-                                  fault && inst + k == 0, wbuf, k ? NULL : &rb->ops[i], &out->total,
-                                  err, errlen);
+                                  inst + k == 0 ? fault : NULL, wbuf, k ? NULL : &rb->ops[i],
+                                  &out->total, err, errlen);
             if (!rc && functional)
                 rc = check_block(d, &L, inst + k, image, xin, want, rounded, &out->check, err,
                                  errlen);

@@ -21,7 +21,7 @@ typedef struct run_op {
     map_inter intermediates;
     uint64_t block_rows;
     uint64_t cycles, lane_ops, events, tags;
-    uint64_t mac_busy; /* cycles the PEs' MAC units accepted vector operations, summed */
+    uint64_t mac_busy;       /* cycles the PEs' MAC units accepted vector operations, summed */
     uint64_t est_cycles;     /* the closed-form estimate of the same program */
     map_shortlist shortlist; /* the mapper's search (GEMMs, fused attention) */
     uint64_t dram_read_bytes, dram_write_bytes;
@@ -80,10 +80,11 @@ double run_energy_pj(const arch_desc *a, util_dtype t, const eng_stats *counts);
  * cannot fit fails the run before anything is simulated). With functional set, values flow through
  * every op of every block instance and each instance's output is compared with the
  * double-precision reference from that instance's input (result->check; a mismatch is
- * not an error here). fault corrupts the first weight of
- * every op with weights in the first block instance, to show the check catching it. */
+ * not an error here). fault (NULL: none) corrupts the first weight of the op of that name
+ * ("": of every op with weights) in the first block instance, to show the check catching
+ * it. */
 int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bool functional,
-              bool fault, run_result *out, char *err, size_t errlen);
+              const char *fault, run_result *out, char *err, size_t errlen);
 
 /* The same model, mapped and estimated in closed form without running the engine
  * (`--model analytical`): every op's cycles, lane ops and DRAM bytes are the estimate's
