@@ -91,6 +91,42 @@ START_TEST(test_program_runs)
 }
 END_TEST
 
+/* Each tag's input in two halves far apart in DRAM (as a fused group reads a row and its
+ * residual): the DMA issues one descriptor per part, moves the same bytes as one part
+ * would, and the estimate counts the same bytes. */
+static void tag_dma_halves(const void *ctx, uint64_t tag, eng_tag_io *io)
+{
+    const prog *p = ctx;
+    uint64_t h = p->L / 2;
+    eng_tag_single(io, (eng_pattern){tag * p->L, h, h, 1},
+                   (eng_pattern){(tag + 16) * p->L, p->L, p->L, 1});
+    io->n_in = 2;
+    io->in[1] = (eng_pattern){(tag + 32) * p->L + h, h, h, 1};
+}
+
+START_TEST(test_tag_in_parts)
+{
+    arch_desc a;
+    char err[512];
+    load_tiny(&a);
+    prog one, two;
+    build(&one, 64, 1, 8);
+    build(&two, 64, 1, 8);
+    two.phase.tag_dma = tag_dma_halves;
+    eng_stats s1, s2;
+    ck_assert_msg(eng_run(&a, &one.program, NULL, &s1, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(eng_run(&a, &two.program, NULL, &s2, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(s2.tags, 8);
+    ck_assert_uint_eq(s2.dma.descriptors, s1.dma.descriptors + 8);
+    ck_assert_uint_eq(s2.dram.read_bytes, s1.dram.read_bytes);
+    ck_assert_uint_eq(s2.dma.bytes, s1.dma.bytes);
+    eng_estimate_total e;
+    ck_assert_msg(eng_estimate(&a, &two.program, NULL, &e, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(e.dram_read_bytes, s2.dram.read_bytes);
+    eng_stats_free(&s1), eng_stats_free(&s2);
+}
+END_TEST
+
 /* Splitting one transfer into two messages that share the injection port and the link
  * must not let the last flit arrive earlier: both messages serialise on the same link
  * (one message of 2F flits and two of F reach the consumer at the same cycle). */
@@ -649,6 +685,7 @@ int main(void)
     TCase *tc = tcase_create("engine");
     tcase_set_timeout(tc, 60); /* a hang guard for loaded machines, not a speed target */
     tcase_add_test(tc, test_program_runs);
+    tcase_add_test(tc, test_tag_in_parts);
     tcase_add_test(tc, test_kernel_instructions);
     tcase_add_test(tc, test_onchip_intermediates);
     tcase_add_test(tc, test_chained_phases);

@@ -143,6 +143,51 @@ START_TEST(test_edit_takes_effect)
 }
 END_TEST
 
+/* Fused groups dump as fused_through entries with their pipeline and reload to the same
+ * run; edited pipelines take effect (one PE per stage; a folded one, 23 PE groups on the
+ * 16 PEs) and still compute the right values. */
+START_TEST(test_fused_round_trip)
+{
+    files f;
+    setup(&f);
+    tu_result a, b, c;
+    tu_run(&a, "--functional", "--dump-mapping", f.map, f.arch, f.model, NULL);
+    ck_assert_msg(a.status == 0, "%s", a.err);
+    ck_assert_ptr_nonnull(strstr(a.out, "in the fused group of o-proj"));
+    ck_assert_ptr_nonnull(strstr(a.out, "functional pass"));
+    size_t n;
+    char *doc = tu_read(f.map, &n);
+    ck_assert_ptr_nonnull(strstr(doc, "{ block = 0; op = \"o-proj\"; fused_through = \"ln2\"; "
+                                      "rows_per_tag = "));
+    ck_assert_ptr_nonnull(strstr(doc, "stage_pes = ["));
+    ck_assert_ptr_null(strstr(doc, "op = \"ffn1\""));
+    reloads_same(&f, a.out);
+    tu_write(f.map,
+             "mapping = (\n"
+             "  { block = 0; op = \"o-proj\"; fused_through = \"ln2\"; rows_per_tag = 1; "
+             "fold = 1; stage_pes = [1, 1, 1, 1, 1]; stage_steps = [1, 1, 1, 1, 1]; },\n"
+             "  { block = 1; op = \"o-proj\"; fused_through = \"ln2\"; rows_per_tag = 2; "
+             "fold = 2; stage_pes = [2, 2, 1, 8, 8, 2]; stage_steps = [3, 2, 1, 1, 1, 1]; }\n"
+             ");\n");
+    tu_run(&b, "--functional", "--mapping", f.map, f.arch, f.model, NULL);
+    ck_assert_msg(b.status == 0, "%s", b.err);
+    ck_assert_ptr_nonnull(strstr(b.out, "fused: 1 row per tag, 5 PEs, 2 segments: o-proj 1, "
+                                        "add1+ln1 1 | ffn1 1, ffn2 1, add2+ln2 1"));
+    ck_assert_ptr_nonnull(strstr(b.out, "fused: 2 rows per tag, 23 PEs folded, 2 segments: "
+                                        "o-proj 2x3+2x2, add1+ln1 1 | ffn1 8, ffn2 8, add2+ln2 2"));
+    ck_assert_ptr_nonnull(strstr(b.out, "functional pass"));
+    /* block 0's FFN on one PE per layer instead of the search's several: slower */
+    ck_assert_int_gt(atoll(strstr(b.out, "\ncycles ") + 8), atoll(strstr(a.out, "\ncycles ") + 8));
+    /* a fused group is no request to fuse when fusing is off */
+    tu_run(&c, "--no-fuse", "--mapping", f.map, f.arch, f.model, NULL);
+    ck_assert_int_eq(c.status, 2);
+    ck_assert_ptr_nonnull(strstr(c.err, "fused_through = \"ln2\" asks for a fused group, and "
+                                        "fusing is off"));
+    free(doc);
+    tu_free(&a), tu_free(&b), tu_free(&c);
+}
+END_TEST
+
 /* A transform's intermediates go to DRAM when the entry says so: the description loses
  * its on-chip blocks, the op moves more DRAM bytes, and the values still come out right
  * (ops unchained, so that the row holds the op's own bytes). */
@@ -205,12 +250,12 @@ static void expect_error(const char *entry, int line, const char *phrase)
 {
     files f;
     setup(&f);
-    char doc[512], prefix[600];
+    char doc[1024], prefix[600];
     snprintf(doc, sizeof doc, "mapping = (\n  { block = 0; op = \"k-proj\"; },\n%s\n);\n", entry);
     tu_write(f.map, doc);
     tu_result r;
     tu_run(&r, "-q", "--mapping", f.map, f.arch, f.model, NULL);
-    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(r.status == 2, "exit status %d for: %s", r.status, entry);
     snprintf(prefix, sizeof prefix, "bflysim: %s:%d: ", f.map, line);
     ck_assert_msg(strncmp(r.err, prefix, strlen(prefix)) == 0, "expected '%s' in: %s", prefix,
                   r.err);
@@ -259,6 +304,45 @@ START_TEST(test_errors)
     expect_error("  { block = 0; op = \"scores\"; },\n  { block = 0; op = \"attention\"; }", 4,
                  "\"attention\" fuses scores, softmax and context");
     expect_error("  { block = 1; op = \"attention\"; }", 3, "is not an op of block 1");
+    /* fused groups */
+    expect_error("  { block = 0; op = \"o-proj\"; fused_through = \"q-proj\"; }", 3,
+                 "fused_through = \"q-proj\" does not follow op \"o-proj\" in block 0");
+    expect_error("  { block = 0; op = \"o-proj\"; fused_through = \"lnx\"; }", 3,
+                 "fused_through = \"lnx\" is not an op of block 0; did you mean \"ln1\"?");
+    expect_error("  { block = 0; op = \"o-proj\"; fused_through = \"ln2\"; },\n"
+                 "  { block = 0; op = \"ffn1\"; chain_pes = 1; }",
+                 4, "block 0 op \"ffn1\" is in the fused group o-proj..ln2");
+    expect_error("  { block = 0; op = \"attention\"; fused_through = \"ln2\"; }", 3,
+                 "attention..ln2 cannot run as one fused group (an op that is not row-local");
+    expect_error("  { block = 0; op = \"o-proj\"; fused_through = \"ln2\"; fold = 3; }", 3,
+                 "fold = 3 is out of range (allowed 0..2)");
+    expect_error("  { block = 0; op = \"o-proj\"; fused_through = \"ln2\"; rows_per_tag = 64; }", 3,
+                 "no plan of the fused group o-proj..ln2 with this entry's keys fits");
+    expect_error("  { block = 0; op = \"o-proj\"; fused_through = \"ln2\"; stage_steps = [1]; }", 3,
+                 "stage_steps has 1 entries and stage_pes 0: give both");
+    expect_error("  { block = 0; op = \"o-proj\"; fused_through = \"ln2\"; "
+                 "stage_pes = [2, 1, 4, 40, 1]; stage_steps = [1, 1, 1, 1, 1]; }",
+                 3,
+                 "ffn2: stage_steps = 1, stage_pes = 40: a dense layer is one pipeline stage "
+                 "of stage_pes (1..16) PEs");
+    expect_error("  { block = 0; op = \"o-proj\"; fused_through = \"ln2\"; "
+                 "stage_pes = [2, 40, 4, 4, 1]; stage_steps = [1, 1, 1, 1, 1]; }",
+                 3,
+                 "add1+ln1: stage_steps = 1, stage_pes = 40: a norm is one pipeline stage "
+                 "(stage_steps 1) of 1..32 row segments");
+    expect_error("  { block = 0; op = \"o-proj\"; fused_through = \"ln2\"; "
+                 "stage_pes = [2, 1, 4, 6, 1]; stage_steps = [1, 1, 1, 4, 1]; }",
+                 3, "ffn2: stage_steps = 4, stage_pes = 6: a dense layer");
+    expect_error("  { block = 0; op = \"o-proj\"; fused_through = \"ln2\"; "
+                 "stage_pes = [2, 1, 4, 4, 1, 1]; stage_steps = [1, 1, 1, 1, 1, 1]; }",
+                 3, "stage_pes lists 6 pipeline stages, the group's ops take 5");
+    expect_error("  { block = 1; op = \"o-proj\"; fused_through = \"ln2\"; "
+                 "stage_pes = [2, 1, 4, 4, 1]; stage_steps = [5, 1, 1, 1, 1]; }",
+                 3,
+                 "o-proj stages 0-4: stage_steps = 5 must stay within its 5 stages and "
+                 "stage_pes = 2 must be a power of two up to 1");
+    expect_error("  { block = 0; op = \"o-proj\"; fused_through = \"ln2\"; chain_pes = 2; }", 3,
+                 "o-proj: chain_pes does not apply to a fused group");
 }
 END_TEST
 
@@ -332,6 +416,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_chain_round_trip);
+    tcase_add_test(tc, test_fused_round_trip);
     tcase_add_test(tc, test_edit_takes_effect);
     tcase_add_test(tc, test_attention_entries);
     tcase_add_test(tc, test_errors);

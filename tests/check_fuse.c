@@ -1,0 +1,214 @@
+/* check_fuse.c: fused groups (a block's row-local ops as one pipeline of PE groups) against
+ * every op on its own: cycles, the estimate, functional values and planted faults. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../sim/run/run.h"
+#include "testutil.h"
+
+static const char *const arches[] = {"arch/mld-4x4.cfg", "arch/mld-8x8.cfg", "arch/mld-16x16.cfg"};
+/* the model presets' block structures: Fourier, dense, butterfly mixer with block
+ * butterflies then dense attention, Fourier then attention with butterfly layers,
+ * fft-compress with block butterflies then attention, ViT */
+static const char *const models[] = {"fabnet-image-1k",           "bert-base-image-1k",
+                                     "hybrid-butterfly-image-1k", "hybrid-fourier-image-1k",
+                                     "hybrid-compress-16k",       "vit-b16"};
+
+/* A preset at seq tokens and hidden h (ffn 2h, 4 heads; fft-compress chunks of 16). */
+static void load_small(const char *arch, const char *model, uint64_t seq, uint64_t h, arch_desc *a,
+                       wl_desc *d)
+{
+    char rel[128], set[5][64];
+    snprintf(rel, sizeof rel, "workloads/%s.cfg", model);
+    snprintf(set[0], sizeof set[0], "workload.seq_len=%llu", (unsigned long long)seq);
+    snprintf(set[1], sizeof set[1], "workload.hidden=%llu", (unsigned long long)h);
+    snprintf(set[2], sizeof set[2], "workload.ffn=%llu", (unsigned long long)(2 * h));
+    snprintf(set[3], sizeof set[3], "workload.heads=4");
+    snprintf(set[4], sizeof set[4], "workload.blocks.0.chunk=16");
+    const char *sets[5] = {set[0], set[1], set[2], set[3], set[4]};
+    tu_load(arch, rel, sets, strstr(model, "compress") ? 5 : 4, a, d);
+}
+
+static const map_forced per_op = {.fusing = MAP_FUSE_OFF};
+
+/* Issue 16's target: the fused plan is never slower than the per-op plan, cycle by
+ * cycle, and the estimate of every fused group is within 10% of the engine. 36 cases:
+ * six model presets on the three arrays at 64 and 256 tokens (hidden 128). The mapper
+ * takes a group only where its estimate beats the ops apart, so the test holds the
+ * estimate to what the choice needs. Measured when fused groups came in: 36 cases, none
+ * slower, 26 faster; 70 fused groups, estimate mean error 1.9%, worst 6.3% (before the
+ * group model let a configuration's requests slip between its producer's tags: 10.8%). */
+START_TEST(test_never_slower_and_estimated)
+{
+    char err[512];
+    uint32_t cases = 0, faster = 0, groups = 0;
+    double sum = 0, worst = 0;
+    char worst_at[256] = "";
+    for (size_t k = 0; k < sizeof arches / sizeof arches[0]; k++)
+        for (size_t m = 0; m < sizeof models / sizeof models[0]; m++)
+            for (uint64_t seq = 64; seq <= 256; seq *= 4) {
+                arch_desc a;
+                wl_desc d;
+                load_small(arches[k], models[m], seq, 128, &a, &d);
+                run_result f, p;
+                ck_assert_msg(run_model(&a, &d, NULL, false, NULL, &f, err, sizeof err) == 0, "%s",
+                              err);
+                ck_assert_msg(run_model(&a, &d, &per_op, false, NULL, &p, err, sizeof err) == 0,
+                              "%s", err);
+                ck_assert_msg(f.total.cycles <= p.total.cycles,
+                              "%s at %llu tokens on %s: fused %llu cycles, per op %llu", models[m],
+                              (unsigned long long)seq, arches[k],
+                              (unsigned long long)f.total.cycles,
+                              (unsigned long long)p.total.cycles);
+                /* The same work either way, up to combining partial sums: a layernorm whose
+                 * row a fused layer splits over more PEs adds its partial sums in a few
+                 * more steps (measured: at most 0.03% more lane ops). */
+                ck_assert_uint_ge(f.total.lane_ops, p.total.lane_ops);
+                ck_assert_uint_le(f.total.lane_ops, p.total.lane_ops + p.total.lane_ops / 1000);
+                cases++;
+                faster += f.total.cycles < p.total.cycles;
+                for (uint32_t b = 0; b < f.n_blocks; b++)
+                    for (uint32_t i = 0; i < f.blocks[b].n_ops; i++) {
+                        const run_op *o = &f.blocks[b].ops[i];
+                        if (!o->fused.n_stages)
+                            continue;
+                        double r = fabs((double)o->est_cycles / (double)o->cycles - 1);
+                        groups++, sum += r;
+                        if (r > worst) {
+                            worst = r;
+                            snprintf(worst_at, sizeof worst_at, "%s..%s of %s at %llu tokens on %s",
+                                     o->op.name, f.blocks[b].ops[i + o->fused_ops - 1].op.name,
+                                     models[m], (unsigned long long)seq, arches[k]);
+                        }
+                    }
+                run_free(&f);
+                run_free(&p);
+            }
+    printf("fused vs per op: %u cases, %u faster; %u fused groups, estimate mean error %.1f%%, "
+           "worst %.1f%% (%s)\n",
+           cases, faster, groups, 100 * sum / groups, 100 * worst, worst_at);
+    ck_assert_uint_ge(cases, 30);
+    ck_assert_uint_ge(faster, cases / 3);
+    ck_assert_uint_ge(groups, 30);
+    ck_assert_msg(worst <= 0.10, "worst error %.3f at %s", worst, worst_at);
+    ck_assert_msg(sum / groups <= 0.03, "mean error %.3f", sum / groups);
+}
+END_TEST
+
+/* Op `name` of block 0 runs in a fused group of several ops. */
+static bool in_group(const run_result *r, const char *name)
+{
+    const run_block *b = &r->blocks[0];
+    for (uint32_t i = 0; i < b->n_ops; i++)
+        for (uint32_t k = 0; b->ops[i].fused.n_stages && k < b->ops[i].fused_ops; k++)
+            if (!strcmp(b->ops[i + k].op.name, name))
+                return b->ops[i].fused_ops > 1;
+    return false;
+}
+
+/* Values pass through the fused groups the mapper chooses as through the ops apart; and
+ * in a group add1..ln2 (named in a mapping, so it forms on every array) a wrong weight in
+ * a middle stage (ffn2's, or ln1's at the end of the first segment) is caught: off by far
+ * more than the tolerance, exit status 3 territory. */
+START_TEST(test_functional_and_middle_faults)
+{
+    static const char *const fmodels[] = {"fabnet-image-1k", "bert-base-image-1k",
+                                          "hybrid-butterfly-image-1k", "hybrid-fourier-image-1k"};
+    static const char *const faults[] = {"ffn2", "ln1"};
+    map_forced group = {.n = 1};
+    group.f[0] = (map_force){.block = 0, .op = "add1", .fused_through = "ln2", .where = "test"};
+    char err[512];
+    for (size_t k = 0; k < 2; k++)
+        for (size_t m = 0; m < sizeof fmodels / sizeof fmodels[0]; m++) {
+            arch_desc a;
+            wl_desc d;
+            load_small(arches[k], fmodels[m], 64, 64, &a, &d);
+            run_result r;
+            ck_assert_msg(run_model(&a, &d, NULL, true, NULL, &r, err, sizeof err) == 0, "%s", err);
+            ck_assert_msg(r.check.pass, "%s on %s: error %g > tolerance %g", fmodels[m], arches[k],
+                          r.check.max_abs_err, r.check.tolerance);
+            run_free(&r);
+            for (size_t f = 0; f < 2; f++) {
+                run_result bad;
+                ck_assert_msg(run_model(&a, &d, &group, true, faults[f], &bad, err, sizeof err) ==
+                                  0,
+                              "%s", err);
+                ck_assert_msg(in_group(&bad, faults[f]), "%s on %s: %s is not in a fused group",
+                              fmodels[m], arches[k], faults[f]);
+                ck_assert_msg(!bad.check.pass && bad.check.max_abs_err > 10 * bad.check.tolerance,
+                              "%s on %s: a wrong %s weight went unnoticed (error %g, tolerance %g)",
+                              fmodels[m], arches[k], faults[f], bad.check.max_abs_err,
+                              bad.check.tolerance);
+                run_free(&bad);
+            }
+        }
+}
+END_TEST
+
+/* More DMA channels than a fused group has parts per tag: output slots still return
+ * their credits in tag order, so the pipeline neither stalls nor reorders values (with 3
+ * or 4 channels the Fourier mixer's phase here once stalled with 5 of 8 tags stored). */
+START_TEST(test_dma_channels)
+{
+    char err[512];
+    for (uint32_t ch = 1; ch <= 4; ch++) {
+        arch_desc a;
+        wl_desc d;
+        load_small(arches[1], "fabnet-image-1k", 256, 128, &a, &d);
+        a.dma.channels = ch;
+        run_result r;
+        ck_assert_msg(run_model(&a, &d, NULL, true, NULL, &r, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(in_group(&r, "ffn2"), "%u DMA channels: no fused group", ch);
+        ck_assert_msg(r.check.pass, "%u DMA channels: error %g > tolerance %g", ch,
+                      r.check.max_abs_err, r.check.tolerance);
+        run_free(&r);
+    }
+}
+END_TEST
+
+/* PE utilization is the MAC units' busy share, at most 100%, for the whole run and every
+ * op, even where a fused attention's units work at once and its useful lane operations
+ * exceed its lane-cycles. */
+START_TEST(test_utilization_at_most_one)
+{
+    char arch[512], wl[512], json[512];
+    tu_src(arch, sizeof arch, "arch/mld-8x8.cfg");
+    tu_src(wl, sizeof wl, "workloads/bert-base-image-1k.cfg");
+    tu_tmp(json, sizeof json, "u.json");
+    tu_result r;
+    tu_run(&r, "-q", "--json", json, "--set", "workload.seq_len=1024", "--set",
+           "workload.hidden=256", "--set", "workload.ffn=512", "--set", "workload.heads=4", arch,
+           wl, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    char *text = tu_read(json, NULL);
+    const char *units[] = {"mac", "add", "mul", "max", "exp", "rcp"};
+    for (size_t u = 0; u < 6; u++) {
+        double v = tu_json_num(text, "\"unit_utilization\"", units[u]);
+        ck_assert_msg(v >= 0 && v <= 1, "%s unit utilization %g", units[u], v);
+    }
+    ck_assert_double_le(tu_json_num(text, "\"results\"", "utilization"), 1);
+    /* the fused attention op: over one useful lane op per lane and cycle, units at once */
+    const char *att = strstr(text, "\"name\": \"attention\"");
+    ck_assert_ptr_nonnull(att);
+    ck_assert_double_le(tu_json_num(att, NULL, "utilization"), 1);
+    ck_assert_double_gt(tu_json_num(att, NULL, "lane_op_rate"), 1);
+    free(text);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("fuse");
+    TCase *tc = tcase_create("fuse");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, test_never_slower_and_estimated);
+    tcase_add_test(tc, test_functional_and_middle_faults);
+    tcase_add_test(tc, test_dma_channels);
+    tcase_add_test(tc, test_utilization_at_most_one);
+    suite_add_tcase(s, tc);
+    return tu_main(s);
+}
