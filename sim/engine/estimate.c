@@ -687,7 +687,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
                     *bytes[d] +=
                         (double)bursts(a, w, q, mine) * a->dram.burst_bytes / (double)samples;
                     for (uint32_t ch = 0; ch < n_chan; ch++)
-                        chan[ch] += mine[ch], side_chan[d][ch] += mine[ch] / (double)samples;
+                        chan[ch] += mine[ch], side_chan[d][ch] += rep ? 0 : mine[ch] / (double)run;
                     if (d)
                         out_chip = false;
                     else

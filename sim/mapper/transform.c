@@ -13,7 +13,7 @@
 /* SPM transfers of one PE: more means a layout the patterns cannot follow. */
 #define TR_MAX_PE_XFERS 64
 /* How much lower a sequence FFT's narrower units must estimate to be taken. */
-#define MAP_TR_MARGIN 0.10
+#define MAP_TR_MARGIN 0.05
 /* Stages of one group: bits of a line index. */
 #define TR_MAX_BITS 40
 
@@ -294,7 +294,8 @@ void map_pair_apply(map_stage_kind kind, uint32_t u, float *x0, float *x1, const
             double y0 = 0.0, y1 = 0.0;
             for (uint32_t j = 0; j < u; j++) {
                 y0 += (double)w[i * u + j] * xs[j] + (double)w[bb + i * u + j] * xs[u + j];
-                y1 += (double)w[2 * bb + i * u + j] * xs[j] + (double)w[3 * bb + i * u + j] * xs[u + j];
+                y1 += (double)w[2 * bb + i * u + j] * xs[j] +
+                      (double)w[3 * bb + i * u + j] * xs[u + j];
             }
             x0[i] = util_round_dtype(t, (float)y0);
             x1[i] = util_round_dtype(t, (float)y1);
@@ -698,8 +699,8 @@ static eng_xfer *push_xfer(xlist *xl)
 
 /* Transfers between one PE instruction and the SPM slot for pairs sorted by slot
  * position: as few strided patterns as the positions allow. */
-static int spm_xfers(tmap *tm, xlist *xl, const map_pospair *pp, size_t n, int32_t instr, bool to_spm,
-                     uint32_t port, bool functional)
+static int spm_xfers(tmap *tm, xlist *xl, const map_pospair *pp, size_t n, int32_t instr,
+                     bool to_spm, uint32_t port, bool functional)
 {
     size_t made = 0;
     for (size_t i = 0; i < n;) {
@@ -708,8 +709,8 @@ static int spm_xfers(tmap *tm, xlist *xl, const map_pospair *pp, size_t n, int32
         eng_xfer *t = push_xfer(xl);
         if (!t || ++made > TR_MAX_PE_XFERS)
             return UTIL_ERUN;
-        *t = (eng_xfer){to_spm ? instr : -1, to_spm ? -1 : instr, port, (uint32_t)(j - i), pat,
-                        NULL, NULL};
+        *t = (eng_xfer){
+            to_spm ? instr : -1, to_spm ? -1 : instr, port, (uint32_t)(j - i), pat, NULL, NULL};
         if (functional) {
             uint32_t *loc = new_block(tm, j - i);
             if (!loc)
@@ -942,9 +943,22 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
     case WL_OP_SEQ_BFLY: {
         tgroup *gr = &tm->grp[0];
         uint64_t H = op->in, N = d->seq_len;
-        *gr = (tgroup){
-            MAP_ST_RBFLY, util_log2(op->n), 1, op->n, 1, 4, op->groups * H, H, 1, 0, 0, 0, false, {0},
-            {0}, 0};
+        *gr = (tgroup){MAP_ST_RBFLY,
+                       util_log2(op->n),
+                       1,
+                       op->n,
+                       1,
+                       4,
+                       op->groups * H,
+                       H,
+                       1,
+                       0,
+                       0,
+                       0,
+                       false,
+                       {0},
+                       {0},
+                       0};
         gr->in = (tport){x->addr, H, N * x->stride, 1, x->stride, PM_SEQ, N, false, false, 0};
         gr->out = (tport){y->addr, H, N * y->stride, 1, y->stride, PM_SEQ, N, false, false, op->n};
         tm->n_groups = 1;
@@ -970,8 +984,8 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
                              (unsigned long long)chunk);
         /* hidden FFT per token: real input, the first H complex outputs go to Z */
         tgroup *g0 = &tm->grp[0], *g1 = &tm->grp[1];
-        *g0 =
-            (tgroup){MAP_ST_FFT, util_log2(nh), 2, nh, 1, 2, op->rows, 0, 0, 0, 0, 0, false, {0}, {0}, 0};
+        *g0 = (tgroup){MAP_ST_FFT, util_log2(nh), 2,   nh,  1, 2, op->rows, 0, 0, 0, 0,
+                       0,          false,         {0}, {0}, 0};
         g0->in = (tport){x->addr, 1, x->stride, 0, 0, PM_ROWS, H, true, false, 0};
         g0->out = (tport){z_addr, 1, 2 * H, 0, 0, PM_ROWS, 2 * H, false, true, nh};
         /* sequence FFTs per column of Z (lines of ns tokens, vectors of `chunk`), real
@@ -1285,7 +1299,8 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
                        bool functional, map_scratch scratch, uint64_t max_block_lines,
                        map_op_result *out, char *err, size_t errlen)
 {
-    int rc = transform_with(a, d, op, io, functional, scratch, max_block_lines, 0, out, err, errlen);
+    int rc =
+        transform_with(a, d, op, io, functional, scratch, max_block_lines, 0, out, err, errlen);
     if (rc || op->kind != WL_OP_FFT_SEQ)
         return rc;
     /* The sequence FFTs of a split mixer: units of the most columns make the fewest passes,
@@ -1308,10 +1323,10 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
         if (transform_with(a, d, op, io, functional, scratch, max_block_lines, cols, &narrow, why,
                            sizeof why))
             continue;
-        double cost = !split_lines(&narrow) ||
-                              eng_estimate(a, &narrow.program, NULL, &e, why, sizeof why)
-                          ? INFINITY
-                          : map_cost(io->how, a, d->dtype, &e);
+        double cost =
+            !split_lines(&narrow) || eng_estimate(a, &narrow.program, NULL, &e, why, sizeof why)
+                ? INFINITY
+                : map_cost(io->how, a, d->dtype, &e);
         map_op_free(cost < best ? out : &narrow);
         if (cost < best)
             *out = narrow, best = cost;
