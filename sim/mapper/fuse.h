@@ -155,8 +155,11 @@ double fz_layer_work(const fz_group *g, const fz_layer *L);
 void fz_run_masks(fz_layer *L);
 /* Messages per tag of the exchanges between a transform's runs (masks set). */
 uint64_t fz_run_messages(const fz_layer *L);
-/* Instructions of the layer's plan. */
+/* Instructions of the layer's plan, the PE slots they take (a norm's reducer shares its
+ * middle segment's PE), and the first instruction of run r of a transform layer. */
 uint32_t fz_layer_n_instr(const fz_layer *L);
+uint32_t fz_layer_pes(const fz_layer *L);
+uint32_t fz_run_first(const fz_layer *L, uint32_t r);
 /* Fills the layer's instructions (ins, ctx: fz_layer_n_instr of each), weights from
  * *waddr on; PE slots from L->slot0. */
 int fz_layer_instrs(const fz_group *g, const fz_layer *L, eng_instr *ins, fz_kctx *ctx,
@@ -174,15 +177,18 @@ int fz_layer_padding(const fz_group *g, const fz_layer *L, fz_kctx *ctx, map_sto
 /* Member op k's weights into the image, in the layout the layers load them from. */
 void fz_write_weights(const fz_group *g, const fz_prog *p, uint32_t k, const float *w,
                       float *image);
+
+/* ---------------------------------------------------------------- fuse_describe.c */
+
 /* The pipeline's stages (runs, norms, dense layers) with their busiest PE per tag; returns
  * how many (at most max); *bottleneck the slowest. */
 uint32_t fz_stages(const fz_group *g, const fz_prog *p, map_fuse_stage *st, uint32_t max,
                    uint32_t *bottleneck);
 uint32_t fz_count_stages(const fz_group *g);
 /* Sets layer L's plan from a mapping file's stages (n left from pes and steps): a run per
- * entry for a transform, one entry (steps 1) for a norm (its segments) or a dense layer (its
- * weight tiles); *used gets how many it took. False (err filled, naming where) when they do
- * not describe a plan that fits the PE buffers. */
+ * entry for a transform, one entry for a norm (its segments, steps 1) or a dense layer (its
+ * PEs, steps its input chunks); *used gets how many it took. False (err filled, naming where) when
+ * they do not describe a plan that fits the PE buffers. */
 bool fz_force_layer(const fz_group *g, fz_layer *L, const uint32_t *pes, const uint32_t *steps,
                     uint32_t n, uint32_t *used, char *err, size_t errlen, const char *where);
 /* One line: rows per tag, segments, and each layer's PEs. */

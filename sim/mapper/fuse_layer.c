@@ -97,8 +97,7 @@ static uint64_t run_units(const fz_layer *L, const fz_run *r)
     return L->N >> r->p;
 }
 
-/* First instruction of run r within the layer. */
-static uint32_t run_first(const fz_layer *L, uint32_t r)
+uint32_t fz_run_first(const fz_layer *L, uint32_t r)
 {
     uint32_t i = 0;
     for (uint32_t k = 0; k < r; k++)
@@ -112,7 +111,7 @@ static fz_loc run_loc(const fz_layer *L, uint32_t r, uint32_t row, uint64_t j, u
     const fz_run *run = &L->run[r];
     uint64_t keep = low_mask(L->stages) & ~run->qmask;
     uint64_t local = gather_bits(j, keep), q = gather_bits(j, run->qmask);
-    return (fz_loc){L->i0 + run_first(L, r) + (uint32_t)q,
+    return (fz_loc){L->i0 + fz_run_first(L, r) + (uint32_t)q,
                     (uint32_t)(((uint64_t)row * run_units(L, run) + local) * L->u + e)};
 }
 
@@ -189,14 +188,13 @@ static void dense_tile(const fz_layer *L, uint32_t c, uint32_t k, uint64_t *c0, 
 uint32_t fz_layer_n_instr(const fz_layer *L)
 {
     if (L->kind == FZ_RUNS)
-        return run_first(L, L->n_runs);
+        return fz_run_first(L, L->n_runs);
     if (L->kind == FZ_NORM)
         return norm_split(L) ? 2 * L->S + 1 : L->S;
     return L->C * L->K;
 }
 
-/* PE slots of the plan: a norm's reducer shares its middle segment's PE. */
-static uint32_t layer_pes(const fz_layer *L)
+uint32_t fz_layer_pes(const fz_layer *L)
 {
     return L->kind == FZ_NORM ? L->S : fz_layer_n_instr(L);
 }
@@ -279,16 +277,16 @@ static void instr_cost(const fz_group *g, const fz_layer *L, uint32_t i, eng_ins
         return;
     }
     uint32_t r = 0;
-    while (r + 1 < L->n_runs && i >= run_first(L, r + 1))
+    while (r + 1 < L->n_runs && i >= fz_run_first(L, r + 1))
         r++;
     *kind = FZ_K_RUN;
-    uint32_t q = i - run_first(L, r);
+    uint32_t q = i - fz_run_first(L, r);
     run_cost(g, L, r, L->gelu && r + 1 == L->n_runs ? kept_on(L, q) : 0, in);
 }
 
 bool fz_layer_plan_cost(const fz_group *g, const fz_layer *L, double *busy, uint32_t *pes)
 {
-    uint32_t n = fz_layer_n_instr(L), slots = layer_pes(L);
+    uint32_t n = fz_layer_n_instr(L), slots = fz_layer_pes(L);
     double per_slot[FZ_MAX_NORM_SEGS + 1] = {0};
     uint64_t buf[FZ_MAX_NORM_SEGS + 1] = {0};
     uint64_t cap = g->a->pe.buffer_bytes / g->F / g->wb;
@@ -299,9 +297,9 @@ bool fz_layer_plan_cost(const fz_group *g, const fz_layer *L, double *busy, uint
         /* a run's PEs cost the same (GELU aside, charged as if every output were kept) */
         if (L->kind == FZ_RUNS) {
             uint32_t r = 0;
-            while (r + 1 < L->n_runs && i >= run_first(L, r + 1))
+            while (r + 1 < L->n_runs && i >= fz_run_first(L, r + 1))
                 r++;
-            if (i != run_first(L, r))
+            if (i != fz_run_first(L, r))
                 continue;
             memset(&in, 0, sizeof in);
             run_cost(g, L, r, 0, &in);
@@ -559,9 +557,9 @@ int fz_layer_instrs(const fz_group *g, const fz_layer *L, eng_instr *ins, fz_kct
         *c = (fz_kctx){.kind = kind, .L = L, .R = g->R};
         if (L->kind == FZ_RUNS) {
             uint32_t r = 0;
-            while (r + 1 < L->n_runs && i >= run_first(L, r + 1))
+            while (r + 1 < L->n_runs && i >= fz_run_first(L, r + 1))
                 r++;
-            c->run = r, c->q = i - run_first(L, r);
+            c->run = r, c->q = i - fz_run_first(L, r);
         } else if (L->kind == FZ_NORM) {
             uint64_t c0;
             norm_seg(L, i % L->S, &c0, &c->len);
@@ -627,10 +625,10 @@ void fz_write_weights(const fz_group *g, const fz_prog *p, uint32_t k, const flo
             float *dst = image + ins[i].weight_addr;
             if (L->kind == FZ_RUNS) {
                 uint32_t r = 0;
-                while (r + 1 < L->n_runs && i >= run_first(L, r + 1))
+                while (r + 1 < L->n_runs && i >= fz_run_first(L, r + 1))
                     r++;
                 const fz_run *run = &L->run[r];
-                uint64_t units = run_units(L, run), q = i - run_first(L, r);
+                uint64_t units = run_units(L, run), q = i - fz_run_first(L, r);
                 uint64_t keep = low_mask(L->stages) & ~run->qmask;
                 for (uint32_t s = 0; s < run->k; s++) {
                     uint32_t b = map_stage_bit(L->sk, L->stages, run->s0 + s);
@@ -659,158 +657,5 @@ void fz_write_weights(const fz_group *g, const fz_prog *p, uint32_t k, const flo
                     memcpy(dst + (size_t)x * lc, w + (k0 + x) * L->nout + c0, lc * sizeof *dst);
             }
         }
-    }
-}
-
-/* ---------------------------------------------------------------- description */
-
-uint32_t fz_count_stages(const fz_group *g)
-{
-    uint32_t n = 0;
-    for (uint32_t l = 0; l < g->n_l; l++)
-        n += g->l[l].kind == FZ_RUNS ? g->l[l].n_runs : 1;
-    return n;
-}
-
-uint32_t fz_stages(const fz_group *g, const fz_prog *p, map_fuse_stage *st, uint32_t max,
-                   uint32_t *bottleneck)
-{
-    uint32_t npe = arch_pe_count(g->a), n = 0;
-    double *pe_busy = calloc(npe, sizeof *pe_busy);
-    if (!pe_busy)
-        return 0;
-    for (uint32_t s = 0; s < g->n_seg; s++)
-        for (uint32_t i = 0; i < p->n_instr[s]; i++)
-            pe_busy[p->instr[s][i].pe] += (double)eng_instr_busy(g->a, g->dt, &p->instr[s][i]);
-    *bottleneck = 0;
-    for (uint32_t l = 0; l < g->n_l; l++) {
-        const fz_layer *L = &g->l[l];
-        uint32_t parts = L->kind == FZ_RUNS ? L->n_runs : 1;
-        for (uint32_t r = 0; r < parts && n < max; r++, n++) {
-            map_fuse_stage *x = &st[n];
-            uint32_t i0 = L->kind == FZ_RUNS ? run_first(L, r) : 0;
-            uint32_t i1 = L->kind == FZ_RUNS ? run_first(L, r + 1) : fz_layer_n_instr(L);
-            if (L->kind == FZ_RUNS)
-                snprintf(x->what, sizeof x->what, "%.20s stages %u-%u", L->name, L->run[r].s0,
-                         L->run[r].s0 + L->run[r].k - 1);
-            else
-                snprintf(x->what, sizeof x->what, "%.39s", L->name);
-            x->segment = L->seg;
-            x->pes = L->kind == FZ_RUNS ? 1u << L->run[r].p : layer_pes(L);
-            x->steps = L->kind == FZ_RUNS ? L->run[r].k : L->kind == FZ_DENSE ? L->K : 1;
-            x->tag_cycles = 0;
-            for (uint32_t i = i0; i < i1; i++) {
-                double b = pe_busy[p->instr[L->seg][L->i0 + i].pe];
-                x->tag_cycles = b > x->tag_cycles ? b : x->tag_cycles;
-            }
-            if (x->tag_cycles > st[*bottleneck].tag_cycles)
-                *bottleneck = n;
-        }
-    }
-    free(pe_busy);
-    return n;
-}
-
-/* Whether layer L's plan fits the PE buffers (each PE's share: pe.buffer_kb / fold). */
-static bool fits_buffers(const fz_group *g, const fz_layer *L)
-{
-    double busy;
-    uint32_t pes;
-    return fz_layer_plan_cost(g, L, &busy, &pes);
-}
-
-bool fz_force_layer(const fz_group *g, fz_layer *L, const uint32_t *pes, const uint32_t *steps,
-                    uint32_t n, uint32_t *used, char *err, size_t errlen, const char *where)
-{
-    uint32_t A = arch_pe_count(g->a) * g->F;
-    *used = 0;
-    if (!n && L->kind != FZ_RUNS) {
-        util_fail(UTIL_ECONFIG, err, errlen,
-                  "%s: %s is one pipeline stage, and stage_pes has no entry left for it", where,
-                  L->name);
-        return false;
-    }
-    if (L->kind == FZ_NORM) {
-        uint32_t most = (uint32_t)(L->H < FZ_MAX_NORM_SEGS ? L->H : FZ_MAX_NORM_SEGS);
-        if (steps[0] != 1 || !pes[0] || pes[0] > most) {
-            util_fail(UTIL_ECONFIG, err, errlen,
-                      "%s: %s: stage_steps = %u, stage_pes = %u: a norm is one pipeline stage "
-                      "(stage_steps 1) of 1..%u row segments, one per PE",
-                      where, L->name, steps[0], pes[0], most);
-            return false;
-        }
-        *used = 1, L->S = pes[0];
-    } else if (L->kind == FZ_DENSE) {
-        /* stage_pes = C x K: C column tiles, each over K chunks of the inputs */
-        uint32_t K = steps[0], C = K ? pes[0] / K : 0;
-        if (!K || !C || pes[0] % K || pes[0] > A || C > L->nout || K > L->nin) {
-            util_fail(UTIL_ECONFIG, err, errlen,
-                      "%s: %s: stage_steps = %u, stage_pes = %u: a dense layer is one pipeline "
-                      "stage of stage_pes (1..%u) PEs whose inputs are split into stage_steps "
-                      "chunks (a divisor of stage_pes, at most %llu), leaving at most %llu "
-                      "column tiles",
-                      where, L->name, K, pes[0], A, (unsigned long long)L->nin,
-                      (unsigned long long)L->nout);
-            return false;
-        }
-        *used = 1, L->C = C, L->K = K;
-    } else {
-        uint32_t s = 0;
-        L->n_runs = 0;
-        while (s < L->stages) {
-            if (*used >= n || L->n_runs >= FZ_MAX_RUNS) {
-                util_fail(UTIL_ECONFIG, err, errlen,
-                          "%s: %s has %u butterfly or FFT stages; stage_steps covers %u of them "
-                          "(in at most %d pipeline stages)",
-                          where, L->name, L->stages, s, FZ_MAX_RUNS);
-                return false;
-            }
-            uint32_t p = pes[*used], k = steps[*used];
-            uint32_t most = 1u << (L->stages - (k < L->stages ? k : L->stages));
-            most = most < A ? most : A;
-            if (!k || s + k > L->stages || !util_is_pow2(p) || p > most) {
-                util_fail(UTIL_ECONFIG, err, errlen,
-                          "%s: %s stages %u-%u: stage_steps = %u must stay within its %u "
-                          "stages and stage_pes = %u must be a power of two up to %u (each PE "
-                          "holds every unit its stages pair)",
-                          where, L->name, s, s + k - 1, k, L->stages, p, most);
-                return false;
-            }
-            L->run[L->n_runs++] = (fz_run){s, k, util_log2(p), 0};
-            s += k, (*used)++;
-        }
-        fz_run_masks(L);
-    }
-    if (!fits_buffers(g, L)) {
-        util_fail(UTIL_ECONFIG, err, errlen,
-                  "%s: %s does not fit these PEs: its operand slots (pe.tags x rows_per_tag "
-                  "rows) and weights exceed the %llu bytes of PE buffer a PE gives it "
-                  "(pe.buffer_kb / fold); give it more PEs",
-                  where, L->name, (unsigned long long)(g->a->pe.buffer_bytes / g->F));
-        return false;
-    }
-    return true;
-}
-
-void fz_describe(const fz_group *g, char *buf, size_t len)
-{
-    uint32_t pes = 0;
-    for (uint32_t l = 0; l < g->n_l; l++)
-        pes += layer_pes(&g->l[l]);
-    int at = snprintf(buf, len, "fused: %u row%s per tag, %u PEs%s, %u segment%s:", g->R,
-                      g->R == 1 ? "" : "s", pes, g->F > 1 ? " folded" : "", g->n_seg,
-                      g->n_seg == 1 ? "" : "s");
-    for (uint32_t l = 0; l < g->n_l && at >= 0 && (size_t)at < len; l++) {
-        const fz_layer *L = &g->l[l];
-        const char *sep = l && g->l[l - 1].seg != L->seg ? " |" : l ? "," : "";
-        at += snprintf(buf + at, len - (size_t)at, "%s %s ", sep, L->name);
-        if (L->kind == FZ_RUNS) /* PEs x stages of each run */
-            for (uint32_t r = 0; r < L->n_runs && (size_t)at < len; r++)
-                at += snprintf(buf + at, len - (size_t)at, "%s%ux%u", r ? "+" : "",
-                               1u << L->run[r].p, L->run[r].k);
-        else if (L->kind == FZ_DENSE && L->K > 1 && (size_t)at < len) /* PEs x input chunks */
-            at += snprintf(buf + at, len - (size_t)at, "%ux%u", layer_pes(L), L->K);
-        else if ((size_t)at < len)
-            at += snprintf(buf + at, len - (size_t)at, "%u", layer_pes(L));
     }
 }
