@@ -59,9 +59,9 @@ model() {
         "$(awk "BEGIN{print $best_kb / 1024}")"
 }
 
-# field JSON NAME: the first numeric value of "NAME" in the results section
+# field JSON NAME: the numeric value of "NAME" in the results section (not in its objects)
 field() {
-    sed -n "/\"results\"/,/}/s/^ *\"$2\": \([0-9.e+-]*\).*/\1/p" "$1" | head -n 1
+    sed -n "/\"results\"/,/^  }/s/^    \"$2\": \([0-9.e+-]*\).*/\1/p" "$1" | head -n 1
 }
 
 # mfield FILE KEY: a number from the "mapping" object of a --json file
@@ -130,7 +130,7 @@ run "analytical 4K x 768" 4096 768 --model=analytical
 run "analytical 4K x 12288" 4096 12288 --model=analytical
 
 echo
-echo "| model (issue 3) | simulated cycles | flops | PE util | events | host s | peak RSS MB |"
+echo "| model (issue 3) | simulated cycles | flops | MAC util | events | host s | peak RSS MB |"
 echo "|---|---|---|---|---|---|---|"
 model "FABNet-style, Text 4K (12 blocks, hidden 768)" workloads/fabnet-text-4k.cfg
 model "hybrid-fourier, Text 4K" workloads/hybrid-fourier-text-4k.cfg
@@ -141,7 +141,7 @@ model "FABNet-style, 16K" workloads/fabnet-16k.cfg
 model "hybrid-compress, 16K (2 attention blocks)" workloads/hybrid-compress-16k.cfg
 
 echo
-echo "| --model analytical (issue 4) | estimated cycles | flops | PE util | events | host s | peak RSS MB |"
+echo "| --model analytical (issue 4) | estimated cycles | flops | MAC util | events | host s | peak RSS MB |"
 echo "|---|---|---|---|---|---|---|"
 model "BERT-base, Text 4K" workloads/bert-base-text-4k.cfg --model=analytical
 model "FABNet-style, Text 4K" workloads/fabnet-text-4k.cfg --model=analytical
@@ -159,7 +159,7 @@ for a in arch/mld-4x4.cfg arch/mld-8x8.cfg; do
     done
 done
 echo
-echo "| preset on $arch (issue 4) | simulated cycles | PE util | roofline ceiling | ceiling with the mapping's traffic |"
+echo "| preset on $arch (issue 4) | simulated cycles | lane-op rate | roofline ceiling | ceiling with the mapping's traffic |"
 echo "|---|---|---|---|---|"
 for t in listops-2k text-4k retrieval-4k image-1k pathfinder-1k; do
     for m in bert-base fabnet hybrid-fourier hybrid-butterfly; do
@@ -196,3 +196,46 @@ for a in arch/mld-4x4.cfg arch/mld-8x8.cfg; do
         chained "$m-image-1k" "workloads/$m-image-1k.cfg" "$a" 64 256
     done
 done
+
+# dram FILE: DRAM bytes read and written, from the counters of a --json file
+dram() {
+    sed -n '/"counters"/,$p' "$1" | sed -n '/"dram": {/,/}/s/^ *"\(read\|write\)_bytes": \([0-9]*\).*/\2/p' |
+        awk '{s += $1} END {print s}'
+}
+
+# fused NAME WORKLOAD ARCH: the per-op plan (--no-fuse) and the fused one side by side, each
+# timed REPEATS times in the same run: cycles, MAC-unit utilization, lane-op rate, DRAM
+# bytes, events and host seconds, and the fused plan's ratios
+fused() {
+    local name="$1" wl="$2" a="$3" j0 j1 s0 s1
+    j0="$(mktemp)" j1="$(mktemp)"
+    measure "$j0" --no-fuse "$a" "$wl"
+    s0="$best_s"
+    measure "$j1" "$a" "$wl"
+    s1="$best_s"
+    local c0 c1 u0 u1 r0 r1 d0 d1 e0 e1
+    c0="$(field "$j0" cycles)" c1="$(field "$j1" cycles)"
+    u0="$(field "$j0" utilization)" u1="$(field "$j1" utilization)"
+    r0="$(field "$j0" lane_op_rate)" r1="$(field "$j1" lane_op_rate)"
+    d0="$(dram "$j0")" d1="$(dram "$j1")"
+    e0="$(sed -n '/"counters"/,$s/^ *"events": \([0-9]*\).*/\1/p' "$j0" | head -n 1)"
+    e1="$(sed -n '/"counters"/,$s/^ *"events": \([0-9]*\).*/\1/p' "$j1" | head -n 1)"
+    rm -f "$j0" "$j1"
+    awk -v n="$name" -v a="$(basename "$a" .cfg)" -v c0="$c0" -v c1="$c1" -v u0="$u0" -v u1="$u1" \
+        -v r0="$r0" -v r1="$r1" -v d0="$d0" -v d1="$d1" -v e0="$e0" -v e1="$e1" -v s0="$s0" \
+        -v s1="$s1" 'BEGIN {
+        printf "| %s | %s | %d / %d (%.2fx) | %.1f%% / %.1f%% | %.1f%% / %.1f%% | %.1f / %.1f MB (%.2fx) | %d / %d | %s / %s (%.2fx) |\n",
+            n, a, c0, c1, c0 / c1, 100 * u0, 100 * u1, 100 * r0, 100 * r1, d0 / 1e6, d1 / 1e6,
+            d0 / d1, e0, e1, s0, s1, s1 / s0 }'
+}
+
+echo
+echo "| fused groups (issue 16): per op / fused | arch | cycles | MAC util | lane-op rate | DRAM bytes | events | host s |"
+echo "|---|---|---|---|---|---|---|---|"
+for a in arch/mld-4x4.cfg arch/mld-8x8.cfg arch/mld-16x16.cfg; do
+    fused "FABNet-style, Text 4K" workloads/fabnet-text-4k.cfg "$a"
+done
+fused "hybrid-fourier, Text 4K" workloads/hybrid-fourier-text-4k.cfg arch/mld-8x8.cfg
+fused "hybrid-butterfly, Text 4K" workloads/hybrid-butterfly-text-4k.cfg arch/mld-16x16.cfg
+fused "FABNet-style, 16K" workloads/fabnet-16k.cfg arch/mld-8x8.cfg
+fused "BERT-base, Image 1K" workloads/bert-base-image-1k.cfg arch/mld-8x8.cfg
