@@ -169,7 +169,8 @@ static eng_xfer *push_xfer(fz_xlist *xl)
 /* One transfer per producer and consumer instruction. */
 static int edge_xfers(fz_collect *c, fz_xlist *xl, map_store *st, bool functional)
 {
-    qsort(c->e, c->ne, sizeof *c->e, cmp_edge);
+    if (c->ne) /* (qsort takes no null array, even empty) */
+        qsort(c->e, c->ne, sizeof *c->e, cmp_edge);
     for (size_t i = 0; i < c->ne;) {
         size_t j = i;
         while (j < c->ne && c->e[j].src == c->e[i].src && c->e[j].dst == c->e[i].dst)
@@ -199,7 +200,8 @@ static int side_xfers(const fz_group *g, const eng_instr *ins, fz_collect *c, in
 {
     size_t n = c->ns[drain];
     fz_sedge *v = c->side[drain];
-    qsort(v, n, sizeof *v, cmp_sedge);
+    if (n)
+        qsort(v, n, sizeof *v, cmp_sedge);
     map_pospair *pp = malloc((n ? n : 1) * sizeof *pp);
     if (!pp)
         return UTIL_ERUN;
