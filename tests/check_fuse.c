@@ -79,9 +79,11 @@ START_TEST(test_never_slower_and_estimated)
                         groups++, sum += r;
                         if (r > worst) {
                             worst = r;
-                            snprintf(worst_at, sizeof worst_at, "%s..%s of %s at %llu tokens on %s",
-                                     o->op.name, f.blocks[b].ops[i + o->fused_ops - 1].op.name,
-                                     models[m], (unsigned long long)seq, arches[k]);
+                            const char *last = f.blocks[b].ops[i + o->fused_ops - 1].op.name;
+                            snprintf(worst_at, sizeof worst_at, "%s%s%s of %s at %llu tokens on %s",
+                                     o->op.name, o->fused_ops > 1 ? ".." : "",
+                                     o->fused_ops > 1 ? last : "", models[m],
+                                     (unsigned long long)seq, arches[k]);
                         }
                     }
                 run_free(&f);
@@ -169,6 +171,55 @@ START_TEST(test_dma_channels)
 }
 END_TEST
 
+/* --explain names the sequence FFT's plans and a fused group's pipeline: one line per
+ * stage whose PEs add up to the chosen plan's, and one bottleneck, the slowest stage. */
+START_TEST(test_explain_pipeline)
+{
+    char arch[512], wl[512];
+    tu_src(arch, sizeof arch, "arch/mld-8x8.cfg");
+    tu_src(wl, sizeof wl, "workloads/fabnet-image-1k.cfg");
+    tu_result r;
+    tu_run(&r, "--explain", "--set", "workload.seq_len=1024", "--set", "workload.hidden=128",
+           "--set", "workload.ffn=256", "--set", "workload.heads=4", arch, wl, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    const char *seq = strstr(r.out, "explain    block 0 mix-seq (fft-seq): ");
+    ck_assert_ptr_nonnull(seq);
+    const char *grp = strstr(seq, "explain    block 0 fused group o-proj..ln2: ");
+    ck_assert_ptr_nonnull(grp);
+    const char *mark = strstr(seq, "<- chosen");
+    ck_assert_msg(mark && mark < grp, "no chosen sequence-FFT plan");
+    const char *chosen = strstr(grp, "<- chosen");
+    ck_assert_ptr_nonnull(chosen);
+    const char *line = chosen;
+    while (line > grp && line[-1] != '\n')
+        line--;
+    unsigned rows, pes;
+    ck_assert_int_eq(
+        sscanf(strstr(line, "fused: "), "fused: %u row%*s per tag, %u PEs", &rows, &pes), 2);
+    const char *pipe = strstr(grp, "  pipeline: ");
+    ck_assert_ptr_nonnull(pipe);
+    unsigned sum = 0, bottlenecks = 0;
+    double slowest = 0, marked = -1;
+    for (const char *l = strchr(pipe, '\n') + 1; strncmp(l, "    ", 4) == 0;
+         l = strchr(l, '\n') + 1) {
+        const char *seg = strstr(l, " segment ");
+        unsigned s_, n;
+        double cyc;
+        ck_assert_int_eq(sscanf(seg, " segment %u %u PEs %lf cycles/tag", &s_, &n, &cyc), 3);
+        sum += n;
+        slowest = cyc > slowest ? cyc : slowest;
+        const char *end = strchr(l, '\n');
+        const char *b = strstr(l, "<- bottleneck");
+        if (b && b < end)
+            bottlenecks++, marked = cyc;
+    }
+    ck_assert_uint_eq(sum, pes);
+    ck_assert_uint_eq(bottlenecks, 1);
+    ck_assert_double_eq(marked, slowest);
+    tu_free(&r);
+}
+END_TEST
+
 /* PE utilization is the MAC units' busy share, at most 100%, for the whole run and every
  * op, even where a fused attention's units work at once and its useful lane operations
  * exceed its lane-cycles. */
@@ -208,6 +259,7 @@ int main(void)
     tcase_add_test(tc, test_never_slower_and_estimated);
     tcase_add_test(tc, test_functional_and_middle_faults);
     tcase_add_test(tc, test_dma_channels);
+    tcase_add_test(tc, test_explain_pipeline);
     tcase_add_test(tc, test_utilization_at_most_one);
     suite_add_tcase(s, tc);
     return tu_main(s);

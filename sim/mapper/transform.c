@@ -1295,6 +1295,29 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
                           uint64_t max_block_lines, uint64_t max_cols, map_op_result *out,
                           char *err, size_t errlen);
 
+/* Prices a sequence-FFT plan under the objective and lists it for --explain (the slowest
+ * phase names the bound); INFINITY when it cannot be estimated. */
+static double score_plan(const arch_desc *a, const wl_desc *d, const map_op_io *io,
+                         const map_op_result *m, map_shortlist *list, map_candidate *cand)
+{
+    uint32_t n = m->program.n_phases;
+    eng_phase_estimate *pe = calloc(n ? n : 1, sizeof *pe);
+    eng_estimate_total e;
+    char why[256];
+    double cost = INFINITY, unused = INFINITY;
+    if (pe && n && !eng_estimate(a, &m->program, pe, &e, why, sizeof why)) {
+        uint32_t slow = 0;
+        for (uint32_t k = 1; k < n; k++)
+            slow = pe[k].cycles > pe[slow].cycles ? k : slow;
+        cost = map_cost(io->how, a, d->dtype, &e);
+        *cand = (map_candidate){"", e.cycles, cost, map_bottleneck(&pe[slow])};
+        snprintf(cand->desc, sizeof cand->desc, "%.*s", MAP_CAND_DESC_MAX - 1, m->desc);
+        map_shortlist_add(list, e.cycles, cost, cand->bottleneck, m->desc, &unused);
+    }
+    free(pe);
+    return cost;
+}
+
 int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
                        bool functional, map_scratch scratch, uint64_t max_block_lines,
                        map_op_result *out, char *err, size_t errlen)
@@ -1309,28 +1332,35 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
      * token) give longer parts. The cheapest such plan (still in parts of lines: whole
      * lines of narrow units are runs of one burst per token, which the estimate's DRAM
      * queue and configuration flatter by up to 16%) replaces the widest when its estimate
-     * is MAP_TR_MARGIN lower. */
-    if (!split_lines(out))
-        return UTIL_OK;
+     * is MAP_TR_MARGIN lower. Every plan weighed is listed for --explain. */
+    map_shortlist list;
+    memset(&list, 0, sizeof list);
+    map_candidate taken = {"", 0, 0, NULL}, cand;
+    double best = score_plan(a, d, io, out, &list, &taken) * (1 - MAP_TR_MARGIN);
+    char widest[MAP_DESC_MAX];
+    snprintf(widest, sizeof widest, "%s", out->desc);
     uint64_t least = util_ceil_div(a->dram.burst_bytes, 2 * util_dtype_bytes(d->dtype));
-    eng_estimate_total e;
-    char why[256];
-    if (eng_estimate(a, &out->program, NULL, &e, why, sizeof why))
-        return UTIL_OK;
-    double best = map_cost(io->how, a, d->dtype, &e) * (1 - MAP_TR_MARGIN);
-    for (uint64_t cols = least; cols < op->in; cols *= 2) {
+    for (uint64_t cols = least; split_lines(out) && best < INFINITY && cols < op->in; cols *= 2) {
         map_op_result narrow;
+        char why[256];
         if (transform_with(a, d, op, io, functional, scratch, max_block_lines, cols, &narrow, why,
                            sizeof why))
             continue;
-        double cost =
-            !split_lines(&narrow) || eng_estimate(a, &narrow.program, NULL, &e, why, sizeof why)
-                ? INFINITY
-                : map_cost(io->how, a, d->dtype, &e);
+        if (!strcmp(narrow.desc, widest)) { /* as wide as the widest: so are the rest */
+            map_op_free(&narrow);
+            break;
+        }
+        double cost = split_lines(&narrow) ? score_plan(a, d, io, &narrow, &list, &cand) : INFINITY;
         map_op_free(cost < best ? out : &narrow);
         if (cost < best)
-            *out = narrow, best = cost;
+            *out = narrow, best = cost, taken = cand;
     }
+    /* (the margin may keep a plan outside the shortlist: it takes the last place) */
+    while (list.chosen < list.n && strcmp(list.c[list.chosen].desc, taken.desc))
+        list.chosen++;
+    if (list.n && list.chosen == list.n)
+        list.c[--list.chosen] = taken;
+    out->shortlist = list;
     return UTIL_OK;
 }
 
