@@ -41,7 +41,7 @@ static int32_t tensor_id(fz_group *g, const map_tensor *t)
     return (int32_t)g->n_t++;
 }
 
-static bool row_local(wl_op_kind k)
+bool map_fuse_takes(wl_op_kind k)
 {
     return k == WL_OP_DENSE || k == WL_OP_BUTTERFLY || k == WL_OP_BLOCK_BFLY ||
            k == WL_OP_LAYERNORM || k == WL_OP_ADD || k == WL_OP_GELU || k == WL_OP_FFT_HIDDEN;
@@ -103,7 +103,7 @@ static bool make_layers(fz_group *g, const map_fuse_op *ops, uint32_t n)
 {
     for (uint32_t k = 0; k < n; k++) {
         const wl_op *op = &ops[k].op;
-        if (!row_local(op->kind) || op->rows != g->rows)
+        if (!map_fuse_takes(op->kind) || op->rows != g->rows)
             return false;
         fz_layer *prev = g->n_l ? &g->l[g->n_l - 1] : NULL;
         bool follows = prev && k && !ops[k - 1].live_out &&

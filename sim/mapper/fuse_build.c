@@ -152,22 +152,8 @@ static int collect_segment(const fz_group *g, uint32_t s, fz_collect *c)
 
 /* ---------------------------------------------------------------- transfers */
 
-typedef struct fz_xlist {
-    eng_xfer *x;
-    size_t n, cap;
-} fz_xlist;
-
-static eng_xfer *push_xfer(fz_xlist *xl)
-{
-    if (util_reserve((void **)&xl->x, &xl->cap, xl->n + 1, sizeof *xl->x))
-        return NULL;
-    eng_xfer *t = &xl->x[xl->n++];
-    memset(t, 0, sizeof *t);
-    return t;
-}
-
 /* One transfer per producer and consumer instruction. */
-static int edge_xfers(fz_collect *c, fz_xlist *xl, map_store *st, bool functional)
+static int edge_xfers(fz_collect *c, map_xlist *xl, map_store *st, bool functional)
 {
     if (c->ne) /* (qsort takes no null array, even empty) */
         qsort(c->e, c->ne, sizeof *c->e, cmp_edge);
@@ -175,7 +161,7 @@ static int edge_xfers(fz_collect *c, fz_xlist *xl, map_store *st, bool functiona
         size_t j = i;
         while (j < c->ne && c->e[j].src == c->e[i].src && c->e[j].dst == c->e[i].dst)
             j++;
-        eng_xfer *t = push_xfer(xl);
+        eng_xfer *t = map_push_xfer(xl);
         if (!t)
             return UTIL_ERUN;
         t->src_instr = (int32_t)c->e[i].src, t->dst_instr = (int32_t)c->e[i].dst;
@@ -196,7 +182,7 @@ static int edge_xfers(fz_collect *c, fz_xlist *xl, map_store *st, bool functiona
 /* Transfers between the SPM slot and instructions: as few strided patterns per
  * instruction as its slot positions allow. */
 static int side_xfers(const fz_group *g, const eng_instr *ins, fz_collect *c, int drain,
-                      fz_xlist *xl, map_store *st, bool functional)
+                      map_xlist *xl, map_store *st, bool functional)
 {
     size_t n = c->ns[drain];
     fz_sedge *v = c->side[drain];
@@ -213,31 +199,8 @@ static int side_xfers(const fz_group *g, const eng_instr *ins, fz_collect *c, in
         while (end < n && v[end].instr == v[i].instr)
             end++;
         uint32_t port = eng_spm_port_near(g->a, ins[v[i].instr].pe);
-        for (size_t k = i; k < end && !rc;) {
-            eng_pattern pat;
-            size_t j = map_pattern_run(pp + i, end - i, k - i, &pat) + i;
-            eng_xfer *t = push_xfer(xl);
-            if (!t) {
-                rc = UTIL_ERUN;
-                break;
-            }
-            *t = (eng_xfer){drain ? (int32_t)v[i].instr : -1, drain ? -1 : (int32_t)v[i].instr,
-                            port, (uint32_t)(j - k), pat, NULL, NULL};
-            if (functional) {
-                uint32_t *loc = map_keep(st, j - k, sizeof *loc);
-                if (!loc) {
-                    rc = UTIL_ERUN;
-                    break;
-                }
-                for (size_t q = k; q < j; q++)
-                    loc[q - k] = pp[q].local;
-                if (drain)
-                    t->src_pos = loc;
-                else
-                    t->dst_pos = loc;
-            }
-            k = j;
-        }
+        rc = map_slot_xfers(xl, st, pp + i, end - i, (int32_t)v[i].instr, drain, port, functional,
+                            SIZE_MAX);
         i = end;
     }
     free(pp);
@@ -257,7 +220,7 @@ static int segment_xfers(const fz_group *g, fz_prog *p, uint32_t s, bool functio
     for (uint32_t i = 0; i < n && !rc; i++)
         if (!c.got[i])
             rc = add_side(&c, 0, i, 0, 0);
-    fz_xlist xl = {NULL, 0, 0};
+    map_xlist xl = {NULL, 0, 0};
     if (!rc)
         rc = edge_xfers(&c, &xl, &p->st, functional);
     for (int d = 0; d < 2 && !rc; d++)

@@ -7,49 +7,6 @@
 
 #include "fuse.h"
 
-/* ---------------------------------------------------------------- bits */
-
-/* The bits of x at the set bits of mask, packed low first. */
-static uint64_t gather_bits(uint64_t x, uint64_t mask)
-{
-    uint64_t y = 0;
-    for (uint32_t k = 0; mask; mask &= mask - 1, k++)
-        if (x & mask & (~mask + 1))
-            y |= UINT64_C(1) << k;
-    return y;
-}
-
-/* The low bits of x placed at the set bits of mask. */
-static uint64_t scatter_bits(uint64_t x, uint64_t mask)
-{
-    uint64_t y = 0;
-    for (; mask; mask &= mask - 1, x >>= 1)
-        if (x & 1)
-            y |= mask & (~mask + 1);
-    return y;
-}
-
-static uint64_t low_mask(uint32_t bits)
-{
-    return bits >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << bits) - 1;
-}
-
-static uint32_t popcount64(uint64_t x)
-{
-    uint32_t n = 0;
-    for (; x; x &= x - 1)
-        n++;
-    return n;
-}
-
-static uint64_t bit_reverse(uint64_t x, uint32_t bits)
-{
-    uint64_t y = 0;
-    for (uint32_t i = 0; i < bits; i++, x >>= 1)
-        y = (y << 1) | (x & 1);
-    return y;
-}
-
 /* ---------------------------------------------------------------- runs */
 
 /* The vector bits of a run's stages. */
@@ -69,7 +26,7 @@ void fz_run_masks(fz_layer *L)
     uint64_t prev = 0;
     for (uint32_t r = 0; r < L->n_runs; r++) {
         fz_run *run = &L->run[r];
-        uint64_t outside = low_mask(L->stages) & ~run_window(L, run), q = 0;
+        uint64_t outside = util_low_mask(L->stages) & ~run_window(L, run), q = 0;
         uint32_t left = run->p;
         for (int pass = 0; pass < 2; pass++) {
             uint64_t pool = pass ? outside & ~q : outside & prev;
@@ -85,7 +42,7 @@ uint64_t fz_run_messages(const fz_layer *L)
 {
     uint64_t m = 0;
     for (uint32_t r = 0; r + 1 < L->n_runs; r++) {
-        uint32_t shared = popcount64(L->run[r].qmask & L->run[r + 1].qmask);
+        uint32_t shared = util_popcount(L->run[r].qmask & L->run[r + 1].qmask);
         m += (UINT64_C(1) << L->run[r].p) * (UINT64_C(1) << L->run[r + 1].p) >> shared;
     }
     return m;
@@ -109,8 +66,8 @@ uint32_t fz_run_first(const fz_layer *L, uint32_t r)
 static fz_loc run_loc(const fz_layer *L, uint32_t r, uint32_t row, uint64_t j, uint64_t e)
 {
     const fz_run *run = &L->run[r];
-    uint64_t keep = low_mask(L->stages) & ~run->qmask;
-    uint64_t local = gather_bits(j, keep), q = gather_bits(j, run->qmask);
+    uint64_t keep = util_low_mask(L->stages) & ~run->qmask;
+    uint64_t local = util_extract_bits(j, keep), q = util_extract_bits(j, run->qmask);
     return (fz_loc){L->i0 + fz_run_first(L, r) + (uint32_t)q,
                     (uint32_t)(((uint64_t)row * run_units(L, run) + local) * L->u + e)};
 }
@@ -121,7 +78,7 @@ static bool out_unit(const fz_layer *L, uint64_t c, uint64_t *j, uint64_t *e)
     if (c >= L->out_cols)
         return false;
     if (L->rev_out) {
-        *j = bit_reverse(c / 2, L->stages), *e = c % 2;
+        *j = util_bit_reverse(c / 2, L->stages), *e = c % 2;
         return true;
     }
     *j = c / L->u, *e = c % L->u;
@@ -135,7 +92,7 @@ static uint64_t kept_on(const fz_layer *L, uint32_t q)
     uint64_t n = 0;
     for (uint64_t c = 0; c < L->out_cols; c++) {
         uint64_t j, e;
-        if (out_unit(L, c, &j, &e) && gather_bits(j, run->qmask) == q)
+        if (out_unit(L, c, &j, &e) && util_extract_bits(j, run->qmask) == q)
             n++;
     }
     return n;
@@ -445,7 +402,7 @@ static void run_kernel(const fz_kctx *c, float *buf, const float *w, util_dtype 
         float *v = buf + (size_t)row * units * u;
         for (uint32_t i = 0; i < run->k; i++) {
             uint32_t b = map_stage_bit(L->sk, L->stages, run->s0 + i);
-            uint32_t lb = b - popcount64(run->qmask & low_mask(b));
+            uint32_t lb = b - util_popcount(run->qmask & util_low_mask(b));
             const float *ws = w + (size_t)i * (units / 2) * wpp;
             for (uint64_t p = 0; p < units / 2; p++) {
                 uint64_t l0 = util_insert_bit(p, lb, 0), l1 = l0 | (UINT64_C(1) << lb);
@@ -578,14 +535,14 @@ int fz_layer_padding(const fz_group *g, const fz_layer *L, fz_kctx *ctx, map_sto
     if (L->kind != FZ_RUNS)
         return UTIL_OK;
     const fz_run *run = &L->run[0];
-    uint64_t units = run_units(L, run), keep = low_mask(L->stages) & ~run->qmask;
+    uint64_t units = run_units(L, run), keep = util_low_mask(L->stages) & ~run->qmask;
     for (uint32_t q = 0; q < (1u << run->p); q++) {
         fz_kctx *c = &ctx[q];
         uint32_t n = 0;
         for (int pass = 0; pass < 2; pass++) {
             for (uint32_t row = 0; row < g->R; row++)
                 for (uint64_t l = 0; l < units; l++) {
-                    uint64_t j = scatter_bits(l, keep) | scatter_bits(q, run->qmask);
+                    uint64_t j = util_deposit_bits(l, keep) | util_deposit_bits(q, run->qmask);
                     for (uint64_t e = 0; e < L->u; e++) {
                         uint64_t col = L->re_in ? j : j * L->u + e;
                         bool real = L->re_in ? e == 0 && j < L->in_cols : col < L->in_cols;
@@ -629,13 +586,14 @@ void fz_write_weights(const fz_group *g, const fz_prog *p, uint32_t k, const flo
                     r++;
                 const fz_run *run = &L->run[r];
                 uint64_t units = run_units(L, run), q = i - fz_run_first(L, r);
-                uint64_t keep = low_mask(L->stages) & ~run->qmask;
+                uint64_t keep = util_low_mask(L->stages) & ~run->qmask;
                 for (uint32_t s = 0; s < run->k; s++) {
                     uint32_t b = map_stage_bit(L->sk, L->stages, run->s0 + s);
-                    uint32_t lb = b - popcount64(run->qmask & low_mask(b));
+                    uint32_t lb = b - util_popcount(run->qmask & util_low_mask(b));
                     for (uint64_t pr = 0; pr < units / 2; pr++) {
                         uint64_t l0 = util_insert_bit(pr, lb, 0);
-                        uint64_t j0 = scatter_bits(l0, keep) | scatter_bits(q, run->qmask);
+                        uint64_t j0 =
+                            util_deposit_bits(l0, keep) | util_deposit_bits(q, run->qmask);
                         map_pair_weights(L->sk, L->N, L->stages, L->wpp, run->s0 + s, j0, w, g->dt,
                                          dst + ((uint64_t)s * (units / 2) + pr) * L->wpp);
                     }

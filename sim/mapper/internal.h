@@ -87,6 +87,20 @@ int map_cmp_pospair(const void *x, const void *y);
  * after it; *p gets it. */
 size_t map_pattern_run(const map_pospair *pp, size_t n, size_t i, eng_pattern *p);
 
+/* A growing list of a phase's transfers. */
+typedef struct map_xlist {
+    eng_xfer *x;
+    size_t n, cap;
+} map_xlist;
+/* A zeroed transfer at the end of the list, or NULL when memory runs out. */
+eng_xfer *map_push_xfer(map_xlist *xl);
+/* Transfers between instruction instr and its tag's SPM slot (to_spm: from the instruction)
+ * for the n pairs pp (ascending slot position): as few strided patterns as the positions
+ * allow, each carrying its buffer positions (kept in st) when functional. UTIL_ERUN when
+ * memory runs out or more than max patterns are needed. */
+int map_slot_xfers(map_xlist *xl, map_store *st, const map_pospair *pp, size_t n, int32_t instr,
+                   bool to_spm, uint32_t port, bool functional, size_t max);
+
 /* The term that bounds a phase's steady-state interval, for --explain. */
 const char *map_bottleneck(const eng_phase_estimate *e);
 /* Keeps a scored candidate in the shortlist l if it is among the best few; true when its

@@ -301,6 +301,9 @@ typedef struct map_fuse_result {
     void *priv;
 } map_fuse_result;
 
+/* Whether a fused group takes ops of this kind: those that work on each row by itself. */
+bool map_fuse_takes(wl_op_kind k);
+
 /* Maps ops[0..n) (consecutive ops of one block) as one fused group whose weights and ring
  * tensors go above free_addr. *ok is false, with nothing to free, when no plan fits the
  * array (a layer's weights do not fit its PEs, an op that is not row-local). A mapping

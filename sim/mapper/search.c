@@ -61,6 +61,43 @@ size_t map_pattern_run(const map_pospair *pp, size_t n, size_t i, eng_pattern *p
     return j;
 }
 
+eng_xfer *map_push_xfer(map_xlist *xl)
+{
+    if (util_reserve((void **)&xl->x, &xl->cap, xl->n + 1, sizeof *xl->x))
+        return NULL;
+    eng_xfer *t = &xl->x[xl->n++];
+    memset(t, 0, sizeof *t);
+    return t;
+}
+
+int map_slot_xfers(map_xlist *xl, map_store *st, const map_pospair *pp, size_t n, int32_t instr,
+                   bool to_spm, uint32_t port, bool functional, size_t max)
+{
+    size_t made = 0;
+    for (size_t i = 0; i < n;) {
+        eng_pattern pat;
+        size_t j = map_pattern_run(pp, n, i, &pat);
+        eng_xfer *t = map_push_xfer(xl);
+        if (!t || ++made > max)
+            return UTIL_ERUN;
+        *t = (eng_xfer){
+            to_spm ? instr : -1, to_spm ? -1 : instr, port, (uint32_t)(j - i), pat, NULL, NULL};
+        if (functional) {
+            uint32_t *loc = map_keep(st, j - i, sizeof *loc);
+            if (!loc)
+                return UTIL_ERUN;
+            for (size_t q = i; q < j; q++)
+                loc[q - i] = pp[q].local;
+            if (to_spm)
+                t->src_pos = loc;
+            else
+                t->dst_pos = loc;
+        }
+        i = j;
+    }
+    return UTIL_OK;
+}
+
 const char *map_bottleneck(const eng_phase_estimate *e)
 {
     const double v[] = {e->t_pe, e->t_link, e->t_port, e->t_spm, e->t_dram, e->t_feed, e->t_slots};
@@ -107,20 +144,30 @@ void map_deepen_slots(const arch_desc *a, util_dtype t, eng_phase *ph, uint32_t 
 }
 
 /* The keys of a mapping-file entry, in MAP_KEY_ bit order. */
-static const char *const key_names[] = {
-    "chain_pes",     "rows_per_tag", "columns_per_chain", "segments",  "rows_per_chain",
-    "layer_pes",     "stages_per_pass", "pipelines",      "intermediates", "block_rows",
-    "fused_through", "fold",         "stage_pes",         "stage_steps"};
+static const char *const key_names[] = {"chain_pes",       "rows_per_tag",   "columns_per_chain",
+                                        "segments",        "rows_per_chain", "layer_pes",
+                                        "stages_per_pass", "pipelines",      "intermediates",
+                                        "block_rows",      "fused_through",  "fold",
+                                        "stage_pes",       "stage_steps"};
 #define N_KEYS (sizeof key_names / sizeof key_names[0])
 
 /* Key k's value in entry f (0: not set; intermediates as its map_inter). */
 static uint64_t key_value(const map_force *f, size_t k)
 {
-    const uint64_t v[N_KEYS] = {f->chain_pes,       f->rows_per_tag,   f->columns_per_chain,
-                                f->segments,        f->rows_per_chain, f->layer_pes,
-                                f->stages_per_pass, f->pipelines,      (uint64_t)f->intermediates,
-                                f->block_rows,      f->fused_through[0] != 0, f->fold,
-                                f->n_stage_pes,     f->n_stage_steps};
+    const uint64_t v[N_KEYS] = {f->chain_pes,
+                                f->rows_per_tag,
+                                f->columns_per_chain,
+                                f->segments,
+                                f->rows_per_chain,
+                                f->layer_pes,
+                                f->stages_per_pass,
+                                f->pipelines,
+                                (uint64_t)f->intermediates,
+                                f->block_rows,
+                                f->fused_through[0] != 0,
+                                f->fold,
+                                f->n_stage_pes,
+                                f->n_stage_steps};
     return v[k];
 }
 

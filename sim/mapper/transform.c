@@ -50,7 +50,7 @@ typedef struct tport {
                       * SEQ: vector = tokens, unit = a token's columns */
     uint64_t lim;    /* ROWS: real (kept) elements per row; SEQ: real (kept) tokens */
     bool re_only;    /* complex units, real values in DRAM (im dropped or zero) */
-    bool reversed;   /* output: unit j holds natural index bit_reverse(j) */
+    bool reversed;   /* output: unit j holds natural index util_bit_reverse(j) */
     uint64_t keep;   /* output: natural indices >= keep become zeros */
 } tport;
 
@@ -127,8 +127,7 @@ typedef struct tmap {
     eng_instr *instr;
     kctx *ctx;
     eng_xfer **xf;
-    void **blocks; /* position arrays */
-    size_t n_blocks;
+    map_store blocks; /* position arrays */
     uint64_t weight_addr;
 } tmap;
 
@@ -161,33 +160,10 @@ static uint64_t unit_at(const map_geom *g, uint32_t r, uint32_t b, uint64_t lu)
     return util_insert_bit(q, b, (uint32_t)(lu >> beta) & 1u);
 }
 
-static uint64_t bit_reverse(uint64_t x, uint32_t bits)
-{
-    uint64_t y = 0;
-    for (uint32_t i = 0; i < bits; i++, x >>= 1)
-        y = (y << 1) | (x & 1);
-    return y;
-}
-
-/* The bits of x, lowest first, placed at the set bits of mask. */
-static uint64_t deposit(uint64_t x, uint64_t mask)
-{
-    uint64_t y = 0;
-    for (; mask; mask &= mask - 1, x >>= 1)
-        if (x & 1)
-            y |= mask & (~mask + 1);
-    return y;
-}
-
-static uint64_t low_mask(uint32_t bits)
-{
-    return bits >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << bits) - 1;
-}
-
 /* Natural index of storage unit j of a vector. */
 static uint64_t natural(const tport *p, uint64_t N, uint64_t j)
 {
-    return p->reversed ? bit_reverse(j, util_log2(N)) : j;
+    return p->reversed ? util_bit_reverse(j, util_log2(N)) : j;
 }
 
 /* Line (within its tag) and line index of unit e of a tag of chunk ch. */
@@ -201,7 +177,7 @@ static void tag_unit(const tgroup *gr, const tpass *ps, uint64_t ch, uint64_t e,
         return;
     }
     *l = 0;
-    *i = deposit(e, ps->W) | deposit(ch, (Nl - 1) & ~ps->W);
+    *i = util_deposit_bits(e, ps->W) | util_deposit_bits(ch, (Nl - 1) & ~ps->W);
 }
 
 /* DRAM offset from its tag's first line of element k of unit i of tag line l, or -1 when
@@ -511,11 +487,11 @@ static int find_window(const tgroup *gr, tpass *ps)
 {
     uint32_t t = util_log2(gr->T), Lb = util_log2(gr->Vl * gr->N), k = ps->k;
     uint32_t sb = gr->kind == MAP_ST_FFT ? gr->stages - ps->s0 - k : ps->s0;
-    uint64_t M = low_mask(k) << sb;
+    uint64_t M = util_low_mask(k) << sb;
     for (uint32_t lo = t + 1; lo-- > 0;) {
         uint32_t hi = t - lo;
         for (uint32_t b = hi ? lo + 1 : 0; b + hi <= Lb; b++) {
-            uint64_t W = low_mask(lo) | (low_mask(hi) << b);
+            uint64_t W = util_low_mask(lo) | (util_low_mask(hi) << b);
             if ((W & M) != M)
                 continue;
             ps->W = W;
@@ -552,7 +528,7 @@ static int plan_from(const tgroup *gr, uint32_t C, uint32_t gi, uint32_t s0, tpa
         p->Lt = gr->Lt;
         p->chunks = gr->split ? gr->Vl * gr->N / gr->T : 1;
         p->n_ltags = gr->n_lines / gr->Lt;
-        p->W = low_mask(util_log2(gr->Vl * gr->N));
+        p->W = util_low_mask(util_log2(gr->Vl * gr->N));
         int rc = gr->split ? find_window(gr, p) : build_sides(gr, p);
         if (rc == SIDE_OOM)
             return rc;
@@ -670,63 +646,6 @@ static int plan_group(const arch_desc *a, util_dtype dt, tgroup *gr, uint32_t gi
 
 /* ---------------------------------------------------------------- transfers */
 
-typedef struct xlist {
-    eng_xfer *x;
-    size_t n, cap;
-} xlist;
-
-static uint32_t *new_block(tmap *tm, size_t n)
-{
-    uint32_t *p = malloc((n ? n : 1) * sizeof *p);
-    void **grow = p ? realloc(tm->blocks, (tm->n_blocks + 1) * sizeof *grow) : NULL;
-    if (!grow) {
-        free(p);
-        return NULL;
-    }
-    tm->blocks = grow;
-    tm->blocks[tm->n_blocks++] = p;
-    return p;
-}
-
-static eng_xfer *push_xfer(xlist *xl)
-{
-    if (util_reserve((void **)&xl->x, &xl->cap, xl->n + 1, sizeof *xl->x))
-        return NULL;
-    eng_xfer *t = &xl->x[xl->n++];
-    memset(t, 0, sizeof *t);
-    return t;
-}
-
-/* Transfers between one PE instruction and the SPM slot for pairs sorted by slot
- * position: as few strided patterns as the positions allow. */
-static int spm_xfers(tmap *tm, xlist *xl, const map_pospair *pp, size_t n, int32_t instr,
-                     bool to_spm, uint32_t port, bool functional)
-{
-    size_t made = 0;
-    for (size_t i = 0; i < n;) {
-        eng_pattern pat;
-        size_t j = map_pattern_run(pp, n, i, &pat);
-        eng_xfer *t = push_xfer(xl);
-        if (!t || ++made > TR_MAX_PE_XFERS)
-            return UTIL_ERUN;
-        *t = (eng_xfer){
-            to_spm ? instr : -1, to_spm ? -1 : instr, port, (uint32_t)(j - i), pat, NULL, NULL};
-        if (functional) {
-            uint32_t *loc = new_block(tm, j - i);
-            if (!loc)
-                return UTIL_ERUN;
-            for (size_t q = i; q < j; q++)
-                loc[q - i] = pp[q].local;
-            if (to_spm)
-                t->src_pos = loc;
-            else
-                t->dst_pos = loc;
-        }
-        i = j;
-    }
-    return UTIL_OK;
-}
-
 /* Grows a list of buffer positions (zero lists). */
 static int push_u32(uint32_t **v, uint32_t *n, size_t *cap, uint32_t x)
 {
@@ -744,7 +663,7 @@ static int push_u32(uint32_t **v, uint32_t *n, size_t *cap, uint32_t x)
  * ones from a PE with none (so that the tag completes after every PE fired); *extra counts
  * those. */
 static int edge_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpass *ps, uint32_t bit,
-                      kctx *ctx, xlist *xl, bool output, bool functional, uint64_t *extra)
+                      kctx *ctx, map_xlist *xl, bool output, bool functional, uint64_t *extra)
 {
     const map_geom *g = &ps->g;
     const tside *sd = output ? &ps->out : &ps->in;
@@ -776,8 +695,9 @@ static int edge_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpas
             pp[n++] = output ? (map_pospair){sd->elems + (*extra)++, 0}
                              : (map_pospair){0, kc->n_pre ? kc->pre[0] : 0};
         qsort(pp, n, sizeof *pp, map_cmp_pospair);
-        rc = spm_xfers(tm, xl, pp, n, (int32_t)(col * g->rows + r), output,
-                       eng_spm_port_near(a, r * a->array.cols + col), functional);
+        rc = map_slot_xfers(xl, &tm->blocks, pp, n, (int32_t)(col * g->rows + r), output,
+                            eng_spm_port_near(a, r * a->array.cols + col), functional,
+                            TR_MAX_PE_XFERS);
     }
     free(pp);
     return rc;
@@ -785,7 +705,7 @@ static int edge_xfers(const arch_desc *a, tmap *tm, const tgroup *gr, const tpas
 
 /* Column l to column l+1: the existing mapping's exchange, a unit at a time. */
 static int column_xfers(tmap *tm, const tgroup *gr, const tpass *ps, const uint32_t *bits,
-                        uint32_t l, xlist *xl, bool functional)
+                        uint32_t l, map_xlist *xl, bool functional)
 {
     const map_geom *g = &ps->g;
     uint32_t R = g->rows;
@@ -799,7 +719,7 @@ static int column_xfers(tmap *tm, const tgroup *gr, const tpass *ps, const uint3
         if (!count[c])
             continue;
         index[c] = xl->n;
-        eng_xfer *t = push_xfer(xl);
+        eng_xfer *t = map_push_xfer(xl);
         if (!t) {
             rc = UTIL_ERUN;
             break;
@@ -808,7 +728,8 @@ static int column_xfers(tmap *tm, const tgroup *gr, const tpass *ps, const uint3
         t->dst_instr = (int32_t)((l + 1) * R + c % R);
         t->elems = (uint32_t)count[c];
         if (functional) {
-            uint32_t *sp = new_block(tm, count[c]), *dp = sp ? new_block(tm, count[c]) : NULL;
+            uint32_t *sp = map_keep(&tm->blocks, count[c], sizeof *sp),
+                     *dp = sp ? map_keep(&tm->blocks, count[c], sizeof *dp) : NULL;
             if (!dp)
                 rc = UTIL_ERUN;
             t->src_pos = sp;
@@ -874,7 +795,7 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
     /* each chunk's weights follow the previous chunk's */
     uint64_t wstride = (uint64_t)n_instr * gr->wpp * g->m;
     *waddr += (ps->chunks - 1) * wstride;
-    xlist xl = {NULL, 0, 0};
+    map_xlist xl = {NULL, 0, 0};
     uint64_t extra = 0, none = 0;
     int rc = edge_xfers(a, tm, gr, ps, bits[0], ctx, &xl, false, functional, &none);
     for (uint32_t l = 0; l + 1 < ps->k && !rc; l++)
@@ -1181,9 +1102,7 @@ static void tmap_free(tmap *tm)
 {
     if (!tm)
         return;
-    for (size_t i = 0; i < tm->n_blocks; i++)
-        free(tm->blocks[i]);
-    free(tm->blocks);
+    map_store_free(&tm->blocks);
     for (uint32_t i = 0; tm->ctx && i < tm->n_instr; i++) {
         free(tm->ctx[i].pre);
         free(tm->ctx[i].post);

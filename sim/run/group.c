@@ -7,23 +7,6 @@
 
 #include "internal.h"
 
-/* Ops a fused group takes: those that work on each row by itself. */
-static bool row_local(const wl_op *op)
-{
-    switch (op->kind) {
-    case WL_OP_DENSE:
-    case WL_OP_BUTTERFLY:
-    case WL_OP_BLOCK_BFLY:
-    case WL_OP_LAYERNORM:
-    case WL_OP_ADD:
-    case WL_OP_GELU:
-    case WL_OP_FFT_HIDDEN:
-        return true;
-    default:
-        return false;
-    }
-}
-
 /* Whether op reads tensor t (fused attention reads V beside K). */
 static bool reads(const wl_op *op, wl_tensor t)
 {
@@ -195,8 +178,8 @@ int run_fuse_block(const arch_desc *a, const wl_desc *d, const map_forced *force
     }
     for (uint32_t k = 0; k < v->n && !rc;) {
         uint32_t e = k;
-        while (e < v->n && row_local(&v->op[e].wl) && !v->op[e].io.force && !v->op[e].group &&
-               v->op[e].chain_len)
+        while (e < v->n && map_fuse_takes(v->op[e].wl.kind) && !v->op[e].io.force &&
+               !v->op[e].group && v->op[e].chain_len)
             e++;
         if (e > k) {
             rc = try_group(a, d, forced, L, functional, v, k, e - k, NULL, err, errlen);

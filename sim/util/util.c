@@ -116,6 +116,45 @@ uint64_t util_remove_bit(uint64_t x, uint32_t pos)
     return ((x >> (pos + 1)) << pos) | low;
 }
 
+uint64_t util_low_mask(uint32_t bits)
+{
+    return bits >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << bits) - 1;
+}
+
+uint64_t util_bit_reverse(uint64_t x, uint32_t bits)
+{
+    uint64_t y = 0;
+    for (uint32_t i = 0; i < bits; i++, x >>= 1)
+        y = (y << 1) | (x & 1);
+    return y;
+}
+
+uint64_t util_extract_bits(uint64_t x, uint64_t mask)
+{
+    uint64_t y = 0;
+    for (uint32_t k = 0; mask; mask &= mask - 1, k++)
+        if (x & mask & (~mask + 1))
+            y |= UINT64_C(1) << k;
+    return y;
+}
+
+uint64_t util_deposit_bits(uint64_t x, uint64_t mask)
+{
+    uint64_t y = 0;
+    for (; mask; mask &= mask - 1, x >>= 1)
+        if (x & 1)
+            y |= mask & (~mask + 1);
+    return y;
+}
+
+uint32_t util_popcount(uint64_t x)
+{
+    uint32_t n = 0;
+    for (; x; x &= x - 1)
+        n++;
+    return n;
+}
+
 size_t util_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);

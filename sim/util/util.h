@@ -53,6 +53,16 @@ bool util_mul_u64(uint64_t a, uint64_t b, uint64_t *out);
 uint64_t util_insert_bit(uint64_t x, uint32_t pos, uint32_t v);
 /* Removes the bit at position pos of x (bits above move down one). */
 uint64_t util_remove_bit(uint64_t x, uint32_t pos);
+/* The low `bits` bits set (all 64 for bits >= 64). */
+uint64_t util_low_mask(uint32_t bits);
+/* The low `bits` bits of x in reverse order. */
+uint64_t util_bit_reverse(uint64_t x, uint32_t bits);
+/* The bits of x at the set bits of mask, packed low first. */
+uint64_t util_extract_bits(uint64_t x, uint64_t mask);
+/* The low bits of x, lowest first, placed at the set bits of mask. */
+uint64_t util_deposit_bits(uint64_t x, uint64_t mask);
+/* Set bits of x. */
+uint32_t util_popcount(uint64_t x);
 
 /* Levenshtein distance between two short strings (capped at 255 characters each). */
 size_t util_edit_distance(const char *a, const char *b);
