@@ -425,6 +425,65 @@ static uint64_t expected_lane_ops(const wl_desc *d, const wl_op *op)
     }
 }
 
+/* Whether an op's mapping keeps every chunk's weights in the PE buffers (one repeat whose
+ * tags each use their chunk's set) or reloads them chunk by chunk (a repeat each). */
+static bool maps_resident(const arch_desc *a, const wl_desc *d, const wl_op *op)
+{
+    map_op_io io = packed_io(op);
+    map_op_result m;
+    char err[512];
+    ck_assert_msg(map_transform(a, d, op, &io, false, &m, err, sizeof err) == UTIL_OK, "%s", err);
+    bool sets = false, repeats = false;
+    for (uint32_t p = 0; p < m.program.n_phases; p++) {
+        const eng_phase *f = &m.program.phases[p];
+        for (uint32_t i = 0; i < f->n_instr; i++)
+            sets = sets || f->instr[i].weight_sets > 1;
+        repeats = repeats || f->repeats > 1;
+        /* a phase either streams its chunks in one repeat or repeats them, never both */
+        ck_assert(f->repeats == 1 || f->instr[0].weight_sets <= 1);
+    }
+    map_transform_free(&m);
+    ck_assert(sets || repeats);
+    return sets;
+}
+
+/* Split mappings whose chunks' weights fit the buffers beside the slots keep them all
+ * and stream every chunk in one repeat; the values are still right, a wrong weight of
+ * a late chunk still shows, and both ways are exercised (buffers 1x to 4x the split
+ * cases', still too small for whole lines). */
+START_TEST(test_resident_chunks)
+{
+    int resident = 0, reloaded = 0;
+    for (size_t i = 0; i < sizeof split_cases / sizeof split_cases[0]; i++) {
+        for (uint32_t grow = 1; grow <= 4; grow++) {
+            arch_desc a;
+            wl_desc d;
+            split_arch(&split_cases[i], UTIL_FP32, &a);
+            a.pe.buffer_bytes *= grow;
+            wl_op op = case_op(&split_cases[i].c, UTIL_FP32, &d);
+            map_op_io io = packed_io(&op);
+            map_op_result m;
+            char err[512];
+            ck_assert(map_transform(&a, &d, &op, &io, false, &m, err, sizeof err) == UTIL_OK);
+            bool split = strstr(m.desc, "parts of") != NULL;
+            map_transform_free(&m);
+            if (!split)
+                continue;
+            bool res = maps_resident(&a, &d, &op);
+            resident += res, reloaded += !res;
+            double e = run_functional(&a, &d, &op, PLANT_NONE, true);
+            ck_assert_msg(e <= tolerance(UTIL_FP32), "split case %zu x%u: relative error %g", i,
+                          grow, e);
+            double e1 = run_functional(&a, &d, &op, PLANT_MID, true);
+            double e2 = run_functional(&a, &d, &op, PLANT_LATE, true);
+            ck_assert_msg(e1 > tolerance(UTIL_FP32) || e2 > tolerance(UTIL_FP32),
+                          "split case %zu x%u: planted errors not seen", i, grow);
+        }
+    }
+    ck_assert_msg(resident >= 4 && reloaded >= 4, "%d resident, %d reloaded", resident, reloaded);
+}
+END_TEST
+
 static const fcase big[] = {
     {WL_MIX_ATTENTION, WL_LIN_BUTTERFLY, "q-proj", 1024, 768, 3072, 4, 1, 64},
     {WL_MIX_ATTENTION, WL_LIN_BLOCK_BUTTERFLY, "q-proj", 1024, 768, 3072, 1, 8, 64},
@@ -720,6 +779,7 @@ int main(void)
     tcase_add_test(tc, test_planted_error);
     tcase_add_test(tc, test_functional_split);
     tcase_add_test(tc, test_planted_error_split);
+    tcase_add_test(tc, test_resident_chunks);
     tcase_add_test(tc, test_timing_bounds);
     tcase_add_test(tc, test_timing_long);
     tcase_add_test(tc, test_timing_deterministic);

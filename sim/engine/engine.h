@@ -83,6 +83,10 @@ struct eng_instr {
      * elements weight_pitch apart (e.g. a tile of a row-major activation matrix). */
     uint32_t weight_run;
     uint64_t weight_pitch;
+    /* The weights are weight_sets equal sets (0 or 1: one) and tag t of a repeat uses set
+     * t % weight_sets: e.g. the twiddles of every chunk of a long FFT kept in the buffer
+     * at once, so that the chunks' tags stream in one repeat. */
+    uint32_t weight_sets;
     eng_kernel_fn kernel; /* ENG_OP_KERNEL */
     const void *kernel_ctx;
 };
@@ -158,6 +162,8 @@ bool eng_pattern_onchip(const eng_program *p, const eng_pattern *q);
 uint32_t eng_phase_max_weights(const eng_phase *f);
 /* Elements one tag writes into its output slot (out_tag_elems, or tag_elems where 0). */
 uint32_t eng_phase_out_elems(const eng_phase *f);
+/* Weights one execution reads: one set of them. */
+uint32_t eng_instr_set_elems(const eng_instr *in);
 /* The DRAM pattern of an instruction's weights placed at addr (whole, or weight_run
  * elements every weight_pitch). */
 eng_pattern eng_instr_weights(const eng_instr *in, uint64_t addr);

@@ -447,7 +447,7 @@ static void count_phase(const arch_desc *a, const eng_program *p, const eng_phas
         for (uint32_t u = 0; u < ARCH_FU_COUNT; u++)
             c->vec[u] += runs * in->vec_ops[u];
         c->fires += runs;
-        c->buf_reads += runs * (double)(in->local_elems + in->weight_elems);
+        c->buf_reads += runs * (double)(in->local_elems + eng_instr_set_elems(in));
         double bytes = (double)in->weight_elems * w;
         uint32_t port = eng_spm_port_near(a, in->pe);
         /* (a message is at least one flit) */

@@ -328,6 +328,11 @@ uint32_t eng_phase_out_elems(const eng_phase *f)
     return f->out_tag_elems ? f->out_tag_elems : f->tag_elems;
 }
 
+uint32_t eng_instr_set_elems(const eng_instr *in)
+{
+    return in->weight_sets > 1 ? in->weight_elems / in->weight_sets : in->weight_elems;
+}
+
 eng_pattern eng_instr_weights(const eng_instr *in, uint64_t addr)
 {
     if (in->weight_run)
@@ -556,10 +561,12 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
             }
             per_pe[in->pe]++;
             buf_pe[in->pe] += ((uint64_t)a->pe.tags * in->local_elems + in->weight_elems) * w;
-            if (in->weight_run &&
-                (in->weight_elems % in->weight_run || in->weight_pitch < in->weight_run)) {
+            if ((in->weight_run &&
+                 (in->weight_elems % in->weight_run || in->weight_pitch < in->weight_run)) ||
+                (in->weight_sets && in->weight_elems % in->weight_sets)) {
                 rc = util_fail(UTIL_ERUN, err, errlen,
-                               "phase %u: strided weights of instruction %u are malformed", ph, i);
+                               "phase %u: strided or set weights of instruction %u are malformed",
+                               ph, i);
                 break;
             }
             eng_pattern last =

@@ -247,11 +247,14 @@ static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
     uint32_t slot = (uint32_t)(tag % s->a->pe.tags);
     float *v = s->functional ? st->buf + (size_t)slot * in->local_elems : NULL;
     eng_pe_stats *ps = &s->st.pe[pe->base.index];
-    ps->buf_reads += in->local_elems + in->weight_elems;
+    uint32_t set_elems = eng_instr_set_elems(in);
+    ps->buf_reads += in->local_elems + set_elems;
+    const float *w =
+        v ? st->weights + (in->weight_sets ? tag % in->weight_sets : 0) * set_elems : NULL;
     if (v && in->op == ENG_OP_BFLY)
-        exec_bfly(s, in, v, st->weights);
+        exec_bfly(s, in, v, w);
     else if (v && in->op == ENG_OP_KERNEL)
-        in->kernel(in->kernel_ctx, in, s->repeat, tag, v, st->weights, s->p->dtype);
+        in->kernel(in->kernel_ctx, in, s->repeat, tag, v, w, s->p->dtype);
     /* Results leave through the PE's injection link, one message per transfer. */
     uint64_t slot_free = s->now;
     for (uint32_t k = 0; k < st->n_out; k++) {

@@ -74,14 +74,19 @@ typedef struct tgroup {
     uint64_t Lt, T;  /* lines per tag, units per tag */
     bool split;      /* tags are chunks of a line */
     tport in, out;
-    uint64_t max_cols; /* sequence groups: the most columns a unit may take (0: any) */
+    uint64_t want_cols; /* sequence groups: columns a unit must take (0: any) */
 } tgroup;
 
 typedef struct tpass {
     uint32_t grp, s0, k; /* stages s0 .. s0+k-1 of the group */
     uint64_t W;          /* split: the line-index bits a tag covers */
-    uint64_t chunks;     /* tags per line (phase repeats) */
-    uint64_t n_ltags;    /* tags per repeat */
+    uint64_t chunks;     /* tags per line */
+    bool resident;       /* every chunk's weights stay in the buffers: one repeat whose
+                          * tags go line by line, a line's chunks in turn; else one
+                          * repeat per chunk, each with that chunk's weights */
+    uint64_t wstep;      /* DRAM elements from an instruction's weights for one chunk to
+                          * its weights for the next */
+    uint64_t n_ltags;    /* tags per chunk */
     uint64_t Lt;         /* lines per tag */
     map_geom g;
     tside in, out;
@@ -219,12 +224,15 @@ static void side_dma(const tside *sd, uint64_t base, uint64_t line0, uint64_t L,
     *out = (eng_pattern){first, sd->pat.run, sd->pat.stride, sd->pat.count};
 }
 
-/* Tags run chunk by chunk (one phase repeat each), all line tags in each. */
+/* Tags run chunk by chunk (one phase repeat each), all line tags in each; or, with the
+ * weights resident, line tag by line tag, each one's chunks in turn. */
 static void tag_dma(const void *ctx, uint64_t tag, eng_tag_io *io)
 {
     const tphase *f = ctx;
     const tpass *ps = f->ps;
     uint64_t ch = tag / f->n_ltags, L = (tag % f->n_ltags) * ps->Lt;
+    if (ps->resident)
+        ch = tag % ps->chunks, L = tag / ps->chunks * ps->Lt;
     io->n_in = io->n_out = 1;
     side_dma(&ps->in, f->in_base, f->line0, L, ch, &io->in[0]);
     side_dma(&ps->out, f->out_base, f->line0, L, ch, &io->out[0]);
@@ -340,6 +348,17 @@ static bool fits(const arch_desc *a, util_dtype dt, uint64_t u, uint64_t units, 
         return false;
     *g = (map_geom){units, m, util_log2(m), (uint32_t)R};
     return true;
+}
+
+/* Whether a split pass's PEs can hold the weights of every chunk at once beside their
+ * operand slots (and the SPM can stage one instruction's). */
+static bool chunks_resident(const arch_desc *a, util_dtype dt, const tgroup *gr, const tpass *ps)
+{
+    uint64_t w = util_dtype_bytes(dt), all = gr->wpp * ps->g.m * ps->chunks;
+    uint64_t pe_bytes = ((uint64_t)a->pe.tags * 2 * ps->g.m * gr->u + all) * w;
+    uint64_t spm_bytes = (4 * gr->T * gr->u + 2 * all) * w;
+    return ps->chunks > 1 && all <= UINT32_MAX && pe_bytes <= a->pe.buffer_bytes &&
+           spm_bytes <= arch_spm_bytes(a);
 }
 
 static uint64_t pow2_factor(uint64_t x)
@@ -590,7 +609,7 @@ static int plan_group(const arch_desc *a, util_dtype dt, tgroup *gr, uint32_t gi
     uint64_t Nl = gr->Vl * gr->N;
     int rc = UTIL_OK;
     for (uint64_t c = gr->H ? gr->H : 1; c >= 1 && !rc; c--) {
-        if (gr->H && (gr->H % c || (gr->max_cols && c > gr->max_cols)))
+        if (gr->H && (gr->H % c || (gr->want_cols && c != gr->want_cols)))
             continue;
         uint64_t u = gr->H ? c * gr->cpl : gr->u;
         /* whole lines: several rows per tag when they divide the rows */
@@ -767,6 +786,10 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
     uint32_t bits[TR_MAX_BITS], lanes = arch_lanes(a, dt), n_instr = ps->k * g->rows;
     for (uint32_t l = 0; l < ps->k; l++)
         bits[l] = tag_bit(gr, ps, stage_bit(gr, ps->s0 + l));
+    /* resident: an instruction's weights for every chunk in a row; else each chunk's
+     * weights of all instructions follow the previous chunk's */
+    uint64_t set = gr->wpp * g->m, sets = ps->resident ? ps->chunks : 1;
+    ps->wstep = ps->resident ? set : (uint64_t)n_instr * set;
     for (uint32_t l = 0; l < ps->k; l++) {
         for (uint32_t r = 0; r < g->rows; r++) {
             eng_instr *in = &ins[l * g->rows + r];
@@ -778,8 +801,9 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
             map_stage_cost(gr->kind, gr->u, g->m, lanes, in);
             in->local_elems = (uint32_t)(2 * g->m * gr->u);
             in->param = map_geom_pair_bit(g, bits[l]);
-            in->weight_elems = (uint32_t)(gr->wpp * g->m);
+            in->weight_elems = (uint32_t)(set * sets);
             in->weight_addr = *waddr;
+            in->weight_sets = (uint32_t)sets;
             in->kernel = stage_kernel;
             in->kernel_ctx = kc;
             kc->gelu = tm->gelu_out && p + 1 == tm->n_pass && l + 1 == ps->k;
@@ -792,9 +816,8 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
             *waddr += in->weight_elems;
         }
     }
-    /* each chunk's weights follow the previous chunk's */
-    uint64_t wstride = (uint64_t)n_instr * gr->wpp * g->m;
-    *waddr += (ps->chunks - 1) * wstride;
+    if (!ps->resident)
+        *waddr += (ps->chunks - 1) * ps->wstep;
     map_xlist xl = {NULL, 0, 0};
     uint64_t extra = 0, none = 0;
     int rc = edge_xfers(a, tm, gr, ps, bits[0], ctx, &xl, false, functional, &none);
@@ -811,9 +834,9 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
                                 .instr = ins,
                                 .n_xfer = (uint32_t)xl.n,
                                 .xfer = xl.x,
-                                .n_tags = ps->n_ltags,
-                                .repeats = ps->chunks,
-                                .weight_stride = wstride,
+                                .n_tags = ps->n_ltags * sets,
+                                .repeats = ps->chunks / sets,
+                                .weight_stride = ps->resident ? 0 : ps->wstep,
                                 .tag_elems = (uint32_t)slot,
                                 .in_slots = 2,
                                 .out_slots = 2,
@@ -1016,7 +1039,7 @@ static int lay_out(const arch_desc *a, util_dtype dt, const tmap *tm, uint64_t b
                 *c = (tphase){ps, B / ps->Lt, l0, q ? scr[(q - 1) % 2] : gr->in.base,
                               q + 1 < np ? scr[q % 2] : gr->out.base};
                 L->phases[i] = tm->phases[first + q];
-                L->phases[i].n_tags = c->n_ltags;
+                L->phases[i].n_tags = c->n_ltags * (ps->resident ? ps->chunks : 1);
                 L->phases[i].tag_ctx = c;
             }
         }
@@ -1065,8 +1088,31 @@ static uint64_t block_lines(const arch_desc *a, const tmap *tm, uint32_t gi, uti
     return 0;
 }
 
+/* Whether each pass of group gi, run on blocks of B lines, streams more tags at a time
+ * than its array holds (pe.tags per stage), or takes whole lines. A block with fewer
+ * parts of lines is taken into the array whole before the first result leaves (the
+ * parts share the links of the pairs' exchanges), and the estimate, which times a tag
+ * through an idle array, prices such short phases up to 13% low (fabnet-image-1k's
+ * mix-seq at 64 and 256 tokens on mld-4x4, where the passes through DRAM are in fact
+ * faster). Tags of whole lines keep within the estimate's usual error. */
+static bool blocks_stream(const arch_desc *a, const tmap *tm, uint32_t gi, uint64_t B)
+{
+    uint32_t first, np;
+    group_passes(tm, gi, &first, &np);
+    if (!tm->grp[gi].split)
+        return true;
+    for (uint32_t q = 0; q < np; q++) {
+        const tpass *ps = &tm->pass[first + q];
+        uint64_t tags = B / ps->Lt * (ps->resident ? ps->chunks : 1);
+        if (tags <= (uint64_t)ps->k * a->pe.tags)
+            return false;
+    }
+    return true;
+}
+
 /* The multilayer program when some group can keep its intermediates on chip and scratch
- * asks for it, or (MAP_SCRATCH_BEST) when its estimate is cheaper under the objective. */
+ * asks for it, or (MAP_SCRATCH_BEST) when its estimate is cheaper under the objective
+ * and its blocks stream. */
 static int choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t base,
                          map_scratch scratch, uint64_t cap, const map_forced *how)
 {
@@ -1074,6 +1120,8 @@ static int choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t b
     bool any = false;
     for (uint32_t gi = 0; gi < tm->n_groups && scratch != MAP_SCRATCH_DRAM; gi++) {
         bl[gi] = block_lines(a, tm, gi, dt, cap);
+        if (scratch == MAP_SCRATCH_BEST && bl[gi] && !blocks_stream(a, tm, gi, bl[gi]))
+            bl[gi] = 0;
         any = any || bl[gi];
     }
     if (!any)
@@ -1208,11 +1256,11 @@ static bool split_lines(const map_op_result *m)
     return tm && tm->grp[0].split;
 }
 
-/* map_transform_with with sequence groups' units of at most max_cols columns (0: any). */
+/* map_transform_with with sequence groups' units of exactly cols columns (0: any). */
 static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
                           const map_op_io *io, bool functional, map_scratch scratch,
-                          uint64_t max_block_lines, uint64_t max_cols, map_op_result *out,
-                          char *err, size_t errlen);
+                          uint64_t max_block_lines, uint64_t cols, map_op_result *out, char *err,
+                          size_t errlen);
 
 /* Prices a sequence-FFT plan under the objective and lists it for --explain (the slowest
  * phase names the bound); INFINITY when it cannot be estimated. */
@@ -1245,13 +1293,14 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
         transform_with(a, d, op, io, functional, scratch, max_block_lines, 0, out, err, errlen);
     if (rc || op->kind != WL_OP_FFT_SEQ)
         return rc;
-    /* The sequence FFTs of a split mixer: units of the most columns make the fewest passes,
-     * but when a line is too long for a tag, the tags are parts of lines whose chunks each
-     * reload their twiddles; narrower units (down to a DRAM burst of complex elements per
-     * token) give longer parts. The cheapest such plan (still in parts of lines: whole
-     * lines of narrow units are runs of one burst per token, which the estimate's DRAM
-     * queue and configuration flatter by up to 16%) replaces the widest when its estimate
-     * is MAP_TR_MARGIN lower. Every plan weighed is listed for --explain. */
+    /* The sequence FFTs of a split mixer: units of the most columns make the fewest passes
+     * and the largest tags, but a unit narrower than a DRAM burst wastes most of each
+     * burst, and a wide unit leaves room in the SPM for few lines of intermediates. So
+     * every unit width that is a whole number of bursts per token is weighed too; the
+     * cheapest such plan (in parts of lines: whole lines of narrow units are runs of one
+     * burst per token, which the estimate's DRAM queue and configuration flatter by up to
+     * 16%) replaces the widest when its estimate is MAP_TR_MARGIN lower. Every plan
+     * weighed is listed for --explain. */
     map_shortlist list;
     memset(&list, 0, sizeof list);
     map_candidate taken = {"", 0, 0, NULL}, cand;
@@ -1259,15 +1308,15 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
     char widest[MAP_DESC_MAX];
     snprintf(widest, sizeof widest, "%s", out->desc);
     uint64_t least = util_ceil_div(a->dram.burst_bytes, 2 * util_dtype_bytes(d->dtype));
-    for (uint64_t cols = least; split_lines(out) && best < INFINITY && cols < op->in; cols *= 2) {
+    for (uint64_t cols = least; best < INFINITY && cols < op->in; cols += least) {
         map_op_result narrow;
         char why[256];
-        if (transform_with(a, d, op, io, functional, scratch, max_block_lines, cols, &narrow, why,
-                           sizeof why))
+        if (op->in % cols || transform_with(a, d, op, io, functional, scratch, max_block_lines,
+                                            cols, &narrow, why, sizeof why))
             continue;
-        if (!strcmp(narrow.desc, widest)) { /* as wide as the widest: so are the rest */
+        if (!strcmp(narrow.desc, widest)) {
             map_op_free(&narrow);
-            break;
+            continue;
         }
         double cost = split_lines(&narrow) ? score_plan(a, d, io, &narrow, &list, &cand) : INFINITY;
         map_op_free(cost < best ? out : &narrow);
@@ -1285,8 +1334,8 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
 
 static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
                           const map_op_io *io, bool functional, map_scratch scratch,
-                          uint64_t max_block_lines, uint64_t max_cols, map_op_result *out,
-                          char *err, size_t errlen)
+                          uint64_t max_block_lines, uint64_t cols, map_op_result *out, char *err,
+                          size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->kind = op->kind;
@@ -1313,7 +1362,7 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
     for (uint32_t gi = 0; gi < tm->n_groups && !rc; gi++) {
         tgroup *gr = &tm->grp[gi];
         uint32_t np = 0;
-        gr->max_cols = max_cols;
+        gr->want_cols = cols;
         if (gr->stages > TR_MAX_BITS || util_log2(gr->Vl * gr->N) > TR_MAX_BITS)
             rc = util_fail(UTIL_ERUN, err, errlen, "cannot map %s: %u stages are too many",
                            wl_op_kind_name(op->kind), gr->stages);
@@ -1336,6 +1385,7 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
         tpass *ps = &tm->pass[p];
         const tgroup *gr = &tm->grp[ps->grp];
         fits(a, d->dtype, gr->u, gr->T, gr->wpp, &ps->g);
+        ps->resident = chunks_resident(a, d->dtype, gr, ps);
         tm->n_instr += ps->k * ps->g.rows;
         wtotal += (uint64_t)ps->k * ps->g.rows * gr->wpp * ps->g.m * ps->chunks;
     }
@@ -1439,7 +1489,7 @@ void map_transform_write_weights(const map_op_result *m, const wl_op *op, const 
                 uint32_t l = x / ps->g.rows, r = x % ps->g.rows, s = ps->s0 + l;
                 uint32_t b = tag_bit(gr, ps, stage_bit(gr, s));
                 uint32_t beta = map_geom_pair_bit(&ps->g, b);
-                float *dst = image + f->instr[x].weight_addr + ch * f->weight_stride;
+                float *dst = image + f->instr[x].weight_addr + ch * ps->wstep;
                 for (uint64_t q = 0; q < ps->g.m; q++) {
                     uint64_t ln, i, e0 = unit_at(&ps->g, r, b, util_insert_bit(q, beta, 0));
                     tag_unit(gr, ps, ch, e0, &ln, &i);
