@@ -55,7 +55,7 @@ static void build(prog *p, uint32_t L, uint32_t split, uint64_t tags)
                            .out_slots = 2,
                            .tag_dma = tag_dma,
                            .tag_ctx = p};
-    p->program = (eng_program){UTIL_FP16, 1, &p->phase, 96 * (uint64_t)L, 0, 0};
+    p->program = (eng_program){UTIL_FP16, 1, &p->phase, 96 * (uint64_t)L, 0, 0, 0, 0};
 }
 
 static void load_tiny(arch_desc *a)
@@ -514,6 +514,32 @@ START_TEST(test_onchip_intermediates)
 }
 END_TEST
 
+/* Weight staging buffers: with one, the second instruction's configuration waits for the
+ * first's to leave its buffer, so the run takes more cycles than with two (the default,
+ * 0; 257 against 245 when written); more than ENG_STAGE_MAX is refused. */
+START_TEST(test_stage_slots)
+{
+    arch_desc a;
+    char err[512];
+    load_tiny(&a);
+    prog p;
+    eng_stats st[3];
+    uint32_t slots[3] = {1, 0, 2};
+    for (int k = 0; k < 3; k++) {
+        build(&p, 16, 1, 4);
+        p.phase.stage_slots = slots[k];
+        ck_assert_msg(eng_run(&a, &p.program, NULL, &st[k], err, sizeof err) == 0, "%s", err);
+    }
+    ck_assert_uint_gt(st[0].cycles, st[1].cycles);
+    ck_assert_uint_eq(st[1].cycles, st[2].cycles);
+    for (int k = 0; k < 3; k++)
+        eng_stats_free(&st[k]);
+    build(&p, 16, 1, 4);
+    p.phase.stage_slots = ENG_STAGE_MAX + 1;
+    expect_refused(&a, &p.program, "weight staging buffers");
+}
+END_TEST
+
 /* The tiny array with room for two phases' instructions on each PE. */
 static void load_tiny_for_two(arch_desc *a)
 {
@@ -536,6 +562,45 @@ static void run_doubling(const arch_desc *a, const eng_program *program, eng_sta
         ck_assert_float_eq(image[32 * 16 + j], 16.0f * (float)(j % 16) / 16.0f);
     free(image);
 }
+
+/* Weights the program keeps: both passes configure the same two instructions, so with
+ * their weights (elements 48 x 16 .. 52 x 16) kept, the second pass reads them from the
+ * SPM: DRAM reads drop by exactly one load of both (2 x 32 FP16 elements), the values are
+ * the same, and the estimate counts the same DRAM bytes as the engine either way. */
+START_TEST(test_kept_weights)
+{
+    arch_desc a;
+    char err[512];
+    load_tiny(&a);
+    prog p;
+    eng_stats st[2];
+    eng_estimate_total est[2];
+    for (int k = 0; k < 2; k++) {
+        eng_phase two[2];
+        doubling_passes(&p, two);
+        p.program.kept_first = k ? 48 * 16 : 0;
+        p.program.kept_elems = k ? 4 * 16 : 0;
+        run_doubling(&a, &p.program, &st[k]);
+        ck_assert(eng_estimate(&a, &p.program, NULL, &est[k], err, sizeof err) == 0);
+        ck_assert_uint_eq(est[k].dram_read_bytes, st[k].dram.read_bytes);
+    }
+    ck_assert_uint_eq(st[1].dram.read_bytes, st[0].dram.read_bytes - 2 * 32 * 2);
+    ck_assert_uint_eq(st[1].dram.write_bytes, st[0].dram.write_bytes);
+    ck_assert_uint_gt(st[1].spm.reads, st[0].spm.reads);
+    ck_assert_uint_le(st[1].cycles, st[0].cycles);
+    ck_assert_uint_eq(st[1].pe_total.configs, st[0].pe_total.configs);
+    eng_stats_free(&st[0]);
+    eng_stats_free(&st[1]);
+    /* kept weights must lie in the image and fit the SPM */
+    eng_phase two[2];
+    doubling_passes(&p, two);
+    p.program.kept_first = 90 * 16, p.program.kept_elems = 8 * 16;
+    expect_refused(&a, &p.program, "kept weights");
+    p.program.kept_first = 0, p.program.kept_elems = 96 * 16;
+    a.spm.banks = 1, a.spm.bank_bytes = 64;
+    expect_refused(&a, &p.program, "kept weights");
+}
+END_TEST
 
 /* A chained phase runs beside its producer: the same values, in fewer cycles than the
  * two one after the other but never fewer than either alone; through a FIFO ring the
@@ -698,6 +763,8 @@ int main(void)
     tcase_add_test(tc, test_noc_skip_links);
     tcase_add_test(tc, test_spm_bank_conflicts);
     tcase_add_test(tc, test_function_unit_occupancy);
+    tcase_add_test(tc, test_kept_weights);
+    tcase_add_test(tc, test_stage_slots);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -78,7 +78,9 @@ static void issue_weights(eng_sim *s, uint32_t k)
     ctl_stream *c = &s->str[k];
     const eng_phase *ph = c->ph;
     while (c->next_weight < ph->n_instr && c->stage_free) {
-        uint32_t slot = (c->stage_free & 1u) ? 0 : 1;
+        uint32_t slot = 0;
+        while (!(c->stage_free & (1u << slot)))
+            slot++;
         c->stage_free &= ~(1u << slot);
         uint32_t i = c->next_weight++;
         c->stage_instr[slot] = i;
@@ -350,7 +352,7 @@ static uint64_t init_stream(eng_sim *s, ctl_stream *c, const eng_phase *ph, uint
     c->spm_base = at;
     c->stage_elems = eng_phase_max_weights(ph);
     c->stage_base = out_slot_addr(s, c, ph->out_slots);
-    c->stage_free = 3u;
+    c->stage_free = (uint32_t)((UINT64_C(1) << eng_phase_stage_slots(ph)) - 1);
     at += eng_phase_spm_elems(ph) * s->elem_bytes;
     if (c > s->str && ph->fifo_tags) {
         c->ring_base = at;

@@ -123,6 +123,10 @@ typedef struct eng_phase {
     eng_tag_fn tag_dma;
     const void *tag_ctx;
     uint32_t out_tag_elems; /* elements a tag writes into its output slot (0: tag_elems) */
+    /* Weight staging buffers in the SPM (0: 2, at most ENG_STAGE_MAX): each holds one
+     * instruction's weights on their way to its PE, so this many configurations are in
+     * flight at once. */
+    uint32_t stage_slots;
     /* The controller feeds every instruction the phase feeds from the SPM from a queue of
      * its own, instead of a tag's feeds all before the next tag's: an instruction deep in
      * a tag's path (a residual add reading the input again) then holds back only the
@@ -146,14 +150,23 @@ typedef struct eng_phase {
 /* Elements onchip_first .. onchip_first + onchip_elems - 1 of the image live in the SPM
  * (above the phase's slots), not in DRAM: a mapping keeps intermediates there between
  * passes. DMA to or from them moves data SPM to SPM, at the banks' pace, with no DRAM
- * latency or bandwidth. */
+ * latency or bandwidth. Weights among elements kept_first .. kept_first + kept_elems - 1
+ * stay in the SPM (below the on-chip region) once loaded: a configuration whose weights
+ * were all loaded before reads them there, SPM to SPM; one that needs any not yet loaded
+ * reads DRAM and keeps them (e.g. twiddles that every block of a blocked FFT reloads). */
 typedef struct eng_program {
     util_dtype dtype;
     uint32_t n_phases;
     const eng_phase *phases;
     uint64_t dram_elems; /* size of the DRAM image */
     uint64_t onchip_first, onchip_elems;
+    uint64_t kept_first, kept_elems;
 } eng_program;
+
+/* The most weight staging buffers a phase may have. */
+#define ENG_STAGE_MAX 32
+/* A phase's weight staging buffers. */
+uint32_t eng_phase_stage_slots(const eng_phase *f);
 
 /* Whether a pattern of image elements lies in the program's on-chip region. */
 bool eng_pattern_onchip(const eng_program *p, const eng_pattern *q);

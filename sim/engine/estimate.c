@@ -181,6 +181,7 @@ typedef struct est_sched {
     double latency;             /* first feed -> last result written into the SPM */
     const double *rest;         /* per instruction: its start -> the tag's last result written */
     const double *weight_chan;  /* per instruction and DRAM channel: its weights' cycles there */
+    const uint8_t *weight_chip; /* per instruction: its weights are kept in the SPM (NULL: none) */
     uint32_t nch;               /* DRAM channels */
     const double *in_chan, *out_chan; /* per DRAM channel: cycles of one tag's input, output */
     double t_dram;                    /* one tag's input and output on their busiest channel */
@@ -326,7 +327,8 @@ static double schedule(const est_sched *c, double lat)
     double cfg_issue = 0, in_issue = 0, st_issue = 0;
     uint64_t ki = 0, kf = 0, kc = 0, kw = 0, ko = 0, tags = a->pe.tags, hold = c->hold;
     uint32_t j = 0;
-    double stage[2] = {0, 0}; /* when each staging buffer is free again */
+    double stage[ENG_STAGE_MAX] = {0}; /* when each staging buffer is free again */
+    uint32_t n_stage = eng_phase_stage_slots(f);
     double cfg_done = 0, fed_cfg = 0, wpc = (double)a->spm.banks * a->spm.ports;
     for (;;) {
         bool cfg_known = j == f->n_instr, moved = true;
@@ -371,8 +373,11 @@ static double schedule(const est_sched *c, double lat)
         }
         /* the next DRAM request of each stream, when it can be known */
         double t_cfg = INFINITY, t_in = INFINITY, t_out = INFINITY;
+        uint32_t slot = 0; /* the staging buffer free first */
+        for (uint32_t b = 1; b < n_stage; b++)
+            slot = stage[b] < stage[slot] ? b : slot;
         if (j < f->n_instr)
-            t_cfg = fmax(cfg_issue, fmin(stage[0], stage[1])) + 1;
+            t_cfg = fmax(cfg_issue, stage[slot]) + 1;
         if (ki < n && (ki < f->in_slots || kf > ki - f->in_slots))
             t_in = fmax(in_issue, ki >= f->in_slots ? rel[ki - f->in_slots] : 0) + 1;
         if (ko < kw)
@@ -383,12 +388,14 @@ static double schedule(const est_sched *c, double lat)
             const eng_instr *in = &f->instr[j];
             double bytes = (double)in->weight_elems * c->w;
             cfg_issue = t_cfg;
-            int slot = stage[1] < stage[0];
             double words = ceil(bytes / a->spm.width_bytes / wpc);
-            double sent = bytes > 0 ? dram_request(cal, c->nch, accepted, slots, t_cfg + 1,
-                                                   c->weight_chan + (size_t)j * c->nch) +
-                                          lat + 2 * words + 6
-                                    : t_cfg + 2;
+            /* (kept weights: read from their SPM copy instead of DRAM) */
+            double sent = bytes == 0 ? t_cfg + 2
+                          : c->weight_chip && c->weight_chip[j]
+                              ? t_cfg + 1 + 3 * words + 6
+                              : dram_request(cal, c->nch, accepted, slots, t_cfg + 1,
+                                             c->weight_chan + (size_t)j * c->nch) +
+                                    lat + 2 * words + 6;
             stage[slot] = sent;
             double configured = sent + ceil(bytes / arch_link_bytes(a)) + 2;
             cfg_done = fmax(cfg_done, configured + c->rest[j]);
@@ -431,7 +438,7 @@ static double schedule(const est_sched *c, double lat)
  * configuration (weights staged through the SPM and sent from the row's nearer port).
  * load is scratch space for the routes. */
 static void count_phase(const arch_desc *a, const eng_program *p, const eng_phase *f, const mesh *m,
-                        double *load, const est_counts *t, est_counts *c)
+                        double *load, const est_counts *t, const uint8_t *wkept, est_counts *c)
 {
     uint32_t w = util_dtype_bytes(p->dtype), link_bytes = arch_link_bytes(a);
     double runs = (double)f->n_tags * (double)f->repeats, reps = (double)f->repeats;
@@ -457,7 +464,11 @@ static void count_phase(const arch_desc *a, const eng_program *p, const eng_phas
         c->messages += reps, c->flits += reps * flits;
         c->flit_hops += reps * flits * hops, c->routers += reps * flits * (hops + 1);
         c->spm_writes += reps * words, c->spm_reads += reps * words;
-        c->dma_bytes += reps * bytes, c->dram_rd += reps * bytes;
+        c->dma_bytes += reps * bytes;
+        if (wkept && wkept[i])
+            c->spm_reads += reps * words;
+        else
+            c->dram_rd += reps * bytes;
     }
 }
 
@@ -510,8 +521,8 @@ static void accumulate(double *acc, const double *v, size_t n, double times)
 }
 
 static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_phase *f,
-                          double *cycles, eng_phase_estimate *pe_out, est_counts *counts,
-                          est_load *acc)
+                          const uint8_t *wkept, double *cycles, eng_phase_estimate *pe_out,
+                          est_counts *counts, est_load *acc)
 {
     util_dtype t = p->dtype;
     mesh m = {a, arch_pe_count(a), 4 + 4 * a->noc.n_skip + 1, 0, 0};
@@ -791,7 +802,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         rest[i] = end + t_drain - (ready[i] - itime[i]);
         double *wchan = wch + (size_t)i * n_chan;
         eng_pattern wp = eng_instr_weights(in, in->weight_addr);
-        if (in->weight_elems)
+        if (in->weight_elems && !(wkept && wkept[i]))
             bursts(a, w, &wp, wchan);
         for (uint32_t ch = 0; ch < n_chan; ch++)
             wchan[ch] *= per_burst;
@@ -805,6 +816,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         .f = f,
         .w = w,
         .weight_chan = wch,
+        .weight_chip = wkept,
         .nch = n_chan,
         .in_chan = side_chan[0],
         .out_chan = side_chan[1],
@@ -845,7 +857,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     pe_out->lane_ops = lane_ops * runs;
     double all_bytes = 0;
     for (uint32_t i = 0; i < f->n_instr; i++)
-        all_bytes += (double)f->instr[i].weight_elems * w;
+        all_bytes += wkept && wkept[i] ? 0 : (double)f->instr[i].weight_elems * w;
     pe_out->read_bytes = in_bytes * runs + (double)f->repeats * all_bytes;
     pe_out->write_bytes = out_bytes * runs;
     if (acc) {
@@ -855,7 +867,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         accumulate(acc->port, port_inj, acc->n_port, tags);
         accumulate(acc->bank, bank, acc->n_bank, tags / a->spm.ports);
     }
-    count_phase(a, p, f, &m, load, &tag, counts);
+    count_phase(a, p, f, &m, load, &tag, wkept, counts);
     {
         pe_out->interval = interval;
         pe_out->t_pe = t_pe, pe_out->t_link = t_link, pe_out->t_port = t_port;
@@ -964,6 +976,44 @@ static double group_cycles(const group_member *m, uint32_t n, const est_load *ac
     return fmax(end, first + max_of(sum, RES_COUNT) + drain);
 }
 
+/* The program's kept weights as the engine loads them, phase after phase: a bit per kept
+ * weight, loaded already, and per instruction of the phase at hand whether its weights
+ * are all kept and loaded before (its first repeat's; the mappers keep only weights that
+ * do not change between repeats). */
+typedef struct est_kept {
+    uint64_t *loaded;
+    uint8_t *chip;
+    uint32_t cap;
+} est_kept;
+
+static void kept_free(est_kept *k)
+{
+    free(k->loaded), free(k->chip);
+    memset(k, 0, sizeof *k);
+}
+
+/* Per instruction of f, whether it reads kept weights from the SPM; NULL when the program
+ * keeps none, or on a failed allocation (then p->kept_elems is set). */
+static const uint8_t *kept_weights(const eng_program *p, const eng_phase *f, est_kept *k)
+{
+    if (!p->kept_elems)
+        return NULL;
+    if (!k->loaded && !(k->loaded = calloc(eng_kept_words(p), sizeof *k->loaded)))
+        return NULL;
+    if (f->n_instr + 1 > k->cap) {
+        free(k->chip);
+        k->cap = f->n_instr + 1;
+        if (!(k->chip = malloc(k->cap)))
+            return NULL;
+    }
+    for (uint32_t i = 0; i < f->n_instr; i++) {
+        const eng_instr *in = &f->instr[i];
+        eng_pattern q = eng_instr_weights(in, in->weight_addr);
+        k->chip[i] = in->weight_elems && eng_kept_mark(p, k->loaded, &q);
+    }
+    return k->chip;
+}
+
 int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *phases,
                  eng_estimate_total *total, char *err, size_t errlen)
 {
@@ -974,6 +1024,7 @@ int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *p
     if (!m)
         return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
     est_load acc;
+    est_kept kept = {NULL, NULL, 0};
     if (load_init(a, &acc)) {
         free(m);
         return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
@@ -989,9 +1040,12 @@ int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *p
         for (uint32_t k = 0; k < len; k++) {
             eng_phase_estimate pe;
             double cy;
-            if (estimate_phase(a, p, &p->phases[i + k], &cy, &pe, &c, len > 1 ? &acc : NULL)) {
+            const uint8_t *chip = kept_weights(p, &p->phases[i + k], &kept);
+            if ((p->kept_elems && !chip) || estimate_phase(a, p, &p->phases[i + k], chip, &cy, &pe,
+                                                           &c, len > 1 ? &acc : NULL)) {
                 free(m);
                 load_free(&acc);
+                kept_free(&kept);
                 return util_fail(UTIL_ERUN, err, errlen, "out of memory while estimating");
             }
             if (phases)
@@ -1002,6 +1056,7 @@ int eng_estimate(const arch_desc *a, const eng_program *p, eng_phase_estimate *p
         cycles += group_cycles(m, len, &acc);
     }
     load_free(&acc);
+    kept_free(&kept);
     free(m);
     memset(total, 0, sizeof *total);
     total->cycles = (uint64_t)llround(cycles);

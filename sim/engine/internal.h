@@ -247,8 +247,8 @@ typedef struct ctl_stream {
     uint32_t *drain_port;  /* and the SPM port each writes through */
     uint32_t n_drain;
     uint32_t next_weight; /* next instruction to configure */
-    uint32_t stage_free;  /* staging slots free (bit mask of 2) */
-    uint32_t stage_instr[2];
+    uint32_t stage_free;  /* staging slots free (bit mask) */
+    uint32_t stage_instr[ENG_STAGE_MAX];
     uint64_t stage_base;  /* SPM byte address of the staging slots */
     uint32_t stage_elems; /* elements per staging slot */
 } ctl_stream;
@@ -304,6 +304,8 @@ struct eng_sim {
     uint64_t *port_inject_free; /* per SPM port */
     float *spm_data;            /* functional: in slots, out slots, staging */
     uint64_t onchip_base;       /* SPM byte address of the program's on-chip region */
+    uint64_t kept_base;         /* SPM byte address of the kept weights */
+    uint64_t *kept_loaded;      /* a bit per kept weight: loaded from DRAM already */
     uint64_t spm_out_base;      /* byte addresses */
     uint64_t spm_data_elems;
 
@@ -354,6 +356,11 @@ uint64_t eng_out_slot_addr(const eng_sim *s, uint32_t stream, uint64_t tag);
  * the FIFO ring its stream reads from (inputs) or the next stream reads (outputs)); if so,
  * its SPM byte base and pattern there. */
 bool eng_dma_onchip(const eng_sim *s, const dma_desc *d, uint64_t *base, eng_pattern *pat);
+/* Marks the kept weights a weight pattern covers as loaded (bits from p->kept_first on);
+ * whether it lies among the kept weights with every one loaded before. */
+bool eng_kept_mark(const eng_program *p, uint64_t *loaded, const eng_pattern *q);
+/* Words of a kept-weight bitmap. */
+uint64_t eng_kept_words(const eng_program *p);
 void eng_ctl_handle(eng_sim *s, const ev *e);
 
 /* mem.c */

@@ -312,10 +312,47 @@ uint32_t eng_phase_max_weights(const eng_phase *f)
     return max_w;
 }
 
+uint64_t eng_kept_words(const eng_program *p)
+{
+    return p->kept_elems / 64 + 1;
+}
+
+/* Sets bits lo .. hi - 1; whether they were all set. Word by word: a configuration's
+ * weights are runs of hundreds or thousands. */
+static bool mark_bits(uint64_t *bits, uint64_t lo, uint64_t hi)
+{
+    bool all = true;
+    while (lo < hi) {
+        uint64_t w = lo / 64, b = lo % 64, n = hi - lo < 64 - b ? hi - lo : 64 - b;
+        uint64_t mask = (n == 64 ? ~UINT64_C(0) : ((UINT64_C(1) << n) - 1)) << b;
+        all = all && (bits[w] & mask) == mask;
+        bits[w] |= mask;
+        lo += n;
+    }
+    return all;
+}
+
+bool eng_kept_mark(const eng_program *p, uint64_t *loaded, const eng_pattern *q)
+{
+    if (!p->kept_elems || !eng_pattern_within(q, p->kept_first, p->kept_elems))
+        return false;
+    bool all = true;
+    for (uint64_t r = 0; r < q->count; r++) {
+        uint64_t lo = q->first + r * q->stride - p->kept_first;
+        all = mark_bits(loaded, lo, lo + q->run) && all;
+    }
+    return all;
+}
+
+uint32_t eng_phase_stage_slots(const eng_phase *f)
+{
+    return f->stage_slots ? f->stage_slots : 2;
+}
+
 uint64_t eng_phase_spm_elems(const eng_phase *f)
 {
     return (uint64_t)(f->in_slots + f->out_slots) * f->tag_elems +
-           2 * (uint64_t)eng_phase_max_weights(f);
+           (uint64_t)eng_phase_stage_slots(f) * eng_phase_max_weights(f);
 }
 
 uint64_t eng_pattern_end(const eng_pattern *p)
@@ -503,12 +540,13 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
     if (!(a->pe.dtypes & (1u << p->dtype)))
         return util_fail(UTIL_ERUN, err, errlen, "the PEs do not support %s",
                          util_dtype_name(p->dtype));
-    if (p->onchip_elems && (p->onchip_first + p->onchip_elems > p->dram_elems ||
-                            p->onchip_elems * w > arch_spm_bytes(a)))
+    uint64_t top = (p->onchip_elems + p->kept_elems) * w; /* on-chip region, kept weights */
+    if ((p->onchip_elems && p->onchip_first + p->onchip_elems > p->dram_elems) ||
+        (p->kept_elems && p->kept_first + p->kept_elems > p->dram_elems) || top > arch_spm_bytes(a))
         return util_fail(UTIL_ERUN, err, errlen,
-                         "the on-chip region (%llu elements) lies outside the image or exceeds "
-                         "the %llu-byte SPM",
-                         (unsigned long long)p->onchip_elems,
+                         "the on-chip region (%llu elements) or the kept weights (%llu) lie "
+                         "outside the image or exceed the %llu-byte SPM",
+                         (unsigned long long)p->onchip_elems, (unsigned long long)p->kept_elems,
                          (unsigned long long)arch_spm_bytes(a));
     uint32_t *per_pe = calloc(n_pe, sizeof *per_pe);
     uint64_t *buf_pe = calloc(n_pe, sizeof *buf_pe);
@@ -526,16 +564,19 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
             g_len = eng_group_len(p, ph);
             memset(per_pe, 0, n_pe * sizeof *per_pe);
             memset(buf_pe, 0, n_pe * sizeof *buf_pe);
-            spm_need = p->onchip_elems * w;
+            spm_need = top;
         }
         if ((rc = check_chaining(p, ph, g0, g_len, err, errlen)))
             break;
         spm_need += eng_phase_spm_elems(f) * w;
         if (ph > g0)
             spm_need += eng_fifo_ring_elems(f - 1, f) * w;
-        if (f->in_slots == 0 || f->out_slots == 0 || f->tag_elems == 0 || f->repeats == 0) {
+        if (f->in_slots == 0 || f->out_slots == 0 || f->tag_elems == 0 || f->repeats == 0 ||
+            f->stage_slots > ENG_STAGE_MAX) {
             rc = util_fail(UTIL_ERUN, err, errlen,
-                           "phase %u: no SPM slots, empty tags or no repeats", ph);
+                           "phase %u: no SPM slots, empty tags, no repeats or more than %d "
+                           "weight staging buffers",
+                           ph, ENG_STAGE_MAX);
             break;
         }
         for (uint32_t i = 0; i < f->n_instr && !rc; i++) {
@@ -595,11 +636,10 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
         if (!rc && group_end && spm_need > arch_spm_bytes(a))
             rc = util_fail(UTIL_ERUN, err, errlen,
                            "%s %u: SPM slots, weight staging%s and %llu bytes of on-chip "
-                           "intermediates need %llu bytes, the SPM has %llu",
+                           "intermediates and kept weights need %llu bytes, the SPM has %llu",
                            g_len > 1 ? "chained phases up to" : "phase", ph,
-                           g_len > 1 ? ", FIFO rings" : "",
-                           (unsigned long long)(p->onchip_elems * w), (unsigned long long)spm_need,
-                           (unsigned long long)arch_spm_bytes(a));
+                           g_len > 1 ? ", FIFO rings" : "", (unsigned long long)top,
+                           (unsigned long long)spm_need, (unsigned long long)arch_spm_bytes(a));
         /* Transfers: endpoints exist, sizes add up. */
         uint64_t *in_elems = rc ? NULL : calloc(f->n_instr + 1, sizeof *in_elems);
         if (!rc && !in_elems)
@@ -684,10 +724,14 @@ int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_s
     /* the on-chip region sits at the top of the SPM, word-aligned, above every slot */
     s->onchip_base = (arch_spm_bytes(a) - p->onchip_elems * s->elem_bytes) / a->spm.width_bytes *
                      a->spm.width_bytes;
+    /* the kept weights just below it */
+    s->kept_base =
+        (s->onchip_base - p->kept_elems * s->elem_bytes) / a->spm.width_bytes * a->spm.width_bytes;
+    s->kept_loaded = calloc(eng_kept_words(p), sizeof *s->kept_loaded);
     s->st.pe = calloc(n_pe, sizeof *s->st.pe);
     s->st.n_pes = n_pe;
     if (!s->comps || !s->pes || !s->dram_free || !s->bank_free || !s->bank_count ||
-        !s->port_inject_free || !s->st.pe || eng_noc_init(s)) {
+        !s->port_inject_free || !s->kept_loaded || !s->st.pe || eng_noc_init(s)) {
         eng_sim_destroy(s);
         return util_fail(UTIL_ERUN, err, errlen, "out of memory");
     }
@@ -830,6 +874,7 @@ void eng_sim_destroy(eng_sim *s)
     free(s->bank_free);
     free(s->bank_count);
     free(s->port_inject_free);
+    free(s->kept_loaded);
     free(s->spm_data);
     free(s->links);
     free(s->st.pe);

@@ -80,6 +80,22 @@ static void spm_side(eng_sim *s, dma_desc *d, bool write)
                     (eng_pattern){0, d->elems, d->elems, 1});
 }
 
+/* Whether a weight load lies among the program's kept weights, every one of them loaded
+ * before: then it reads their SPM copy. Otherwise it goes to DRAM, and the weights it
+ * covers count as loaded from then on (the copy's bank writes are not timed: once per
+ * kept weight per run). */
+static bool kept_side(eng_sim *s, dma_desc *d)
+{
+    const eng_program *p = s->p;
+    const eng_pattern *q = &d->dram;
+    if (d->dir != DMA_WEIGHTS || !eng_kept_mark(p, s->kept_loaded, q))
+        return false;
+    eng_pattern rel = *q;
+    rel.first -= p->kept_first;
+    dma_spm_request(s, d, false, SPM_AFTER_ONCHIP, s->kept_base, rel);
+    return true;
+}
+
 /* Whether a transfer's DRAM side lies on chip (the program's on-chip region or a FIFO
  * ring); if so, serves that side from the SPM banks where it lives. */
 static bool onchip_side(eng_sim *s, dma_desc *d, bool write)
@@ -105,7 +121,7 @@ static void dma_start(eng_sim *s)
         count_bursts(s, d);
         if (d->dir == DMA_OUT)
             spm_side(s, d, false);
-        else if (!onchip_side(s, d, false))
+        else if (!kept_side(s, d) && !onchip_side(s, d, false))
             eng_post(s, &s->dma_c, &s->dram_c, s->now + 1, EV_DRAM_REQ, 0, 0, d);
     }
 }

@@ -177,7 +177,8 @@ int map_chain_programs(const arch_desc *a, const eng_program *prod, const eng_pr
     memset(out, 0, sizeof *out);
     *ok = false;
     if (!prod->n_phases || !cons->n_phases || prod->dtype != cons->dtype ||
-        (prod->onchip_elems && cons->onchip_elems) || cons->phases[0].chained)
+        (prod->onchip_elems && cons->onchip_elems) || (prod->kept_elems && cons->kept_elems) ||
+        cons->phases[0].chained)
         return UTIL_OK;
     chain_check ck;
     const eng_phase *fp = &prod->phases[prod->n_phases - 1], *fc = &cons->phases[0];
@@ -196,11 +197,12 @@ int map_chain_programs(const arch_desc *a, const eng_program *prod, const eng_pr
         return util_fail(UTIL_ERUN, err, errlen, "out of memory");
     memcpy(out->phases, prod->phases, prod->n_phases * sizeof *out->phases);
     memcpy(out->phases + prod->n_phases, cons->phases, cons->n_phases * sizeof *out->phases);
-    const eng_program *oc = prod->onchip_elems ? prod : cons;
+    const eng_program *oc = prod->onchip_elems ? prod : cons, *kp = prod->kept_elems ? prod : cons;
     out->program = (eng_program){
         prod->dtype,      n,
         out->phases,      prod->dram_elems > cons->dram_elems ? prod->dram_elems : cons->dram_elems,
-        oc->onchip_first, oc->onchip_elems};
+        oc->onchip_first, oc->onchip_elems,
+        kp->kept_first,   kp->kept_elems};
     eng_phase *f = &out->phases[prod->n_phases];
     f->chained = true;
     /* the deepest ring the SPM holds beside the group's slots: 8, 4 or 2 times the

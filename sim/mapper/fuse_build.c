@@ -350,7 +350,7 @@ int fz_build(fz_group *g, bool functional, fz_prog *p)
         fz_prog_free(p);
         return rc;
     }
-    p->program = (eng_program){g->dt, g->n_seg, p->phases, p->dram_end, 0, 0};
+    p->program = (eng_program){g->dt, g->n_seg, p->phases, p->dram_end, 0, 0, 0, 0};
     if (!size_slots(g, p)) {
         fz_prog_free(p);
         return FZ_NOFIT;

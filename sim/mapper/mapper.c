@@ -466,7 +466,9 @@ static int map_butterfly(const arch_desc *a, const wl_butterfly *b, bool functio
                                  out->phases,
                                  waddr,
                                  block_rows ? out->tmp_addr[0] : 0,
-                                 block_rows ? n_tmp * tmp : 0};
+                                 block_rows ? n_tmp * tmp : 0,
+                                 0,
+                                 0};
     return UTIL_OK;
 }
 

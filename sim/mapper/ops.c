@@ -1238,7 +1238,7 @@ static int price(const arch_desc *a, util_dtype t, const map_forced *how, int ma
     eng_estimate_total est;
     memset(&est, 0, sizeof est);
     map_deepen_slots(a, t, trial->phases, trial->n_phases, 0);
-    eng_program prog = {t, trial->n_phases, trial->phases, UINT64_MAX, 0, 0};
+    eng_program prog = {t, trial->n_phases, trial->phases, UINT64_MAX, 0, 0, 0, 0};
     int rc = !pe || eng_estimate(a, &prog, pe, &est, err, errlen) ? UTIL_ERUN : UTIL_OK;
     *cycles = est.cycles;
     *cost = map_cost(how, a, t, &est);
@@ -1505,7 +1505,7 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
     }
     out->dram_end = w_next;
     map_deepen_slots(a, t, p->phases, p->n_phases, 0);
-    out->program = (eng_program){t, p->n_phases, p->phases, w_next, 0, 0};
+    out->program = (eng_program){t, p->n_phases, p->phases, w_next, 0, 0, 0, 0};
     return UTIL_OK;
 }
 

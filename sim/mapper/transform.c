@@ -14,6 +14,8 @@
 #define TR_MAX_PE_XFERS 64
 /* How much lower a sequence FFT's narrower units must estimate to be taken. */
 #define MAP_TR_MARGIN 0.05
+/* The most weight staging buffers a pass takes (more measured no faster). */
+#define TR_STAGES 16
 /* Stages of one group: bits of a line index. */
 #define TR_MAX_BITS 40
 
@@ -75,6 +77,7 @@ typedef struct tgroup {
     bool split;      /* tags are chunks of a line */
     tport in, out;
     uint64_t want_cols; /* sequence groups: columns a unit must take (0: any) */
+    uint64_t max_units; /* sequence groups: the most units a part of a line takes (0: any) */
 } tgroup;
 
 typedef struct tpass {
@@ -109,6 +112,7 @@ typedef struct tlayout {
     uint64_t block_lines[2]; /* per group: lines per block; 0: all lines, intermediates
                               * in DRAM */
     uint64_t onchip_first, onchip_elems, dram_end;
+    uint64_t kept_first, kept_elems; /* weights the SPM keeps for every block's passes */
 } tlayout;
 
 /* Kernel context of one instruction. */
@@ -132,8 +136,8 @@ typedef struct tmap {
     eng_instr *instr;
     kctx *ctx;
     eng_xfer **xf;
-    map_store blocks; /* position arrays */
-    uint64_t weight_addr;
+    map_store blocks;                   /* position arrays */
+    uint64_t weight_addr, weight_elems; /* every pass's weights, from weight_addr on */
 } tmap;
 
 uint32_t map_stage_bit(map_stage_kind kind, uint32_t stages, uint32_t s)
@@ -469,7 +473,11 @@ static int build_side(const tgroup *gr, const tpass *ps, const tport *port, bool
                 if (zeroed(port, gr, i) != zeroed(port, gr, i0))
                     rc = SIDE_BAD;
             }
-            for (uint64_t k = 0; k < u && !rc; k++) {
+            /* (a unit of the padded or sequence layout is one run of offsets, its real
+             * elements every one or every other: its first two and last two elements
+             * stand for all; rows may crop inside a unit) */
+            bool ends = port->map != PM_ROWS && u >= 4;
+            for (uint64_t k = 0; k < u && !rc; k += ends && k == 1 ? u - 3 : 1) {
                 int64_t o = elem_offset(port, gr, l, i, k), s = sd->slot[e * u + k];
                 uint64_t want = s < 0 ? 0
                                       : (uint64_t)f + ((uint64_t)s / sd->pat.run) * sd->pat.stride +
@@ -617,7 +625,8 @@ static int plan_group(const arch_desc *a, util_dtype dt, tgroup *gr, uint32_t gi
         for (uint64_t Lt = lmax; Lt >= 1 && !rc; Lt /= 2)
             rc = push_cand(a, dt, gr, c, u, Lt, Lt * Nl, false, &v, &n, &cap);
         for (uint64_t T = Nl / 2; T >= 2 && !rc; T /= 2)
-            rc = push_cand(a, dt, gr, c, u, 1, T, true, &v, &n, &cap);
+            if (!gr->max_units || T <= gr->max_units)
+                rc = push_cand(a, dt, gr, c, u, 1, T, true, &v, &n, &cap);
     }
     if (v)
         qsort(v, n, sizeof *v, cmp_cand);
@@ -846,6 +855,18 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
     return UTIL_OK;
 }
 
+/* Staging for up to TR_STAGES configurations at once where that takes at most a 16th of
+ * the SPM: the phases of a blocked layout that keeps its weights configure from the SPM,
+ * and with two buffers would configure two at a time, each behind the tags' loads. */
+static uint32_t stage_depth(const arch_desc *a, util_dtype dt, const eng_phase *f)
+{
+    uint64_t depth = f->n_instr < TR_STAGES ? f->n_instr : TR_STAGES;
+    if (depth > 2 &&
+        16 * depth * eng_phase_max_weights(f) * util_dtype_bytes(dt) <= arch_spm_bytes(a))
+        return (uint32_t)depth;
+    return 0;
+}
+
 /* The groups of an op and their DRAM ports (sequence ports per column: plan_group sets
  * the columns per unit); Z (FFT ops) lies at z_addr. */
 static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, tmap *tm,
@@ -878,6 +899,7 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
                        false,
                        {0},
                        {0},
+                       0,
                        0};
         gr->in = (tport){x->addr, 1, x->stride, 0, 0, PM_ROWS, op->in, false, false, 0};
         gr->out = (tport){y->addr, 1, y->stride, 0, 0, PM_ROWS, op->out, false, false, op->n};
@@ -902,6 +924,7 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
                        false,
                        {0},
                        {0},
+                       0,
                        0};
         gr->in = (tport){x->addr, H, N * x->stride, 1, x->stride, PM_SEQ, N, false, false, 0};
         gr->out = (tport){y->addr, H, N * y->stride, 1, y->stride, PM_SEQ, N, false, false, op->n};
@@ -929,7 +952,7 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
         /* hidden FFT per token: real input, the first H complex outputs go to Z */
         tgroup *g0 = &tm->grp[0], *g1 = &tm->grp[1];
         *g0 = (tgroup){MAP_ST_FFT, util_log2(nh), 2,   nh,  1, 2, op->rows, 0, 0, 0, 0,
-                       0,          false,         {0}, {0}, 0};
+                       0,          false,         {0}, {0}, 0, 0};
         g0->in = (tport){x->addr, 1, x->stride, 0, 0, PM_ROWS, H, true, false, 0};
         g0->out = (tport){z_addr, 1, 2 * H, 0, 0, PM_ROWS, 2 * H, false, true, nh};
         /* sequence FFTs per column of Z (lines of ns tokens, vectors of `chunk`), real
@@ -949,6 +972,7 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
                        false,
                        {0},
                        {0},
+                       0,
                        0};
         g1->in = (tport){z_addr, H, N * 2 * H, 2, 2 * H, PM_SEQ, N, false, false, 0};
         g1->out = (tport){y->addr, H, N * y->stride, 1, y->stride, PM_SEQ, N, true, true, keep};
@@ -982,6 +1006,12 @@ static void group_passes(const tmap *tm, uint32_t gi, uint32_t *first, uint32_t 
             *first = p;
 }
 
+/* Elements left beside kept weights for their region's alignment. */
+static uint64_t kept_spare(const arch_desc *a, util_dtype dt)
+{
+    return a->spm.width_bytes / util_dtype_bytes(dt) + 1;
+}
+
 /* Elements of one line in the padded layout of intermediates. */
 static uint64_t line_elems(const tgroup *gr)
 {
@@ -999,7 +1029,7 @@ static uint64_t n_scratch(uint32_t np)
  * unblocked groups share); one with bl[gi] lines per block runs every pass on a block
  * before the next block, the block's intermediates in the on-chip region above them. */
 static int lay_out(const arch_desc *a, util_dtype dt, const tmap *tm, uint64_t base,
-                   const uint64_t *bl, tlayout *L)
+                   const uint64_t *bl, bool keep, tlayout *L)
 {
     memset(L, 0, sizeof *L);
     uint64_t dram_tmp = 0, chip = 0, n = 0;
@@ -1040,12 +1070,16 @@ static int lay_out(const arch_desc *a, util_dtype dt, const tmap *tm, uint64_t b
                               q + 1 < np ? scr[q % 2] : gr->out.base};
                 L->phases[i] = tm->phases[first + q];
                 L->phases[i].n_tags = c->n_ltags * (ps->resident ? ps->chunks : 1);
+                if (keep)
+                    L->phases[i].stage_slots = stage_depth(a, dt, &L->phases[i]);
                 L->phases[i].tag_ctx = c;
             }
         }
     }
     L->n_phases = i;
-    map_deepen_slots(a, dt, L->phases, L->n_phases, chip);
+    if (keep)
+        L->kept_first = tm->weight_addr, L->kept_elems = tm->weight_elems;
+    map_deepen_slots(a, dt, L->phases, L->n_phases, chip + L->kept_elems + kept_spare(a, dt));
     return UTIL_OK;
 }
 
@@ -1056,7 +1090,9 @@ static eng_program layout_program(const tlayout *L, util_dtype dt)
                          L->phases,
                          L->dram_end,
                          L->onchip_elems ? L->onchip_first : 0,
-                         L->onchip_elems};
+                         L->onchip_elems,
+                         L->kept_first,
+                         L->kept_elems};
 }
 
 /* Lines per block for group gi when its intermediates stay on chip: the most (a divisor
@@ -1064,7 +1100,7 @@ static eng_program layout_program(const tlayout *L, util_dtype dt)
  * beside every phase's slots and weight staging (as eng_validate counts them, with a
  * bank word to spare for the region's alignment); 0 when none fits or one pass does. */
 static uint64_t block_lines(const arch_desc *a, const tmap *tm, uint32_t gi, util_dtype dt,
-                            uint64_t cap)
+                            uint64_t cap, uint64_t reserve)
 {
     const tgroup *gr = &tm->grp[gi];
     uint32_t first, np;
@@ -1076,7 +1112,7 @@ static uint64_t block_lines(const arch_desc *a, const tmap *tm, uint32_t gi, uti
         uint64_t n = eng_phase_spm_elems(&tm->phases[p]);
         need = n > need ? n : need;
     }
-    uint64_t spm = arch_spm_bytes(a) / w, spare = a->spm.width_bytes / w + 1;
+    uint64_t spm = arch_spm_bytes(a) / w, spare = a->spm.width_bytes / w + 1 + reserve;
     if (need + spare >= spm)
         return 0;
     uint64_t fit = (spm - need - spare) / (n_scratch(np) * line_elems(gr));
@@ -1110,39 +1146,75 @@ static bool blocks_stream(const arch_desc *a, const tmap *tm, uint32_t gi, uint6
     return true;
 }
 
+/* Whether the SPM may keep the op's weights for every block of a blocked layout: each
+ * phase loads the same weights every block (no phase repeats). */
+static bool keepable(const tmap *tm)
+{
+    for (uint32_t p = 0; p < tm->n_pass; p++)
+        if (tm->phases[p].repeats != 1)
+            return false;
+    return tm->weight_elems > 0;
+}
+
+/* Lays out blocks of at most cap lines, the SPM keeping the op's weights or not; false
+ * (L untouched) when no group's intermediates fit on chip or, under MAP_SCRATCH_BEST,
+ * stream. */
+static int lay_out_blocks(const arch_desc *a, const tmap *tm, util_dtype dt, uint64_t base,
+                          map_scratch scratch, uint64_t cap, bool keep, tlayout *L, bool *any)
+{
+    uint64_t bl[2] = {0, 0}, deeper = 0; /* the kept weights' phases stage deeper */
+    for (uint32_t p = 0; keep && p < tm->n_pass; p++) {
+        uint64_t n = stage_depth(a, dt, &tm->phases[p]);
+        n = n > 2 ? (n - 2) * eng_phase_max_weights(&tm->phases[p]) : 0;
+        deeper = n > deeper ? n : deeper;
+    }
+    uint64_t reserve = keep ? tm->weight_elems + kept_spare(a, dt) + deeper : 0;
+    *any = false;
+    for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
+        bl[gi] = block_lines(a, tm, gi, dt, cap, reserve);
+        if (scratch == MAP_SCRATCH_BEST && bl[gi] && !blocks_stream(a, tm, gi, bl[gi]))
+            bl[gi] = 0;
+        *any = *any || bl[gi];
+    }
+    return *any ? lay_out(a, dt, tm, base, bl, keep, L) : UTIL_OK;
+}
+
 /* The multilayer program when some group can keep its intermediates on chip and scratch
  * asks for it, or (MAP_SCRATCH_BEST) when its estimate is cheaper under the objective
- * and its blocks stream. */
+ * and its blocks stream; with the op's weights kept in the SPM across blocks (fewer
+ * lines per block) where that estimates cheaper still. */
 static int choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t base,
                          map_scratch scratch, uint64_t cap, const map_forced *how)
 {
-    uint64_t bl[2] = {0, 0};
-    bool any = false;
-    for (uint32_t gi = 0; gi < tm->n_groups && scratch != MAP_SCRATCH_DRAM; gi++) {
-        bl[gi] = block_lines(a, tm, gi, dt, cap);
-        if (scratch == MAP_SCRATCH_BEST && bl[gi] && !blocks_stream(a, tm, gi, bl[gi]))
-            bl[gi] = 0;
-        any = any || bl[gi];
-    }
-    if (!any)
+    if (scratch == MAP_SCRATCH_DRAM)
         return UTIL_OK;
-    tlayout multi;
-    if (lay_out(a, dt, tm, base, bl, &multi))
-        return UTIL_ERUN;
-    if (scratch == MAP_SCRATCH_BEST) {
-        eng_estimate_total e0, e1;
-        eng_program p0 = layout_program(&tm->lay, dt), p1 = layout_program(&multi, dt);
-        char err[256];
-        bool keep = eng_estimate(a, &p0, NULL, &e0, err, sizeof err) ||
-                    eng_estimate(a, &p1, NULL, &e1, err, sizeof err) ||
-                    map_cost(how, a, dt, &e1) >= map_cost(how, a, dt, &e0);
-        if (keep) {
+    eng_estimate_total e;
+    char err[256];
+    eng_program p0 = layout_program(&tm->lay, dt);
+    double best = INFINITY;
+    if (scratch == MAP_SCRATCH_BEST && !eng_estimate(a, &p0, NULL, &e, err, sizeof err))
+        best = map_cost(how, a, dt, &e);
+    bool taken = false;
+    for (int keep = 0; keep < (keepable(tm) ? 2 : 1); keep++) {
+        tlayout multi;
+        bool any;
+        if (lay_out_blocks(a, tm, dt, base, scratch, cap, keep, &multi, &any))
+            return UTIL_ERUN;
+        if (!any)
+            continue;
+        eng_program p1 = layout_program(&multi, dt);
+        double cost =
+            eng_estimate(a, &p1, NULL, &e, err, sizeof err) ? INFINITY : map_cost(how, a, dt, &e);
+        /* (forced on chip: the first that fits, or a cheaper one) */
+        bool better = cost < best || (scratch != MAP_SCRATCH_BEST && !taken);
+        if (!better) {
             layout_free(&multi);
-            return UTIL_OK;
+            continue;
         }
+        layout_free(&tm->lay);
+        tm->lay = multi;
+        best = cost, taken = true;
     }
-    layout_free(&tm->lay);
-    tm->lay = multi;
     return UTIL_OK;
 }
 
@@ -1189,7 +1261,7 @@ static int honoured(const arch_desc *a, const wl_op *op, const map_force *f, uti
     uint64_t fit = 0, multi = 0;
     const tgroup *at = &tm->grp[0]; /* the group with the most lines on chip */
     for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
-        uint64_t B = tm->lay.block_lines[gi], most = block_lines(a, tm, gi, dt, 0);
+        uint64_t B = tm->lay.block_lines[gi], most = block_lines(a, tm, gi, dt, 0, 0);
         uint32_t first, np;
         group_passes(tm, gi, &first, &np);
         multi += np > 1;
@@ -1256,10 +1328,16 @@ static bool split_lines(const map_op_result *m)
     return tm && tm->grp[0].split;
 }
 
-/* map_transform_with with sequence groups' units of exactly cols columns (0: any). */
+/* What a sequence FFT's plan is held to: units of exactly cols columns, parts of lines of
+ * at most max_units units (0: any). */
+typedef struct tshape {
+    uint64_t cols, max_units;
+} tshape;
+
+/* map_transform_with with sequence groups held to a shape. */
 static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
                           const map_op_io *io, bool functional, map_scratch scratch,
-                          uint64_t max_block_lines, uint64_t cols, map_op_result *out, char *err,
+                          uint64_t max_block_lines, tshape sh, map_op_result *out, char *err,
                           size_t errlen);
 
 /* Prices a sequence-FFT plan under the objective and lists it for --explain (the slowest
@@ -1289,8 +1367,9 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
                        bool functional, map_scratch scratch, uint64_t max_block_lines,
                        map_op_result *out, char *err, size_t errlen)
 {
+    tshape any = {0, 0};
     int rc =
-        transform_with(a, d, op, io, functional, scratch, max_block_lines, 0, out, err, errlen);
+        transform_with(a, d, op, io, functional, scratch, max_block_lines, any, out, err, errlen);
     if (rc || op->kind != WL_OP_FFT_SEQ)
         return rc;
     /* The sequence FFTs of a split mixer: units of the most columns make the fewest passes
@@ -1299,8 +1378,11 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
      * every unit width that is a whole number of bursts per token is weighed too; the
      * cheapest such plan (in parts of lines: whole lines of narrow units are runs of one
      * burst per token, which the estimate's DRAM queue and configuration flatter by up to
-     * 16%) replaces the widest when its estimate is MAP_TR_MARGIN lower. Every plan
-     * weighed is listed for --explain. */
+     * 16%) replaces the widest when its estimate is MAP_TR_MARGIN lower. Then the chosen
+     * width's parts are halved, twice at most, and a plan with smaller parts is taken
+     * where it estimates cheaper: a blocked phase's pipeline then fills and drains in
+     * less time, at more twiddle sets per line. Every plan weighed is listed for
+     * --explain. */
     map_shortlist list;
     memset(&list, 0, sizeof list);
     map_candidate taken = {"", 0, 0, NULL}, cand;
@@ -1312,7 +1394,7 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
         map_op_result narrow;
         char why[256];
         if (op->in % cols || transform_with(a, d, op, io, functional, scratch, max_block_lines,
-                                            cols, &narrow, why, sizeof why))
+                                            (tshape){cols, 0}, &narrow, why, sizeof why))
             continue;
         if (!strcmp(narrow.desc, widest)) {
             map_op_free(&narrow);
@@ -1322,6 +1404,21 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
         map_op_free(cost < best ? out : &narrow);
         if (cost < best)
             *out = narrow, best = cost, taken = cand;
+    }
+    for (int halve = 0; halve < 2 && split_lines(out); halve++) {
+        const tgroup *gr = &((const tmap *)out->priv)->grp[0];
+        map_op_result smaller;
+        char why[256];
+        if (gr->T < 4 || transform_with(a, d, op, io, functional, scratch, max_block_lines,
+                                        (tshape){gr->cols, gr->T / 2}, &smaller, why, sizeof why))
+            break;
+        double cost =
+            split_lines(&smaller) ? score_plan(a, d, io, &smaller, &list, &cand) : INFINITY;
+        bool better = cost < taken.cost;
+        map_op_free(better ? out : &smaller);
+        if (!better)
+            break;
+        *out = smaller, taken = cand;
     }
     /* (the margin may keep a plan outside the shortlist: it takes the last place) */
     while (list.chosen < list.n && strcmp(list.c[list.chosen].desc, taken.desc))
@@ -1334,7 +1431,7 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
 
 static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
                           const map_op_io *io, bool functional, map_scratch scratch,
-                          uint64_t max_block_lines, uint64_t cols, map_op_result *out, char *err,
+                          uint64_t max_block_lines, tshape sh, map_op_result *out, char *err,
                           size_t errlen)
 {
     memset(out, 0, sizeof *out);
@@ -1362,7 +1459,8 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
     for (uint32_t gi = 0; gi < tm->n_groups && !rc; gi++) {
         tgroup *gr = &tm->grp[gi];
         uint32_t np = 0;
-        gr->want_cols = cols;
+        gr->want_cols = sh.cols;
+        gr->max_units = sh.max_units;
         if (gr->stages > TR_MAX_BITS || util_log2(gr->Vl * gr->N) > TR_MAX_BITS)
             rc = util_fail(UTIL_ERUN, err, errlen, "cannot map %s: %u stages are too many",
                            wl_op_kind_name(op->kind), gr->stages);
@@ -1390,6 +1488,7 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
         wtotal += (uint64_t)ps->k * ps->g.rows * gr->wpp * ps->g.m * ps->chunks;
     }
     tm->weight_addr = addr;
+    tm->weight_elems = wtotal;
     tm->instr = calloc(tm->n_instr, sizeof *tm->instr);
     tm->ctx = calloc(tm->n_instr, sizeof *tm->ctx);
     if (!tm->instr || !tm->ctx)
@@ -1407,7 +1506,7 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
                          wl_op_kind_name(op->kind), TR_MAX_PE_XFERS);
     }
     uint64_t none[2] = {0, 0};
-    if (lay_out(a, d->dtype, tm, addr + wtotal, none, &tm->lay) ||
+    if (lay_out(a, d->dtype, tm, addr + wtotal, none, false, &tm->lay) ||
         choose_layout(a, tm, d->dtype, addr + wtotal, scratch, max_block_lines, io->how))
         return oom(tm, err, errlen);
     out->priv = tm;
@@ -1442,8 +1541,9 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
             snprintf(part, sizeof part, "%llu lines", (unsigned long long)gr->Lt);
         char multi[80] = "";
         if (tm->lay.block_lines[gi])
-            snprintf(multi, sizeof multi, ", multilayer: blocks of %llu lines on chip",
-                     (unsigned long long)tm->lay.block_lines[gi]);
+            snprintf(multi, sizeof multi, ", multilayer: blocks of %llu lines on chip%s",
+                     (unsigned long long)tm->lay.block_lines[gi],
+                     tm->lay.kept_elems ? ", weights kept" : "");
         int w = snprintf(out->desc + len, sizeof out->desc - (size_t)len,
                          "%s%s %llu (%u stages, %u passes, %ux%u PEs): tags of %s x %llu%s",
                          gi ? "; " : "", gr->H ? "sequence" : "vector", (unsigned long long)gr->N,
