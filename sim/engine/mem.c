@@ -1,4 +1,12 @@
-/* mem.c: the DMA engine, the DRAM channels and the banked SPM, each timed by reservations. */
+/* mem.c: the DMA engine, the DRAM channels and the banked SPM, each timed by reservations.
+ *
+ * Notes. DMA serves descriptors first come, first served on dma.channels engines. DRAM
+ * burst i belongs to channel i mod channels, and each channel serves its bursts back to
+ * back at its share of the bandwidth, after a fixed latency: no row buffers, bank
+ * groups, refresh or address hashing (a stream whose bursts all fall on one channel gets
+ * half the bandwidth). An SPM request reserves each bank it touches for its words there.
+ * Weights the program keeps are read from their SPM copy once loaded; the copy's own
+ * bank writes are not timed. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
