@@ -59,10 +59,12 @@ START_TEST(test_round_trip)
     /* attention is fused here (its estimate beats the three ops apart) */
     ck_assert_ptr_nonnull(strstr(doc, "op = \"attention\"; chain_pes = "));
     ck_assert_ptr_null(strstr(doc, "op = \"softmax\""));
-    /* the transforms of block 1 keep their intermediates on chip */
-    ck_assert_ptr_nonnull(strstr(doc, "{ block = 1; op = \"mix\"; intermediates = \"spm\"; }"));
+    /* the transforms of block 1 keep their intermediates on chip, and the SPM keeps their
+     * weights across blocks (the mixer's two groups block differently: no one block_rows) */
     ck_assert_ptr_nonnull(
-        strstr(doc, "{ block = 1; op = \"o-proj\"; intermediates = \"spm\"; block_rows = 32; }"));
+        strstr(doc, "{ block = 1; op = \"mix\"; intermediates = \"spm\"; weights = \"kept\"; }"));
+    ck_assert_ptr_nonnull(strstr(doc, "{ block = 1; op = \"o-proj\"; intermediates = \"spm\"; "
+                                      "block_rows = 32; weights = \"kept\"; }"));
     ck_assert_ptr_nonnull(strstr(doc, "\nfuse = \"off\";\n"));
     /* loading the dumped mapping reproduces the run exactly */
     tu_run(&b, "--mapping", f.map, f.arch, f.model, NULL);
@@ -218,6 +220,37 @@ START_TEST(test_transform_entry)
 }
 END_TEST
 
+/* A sequence FFT's shape fixed by hand: units of 16 of the 32 features (32 elements,
+ * complex), tags of parts of 8 of the 32 tokens, weights reloaded in every block. The
+ * description shows it, the values are right, and the run's dump reloads to it. */
+START_TEST(test_sequence_entry)
+{
+    files f;
+    setup(&f);
+    tu_write(f.map, "mapping = ( { block = 1; op = \"mix-seq\"; unit_columns = 16; "
+                    "part_units = 8; weights = \"reloaded\"; } );\n");
+    char dump[512];
+    tu_tmp(dump, sizeof dump, "dump.cfg");
+    tu_result a;
+    tu_run(&a, "--mapping", f.map, "--functional", "--dump-mapping", dump, f.arch, f.model, NULL);
+    ck_assert_msg(a.status == 0, "%s", a.err);
+    const char *row = strstr(a.out, "  mix-seq  fft-seq");
+    ck_assert_ptr_nonnull(row);
+    const char *eol = strchr(row, '\n');
+    ck_assert_ptr_nonnull(
+        memmem(row, (size_t)(eol - row), "tags of parts of 8 of 32-unit lines x 32", 39));
+    ck_assert_ptr_null(memmem(row, (size_t)(eol - row), "weights kept", 12));
+    ck_assert_ptr_nonnull(strstr(a.out, "functional pass"));
+    size_t n;
+    char *doc = tu_read(dump, &n);
+    ck_assert_ptr_nonnull(strstr(doc, "unit_columns = 16; part_units = 8; }"));
+    free(doc);
+    memcpy(f.map, dump, sizeof dump);
+    reloads_same(&f, a.out);
+    tu_free(&a);
+}
+END_TEST
+
 /* Naming softmax keeps attention unfused; naming attention fixes the fused plan. Both
  * still compute the right values. */
 START_TEST(test_attention_entries)
@@ -279,7 +312,21 @@ START_TEST(test_errors)
                  "segments = 64 is not allowed");
     expect_error("  { block = 1; op = \"mix\"; segments = 2; }", 3,
                  "mix: segments does not apply to a butterfly or FFT op (it takes "
-                 "intermediates, block_rows)");
+                 "intermediates, block_rows, weights)");
+    /* a sequence FFT's shape and weights (the fused plan's mix-seq) */
+    expect_error("  { block = 1; op = \"mix-seq\"; unit_columns = 5; }", 3,
+                 "mix-seq: unit_columns = 5: no plan takes that shape: a unit's columns divide "
+                 "the 32 features");
+    expect_error("  { block = 1; op = \"mix-seq\"; part_units = 12; }", 3,
+                 "mix-seq: part_units = 12: no plan takes that shape");
+    expect_error("  { block = 1; op = \"mix-seq\"; intermediates = \"dram\"; weights = \"kept\"; }",
+                 3, "weights = \"kept\" is for intermediates in the SPM");
+    expect_error("  { block = 1; op = \"mix-seq\"; weights = \"sometimes\"; }", 3,
+                 "weights = \"sometimes\" is not allowed (one of \"any\", \"kept\", \"reloaded\")");
+    expect_error("  { block = 1; op = \"ffn1\"; unit_columns = 16; }", 3,
+                 "ffn1: unit_columns does not apply to a GEMM");
+    expect_error("  { block = 1; op = \"mix\"; part_units = 16; }", 3,
+                 "mix: part_units does not apply to a butterfly or FFT op");
     expect_error("  { block = 0; op = \"softmax\"; chain_pes = 2; }", 3,
                  "softmax: chain_pes does not apply to a row op (it takes segments, "
                  "rows_per_chain)");
@@ -421,6 +468,7 @@ int main(void)
     tcase_add_test(tc, test_attention_entries);
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_transform_entry);
+    tcase_add_test(tc, test_sequence_entry);
     tcase_add_test(tc, test_layer_mapping);
     suite_add_tcase(s, tc);
     return tu_main(s);

@@ -134,7 +134,10 @@ enum {
     MAP_KEY_FUSED_THROUGH = 1u << 10,
     MAP_KEY_FOLD = 1u << 11,
     MAP_KEY_STAGE_PES = 1u << 12,
-    MAP_KEY_STAGE_STEPS = 1u << 13
+    MAP_KEY_STAGE_STEPS = 1u << 13,
+    MAP_KEY_UNIT_COLUMNS = 1u << 14,
+    MAP_KEY_PART_UNITS = 1u << 15,
+    MAP_KEY_WEIGHTS = 1u << 16
 };
 /* The keys entry f sets, as "layer_pes = 4, intermediates = \"spm\"" (in key order). */
 void map_force_describe(const map_force *f, char *buf, size_t len);

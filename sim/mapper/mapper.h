@@ -15,7 +15,8 @@
 /* A mapping the user fixes for one op (a --mapping file entry). GEMMs take chain_pes,
  * rows_per_tag and columns_per_chain; fused attention chain_pes and rows_per_tag; row ops
  * (softmax, layernorm, GELU, add) segments and rows_per_chain; transforms (butterflies,
- * FFTs) intermediates and block_rows; the butterfly-linear layer layer_pes, pipelines,
+ * FFTs) intermediates, block_rows and weights, sequence FFTs also unit_columns and
+ * part_units; the butterfly-linear layer layer_pes, pipelines,
  * stages_per_pass, intermediates and block_rows. Zero (MAP_INTER_ANY) leaves a value to
  * the search. */
 #define MAP_MAX_FORCED 256
@@ -23,6 +24,9 @@
 #define MAP_FUSE_MAX_FOLD 2 /* a fused group's PE groups per PE, at most */
 /* Where the intermediates between passes lie (ANY: the search decides). */
 typedef enum { MAP_INTER_ANY = 0, MAP_INTER_DRAM, MAP_INTER_SPM } map_inter;
+/* Whether a blocked transform keeps its weights in the SPM across blocks (KEPT) or
+ * reloads them from DRAM in every block (RELOADED); ANY: the search decides. */
+typedef enum { MAP_WEIGHTS_ANY = 0, MAP_WEIGHTS_KEPT, MAP_WEIGHTS_RELOADED } map_weights;
 typedef struct map_force {
     uint32_t block;
     char op[WL_OP_NAME_MAX];
@@ -31,6 +35,9 @@ typedef struct map_force {
     uint32_t layer_pes, pipelines, stages_per_pass;
     map_inter intermediates;
     uint64_t block_rows; /* rows (lines) per block when the intermediates stay on chip */
+    /* a sequence FFT: feature columns per unit, units per part of a line (one tag) */
+    uint32_t unit_columns, part_units;
+    map_weights weights; /* blocked transforms: weights kept in the SPM or reloaded */
     /* a fused group from op through fused_through: rows_per_tag, fold, and each pipeline
      * stage's PEs and butterfly or FFT stages (1 for a norm or a dense layer) */
     char fused_through[WL_OP_NAME_MAX];
@@ -210,7 +217,9 @@ typedef struct map_op_result {
     uint32_t chain_pes, rows_per_tag, columns_per_chain, segments, rows_per_chain;
     map_inter intermediates; /* transforms of several passes: where they went */
     uint64_t block_rows;     /* ... and lines per block when on chip */
-    map_shortlist shortlist; /* GEMMs and fused attention: what the search weighed */
+    map_weights weights;     /* ... and whether the SPM kept their weights across blocks */
+    uint32_t unit_columns, part_units; /* sequence FFTs split into parts of lines */
+    map_shortlist shortlist;           /* GEMMs and fused attention: what the search weighed */
     eng_program program;
     uint64_t dram_end;     /* first element above everything the program touches */
     uint64_t weight_addr;  /* where map_op_write_weights puts the weights */

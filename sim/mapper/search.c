@@ -148,7 +148,8 @@ static const char *const key_names[] = {"chain_pes",       "rows_per_tag",   "co
                                         "segments",        "rows_per_chain", "layer_pes",
                                         "stages_per_pass", "pipelines",      "intermediates",
                                         "block_rows",      "fused_through",  "fold",
-                                        "stage_pes",       "stage_steps"};
+                                        "stage_pes",       "stage_steps",    "unit_columns",
+                                        "part_units",      "weights"};
 #define N_KEYS (sizeof key_names / sizeof key_names[0])
 
 /* Key k's value in entry f (0: not set; intermediates as its map_inter). */
@@ -167,7 +168,10 @@ static uint64_t key_value(const map_force *f, size_t k)
                                 f->fused_through[0] != 0,
                                 f->fold,
                                 f->n_stage_pes,
-                                f->n_stage_steps};
+                                f->n_stage_steps,
+                                f->unit_columns,
+                                f->part_units,
+                                (uint64_t)f->weights};
     return v[k];
 }
 
@@ -182,13 +186,14 @@ static unsigned keys_set(const map_force *f)
 void map_force_describe(const map_force *f, char *buf, size_t len)
 {
     static const char *const where[] = {"\"any\"", "\"dram\"", "\"spm\""};
+    static const char *const kept[] = {"\"any\"", "\"kept\"", "\"reloaded\""};
     size_t used = 0;
     buf[0] = '\0';
     for (size_t k = 0; k < N_KEYS && used < len; k++) {
         uint64_t v = key_value(f, k);
-        if (v && 1u << k == MAP_KEY_INTERMEDIATES)
+        if (v && (1u << k == MAP_KEY_INTERMEDIATES || 1u << k == MAP_KEY_WEIGHTS))
             used += (size_t)snprintf(buf + used, len - used, "%s%s = %s", used ? ", " : "",
-                                     key_names[k], where[v]);
+                                     key_names[k], 1u << k == MAP_KEY_WEIGHTS ? kept[v] : where[v]);
         else if (v && 1u << k == MAP_KEY_FUSED_THROUGH)
             used += (size_t)snprintf(buf + used, len - used, "%s%s = \"%s\"", used ? ", " : "",
                                      key_names[k], f->fused_through);

@@ -620,9 +620,10 @@ static int plan_group(const arch_desc *a, util_dtype dt, tgroup *gr, uint32_t gi
         if (gr->H && (gr->H % c || (gr->want_cols && c != gr->want_cols)))
             continue;
         uint64_t u = gr->H ? c * gr->cpl : gr->u;
-        /* whole lines: several rows per tag when they divide the rows */
+        /* whole lines: several rows per tag when they divide the rows (not when the tags
+         * are held to parts of lines) */
         uint64_t lmax = gr->H ? 1 : pow2_factor(gr->n_lines);
-        for (uint64_t Lt = lmax; Lt >= 1 && !rc; Lt /= 2)
+        for (uint64_t Lt = lmax; Lt >= 1 && !rc && !gr->max_units; Lt /= 2)
             rc = push_cand(a, dt, gr, c, u, Lt, Lt * Nl, false, &v, &n, &cap);
         for (uint64_t T = Nl / 2; T >= 2 && !rc; T /= 2)
             if (!gr->max_units || T <= gr->max_units)
@@ -1184,7 +1185,8 @@ static int lay_out_blocks(const arch_desc *a, const tmap *tm, util_dtype dt, uin
  * and its blocks stream; with the op's weights kept in the SPM across blocks (fewer
  * lines per block) where that estimates cheaper still. */
 static int choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t base,
-                         map_scratch scratch, uint64_t cap, const map_forced *how)
+                         map_scratch scratch, uint64_t cap, map_weights weights,
+                         const map_forced *how)
 {
     if (scratch == MAP_SCRATCH_DRAM)
         return UTIL_OK;
@@ -1196,6 +1198,8 @@ static int choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t b
         best = map_cost(how, a, dt, &e);
     bool taken = false;
     for (int keep = 0; keep < (keepable(tm) ? 2 : 1); keep++) {
+        if ((keep && weights == MAP_WEIGHTS_RELOADED) || (!keep && weights == MAP_WEIGHTS_KEPT))
+            continue;
         tlayout multi;
         bool any;
         if (lay_out_blocks(a, tm, dt, base, scratch, cap, keep, &multi, &any))
@@ -1248,12 +1252,62 @@ static int oom(tmap *tm, char *err, size_t errlen)
     return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping");
 }
 
+/* What a transform's plan is held to: (sequence FFTs) units of exactly cols columns and
+ * parts of lines of at most max_units units (0: any); its weights kept or not. */
+typedef struct tshape {
+    uint64_t cols, max_units;
+    map_weights weights; /* a blocked layout's weights kept in the SPM, or reloaded */
+} tshape;
+
+/* map_transform_with with sequence groups held to a shape. */
+static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
+                          const map_op_io *io, bool functional, map_scratch scratch,
+                          uint64_t max_block_lines, tshape sh, map_op_result *out, char *err,
+                          size_t errlen);
+/* map_transform_with, the sequence FFT's searches left to what want does not fix. */
+static int transform_search(const arch_desc *a, const wl_desc *d, const wl_op *op,
+                            const map_op_io *io, bool functional, map_scratch scratch,
+                            uint64_t max_block_lines, tshape want, map_op_result *out, char *err,
+                            size_t errlen);
+
 /* Whether the mapped op honours entry f: intermediates on chip in blocks of exactly
  * block_rows lines (when set) in every group that keeps them there; UTIL_ECONFIG with
  * what fits when not. */
+/* A sequence FFT's unit_columns or part_units that no plan takes. */
+static int shape_error(const arch_desc *a, const wl_op *op, const map_force *f, char *err,
+                       size_t errlen)
+{
+    char keys[64];
+    if (f->unit_columns && f->part_units)
+        snprintf(keys, sizeof keys, "unit_columns = %u, part_units = %u", f->unit_columns,
+                 f->part_units);
+    else if (f->unit_columns)
+        snprintf(keys, sizeof keys, "unit_columns = %u", f->unit_columns);
+    else
+        snprintf(keys, sizeof keys, "part_units = %u", f->part_units);
+    return util_fail(UTIL_ECONFIG, err, errlen,
+                     "%s: %s: %s: no plan takes that shape: a unit's columns divide the %llu "
+                     "features, a part is a power of two of tokens, and the slots of a tag must "
+                     "fit the PE buffer (%u bytes) in a layout DMA can follow",
+                     f->where, op->name, keys, (unsigned long long)op->in, a->pe.buffer_bytes);
+}
+
 static int honoured(const arch_desc *a, const wl_op *op, const map_force *f, util_dtype dt,
                     map_op_result *m, char *err, size_t errlen)
 {
+    if ((f->unit_columns && m->unit_columns != f->unit_columns) ||
+        (f->part_units && m->part_units != f->part_units)) {
+        map_op_free(m);
+        return shape_error(a, op, f, err, errlen);
+    }
+    if (f->weights == MAP_WEIGHTS_KEPT && m->weights != MAP_WEIGHTS_KEPT) {
+        map_op_free(m);
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: %s: weights = \"kept\": no blocked layout of this plan keeps its "
+                         "weights (a pass repeats per chunk, or the weights and one block do "
+                         "not fit the SPM together)",
+                         f->where, op->name);
+    }
     if (f->intermediates != MAP_INTER_SPM)
         return UTIL_OK;
     const tmap *tm = m->priv;
@@ -1296,11 +1350,21 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
                   bool functional, map_op_result *out, char *err, size_t errlen)
 {
     const map_force *f = io->force;
-    int rc = map_force_keys(f, MAP_KEY_INTERMEDIATES | MAP_KEY_BLOCK_ROWS, "a butterfly or FFT op",
-                            err, errlen);
+    bool seq = op->kind == WL_OP_FFT_SEQ;
+    int rc = map_force_keys(f,
+                            MAP_KEY_INTERMEDIATES | MAP_KEY_BLOCK_ROWS | MAP_KEY_WEIGHTS |
+                                (seq ? MAP_KEY_UNIT_COLUMNS | MAP_KEY_PART_UNITS : 0),
+                            seq ? "a sequence FFT" : "a butterfly or FFT op", err, errlen);
     if (rc)
         return rc;
     map_inter where = f ? f->intermediates : MAP_INTER_ANY;
+    if (f && f->weights == MAP_WEIGHTS_KEPT && where == MAP_INTER_DRAM)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: %s: weights = \"kept\" is for intermediates in the SPM, and the "
+                         "entry says intermediates = \"dram\"",
+                         f->where, op->name);
+    if (f && f->weights == MAP_WEIGHTS_KEPT)
+        where = MAP_INTER_SPM;
     if (f && f->block_rows && where == MAP_INTER_DRAM)
         return util_fail(UTIL_ECONFIG, err, errlen,
                          "%s: %s: block_rows = %llu is for intermediates in the SPM, and the "
@@ -1311,8 +1375,12 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
     map_scratch scratch = where == MAP_INTER_DRAM  ? MAP_SCRATCH_DRAM
                           : where == MAP_INTER_SPM ? MAP_SCRATCH_ONCHIP
                                                    : MAP_SCRATCH_BEST;
-    rc = map_transform_with(a, d, op, io, functional, scratch, f ? f->block_rows : 0, out, err,
-                            errlen);
+    tshape shape = {f ? f->unit_columns : 0, f ? f->part_units : 0,
+                    f ? f->weights : MAP_WEIGHTS_ANY};
+    rc = transform_search(a, d, op, io, functional, scratch, f ? f->block_rows : 0, shape, out, err,
+                          errlen);
+    if (rc == UTIL_ERUN && f && (f->unit_columns || f->part_units))
+        return shape_error(a, op, f, err, errlen);
     if (!rc && f) {
         map_force want = *f;
         want.intermediates = where;
@@ -1327,18 +1395,6 @@ static bool split_lines(const map_op_result *m)
     const tmap *tm = m->priv;
     return tm && tm->grp[0].split;
 }
-
-/* What a sequence FFT's plan is held to: units of exactly cols columns, parts of lines of
- * at most max_units units (0: any). */
-typedef struct tshape {
-    uint64_t cols, max_units;
-} tshape;
-
-/* map_transform_with with sequence groups held to a shape. */
-static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
-                          const map_op_io *io, bool functional, map_scratch scratch,
-                          uint64_t max_block_lines, tshape sh, map_op_result *out, char *err,
-                          size_t errlen);
 
 /* Prices a sequence-FFT plan under the objective and lists it for --explain (the slowest
  * phase names the bound); INFINITY when it cannot be estimated. */
@@ -1367,10 +1423,18 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
                        bool functional, map_scratch scratch, uint64_t max_block_lines,
                        map_op_result *out, char *err, size_t errlen)
 {
-    tshape any = {0, 0};
+    return transform_search(a, d, op, io, functional, scratch, max_block_lines,
+                            (tshape){0, 0, MAP_WEIGHTS_ANY}, out, err, errlen);
+}
+
+static int transform_search(const arch_desc *a, const wl_desc *d, const wl_op *op,
+                            const map_op_io *io, bool functional, map_scratch scratch,
+                            uint64_t max_block_lines, tshape want, map_op_result *out, char *err,
+                            size_t errlen)
+{
     int rc =
-        transform_with(a, d, op, io, functional, scratch, max_block_lines, any, out, err, errlen);
-    if (rc || op->kind != WL_OP_FFT_SEQ)
+        transform_with(a, d, op, io, functional, scratch, max_block_lines, want, out, err, errlen);
+    if (rc || op->kind != WL_OP_FFT_SEQ || want.cols || want.max_units)
         return rc;
     /* The sequence FFTs of a split mixer: units of the most columns make the fewest passes
      * and the largest tags, but a unit narrower than a DRAM burst wastes most of each
@@ -1393,8 +1457,9 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
     for (uint64_t cols = least; best < INFINITY && cols < op->in; cols += least) {
         map_op_result narrow;
         char why[256];
-        if (op->in % cols || transform_with(a, d, op, io, functional, scratch, max_block_lines,
-                                            (tshape){cols, 0}, &narrow, why, sizeof why))
+        if (op->in % cols ||
+            transform_with(a, d, op, io, functional, scratch, max_block_lines,
+                           (tshape){cols, 0, want.weights}, &narrow, why, sizeof why))
             continue;
         if (!strcmp(narrow.desc, widest)) {
             map_op_free(&narrow);
@@ -1409,8 +1474,9 @@ int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, co
         const tgroup *gr = &((const tmap *)out->priv)->grp[0];
         map_op_result smaller;
         char why[256];
-        if (gr->T < 4 || transform_with(a, d, op, io, functional, scratch, max_block_lines,
-                                        (tshape){gr->cols, gr->T / 2}, &smaller, why, sizeof why))
+        if (gr->T < 4 ||
+            transform_with(a, d, op, io, functional, scratch, max_block_lines,
+                           (tshape){gr->cols, gr->T / 2, want.weights}, &smaller, why, sizeof why))
             break;
         double cost =
             split_lines(&smaller) ? score_plan(a, d, io, &smaller, &list, &cand) : INFINITY;
@@ -1507,7 +1573,8 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
     }
     uint64_t none[2] = {0, 0};
     if (lay_out(a, d->dtype, tm, addr + wtotal, none, false, &tm->lay) ||
-        choose_layout(a, tm, d->dtype, addr + wtotal, scratch, max_block_lines, io->how))
+        choose_layout(a, tm, d->dtype, addr + wtotal, scratch, max_block_lines, sh.weights,
+                      io->how))
         return oom(tm, err, errlen);
     out->priv = tm;
     out->weight_addr = addr;
@@ -1527,6 +1594,12 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
         }
     }
     out->block_rows = agree ? out->block_rows : 0;
+    if (out->intermediates == MAP_INTER_SPM)
+        out->weights = tm->lay.kept_elems ? MAP_WEIGHTS_KEPT : MAP_WEIGHTS_RELOADED;
+    if (op->kind == WL_OP_FFT_SEQ) {
+        out->unit_columns = (uint32_t)tm->grp[0].cols;
+        out->part_units = tm->grp[0].split ? (uint32_t)tm->grp[0].T : 0;
+    }
     int len = 0;
     for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
         const tgroup *gr = &tm->grp[gi];

@@ -847,8 +847,10 @@ static void mapping_doc(FILE *f, const rep_run *r)
             "# columns_per_chain; row ops (softmax, layernorm, gelu, add) take segments and\n"
             "# rows_per_chain; fused attention takes chain_pes and rows_per_tag (naming\n"
             "# scores, softmax or context instead keeps a block's attention unfused);\n"
-            "# butterflies and FFTs take intermediates (\"dram\" or \"spm\") and block_rows\n"
-            "# (lines per block in the SPM); a fused group names its first op and its last\n"
+            "# butterflies and FFTs take intermediates (\"dram\" or \"spm\"), block_rows\n"
+            "# (lines per block in the SPM) and weights (\"kept\" in the SPM across blocks\n"
+            "# or \"reloaded\"), a sequence FFT also unit_columns and part_units (tokens\n"
+            "# per tag); a fused group names its first op and its last\n"
             "# (fused_through) and takes rows_per_tag, fold and each pipeline stage's PEs and\n"
             "# butterfly or FFT stages, or a dense layer's input chunks (stage_pes,\n"
             "# stage_steps). A key left out, 0 or \"any\" is left to the mapper.\n",
@@ -901,6 +903,13 @@ static void mapping_doc(FILE *f, const rep_run *r)
                         o->intermediates == MAP_INTER_SPM ? "spm" : "dram");
             if (o->block_rows)
                 fprintf(f, " block_rows = %llu;", (unsigned long long)o->block_rows);
+            if (o->weights)
+                fprintf(f, " weights = \"%s\";",
+                        o->weights == MAP_WEIGHTS_KEPT ? "kept" : "reloaded");
+            if (o->unit_columns)
+                fprintf(f, " unit_columns = %u;", o->unit_columns);
+            if (o->part_units)
+                fprintf(f, " part_units = %u;", o->part_units);
             fprintf(f, " }%s  # %s\n", last ? "" : ",", o->desc);
         }
     fprintf(f, ");\n");

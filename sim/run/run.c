@@ -84,6 +84,7 @@ static void describe_op(run_op *o, const wl_op *op, const map_op_result *m)
     o->columns_per_chain = m->columns_per_chain, o->segments = m->segments;
     o->rows_per_chain = m->rows_per_chain;
     o->intermediates = m->intermediates, o->block_rows = m->block_rows;
+    o->weights = m->weights, o->unit_columns = m->unit_columns, o->part_units = m->part_units;
     o->shortlist = m->shortlist;
 }
 

@@ -20,6 +20,8 @@ typedef struct run_op {
     uint32_t chain_pes, rows_per_tag, columns_per_chain, segments, rows_per_chain;
     map_inter intermediates;
     uint64_t block_rows;
+    map_weights weights;
+    uint32_t unit_columns, part_units;
     uint64_t cycles, lane_ops, events, tags;
     uint64_t mac_busy;       /* cycles the PEs' MAC units accepted vector operations, summed */
     uint64_t est_cycles;     /* the closed-form estimate of the same program */
