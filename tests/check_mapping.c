@@ -60,9 +60,10 @@ START_TEST(test_round_trip)
     ck_assert_ptr_nonnull(strstr(doc, "op = \"attention\"; chain_pes = "));
     ck_assert_ptr_null(strstr(doc, "op = \"softmax\""));
     /* the transforms of block 1 keep their intermediates on chip, and the SPM keeps their
-     * weights across blocks (the mixer's two groups block differently: no one block_rows) */
-    ck_assert_ptr_nonnull(
-        strstr(doc, "{ block = 1; op = \"mix\"; intermediates = \"spm\"; weights = \"kept\"; }"));
+     * weights across blocks (the mixer's two groups block differently: no one block_rows;
+     * its sequence FFTs take units of all 32 features, whole lines) */
+    ck_assert_ptr_nonnull(strstr(doc, "{ block = 1; op = \"mix\"; intermediates = \"spm\"; "
+                                      "weights = \"kept\"; unit_columns = 32; }"));
     ck_assert_ptr_nonnull(strstr(doc, "{ block = 1; op = \"o-proj\"; intermediates = \"spm\"; "
                                       "block_rows = 32; weights = \"kept\"; }"));
     ck_assert_ptr_nonnull(strstr(doc, "\nfuse = \"off\";\n"));
@@ -311,8 +312,8 @@ START_TEST(test_errors)
     expect_error("  { block = 0; op = \"softmax\"; segments = 64; }", 3,
                  "segments = 64 is not allowed");
     expect_error("  { block = 1; op = \"mix\"; segments = 2; }", 3,
-                 "mix: segments does not apply to a butterfly or FFT op (it takes "
-                 "intermediates, block_rows, weights)");
+                 "mix: segments does not apply to an op of FFTs along the sequence (it takes "
+                 "intermediates, block_rows, unit_columns, part_units, weights)");
     /* a sequence FFT's shape and weights (the fused plan's mix-seq) */
     expect_error("  { block = 1; op = \"mix-seq\"; unit_columns = 5; }", 3,
                  "mix-seq: unit_columns = 5: no plan takes that shape: a unit's columns divide "
@@ -325,8 +326,9 @@ START_TEST(test_errors)
                  "weights = \"sometimes\" is not allowed (one of \"any\", \"kept\", \"reloaded\")");
     expect_error("  { block = 1; op = \"ffn1\"; unit_columns = 16; }", 3,
                  "ffn1: unit_columns does not apply to a GEMM");
-    expect_error("  { block = 1; op = \"mix\"; part_units = 16; }", 3,
-                 "mix: part_units does not apply to a butterfly or FFT op");
+    expect_error("  { block = 1; op = \"o-proj\"; part_units = 16; }", 3,
+                 "o-proj: part_units does not apply to a butterfly or FFT op (it takes "
+                 "intermediates, block_rows, weights)");
     expect_error("  { block = 0; op = \"softmax\"; chain_pes = 2; }", 3,
                  "softmax: chain_pes does not apply to a row op (it takes segments, "
                  "rows_per_chain)");

@@ -61,10 +61,10 @@ static const char *const linear_names[] = {"dense", "butterfly", "block-butterfl
 static const char *const ffn_names[] = {"dense", "butterfly", "block-butterfly", NULL};
 static const char *const mask_names[] = {"none", "causal", NULL};
 static const char *const init_names[] = {"random", "identity", NULL};
-static const char *const inter_names[] = {"any", "dram", "spm", NULL}; /* map_inter order */
+static const char *const inter_names[] = {"any", "dram", "spm", NULL};        /* map_inter order */
 static const char *const weights_names[] = {"any", "kept", "reloaded", NULL}; /* map_weights */
-static const char *const chaining_names[] = {"auto", "off", NULL};     /* map_chaining order */
-static const char *const fusing_names[] = {"auto", "off", NULL};       /* map_fusing order */
+static const char *const chaining_names[] = {"auto", "off", NULL}; /* map_chaining order */
+static const char *const fusing_names[] = {"auto", "off", NULL};   /* map_fusing order */
 
 #define AOFF(field) offsetof(arch_desc, field)
 #define U32(nm, fl, field, lo, hi, dflt, unit, doc)                                                \
@@ -314,11 +314,11 @@ static const key_def force_keys[] = {
      "pass's weights across the blocks), \"reloaded\" (every block loads them from DRAM) or "
      "\"any\" (search)"},
     FKEY("unit_columns", unit_columns, 65536,
-         "sequence FFT (mix-seq): feature columns per unit, a divisor of the features (0: "
-         "search)"),
+         "FFTs along the sequence (mix-seq, a Fourier mixer's mix): feature columns per unit, "
+         "a divisor of the features (0: search)"),
     FKEY("part_units", part_units, 1u << 30,
-         "sequence FFT (mix-seq): units (tokens) per tag when a tag takes part of a line, a "
-         "power of two (0: search)"),
+         "FFTs along the sequence (mix-seq, a Fourier mixer's mix): units (tokens) per tag, "
+         "each tag a part of a line, a power of two (0: search)"),
     {"fused_through", K_STR, 0, FOFF(fused_through), WL_OP_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL,
      NULL,
      "fused group: the group's last op (op is its first): op .. fused_through run as one "

@@ -15,8 +15,8 @@
 /* A mapping the user fixes for one op (a --mapping file entry). GEMMs take chain_pes,
  * rows_per_tag and columns_per_chain; fused attention chain_pes and rows_per_tag; row ops
  * (softmax, layernorm, GELU, add) segments and rows_per_chain; transforms (butterflies,
- * FFTs) intermediates, block_rows and weights, sequence FFTs also unit_columns and
- * part_units; the butterfly-linear layer layer_pes, pipelines,
+ * FFTs) intermediates, block_rows and weights, FFTs along the sequence also
+ * unit_columns and part_units; the butterfly-linear layer layer_pes, pipelines,
  * stages_per_pass, intermediates and block_rows. Zero (MAP_INTER_ANY) leaves a value to
  * the search. */
 #define MAP_MAX_FORCED 256
@@ -35,7 +35,7 @@ typedef struct map_force {
     uint32_t layer_pes, pipelines, stages_per_pass;
     map_inter intermediates;
     uint64_t block_rows; /* rows (lines) per block when the intermediates stay on chip */
-    /* a sequence FFT: feature columns per unit, units per part of a line (one tag) */
+    /* FFTs along the sequence: feature columns per unit, units per part of a line */
     uint32_t unit_columns, part_units;
     map_weights weights; /* blocked transforms: weights kept in the SPM or reloaded */
     /* a fused group from op through fused_through: rows_per_tag, fold, and each pipeline
@@ -218,7 +218,7 @@ typedef struct map_op_result {
     map_inter intermediates; /* transforms of several passes: where they went */
     uint64_t block_rows;     /* ... and lines per block when on chip */
     map_weights weights;     /* ... and whether the SPM kept their weights across blocks */
-    uint32_t unit_columns, part_units; /* sequence FFTs split into parts of lines */
+    uint32_t unit_columns, part_units; /* FFTs along the sequence: units, parts of lines */
     map_shortlist shortlist;           /* GEMMs and fused attention: what the search weighed */
     eng_program program;
     uint64_t dram_end;     /* first element above everything the program touches */

@@ -1252,6 +1252,26 @@ static int oom(tmap *tm, char *err, size_t errlen)
     return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping");
 }
 
+/* Whether an op has a group of FFTs along the sequence (its last group). */
+static bool seq_ffts(const wl_op *op)
+{
+    return op->kind == WL_OP_FFT_SEQ || op->kind == WL_OP_FFT_MIX || op->kind == WL_OP_FFT_COMPRESS;
+}
+
+/* A mapped op's sequence group (seq_ffts). */
+static const tgroup *seq_group(const map_op_result *m)
+{
+    const tmap *tm = m->priv;
+    return tm->n_groups > 1 ? &tm->grp[1] : &tm->grp[0];
+}
+
+/* Whether a mapped op's sequence group takes its tags as parts of lines. */
+static bool split_lines(const map_op_result *m)
+{
+    const tmap *tm = m->priv;
+    return tm && seq_group(m)->split;
+}
+
 /* What a transform's plan is held to: (sequence FFTs) units of exactly cols columns and
  * parts of lines of at most max_units units (0: any); its weights kept or not. */
 typedef struct tshape {
@@ -1350,11 +1370,12 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
                   bool functional, map_op_result *out, char *err, size_t errlen)
 {
     const map_force *f = io->force;
-    bool seq = op->kind == WL_OP_FFT_SEQ;
+    bool seq = seq_ffts(op);
     int rc = map_force_keys(f,
                             MAP_KEY_INTERMEDIATES | MAP_KEY_BLOCK_ROWS | MAP_KEY_WEIGHTS |
                                 (seq ? MAP_KEY_UNIT_COLUMNS | MAP_KEY_PART_UNITS : 0),
-                            seq ? "a sequence FFT" : "a butterfly or FFT op", err, errlen);
+                            seq ? "an op of FFTs along the sequence" : "a butterfly or FFT op", err,
+                            errlen);
     if (rc)
         return rc;
     map_inter where = f ? f->intermediates : MAP_INTER_ANY;
@@ -1387,13 +1408,6 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
         rc = honoured(a, op, &want, d->dtype, out, err, errlen);
     }
     return rc;
-}
-
-/* Whether a mapped op's first group takes its tags as parts of lines. */
-static bool split_lines(const map_op_result *m)
-{
-    const tmap *tm = m->priv;
-    return tm && tm->grp[0].split;
 }
 
 /* Prices a sequence-FFT plan under the objective and lists it for --explain (the slowest
@@ -1434,10 +1448,10 @@ static int transform_search(const arch_desc *a, const wl_desc *d, const wl_op *o
 {
     int rc =
         transform_with(a, d, op, io, functional, scratch, max_block_lines, want, out, err, errlen);
-    if (rc || op->kind != WL_OP_FFT_SEQ || want.cols || want.max_units)
+    if (rc || !seq_ffts(op) || want.cols || want.max_units)
         return rc;
-    /* The sequence FFTs of a split mixer: units of the most columns make the fewest passes
-     * and the largest tags, but a unit narrower than a DRAM burst wastes most of each
+    /* FFTs along the sequence (a mixer's, or fft-compress's): units of the most columns make the
+     * fewest passes and the largest tags, but a unit narrower than a DRAM burst wastes most of each
      * burst, and a wide unit leaves room in the SPM for few lines of intermediates. So
      * every unit width that is a whole number of bursts per token is weighed too; the
      * cheapest such plan (in parts of lines: whole lines of narrow units are runs of one
@@ -1471,7 +1485,7 @@ static int transform_search(const arch_desc *a, const wl_desc *d, const wl_op *o
             *out = narrow, best = cost, taken = cand;
     }
     for (int halve = 0; halve < 2 && split_lines(out); halve++) {
-        const tgroup *gr = &((const tmap *)out->priv)->grp[0];
+        const tgroup *gr = seq_group(out);
         map_op_result smaller;
         char why[256];
         if (gr->T < 4 ||
@@ -1526,7 +1540,7 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
         tgroup *gr = &tm->grp[gi];
         uint32_t np = 0;
         gr->want_cols = sh.cols;
-        gr->max_units = sh.max_units;
+        gr->max_units = gr->H ? sh.max_units : 0;
         if (gr->stages > TR_MAX_BITS || util_log2(gr->Vl * gr->N) > TR_MAX_BITS)
             rc = util_fail(UTIL_ERUN, err, errlen, "cannot map %s: %u stages are too many",
                            wl_op_kind_name(op->kind), gr->stages);
@@ -1596,9 +1610,10 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
     out->block_rows = agree ? out->block_rows : 0;
     if (out->intermediates == MAP_INTER_SPM)
         out->weights = tm->lay.kept_elems ? MAP_WEIGHTS_KEPT : MAP_WEIGHTS_RELOADED;
-    if (op->kind == WL_OP_FFT_SEQ) {
-        out->unit_columns = (uint32_t)tm->grp[0].cols;
-        out->part_units = tm->grp[0].split ? (uint32_t)tm->grp[0].T : 0;
+    if (seq_ffts(op)) {
+        const tgroup *gr = seq_group(out);
+        out->unit_columns = (uint32_t)gr->cols;
+        out->part_units = gr->split ? (uint32_t)gr->T : 0;
     }
     int len = 0;
     for (uint32_t gi = 0; gi < tm->n_groups; gi++) {

@@ -849,8 +849,8 @@ static void mapping_doc(FILE *f, const rep_run *r)
             "# scores, softmax or context instead keeps a block's attention unfused);\n"
             "# butterflies and FFTs take intermediates (\"dram\" or \"spm\"), block_rows\n"
             "# (lines per block in the SPM) and weights (\"kept\" in the SPM across blocks\n"
-            "# or \"reloaded\"), a sequence FFT also unit_columns and part_units (tokens\n"
-            "# per tag); a fused group names its first op and its last\n"
+            "# or \"reloaded\"), FFTs along the sequence also unit_columns and part_units\n"
+            "# (tokens per tag); a fused group names its first op and its last\n"
             "# (fused_through) and takes rows_per_tag, fold and each pipeline stage's PEs and\n"
             "# butterfly or FFT stages, or a dense layer's input chunks (stage_pes,\n"
             "# stage_steps). A key left out, 0 or \"any\" is left to the mapper.\n",
