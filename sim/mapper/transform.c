@@ -1,144 +1,13 @@
-/* transform.c: the simple stage-per-layer mapping of a model's transform ops (butterfly,
- * block butterfly, sequence butterfly, Fourier mixing, fft-compress). */
+/* transform.c: the stage-per-layer mapping of a model's transform ops (butterfly, block
+ * butterfly, sequence butterfly, Fourier mixing, fft-compress): groups, passes, tags,
+ * transfers, kernels and weights (layouts in transform_layout.c, searches in
+ * transform_search.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
-
-/* pi to double precision (M_PI is not part of ISO C). */
-#define TR_PI 3.14159265358979323846
-/* Block-butterfly tiles up to this size: the kernel keeps a pair's inputs on its stack. */
-/* SPM transfers of one PE: more means a layout the patterns cannot follow. */
-#define TR_MAX_PE_XFERS 64
-/* How much lower a sequence FFT's narrower units must estimate to be taken. */
-#define MAP_TR_MARGIN 0.05
-/* The most weight staging buffers a pass takes (more measured no faster). */
-#define TR_STAGES 16
-/* Stages of one group: bits of a line index. */
-#define TR_MAX_BITS 40
-
-/* ---------------------------------------------------------------- description
- *
- * An op is one or two groups. A group applies the same transform (log2 N stages, each
- * pairing the units whose index within a vector differs in one bit) to every vector of
- * N units; a unit is u elements that move and pair together (one element; a tile of a
- * block butterfly; a complex number as re, im; a token's columns for sequence
- * transforms). Vectors come in lines: a matrix row, or the Vl consecutive vectors of one
- * batch item's tokens in a few columns (fft-compress chunks the sequence).
- *
- * A tag holds Lt whole lines, or (split groups, lines too long for a PE column) T units
- * of one line: the units whose line index has given bits in the complement of a window
- * W of log2 T bits (one tag per value: a chunk). A group is split into passes of at most
- * `cols` stages (one PE column per stage, as in map_butterfly_simple), each on stages
- * whose bits lie in its window; passes exchange intermediates through DRAM in the padded
- * line layout. A phase runs once per chunk (engine repeats) with that chunk's weights.
- *
- * Padding, cropping, real/complex conversion and the FFT's bit reversal happen at the
- * edges of a group: DMA moves only real elements, packed in DRAM order into the SPM slot;
- * the first column zeroes the padding, the last column sends the kept elements to their
- * slot positions and drops the others. Every chunk must see the same slot positions
- * (the transfers are static), which the window search checks. */
-
-typedef enum { PM_IDENT, PM_ROWS, PM_SEQ } pmap_kind;
-
-/* Where lines lie in DRAM and how their elements map: line L starts at
- * base + (L / G) A + (L % G) Bc. */
-typedef struct tport {
-    uint64_t base, G, A, Bc;
-    uint64_t stride; /* SEQ: between tokens */
-    pmap_kind map;   /* IDENT: the padded layout; ROWS: vector = row, unit = features;
-                      * SEQ: vector = tokens, unit = a token's columns */
-    uint64_t lim;    /* ROWS: real (kept) elements per row; SEQ: real (kept) tokens */
-    bool re_only;    /* complex units, real values in DRAM (im dropped or zero) */
-    bool reversed;   /* output: unit j holds natural index util_bit_reverse(j) */
-    uint64_t keep;   /* output: natural indices >= keep become zeros */
-} tport;
-
-/* One side (input or output) of a pass: where every element of a tag goes in the SPM
- * slot, and what DMA moves. */
-typedef struct tside {
-    tport port;
-    eng_pattern pat; /* relative to the tag's first element */
-    uint64_t *first; /* per chunk: offset of slot position 0 from its line's start */
-    int64_t *slot;   /* per tag element (unit e, element k at e u + k): position or -1 */
-    uint64_t elems;  /* slot elements DMA moves */
-} tside;
-
-typedef struct tgroup {
-    map_stage_kind kind;
-    uint32_t stages;
-    uint64_t u, N, Vl, wpp; /* Vl: vectors per line; wpp: weights per unit pair */
-    uint64_t n_lines;
-    uint64_t H, cpl; /* sequence groups: columns, and elements per column of a unit */
-    uint64_t cols;   /* sequence groups: columns per unit */
-    uint64_t Lt, T;  /* lines per tag, units per tag */
-    bool split;      /* tags are chunks of a line */
-    tport in, out;
-    uint64_t want_cols; /* sequence groups: columns a unit must take (0: any) */
-    uint64_t max_units; /* sequence groups: the most units a part of a line takes (0: any) */
-} tgroup;
-
-typedef struct tpass {
-    uint32_t grp, s0, k; /* stages s0 .. s0+k-1 of the group */
-    uint64_t W;          /* split: the line-index bits a tag covers */
-    uint64_t chunks;     /* tags per line */
-    bool resident;       /* every chunk's weights stay in the buffers: one repeat whose
-                          * tags go line by line, a line's chunks in turn; else one
-                          * repeat per chunk, each with that chunk's weights */
-    uint64_t wstep;      /* DRAM elements from an instruction's weights for one chunk to
-                          * its weights for the next */
-    uint64_t n_ltags;    /* tags per chunk */
-    uint64_t Lt;         /* lines per tag */
-    map_geom g;
-    tside in, out;
-} tpass;
-
-/* One phase of the program: a pass over n_ltags line tags from line line0 of the op's
- * ports (intermediates hold only the phase's lines, from their base). */
-typedef struct tphase {
-    const tpass *ps;
-    uint64_t n_ltags, line0;
-    uint64_t in_base, out_base;
-} tphase;
-
-/* A program over the passes: its phases (one per pass, or per block of lines and pass
- * when the intermediates of a block stay on chip) and where the intermediates lie. */
-typedef struct tlayout {
-    uint32_t n_phases;
-    eng_phase *phases;
-    tphase *ctx;
-    uint64_t block_lines[2]; /* per group: lines per block; 0: all lines, intermediates
-                              * in DRAM */
-    uint64_t onchip_first, onchip_elems, dram_end;
-    uint64_t kept_first, kept_elems; /* weights the SPM keeps for every block's passes */
-} tlayout;
-
-/* Kernel context of one instruction. */
-typedef struct kctx {
-    map_stage_kind kind;
-    uint32_t u;
-    bool gelu; /* GELU on the way out (last column of the last pass) */
-    uint32_t n_pre, n_post;
-    uint32_t *pre, *post; /* buffer positions zeroed before (padding) and after (dropped
-                           * coefficients) the stage; functional mode only */
-} kctx;
-
-typedef struct tmap {
-    uint32_t n_groups, n_pass, n_instr;
-    bool gelu_out;       /* the last pass applies GELU (map_op_io.gelu_out) */
-    uint64_t kept, size; /* the op's outputs of its padded size: useful GELU results */
-    tgroup grp[2];
-    tpass *pass;
-    eng_phase *phases; /* one per pass (its instructions, transfers and weights) */
-    tlayout lay;       /* the program */
-    eng_instr *instr;
-    kctx *ctx;
-    eng_xfer **xf;
-    map_store blocks;                   /* position arrays */
-    uint64_t weight_addr, weight_elems; /* every pass's weights, from weight_addr on */
-} tmap;
+#include "transform.h"
 
 uint32_t map_stage_bit(map_stage_kind kind, uint32_t stages, uint32_t s)
 {
@@ -856,18 +725,6 @@ static int build_pass(const arch_desc *a, util_dtype dt, tmap *tm, uint32_t p, e
     return UTIL_OK;
 }
 
-/* Staging for up to TR_STAGES configurations at once where that takes at most a 16th of
- * the SPM: the phases of a blocked layout that keeps its weights configure from the SPM,
- * and with two buffers would configure two at a time, each behind the tags' loads. */
-static uint32_t stage_depth(const arch_desc *a, util_dtype dt, const eng_phase *f)
-{
-    uint64_t depth = f->n_instr < TR_STAGES ? f->n_instr : TR_STAGES;
-    if (depth > 2 &&
-        16 * depth * eng_phase_max_weights(f) * util_dtype_bytes(dt) <= arch_spm_bytes(a))
-        return (uint32_t)depth;
-    return 0;
-}
-
 /* The groups of an op and their DRAM ports (sequence ports per column: plan_group sets
  * the columns per unit); Z (FFT ops) lies at z_addr. */
 static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, tmap *tm,
@@ -987,241 +844,6 @@ static int plan_groups(const wl_desc *d, const wl_op *op, const map_op_io *io, t
     }
 }
 
-/* ---------------------------------------------------------------- the program */
-
-static void layout_free(tlayout *L)
-{
-    free(L->phases);
-    free(L->ctx);
-    L->phases = NULL;
-    L->ctx = NULL;
-}
-
-/* The passes of group gi: *n of them from *first on. */
-static void group_passes(const tmap *tm, uint32_t gi, uint32_t *first, uint32_t *n)
-{
-    *first = 0;
-    *n = 0;
-    for (uint32_t p = 0; p < tm->n_pass; p++)
-        if (tm->pass[p].grp == gi && !(*n)++)
-            *first = p;
-}
-
-/* Elements left beside kept weights for their region's alignment. */
-static uint64_t kept_spare(const arch_desc *a, util_dtype dt)
-{
-    return a->spm.width_bytes / util_dtype_bytes(dt) + 1;
-}
-
-/* Elements of one line in the padded layout of intermediates. */
-static uint64_t line_elems(const tgroup *gr)
-{
-    return gr->Vl * gr->N * gr->u;
-}
-
-/* Intermediate buffers a group of np passes alternates between. */
-static uint64_t n_scratch(uint32_t np)
-{
-    return np > 2 ? 2 : np > 1 ? 1 : 0;
-}
-
-/* The program over the passes, intermediates from base on: a group with bl[gi] = 0 runs
- * each pass over all lines, its intermediates in DRAM (two buffers of all lines, which
- * unblocked groups share); one with bl[gi] lines per block runs every pass on a block
- * before the next block, the block's intermediates in the on-chip region above them. */
-static int lay_out(const arch_desc *a, util_dtype dt, const tmap *tm, uint64_t base,
-                   const uint64_t *bl, bool keep, tlayout *L)
-{
-    memset(L, 0, sizeof *L);
-    uint64_t dram_tmp = 0, chip = 0, n = 0;
-    for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
-        const tgroup *gr = &tm->grp[gi];
-        uint32_t first, np;
-        group_passes(tm, gi, &first, &np);
-        L->block_lines[gi] = np > 1 ? bl[gi] : 0;
-        uint64_t B = L->block_lines[gi], line = line_elems(gr);
-        n += (B ? gr->n_lines / B : 1) * np;
-        if (B && n_scratch(np) * B * line > chip)
-            chip = n_scratch(np) * B * line;
-        else if (!B && np > 1 && gr->n_lines * line > dram_tmp)
-            dram_tmp = gr->n_lines * line;
-    }
-    L->onchip_first = base + 2 * dram_tmp;
-    L->onchip_elems = chip;
-    L->dram_end = L->onchip_first + chip;
-    L->phases = calloc(n, sizeof *L->phases);
-    L->ctx = calloc(n, sizeof *L->ctx);
-    if (!L->phases || !L->ctx || n > UINT32_MAX) {
-        layout_free(L);
-        return UTIL_ERUN;
-    }
-    uint32_t i = 0;
-    for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
-        const tgroup *gr = &tm->grp[gi];
-        uint32_t first, np;
-        group_passes(tm, gi, &first, &np);
-        uint64_t B = L->block_lines[gi] ? L->block_lines[gi] : gr->n_lines;
-        uint64_t at = L->block_lines[gi] ? L->onchip_first : base;
-        uint64_t scr[2] = {at, at + (L->block_lines[gi] ? B * line_elems(gr) : dram_tmp)};
-        for (uint64_t l0 = 0; l0 < gr->n_lines; l0 += B) {
-            for (uint32_t q = 0; q < np; q++, i++) {
-                const tpass *ps = &tm->pass[first + q];
-                tphase *c = &L->ctx[i];
-                *c = (tphase){ps, B / ps->Lt, l0, q ? scr[(q - 1) % 2] : gr->in.base,
-                              q + 1 < np ? scr[q % 2] : gr->out.base};
-                L->phases[i] = tm->phases[first + q];
-                L->phases[i].n_tags = c->n_ltags * (ps->resident ? ps->chunks : 1);
-                if (keep)
-                    L->phases[i].stage_slots = stage_depth(a, dt, &L->phases[i]);
-                L->phases[i].tag_ctx = c;
-            }
-        }
-    }
-    L->n_phases = i;
-    if (keep)
-        L->kept_first = tm->weight_addr, L->kept_elems = tm->weight_elems;
-    map_deepen_slots(a, dt, L->phases, L->n_phases, chip + L->kept_elems + kept_spare(a, dt));
-    return UTIL_OK;
-}
-
-static eng_program layout_program(const tlayout *L, util_dtype dt)
-{
-    return (eng_program){dt,
-                         L->n_phases,
-                         L->phases,
-                         L->dram_end,
-                         L->onchip_elems ? L->onchip_first : 0,
-                         L->onchip_elems,
-                         L->kept_first,
-                         L->kept_elems};
-}
-
-/* Lines per block for group gi when its intermediates stay on chip: the most (a divisor
- * of its lines, whole tags, at most cap when cap is set) whose intermediates fit the SPM
- * beside every phase's slots and weight staging (as eng_validate counts them, with a
- * bank word to spare for the region's alignment); 0 when none fits or one pass does. */
-static uint64_t block_lines(const arch_desc *a, const tmap *tm, uint32_t gi, util_dtype dt,
-                            uint64_t cap, uint64_t reserve)
-{
-    const tgroup *gr = &tm->grp[gi];
-    uint32_t first, np;
-    group_passes(tm, gi, &first, &np);
-    if (np < 2)
-        return 0;
-    uint64_t w = util_dtype_bytes(dt), need = 0;
-    for (uint32_t p = 0; p < tm->n_pass; p++) {
-        uint64_t n = eng_phase_spm_elems(&tm->phases[p]);
-        need = n > need ? n : need;
-    }
-    uint64_t spm = arch_spm_bytes(a) / w, spare = a->spm.width_bytes / w + 1 + reserve;
-    if (need + spare >= spm)
-        return 0;
-    uint64_t fit = (spm - need - spare) / (n_scratch(np) * line_elems(gr));
-    if (cap && fit > cap)
-        fit = cap;
-    for (uint64_t r = fit < gr->n_lines ? fit : gr->n_lines; r >= gr->Lt && r > 0; r--)
-        if (gr->n_lines % r == 0 && r % gr->Lt == 0)
-            return r;
-    return 0;
-}
-
-/* Whether each pass of group gi, run on blocks of B lines, streams more tags at a time
- * than its array holds (pe.tags per stage), or takes whole lines. A block with fewer
- * parts of lines is taken into the array whole before the first result leaves (the
- * parts share the links of the pairs' exchanges), and the estimate, which times a tag
- * through an idle array, prices such short phases up to 13% low (fabnet-image-1k's
- * mix-seq at 64 and 256 tokens on mld-4x4, where the passes through DRAM are in fact
- * faster). Tags of whole lines keep within the estimate's usual error. */
-static bool blocks_stream(const arch_desc *a, const tmap *tm, uint32_t gi, uint64_t B)
-{
-    uint32_t first, np;
-    group_passes(tm, gi, &first, &np);
-    if (!tm->grp[gi].split)
-        return true;
-    for (uint32_t q = 0; q < np; q++) {
-        const tpass *ps = &tm->pass[first + q];
-        uint64_t tags = B / ps->Lt * (ps->resident ? ps->chunks : 1);
-        if (tags <= (uint64_t)ps->k * a->pe.tags)
-            return false;
-    }
-    return true;
-}
-
-/* Whether the SPM may keep the op's weights for every block of a blocked layout: each
- * phase loads the same weights every block (no phase repeats). */
-static bool keepable(const tmap *tm)
-{
-    for (uint32_t p = 0; p < tm->n_pass; p++)
-        if (tm->phases[p].repeats != 1)
-            return false;
-    return tm->weight_elems > 0;
-}
-
-/* Lays out blocks of at most cap lines, the SPM keeping the op's weights or not; false
- * (L untouched) when no group's intermediates fit on chip or, under MAP_SCRATCH_BEST,
- * stream. */
-static int lay_out_blocks(const arch_desc *a, const tmap *tm, util_dtype dt, uint64_t base,
-                          map_scratch scratch, uint64_t cap, bool keep, tlayout *L, bool *any)
-{
-    uint64_t bl[2] = {0, 0}, deeper = 0; /* the kept weights' phases stage deeper */
-    for (uint32_t p = 0; keep && p < tm->n_pass; p++) {
-        uint64_t n = stage_depth(a, dt, &tm->phases[p]);
-        n = n > 2 ? (n - 2) * eng_phase_max_weights(&tm->phases[p]) : 0;
-        deeper = n > deeper ? n : deeper;
-    }
-    uint64_t reserve = keep ? tm->weight_elems + kept_spare(a, dt) + deeper : 0;
-    *any = false;
-    for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
-        bl[gi] = block_lines(a, tm, gi, dt, cap, reserve);
-        if (scratch == MAP_SCRATCH_BEST && bl[gi] && !blocks_stream(a, tm, gi, bl[gi]))
-            bl[gi] = 0;
-        *any = *any || bl[gi];
-    }
-    return *any ? lay_out(a, dt, tm, base, bl, keep, L) : UTIL_OK;
-}
-
-/* The multilayer program when some group can keep its intermediates on chip and scratch
- * asks for it, or (MAP_SCRATCH_BEST) when its estimate is cheaper under the objective
- * and its blocks stream; with the op's weights kept in the SPM across blocks (fewer
- * lines per block) where that estimates cheaper still. */
-static int choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t base,
-                         map_scratch scratch, uint64_t cap, map_weights weights,
-                         const map_forced *how)
-{
-    if (scratch == MAP_SCRATCH_DRAM)
-        return UTIL_OK;
-    eng_estimate_total e;
-    char err[256];
-    eng_program p0 = layout_program(&tm->lay, dt);
-    double best = INFINITY;
-    if (scratch == MAP_SCRATCH_BEST && !eng_estimate(a, &p0, NULL, &e, err, sizeof err))
-        best = map_cost(how, a, dt, &e);
-    bool taken = false;
-    for (int keep = 0; keep < (keepable(tm) ? 2 : 1); keep++) {
-        if ((keep && weights == MAP_WEIGHTS_RELOADED) || (!keep && weights == MAP_WEIGHTS_KEPT))
-            continue;
-        tlayout multi;
-        bool any;
-        if (lay_out_blocks(a, tm, dt, base, scratch, cap, keep, &multi, &any))
-            return UTIL_ERUN;
-        if (!any)
-            continue;
-        eng_program p1 = layout_program(&multi, dt);
-        double cost =
-            eng_estimate(a, &p1, NULL, &e, err, sizeof err) ? INFINITY : map_cost(how, a, dt, &e);
-        /* (forced on chip: the first that fits, or a cheaper one) */
-        bool better = cost < best || (scratch != MAP_SCRATCH_BEST && !taken);
-        if (!better) {
-            layout_free(&multi);
-            continue;
-        }
-        layout_free(&tm->lay);
-        tm->lay = multi;
-        best = cost, taken = true;
-    }
-    return UTIL_OK;
-}
-
 static void tmap_free(tmap *tm)
 {
     if (!tm)
@@ -1237,7 +859,7 @@ static void tmap_free(tmap *tm)
         side_free(&tm->pass[p].in);
         side_free(&tm->pass[p].out);
     }
-    layout_free(&tm->lay);
+    tr_layout_free(&tm->lay);
     free(tm->xf);
     free(tm->ctx);
     free(tm->instr);
@@ -1252,267 +874,9 @@ static int oom(tmap *tm, char *err, size_t errlen)
     return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping");
 }
 
-/* Whether an op has a group of FFTs along the sequence (its last group). */
-static bool seq_ffts(const wl_op *op)
-{
-    return op->kind == WL_OP_FFT_SEQ || op->kind == WL_OP_FFT_MIX || op->kind == WL_OP_FFT_COMPRESS;
-}
-
-/* A mapped op's sequence group (seq_ffts). */
-static const tgroup *seq_group(const map_op_result *m)
-{
-    const tmap *tm = m->priv;
-    return tm->n_groups > 1 ? &tm->grp[1] : &tm->grp[0];
-}
-
-/* Whether a mapped op's sequence group takes its tags as parts of lines. */
-static bool split_lines(const map_op_result *m)
-{
-    const tmap *tm = m->priv;
-    return tm && seq_group(m)->split;
-}
-
-/* What a transform's plan is held to: (sequence FFTs) units of exactly cols columns and
- * parts of lines of at most max_units units (0: any); its weights kept or not. */
-typedef struct tshape {
-    uint64_t cols, max_units;
-    map_weights weights; /* a blocked layout's weights kept in the SPM, or reloaded */
-} tshape;
-
-/* map_transform_with with sequence groups held to a shape. */
-static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
-                          const map_op_io *io, bool functional, map_scratch scratch,
-                          uint64_t max_block_lines, tshape sh, map_op_result *out, char *err,
-                          size_t errlen);
-/* map_transform_with, the sequence FFT's searches left to what want does not fix. */
-static int transform_search(const arch_desc *a, const wl_desc *d, const wl_op *op,
-                            const map_op_io *io, bool functional, map_scratch scratch,
-                            uint64_t max_block_lines, tshape want, map_op_result *out, char *err,
-                            size_t errlen);
-
-/* Whether the mapped op honours entry f: intermediates on chip in blocks of exactly
- * block_rows lines (when set) in every group that keeps them there; UTIL_ECONFIG with
- * what fits when not. */
-/* A sequence FFT's unit_columns or part_units that no plan takes. */
-static int shape_error(const arch_desc *a, const wl_op *op, const map_force *f, char *err,
-                       size_t errlen)
-{
-    char keys[64];
-    if (f->unit_columns && f->part_units)
-        snprintf(keys, sizeof keys, "unit_columns = %u, part_units = %u", f->unit_columns,
-                 f->part_units);
-    else if (f->unit_columns)
-        snprintf(keys, sizeof keys, "unit_columns = %u", f->unit_columns);
-    else
-        snprintf(keys, sizeof keys, "part_units = %u", f->part_units);
-    return util_fail(UTIL_ECONFIG, err, errlen,
-                     "%s: %s: %s: no plan takes that shape: a unit's columns divide the %llu "
-                     "features, a part is a power of two of tokens, and the slots of a tag must "
-                     "fit the PE buffer (%u bytes) in a layout DMA can follow",
-                     f->where, op->name, keys, (unsigned long long)op->in, a->pe.buffer_bytes);
-}
-
-static int honoured(const arch_desc *a, const wl_op *op, const map_force *f, util_dtype dt,
-                    map_op_result *m, char *err, size_t errlen)
-{
-    if ((f->unit_columns && m->unit_columns != f->unit_columns) ||
-        (f->part_units && m->part_units != f->part_units)) {
-        map_op_free(m);
-        return shape_error(a, op, f, err, errlen);
-    }
-    if (f->weights == MAP_WEIGHTS_KEPT && m->weights != MAP_WEIGHTS_KEPT) {
-        map_op_free(m);
-        return util_fail(UTIL_ECONFIG, err, errlen,
-                         "%s: %s: weights = \"kept\": no blocked layout of this plan keeps its "
-                         "weights (a pass repeats per chunk, or the weights and one block do "
-                         "not fit the SPM together)",
-                         f->where, op->name);
-    }
-    if (f->intermediates != MAP_INTER_SPM)
-        return UTIL_OK;
-    const tmap *tm = m->priv;
-    bool any = false, exact = true;
-    uint64_t fit = 0, multi = 0;
-    const tgroup *at = &tm->grp[0]; /* the group with the most lines on chip */
-    for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
-        uint64_t B = tm->lay.block_lines[gi], most = block_lines(a, tm, gi, dt, 0, 0);
-        uint32_t first, np;
-        group_passes(tm, gi, &first, &np);
-        multi += np > 1;
-        any = any || B;
-        exact = exact && (!B || !f->block_rows || B == f->block_rows);
-        at = most > fit ? &tm->grp[gi] : at;
-        fit = most > fit ? most : fit;
-    }
-    if (any && exact)
-        return UTIL_OK;
-    uint64_t at_lines = at->n_lines, at_tag = at->Lt; /* tm goes with the mapping */
-    map_op_free(m);
-    if (!multi)
-        return util_fail(UTIL_ECONFIG, err, errlen,
-                         "%s: %s: intermediates = \"spm\": this %s runs in one pass on this "
-                         "array, so it has no intermediates",
-                         f->where, op->name, wl_op_kind_name(op->kind));
-    if (!fit)
-        return util_fail(UTIL_ECONFIG, err, errlen,
-                         "%s: %s: intermediates = \"spm\": not even one tag's lines of "
-                         "intermediates fit the SPM beside the passes' slots",
-                         f->where, op->name);
-    return util_fail(UTIL_ECONFIG, err, errlen,
-                     "%s: %s: block_rows = %llu: a block must divide the %llu lines in whole "
-                     "tags of %llu lines, and at most %llu lines fit the SPM",
-                     f->where, op->name, (unsigned long long)f->block_rows,
-                     (unsigned long long)at_lines, (unsigned long long)at_tag,
-                     (unsigned long long)fit);
-}
-
-int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
-                  bool functional, map_op_result *out, char *err, size_t errlen)
-{
-    const map_force *f = io->force;
-    bool seq = seq_ffts(op);
-    int rc = map_force_keys(f,
-                            MAP_KEY_INTERMEDIATES | MAP_KEY_BLOCK_ROWS | MAP_KEY_WEIGHTS |
-                                (seq ? MAP_KEY_UNIT_COLUMNS | MAP_KEY_PART_UNITS : 0),
-                            seq ? "an op of FFTs along the sequence" : "a butterfly or FFT op", err,
-                            errlen);
-    if (rc)
-        return rc;
-    map_inter where = f ? f->intermediates : MAP_INTER_ANY;
-    if (f && f->weights == MAP_WEIGHTS_KEPT && where == MAP_INTER_DRAM)
-        return util_fail(UTIL_ECONFIG, err, errlen,
-                         "%s: %s: weights = \"kept\" is for intermediates in the SPM, and the "
-                         "entry says intermediates = \"dram\"",
-                         f->where, op->name);
-    if (f && f->weights == MAP_WEIGHTS_KEPT)
-        where = MAP_INTER_SPM;
-    if (f && f->block_rows && where == MAP_INTER_DRAM)
-        return util_fail(UTIL_ECONFIG, err, errlen,
-                         "%s: %s: block_rows = %llu is for intermediates in the SPM, and the "
-                         "entry says intermediates = \"dram\"",
-                         f->where, op->name, (unsigned long long)f->block_rows);
-    if (f && f->block_rows)
-        where = MAP_INTER_SPM;
-    map_scratch scratch = where == MAP_INTER_DRAM  ? MAP_SCRATCH_DRAM
-                          : where == MAP_INTER_SPM ? MAP_SCRATCH_ONCHIP
-                                                   : MAP_SCRATCH_BEST;
-    tshape shape = {f ? f->unit_columns : 0, f ? f->part_units : 0,
-                    f ? f->weights : MAP_WEIGHTS_ANY};
-    rc = transform_search(a, d, op, io, functional, scratch, f ? f->block_rows : 0, shape, out, err,
-                          errlen);
-    if (rc == UTIL_ERUN && f && (f->unit_columns || f->part_units))
-        return shape_error(a, op, f, err, errlen);
-    if (!rc && f) {
-        map_force want = *f;
-        want.intermediates = where;
-        rc = honoured(a, op, &want, d->dtype, out, err, errlen);
-    }
-    return rc;
-}
-
-/* Prices a sequence-FFT plan under the objective and lists it for --explain (the slowest
- * phase names the bound); INFINITY when it cannot be estimated. */
-static double score_plan(const arch_desc *a, const wl_desc *d, const map_op_io *io,
-                         const map_op_result *m, map_shortlist *list, map_candidate *cand)
-{
-    uint32_t n = m->program.n_phases;
-    eng_phase_estimate *pe = calloc(n ? n : 1, sizeof *pe);
-    eng_estimate_total e;
-    char why[256];
-    double cost = INFINITY, unused = INFINITY;
-    if (pe && n && !eng_estimate(a, &m->program, pe, &e, why, sizeof why)) {
-        uint32_t slow = 0;
-        for (uint32_t k = 1; k < n; k++)
-            slow = pe[k].cycles > pe[slow].cycles ? k : slow;
-        cost = map_cost(io->how, a, d->dtype, &e);
-        *cand = (map_candidate){"", e.cycles, cost, map_bottleneck(&pe[slow])};
-        snprintf(cand->desc, sizeof cand->desc, "%.*s", MAP_CAND_DESC_MAX - 1, m->desc);
-        map_shortlist_add(list, e.cycles, cost, cand->bottleneck, m->desc, &unused);
-    }
-    free(pe);
-    return cost;
-}
-
-int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
-                       bool functional, map_scratch scratch, uint64_t max_block_lines,
-                       map_op_result *out, char *err, size_t errlen)
-{
-    return transform_search(a, d, op, io, functional, scratch, max_block_lines,
-                            (tshape){0, 0, MAP_WEIGHTS_ANY}, out, err, errlen);
-}
-
-static int transform_search(const arch_desc *a, const wl_desc *d, const wl_op *op,
-                            const map_op_io *io, bool functional, map_scratch scratch,
-                            uint64_t max_block_lines, tshape want, map_op_result *out, char *err,
-                            size_t errlen)
-{
-    int rc =
-        transform_with(a, d, op, io, functional, scratch, max_block_lines, want, out, err, errlen);
-    if (rc || !seq_ffts(op) || want.cols || want.max_units)
-        return rc;
-    /* FFTs along the sequence (a mixer's, or fft-compress's): units of the most columns make the
-     * fewest passes and the largest tags, but a unit narrower than a DRAM burst wastes most of each
-     * burst, and a wide unit leaves room in the SPM for few lines of intermediates. So
-     * every unit width that is a whole number of bursts per token is weighed too; the
-     * cheapest such plan (in parts of lines: whole lines of narrow units are runs of one
-     * burst per token, which the estimate's DRAM queue and configuration flatter by up to
-     * 16%) replaces the widest when its estimate is MAP_TR_MARGIN lower. Then the chosen
-     * width's parts are halved, twice at most, and a plan with smaller parts is taken
-     * where it estimates cheaper: a blocked phase's pipeline then fills and drains in
-     * less time, at more twiddle sets per line. Every plan weighed is listed for
-     * --explain. */
-    map_shortlist list;
-    memset(&list, 0, sizeof list);
-    map_candidate taken = {"", 0, 0, NULL}, cand;
-    double best = score_plan(a, d, io, out, &list, &taken) * (1 - MAP_TR_MARGIN);
-    char widest[MAP_DESC_MAX];
-    snprintf(widest, sizeof widest, "%s", out->desc);
-    uint64_t least = util_ceil_div(a->dram.burst_bytes, 2 * util_dtype_bytes(d->dtype));
-    for (uint64_t cols = least; best < INFINITY && cols < op->in; cols += least) {
-        map_op_result narrow;
-        char why[256];
-        if (op->in % cols ||
-            transform_with(a, d, op, io, functional, scratch, max_block_lines,
-                           (tshape){cols, 0, want.weights}, &narrow, why, sizeof why))
-            continue;
-        if (!strcmp(narrow.desc, widest)) {
-            map_op_free(&narrow);
-            continue;
-        }
-        double cost = split_lines(&narrow) ? score_plan(a, d, io, &narrow, &list, &cand) : INFINITY;
-        map_op_free(cost < best ? out : &narrow);
-        if (cost < best)
-            *out = narrow, best = cost, taken = cand;
-    }
-    for (int halve = 0; halve < 2 && split_lines(out); halve++) {
-        const tgroup *gr = seq_group(out);
-        map_op_result smaller;
-        char why[256];
-        if (gr->T < 4 ||
-            transform_with(a, d, op, io, functional, scratch, max_block_lines,
-                           (tshape){gr->cols, gr->T / 2, want.weights}, &smaller, why, sizeof why))
-            break;
-        double cost =
-            split_lines(&smaller) ? score_plan(a, d, io, &smaller, &list, &cand) : INFINITY;
-        bool better = cost < taken.cost;
-        map_op_free(better ? out : &smaller);
-        if (!better)
-            break;
-        *out = smaller, taken = cand;
-    }
-    /* (the margin may keep a plan outside the shortlist: it takes the last place) */
-    while (list.chosen < list.n && strcmp(list.c[list.chosen].desc, taken.desc))
-        list.chosen++;
-    if (list.n && list.chosen == list.n)
-        list.c[--list.chosen] = taken;
-    out->shortlist = list;
-    return UTIL_OK;
-}
-
-static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
-                          const map_op_io *io, bool functional, map_scratch scratch,
-                          uint64_t max_block_lines, tshape sh, map_op_result *out, char *err,
-                          size_t errlen)
+int tr_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
+                      bool functional, map_scratch scratch, uint64_t max_block_lines, tshape sh,
+                      map_op_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->kind = op->kind;
@@ -1586,19 +950,19 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
                          wl_op_kind_name(op->kind), TR_MAX_PE_XFERS);
     }
     uint64_t none[2] = {0, 0};
-    if (lay_out(a, d->dtype, tm, addr + wtotal, none, false, &tm->lay) ||
-        choose_layout(a, tm, d->dtype, addr + wtotal, scratch, max_block_lines, sh.weights,
-                      io->how))
+    if (tr_lay_out(a, d->dtype, tm, addr + wtotal, none, false, &tm->lay) ||
+        tr_choose_layout(a, tm, d->dtype, addr + wtotal, scratch, max_block_lines, sh.weights,
+                         io->how))
         return oom(tm, err, errlen);
     out->priv = tm;
     out->weight_addr = addr;
     out->weight_elems = wtotal;
     out->dram_end = tm->lay.dram_end;
-    out->program = layout_program(&tm->lay, d->dtype);
+    out->program = tr_layout_program(&tm->lay, d->dtype);
     bool agree = true; /* one block size for the mapping file, when the groups agree */
     for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
         uint32_t first, np;
-        group_passes(tm, gi, &first, &np);
+        tr_group_passes(tm, gi, &first, &np);
         uint64_t B = tm->lay.block_lines[gi];
         if (np > 1 && out->intermediates != MAP_INTER_SPM)
             out->intermediates = B ? MAP_INTER_SPM : MAP_INTER_DRAM;
@@ -1610,8 +974,8 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
     out->block_rows = agree ? out->block_rows : 0;
     if (out->intermediates == MAP_INTER_SPM)
         out->weights = tm->lay.kept_elems ? MAP_WEIGHTS_KEPT : MAP_WEIGHTS_RELOADED;
-    if (seq_ffts(op)) {
-        const tgroup *gr = seq_group(out);
+    if (tr_seq_ffts(op)) {
+        const tgroup *gr = tr_seq_group(out);
         out->unit_columns = (uint32_t)gr->cols;
         out->part_units = gr->split ? (uint32_t)gr->T : 0;
     }
@@ -1619,7 +983,7 @@ static int transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op,
     for (uint32_t gi = 0; gi < tm->n_groups; gi++) {
         const tgroup *gr = &tm->grp[gi];
         uint32_t first, np;
-        group_passes(tm, gi, &first, &np);
+        tr_group_passes(tm, gi, &first, &np);
         uint32_t rows = np ? tm->pass[first + np - 1].g.rows : 0;
         char part[120];
         if (gr->split)
