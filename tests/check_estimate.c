@@ -294,6 +294,20 @@ END_TEST
 /* The GEMM search scores every feasible plan with the estimate and keeps the cheapest:
  * its best-first list starts with the chosen mapping, whose estimate is that of the
  * program actually built (per-head ops: one head's estimate times the heads). */
+/* A search's shortlist took its cheapest candidate, in order, and that candidate's
+ * estimate is the op's program's (within 1%). */
+static void check_shortlist(const run_op *o)
+{
+    const map_shortlist *l = &o->shortlist;
+    ck_assert_uint_ge(l->n_scored, l->n);
+    ck_assert_uint_eq(l->chosen, 0);
+    for (uint32_t k = 1; k < l->n; k++)
+        ck_assert_uint_le(l->c[k - 1].cycles, l->c[k].cycles);
+    double ratio = (double)l->c[0].cycles / (double)o->est_cycles;
+    ck_assert_msg(ratio > 0.99 && ratio < 1.01, "%s: search %llu, program %llu", o->op.name,
+                  (unsigned long long)l->c[0].cycles, (unsigned long long)o->est_cycles);
+}
+
 START_TEST(test_search_picks_cheapest)
 {
     arch_desc a;
@@ -310,17 +324,42 @@ START_TEST(test_search_picks_cheapest)
         if (!gemm)
             continue;
         searched++;
-        ck_assert_uint_ge(l->n_scored, l->n);
-        ck_assert_uint_eq(l->chosen, 0);
-        for (uint32_t k = 1; k < l->n; k++)
-            ck_assert_uint_le(l->c[k - 1].cycles, l->c[k].cycles);
+        check_shortlist(o);
         ck_assert_msg(strstr(o->desc, l->c[0].desc), "%s: chose '%s', best '%s'", o->op.name,
                       o->desc, l->c[0].desc);
-        double ratio = (double)l->c[0].cycles / (double)o->est_cycles;
-        ck_assert_msg(ratio > 0.99 && ratio < 1.01, "%s: search %llu, program %llu", o->op.name,
-                      (unsigned long long)l->c[0].cycles, (unsigned long long)o->est_cycles);
     }
     ck_assert_uint_eq(searched, 7); /* q, k, v, attention (fused), o, ffn1, ffn2 */
+    run_free(&r);
+}
+END_TEST
+
+/* A butterfly or FFT op lists the layouts it weighed (passes through DRAM, blocks on chip,
+ * and blocks that keep the weights in the SPM): the chosen one is the cheapest, it is the
+ * op's own estimate, and the op's description agrees with it. On hybrid-butterfly-image-1k
+ * on mld-8x8: the sequence butterfly and the two block-butterfly FFNs of its butterfly
+ * block (which do not fuse there). */
+START_TEST(test_layouts_listed)
+{
+    arch_desc a;
+    wl_desc d;
+    run_result r;
+    analytical("arch/mld-8x8.cfg", "workloads/hybrid-butterfly-image-1k.cfg", &a, &d, &r);
+    uint32_t listed = 0;
+    for (uint32_t i = 0; i < r.blocks[0].n_ops; i++) {
+        const run_op *o = &r.blocks[0].ops[i];
+        const map_shortlist *l = &o->shortlist;
+        bool transform = o->op.kind == WL_OP_SEQ_BFLY || o->op.kind == WL_OP_BLOCK_BFLY;
+        if (!transform || l->n < 2)
+            continue;
+        listed++;
+        check_shortlist(o);
+        bool dram = strstr(l->c[0].desc, "DRAM") != NULL,
+             kept = strstr(l->c[0].desc, "weights kept") != NULL;
+        ck_assert_msg(dram == !strstr(o->desc, "multilayer"), "%s: %s", o->op.name, o->desc);
+        ck_assert_msg(kept == (strstr(o->desc, "weights kept") != NULL), "%s: %s", o->op.name,
+                      o->desc);
+    }
+    ck_assert_uint_eq(listed, 3); /* mix, ffn1, ffn2 */
     run_free(&r);
 }
 END_TEST
@@ -496,6 +535,7 @@ int main(void)
     tcase_add_test(tc, test_analytical_counts);
     tcase_add_test(tc, test_objective);
     tcase_add_test(tc, test_search_picks_cheapest);
+    tcase_add_test(tc, test_layouts_listed);
     tcase_add_test(tc, test_cli_model_and_explain);
     tcase_add_test(tc, test_layer_objective);
     suite_add_tcase(s, tc);

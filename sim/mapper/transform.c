@@ -972,6 +972,9 @@ int tr_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, con
         }
     }
     out->block_rows = agree ? out->block_rows : 0;
+    /* the layouts weighed, for --explain (a sequence FFT's search lists its plans instead) */
+    if (tm->layouts.n > 1 && tm->layouts.chosen < tm->layouts.n)
+        out->shortlist = tm->layouts;
     if (out->intermediates == MAP_INTER_SPM)
         out->weights = tm->lay.kept_elems ? MAP_WEIGHTS_KEPT : MAP_WEIGHTS_RELOADED;
     if (tr_seq_ffts(op)) {

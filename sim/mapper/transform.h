@@ -138,6 +138,7 @@ typedef struct tmap {
     eng_xfer **xf;
     map_store blocks;                   /* position arrays */
     uint64_t weight_addr, weight_elems; /* every pass's weights, from weight_addr on */
+    map_shortlist layouts;              /* the layouts tr_choose_layout weighed */
 } tmap;
 
 /* What a transform's plan is held to: (sequence FFTs) units of exactly cols columns and
@@ -165,6 +166,10 @@ eng_program tr_layout_program(const tlayout *L, util_dtype dt);
  * the SPM set aside; 0 when none fits. */
 uint64_t tr_block_lines(const arch_desc *a, const tmap *tm, uint32_t gi, util_dtype dt,
                         uint64_t cap, uint64_t reserve);
+/* Prices program p under the objective and lists it in list as what, the slowest phase
+ * naming the bound (into *cand too, when set); INFINITY when it cannot be estimated. */
+double tr_weigh(const arch_desc *a, const eng_program *p, util_dtype dt, const map_forced *how,
+                const char *what, map_shortlist *list, map_candidate *cand);
 /* Replaces tm's program by a blocked one where scratch and the estimate say so. */
 int tr_choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t base,
                      map_scratch scratch, uint64_t cap, map_weights weights, const map_forced *how);

@@ -2,6 +2,7 @@
  * intermediates in DRAM, or blocks of lines through all passes with their intermediates
  * (and, where they fit, every pass's weights) in the SPM. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,6 +211,36 @@ static int lay_out_blocks(const arch_desc *a, const tmap *tm, util_dtype dt, uin
     return *any ? tr_lay_out(a, dt, tm, base, bl, keep, L) : UTIL_OK;
 }
 
+double tr_weigh(const arch_desc *a, const eng_program *p, util_dtype dt, const map_forced *how,
+                const char *what, map_shortlist *list, map_candidate *cand)
+{
+    eng_phase_estimate *pe = calloc(p->n_phases ? p->n_phases : 1, sizeof *pe);
+    eng_estimate_total e;
+    char err[256];
+    double cost = INFINITY, unused = INFINITY;
+    if (pe && p->n_phases && !eng_estimate(a, p, pe, &e, err, sizeof err)) {
+        uint32_t slow = 0;
+        for (uint32_t k = 1; k < p->n_phases; k++)
+            slow = pe[k].cycles > pe[slow].cycles ? k : slow;
+        cost = map_cost(how, a, dt, &e);
+        map_candidate c = {"", e.cycles, cost, map_bottleneck(&pe[slow])};
+        snprintf(c.desc, sizeof c.desc, "%.*s", MAP_CAND_DESC_MAX - 1, what);
+        map_shortlist_add(list, e.cycles, cost, c.bottleneck, what, &unused);
+        if (cand)
+            *cand = c;
+    }
+    free(pe);
+    return cost;
+}
+
+/* tr_weigh of a layout, into tm->layouts. */
+static double weigh(const arch_desc *a, tmap *tm, const tlayout *L, util_dtype dt,
+                    const map_forced *how, const char *what)
+{
+    eng_program p = tr_layout_program(L, dt);
+    return tr_weigh(a, &p, dt, how, what, &tm->layouts, NULL);
+}
+
 /* The multilayer program when some group can keep its intermediates on chip and scratch
  * asks for it, or (MAP_SCRATCH_BEST) when its estimate is cheaper under the objective
  * and its blocks stream; with the op's weights kept in the SPM across blocks (fewer
@@ -219,12 +250,12 @@ int tr_choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t base,
 {
     if (scratch == MAP_SCRATCH_DRAM)
         return UTIL_OK;
-    eng_estimate_total e;
-    char err[256];
-    eng_program p0 = tr_layout_program(&tm->lay, dt);
+    static const char *const what[] = {"passes through DRAM", "blocks of lines on chip",
+                                       "blocks of lines on chip, weights kept"};
     double best = INFINITY;
-    if (scratch == MAP_SCRATCH_BEST && !eng_estimate(a, &p0, NULL, &e, err, sizeof err))
-        best = map_cost(how, a, dt, &e);
+    if (scratch == MAP_SCRATCH_BEST)
+        best = weigh(a, tm, &tm->lay, dt, how, what[0]);
+    const char *taken_what = what[0];
     bool taken = false;
     for (int keep = 0; keep < (keepable(tm) ? 2 : 1); keep++) {
         if ((keep && weights == MAP_WEIGHTS_RELOADED) || (!keep && weights == MAP_WEIGHTS_KEPT))
@@ -235,9 +266,7 @@ int tr_choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t base,
             return UTIL_ERUN;
         if (!any)
             continue;
-        eng_program p1 = tr_layout_program(&multi, dt);
-        double cost =
-            eng_estimate(a, &p1, NULL, &e, err, sizeof err) ? INFINITY : map_cost(how, a, dt, &e);
+        double cost = weigh(a, tm, &multi, dt, how, what[1 + keep]);
         /* (forced on chip: the first that fits, or a cheaper one) */
         bool better = cost < best || (scratch != MAP_SCRATCH_BEST && !taken);
         if (!better) {
@@ -246,7 +275,10 @@ int tr_choose_layout(const arch_desc *a, tmap *tm, util_dtype dt, uint64_t base,
         }
         tr_layout_free(&tm->lay);
         tm->lay = multi;
-        best = cost, taken = true;
+        best = cost, taken = true, taken_what = what[1 + keep];
     }
+    while (tm->layouts.chosen < tm->layouts.n &&
+           strcmp(tm->layouts.c[tm->layouts.chosen].desc, taken_what))
+        tm->layouts.chosen++;
     return UTIL_OK;
 }

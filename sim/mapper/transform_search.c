@@ -159,22 +159,7 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
 static double score_plan(const arch_desc *a, const wl_desc *d, const map_op_io *io,
                          const map_op_result *m, map_shortlist *list, map_candidate *cand)
 {
-    uint32_t n = m->program.n_phases;
-    eng_phase_estimate *pe = calloc(n ? n : 1, sizeof *pe);
-    eng_estimate_total e;
-    char why[256];
-    double cost = INFINITY, unused = INFINITY;
-    if (pe && n && !eng_estimate(a, &m->program, pe, &e, why, sizeof why)) {
-        uint32_t slow = 0;
-        for (uint32_t k = 1; k < n; k++)
-            slow = pe[k].cycles > pe[slow].cycles ? k : slow;
-        cost = map_cost(io->how, a, d->dtype, &e);
-        *cand = (map_candidate){"", e.cycles, cost, map_bottleneck(&pe[slow])};
-        snprintf(cand->desc, sizeof cand->desc, "%.*s", MAP_CAND_DESC_MAX - 1, m->desc);
-        map_shortlist_add(list, e.cycles, cost, cand->bottleneck, m->desc, &unused);
-    }
-    free(pe);
-    return cost;
+    return tr_weigh(a, &m->program, d->dtype, io->how, m->desc, list, cand);
 }
 
 int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
