@@ -14,7 +14,7 @@ bool tr_seq_ffts(const wl_op *op)
     return op->kind == WL_OP_FFT_SEQ || op->kind == WL_OP_FFT_MIX || op->kind == WL_OP_FFT_COMPRESS;
 }
 
-/* A mapped op's sequence group (seq_ffts). */
+/* A mapped op's sequence group (tr_seq_ffts). */
 const tgroup *tr_seq_group(const map_op_result *m)
 {
     const tmap *tm = m->priv;
@@ -34,9 +34,6 @@ static int transform_search(const arch_desc *a, const wl_desc *d, const wl_op *o
                             uint64_t max_block_lines, tshape want, map_op_result *out, char *err,
                             size_t errlen);
 
-/* Whether the mapped op honours entry f: intermediates on chip in blocks of exactly
- * block_rows lines (when set) in every group that keeps them there; UTIL_ECONFIG with
- * what fits when not. */
 /* A sequence FFT's unit_columns or part_units that no plan takes. */
 static int shape_error(const arch_desc *a, const wl_op *op, const map_force *f, char *err,
                        size_t errlen)
@@ -56,6 +53,9 @@ static int shape_error(const arch_desc *a, const wl_op *op, const map_force *f, 
                      f->where, op->name, keys, (unsigned long long)op->in, a->pe.buffer_bytes);
 }
 
+/* Whether the mapped op honours entry f: the unit_columns, part_units and kept weights it
+ * fixes, and intermediates on chip in blocks of exactly block_rows lines (when set) in
+ * every group that keeps them there; UTIL_ECONFIG (m freed) with what fits when not. */
 static int honoured(const arch_desc *a, const wl_op *op, const map_force *f, util_dtype dt,
                     map_op_result *m, char *err, size_t errlen)
 {
