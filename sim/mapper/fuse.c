@@ -413,11 +413,9 @@ static int try_plan(fz_group *g, const map_forced *how, fz_best *best, map_short
     double cost = map_cost(how, g->a, g->dt, &e);
     char desc[MAP_CAND_DESC_MAX];
     fz_describe(g, desc, sizeof desc);
-    uint32_t slow = 0;
-    for (uint32_t s = 1; s < g->n_seg; s++)
-        slow = ph[s].cycles > ph[slow].cycles ? s : slow;
+    const char *why = map_slowest_bottleneck(ph, g->n_seg);
     double least = best->found ? best->cost : INFINITY;
-    map_shortlist_add(sl, e.cycles, cost, map_bottleneck(&ph[slow]), desc, &least);
+    map_shortlist_add(sl, e.cycles, cost, why, desc, &least);
     /* Within MAP_FUSE_TIE of each other, the plan with fewer NoC messages wins: fewer,
      * larger messages (more rows per tag, less all-to-all) cost the hardware headers and
      * arbitration the model leaves out, and cost the simulator events. */
@@ -429,7 +427,7 @@ static int try_plan(fz_group *g, const map_forced *how, fz_best *best, map_short
         best->R = g->R, best->F = g->F;
         snprintf(best->cand.desc, sizeof best->cand.desc, "%s", desc);
         best->cand.cycles = e.cycles, best->cand.cost = cost;
-        best->cand.bottleneck = map_bottleneck(&ph[slow]);
+        best->cand.bottleneck = why;
         memcpy(best->l, g->l, sizeof best->l);
     }
     fz_prog_free(&p);

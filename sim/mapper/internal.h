@@ -103,6 +103,8 @@ int map_slot_xfers(map_xlist *xl, map_store *st, const map_pospair *pp, size_t n
 
 /* The term that bounds a phase's steady-state interval, for --explain. */
 const char *map_bottleneck(const eng_phase_estimate *e);
+/* map_bottleneck of the slowest of a program's n phases (n >= 1). */
+const char *map_slowest_bottleneck(const eng_phase_estimate *pe, uint32_t n);
 /* Keeps a scored candidate in the shortlist l if it is among the best few; true when its
  * cost beats *best, which it then becomes. */
 bool map_shortlist_add(map_shortlist *l, uint64_t cycles, double cost, const char *why,

@@ -109,6 +109,14 @@ const char *map_bottleneck(const eng_phase_estimate *e)
     return names[k];
 }
 
+const char *map_slowest_bottleneck(const eng_phase_estimate *pe, uint32_t n)
+{
+    uint32_t slow = 0;
+    for (uint32_t k = 1; k < n; k++)
+        slow = pe[k].cycles > pe[slow].cycles ? k : slow;
+    return map_bottleneck(&pe[slow]);
+}
+
 bool map_shortlist_add(map_shortlist *l, uint64_t cycles, double cost, const char *why,
                        const char *desc, double *best)
 {

@@ -224,14 +224,12 @@ static bool fits(const arch_desc *a, util_dtype dt, uint64_t u, uint64_t units, 
 }
 
 /* Whether a split pass's PEs can hold the weights of every chunk at once beside their
- * operand slots (and the SPM can stage one instruction's). */
+ * operand slots (and the SPM can stage one instruction's): its tags fit with chunks
+ * times the weights per pair. */
 static bool chunks_resident(const arch_desc *a, util_dtype dt, const tgroup *gr, const tpass *ps)
 {
-    uint64_t w = util_dtype_bytes(dt), all = gr->wpp * ps->g.m * ps->chunks;
-    uint64_t pe_bytes = ((uint64_t)a->pe.tags * 2 * ps->g.m * gr->u + all) * w;
-    uint64_t spm_bytes = (4 * gr->T * gr->u + 2 * all) * w;
-    return ps->chunks > 1 && all <= UINT32_MAX && pe_bytes <= a->pe.buffer_bytes &&
-           spm_bytes <= arch_spm_bytes(a);
+    map_geom g;
+    return ps->chunks > 1 && fits(a, dt, gr->u, gr->T, gr->wpp * ps->chunks, &g);
 }
 
 static uint64_t pow2_factor(uint64_t x)

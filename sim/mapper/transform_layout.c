@@ -219,11 +219,8 @@ double tr_weigh(const arch_desc *a, const eng_program *p, util_dtype dt, const m
     char err[256];
     double cost = INFINITY, unused = INFINITY;
     if (pe && p->n_phases && !eng_estimate(a, p, pe, &e, err, sizeof err)) {
-        uint32_t slow = 0;
-        for (uint32_t k = 1; k < p->n_phases; k++)
-            slow = pe[k].cycles > pe[slow].cycles ? k : slow;
         cost = map_cost(how, a, dt, &e);
-        map_candidate c = {"", e.cycles, cost, map_bottleneck(&pe[slow])};
+        map_candidate c = {"", e.cycles, cost, map_slowest_bottleneck(pe, p->n_phases)};
         snprintf(c.desc, sizeof c.desc, "%.*s", MAP_CAND_DESC_MAX - 1, what);
         map_shortlist_add(list, e.cycles, cost, c.bottleneck, what, &unused);
         if (cand)

@@ -159,7 +159,16 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
 static double score_plan(const arch_desc *a, const wl_desc *d, const map_op_io *io,
                          const map_op_result *m, map_shortlist *list, map_candidate *cand)
 {
-    return tr_weigh(a, &m->program, d->dtype, io->how, m->desc, list, cand);
+    /* the layout taken was priced when tr_choose_layout weighed it: no second estimate */
+    const map_shortlist *l = &((const tmap *)m->priv)->layouts;
+    if (l->chosen >= l->n)
+        return tr_weigh(a, &m->program, d->dtype, io->how, m->desc, list, cand);
+    const map_candidate *c = &l->c[l->chosen];
+    double unused = INFINITY;
+    *cand = (map_candidate){"", c->cycles, c->cost, c->bottleneck};
+    snprintf(cand->desc, sizeof cand->desc, "%.*s", MAP_CAND_DESC_MAX - 1, m->desc);
+    map_shortlist_add(list, c->cycles, c->cost, c->bottleneck, m->desc, &unused);
+    return c->cost;
 }
 
 int map_transform_with(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
