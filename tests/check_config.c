@@ -1,9 +1,11 @@
 /* check_config.c: every class of config error exits 2 and names FILE:LINE, the key and the value.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../sim/config/config.h"
 #include "../sim/util/util.h"
@@ -146,8 +148,166 @@ START_TEST(test_unreadable_file)
     tu_free(&r);
     tu_run(&r, arch, dir, NULL);
     ck_assert_int_eq(r.status, 2);
-    ck_assert_msg(strstr(r.err, "workloads: cannot read: not a regular file"), "got: %s", r.err);
+    ck_assert_msg(strstr(r.err, "workloads: cannot read: a directory, not a regular file"),
+                  "got: %s", r.err);
     tu_free(&r);
+    /* A FIFO with no writer and a device would block or never end: both are refused at
+     * once, before anything is read. */
+    char fifo[512];
+    remove(tu_tmp(fifo, sizeof fifo, "fifo.cfg"));
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    tu_run(&r, arch, fifo, NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "fifo.cfg: cannot read: a FIFO, not a regular file"), "got: %s",
+                  r.err);
+    tu_free(&r);
+    remove(fifo);
+    tu_run(&r, arch, "/dev/zero", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "/dev/zero: cannot read: a character device"), "got: %s", r.err);
+    tu_free(&r);
+}
+END_TEST
+
+/* Writes text to a temporary file named name and returns its path in buf. */
+static const char *tmp_file(char *buf, size_t len, const char *name, const char *text)
+{
+    tu_write(tu_tmp(buf, len, name), text);
+    return buf;
+}
+
+/* Loads workload text (with n overrides): the status, and the message in err. */
+static int load_wl_text(const char *text, const char *const *sets, size_t n, wl_desc *d,
+                        char *err, size_t errlen)
+{
+    char path[512];
+    cfg_override ov[4];
+    for (size_t i = 0; i < n; i++)
+        ck_assert_int_eq(cfg_parse_override(sets[i], &ov[i], err, errlen), 0);
+    int rc = cfg_load_workload(tmp_file(path, sizeof path, "wl.cfg", text), ov, n, d, err,
+                               errlen);
+    remove(path);
+    return rc;
+}
+
+#define LINEAR "name = \"w\"; kind = \"butterfly-linear\"; n = 64;\n"
+
+/* libconfig wraps literals past 32 bits; every path in (file, @include, --set) must keep the
+ * value or refuse it. */
+START_TEST(test_wide_integers)
+{
+    wl_desc d;
+    char err[1024];
+    const char *max[] = {"workload.rows=4294967296"}; /* the documented maximum */
+    ck_assert_int_eq(load_wl_text(LINEAR "rows = 16;", max, 1, &d, err, sizeof err), 0);
+    ck_assert_uint_eq(d.rows, UINT64_C(4294967296));
+    const char *seed[] = {"workload.seed=5000000000"};
+    ck_assert_int_eq(load_wl_text(LINEAR "rows = 16;", seed, 1, &d, err, sizeof err), 0);
+    ck_assert_uint_eq(d.seed, UINT64_C(5000000000));
+    const char *past[] = {"workload.rows=4294967297"};
+    ck_assert_int_eq(load_wl_text(LINEAR "rows = 16;", past, 1, &d, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "--set workload.rows=4294967297: rows = 4294967297 is out of range"),
+                  "got: %s", err);
+    const char *huge[] = {"workload.seed=9223372036854775808"};
+    ck_assert_int_eq(load_wl_text(LINEAR "rows = 16;", huge, 1, &d, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "--set workload.seed=9223372036854775808: integer "
+                              "9223372036854775808 does not fit in 64 bits"),
+                  "got: %s", err);
+    /* in an included file: 4294967304 would wrap to 8 */
+    char inc[512], text[700];
+    tmp_file(inc, sizeof inc, "rows.cfg", "\n\nrows = 4294967304;\n");
+    snprintf(text, sizeof text, LINEAR "@include \"%s\"\n", inc);
+    ck_assert_int_eq(load_wl_text(text, NULL, 0, &d, err, sizeof err), 2);
+    char want[600];
+    snprintf(want, sizeof want, "%s:3: rows = 4294967304 is out of range", inc);
+    ck_assert_msg(strstr(err, want), "want %s, got: %s", want, err);
+    remove(inc);
+}
+END_TEST
+
+/* Included files are read under the top file's checks, and errors name the right file and
+ * line: lines after an @include keep their own numbers. */
+START_TEST(test_includes)
+{
+    wl_desc d;
+    char err[1024], inc[512], text[900], want[700], dir[512];
+    tmp_file(inc, sizeof inc, "part.cfg", "# a comment\nrows = 16;\n");
+    snprintf(text, sizeof text, LINEAR "@include \"%s\"\n\nseed = \"x\";\n", inc);
+    ck_assert_int_eq(load_wl_text(text, NULL, 0, &d, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "wl.cfg:4: seed: wrong type"), "got: %s", err);
+    /* the include itself works */
+    snprintf(text, sizeof text, LINEAR "  @include \"%s\"  # rows\n", inc);
+    ck_assert_int_eq(load_wl_text(text, NULL, 0, &d, err, sizeof err), 0);
+    ck_assert_uint_eq(d.rows, 16);
+    /* a directory, a NUL byte, a cycle, a malformed directive */
+    snprintf(dir, sizeof dir, "%s", inc);
+    *strrchr(dir, '/') = '\0';
+    snprintf(text, sizeof text, LINEAR "rows = 1;\n@include \"%s\"\n", dir);
+    ck_assert_int_eq(load_wl_text(text, NULL, 0, &d, err, sizeof err), 2);
+    snprintf(want, sizeof want, "wl.cfg:3: @include: %s: cannot read: a directory", dir);
+    ck_assert_msg(strstr(err, want), "want %s, got: %s", want, err);
+    FILE *f = fopen(inc, "wb");
+    ck_assert_ptr_nonnull(f);
+    fwrite("rows = 1;\0\n", 1, 11, f);
+    fclose(f);
+    snprintf(text, sizeof text, LINEAR "@include \"%s\"\n", inc);
+    ck_assert_int_eq(load_wl_text(text, NULL, 0, &d, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "binary data (a NUL byte)"), "got: %s", err);
+    snprintf(text, sizeof text, "@include \"%s\"\n", inc);
+    tu_write(inc, text); /* includes itself */
+    ck_assert_int_eq(load_wl_text(text, NULL, 0, &d, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "includes nested more than 10 deep"), "got: %s", err);
+    ck_assert_int_eq(load_wl_text(LINEAR "@include part.cfg\n", NULL, 0, &d, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "wl.cfg:2: malformed @include"), "got: %s", err);
+    remove(inc);
+}
+END_TEST
+
+/* libconfig checks each new setting against its group's others: a huge group would take
+ * minutes, so groups are capped (and the cap's error comes at once). */
+START_TEST(test_settings_capped)
+{
+    size_t cap = 5000 * 16 + 200, o = 0;
+    char *text = malloc(cap);
+    o += (size_t)snprintf(text + o, cap - o, LINEAR "rows = 16;\ng = {\n");
+    for (int i = 0; i < 5000; i++)
+        o += (size_t)snprintf(text + o, cap - o, "k%d = 1;\n", i);
+    snprintf(text + o, cap - o, "};\n");
+    wl_desc d;
+    char err[1024];
+    ck_assert_int_eq(load_wl_text(text, NULL, 0, &d, err, sizeof err), 2);
+    /* line 3 opens the group; its 4097th setting is on line 3 + 4097 */
+    ck_assert_msg(strstr(err, "wl.cfg:4100: more than 4096 settings in one group"), "got: %s",
+                  err);
+    free(text);
+}
+END_TEST
+
+/* Names go into JSON, YAML, CSV and the terminal: control characters and invalid UTF-8
+ * are refused, other text is kept as it is. */
+START_TEST(test_names_printable)
+{
+    wl_desc d;
+    char err[1024];
+    static const char *const bad[] = {"name = \"a\\nb\";", "name = \"a\xff\";",
+                                      "name = \"a\xc0\xaf\";", "name = \"a\\x1b[2J\";"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[200];
+        snprintf(text, sizeof text, "kind = \"butterfly-linear\"; n = 64; rows = 16;\n%s\n",
+                 bad[i]);
+        ck_assert_int_eq(load_wl_text(text, NULL, 0, &d, err, sizeof err), 2);
+        ck_assert_msg(strstr(err, "wl.cfg:2: name must be printable UTF-8"), "case %zu: %s", i,
+                      err);
+    }
+    ck_assert_int_eq(load_wl_text("kind = \"butterfly-linear\"; n = 64; rows = 16;\n"
+                                  "name = \"caf\xc3\xa9\";\n",
+                                  NULL, 0, &d, err, sizeof err),
+                     0);
+    ck_assert_str_eq(d.name, "caf\xc3\xa9");
+    const char *ctl[] = {"workload.name=a\tb"};
+    ck_assert_int_eq(load_wl_text(LINEAR "rows = 16;", ctl, 1, &d, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "--set workload.name=a\tb: name must be printable UTF-8"), "got: %s",
+                  err);
 }
 END_TEST
 
@@ -292,6 +452,10 @@ int main(void)
     tcase_add_test(tc, test_missing_required_key);
     tcase_add_test(tc, test_unreadable_file);
     tcase_add_test(tc, test_malformed_file);
+    tcase_add_test(tc, test_wide_integers);
+    tcase_add_test(tc, test_includes);
+    tcase_add_test(tc, test_settings_capped);
+    tcase_add_test(tc, test_names_printable);
     tcase_add_test(tc, test_set_overrides);
     tcase_add_test(tc, test_dtype_not_supported);
     tcase_add_test(tc, test_mutated_files_never_crash);

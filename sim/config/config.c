@@ -1,5 +1,6 @@
 /* config.c: schema-driven validation of libconfig files and --set overrides. */
 #include "config.h"
+#include "internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -458,6 +459,7 @@ typedef struct ctx {
     const config_setting_t *ov_setting[MAX_TRACKED];
     const cfg_override *ov_arg[MAX_TRACKED];
     size_t n_tracked;
+    cfg_source src; /* the text parsed, to trace a line to its file */
 } ctx;
 
 static const char *base_name(const char *path)
@@ -477,9 +479,11 @@ static void where(const ctx *c, const config_setting_t *s, char *buf, size_t len
             }
         }
     }
-    const char *f = s ? config_setting_source_file(s) : NULL;
-    unsigned line = s ? config_setting_source_line(s) : 0;
-    snprintf(buf, len, "%s:%u", f ? f : c->file, line ? line : 1u);
+    const char *f = c->file;
+    unsigned line = 1;
+    if (s && config_setting_source_line(s))
+        cfg_source_where(&c->src, config_setting_source_line(s), &f, &line);
+    snprintf(buf, len, "%s:%u", f, line);
 }
 
 static int fail_at(const ctx *c, const config_setting_t *s, const char *fmt, ...)
@@ -727,6 +731,11 @@ static int store_value(const ctx *c, const config_setting_t *s, const key_def *k
         if (strlen(v) >= k->size || strlen(v) == 0)
             return fail_at(c, s, "%s = \"%.40s...\" must have 1..%zu characters", path, v,
                            k->size - 1);
+        if (!util_printable_utf8(v))
+            return fail_at(c, s,
+                           "%s must be printable UTF-8 text (no control characters such as a "
+                           "newline or tab, no invalid bytes)",
+                           path);
         snprintf(field, k->size, "%s", v);
         return UTIL_OK;
     }
@@ -1027,8 +1036,15 @@ static int apply_override(ctx *c, config_t *cfg, const key_def *schema, const cf
             return util_fail(UTIL_ECONFIG, c->err, c->errlen, "--set %s: '%s.%s' is not a group",
                              o->arg, c->prefix, sofar);
         /* Leaf: parse the value, falling back to a bare string for string-like keys. */
+        char origin[280], *wide;
+        snprintf(origin, sizeof origin, "--set %s", o->arg);
+        int rc = cfg_widen(origin, false, o->value, strlen(o->value), &wide, NULL, NULL, c->err,
+                           c->errlen);
+        if (rc)
+            return rc;
         config_t tmp;
-        bool parsed = parse_literal(&tmp, o->value) == CONFIG_TRUE;
+        bool parsed = parse_literal(&tmp, wide) == CONFIG_TRUE;
+        free(wide);
         if (!parsed && (k->type == K_STR || k->type == K_ENUM)) {
             config_destroy(&tmp);
             char quoted[160];
@@ -1065,156 +1081,17 @@ static int apply_override(ctx *c, config_t *cfg, const key_def *schema, const cf
 
 /* ---------------------------------------------------------------- files */
 
-/* libconfig 1.5 silently wraps integer literals beyond 32 bits (4294967297 reads as 1).
- * Before parsing, mark such literals 64-bit (an L suffix) and reject literals beyond
- * 64 bits, so every integer either keeps its value or is an error. Comments and
- * strings are skipped; line numbers are unchanged. */
-static int widen_integers(const ctx *c, const char *src, size_t n, char **out)
-{
-    char *dst = malloc(2 * n + 1);
-    if (!dst)
-        return util_fail(UTIL_ERUN, c->err, c->errlen, "out of memory");
-    size_t o = 0;
-    int line = 1;
-    enum { NORMAL, STRING, LINE_COMMENT, BLOCK_COMMENT } st = NORMAL;
-    for (size_t i = 0; i < n;) {
-        char ch = src[i];
-        if (ch == '\n')
-            line++;
-        if (st == STRING) {
-            dst[o++] = src[i++];
-            if (ch == '\\' && i < n) {
-                if (src[i] == '\n')
-                    line++;
-                dst[o++] = src[i++];
-            } else if (ch == '"') {
-                st = NORMAL;
-            }
-            continue;
-        }
-        if (st == LINE_COMMENT || st == BLOCK_COMMENT) {
-            if (st == LINE_COMMENT && ch == '\n')
-                st = NORMAL;
-            if (st == BLOCK_COMMENT && ch == '*' && i + 1 < n && src[i + 1] == '/') {
-                dst[o++] = src[i++];
-                st = NORMAL;
-            }
-            dst[o++] = src[i++];
-            continue;
-        }
-        /* a digit inside a name or after a decimal point is not an integer literal */
-        bool prev_word =
-            i > 0 && (isalnum((unsigned char)src[i - 1]) || src[i - 1] == '_' || src[i - 1] == '.');
-        if (ch == '"') {
-            st = STRING;
-        } else if (ch == '#' || (ch == '/' && i + 1 < n && src[i + 1] == '/')) {
-            st = LINE_COMMENT;
-        } else if (ch == '/' && i + 1 < n && src[i + 1] == '*') {
-            st = BLOCK_COMMENT;
-            dst[o++] = src[i++];
-        } else if (isdigit((unsigned char)ch) && !prev_word) {
-            size_t j = i;
-            bool hex = ch == '0' && j + 1 < n && (src[j + 1] == 'x' || src[j + 1] == 'X');
-            unsigned long long v = 0;
-            bool big = false;
-            if (hex)
-                j += 2;
-            for (;
-                 j < n && (hex ? isxdigit((unsigned char)src[j]) : isdigit((unsigned char)src[j]));
-                 j++) {
-                unsigned d = isdigit((unsigned char)src[j])
-                                 ? (unsigned)(src[j] - '0')
-                                 : (unsigned)(tolower((unsigned char)src[j]) - 'a' + 10);
-                if (v > (ULLONG_MAX - d) / (hex ? 16u : 10u))
-                    big = true;
-                else
-                    v = v * (hex ? 16u : 10u) + d;
-            }
-            bool is_float = !hex && j < n && (src[j] == '.' || src[j] == 'e' || src[j] == 'E');
-            if (!is_float) {
-                bool has_l = j < n && src[j] == 'L';
-                if (big || v > (unsigned long long)INT64_MAX) {
-                    free(dst);
-                    return util_fail(UTIL_ECONFIG, c->err, c->errlen,
-                                     "%s:%d: integer %.*s does not fit in 64 bits", c->file, line,
-                                     (int)(j - i), src + i);
-                }
-                memcpy(dst + o, src + i, j - i);
-                o += j - i;
-                if (!has_l && v > (unsigned long long)INT32_MAX)
-                    dst[o++] = 'L';
-                i = j;
-                continue;
-            }
-            /* a float: copy its digits as they are */
-            while (j < n &&
-                   (isalnum((unsigned char)src[j]) || src[j] == '.' ||
-                    ((src[j] == '-' || src[j] == '+') && (src[j - 1] == 'e' || src[j - 1] == 'E'))))
-                j++;
-            memcpy(dst + o, src + i, j - i);
-            o += j - i;
-            i = j;
-            continue;
-        }
-        dst[o++] = src[i++];
-    }
-    dst[o] = '\0';
-    *out = dst;
-    return UTIL_OK;
-}
-
 static int read_file(ctx *c, config_t *cfg)
 {
-    struct stat st;
-    if (stat(c->file, &st) != 0)
-        return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: %s", c->file,
-                         strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: not a regular file",
-                         c->file);
-    if ((uint64_t)st.st_size > CFG_MAX_FILE_BYTES)
-        return util_fail(UTIL_ECONFIG, c->err, c->errlen,
-                         "%s: file is %lld bytes; a config file may have at most %u", c->file,
-                         (long long)st.st_size, CFG_MAX_FILE_BYTES);
-    FILE *f = fopen(c->file, "rb");
-    if (!f)
-        return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: %s", c->file,
-                         strerror(errno));
-    size_t cap = (size_t)st.st_size + 1;
-    char *text = malloc(cap);
-    size_t n = text ? fread(text, 1, cap - 1, f) : 0;
-    bool io_error = text && ferror(f);
-    fclose(f);
-    if (!text)
-        return util_fail(UTIL_ERUN, c->err, c->errlen, "out of memory");
-    if (io_error || memchr(text, '\0', n)) {
-        free(text);
-        return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: %s", c->file,
-                         io_error ? "read error" : "binary data (a NUL byte) in a config file");
-    }
-    char *wide = NULL;
-    int rc = widen_integers(c, text, n, &wide);
-    free(text);
+    int rc = cfg_source_read(&c->src, c->file, c->err, c->errlen);
     if (rc)
         return rc;
-    /* Relative @include paths resolve next to the including file. */
-    char dir[1024];
-    snprintf(dir, sizeof dir, "%s", c->file);
-    char *slash = strrchr(dir, '/');
-    if (slash) {
-        *slash = '\0';
-        config_set_include_dir(cfg, dir);
-    }
-    int ok = config_read_string(cfg, wide);
-    free(wide);
-    if (ok != CONFIG_TRUE) {
-        const char *ef = config_error_file(cfg);
-        if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
-            return util_fail(UTIL_ECONFIG, c->err, c->errlen,
-                             "%s: cannot read an included file: %s", ef ? ef : c->file,
-                             config_error_text(cfg));
-        return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s:%d: malformed file: %s",
-                         ef ? ef : c->file, config_error_line(cfg), config_error_text(cfg));
+    if (config_read_string(cfg, c->src.text) != CONFIG_TRUE) {
+        const char *f;
+        unsigned line;
+        cfg_source_where(&c->src, (unsigned)config_error_line(cfg), &f, &line);
+        return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s:%u: malformed file: %s", f, line,
+                         config_error_text(cfg));
     }
     return UTIL_OK;
 }
@@ -1306,6 +1183,7 @@ static int load_energy_table(ctx *c, config_t *cfg, arch_desc *a)
     config_init(&tcfg);
     int rc = load(&tc, &tcfg, energy_file_keys, NULL, 0, a);
     config_destroy(&tcfg);
+    cfg_source_free(&tc.src);
     if (!rc && a->energy.table_nm && a->energy.table_nm != a->tech_nm)
         rc = fail_at(c, at(cfg, "tech_nm"),
                      "tech_nm = %u, but energy.table = \"%s\" prices %u nm (its tech_nm); name "
@@ -1386,6 +1264,7 @@ static int load_desc(const char *file, const char *prefix, const key_def *schema
     if (!rc)
         rc = post(&c, &cfg, out, post_ctx);
     config_destroy(&cfg);
+    cfg_source_free(&c.src);
     if (name)
         default_name(name, name_len, file);
     return rc;

@@ -1,10 +1,15 @@
 /* util.c: shared helpers used by every layer of the simulator. */
+#define _POSIX_C_SOURCE 200809L
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 int util_vfail(int code, char *err, size_t errlen, const char *fmt, va_list ap)
 {
@@ -214,5 +219,108 @@ int util_reserve(void **buf, size_t *cap, size_t need, size_t elem)
         return UTIL_ERUN;
     *buf = p;
     *cap = ncap;
+    return UTIL_OK;
+}
+
+bool util_printable_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p, n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1 : c >= 0xe0 && c < 0xf0 ? 2
+                                         : c >= 0xf0 && c < 0xf5 ? 3 : 4;
+        if (n == 4 || c < 0x20 || c == 0x7f)
+            return false;
+        uint32_t cp = n ? c & (0x3fu >> n) : c;
+        for (unsigned i = 1; i <= n; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (p[i] & 0x3fu);
+        }
+        /* overlong forms, surrogates, beyond U+10FFFF and the C1 controls */
+        static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
+        if (cp < min_cp[n] || (cp >= 0xd800 && cp < 0xe000) || cp > 0x10ffff ||
+            (cp >= 0x80 && cp < 0xa0))
+            return false;
+        p += n + 1;
+    }
+    return true;
+}
+
+/* What a file that is not regular is, for messages. */
+static const char *file_kind(mode_t m)
+{
+    if (S_ISDIR(m))
+        return "a directory";
+    if (S_ISFIFO(m))
+        return "a FIFO";
+    if (S_ISCHR(m))
+        return "a character device";
+    if (S_ISBLK(m))
+        return "a block device";
+    if (S_ISSOCK(m))
+        return "a socket";
+    return "not a regular file";
+}
+
+int util_open_regular(const char *path, uint64_t max_bytes, int *fd, uint64_t *size, char *err,
+                      size_t errlen)
+{
+    /* O_NONBLOCK: opening a FIFO with no writer must not wait; fstat then refuses it. */
+    int d = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (d < 0)
+        return util_fail(UTIL_ECONFIG, err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    struct stat st;
+    int rc = UTIL_OK;
+    if (fstat(d, &st) != 0)
+        rc = util_fail(UTIL_ECONFIG, err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = util_fail(UTIL_ECONFIG, err, errlen, "%s: cannot read: %s, not a regular file", path,
+                       file_kind(st.st_mode));
+    else if (max_bytes && (uint64_t)st.st_size > max_bytes)
+        rc = util_fail(UTIL_ECONFIG, err, errlen, "%s: file is %lld bytes; at most %llu are read",
+                       path, (long long)st.st_size, (unsigned long long)max_bytes);
+    else if (fcntl(d, F_SETFL, 0) != 0)
+        rc = util_fail(UTIL_ECONFIG, err, errlen, "%s: cannot read: %s", path, strerror(errno));
+    if (rc) {
+        close(d);
+        return rc;
+    }
+    *fd = d;
+    *size = (uint64_t)st.st_size;
+    return UTIL_OK;
+}
+
+int util_read_regular(const char *path, uint64_t max_bytes, char **text, size_t *len, char *err,
+                      size_t errlen)
+{
+    int fd;
+    uint64_t size;
+    int rc = util_open_regular(path, max_bytes, &fd, &size, err, errlen);
+    if (rc)
+        return rc;
+    char *buf = malloc((size_t)size + 1);
+    size_t n = 0;
+    int read_errno = 0;
+    while (buf && n < size) {
+        ssize_t got = read(fd, buf + n, (size_t)size - n);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            read_errno = errno;
+        if (got <= 0) /* an error, or the file shrank: stop at what is there */
+            break;
+        n += (size_t)got;
+    }
+    close(fd);
+    if (!buf)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    if (read_errno) {
+        free(buf);
+        return util_fail(UTIL_ECONFIG, err, errlen, "%s: cannot read: %s", path,
+                         strerror(read_errno));
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
     return UTIL_OK;
 }

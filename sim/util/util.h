@@ -70,6 +70,19 @@ size_t util_edit_distance(const char *a, const char *b);
  * mean"); NULL when none is. */
 const char *util_closest(const char *name, const char *const *cands, size_t n, size_t limit);
 
+/* Whether s is valid UTF-8 with no control characters (C0, DEL or C1): safe in a name
+ * that goes into JSON, YAML, CSV and a terminal. */
+bool util_printable_utf8(const char *s);
+
+/* Opens path read-only when it is a regular file of at most max_bytes (0: any size),
+ * refusing a directory, FIFO, device or socket without blocking on it; *size gets its
+ * size. Errors (UTIL_ECONFIG) name the file and the reason. */
+int util_open_regular(const char *path, uint64_t max_bytes, int *fd, uint64_t *size, char *err,
+                      size_t errlen);
+/* Reads such a file whole into a NUL-terminated buffer (caller frees). */
+int util_read_regular(const char *path, uint64_t max_bytes, char **text, size_t *len, char *err,
+                      size_t errlen);
+
 /* calloc with an overflow-checked size; NULL on overflow or exhaustion. */
 void *util_calloc(size_t n, size_t size);
 /* Grows *buf (element size elem) to hold at least need elements; doubles capacity. */
