@@ -366,10 +366,8 @@ START_TEST(test_accelergy_rows)
 }
 END_TEST
 
-/* --accelergy writes the counts as Accelergy's action-count YAML: on the hand-derived
- * run, the MAC unit's 16 lane operations, 24 buffer reads and writes, and 68 idle cycles
- * of each leaking component; an arch without a table is an error found before the run, so no other
- * output is written. */
+/* --accelergy writes those rows as Accelergy 0.4's action_counts and ERT in one file; an
+ * arch without a table is an error found before the run, so no other output is written. */
 START_TEST(test_accelergy)
 {
     arch_desc a;
@@ -381,26 +379,25 @@ START_TEST(test_accelergy)
     tu_run(&r, "-q", "--accelergy", yaml, arch, wl, NULL);
     ck_assert_msg(r.status == 0, "%s", r.err);
     tu_free(&r);
-    size_t n;
-    char *doc = tu_read(yaml, &n);
-    ck_assert_ptr_nonnull(strstr(doc, "action_counts:\n  version: 0.4\n  local:\n"));
-    ck_assert_ptr_nonnull(strstr(doc, "  - name: system.pe_array.mac\n    action_counts:\n"
-                                      "    - name: mac_fp16\n      counts: 16\n"));
-    ck_assert_ptr_nonnull(strstr(doc, "  - name: system.pe_array.buffer\n    action_counts:\n"
-                                      "    - name: read\n      counts: 24\n"
-                                      "    - name: write\n      counts: 24\n"));
-    /* every component that leaks idles for the run's 68 cycles: the PEs, the SPM, the
-     * routers (right after their traversals) and the DRAM */
-    int idles = 0;
-    for (const char *p = doc; (p = strstr(p, "    - name: idle\n      counts: 68\n")); p++)
-        idles++;
-    ck_assert_int_eq(idles, 4);
-    const char *router = strstr(doc, "  - name: system.noc.router\n    action_counts:\n"
-                                     "    - name: traverse\n");
-    ck_assert_ptr_nonnull(router);
-    const char *next = strstr(router + 1, "  - name: system.noc.link\n");
-    const char *idle = strstr(router, "    - name: idle\n      counts: 68\n");
-    ck_assert(next && idle && idle < next);
+    char *doc = tu_read(yaml, NULL);
+    const char *counts = strstr(doc, "\naction_counts:\n  version: 0.4\n  local:\n");
+    const char *ert = strstr(doc, "\nERT:\n  version: 0.4\n  tables:\n");
+    ck_assert(counts && ert && counts < ert);
+    ck_assert_ptr_nonnull(strstr(counts, "  - name: system.chip.pe_array.pe[0..1].mac[0..1]\n"
+                                         "    action_counts:\n"
+                                         "    - name: mac\n      counts: 16\n"));
+    ck_assert_ptr_nonnull(strstr(counts, "  - name: system.dram\n    action_counts:\n"
+                                         "    - name: read\n      counts: 10\n"
+                                         "    - name: write\n      counts: 2\n"
+                                         "    - name: leak\n      counts: 68\n"));
+    ck_assert_ptr_nonnull(strstr(ert, "  - name: system.dram\n    actions:\n"
+                                      "    - name: read\n      arguments: null\n"
+                                      "      energy: 128.0\n"));
+    /* 8 x 0.5 x sqrt(1/32) pJ a bank read, to 12 digits */
+    ck_assert_ptr_nonnull(strstr(ert, "  - name: system.chip.spm.bank[0..1]\n    actions:\n"
+                                      "    - name: read\n      arguments: null\n"
+                                      "      energy: 0.707106781187\n"));
+    ck_assert_ptr_null(strstr(doc, "idle"));
     free(doc);
     remove(yaml);
     tu_src(arch, sizeof arch, "tests/data/tiny-1x2.cfg");
