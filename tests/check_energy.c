@@ -63,6 +63,15 @@ static void tiny_run(const arch_desc *a, eng_stats *st)
     map_free(&m);
 }
 
+/* The hand-derived run on the tiny arch, priced (24 flops). */
+static void tiny_priced(arch_desc *a, eng_stats *st, en_result *e)
+{
+    char path[512];
+    tiny_arch(a, path, sizeof path);
+    tiny_run(a, st);
+    en_compute(a, UTIL_FP16, st, 24, e);
+}
+
 static const en_action *action(const en_result *e, const char *name)
 {
     for (uint32_t i = 0; i < e->n; i++)
@@ -99,12 +108,9 @@ static void expect(const en_result *e, const char *name, double count, double pr
 START_TEST(test_terms_by_hand)
 {
     arch_desc a;
-    char path[512];
-    tiny_arch(&a, path, sizeof path);
     eng_stats st;
-    tiny_run(&a, &st);
     en_result e;
-    en_compute(&a, UTIL_FP16, &st, 24, &e);
+    tiny_priced(&a, &st, &e);
     double s32 = sqrt(1.0 / 32.0);
     expect(&e, "mac_fp16", 16, 0.5);
     expect(&e, "add_fp16", 0, 0.25);
@@ -302,10 +308,66 @@ START_TEST(test_errors)
 }
 END_TEST
 
-/* --accelergy writes the counts as Accelergy's action-count YAML: on the hand-derived
- * run, the MAC unit's 16 lane operations, 24 buffer reads and writes, and 68 idle cycles
- * of each leaking component; an arch without a table is an error found before the run, so no other
- * output is written. */
+/* One row of en_accelergy: its component, action, count and energy per action. */
+static void expect_row(const en_ac_row *rows, uint32_t n, const char *comp, const char *action,
+                       uint64_t count, double pj)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        if (strcmp(rows[i].component, comp) != 0 || strcmp(rows[i].action, action) != 0)
+            continue;
+        ck_assert_msg(rows[i].count == count, "%s %s: count %llu, expected %llu", comp, action,
+                      (unsigned long long)rows[i].count, (unsigned long long)count);
+        ck_assert_msg(fabs(rows[i].pj - pj) <= 1e-12 * pj, "%s %s: %.17g pJ, expected %.17g", comp,
+                      action, rows[i].pj, pj);
+        return;
+    }
+    ck_abort_msg("no row %s %s", comp, action);
+}
+
+/* Accelergy's view of the hand-derived run: each count one action of its class (a lane
+ * operation, an element of the buffer, a bank access, a flit through a router or over a
+ * hop, a DMA element, a 4-byte DRAM burst, an instance's cycle of leakage), each energy
+ * the table's price of that action, and the rows re-price to the total. */
+START_TEST(test_accelergy_rows)
+{
+    arch_desc a;
+    eng_stats st;
+    en_result e;
+    tiny_priced(&a, &st, &e);
+    en_ac_row rows[EN_MAX_AC_ROWS];
+    uint32_t n = en_accelergy(&a, UTIL_FP16, &st, &e, rows);
+    ck_assert_uint_eq(n, 19);
+    double s32 = sqrt(1.0 / 32.0);
+    const char *pe = "system.chip.pe_array.pe[0..1]";
+    char c[96];
+    snprintf(c, sizeof c, "%s.mac[0..1]", pe);
+    expect_row(rows, n, c, "mac", 16, 0.5);
+    snprintf(c, sizeof c, "%s.exp[0..1]", pe);
+    expect_row(rows, n, c, "exp", 0, 3.0);
+    snprintf(c, sizeof c, "%s.buffer", pe);
+    expect_row(rows, n, c, "read", 24, 8 * 0.25 * s32);
+    expect_row(rows, n, c, "write", 24, 16 * 0.25 * s32);
+    snprintf(c, sizeof c, "%s.core", pe);
+    expect_row(rows, n, c, "leak", 2 * 68, 1.5);
+    expect_row(rows, n, "system.chip.spm.bank[0..1]", "read", 12, 8 * 0.5 * s32);
+    expect_row(rows, n, "system.chip.spm.bank[0..1]", "write", 12, 16 * 0.5 * s32);
+    expect_row(rows, n, "system.chip.spm.bank[0..1]", "leak", 2 * 68, 0.5);
+    expect_row(rows, n, "system.chip.noc.router[0..1]", "transfer", 16, 32 * 0.5);
+    expect_row(rows, n, "system.chip.noc.router[0..1]", "leak", 2 * 68, 0.25);
+    expect_row(rows, n, "system.chip.noc.link", "transfer", 2, 32 * 0.25);
+    expect_row(rows, n, "system.chip.dma", "transfer", 24, 2 * 2.0);
+    expect_row(rows, n, "system.dram", "read", 10, 32 * 4.0);
+    expect_row(rows, n, "system.dram", "write", 2, 32 * 4.0);
+    expect_row(rows, n, "system.dram", "leak", 68, 10.0);
+    double sum = 0;
+    for (uint32_t i = 0; i < n; i++)
+        sum += (double)rows[i].count * rows[i].pj;
+    tu_assert_close(sum, e.total_pj, 1e-12, "re-priced total");
+}
+END_TEST
+
+/* --accelergy writes those rows as Accelergy 0.4's action_counts and ERT in one file; an
+ * arch without a table is an error found before the run, so no other output is written. */
 START_TEST(test_accelergy)
 {
     arch_desc a;
@@ -317,26 +379,25 @@ START_TEST(test_accelergy)
     tu_run(&r, "-q", "--accelergy", yaml, arch, wl, NULL);
     ck_assert_msg(r.status == 0, "%s", r.err);
     tu_free(&r);
-    size_t n;
-    char *doc = tu_read(yaml, &n);
-    ck_assert_ptr_nonnull(strstr(doc, "action_counts:\n  version: 0.4\n  local:\n"));
-    ck_assert_ptr_nonnull(strstr(doc, "  - name: system.pe_array.mac\n    action_counts:\n"
-                                      "    - name: mac_fp16\n      counts: 16\n"));
-    ck_assert_ptr_nonnull(strstr(doc, "  - name: system.pe_array.buffer\n    action_counts:\n"
-                                      "    - name: read\n      counts: 24\n"
-                                      "    - name: write\n      counts: 24\n"));
-    /* every component that leaks idles for the run's 68 cycles: the PEs, the SPM, the
-     * routers (right after their traversals) and the DRAM */
-    int idles = 0;
-    for (const char *p = doc; (p = strstr(p, "    - name: idle\n      counts: 68\n")); p++)
-        idles++;
-    ck_assert_int_eq(idles, 4);
-    const char *router = strstr(doc, "  - name: system.noc.router\n    action_counts:\n"
-                                     "    - name: traverse\n");
-    ck_assert_ptr_nonnull(router);
-    const char *next = strstr(router + 1, "  - name: system.noc.link\n");
-    const char *idle = strstr(router, "    - name: idle\n      counts: 68\n");
-    ck_assert(next && idle && idle < next);
+    char *doc = tu_read(yaml, NULL);
+    const char *counts = strstr(doc, "\naction_counts:\n  version: 0.4\n  local:\n");
+    const char *ert = strstr(doc, "\nERT:\n  version: 0.4\n  tables:\n");
+    ck_assert(counts && ert && counts < ert);
+    ck_assert_ptr_nonnull(strstr(counts, "  - name: system.chip.pe_array.pe[0..1].mac[0..1]\n"
+                                         "    action_counts:\n"
+                                         "    - name: mac\n      counts: 16\n"));
+    ck_assert_ptr_nonnull(strstr(counts, "  - name: system.dram\n    action_counts:\n"
+                                         "    - name: read\n      counts: 10\n"
+                                         "    - name: write\n      counts: 2\n"
+                                         "    - name: leak\n      counts: 68\n"));
+    ck_assert_ptr_nonnull(strstr(ert, "  - name: system.dram\n    actions:\n"
+                                      "    - name: read\n      arguments: null\n"
+                                      "      energy: 128.0\n"));
+    /* 8 x 0.5 x sqrt(1/32) pJ a bank read, to 12 digits */
+    ck_assert_ptr_nonnull(strstr(ert, "  - name: system.chip.spm.bank[0..1]\n    actions:\n"
+                                      "    - name: read\n      arguments: null\n"
+                                      "      energy: 0.707106781187\n"));
+    ck_assert_ptr_null(strstr(doc, "idle"));
     free(doc);
     remove(yaml);
     tu_src(arch, sizeof arch, "tests/data/tiny-1x2.cfg");
@@ -360,6 +421,7 @@ int main(void)
     tcase_add_test(tc, test_fp32_lanes);
     tcase_add_test(tc, test_reports);
     tcase_add_test(tc, test_errors);
+    tcase_add_test(tc, test_accelergy_rows);
     tcase_add_test(tc, test_accelergy);
     suite_add_tcase(s, tc);
     return tu_main(s);

@@ -75,3 +75,78 @@ void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t 
     out->gops_per_w = joules > 0 ? (double)ops / joules * 1e-9 : 0;
     out->edp_js = joules * out->seconds;
 }
+
+/* ------------------------------------------------------------- Accelergy's view */
+
+/* e's price of the action named name; 0 when it has none. */
+static double price_of(const en_result *e, const char *name)
+{
+    for (uint32_t i = 0; i < e->n; i++)
+        if (strcmp(e->act[i].name, name) == 0)
+            return e->act[i].price;
+    return 0;
+}
+
+typedef struct ac_list {
+    en_ac_row *rows;
+    uint32_t n;
+} ac_list;
+
+static void row(ac_list *l, const char *component, const char *action, uint64_t count, double pj)
+{
+    if (l->n >= EN_MAX_AC_ROWS)
+        return;
+    en_ac_row *r = &l->rows[l->n++];
+    snprintf(r->component, sizeof r->component, "%s", component);
+    r->action = action, r->count = count, r->pj = pj;
+}
+
+/* Bytes as whole actions of per bytes. The engine moves whole DRAM bursts and whole DMA
+ * elements, so this is exact there; the analytical estimate's bytes are rounded. */
+static uint64_t whole(uint64_t bytes, uint64_t per)
+{
+    return (bytes + per / 2) / per;
+}
+
+uint32_t en_accelergy(const arch_desc *a, util_dtype t, const eng_stats *st, const en_result *e,
+                      en_ac_row rows[EN_MAX_AC_ROWS])
+{
+    ac_list l = {rows, 0};
+    uint32_t P = arch_pe_count(a), lanes = arch_lanes(a, t), w = util_dtype_bytes(t);
+    uint32_t banks = a->spm.banks, burst = a->dram.burst_bytes, bits = a->noc.link_bits;
+    uint64_t cyc = st->cycles;
+    double ns = 1.0 / a->clock_ghz; /* per cycle; leakage is mW, and mW x ns = pJ */
+    char pe[48], name[96];
+    snprintf(pe, sizeof pe, "system.chip.pe_array.pe[0..%u]", P - 1);
+    /* a function unit is `lanes` one-lane units: one action is one lane's operation */
+    for (uint32_t u = 0; u < ARCH_FU_COUNT; u++) {
+        const char *fu = arch_fu_name((arch_fu_kind)u);
+        char op[24];
+        snprintf(name, sizeof name, "%s.%s[0..%u]", pe, fu, lanes - 1);
+        snprintf(op, sizeof op, "%s_%s", fu, util_dtype_name(t));
+        row(&l, name, fu, st->pe_total.fu_vec_ops[u] * lanes, price_of(e, op));
+    }
+    /* the operand buffer is as wide as one element */
+    snprintf(name, sizeof name, "%s.buffer", pe);
+    row(&l, name, "read", st->pe_total.buf_reads, price_of(e, "buffer_read"));
+    row(&l, name, "write", st->pe_total.buf_writes + st->pe_total.weight_elems,
+        price_of(e, "buffer_write"));
+    /* the table's leakage is per PE, not per part: a leaf of its own carries it */
+    snprintf(name, sizeof name, "%s.core", pe);
+    row(&l, name, "leak", P * cyc, price_of(e, "pe_leakage") / P * ns);
+    snprintf(name, sizeof name, "system.chip.spm.bank[0..%u]", banks - 1);
+    row(&l, name, "read", st->spm.reads, price_of(e, "spm_read"));
+    row(&l, name, "write", st->spm.writes, price_of(e, "spm_write"));
+    row(&l, name, "leak", banks * cyc, price_of(e, "spm_leakage") / banks * ns);
+    /* a transfer is one flit through one router, or over one hop */
+    snprintf(name, sizeof name, "system.chip.noc.router[0..%u]", P - 1);
+    row(&l, name, "transfer", st->noc.router_traversals, price_of(e, "router") * bits);
+    row(&l, name, "leak", P * cyc, price_of(e, "router_leakage") / P * ns);
+    row(&l, "system.chip.noc.link", "transfer", st->noc.flit_hops, price_of(e, "link") * bits);
+    row(&l, "system.chip.dma", "transfer", whole(st->dma.bytes, w), price_of(e, "dma") * w);
+    double per_burst = price_of(e, "dram") * 8.0 * burst;
+    row(&l, "system.dram", "read", whole(st->dram.read_bytes, burst), per_burst);
+    row(&l, "system.dram", "write", whole(st->dram.write_bytes, burst), per_burst);
+    row(&l, "system.dram", "leak", cyc, price_of(e, "dram_leakage") * ns);
+    return l.n;
+}

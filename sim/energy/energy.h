@@ -46,4 +46,20 @@ typedef struct en_result {
 void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t ops,
                 en_result *out);
 
+/* One row of the Accelergy export (docs/ENERGY.md): count actions of one component class,
+ * each at pj. A name with a range ("pe[0..3]") stands for all its instances: the count is
+ * theirs together, the energy one instance's. */
+typedef struct en_ac_row {
+    char component[96]; /* "system.chip.pe_array.pe[0..15].buffer" */
+    const char *action; /* "read", "write", "leak", "transfer" or a unit's operation */
+    uint64_t count;
+    double pj;
+} en_ac_row;
+
+#define EN_MAX_AC_ROWS 24
+/* Re-expresses e, the pricing of st in data type t, as whole actions of Accelergy
+ * component classes, so that the sum of count x pj is e's total; returns the rows. */
+uint32_t en_accelergy(const arch_desc *a, util_dtype t, const eng_stats *st, const en_result *e,
+                      en_ac_row rows[EN_MAX_AC_ROWS]);
+
 #endif

@@ -733,68 +733,57 @@ static int write_atomic(const char *path, void (*fn)(FILE *, const rep_run *), c
     return rc;
 }
 
-/* The action counts in the form Accelergy reads (action_counts: version, local: a list of
- * components, each with its actions and counts). Components are named by where the action
- * happens; counts are in the units of docs/ENERGY.md (lane ops, elements, accesses, bits,
- * bytes), and each component's leakage is an `idle` action counted in cycles. */
+/* v as a float that YAML 1.1 readers take for one: PyYAML reads "2e-05" as a string, so
+ * the mantissa always gets a point. */
+static void yaml_float(FILE *f, double v)
+{
+    char s[40];
+    snprintf(s, sizeof s, "%.12g", v);
+    const char *e = strchr(s, 'e');
+    if (strchr(s, '.'))
+        fputs(s, f);
+    else if (e)
+        fprintf(f, "%.*s.0%s", (int)(e - s), s, e);
+    else
+        fprintf(f, "%s.0", s);
+}
+
+/* The rows as Accelergy 0.4's action counts (counts) or as its energy reference table
+ * (ert: the pJ of one action); a component's rows are consecutive. */
+static void accelergy_list(FILE *f, const en_ac_row *rows, uint32_t n, bool ert)
+{
+    fprintf(f, "%s:\n  version: 0.4\n  %s:\n", ert ? "ERT" : "action_counts",
+            ert ? "tables" : "local");
+    for (uint32_t i = 0; i < n; i++) {
+        if (!i || strcmp(rows[i].component, rows[i - 1].component) != 0)
+            fprintf(f, "  - name: %s\n    %s:\n", rows[i].component,
+                    ert ? "actions" : "action_counts");
+        fprintf(f, "    - name: %s\n", rows[i].action);
+        if (ert) {
+            fputs("      arguments: null\n      energy: ", f);
+            yaml_float(f, rows[i].pj);
+            fputc('\n', f);
+        } else {
+            fprintf(f, "      counts: %llu\n", (unsigned long long)rows[i].count);
+        }
+    }
+}
+
+/* The run as Accelergy 0.4 reads it (docs/ENERGY.md): counts of whole actions of each
+ * component class, and beside them the energy bflysim priced one action at, so that the
+ * counts re-price to bflysim's total. */
 static void accelergy_doc(FILE *f, const rep_run *r)
 {
     rep_derived d;
     rep_derive(r, &d);
-    static const char *const comp[EN_PART_COUNT] = {"system.pe_array",
-                                                    "system.pe_array.buffer",
-                                                    "system.spm",
-                                                    "system.noc",
-                                                    "system.dma",
-                                                    "system.dram",
-                                                    NULL};
-    /* (component, action, count) in order; a component's actions are listed together */
-    struct {
-        char name[64], action[32];
-        double count;
-    } e[EN_MAX_ACTIONS + 4];
-    uint32_t n = 0;
-    for (uint32_t i = 0; d.has_energy && i < d.energy.n; i++) {
-        const en_action *x = &d.energy.act[i];
-        const char *us = strchr(x->name, '_');
-        if (!comp[x->part])
-            continue;
-        if (x->part == EN_COMPUTE && us) /* a unit's lane operations: system.pe_array.mac */
-            snprintf(e[n].name, sizeof e[n].name, "%s.%.*s", comp[x->part], (int)(us - x->name),
-                     x->name);
-        else if (x->part == EN_NOC) /* system.noc.router, system.noc.link */
-            snprintf(e[n].name, sizeof e[n].name, "%s.%s", comp[x->part], x->name);
-        else
-            snprintf(e[n].name, sizeof e[n].name, "%s", comp[x->part]);
-        snprintf(e[n].action, sizeof e[n].action, "%s",
-                 x->part == EN_COMPUTE ? x->name
-                 : x->part == EN_NOC   ? "traverse"
-                 : us                  ? us + 1
-                                       : "access");
-        e[n++].count = x->count;
-        /* leakage: an idle action per cycle of the SPM, the routers and the DRAM (the
-         * PEs' comes first, below) */
-        bool last_of_part = i + 1 == d.energy.n || d.energy.act[i + 1].part != x->part;
-        if ((last_of_part && (x->part == EN_SPM || x->part == EN_DRAM)) ||
-            (x->part == EN_NOC && strcmp(x->name, "router") == 0)) {
-            e[n] = e[n - 1];
-            snprintf(e[n].action, sizeof e[n].action, "idle");
-            e[n++].count = (double)r->st->cycles;
-        }
-    }
-    fprintf(f, "# bflysim %s action counts of workload %s on arch %s (docs/ENERGY.md)\n",
-            r->version, r->wl->name, r->arch->name);
-    fprintf(f, "action_counts:\n  version: 0.4\n  local:\n");
-    if (d.has_energy)
-        fprintf(f,
-                "  - name: system.pe_array\n    action_counts:\n    - name: idle\n      counts: "
-                "%llu\n",
-                (unsigned long long)r->st->cycles);
-    for (uint32_t i = 0; i < n; i++) {
-        if (!i || strcmp(e[i].name, e[i - 1].name) != 0)
-            fprintf(f, "  - name: %s\n    action_counts:\n", e[i].name);
-        fprintf(f, "    - name: %s\n      counts: %.0f\n", e[i].action, e[i].count);
-    }
+    en_ac_row rows[EN_MAX_AC_ROWS];
+    uint32_t n = en_accelergy(r->arch, r->wl->dtype, r->st, &d.energy, rows);
+    fprintf(f,
+            "# bflysim %s: workload %s on arch %s, %.10g pJ in all; energies in pJ per "
+            "action (docs/ENERGY.md)\n",
+            r->version, r->wl->name, r->arch->name, d.energy.total_pj);
+    accelergy_list(f, rows, n, false);
+    accelergy_list(f, rows, n, true);
 }
 
 int rep_write_accelergy(const char *path, const rep_run *r, char *err, size_t errlen)

@@ -76,7 +76,8 @@ void rep_summary(FILE *f, const rep_run *r);
 /* Writes a run's chosen mapping as a --mapping file, atomically. */
 int rep_write_mapping(const char *path, const rep_run *r, char *err, size_t errlen);
 
-/* Writes the run's action counts in Accelergy's action-count YAML form, atomically. */
+/* Writes the run's action counts and the energy of each action as Accelergy 0.4's
+ * action_counts and ERT, in one YAML file, atomically (docs/ENERGY.md). */
 int rep_write_accelergy(const char *path, const rep_run *r, char *err, size_t errlen);
 
 /* Writes the JSON document to path atomically (a temporary file renamed into place). */
