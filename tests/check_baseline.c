@@ -75,9 +75,9 @@ START_TEST(test_default_baseline_ratios)
     const char *row = strchr(c, '\n') + 1;
     ck_assert_ptr_nonnull(strstr(c, ",gops_per_w,baseline,baseline_s,baseline_j,speedup,"
                                     "energy_efficiency,gpu_cpu_s,gpu_cpu_j,gpu_cpu_speedup,"
-                                    "gpu_cpu_energy_efficiency\n"));
+                                    "gpu_cpu_energy_efficiency,overrides\n"));
     ck_assert_int_eq(count_fields(c, (size_t)(row - c - 1)), count_fields(row, strlen(row) - 1));
-    int k = count_fields(c, (size_t)(row - c - 1)) - 9; /* the baseline's name */
+    int k = count_fields(c, (size_t)(row - c - 1)) - 10; /* the baseline's name */
     ck_assert_ptr_nonnull(strstr(row, ",xavier-nx-15w,"));
     tu_assert_close(csv_num(row, k + 1), gs, 1e-9, "CSV baseline_s");
     ck_assert_msg(fabs(csv_num(row, k + 3) - gs / t) <= 1e-8 * gs / t, "CSV speedup");

@@ -1,4 +1,5 @@
 /* check_cli.c: options, exit statuses, and the JSON and CSV outputs of the command line. */
+#define _DEFAULT_SOURCE /* usleep */
 #define _POSIX_C_SOURCE 200809L
 #include <check.h>
 #include <fcntl.h>
@@ -7,6 +8,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../sim/cli/cli.h"
@@ -21,12 +24,17 @@ START_TEST(test_help_and_version)
     tu_result r;
     tu_run(&r, "--help", NULL);
     ck_assert_int_eq(r.status, 0);
-    static const char *const opts[] = {"--set",     "--json",      "--csv",          "--functional",
-                                       "--quiet",   "--list-keys", "--inject-fault", "--help",
-                                       "--version", "Exit status"};
+    /* every option the parser takes, the gpu. override prefix, the exit statuses and
+     * where bugs go */
+    static const char *const opts[] = {
+        "--set",         "--json",      "--csv",       "--functional",   "--quiet",
+        "--list-keys",   "--inject-fault", "--help",   "--version",      "--model",
+        "--mapping",     "--dump-mapping", "--accelergy", "--explain",   "--no-chain",
+        "--no-fuse",     "--objective", "--baseline",  "--gpu-calibrate", "--progress",
+        "--no-progress", "'gpu'",       "Exit status", " 130, 143",      "Report bugs"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         ck_assert_msg(strstr(r.out, opts[i]), "--help lacks %s", opts[i]);
-    ck_assert(strncmp(r.out, "Usage: bflysim [OPTION]... ARCH.cfg WORKLOAD.cfg", 48) == 0);
+    ck_assert(strncmp(r.out, "Usage: bflysim [OPTION]... ARCH WORKLOAD\n", 41) == 0);
     tu_free(&r);
     tu_run(&r, "-V", NULL);
     ck_assert_int_eq(r.status, 0);
@@ -54,6 +62,11 @@ START_TEST(test_usage_errors_exit_2)
         {"--json", NULL, NULL, "option '--json' requires an argument"},
         {"--quiet=yes", NULL, NULL, "option '--quiet' doesn't allow an argument"},
         {"--inject-fault=lane", NULL, NULL, "the only fault is 'twiddle'"},
+        {"--no", NULL, NULL, "option '--no' is ambiguous; possibilities: '--no-chain' "
+                             "'--no-fuse' '--no-progress'"},
+        {"-qZ", NULL, NULL, "invalid option -- 'Z'"},
+        {"-qj", NULL, NULL, "option requires an argument -- 'j'"},
+        {"--qui=1", NULL, NULL, "option '--quiet' doesn't allow an argument"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_result r;
@@ -71,6 +84,47 @@ START_TEST(test_usage_errors_exit_2)
     ck_assert_int_eq(r.status, 2);
     ck_assert(strstr(r.err, "--inject-fault needs --functional"));
     tu_free(&r);
+}
+END_TEST
+
+/* getopt_long's conventions: bundled short options, an option's value attached or next,
+ * unambiguous long prefixes, options after the operands, and -- ending the options. */
+START_TEST(test_gnu_option_syntax)
+{
+    char a[512], w[512], j1[512], j2[512];
+    tu_src(a, sizeof a, ARCH);
+    tu_src(w, sizeof w, WL);
+    tu_tmp(j1, sizeof j1, "one.json");
+    tu_tmp(j2, sizeof j2, "two.json");
+    tu_result r;
+    /* -qfj FILE: quiet, functional and the JSON file, in one word */
+    tu_run(&r, "-qfj", j1, a, w, NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "");
+    tu_free(&r);
+    char *one = tu_read(j1, NULL);
+    ck_assert_msg(strstr(one, "\"functional\": {"), "no functional check in the JSON");
+    /* the same run spelled with long prefixes, the options after the operands */
+    tu_run(&r, a, w, "--qui", "--func", "--js", j2, NULL);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_str_eq(r.out, "");
+    tu_free(&r);
+    char *two = tu_read(j2, NULL);
+    /* the records differ only in the command line they quote */
+    char *inv1 = strstr(one, "\"invocation\""), *inv2 = strstr(two, "\"invocation\"");
+    ck_assert_ptr_nonnull(inv1);
+    ck_assert_ptr_nonnull(inv2);
+    char *end1 = strchr(inv1, ']'), *end2 = strchr(inv2, ']');
+    ck_assert_str_eq(end1, end2);
+    free(one);
+    free(two);
+    /* after --, a word starting with '-' is an operand */
+    tu_run(&r, "-q", "--", a, "-q", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "-q: cannot read"), "got: %s", r.err);
+    tu_free(&r);
+    remove(j1);
+    remove(j2);
 }
 END_TEST
 
@@ -142,6 +196,24 @@ START_TEST(test_csv_appends_with_one_header)
 }
 END_TEST
 
+/* Entries of path's folder whose names start with path's file name. */
+static int count_prefixed(const char *path)
+{
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    *slash = '\0';
+    const char *base = slash + 1;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "ls -a '%s' | grep -c '^%s'", dir, base);
+    FILE *p = popen(cmd, "r");
+    int n = -1;
+    ck_assert_ptr_nonnull(p);
+    ck_assert_int_eq(fscanf(p, "%d", &n), 1);
+    pclose(p);
+    return n;
+}
+
 START_TEST(test_json_replaces_atomically)
 {
     char a[512], w[512], json[512];
@@ -172,10 +244,30 @@ START_TEST(test_json_replaces_atomically)
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         ck_assert_msg(strstr(text, keys[i]), "JSON lacks %s", keys[i]);
     free(text);
-    /* no temporary file is left behind */
-    char tmp[600];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", json, (long)getpid());
-    ck_assert_int_ne(access(tmp, F_OK), 0);
+    /* no temporary file is left behind: nothing else in the folder starts with the name */
+    ck_assert_int_eq(count_prefixed(json), 1);
+    /* the file keeps its mode: a private result stays private */
+    ck_assert_int_eq(chmod(json, 0600), 0);
+    tu_run(&r, "-q", "--json", json, a, w, NULL);
+    ck_assert_int_eq(r.status, 0);
+    tu_free(&r);
+    struct stat sb;
+    ck_assert_int_eq(stat(json, &sb), 0);
+    ck_assert_int_eq(sb.st_mode & 0777, 0600);
+    /* a link planted where the old writer put its temporary file (PATH.tmp.PID) is not
+     * followed: its target is left as it was */
+    char victim[512], planted[600];
+    tu_write(tu_tmp(victim, sizeof victim, "victim"), "untouched");
+    snprintf(planted, sizeof planted, "%s.tmp.%ld", json, (long)getpid());
+    ck_assert_int_eq(symlink(victim, planted), 0);
+    tu_run(&r, "-q", "--json", json, a, w, NULL);
+    ck_assert_int_eq(r.status, 0);
+    tu_free(&r);
+    char *v = tu_read(victim, NULL);
+    ck_assert_str_eq(v, "untouched");
+    free(v);
+    remove(planted);
+    remove(victim);
     /* an unwritable destination is a run failure with the path in the message */
     tu_run(&r, "-q", "--json", "/nonexistent-dir/x.json", a, w, NULL);
     ck_assert_int_eq(r.status, 1);
@@ -287,6 +379,131 @@ END_TEST
  * 2 rows x 2 columns), so each PE has 2 pairs: 4 MAC vector operations of 8 lanes for
  * 8 useful lane operations, so 2 x 8 = 16 useful lane ops in 2 x 32 = 64 busy
  * lane-cycles. */
+/* A link whose target is a long path (past the 511 bytes the old writer kept) still
+ * leads to its target, which does not exist yet. */
+START_TEST(test_long_link_target)
+{
+    char a[512], w[512], link[512], target[512], to[1200] = "";
+    tu_src(a, sizeof a, ARCH);
+    tu_src(w, sizeof w, WL);
+    tu_tmp(link, sizeof link, "link.json");
+    remove(tu_tmp(target, sizeof target, "far.json"));
+    while (strlen(to) < 900)
+        strcat(to, "./");
+    strcat(to, strrchr(target, '/') + 1);
+    remove(link);
+    ck_assert_int_eq(symlink(to, link), 0);
+    tu_result r;
+    tu_run(&r, "-q", "--json", link, a, w, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    struct stat sb;
+    ck_assert_int_eq(lstat(link, &sb), 0);
+    ck_assert(S_ISLNK(sb.st_mode));
+    char *text = tu_read(target, NULL);
+    ck_assert(text[0] == '{');
+    free(text);
+    remove(link);
+    remove(target);
+}
+END_TEST
+
+/* Whether a CSV file is whole: a header and at least one row (a run creates the file to
+ * write a row), every line ending in a newline with the header's fields. */
+static bool csv_whole(const char *text)
+{
+    const char *nl = strchr(text, '\n');
+    if (!nl || !nl[1])
+        return false;
+    int fields = 1;
+    for (const char *p = text; p < nl; p++)
+        fields += *p == ',';
+    for (const char *p = nl + 1; *p;) {
+        const char *e = strchr(p, '\n');
+        if (!e)
+            return false;
+        int f = 1;
+        for (const char *q = p; q < e; q++)
+            f += *q == ',';
+        if (f != fields)
+            return false;
+        p = e + 1;
+    }
+    return true;
+}
+
+/* Runs the command in a child killed by sig after delay_us (none: 0); its wait status. */
+static int run_killed(const char *const *argv, int argc, int sig, useconds_t delay_us)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* as bflysim starts: Check's own handlers (which kill the test's process group)
+         * are not inherited by a real run */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        FILE *null = fopen("/dev/null", "w");
+        _exit(cli_main(argc, (char **)argv, null, null));
+    }
+    if (sig) {
+        usleep(delay_us);
+        kill(pid, sig);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return status;
+}
+
+/* SIGINT or SIGTERM at any moment ends the run with that signal (the shell reports 130
+ * or 143) and leaves each output whole or absent, with no temporary file behind. */
+START_TEST(test_interrupt_leaves_outputs_whole)
+{
+    char a[512], w[512], json[512], csv[512], map[512];
+    tu_src(a, sizeof a, "arch/mld-8x8.cfg");
+    tu_src(w, sizeof w, "workloads/fabnet-image-1k.cfg");
+    tu_tmp(json, sizeof json, "int.json");
+    tu_tmp(csv, sizeof csv, "int.csv");
+    tu_tmp(map, sizeof map, "int.map");
+    const char *argv[] = {"bflysim", "-q", "-m", "analytical", "-j", json, "-c", csv,
+                          "--dump-mapping", map, a, w, NULL};
+    int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int st = run_killed(argv, argc, 0, 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    double run_us = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+    int killed = 0;
+    for (int k = 0; k < 12; k++) {
+        remove(json), remove(map);
+        int sig = k % 2 ? SIGTERM : SIGINT;
+        /* delays over the whole run, the last ones near its end, where it writes */
+        st = run_killed(argv, argc, sig, (useconds_t)(run_us * (0.5 + 0.05 * k)));
+        ck_assert_msg((WIFSIGNALED(st) && WTERMSIG(st) == sig) ||
+                          (WIFEXITED(st) && WEXITSTATUS(st) == 0),
+                      "delay %d: wait status %#x", k, st);
+        killed += WIFSIGNALED(st);
+        const char *const outs[] = {json, csv, map};
+        for (int i = 0; i < 3; i++)
+            ck_assert_msg(count_prefixed(outs[i]) <= 1, "a temporary file beside %s", outs[i]);
+        if (access(json, F_OK) == 0) {
+            size_t n;
+            char *text = tu_read(json, &n);
+            ck_assert_msg(n > 2 && text[0] == '{' && !strcmp(text + n - 2, "}\n"),
+                          "a half-written JSON after delay %d", k);
+            free(text);
+        }
+        if (access(csv, F_OK) == 0) {
+            char *text = tu_read(csv, NULL);
+            ck_assert_msg(csv_whole(text), "a half-written CSV after delay %d:\n%s", k, text);
+            free(text);
+        }
+    }
+    ck_assert_int_gt(killed, 0);
+    remove(json), remove(csv), remove(map);
+}
+END_TEST
+
 START_TEST(test_busy_and_useful_utilization)
 {
     char a[512], w[512], json[512];
@@ -328,6 +545,9 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_help_and_version);
     tcase_add_test(tc, test_usage_errors_exit_2);
+    tcase_add_test(tc, test_gnu_option_syntax);
+    tcase_add_test(tc, test_long_link_target);
+    tcase_add_test(tc, test_interrupt_leaves_outputs_whole);
     tcase_add_test(tc, test_summary_and_quiet);
     tcase_add_test(tc, test_csv_appends_with_one_header);
     tcase_add_test(tc, test_json_replaces_atomically);

@@ -79,7 +79,13 @@ START_TEST(test_out_of_range)
                  "allowed 1..64");
     expect_error(ARCH, "  cols = 4;", "  cols = 0;", 0, "array.cols = 0 is out of range", NULL);
     expect_error(ARCH, "bandwidth_gbs = 51.2;", "bandwidth_gbs = -25.6;", 0,
-                 "dram.bandwidth_gbs = -25.6 is out of range", "allowed > 0");
+                 "dram.bandwidth_gbs = -25.6 is out of range", "allowed >= 0.01");
+    /* physically meaningless values that once ran (1e-20 GB/s gave fewer cycles than 51.2,
+     * and below 1e-15 the cycle count overflowed) */
+    expect_error(ARCH, "bandwidth_gbs = 51.2;", "bandwidth_gbs = 1e-20;", 0,
+                 "dram.bandwidth_gbs = 1e-20 is out of range", "allowed >= 0.01");
+    expect_error(ARCH, "clock_ghz = 1.0;", "clock_ghz = 1e-9;", 0,
+                 "clock_ghz = 1e-09 is out of range", "allowed >= 0.001");
     expect_error(WL, "n = 64;", "n = 1000;", 0, "n = 1000 must be a power of two", "512 or 1024");
     expect_error(ARCH, "  lanes = 8;", "  lanes = 12;", 0, "pe.lanes = 12 must be a power of two",
                  NULL);

@@ -545,6 +545,30 @@ START_TEST(test_calibrate_errors)
 }
 END_TEST
 
+/* --gpu-calibrate prints only a preset --baseline loads: a fit out of the keys' ranges (a
+ * launch row in the wrong unit: 1e300 s, a launch overhead of 1e306 us) is an error, and
+ * an input that never ends (/dev/zero) or blocks is refused before it is read. */
+START_TEST(test_calibrate_cli_refuses)
+{
+    char csv[512];
+    tu_write(tu_tmp(csv, sizeof csv, "units.csv"),
+             HEADER "launch,fp16,0,0,0,1e300\ngemm,fp16,1e9,1e6,0,0.5\n");
+    tu_result r;
+    tu_run(&r, "--gpu-calibrate", csv, NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_str_eq(r.out, "");
+    ck_assert_msg(strstr(r.err, "the fitted preset would not load (launch_us = 1e+306 is out of "
+                                "range"),
+                  "got: %s", r.err);
+    tu_free(&r);
+    tu_run(&r, "--gpu-calibrate", "/dev/zero", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "/dev/zero: cannot read: a character device"), "got: %s", r.err);
+    tu_free(&r);
+    remove(csv);
+}
+END_TEST
+
 /* Edge cases the fit must survive: a class measured only by kernels without DRAM bytes
  * (its memory factor has no row to bind, so it keeps the base's, and the compute factor is
  * still recovered), and lines of exactly 1,024 characters (the limit, the line ending
@@ -650,9 +674,9 @@ START_TEST(test_bad_presets)
     expect_preset_error("idle_w = 3.0;", "idle_w = -1.0;", NULL,
                         "power.idle_w = -1 is out of range (allowed >= 0 and <= 1e+06)");
     expect_preset_error("bandwidth_gbs = 51.2;", "bandwidth_gbs = 0;", NULL,
-                        "memory.bandwidth_gbs = 0 is out of range (allowed > 0 and <= 100000)");
+                        "memory.bandwidth_gbs = 0 is out of range (allowed >= 0.01 and <= 100000)");
     expect_preset_error("gemm = { compute = 0.60;", "gemm = { compute = 1.2;", NULL,
-                        "efficiency.gemm.compute = 1.2 is out of range (allowed > 0 and <= 1)");
+                        "efficiency.gemm.compute = 1.2 is out of range (allowed >= 0.001 and <= 1)");
     expect_preset_error("launch_us = 10.0;", "launch_uz = 10.0;", NULL,
                         "unknown key 'launch_uz'; did you mean 'launch_us'?");
     expect_preset_error("idle_w = 3.0;", "idel_w = 3.0;", NULL,
@@ -731,6 +755,7 @@ int main(void)
     tcase_add_test(tc, test_coexec);
     tcase_add_test(tc, test_calibrate_recovers);
     tcase_add_test(tc, test_calibrate_errors);
+    tcase_add_test(tc, test_calibrate_cli_refuses);
     tcase_add_test(tc, test_calibrate_edges);
     tcase_add_test(tc, test_calibrate_microbench_csv);
     tcase_add_test(tc, test_preset_roundtrip);

@@ -1,9 +1,13 @@
-/* cli.c: option parsing and the run: configs -> workload -> mapping -> engine -> reports. */
+/* cli.c: the run: configs -> workload -> mapping -> engine -> reports. */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen */
 #include "cli.h"
+#include "internal.h"
 
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 #include "../config/config.h"
 #include "../engine/engine.h"
@@ -14,311 +18,8 @@
 #include "../run/run.h"
 #include "../workload/workload.h"
 
-#ifndef PACKAGE_VERSION
-#define PACKAGE_VERSION "0.1.0"
-#endif
-
 /* Functional runs keep the matrices, reference and bound in memory: cap their size. */
 #define CLI_MAX_FUNCTIONAL_ELEMS (UINT64_C(1) << 22)
-#define CLI_MAX_SETS 64
-/* The GPU a run is compared with unless --baseline says otherwise (issue 5). */
-#define CLI_DEFAULT_BASELINE "xavier-nx-15w"
-
-typedef struct options {
-    const char *arch_file, *wl_file;
-    const char *json, *csv;
-    bool functional, quiet;
-    bool fault_twiddle;
-    const char *fault_op; /* --inject-fault=twiddle:OP: the op (a model's); "" every op */
-    bool analytical;      /* --model analytical */
-    bool explain;
-    bool no_chain; /* --no-chain */
-    bool no_fuse;  /* --no-fuse */
-    const char *mapping, *dump_mapping;
-    const char *accelergy;   /* --accelergy FILE */
-    map_objective objective; /* --objective */
-    const char *baseline;    /* --baseline PRESET, FILE or "none" */
-    const char *calibrate;   /* --gpu-calibrate CSV */
-    cfg_override sets[CLI_MAX_SETS];
-    size_t n_sets;
-} options;
-
-/* --objective values, in map_objective order. */
-static const char *const objective_names[] = {"latency", "energy", "edp"};
-
-static void usage(FILE *f)
-{
-    fprintf(f, "Usage: bflysim [OPTION]... ARCH.cfg WORKLOAD.cfg\n"
-               "Simulate a workload cycle by cycle on a dataflow PE array.\n"
-               "\n"
-               "  -s, --set FILE.KEY=VALUE  override a config value; FILE is 'arch' or\n"
-               "                            'workload', KEY a dotted path (repeatable),\n"
-               "                            e.g. --set arch.array.rows=16 --set workload.rows=64\n"
-               "  -j, --json FILE           write every counter as JSON to FILE\n"
-               "  -c, --csv FILE            append one result row to FILE (the header is\n"
-               "                            written when FILE is new)\n"
-               "  -f, --functional          move values through the simulated array and check\n"
-               "                            them against the reference math\n"
-               "  -m, --model=MODE          'cycle' (default): simulate cycle by cycle;\n"
-               "                            'analytical': map and estimate in closed form,\n"
-               "                            without the engine (for sweeps)\n"
-               "      --mapping FILE        take the mapping of the ops FILE names from FILE\n"
-               "      --dump-mapping FILE   write the chosen mapping (of every op) to FILE (a\n"
-               "                            file --mapping reads; edit it to try another)\n"
-               "      --accelergy FILE      write the action counts and the energy of each\n"
-               "                            action as Accelergy 0.4 YAML (needs the arch's\n"
-               "                            energy table)\n"
-               "  -e, --explain             print, for every search the mapper ran, its best\n"
-               "                            candidates with their estimated cycles\n"
-               "      --no-chain            models: never run a consumer op beside its\n"
-               "                            producer (by default the mapper does so where\n"
-               "                            the estimate says it pays)\n"
-               "      --no-fuse             models: map every op on its own, never a block's\n"
-               "                            row-local ops as one pipeline of PE groups (by\n"
-               "                            default the mapper does so where the estimate\n"
-               "                            says it pays)\n"
-               "  -o, --objective=WHAT      what the mapper minimises: 'latency' (default),\n"
-               "                            'energy' or 'edp' (energy needs the arch's\n"
-               "                            energy table)\n"
-               "  -b, --baseline=PRESET     the GPU the run is compared with: a preset name\n"
-               "                            (xavier-nx-15w, the default; xavier-nx-10w,\n"
-               "                            xavier-nx-20w, agx-orin, orin-nano, nano), a\n"
-               "                            preset FILE, or 'none'; --set gpu.KEY=VALUE\n"
-               "                            overrides its values\n"
-               "      --gpu-calibrate CSV   fit the --baseline preset's efficiency factors to\n"
-               "                            a scripts/gpu-microbench.py CSV and print the\n"
-               "                            calibrated preset (no ARCH or WORKLOAD then)\n"
-               "  -q, --quiet               print nothing but errors\n"
-               "      --list-keys           list every config key with its range and default\n"
-               "      --inject-fault=twiddle[:OP]  corrupt one twiddle in the mapped program (a\n"
-               "                            model: the first weight of every op of the first\n"
-               "                            block, or of op OP only), to test the --functional\n"
-               "                            checker; the run must exit 3\n"
-               "  -h, --help                display this help and exit\n"
-               "  -V, --version             output version information and exit\n"
-               "\n"
-               "Exit status: 0 ok, 1 run failure, 2 usage or config error, 3 functional\n"
-               "mismatch.\n");
-}
-
-/* Whether --baseline none turned the GPU baseline off. */
-static bool no_baseline(const options *o)
-{
-    return strcmp(o->baseline, "none") == 0;
-}
-
-/* Parses argv without getopt's global state. Returns -1 to continue, else an exit code. */
-static int parse(int argc, char **argv, options *o, FILE *out, FILE *err)
-{
-    const char *pos[2];
-    int npos = 0;
-    bool no_more_opts = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (no_more_opts || a[0] != '-' || a[1] == '\0') {
-            if (npos == 2) {
-                fprintf(err, "bflysim: unexpected argument '%s'\n", a);
-                fprintf(err, "Try 'bflysim --help' for more information.\n");
-                return UTIL_ECONFIG;
-            }
-            pos[npos++] = a;
-            continue;
-        }
-        if (strcmp(a, "--") == 0) {
-            no_more_opts = true;
-            continue;
-        }
-        /* Split --name=value; short options take their value from the next argument. */
-        char name[64];
-        const char *val = NULL;
-        if (a[1] == '-') {
-            const char *eq = strchr(a, '=');
-            size_t len = eq ? (size_t)(eq - a) : strlen(a);
-            if (len >= sizeof name)
-                len = sizeof name - 1;
-            memcpy(name, a, len);
-            name[len] = '\0';
-            val = eq ? eq + 1 : NULL;
-        } else {
-            snprintf(name, sizeof name, "%.2s", a);
-            if (a[2])
-                val = a + 2;
-        }
-        static const struct {
-            const char *s, *l;
-            bool arg;
-        } opts[] = {{"-s", "--set", true},         {"-j", "--json", true},
-                    {"-c", "--csv", true},         {"-f", "--functional", false},
-                    {"-q", "--quiet", false},      {"", "--list-keys", false},
-                    {"", "--inject-fault", true},  {"-h", "--help", false},
-                    {"-V", "--version", false},    {"-m", "--model", true},
-                    {"-e", "--explain", false},    {"", "--mapping", true},
-                    {"", "--dump-mapping", true},  {"-o", "--objective", true},
-                    {"", "--accelergy", true},     {"-b", "--baseline", true},
-                    {"", "--gpu-calibrate", true}, {"", "--no-chain", false},
-                    {"", "--no-fuse", false}};
-        int which = -1;
-        for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
-            if (strcmp(name, opts[k].s) == 0 || strcmp(name, opts[k].l) == 0)
-                which = (int)k;
-        if (which < 0) {
-            /* the nearest long option, within a third of the name (3 edits at least) */
-            const char *longs[sizeof opts / sizeof opts[0]];
-            for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++)
-                longs[k] = opts[k].l;
-            size_t third = strlen(name) / 3;
-            const char *near =
-                util_closest(name, longs, sizeof opts / sizeof opts[0], third > 3 ? third : 3);
-            if (near)
-                fprintf(err, "bflysim: unrecognized option '%s'; did you mean '%s'?\n", a, near);
-            else
-                fprintf(err, "bflysim: unrecognized option '%s'\n", a);
-            fprintf(err, "Try 'bflysim --help' for more information.\n");
-            return UTIL_ECONFIG;
-        }
-        if (opts[which].arg && !val) {
-            if (i + 1 >= argc) {
-                fprintf(err, "bflysim: option '%s' requires an argument\n", opts[which].l);
-                return UTIL_ECONFIG;
-            }
-            val = argv[++i];
-        } else if (!opts[which].arg && val) {
-            fprintf(err, "bflysim: option '%s' doesn't allow an argument\n", opts[which].l);
-            return UTIL_ECONFIG;
-        }
-        char msg[512];
-        switch (which) {
-        case 0:
-            if (o->n_sets == CLI_MAX_SETS) {
-                fprintf(err, "bflysim: at most %d --set options\n", CLI_MAX_SETS);
-                return UTIL_ECONFIG;
-            }
-            if (cfg_parse_override(val, &o->sets[o->n_sets], msg, sizeof msg)) {
-                fprintf(err, "bflysim: %s\n", msg);
-                return UTIL_ECONFIG;
-            }
-            o->n_sets++;
-            break;
-        case 1:
-            o->json = val;
-            break;
-        case 2:
-            o->csv = val;
-            break;
-        case 3:
-            o->functional = true;
-            break;
-        case 4:
-            o->quiet = true;
-            break;
-        case 5:
-            cfg_print_keys(out);
-            return UTIL_OK;
-        case 6:
-            if (strncmp(val, "twiddle", 7) != 0 || (val[7] && (val[7] != ':' || !val[8]))) {
-                fprintf(err,
-                        "bflysim: --inject-fault=%s: the only fault is 'twiddle' (or "
-                        "'twiddle:OP', one op of a model)\n",
-                        val);
-                return UTIL_ECONFIG;
-            }
-            o->fault_twiddle = true;
-            o->fault_op = val[7] ? val + 8 : "";
-            break;
-        case 7:
-            usage(out);
-            return UTIL_OK;
-        case 8:
-            fprintf(out, "bflysim %s\n", PACKAGE_VERSION);
-            return UTIL_OK;
-        case 9:
-            if (strcmp(val, "analytical") != 0 && strcmp(val, "cycle") != 0) {
-                fprintf(err, "bflysim: --model=%s: expected 'cycle' or 'analytical'\n", val);
-                return UTIL_ECONFIG;
-            }
-            o->analytical = strcmp(val, "analytical") == 0;
-            break;
-        case 10:
-            o->explain = true;
-            break;
-        case 11:
-            o->mapping = val;
-            break;
-        case 12:
-            o->dump_mapping = val;
-            break;
-        case 13: {
-            int k = 0;
-            while (k < 3 && strcmp(val, objective_names[k]) != 0)
-                k++;
-            if (k == 3) {
-                fprintf(err, "bflysim: --objective=%s: expected 'latency', 'energy' or 'edp'\n",
-                        val);
-                return UTIL_ECONFIG;
-            }
-            o->objective = (map_objective)k;
-            break;
-        }
-        case 14:
-            o->accelergy = val;
-            break;
-        case 15:
-            o->baseline = val;
-            break;
-        case 16:
-            o->calibrate = val;
-            break;
-        case 17:
-            o->no_chain = true;
-            break;
-        case 18:
-            o->no_fuse = true;
-            break;
-        }
-    }
-    if (!o->baseline)
-        o->baseline = CLI_DEFAULT_BASELINE;
-    /* an override of a file this run does not read would be silently lost */
-    for (size_t i = 0; i < o->n_sets; i++) {
-        bool gpu = strcmp(o->sets[i].file, "gpu") == 0;
-        if (gpu && no_baseline(o)) {
-            fprintf(err, "bflysim: --set %s: --baseline none loads no GPU preset to override\n",
-                    o->sets[i].arg);
-            return UTIL_ECONFIG;
-        }
-        if (!gpu && o->calibrate) {
-            fprintf(err,
-                    "bflysim: --set %s: --gpu-calibrate reads no %s file (only gpu.KEY "
-                    "overrides apply)\n",
-                    o->sets[i].arg, o->sets[i].file);
-            return UTIL_ECONFIG;
-        }
-    }
-    if (o->calibrate) {
-        if (npos) {
-            fprintf(err, "bflysim: --gpu-calibrate takes no ARCH.cfg or WORKLOAD.cfg\n");
-            return UTIL_ECONFIG;
-        }
-        return -1;
-    }
-    if (npos != 2) {
-        fprintf(err, "bflysim: expected ARCH.cfg and WORKLOAD.cfg\n");
-        fprintf(err, "Try 'bflysim --help' for more information.\n");
-        return UTIL_ECONFIG;
-    }
-    if (o->analytical && o->functional) {
-        fprintf(err, "bflysim: --functional needs --model=cycle (values only flow through "
-                     "the engine)\n");
-        return UTIL_ECONFIG;
-    }
-    if (o->fault_twiddle && !o->functional) {
-        fprintf(err, "bflysim: --inject-fault needs --functional\n");
-        return UTIL_ECONFIG;
-    }
-    o->arch_file = pos[0];
-    o->wl_file = pos[1];
-    return -1;
-}
 
 /* Functional data: DRAM image with inputs and weights, reference output and bound. */
 typedef struct fdata {
@@ -378,6 +79,11 @@ static int write_outputs(const options *o, rep_run *run, const baseline *base, F
 {
     char msg[1024];
     int rc = UTIL_OK;
+    const char *ovs[CLI_MAX_SETS];
+    for (size_t i = 0; i < o->n_sets; i++)
+        ovs[i] = o->sets[i].arg;
+    run->argc = o->argc, run->argv = o->argv;
+    run->overrides = ovs, run->n_overrides = o->n_sets;
     if (base)
         /* the preset as the user named it: no host paths in results */
         run->gpu = &base->gpu, run->gpu_file = o->baseline, run->baseline = &base->res;
@@ -437,7 +143,7 @@ static int load_directives(const options *o, const arch_desc *arch, map_forced *
             fprintf(err,
                     "bflysim: --objective=%s needs an energy table, and %s names none (add "
                     "energy = { table = \"energy/NODE.cfg\"; })\n",
-                    objective_names[o->objective], o->arch_file);
+                    cli_objective_names[o->objective], o->arch_file);
             free(forced);
             return UTIL_ECONFIG;
         }
@@ -468,7 +174,7 @@ static int load_gpu(const options *o, gpu_desc *g, FILE *err)
 static int price_baseline(const options *o, const wl_desc *wl, baseline **out, FILE *err)
 {
     *out = NULL;
-    if (no_baseline(o))
+    if (cli_no_baseline(o))
         return UTIL_OK;
     char msg[1024];
     baseline *b = malloc(sizeof *b);
@@ -486,12 +192,43 @@ static int price_baseline(const options *o, const wl_desc *wl, baseline **out, F
     return rc;
 }
 
+/* Whether the fitted preset loads back as --baseline will load it: a fit can leave the
+ * keys' ranges (CSV times in the wrong unit give a launch overhead of 1e306 us). It is
+ * written to a temporary file, loaded and removed, with signals held meanwhile. */
+static int check_preset(const gpu_desc *g, const char *note, char *msg, size_t len)
+{
+    const char *dir = getenv("TMPDIR");
+    char path[1024], why[1024];
+    snprintf(path, sizeof path, "%s/bflysim-preset-XXXXXX", dir && *dir ? dir : "/tmp");
+    util_sigmask held;
+    util_signals_hold(&held);
+    int fd = mkstemp(path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    int rc = f ? gpu_write_preset(g, f, note, msg, len)
+               : util_fail(UTIL_ERUN, msg, len, "%s: cannot write: %s", path, strerror(errno));
+    if (f && fclose(f) != 0 && !rc)
+        rc = util_fail(UTIL_ERUN, msg, len, "%s: cannot write: %s", path, strerror(errno));
+    gpu_desc back;
+    if (!rc && (rc = cfg_load_gpu(path, NULL, 0, &back, why, sizeof why))) {
+        /* name the key, not the temporary file */
+        const char *key = strstr(why, ": ");
+        util_fail(rc, msg, len,
+                  "the fitted preset would not load (%s); check the CSV's units (seconds) and "
+                  "rows",
+                  key ? key + 2 : why);
+    }
+    if (fd >= 0)
+        unlink(path);
+    util_signals_release(&held);
+    return rc;
+}
+
 /* --gpu-calibrate CSV: the --baseline preset with its factors fitted to CSV, on out. */
 static int calibrate(const options *o, FILE *out, FILE *err)
 {
     char msg[1024], note[3 * ARCH_PATH_MAX];
     gpu_desc base, fit;
-    if (no_baseline(o)) {
+    if (cli_no_baseline(o)) {
         fprintf(err, "bflysim: --gpu-calibrate needs a --baseline preset to start from\n");
         return UTIL_ECONFIG;
     }
@@ -508,7 +245,8 @@ static int calibrate(const options *o, FILE *out, FILE *err)
              base.name, o->calibrate, o->baseline);
     /* a name of its own, so that reports and CSV rows tell it from the shipped preset */
     snprintf(fit.name, sizeof fit.name, "%.*s-calibrated", (int)sizeof fit.name - 12, base.name);
-    if ((rc = gpu_write_preset(&fit, out, note, msg, sizeof msg)))
+    if ((rc = check_preset(&fit, note, msg, sizeof msg)) ||
+        (rc = gpu_write_preset(&fit, out, note, msg, sizeof msg)))
         fprintf(err, "bflysim: --gpu-calibrate: %s\n", msg);
     return rc;
 }
@@ -656,7 +394,7 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
 {
     options o;
     memset(&o, 0, sizeof o);
-    int rc = parse(argc, argv, &o, out, err);
+    int rc = cli_parse(argc, argv, &o, out, err);
     if (rc >= 0)
         return rc;
     if (o.calibrate)

@@ -144,8 +144,8 @@ static const key_def dma_keys[] = {
 
 static const key_def dram_keys[] = {
     U32("channels", F_REQ, dram.channels, 1, 64, NULL, "channels", "independent DRAM channels"),
-    {"bandwidth_gbs", K_F64, F_REQ | F_GT, AOFF(dram.bandwidth_gbs), 0, 0, 0, 1e5, 0, NULL, NULL,
-     NULL, "GB/s", "peak bandwidth of all channels together"},
+    {"bandwidth_gbs", K_F64, F_REQ, AOFF(dram.bandwidth_gbs), 0, 0, 0.01, 1e5, 0, NULL, NULL, NULL,
+     "GB/s", "peak bandwidth of all channels together"},
     {"latency_ns", K_F64, F_REQ, AOFF(dram.latency_ns), 0, 0, 0, 1e6, 0, NULL, NULL, NULL, "ns",
      "access latency"},
     U32("burst_bytes", F_REQ | F_POW2, dram.burst_bytes, 1, 4096, NULL, "bytes",
@@ -204,7 +204,7 @@ static const key_def energy_file_keys[] = {
 static const key_def arch_keys[] = {
     {"name", K_STR, 0, AOFF(name), ARCH_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
      "preset name (default: the file name)"},
-    {"clock_ghz", K_F64, F_REQ | F_GT, AOFF(clock_ghz), 0, 0, 0, 100, 0, NULL, NULL, NULL, "GHz",
+    {"clock_ghz", K_F64, F_REQ, AOFF(clock_ghz), 0, 0, 0.001, 100, 0, NULL, NULL, NULL, "GHz",
      "clock frequency"},
     U32("tech_nm", F_REQ, tech_nm, 3, 180, NULL, "nm", "technology node"),
     GROUP("array", F_REQ, array_keys, "PE mesh"),
@@ -358,9 +358,9 @@ static const key_def mapping_keys[] = {
     }
 #define EFF_KEYS(kind, what)                                                                       \
     static const key_def eff_##kind##_keys[] = {                                                   \
-        GF64("compute", F_GT, eff[GPU_##kind].compute, 0, 1, NULL,                                 \
+        GF64("compute", 0, eff[GPU_##kind].compute, 0.001, 1, NULL,                                 \
              "achieved fraction of the unit's peak, " what),                                       \
-        GF64("memory", F_GT, eff[GPU_##kind].memory, 0, 1, NULL,                                   \
+        GF64("memory", 0, eff[GPU_##kind].memory, 0.001, 1, NULL,                                   \
              "achieved fraction of the DRAM bandwidth, " what),                                    \
         END_KEYS}
 EFF_KEYS(GEMM, "matrix products");
@@ -378,13 +378,13 @@ static const key_def gpu_eff_keys[] = {
     END_KEYS};
 
 static const key_def gpu_peak_keys[] = {
-    GF64("tensor_fp16_gflops", F_GT, tensor_fp16_gflops, 0, 1e7, "GFLOP/s",
+    GF64("tensor_fp16_gflops", 0, tensor_fp16_gflops, 0.01, 1e7, "GFLOP/s",
          "FP16 tensor-core peak (a GPU without tensor cores: its FP16 CUDA-core peak)"),
-    GF64("cuda_fp16_gflops", F_GT, cuda_fp16_gflops, 0, 1e7, "GFLOP/s", "FP16 CUDA-core peak"),
-    GF64("fp32_gflops", F_GT, fp32_gflops, 0, 1e7, "GFLOP/s", "FP32 peak"), END_KEYS};
+    GF64("cuda_fp16_gflops", 0, cuda_fp16_gflops, 0.01, 1e7, "GFLOP/s", "FP16 CUDA-core peak"),
+    GF64("fp32_gflops", 0, fp32_gflops, 0.01, 1e7, "GFLOP/s", "FP32 peak"), END_KEYS};
 
 static const key_def gpu_memory_keys[] = {
-    GF64("bandwidth_gbs", F_GT, dram_gbs, 0, 1e5, "GB/s", "DRAM peak bandwidth"),
+    GF64("bandwidth_gbs", 0, dram_gbs, 0.01, 1e5, "GB/s", "DRAM peak bandwidth"),
     {"l2_kb", K_U32, F_REQ, GOFF(l2_bytes), 0, 0, 0, 1048576, 1024, NULL, NULL, NULL, "KiB",
      "L2 cache (a transform's intermediates stay there when they fit twice)"},
     {"sector_bytes", K_U32, F_REQ | F_POW2, GOFF(sector_bytes), 0, 0, 1, 4096, 0, NULL, NULL, NULL,
@@ -392,7 +392,7 @@ static const key_def gpu_memory_keys[] = {
     END_KEYS};
 
 static const key_def gpu_bfly_keys[] = {
-    GF64("stride_floor", F_GT, stride_floor, 0, 1, NULL,
+    GF64("stride_floor", 0, stride_floor, 0.001, 1, NULL,
          "least share of the butterfly memory efficiency at strides below a sector"),
     END_KEYS};
 
@@ -407,23 +407,23 @@ static const key_def gpu_power_keys[] = {
          "added while a kernel works, whatever its utilization"),
     GF64("compute_w", 0, power.compute_w, 0, 1e6, "W", "added at the unit's full compute peak"),
     GF64("memory_w", 0, power.memory_w, 0, 1e6, "W", "added at the full DRAM bandwidth"),
-    GF64("budget_w", F_GT, power.budget_w, 0, 1e6, "W", "the power mode's cap"),
+    GF64("budget_w", 0, power.budget_w, 0.01, 1e6, "W", "the power mode's cap"),
     END_KEYS};
 
 static const key_def gpu_cpu_keys[] = {
     {"cores", K_U32, F_REQ, GOFF(cpu.cores), 0, 0, 0, 1024, 0, NULL, NULL, NULL, "cores",
      "CPU cores sharing the work (0: no GPU+CPU co-execution)"},
-    GF64("clock_ghz", F_GT, cpu.clock_ghz, 0, 100, "GHz", "CPU clock of the power mode"),
-    GF64("fp32_gflops_per_core", F_GT, cpu.fp32_gflops_per_core, 0, 1e5, "GFLOP/s",
+    GF64("clock_ghz", 0, cpu.clock_ghz, 0.001, 100, "GHz", "CPU clock of the power mode"),
+    GF64("fp32_gflops_per_core", 0, cpu.fp32_gflops_per_core, 0.001, 1e5, "GFLOP/s",
          "FP32 peak of one core"),
-    GF64("fp16_gflops_per_core", F_GT, cpu.fp16_gflops_per_core, 0, 1e5, "GFLOP/s",
+    GF64("fp16_gflops_per_core", 0, cpu.fp16_gflops_per_core, 0.001, 1e5, "GFLOP/s",
          "FP16 peak of one core"),
-    GF64("gemm_eff", F_GT, cpu.gemm_eff, 0, 1, NULL, "achieved fraction of the peak in GEMMs"),
-    GF64("vector_eff", F_GT, cpu.vector_eff, 0, 1, NULL,
+    GF64("gemm_eff", 0, cpu.gemm_eff, 0.001, 1, NULL, "achieved fraction of the peak in GEMMs"),
+    GF64("vector_eff", 0, cpu.vector_eff, 0.001, 1, NULL,
          "achieved fraction of the peak in other kernels"),
-    GF64("memory_eff", F_GT, cpu.memory_eff, 0, 1, NULL,
+    GF64("memory_eff", 0, cpu.memory_eff, 0.001, 1, NULL,
          "achieved fraction of the bandwidth share"),
-    GF64("bandwidth_share", F_GT, cpu.bandwidth_share, 0, 1, NULL,
+    GF64("bandwidth_share", 0, cpu.bandwidth_share, 0.001, 1, NULL,
          "the most of the DRAM bandwidth the CPU cluster draws alone"),
     GF64("launch_us", 0, cpu.launch_us, 0, 1e6, "us", "fork and join of a parallel kernel"),
     GF64("active_w", 0, cpu.active_w, 0, 1e6, "W", "added while the cores work"),
@@ -432,7 +432,7 @@ static const key_def gpu_cpu_keys[] = {
 static const key_def gpu_keys[] = {
     {"name", K_STR, 0, GOFF(name), GPU_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
      "preset name (default: the file name)"},
-    GF64("clock_mhz", F_GT, clock_mhz, 0, 1e5, "MHz", "GPU clock the peaks are given at"),
+    GF64("clock_mhz", 0, clock_mhz, 1, 1e5, "MHz", "GPU clock the peaks are given at"),
     GF64("launch_us", 0, launch_us, 0, 1e6, "us", "launch overhead per kernel"),
     GROUP("peak", F_REQ, gpu_peak_keys, "peak throughputs"),
     GROUP("memory", F_REQ, gpu_memory_keys, "DRAM and L2"),

@@ -1,7 +1,9 @@
 /* calibrate.c: fits a GPU preset's efficiency factors to microbenchmark times; writes presets. */
+#define _POSIX_C_SOURCE 200809L /* fdopen */
 #include "gpu.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 
 #define CAL_LAUNCH GPU_CLASS_COUNT /* class "launch": empty kernels, for the overhead */
 #define CAL_LINE_MAX 1024
+#define CAL_MAX_BYTES (64u << 20) /* a microbenchmark CSV has a few hundred lines */
 #define CAL_MAX_COLS 16
 
 typedef struct cal_row {
@@ -155,10 +158,17 @@ static int parse_row(cal_csv *c, unsigned line, char **f, int n, const int map[C
 
 static int read_csv(cal_csv *c)
 {
-    FILE *f = fopen(c->file, "r");
-    if (!f)
-        return util_fail(UTIL_ECONFIG, c->err, c->errlen, "%s: cannot read: %s", c->file,
-                         strerror(errno));
+    /* a FIFO, a device (/dev/zero would be read forever) or a directory is refused */
+    int fd;
+    uint64_t size;
+    int orc = util_open_regular(c->file, CAL_MAX_BYTES, &fd, &size, c->err, c->errlen);
+    if (orc)
+        return orc;
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return util_fail(UTIL_ERUN, c->err, c->errlen, "out of memory");
+    }
     char buf[CAL_LINE_MAX + 3]; /* a line, \r\n and the terminator */
     int map[C_COUNT], n_cols = 0, rc = UTIL_OK;
     unsigned line = 0;

@@ -1,17 +1,12 @@
 /* report.c: writes a run's results as text, JSON and CSV, without timestamps. */
-#define _POSIX_C_SOURCE 200809L
-#define _DEFAULT_SOURCE
 #include "report.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "internal.h"
 
 /* The accelerator's time and energy (d) against baseline b. */
 static void versus(const rep_derived *d, const gpu_totals *b, rep_versus *v)
@@ -253,14 +248,18 @@ static void j_sep(jw *j)
 static void j_str(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (; *s; s++) {
+    while (*s) {
         unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
+        size_t n = util_utf8_seq(s, NULL);
+        if (!n) /* a byte that is not UTF-8 (a file name): JSON has only text */
+            fputs("\\ufffd", f), n = 1;
+        else if (c == '"' || c == '\\')
             fprintf(f, "\\%c", c);
-        else if (c < 0x20)
+        else if (c < 0x20 || c == 0x7f)
             fprintf(f, "\\u%04x", c);
         else
-            fputc(c, f);
+            fwrite(s, 1, n, f);
+        s += n;
     }
     fputc('"', f);
 }
@@ -322,7 +321,25 @@ static void j_b(jw *j, const char *k, bool v)
     fputs(v ? "true" : "false", j->f);
 }
 
-/* What a mapping search weighed: the candidates, cheapest first, and which was taken. */
+static void j_strings(jw *j, const char *k, const char *const *v, size_t n)
+{
+    j_open(j, k, '[');
+    for (size_t i = 0; i < n; i++) {
+        j_sep(j);
+        j_str(j->f, v[i]);
+    }
+    j_close(j, ']');
+}
+
+/* The command line and its overrides: what tells runs of a sweep apart. */
+static void j_invocation(jw *j, const rep_run *r)
+{
+    j_open(j, "invocation", '{');
+    j_strings(j, "argv", (const char *const *)r->argv, r->argv ? (size_t)r->argc : 0);
+    j_strings(j, "overrides", r->overrides, r->n_overrides);
+    j_close(j, '}');
+}
+
 /* MAC-unit utilization, every unit's, and the useful lane-op rate. */
 static void j_utilization(jw *j, const rep_derived *d)
 {
@@ -549,6 +566,7 @@ void rep_json(FILE *f, const rep_run *r)
     jw j = {f, 0, true};
     j_open(&j, NULL, '{');
     j_s(&j, "bflysim", r->version);
+    j_invocation(&j, r);
 
     j_open(&j, "arch", '{');
     j_s(&j, "name", a->name);
@@ -631,107 +649,6 @@ void rep_json(FILE *f, const rep_run *r)
     fputc('\n', f);
 }
 
-/* Where a symbolic link at path points (malloc'd), or NULL when path is no link: its
- * resolved target, or for a link whose target does not exist yet, that target relative to
- * the link's folder. */
-static char *link_target(const char *path)
-{
-    struct stat sb;
-    if (lstat(path, &sb) != 0 || !S_ISLNK(sb.st_mode))
-        return NULL;
-    char *real = realpath(path, NULL);
-    if (real)
-        return real;
-    char to[ARCH_PATH_MAX];
-    ssize_t n = readlink(path, to, sizeof to - 1);
-    if (n <= 0)
-        return NULL;
-    to[n] = '\0';
-    const char *slash = strrchr(path, '/');
-    int dir = to[0] == '/' || !slash ? 0 : (int)(slash - path + 1);
-    size_t len = (size_t)dir + (size_t)n + 1;
-    char *t = malloc(len);
-    if (t)
-        snprintf(t, len, "%.*s%s", dir, path, to);
-    return t;
-}
-
-/* When path is the plain file this process's standard output or error goes to
- * (--json /dev/stdout > out.txt): a duplicate of that descriptor, its stream flushed
- * first, so that writes share its offset and follow what was printed (a rename would
- * replace the file, and a descriptor of its own would write over the summary). -1 when
- * path is no such file, -2 when the duplicate fails (errno says why). */
-static int std_file_fd(const char *path)
-{
-    struct stat sb, fd;
-    if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
-        return -1;
-    for (int k = 1; k <= 2; k++)
-        if (fstat(k, &fd) == 0 && fd.st_dev == sb.st_dev && fd.st_ino == sb.st_ino) {
-            fflush(k == 1 ? stdout : stderr);
-            int d = dup(k);
-            return d >= 0 ? d : -2;
-        }
-    return -1;
-}
-
-/* How target is opened when a rename cannot be used: a device or a pipe (/dev/null, a
- * FIFO a plotter reads) in place, standard output's or error's file through its
- * descriptor. NULL with *in_place false means: through a temporary file. */
-static FILE *open_in_place(const char *target, bool *in_place)
-{
-    struct stat sb;
-    int d = std_file_fd(target);
-    *in_place = d != -1 || (stat(target, &sb) == 0 && !S_ISREG(sb.st_mode));
-    if (!*in_place)
-        return NULL;
-    if (d == -1)
-        return fopen(target, "w");
-    FILE *f = d >= 0 ? fdopen(d, "w") : NULL;
-    if (!f && d >= 0)
-        close(d);
-    return f;
-}
-
-/* Writes a document to path through a temporary file renamed into place, so that a
- * failed or interrupted write never leaves a half-written file. A symbolic link keeps
- * pointing where it did (its target is replaced); open_in_place says when a rename
- * cannot be used. */
-static int write_atomic(const char *path, void (*fn)(FILE *, const rep_run *), const rep_run *r,
-                        char *err, size_t errlen)
-{
-    char *real = link_target(path);
-    const char *target = real ? real : path;
-    bool in_place;
-    FILE *f = open_in_place(target, &in_place);
-    char *tmp = NULL; /* the temporary file renamed into place, unless in place */
-    if (!in_place) {
-        size_t len = strlen(target) + 32;
-        if (!(tmp = malloc(len))) {
-            free(real);
-            return util_fail(UTIL_ERUN, err, errlen, "out of memory");
-        }
-        snprintf(tmp, len, "%s.tmp.%ld", target, (long)getpid());
-        f = fopen(tmp, "w");
-    }
-    int rc = UTIL_OK;
-    if (!f) {
-        rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    } else {
-        fn(f, r);
-        bool ok = !ferror(f);
-        ok = (fclose(f) == 0) && ok;
-        if (!ok || (tmp && rename(tmp, target) != 0)) {
-            int e = errno;
-            if (tmp)
-                remove(tmp);
-            rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
-        }
-    }
-    free(tmp);
-    free(real);
-    return rc;
-}
 
 /* v as a float that YAML 1.1 readers take for one: PyYAML reads "2e-05" as a string, so
  * the mantissa always gets a point. */
@@ -772,8 +689,9 @@ static void accelergy_list(FILE *f, const en_ac_row *rows, uint32_t n, bool ert)
 /* The run as Accelergy 0.4 reads it (docs/ENERGY.md): counts of whole actions of each
  * component class, and beside them the energy bflysim priced one action at, so that the
  * counts re-price to bflysim's total. */
-static void accelergy_doc(FILE *f, const rep_run *r)
+static void accelergy_doc(FILE *f, const void *ctx)
 {
+    const rep_run *r = ctx;
     rep_derived d;
     rep_derive(r, &d);
     en_ac_row rows[EN_MAX_AC_ROWS];
@@ -793,12 +711,17 @@ int rep_write_accelergy(const char *path, const rep_run *r, char *err, size_t er
                          "--accelergy %s: the arch has no energy table, so there are no priced "
                          "action counts (add energy = { table = \"energy/NODE.cfg\"; })",
                          path);
-    return write_atomic(path, accelergy_doc, r, err, errlen);
+    return rep_write_file(path, accelergy_doc, r, err, errlen);
+}
+
+static void json_doc(FILE *f, const void *ctx)
+{
+    rep_json(f, ctx);
 }
 
 int rep_write_json(const char *path, const rep_run *r, char *err, size_t errlen)
 {
-    return write_atomic(path, rep_json, r, err, errlen);
+    return rep_write_file(path, json_doc, r, err, errlen);
 }
 
 /* The chosen mapping as a --mapping file: every op of every block entry. */
@@ -823,8 +746,9 @@ static void layer_mapping_doc(FILE *f, const rep_run *r)
     fprintf(f, " }  # %s\n);\n", m->strategy);
 }
 
-static void mapping_doc(FILE *f, const rep_run *r)
+static void mapping_doc(FILE *f, const void *ctx)
 {
+    const rep_run *r = ctx;
     if (r->map) {
         layer_mapping_doc(f, r);
         return;
@@ -906,10 +830,13 @@ static void mapping_doc(FILE *f, const rep_run *r)
 
 int rep_write_mapping(const char *path, const rep_run *r, char *err, size_t errlen)
 {
-    return write_atomic(path, mapping_doc, r, err, errlen);
+    return rep_write_file(path, mapping_doc, r, err, errlen);
 }
 
 /* ---------------------------------------------------------------- CSV */
+
+/* Room for the overrides column: 64 --set arguments of up to 255 characters. */
+#define CSV_OVERRIDES_MAX (64 * 256)
 
 /* The baseline columns both CSV kinds end with (empty with --baseline none). */
 #define BASELINE_COLUMNS                                                                           \
@@ -920,7 +847,8 @@ static const char csv_header[] =
     "arch,workload,kind,mode,n,rows,dtype,array_rows,array_cols,lanes,clock_ghz,strategy,passes,"
     "tag_elems,cycles,time_us,useful_ops,flops,utilization,compute_bound_cycles,"
     "dram_bound_cycles,dram_read_bytes,dram_write_bytes,spm_reads,spm_writes,spm_bank_conflicts,"
-    "noc_flits,noc_flit_hops,functional,energy_pj,average_power_w,gops_per_w," BASELINE_COLUMNS;
+    "noc_flits,noc_flit_hops,functional,energy_pj,average_power_w,gops_per_w," BASELINE_COLUMNS
+    ",overrides";
 
 const char *rep_csv_header(void)
 {
@@ -969,6 +897,17 @@ static void csv_energy(char *buf, size_t len, size_t *u, const rep_derived *d)
     csv_num(buf, len, u, "%.10g", d->energy.total_pj);
     csv_num(buf, len, u, "%.10g", d->energy.watts);
     csv_num(buf, len, u, "%.10g", d->energy.gops_per_w);
+}
+
+/* The --set overrides, space-separated in the order given: what tells a sweep's rows
+ * apart. */
+static void csv_overrides(char *buf, size_t len, size_t *u, const rep_run *r)
+{
+    char all[CSV_OVERRIDES_MAX] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < r->n_overrides && n < sizeof all; i++)
+        n += (size_t)snprintf(all + n, sizeof all - n, "%s%s", i ? " " : "", r->overrides[i]);
+    csv_field(buf, len, u, all);
 }
 
 /* The baseline columns; empty without a baseline (ratios of energy also without an energy
@@ -1034,26 +973,12 @@ static void csv_row(const rep_run *r, char *buf, size_t len)
               !r->functional ? "off" : (r->check && r->check->violations ? "mismatch" : "pass"));
     csv_energy(buf, len, &u, &d);
     csv_baseline(buf, len, &u, r, &d);
-}
-
-static bool write_all(int fd, const char *s, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, s, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    return true;
+    csv_overrides(buf, len, &u, r);
 }
 
 int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
 {
-    char row[2048];
+    char row[CSV_OVERRIDES_MAX + 2048], what[96];
     const char *header = r->model ? rep_model_csv_header() : csv_header;
     if (r->model)
         rep_model_csv_row(r, row, sizeof row - 2);
@@ -1062,49 +987,10 @@ int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
     size_t rl = strlen(row);
     row[rl++] = '\n';
     row[rl] = '\0';
-    size_t hl = strlen(header);
-    int d = std_file_fd(path);
-    if (d != -1) { /* a stream of its own: the header, then the row */
-        bool ok =
-            d >= 0 && write_all(d, header, hl) && write_all(d, "\n", 1) && write_all(d, row, rl);
-        int e = errno;
-        if (d >= 0)
-            close(d);
-        return ok ? UTIL_OK
-                  : util_fail(UTIL_ERUN, err, errlen, "%s: write failed: %s", path, strerror(e));
-    }
-    int fd = open(path, O_RDWR | O_CREAT | O_APPEND, 0644);
-    if (fd < 0)
-        return util_fail(UTIL_ERUN, err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    int rc = UTIL_OK;
-    if (flock(fd, LOCK_EX) != 0) {
-        rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot lock: %s", path, strerror(errno));
-        goto out;
-    }
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
-        rc = util_fail(UTIL_ERUN, err, errlen, "%s: %s", path, strerror(errno));
-        goto out;
-    }
-    if (sb.st_size == 0) {
-        if (!write_all(fd, header, hl) || !write_all(fd, "\n", 1))
-            rc = util_fail(UTIL_ERUN, err, errlen, "%s: write failed: %s", path, strerror(errno));
-    } else {
-        /* Refuse to mix rows of a different layout into an existing file. */
-        char head[1024];
-        ssize_t got = hl + 1 <= sizeof head ? pread(fd, head, hl + 1, 0) : -1;
-        if (got != (ssize_t)hl + 1 || memcmp(head, header, hl) != 0 || head[hl] != '\n')
-            rc = util_fail(UTIL_ERUN, err, errlen,
-                           "%s: existing file has a different header; not appending (this run "
-                           "writes bflysim %s's %s header; keep models and butterfly layers in "
-                           "separate files)",
-                           path, r->version, r->model ? "model" : "butterfly-linear");
-    }
-    if (!rc && !write_all(fd, row, rl))
-        rc = util_fail(UTIL_ERUN, err, errlen, "%s: write failed: %s", path, strerror(errno));
-out:
-    close(fd);
-    return rc;
+    snprintf(what, sizeof what,
+             "bflysim %s's %s header; keep models and butterfly layers in separate files",
+             r->version, r->model ? "model" : "butterfly-linear");
+    return rep_append_row(path, header, row, what, err, errlen);
 }
 
 /* ---------------------------------------------------------------- models */
@@ -1289,6 +1175,7 @@ void rep_model_json(FILE *f, const rep_run *r)
     jw j = {f, 0, true};
     j_open(&j, NULL, '{');
     j_s(&j, "bflysim", r->version);
+    j_invocation(&j, r);
     j_open(&j, "arch", '{');
     j_s(&j, "name", a->name);
     j_s(&j, "file", r->arch_file);
@@ -1401,7 +1288,7 @@ static const char model_csv_header[] =
     "lanes,"
     "clock_ghz,cycles,time_us,useful_ops,flops,dense_flops,flop_reduction,utilization,"
     "compute_bound_cycles,dram_bound_cycles,dram_read_bytes,dram_write_bytes,functional,energy_pj,"
-    "average_power_w,gops_per_w," BASELINE_COLUMNS;
+    "average_power_w,gops_per_w," BASELINE_COLUMNS ",overrides";
 
 const char *rep_model_csv_header(void)
 {
@@ -1451,4 +1338,5 @@ void rep_model_csv_row(const rep_run *r, char *buf, size_t len)
                                      : "mismatch");
     csv_energy(buf, len, &u, &d);
     csv_baseline(buf, len, &u, r, &d);
+    csv_overrides(buf, len, &u, r);
 }

@@ -29,6 +29,11 @@ typedef struct rep_run {
     const gpu_desc *gpu;
     const char *gpu_file; /* as the user named it: a preset name or a file */
     const gpu_result *baseline;
+    /* the command line as given (argv[0] on) and its --set overrides, for the record */
+    int argc;
+    char *const *argv;
+    size_t n_overrides;
+    const char *const *overrides;
 } rep_run;
 
 /* The accelerator against one baseline. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,28 +223,59 @@ int util_reserve(void **buf, size_t *cap, size_t need, size_t elem)
     return UTIL_OK;
 }
 
-bool util_printable_utf8(const char *s)
+size_t util_utf8_seq(const char *s, uint32_t *cp)
 {
     const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p, n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1 : c >= 0xe0 && c < 0xf0 ? 2
-                                         : c >= 0xf0 && c < 0xf5 ? 3 : 4;
-        if (n == 4 || c < 0x20 || c == 0x7f)
+    unsigned c = p[0];
+    size_t n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1 : c >= 0xe0 && c < 0xf0 ? 2
+                          : c >= 0xf0 && c < 0xf5 ? 3 : 4;
+    if (c == 0 || n == 4)
+        return 0;
+    uint32_t v = n ? c & (0x3fu >> n) : c;
+    for (size_t i = 1; i <= n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (p[i] & 0x3fu);
+    }
+    /* overlong forms, surrogates and code points past U+10FFFF */
+    static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
+    if (v < min_cp[n] || (v >= 0xd800 && v < 0xe000) || v > 0x10ffff)
+        return 0;
+    if (cp)
+        *cp = v;
+    return n + 1;
+}
+
+bool util_printable_utf8(const char *s)
+{
+    while (*s) {
+        uint32_t cp;
+        size_t n = util_utf8_seq(s, &cp);
+        if (!n || cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) /* C0, DEL and C1 controls */
             return false;
-        uint32_t cp = n ? c & (0x3fu >> n) : c;
-        for (unsigned i = 1; i <= n; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return false;
-            cp = cp << 6 | (p[i] & 0x3fu);
-        }
-        /* overlong forms, surrogates, beyond U+10FFFF and the C1 controls */
-        static const uint32_t min_cp[4] = {0, 0x80, 0x800, 0x10000};
-        if (cp < min_cp[n] || (cp >= 0xd800 && cp < 0xe000) || cp > 0x10ffff ||
-            (cp >= 0x80 && cp < 0xa0))
-            return false;
-        p += n + 1;
+        s += n;
     }
     return true;
+}
+
+_Static_assert(sizeof(sigset_t) <= sizeof(((util_sigmask *)0)->saved), "util_sigmask too small");
+
+void util_signals_hold(util_sigmask *m)
+{
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    memcpy(m->saved, &old, sizeof old);
+}
+
+void util_signals_release(const util_sigmask *m)
+{
+    sigset_t old;
+    memcpy(&old, m->saved, sizeof old);
+    sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
 /* What a file that is not regular is, for messages. */

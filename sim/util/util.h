@@ -70,6 +70,9 @@ size_t util_edit_distance(const char *a, const char *b);
  * mean"); NULL when none is. */
 const char *util_closest(const char *name, const char *const *cands, size_t n, size_t limit);
 
+/* Bytes of the valid UTF-8 sequence at s (1 to 4; *cp its code point when cp is set), 0
+ * when s starts with an invalid byte or the terminator. */
+size_t util_utf8_seq(const char *s, uint32_t *cp);
 /* Whether s is valid UTF-8 with no control characters (C0, DEL or C1): safe in a name
  * that goes into JSON, YAML, CSV and a terminal. */
 bool util_printable_utf8(const char *s);
@@ -82,6 +85,15 @@ int util_open_regular(const char *path, uint64_t max_bytes, int *fd, uint64_t *s
 /* Reads such a file whole into a NUL-terminated buffer (caller frees). */
 int util_read_regular(const char *path, uint64_t max_bytes, char **text, size_t *len, char *err,
                       size_t errlen);
+
+/* The signals that end a run from outside (SIGINT, SIGTERM, SIGHUP) held back while a
+ * file is replaced or a row appended, so that an interrupt leaves it whole or absent:
+ * hold saves the mask before, release restores it (a held signal then arrives). */
+typedef struct util_sigmask {
+    unsigned char saved[256]; /* a sigset_t, kept opaque so util.h needs no POSIX types */
+} util_sigmask;
+void util_signals_hold(util_sigmask *m);
+void util_signals_release(const util_sigmask *m);
 
 /* calloc with an overflow-checked size; NULL on overflow or exhaustion. */
 void *util_calloc(size_t n, size_t size);

@@ -1,0 +1,55 @@
+/* internal.h: the parsed command line, shared by cli.c (the run) and options.c (parsing). */
+#ifndef BFLY_CLI_INTERNAL_H
+#define BFLY_CLI_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "../config/config.h"
+#include "../mapper/mapper.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1.0"
+#endif
+
+#define CLI_MAX_SETS 64
+/* The GPU a run is compared with unless --baseline says otherwise (issue 5). */
+#define CLI_DEFAULT_BASELINE "xavier-nx-15w"
+
+/* --progress: decided by whether stderr is a terminal, or forced either way. */
+typedef enum { CLI_PROGRESS_AUTO, CLI_PROGRESS_ON, CLI_PROGRESS_OFF } cli_progress;
+
+typedef struct options {
+    const char *arch_file, *wl_file;
+    const char *json, *csv;
+    bool functional, quiet;
+    bool fault_twiddle;
+    const char *fault_op; /* --inject-fault=twiddle:OP: the op (a model's); "" every op */
+    bool analytical;      /* --model analytical */
+    bool explain;
+    bool no_chain; /* --no-chain */
+    bool no_fuse;  /* --no-fuse */
+    const char *mapping, *dump_mapping;
+    const char *accelergy;   /* --accelergy FILE */
+    map_objective objective; /* --objective */
+    const char *baseline;    /* --baseline PRESET, FILE or "none" */
+    const char *calibrate;   /* --gpu-calibrate CSV */
+    cli_progress progress;
+    cfg_override sets[CLI_MAX_SETS];
+    size_t n_sets;
+    int argc; /* the command line as given, for the results' record */
+    char *const *argv;
+} options;
+
+/* --objective values, in map_objective order. */
+extern const char *const cli_objective_names[];
+
+/* Parses argv (getopt_long: bundled short options, unambiguous long-option prefixes).
+ * Returns -1 to go on with the run, else the exit status (--help, --version and
+ * --list-keys print on out and return 0). */
+int cli_parse(int argc, char **argv, options *o, FILE *out, FILE *err);
+
+/* Whether --baseline none turned the GPU baseline off. */
+bool cli_no_baseline(const options *o);
+
+#endif
