@@ -142,7 +142,7 @@ START_TEST(test_baseline_errors)
     tu_src(wl, sizeof wl, "workloads/butterfly-linear-64.cfg");
     tu_tmp(json, sizeof json, "d.json");
     remove(json);
-    tu_expect(2, "GPU preset 'no-such-gpu' not found", "--json", json, "--baseline", "no-such-gpu",
+    tu_expect(2, "no-such-gpu: no such file, and no GPU preset of that name", "--json", json, "--baseline", "no-such-gpu",
               arch, wl, NULL);
     tu_expect(2, "gpu.dram_gbs", "--json", json, "--set", "gpu.dram_gbs=0", arch, wl, NULL);
     FILE *f = fopen(json, "r");

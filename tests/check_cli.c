@@ -121,7 +121,7 @@ START_TEST(test_gnu_option_syntax)
     /* after --, a word starting with '-' is an operand */
     tu_run(&r, "-q", "--", a, "-q", NULL);
     ck_assert_int_eq(r.status, 2);
-    ck_assert_msg(strstr(r.err, "-q: cannot read"), "got: %s", r.err);
+    ck_assert_msg(strstr(r.err, "-q: no such file"), "got: %s", r.err);
     tu_free(&r);
     remove(j1);
     remove(j2);
@@ -504,6 +504,52 @@ START_TEST(test_interrupt_leaves_outputs_whole)
 }
 END_TEST
 
+/* ARCH and WORKLOAD may be preset names, looked up in $BFLYSIM_DATADIR first; an unknown
+ * name lists the presets and the nearest. */
+START_TEST(test_preset_names)
+{
+    tu_result r;
+    tu_run(&r, "mld-4x4", "butterfly-linear-64", NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, "4x4 PEs"), "got: %s", r.out);
+    tu_free(&r);
+    tu_run(&r, "mld-4x4", "fabnet-txt-4k", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "fabnet-txt-4k: no such file, and no workload preset of that "
+                                "name") &&
+                      strstr(r.err, "did you mean 'fabnet-text-4k'?"),
+                  "got: %s", r.err);
+    tu_free(&r);
+    /* a data directory of one's own comes first: its arch/tiny.cfg is found by name */
+    char dir[512], sub[600], cfg[700], src[512];
+    tu_tmp(dir, sizeof dir, "data");
+    remove(dir);
+    snprintf(sub, sizeof sub, "%s/arch", dir);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    ck_assert_int_eq(mkdir(sub, 0700), 0);
+    snprintf(cfg, sizeof cfg, "%s/tiny.cfg", sub);
+    char *text = tu_read(tu_src(src, sizeof src, ARCH), NULL);
+    char *named = tu_replace(text, "name = \"mld-4x4\"", "name = \"tiny\"");
+    /* (no energy table: the folder has none) */
+    char *edited = tu_replace(named, "table = \"energy/12nm.cfg\";", "");
+    free(named);
+    tu_write(cfg, edited);
+    free(text);
+    free(edited);
+    char *old = getenv("BFLYSIM_DATADIR") ? strdup(getenv("BFLYSIM_DATADIR")) : NULL;
+    setenv("BFLYSIM_DATADIR", dir, 1);
+    char wl[512];
+    tu_run(&r, "--baseline", "none", "tiny", tu_src(wl, sizeof wl, WL), NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, "arch       tiny (tiny)"), "got: %s", r.out);
+    tu_free(&r);
+    if (old)
+        setenv("BFLYSIM_DATADIR", old, 1);
+    free(old);
+    remove(cfg), remove(sub), remove(dir);
+}
+END_TEST
+
 START_TEST(test_busy_and_useful_utilization)
 {
     char a[512], w[512], json[512];
@@ -547,6 +593,7 @@ int main(void)
     tcase_add_test(tc, test_usage_errors_exit_2);
     tcase_add_test(tc, test_gnu_option_syntax);
     tcase_add_test(tc, test_long_link_target);
+    tcase_add_test(tc, test_preset_names);
     tcase_add_test(tc, test_interrupt_leaves_outputs_whole);
     tcase_add_test(tc, test_summary_and_quiet);
     tcase_add_test(tc, test_csv_appends_with_one_header);

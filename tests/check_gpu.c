@@ -675,8 +675,9 @@ START_TEST(test_bad_presets)
                         "power.idle_w = -1 is out of range (allowed >= 0 and <= 1e+06)");
     expect_preset_error("bandwidth_gbs = 51.2;", "bandwidth_gbs = 0;", NULL,
                         "memory.bandwidth_gbs = 0 is out of range (allowed >= 0.01 and <= 100000)");
-    expect_preset_error("gemm = { compute = 0.60;", "gemm = { compute = 1.2;", NULL,
-                        "efficiency.gemm.compute = 1.2 is out of range (allowed >= 0.001 and <= 1)");
+    expect_preset_error(
+        "gemm = { compute = 0.60;", "gemm = { compute = 1.2;", NULL,
+        "efficiency.gemm.compute = 1.2 is out of range (allowed >= 0.001 and <= 1)");
     expect_preset_error("launch_us = 10.0;", "launch_uz = 10.0;", NULL,
                         "unknown key 'launch_uz'; did you mean 'launch_us'?");
     expect_preset_error("idle_w = 3.0;", "idel_w = 3.0;", NULL,
@@ -723,12 +724,17 @@ START_TEST(test_presets_load)
     tu_assert_close(g.cuda_fp16_gflops, 384 * 4 * 1.109, 1e-3, "FP16 peak");
     tu_assert_close(g.tensor_fp16_gflops, 48 * 64 * 2 * 1.109, 1e-3, "tensor peak");
     ck_assert_uint_eq(g.l2_bytes, 512 * 1024);
-    ck_assert_int_eq(cfg_gpu_preset_path("xavier-nx-15w", path, sizeof path, err, sizeof err), 0);
+    ck_assert_int_eq(
+        cfg_preset_path(CFG_PRESET_GPU, "xavier-nx-15w", path, sizeof path, err, sizeof err), 0);
     ck_assert_msg(strstr(path, "/gpu/xavier-nx-15w.cfg"), "%s", path);
-    ck_assert_int_eq(cfg_gpu_preset_path("x/y.cfg", path, sizeof path, err, sizeof err), 0);
+    ck_assert_int_eq(cfg_preset_path(CFG_PRESET_GPU, "x/y.cfg", path, sizeof path, err, sizeof err),
+                     0);
     ck_assert_str_eq(path, "x/y.cfg");
-    ck_assert_int_eq(cfg_gpu_preset_path("xavier-nx-99w", path, sizeof path, err, sizeof err), 2);
-    ck_assert_msg(strstr(err, "GPU preset 'xavier-nx-99w' not found"), "%s", err);
+    ck_assert_int_eq(
+        cfg_preset_path(CFG_PRESET_GPU, "xavier-nx-99w", path, sizeof path, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "xavier-nx-99w: no such file, and no GPU preset of that name") &&
+                      strstr(err, "xavier-nx-15w"),
+                  "%s", err);
     /* --list-keys lists the GPU keys */
     tu_result r;
     tu_run(&r, "--list-keys", NULL);

@@ -162,7 +162,7 @@ static int load_directives(const options *o, const arch_desc *arch, map_forced *
 static int load_gpu(const options *o, gpu_desc *g, FILE *err)
 {
     char msg[1024], file[ARCH_PATH_MAX];
-    int rc = cfg_gpu_preset_path(o->baseline, file, sizeof file, msg, sizeof msg);
+    int rc = cfg_preset_path(CFG_PRESET_GPU, o->baseline, file, sizeof file, msg, sizeof msg);
     if (!rc)
         rc = cfg_load_gpu(file, o->sets, o->n_sets, g, msg, sizeof msg);
     if (rc)
@@ -399,10 +399,14 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
         return rc;
     if (o.calibrate)
         return calibrate(&o, out, err);
-    char msg[1024];
+    char msg[2048], arch_path[CFG_DIR_MAX + 64], wl_path[CFG_DIR_MAX + 64];
     arch_desc arch;
     wl_desc wl;
-    if ((rc = cfg_load(o.arch_file, o.wl_file, o.sets, o.n_sets, &arch, &wl, msg, sizeof msg))) {
+    if ((rc = cfg_preset_path(CFG_PRESET_ARCH, o.arch_file, arch_path, sizeof arch_path, msg,
+                              sizeof msg)) ||
+        (rc = cfg_preset_path(CFG_PRESET_WORKLOAD, o.wl_file, wl_path, sizeof wl_path, msg,
+                              sizeof msg)) ||
+        (rc = cfg_load(arch_path, wl_path, o.sets, o.n_sets, &arch, &wl, msg, sizeof msg))) {
         fprintf(err, "bflysim: %s\n", msg);
         return rc;
     }

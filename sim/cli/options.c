@@ -60,6 +60,7 @@ static void usage(FILE *f)
                "      --no-progress         never show it\n"
                "  -q, --quiet               print nothing but errors\n"
                "      --list-keys           list every config key with its range and default\n"
+               "      --list-presets        list the shipped presets by name, and where they are\n"
                "      --inject-fault=twiddle[:OP]  corrupt one twiddle in the mapped program (a\n"
                "                            model: the first weight of every op of the first\n"
                "                            block, or of op OP only), to test the --functional\n"
@@ -93,6 +94,20 @@ static void version(FILE *f)
             PACKAGE_VERSION);
 }
 
+/* --list-presets: each kind's names and the folder they were found in. */
+static void list_presets(FILE *f)
+{
+    static const char *const what[] = {"arch", "workload", "GPU (--baseline)"};
+    for (int k = 0; k < 3; k++) {
+        char names[64][CFG_NAME_MAX], dir[CFG_DIR_MAX + 16];
+        int n = cfg_list_presets((cfg_preset_kind)k, names, 64, dir, sizeof dir);
+        fprintf(f, "%s presets (%s):", what[k], n ? dir : "none found");
+        for (int i = 0; i < n; i++)
+            fprintf(f, " %s", names[i]);
+        fputc('\n', f);
+    }
+}
+
 bool cli_no_baseline(const options *o)
 {
     return strcmp(o->baseline, "none") == 0;
@@ -100,6 +115,7 @@ bool cli_no_baseline(const options *o)
 
 enum {
     OPT_LIST_KEYS = 256,
+    OPT_LIST_PRESETS,
     OPT_INJECT_FAULT,
     OPT_MAPPING,
     OPT_DUMP_MAPPING,
@@ -118,6 +134,7 @@ static const struct option long_opts[] = {
     {"functional", no_argument, NULL, 'f'},
     {"quiet", no_argument, NULL, 'q'},
     {"list-keys", no_argument, NULL, OPT_LIST_KEYS},
+    {"list-presets", no_argument, NULL, OPT_LIST_PRESETS},
     {"inject-fault", required_argument, NULL, OPT_INJECT_FAULT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
@@ -225,6 +242,9 @@ static int take(int c, const char *val, options *o, FILE *out, FILE *err)
         return -1;
     case OPT_LIST_KEYS:
         cfg_print_keys(out);
+        return UTIL_OK;
+    case OPT_LIST_PRESETS:
+        list_presets(out);
         return UTIL_OK;
     case OPT_INJECT_FAULT:
         if (strncmp(val, "twiddle", 7) != 0 || (val[7] && (val[7] != ':' || !val[8]))) {

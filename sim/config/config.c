@@ -1122,28 +1122,6 @@ static int load(ctx *c, config_t *cfg, const key_def *schema, const cfg_override
     return rc;
 }
 
-#ifndef BFLY_ARCH_DIRS
-#define BFLY_ARCH_DIRS ""
-#endif
-
-/* Looks for rel in the shipped presets' directories (BFLY_ARCH_DIRS: the source tree's
- * and the installed arch/), adding each path tried to tried; true with path set when one
- * exists. */
-static bool find_in_arch_dirs(const char *rel, char *path, size_t len, char *tried,
-                              size_t tried_len)
-{
-    struct stat st;
-    for (const char *dirs = BFLY_ARCH_DIRS; *dirs;) {
-        size_t n = strcspn(dirs, ":"), used = strlen(tried);
-        snprintf(path, len, "%.*s/%s", (int)n, dirs, rel);
-        if (stat(path, &st) == 0)
-            return true;
-        snprintf(tried + used, tried_len - used, "%s%s", used ? ", " : "", path);
-        dirs += n + (dirs[n] == ':');
-    }
-    return false;
-}
-
 /* Location of a key for cross-key checks. */
 static const config_setting_t *at(const config_t *cfg, const char *path)
 {
@@ -1156,6 +1134,15 @@ static const config_setting_t *at(const config_t *cfg, const char *path)
  * so that a preset copied elsewhere still finds its table. Every price and leakage is
  * read with the table's own FILE:LINE; then the arch file's energy group (its overrides
  * and --set) is stored again on top. */
+/* An energy table named relative to an arch file, looked up among the shipped arch/. */
+static bool find_shipped_table(const char *name, char *path, size_t len, char *tried,
+                               size_t tried_len)
+{
+    char rel[ARCH_PATH_MAX + 8];
+    snprintf(rel, sizeof rel, "arch/%s", name);
+    return cfg_find_data(rel, path, len, tried, tried_len);
+}
+
 static int load_energy_table(ctx *c, config_t *cfg, arch_desc *a)
 {
     config_setting_t *t = config_lookup(cfg, "energy.table");
@@ -1172,7 +1159,7 @@ static int load_energy_table(ctx *c, config_t *cfg, arch_desc *a)
     snprintf(tried, sizeof tried, "%s", path);
     bool found =
         stat(path, &st) == 0 ||
-        (name[0] != '/' && find_in_arch_dirs(name, path, sizeof path, tried, sizeof tried));
+        (name[0] != '/' && find_shipped_table(name, path, sizeof path, tried, sizeof tried));
     if (!found)
         return fail_at(c, t,
                        "energy.table = \"%s\": cannot read it (tried %s); the tables "
@@ -1449,21 +1436,6 @@ int cfg_load_gpu(const char *file, const cfg_override *ov, size_t n_ov, gpu_desc
                      gpu_post, NULL, err, errlen);
 }
 
-int cfg_gpu_preset_path(const char *name, char *path, size_t len, char *err, size_t errlen)
-{
-    if (strchr(name, '/') || strstr(name, ".cfg")) {
-        snprintf(path, len, "%s", name);
-        return UTIL_OK;
-    }
-    char rel[ARCH_PATH_MAX], tried[4 * ARCH_PATH_MAX] = "";
-    snprintf(rel, sizeof rel, "gpu/%s.cfg", name);
-    if (find_in_arch_dirs(rel, path, len, tried, sizeof tried))
-        return UTIL_OK;
-    return util_fail(UTIL_ECONFIG, err, errlen,
-                     "GPU preset '%s' not found (tried %s); the presets shipped are "
-                     "arch/gpu/NAME.cfg, e.g. xavier-nx-15w",
-                     name, *tried ? tried : "no preset directory");
-}
 
 /* ---------------------------------------------------------------- listing */
 

@@ -2,7 +2,9 @@
 #ifndef BFLY_CONFIG_H
 #define BFLY_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../arch/arch.h"
@@ -34,14 +36,37 @@ int cfg_load_arch(const char *file, const cfg_override *ov, size_t n_ov, arch_de
 int cfg_load_workload(const char *file, const cfg_override *ov, size_t n_ov, wl_desc *out,
                       char *err, size_t errlen);
 
+/* ---------------------------------------------------------------- presets (presets.c) */
+
+#define CFG_DIR_MAX 1024
+#define CFG_NAME_MAX 64
+#define CFG_DATA_DIRS 4
+
+/* The data directories presets are looked up in, in order: $BFLYSIM_DATADIR, the
+ * installed layout next to the running program (BINDIR/../share/bflysim, so a moved
+ * install still works), the program's own folder when it holds arch/ (a build tree), and
+ * the configured pkgdatadir. Returns how many exist (at most max). */
+uint32_t cfg_data_dirs(char dirs[][CFG_DIR_MAX], uint32_t max);
+/* Looks for rel ("arch/energy/12nm.cfg") in the data directories; true with path set when
+ * one has it, else each path tried is added to tried. */
+bool cfg_find_data(const char *rel, char *path, size_t len, char *tried, size_t tried_len);
+
+typedef enum { CFG_PRESET_ARCH, CFG_PRESET_WORKLOAD, CFG_PRESET_GPU } cfg_preset_kind;
+/* The file of an ARCH, WORKLOAD or --baseline argument: a file as it is (anything that
+ * exists, holds a '/' or ".cfg"), else the shipped preset of that name
+ * (arch/NAME.cfg, workloads/NAME.cfg, arch/gpu/NAME.cfg in the first data directory
+ * that has it). Unknown names are errors listing the presets, with the nearest. */
+int cfg_preset_path(cfg_preset_kind kind, const char *name, char *path, size_t len, char *err,
+                    size_t errlen);
+/* The names of a kind's presets (sorted; at most max) and the folder they are in. */
+int cfg_list_presets(cfg_preset_kind kind, char names[][CFG_NAME_MAX], uint32_t max, char *dir,
+                     size_t dir_len);
+
 /* Loads a GPU baseline preset (a file of arch/gpu/, docs/GPU.md) with the "gpu" overrides.
  * Negative powers, a zero bandwidth or peak and efficiencies outside (0, 1] are errors
  * naming FILE:LINE. */
 int cfg_load_gpu(const char *file, const cfg_override *ov, size_t n_ov, gpu_desc *out, char *err,
                  size_t errlen);
-/* The file of a GPU preset given by name ("xavier-nx-15w": gpu/NAME.cfg in the shipped
- * presets' directories) or by path (anything with a '/' or ".cfg", taken as it is). */
-int cfg_gpu_preset_path(const char *name, char *path, size_t len, char *err, size_t errlen);
 
 /* Loads a mapping file (--mapping): a list of per-op entries ( { block = 0; op = "q-proj";
  * chain_pes = 4; ... }, ... ), each validated like any config, with its FILE:LINE kept
