@@ -550,6 +550,40 @@ START_TEST(test_preset_names)
 }
 END_TEST
 
+/* --progress prints a line per step on stderr (not a terminal here: whole lines), ending
+ * with every step done; without it a non-terminal gets none. Nothing of it reaches stdout
+ * or the JSON. */
+START_TEST(test_progress_line)
+{
+    char a[512], w[512], json[512];
+    tu_src(a, sizeof a, "arch/mld-8x8.cfg");
+    tu_src(w, sizeof w, "workloads/fabnet-image-1k.cfg");
+    tu_tmp(json, sizeof json, "p.json");
+    tu_result r, quiet;
+    tu_run(&r, "--progress", "-m", "analytical", "-s", "workload.seq_len=256", "-j", json, a, w,
+           NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    unsigned long long done, total;
+    const char *last = strstr(r.err, "bflysim: "), *p;
+    ck_assert_ptr_nonnull(last);
+    while ((p = strstr(last + 1, "bflysim: ")))
+        last = p;
+    ck_assert_int_eq(sscanf(last, "bflysim: %llu of %llu steps", &done, &total), 2);
+    ck_assert_uint_eq(done, total);
+    ck_assert_uint_gt(total, 0);
+    char *text = tu_read(json, NULL);
+    ck_assert_ptr_null(strstr(text, "cycles/s"));
+    free(text);
+    tu_run(&quiet, "-m", "analytical", "-s", "workload.seq_len=256", "-j", json, a, w, NULL);
+    ck_assert_int_eq(quiet.status, 0);
+    ck_assert_str_eq(quiet.err, "");
+    ck_assert_str_eq(quiet.out, r.out);
+    tu_free(&r);
+    tu_free(&quiet);
+    remove(json);
+}
+END_TEST
+
 START_TEST(test_busy_and_useful_utilization)
 {
     char a[512], w[512], json[512];
@@ -581,6 +615,13 @@ START_TEST(test_functional_limit_is_usage_error)
     ck_assert_int_eq(r.status, 2);
     ck_assert(strstr(r.err, "--functional handles at most 2^22 elements"));
     tu_free(&r);
+    /* a model far past the limit is refused from its activations alone, before mapping */
+    tu_run(&r, "-q", "-f", "mld-8x8", "fabnet-16k", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "--functional keeps the whole DRAM image in memory: this model "
+                                "needs at least"),
+                  "got: %s", r.err);
+    tu_free(&r);
 }
 END_TEST
 
@@ -594,6 +635,7 @@ int main(void)
     tcase_add_test(tc, test_gnu_option_syntax);
     tcase_add_test(tc, test_long_link_target);
     tcase_add_test(tc, test_preset_names);
+    tcase_add_test(tc, test_progress_line);
     tcase_add_test(tc, test_interrupt_leaves_outputs_whole);
     tcase_add_test(tc, test_summary_and_quiet);
     tcase_add_test(tc, test_csv_appends_with_one_header);

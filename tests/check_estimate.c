@@ -57,8 +57,8 @@ static void compare_shape(const char *arch_rel, const char *model, uint64_t seq,
     snprintf(rel, sizeof rel, "workloads/%s.cfg", model);
     load_shape(arch_rel, rel, seq, hidden, &a, &d);
     run_result sim, est;
-    ck_assert_msg(run_model(&a, &d, forced, false, NULL, &sim, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(run_model_analytical(&a, &d, forced, &est, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model(&a, &d, forced, false, NULL, NULL, &sim, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model_analytical(&a, &d, forced, NULL, &est, err, sizeof err) == 0, "%s", err);
     for (uint32_t b = 0; b < sim.n_blocks; b++) {
         ck_assert_uint_eq(est.blocks[b].n_ops, sim.blocks[b].n_ops);
         for (uint32_t i = 0; i < sim.blocks[b].n_ops; i++) {
@@ -264,7 +264,7 @@ static void analytical(const char *arch_rel, const char *wl_rel, arch_desc *a, w
 {
     char err[512];
     load_model(arch_rel, wl_rel, 0, a, d);
-    ck_assert_msg(run_model_analytical(a, d, NULL, r, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model_analytical(a, d, NULL, NULL, r, err, sizeof err) == 0, "%s", err);
 }
 
 /* Analytical mode is fast and touches no engine: a 12-block BERT-base at 4K tokens is
@@ -404,8 +404,8 @@ START_TEST(test_analytical_counts)
         snprintf(rel, sizeof rel, "workloads/%s.cfg", names[k]);
         load_model("arch/mld-4x4.cfg", rel, 256, &a, &d);
         run_result sim, est;
-        ck_assert_msg(run_model(&a, &d, NULL, false, NULL, &sim, err, sizeof err) == 0, "%s", err);
-        ck_assert_msg(run_model_analytical(&a, &d, NULL, &est, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(run_model(&a, &d, NULL, false, NULL, NULL, &sim, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(run_model_analytical(&a, &d, NULL, NULL, &est, err, sizeof err) == 0, "%s", err);
         const eng_stats *s = &sim.total, *e = &est.total;
         for (uint32_t u = 0; u < ARCH_FU_COUNT; u++)
             ck_assert_uint_eq(e->pe_total.fu_vec_ops[u], s->pe_total.fu_vec_ops[u]);
@@ -451,7 +451,7 @@ START_TEST(test_objective)
     double pj[2], cycles[2];
     for (int k = 0; k < 2; k++) {
         run_result r;
-        ck_assert_msg(run_model_analytical(&a, &d, &how[k], &r, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(run_model_analytical(&a, &d, &how[k], NULL, &r, err, sizeof err) == 0, "%s", err);
         en_result e;
         en_compute(&a, d.dtype, &r.total, 1, &e);
         pj[k] = e.total_pj, cycles[k] = (double)r.total.cycles;

@@ -54,9 +54,9 @@ START_TEST(test_never_slower_and_estimated)
                 wl_desc d;
                 load_small(arches[k], models[m], seq, 128, &a, &d);
                 run_result f, p;
-                ck_assert_msg(run_model(&a, &d, NULL, false, NULL, &f, err, sizeof err) == 0, "%s",
+                ck_assert_msg(run_model(&a, &d, NULL, false, NULL, NULL, &f, err, sizeof err) == 0, "%s",
                               err);
-                ck_assert_msg(run_model(&a, &d, &per_op, false, NULL, &p, err, sizeof err) == 0,
+                ck_assert_msg(run_model(&a, &d, &per_op, false, NULL, NULL, &p, err, sizeof err) == 0,
                               "%s", err);
                 ck_assert_msg(f.total.cycles <= p.total.cycles,
                               "%s at %llu tokens on %s: fused %llu cycles, per op %llu", models[m],
@@ -129,13 +129,13 @@ START_TEST(test_functional_and_middle_faults)
             wl_desc d;
             load_small(arches[k], fmodels[m], 64, 64, &a, &d);
             run_result r;
-            ck_assert_msg(run_model(&a, &d, NULL, true, NULL, &r, err, sizeof err) == 0, "%s", err);
+            ck_assert_msg(run_model(&a, &d, NULL, true, NULL, NULL, &r, err, sizeof err) == 0, "%s", err);
             ck_assert_msg(r.check.pass, "%s on %s: error %g > tolerance %g", fmodels[m], arches[k],
                           r.check.max_abs_err, r.check.tolerance);
             run_free(&r);
             for (size_t f = 0; f < 2; f++) {
                 run_result bad;
-                ck_assert_msg(run_model(&a, &d, &group, true, faults[f], &bad, err, sizeof err) ==
+                ck_assert_msg(run_model(&a, &d, &group, true, faults[f], NULL, &bad, err, sizeof err) ==
                                   0,
                               "%s", err);
                 ck_assert_msg(in_group(&bad, faults[f]), "%s on %s: %s is not in a fused group",
@@ -162,7 +162,7 @@ START_TEST(test_dma_channels)
         load_small(arches[1], "fabnet-image-1k", 256, 128, &a, &d);
         a.dma.channels = ch;
         run_result r;
-        ck_assert_msg(run_model(&a, &d, NULL, true, NULL, &r, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(run_model(&a, &d, NULL, true, NULL, NULL, &r, err, sizeof err) == 0, "%s", err);
         ck_assert_msg(in_group(&r, "ffn2"), "%u DMA channels: no fused group", ch);
         ck_assert_msg(r.check.pass, "%u DMA channels: error %g > tolerance %g", ch,
                       r.check.max_abs_err, r.check.tolerance);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../config/config.h"
@@ -39,11 +40,6 @@ static int prepare_functional(const wl_butterfly *b, const map_result *m, bool f
                               char *err, size_t errlen)
 {
     uint64_t elems = b->rows * b->n;
-    if (elems > CLI_MAX_FUNCTIONAL_ELEMS)
-        return util_fail(UTIL_ECONFIG, err, errlen,
-                         "--functional handles at most 2^22 elements (rows x n); this workload "
-                         "has %llu",
-                         (unsigned long long)elems);
     d->image = util_calloc(m->dram_elems, sizeof *d->image);
     d->tw = util_calloc(wl_twiddle_count(b), sizeof *d->tw);
     d->want = util_calloc(elems, sizeof *d->want);
@@ -275,6 +271,55 @@ static int check_fault_op(const options *o, const wl_desc *wl, FILE *err)
     return UTIL_ECONFIG;
 }
 
+/* ---------------------------------------------------------------- progress */
+
+/* The progress line: on a terminal it is redrawn in place (at most ten times a second,
+ * from two seconds into the run unless --progress forced it); forced on a file or pipe it
+ * is one line a second. It goes to stderr only, never into a result. */
+typedef struct progress {
+    FILE *f;
+    bool tty, forced, shown;
+    double t0, last;
+} progress;
+
+static double now_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static void show_progress(void *ctx, uint64_t done, uint64_t total, uint64_t cycles)
+{
+    progress *p = ctx;
+    double t = now_s() - p->t0;
+    if ((!p->forced && t < 2.0) || (t - p->last < (p->tty ? 0.1 : 1.0) && done < total))
+        return;
+    p->last = t;
+    p->shown = true;
+    fprintf(p->f, "%sbflysim: %llu of %llu steps, %.4g M cycles, %.1f s, %.3g M cycles/s%s",
+            p->tty ? "\r" : "", (unsigned long long)done, (unsigned long long)total,
+            (double)cycles * 1e-6, t, t > 0 ? (double)cycles * 1e-6 / t : 0.0,
+            p->tty ? "\033[K" : "\n");
+    fflush(p->f);
+}
+
+/* Whether and how to show progress: --progress, --no-progress, else a terminal. */
+static bool start_progress(const options *o, FILE *err, progress *p, run_progress *rp)
+{
+    int fd = fileno(err);
+    bool tty = fd >= 0 && isatty(fd);
+    *p = (progress){err, tty, o->progress == CLI_PROGRESS_ON, false, now_s(), -1.0};
+    *rp = (run_progress){show_progress, p};
+    return o->progress == CLI_PROGRESS_ON || (o->progress == CLI_PROGRESS_AUTO && tty && !o->quiet);
+}
+
+static void end_progress(const progress *p)
+{
+    if (p->shown && p->tty) /* clear the line before the summary */
+        fputs("\r\033[K", p->f);
+}
+
 static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc *wl,
                          const baseline *base, FILE *out, FILE *err)
 {
@@ -287,10 +332,14 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
     if (lrc)
         return lrc;
     run_result res;
+    progress pg;
+    run_progress rp;
+    const run_progress *shown = start_progress(o, err, &pg, &rp) ? &rp : NULL;
     int rc = o->analytical
-                 ? run_model_analytical(arch, wl, forced, &res, msg, sizeof msg)
+                 ? run_model_analytical(arch, wl, forced, shown, &res, msg, sizeof msg)
                  : run_model(arch, wl, forced, o->functional, o->fault_twiddle ? o->fault_op : NULL,
-                             &res, msg, sizeof msg);
+                             shown, &res, msg, sizeof msg);
+    end_progress(&pg);
     free(forced);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
@@ -336,6 +385,14 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
         return rc;
     wl_butterfly b;
     wl_butterfly_from_desc(wl, &b);
+    if (o->functional && b.rows * b.n > CLI_MAX_FUNCTIONAL_ELEMS) { /* before a long mapping */
+        fprintf(err,
+                "bflysim: --functional handles at most 2^22 elements (rows x n); this workload "
+                "has %llu\n",
+                (unsigned long long)(b.rows * b.n));
+        free(how);
+        return UTIL_ECONFIG;
+    }
     map_result m;
     rc = map_butterfly_search(arch, &b, o->functional, how, &m, msg, sizeof msg);
     free(how);

@@ -197,12 +197,12 @@ static uint32_t *new_pos(map_result *m, uint64_t n)
     uint32_t *p = malloc((n ? n : 1) * sizeof *p);
     if (!p)
         return NULL;
-    uint32_t **grow = realloc(m->pos_arrays, (m->n_pos_arrays + 1) * sizeof *grow);
-    if (!grow) {
+    /* capacity doubles: growing by one per array would copy quadratically */
+    if (util_reserve((void **)&m->pos_arrays, &m->cap_pos_arrays, m->n_pos_arrays + 1,
+                     sizeof *m->pos_arrays)) {
         free(p);
         return NULL;
     }
-    m->pos_arrays = grow;
     m->pos_arrays[m->n_pos_arrays++] = p;
     return p;
 }

@@ -138,7 +138,7 @@ typedef struct map_result {
     eng_xfer **pass_xfers;
     uint32_t *pass_n_xfer;
     uint32_t **pos_arrays;
-    size_t n_pos_arrays;
+    size_t n_pos_arrays, cap_pos_arrays;
 } map_result;
 
 /* Tags hold at most this many elements: larger ones only cost mapping time. */

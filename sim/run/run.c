@@ -247,6 +247,13 @@ static int start_run(const arch_desc *a, const wl_desc *d, const map_forced *for
     out->unfused = forced && forced->fusing == MAP_FUSE_OFF;
     run_plan_layout(d, L);
     *p = NULL;
+    /* the activations alone past the limit: refused before a long mapping */
+    if (functional && L->end > RUN_MAX_FUNCTIONAL_ELEMS)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "--functional keeps the whole DRAM image in memory: this model needs "
+                         "at least %llu elements, the limit is %llu (use a smaller seq_len, "
+                         "hidden or batch)",
+                         (unsigned long long)L->end, (unsigned long long)RUN_MAX_FUNCTIONAL_ELEMS);
     int rc = run_plan_model(a, d, forced, L, functional, p, err, errlen);
     if (rc)
         return rc;
@@ -260,8 +267,27 @@ static int start_run(const arch_desc *a, const wl_desc *d, const map_forced *for
     return UTIL_OK;
 }
 
+/* Units (ops run alone, chains, fused groups) a run goes through: each block's, per
+ * instance run. */
+static uint64_t count_units(const wl_desc *d, const plan *p, bool per_instance)
+{
+    uint64_t n = 0;
+    for (uint32_t b = 0; b < d->n_blocks; b++)
+        for (uint32_t i = 0; i < p->n_ops[b]; i++)
+            n += p->ops[b][i].chain_len ? (per_instance ? d->blocks[b].repeat : 1) : 0;
+    return n;
+}
+
+static void report_progress(const run_progress *pr, uint64_t done, uint64_t total,
+                            const run_result *out)
+{
+    if (pr && pr->fn)
+        pr->fn(pr->ctx, done, total, out->total.cycles);
+}
+
 int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bool functional,
-              const char *fault, run_result *out, char *err, size_t errlen)
+              const char *fault, const run_progress *progress, run_result *out, char *err,
+              size_t errlen)
 {
     layout L;
     plan *p;
@@ -294,7 +320,7 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
         wl_model_inputs(d, xin);
         copy_x(d, &L, image, xin, true);
     }
-    uint64_t inst = 0;
+    uint64_t inst = 0, done = 0, units = count_units(d, p, functional);
     for (uint32_t b = 0; b < d->n_blocks && !rc; b++) {
         run_block *rb = &out->blocks[b];
         rb->n_ops = p->n_ops[b];
@@ -304,11 +330,14 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
         for (uint64_t k = 0; k < runs && !rc; k++) {
             if (functional)
                 copy_x(d, &L, image, xin, false);
-            for (uint32_t i = 0; i < rb->n_ops && !rc; i++)
-                if (p->ops[b][i].chain_len)
-                    rc = run_unit(a, d, p, b, i, image, dram_elems, inst + k, times,
-                                  inst + k == 0 ? fault : NULL, wbuf, k ? NULL : &rb->ops[i],
-                                  &out->total, err, errlen);
+            for (uint32_t i = 0; i < rb->n_ops && !rc; i++) {
+                if (!p->ops[b][i].chain_len)
+                    continue;
+                rc = run_unit(a, d, p, b, i, image, dram_elems, inst + k, times,
+                              inst + k == 0 ? fault : NULL, wbuf, k ? NULL : &rb->ops[i],
+                              &out->total, err, errlen);
+                report_progress(progress, ++done, units, out);
+            }
             if (!rc && functional)
                 rc = check_block(d, &L, inst + k, image, xin, want, rounded, &out->check, err,
                                  errlen);
@@ -336,7 +365,8 @@ done:
 }
 
 int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced *forced,
-                         run_result *out, char *err, size_t errlen)
+                         const run_progress *progress, run_result *out, char *err,
+                         size_t errlen)
 {
     layout L;
     plan *p;
@@ -344,6 +374,7 @@ int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced 
     if (rc)
         return rc;
     out->analytical = true;
+    uint64_t done = 0, units = count_units(d, p, false);
     for (uint32_t b = 0; b < d->n_blocks && !rc; b++) {
         run_block *rb = &out->blocks[b];
         rb->n_ops = p->n_ops[b];
@@ -367,6 +398,7 @@ int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced 
             rb->mac_busy += o->mac_busy;
             rb->dram_bytes += est.dram_read_bytes + est.dram_write_bytes;
             add_stats(&out->total, &est.counts, rb->repeat);
+            report_progress(progress, ++done, units, out);
         }
     }
     out->n_blocks = d->n_blocks;

@@ -77,6 +77,13 @@ typedef struct run_result {
  * energy and EDP objectives use (map_forced.energy). */
 double run_energy_pj(const arch_desc *a, util_dtype t, const eng_stats *counts);
 
+/* Told after each op (or chain or fused group) is simulated or estimated: units done of
+ * all, and the cycles of the whole model so far. For a progress display; NULL: none. */
+typedef struct run_progress {
+    void (*fn)(void *ctx, uint64_t done, uint64_t total, uint64_t cycles);
+    void *ctx;
+} run_progress;
+
 /* Simulates model d. forced (may be NULL) fixes the mapping of the ops it names (a
  * --mapping file; an entry naming no op is a config error). Every op is mapped first (an op that
  * cannot fit fails the run before anything is simulated). With functional set, values flow through
@@ -86,13 +93,15 @@ double run_energy_pj(const arch_desc *a, util_dtype t, const eng_stats *counts);
  * ("": of every op with weights) in the first block instance, to show the check catching
  * it. */
 int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bool functional,
-              const char *fault, run_result *out, char *err, size_t errlen);
+              const char *fault, const run_progress *progress, run_result *out, char *err,
+              size_t errlen);
 
 /* The same model, mapped and estimated in closed form without running the engine
  * (`--model analytical`): every op's cycles, lane ops and DRAM bytes are the estimate's
  * (est_cycles equals cycles), and the other counters stay zero. */
 int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced *forced,
-                         run_result *out, char *err, size_t errlen);
+                         const run_progress *progress, run_result *out, char *err,
+                         size_t errlen);
 void run_free(run_result *r);
 
 /* Maps every op of model d without simulating anything: UTIL_OK when all fit. */
