@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/check.sh: runs the whole test suite (make check, then make distcheck) and prints
+# scripts/check.sh: runs the whole test suite (make check with gcc, then make distcheck,
+# which builds the release tarball with clang, tests it and checks its install) and prints
 # every test log, so the Check summaries ("100%: Checks: N, Failures: 0, Errors: 0") show.
 # Run scripts/setup.sh first. --asan builds and tests with AddressSanitizer and UBSan in
 # build-asan/ instead.

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # microbenchmark's --help test (PyTorch itself is only for a user with a GPU), and
 # python3-yaml lets tests/accelergy.sh read the --accelergy YAML.
 packages=(build-essential autoconf automake libtool pkg-config libconfig-dev zlib1g-dev check time
-    libfftw3-dev python3 python3-yaml help2man)
+    libfftw3-dev python3 python3-yaml help2man clang)
 
 missing=()
 for p in "${packages[@]}"; do
