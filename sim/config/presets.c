@@ -35,12 +35,12 @@ uint32_t cfg_data_dirs(char dirs[][CFG_DIR_MAX], uint32_t max)
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';
-            char cand[2 * CFG_DIR_MAX];
-            snprintf(cand, sizeof cand, "%s/../share/bflysim", exe);
-            if (n < max && is_dir(cand) && strlen(cand) < CFG_DIR_MAX)
-                snprintf(dirs[n++], CFG_DIR_MAX, "%s", cand);
-            snprintf(cand, sizeof cand, "%s/arch", exe);
-            if (n < max && is_dir(cand))
+            /* each candidate is written in place and kept only when it is a folder */
+            int w = n < max ? snprintf(dirs[n], CFG_DIR_MAX, "%s/../share/bflysim", exe) : -1;
+            if (w > 0 && w < CFG_DIR_MAX && is_dir(dirs[n]))
+                n++;
+            w = n < max ? snprintf(dirs[n], CFG_DIR_MAX, "%s/arch", exe) : -1;
+            if (w > 0 && w < CFG_DIR_MAX && is_dir(dirs[n]))
                 snprintf(dirs[n++], CFG_DIR_MAX, "%s", exe);
         }
     }
