@@ -14,8 +14,9 @@ declare -A allowed=(
     [run]="energy mapper engine ref arch workload util"
     [energy]="engine arch util"
     [gpu]="workload util"
-    [report]="gpu energy run mapper engine ref arch workload util"
-    [cli]="config report gpu energy run mapper engine ref arch workload util"
+    [report]="system gpu energy run mapper engine ref arch workload util"
+    [system]="gpu energy run mapper engine ref arch workload util"
+    [cli]="config report system gpu energy run mapper engine ref arch workload util"
 )
 status=0
 for dir in "$src"/*/; do

@@ -1,0 +1,91 @@
+/* system.h: attention split over several devices: partial softmax states, their merge,
+ * the partitions that produce them, and the collectives that move them. */
+#ifndef BFLY_SYSTEM_H
+#define BFLY_SYSTEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------- partial states
+ *
+ * A partial state of one query row over a subset of the keys is (o, lse): o the attention
+ * output over that subset alone (normalised: softmax over the subset's scores times its
+ * values), lse = log sum exp(score) over the subset. A subset with no key, or every key
+ * masked, has (o, lse) = (0, -inf). States of disjoint subsets merge into the state of
+ * their union (DESIGN.md section 8):
+ *   M = max_k lse_k;  M = -inf gives (0, -inf);
+ *   L = M + log sum_k exp(lse_k - M);  o = sum_k exp(lse_k - L) o_k.
+ * The merge is associative and commutative, so any order and any tree give the same
+ * result (up to rounding). */
+
+/* States of nq query rows of d values: o[nq x d] and lse[nq], row-major. */
+typedef struct sys_states {
+    size_t nq, d;
+    double *o, *lse;
+} sys_states;
+
+/* Allocates nq x d states set to (0, -inf); false when out of memory. */
+bool sys_states_init(sys_states *s, size_t nq, size_t d);
+void sys_states_free(sys_states *s);
+
+/* The partial states of nq queries (rows of q, at positions q_pos in the sequence)
+ * against the nk keys whose rows of the full k and v are keys[0..nk) (any subset, in any
+ * order: a token range, a strided subset). scores = scale q.k; with causal, key position
+ * p is masked for a query at position t when p > t. Computed in double precision. */
+void sys_partial_attention(size_t nq, size_t d, const double *q, const uint64_t *q_pos,
+                           const double *k, const double *v, const uint64_t *keys, size_t nk,
+                           double scale, bool causal, sys_states *out);
+
+/* Merges the n states in[0..n) (equal shapes) into out, which may be one of them; false
+ * when out of memory. */
+bool sys_merge(const sys_states *const *in, size_t n, sys_states *out);
+
+/* ---------------------------------------------------------------- partitions */
+
+typedef enum {
+    SYS_SPLIT_RANGES,  /* sequence parallel: shard s takes tokens [s n / p, (s+1) n / p) */
+    SYS_SPLIT_STRIDED, /* R-sharding (Cascade): shard s takes tokens t with t mod p = s */
+    SYS_SPLIT_COUNT
+} sys_split;
+
+const char *sys_split_name(sys_split k);
+
+/* The tokens of shard s of p over a sequence of n tokens, in ascending order, into
+ * tokens (room for n); returns how many (0 for a shard past the tokens, when p > n). */
+size_t sys_shard_tokens(sys_split k, uint64_t n, uint32_t p, uint32_t s, uint64_t *tokens);
+
+/* Splits `items` (heads, or weight columns) over n devices in proportion to their
+ * rates (items per second each device's own model gives; 0: the device takes none), by
+ * largest remainder, so the counts add up to items and each is within one of its exact
+ * share; ties go to the lower device. first[i], count[i]: device i's contiguous block.
+ * False when no rate is positive. */
+bool sys_apportion(uint64_t items, uint32_t n, const double *rate, uint64_t *first,
+                   uint64_t *count);
+
+/* ---------------------------------------------------------------- collectives
+ *
+ * Times of the standard algorithms on p nodes, each link `latency_s` plus bytes over
+ * `bytes_per_s` (the alpha-beta model; Thakur, Rabenseifner and Gropp, "Optimization of
+ * Collective Communication Operations in MPICH", IJHPCA 19(1), 2005), for a message of
+ * `bytes` per node. Links are full duplex and one node sends on one link at a time; no
+ * contention beyond that is modelled. */
+typedef enum {
+    SYS_RING_ALLREDUCE, /* reduce-scatter then all-gather around a ring: each node moves
+                         * 2 (p-1)/p of the data in 2 (p-1) steps */
+    SYS_TREE_REDUCE,    /* binomial tree to one root: ceil(log2 p) steps of the whole data,
+                         * all received over the root's link */
+    SYS_RING_ALLGATHER, /* each node ends with all p blocks of `bytes`: (p-1) steps of one block */
+    SYS_GATHER,         /* every node sends its `bytes` to one root over its single link:
+                         * (p-1) messages in turn */
+    SYS_COLLECTIVE_COUNT
+} sys_collective;
+
+const char *sys_collective_name(sys_collective c);
+/* Seconds the collective takes (0 on one node). */
+double sys_collective_time(sys_collective c, uint32_t p, double bytes, double bytes_per_s,
+                           double latency_s);
+/* Bytes through the busiest node's link, one way (what the time's bandwidth term moves). */
+double sys_collective_bytes(sys_collective c, uint32_t p, double bytes);
+
+#endif

@@ -1,0 +1,305 @@
+/* check_system.c: partial attention states, their merge, partitions and collectives
+ * against monolithic reference attention and hand-derived figures. */
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../sim/ref/ref.h"
+#include "../sim/system/system.h"
+#include "../sim/util/util.h"
+#include "testutil.h"
+
+/* Random q, k, v of n tokens x d, values uniform in [-2, 2). */
+typedef struct qkv {
+    size_t n, d;
+    double *q, *k, *v;
+    uint64_t *pos; /* 0 .. n-1 */
+} qkv;
+
+static void qkv_make(qkv *x, size_t n, size_t d, uint64_t seed)
+{
+    util_rng rng;
+    util_rng_seed(&rng, seed);
+    x->n = n, x->d = d;
+    x->q = malloc(n * d * sizeof *x->q);
+    x->k = malloc(n * d * sizeof *x->k);
+    x->v = malloc(n * d * sizeof *x->v);
+    x->pos = malloc(n * sizeof *x->pos);
+    for (size_t i = 0; i < n * d; i++) {
+        x->q[i] = 4 * util_rng_uniform(&rng) - 2;
+        x->k[i] = 4 * util_rng_uniform(&rng) - 2;
+        x->v[i] = 4 * util_rng_uniform(&rng) - 2;
+    }
+    for (size_t i = 0; i < n; i++)
+        x->pos[i] = i;
+}
+
+static void qkv_free(qkv *x)
+{
+    free(x->q), free(x->k), free(x->v), free(x->pos);
+}
+
+/* Monolithic attention by the plain reference: softmax(scale q k^T + mask) v. */
+static double *monolithic(const qkv *x, double scale, bool causal)
+{
+    size_t n = x->n, d = x->d;
+    double *s = malloc(n * n * sizeof *s), *o = malloc(n * d * sizeof *o);
+    ref_scores(n, n, d, x->q, x->k, scale, causal, 0, s);
+    ref_softmax_rows(n, n, s);
+    ref_gemm(n, n, d, s, x->v, o);
+    free(s);
+    return o;
+}
+
+/* The largest |a - b| over n values. */
+static double max_diff(const double *a, const double *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs(a[i] - b[i]));
+    return m;
+}
+
+/* p shards of the keys (split k), each a partial state of every query; merged. */
+static void sharded(const qkv *x, sys_split k, uint32_t p, double scale, bool causal,
+                    sys_states *parts, sys_states *merged)
+{
+    uint64_t *tok = malloc(x->n * sizeof *tok);
+    const sys_states *in[64];
+    for (uint32_t s = 0; s < p; s++) {
+        ck_assert(sys_states_init(&parts[s], x->n, x->d));
+        size_t m = sys_shard_tokens(k, x->n, p, s, tok);
+        sys_partial_attention(x->n, x->d, x->q, x->pos, x->k, x->v, tok, m, scale, causal,
+                              &parts[s]);
+        in[s] = &parts[s];
+    }
+    ck_assert(sys_states_init(merged, x->n, x->d));
+    ck_assert(sys_merge(in, p, merged));
+    free(tok);
+}
+
+/* Merged shards equal monolithic attention, for token ranges and strided subsets, with
+ * and without a causal mask, for 1 to 16 shards and more shards than tokens (empty
+ * shards; causal masks leave early queries' later shards fully masked). The reference
+ * and the merge are both double precision: they agree to 1e-12 of the values' scale. */
+START_TEST(test_merge_equals_monolithic)
+{
+    static const size_t ns[] = {1, 7, 33};
+    static const uint32_t ps[] = {1, 2, 3, 4, 8, 16, 40};
+    for (size_t a = 0; a < sizeof ns / sizeof ns[0]; a++) {
+        qkv x;
+        qkv_make(&x, ns[a], 8, 11 + a);
+        for (int causal = 0; causal < 2; causal++) {
+            double *want = monolithic(&x, 0.35, causal);
+            for (int k = 0; k < SYS_SPLIT_COUNT; k++)
+                for (size_t b = 0; b < sizeof ps / sizeof ps[0]; b++) {
+                    sys_states parts[64], m;
+                    sharded(&x, (sys_split)k, ps[b], 0.35, causal, parts, &m);
+                    double err = max_diff(m.o, want, x.n * x.d);
+                    ck_assert_msg(err < 1e-12, "n %zu, %s, p %u, causal %d: off by %g", x.n,
+                                  sys_split_name((sys_split)k), ps[b], causal, err);
+                    for (uint32_t s = 0; s < ps[b]; s++)
+                        sys_states_free(&parts[s]);
+                    sys_states_free(&m);
+                }
+            free(want);
+        }
+        qkv_free(&x);
+    }
+}
+END_TEST
+
+/* The merge is associative and commutative: left to right, right to left, a balanced
+ * tree and a shuffled order give the same states (to rounding: 1e-13). */
+START_TEST(test_any_order_any_tree)
+{
+    qkv x;
+    qkv_make(&x, 24, 4, 5);
+    enum { P = 6 };
+    sys_states parts[P], left, right, tree, shuffled, ab, cd, ef;
+    sharded(&x, SYS_SPLIT_STRIDED, P, 0.5, true, parts, &left);
+    /* right to left, pair by pair, into one accumulator */
+    ck_assert(sys_states_init(&right, x.n, x.d));
+    for (int s = P - 1; s >= 0; s--) {
+        const sys_states *two[2] = {&parts[s], &right};
+        ck_assert(sys_merge(two, 2, &right));
+    }
+    /* ((0 1) (2 3)) (4 5) */
+    ck_assert(sys_states_init(&ab, x.n, x.d) && sys_states_init(&cd, x.n, x.d) &&
+              sys_states_init(&ef, x.n, x.d) && sys_states_init(&tree, x.n, x.d));
+    const sys_states *p01[2] = {&parts[0], &parts[1]}, *p23[2] = {&parts[2], &parts[3]},
+                     *p45[2] = {&parts[4], &parts[5]};
+    ck_assert(sys_merge(p01, 2, &ab) && sys_merge(p23, 2, &cd) && sys_merge(p45, 2, &ef));
+    const sys_states *abcd[2] = {&ab, &cd};
+    ck_assert(sys_merge(abcd, 2, &ab));
+    const sys_states *all[2] = {&ef, &ab};
+    ck_assert(sys_merge(all, 2, &tree));
+    /* a shuffled k-way merge */
+    const sys_states *order[P] = {&parts[3], &parts[0], &parts[5], &parts[1], &parts[4], &parts[2]};
+    ck_assert(sys_states_init(&shuffled, x.n, x.d));
+    ck_assert(sys_merge(order, P, &shuffled));
+    const sys_states *others[3] = {&right, &tree, &shuffled};
+    for (int i = 0; i < 3; i++) {
+        ck_assert_msg(max_diff(others[i]->o, left.o, x.n * x.d) < 1e-13, "order %d", i);
+        for (size_t r = 0; r < x.n; r++)
+            ck_assert(fabs(others[i]->lse[r] - left.lse[r]) < 1e-13);
+    }
+    for (int s = 0; s < P; s++)
+        sys_states_free(&parts[s]);
+    sys_states *frees[] = {&left, &right, &tree, &shuffled, &ab, &cd, &ef};
+    for (size_t i = 0; i < sizeof frees / sizeof frees[0]; i++)
+        sys_states_free(frees[i]);
+    qkv_free(&x);
+}
+END_TEST
+
+/* Edge states, derived by hand: an empty shard is (0, -inf) and the merge's identity (the
+ * other state comes back bit for bit); merging only empty states gives (0, -inf) with no
+ * NaN; a one-token shard is (v_j, score_j); a fully masked query row is (0, -inf). */
+START_TEST(test_edge_states)
+{
+    qkv x;
+    qkv_make(&x, 5, 3, 9);
+    sys_states e1, e2, one, out;
+    ck_assert(sys_states_init(&e1, 5, 3) && sys_states_init(&e2, 5, 3));
+    ck_assert(sys_states_init(&one, 5, 3) && sys_states_init(&out, 5, 3));
+    sys_partial_attention(5, 3, x.q, x.pos, x.k, x.v, NULL, 0, 1.0, false, &e1);
+    const sys_states *ee[2] = {&e1, &e2};
+    ck_assert(sys_merge(ee, 2, &out));
+    for (size_t i = 0; i < 5; i++) {
+        ck_assert(isinf(out.lse[i]) && out.lse[i] < 0);
+        for (size_t e = 0; e < 3; e++)
+            ck_assert(out.o[i * 3 + e] == 0.0);
+    }
+    uint64_t j = 2;
+    sys_partial_attention(5, 3, x.q, x.pos, x.k, x.v, &j, 1, 0.5, false, &one);
+    for (size_t i = 0; i < 5; i++) {
+        double s = 0;
+        for (size_t e = 0; e < 3; e++) {
+            s += x.q[i * 3 + e] * x.k[j * 3 + e];
+            ck_assert(one.o[i * 3 + e] == x.v[j * 3 + e]);
+        }
+        ck_assert(fabs(one.lse[i] - 0.5 * s) < 1e-15);
+    }
+    const sys_states *with_empty[3] = {&e1, &one, &e2};
+    ck_assert(sys_merge(with_empty, 3, &out));
+    ck_assert(memcmp(out.o, one.o, 15 * sizeof *out.o) == 0);
+    ck_assert(memcmp(out.lse, one.lse, 5 * sizeof *out.lse) == 0);
+    /* causal: queries 0 and 1 see none of keys {3, 4} */
+    uint64_t late[2] = {3, 4};
+    sys_partial_attention(5, 3, x.q, x.pos, x.k, x.v, late, 2, 1.0, true, &out);
+    for (size_t i = 0; i < 3; i++)
+        ck_assert_msg(isinf(out.lse[i]) && out.o[i * 3] == 0.0, "query %zu", i);
+    ck_assert(isfinite(out.lse[3]) && isfinite(out.lse[4]));
+    sys_states *frees[] = {&e1, &e2, &one, &out};
+    for (size_t i = 0; i < 4; i++)
+        sys_states_free(frees[i]);
+    qkv_free(&x);
+}
+END_TEST
+
+/* Shards cover every token once: ranges are contiguous and within one token of n / p in
+ * size, strided shards hold no two neighbours (no node sees contiguous tokens when p > 1). */
+START_TEST(test_shards_cover_tokens)
+{
+    static const uint64_t ns[] = {1, 10, 97, 4096};
+    static const uint32_t ps[] = {1, 3, 8, 16, 200};
+    uint64_t tok[4096];
+    for (size_t a = 0; a < 4; a++)
+        for (size_t b = 0; b < 5; b++)
+            for (int k = 0; k < SYS_SPLIT_COUNT; k++) {
+                uint64_t n = ns[a], seen = 0, sum = 0;
+                uint32_t p = ps[b];
+                for (uint32_t s = 0; s < p; s++) {
+                    size_t m = sys_shard_tokens((sys_split)k, n, p, s, tok);
+                    ck_assert(m <= n / p + 1 && m + 1 >= n / p);
+                    for (size_t i = 0; i < m; i++) {
+                        ck_assert(tok[i] < n);
+                        sum += tok[i];
+                        if (i)
+                            ck_assert(k == SYS_SPLIT_RANGES ? tok[i] == tok[i - 1] + 1
+                                                            : tok[i] == tok[i - 1] + p);
+                    }
+                    seen += m;
+                }
+                ck_assert_uint_eq(seen, n);
+                ck_assert_uint_eq(sum, n * (n - 1) / 2); /* each token exactly once */
+            }
+}
+END_TEST
+
+/* Heads (or columns) in proportion to rates: 12 heads at rates 3:1 give 9 and 3; at
+ * 1:1:1 (7 items) 3, 2, 2 (the lower device wins the tie); a zero rate gets none; every
+ * count within one of its exact share, blocks contiguous from 0. */
+START_TEST(test_apportion)
+{
+    uint64_t first[4], count[4];
+    double r31[2] = {3, 1};
+    ck_assert(sys_apportion(12, 2, r31, first, count));
+    ck_assert(count[0] == 9 && count[1] == 3 && first[0] == 0 && first[1] == 9);
+    double r111[3] = {1, 1, 1};
+    ck_assert(sys_apportion(7, 3, r111, first, count));
+    ck_assert(count[0] == 3 && count[1] == 2 && count[2] == 2 && first[2] == 5);
+    double r0[3] = {0, 2.5, 1};
+    ck_assert(sys_apportion(10, 3, r0, first, count));
+    ck_assert(count[0] == 0 && count[1] + count[2] == 10 && count[1] == 7);
+    double none[2] = {0, 0};
+    ck_assert(!sys_apportion(4, 2, none, first, count));
+    util_rng rng;
+    util_rng_seed(&rng, 3);
+    for (int it = 0; it < 200; it++) {
+        double r[4], tot = 0;
+        uint64_t items = util_rng_next(&rng) % 1000, got = 0;
+        for (int i = 0; i < 4; i++)
+            tot += r[i] = util_rng_uniform(&rng);
+        ck_assert(sys_apportion(items, 4, r, first, count));
+        for (int i = 0; i < 4; i++) {
+            ck_assert(fabs((double)count[i] - (double)items * r[i] / tot) < 1.0);
+            ck_assert_uint_eq(first[i], got);
+            got += count[i];
+        }
+        ck_assert_uint_eq(got, items);
+    }
+}
+END_TEST
+
+/* Collective times by hand (alpha 1 us, 1 GB/s, 1 MB per node, p = 4):
+ * ring all-reduce 2 x 3 x 1 us + 2 x 3/4 x 1 ms = 1.506 ms; tree reduce 2 steps:
+ * 2 us + 2 ms; ring all-gather 3 us + 3 ms; gather 3 us + 3 ms; nothing on one node.
+ * Ring all-reduce moves 2 (p-1)/p of the data: it approaches 2x as p grows. */
+START_TEST(test_collectives)
+{
+    double B = 1e6, bw = 1e9, a = 1e-6;
+    tu_assert_close(sys_collective_time(SYS_RING_ALLREDUCE, 4, B, bw, a), 6e-6 + 1.5e-3, 1e-12,
+                    "ring all-reduce");
+    tu_assert_close(sys_collective_time(SYS_TREE_REDUCE, 4, B, bw, a), 2e-6 + 2e-3, 1e-12,
+                    "tree reduce");
+    tu_assert_close(sys_collective_time(SYS_RING_ALLGATHER, 4, B, bw, a), 3e-6 + 3e-3, 1e-12,
+                    "ring all-gather");
+    tu_assert_close(sys_collective_time(SYS_GATHER, 4, B, bw, a), 3e-6 + 3e-3, 1e-12, "gather");
+    tu_assert_close(sys_collective_time(SYS_TREE_REDUCE, 5, B, bw, a), 3e-6 + 3e-3, 1e-12,
+                    "tree reduce, 5 nodes: 3 steps");
+    for (int c = 0; c < SYS_COLLECTIVE_COUNT; c++) {
+        ck_assert(sys_collective_time((sys_collective)c, 1, B, bw, a) == 0);
+        ck_assert(sys_collective_bytes((sys_collective)c, 1, B) == 0);
+    }
+    tu_assert_close(sys_collective_bytes(SYS_RING_ALLREDUCE, 1024, B), 2 * 1023.0 / 1024 * B, 1e-12,
+                    "ring all-reduce bytes");
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("system");
+    TCase *tc = tcase_create("system");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_merge_equals_monolithic);
+    tcase_add_test(tc, test_any_order_any_tree);
+    tcase_add_test(tc, test_edge_states);
+    tcase_add_test(tc, test_shards_cover_tokens);
+    tcase_add_test(tc, test_apportion);
+    tcase_add_test(tc, test_collectives);
+    suite_add_tcase(s, tc);
+    return tu_main(s);
+}
