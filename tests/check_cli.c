@@ -118,6 +118,20 @@ START_TEST(test_gnu_option_syntax)
     ck_assert_str_eq(end1, end2);
     free(one);
     free(two);
+    /* JSON holds only text: a byte of the command line that is not UTF-8 (a file name in
+     * another encoding) is written as U+FFFD, never as itself */
+    char odd[600];
+    snprintf(odd, sizeof odd, "%s\xff.json", j1);
+    tu_run(&r, "-q", "-j", odd, a, w, NULL);
+    ck_assert_int_eq(r.status, 0);
+    tu_free(&r);
+    char *t = tu_read(odd, NULL);
+    ck_assert_msg(strstr(t, ".json\\ufffd.json\"") || strstr(t, "\\ufffd.json\""),
+                  "no U+FFFD in the invocation");
+    for (const char *c = t; *c; c++)
+        ck_assert_msg((unsigned char)*c < 0x80, "a non-ASCII byte in the JSON");
+    free(t);
+    remove(odd);
     /* after --, a word starting with '-' is an operand */
     tu_run(&r, "-q", "--", a, "-q", NULL);
     ck_assert_int_eq(r.status, 2);
