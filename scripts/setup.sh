@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 # Build and test dependencies (Debian package names). `time` gives scripts/bench.sh
 # its peak-RSS figures; libfftw3-dev is the tests' independent FFT; python3 runs the GPU
-# microbenchmark's --help test (PyTorch itself is only for a user with a GPU).
+# microbenchmark's --help test (PyTorch itself is only for a user with a GPU); afl++
+# fuzzes the config loader and the command line (scripts/fuzz.sh).
 packages=(build-essential autoconf automake libtool pkg-config libconfig-dev zlib1g-dev check time
-    libfftw3-dev python3)
+    libfftw3-dev python3 afl++)
 
 missing=()
 for p in "${packages[@]}"; do
