@@ -1163,6 +1163,101 @@ static int widen_integers(const ctx *c, const char *src, size_t n, char **out)
     return UTIL_OK;
 }
 
+/* libconfig 1.5 fopen()s an @include target and, when reading it then fails (a
+ * directory, "" or "."), exits the process ("input in flex scanner failed"); a FIFO would
+ * block it. So every @include of text (from file, whose directives libconfig resolves
+ * against dir, nested ones too) must name a regular file, checked here first the way
+ * libconfig's scanner finds them: at a line's start, outside comments and strings. */
+static int check_includes(const ctx *c, const char *file, const char *text, const char *dir,
+                          int depth)
+{
+    enum { NORMAL, STRING, BLOCK_COMMENT } st = NORMAL;
+    int line = 1;
+    for (const char *p = text; *p;) {
+        bool bol = p == text || p[-1] == '\n';
+        const char *q = p + strspn(p, " \t");
+        if (st == NORMAL && bol && strncmp(q, "@include", 8) == 0 &&
+            (q[8] == ' ' || q[8] == '\t')) {
+            q += 8 + strspn(q + 8, " \t");
+            if (*q != '"') {
+                p = q;
+                continue;
+            }
+            /* the name: \\ and \" are escapes, any other backslash is dropped */
+            char name[4096], path[8192];
+            size_t n = 0;
+            int at = line;
+            for (q++; *q && *q != '"'; q++) {
+                if (*q == '\\' && (q[1] == '\\' || q[1] == '"'))
+                    q++;
+                else if (*q == '\\')
+                    continue;
+                line += *q == '\n';
+                if (n + 1 == sizeof name)
+                    return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                                     "%s:%d: @include: the file name is too long", file, at);
+                name[n++] = *q;
+            }
+            name[n] = '\0';
+            p = *q ? q + 1 : q;
+            snprintf(path, sizeof path, "%s%s%s", dir ? dir : "", dir ? "/" : "", name);
+            /* as deep as libconfig goes, so that a file including itself stops early */
+            if (depth >= 10)
+                return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                                 "%s:%d: @include \"%.200s\": include file nesting too deep", file,
+                                 at, name);
+            struct stat st_inc;
+            if (stat(path, &st_inc) != 0)
+                continue; /* libconfig reports a missing file */
+            if (!S_ISREG(st_inc.st_mode))
+                return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                                 "%s:%d: @include \"%.200s\": not a regular file", file, at, name);
+            if ((uint64_t)st_inc.st_size > CFG_MAX_FILE_BYTES)
+                return util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                                 "%s:%d: @include \"%.200s\": file is %lld bytes; a config file "
+                                 "may have at most %u",
+                                 file, at, name, (long long)st_inc.st_size, CFG_MAX_FILE_BYTES);
+            FILE *f = fopen(path, "rb");
+            char *inc = f ? malloc((size_t)st_inc.st_size + 1) : NULL;
+            size_t len = inc ? fread(inc, 1, (size_t)st_inc.st_size, f) : 0;
+            if (f)
+                fclose(f);
+            if (!inc)
+                continue; /* unreadable: libconfig reports it */
+            inc[len] = '\0';
+            /* text after a NUL would escape this check */
+            int rc = memchr(inc, '\0', len)
+                         ? util_fail(UTIL_ECONFIG, c->err, c->errlen,
+                                     "%s:%d: @include \"%.200s\": binary data (a NUL byte) in a "
+                                     "config file",
+                                     file, at, name)
+                         : check_includes(c, path, inc, dir, depth + 1);
+            free(inc);
+            if (rc)
+                return rc;
+            continue;
+        }
+        char ch = *p++;
+        line += ch == '\n';
+        if (st == STRING) {
+            if (ch == '\\' && *p)
+                line += *p++ == '\n';
+            else if (ch == '"')
+                st = NORMAL;
+        } else if (st == BLOCK_COMMENT) {
+            if (ch == '*' && *p == '/')
+                p++, st = NORMAL;
+        } else if (ch == '"') {
+            st = STRING;
+        } else if (ch == '#' || (ch == '/' && *p == '/')) {
+            p += strcspn(p, "\n"); /* a line comment */
+        } else if (ch == '/' && *p == '*') {
+            p++, st = BLOCK_COMMENT;
+        }
+    }
+    return UTIL_OK;
+}
+
 static int read_file(ctx *c, config_t *cfg)
 {
     struct stat st;
@@ -1204,6 +1299,10 @@ static int read_file(ctx *c, config_t *cfg)
     if (slash) {
         *slash = '\0';
         config_set_include_dir(cfg, dir);
+    }
+    if ((rc = check_includes(c, c->file, wide, slash ? dir : NULL, 0))) {
+        free(wide);
+        return rc;
     }
     int ok = config_read_string(cfg, wide);
     free(wide);
