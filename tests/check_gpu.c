@@ -599,7 +599,7 @@ END_TEST
 START_TEST(test_preset_roundtrip)
 {
     char path[512], err[512];
-    for (size_t p = 0; p <= N_PRESETS; p++) {
+    for (size_t p = 0; p <= N_PRESETS + 1; p++) {
         gpu_desc g, back;
         load_preset(presets[p < N_PRESETS ? p : 1], &g);
         if (p == N_PRESETS) { /* awkward values: what calibration writes */
@@ -608,6 +608,10 @@ START_TEST(test_preset_roundtrip)
             g.cpu.cores = 0;
             memset(g.name, 0, sizeof g.name);
             snprintf(g.name, sizeof g.name, "calibrated");
+        }
+        if (p == N_PRESETS + 1) { /* a name a preset may give: the file broke before */
+            memset(g.name, 0, sizeof g.name);
+            snprintf(g.name, sizeof g.name, "my \"gpu\" \\ 15\nW\x01");
         }
         FILE *f = fopen(tu_tmp(path, sizeof path, "preset.cfg"), "w");
         ck_assert_ptr_nonnull(f);
