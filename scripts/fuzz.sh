@@ -128,7 +128,7 @@ failed=0
 for t in "${targets[@]}"; do
     make_corpus "$t"
     out="$build/out/$t-$(date +%Y%m%d-%H%M%S)"
-    mkdir -p "$out"
+    mkdir -p "$out" "$scratch/$t" # afl-fuzz refuses a .cur_input another run left
     limits=()
     [ -z "$secs" ] || limits+=(-V "$secs")
     [ -z "$execs" ] || limits+=(-E "$execs")
@@ -136,7 +136,7 @@ for t in "${targets[@]}"; do
     # A VM has no CPU frequency control and may pipe cores to a tool; other jobs share
     # its cores, so afl-fuzz binds to none. Inputs slower than 500 ms count as hangs.
     AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_NO_AFFINITY=1 \
-        TMPDIR="$scratch" AFL_TMPDIR="$scratch" \
+        TMPDIR="$scratch/$t" AFL_TMPDIR="$scratch/$t" \
         afl-fuzz -i "$build/corpus/$t" -o "$out" -x "$build/$t.dict" -t 500 "${limits[@]}" \
         -- "$bin/fuzz_$t" >"$out/afl.log" 2>&1 &
     pid=$!
@@ -173,7 +173,7 @@ for t in "${targets[@]}"; do
     if [ "${FUZZ_SANITIZE:-1}" = 1 ]; then
         if find "$out/default/queue" -maxdepth 1 -type f -print0 |
             ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$root/tests/lsan.supp" \
-                TMPDIR="$scratch" xargs -0 "$bin/fuzz_$t" >"$out/replay.log" 2>&1; then
+                TMPDIR="$scratch/$t" xargs -0 "$bin/fuzz_$t" >"$out/replay.log" 2>&1; then
             echo "fuzz: $t: queue replayed: no leak, no crash"
         else
             echo "fuzz: $t: the queue's replay failed: see ${out#"$root"/}/replay.log" >&2
