@@ -6,10 +6,12 @@ cd "$(dirname "$0")/.."
 
 # Build and test dependencies (Debian package names). `time` gives scripts/bench.sh
 # its peak-RSS figures; libfftw3-dev is the tests' independent FFT; python3 runs the GPU
-# microbenchmark's --help test (PyTorch itself is only for a user with a GPU), and
-# python3-yaml lets tests/accelergy.sh read the --accelergy YAML.
+# microbenchmark's --help test (PyTorch itself is only for a user with a GPU);
+# python3-yaml lets tests/accelergy.sh read the --accelergy YAML; help2man makes the man
+# page; clang builds the release tarball in distcheck; afl++ fuzzes the config loader and
+# the command line (scripts/fuzz.sh).
 packages=(build-essential autoconf automake libtool pkg-config libconfig-dev zlib1g-dev check time
-    libfftw3-dev python3 python3-yaml help2man clang)
+    libfftw3-dev python3 python3-yaml help2man clang afl++)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -446,6 +446,45 @@ START_TEST(test_mutated_files_never_crash)
 }
 END_TEST
 
+/* Inputs of tests/data/fuzz/ that crashed, hung or exited the loader (docs/FUZZING.md):
+ * each is now a config error naming FILE:LINE, from the loader and from bflysim. */
+START_TEST(test_fuzz_regressions)
+{
+    static const struct {
+        const char *file, *kind;
+        const char *at; /* the file the message names (NULL: file) and its line */
+        int line;
+        const char *phrase;
+    } cases[] = {
+        {"tests/data/fuzz/include-dir.cfg", "workload", NULL, 4, "malformed @include"},
+        {"tests/data/fuzz/include-nested.cfg", "workload", "tests/data/fuzz/include-dir.cfg", 4,
+         "malformed @include"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512], at[512], other[512], prefix[600], err[1024] = "";
+        bool arch = strcmp(cases[i].kind, "arch") == 0;
+        tu_src(path, sizeof path, cases[i].file);
+        tu_src(at, sizeof at, cases[i].at ? cases[i].at : cases[i].file);
+        tu_src(other, sizeof other, arch ? WL : ARCH); /* the file it is run with */
+        snprintf(prefix, sizeof prefix, "%s:%d: ", at, cases[i].line);
+        arch_desc a;
+        wl_desc w;
+        int rc = arch ? cfg_load_arch(path, NULL, 0, &a, err, sizeof err)
+                      : cfg_load_workload(path, NULL, 0, &w, err, sizeof err);
+        ck_assert_msg(rc == UTIL_ECONFIG, "%s: status %d", cases[i].file, rc);
+        ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0 && strstr(err, cases[i].phrase),
+                      "%s: expected '%s' ... '%s', got: %s", cases[i].file, prefix, cases[i].phrase,
+                      err);
+        tu_result r;
+        tu_run(&r, "-q", arch ? path : other, arch ? other : path, NULL);
+        ck_assert_int_eq(r.status, 2);
+        ck_assert_msg(strstr(r.err, prefix) && strstr(r.err, cases[i].phrase), "%s: got: %s",
+                      cases[i].file, r.err);
+        tu_free(&r);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("config");
@@ -465,6 +504,7 @@ int main(void)
     tcase_add_test(tc, test_set_overrides);
     tcase_add_test(tc, test_dtype_not_supported);
     tcase_add_test(tc, test_mutated_files_never_crash);
+    tcase_add_test(tc, test_fuzz_regressions);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -363,6 +363,7 @@ START_TEST(test_accelergy_rows)
     for (uint32_t i = 0; i < n; i++)
         sum += (double)rows[i].count * rows[i].pj;
     tu_assert_close(sum, e.total_pj, 1e-12, "re-priced total");
+    eng_stats_free(&st);
 }
 END_TEST
 

@@ -623,7 +623,7 @@ END_TEST
 START_TEST(test_preset_roundtrip)
 {
     char path[512], err[512];
-    for (size_t p = 0; p <= N_PRESETS; p++) {
+    for (size_t p = 0; p <= N_PRESETS + 1; p++) {
         gpu_desc g, back;
         load_preset(presets[p < N_PRESETS ? p : 1], &g);
         if (p == N_PRESETS) { /* awkward values: what calibration writes */
@@ -632,6 +632,11 @@ START_TEST(test_preset_roundtrip)
             g.cpu.cores = 0;
             memset(g.name, 0, sizeof g.name);
             snprintf(g.name, sizeof g.name, "calibrated");
+        }
+        if (p == N_PRESETS + 1) { /* a name a preset may give: the file broke before (names
+                                   * are printable UTF-8: control characters are refused) */
+            memset(g.name, 0, sizeof g.name);
+            snprintf(g.name, sizeof g.name, "my \"gpu\" \\ 15 W");
         }
         FILE *f = fopen(tu_tmp(path, sizeof path, "preset.cfg"), "w");
         ck_assert_ptr_nonnull(f);

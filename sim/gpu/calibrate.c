@@ -360,17 +360,46 @@ int gpu_calibrate(const gpu_desc *base, const char *csv_file, gpu_desc *out, cha
 
 /* ---------------------------------------------------------------- writing a preset */
 
+/* A comment line of s: a line break in s would end the comment early. */
+static void put_comment(FILE *f, const char *s)
+{
+    fputs("# ", f);
+    for (; *s; s++)
+        fputc(*s == '\n' ? ' ' : *s, f);
+}
+
+/* s as a libconfig string literal: a name may hold quotes, backslashes and control
+ * characters (a preset can set any), and must load back the same. */
+static void put_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            fprintf(f, "\\%c", ch);
+        else if (ch < 0x20 || ch == 0x7f)
+            fprintf(f, "\\x%02x", ch);
+        else
+            fputc(ch, f);
+    }
+    fputc('"', f);
+}
+
 int gpu_write_preset(const gpu_desc *g, FILE *f, const char *note, char *err, size_t errlen)
 {
     int rc = gpu_check(g, err, errlen);
     if (rc)
         return rc;
     const gpu_cpu *c = &g->cpu;
-    fprintf(f, "# %s: GPU baseline preset (docs/GPU.md), written by bflysim.\n", g->name);
-    if (note)
-        fprintf(f, "# %s\n", note);
-    fprintf(f, "name = \"%s\";\nclock_mhz = %.17g;\nlaunch_us = %.17g;\n", g->name, g->clock_mhz,
-            g->launch_us);
+    put_comment(f, g->name);
+    fputs(": GPU baseline preset (docs/GPU.md), written by bflysim.\n", f);
+    if (note) {
+        put_comment(f, note);
+        fputc('\n', f);
+    }
+    fputs("name = ", f);
+    put_string(f, g->name);
+    fprintf(f, ";\nclock_mhz = %.17g;\nlaunch_us = %.17g;\n", g->clock_mhz, g->launch_us);
     fprintf(f,
             "peak = {\n  tensor_fp16_gflops = %.17g;\n  cuda_fp16_gflops = %.17g;\n"
             "  fp32_gflops = %.17g;\n};\n",
