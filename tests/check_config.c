@@ -347,7 +347,7 @@ START_TEST(test_set_overrides)
         {"arch.array=4", "--set arch.array=4: 'arch.array' is a group"},
         {"workload.dtype=fp8", "--set workload.dtype=fp8: dtype = \"fp8\" is not allowed"},
         {"model.rows=4", "--set model.rows=4: the key path must start with 'arch.', "
-                         "'workload.' or 'gpu.'"},
+                         "'workload.', 'gpu.' or 'system.'"},
         {"workload.rows", "--set workload.rows: expected FILE.KEY=VALUE"},
         {"workload.n=1;x=2", "--set workload.n=1;x=2: cannot parse the value"},
     };

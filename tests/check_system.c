@@ -1,6 +1,7 @@
 /* check_system.c: partial attention states, their merge, partitions and collectives
  * against monolithic reference attention and hand-derived figures. */
 #include <check.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,135 @@ START_TEST(test_collectives)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- system runs */
+
+/* A small BERT-like model (64 tokens, hidden 64, 2 heads, 2 blocks) on mld-4x4. */
+static void small_model(arch_desc *a, wl_desc *d, uint64_t seq_len)
+{
+    char seq[64];
+    snprintf(seq, sizeof seq, "workload.seq_len=%llu", (unsigned long long)seq_len);
+    const char *sets[] = {seq, "workload.hidden=64", "workload.heads=2", "workload.ffn=128",
+                          "workload.blocks.0.repeat=2"};
+    tu_load("arch/mld-4x4.cfg", "workloads/bert-base-image-1k.cfg", sets, 5, a, d);
+}
+
+static sys_desc ring_of(uint32_t p)
+{
+    sys_desc s = {.devices = p,
+                  .topology = SYS_TOPO_RING,
+                  .link_gbs = 1.0,
+                  .link_latency_ns = 1000.0,
+                  .partition = SYS_PART_SEQUENCE};
+    snprintf(s.name, sizeof s.name, "ring%u", p);
+    return s;
+}
+
+/* One device is the single-device run itself; on four, the K/V all-gather moves, per
+ * attention block, 3 of the 4 blocks of 2 (K and V) x 16 tokens x 64 features x 2 bytes
+ * (= 4096 B each) through a device's link: 12288 B, 24576 B for the 2 blocks, in
+ * 3 x (1 us + 4096 B / 1 GB/s) = 15.288 us a block. Overlap cannot make the run shorter
+ * than its compute, nor longer than compute plus all communication. */
+START_TEST(test_sequence_parallel_by_hand)
+{
+    arch_desc a;
+    wl_desc d;
+    small_model(&a, &d, 64);
+    char err[512];
+    sys_result one, four;
+    sys_desc s1 = ring_of(1), s4 = ring_of(4);
+    ck_assert_msg(sys_run(&s1, &a, &d, true, NULL, &one, err, sizeof err) == 0, "%s", err);
+    ck_assert(one.total_s == one.single_s && one.speedup == 1.0 && one.comm_s == 0);
+    ck_assert_uint_eq(one.tokens_per_device, 64);
+    ck_assert_msg(sys_run(&s4, &a, &d, true, NULL, &four, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(four.tokens_per_device, 16);
+    ck_assert_uint_eq(four.attention_blocks, 2);
+    tu_assert_close(four.link_bytes, 24576, 1e-12, "link bytes");
+    tu_assert_close(four.comm_s, 2 * 3 * (1e-6 + 4096e-9), 1e-9, "all-gather time");
+    double compute = four.rowlocal_s + four.attention_s;
+    ck_assert(four.total_s >= compute * (1 - 1e-12));
+    ck_assert(four.total_s <= (compute + four.comm_s) * (1 + 1e-12));
+    tu_assert_close(four.single_s, one.total_s, 1e-12, "the one-device run");
+    tu_assert_close(four.speedup, four.single_s / four.total_s, 1e-12, "speedup");
+    tu_assert_close(four.efficiency, four.speedup / 4, 1e-12, "efficiency");
+    /* the slower link shows through: at 1 MB/s the all-gathers outlast attention */
+    s4.link_gbs = 0.01;
+    sys_result slow;
+    ck_assert(sys_run(&s4, &a, &d, true, NULL, &slow, err, sizeof err) == 0);
+    ck_assert(slow.exposed_comm_s > 0 && slow.total_s > four.total_s);
+}
+END_TEST
+
+/* What a system cannot split is refused: a Fourier mixer needs every token on one device,
+ * and a device needs a token. */
+START_TEST(test_system_refusals)
+{
+    arch_desc a;
+    wl_desc d;
+    small_model(&a, &d, 64);
+    char err[512];
+    sys_result r;
+    sys_desc s = ring_of(65);
+    ck_assert_int_eq(sys_run(&s, &a, &d, true, NULL, &r, err, sizeof err), UTIL_ECONFIG);
+    ck_assert_msg(strstr(err, "65 devices for 64 tokens"), "%s", err);
+    d.blocks[0].mixer = WL_MIX_FFT;
+    s = ring_of(2);
+    ck_assert_int_eq(sys_run(&s, &a, &d, true, NULL, &r, err, sizeof err), UTIL_ECONFIG);
+    ck_assert_msg(strstr(err, "mixes with fft, which needs every token"), "%s", err);
+}
+END_TEST
+
+/* From the command line: a system preset by name, its JSON byte-identical run to run,
+ * options it does not take and bad system files are usage errors naming the problem. */
+START_TEST(test_system_cli)
+{
+    char json[512], sys[512];
+    tu_tmp(json, sizeof json, "sys.json");
+    const char *args[] = {"-q",
+                          "-m",
+                          "analytical",
+                          "-j",
+                          json,
+                          "-s",
+                          "workload.seq_len=256",
+                          "mld-8x8-ring4",
+                          "bert-base-image-1k",
+                          NULL};
+    tu_result r;
+    tu_runv(&r, 9, args);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    size_t n1, n2;
+    char *t1 = tu_read(json, &n1);
+    ck_assert_msg(strstr(t1, "\"devices\": 4") && strstr(t1, "\"tokens_per_device\": 64"), "%s",
+                  t1);
+    tu_runv(&r, 9, args);
+    tu_free(&r);
+    char *t2 = tu_read(json, &n2);
+    ck_assert(n1 == n2 && memcmp(t1, t2, n1) == 0);
+    free(t1), free(t2);
+    tu_run(&r, "-s", "system.devices=2", "mld-8x8", "bert-base-image-1k", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "mld-8x8 is an arch, not a system"), "%s", r.err);
+    tu_free(&r);
+    tu_run(&r, "-f", "mld-8x8-ring4", "bert-base-image-1k", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "--functional is not supported for system runs yet"), "%s", r.err);
+    tu_free(&r);
+    char *text = tu_read(tu_src(sys, sizeof sys, "arch/systems/mld-8x8-ring4.cfg"), NULL);
+    char *bad = tu_replace(text, "devices = 4;", "devices = 0;");
+    tu_write(tu_tmp(sys, sizeof sys, "bad-system.cfg"), bad);
+    tu_run(&r, sys, "bert-base-image-1k", NULL);
+    ck_assert_int_eq(r.status, 2);
+    char want[600];
+    snprintf(want, sizeof want, "%s:%d: devices = 0 is out of range", sys,
+             tu_line_of(bad, "devices = 0"));
+    ck_assert_msg(strstr(r.err, want), "want %s, got %s", want, r.err);
+    tu_free(&r);
+    free(text), free(bad);
+    remove(sys), remove(json);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("system");
@@ -300,6 +430,9 @@ int main(void)
     tcase_add_test(tc, test_shards_cover_tokens);
     tcase_add_test(tc, test_apportion);
     tcase_add_test(tc, test_collectives);
+    tcase_add_test(tc, test_sequence_parallel_by_hand);
+    tcase_add_test(tc, test_system_refusals);
+    tcase_add_test(tc, test_system_cli);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

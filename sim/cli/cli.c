@@ -447,6 +447,87 @@ out:
     return rc;
 }
 
+/* ---------------------------------------------------------------- systems */
+
+/* The options a system run does not take yet (docs/SYSTEM.md): NULL when none is set. */
+static const char *system_refuses(const options *o)
+{
+    if (o->functional)
+        return "--functional";
+    if (o->mapping || o->dump_mapping)
+        return o->mapping ? "--mapping" : "--dump-mapping";
+    if (o->csv || o->accelergy || o->explain)
+        return o->csv ? "--csv" : o->accelergy ? "--accelergy" : "--explain";
+    if (o->objective != MAP_LATENCY || o->no_chain || o->no_fuse)
+        return o->no_chain ? "--no-chain" : o->no_fuse ? "--no-fuse" : "--objective";
+    for (size_t i = 0; i < o->n_sets; i++)
+        if (strcmp(o->sets[i].file, "gpu") == 0)
+            return "--set gpu.KEY (a system run has no GPU baseline)";
+    return NULL;
+}
+
+/* bflysim SYSTEM WORKLOAD: the model split over the system's arrays (sim/system). */
+static int run_system_cli(const options *o, const char *sys_path, const char *wl_path, FILE *out,
+                          FILE *err)
+{
+    const char *no = system_refuses(o);
+    if (no) {
+        fprintf(err, "bflysim: %s is not supported for system runs yet\n", no);
+        return UTIL_ECONFIG;
+    }
+    char msg[2048], dev_path[CFG_DIR_MAX + 64];
+    sys_desc sys;
+    arch_desc arch;
+    wl_desc wl;
+    int rc = cfg_load_system(sys_path, o->sets, o->n_sets, &sys, msg, sizeof msg);
+    if (!rc)
+        rc = cfg_preset_path(CFG_PRESET_ARCH, sys.device, dev_path, sizeof dev_path, msg,
+                             sizeof msg);
+    if (!rc)
+        rc = cfg_load(dev_path, wl_path, o->sets, o->n_sets, &arch, &wl, msg, sizeof msg);
+    if (rc) {
+        fprintf(err, "bflysim: %s\n", msg);
+        return rc;
+    }
+    progress pg;
+    run_progress rp;
+    const run_progress *shown = start_progress(o, err, &pg, &rp) ? &rp : NULL;
+    sys_result res;
+    rc = sys_run(&sys, &arch, &wl, o->analytical, shown, &res, msg, sizeof msg);
+    end_progress(&pg);
+    if (rc) {
+        fprintf(err, "bflysim: %s\n", msg);
+        return rc;
+    }
+    const char *ovs[CLI_MAX_SETS];
+    for (size_t i = 0; i < o->n_sets; i++)
+        ovs[i] = o->sets[i].arg;
+    rep_system_run run = {PACKAGE_VERSION, o->arch_file, o->wl_file, &sys,      &arch, &wl, &res,
+                          o->analytical,   o->argc,      o->argv,    o->n_sets, ovs};
+    if (!o->quiet)
+        rep_system_summary(out, &run);
+    if (o->json && (rc = rep_write_system_json(o->json, &run, msg, sizeof msg)))
+        fprintf(err, "bflysim: %s\n", msg);
+    return rc;
+}
+
+/* ARCH's file: an arch, or a system (a file of kind "system", or a system preset's name);
+ * *system says which. */
+static int resolve_first(const char *name, char *path, size_t len, bool *system, char *msg,
+                         size_t msglen)
+{
+    int rc = cfg_preset_path(CFG_PRESET_ARCH, name, path, len, msg, msglen);
+    if (rc) {
+        char other[64];
+        if (cfg_preset_path(CFG_PRESET_SYSTEM, name, path, len, other, sizeof other))
+            return rc; /* the arch message: it lists the arch presets */
+        *system = true;
+        return UTIL_OK;
+    }
+    *system = cfg_is_system(path);
+    return UTIL_OK;
+}
+
 int cli_main(int argc, char **argv, FILE *out, FILE *err)
 {
     options o;
@@ -459,11 +540,18 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     char msg[2048], arch_path[CFG_DIR_MAX + 64], wl_path[CFG_DIR_MAX + 64];
     arch_desc arch;
     wl_desc wl;
-    if ((rc = cfg_preset_path(CFG_PRESET_ARCH, o.arch_file, arch_path, sizeof arch_path, msg,
-                              sizeof msg)) ||
-        (rc = cfg_preset_path(CFG_PRESET_WORKLOAD, o.wl_file, wl_path, sizeof wl_path, msg,
-                              sizeof msg)) ||
-        (rc = cfg_load(arch_path, wl_path, o.sets, o.n_sets, &arch, &wl, msg, sizeof msg))) {
+    bool system = false;
+    if (!(rc = resolve_first(o.arch_file, arch_path, sizeof arch_path, &system, msg, sizeof msg)) &&
+        !(rc = cfg_preset_path(CFG_PRESET_WORKLOAD, o.wl_file, wl_path, sizeof wl_path, msg,
+                               sizeof msg)) &&
+        system)
+        return run_system_cli(&o, arch_path, wl_path, out, err);
+    for (size_t i = 0; !rc && i < o.n_sets; i++) /* an override no file here would read */
+        if (strcmp(o.sets[i].file, "system") == 0)
+            rc = util_fail(UTIL_ECONFIG, msg, sizeof msg,
+                           "--set %s: %s is an arch, not a system (arch/systems/)", o.sets[i].arg,
+                           o.arch_file);
+    if (rc || (rc = cfg_load(arch_path, wl_path, o.sets, o.n_sets, &arch, &wl, msg, sizeof msg))) {
         fprintf(err, "bflysim: %s\n", msg);
         return rc;
     }

@@ -14,11 +14,13 @@ static void usage(FILE *f)
                "  or:  bflysim --gpu-calibrate=CSV [--baseline=PRESET] [--set gpu.KEY=VALUE]...\n"
                "Simulate a workload cycle by cycle on a dataflow PE array.\n"
                "ARCH and WORKLOAD are config files, or the names of shipped presets\n"
-               "(e.g. 'bflysim mld-8x8 fabnet-text-4k').\n"
+               "(e.g. 'bflysim mld-8x8 fabnet-text-4k'). ARCH may also be a system of\n"
+               "several arrays (arch/systems/; 'bflysim mld-8x8-ring4 bert-base-text-4k').\n"
                "\n"
                "Mandatory arguments to long options are mandatory for short options too.\n"
                "  -s, --set=FILE.KEY=VALUE  override a config value; FILE is 'arch',\n"
-               "                            'workload' or 'gpu' (the --baseline preset), KEY\n"
+               "                            'workload', 'gpu' (the --baseline preset) or\n"
+               "                            'system', KEY\n"
                "                            a dotted path (repeatable), e.g.\n"
                "                            --set arch.array.rows=16 --set workload.rows=64\n"
                "  -j, --json=FILE           write every counter as JSON to FILE\n"
@@ -97,8 +99,8 @@ static void version(FILE *f)
 /* --list-presets: each kind's names and the folder they were found in. */
 static void list_presets(FILE *f)
 {
-    static const char *const what[] = {"arch", "workload", "GPU (--baseline)"};
-    for (int k = 0; k < 3; k++) {
+    static const char *const what[] = {"arch", "workload", "GPU (--baseline)", "system"};
+    for (int k = 0; k < CFG_PRESET_COUNT; k++) {
         char names[64][CFG_NAME_MAX], dir[CFG_DIR_MAX + 16];
         int n = cfg_list_presets((cfg_preset_kind)k, names, 64, dir, sizeof dir);
         fprintf(f, "%s presets (%s):", what[k], n ? dir : "none found");

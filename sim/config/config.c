@@ -443,6 +443,34 @@ static const key_def gpu_keys[] = {
     GROUP("cpu", F_REQ, gpu_cpu_keys, "CPU cluster for GPU+CPU co-execution"),
     END_KEYS};
 
+/* System files (arch/systems/, docs/SYSTEM.md). */
+#define SOFF(field) offsetof(sys_desc, field)
+static const char *const system_kind_names[] = {"system", NULL};
+static const char *const topology_names[] = {"ring", "switch", NULL};   /* sys_topology */
+static const char *const partition_names[] = {"sequence", "strided", NULL}; /* sys_partition */
+static const key_def sys_link_keys[] = {
+    {"topology", K_ENUM, F_REQ, SOFF(topology), 0, 0, 0, 0, 0, topology_names, NULL, NULL, NULL,
+     "how the devices are joined: a ring of point-to-point links, or a switch"},
+    {"bandwidth_gbs", K_F64, F_REQ, SOFF(link_gbs), 0, 0, 0.01, 1e5, 0, NULL, NULL, NULL, "GB/s",
+     "bandwidth of one link, each way"},
+    {"latency_ns", K_F64, F_REQ, SOFF(link_latency_ns), 0, 0, 0, 1e9, 0, NULL, NULL, NULL, "ns",
+     "latency of one message over one link"},
+    END_KEYS};
+static const key_def system_keys[] = {
+    {"name", K_STR, 0, SOFF(name), SYS_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+     "system name (default: the file name)"},
+    {"kind", K_ENUM, F_REQ, 0, 0, 0, 0, 0, 0, system_kind_names, NULL, NULL, NULL,
+     "\"system\": what tells a system file from an arch file"},
+    {"device", K_STR, F_REQ, SOFF(device), ARCH_PATH_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+     "the array every device is: an arch preset name or file (relative to this file)"},
+    {"devices", K_U32, F_REQ, SOFF(devices), 0, 0, 1, SYS_MAX_DEVICES, 0, NULL, NULL, NULL,
+     "devices", "how many devices"},
+    GROUP("link", F_REQ, sys_link_keys, "the links between devices"),
+    {"partition", K_ENUM, 0, SOFF(partition), 0, 0, 0, 0, 0, partition_names, NULL,
+     "\"sequence\"", NULL,
+     "how tokens split: \"sequence\" (contiguous ranges) or \"strided\" (R-sharding)"},
+    END_KEYS};
+
 /* Largest element count of a workload (rows x n): keeps every derived size in range. */
 #define CFG_MAX_ELEMS (UINT64_C(1) << 40)
 
@@ -920,9 +948,11 @@ int cfg_parse_override(const char *arg, cfg_override *out, char *err, size_t err
     size_t flen = (size_t)(dot - arg);
     if (!((flen == 4 && strncmp(arg, "arch", 4) == 0) ||
           (flen == 8 && strncmp(arg, "workload", 8) == 0) ||
-          (flen == 3 && strncmp(arg, "gpu", 3) == 0)))
+          (flen == 3 && strncmp(arg, "gpu", 3) == 0) ||
+          (flen == 6 && strncmp(arg, "system", 6) == 0)))
         return util_fail(UTIL_ECONFIG, err, errlen,
-                         "--set %s: the key path must start with 'arch.', 'workload.' or 'gpu.'",
+                         "--set %s: the key path must start with 'arch.', 'workload.', 'gpu.' or "
+                         "'system.'",
                          arg);
     size_t plen = (size_t)(eq - dot - 1);
     if (plen >= sizeof out->path || strlen(eq + 1) >= sizeof out->value)
@@ -1436,6 +1466,49 @@ int cfg_load_gpu(const char *file, const cfg_override *ov, size_t n_ov, gpu_desc
                      gpu_post, NULL, err, errlen);
 }
 
+/* A system's device relative to the system file when it names a file (a '/' or ".cfg");
+ * a preset name stays as it is, for cfg_preset_path. */
+static int system_post(ctx *c, config_t *cfg, void *out, const void *unused)
+{
+    (void)cfg, (void)unused;
+    sys_desc *d = out;
+    const char *slash = strrchr(c->file, '/');
+    bool is_file = strchr(d->device, '/') || strstr(d->device, ".cfg");
+    if (is_file && d->device[0] != '/' && slash) {
+        char rel[ARCH_PATH_MAX];
+        snprintf(rel, sizeof rel, "%s", d->device);
+        int n = snprintf(d->device, sizeof d->device, "%.*s/%s", (int)(slash - c->file), c->file,
+                         rel);
+        if (n < 0 || (size_t)n >= sizeof d->device)
+            return fail_at(c, at(cfg, "device"), "device = \"%s\": the path is too long", rel);
+    }
+    return UTIL_OK;
+}
+
+int cfg_load_system(const char *file, const cfg_override *ov, size_t n_ov, sys_desc *out,
+                    char *err, size_t errlen)
+{
+    return load_desc(file, "system", system_keys, ov, n_ov, out, sizeof *out, out->name,
+                     sizeof out->name, system_post, NULL, err, errlen);
+}
+
+bool cfg_is_system(const char *file)
+{
+    cfg_source src;
+    char err[64];
+    bool is = false;
+    config_t cfg;
+    config_init(&cfg);
+    const char *kind;
+    if (!cfg_source_read(&src, file, err, sizeof err) &&
+        config_read_string(&cfg, src.text) == CONFIG_TRUE &&
+        config_lookup_string(&cfg, "kind", &kind) == CONFIG_TRUE)
+        is = strcmp(kind, "system") == 0;
+    config_destroy(&cfg);
+    cfg_source_free(&src);
+    return is;
+}
+
 
 /* ---------------------------------------------------------------- listing */
 
@@ -1477,4 +1550,7 @@ void cfg_print_keys(FILE *f)
     fprintf(f, "\nKeys of GPU baseline presets (arch/gpu/*.cfg; use --set gpu.KEY=VALUE to "
                "override):\n");
     print_keys(f, gpu_keys, "gpu");
+    fprintf(f, "\nKeys of system files (arch/systems/*.cfg, run as bflysim SYSTEM WORKLOAD; use "
+               "--set system.KEY=VALUE to override):\n");
+    print_keys(f, system_keys, "system");
 }

@@ -10,6 +10,7 @@
 #include "../arch/arch.h"
 #include "../gpu/gpu.h"
 #include "../mapper/mapper.h"
+#include "../system/system.h"
 #include "../workload/workload.h"
 
 /* Largest config file read (bigger files are an error, not an allocation). */
@@ -18,7 +19,7 @@
 /* One --set FILE.PATH=VALUE argument, e.g. "arch.array.rows=16", "gpu.launch_us=12". */
 typedef struct cfg_override {
     char arg[256];   /* the argument as given, for messages */
-    char file[16];   /* "arch", "workload" or "gpu" */
+    char file[16];   /* "arch", "workload", "gpu" or "system" */
     char path[128];  /* dotted key path inside that file */
     char value[128]; /* libconfig literal (strings may omit the quotes) */
 } cfg_override;
@@ -51,10 +52,16 @@ uint32_t cfg_data_dirs(char dirs[][CFG_DIR_MAX], uint32_t max);
  * one has it, else each path tried is added to tried. */
 bool cfg_find_data(const char *rel, char *path, size_t len, char *tried, size_t tried_len);
 
-typedef enum { CFG_PRESET_ARCH, CFG_PRESET_WORKLOAD, CFG_PRESET_GPU } cfg_preset_kind;
+typedef enum {
+    CFG_PRESET_ARCH,
+    CFG_PRESET_WORKLOAD,
+    CFG_PRESET_GPU,
+    CFG_PRESET_SYSTEM,
+    CFG_PRESET_COUNT
+} cfg_preset_kind;
 /* The file of an ARCH, WORKLOAD or --baseline argument: a file as it is (anything that
  * exists, holds a '/' or ".cfg"), else the shipped preset of that name
- * (arch/NAME.cfg, workloads/NAME.cfg, arch/gpu/NAME.cfg in the first data directory
+ * (arch/NAME.cfg, workloads/NAME.cfg, arch/gpu/NAME.cfg, arch/systems/NAME.cfg in the first data directory
  * that has it). Unknown names are errors listing the presets, with the nearest. */
 int cfg_preset_path(cfg_preset_kind kind, const char *name, char *path, size_t len, char *err,
                     size_t errlen);
@@ -67,6 +74,13 @@ int cfg_list_presets(cfg_preset_kind kind, char names[][CFG_NAME_MAX], uint32_t 
  * naming FILE:LINE. */
 int cfg_load_gpu(const char *file, const cfg_override *ov, size_t n_ov, gpu_desc *out, char *err,
                  size_t errlen);
+
+/* Loads a system file (arch/systems/, docs/SYSTEM.md) with the "system" overrides. */
+int cfg_load_system(const char *file, const cfg_override *ov, size_t n_ov, sys_desc *out,
+                    char *err, size_t errlen);
+/* Whether file reads as a system file (kind = "system"); false for anything else, errors
+ * included (loading it then says what is wrong). */
+bool cfg_is_system(const char *file);
 
 /* Loads a mapping file (--mapping): a list of per-op entries ( { block = 0; op = "q-proj";
  * chain_pes = 4; ... }, ... ), each validated like any config, with its FILE:LINE kept

@@ -1,8 +1,11 @@
-/* internal.h: report's file writers (write.c), shared by the result formats (report.c). */
+/* internal.h: report's file writers (write.c) and JSON writer (json.c), shared by the
+ * result formats (report.c, system.c). */
 #ifndef BFLY_REPORT_INTERNAL_H
 #define BFLY_REPORT_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Writes a document (fn(f, ctx)) to path so that it is whole or absent whatever happens:
@@ -19,5 +22,29 @@ int rep_write_file(const char *path, void (*fn)(FILE *, const void *), const voi
  * row is whole or absent. */
 int rep_append_row(const char *path, const char *header, const char *row, const char *what,
                    char *err, size_t errlen);
+
+/* A JSON document being written: its nesting depth, and whether the next member is the
+ * first of its object or array (no comma before it). */
+typedef struct jw {
+    FILE *f;
+    int depth;
+    bool first;
+} jw;
+
+/* The separator before a member, and its indentation. */
+void j_sep(jw *j);
+/* A JSON string: escapes quotes, backslashes and control characters, and writes a byte
+ * that is not UTF-8 as U+FFFD. */
+void j_str(FILE *f, const char *s);
+void j_key(jw *j, const char *k);
+/* Opens an object ('{') or array ('[') as member k (NULL: an array element). */
+void j_open(jw *j, const char *k, char br);
+void j_close(jw *j, char br);
+void j_u(jw *j, const char *k, uint64_t v);
+/* A number (null when not finite). */
+void j_d(jw *j, const char *k, double v);
+void j_s(jw *j, const char *k, const char *v);
+void j_b(jw *j, const char *k, bool v);
+void j_strings(jw *j, const char *k, const char *const *v, size_t n);
 
 #endif

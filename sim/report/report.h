@@ -12,6 +12,7 @@
 #include "../mapper/mapper.h"
 #include "../ref/ref.h"
 #include "../run/run.h"
+#include "../system/system.h"
 #include "../workload/workload.h"
 
 typedef struct rep_run {
@@ -103,5 +104,26 @@ void rep_model_summary(FILE *f, const rep_run *r);
 void rep_explain(FILE *f, const rep_run *r);
 void rep_model_json(FILE *f, const rep_run *r);
 void rep_model_csv_row(const rep_run *r, char *buf, size_t len);
+
+/* ---------------------------------------------------------------- systems (system.c) */
+
+/* A system run (bflysim SYSTEM WORKLOAD) and what it was asked with. */
+typedef struct rep_system_run {
+    const char *version;
+    const char *system_file, *wl_file;
+    const sys_desc *sys;
+    const arch_desc *arch; /* the devices' */
+    const wl_desc *wl;
+    const sys_result *res;
+    bool analytical;
+    int argc;
+    char *const *argv;
+    size_t n_overrides;
+    const char *const *overrides;
+} rep_system_run;
+
+void rep_system_summary(FILE *f, const rep_system_run *r);
+/* The run as JSON, written whole or not at all. */
+int rep_write_system_json(const char *path, const rep_system_run *r, char *err, size_t errlen);
 
 #endif

@@ -90,6 +90,9 @@ static void collective_terms(sys_collective c, uint32_t p, double bytes, double 
     case SYS_RING_ALLGATHER:
         *steps = q - 1, *sent = (q - 1) * bytes;
         return;
+    case SYS_RD_ALLGATHER:
+        *steps = ceil(log2(q)), *sent = (q - 1) * bytes;
+        return;
     case SYS_GATHER:
     default:
         *steps = q - 1, *sent = (q - 1) * bytes; /* all through the root's one link */

@@ -7,6 +7,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../arch/arch.h"
+#include "../run/run.h"
+#include "../workload/workload.h"
+
 /* ---------------------------------------------------------------- partial states
  *
  * A partial state of one query row over a subset of the keys is (o, lse): o the attention
@@ -78,6 +82,8 @@ typedef enum {
     SYS_RING_ALLGATHER, /* each node ends with all p blocks of `bytes`: (p-1) steps of one block */
     SYS_GATHER,         /* every node sends its `bytes` to one root over its single link:
                          * (p-1) messages in turn */
+    SYS_RD_ALLGATHER,   /* recursive doubling through a switch: ceil(log2 p) steps, the
+                         * blocks doubling each step, (p-1) blocks in all */
     SYS_COLLECTIVE_COUNT
 } sys_collective;
 
@@ -87,5 +93,49 @@ double sys_collective_time(sys_collective c, uint32_t p, double bytes, double by
                            double latency_s);
 /* Bytes through the busiest node's link, one way (what the time's bandwidth term moves). */
 double sys_collective_bytes(sys_collective c, uint32_t p, double bytes);
+
+/* ---------------------------------------------------------------- systems */
+
+#define SYS_NAME_MAX 64
+#define SYS_MAX_DEVICES 1024
+
+typedef enum { SYS_TOPO_RING, SYS_TOPO_SWITCH, SYS_TOPO_COUNT } sys_topology;
+typedef enum { SYS_PART_SEQUENCE, SYS_PART_STRIDED, SYS_PART_COUNT } sys_partition;
+
+/* A system file (arch/systems/): `devices` identical arrays of the arch `device` (a
+ * preset name or a file, relative to the system file), joined by links of one kind. */
+typedef struct sys_desc {
+    char name[SYS_NAME_MAX];
+    char device[ARCH_PATH_MAX];
+    uint32_t devices;
+    sys_topology topology;
+    double link_gbs, link_latency_ns;
+    sys_partition partition;
+} sys_desc;
+
+const char *sys_topology_name(sys_topology t);
+const char *sys_partition_name(sys_partition p);
+
+/* A system run's figures (seconds; the devices are identical, so one stands for all). */
+typedef struct sys_result {
+    uint32_t devices;
+    uint64_t tokens_per_device; /* the largest shard */
+    uint32_t attention_blocks;
+    double rowlocal_s, attention_s; /* one device's compute, its two kinds */
+    double comm_s;                  /* the K/V all-gathers */
+    double exposed_comm_s;          /* what attention compute did not hide */
+    double total_s;
+    double link_bytes;   /* through one device's link, all blocks */
+    double single_s;     /* the model on one device */
+    double speedup;      /* single_s / total_s */
+    double efficiency;   /* speedup / devices */
+    uint64_t device_lane_ops;
+} sys_result;
+
+/* Runs model d on system s of arrays a (cycle level, or the estimate with analytical),
+ * and the same model on one array for the speedup. Config errors (a mixer that cannot
+ * split, more devices than tokens) are UTIL_ECONFIG. */
+int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analytical,
+            const run_progress *progress, sys_result *out, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,83 @@
+/* system.c: a system run's summary and JSON (docs/SYSTEM.md). */
+#include <stdio.h>
+
+#include "internal.h"
+#include "report.h"
+
+void rep_system_summary(FILE *f, const rep_system_run *r)
+{
+    const sys_desc *s = r->sys;
+    const sys_result *x = r->res;
+    const wl_desc *w = r->wl;
+    fprintf(f, "bflysim %s\n", r->version);
+    fprintf(f, "system     %s (%s): %u x %s, %s links of %g GB/s and %g ns, %s partition\n",
+            s->name, r->system_file, s->devices, r->arch->name, sys_topology_name(s->topology),
+            s->link_gbs, s->link_latency_ns, sys_partition_name(s->partition));
+    fprintf(f, "workload   %s (%s): seq_len %llu, hidden %llu, heads %llu, batch %llu, %s\n",
+            w->name, r->wl_file, (unsigned long long)w->seq_len, (unsigned long long)w->hidden,
+            (unsigned long long)w->heads, (unsigned long long)w->batch,
+            r->analytical ? "estimated (analytical)" : "simulated (cycle level)");
+    fprintf(f, "device     %llu tokens each; row-local ops %.6g ms, attention %.6g ms\n",
+            (unsigned long long)x->tokens_per_device, x->rowlocal_s * 1e3, x->attention_s * 1e3);
+    fprintf(f,
+            "links      K/V all-gathers %.6g ms over %u attention blocks (%.6g ms not hidden "
+            "by attention), %.6g MB through each device's link\n",
+            x->comm_s * 1e3, x->attention_blocks, x->exposed_comm_s * 1e3, x->link_bytes * 1e-6);
+    fprintf(f, "time       %.6g ms (one device: %.6g ms)\n", x->total_s * 1e3, x->single_s * 1e3);
+    fprintf(f, "scaling    %.4gx speedup over one device, %.2f%% parallel efficiency on %u\n",
+            x->speedup, 100 * x->efficiency, x->devices);
+}
+
+static void system_doc(FILE *f, const void *ctx)
+{
+    const rep_system_run *r = ctx;
+    const sys_desc *s = r->sys;
+    const sys_result *x = r->res;
+    jw j = {f, 0, true};
+    j_open(&j, NULL, '{');
+    j_s(&j, "bflysim", r->version);
+    j_open(&j, "invocation", '{');
+    j_strings(&j, "argv", (const char *const *)r->argv, r->argv ? (size_t)r->argc : 0);
+    j_strings(&j, "overrides", r->overrides, r->n_overrides);
+    j_close(&j, '}');
+    j_open(&j, "system", '{');
+    j_s(&j, "name", s->name);
+    j_s(&j, "file", r->system_file);
+    j_s(&j, "device", r->arch->name);
+    j_u(&j, "devices", s->devices);
+    j_s(&j, "topology", sys_topology_name(s->topology));
+    j_d(&j, "link_gbs", s->link_gbs);
+    j_d(&j, "link_latency_ns", s->link_latency_ns);
+    j_s(&j, "partition", sys_partition_name(s->partition));
+    j_close(&j, '}');
+    j_open(&j, "workload", '{');
+    j_s(&j, "name", r->wl->name);
+    j_s(&j, "file", r->wl_file);
+    j_u(&j, "seq_len", r->wl->seq_len);
+    j_u(&j, "hidden", r->wl->hidden);
+    j_u(&j, "heads", r->wl->heads);
+    j_u(&j, "batch", r->wl->batch);
+    j_close(&j, '}');
+    j_open(&j, "results", '{');
+    j_s(&j, "mode", r->analytical ? "analytical" : "cycle");
+    j_u(&j, "tokens_per_device", x->tokens_per_device);
+    j_u(&j, "attention_blocks", x->attention_blocks);
+    j_d(&j, "rowlocal_s", x->rowlocal_s);
+    j_d(&j, "attention_s", x->attention_s);
+    j_d(&j, "comm_s", x->comm_s);
+    j_d(&j, "exposed_comm_s", x->exposed_comm_s);
+    j_d(&j, "link_bytes", x->link_bytes);
+    j_d(&j, "total_s", x->total_s);
+    j_d(&j, "single_device_s", x->single_s);
+    j_d(&j, "speedup", x->speedup);
+    j_d(&j, "efficiency", x->efficiency);
+    j_u(&j, "device_lane_ops", x->device_lane_ops);
+    j_close(&j, '}');
+    j_close(&j, '}');
+    fputc('\n', f);
+}
+
+int rep_write_system_json(const char *path, const rep_system_run *r, char *err, size_t errlen)
+{
+    return rep_write_file(path, system_doc, r, err, errlen);
+}
