@@ -367,6 +367,46 @@ START_TEST(test_system_refusals)
 }
 END_TEST
 
+/* Heads partition, by hand: on two identical arrays joined by a link with no latency and
+ * 10^5 GB/s, every op that splits (projections, FFN layers: columns; attention: heads;
+ * all even here) takes half its time, and the others (norms, adds) their whole time on
+ * one array; the links add what they moved. One array alone runs its best plan,
+ * and with one array the system is that array. */
+START_TEST(test_heads_by_hand)
+{
+    arch_desc a;
+    wl_desc d;
+    small_model(&a, &d, 64);
+    char err[512];
+    map_forced apart = {.chaining = MAP_CHAIN_OFF, .fusing = MAP_FUSE_OFF};
+    run_result r, best;
+    ck_assert(run_model_analytical(&a, &d, &apart, NULL, &r, err, sizeof err) == 0);
+    ck_assert(run_model_analytical(&a, &d, NULL, NULL, &best, err, sizeof err) == 0);
+    double hz = a.clock_ghz * 1e9, want = 0;
+    for (uint32_t i = 0; i < r.blocks[0].n_ops; i++) {
+        const run_op *o = &r.blocks[0].ops[i];
+        bool splits = o->op.kind == WL_OP_DENSE || o->op.kind == WL_OP_ATTENTION;
+        want += (double)o->cycles / hz * (splits ? 0.5 : 1.0);
+    }
+    want *= (double)r.blocks[0].repeat;
+    sys_desc s = ring_of(2);
+    s.partition = SYS_PART_HEADS, s.link_gbs = 1e5, s.link_latency_ns = 0;
+    sys_result x;
+    ck_assert_msg(sys_run_heads(&s, &a, &d, NULL, true, NULL, &x, err, sizeof err) == 0, "%s", err);
+    ck_assert(!x.one_device);
+    /* the links: each of the 2 x 11 ops moves at most twice its largest tensor (FFN1's
+     * 64 x 128 x 2 bytes) at 10^5 GB/s */
+    ck_assert_msg(x.comm_s > 0 && x.comm_s <= 22 * 2 * 16384 / 1e14, "links %g s", x.comm_s);
+    ck_assert_msg(fabs(x.total_s - (want + x.comm_s)) <= 1e-12 * want, "%.12g s, want %.12g s",
+                  x.total_s, want + x.comm_s);
+    tu_assert_close(x.single_s, (double)best.total.cycles / hz, 1e-12, "one array, best plan");
+    s.devices = 1;
+    ck_assert(sys_run_heads(&s, &a, &d, NULL, true, NULL, &x, err, sizeof err) == 0);
+    tu_assert_close(x.total_s, (double)best.total.cycles / hz, 1e-12, "a system of one");
+    run_free(&r), run_free(&best);
+}
+END_TEST
+
 /* From the command line: a system preset by name, its JSON byte-identical run to run,
  * options it does not take and bad system files are usage errors naming the problem. */
 START_TEST(test_system_cli)
@@ -404,6 +444,18 @@ START_TEST(test_system_cli)
     ck_assert_int_eq(r.status, 2);
     ck_assert_msg(strstr(r.err, "--functional is not supported for system runs yet"), "%s", r.err);
     tu_free(&r);
+    /* an array beside a GPU, heads partition; a GPU is refused with another partition */
+    tu_run(&r, "-m", "analytical", "-s", "workload.seq_len=256", "mld-8x8-xavier-nx",
+           "bert-base-image-1k", NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    ck_assert_msg(strstr(r.out, "over 1 arrays and the GPU xavier-nx-15w"), "%s", r.out);
+    tu_free(&r);
+    tu_run(&r, "-s", "system.partition=sequence", "mld-8x8-xavier-nx", "bert-base-image-1k", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "a GPU beside the arrays takes part only with partition = "
+                                "\"heads\""),
+                  "%s", r.err);
+    tu_free(&r);
     char *text = tu_read(tu_src(sys, sizeof sys, "arch/systems/mld-8x8-ring4.cfg"), NULL);
     char *bad = tu_replace(text, "devices = 4;", "devices = 0;");
     tu_write(tu_tmp(sys, sizeof sys, "bad-system.cfg"), bad);
@@ -432,6 +484,7 @@ int main(void)
     tcase_add_test(tc, test_collectives);
     tcase_add_test(tc, test_sequence_parallel_by_hand);
     tcase_add_test(tc, test_system_refusals);
+    tcase_add_test(tc, test_heads_by_hand);
     tcase_add_test(tc, test_system_cli);
     suite_add_tcase(s, tc);
     return tu_main(s);

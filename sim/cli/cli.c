@@ -493,7 +493,19 @@ static int run_system_cli(const options *o, const char *sys_path, const char *wl
     run_progress rp;
     const run_progress *shown = start_progress(o, err, &pg, &rp) ? &rp : NULL;
     sys_result res;
-    rc = sys_run(&sys, &arch, &wl, o->analytical, shown, &res, msg, sizeof msg);
+    gpu_desc gpu;
+    char gpu_path[CFG_DIR_MAX + 64];
+    if (sys.gpu[0] &&
+        ((rc = cfg_preset_path(CFG_PRESET_GPU, sys.gpu, gpu_path, sizeof gpu_path, msg,
+                               sizeof msg)) ||
+         (rc = cfg_load_gpu(gpu_path, NULL, 0, &gpu, msg, sizeof msg)))) {
+        fprintf(err, "bflysim: %s\n", msg);
+        return rc;
+    }
+    rc = sys.partition == SYS_PART_HEADS
+             ? sys_run_heads(&sys, &arch, &wl, sys.gpu[0] ? &gpu : NULL, o->analytical, shown,
+                             &res, msg, sizeof msg)
+             : sys_run(&sys, &arch, &wl, o->analytical, shown, &res, msg, sizeof msg);
     end_progress(&pg);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);

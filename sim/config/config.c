@@ -447,7 +447,8 @@ static const key_def gpu_keys[] = {
 #define SOFF(field) offsetof(sys_desc, field)
 static const char *const system_kind_names[] = {"system", NULL};
 static const char *const topology_names[] = {"ring", "switch", NULL};   /* sys_topology */
-static const char *const partition_names[] = {"sequence", "strided", NULL}; /* sys_partition */
+static const char *const partition_names[] = {"sequence", "strided", "heads",
+                                               NULL}; /* sys_partition */
 static const key_def sys_link_keys[] = {
     {"topology", K_ENUM, F_REQ, SOFF(topology), 0, 0, 0, 0, 0, topology_names, NULL, NULL, NULL,
      "how the devices are joined: a ring of point-to-point links, or a switch"},
@@ -464,11 +465,14 @@ static const key_def system_keys[] = {
     {"device", K_STR, F_REQ, SOFF(device), ARCH_PATH_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
      "the array every device is: an arch preset name or file (relative to this file)"},
     {"devices", K_U32, F_REQ, SOFF(devices), 0, 0, 1, SYS_MAX_DEVICES, 0, NULL, NULL, NULL,
-     "devices", "how many devices"},
+     "devices", "how many arrays"},
+    {"gpu", K_STR, 0, SOFF(gpu), ARCH_PATH_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+     "a GPU beside the arrays (heads partition only): a GPU preset name or file"},
     GROUP("link", F_REQ, sys_link_keys, "the links between devices"),
     {"partition", K_ENUM, 0, SOFF(partition), 0, 0, 0, 0, 0, partition_names, NULL,
      "\"sequence\"", NULL,
-     "how tokens split: \"sequence\" (contiguous ranges) or \"strided\" (R-sharding)"},
+     "how the work splits: \"sequence\" (token ranges), \"strided\" (R-sharding) or "
+     "\"heads\" (every op by heads or columns, in proportion to each device's speed)"},
     END_KEYS};
 
 /* Largest element count of a workload (rows x n): keeps every derived size in range. */
@@ -1466,23 +1470,38 @@ int cfg_load_gpu(const char *file, const cfg_override *ov, size_t n_ov, gpu_desc
                      gpu_post, NULL, err, errlen);
 }
 
-/* A system's device relative to the system file when it names a file (a '/' or ".cfg");
- * a preset name stays as it is, for cfg_preset_path. */
+/* A system's device (or GPU) relative to the system file when it names a file (a '/' or
+ * ".cfg"); a preset name stays as it is, for cfg_preset_path. */
+static int relative_to_file(const ctx *c, const config_t *cfg, const char *key, char *name,
+                            size_t len)
+{
+    const char *slash = strrchr(c->file, '/');
+    bool is_file = strchr(name, '/') || strstr(name, ".cfg");
+    if (!is_file || name[0] == '/' || !slash)
+        return UTIL_OK;
+    char rel[ARCH_PATH_MAX];
+    snprintf(rel, sizeof rel, "%s", name);
+    int n = snprintf(name, len, "%.*s/%s", (int)(slash - c->file), c->file, rel);
+    if (n < 0 || (size_t)n >= len)
+        return fail_at(c, at(cfg, key), "%s = \"%s\": the path is too long", key, rel);
+    return UTIL_OK;
+}
+
 static int system_post(ctx *c, config_t *cfg, void *out, const void *unused)
 {
-    (void)cfg, (void)unused;
+    (void)unused;
     sys_desc *d = out;
-    const char *slash = strrchr(c->file, '/');
-    bool is_file = strchr(d->device, '/') || strstr(d->device, ".cfg");
-    if (is_file && d->device[0] != '/' && slash) {
-        char rel[ARCH_PATH_MAX];
-        snprintf(rel, sizeof rel, "%s", d->device);
-        int n = snprintf(d->device, sizeof d->device, "%.*s/%s", (int)(slash - c->file), c->file,
-                         rel);
-        if (n < 0 || (size_t)n >= sizeof d->device)
-            return fail_at(c, at(cfg, "device"), "device = \"%s\": the path is too long", rel);
-    }
-    return UTIL_OK;
+    if (d->gpu[0] && d->partition != SYS_PART_HEADS)
+        return fail_at(c, at(cfg, "gpu"),
+                       "gpu = \"%s\": a GPU beside the arrays takes part only with partition = "
+                       "\"heads\" (found \"%s\")",
+                       d->gpu, sys_partition_name(d->partition));
+    if (d->partition == SYS_PART_HEADS && d->devices + (d->gpu[0] ? 1 : 0) > SYS_HEAD_DEVICES)
+        return fail_at(c, at(cfg, "devices"),
+                       "devices = %u: the heads partition splits over at most %d devices",
+                       d->devices, SYS_HEAD_DEVICES);
+    int rc = relative_to_file(c, cfg, "device", d->device, sizeof d->device);
+    return rc ? rc : relative_to_file(c, cfg, "gpu", d->gpu, sizeof d->gpu);
 }
 
 int cfg_load_system(const char *file, const cfg_override *ov, size_t n_ov, sys_desc *out,

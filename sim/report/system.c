@@ -17,13 +17,30 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
             w->name, r->wl_file, (unsigned long long)w->seq_len, (unsigned long long)w->hidden,
             (unsigned long long)w->heads, (unsigned long long)w->batch,
             r->analytical ? "estimated (analytical)" : "simulated (cycle level)");
-    fprintf(f, "device     %llu tokens each; row-local ops %.6g ms, attention %.6g ms\n",
-            (unsigned long long)x->tokens_per_device, x->rowlocal_s * 1e3, x->attention_s * 1e3);
-    fprintf(f,
-            "links      K/V all-gathers %.6g ms over %u attention blocks (%.6g ms not hidden "
-            "by attention), %.6g MB through each device's link\n",
-            x->comm_s * 1e3, x->attention_blocks, x->exposed_comm_s * 1e3, x->link_bytes * 1e-6);
-    fprintf(f, "time       %.6g ms (one device: %.6g ms)\n", x->total_s * 1e3, x->single_s * 1e3);
+    if (s->partition == SYS_PART_HEADS) {
+        fprintf(f,
+                "split      every op by heads or columns over %u arrays%s%s, in proportion "
+                "to each device's own time for it\n",
+                s->devices, s->gpu[0] ? " and the GPU " : "", s->gpu[0] ? s->gpu : "");
+        if (x->one_device)
+            fprintf(f,
+                    "plan       the best device alone: splitting took %.6g ms (an array's ops "
+                    "split run without its fused groups and chains)\n",
+                    x->split_s * 1e3);
+        else
+            fprintf(f, "links      input spreads and output exchanges %.6g ms\n", x->comm_s * 1e3);
+    } else {
+        fprintf(f, "device     %llu tokens each; row-local ops %.6g ms, attention %.6g ms\n",
+                (unsigned long long)x->tokens_per_device, x->rowlocal_s * 1e3,
+                x->attention_s * 1e3);
+        fprintf(f,
+                "links      K/V all-gathers %.6g ms over %u attention blocks (%.6g ms not "
+                "hidden by attention), %.6g MB through each device's link\n",
+                x->comm_s * 1e3, x->attention_blocks, x->exposed_comm_s * 1e3,
+                x->link_bytes * 1e-6);
+    }
+    fprintf(f, "time       %.6g ms (the best single device: %.6g ms)\n", x->total_s * 1e3,
+            x->single_s * 1e3);
     fprintf(f, "scaling    %.4gx speedup over one device, %.2f%% parallel efficiency on %u\n",
             x->speedup, 100 * x->efficiency, x->devices);
 }
@@ -49,6 +66,7 @@ static void system_doc(FILE *f, const void *ctx)
     j_d(&j, "link_gbs", s->link_gbs);
     j_d(&j, "link_latency_ns", s->link_latency_ns);
     j_s(&j, "partition", sys_partition_name(s->partition));
+    j_s(&j, "gpu", s->gpu);
     j_close(&j, '}');
     j_open(&j, "workload", '{');
     j_s(&j, "name", r->wl->name);
@@ -72,6 +90,8 @@ static void system_doc(FILE *f, const void *ctx)
     j_d(&j, "speedup", x->speedup);
     j_d(&j, "efficiency", x->efficiency);
     j_u(&j, "device_lane_ops", x->device_lane_ops);
+    j_b(&j, "one_device", x->one_device);
+    j_d(&j, "split_s", x->split_s);
     j_close(&j, '}');
     j_close(&j, '}');
     fputc('\n', f);

@@ -21,7 +21,7 @@
 #include "system.h"
 
 static const char *const topology_names[SYS_TOPO_COUNT] = {"ring", "switch"};
-static const char *const partition_names[SYS_PART_COUNT] = {"sequence", "strided"};
+static const char *const partition_names[SYS_PART_COUNT] = {"sequence", "strided", "heads"};
 
 const char *sys_topology_name(sys_topology t)
 {

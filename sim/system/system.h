@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "../arch/arch.h"
+#include "../gpu/gpu.h"
 #include "../run/run.h"
 #include "../workload/workload.h"
 
@@ -100,13 +101,19 @@ double sys_collective_bytes(sys_collective c, uint32_t p, double bytes);
 #define SYS_MAX_DEVICES 1024
 
 typedef enum { SYS_TOPO_RING, SYS_TOPO_SWITCH, SYS_TOPO_COUNT } sys_topology;
-typedef enum { SYS_PART_SEQUENCE, SYS_PART_STRIDED, SYS_PART_COUNT } sys_partition;
+typedef enum { SYS_PART_SEQUENCE, SYS_PART_STRIDED, SYS_PART_HEADS, SYS_PART_COUNT } sys_partition;
+
+/* The most devices the heads partition splits an op over (arrays and a GPU). */
+#define SYS_HEAD_DEVICES 64
 
 /* A system file (arch/systems/): `devices` identical arrays of the arch `device` (a
- * preset name or a file, relative to the system file), joined by links of one kind. */
+ * preset name or a file, relative to the system file), and with the heads partition
+ * optionally a GPU (`gpu`, a preset name or file; "" for none), joined by links of one
+ * kind. */
 typedef struct sys_desc {
     char name[SYS_NAME_MAX];
     char device[ARCH_PATH_MAX];
+    char gpu[ARCH_PATH_MAX];
     uint32_t devices;
     sys_topology topology;
     double link_gbs, link_latency_ns;
@@ -130,6 +137,10 @@ typedef struct sys_result {
     double speedup;      /* single_s / total_s */
     double efficiency;   /* speedup / devices */
     uint64_t device_lane_ops;
+    /* heads partition: the split plan lost to the best device alone, which then runs the
+     * model (split_s: the split plan's time) */
+    bool one_device;
+    double split_s;
 } sys_result;
 
 /* Runs model d on system s of arrays a (cycle level, or the estimate with analytical),
@@ -137,5 +148,11 @@ typedef struct sys_result {
  * split, more devices than tokens) are UTIL_ECONFIG. */
 int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analytical,
             const run_progress *progress, sys_result *out, char *err, size_t errlen);
+/* The heads partition (heads.c): every op split over the arrays and the GPU g (NULL:
+ * none) in proportion to each device's own time for it; the speedup is over the faster
+ * of one array and the GPU alone. */
+int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const gpu_desc *g,
+                  bool analytical, const run_progress *progress, sys_result *out, char *err,
+                  size_t errlen);
 
 #endif

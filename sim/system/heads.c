@@ -1,0 +1,189 @@
+/* heads.c: a model split over unlike devices op by op (heads with affinity): arrays and
+ * a GPU each take a share of every linear layer's columns and of attention's heads, in
+ * proportion to how fast each runs that op alone.
+ *
+ * Notes: each device's time for a whole op comes from its own model (an array's op as the
+ * engine or the estimate runs it on its own, without fusion or chaining; the GPU's
+ * kernels from the GPU model), and a share of an op takes that share of the time (the
+ * fill and drain of a smaller share are left out). Op by op, greedily, the op runs whole
+ * on the device fastest at it (its input fetched there if another device alone holds
+ * it) or split over all (the input spread to all first where needed, the output shares
+ * exchanged after, a ring all-gather of the largest share), whichever ends sooner;
+ * norms, adds and FFTs never split. A device waits for the others at every op. The
+ * split plan runs an array's ops on their own, without fused groups or chains; one array
+ * alone, the comparison, runs its best plan. Devices wait for each other at every op:
+ * no op of one device overlaps the next op of another. Energy is left out. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "system.h"
+
+/* Items an op splits into: heads for attention, output columns for linear layers; 0: it
+ * runs whole on one device. */
+static uint64_t split_items(const wl_op *op)
+{
+    if (op->kind == WL_OP_ATTENTION)
+        return op->groups;
+    if (op->kind == WL_OP_DENSE || op->kind == WL_OP_BUTTERFLY || op->kind == WL_OP_BLOCK_BFLY)
+        return op->out;
+    return 0;
+}
+
+/* The array op of block b that a GPU row's time belongs to: the op of that name, or (the
+ * GPU runs attention as scores, softmax and context, and the GELU on its own) the fused
+ * attention, or the op before. */
+static int array_op_of(const run_block *rb, const gpu_op_row *row, int prev)
+{
+    for (uint32_t i = 0; i < rb->n_ops; i++)
+        if (strcmp(rb->ops[i].op.name, row->name) == 0)
+            return (int)i;
+    if (row->kind == WL_OP_SCORES || row->kind == WL_OP_SOFTMAX || row->kind == WL_OP_CONTEXT)
+        for (uint32_t i = 0; i < rb->n_ops; i++)
+            if (rb->ops[i].op.kind == WL_OP_ATTENTION)
+                return (int)i;
+    return prev;
+}
+
+/* Seconds to give every device the output shares of a split op (the largest share is
+ * `largest` bytes): a ring all-gather. */
+static double exchange_s(const sys_desc *s, uint32_t n_dev, double largest)
+{
+    if (n_dev < 2)
+        return 0;
+    return sys_collective_time(SYS_RING_ALLGATHER, n_dev, largest, s->link_gbs * 1e9,
+                               s->link_latency_ns * 1e-9);
+}
+
+/* Where an op's input lies: every device holds it (after an exchange), or one does. */
+#define SYS_ALL_HOLD UINT32_MAX
+
+/* The link seconds to move `bytes` from one device to every other (a broadcast down a
+ * ring or through a switch: the bytes once over each link in turn, pipelined). */
+static double spread_s(const sys_desc *s, uint32_t n_dev, double bytes)
+{
+    return n_dev < 2 ? 0 : (n_dev - 1) * s->link_latency_ns * 1e-9 + bytes / (s->link_gbs * 1e9);
+}
+
+/* One op: run whole on the device fastest at it (after fetching its input there when
+ * another device alone holds it), or split by heads or columns over all (after spreading
+ * the input to all, then exchanging the output shares), whichever ends sooner. *holder
+ * is where the input is on entry and where the output is on return; in_bytes the input's
+ * size. Returns the op's seconds; *comm those on links. */
+static double op_time(const sys_desc *s, const wl_desc *d, const wl_op *op, const double *t_dev,
+                      uint32_t n_dev, double in_bytes, uint32_t *holder, double *out_bytes,
+                      double *comm)
+{
+    uint64_t items = split_items(op);
+    /* its output: attention's is the context, tokens x hidden */
+    double bytes = op->kind == WL_OP_ATTENTION ? (double)(d->batch * d->seq_len * d->hidden)
+                                               : (double)op->rows * (double)op->out;
+    *out_bytes = bytes *= util_dtype_bytes(d->dtype);
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < n_dev; i++)
+        best = t_dev[i] < t_dev[best] ? i : best;
+    double fetch = *holder == SYS_ALL_HOLD || *holder == best ? 0 : spread_s(s, 2, in_bytes);
+    double whole = t_dev[best] + fetch;
+    double rate[SYS_HEAD_DEVICES];
+    uint64_t first[SYS_HEAD_DEVICES], count[SYS_HEAD_DEVICES];
+    for (uint32_t i = 0; i < n_dev; i++)
+        rate[i] = t_dev[i] > 0 ? 1 / t_dev[i] : 0;
+    if (items && sys_apportion(items, n_dev, rate, first, count)) {
+        double slowest = 0, largest = 0;
+        for (uint32_t i = 0; i < n_dev; i++) {
+            double f = (double)count[i] / (double)items;
+            slowest = fmax(slowest, f * t_dev[i]);
+            largest = fmax(largest, f * bytes);
+        }
+        double spread = *holder == SYS_ALL_HOLD ? 0 : spread_s(s, n_dev, in_bytes);
+        double link = spread + exchange_s(s, n_dev, largest);
+        if (slowest + link < whole) {
+            *holder = SYS_ALL_HOLD, *comm = link;
+            return slowest + link;
+        }
+    }
+    *holder = best, *comm = fetch;
+    return whole;
+}
+
+/* The GPU's seconds for each array op of block entry b (one instance). */
+static void gpu_times(const gpu_result *gr, const run_block *rb, uint32_t b, double *tg)
+{
+    memset(tg, 0, WL_MAX_BLOCK_OPS * sizeof *tg);
+    int prev = 0;
+    for (uint32_t k = 0; k < gr->n_rows; k++)
+        if (gr->row[k].block == b) {
+            prev = array_op_of(rb, &gr->row[k], prev);
+            tg[prev] += gr->row[k].seconds;
+        }
+}
+
+int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const gpu_desc *g,
+                  bool analytical, const run_progress *progress, sys_result *out, char *err,
+                  size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t n_dev = s->devices + (g ? 1 : 0);
+    if (n_dev > SYS_HEAD_DEVICES)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "system %s: the heads partition takes at most %d devices", s->name,
+                         SYS_HEAD_DEVICES);
+    /* each op on its own, so that every op has a time of its own to split */
+    map_forced apart = {.chaining = MAP_CHAIN_OFF, .fusing = MAP_FUSE_OFF};
+    run_result r;
+    int rc = analytical ? run_model_analytical(a, d, &apart, progress, &r, err, errlen)
+                        : run_model(a, d, &apart, false, NULL, progress, &r, err, errlen);
+    gpu_result *gr = g && !rc ? malloc(sizeof *gr) : NULL; /* large: off the stack */
+    if (!rc && g && !gr)
+        rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    if (!rc && g)
+        rc = gpu_model_run(g, d, gr, err, errlen);
+    double hz = a->clock_ghz * 1e9;
+    for (uint32_t b = 0; !rc && b < d->n_blocks; b++) {
+        const run_block *rb = &r.blocks[b];
+        double tg[WL_MAX_BLOCK_OPS] = {0};
+        if (g)
+            gpu_times(gr, rb, b, tg);
+        /* one instance's ops in turn, the first one's input on every device; its later
+         * instances repeat the same choices */
+        uint32_t holder = SYS_ALL_HOLD;
+        double in_bytes = 0, block_s = 0, block_comm = 0;
+        for (uint32_t i = 0; i < rb->n_ops; i++) {
+            double t_dev[SYS_HEAD_DEVICES], comm, out_bytes;
+            for (uint32_t k = 0; k < s->devices; k++)
+                t_dev[k] = (double)rb->ops[i].cycles / hz;
+            if (g)
+                t_dev[s->devices] = tg[i];
+            block_s +=
+                op_time(s, d, &rb->ops[i].op, t_dev, n_dev, in_bytes, &holder, &out_bytes, &comm);
+            block_comm += comm;
+            in_bytes = out_bytes;
+        }
+        out->total_s += (double)rb->repeat * block_s;
+        out->comm_s += (double)rb->repeat * block_comm;
+    }
+    /* one array on its own runs its best plan (fused groups, chains) */
+    run_result best;
+    if (!rc)
+        rc = analytical ? run_model_analytical(a, d, NULL, NULL, &best, err, errlen)
+                        : run_model(a, d, NULL, false, NULL, NULL, &best, err, errlen);
+    if (!rc) {
+        double array_s = (double)best.total.cycles / hz;
+        run_free(&best);
+        out->devices = n_dev;
+        out->tokens_per_device = d->seq_len; /* every device sees every token */
+        out->single_s = g ? fmin(array_s, gr->gpu.seconds) : array_s;
+        if (out->single_s < out->total_s) { /* the system runs it on that device alone */
+            out->one_device = true;
+            out->split_s = out->total_s;
+            out->total_s = out->single_s;
+            out->comm_s = 0;
+        }
+        out->speedup = out->total_s > 0 ? out->single_s / out->total_s : 0;
+        out->efficiency = out->speedup / n_dev;
+    }
+    free(gr);
+    run_free(&r);
+    return rc;
+}
