@@ -61,7 +61,7 @@ START_TEST(test_usage_errors_exit_2)
         {a, w, "extra.cfg", "unexpected argument 'extra.cfg'"},
         {"--json", NULL, NULL, "option '--json' requires an argument"},
         {"--quiet=yes", NULL, NULL, "option '--quiet' doesn't allow an argument"},
-        {"--inject-fault=lane", NULL, NULL, "the only fault is 'twiddle'"},
+        {"--inject-fault=lane", NULL, NULL, "the faults are 'twiddle'"},
         {"--no", NULL, NULL, "option '--no' is ambiguous; possibilities: '--no-chain' "
                              "'--no-fuse' '--no-progress'"},
         {"-qZ", NULL, NULL, "invalid option -- 'Z'"},

@@ -673,7 +673,7 @@ START_TEST(test_cli_functional_exit_status)
     static const char *const why[] = {
         "twiddle:ffn3: the first block has no op of that name with weights (ops with weights: ",
         "--inject-fault=twiddle:add1: the first block has no op of that name",
-        "the only fault is 'twiddle' (or 'twiddle:OP', one op of a model)"};
+        "the faults are 'twiddle' (or 'twiddle:OP', one op of a model) and 'merge'"};
     for (int i = 0; i < 3; i++) {
         tu_run(&r, "-q", "--functional", bad[i], arch, path, NULL);
         ck_assert_int_eq(r.status, 2);

@@ -440,9 +440,10 @@ START_TEST(test_system_cli)
     ck_assert_int_eq(r.status, 2);
     ck_assert_msg(strstr(r.err, "mld-8x8 is an arch, not a system"), "%s", r.err);
     tu_free(&r);
-    tu_run(&r, "-f", "mld-8x8-ring4", "bert-base-image-1k", NULL);
+    tu_run(&r, "-f", "--inject-fault=twiddle", "mld-8x8-ring4", "bert-base-image-1k", NULL);
     ck_assert_int_eq(r.status, 2);
-    ck_assert_msg(strstr(r.err, "--functional is not supported for system runs yet"), "%s", r.err);
+    ck_assert_msg(strstr(r.err, "--inject-fault=twiddle is not supported for system runs yet"),
+                  "%s", r.err);
     tu_free(&r);
     /* an array beside a GPU, heads partition; a GPU is refused with another partition */
     tu_run(&r, "-m", "analytical", "-s", "workload.seq_len=256", "mld-8x8-xavier-nx",
@@ -455,6 +456,24 @@ START_TEST(test_system_cli)
     ck_assert_msg(strstr(r.err, "a GPU beside the arrays takes part only with partition = "
                                 "\"heads\""),
                   "%s", r.err);
+    tu_free(&r);
+    /* --functional: the system's shards merged against monolithic attention, every head;
+     * a planted error in one shard's lse exits 3, and cannot be planted on one device */
+    tu_run(&r, "-f", "-s", "workload.seq_len=64", "mld-8x8-rshard8", "bert-base-image-1k",
+           NULL);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "functional pass: 12 heads"), "%s%s", r.out,
+                  r.err);
+    tu_free(&r);
+    tu_run(&r, "-f", "--inject-fault=merge", "-s", "workload.seq_len=64", "mld-8x8-ring4",
+           "bert-base-image-1k", NULL);
+    ck_assert_int_eq(r.status, 3);
+    ck_assert_msg(strstr(r.err, "merged partial states differ from monolithic attention"), "%s",
+                  r.err);
+    tu_free(&r);
+    tu_run(&r, "-f", "--inject-fault=merge", "-s", "workload.seq_len=64", "-s",
+           "system.devices=1", "mld-8x8-ring4", "bert-base-image-1k", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "needs two devices or more"), "%s", r.err);
     tu_free(&r);
     char *text = tu_read(tu_src(sys, sizeof sys, "arch/systems/mld-8x8-ring4.cfg"), NULL);
     char *bad = tu_replace(text, "devices = 4;", "devices = 0;");

@@ -452,8 +452,8 @@ out:
 /* The options a system run does not take yet (docs/SYSTEM.md): NULL when none is set. */
 static const char *system_refuses(const options *o)
 {
-    if (o->functional)
-        return "--functional";
+    if (o->fault_twiddle)
+        return "--inject-fault=twiddle";
     if (o->mapping || o->dump_mapping)
         return o->mapping ? "--mapping" : "--dump-mapping";
     if (o->csv || o->accelergy || o->explain)
@@ -511,15 +511,38 @@ static int run_system_cli(const options *o, const char *sys_path, const char *wl
         fprintf(err, "bflysim: %s\n", msg);
         return rc;
     }
+    sys_check_result chk;
+    if (o->functional && (rc = sys_check(&sys, &wl, o->fault_merge, &chk, msg, sizeof msg))) {
+        fprintf(err, "bflysim: %s\n", msg);
+        return rc;
+    }
     const char *ovs[CLI_MAX_SETS];
     for (size_t i = 0; i < o->n_sets; i++)
         ovs[i] = o->sets[i].arg;
-    rep_system_run run = {PACKAGE_VERSION, o->arch_file, o->wl_file, &sys,      &arch, &wl, &res,
-                          o->analytical,   o->argc,      o->argv,    o->n_sets, ovs};
+    rep_system_run run = {.version = PACKAGE_VERSION,
+                          .system_file = o->arch_file,
+                          .wl_file = o->wl_file,
+                          .sys = &sys,
+                          .arch = &arch,
+                          .wl = &wl,
+                          .res = &res,
+                          .analytical = o->analytical,
+                          .argc = o->argc,
+                          .argv = o->argv,
+                          .n_overrides = o->n_sets,
+                          .overrides = ovs,
+                          .check = o->functional ? &chk : NULL};
     if (!o->quiet)
         rep_system_summary(out, &run);
     if (o->json && (rc = rep_write_system_json(o->json, &run, msg, sizeof msg)))
         fprintf(err, "bflysim: %s\n", msg);
+    if (!rc && o->functional && !chk.pass) {
+        fprintf(err,
+                "bflysim: functional mismatch: merged partial states differ from monolithic "
+                "attention by %.3g, more than the tolerance %.3g\n",
+                chk.max_abs_err, chk.tolerance);
+        rc = UTIL_EMISMATCH;
+    }
     return rc;
 }
 

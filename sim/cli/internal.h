@@ -24,6 +24,7 @@ typedef struct options {
     const char *json, *csv;
     bool functional, quiet;
     bool fault_twiddle;
+    bool fault_merge;     /* --inject-fault=merge: a system run's check */
     const char *fault_op; /* --inject-fault=twiddle:OP: the op (a model's); "" every op */
     bool analytical;      /* --model analytical */
     bool explain;

@@ -67,6 +67,8 @@ static void usage(FILE *f)
                "                            model: the first weight of every op of the first\n"
                "                            block, or of op OP only), to test the --functional\n"
                "                            checker; the run must exit 3\n"
+               "      --inject-fault=merge  a system run: corrupt one shard's partial softmax\n"
+               "                            states before the merge; the run must exit 3\n"
                "  -h, --help                display this help and exit\n"
                "  -V, --version             output version information and exit\n"
                "\n"
@@ -249,10 +251,14 @@ static int take(int c, const char *val, options *o, FILE *out, FILE *err)
         list_presets(out);
         return UTIL_OK;
     case OPT_INJECT_FAULT:
+        if (strcmp(val, "merge") == 0) {
+            o->fault_merge = true;
+            return -1;
+        }
         if (strncmp(val, "twiddle", 7) != 0 || (val[7] && (val[7] != ':' || !val[8]))) {
             fprintf(err,
-                    "bflysim: --inject-fault=%s: the only fault is 'twiddle' (or "
-                    "'twiddle:OP', one op of a model)\n",
+                    "bflysim: --inject-fault=%s: the faults are 'twiddle' (or 'twiddle:OP', "
+                    "one op of a model) and 'merge' (a system run's partial states)\n",
                     val);
             return UTIL_ECONFIG;
         }
@@ -360,7 +366,7 @@ static int check_combination(options *o, int npos, char **pos, FILE *err)
                      "the engine)\n");
         return UTIL_ECONFIG;
     }
-    if (o->fault_twiddle && !o->functional) {
+    if ((o->fault_twiddle || o->fault_merge) && !o->functional) {
         fprintf(err, "bflysim: --inject-fault needs --functional\n");
         return UTIL_ECONFIG;
     }

@@ -120,6 +120,7 @@ typedef struct rep_system_run {
     char *const *argv;
     size_t n_overrides;
     const char *const *overrides;
+    const sys_check_result *check; /* --functional, else NULL */
 } rep_system_run;
 
 void rep_system_summary(FILE *f, const rep_system_run *r);

@@ -43,6 +43,12 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
             x->single_s * 1e3);
     fprintf(f, "scaling    %.4gx speedup over one device, %.2f%% parallel efficiency on %u\n",
             x->speedup, 100 * x->efficiency, x->devices);
+    if (r->check)
+        fprintf(f,
+                "functional %s: %llu heads split as the system splits them, merged: largest "
+                "difference from monolithic attention %.3g (tolerance %.3g)\n",
+                r->check->pass ? "pass" : "MISMATCH", (unsigned long long)r->check->heads,
+                r->check->max_abs_err, r->check->tolerance);
 }
 
 static void system_doc(FILE *f, const void *ctx)
@@ -93,6 +99,14 @@ static void system_doc(FILE *f, const void *ctx)
     j_b(&j, "one_device", x->one_device);
     j_d(&j, "split_s", x->split_s);
     j_close(&j, '}');
+    if (r->check) {
+        j_open(&j, "functional", '{');
+        j_u(&j, "heads", r->check->heads);
+        j_d(&j, "max_abs_error", r->check->max_abs_err);
+        j_d(&j, "tolerance", r->check->tolerance);
+        j_b(&j, "pass", r->check->pass);
+        j_close(&j, '}');
+    }
     j_close(&j, '}');
     fputc('\n', f);
 }

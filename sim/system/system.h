@@ -155,4 +155,22 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
                   bool analytical, const run_progress *progress, sys_result *out, char *err,
                   size_t errlen);
 
+/* ---------------------------------------------------------------- functional check */
+
+#define SYS_CHECK_MAX_TOKENS 2048
+
+typedef struct sys_check_result {
+    uint64_t heads;     /* heads checked */
+    double max_abs_err; /* merged shards against monolithic attention */
+    double tolerance;
+    bool pass;
+} sys_check_result;
+
+/* The system's partition checked on values (check.c): every head of one attention
+ * layer of model d, on seeded Q, K and V, split into the system's shards, each shard's
+ * partial states computed and all merged, against monolithic attention. fault adds 0.5
+ * to the first shard's lse (--inject-fault=merge): the check must then fail. */
+int sys_check(const sys_desc *s, const wl_desc *d, bool fault, sys_check_result *out, char *err,
+              size_t errlen);
+
 #endif

@@ -1,0 +1,95 @@
+/* check.c: a system run's functional check: attention computed shard by shard as the
+ * system's devices hold the tokens, merged, against monolithic attention.
+ *
+ * Notes: every head of the model's first attention block, on seeded Q, K and V, in double
+ * precision reference math for every device (the arrays' own attention, which already
+ * merges partial states across its PEs, is checked by --functional on one array). Ranges
+ * and strided shards follow the system's partition; the heads partition keeps every
+ * head whole on one device, so its merge is the identity and it is checked as ranges. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "system.h"
+
+/* Seeded values uniform in [-1, 1). */
+static void fill(double *x, size_t n, util_rng *rng)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = 2 * util_rng_uniform(rng) - 1;
+}
+
+/* One head: the shards' merged states against the monolithic states (all keys at once);
+ * the largest difference of an output element, into *worst. */
+static bool check_head(const sys_desc *s, const wl_desc *d, size_t n, size_t dh, const double *q,
+                       const double *k, const double *v, bool fault, double *worst)
+{
+    uint32_t p = s->devices;
+    sys_split split = s->partition == SYS_PART_STRIDED ? SYS_SPLIT_STRIDED : SYS_SPLIT_RANGES;
+    uint64_t *pos = malloc(n * sizeof *pos), *keys = malloc(n * sizeof *keys);
+    sys_states *parts = calloc(p, sizeof *parts), whole, merged;
+    const sys_states **in = calloc(p, sizeof *in);
+    bool ok = pos && keys && parts && in && sys_states_init(&whole, n, dh) &&
+              sys_states_init(&merged, n, dh);
+    double scale = 1 / sqrt((double)dh);
+    bool causal = d->mask == WL_MASK_CAUSAL;
+    for (size_t i = 0; ok && i < n; i++)
+        pos[i] = keys[i] = i;
+    if (ok)
+        sys_partial_attention(n, dh, q, pos, k, v, keys, n, scale, causal, &whole);
+    for (uint32_t sh = 0; ok && sh < p; sh++) {
+        ok = sys_states_init(&parts[sh], n, dh);
+        size_t m = ok ? sys_shard_tokens(split, n, p, sh, keys) : 0;
+        if (ok)
+            sys_partial_attention(n, dh, q, pos, k, v, keys, m, scale, causal, &parts[sh]);
+        if (ok && fault && sh == 0) /* a planted error in one shard's lse */
+            for (size_t i = 0; i < n; i++)
+                parts[sh].lse[i] += isfinite(parts[sh].lse[i]) ? 0.5 : 0;
+        in[sh] = &parts[sh];
+    }
+    ok = ok && sys_merge(in, p, &merged);
+    for (size_t i = 0; ok && i < n * dh; i++)
+        *worst = fmax(*worst, fabs(merged.o[i] - whole.o[i]));
+    for (uint32_t sh = 0; parts && sh < p; sh++)
+        sys_states_free(&parts[sh]);
+    if (ok) {
+        sys_states_free(&whole);
+        sys_states_free(&merged);
+    }
+    free(pos), free(keys), free(parts), free(in);
+    return ok;
+}
+
+int sys_check(const sys_desc *s, const wl_desc *d, bool fault, sys_check_result *out, char *err,
+              size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    if (fault && s->devices < 2) /* one state's lse cancels in its own merge */
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "--inject-fault=merge needs two devices or more: a single shard's "
+                         "partial state merges to itself whatever its lse");
+    if (d->seq_len > SYS_CHECK_MAX_TOKENS)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "--functional on a system checks attention at most %d tokens long (in "
+                         "double precision, every head); this workload has %llu (use --set "
+                         "workload.seq_len=...)",
+                         SYS_CHECK_MAX_TOKENS, (unsigned long long)d->seq_len);
+    size_t n = d->seq_len, dh = d->hidden / d->heads;
+    double *q = malloc(n * dh * sizeof *q), *k = malloc(n * dh * sizeof *k),
+           *v = malloc(n * dh * sizeof *v);
+    util_rng rng;
+    util_rng_seed(&rng, d->seed);
+    bool ok = q && k && v;
+    for (uint64_t h = 0; ok && h < d->heads; h++) {
+        fill(q, n * dh, &rng), fill(k, n * dh, &rng), fill(v, n * dh, &rng);
+        ok = check_head(s, d, n, dh, q, k, v, fault, &out->max_abs_err);
+        out->heads++;
+    }
+    free(q), free(k), free(v);
+    if (!ok)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory for the system check");
+    /* both sides in double precision: they differ by rounding alone, |o| <= 1 */
+    out->tolerance = 1e-12;
+    out->pass = out->max_abs_err <= out->tolerance;
+    return UTIL_OK;
+}
