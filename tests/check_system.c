@@ -445,6 +445,24 @@ START_TEST(test_system_cli)
     ck_assert_msg(strstr(r.err, "--inject-fault=twiddle is not supported for system runs yet"),
                   "%s", r.err);
     tu_free(&r);
+    /* CSV rows append under one header; the overrides column tells the rows apart */
+    char csv[512];
+    remove(tu_tmp(csv, sizeof csv, "sys.csv"));
+    const char *counts[] = {"system.devices=2", "system.devices=8"};
+    for (int i = 0; i < 2; i++) {
+        tu_run(&r, "-q", "-m", "analytical", "-c", csv, "-s", counts[i], "-s",
+               "workload.seq_len=256", "mld-8x8-ring4", "bert-base-image-1k", NULL);
+        ck_assert_msg(r.status == 0, "%s", r.err);
+        tu_free(&r);
+    }
+    char *rows = tu_read(csv, NULL);
+    ck_assert_msg(strncmp(rows, "system,device,devices,", 22) == 0, "%s", rows);
+    char *l1 = strchr(rows, '\n') + 1, *l2 = strchr(l1, '\n') + 1;
+    ck_assert(strstr(l1, ",2,") && strstr(l1, "system.devices=2 workload.seq_len=256\n"));
+    ck_assert(strstr(l2, ",8,") && strstr(l2, "system.devices=8 workload.seq_len=256\n"));
+    ck_assert(strchr(l2, '\n')[1] == '\0');
+    free(rows);
+    remove(csv);
     /* an array beside a GPU, heads partition; a GPU is refused with another partition */
     tu_run(&r, "-m", "analytical", "-s", "workload.seq_len=256", "mld-8x8-xavier-nx",
            "bert-base-image-1k", NULL);

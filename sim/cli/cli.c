@@ -456,8 +456,8 @@ static const char *system_refuses(const options *o)
         return "--inject-fault=twiddle";
     if (o->mapping || o->dump_mapping)
         return o->mapping ? "--mapping" : "--dump-mapping";
-    if (o->csv || o->accelergy || o->explain)
-        return o->csv ? "--csv" : o->accelergy ? "--accelergy" : "--explain";
+    if (o->accelergy || o->explain)
+        return o->accelergy ? "--accelergy" : "--explain";
     if (o->objective != MAP_LATENCY || o->no_chain || o->no_fuse)
         return o->no_chain ? "--no-chain" : o->no_fuse ? "--no-fuse" : "--objective";
     for (size_t i = 0; i < o->n_sets; i++)
@@ -535,6 +535,8 @@ static int run_system_cli(const options *o, const char *sys_path, const char *wl
     if (!o->quiet)
         rep_system_summary(out, &run);
     if (o->json && (rc = rep_write_system_json(o->json, &run, msg, sizeof msg)))
+        fprintf(err, "bflysim: %s\n", msg);
+    if (!rc && o->csv && (rc = rep_append_system_csv(o->csv, &run, msg, sizeof msg)))
         fprintf(err, "bflysim: %s\n", msg);
     if (!rc && o->functional && !chk.pass) {
         fprintf(err,

@@ -23,6 +23,17 @@ int rep_write_file(const char *path, void (*fn)(FILE *, const void *), const voi
 int rep_append_row(const char *path, const char *header, const char *row, const char *what,
                    char *err, size_t errlen);
 
+/* CSV fields (write.c): appended to buf (len bytes, *used so far) after a comma unless
+ * first; a field holding a comma, quote or line break is quoted. */
+void csv_field(char *buf, size_t len, size_t *used, const char *s);
+void csv_num(char *buf, size_t len, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Room for the overrides column: 64 --set arguments of up to 255 characters. */
+#define REP_CSV_OVERRIDES_MAX (64 * 256)
+/* The --set overrides, space-separated in the order given: what tells a sweep's rows
+ * apart. */
+void csv_overrides(char *buf, size_t len, size_t *u, const char *const *ov, size_t n_ov);
+
 /* A JSON document being written: its nesting depth, and whether the next member is the
  * first of its object or array (no comma before it). */
 typedef struct jw {

@@ -735,8 +735,6 @@ int rep_write_mapping(const char *path, const rep_run *r, char *err, size_t errl
 
 /* ---------------------------------------------------------------- CSV */
 
-/* Room for the overrides column: 64 --set arguments of up to 255 characters. */
-#define CSV_OVERRIDES_MAX (64 * 256)
 
 /* The baseline columns both CSV kinds end with (empty with --baseline none). */
 #define BASELINE_COLUMNS                                                                           \
@@ -755,37 +753,6 @@ const char *rep_csv_header(void)
     return csv_header;
 }
 
-/* Appends a CSV field, quoted when it holds a comma, quote or newline. */
-static void csv_field(char *buf, size_t len, size_t *used, const char *s)
-{
-    bool quote = strpbrk(s, ",\"\n\r") != NULL;
-    if (*used && *used < len)
-        buf[(*used)++] = ',';
-    if (quote && *used < len)
-        buf[(*used)++] = '"';
-    for (; *s && *used + 2 < len; s++) {
-        if (*s == '"')
-            buf[(*used)++] = '"';
-        buf[(*used)++] = *s;
-    }
-    if (quote && *used < len)
-        buf[(*used)++] = '"';
-    if (*used < len)
-        buf[*used] = '\0';
-}
-
-static void csv_num(char *buf, size_t len, size_t *used, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void csv_num(char *buf, size_t len, size_t *used, const char *fmt, ...)
-{
-    char tmp[64];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    csv_field(buf, len, used, tmp);
-}
-
 /* The energy columns; empty where there is no energy estimate. */
 static void csv_energy(char *buf, size_t len, size_t *u, const rep_derived *d)
 {
@@ -799,16 +766,6 @@ static void csv_energy(char *buf, size_t len, size_t *u, const rep_derived *d)
     csv_num(buf, len, u, "%.10g", d->energy.gops_per_w);
 }
 
-/* The --set overrides, space-separated in the order given: what tells a sweep's rows
- * apart. */
-static void csv_overrides(char *buf, size_t len, size_t *u, const rep_run *r)
-{
-    char all[CSV_OVERRIDES_MAX] = "";
-    size_t n = 0;
-    for (size_t i = 0; i < r->n_overrides && n < sizeof all; i++)
-        n += (size_t)snprintf(all + n, sizeof all - n, "%s%s", i ? " " : "", r->overrides[i]);
-    csv_field(buf, len, u, all);
-}
 
 /* The baseline columns; empty without a baseline (ratios of energy also without an energy
  * table). */
@@ -873,12 +830,12 @@ static void csv_row(const rep_run *r, char *buf, size_t len)
               !r->functional ? "off" : (r->check && r->check->violations ? "mismatch" : "pass"));
     csv_energy(buf, len, &u, &d);
     csv_baseline(buf, len, &u, r, &d);
-    csv_overrides(buf, len, &u, r);
+    csv_overrides(buf, len, &u, r->overrides, r->n_overrides);
 }
 
 int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
 {
-    char row[CSV_OVERRIDES_MAX + 2048], what[96];
+    char row[REP_CSV_OVERRIDES_MAX + 2048], what[96];
     const char *header = r->model ? rep_model_csv_header() : csv_header;
     if (r->model)
         rep_model_csv_row(r, row, sizeof row - 2);
@@ -1238,5 +1195,5 @@ void rep_model_csv_row(const rep_run *r, char *buf, size_t len)
                                      : "mismatch");
     csv_energy(buf, len, &u, &d);
     csv_baseline(buf, len, &u, r, &d);
-    csv_overrides(buf, len, &u, r);
+    csv_overrides(buf, len, &u, r->overrides, r->n_overrides);
 }

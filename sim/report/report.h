@@ -126,5 +126,8 @@ typedef struct rep_system_run {
 void rep_system_summary(FILE *f, const rep_system_run *r);
 /* The run as JSON, written whole or not at all. */
 int rep_write_system_json(const char *path, const rep_system_run *r, char *err, size_t errlen);
+/* Appends the run's CSV row (the header first in a new file), as rep_append_csv does. */
+int rep_append_system_csv(const char *path, const rep_system_run *r, char *err, size_t errlen);
+const char *rep_system_csv_header(void);
 
 #endif

@@ -115,3 +115,49 @@ int rep_write_system_json(const char *path, const rep_system_run *r, char *err, 
 {
     return rep_write_file(path, system_doc, r, err, errlen);
 }
+
+static const char system_csv_header[] =
+    "system,device,devices,gpu,topology,link_gbs,link_latency_ns,partition,workload,seq_len,"
+    "hidden,heads,batch,mode,tokens_per_device,rowlocal_s,attention_s,comm_s,exposed_comm_s,"
+    "link_bytes,total_s,single_device_s,speedup,efficiency,one_device,functional,overrides";
+
+const char *rep_system_csv_header(void)
+{
+    return system_csv_header;
+}
+
+int rep_append_system_csv(const char *path, const rep_system_run *r, char *err, size_t errlen)
+{
+    const sys_desc *s = r->sys;
+    const sys_result *x = r->res;
+    char row[REP_CSV_OVERRIDES_MAX + 2048];
+    size_t u = 0;
+    row[0] = '\0';
+    csv_field(row, sizeof row - 2, &u, s->name);
+    csv_field(row, sizeof row - 2, &u, r->arch->name);
+    csv_num(row, sizeof row - 2, &u, "%u", s->devices);
+    csv_field(row, sizeof row - 2, &u, s->gpu);
+    csv_field(row, sizeof row - 2, &u, sys_topology_name(s->topology));
+    csv_num(row, sizeof row - 2, &u, "%.10g", s->link_gbs);
+    csv_num(row, sizeof row - 2, &u, "%.10g", s->link_latency_ns);
+    csv_field(row, sizeof row - 2, &u, sys_partition_name(s->partition));
+    csv_field(row, sizeof row - 2, &u, r->wl->name);
+    const uint64_t dims[] = {r->wl->seq_len, r->wl->hidden, r->wl->heads, r->wl->batch};
+    for (size_t i = 0; i < 4; i++)
+        csv_num(row, sizeof row - 2, &u, "%llu", (unsigned long long)dims[i]);
+    csv_field(row, sizeof row - 2, &u, r->analytical ? "analytical" : "cycle");
+    csv_num(row, sizeof row - 2, &u, "%llu", (unsigned long long)x->tokens_per_device);
+    const double secs[] = {x->rowlocal_s,     x->attention_s, x->comm_s,
+                           x->exposed_comm_s, x->link_bytes,  x->total_s,
+                           x->single_s,       x->speedup,     x->efficiency};
+    for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++)
+        csv_num(row, sizeof row - 2, &u, "%.10g", secs[i]);
+    csv_field(row, sizeof row - 2, &u, x->one_device ? "yes" : "no");
+    csv_field(row, sizeof row - 2, &u, !r->check ? "off" : r->check->pass ? "pass" : "mismatch");
+    csv_overrides(row, sizeof row - 2, &u, r->overrides, r->n_overrides);
+    row[u++] = '\n';
+    row[u] = '\0';
+    return rep_append_row(path, system_csv_header, row,
+                          "a system run's header; keep system runs in files of their own", err,
+                          errlen);
+}

@@ -1,4 +1,5 @@
-/* write.c: writes result files whole or not at all: atomic replacement, locked CSV rows. */
+/* write.c: writes result files whole or not at all (atomic replacement, locked CSV rows),
+ * and formats CSV fields. */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* flock */
 #include <errno.h>
@@ -9,6 +10,9 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <stdarg.h>
+#include <stdio.h>
 
 #include "../util/util.h"
 #include "internal.h"
@@ -257,4 +261,46 @@ int rep_append_row(const char *path, const char *header, const char *row, const 
     }
     util_signals_release(&held);
     return rc;
+}
+
+/* ---------------------------------------------------------------- CSV fields */
+
+/* Appends a CSV field, quoted when it holds a comma, quote or newline. */
+void csv_field(char *buf, size_t len, size_t *used, const char *s)
+{
+    bool quote = strpbrk(s, ",\"\n\r") != NULL;
+    if (*used && *used < len)
+        buf[(*used)++] = ',';
+    if (quote && *used < len)
+        buf[(*used)++] = '"';
+    for (; *s && *used + 2 < len; s++) {
+        if (*s == '"')
+            buf[(*used)++] = '"';
+        buf[(*used)++] = *s;
+    }
+    if (quote && *used < len)
+        buf[(*used)++] = '"';
+    if (*used < len)
+        buf[*used] = '\0';
+}
+
+void csv_num(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+    char tmp[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    csv_field(buf, len, used, tmp);
+}
+
+/* The --set overrides, space-separated in the order given: what tells a sweep's rows
+ * apart. */
+void csv_overrides(char *buf, size_t len, size_t *u, const char *const *ov, size_t n_ov)
+{
+    char all[REP_CSV_OVERRIDES_MAX] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < n_ov && n < sizeof all; i++)
+        n += (size_t)snprintf(all + n, sizeof all - n, "%s%s", i ? " " : "", ov[i]);
+    csv_field(buf, len, u, all);
 }
