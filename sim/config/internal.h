@@ -1,4 +1,5 @@
-/* internal.h: the config text reader (source.c), shared with the validator (config.c). */
+/* internal.h: the config text reader (source.c) and the schema (schema.c), shared with the
+ * validator (config.c). */
 #ifndef BFLY_CONFIG_INTERNAL_H
 #define BFLY_CONFIG_INTERNAL_H
 
@@ -46,5 +47,51 @@ void cfg_source_free(cfg_source *s);
  * Errors name origin (with ":LINE" when lines is set). *out is NUL-terminated. */
 int cfg_widen(const char *origin, bool lines, const char *src, size_t n, char **out,
               size_t *out_len, uint64_t *settings, char *err, size_t errlen);
+
+/* ---------------------------------------------------------------- schema.c */
+
+typedef enum {
+    K_GROUP,
+    K_U32,
+    K_U64,
+    K_F64,
+    K_STR,
+    K_ENUM,
+    K_U32_LIST,
+    K_ENUM_MASK,
+    K_GROUP_LIST /* a list of groups ( {...}, {...} ) stored in an array of structs */
+} key_type;
+
+enum {
+    F_REQ = 1u << 0,  /* must be present */
+    F_POW2 = 1u << 1, /* integer must be a power of two */
+    F_GT = 1u << 2    /* float must be strictly greater than min */
+};
+
+typedef struct key_def {
+    const char *name;
+    key_type type;
+    unsigned flags;
+    size_t offset;       /* field in the target struct */
+    size_t size;         /* K_STR: buffer size; K_U32_LIST, K_GROUP_LIST: capacity */
+    size_t count_offset; /* K_U32_LIST, K_GROUP_LIST: uint32_t element count */
+    double min, max;     /* inclusive range of numbers (and of list elements) */
+    uint32_t scale;      /* stored value = given value * scale (0 means 1); K_GROUP_LIST:
+                          * bytes per element struct (children's offsets lie inside one) */
+    const char *const *enums;
+    const struct key_def *children;
+    const char *def; /* default as a libconfig literal; NULL when required */
+    const char *unit;
+    const char *doc;
+} key_def;
+
+#define END_KEYS                                                                                   \
+    {                                                                                              \
+        NULL, K_GROUP, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, NULL, NULL, NULL                           \
+    }
+
+/* The top-level schemas of each file kind. */
+extern const key_def cfg_arch_keys[], cfg_energy_file_keys[], cfg_energy_keys[], cfg_wl_keys[],
+    cfg_model_keys[], cfg_mapping_keys[], cfg_gpu_keys[], cfg_system_keys[];
 
 #endif
