@@ -25,7 +25,7 @@ extra=()
 printf '%-8s %12s %9s %11s %12s %14s\n' devices time_ms speedup efficiency comm_ms exposed_ms
 for p in 1 2 4 8 16; do
     ./bflysim -q --model "$mode" --json "$tmp/r.json" --set "system.devices=$p" \
-        --set "workload.seq_len=$seq" "${extra[@]}" "$system" "$workload"
+        --set "workload.seq_len=$seq" ${extra[@]+"${extra[@]}"} "$system" "$workload"
     /usr/bin/python3 - "$tmp/r.json" "$p" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]

@@ -67,6 +67,7 @@ START_TEST(test_usage_errors_exit_2)
         {"-qZ", NULL, NULL, "invalid option -- 'Z'"},
         {"-qj", NULL, NULL, "option requires an argument -- 'j'"},
         {"--qui=1", NULL, NULL, "option '--quiet' doesn't allow an argument"},
+        {"--=x", NULL, NULL, "unrecognized option '--=x'\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         tu_result r;
@@ -515,6 +516,15 @@ START_TEST(test_interrupt_leaves_outputs_whole)
     }
     ck_assert_int_gt(killed, 0);
     remove(json), remove(csv), remove(map);
+    /* a JSON bound for a FIFO nobody reads waits in open(), with signals not held: SIGTERM
+     * still ends the run (held, it would wait forever) */
+    char fifo[512];
+    remove(tu_tmp(fifo, sizeof fifo, "int.fifo"));
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const char *to_fifo[] = {"bflysim", "-q", "-m", "analytical", "-j", fifo, a, w, NULL};
+    st = run_killed(to_fifo, 8, SIGTERM, (useconds_t)(run_us * 1.5 + 200000));
+    ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "wait status %#x", st);
+    remove(fifo);
 }
 END_TEST
 

@@ -183,15 +183,14 @@ static const char *tmp_file(char *buf, size_t len, const char *name, const char 
 }
 
 /* Loads workload text (with n overrides): the status, and the message in err. */
-static int load_wl_text(const char *text, const char *const *sets, size_t n, wl_desc *d,
-                        char *err, size_t errlen)
+static int load_wl_text(const char *text, const char *const *sets, size_t n, wl_desc *d, char *err,
+                        size_t errlen)
 {
     char path[512];
     cfg_override ov[4];
     for (size_t i = 0; i < n; i++)
         ck_assert_int_eq(cfg_parse_override(sets[i], &ov[i], err, errlen), 0);
-    int rc = cfg_load_workload(tmp_file(path, sizeof path, "wl.cfg", text), ov, n, d, err,
-                               errlen);
+    int rc = cfg_load_workload(tmp_file(path, sizeof path, "wl.cfg", text), ov, n, d, err, errlen);
     remove(path);
     return rc;
 }
@@ -265,6 +264,13 @@ START_TEST(test_includes)
     ck_assert_msg(strstr(err, "includes nested more than 10 deep"), "got: %s", err);
     ck_assert_int_eq(load_wl_text(LINEAR "@include part.cfg\n", NULL, 0, &d, err, sizeof err), 2);
     ck_assert_msg(strstr(err, "wl.cfg:2: malformed @include"), "got: %s", err);
+    /* an included file that ends inside a block comment would swallow the includer's
+     * next lines (a duplicate key here) */
+    tu_write(inc, "rows = 16;\n/* a note\n");
+    snprintf(text, sizeof text, LINEAR "@include \"%s\"\nrows = 99;\n", inc);
+    ck_assert_int_eq(load_wl_text(text, NULL, 0, &d, err, sizeof err), 2);
+    snprintf(want, sizeof want, "%s:2: the block comment begun here does not end", inc);
+    ck_assert_msg(strstr(err, want), "want %s, got: %s", want, err);
     remove(inc);
 }
 END_TEST
@@ -283,9 +289,28 @@ START_TEST(test_settings_capped)
     char err[1024];
     ck_assert_int_eq(load_wl_text(text, NULL, 0, &d, err, sizeof err), 2);
     /* line 3 opens the group; its 4097th setting is on line 3 + 4097 */
-    ck_assert_msg(strstr(err, "wl.cfg:4100: more than 4096 settings in one group"), "got: %s",
-                  err);
+    ck_assert_msg(strstr(err, "wl.cfg:4100: more than 4096 settings in one group"), "got: %s", err);
     free(text);
+    /* the same group filled by two included files of 3,000 settings each: the limit is
+     * the group's, wherever its settings come from (the 4097th is line 1097 of the
+     * second file) */
+    char a[512], b[512], *part = malloc(3000 * 16);
+    size_t m = 0;
+    for (int i = 0; i < 3000; i++)
+        m += (size_t)snprintf(part + m, 3000 * 16 - m, "k%d = 1;\n", i);
+    tmp_file(a, sizeof a, "a.cfg", part);
+    for (char *k = strstr(part, "k"); k; k = strstr(k + 1, "\nk"))
+        k[k[0] == '\n' ? 1 : 0] = 'j'; /* other names */
+    tmp_file(b, sizeof b, "b.cfg", part);
+    char top[1400];
+    snprintf(top, sizeof top, LINEAR "rows = 16;\ng = {\n@include \"%s\"\n@include \"%s\"\n};\n", a,
+             b);
+    ck_assert_int_eq(load_wl_text(top, NULL, 0, &d, err, sizeof err), 2);
+    char want[600];
+    snprintf(want, sizeof want, "%s:1097: more than 4096 settings in one group", b);
+    ck_assert_msg(strstr(err, want), "want %s, got: %s", want, err);
+    remove(a), remove(b);
+    free(part);
 }
 END_TEST
 
@@ -310,6 +335,15 @@ START_TEST(test_names_printable)
                                   NULL, 0, &d, err, sizeof err),
                      0);
     ck_assert_str_eq(d.name, "caf\xc3\xa9");
+    /* a line break in a --set value would hand libconfig a directive of its own */
+    cfg_override ov;
+    ck_assert_int_eq(
+        cfg_parse_override("workload.name=\"a\"\n@include \"/tmp\"", &ov, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "a value is one line"), "got: %s", err);
+    /* a digit after a '-' inside a name stays part of it */
+    ck_assert_int_eq(
+        load_wl_text(LINEAR "rows = 16;\nfoo-3000000000 = 1;\n", NULL, 0, &d, err, sizeof err), 2);
+    ck_assert_msg(strstr(err, "unknown key 'foo-3000000000'"), "got: %s", err);
     const char *ctl[] = {"workload.name=a\tb"};
     ck_assert_int_eq(load_wl_text(LINEAR "rows = 16;", ctl, 1, &d, err, sizeof err), 2);
     ck_assert_msg(strstr(err, "--set workload.name=a\tb: name must be printable UTF-8"), "got: %s",

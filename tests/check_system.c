@@ -477,8 +477,7 @@ START_TEST(test_system_cli)
     tu_free(&r);
     /* --functional: the system's shards merged against monolithic attention, every head;
      * a planted error in one shard's lse exits 3, and cannot be planted on one device */
-    tu_run(&r, "-f", "-s", "workload.seq_len=64", "mld-8x8-rshard8", "bert-base-image-1k",
-           NULL);
+    tu_run(&r, "-f", "-s", "workload.seq_len=64", "mld-8x8-rshard8", "bert-base-image-1k", NULL);
     ck_assert_msg(r.status == 0 && strstr(r.out, "functional pass: 12 heads"), "%s%s", r.out,
                   r.err);
     tu_free(&r);
@@ -488,12 +487,41 @@ START_TEST(test_system_cli)
     ck_assert_msg(strstr(r.err, "merged partial states differ from monolithic attention"), "%s",
                   r.err);
     tu_free(&r);
-    tu_run(&r, "-f", "--inject-fault=merge", "-s", "workload.seq_len=64", "-s",
-           "system.devices=1", "mld-8x8-ring4", "bert-base-image-1k", NULL);
+    tu_run(&r, "-f", "--inject-fault=merge", "-s", "workload.seq_len=64", "-s", "system.devices=1",
+           "mld-8x8-ring4", "bert-base-image-1k", NULL);
     ck_assert_int_eq(r.status, 2);
     ck_assert_msg(strstr(r.err, "needs two devices or more"), "%s", r.err);
     tu_free(&r);
+    /* options a system run would silently drop are refused; a fault meant for systems
+     * is refused on an arch */
+    tu_run(&r, "-m", "analytical", "--baseline", "nano", "mld-8x8-ring4", "bert-base-image-1k",
+           NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "--baseline (a system names its GPU"), "%s", r.err);
+    tu_free(&r);
+    tu_run(&r, "-f", "--inject-fault=merge", "mld-4x4", "butterfly-linear-64", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "--inject-fault=merge needs a system"), "%s", r.err);
+    tu_free(&r);
     char *text = tu_read(tu_src(sys, sizeof sys, "arch/systems/mld-8x8-ring4.cfg"), NULL);
+    /* the file's own name is kept (the kind key once overwrote it) */
+    char *named = tu_replace(text, "name = \"mld-8x8-ring4\";", "name = \"my-cluster\";");
+    tu_write(tu_tmp(sys, sizeof sys, "renamed.cfg"), named);
+    tu_run(&r, "-m", "analytical", "-s", "workload.seq_len=256", sys, "bert-base-image-1k", NULL);
+    ck_assert_msg(r.status == 0 && strstr(r.out, "system     my-cluster ("), "%s%s", r.out, r.err);
+    tu_free(&r);
+    free(named);
+    /* a device that names nothing is the system file's error, at its line */
+    char *nodev = tu_replace(text, "device = \"mld-8x8\";", "device = \"mld-9x9\";");
+    tu_write(sys, nodev);
+    tu_run(&r, sys, "bert-base-image-1k", NULL);
+    ck_assert_int_eq(r.status, 2);
+    char where[600];
+    snprintf(where, sizeof where, "%s:%d: device = \"mld-9x9\": mld-9x9: no such file", sys,
+             tu_line_of(nodev, "device = "));
+    ck_assert_msg(strstr(r.err, where), "want %s, got %s", where, r.err);
+    tu_free(&r);
+    free(nodev);
     char *bad = tu_replace(text, "devices = 4;", "devices = 0;");
     tu_write(tu_tmp(sys, sizeof sys, "bad-system.cfg"), bad);
     tu_run(&r, sys, "bert-base-image-1k", NULL);

@@ -454,6 +454,8 @@ static const char *system_refuses(const options *o)
 {
     if (o->fault_twiddle)
         return "--inject-fault=twiddle";
+    if (o->baseline_given)
+        return "--baseline (a system names its GPU, if any, in its file)";
     if (o->mapping || o->dump_mapping)
         return o->mapping ? "--mapping" : "--dump-mapping";
     if (o->accelergy || o->explain)
@@ -583,6 +585,10 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
                                sizeof msg)) &&
         system)
         return run_system_cli(&o, arch_path, wl_path, out, err);
+    if (!rc && o.fault_merge)
+        rc = util_fail(UTIL_ECONFIG, msg, sizeof msg,
+                       "--inject-fault=merge needs a system (arch/systems/): %s is an arch",
+                       o.arch_file);
     for (size_t i = 0; !rc && i < o.n_sets; i++) /* an override no file here would read */
         if (strcmp(o.sets[i].file, "system") == 0)
             rc = util_fail(UTIL_ECONFIG, msg, sizeof msg,

@@ -34,6 +34,7 @@ typedef struct options {
     const char *accelergy;   /* --accelergy FILE */
     map_objective objective; /* --objective */
     const char *baseline;    /* --baseline PRESET, FILE or "none" */
+    bool baseline_given;     /* --baseline was on the command line */
     const char *calibrate;   /* --gpu-calibrate CSV */
     cli_progress progress;
     cfg_override sets[CLI_MAX_SETS];

@@ -177,7 +177,8 @@ static int bad_option(const char *arg, int opt, bool missing, FILE *err)
     }
     if (n_named != 1)
         named = NULL;
-    bool is_long = name[0] && (opt == 0 || (named && named->val == opt));
+    bool dashes = arg && strncmp(arg, "--", 2) == 0;
+    bool is_long = dashes && (opt == 0 || (named && named->val == opt));
     if (is_long && named)
         snprintf(name, sizeof name, "%s", named->name);
     if (missing && is_long)
@@ -196,7 +197,7 @@ static int bad_option(const char *arg, int opt, bool missing, FILE *err)
             if (strncmp(long_opts[k].name, name, len) == 0)
                 match[n_match++] = long_opts[k].name;
         }
-        if (n_match > 1) {
+        if (n_match > 1 && len > 0) {
             fprintf(err, "bflysim: option '--%s' is ambiguous; possibilities:", name);
             for (size_t k = 0; k < n_match; k++)
                 fprintf(err, " '--%s'", match[k]);
@@ -204,7 +205,8 @@ static int bad_option(const char *arg, int opt, bool missing, FILE *err)
         } else {
             /* the nearest long option, within a third of the name (3 edits at least) */
             size_t third = len / 3;
-            const char *near = util_closest(name, longs, N_LONG, third > 3 ? third : 3);
+            const char *near =
+                len ? util_closest(name, longs, N_LONG, third > 3 ? third : 3) : NULL;
             if (near)
                 fprintf(err, "bflysim: unrecognized option '%s'; did you mean '--%s'?\n", arg,
                         near);
@@ -302,7 +304,7 @@ static int take(int c, const char *val, options *o, FILE *out, FILE *err)
         o->accelergy = val;
         return -1;
     case 'b':
-        o->baseline = val;
+        o->baseline = val, o->baseline_given = true;
         return -1;
     case OPT_CALIBRATE:
         o->calibrate = val;

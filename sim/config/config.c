@@ -477,6 +477,11 @@ static int validate_group(ctx *c, config_setting_t *g, const key_def *keys, void
 int cfg_parse_override(const char *arg, cfg_override *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    /* a line break would let libconfig read a directive (an @include) from the value */
+    if (strpbrk(arg, "\n\r"))
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "--set %.*s...: a value is one line (no line breaks)",
+                         (int)strcspn(arg, "\n\r"), arg);
     const char *eq = strchr(arg, '=');
     const char *dot = strchr(arg, '.');
     if (strlen(arg) >= sizeof out->arg)
@@ -610,7 +615,7 @@ static int apply_override(ctx *c, config_t *cfg, const key_def *schema, const cf
         /* Leaf: parse the value, falling back to a bare string for string-like keys. */
         char origin[280], *wide;
         snprintf(origin, sizeof origin, "--set %s", o->arg);
-        int rc = cfg_widen(origin, false, o->value, strlen(o->value), &wide, NULL, NULL, c->err,
+        int rc = cfg_widen(origin, false, o->value, strlen(o->value), &wide, NULL, c->err,
                            c->errlen);
         if (rc)
             return rc;
@@ -1039,7 +1044,16 @@ static int system_post(ctx *c, config_t *cfg, void *out, const void *unused)
                        "devices = %u: the heads partition splits over at most %d devices",
                        d->devices, SYS_HEAD_DEVICES);
     int rc = relative_to_file(c, cfg, "device", d->device, sizeof d->device);
-    return rc ? rc : relative_to_file(c, cfg, "gpu", d->gpu, sizeof d->gpu);
+    if (!rc)
+        rc = relative_to_file(c, cfg, "gpu", d->gpu, sizeof d->gpu);
+    /* a device that names no preset and no file is this file's error, at its line */
+    char path[ARCH_PATH_MAX], msg[2048];
+    if (!rc && cfg_preset_path(CFG_PRESET_ARCH, d->device, path, sizeof path, msg, sizeof msg))
+        rc = fail_at(c, at(cfg, "device"), "device = \"%s\": %s", d->device, msg);
+    if (!rc && d->gpu[0] &&
+        cfg_preset_path(CFG_PRESET_GPU, d->gpu, path, sizeof path, msg, sizeof msg))
+        rc = fail_at(c, at(cfg, "gpu"), "gpu = \"%s\": %s", d->gpu, msg);
+    return rc;
 }
 
 int cfg_load_system(const char *file, const cfg_override *ov, size_t n_ov, sys_desc *out,

@@ -43,10 +43,11 @@ void cfg_source_free(cfg_source *s);
 
 /* libconfig 1.5 silently wraps integer literals beyond 32 bits (4294967297 reads as 1):
  * copies src with such literals marked 64-bit (an L suffix), refusing literals beyond 63
- * bits, control characters other than tab and newline, and groups past the limits above.
- * Errors name origin (with ":LINE" when lines is set). *out is NUL-terminated. */
+ * bits, control characters other than tab and newline, and a string or block comment
+ * still open at the end. Errors name origin (with ":LINE" when lines is set). *out is
+ * NUL-terminated. (The group limits above are checked on the whole expanded text.) */
 int cfg_widen(const char *origin, bool lines, const char *src, size_t n, char **out,
-              size_t *out_len, uint64_t *settings, char *err, size_t errlen);
+              size_t *out_len, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- schema.c */
 

@@ -412,7 +412,7 @@ static const key_def sys_link_keys[] = {
 const key_def cfg_system_keys[] = {
     {"name", K_STR, 0, SOFF(name), SYS_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
      "system name (default: the file name)"},
-    {"kind", K_ENUM, F_REQ, 0, 0, 0, 0, 0, 0, system_kind_names, NULL, NULL, NULL,
+    {"kind", K_ENUM, F_REQ, SOFF(kind), 0, 0, 0, 0, 0, system_kind_names, NULL, NULL, NULL,
      "\"system\": what tells a system file from an arch file"},
     {"device", K_STR, F_REQ, SOFF(device), ARCH_PATH_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
      "the array every device is: an arch preset name or file (relative to this file)"},

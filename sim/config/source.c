@@ -19,9 +19,6 @@ typedef struct scan {
     int line;
     char *err;
     size_t errlen;
-    uint32_t depth;
-    uint32_t keys[CFG_MAX_NESTING + 1]; /* settings of each open group */
-    uint64_t *settings;
 } scan;
 
 static int scan_fail(const scan *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -37,24 +34,16 @@ static int scan_fail(const scan *sc, const char *fmt, ...)
     return util_fail(UTIL_ECONFIG, sc->err, sc->errlen, "%s: %s", sc->origin, msg);
 }
 
-/* Counts a structural character outside strings and comments: groups nest, and each
- * assignment is a setting of the innermost open group. */
-static int count_setting(scan *sc, char ch)
+/* Whether src[i] continues a name ("k2", "foo-300": names may hold '-') or a number
+ * after its decimal point: then a digit there does not start a literal. */
+static bool in_word(const char *src, size_t i)
 {
-    if (ch == '{') {
-        if (sc->depth == CFG_MAX_NESTING)
-            return scan_fail(sc, "groups nested more than %d deep", CFG_MAX_NESTING);
-        sc->keys[++sc->depth] = 0;
-    } else if (ch == '}') {
-        if (sc->depth)
-            sc->depth--;
-    } else if (ch == '=' || ch == ':') {
-        if (++sc->keys[sc->depth] > CFG_MAX_GROUP_KEYS)
-            return scan_fail(sc, "more than %d settings in one group", CFG_MAX_GROUP_KEYS);
-        if (++*sc->settings > CFG_MAX_SETTINGS)
-            return scan_fail(sc, "more than %d settings in all", CFG_MAX_SETTINGS);
-    }
-    return UTIL_OK;
+    if (i == 0)
+        return false;
+    unsigned char p = (unsigned char)src[i - 1];
+    if (isalnum(p) || p == '_' || p == '.')
+        return true;
+    return p == '-' && i >= 2 && (isalnum((unsigned char)src[i - 2]) || src[i - 2] == '_');
 }
 
 /* Copies the integer or float literal at src[i] into dst (an L after an integer beyond 32
@@ -95,13 +84,13 @@ static size_t copy_number(scan *sc, const char *src, size_t n, size_t i, char *d
 }
 
 int cfg_widen(const char *origin, bool lines, const char *src, size_t n, char **out,
-              size_t *out_len, uint64_t *settings, char *err, size_t errlen)
+              size_t *out_len, char *err, size_t errlen)
 {
     char *dst = malloc(2 * n + 1);
     if (!dst)
         return util_fail(UTIL_ERUN, err, errlen, "out of memory");
-    uint64_t none = 0;
-    scan sc = {origin, lines, 1, err, errlen, 0, {0}, settings ? settings : &none};
+    scan sc = {origin, lines, 1, err, errlen};
+    int opened = 1; /* the line the open string or comment began on */
     size_t o = 0;
     int rc = UTIL_OK;
     enum { NORMAL, STRING, LINE_COMMENT, BLOCK_COMMENT } st = NORMAL;
@@ -125,9 +114,7 @@ int cfg_widen(const char *origin, bool lines, const char *src, size_t n, char **
                 st = NORMAL;
             }
             dst[o++] = src[i++];
-        } else if (isdigit(ch) && !(i > 0 && (isalnum((unsigned char)src[i - 1]) ||
-                                              src[i - 1] == '_' || src[i - 1] == '.'))) {
-            /* (a digit inside a name or after a decimal point is not a literal's start) */
+        } else if (isdigit(ch) && !in_word(src, i)) {
             size_t j = copy_number(&sc, src, n, i, dst, &o);
             if (!j)
                 rc = UTIL_ECONFIG;
@@ -135,17 +122,22 @@ int cfg_widen(const char *origin, bool lines, const char *src, size_t n, char **
             continue;
         } else {
             if (ch == '"')
-                st = STRING;
+                st = STRING, opened = sc.line;
             else if (ch == '#' || (ch == '/' && i + 1 < n && src[i + 1] == '/'))
                 st = LINE_COMMENT;
             else if (ch == '/' && i + 1 < n && src[i + 1] == '*')
-                st = BLOCK_COMMENT, dst[o++] = src[i++];
-            else
-                rc = count_setting(&sc, (char)ch);
+                st = BLOCK_COMMENT, opened = sc.line, dst[o++] = src[i++];
             dst[o++] = src[i++];
         }
         if (ch == '\n')
             sc.line++;
+    }
+    /* a file (or an included one) that ends inside a string or a comment would swallow
+     * what follows it once files are joined */
+    if (!rc && (st == STRING || st == BLOCK_COMMENT)) {
+        sc.line = opened; /* where it began */
+        rc = scan_fail(&sc, "the %s begun here does not end before the end of the text",
+                       st == STRING ? "string" : "block comment");
     }
     if (rc) {
         free(dst);
@@ -294,7 +286,7 @@ static int expand(cfg_source *s, const char *file, const char *from, unsigned fr
     if (!rc)
         s->n_files++;
     if (!rc)
-        rc = cfg_widen(file, true, raw, n, &wide, &wn, &s->settings, msg, sizeof msg);
+        rc = cfg_widen(file, true, raw, n, &wide, &wn, msg, sizeof msg);
     free(raw);
     if (rc) {
         if (from)
@@ -306,13 +298,65 @@ static int expand(cfg_source *s, const char *file, const char *from, unsigned fr
     return rc;
 }
 
+/* Fails at line `line` of the expanded text, named by its file and line. */
+static int fail_line(const cfg_source *s, unsigned line, char *err, size_t errlen, const char *what)
+{
+    const char *f;
+    unsigned fl;
+    cfg_source_where(s, line, &f, &fl);
+    return util_fail(UTIL_ECONFIG, err, errlen, "%s:%u: %s", f, fl, what);
+}
+
+/* Counts the settings of the expanded text, includes and all: an assignment outside
+ * strings and comments is a setting of the innermost open group. */
+static int count_settings(const cfg_source *s, char *err, size_t errlen)
+{
+    enum { NORMAL, STRING, LINE_COMMENT, BLOCK_COMMENT } st = NORMAL;
+    uint32_t depth = 0, keys[CFG_MAX_NESTING + 1] = {0};
+    uint64_t all = 0;
+    unsigned line = 1;
+    char msg[96] = "";
+    for (const char *p = s->text; *p && !msg[0]; p++) {
+        char ch = *p;
+        line += ch == '\n';
+        if (st == STRING) {
+            if (ch == '\\' && p[1] && p[1] != '\n')
+                p++;
+            else if (ch == '"')
+                st = NORMAL;
+        } else if (st == LINE_COMMENT) {
+            st = ch == '\n' ? NORMAL : st;
+        } else if (st == BLOCK_COMMENT) {
+            if (ch == '*' && p[1] == '/')
+                st = NORMAL, p++;
+        } else if (ch == '"') {
+            st = STRING;
+        } else if (ch == '#' || (ch == '/' && p[1] == '/')) {
+            st = LINE_COMMENT;
+        } else if (ch == '/' && p[1] == '*') {
+            st = BLOCK_COMMENT, p++;
+        } else if (ch == '{' && depth == CFG_MAX_NESTING) {
+            snprintf(msg, sizeof msg, "groups nested more than %d deep", CFG_MAX_NESTING);
+        } else if (ch == '{') {
+            keys[++depth] = 0;
+        } else if (ch == '}') {
+            depth -= depth > 0;
+        } else if ((ch == '=' || ch == ':') && ++keys[depth] > CFG_MAX_GROUP_KEYS) {
+            snprintf(msg, sizeof msg, "more than %d settings in one group", CFG_MAX_GROUP_KEYS);
+        } else if ((ch == '=' || ch == ':') && ++all > CFG_MAX_SETTINGS) {
+            snprintf(msg, sizeof msg, "more than %d settings in all", CFG_MAX_SETTINGS);
+        }
+    }
+    return msg[0] ? fail_line(s, line, err, errlen, msg) : UTIL_OK;
+}
+
 int cfg_source_read(cfg_source *s, const char *file, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     int rc = expand(s, file, NULL, 0, 0, err, errlen);
     if (!rc && !s->text)
         rc = append(s, "", 0, err, errlen);
-    return rc;
+    return rc ? rc : count_settings(s, err, errlen);
 }
 
 void cfg_source_where(const cfg_source *s, unsigned line, const char **file, unsigned *file_line)

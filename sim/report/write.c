@@ -149,15 +149,18 @@ static void sync_dir(const char *path)
 int rep_write_file(const char *path, void (*fn)(FILE *, const void *), const void *ctx, char *err,
                    size_t errlen)
 {
-    util_sigmask held;
-    util_signals_hold(&held);
     char *real = link_target(path);
     const char *target = real ? real : path;
     bool in_place;
+    /* in place (a FIFO may wait for its reader): not held, so an interrupt still ends the
+     * run; a FIFO or device cannot be left half-replaced */
     FILE *f = open_in_place(target, &in_place);
     char *tmp = NULL; /* the temporary file renamed into place, unless in place */
-    if (!in_place)
+    util_sigmask held;
+    if (!in_place) {
+        util_signals_hold(&held);
         f = open_temp(target, &tmp);
+    }
     int rc = UTIL_OK;
     if (!f) {
         rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(errno));
@@ -175,9 +178,10 @@ int rep_write_file(const char *path, void (*fn)(FILE *, const void *), const voi
             sync_dir(target);
         }
     }
+    if (!in_place)
+        util_signals_release(&held);
     free(tmp);
     free(real);
-    util_signals_release(&held);
     return rc;
 }
 
@@ -268,20 +272,24 @@ int rep_append_row(const char *path, const char *header, const char *row, const 
 /* Appends a CSV field, quoted when it holds a comma, quote or newline. */
 void csv_field(char *buf, size_t len, size_t *used, const char *s)
 {
+    if (len == 0)
+        return;
     bool quote = strpbrk(s, ",\"\n\r") != NULL;
-    if (*used && *used < len)
+    /* room kept for the closing quote and the terminator: a field too long is cut, never
+     * the buffer left unterminated */
+    size_t end = len - 1 - (quote ? 1 : 0);
+    if (*used && *used < end)
         buf[(*used)++] = ',';
-    if (quote && *used < len)
+    if (quote && *used < end)
         buf[(*used)++] = '"';
-    for (; *s && *used + 2 < len; s++) {
+    for (; *s && *used + (*s == '"' ? 2 : 1) <= end; s++) {
         if (*s == '"')
             buf[(*used)++] = '"';
         buf[(*used)++] = *s;
     }
-    if (quote && *used < len)
+    if (quote && *used < len - 1)
         buf[(*used)++] = '"';
-    if (*used < len)
-        buf[*used] = '\0';
+    buf[*used < len ? *used : len - 1] = '\0';
 }
 
 void csv_num(char *buf, size_t len, size_t *used, const char *fmt, ...)

@@ -27,7 +27,7 @@ static bool check_head(const sys_desc *s, const wl_desc *d, size_t n, size_t dh,
     uint32_t p = s->devices;
     sys_split split = s->partition == SYS_PART_STRIDED ? SYS_SPLIT_STRIDED : SYS_SPLIT_RANGES;
     uint64_t *pos = malloc(n * sizeof *pos), *keys = malloc(n * sizeof *keys);
-    sys_states *parts = calloc(p, sizeof *parts), whole, merged;
+    sys_states *parts = calloc(p, sizeof *parts), whole = {0}, merged = {0};
     const sys_states **in = calloc(p, sizeof *in);
     bool ok = pos && keys && parts && in && sys_states_init(&whole, n, dh) &&
               sys_states_init(&merged, n, dh);
@@ -52,10 +52,8 @@ static bool check_head(const sys_desc *s, const wl_desc *d, size_t n, size_t dh,
         *worst = fmax(*worst, fabs(merged.o[i] - whole.o[i]));
     for (uint32_t sh = 0; parts && sh < p; sh++)
         sys_states_free(&parts[sh]);
-    if (ok) {
-        sys_states_free(&whole);
-        sys_states_free(&merged);
-    }
+    sys_states_free(&whole); /* safe on states never allocated */
+    sys_states_free(&merged);
     free(pos), free(keys), free(parts), free(in);
     return ok;
 }

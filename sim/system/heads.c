@@ -140,28 +140,33 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
     if (!rc && g)
         rc = gpu_model_run(g, d, gr, err, errlen);
     double hz = a->clock_ghz * 1e9;
+    /* where the data is carries from op to op, instance to instance and entry to entry:
+     * an entry's first instance starts where the model was, its later ones where an
+     * instance ends (the same choices every time from there) */
+    uint32_t holder = SYS_ALL_HOLD;
+    double in_bytes = 0;
     for (uint32_t b = 0; !rc && b < d->n_blocks; b++) {
         const run_block *rb = &r.blocks[b];
         double tg[WL_MAX_BLOCK_OPS] = {0};
         if (g)
             gpu_times(gr, rb, b, tg);
-        /* one instance's ops in turn, the first one's input on every device; its later
-         * instances repeat the same choices */
-        uint32_t holder = SYS_ALL_HOLD;
-        double in_bytes = 0, block_s = 0, block_comm = 0;
-        for (uint32_t i = 0; i < rb->n_ops; i++) {
-            double t_dev[SYS_HEAD_DEVICES], comm, out_bytes;
-            for (uint32_t k = 0; k < s->devices; k++)
-                t_dev[k] = (double)rb->ops[i].cycles / hz;
-            if (g)
-                t_dev[s->devices] = tg[i];
-            block_s +=
-                op_time(s, d, &rb->ops[i].op, t_dev, n_dev, in_bytes, &holder, &out_bytes, &comm);
-            block_comm += comm;
-            in_bytes = out_bytes;
+        for (uint64_t k = 0; k < (rb->repeat > 1 ? 2u : 1u); k++) {
+            double inst_s = 0, inst_comm = 0;
+            for (uint32_t i = 0; i < rb->n_ops; i++) {
+                double t_dev[SYS_HEAD_DEVICES], comm, out_bytes;
+                for (uint32_t j = 0; j < s->devices; j++)
+                    t_dev[j] = (double)rb->ops[i].cycles / hz;
+                if (g)
+                    t_dev[s->devices] = tg[i];
+                inst_s += op_time(s, d, &rb->ops[i].op, t_dev, n_dev, in_bytes, &holder, &out_bytes,
+                                  &comm);
+                inst_comm += comm;
+                in_bytes = out_bytes;
+            }
+            double times = k == 0 ? 1.0 : (double)(rb->repeat - 1);
+            out->total_s += times * inst_s;
+            out->comm_s += times * inst_comm;
         }
-        out->total_s += (double)rb->repeat * block_s;
-        out->comm_s += (double)rb->repeat * block_comm;
     }
     /* one array on its own runs its best plan (fused groups, chains) */
     run_result best;

@@ -62,13 +62,16 @@ bool sys_apportion(uint64_t items, uint32_t n, const double *rate, uint64_t *fir
         count[best]++;
         given++;
     }
-    for (uint32_t i = 0, at = 0; i < n; at += (uint32_t)count[i], i++)
+    uint64_t at = 0;
+    for (uint32_t i = 0; i < n; at += count[i], i++)
         first[i] = at;
     return true;
 }
 
-static const char *const coll_names[SYS_COLLECTIVE_COUNT] = {"ring-allreduce", "tree-reduce",
-                                                             "ring-allgather", "gather"};
+static const char *const coll_names[] = {"ring-allreduce", "tree-reduce", "ring-allgather",
+                                         "gather", "recursive-doubling-allgather"};
+_Static_assert(sizeof coll_names / sizeof coll_names[0] == SYS_COLLECTIVE_COUNT,
+               "a name for every collective");
 
 const char *sys_collective_name(sys_collective c)
 {

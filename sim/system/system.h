@@ -112,6 +112,7 @@ typedef enum { SYS_PART_SEQUENCE, SYS_PART_STRIDED, SYS_PART_HEADS, SYS_PART_COU
  * kind. */
 typedef struct sys_desc {
     char name[SYS_NAME_MAX];
+    int kind; /* the file's kind = "system" (its only value) */
     char device[ARCH_PATH_MAX];
     char gpu[ARCH_PATH_MAX];
     uint32_t devices;
