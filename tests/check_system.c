@@ -492,6 +492,19 @@ START_TEST(test_system_cli)
     ck_assert_int_eq(r.status, 2);
     ck_assert_msg(strstr(r.err, "needs two devices or more"), "%s", r.err);
     tu_free(&r);
+    /* every shipped system: its partition checks out on values, and a planted merge
+     * fault is caught */
+    static const char *const presets[] = {"mld-8x8-ring4", "mld-8x8-ring8", "mld-8x8-switch16",
+                                          "mld-8x8-rshard8", "mld-8x8-xavier-nx"};
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        tu_run(&r, "-q", "-f", "-s", "workload.seq_len=64", presets[i], "bert-base-image-1k", NULL);
+        ck_assert_msg(r.status == 0, "%s: %s", presets[i], r.err);
+        tu_free(&r);
+        tu_run(&r, "-q", "-f", "--inject-fault=merge", "-s", "workload.seq_len=64", presets[i],
+               "bert-base-image-1k", NULL);
+        ck_assert_msg(r.status == 3, "%s with a planted fault: status %d", presets[i], r.status);
+        tu_free(&r);
+    }
     /* options a system run would silently drop are refused; a fault meant for systems
      * is refused on an arch */
     tu_run(&r, "-m", "analytical", "--baseline", "nano", "mld-8x8-ring4", "bert-base-image-1k",

@@ -24,7 +24,7 @@ static void fill(double *x, size_t n, util_rng *rng)
 static bool check_head(const sys_desc *s, const wl_desc *d, size_t n, size_t dh, const double *q,
                        const double *k, const double *v, bool fault, double *worst)
 {
-    uint32_t p = s->devices;
+    uint32_t p = sys_device_count(s);
     sys_split split = s->partition == SYS_PART_STRIDED ? SYS_SPLIT_STRIDED : SYS_SPLIT_RANGES;
     uint64_t *pos = malloc(n * sizeof *pos), *keys = malloc(n * sizeof *keys);
     sys_states *parts = calloc(p, sizeof *parts), whole = {0}, merged = {0};
@@ -62,7 +62,7 @@ int sys_check(const sys_desc *s, const wl_desc *d, bool fault, sys_check_result 
               size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    if (fault && s->devices < 2) /* one state's lse cancels in its own merge */
+    if (fault && sys_device_count(s) < 2) /* one state's lse cancels in its own merge */
         return util_fail(UTIL_ECONFIG, err, errlen,
                          "--inject-fault=merge needs two devices or more: a single shard's "
                          "partial state merges to itself whatever its lse");

@@ -124,7 +124,10 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
                   size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    uint32_t n_dev = s->devices + (g ? 1 : 0);
+    uint32_t n_dev = sys_device_count(s);
+    if (s->gpu[0] && !g)
+        return util_fail(UTIL_ERUN, err, errlen, "system %s names a GPU but none was given",
+                         s->name);
     if (n_dev > SYS_HEAD_DEVICES)
         return util_fail(UTIL_ECONFIG, err, errlen,
                          "system %s: the heads partition takes at most %d devices", s->name,

@@ -121,6 +121,12 @@ typedef struct sys_desc {
     sys_partition partition;
 } sys_desc;
 
+/* Devices of a system: its arrays, and the GPU beside them if it names one. */
+static inline uint32_t sys_device_count(const sys_desc *s)
+{
+    return s->devices + (s->gpu[0] ? 1u : 0u);
+}
+
 const char *sys_topology_name(sys_topology t);
 const char *sys_partition_name(sys_partition p);
 
