@@ -328,6 +328,14 @@ START_TEST(test_sequence_parallel_by_hand)
     sys_desc s1 = ring_of(1), s4 = ring_of(4);
     ck_assert_msg(sys_run(&s1, &a, &d, true, NULL, &one, err, sizeof err) == 0, "%s", err);
     ck_assert(one.total_s == one.single_s && one.speedup == 1.0 && one.comm_s == 0);
+    /* one device's MAC share is the run's own: busy cycles over PEs x cycles */
+    run_result plain;
+    ck_assert(run_model_analytical(&a, &d, NULL, NULL, &plain, err, sizeof err) == 0);
+    tu_assert_close(one.mac_utilization,
+                    (double)plain.total.pe_total.fu_busy[ARCH_FU_MAC] /
+                        ((double)arch_pe_count(&a) * (double)plain.total.cycles),
+                    1e-9, "one device's MAC utilization");
+    run_free(&plain);
     ck_assert_uint_eq(one.tokens_per_device, 64);
     ck_assert_msg(sys_run(&s4, &a, &d, true, NULL, &four, err, sizeof err) == 0, "%s", err);
     ck_assert_uint_eq(four.tokens_per_device, 16);
@@ -345,6 +353,14 @@ START_TEST(test_sequence_parallel_by_hand)
     sys_result slow;
     ck_assert(sys_run(&s4, &a, &d, true, NULL, &slow, err, sizeof err) == 0);
     ck_assert(slow.exposed_comm_s > 0 && slow.total_s > four.total_s);
+    ck_assert_uint_eq(slow.links_bound_blocks, 2);
+    ck_assert((four.exposed_comm_s > 0) == (four.links_bound_blocks == 2));
+    ck_assert(four.mac_utilization > 0 && four.mac_utilization <= 1);
+    ck_assert(slow.mac_utilization < four.mac_utilization); /* it waits on the links */
+    s4.link_gbs = 1e5, s4.link_latency_ns = 0;              /* links that never show */
+    sys_result fast;
+    ck_assert(sys_run(&s4, &a, &d, true, NULL, &fast, err, sizeof err) == 0);
+    ck_assert(fast.links_bound_blocks == 0 && fast.exposed_comm_s == 0);
 }
 END_TEST
 

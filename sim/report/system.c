@@ -38,6 +38,11 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
                 "hidden by attention), %.6g MB through each device's link\n",
                 x->comm_s * 1e3, x->attention_blocks, x->exposed_comm_s * 1e3,
                 x->link_bytes * 1e-6);
+        fprintf(f, "critical   %s; each device's MAC units %.2f%% busy\n",
+                x->links_bound_blocks ? "the links, in attention blocks whose all-gather "
+                                        "outlasts their attention"
+                                      : "compute (attention hides every all-gather)",
+                100 * x->mac_utilization);
     }
     fprintf(f, "time       %.6g ms (the best single device: %.6g ms)\n", x->total_s * 1e3,
             x->single_s * 1e3);
@@ -96,6 +101,8 @@ static void system_doc(FILE *f, const void *ctx)
     j_d(&j, "speedup", x->speedup);
     j_d(&j, "efficiency", x->efficiency);
     j_u(&j, "device_lane_ops", x->device_lane_ops);
+    j_d(&j, "mac_utilization", x->mac_utilization);
+    j_u(&j, "links_bound_blocks", x->links_bound_blocks);
     j_b(&j, "one_device", x->one_device);
     j_d(&j, "split_s", x->split_s);
     j_close(&j, '}');

@@ -46,16 +46,22 @@ static double kv_gather_s(const sys_desc *s, double bytes)
     return sys_collective_time(c, s->devices, bytes, s->link_gbs * 1e9, s->link_latency_ns * 1e-9);
 }
 
-/* Splits a model run into row-local and attention cycles, per block entry (one block). */
-static void split_cycles(const run_result *r, uint32_t b, double *rowlocal, double *attention)
+/* One block's figures of a model run, on one side of the row-local/attention split. */
+typedef struct part_figures {
+    double cycles, lane_ops, mac_busy;
+} part_figures;
+
+/* Splits block entry b of a model run (one block) into its row-local ops and attention. */
+static void split_block(const run_result *r, uint32_t b, part_figures *rowlocal,
+                        part_figures *attention)
 {
-    *rowlocal = *attention = 0;
+    *rowlocal = *attention = (part_figures){0, 0, 0};
     for (uint32_t i = 0; i < r->blocks[b].n_ops; i++) {
         const run_op *o = &r->blocks[b].ops[i];
-        if (is_attention(o->op.kind))
-            *attention += (double)o->cycles;
-        else
-            *rowlocal += (double)o->cycles;
+        part_figures *f = is_attention(o->op.kind) ? attention : rowlocal;
+        f->cycles += (double)o->cycles;
+        f->lane_ops += (double)o->lane_ops;
+        f->mac_busy += (double)o->mac_busy;
     }
 }
 
@@ -96,11 +102,18 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
            kv_bytes = 2.0 * (double)(d->batch * shard * d->hidden) * util_dtype_bytes(d->dtype);
     out->devices = p;
     out->tokens_per_device = shard;
+    double lane_ops = 0, mac_busy = 0;
     for (uint32_t b = 0; b < d->n_blocks; b++) {
-        double rowlocal, attention, rep = (double)d->blocks[b].repeat;
-        split_cycles(&share, b, &rowlocal, &attention);
-        attention *= (double)n / (double)shard; /* all n keys, not the shard's */
+        double rep = (double)d->blocks[b].repeat, keys = (double)n / (double)shard;
+        part_figures row, att;
+        split_block(&share, b, &row, &att);
+        /* all n keys, not the shard's */
+        double rowlocal = row.cycles, attention = att.cycles * keys;
+        lane_ops += rep * (row.lane_ops + att.lane_ops * keys);
+        mac_busy += rep * (row.mac_busy + att.mac_busy * keys);
         double comm = p > 1 ? kv_gather_s(s, kv_bytes) : 0;
+        if (comm > attention / hz)
+            out->links_bound_blocks += (uint32_t)d->blocks[b].repeat;
         out->rowlocal_s += rep * rowlocal / hz;
         out->attention_s += rep * attention / hz;
         out->comm_s += rep * comm;
@@ -113,7 +126,10 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
                          : 0);
         out->attention_blocks += (uint32_t)d->blocks[b].repeat;
     }
-    out->device_lane_ops = share.total.lane_ops;
+    out->device_lane_ops = (uint64_t)llround(lane_ops);
+    /* the MAC units' busy share of a device over the whole run, links' waits included */
+    out->mac_utilization =
+        out->total_s > 0 ? mac_busy / ((double)arch_pe_count(a) * out->total_s * hz) : 0;
     run_free(&share);
     /* the same model on one device: what the speedup is over */
     if (p == 1) {

@@ -143,7 +143,9 @@ typedef struct sys_result {
     double single_s;     /* the model on one device */
     double speedup;      /* single_s / total_s */
     double efficiency;   /* speedup / devices */
-    uint64_t device_lane_ops;
+    uint64_t device_lane_ops;      /* useful lane operations of one device */
+    double mac_utilization;        /* its MAC units' busy share of the run */
+    uint32_t links_bound_blocks;   /* attention blocks whose all-gather outlasts attention */
     /* heads partition: the split plan lost to the best device alone, which then runs the
      * model (split_s: the split plan's time) */
     bool one_device;
