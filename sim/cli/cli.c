@@ -69,6 +69,14 @@ typedef struct baseline {
     gpu_result res;
 } baseline;
 
+/* The --set arguments as given, for the results' record; returns how many. */
+static size_t override_args(const options *o, const char *ovs[CLI_MAX_SETS])
+{
+    for (size_t i = 0; i < o->n_sets; i++)
+        ovs[i] = o->sets[i].arg;
+    return o->n_sets;
+}
+
 /* Writes the summary, JSON, CSV, Accelergy counts, --explain and the mapping file of a
  * finished run, with its baseline base (NULL: none); returns the status. */
 static int write_outputs(const options *o, rep_run *run, const baseline *base, FILE *out, FILE *err)
@@ -76,10 +84,8 @@ static int write_outputs(const options *o, rep_run *run, const baseline *base, F
     char msg[1024];
     int rc = UTIL_OK;
     const char *ovs[CLI_MAX_SETS];
-    for (size_t i = 0; i < o->n_sets; i++)
-        ovs[i] = o->sets[i].arg;
     run->argc = o->argc, run->argv = o->argv;
-    run->overrides = ovs, run->n_overrides = o->n_sets;
+    run->overrides = ovs, run->n_overrides = override_args(o, ovs);
     if (base)
         /* the preset as the user named it: no host paths in results */
         run->gpu = &base->gpu, run->gpu_file = o->baseline, run->baseline = &base->res;
@@ -477,16 +483,17 @@ static int run_system_cli(const options *o, const char *sys_path, const char *wl
         fprintf(err, "bflysim: %s is not supported for system runs yet\n", no);
         return UTIL_ECONFIG;
     }
-    char msg[2048], dev_path[CFG_DIR_MAX + 64];
+    char msg[2048];
     sys_desc sys;
     arch_desc arch;
     wl_desc wl;
+    gpu_desc gpu;
+    /* the system's device and GPU are files once loaded */
     int rc = cfg_load_system(sys_path, o->sets, o->n_sets, &sys, msg, sizeof msg);
     if (!rc)
-        rc = cfg_preset_path(CFG_PRESET_ARCH, sys.device, dev_path, sizeof dev_path, msg,
-                             sizeof msg);
-    if (!rc)
-        rc = cfg_load(dev_path, wl_path, o->sets, o->n_sets, &arch, &wl, msg, sizeof msg);
+        rc = cfg_load(sys.device, wl_path, o->sets, o->n_sets, &arch, &wl, msg, sizeof msg);
+    if (!rc && sys.gpu[0])
+        rc = cfg_load_gpu(sys.gpu, NULL, 0, &gpu, msg, sizeof msg);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
         return rc;
@@ -495,15 +502,6 @@ static int run_system_cli(const options *o, const char *sys_path, const char *wl
     run_progress rp;
     const run_progress *shown = start_progress(o, err, &pg, &rp) ? &rp : NULL;
     sys_result res;
-    gpu_desc gpu;
-    char gpu_path[CFG_DIR_MAX + 64];
-    if (sys.gpu[0] &&
-        ((rc = cfg_preset_path(CFG_PRESET_GPU, sys.gpu, gpu_path, sizeof gpu_path, msg,
-                               sizeof msg)) ||
-         (rc = cfg_load_gpu(gpu_path, NULL, 0, &gpu, msg, sizeof msg)))) {
-        fprintf(err, "bflysim: %s\n", msg);
-        return rc;
-    }
     rc = sys.partition == SYS_PART_HEADS
              ? sys_run_heads(&sys, &arch, &wl, sys.gpu[0] ? &gpu : NULL, o->analytical, shown,
                              &res, msg, sizeof msg)
@@ -519,13 +517,13 @@ static int run_system_cli(const options *o, const char *sys_path, const char *wl
         return rc;
     }
     const char *ovs[CLI_MAX_SETS];
-    for (size_t i = 0; i < o->n_sets; i++)
-        ovs[i] = o->sets[i].arg;
+    override_args(o, ovs);
     rep_system_run run = {.version = PACKAGE_VERSION,
                           .system_file = o->arch_file,
                           .wl_file = o->wl_file,
                           .sys = &sys,
                           .arch = &arch,
+                          .gpu = sys.gpu[0] ? &gpu : NULL,
                           .wl = &wl,
                           .res = &res,
                           .analytical = o->analytical,

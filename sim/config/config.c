@@ -615,8 +615,8 @@ static int apply_override(ctx *c, config_t *cfg, const key_def *schema, const cf
         /* Leaf: parse the value, falling back to a bare string for string-like keys. */
         char origin[280], *wide;
         snprintf(origin, sizeof origin, "--set %s", o->arg);
-        int rc = cfg_widen(origin, false, o->value, strlen(o->value), &wide, NULL, c->err,
-                           c->errlen);
+        int rc =
+            cfg_widen(origin, false, o->value, strlen(o->value), &wide, NULL, c->err, c->errlen);
         if (rc)
             return rc;
         config_t tmp;
@@ -727,12 +727,8 @@ static int load_energy_table(ctx *c, config_t *cfg, arch_desc *a)
     if (!name)
         return UTIL_OK;
     char path[2 * ARCH_PATH_MAX], tried[4 * ARCH_PATH_MAX] = "";
-    const char *slash = strrchr(c->file, '/');
     struct stat st;
-    if (name[0] == '/' || !slash)
-        snprintf(path, sizeof path, "%s", name);
-    else
-        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - c->file), c->file, name);
+    cfg_path_beside(c->file, name, strlen(name), path, sizeof path); /* fits: 2 x the max */
     snprintf(tried, sizeof tried, "%s", path);
     bool found =
         stat(path, &st) == 0 ||
@@ -1009,8 +1005,8 @@ static int gpu_post(ctx *c, config_t *cfg, void *out, const void *unused)
 int cfg_load_gpu(const char *file, const cfg_override *ov, size_t n_ov, gpu_desc *out, char *err,
                  size_t errlen)
 {
-    return load_desc(file, "gpu", cfg_gpu_keys, ov, n_ov, out, sizeof *out, out->name, sizeof out->name,
-                     gpu_post, NULL, err, errlen);
+    return load_desc(file, "gpu", cfg_gpu_keys, ov, n_ov, out, sizeof *out, out->name,
+                     sizeof out->name, gpu_post, NULL, err, errlen);
 }
 
 /* A system's device (or GPU) relative to the system file when it names a file (a '/' or
@@ -1018,15 +1014,23 @@ int cfg_load_gpu(const char *file, const cfg_override *ov, size_t n_ov, gpu_desc
 static int relative_to_file(const ctx *c, const config_t *cfg, const char *key, char *name,
                             size_t len)
 {
-    const char *slash = strrchr(c->file, '/');
-    bool is_file = strchr(name, '/') || strstr(name, ".cfg");
-    if (!is_file || name[0] == '/' || !slash)
+    if (!strchr(name, '/') && !strstr(name, ".cfg"))
         return UTIL_OK;
     char rel[ARCH_PATH_MAX];
     snprintf(rel, sizeof rel, "%s", name);
-    int n = snprintf(name, len, "%.*s/%s", (int)(slash - c->file), c->file, rel);
-    if (n < 0 || (size_t)n >= len)
+    if (!cfg_path_beside(c->file, rel, strlen(rel), name, len))
         return fail_at(c, at(cfg, key), "%s = \"%s\": the path is too long", key, rel);
+    return UTIL_OK;
+}
+
+/* A system key naming a preset or a file, replaced by the file (errors at its line). */
+static int resolve_preset(const ctx *c, const config_t *cfg, const char *key, cfg_preset_kind kind,
+                          char *name, size_t len)
+{
+    char path[ARCH_PATH_MAX], msg[2048];
+    if (cfg_preset_path(kind, name, path, sizeof path, msg, sizeof msg))
+        return fail_at(c, at(cfg, key), "%s = \"%s\": %s", key, name, msg);
+    snprintf(name, len, "%s", path);
     return UTIL_OK;
 }
 
@@ -1046,18 +1050,16 @@ static int system_post(ctx *c, config_t *cfg, void *out, const void *unused)
     int rc = relative_to_file(c, cfg, "device", d->device, sizeof d->device);
     if (!rc)
         rc = relative_to_file(c, cfg, "gpu", d->gpu, sizeof d->gpu);
-    /* a device that names no preset and no file is this file's error, at its line */
-    char path[ARCH_PATH_MAX], msg[2048];
-    if (!rc && cfg_preset_path(CFG_PRESET_ARCH, d->device, path, sizeof path, msg, sizeof msg))
-        rc = fail_at(c, at(cfg, "device"), "device = \"%s\": %s", d->device, msg);
-    if (!rc && d->gpu[0] &&
-        cfg_preset_path(CFG_PRESET_GPU, d->gpu, path, sizeof path, msg, sizeof msg))
-        rc = fail_at(c, at(cfg, "gpu"), "gpu = \"%s\": %s", d->gpu, msg);
+    /* preset names become their files; one that names nothing is this file's error */
+    if (!rc)
+        rc = resolve_preset(c, cfg, "device", CFG_PRESET_ARCH, d->device, sizeof d->device);
+    if (!rc && d->gpu[0])
+        rc = resolve_preset(c, cfg, "gpu", CFG_PRESET_GPU, d->gpu, sizeof d->gpu);
     return rc;
 }
 
-int cfg_load_system(const char *file, const cfg_override *ov, size_t n_ov, sys_desc *out,
-                    char *err, size_t errlen)
+int cfg_load_system(const char *file, const cfg_override *ov, size_t n_ov, sys_desc *out, char *err,
+                    size_t errlen)
 {
     return load_desc(file, "system", cfg_system_keys, ov, n_ov, out, sizeof *out, out->name,
                      sizeof out->name, system_post, NULL, err, errlen);
@@ -1079,7 +1081,6 @@ bool cfg_is_system(const char *file)
     cfg_source_free(&src);
     return is;
 }
-
 
 /* ---------------------------------------------------------------- listing */
 

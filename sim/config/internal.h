@@ -37,6 +37,10 @@ typedef struct cfg_source {
 /* Reads file and what it includes (relative paths resolve next to the including file).
  * Errors (UTIL_ECONFIG) name FILE:LINE; *s is to be freed either way. */
 int cfg_source_read(cfg_source *s, const char *file, char *err, size_t errlen);
+/* name (its first len bytes) as a path: as it is when absolute or when file has no
+ * folder, else in file's folder (an @include, an energy table, a system's device). False
+ * when it does not fit outlen. */
+bool cfg_path_beside(const char *file, const char *name, size_t len, char *out, size_t outlen);
 /* The file and line of line `line` (1-based) of the expanded text. */
 void cfg_source_where(const cfg_source *s, unsigned line, const char **file, unsigned *file_line);
 void cfg_source_free(cfg_source *s);

@@ -34,6 +34,39 @@ static int scan_fail(const scan *sc, const char *fmt, ...)
     return util_fail(UTIL_ECONFIG, sc->err, sc->errlen, "%s: %s", sc->origin, msg);
 }
 
+/* Where libconfig's scanner is: in code, or inside a string or a comment. */
+typedef enum { LX_CODE, LX_STRING, LX_LINE_COMMENT, LX_BLOCK_COMMENT } lex_state;
+
+/* The state after the text at p (before end); *n gets the characters that took: 1, or 2
+ * for an escape in a string and for the two-character comment marks. Every reader of a
+ * config's text below follows strings and comments through this one rule. */
+static lex_state lex_step(lex_state st, const char *p, const char *end, size_t *n)
+{
+    bool two = p + 1 < end;
+    *n = 1;
+    switch (st) {
+    case LX_STRING:
+        if (*p == '\\' && two && p[1] != '\n')
+            *n = 2;
+        return *p == '"' ? LX_CODE : LX_STRING;
+    case LX_LINE_COMMENT:
+        return *p == '\n' ? LX_CODE : LX_LINE_COMMENT;
+    case LX_BLOCK_COMMENT:
+        if (*p == '*' && two && p[1] == '/')
+            return *n = 2, LX_CODE;
+        return LX_BLOCK_COMMENT;
+    case LX_CODE:
+    default:
+        if (*p == '"')
+            return LX_STRING;
+        if (*p == '#')
+            return LX_LINE_COMMENT;
+        if (*p == '/' && two && (p[1] == '/' || p[1] == '*'))
+            return *n = 2, p[1] == '/' ? LX_LINE_COMMENT : LX_BLOCK_COMMENT;
+        return LX_CODE;
+    }
+}
+
 /* Whether src[i] continues a name ("k2", "foo-300": names may hold '-') or a number
  * after its decimal point: then a digit there does not start a literal. */
 static bool in_word(const char *src, size_t i)
@@ -93,51 +126,35 @@ int cfg_widen(const char *origin, bool lines, const char *src, size_t n, char **
     int opened = 1; /* the line the open string or comment began on */
     size_t o = 0;
     int rc = UTIL_OK;
-    enum { NORMAL, STRING, LINE_COMMENT, BLOCK_COMMENT } st = NORMAL;
+    lex_state st = LX_CODE;
     for (size_t i = 0; i < n && !rc;) {
         unsigned char ch = (unsigned char)src[i];
         if (ch < 0x20 && ch != '\n' && ch != '\t' && ch != '\r') {
             rc = scan_fail(&sc, "control character 0x%02x in a config", ch);
             break;
         }
-        if (st == STRING) {
-            dst[o++] = src[i++];
-            if (ch == '\\' && i < n && src[i] != '\n')
-                dst[o++] = src[i++];
-            else if (ch == '"')
-                st = NORMAL;
-        } else if (st == LINE_COMMENT || st == BLOCK_COMMENT) {
-            if (st == LINE_COMMENT && ch == '\n')
-                st = NORMAL;
-            if (st == BLOCK_COMMENT && ch == '*' && i + 1 < n && src[i + 1] == '/') {
-                dst[o++] = src[i++];
-                st = NORMAL;
-            }
-            dst[o++] = src[i++];
-        } else if (isdigit(ch) && !in_word(src, i)) {
+        if (st == LX_CODE && isdigit(ch) && !in_word(src, i)) {
             size_t j = copy_number(&sc, src, n, i, dst, &o);
             if (!j)
                 rc = UTIL_ECONFIG;
             i = j;
             continue;
-        } else {
-            if (ch == '"')
-                st = STRING, opened = sc.line;
-            else if (ch == '#' || (ch == '/' && i + 1 < n && src[i + 1] == '/'))
-                st = LINE_COMMENT;
-            else if (ch == '/' && i + 1 < n && src[i + 1] == '*')
-                st = BLOCK_COMMENT, opened = sc.line, dst[o++] = src[i++];
-            dst[o++] = src[i++];
         }
-        if (ch == '\n')
-            sc.line++;
+        size_t k;
+        lex_state next = lex_step(st, src + i, src + n, &k);
+        if (st == LX_CODE && (next == LX_STRING || next == LX_BLOCK_COMMENT))
+            opened = sc.line;
+        st = next;
+        memcpy(dst + o, src + i, k);
+        o += k, i += k;
+        sc.line += ch == '\n'; /* (a two-character step never starts with a line break) */
     }
     /* a file (or an included one) that ends inside a string or a comment would swallow
      * what follows it once files are joined */
-    if (!rc && (st == STRING || st == BLOCK_COMMENT)) {
+    if (!rc && (st == LX_STRING || st == LX_BLOCK_COMMENT)) {
         sc.line = opened; /* where it began */
         rc = scan_fail(&sc, "the %s begun here does not end before the end of the text",
-                       st == STRING ? "string" : "block comment");
+                       st == LX_STRING ? "string" : "block comment");
     }
     if (rc) {
         free(dst);
@@ -183,14 +200,12 @@ static int emit_line(cfg_source *s, uint32_t fi, unsigned line, const char *p, s
     return rc;
 }
 
-/* The path of an @include, taken from `dir` of the including file when relative. */
-static int include_path(const char *includer, const char *name, size_t len, char *out,
-                        size_t outlen)
+bool cfg_path_beside(const char *file, const char *name, size_t len, char *out, size_t outlen)
 {
-    const char *slash = strrchr(includer, '/');
-    int dir = name[0] == '/' || !slash ? 0 : (int)(slash - includer + 1);
-    int n = snprintf(out, outlen, "%.*s%.*s", dir, includer, (int)len, name);
-    return n < 0 || (size_t)n >= outlen ? UTIL_ECONFIG : UTIL_OK;
+    const char *slash = strrchr(file, '/');
+    int dir = name[0] == '/' || !slash ? 0 : (int)(slash - file + 1);
+    int n = snprintf(out, outlen, "%.*s%.*s", dir, file, (int)len, name);
+    return n >= 0 && (size_t)n < outlen;
 }
 
 static int expand(cfg_source *s, const char *file, const char *from, unsigned from_line,
@@ -223,7 +238,7 @@ static int try_include(cfg_source *s, uint32_t fi, unsigned line, const char *p,
                          "own, FILE without escapes)",
                          s->files[fi], line);
     char path[1024];
-    if (include_path(s->files[fi], name + 1, (size_t)(close - name - 1), path, sizeof path))
+    if (!cfg_path_beside(s->files[fi], name + 1, (size_t)(close - name - 1), path, sizeof path))
         return util_fail(UTIL_ECONFIG, err, errlen, "%s:%u: @include path too long", s->files[fi],
                          line);
     return expand(s, path, s->files[fi], line, depth + 1, err, errlen);
@@ -233,30 +248,21 @@ static int try_include(cfg_source *s, uint32_t fi, unsigned line, const char *p,
 static int expand_text(cfg_source *s, uint32_t fi, const char *text, size_t n, uint32_t depth,
                        char *err, size_t errlen)
 {
-    enum { NORMAL, STRING, BLOCK } st = NORMAL;
+    lex_state st = LX_CODE;
     unsigned line = 1;
     int rc = UTIL_OK;
     for (const char *p = text; !rc && p < text + n; line++) {
         const char *nl = memchr(p, '\n', (size_t)(text + n - p));
         const char *end = nl ? nl + 1 : text + n;
         bool done = false;
-        if (st == NORMAL)
+        if (st == LX_CODE)
             rc = try_include(s, fi, line, p, end, depth, &done, err, errlen);
         if (!rc && !done)
             rc = emit_line(s, fi, line, p, (size_t)(end - p), err, errlen);
-        for (const char *c = p; c < end && !done; c++) { /* the state at the next line */
-            if (st == STRING && *c == '\\' && c + 1 < end)
-                c++;
-            else if (st == STRING && *c == '"')
-                st = NORMAL;
-            else if (st == BLOCK && *c == '*' && c + 1 < end && c[1] == '/')
-                st = NORMAL, c++;
-            else if (st == NORMAL && *c == '"')
-                st = STRING;
-            else if (st == NORMAL && *c == '/' && c + 1 < end && c[1] == '*')
-                st = BLOCK, c++;
-            else if (st == NORMAL && (*c == '#' || (*c == '/' && c + 1 < end && c[1] == '/')))
-                break;
+        for (const char *c = p; c < end && !done;) { /* the state at the next line */
+            size_t k;
+            st = lex_step(st, c, end, &k);
+            c += k;
         }
         p = end;
     }
@@ -311,31 +317,22 @@ static int fail_line(const cfg_source *s, unsigned line, char *err, size_t errle
  * strings and comments is a setting of the innermost open group. */
 static int count_settings(const cfg_source *s, char *err, size_t errlen)
 {
-    enum { NORMAL, STRING, LINE_COMMENT, BLOCK_COMMENT } st = NORMAL;
+    lex_state st = LX_CODE;
     uint32_t depth = 0, keys[CFG_MAX_NESTING + 1] = {0};
     uint64_t all = 0;
     unsigned line = 1;
     char msg[96] = "";
-    for (const char *p = s->text; *p && !msg[0]; p++) {
+    const char *end = s->text + s->len;
+    for (const char *p = s->text; p < end && !msg[0];) {
         char ch = *p;
+        size_t k;
+        lex_state next = lex_step(st, p, end, &k);
+        bool code = st == LX_CODE && next == LX_CODE;
+        st = next, p += k;
         line += ch == '\n';
-        if (st == STRING) {
-            if (ch == '\\' && p[1] && p[1] != '\n')
-                p++;
-            else if (ch == '"')
-                st = NORMAL;
-        } else if (st == LINE_COMMENT) {
-            st = ch == '\n' ? NORMAL : st;
-        } else if (st == BLOCK_COMMENT) {
-            if (ch == '*' && p[1] == '/')
-                st = NORMAL, p++;
-        } else if (ch == '"') {
-            st = STRING;
-        } else if (ch == '#' || (ch == '/' && p[1] == '/')) {
-            st = LINE_COMMENT;
-        } else if (ch == '/' && p[1] == '*') {
-            st = BLOCK_COMMENT, p++;
-        } else if (ch == '{' && depth == CFG_MAX_NESTING) {
+        if (!code)
+            continue;
+        if (ch == '{' && depth == CFG_MAX_NESTING) {
             snprintf(msg, sizeof msg, "groups nested more than %d deep", CFG_MAX_NESTING);
         } else if (ch == '{') {
             keys[++depth] = 0;

@@ -57,5 +57,8 @@ void j_d(jw *j, const char *k, double v);
 void j_s(jw *j, const char *k, const char *v);
 void j_b(jw *j, const char *k, bool v);
 void j_strings(jw *j, const char *k, const char *const *v, size_t n);
+/* The command line (argv, NULL: none) and its --set overrides: what tells runs of a sweep
+ * apart. */
+void j_invocation(jw *j, int argc, char *const *argv, const char *const *ov, size_t n_ov);
 
 #endif

@@ -100,3 +100,11 @@ void j_strings(jw *j, const char *k, const char *const *v, size_t n)
     }
     j_close(j, ']');
 }
+
+void j_invocation(jw *j, int argc, char *const *argv, const char *const *ov, size_t n_ov)
+{
+    j_open(j, "invocation", '{');
+    j_strings(j, "argv", (const char *const *)argv, argv ? (size_t)argc : 0);
+    j_strings(j, "overrides", ov, n_ov);
+    j_close(j, '}');
+}

@@ -231,15 +231,6 @@ void rep_summary(FILE *f, const rep_run *r)
 
 /* ---------------------------------------------------------------- JSON */
 
-/* The command line and its overrides: what tells runs of a sweep apart. */
-static void j_invocation(jw *j, const rep_run *r)
-{
-    j_open(j, "invocation", '{');
-    j_strings(j, "argv", (const char *const *)r->argv, r->argv ? (size_t)r->argc : 0);
-    j_strings(j, "overrides", r->overrides, r->n_overrides);
-    j_close(j, '}');
-}
-
 /* MAC-unit utilization, every unit's, and the useful lane-op rate. */
 static void j_utilization(jw *j, const rep_derived *d)
 {
@@ -466,7 +457,7 @@ void rep_json(FILE *f, const rep_run *r)
     jw j = {f, 0, true};
     j_open(&j, NULL, '{');
     j_s(&j, "bflysim", r->version);
-    j_invocation(&j, r);
+    j_invocation(&j, r->argc, r->argv, r->overrides, r->n_overrides);
 
     j_open(&j, "arch", '{');
     j_s(&j, "name", a->name);
@@ -1032,7 +1023,7 @@ void rep_model_json(FILE *f, const rep_run *r)
     jw j = {f, 0, true};
     j_open(&j, NULL, '{');
     j_s(&j, "bflysim", r->version);
-    j_invocation(&j, r);
+    j_invocation(&j, r->argc, r->argv, r->overrides, r->n_overrides);
     j_open(&j, "arch", '{');
     j_s(&j, "name", a->name);
     j_s(&j, "file", r->arch_file);

@@ -113,6 +113,7 @@ typedef struct rep_system_run {
     const char *system_file, *wl_file;
     const sys_desc *sys;
     const arch_desc *arch; /* the devices' */
+    const gpu_desc *gpu;   /* the GPU beside them, or NULL */
     const wl_desc *wl;
     const sys_result *res;
     bool analytical;

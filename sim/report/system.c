@@ -21,7 +21,7 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
         fprintf(f,
                 "split      every op by heads or columns over %u arrays%s%s, in proportion "
                 "to each device's own time for it\n",
-                s->devices, s->gpu[0] ? " and the GPU " : "", s->gpu[0] ? s->gpu : "");
+                s->devices, r->gpu ? " and the GPU " : "", r->gpu ? r->gpu->name : "");
         if (x->one_device)
             fprintf(f,
                     "plan       the best device alone: splitting took %.6g ms (an array's ops "
@@ -64,10 +64,7 @@ static void system_doc(FILE *f, const void *ctx)
     jw j = {f, 0, true};
     j_open(&j, NULL, '{');
     j_s(&j, "bflysim", r->version);
-    j_open(&j, "invocation", '{');
-    j_strings(&j, "argv", (const char *const *)r->argv, r->argv ? (size_t)r->argc : 0);
-    j_strings(&j, "overrides", r->overrides, r->n_overrides);
-    j_close(&j, '}');
+    j_invocation(&j, r->argc, r->argv, r->overrides, r->n_overrides);
     j_open(&j, "system", '{');
     j_s(&j, "name", s->name);
     j_s(&j, "file", r->system_file);
@@ -77,7 +74,7 @@ static void system_doc(FILE *f, const void *ctx)
     j_d(&j, "link_gbs", s->link_gbs);
     j_d(&j, "link_latency_ns", s->link_latency_ns);
     j_s(&j, "partition", sys_partition_name(s->partition));
-    j_s(&j, "gpu", s->gpu);
+    j_s(&j, "gpu", r->gpu ? r->gpu->name : "");
     j_close(&j, '}');
     j_open(&j, "workload", '{');
     j_s(&j, "name", r->wl->name);
@@ -143,7 +140,7 @@ int rep_append_system_csv(const char *path, const rep_system_run *r, char *err, 
     csv_field(row, sizeof row - 2, &u, s->name);
     csv_field(row, sizeof row - 2, &u, r->arch->name);
     csv_num(row, sizeof row - 2, &u, "%u", s->devices);
-    csv_field(row, sizeof row - 2, &u, s->gpu);
+    csv_field(row, sizeof row - 2, &u, r->gpu ? r->gpu->name : "");
     csv_field(row, sizeof row - 2, &u, sys_topology_name(s->topology));
     csv_num(row, sizeof row - 2, &u, "%.10g", s->link_gbs);
     csv_num(row, sizeof row - 2, &u, "%.10g", s->link_latency_ns);

@@ -135,8 +135,7 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
     /* each op on its own, so that every op has a time of its own to split */
     map_forced apart = {.chaining = MAP_CHAIN_OFF, .fusing = MAP_FUSE_OFF};
     run_result r;
-    int rc = analytical ? run_model_analytical(a, d, &apart, progress, &r, err, errlen)
-                        : run_model(a, d, &apart, false, NULL, progress, &r, err, errlen);
+    int rc = sys_model_run(a, d, &apart, analytical, progress, &r, err, errlen);
     gpu_result *gr = g && !rc ? malloc(sizeof *gr) : NULL; /* large: off the stack */
     if (!rc && g && !gr)
         rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
@@ -174,8 +173,7 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
     /* one array on its own runs its best plan (fused groups, chains) */
     run_result best;
     if (!rc)
-        rc = analytical ? run_model_analytical(a, d, NULL, NULL, &best, err, errlen)
-                        : run_model(a, d, NULL, false, NULL, NULL, &best, err, errlen);
+        rc = sys_model_run(a, d, NULL, analytical, NULL, &best, err, errlen);
     if (!rc) {
         double array_s = (double)best.total.cycles / hz;
         run_free(&best);

@@ -38,14 +38,6 @@ static bool is_attention(wl_op_kind k)
     return k == WL_OP_ATTENTION || k == WL_OP_SCORES || k == WL_OP_SOFTMAX || k == WL_OP_CONTEXT;
 }
 
-/* The seconds of the K/V all-gather of one attention block: each device holds `bytes` of
- * K and V and needs everyone's. */
-static double kv_gather_s(const sys_desc *s, double bytes)
-{
-    sys_collective c = s->topology == SYS_TOPO_RING ? SYS_RING_ALLGATHER : SYS_RD_ALLGATHER;
-    return sys_collective_time(c, s->devices, bytes, s->link_gbs * 1e9, s->link_latency_ns * 1e-9);
-}
-
 /* One block's figures of a model run, on one side of the row-local/attention split. */
 typedef struct part_figures {
     double cycles, lane_ops, mac_busy;
@@ -65,11 +57,11 @@ static void split_block(const run_result *r, uint32_t b, part_figures *rowlocal,
     }
 }
 
-static int run_one(const arch_desc *a, const wl_desc *d, bool analytical,
-                   const run_progress *progress, run_result *r, char *err, size_t errlen)
+int sys_model_run(const arch_desc *a, const wl_desc *d, const map_forced *forced, bool analytical,
+                  const run_progress *progress, run_result *r, char *err, size_t errlen)
 {
-    return analytical ? run_model_analytical(a, d, NULL, progress, r, err, errlen)
-                      : run_model(a, d, NULL, false, NULL, progress, r, err, errlen);
+    return analytical ? run_model_analytical(a, d, forced, progress, r, err, errlen)
+                      : run_model(a, d, forced, false, NULL, progress, r, err, errlen);
 }
 
 int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analytical,
@@ -95,23 +87,28 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
     wl_desc part = *d;
     part.seq_len = shard;
     run_result share, whole;
-    int rc = run_one(a, &part, analytical, progress, &share, err, errlen);
+    int rc = sys_model_run(a, &part, NULL, analytical, progress, &share, err, errlen);
     if (rc)
         return rc;
-    double hz = a->clock_ghz * 1e9,
+    /* every attention block's K/V all-gather: each device holds its shard's K and V and
+     * needs everyone's (nothing to move on one device) */
+    double hz = a->clock_ghz * 1e9, keys = (double)n / (double)shard,
            kv_bytes = 2.0 * (double)(d->batch * shard * d->hidden) * util_dtype_bytes(d->dtype);
+    sys_collective kv = s->topology == SYS_TOPO_RING ? SYS_RING_ALLGATHER : SYS_RD_ALLGATHER;
+    double comm =
+               sys_collective_time(kv, p, kv_bytes, s->link_gbs * 1e9, s->link_latency_ns * 1e-9),
+           comm_bytes = sys_collective_bytes(kv, p, kv_bytes);
     out->devices = p;
     out->tokens_per_device = shard;
     double lane_ops = 0, mac_busy = 0;
     for (uint32_t b = 0; b < d->n_blocks; b++) {
-        double rep = (double)d->blocks[b].repeat, keys = (double)n / (double)shard;
+        double rep = (double)d->blocks[b].repeat;
         part_figures row, att;
         split_block(&share, b, &row, &att);
         /* all n keys, not the shard's */
         double rowlocal = row.cycles, attention = att.cycles * keys;
         lane_ops += rep * (row.lane_ops + att.lane_ops * keys);
         mac_busy += rep * (row.mac_busy + att.mac_busy * keys);
-        double comm = p > 1 ? kv_gather_s(s, kv_bytes) : 0;
         if (comm > attention / hz)
             out->links_bound_blocks += (uint32_t)d->blocks[b].repeat;
         out->rowlocal_s += rep * rowlocal / hz;
@@ -119,11 +116,7 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
         out->comm_s += rep * comm;
         out->exposed_comm_s += rep * fmax(0, comm - attention / hz);
         out->total_s += rep * (rowlocal / hz + fmax(attention / hz, comm));
-        out->link_bytes +=
-            rep * (p > 1 ? sys_collective_bytes(s->topology == SYS_TOPO_RING ? SYS_RING_ALLGATHER
-                                                                             : SYS_RD_ALLGATHER,
-                                                p, kv_bytes)
-                         : 0);
+        out->link_bytes += rep * comm_bytes;
         out->attention_blocks += (uint32_t)d->blocks[b].repeat;
     }
     out->device_lane_ops = (uint64_t)llround(lane_ops);
@@ -135,7 +128,7 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
     if (p == 1) {
         out->single_s = out->total_s;
     } else {
-        rc = run_one(a, d, analytical, progress, &whole, err, errlen);
+        rc = sys_model_run(a, d, NULL, analytical, progress, &whole, err, errlen);
         if (rc)
             return rc;
         out->single_s = (double)whole.total.cycles / hz;

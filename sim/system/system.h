@@ -106,10 +106,10 @@ typedef enum { SYS_PART_SEQUENCE, SYS_PART_STRIDED, SYS_PART_HEADS, SYS_PART_COU
 /* The most devices the heads partition splits an op over (arrays and a GPU). */
 #define SYS_HEAD_DEVICES 64
 
-/* A system file (arch/systems/): `devices` identical arrays of the arch `device` (a
- * preset name or a file, relative to the system file), and with the heads partition
- * optionally a GPU (`gpu`, a preset name or file; "" for none), joined by links of one
- * kind. */
+/* A system file (arch/systems/): `devices` identical arrays of the arch `device`, and
+ * with the heads partition optionally a GPU (`gpu`; "" for none), joined by links of one
+ * kind. The file names each by preset name or by path (relative to itself); loaded,
+ * both hold the files' paths. */
 typedef struct sys_desc {
     char name[SYS_NAME_MAX];
     int kind; /* the file's kind = "system" (its only value) */
@@ -157,6 +157,11 @@ typedef struct sys_result {
  * split, more devices than tokens) are UTIL_ECONFIG. */
 int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analytical,
             const run_progress *progress, sys_result *out, char *err, size_t errlen);
+/* Model d on one array a, as the engine runs it or (analytical) as the estimate prices
+ * it, without values: how a system times each device's part. */
+int sys_model_run(const arch_desc *a, const wl_desc *d, const map_forced *forced,
+                  bool analytical, const run_progress *progress, run_result *r, char *err,
+                  size_t errlen);
 /* The heads partition (heads.c): every op split over the arrays and the GPU g (NULL:
  * none) in proportion to each device's own time for it; the speedup is over the faster
  * of one array and the GPU alone. */
