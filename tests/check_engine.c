@@ -744,6 +744,74 @@ START_TEST(test_chaining_errors)
 }
 END_TEST
 
+/* Streamed weights: the same two butterfly instructions with their weights (32 elements
+ * each) resident, then streamed in 2 and 4 parts per tag over 8 tags. Streaming moves the
+ * same values (bit for bit: each tag's parts carry the weights the resident run loads
+ * once), reads every weight again for every tag (DRAM reads grow by exactly 7 more loads
+ * of 2 x 32 FP16 elements, 4-byte bursts), writes them into the PE buffers 8 times, and
+ * cannot be faster. Kept in the SPM, the streamed weights come from DRAM once: the DRAM
+ * reads fall back to the resident run's. A streamed instruction holds two parts in its
+ * buffer, not all its weights. */
+START_TEST(test_streamed_weights)
+{
+    arch_desc a;
+    char err[512];
+    load_tiny(&a);
+    const uint32_t T = 8;
+    eng_stats st[3];
+    float *out[3];
+    for (int k = 0; k < 3; k++) {
+        prog p;
+        build(&p, 16, 1, T);
+        if (k) {
+            p.instr[0].weight_parts = 2;
+            p.instr[1].weight_parts = 4;
+        }
+        if (k == 2)
+            p.program.kept_first = 48 * 16, p.program.kept_elems = 4 * 16;
+        float *image = calloc(96 * 16, sizeof *image);
+        for (uint32_t j = 0; j < T * 16; j++)
+            image[j] = (float)(j % 13) / 8.0f;
+        for (uint32_t j = 48 * 16; j < 52 * 16; j++)
+            image[j] = (float)(j % 7) / 4.0f - 0.75f;
+        ck_assert_msg(eng_run(&a, &p.program, image, &st[k], err, sizeof err) == 0, "%s", err);
+        out[k] = image;
+        eng_estimate_total est;
+        ck_assert(eng_estimate(&a, &p.program, NULL, &est, err, sizeof err) == 0);
+        ck_assert_uint_eq(est.dram_read_bytes, st[k].dram.read_bytes);
+    }
+    bool nonzero = false;
+    for (uint32_t j = 16 * 16; j < (16 + T) * 16; j++) {
+        ck_assert_float_eq(out[1][j], out[0][j]);
+        ck_assert_float_eq(out[2][j], out[0][j]);
+        nonzero |= out[0][j] != 0.0f;
+    }
+    ck_assert(nonzero);
+    ck_assert_uint_eq(st[1].dram.read_bytes, st[0].dram.read_bytes + (T - 1) * 2 * 32 * 2);
+    ck_assert_uint_eq(st[2].dram.read_bytes, st[0].dram.read_bytes);
+    ck_assert_uint_eq(st[1].pe[0].weight_elems, T * 32);
+    ck_assert_uint_eq(st[1].pe[1].weight_elems, T * 32);
+    ck_assert_uint_eq(st[0].pe[1].weight_elems, 32);
+    ck_assert_uint_ge(st[1].cycles, st[0].cycles);
+    /* the MAC work is the same, split over the steps */
+    ck_assert_uint_eq(st[1].pe[1].fu_busy[ARCH_FU_MAC], st[0].pe[1].fu_busy[ARCH_FU_MAC]);
+    for (int k = 0; k < 3; k++) {
+        eng_stats_free(&st[k]);
+        free(out[k]);
+    }
+    /* buffers: 2 tags x 16 operands + 32 weights do not fit 96 bytes; two parts of 8 do */
+    prog p;
+    build(&p, 16, 1, T);
+    a.pe.buffer_bytes = (2 * 16 + 16) * 2;
+    expect_refused(&a, &p.program, "buffer");
+    p.instr[0].weight_parts = p.instr[1].weight_parts = 4;
+    ck_assert_msg(eng_validate(&a, &p.program, err, sizeof err) == 0, "%s", err);
+    /* parts must divide the weights */
+    p.instr[1].weight_parts = 3;
+    expect_refused(&a, &p.program, "streamed weights of instruction 1 are malformed");
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("engine");
@@ -764,6 +832,7 @@ int main(void)
     tcase_add_test(tc, test_spm_bank_conflicts);
     tcase_add_test(tc, test_function_unit_occupancy);
     tcase_add_test(tc, test_kept_weights);
+    tcase_add_test(tc, test_streamed_weights);
     tcase_add_test(tc, test_stage_slots);
     suite_add_tcase(s, tc);
     return tu_main(s);

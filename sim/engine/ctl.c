@@ -23,6 +23,8 @@ static void free_stream(ctl_stream *c)
     free(c->fed_next);
     free(c->drain_instr);
     free(c->drain_port);
+    free(c->part_next);
+    free(c->part_room);
 }
 
 void eng_ctl_free(eng_sim *s)
@@ -73,34 +75,80 @@ bool eng_dma_onchip(const eng_sim *s, const dma_desc *d, uint64_t *base, eng_pat
     return true;
 }
 
+/* Takes a free weight staging slot of stream c for instruction i (part: a streamed part's
+ * number, UINT64_MAX for its configuration). */
+static uint32_t take_stage(ctl_stream *c, uint32_t i, uint64_t part)
+{
+    uint32_t slot = 0;
+    while (!(c->stage_free & (1u << slot)))
+        slot++;
+    c->stage_free &= ~(1u << slot);
+    c->stage_instr[slot] = i;
+    c->stage_part[slot] = part;
+    return slot;
+}
+
+/* Loads elems weights from image pattern dram into staging slot `slot`. */
+static void load_stage(eng_sim *s, uint32_t k, uint32_t slot, eng_pattern dram, uint64_t elems)
+{
+    ctl_stream *c = &s->str[k];
+    dma_desc *d = eng_dma_alloc(s);
+    if (!d) {
+        eng_oom(s);
+        return;
+    }
+    d->dir = DMA_WEIGHTS;
+    d->stream = k;
+    d->slot = slot;
+    d->dram = dram;
+    d->spm_addr = stage_slot_addr(s, c, slot);
+    d->elems = elems;
+    eng_dma_submit(s, &s->ctl_c, d);
+}
+
+/* The configured instruction whose next streamed part belongs to the earliest tag (the
+ * lowest index on ties) and has a part buffer free on its PE; UINT32_MAX when none. */
+static uint32_t next_streamed(const ctl_stream *c)
+{
+    const eng_phase *ph = c->ph;
+    uint32_t best = UINT32_MAX;
+    uint64_t best_tag = UINT64_MAX;
+    for (uint32_t i = 0; i < c->next_weight; i++) {
+        uint32_t P = ph->instr[i].weight_parts;
+        if (!P || !c->part_room[i] || c->part_next[i] >= ph->n_tags * P)
+            continue;
+        if (c->part_next[i] / P < best_tag)
+            best_tag = c->part_next[i] / P, best = i;
+    }
+    return best;
+}
+
+/* Configurations first, in order, then streamed weight parts, while staging slots are
+ * free. A streamed instruction's configuration carries no weights. */
 static void issue_weights(eng_sim *s, uint32_t k)
 {
     ctl_stream *c = &s->str[k];
     const eng_phase *ph = c->ph;
     while (c->next_weight < ph->n_instr && c->stage_free) {
-        uint32_t slot = 0;
-        while (!(c->stage_free & (1u << slot)))
-            slot++;
-        c->stage_free &= ~(1u << slot);
         uint32_t i = c->next_weight++;
-        c->stage_instr[slot] = i;
         const eng_instr *in = &ph->instr[i];
-        if (in->weight_elems == 0) {
+        uint32_t slot = take_stage(c, i, UINT64_MAX);
+        if (eng_instr_config_elems(in) == 0) {
             eng_post_ctl(s, &s->ctl_c, s->now, EV_CTL_STAGED, k, slot, 0);
             continue;
         }
-        dma_desc *d = eng_dma_alloc(s);
-        if (!d) {
-            eng_oom(s);
-            return;
-        }
-        d->dir = DMA_WEIGHTS;
-        d->stream = k;
-        d->slot = slot;
-        d->dram = eng_instr_weights(in, in->weight_addr + s->repeat * ph->weight_stride);
-        d->spm_addr = stage_slot_addr(s, c, slot);
-        d->elems = in->weight_elems;
-        eng_dma_submit(s, &s->ctl_c, d);
+        load_stage(s, k, slot,
+                   eng_instr_weights(in, in->weight_addr + s->repeat * ph->weight_stride),
+                   in->weight_elems);
+    }
+    uint32_t i;
+    while (c->stage_free && (i = next_streamed(c)) != UINT32_MAX) {
+        const eng_instr *in = &ph->instr[i];
+        uint64_t part = c->part_next[i]++, n = eng_instr_load_elems(in);
+        c->part_room[i]--;
+        uint32_t slot = take_stage(c, i, part);
+        uint64_t at = in->weight_addr + s->repeat * ph->weight_stride + part % in->weight_parts * n;
+        load_stage(s, k, slot, (eng_pattern){at, n, n, 1}, n);
     }
 }
 
@@ -305,10 +353,11 @@ static bool alloc_stream(ctl_stream *c, const eng_phase *ph)
     c->fed_next = calloc(ph->n_instr + 1, sizeof *c->fed_next);
     c->drain_instr = calloc(ph->n_instr + 1, sizeof *c->drain_instr);
     c->drain_port = calloc(ph->n_instr + 1, sizeof *c->drain_port);
-    return c->in_state && c->in_reads && c->in_tag && c->in_parts && c->out_parts &&
-           c->out_elems && c->out_done &&
-           c->out_stored && c->feed && c->feed_credit && c->feed_tag && c->fed_first &&
-           c->fed_next && c->drain_instr &&
+    c->part_next = calloc(ph->n_instr + 1, sizeof *c->part_next);
+    c->part_room = calloc(ph->n_instr + 1, sizeof *c->part_room);
+    return c->part_next && c->part_room && c->in_state && c->in_reads && c->in_tag && c->in_parts &&
+           c->out_parts && c->out_elems && c->out_done && c->out_stored && c->feed &&
+           c->feed_credit && c->feed_tag && c->fed_first && c->fed_next && c->drain_instr &&
            c->drain_port;
 }
 
@@ -319,6 +368,7 @@ static uint64_t init_stream(eng_sim *s, ctl_stream *c, const eng_phase *ph, uint
     for (uint32_t i = 0; i < ph->n_instr; i++) {
         c->feed_credit[i] = s->a->pe.tags;
         c->feed_tag[i] = UINT64_MAX;
+        c->part_room[i] = 2;
     }
     for (uint32_t j = 0; j < ph->out_slots; j++)
         c->out_stored[j] = UINT64_MAX;
@@ -541,6 +591,8 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
     case EV_CTL_STAGED: {
         uint32_t slot = e->a, i = c->stage_instr[slot];
         const eng_instr *in = &ph->instr[i];
+        bool part = c->stage_part[slot] != UINT64_MAX;
+        uint32_t elems = part ? eng_instr_load_elems(in) : eng_instr_config_elems(in);
         spm_req *r = eng_spm_req_alloc(s);
         msg *m = r ? eng_msg_alloc(s) : NULL;
         if (!m) {
@@ -548,14 +600,15 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
             return;
         }
         uint32_t port = eng_spm_port_near(s->a, in->pe);
-        m->kind = MSG_CONFIG;
+        m->kind = part ? MSG_PART : MSG_CONFIG;
         m->index = c->instr_base + i;
+        m->tag = c->stage_part[slot];
         m->src_node = s->n_nodes - 2 * s->a->array.rows + port;
         m->dst_node = in->pe;
         r->write = false;
         r->after = SPM_AFTER_CONFIG;
         r->base = stage_slot_addr(s, c, slot);
-        r->pat = (eng_pattern){0, in->weight_elems, in->weight_elems, in->weight_elems ? 1 : 0};
+        r->pat = (eng_pattern){0, elems, elems, elems ? 1 : 0};
         r->port = port;
         r->m = m;
         r->slot = slot;
@@ -565,6 +618,10 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
     }
     case EV_CTL_STAGE_SENT:
         c->stage_free |= 1u << e->a;
+        issue_weights(s, k);
+        return;
+    case EV_CTL_PART_USED:
+        c->part_room[e->a]++;
         issue_weights(s, k);
         return;
     default:

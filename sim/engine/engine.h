@@ -87,6 +87,12 @@ struct eng_instr {
      * t % weight_sets: e.g. the twiddles of every chunk of a long FFT kept in the buffer
      * at once, so that the chunks' tags stream in one repeat. */
     uint32_t weight_sets;
+    /* Streamed weights (0: resident, loaded once at configuration). With P > 0 the weights
+     * do not stay in the PE: every tag loads them again in P equal parts, in order,
+     * through the weight staging buffers into a double buffer of two parts on the PE, and
+     * a firing runs in P steps, step p once part p has arrived (its vector operations
+     * split evenly over the steps). One set, contiguous in DRAM. */
+    uint32_t weight_parts;
     eng_kernel_fn kernel; /* ENG_OP_KERNEL */
     const void *kernel_ctx;
 };
@@ -171,8 +177,15 @@ uint32_t eng_phase_stage_slots(const eng_phase *f);
 /* Whether a pattern of image elements lies in the program's on-chip region. */
 bool eng_pattern_onchip(const eng_program *p, const eng_pattern *q);
 
-/* Largest weight block of the phase's instructions: the size of a weight staging buffer. */
+/* Largest weight block of the phase's instructions (a streamed instruction's part): the
+ * size of a weight staging buffer. */
 uint32_t eng_phase_max_weights(const eng_phase *f);
+/* Elements of one weight load of an instruction: its part when streamed, else all. */
+uint32_t eng_instr_load_elems(const eng_instr *in);
+/* Elements of an instruction's configuration: its weights unless they stream. */
+uint32_t eng_instr_config_elems(const eng_instr *in);
+/* Elements an instruction's weights take in its PE's buffer: two parts when streamed. */
+uint32_t eng_instr_buffer_weights(const eng_instr *in);
 /* Elements one tag writes into its output slot (out_tag_elems, or tag_elems where 0). */
 uint32_t eng_phase_out_elems(const eng_phase *f);
 /* Weights one execution reads: one set of them. */

@@ -165,6 +165,75 @@ static uint64_t instr_time(const arch_desc *a, util_dtype t, const eng_instr *in
     return span + (lat ? lat : 1);
 }
 
+/* What one tag's streamed weights (eng_instr.weight_parts) use: each part crosses a
+ * staging buffer (a bank write and a read) and the NoC from the PE row's nearer port, and
+ * comes from DRAM, or from its kept SPM copy once loaded (the first load from DRAM). */
+typedef struct est_stream {
+    double dram;     /* DRAM bytes per tag */
+    double first;    /* DRAM bytes once: kept streamed weights not loaded before */
+    double stage;    /* cycles per tag the parts hold a staging buffer, all together */
+    double dma;      /* cycles per tag the parts hold a DMA channel, all together */
+    double loop;     /* the slowest streamed instruction's part loop, per tag */
+    double chan[64]; /* per DRAM channel: bursts per tag */
+} est_stream;
+
+static void stream_loads(const arch_desc *a, const eng_program *p, const eng_phase *f,
+                         const mesh *m, const uint8_t *wkept, double *load, double *port_inj,
+                         double *bank, est_counts *tag, est_stream *ws)
+{
+    uint32_t w = util_dtype_bytes(p->dtype), link_bytes = arch_link_bytes(a);
+    memset(ws, 0, sizeof *ws);
+    for (uint32_t i = 0; i < f->n_instr; i++) {
+        const eng_instr *in = &f->instr[i];
+        if (!in->weight_parts)
+            continue;
+        uint32_t P = in->weight_parts, n = eng_instr_load_elems(in),
+                 port = eng_spm_port_near(a, in->pe);
+        double flits = fmax(1, ceil((double)n * w / link_bytes));
+        uint32_t hops = route(m, m->routers + port, in->pe, flits * P, load);
+        port_inj[port] += flits * P;
+        tag->messages += P, tag->flits += flits * P;
+        tag->flit_hops += flits * P * hops, tag->routers += flits * P * (hops + 1);
+        tag->dma_bytes += (double)in->weight_elems * w;
+        eng_pattern all = eng_instr_weights(in, in->weight_addr);
+        bool kept = p->kept_elems && eng_pattern_within(&all, p->kept_first, p->kept_elems);
+        if (kept && !(wkept && wkept[i])) {
+            double once[64] = {0};
+            ws->first += (double)bursts(a, w, &all, once) * a->dram.burst_bytes;
+        }
+        /* a part holds its staging buffer from its DMA's issue to its last flit's
+         * injection (as the schedule times a configuration) */
+        double wpc = (double)a->spm.banks * a->spm.ports;
+        double pw = ceil((double)n * w / a->spm.width_bytes / wpc);
+        double fetch = kept ? 1 + pw
+                            : (double)arch_dram_latency_cycles(a) +
+                                  (double)n * w / arch_dram_bytes_per_cycle(a);
+        double hold = fetch + 2 * pw + 6 + flits;
+        ws->stage += P * hold;
+        ws->dma += P * (kept ? 2 + pw : 2 + (double)n * w / arch_dram_bytes_per_cycle(a));
+        /* two part buffers on the PE: part k + 2 is asked for once step k is done, so a
+         * part's round trip (the request, its load, the NoC both ways, the step) is
+         * covered by two steps */
+        double trip = hold + 2 * (1 + hops * a->noc.hop_latency) + ENG_EST_HANDOFFS +
+                      (double)instr_time(a, p->dtype, in) / P;
+        ws->loop = fmax(ws->loop, P * trip / 2);
+        /* (the parts rotate over the staging buffers: their words spread over the banks) */
+        double words = ceil((double)n * w / a->spm.width_bytes);
+        for (uint32_t b = 0; b < a->spm.banks; b++)
+            bank[b] += 2 * P * words / a->spm.banks;
+        tag->spm_writes += P * words, tag->spm_reads += P * words;
+        for (uint32_t k = 0; k < P; k++) {
+            eng_pattern part = {all.first + (uint64_t)k * n, n, n, 1};
+            if (kept) {
+                part.first -= p->kept_first;
+                tag->spm_reads += bank_load(a, w, &part, bank);
+            } else {
+                ws->dram += (double)bursts(a, w, &part, ws->chan) * a->dram.burst_bytes;
+            }
+        }
+    }
+}
+
 /* What the tag-by-tag schedule of a phase needs from the per-tag analysis. */
 typedef struct est_sched {
     const arch_desc *a;
@@ -172,6 +241,7 @@ typedef struct est_sched {
     uint32_t w;
     double lat_in, lat_out;     /* DRAM latency of each side (0 when it is on chip) */
     double in_bytes, out_bytes; /* DRAM bytes of one tag's input and output */
+    double stream_bytes;        /* DRAM bytes of one tag's streamed weights (in in_chan) */
     double spm_in, spm_out;     /* cycles to write or read one tag in the SPM banks */
     double feed_time;           /* the feeds of one tag leave the SPM ports */
     double feed_depth;          /* first feed -> a fed instruction done, credit back: the
@@ -386,7 +456,7 @@ static double schedule(const est_sched *c, double lat)
             break;
         if (t_cfg <= t_in && t_cfg <= t_out) {
             const eng_instr *in = &f->instr[j];
-            double bytes = (double)in->weight_elems * c->w;
+            double bytes = (double)eng_instr_config_elems(in) * c->w;
             cfg_issue = t_cfg;
             double words = ceil(bytes / a->spm.width_bytes / wpc);
             /* (kept weights: read from their SPM copy instead of DRAM) */
@@ -404,10 +474,10 @@ static double schedule(const est_sched *c, double lat)
                 fed_cfg = first_done(c, ready);
         } else if (t_in <= t_out) {
             in_issue = t_in;
-            in_ready[ki] =
-                (c->in_bytes > 0 ? dram_request(cal, c->nch, accepted, slots, t_in + 1, c->in_chan)
-                                 : t_in + c->spm_in) +
-                c->lat_in + c->spm_in + 3;
+            in_ready[ki] = (c->in_bytes + c->stream_bytes > 0
+                                ? dram_request(cal, c->nch, accepted, slots, t_in + 1, c->in_chan)
+                                : t_in + c->spm_in) +
+                           c->lat_in + c->spm_in + 3;
             ki++;
         } else {
             st_issue = t_out;
@@ -455,12 +525,14 @@ static void count_phase(const arch_desc *a, const eng_program *p, const eng_phas
             c->vec[u] += runs * in->vec_ops[u];
         c->fires += runs;
         c->buf_reads += runs * (double)(in->local_elems + eng_instr_set_elems(in));
-        double bytes = (double)in->weight_elems * w;
+        double bytes = (double)eng_instr_config_elems(in) * w;
         uint32_t port = eng_spm_port_near(a, in->pe);
         /* (a message is at least one flit) */
         double flits = fmax(1, ceil(bytes / link_bytes)), words = ceil(bytes / a->spm.width_bytes);
         uint32_t hops = route(m, m->routers + port, in->pe, flits, load);
-        c->weights += reps * in->weight_elems, c->configs += reps;
+        c->weights +=
+            reps * eng_instr_config_elems(in) + runs * (in->weight_parts ? in->weight_elems : 0);
+        c->configs += reps;
         c->messages += reps, c->flits += reps * flits;
         c->flit_hops += reps * flits * hops, c->routers += reps * flits * (hops + 1);
         c->spm_writes += reps * words, c->spm_reads += reps * words;
@@ -588,6 +660,8 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         }
         tag.buf_writes += tx->dst_instr >= 0 ? tx->elems : 0;
     }
+    est_stream ws;
+    stream_loads(a, p, f, &m, wkept, load, port_inj, bank, &tag, &ws);
     /* One tag's latency: an instruction starts when its last input has arrived and is
      * ready instr_time later (itime); a transfer arrives xlat after its source is ready.
      * Sweeps settle producers listed after their consumers. */
@@ -715,7 +789,11 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
             memset(chan, 0, sizeof chan);
         }
     }
+    for (uint32_t ch = 0; ch < n_chan; ch++)
+        side_chan[0][ch] += ws.chan[ch];
     double t_dram = busiest * a->dram.burst_bytes / (bpc / a->dram.channels) / (double)samples;
+    if (ws.dram > 0)
+        t_dram += max_of(ws.chan, n_chan) * a->dram.burst_bytes / (bpc / a->dram.channels);
     uint64_t in_elems = eng_parts_elems(io.in, io.n_in),
              out_elems = eng_parts_elems(io.out, io.n_out);
     eng_pattern whole_in = {0, in_elems, in_elems, 1};
@@ -728,7 +806,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     tag.spm_writes += in_words + ceil((double)chip_elems[1] * w / W);
     tag.spm_reads += out_words + ceil((double)chip_elems[0] * w / W);
     tag.dma_bytes = (double)(in_elems + out_elems) * w;
-    tag.dram_rd = in_bytes;
+    tag.dram_rd = in_bytes + ws.dram;
     double t_spm = max_of(bank, a->spm.banks) / a->spm.ports;
     /* the feeds of a tag queue on the banks they read: the last leaves this much later */
     double feed_spread = max_of(feed_bank, a->spm.banks) / a->spm.ports;
@@ -802,7 +880,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         rest[i] = end + t_drain - (ready[i] - itime[i]);
         double *wchan = wch + (size_t)i * n_chan;
         eng_pattern wp = eng_instr_weights(in, in->weight_addr);
-        if (in->weight_elems && !(wkept && wkept[i]))
+        if (eng_instr_config_elems(in) && !(wkept && wkept[i]))
             bursts(a, w, &wp, wchan);
         for (uint32_t ch = 0; ch < n_chan; ch++)
             wchan[ch] *= per_burst;
@@ -825,6 +903,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         .lat_out = lat_out,
         .in_bytes = in_bytes,
         .out_bytes = out_bytes,
+        .stream_bytes = ws.dram,
         .spm_in = ceil((double)in_elems * w / a->spm.width_bytes / wpc),
         .spm_out = ceil((double)out_elems * w / a->spm.width_bytes / wpc),
         .feed_time = fmax(t_port, feed_spread),
@@ -838,7 +917,9 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         .spm_drain = max_of(drain_bank, a->spm.banks) / a->spm.ports,
         .hold = (uint64_t)max_depth * a->pe.tags,
         .fed_n = fed_n,
-        .t_comp = fmax(fmax(t_pe, t_link), fmax(t_port, t_spm)),
+        .t_comp = fmax(
+            fmax(fmax(t_pe, t_link), fmax(t_port, t_spm)),
+            fmax(fmax(ws.stage / eng_phase_stage_slots(f), ws.dma / a->dma.channels), ws.loop)),
         .drain_loop = drain_loop,
     };
     double per_repeat = schedule(&sc, lat), t_weights = 0;
@@ -857,8 +938,8 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     pe_out->lane_ops = lane_ops * runs;
     double all_bytes = 0;
     for (uint32_t i = 0; i < f->n_instr; i++)
-        all_bytes += wkept && wkept[i] ? 0 : (double)f->instr[i].weight_elems * w;
-    pe_out->read_bytes = in_bytes * runs + (double)f->repeats * all_bytes;
+        all_bytes += wkept && wkept[i] ? 0 : (double)eng_instr_config_elems(&f->instr[i]) * w;
+    pe_out->read_bytes = (in_bytes + ws.dram) * runs + (double)f->repeats * all_bytes + ws.first;
     pe_out->write_bytes = out_bytes * runs;
     if (acc) {
         double tags = (double)f->n_tags * (double)f->repeats;
@@ -868,6 +949,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         accumulate(acc->bank, bank, acc->n_bank, tags / a->spm.ports);
     }
     count_phase(a, p, f, &m, load, &tag, wkept, counts);
+    counts->dram_rd += ws.first;
     {
         pe_out->interval = interval;
         pe_out->t_pe = t_pe, pe_out->t_link = t_link, pe_out->t_port = t_port;

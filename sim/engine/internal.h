@@ -62,6 +62,7 @@ enum ev_kind {
     EV_CTL_STORED,      /* b = tag: DMA wrote its output to DRAM */
     EV_CTL_STAGED,      /* a = staging slot: weights arrived in the SPM */
     EV_CTL_STAGE_SENT,  /* a = staging slot: weights left the SPM */
+    EV_CTL_PART_USED,   /* a = instruction of the stream: a streamed weight part was used */
     EV_DMA_REQ,         /* p = descriptor */
     EV_DMA_ACCEPTED,    /* p = descriptor: DRAM took the last burst */
     EV_DMA_DATA,        /* p = descriptor: DRAM read data or write completion */
@@ -73,6 +74,8 @@ enum ev_kind {
     EV_PE_CONFIG,       /* p = message carrying an instruction and its weights */
     EV_PE_DATA,         /* p = message carrying one transfer of a tag */
     EV_PE_CREDIT,       /* a = producer instruction, b = its target index */
+    EV_PE_PART,         /* p = message carrying a streamed weight part */
+    EV_PE_STEP,         /* a = instruction: a step of a streamed firing (not its last) done */
     EV_PE_DONE,         /* a = instruction, b = tag */
     EV_PE_WAKE
 };
@@ -97,15 +100,15 @@ void eng_pool_destroy(pool *p);
 
 /* ---------------------------------------------------------------- messages */
 
-enum msg_kind { MSG_DATA, MSG_CONFIG };
+enum msg_kind { MSG_DATA, MSG_CONFIG, MSG_PART };
 
 typedef struct msg {
     pool_link link;
     enum msg_kind kind;
     uint32_t src_node, dst_node;
     uint32_t flits;
-    uint32_t index; /* MSG_DATA: transfer; MSG_CONFIG: instruction */
-    uint64_t tag;
+    uint32_t index; /* MSG_DATA: transfer; MSG_CONFIG, MSG_PART: instruction */
+    uint64_t tag;   /* MSG_PART: the part's number in the instruction's stream of parts */
     uint32_t r, c;  /* router the head is at */
     float *payload; /* functional mode only */
 } msg;
@@ -176,8 +179,11 @@ typedef struct instr_state {
     bool configured;
     uint64_t config_ready;
     uint64_t next_fire;
-    uint32_t expect;    /* elements arriving per tag */
-    uint32_t *received; /* per slot */
+    uint32_t step;       /* streamed weights: steps of tag next_fire begun */
+    uint64_t part_in[2]; /* streamed weights: the part in each half of the double buffer
+                          * (part k goes to half k % 2; a later part may arrive first) */
+    uint32_t expect;     /* elements arriving per tag */
+    uint32_t *received;  /* per slot */
     uint32_t n_in, n_out;
     uint32_t *in_x, *out_x; /* transfer indices */
     uint32_t n_targets;
@@ -249,6 +255,11 @@ typedef struct ctl_stream {
     uint32_t next_weight; /* next instruction to configure */
     uint32_t stage_free;  /* staging slots free (bit mask) */
     uint32_t stage_instr[ENG_STAGE_MAX];
+    uint64_t stage_part[ENG_STAGE_MAX]; /* a streamed part's number, UINT64_MAX: a configuration */
+    /* streamed weights: per instruction, the next part to load and the PE's free part
+     * buffers (two each) */
+    uint64_t *part_next;
+    uint32_t *part_room;
     uint64_t stage_base;  /* SPM byte address of the staging slots */
     uint32_t stage_elems; /* elements per staging slot */
 } ctl_stream;

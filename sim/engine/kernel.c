@@ -156,8 +156,8 @@ static void post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind,
                   from->id, to->id, (unsigned long long)time);
         time = s->now + 1;
     }
-    ev e = {time, to->id, ((uint64_t)from->id << 40) | from->posts++, kind, a, b, p, s->epoch,
-            stream};
+    ev e = {time,     to->id, ((uint64_t)from->id << 40) | from->posts++, kind, a, b, p,
+            s->epoch, stream};
     if (!(s->one_queue ? wheel_push(&s->queue, &e) : heap_push(&to->inbox, &e)))
         eng_oom(s);
 }
@@ -307,9 +307,26 @@ uint64_t eng_parts_elems(const eng_pattern *parts, uint32_t n)
 uint32_t eng_phase_max_weights(const eng_phase *f)
 {
     uint32_t max_w = 0;
-    for (uint32_t i = 0; i < f->n_instr; i++)
-        max_w = f->instr[i].weight_elems > max_w ? f->instr[i].weight_elems : max_w;
+    for (uint32_t i = 0; i < f->n_instr; i++) {
+        uint32_t e = eng_instr_load_elems(&f->instr[i]);
+        max_w = e > max_w ? e : max_w;
+    }
     return max_w;
+}
+
+uint32_t eng_instr_load_elems(const eng_instr *in)
+{
+    return in->weight_parts ? in->weight_elems / in->weight_parts : in->weight_elems;
+}
+
+uint32_t eng_instr_config_elems(const eng_instr *in)
+{
+    return in->weight_parts ? 0 : in->weight_elems;
+}
+
+uint32_t eng_instr_buffer_weights(const eng_instr *in)
+{
+    return in->weight_parts ? 2 * eng_instr_load_elems(in) : in->weight_elems;
 }
 
 uint64_t eng_kept_words(const eng_program *p)
@@ -601,13 +618,17 @@ int eng_validate(const arch_desc *a, const eng_program *p, char *err, size_t err
                 break;
             }
             per_pe[in->pe]++;
-            buf_pe[in->pe] += ((uint64_t)a->pe.tags * in->local_elems + in->weight_elems) * w;
+            buf_pe[in->pe] +=
+                ((uint64_t)a->pe.tags * in->local_elems + eng_instr_buffer_weights(in)) * w;
             if ((in->weight_run &&
                  (in->weight_elems % in->weight_run || in->weight_pitch < in->weight_run)) ||
-                (in->weight_sets && in->weight_elems % in->weight_sets)) {
-                rc = util_fail(UTIL_ERUN, err, errlen,
-                               "phase %u: strided or set weights of instruction %u are malformed",
-                               ph, i);
+                (in->weight_sets && in->weight_elems % in->weight_sets) ||
+                (in->weight_parts &&
+                 (in->weight_elems % in->weight_parts || in->weight_run || in->weight_sets > 1))) {
+                rc = util_fail(
+                    UTIL_ERUN, err, errlen,
+                    "phase %u: strided, set or streamed weights of instruction %u are malformed",
+                    ph, i);
                 break;
             }
             eng_pattern last =

@@ -46,7 +46,10 @@ static void deliver(eng_sim *s, msg *m, uint64_t at)
     uint32_t routers = arch_pe_count(s->a);
     if (m->dst_node < routers) {
         eng_post(s, &s->noc_c, &s->pes[m->dst_node].base, at,
-                 m->kind == MSG_CONFIG ? EV_PE_CONFIG : EV_PE_DATA, 0, 0, m);
+                 m->kind == MSG_CONFIG ? EV_PE_CONFIG
+                 : m->kind == MSG_PART ? EV_PE_PART
+                                       : EV_PE_DATA,
+                 0, 0, m);
         return;
     }
     const eng_xfer *x = s->xf[m->index].t;

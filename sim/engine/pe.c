@@ -109,6 +109,7 @@ int eng_pe_begin_group(eng_sim *s)
                 return UTIL_ERUN;
         }
         st->n_in = st->n_out = 0;
+        st->part_in[0] = st->part_in[1] = UINT64_MAX;
     }
     for (uint32_t x = 0; x < s->n_xf; x++) {
         group_xfer *g = &s->xf[x];
@@ -168,54 +169,94 @@ static void wake_at(eng_sim *s, pe_state *pe, uint64_t t)
     }
 }
 
-/* Fires the instruction for as many tags as are ready, in tag order. */
+/* Whether tag `tag` may start on instruction st: its operands are in, every consumer has
+ * a free slot, and its output slot is free (else a wake-up is set where one is due). */
+static bool tag_ready(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
+{
+    if (st->received[tag % s->a->pe.tags] < st->expect)
+        return false;
+    for (uint32_t k = 0; k < st->n_targets; k++)
+        if (st->targets[k].credit == 0)
+            return false;
+    uint64_t ring = st->out_ring[tag % s->a->pe.out_slots];
+    if (ring > s->now) {
+        if (ring != UINT64_MAX)
+            wake_at(s, pe, ring);
+        return false; /* UINT64_MAX: that result is still computing; its DONE retries */
+    }
+    return true;
+}
+
+/* Vector operations of step `step` of P on unit u: the steps split them evenly. */
+static uint64_t step_ops(const eng_instr *in, uint32_t u, uint32_t step, uint32_t P)
+{
+    return (uint64_t)in->vec_ops[u] * (step + 1) / P - (uint64_t)in->vec_ops[u] * step / P;
+}
+
+/* Fires the instruction for as many tags as are ready, in tag order; with streamed
+ * weights, each tag in weight_parts steps, each once its part has arrived. */
 static void try_fire(eng_sim *s, pe_state *pe, instr_state *st)
 {
     const eng_instr *in = st->ins;
-    uint32_t tags = s->a->pe.tags, outs = s->a->pe.out_slots;
+    uint32_t P = in->weight_parts ? in->weight_parts : 1;
     while (st->next_fire < s->str[st->stream].ph->n_tags && st->configured) {
         if (st->config_ready > s->now) {
             wake_at(s, pe, st->config_ready);
             return;
         }
         uint64_t tag = st->next_fire;
-        if (st->received[tag % tags] < st->expect)
+        if (st->step == 0 && !tag_ready(s, pe, st, tag))
             return;
-        for (uint32_t k = 0; k < st->n_targets; k++)
-            if (st->targets[k].credit == 0)
-                return;
-        uint64_t ring = st->out_ring[tag % outs];
-        if (ring > s->now) {
-            if (ring != UINT64_MAX)
-                wake_at(s, pe, ring);
-            return; /* UINT64_MAX: that result is still computing; its DONE retries */
-        }
-        uint64_t start = s->now, span = 0, latency = 0;
-        for (uint32_t k = 0; k < ARCH_FU_COUNT; k++)
-            if (in->vec_ops[k] && pe->fu_free[k] > start)
+        uint64_t part = tag * P + st->step;
+        if (in->weight_parts && st->part_in[part % 2] != part)
+            return; /* its weights are on their way */
+        uint64_t start = s->now, span = 0, latency = 0, ops[ARCH_FU_COUNT];
+        for (uint32_t k = 0; k < ARCH_FU_COUNT; k++) {
+            ops[k] = step_ops(in, k, st->step, P);
+            if (ops[k] && pe->fu_free[k] > start)
                 start = pe->fu_free[k];
+        }
         eng_pe_stats *ps = &s->st.pe[pe->base.index];
         for (uint32_t k = 0; k < ARCH_FU_COUNT; k++) {
-            if (!in->vec_ops[k])
+            if (!ops[k])
                 continue;
             uint64_t ii = eng_fu_interval(s->a, s->p->dtype, s->lanes, (arch_fu_kind)k);
-            pe->fu_free[k] = start + in->vec_ops[k] * ii;
-            if ((in->vec_ops[k] - 1) * ii > span)
-                span = (in->vec_ops[k] - 1) * ii;
+            pe->fu_free[k] = start + ops[k] * ii;
+            if ((ops[k] - 1) * ii > span)
+                span = (ops[k] - 1) * ii;
             latency += s->a->pe.fu[k].latency;
-            ps->fu_busy[k] += in->vec_ops[k] * ii;
-            ps->fu_vec_ops[k] += in->vec_ops[k];
+            ps->fu_busy[k] += ops[k] * ii;
+            ps->fu_vec_ops[k] += ops[k];
         }
         /* An instruction that uses no unit only moves data: one cycle. */
         uint64_t done = start + span + (latency ? latency : 1);
-        for (uint32_t k = 0; k < st->n_targets; k++)
-            st->targets[k].credit--;
-        st->out_ring[tag % outs] = UINT64_MAX;
-        ps->fires++;
-        ps->lane_ops += in->lane_ops;
+        if (st->step == 0) {
+            for (uint32_t k = 0; k < st->n_targets; k++)
+                st->targets[k].credit--;
+            st->out_ring[tag % s->a->pe.out_slots] = UINT64_MAX;
+            ps->fires++;
+            ps->lane_ops += in->lane_ops;
+        }
+        if (++st->step < P) {
+            eng_post(s, &pe->base, &pe->base, done, EV_PE_STEP, st->index, tag, NULL);
+            continue;
+        }
+        st->step = 0;
         eng_post(s, &pe->base, &pe->base, done, EV_PE_DONE, st->index, tag, NULL);
         st->next_fire++;
     }
+}
+
+/* A streamed part's buffer on the PE is free again: tell the controller. */
+static void part_used(eng_sim *s, pe_state *pe, const instr_state *st)
+{
+    const ctl_stream *c = &s->str[st->stream];
+    uint32_t port_node =
+        s->n_nodes - 2 * s->a->array.rows + eng_spm_port_near(s->a, pe->base.index);
+    uint64_t lat =
+        1 + (uint64_t)eng_manhattan(s, pe->base.index, port_node) * s->a->noc.hop_latency;
+    eng_post_ctl(s, &pe->base, s->now + lat, EV_CTL_PART_USED, st->stream,
+                 st->index - c->instr_base, 0);
 }
 
 static void try_all(eng_sim *s, pe_state *pe)
@@ -322,7 +363,7 @@ void eng_pe_handle(eng_sim *s, pe_state *pe, const ev *e)
         st->config_ready = s->now + s->a->pe.config_cycles;
         eng_pe_stats *ps = &s->st.pe[pe->base.index];
         ps->configs++;
-        ps->weight_elems += st->ins->weight_elems;
+        ps->weight_elems += eng_instr_config_elems(st->ins);
         if (s->functional && m->payload)
             memcpy(st->weights, m->payload, st->ins->weight_elems * sizeof *st->weights);
         eng_msg_free(s, m);
@@ -360,8 +401,28 @@ void eng_pe_handle(eng_sim *s, pe_state *pe, const ev *e)
         try_fire(s, pe, st);
         return;
     }
+    case EV_PE_PART: {
+        /* a streamed part: every tag's parts carry the same weights, into their place */
+        msg *m = e->p;
+        instr_state *st = &s->is[m->index];
+        uint32_t n = eng_instr_load_elems(st->ins);
+        st->part_in[m->tag % 2] = m->tag;
+        s->st.pe[pe->base.index].weight_elems += n;
+        if (s->functional && m->payload)
+            memcpy(st->weights + (size_t)(m->tag % st->ins->weight_parts) * n, m->payload,
+                   n * sizeof *st->weights);
+        eng_msg_free(s, m);
+        try_fire(s, pe, st);
+        return;
+    }
+    case EV_PE_STEP:
+        part_used(s, pe, &s->is[e->a]);
+        try_all(s, pe);
+        return;
     case EV_PE_DONE:
         complete(s, pe, &s->is[e->a], e->b);
+        if (s->is[e->a].ins->weight_parts)
+            part_used(s, pe, &s->is[e->a]);
         try_all(s, pe);
         return;
     case EV_PE_WAKE:
