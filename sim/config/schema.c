@@ -265,7 +265,9 @@ static const key_def force_keys[] = {
     {"weights", K_ENUM, 0, FOFF(weights), 0, 0, 0, 0, 0, weights_names, NULL, "\"any\"", NULL,
      "butterflies and FFTs with intermediates in the SPM: \"kept\" (the SPM keeps every "
      "pass's weights across the blocks), \"reloaded\" (every block loads them from DRAM) or "
-     "\"any\" (search)"},
+     "\"any\" (search); a fused group: its layers stream, every tag, the weights their PEs "
+     "cannot hold, kept in the SPM (\"kept\") or read from DRAM (\"reloaded\"); \"any\": "
+     "weights stay in the PEs"},
     FKEY("unit_columns", unit_columns, 65536,
          "FFTs along the sequence (mix-seq, a Fourier mixer's mix): feature columns per unit, "
          "a divisor of the features (0: search)"),
@@ -275,8 +277,8 @@ static const key_def force_keys[] = {
     {"fused_through", K_STR, 0, FOFF(fused_through), WL_OP_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL,
      NULL,
      "fused group: the group's last op (op is its first): op .. fused_through run as one "
-     "pipeline of PE groups; its entry also takes rows_per_tag, fold, stage_pes and "
-     "stage_steps"},
+     "pipeline of PE groups; its entry also takes rows_per_tag, fold, stage_pes, "
+     "stage_steps and weights"},
     FKEY("fold", fold, MAP_FUSE_MAX_FOLD, "fused group: PE groups per PE, 1 or 2 (0: search)"),
     {"stage_pes", K_U32_LIST, 0, FOFF(stage_pes), MAP_FUSE_MAX_STAGES, FOFF(n_stage_pes), 1, 4096,
      0, NULL, NULL, "[]", NULL,

@@ -297,7 +297,7 @@ static void best_runs(const fz_layer *L, bool ok[FZ_MAX_BITS][FZ_MAX_BITS + 1][F
 
 /* The cheapest plan of layer L whose busiest PE stays within I cycles per tag (fewest
  * PEs, then fewest messages, then fewest runs); false when none does. */
-static bool plan_layer(const fz_group *g, fz_layer *L, double I)
+static bool plan_layer_as(const fz_group *g, fz_layer *L, double I)
 {
     uint32_t A = arch_pe_count(g->a) * g->F;
     double busy;
@@ -354,6 +354,24 @@ static bool plan_layer(const fz_group *g, fz_layer *L, double I)
     return true;
 }
 
+/* plan_layer_as with the weights resident; where the group may stream, the plan that
+ * streams the weights of the instructions whose PEs cannot hold them instead when it
+ * takes fewer PEs (the group streams only where the resident plans overflow the array). */
+static bool plan_layer(const fz_group *g, fz_layer *L, double I)
+{
+    L->stream = false;
+    bool resident = plan_layer_as(g, L, I);
+    if (!g->stream || L->kind == FZ_NORM)
+        return resident;
+    fz_layer streamed = *L;
+    streamed.stream = true;
+    if (!plan_layer_as(g, &streamed, I))
+        return resident;
+    if (!resident || fz_layer_pes(&streamed) < fz_layer_pes(L))
+        *L = streamed;
+    return true;
+}
+
 /* Plans every layer for interval I; the PE slots they take, or UINT32_MAX. */
 static uint32_t plan_layers(fz_group *g, double I)
 {
@@ -373,7 +391,8 @@ static bool same_plan(const fz_group *g, const fz_layer *saved)
 {
     for (uint32_t l = 0; l < g->n_l; l++) {
         const fz_layer *x = &g->l[l], *y = &saved[l];
-        if (x->S != y->S || x->C != y->C || x->K != y->K || x->n_runs != y->n_runs)
+        if (x->S != y->S || x->C != y->C || x->K != y->K || x->n_runs != y->n_runs ||
+            x->stream != y->stream)
             return false;
         for (uint32_t r = 0; r < x->n_runs; r++)
             if (x->run[r].s0 != y->run[r].s0 || x->run[r].k != y->run[r].k ||
@@ -484,29 +503,37 @@ static int forced_plan(fz_group *g, const map_force *f, char *err, size_t errlen
     return UTIL_OK;
 }
 
+/* Plans with every weight resident; where a mapping file's entry asks for streamed
+ * weights (weights = "kept" or "reloaded"), plans whose layers stream the weights their
+ * PEs cannot hold, when no resident plan fits. */
 static int search(fz_group *g, const map_forced *how, const map_force *force, fz_best *best,
                   map_shortlist *sl, char *err, size_t errlen)
 {
     static const uint32_t Rs[] = {1, 2, 4, 8, 16};
-    for (uint32_t F = 1; F <= FZ_MAX_FOLD && !best->found; F *= 2) {
-        if (force && force->fold && force->fold != F)
-            continue;
-        for (size_t i = 0; i < sizeof Rs / sizeof Rs[0]; i++) {
-            if (g->rows % Rs[i] || (force && force->rows_per_tag && force->rows_per_tag != Rs[i]))
+    bool staged = force && (force->n_stage_pes || force->n_stage_steps);
+    bool may_stream = force && force->weights != MAP_WEIGHTS_ANY;
+    for (int stream = staged && may_stream; stream <= may_stream && !best->found; stream++)
+        for (uint32_t F = 1; F <= FZ_MAX_FOLD && !best->found; F *= 2) {
+            if (force && force->fold && force->fold != F)
                 continue;
-            g->R = Rs[i], g->F = F;
-            int rc;
-            if (force && (force->n_stage_pes || force->n_stage_steps)) {
-                if ((rc = forced_plan(g, force, err, errlen)))
-                    return rc;
-                rc = try_plan(g, how, best, sl);
-            } else {
-                rc = sweep(g, how, best, sl);
+            g->stream = stream;
+            for (size_t i = 0; i < sizeof Rs / sizeof Rs[0]; i++) {
+                if (g->rows % Rs[i] ||
+                    (force && force->rows_per_tag && force->rows_per_tag != Rs[i]))
+                    continue;
+                g->R = Rs[i], g->F = F;
+                int rc;
+                if (staged) {
+                    if ((rc = forced_plan(g, force, err, errlen)))
+                        return rc;
+                    rc = try_plan(g, how, best, sl);
+                } else {
+                    rc = sweep(g, how, best, sl);
+                }
+                if (rc)
+                    return util_fail(rc, err, errlen, "out of memory");
             }
-            if (rc)
-                return util_fail(rc, err, errlen, "out of memory");
         }
-    }
     return UTIL_OK;
 }
 
@@ -539,7 +566,7 @@ int map_fuse(const arch_desc *a, const wl_desc *d, const map_fuse_op *ops, uint3
     fz_group *g = &pv->g;
     int rc = map_force_keys(force,
                             MAP_KEY_FUSED_THROUGH | MAP_KEY_ROWS_PER_TAG | MAP_KEY_FOLD |
-                                MAP_KEY_STAGE_PES | MAP_KEY_STAGE_STEPS,
+                                MAP_KEY_STAGE_PES | MAP_KEY_STAGE_STEPS | MAP_KEY_WEIGHTS,
                             "a fused group", err, errlen);
     if (rc) {
         free(pv);
@@ -555,6 +582,7 @@ int map_fuse(const arch_desc *a, const wl_desc *d, const map_fuse_op *ops, uint3
         return UTIL_OK;
     }
     g->free_addr = free_addr;
+    g->keep = force ? force->weights : MAP_WEIGHTS_ANY;
     fz_best best;
     memset(&best, 0, sizeof best);
     rc = search(g, how, force, &best, &out->shortlist, err, errlen);
@@ -581,6 +609,10 @@ int map_fuse(const arch_desc *a, const wl_desc *d, const map_fuse_op *ops, uint3
     out->program = pv->p.program;
     out->dram_end = pv->p.dram_end;
     out->rows_per_tag = g->R, out->fold = g->F, out->segments = g->n_seg;
+    out->weights = MAP_WEIGHTS_ANY;
+    for (uint32_t l = 0; l < g->n_l; l++)
+        if (fz_layer_streams(g, &g->l[l]))
+            out->weights = g->kept ? MAP_WEIGHTS_KEPT : MAP_WEIGHTS_RELOADED;
     out->n_stages = fz_stages(g, &pv->p, out->stage, MAP_FUSE_MAX_STAGES, &out->bottleneck);
     fz_describe(g, out->desc, sizeof out->desc);
     /* the plan taken (a tie may have gone to one further down, with fewer messages) */

@@ -11,7 +11,9 @@
 #define FZ_MAX_RUNS 8
 #define FZ_MAX_BITS 24
 #define FZ_MAX_NORM_SEGS 64
-#define FZ_MAX_ROWS 16 /* rows per tag */
+#define FZ_MAX_ROWS 16    /* rows per tag */
+#define FZ_MAX_PARTS 256  /* streamed weights: parts per tag */
+#define FZ_STAGE_SLOTS 16 /* streamed weights: staging buffers a segment asks for first */
 #define FZ_MAX_FOLD MAP_FUSE_MAX_FOLD
 #define FZ_SWEEP_STEPS 160
 #define FZ_PLANS_PER_SWEEP 4
@@ -34,7 +36,8 @@ typedef struct fz_layer {
     uint32_t op, op2, op_gelu; /* member ops: the op; the layernorm after an add; the GELU */
     uint32_t n_in, in[2], out; /* tensors */
     uint32_t seg;
-    bool gelu; /* RUNS, DENSE: GELU on the way out */
+    bool gelu;   /* RUNS, DENSE: GELU on the way out */
+    bool stream; /* RUNS, DENSE: an instruction whose PE cannot hold its weights streams them */
     char name[2 * WL_OP_NAME_MAX + 2];
     /* RUNS: N units of u elements, `stages` stages, wpp weights per unit pair */
     map_stage_kind sk;
@@ -86,8 +89,11 @@ typedef struct fz_group {
     uint32_t n_ops;
     util_dtype dt;
     uint32_t lanes, wb;
-    uint64_t rows; /* of every tensor */
-    uint32_t R, F; /* rows per tag; fold: PE slots per PE */
+    uint64_t rows;    /* of every tensor */
+    uint32_t R, F;    /* rows per tag; fold: PE slots per PE */
+    bool stream;      /* layers may stream weights (each only where it must) */
+    map_weights keep; /* streamed weights: kept in the SPM, reloaded from DRAM, or either */
+    bool kept;        /* fz_build: the streamed weights are kept in the SPM */
     uint64_t free_addr;
     uint32_t n_t;
     fz_tensor t[FZ_MAX_TENSORS];
@@ -149,6 +155,13 @@ static inline int32_t fz_producer(const fz_group *g, uint32_t t, uint32_t l)
 /* The busiest PE slot of layer L's plan, per tag, and the PE slots it takes; false when
  * its slots and weights overflow a PE buffer's share (1/F of it). */
 bool fz_layer_plan_cost(const fz_group *g, const fz_layer *L, double *busy, uint32_t *pes);
+/* Parts an instruction of layer L streams its weights in per tag (eng_instr.weight_parts):
+ * 0 when they fit its share of the PE buffer beside its operand slots, else the fewest
+ * (3 or more, dividing them) whose double buffer fits; UINT32_MAX when none does or the
+ * layer does not stream. */
+uint32_t fz_weight_parts(const fz_group *g, const fz_layer *L, const eng_instr *in);
+/* Whether an instruction of layer L streams its weights. */
+bool fz_layer_streams(const fz_group *g, const fz_layer *L);
 /* Its busiest unit's cycles per tag on one PE, buffers aside: for the balance bound. */
 double fz_layer_work(const fz_group *g, const fz_layer *L);
 /* Sets each run's qmask. */

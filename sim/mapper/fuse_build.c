@@ -262,20 +262,30 @@ static void part_offsets(const fz_group *g, fz_seg *sg)
     }
 }
 
-/* The deepest slots and rings the SPM holds (eng_validate decides). */
+/* The deepest slots and rings the SPM holds (eng_validate decides); a segment that
+ * streams weights first gets FZ_STAGE_SLOTS weight staging buffers (each part of every
+ * tag passes one), then fewer. */
 static bool size_slots(const fz_group *g, fz_prog *p)
 {
     static const uint32_t slots[][3] = {{8, 4, 8}, {4, 4, 8}, {4, 4, 4}, {2, 2, 4}, {2, 2, 2}};
     char why[256];
-    for (size_t k = 0; k < sizeof slots / sizeof slots[0]; k++) {
-        for (uint32_t s = 0; s < g->n_seg; s++) {
-            eng_phase *f = &p->phases[s];
-            f->in_slots = slots[k][0], f->out_slots = slots[k][1];
-            f->fifo_tags = s ? slots[k][2] : 0;
+    for (uint32_t stage = FZ_STAGE_SLOTS; stage >= 2; stage /= 2)
+        for (size_t k = 0; k < sizeof slots / sizeof slots[0]; k++) {
+            bool streams = false;
+            for (uint32_t s = 0; s < g->n_seg; s++) {
+                eng_phase *f = &p->phases[s];
+                f->in_slots = slots[k][0], f->out_slots = slots[k][1];
+                f->fifo_tags = s ? slots[k][2] : 0;
+                f->stage_slots = 0;
+                for (uint32_t i = 0; i < f->n_instr; i++)
+                    if (f->instr[i].weight_parts)
+                        f->stage_slots = stage, streams = true;
+            }
+            if (eng_validate(g->a, &p->program, why, sizeof why) == UTIL_OK)
+                return true;
+            if (!streams)
+                return false;
         }
-        if (eng_validate(g->a, &p->program, why, sizeof why) == UTIL_OK)
-            return true;
-    }
     return false;
 }
 
@@ -351,7 +361,26 @@ int fz_build(fz_group *g, bool functional, fz_prog *p)
         return rc;
     }
     p->program = (eng_program){g->dt, g->n_seg, p->phases, p->dram_end, 0, 0, 0, 0};
-    if (!size_slots(g, p)) {
+    /* streamed weights: kept in the SPM when they fit beside the slots and rings (the
+     * span from the first streamed weight to the last), else reloaded from DRAM */
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (uint32_t s = 0; s < g->n_seg; s++)
+        for (uint32_t i = 0; i < p->n_instr[s]; i++) {
+            const eng_instr *in = &p->instr[s][i];
+            if (!in->weight_parts)
+                continue;
+            lo = in->weight_addr < lo ? in->weight_addr : lo;
+            hi = in->weight_addr + in->weight_elems > hi ? in->weight_addr + in->weight_elems : hi;
+        }
+    g->kept = hi && g->keep != MAP_WEIGHTS_RELOADED;
+    if (g->kept) {
+        p->program.kept_first = lo, p->program.kept_elems = hi - lo;
+        if (!size_slots(g, p)) {
+            g->kept = false;
+            p->program.kept_first = p->program.kept_elems = 0;
+        }
+    }
+    if ((!g->kept && g->keep == MAP_WEIGHTS_KEPT && hi) || (!g->kept && !size_slots(g, p))) {
         fz_prog_free(p);
         return FZ_NOFIT;
     }

@@ -67,6 +67,7 @@ bool fz_force_layer(const fz_group *g, fz_layer *L, const uint32_t *pes, const u
 {
     uint32_t A = arch_pe_count(g->a) * g->F;
     *used = 0;
+    L->stream = g->stream && L->kind != FZ_NORM;
     if (!n && L->kind != FZ_RUNS) {
         util_fail(UTIL_ECONFIG, err, errlen,
                   "%s: %s is one pipeline stage, and stage_pes has no entry left for it", where,
@@ -127,8 +128,8 @@ bool fz_force_layer(const fz_group *g, fz_layer *L, const uint32_t *pes, const u
     if (!fits_buffers(g, L)) {
         util_fail(UTIL_ECONFIG, err, errlen,
                   "%s: %s does not fit these PEs: its operand slots (pe.tags x rows_per_tag "
-                  "rows) and weights exceed the %llu bytes of PE buffer a PE gives it "
-                  "(pe.buffer_kb / fold); give it more PEs",
+                  "rows) and weights, or two streamed parts of them, exceed the %llu bytes of "
+                  "PE buffer a PE gives it (pe.buffer_kb / fold); give it more PEs",
                   where, L->name, (unsigned long long)(g->a->pe.buffer_bytes / g->F));
         return false;
     }
@@ -155,5 +156,8 @@ void fz_describe(const fz_group *g, char *buf, size_t len)
             at += snprintf(buf + at, len - (size_t)at, "%ux%u", fz_layer_pes(L), L->K);
         else if ((size_t)at < len)
             at += snprintf(buf + at, len - (size_t)at, "%u", fz_layer_pes(L));
+        if (fz_layer_streams(g, L) && at >= 0 && (size_t)at < len)
+            at += snprintf(buf + at, len - (size_t)at, " (weights streamed from %s)",
+                           g->kept ? "the SPM" : "DRAM");
     }
 }

@@ -241,6 +241,20 @@ static void instr_cost(const fz_group *g, const fz_layer *L, uint32_t i, eng_ins
     run_cost(g, L, r, L->gelu && r + 1 == L->n_runs ? kept_on(L, q) : 0, in);
 }
 
+uint32_t fz_weight_parts(const fz_group *g, const fz_layer *L, const eng_instr *in)
+{
+    uint64_t cap = g->a->pe.buffer_bytes / g->F / g->wb;
+    uint64_t slots = (uint64_t)g->a->pe.tags * in->local_elems, W = in->weight_elems;
+    if (slots + W <= cap)
+        return 0;
+    if (!L->stream || L->kind == FZ_NORM || slots >= cap)
+        return UINT32_MAX;
+    for (uint32_t P = 3; P <= FZ_MAX_PARTS && P <= W; P++)
+        if (W % P == 0 && slots + 2 * (W / P) <= cap)
+            return P;
+    return UINT32_MAX;
+}
+
 bool fz_layer_plan_cost(const fz_group *g, const fz_layer *L, double *busy, uint32_t *pes)
 {
     uint32_t n = fz_layer_n_instr(L), slots = fz_layer_pes(L);
@@ -263,7 +277,11 @@ bool fz_layer_plan_cost(const fz_group *g, const fz_layer *L, double *busy, uint
         } else {
             instr_cost(g, L, i, &in, &kind);
         }
-        uint64_t need = (uint64_t)g->a->pe.tags * in.local_elems + in.weight_elems;
+        uint32_t parts = fz_weight_parts(g, L, &in);
+        if (parts == UINT32_MAX)
+            return false;
+        in.weight_parts = parts;
+        uint64_t need = (uint64_t)g->a->pe.tags * in.local_elems + eng_instr_buffer_weights(&in);
         double b = (double)eng_instr_busy(g->a, g->dt, &in);
         if (L->kind == FZ_NORM) {
             uint32_t s = instr_slot(L, i);
@@ -275,6 +293,21 @@ bool fz_layer_plan_cost(const fz_group *g, const fz_layer *L, double *busy, uint
         *busy = b > *busy ? b : *busy;
     }
     return true;
+}
+
+bool fz_layer_streams(const fz_group *g, const fz_layer *L)
+{
+    if (!L->stream)
+        return false;
+    for (uint32_t i = 0, n = fz_layer_n_instr(L); i < n; i++) {
+        eng_instr in;
+        fz_kkind kind;
+        instr_cost(g, L, i, &in, &kind);
+        uint32_t parts = fz_weight_parts(g, L, &in);
+        if (parts && parts != UINT32_MAX)
+            return true;
+    }
+    return false;
 }
 
 double fz_layer_work(const fz_group *g, const fz_layer *L)
@@ -508,6 +541,7 @@ int fz_layer_instrs(const fz_group *g, const fz_layer *L, eng_instr *ins, fz_kct
         in->pe = fz_pe_of(g, L->slot0 + instr_slot(L, i));
         in->op = ENG_OP_KERNEL;
         in->weight_addr = *waddr;
+        in->weight_parts = fz_weight_parts(g, L, in);
         in->kernel = fz_kernel;
         in->kernel_ctx = c;
         *waddr += in->weight_elems;

@@ -302,6 +302,9 @@ typedef struct map_fuse_stage {
 typedef struct map_fuse_result {
     char desc[MAP_DESC_MAX];
     uint32_t rows_per_tag, segments, fold;
+    /* KEPT or RELOADED where layers stream the weights their PEs cannot hold (kept in the
+     * SPM, or loaded from DRAM for every tag); ANY where every weight stays in the PEs */
+    map_weights weights;
     uint32_t n_stages, bottleneck; /* stage[bottleneck] has the most cycles per tag */
     map_fuse_stage stage[MAP_FUSE_MAX_STAGES];
     map_shortlist shortlist;

@@ -540,7 +540,6 @@ void rep_json(FILE *f, const rep_run *r)
     fputc('\n', f);
 }
 
-
 /* v as a float that YAML 1.1 readers take for one: PyYAML reads "2e-05" as a string, so
  * the mantissa always gets a point. */
 static void yaml_float(FILE *f, double v)
@@ -657,7 +656,8 @@ static void mapping_doc(FILE *f, const void *ctx)
             "# (tokens per tag); a fused group names its first op and its last\n"
             "# (fused_through) and takes rows_per_tag, fold and each pipeline stage's PEs and\n"
             "# butterfly or FFT stages, or a dense layer's input chunks (stage_pes,\n"
-            "# stage_steps). A key left out, 0 or \"any\" is left to the mapper.\n",
+            "# stage_steps), and weights (\"kept\" or \"reloaded\": stream the weights PEs\n"
+            "# cannot hold). A key left out, 0 or \"any\" is left to the mapper.\n",
             r->version, r->wl->name, r->arch->name);
     if (m->unchained)
         fprintf(f, "# No op ran beside its producer (--no-chain).\nchain = \"off\";\n");
@@ -687,6 +687,9 @@ static void mapping_doc(FILE *f, const void *ctx)
                 const map_fuse_result *g = &o->fused;
                 fprintf(f, " fused_through = \"%s\"; rows_per_tag = %u; fold = %u;",
                         m->blocks[b].ops[i + o->fused_ops - 1].op.name, g->rows_per_tag, g->fold);
+                if (g->weights)
+                    fprintf(f, " weights = \"%s\";",
+                            g->weights == MAP_WEIGHTS_KEPT ? "kept" : "reloaded");
                 for (int list = 0; list < 2; list++) {
                     fprintf(f, " %s = [", list ? "stage_steps" : "stage_pes");
                     for (uint32_t k = 0; k < g->n_stages; k++)
@@ -726,7 +729,6 @@ int rep_write_mapping(const char *path, const rep_run *r, char *err, size_t errl
 
 /* ---------------------------------------------------------------- CSV */
 
-
 /* The baseline columns both CSV kinds end with (empty with --baseline none). */
 #define BASELINE_COLUMNS                                                                           \
     "baseline,baseline_s,baseline_j,speedup,energy_efficiency,gpu_cpu_s,gpu_cpu_j,"                \
@@ -756,7 +758,6 @@ static void csv_energy(char *buf, size_t len, size_t *u, const rep_derived *d)
     csv_num(buf, len, u, "%.10g", d->energy.watts);
     csv_num(buf, len, u, "%.10g", d->energy.gops_per_w);
 }
-
 
 /* The baseline columns; empty without a baseline (ratios of energy also without an energy
  * table). */
