@@ -12,7 +12,10 @@
  * norms, adds and FFTs never split. A device waits for the others at every op. The
  * split plan runs an array's ops on their own, without fused groups or chains; one array
  * alone, the comparison, runs its best plan. Devices wait for each other at every op:
- * no op of one device overlaps the next op of another. Energy is left out. */
+ * no op of one device overlaps the next op of another. A device's share of an op takes
+ * that share of its energy too (an array's op priced by its energy table, the GPU's
+ * kernels by the GPU model); waiting, it draws its idle power (an array's leakage, the
+ * GPU module's idle watts), and so does a device the plan leaves idle. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

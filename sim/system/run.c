@@ -7,11 +7,12 @@
  * other shards arrive by an all-gather per attention block (ring attention), overlapped
  * with the attention of the blocks already there: a block's attention phase takes the
  * longer of the two. Attention of q queries against k keys is taken as the shard run's
- * q x q attention times k / q (its cost is linear in the keys a query sees); a causal
- * mask's imbalance between shards (early ranges see fewer keys) is left out, as are
- * the energy of the links and the time to merge partial states (a few flops per query
- * and key block, next to the attention's). Only attention mixers split this way: a
- * sequence FFT or butterfly needs every token and is refused. */
+ * q x q attention times k / q (its cost is linear in the keys a query sees), its energy
+ * likewise; a device leaks while it waits on the links or on a slower shard. A causal
+ * mask's imbalance between shards (early ranges see fewer keys) is left out, as is the
+ * time to merge partial states (a few flops per query and key block, next to the
+ * attention's). Only attention mixers split this way: a sequence FFT or butterfly needs
+ * every token and is refused. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
