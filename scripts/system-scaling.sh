@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # scripts/system-scaling.sh: one model on 1, 2, 4, 8 and 16 arrays of a system preset
 # (--model analytical unless --cycle), as a table: time, speedup over one device,
-# parallel efficiency, K/V all-gather time and what of it attention did not hide.
+# parallel efficiency, K/V all-gather time and what of it attention did not hide, the
+# system's energy, its links' share, and the energy over one device's.
 # Usage: scripts/system-scaling.sh [--cycle] [--seq N] [--gbs G] [SYSTEM [WORKLOAD]]
 #   defaults: mld-8x8-ring4 bert-base-text-4k at 16384 tokens (docs/SYSTEM.md)
 set -euo pipefail
@@ -22,14 +23,17 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 extra=()
 [ -n "$gbs" ] && extra=(--set "system.link.bandwidth_gbs=$gbs")
-printf '%-8s %12s %9s %11s %12s %14s\n' devices time_ms speedup efficiency comm_ms exposed_ms
+printf '%-8s %12s %9s %11s %12s %14s %11s %9s %8s\n' devices time_ms speedup efficiency comm_ms \
+    exposed_ms energy_mJ link_mJ vs_one
 for p in 1 2 4 8 16; do
     ./bflysim -q --model "$mode" --json "$tmp/r.json" --set "system.devices=$p" \
         --set "workload.seq_len=$seq" ${extra[@]+"${extra[@]}"} "$system" "$workload"
     /usr/bin/python3 - "$tmp/r.json" "$p" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-print("%-8s %12.1f %9.3f %10.1f%% %12.2f %14.2f" % (sys.argv[2], r["total_s"] * 1e3,
-      r["speedup"], 100 * r["efficiency"], r["comm_s"] * 1e3, r["exposed_comm_s"] * 1e3))
+energy = ("%11.1f %9.2f %8.3f" % (r["energy_j"] * 1e3, r["link_energy_j"] * 1e3,
+          r["energy_j"] / r["single_device_energy_j"])) if r["has_energy"] else "%11s %9s %8s" % ("-", "-", "-")
+print("%-8s %12.1f %9.3f %10.1f%% %12.2f %14.2f %s" % (sys.argv[2], r["total_s"] * 1e3,
+      r["speedup"], 100 * r["efficiency"], r["comm_s"] * 1e3, r["exposed_comm_s"] * 1e3, energy))
 PY
 done

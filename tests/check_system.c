@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../sim/energy/energy.h"
 #include "../sim/ref/ref.h"
 #include "../sim/system/system.h"
 #include "../sim/util/util.h"
@@ -364,6 +365,137 @@ START_TEST(test_sequence_parallel_by_hand)
 }
 END_TEST
 
+/* A run's energy (J) as a single-array run prices itself (report.c: en_compute). */
+static double run_joules(const arch_desc *a, const wl_desc *d, const run_result *r)
+{
+    en_result e;
+    en_compute(a, d->dtype, &r->total, 0, &e);
+    return e.total_pj * 1e-12;
+}
+
+/* Sum of count x each device's energy, and the links': the system's total. */
+static double parts_joules(const sys_result *x)
+{
+    double sum = x->link_energy_j;
+    for (uint32_t i = 0; i < x->n_kinds; i++)
+        sum += x->dev[i].count * x->dev[i].energy_j;
+    return sum;
+}
+
+/* The attention ops' energy (pJ) of block entry b of a model run, one instance. */
+static double attention_pj(const run_result *r, uint32_t b)
+{
+    double pj = 0;
+    for (uint32_t i = 0; i < r->blocks[b].n_ops; i++)
+        if (r->blocks[b].ops[i].op.kind == WL_OP_ATTENTION)
+            pj += r->blocks[b].ops[i].energy_pj;
+    return pj;
+}
+
+/* Energy of sequence-parallel runs, by hand. One device: exactly the single-array run's
+ * energy (no link moves a byte). Four on a ring: each device runs 16 tokens, whose
+ * attention meets 4 x 16 keys (3 more shards' worth of its attention energy), and leaks
+ * while it waits on the links; every token's K and V (2 x 64 x 2 bytes) reaches the 3
+ * devices that lack it, in each of 2 attention blocks: 3 x 2 x 64 x 64 x 2 x 2 = 98304
+ * bytes, at 1.9 pJ a bit over one ring link and two through a switch. */
+START_TEST(test_sequence_energy)
+{
+    arch_desc a;
+    wl_desc d;
+    small_model(&a, &d, 64);
+    ck_assert(a.energy.present);
+    char err[512];
+    sys_desc s1 = ring_of(1), s4 = ring_of(4);
+    s1.link_pj_per_bit = s4.link_pj_per_bit = 1.9;
+    sys_result one, four, slow, sw;
+    run_result plain, part;
+    ck_assert_msg(sys_run(&s1, &a, &d, true, NULL, &one, err, sizeof err) == 0, "%s", err);
+    ck_assert(run_model_analytical(&a, &d, NULL, NULL, &plain, err, sizeof err) == 0);
+    ck_assert(one.has_energy && one.n_kinds == 1 && one.dev[0].count == 1);
+    ck_assert_msg(one.energy_j == run_joules(&a, &d, &plain), "%.17g J, the array alone %.17g J",
+                  one.energy_j, run_joules(&a, &d, &plain));
+    ck_assert(one.link_energy_j == 0 && one.moved_bytes == 0);
+    ck_assert(one.single_energy_j == one.energy_j && one.dev[0].energy_j == one.energy_j);
+    /* the ops' own energies add up to the run's (leakage over their cycles included) */
+    double ops_pj = 0;
+    for (uint32_t b = 0; b < plain.n_blocks; b++)
+        for (uint32_t i = 0; i < plain.blocks[b].n_ops; i++)
+            ops_pj += plain.blocks[b].repeat * plain.blocks[b].ops[i].energy_pj;
+    tu_assert_close(ops_pj * 1e-12, run_joules(&a, &d, &plain), 1e-12, "ops' energies");
+    /* four devices, by hand */
+    wl_desc d16 = d;
+    d16.seq_len = 16;
+    ck_assert(run_model_analytical(&a, &d16, NULL, NULL, &part, err, sizeof err) == 0);
+    ck_assert(attention_pj(&part, 0) > 0);
+    ck_assert_msg(sys_run(&s4, &a, &d, true, NULL, &four, err, sizeof err) == 0, "%s", err);
+    ck_assert(four.n_kinds == 1 && four.dev[0].count == 4 && four.dev[0].tokens == 16);
+    /* leakage power: a run's leakage over its time */
+    en_result e;
+    en_compute(&a, d.dtype, &part.total, 0, &e);
+    double leak_mw = e.part_pj[EN_LEAKAGE] / ((double)part.total.cycles / a.clock_ghz);
+    tu_assert_close(en_leakage_mw(&a), leak_mw, 1e-12, "leakage power");
+    double each = run_joules(&a, &d, &part) + 2 * 3 * attention_pj(&part, 0) * 1e-12 +
+                  leak_mw * four.exposed_comm_s * 1e-3;
+    tu_assert_close(four.dev[0].energy_j, each, 1e-12, "a device's energy");
+    tu_assert_close(four.moved_bytes, 98304, 1e-12, "bytes moved");
+    tu_assert_close(four.link_energy_j, 98304 * 8 * 1.9e-12, 1e-12, "link energy");
+    tu_assert_close(four.energy_j, parts_joules(&four), 1e-12, "devices plus links");
+    tu_assert_close(four.single_energy_j, one.energy_j, 1e-12, "the one-device run's energy");
+    /* slower links: the same work, longer waits at leakage power */
+    s4.link_gbs = 0.01;
+    ck_assert(sys_run(&s4, &a, &d, true, NULL, &slow, err, sizeof err) == 0);
+    ck_assert(slow.exposed_comm_s > 0);
+    tu_assert_close(slow.dev[0].energy_j - four.dev[0].energy_j,
+                    leak_mw * (slow.exposed_comm_s - four.exposed_comm_s) * 1e-3, 1e-9,
+                    "waiting costs leakage");
+    /* through a switch every byte crosses two links */
+    s4.link_gbs = 1.0, s4.topology = SYS_TOPO_SWITCH;
+    ck_assert(sys_run(&s4, &a, &d, true, NULL, &sw, err, sizeof err) == 0);
+    tu_assert_close(sw.link_energy_j, 2 * 98304 * 8 * 1.9e-12, 1e-12, "switch link energy");
+    /* free links, and an arch without an energy table */
+    s4.link_pj_per_bit = 0;
+    ck_assert(sys_run(&s4, &a, &d, true, NULL, &sw, err, sizeof err) == 0);
+    ck_assert(sw.link_energy_j == 0 && sw.moved_bytes > 0);
+    a.energy.present = false;
+    ck_assert(sys_run(&s4, &a, &d, true, NULL, &sw, err, sizeof err) == 0);
+    ck_assert(!sw.has_energy && sw.energy_j == 0 && sw.dev[0].energy_j == 0);
+    run_free(&plain), run_free(&part);
+}
+END_TEST
+
+/* 63 tokens on 4 devices: three hold 16, one holds 15; all are priced, every device is
+ * done by the end of the run, and each waits out the rest of it. */
+START_TEST(test_uneven_shards)
+{
+    arch_desc a;
+    wl_desc d;
+    small_model(&a, &d, 63);
+    char err[512];
+    sys_desc s = ring_of(4);
+    s.link_pj_per_bit = 1.0;
+    sys_result x;
+    ck_assert_msg(sys_run(&s, &a, &d, true, NULL, &x, err, sizeof err) == 0, "%s", err);
+    ck_assert_uint_eq(x.n_kinds, 2);
+    ck_assert(x.dev[0].count == 3 && x.dev[0].tokens == 16);
+    ck_assert(x.dev[1].count == 1 && x.dev[1].tokens == 15);
+    ck_assert(x.dev[1].energy_j > 0 && x.dev[1].lane_ops < x.dev[0].lane_ops);
+    /* the run lasts until the slower kind is done (the smaller shard can map worse) */
+    for (int k = 0; k < 2; k++)
+        ck_assert_msg(x.dev[k].busy_s <= x.total_s * (1 + 1e-12), "%g s busy in a %g s run",
+                      x.dev[k].busy_s, x.total_s);
+    tu_assert_close(x.energy_j, parts_joules(&x), 1e-12, "devices plus links");
+    tu_assert_close(x.moved_bytes, 3 * 2 * 63 * 64 * 2 * 2, 1e-12, "every token's K and V");
+    /* BERT-base at 4095 tokens on four mld-8x8: the estimate prices the 1023-token shard
+     * slower than the 1024-token ones, so that one sets the time */
+    const char *sets[] = {"workload.seq_len=4095"};
+    tu_load("arch/mld-8x8.cfg", "workloads/bert-base-text-4k.cfg", sets, 1, &a, &d);
+    ck_assert_msg(sys_run(&s, &a, &d, true, NULL, &x, err, sizeof err) == 0, "%s", err);
+    ck_assert(x.n_kinds == 2 && x.dev[1].tokens == 1023);
+    ck_assert(x.dev[1].busy_s > x.dev[0].busy_s);
+    tu_assert_close(x.total_s, x.dev[1].busy_s, 1e-12, "the slower shard sets the time");
+}
+END_TEST
+
 /* What a system cannot split is refused: a Fourier mixer needs every token on one device,
  * and a device needs a token. */
 START_TEST(test_system_refusals)
@@ -407,6 +539,7 @@ START_TEST(test_heads_by_hand)
     want *= (double)r.blocks[0].repeat;
     sys_desc s = ring_of(2);
     s.partition = SYS_PART_HEADS, s.link_gbs = 1e5, s.link_latency_ns = 0;
+    s.link_pj_per_bit = 2.5;
     sys_result x;
     ck_assert_msg(sys_run_heads(&s, &a, &d, NULL, true, NULL, &x, err, sizeof err) == 0, "%s", err);
     ck_assert(!x.one_device);
@@ -416,9 +549,40 @@ START_TEST(test_heads_by_hand)
     ck_assert_msg(fabs(x.total_s - (want + x.comm_s)) <= 1e-12 * want, "%.12g s, want %.12g s",
                   x.total_s, want + x.comm_s);
     tu_assert_close(x.single_s, (double)best.total.cycles / hz, 1e-12, "one array, best plan");
+    /* each array's work: half of every op that splits; the first array (the lower on a
+     * tie) also runs the others whole; each waits out the rest at its leakage power */
+    double mac[2] = {0, 0}, busy[2] = {0, 0}, pj[2] = {0, 0};
+    for (uint32_t i = 0; i < r.blocks[0].n_ops; i++) {
+        const run_op *o = &r.blocks[0].ops[i];
+        bool splits = o->op.kind == WL_OP_DENSE || o->op.kind == WL_OP_ATTENTION;
+        for (int k = 0; k < 2; k++) {
+            double f = (double)r.blocks[0].repeat * (splits ? 0.5 : k == 0 ? 1.0 : 0.0);
+            mac[k] += f * (double)o->mac_busy;
+            busy[k] += f * (double)o->cycles / hz;
+            pj[k] += f * o->energy_pj;
+        }
+    }
+    ck_assert_uint_eq(x.n_kinds, 2);
+    double pe_cycles = (double)arch_pe_count(&a) * x.total_s * hz;
+    for (int k = 0; k < 2; k++) {
+        ck_assert(!x.dev[k].gpu && x.dev[k].count == 1);
+        tu_assert_close(x.dev[k].mac_utilization, mac[k] / pe_cycles, 1e-12, "MAC utilization");
+        tu_assert_close(x.dev[k].busy_s, busy[k], 1e-12, "busy time");
+        tu_assert_close(x.dev[k].energy_j,
+                        pj[k] * 1e-12 + en_leakage_mw(&a) * 1e-3 * (x.total_s - busy[k]), 1e-12,
+                        "an array's energy");
+    }
+    ck_assert(x.dev[0].mac_utilization > x.dev[1].mac_utilization);
+    tu_assert_close(x.energy_j, parts_joules(&x), 1e-12, "devices plus links");
+    tu_assert_close(x.link_energy_j, x.moved_bytes * 8 * s.link_pj_per_bit * 1e-12, 1e-12,
+                    "link energy");
+    ck_assert(x.moved_bytes > 0);
+    tu_assert_close(x.single_energy_j, run_joules(&a, &d, &best), 1e-12, "one array's energy");
     s.devices = 1;
     ck_assert(sys_run_heads(&s, &a, &d, NULL, true, NULL, &x, err, sizeof err) == 0);
     tu_assert_close(x.total_s, (double)best.total.cycles / hz, 1e-12, "a system of one");
+    tu_assert_close(x.energy_j, run_joules(&a, &d, &best), 1e-12, "a system of one's energy");
+    ck_assert(x.moved_bytes == 0 && x.link_energy_j == 0);
     run_free(&r), run_free(&best);
 }
 END_TEST
@@ -447,6 +611,9 @@ START_TEST(test_system_cli)
     char *t1 = tu_read(json, &n1);
     ck_assert_msg(strstr(t1, "\"devices\": 4") && strstr(t1, "\"tokens_per_device\": 64"), "%s",
                   t1);
+    ck_assert_msg(strstr(t1, "\"has_energy\": true") && strstr(t1, "\"kind\": \"array\"") &&
+                      strstr(t1, "\"count\": 4"),
+                  "%s", t1);
     tu_runv(&r, 9, args);
     tu_free(&r);
     char *t2 = tu_read(json, &n2);
@@ -473,6 +640,10 @@ START_TEST(test_system_cli)
     }
     char *rows = tu_read(csv, NULL);
     ck_assert_msg(strncmp(rows, "system,device,devices,", 22) == 0, "%s", rows);
+    ck_assert_msg(strstr(rows, ",functional,link_energy_pj_per_bit,energy_j,link_energy_j,"
+                               "device_energy_j,single_device_energy_j,device_mac_utilization,"
+                               "overrides\n"),
+                  "%s", rows);
     char *l1 = strchr(rows, '\n') + 1, *l2 = strchr(l1, '\n') + 1;
     ck_assert(strstr(l1, ",2,") && strstr(l1, "system.devices=2 workload.seq_len=256\n"));
     ck_assert(strstr(l2, ",8,") && strstr(l2, "system.devices=8 workload.seq_len=256\n"));
@@ -484,6 +655,10 @@ START_TEST(test_system_cli)
            "bert-base-image-1k", NULL);
     ck_assert_msg(r.status == 0, "%s", r.err);
     ck_assert_msg(strstr(r.out, "over 1 arrays and the GPU xavier-nx-15w"), "%s", r.out);
+    ck_assert_msg(strstr(r.out, "devices    array 0 (mld-8x8): busy ") &&
+                      strstr(r.out, "devices    the GPU xavier-nx-15w: busy ") &&
+                      strstr(r.out, "energy     "),
+                  "%s", r.out);
     tu_free(&r);
     tu_run(&r, "-s", "system.partition=sequence", "mld-8x8-xavier-nx", "bert-base-image-1k", NULL);
     ck_assert_int_eq(r.status, 2);
@@ -551,6 +726,28 @@ START_TEST(test_system_cli)
     ck_assert_msg(strstr(r.err, where), "want %s, got %s", where, r.err);
     tu_free(&r);
     free(nodev);
+    /* the link energy: a physical range, at its line; left out, the documented default */
+    static const char *const pj_bad[] = {"energy_pj_per_bit = 250.0;", "energy_pj_per_bit = -1.0;"};
+    for (size_t i = 0; i < 2; i++) {
+        char *pj = tu_replace(text, "energy_pj_per_bit = 1.9;", pj_bad[i]);
+        tu_write(tu_tmp(sys, sizeof sys, "bad-link.cfg"), pj);
+        tu_run(&r, sys, "bert-base-image-1k", NULL);
+        ck_assert_int_eq(r.status, 2);
+        snprintf(where, sizeof where, "%s:%d: link.energy_pj_per_bit = %s is out of range", sys,
+                 tu_line_of(pj, "energy_pj_per_bit = "), i ? "-1" : "250");
+        ck_assert_msg(strstr(r.err, where), "want %s, got %s", where, r.err);
+        tu_free(&r);
+        free(pj);
+    }
+    char *nopj = tu_replace(text, "energy_pj_per_bit = 1.9;", "");
+    tu_write(sys, nopj);
+    tu_run(&r, "-q", "-m", "analytical", "-j", json, "-s", "workload.seq_len=256", sys,
+           "bert-base-image-1k", NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    t1 = tu_read(json, NULL);
+    ck_assert_msg(strstr(t1, "\"link_energy_pj_per_bit\": 1.9,"), "%s", t1);
+    free(t1), free(nopj);
     char *bad = tu_replace(text, "devices = 4;", "devices = 0;");
     tu_write(tu_tmp(sys, sizeof sys, "bad-system.cfg"), bad);
     tu_run(&r, sys, "bert-base-image-1k", NULL);
@@ -577,6 +774,8 @@ int main(void)
     tcase_add_test(tc, test_apportion);
     tcase_add_test(tc, test_collectives);
     tcase_add_test(tc, test_sequence_parallel_by_hand);
+    tcase_add_test(tc, test_sequence_energy);
+    tcase_add_test(tc, test_uneven_shards);
     tcase_add_test(tc, test_system_refusals);
     tcase_add_test(tc, test_heads_by_hand);
     tcase_add_test(tc, test_system_cli);

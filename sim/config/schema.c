@@ -410,6 +410,9 @@ static const key_def sys_link_keys[] = {
      "bandwidth of one link, each way"},
     {"latency_ns", K_F64, F_REQ, SOFF(link_latency_ns), 0, 0, 0, 1e9, 0, NULL, NULL, NULL, "ns",
      "latency of one message over one link"},
+    {"energy_pj_per_bit", K_F64, 0, SOFF(link_pj_per_bit), 0, 0, 0, 100, 0, NULL, NULL, "1.9", "pJ",
+     "energy of a bit over one link (a switch's path is two); the default is a published "
+     "board-level SerDes (docs/SYSTEM.md); 0 prices the links free"},
     END_KEYS};
 const key_def cfg_system_keys[] = {
     {"name", K_STR, 0, SOFF(name), SYS_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,

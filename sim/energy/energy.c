@@ -33,12 +33,36 @@ static double sram_pj(double price_64b_32k, double bytes, double size)
     return price_64b_32k * (bytes / 8.0) * sqrt(size / 32768.0);
 }
 
+/* The leakage terms: each one's power (mW) while the arch is on, busy or idle. */
+enum { LEAK_COUNT = 4 };
+static const char *const leak_names[LEAK_COUNT] = {"pe_leakage", "spm_leakage", "router_leakage",
+                                                   "dram_leakage"};
+
+static void leak_mw(const arch_desc *a, double mw[LEAK_COUNT])
+{
+    const arch_energy *e = &a->energy;
+    uint32_t P = arch_pe_count(a);
+    mw[0] = P * e->pe_leak_mw;
+    mw[1] = (double)arch_spm_bytes(a) / 1024.0 * e->spm_leak_mw_per_kb;
+    mw[2] = P * e->router_leak_mw;
+    mw[3] = e->dram_leak_mw;
+}
+
+double en_leakage_mw(const arch_desc *a)
+{
+    double mw[LEAK_COUNT], sum = 0;
+    leak_mw(a, mw);
+    for (int k = 0; k < LEAK_COUNT; k++)
+        sum += mw[k];
+    return sum;
+}
+
 void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t ops, en_result *out)
 {
     const arch_energy *e = &a->energy;
     memset(out, 0, sizeof *out);
     int fp32 = t == UTIL_FP32;
-    uint32_t lanes = arch_lanes(a, t), w = util_dtype_bytes(t), P = arch_pe_count(a);
+    uint32_t lanes = arch_lanes(a, t), w = util_dtype_bytes(t);
     /* every lane of a vector operation switches, used or not */
     for (uint32_t u = 0; u < ARCH_FU_COUNT; u++) {
         char name[24];
@@ -63,12 +87,10 @@ void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t 
     add(out, "dram", EN_DRAM, 8.0 * (double)(st->dram.read_bytes + st->dram.write_bytes), "bits",
         e->dram_pj_per_bit, "pJ");
     out->dynamic_pj = out->total_pj;
-    double ns = (double)st->cycles / a->clock_ghz;
-    add(out, "pe_leakage", EN_LEAKAGE, ns, "ns", P * e->pe_leak_mw, "mW");
-    add(out, "spm_leakage", EN_LEAKAGE, ns, "ns",
-        (double)arch_spm_bytes(a) / 1024.0 * e->spm_leak_mw_per_kb, "mW");
-    add(out, "router_leakage", EN_LEAKAGE, ns, "ns", P * e->router_leak_mw, "mW");
-    add(out, "dram_leakage", EN_LEAKAGE, ns, "ns", e->dram_leak_mw, "mW");
+    double ns = (double)st->cycles / a->clock_ghz, mw[LEAK_COUNT];
+    leak_mw(a, mw);
+    for (int k = 0; k < LEAK_COUNT; k++)
+        add(out, leak_names[k], EN_LEAKAGE, ns, "ns", mw[k], "mW");
     out->seconds = ns * 1e-9;
     double joules = out->total_pj * 1e-12;
     out->watts = out->seconds > 0 ? joules / out->seconds : 0;

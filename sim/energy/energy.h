@@ -46,6 +46,10 @@ typedef struct en_result {
 void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t ops,
                 en_result *out);
 
+/* The arch's leakage power (mW): what it draws while on, working or waiting (the sum of
+ * en_compute's leakage prices). */
+double en_leakage_mw(const arch_desc *a);
+
 /* One row of the Accelergy export (docs/ENERGY.md): count actions of one component class,
  * each at pj. A name with a range ("pe[0..3]") stands for all its instances: the count is
  * theirs together, the energy one instance's. */

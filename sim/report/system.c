@@ -1,8 +1,33 @@
 /* system.c: a system run's summary and JSON (docs/SYSTEM.md). */
+#include <math.h>
 #include <stdio.h>
 
 #include "internal.h"
 #include "report.h"
+
+/* One line per kind of device: what it did and spent. */
+static void devices_summary(FILE *f, const rep_system_run *r)
+{
+    const sys_result *x = r->res;
+    for (uint32_t i = 0; i < x->n_kinds; i++) {
+        const sys_device *v = &x->dev[i];
+        fprintf(f, "devices    ");
+        if (v->gpu)
+            fprintf(f, "the GPU %s", r->gpu ? r->gpu->name : "?");
+        else if (r->sys->partition == SYS_PART_HEADS)
+            fprintf(f, "array %u (%s)", i, r->arch->name);
+        else
+            fprintf(f, "%u x %s with %llu tokens", v->count, r->arch->name,
+                    (unsigned long long)v->tokens);
+        fprintf(f, ": busy %.6g ms (%.2f%% of the run)", v->busy_s * 1e3,
+                x->total_s > 0 ? 100 * v->busy_s / x->total_s : 0);
+        if (!v->gpu)
+            fprintf(f, ", MAC units %.2f%% busy", 100 * v->mac_utilization);
+        if (x->has_energy)
+            fprintf(f, ", %.6g mJ%s", v->energy_j * 1e3, v->count > 1 ? " each" : "");
+        fputc('\n', f);
+    }
+}
 
 void rep_system_summary(FILE *f, const rep_system_run *r)
 {
@@ -38,16 +63,27 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
                 "hidden by attention), %.6g MB through each device's link\n",
                 x->comm_s * 1e3, x->attention_blocks, x->exposed_comm_s * 1e3,
                 x->link_bytes * 1e-6);
-        fprintf(f, "critical   %s; each device's MAC units %.2f%% busy\n",
+        fprintf(f, "critical   %s; %s MAC units %.2f%% busy\n",
                 x->links_bound_blocks ? "the links, in attention blocks whose all-gather "
                                         "outlasts their attention"
                                       : "compute (attention hides every all-gather)",
-                100 * x->mac_utilization);
+                x->n_kinds > 1 ? "the largest shard's" : "each device's", 100 * x->mac_utilization);
     }
+    devices_summary(f, r);
     fprintf(f, "time       %.6g ms (the best single device: %.6g ms)\n", x->total_s * 1e3,
             x->single_s * 1e3);
     fprintf(f, "scaling    %.4gx speedup over one device, %.2f%% parallel efficiency on %u\n",
             x->speedup, 100 * x->efficiency, x->devices);
+    if (x->has_energy)
+        fprintf(f,
+                "energy     %.6g mJ: devices %.6g mJ, links %.6g mJ (%.6g MB moved at %g "
+                "pJ/bit a link); the best single device %.6g mJ (%.4gx)\n",
+                x->energy_j * 1e3, (x->energy_j - x->link_energy_j) * 1e3, x->link_energy_j * 1e3,
+                x->moved_bytes * 1e-6, s->link_pj_per_bit, x->single_energy_j * 1e3,
+                x->single_energy_j > 0 ? x->energy_j / x->single_energy_j : 0);
+    else
+        fprintf(f, "energy     not priced: %s has no energy table (docs/ENERGY.md)\n",
+                r->arch->name);
     if (r->check)
         fprintf(f,
                 "functional %s: %llu heads split as the system splits them, merged: largest "
@@ -73,6 +109,7 @@ static void system_doc(FILE *f, const void *ctx)
     j_s(&j, "topology", sys_topology_name(s->topology));
     j_d(&j, "link_gbs", s->link_gbs);
     j_d(&j, "link_latency_ns", s->link_latency_ns);
+    j_d(&j, "link_energy_pj_per_bit", s->link_pj_per_bit);
     j_s(&j, "partition", sys_partition_name(s->partition));
     j_s(&j, "gpu", r->gpu ? r->gpu->name : "");
     j_close(&j, '}');
@@ -102,6 +139,26 @@ static void system_doc(FILE *f, const void *ctx)
     j_u(&j, "links_bound_blocks", x->links_bound_blocks);
     j_b(&j, "one_device", x->one_device);
     j_d(&j, "split_s", x->split_s);
+    j_b(&j, "has_energy", x->has_energy);
+    j_d(&j, "energy_j", x->energy_j);
+    j_d(&j, "link_energy_j", x->link_energy_j);
+    j_d(&j, "moved_bytes", x->moved_bytes);
+    j_d(&j, "single_device_energy_j", x->single_energy_j);
+    j_open(&j, "devices", '[');
+    for (uint32_t i = 0; i < x->n_kinds; i++) {
+        const sys_device *v = &x->dev[i];
+        j_open(&j, NULL, '{');
+        j_s(&j, "kind", v->gpu ? "gpu" : "array");
+        j_s(&j, "name", v->gpu ? (r->gpu ? r->gpu->name : "") : r->arch->name);
+        j_u(&j, "count", v->count);
+        j_u(&j, "tokens", v->tokens);
+        j_d(&j, "busy_s", v->busy_s);
+        j_d(&j, "energy_j", v->energy_j);
+        j_u(&j, "lane_ops", v->lane_ops);
+        j_d(&j, "mac_utilization", v->gpu ? NAN : v->mac_utilization); /* null: no MACs */
+        j_close(&j, '}');
+    }
+    j_close(&j, ']');
     j_close(&j, '}');
     if (r->check) {
         j_open(&j, "functional", '{');
@@ -123,7 +180,9 @@ int rep_write_system_json(const char *path, const rep_system_run *r, char *err, 
 static const char system_csv_header[] =
     "system,device,devices,gpu,topology,link_gbs,link_latency_ns,partition,workload,seq_len,"
     "hidden,heads,batch,mode,tokens_per_device,rowlocal_s,attention_s,comm_s,exposed_comm_s,"
-    "link_bytes,total_s,single_device_s,speedup,efficiency,one_device,functional,overrides";
+    "link_bytes,total_s,single_device_s,speedup,efficiency,one_device,functional,"
+    "link_energy_pj_per_bit,energy_j,link_energy_j,device_energy_j,single_device_energy_j,"
+    "device_mac_utilization,overrides";
 
 const char *rep_system_csv_header(void)
 {
@@ -134,7 +193,7 @@ int rep_append_system_csv(const char *path, const rep_system_run *r, char *err, 
 {
     const sys_desc *s = r->sys;
     const sys_result *x = r->res;
-    char row[REP_CSV_OVERRIDES_MAX + 2048];
+    char row[REP_CSV_OVERRIDES_MAX + 2048 + 2 * SYS_HEAD_DEVICES * 24];
     size_t u = 0;
     row[0] = '\0';
     csv_field(row, sizeof row - 2, &u, s->name);
@@ -158,6 +217,33 @@ int rep_append_system_csv(const char *path, const rep_system_run *r, char *err, 
         csv_num(row, sizeof row - 2, &u, "%.10g", secs[i]);
     csv_field(row, sizeof row - 2, &u, x->one_device ? "yes" : "no");
     csv_field(row, sizeof row - 2, &u, !r->check ? "off" : r->check->pass ? "pass" : "mismatch");
+    csv_num(row, sizeof row - 2, &u, "%.10g", s->link_pj_per_bit);
+    if (x->has_energy) {
+        csv_num(row, sizeof row - 2, &u, "%.10g", x->energy_j);
+        csv_num(row, sizeof row - 2, &u, "%.10g", x->link_energy_j);
+    } else {
+        csv_field(row, sizeof row - 2, &u, "");
+        csv_field(row, sizeof row - 2, &u, "");
+    }
+    /* each kind of device's, space-separated in the order of the JSON's devices */
+    char each[2][SYS_HEAD_DEVICES * 24];
+    size_t n[2] = {0, 0};
+    each[0][0] = each[1][0] = '\0';
+    for (uint32_t i = 0; i < x->n_kinds; i++) {
+        const sys_device *v = &x->dev[i];
+        if (x->has_energy)
+            n[0] += (size_t)snprintf(each[0] + n[0], sizeof each[0] - n[0], "%s%.10g", i ? " " : "",
+                                     v->energy_j);
+        if (!v->gpu)
+            n[1] += (size_t)snprintf(each[1] + n[1], sizeof each[1] - n[1], "%s%.10g",
+                                     n[1] ? " " : "", v->mac_utilization);
+    }
+    csv_field(row, sizeof row - 2, &u, each[0]);
+    if (x->has_energy)
+        csv_num(row, sizeof row - 2, &u, "%.10g", x->single_energy_j);
+    else
+        csv_field(row, sizeof row - 2, &u, "");
+    csv_field(row, sizeof row - 2, &u, each[1]);
     csv_overrides(row, sizeof row - 2, &u, r->overrides, r->n_overrides);
     row[u++] = '\n';
     row[u] = '\0';

@@ -167,6 +167,7 @@ static int run_unit(const arch_desc *a, const wl_desc *d, const plan *p, uint32_
     if (ro) {
         describe_unit(ro, p, b, i);
         op_summary(ro, &st);
+        ro->energy_pj = a->energy.present ? run_energy_pj(a, d->dtype, &st) : 0;
         eng_estimate_total est;
         rc = eng_estimate(a, &prog, NULL, &est, err, errlen);
         ro->est_cycles = est.cycles;
@@ -391,6 +392,7 @@ int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced 
             o->cycles = o->est_cycles = est.cycles;
             o->lane_ops = est.lane_ops;
             o->mac_busy = est.counts.pe_total.fu_busy[ARCH_FU_MAC];
+            o->energy_pj = a->energy.present ? run_energy_pj(a, d->dtype, &est.counts) : 0;
             o->dram_read_bytes = est.dram_read_bytes;
             o->dram_write_bytes = est.dram_write_bytes;
             rb->cycles += o->cycles;

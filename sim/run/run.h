@@ -24,6 +24,8 @@ typedef struct run_op {
     uint32_t unit_columns, part_units;
     uint64_t cycles, lane_ops, events, tags;
     uint64_t mac_busy;       /* cycles the PEs' MAC units accepted vector operations, summed */
+    double energy_pj;        /* these figures' action counts priced (en_compute, leakage over
+                              * their cycles included); 0 when the arch has no energy table */
     uint64_t est_cycles;     /* the closed-form estimate of the same program */
     map_shortlist shortlist; /* the mapper's search (GEMMs, fused attention) */
     uint64_t dram_read_bytes, dram_write_bytes;

@@ -12,12 +12,16 @@
  * norms, adds and FFTs never split. A device waits for the others at every op. The
  * split plan runs an array's ops on their own, without fused groups or chains; one array
  * alone, the comparison, runs its best plan. Devices wait for each other at every op:
- * no op of one device overlaps the next op of another. Energy is left out. */
+ * no op of one device overlaps the next op of another. A device's share of an op takes
+ * that share of its energy too (an array's op priced by its energy table, the GPU's
+ * kernels by the GPU model); waiting, it draws its idle power (an array's leakage, the
+ * GPU module's idle watts), and so does a device the plan leaves idle. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../energy/energy.h"
 #include "system.h"
 
 /* Items an op splits into: heads for attention, output columns for linear layers; 0: it
@@ -66,25 +70,34 @@ static double spread_s(const sys_desc *s, uint32_t n_dev, double bytes)
     return n_dev < 2 ? 0 : (n_dev - 1) * s->link_latency_ns * 1e-9 + bytes / (s->link_gbs * 1e9);
 }
 
+/* How one op ran: its seconds, those on links, each device's share of its work, and the
+ * bytes that moved between devices. */
+typedef struct op_plan {
+    double seconds, comm;
+    double share[SYS_HEAD_DEVICES];
+    double moved;
+} op_plan;
+
 /* One op: run whole on the device fastest at it (after fetching its input there when
  * another device alone holds it), or split by heads or columns over all (after spreading
  * the input to all, then exchanging the output shares), whichever ends sooner. *holder
  * is where the input is on entry and where the output is on return; in_bytes the input's
- * size. Returns the op's seconds; *comm those on links. */
-static double op_time(const sys_desc *s, const wl_desc *d, const wl_op *op, const double *t_dev,
-                      uint32_t n_dev, double in_bytes, uint32_t *holder, double *out_bytes,
-                      double *comm)
+ * size, *out_bytes the output's. */
+static void op_time(const sys_desc *s, const wl_desc *d, const wl_op *op, const double *t_dev,
+                    uint32_t n_dev, double in_bytes, uint32_t *holder, double *out_bytes,
+                    op_plan *plan)
 {
     uint64_t items = split_items(op);
     /* its output: attention's is the context, tokens x hidden */
     double bytes = op->kind == WL_OP_ATTENTION ? (double)(d->batch * d->seq_len * d->hidden)
                                                : (double)op->rows * (double)op->out;
     *out_bytes = bytes *= util_dtype_bytes(d->dtype);
+    memset(plan, 0, sizeof *plan);
     uint32_t best = 0;
     for (uint32_t i = 1; i < n_dev; i++)
         best = t_dev[i] < t_dev[best] ? i : best;
-    double fetch = *holder == SYS_ALL_HOLD || *holder == best ? 0 : spread_s(s, 2, in_bytes);
-    double whole = t_dev[best] + fetch;
+    bool fetch = *holder != SYS_ALL_HOLD && *holder != best;
+    double fetch_s = fetch ? spread_s(s, 2, in_bytes) : 0, whole = t_dev[best] + fetch_s;
     double rate[SYS_HEAD_DEVICES];
     uint64_t first[SYS_HEAD_DEVICES], count[SYS_HEAD_DEVICES];
     for (uint32_t i = 0; i < n_dev; i++)
@@ -96,27 +109,61 @@ static double op_time(const sys_desc *s, const wl_desc *d, const wl_op *op, cons
             slowest = fmax(slowest, f * t_dev[i]);
             largest = fmax(largest, f * bytes);
         }
-        double spread = *holder == SYS_ALL_HOLD ? 0 : spread_s(s, n_dev, in_bytes);
-        double link = spread + exchange_s(s, n_dev, largest);
+        bool spread = *holder != SYS_ALL_HOLD;
+        double link = (spread ? spread_s(s, n_dev, in_bytes) : 0) + exchange_s(s, n_dev, largest);
         if (slowest + link < whole) {
-            *holder = SYS_ALL_HOLD, *comm = link;
-            return slowest + link;
+            *holder = SYS_ALL_HOLD;
+            plan->seconds = slowest + link, plan->comm = link;
+            for (uint32_t i = 0; i < n_dev; i++)
+                plan->share[i] = (double)count[i] / (double)items;
+            /* the input to every other device; each share of the output to every other */
+            plan->moved = (n_dev - 1.0) * ((spread ? in_bytes : 0) + bytes);
+            return;
         }
     }
-    *holder = best, *comm = fetch;
-    return whole;
+    *holder = best;
+    plan->seconds = whole, plan->comm = fetch_s;
+    plan->share[best] = 1;
+    plan->moved = fetch ? in_bytes : 0;
 }
 
-/* The GPU's seconds for each array op of block entry b (one instance). */
-static void gpu_times(const gpu_result *gr, const run_block *rb, uint32_t b, double *tg)
+/* The GPU's seconds and joules for each array op of block entry b (one instance). */
+static void gpu_times(const gpu_result *gr, const run_block *rb, uint32_t b, double *tg, double *jg)
 {
-    memset(tg, 0, WL_MAX_BLOCK_OPS * sizeof *tg);
     int prev = 0;
     for (uint32_t k = 0; k < gr->n_rows; k++)
         if (gr->row[k].block == b) {
             prev = array_op_of(rb, &gr->row[k], prev);
             tg[prev] += gr->row[k].seconds;
+            jg[prev] += gr->row[k].joules;
         }
+}
+
+/* What each device did over the run: busy seconds, the energy of its work (not of its
+ * waits), its MAC units' busy cycles and its useful lane operations. */
+typedef struct dev_work {
+    double busy_s, work_j, mac_busy, lane_ops;
+} dev_work;
+
+/* The devices' figures once the run's total_s is known: device i did w[i] and waited the
+ * rest at its idle power (arrays: their leakage; the GPU: the module's idle watts). */
+static void devices_of(const sys_desc *s, const arch_desc *a, const gpu_desc *g, const wl_desc *d,
+                       const dev_work *w, sys_result *out)
+{
+    double hz = a->clock_ghz * 1e9, pe_cycles = (double)arch_pe_count(a) * out->total_s * hz;
+    double array_idle_w = a->energy.present ? en_leakage_mw(a) * 1e-3 : 0;
+    out->n_kinds = sys_device_count(s);
+    for (uint32_t i = 0; i < out->n_kinds; i++) {
+        sys_device *x = &out->dev[i];
+        x->count = 1, x->gpu = i == s->devices, x->tokens = d->seq_len;
+        x->busy_s = w[i].busy_s;
+        x->energy_j = w[i].work_j +
+                      (x->gpu ? g->power.idle_w : array_idle_w) * fmax(0, out->total_s - x->busy_s);
+        x->lane_ops = x->gpu ? 0 : (uint64_t)llround(w[i].lane_ops);
+        x->mac_utilization = !x->gpu && pe_cycles > 0 ? w[i].mac_busy / pe_cycles : 0;
+    }
+    out->device_lane_ops = out->dev[0].lane_ops; /* the first array's */
+    out->mac_utilization = out->dev[0].mac_utilization;
 }
 
 int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const gpu_desc *g,
@@ -142,6 +189,7 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
     if (!rc && g)
         rc = gpu_model_run(g, d, gr, err, errlen);
     double hz = a->clock_ghz * 1e9;
+    dev_work w[SYS_HEAD_DEVICES] = {{0, 0, 0, 0}};
     /* where the data is carries from op to op, instance to instance and entry to entry:
      * an entry's first instance starts where the model was, its later ones where an
      * instance ends (the same choices every time from there) */
@@ -149,25 +197,38 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
     double in_bytes = 0;
     for (uint32_t b = 0; !rc && b < d->n_blocks; b++) {
         const run_block *rb = &r.blocks[b];
-        double tg[WL_MAX_BLOCK_OPS] = {0};
+        double tg[WL_MAX_BLOCK_OPS] = {0}, jg[WL_MAX_BLOCK_OPS] = {0};
         if (g)
-            gpu_times(gr, rb, b, tg);
+            gpu_times(gr, rb, b, tg, jg);
         for (uint64_t k = 0; k < (rb->repeat > 1 ? 2u : 1u); k++) {
-            double inst_s = 0, inst_comm = 0;
+            double times = k == 0 ? 1.0 : (double)(rb->repeat - 1);
+            double inst_s = 0, inst_comm = 0, inst_moved = 0;
             for (uint32_t i = 0; i < rb->n_ops; i++) {
-                double t_dev[SYS_HEAD_DEVICES], comm, out_bytes;
+                const run_op *o = &rb->ops[i];
+                double t_dev[SYS_HEAD_DEVICES], out_bytes;
                 for (uint32_t j = 0; j < s->devices; j++)
-                    t_dev[j] = (double)rb->ops[i].cycles / hz;
+                    t_dev[j] = (double)o->cycles / hz;
                 if (g)
                     t_dev[s->devices] = tg[i];
-                inst_s += op_time(s, d, &rb->ops[i].op, t_dev, n_dev, in_bytes, &holder, &out_bytes,
-                                  &comm);
-                inst_comm += comm;
+                op_plan plan;
+                op_time(s, d, &o->op, t_dev, n_dev, in_bytes, &holder, &out_bytes, &plan);
+                inst_s += plan.seconds;
+                inst_comm += plan.comm;
+                inst_moved += plan.moved;
                 in_bytes = out_bytes;
+                /* a share of an op takes that share of its time, energy and work */
+                for (uint32_t j = 0; j < n_dev; j++) {
+                    double f = times * plan.share[j];
+                    bool gpu = j == s->devices;
+                    w[j].busy_s += f * t_dev[j];
+                    w[j].work_j += f * (gpu ? jg[i] : o->energy_pj * 1e-12);
+                    w[j].mac_busy += gpu ? 0 : f * (double)o->mac_busy;
+                    w[j].lane_ops += gpu ? 0 : f * (double)o->lane_ops;
+                }
             }
-            double times = k == 0 ? 1.0 : (double)(rb->repeat - 1);
             out->total_s += times * inst_s;
             out->comm_s += times * inst_comm;
+            out->moved_bytes += times * inst_moved;
         }
     }
     /* one array on its own runs its best plan (fused groups, chains) */
@@ -175,17 +236,28 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
     if (!rc)
         rc = sys_model_run(a, d, NULL, analytical, NULL, &best, err, errlen);
     if (!rc) {
-        double array_s = (double)best.total.cycles / hz;
-        run_free(&best);
+        double array_s = (double)best.total.cycles / hz,
+               array_j = a->energy.present ? run_energy_pj(a, d->dtype, &best.total) * 1e-12 : 0;
+        bool gpu_best = g && gr->gpu.seconds < array_s;
         out->devices = n_dev;
         out->tokens_per_device = d->seq_len; /* every device sees every token */
-        out->single_s = g ? fmin(array_s, gr->gpu.seconds) : array_s;
+        out->single_s = gpu_best ? gr->gpu.seconds : array_s;
+        out->single_energy_j = gpu_best ? gr->gpu.joules : array_j;
         if (out->single_s < out->total_s) { /* the system runs it on that device alone */
             out->one_device = true;
             out->split_s = out->total_s;
             out->total_s = out->single_s;
-            out->comm_s = 0;
+            out->comm_s = out->moved_bytes = 0;
+            memset(w, 0, sizeof w);
+            dev_work *x = &w[gpu_best ? s->devices : 0];
+            x->busy_s = out->single_s, x->work_j = out->single_energy_j;
+            x->mac_busy = gpu_best ? 0 : (double)best.total.pe_total.fu_busy[ARCH_FU_MAC];
+            x->lane_ops = gpu_best ? 0 : (double)best.total.lane_ops;
         }
+        run_free(&best);
+        devices_of(s, a, g, d, w, out);
+        out->has_energy = a->energy.present;
+        sys_sum_energy(s, out);
         out->speedup = out->total_s > 0 ? out->single_s / out->total_s : 0;
         out->efficiency = out->speedup / n_dev;
     }

@@ -121,3 +121,9 @@ double sys_collective_bytes(sys_collective c, uint32_t p, double bytes)
     collective_terms(c, p, bytes, &steps, &sent);
     return sent;
 }
+
+double sys_link_energy_j(const sys_desc *s, double bytes)
+{
+    double links = s->topology == SYS_TOPO_SWITCH ? 2 : 1;
+    return bytes * 8 * links * s->link_pj_per_bit * 1e-12;
+}

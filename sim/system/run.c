@@ -7,15 +7,17 @@
  * other shards arrive by an all-gather per attention block (ring attention), overlapped
  * with the attention of the blocks already there: a block's attention phase takes the
  * longer of the two. Attention of q queries against k keys is taken as the shard run's
- * q x q attention times k / q (its cost is linear in the keys a query sees); a causal
- * mask's imbalance between shards (early ranges see fewer keys) is left out, as are
- * the energy of the links and the time to merge partial states (a few flops per query
- * and key block, next to the attention's). Only attention mixers split this way: a
- * sequence FFT or butterfly needs every token and is refused. */
+ * q x q attention times k / q (its cost is linear in the keys a query sees), its energy
+ * likewise; a device leaks while it waits on the links or on a slower shard. A causal
+ * mask's imbalance between shards (early ranges see fewer keys) is left out, as is the
+ * time to merge partial states (a few flops per query and key block, next to the
+ * attention's). Only attention mixers split this way: a sequence FFT or butterfly needs
+ * every token and is refused. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "../energy/energy.h"
 #include "../run/run.h"
 #include "../workload/workload.h"
 #include "system.h"
@@ -40,21 +42,70 @@ static bool is_attention(wl_op_kind k)
 
 /* One block's figures of a model run, on one side of the row-local/attention split. */
 typedef struct part_figures {
-    double cycles, lane_ops, mac_busy;
+    double cycles, lane_ops, mac_busy, energy_pj;
 } part_figures;
 
 /* Splits block entry b of a model run (one block) into its row-local ops and attention. */
 static void split_block(const run_result *r, uint32_t b, part_figures *rowlocal,
                         part_figures *attention)
 {
-    *rowlocal = *attention = (part_figures){0, 0, 0};
+    *rowlocal = *attention = (part_figures){0, 0, 0, 0};
     for (uint32_t i = 0; i < r->blocks[b].n_ops; i++) {
         const run_op *o = &r->blocks[b].ops[i];
         part_figures *f = is_attention(o->op.kind) ? attention : rowlocal;
         f->cycles += (double)o->cycles;
         f->lane_ops += (double)o->lane_ops;
         f->mac_busy += (double)o->mac_busy;
+        f->energy_pj += o->energy_pj;
     }
+}
+
+/* What a device holding a shard does before any wait: r is the model run on the shard's
+ * tokens, whose queries meet all the keys (keys: all tokens over the shard's). */
+typedef struct shard_figures {
+    double compute_s, lane_ops, mac_busy;
+    double energy_pj; /* the shard run's own, and its attention's once more per further
+                       * shard of keys */
+} shard_figures;
+
+static void shard_of(const arch_desc *a, const wl_desc *d, const run_result *r, double keys,
+                     shard_figures *f)
+{
+    double hz = a->clock_ghz * 1e9;
+    *f = (shard_figures){0, 0, 0, a->energy.present ? run_energy_pj(a, d->dtype, &r->total) : 0};
+    for (uint32_t b = 0; b < d->n_blocks; b++) {
+        double rep = (double)d->blocks[b].repeat;
+        part_figures row, att;
+        split_block(r, b, &row, &att);
+        f->compute_s += rep * (row.cycles / hz + att.cycles * keys / hz);
+        f->lane_ops += rep * (row.lane_ops + att.lane_ops * keys);
+        f->mac_busy += rep * (row.mac_busy + att.mac_busy * keys);
+        f->energy_pj += rep * (keys - 1) * att.energy_pj; /* 0 on one device */
+    }
+}
+
+/* count devices of a shard of `tokens` (f) in a run of total_s seconds, each waiting
+ * wait_s of them at its leakage power. */
+static sys_device device_of(const arch_desc *a, const shard_figures *f, uint32_t count,
+                            uint64_t tokens, double total_s, double wait_s)
+{
+    double hz = a->clock_ghz * 1e9, pe_cycles = (double)arch_pe_count(a) * total_s * hz;
+    double leak_pj = a->energy.present ? en_leakage_mw(a) * wait_s * 1e9 : 0; /* mW x ns */
+    return (sys_device){.count = count,
+                        .tokens = tokens,
+                        .busy_s = f->compute_s,
+                        .energy_j = (f->energy_pj + leak_pj) * 1e-12,
+                        .lane_ops = (uint64_t)llround(f->lane_ops),
+                        .mac_utilization = pe_cycles > 0 ? f->mac_busy / pe_cycles : 0};
+}
+
+void sys_sum_energy(const sys_desc *s, sys_result *out)
+{
+    out->link_energy_j = sys_link_energy_j(s, out->moved_bytes);
+    out->energy_j = 0;
+    for (uint32_t i = 0; i < out->n_kinds; i++)
+        out->energy_j += out->dev[i].count * out->dev[i].energy_j;
+    out->energy_j += out->link_energy_j;
 }
 
 int sys_model_run(const arch_desc *a, const wl_desc *d, const map_forced *forced, bool analytical,
@@ -84,54 +135,81 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
         return util_fail(UTIL_ECONFIG, err, errlen,
                          "system %s: %u devices for %llu tokens: every device needs a token",
                          s->name, p, (unsigned long long)n);
-    wl_desc part = *d;
-    part.seq_len = shard;
-    run_result share, whole;
-    int rc = sys_model_run(a, &part, NULL, analytical, progress, &share, err, errlen);
+    /* the devices with the largest shard, and where p does not divide n the others, with
+     * one token fewer: each kind's model run (queries of its shard meet all n keys) */
+    uint32_t n_large = n % p ? (uint32_t)(n % p) : p, kinds = n_large < p ? 2 : 1;
+    run_result runs[2], whole;
+    double keys[2];
+    int rc = UTIL_OK;
+    for (uint32_t k = 0; k < kinds && !rc; k++) {
+        wl_desc part = *d;
+        part.seq_len = shard - k;
+        keys[k] = (double)n / (double)part.seq_len;
+        rc = sys_model_run(a, &part, NULL, analytical, progress, &runs[k], err, errlen);
+        if (rc && k)
+            run_free(&runs[0]);
+    }
     if (rc)
         return rc;
     /* every attention block's K/V all-gather: each device holds its shard's K and V and
      * needs everyone's (nothing to move on one device) */
-    double hz = a->clock_ghz * 1e9, keys = (double)n / (double)shard,
+    double hz = a->clock_ghz * 1e9,
            kv_bytes = 2.0 * (double)(d->batch * shard * d->hidden) * util_dtype_bytes(d->dtype);
     sys_collective kv = s->topology == SYS_TOPO_RING ? SYS_RING_ALLGATHER : SYS_RD_ALLGATHER;
     double comm =
                sys_collective_time(kv, p, kv_bytes, s->link_gbs * 1e9, s->link_latency_ns * 1e-9),
            comm_bytes = sys_collective_bytes(kv, p, kv_bytes);
+    /* what moves: every token's K and V to the p - 1 devices that do not hold it */
+    double moved =
+        (p - 1.0) * 2.0 * (double)(d->batch * n * d->hidden) * util_dtype_bytes(d->dtype);
     out->devices = p;
     out->tokens_per_device = shard;
-    double lane_ops = 0, mac_busy = 0;
+    double wait[2] = {0, 0};
     for (uint32_t b = 0; b < d->n_blocks; b++) {
-        double rep = (double)d->blocks[b].repeat;
-        part_figures row, att;
-        split_block(&share, b, &row, &att);
-        /* all n keys, not the shard's */
-        double rowlocal = row.cycles, attention = att.cycles * keys;
-        lane_ops += rep * (row.lane_ops + att.lane_ops * keys);
-        mac_busy += rep * (row.mac_busy + att.mac_busy * keys);
-        if (comm > attention / hz)
+        double rep = (double)d->blocks[b].repeat, rowlocal[2], attention[2], block = 0;
+        for (uint32_t k = 0; k < kinds; k++) {
+            part_figures row, att;
+            split_block(&runs[k], b, &row, &att);
+            /* all n keys, not the shard's */
+            rowlocal[k] = row.cycles / hz, attention[k] = att.cycles * keys[k] / hz;
+            block = fmax(block, rowlocal[k] + fmax(attention[k], comm));
+        }
+        /* the next all-gather waits for every device: the block ends with the slowest */
+        for (uint32_t k = 0; k < kinds; k++)
+            wait[k] += rep * (block - (rowlocal[k] + attention[k]));
+        if (comm > attention[0])
             out->links_bound_blocks += (uint32_t)d->blocks[b].repeat;
-        out->rowlocal_s += rep * rowlocal / hz;
-        out->attention_s += rep * attention / hz;
+        out->rowlocal_s += rep * rowlocal[0];
+        out->attention_s += rep * attention[0];
         out->comm_s += rep * comm;
-        out->exposed_comm_s += rep * fmax(0, comm - attention / hz);
-        out->total_s += rep * (rowlocal / hz + fmax(attention / hz, comm));
+        out->exposed_comm_s += rep * fmax(0, comm - attention[0]);
+        out->total_s += rep * block;
         out->link_bytes += rep * comm_bytes;
+        out->moved_bytes += rep * moved;
         out->attention_blocks += (uint32_t)d->blocks[b].repeat;
     }
-    out->device_lane_ops = (uint64_t)llround(lane_ops);
-    /* the MAC units' busy share of a device over the whole run, links' waits included */
-    out->mac_utilization =
-        out->total_s > 0 ? mac_busy / ((double)arch_pe_count(a) * out->total_s * hz) : 0;
-    run_free(&share);
+    for (uint32_t k = 0; k < kinds; k++) {
+        shard_figures f;
+        shard_of(a, d, &runs[k], keys[k], &f);
+        out->dev[k] = device_of(a, &f, k ? p - n_large : n_large, shard - k, out->total_s, wait[k]);
+        run_free(&runs[k]);
+    }
+    out->n_kinds = kinds;
+    out->device_lane_ops = out->dev[0].lane_ops;
+    out->mac_utilization = out->dev[0].mac_utilization; /* links' waits included */
+    out->has_energy = a->energy.present;
+    sys_sum_energy(s, out);
     /* the same model on one device: what the speedup is over */
     if (p == 1) {
         out->single_s = out->total_s;
+        out->single_energy_j = out->dev[0].energy_j;
     } else {
         rc = sys_model_run(a, d, NULL, analytical, progress, &whole, err, errlen);
         if (rc)
             return rc;
         out->single_s = (double)whole.total.cycles / hz;
+        out->single_energy_j =
+            a->energy.present ? run_energy_pj(a, d->dtype, &whole.total) * 1e-12 : 0;
         run_free(&whole);
     }
     out->speedup = out->total_s > 0 ? out->single_s / out->total_s : 0;

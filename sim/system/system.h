@@ -118,6 +118,8 @@ typedef struct sys_desc {
     uint32_t devices;
     sys_topology topology;
     double link_gbs, link_latency_ns;
+    double link_pj_per_bit; /* a bit over one link: device to device on a ring, device to
+                             * switch or switch to device through a switch */
     sys_partition partition;
 } sys_desc;
 
@@ -129,6 +131,21 @@ static inline uint32_t sys_device_count(const sys_desc *s)
 
 const char *sys_topology_name(sys_topology t);
 const char *sys_partition_name(sys_partition p);
+
+/* Joules of moving `bytes` from devices to other devices over s's links: bits x the
+ * links crossed (one on a ring, two through a switch: in and out) x link_pj_per_bit. */
+double sys_link_energy_j(const sys_desc *s, double bytes);
+
+/* Devices of one kind and one share in a system run, with the figures of each one. */
+typedef struct sys_device {
+    uint32_t count;         /* devices alike (sequence, strided: those of one shard size) */
+    bool gpu;               /* the GPU, else arrays */
+    uint64_t tokens;        /* of each one's shard (heads: every token) */
+    double busy_s;          /* computing; the rest of the run it waits (links, others) */
+    double energy_j;        /* each one's: its work, and its idle power while it waits */
+    uint64_t lane_ops;      /* arrays: useful lane operations */
+    double mac_utilization; /* arrays: the MAC units' busy share of the whole run */
+} sys_device;
 
 /* A system run's figures (seconds; the devices are identical, so one stands for all). */
 typedef struct sys_result {
@@ -150,6 +167,16 @@ typedef struct sys_result {
      * model (split_s: the split plan's time) */
     bool one_device;
     double split_s;
+    /* every device: sequence and strided, one entry per shard size (the largest first);
+     * heads, one per device (the arrays, then the GPU) */
+    uint32_t n_kinds;
+    sys_device dev[SYS_HEAD_DEVICES];
+    /* energy (has_energy: the arrays' arch has an energy table, docs/ENERGY.md) */
+    bool has_energy;
+    double energy_j;        /* every device's (count x each one's) and the links' */
+    double link_energy_j;   /* sys_link_energy_j of moved_bytes */
+    double moved_bytes;     /* every device-to-device transfer of the run */
+    double single_energy_j; /* the best single device's run (the one single_s times) */
 } sys_result;
 
 /* Runs model d on system s of arrays a (cycle level, or the estimate with analytical),
@@ -162,6 +189,9 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
 int sys_model_run(const arch_desc *a, const wl_desc *d, const map_forced *forced,
                   bool analytical, const run_progress *progress, run_result *r, char *err,
                   size_t errlen);
+/* Sets r's link energy (sys_link_energy_j of its moved bytes) and its total: every
+ * device's (count x each one's) and the links'. */
+void sys_sum_energy(const sys_desc *s, sys_result *r);
 /* The heads partition (heads.c): every op split over the arrays and the GPU g (NULL:
  * none) in proportion to each device's own time for it; the speedup is over the faster
  * of one array and the GPU alone. */
