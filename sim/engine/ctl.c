@@ -23,6 +23,7 @@ static void free_stream(ctl_stream *c)
     free(c->fed_next);
     free(c->drain_instr);
     free(c->drain_port);
+    free(c->streamed);
     free(c->part_next);
     free(c->part_room);
 }
@@ -113,9 +114,9 @@ static uint32_t next_streamed(const ctl_stream *c)
     const eng_phase *ph = c->ph;
     uint32_t best = UINT32_MAX;
     uint64_t best_tag = UINT64_MAX;
-    for (uint32_t i = 0; i < c->next_weight; i++) {
-        uint32_t P = ph->instr[i].weight_parts;
-        if (!P || !c->part_room[i] || c->part_next[i] >= ph->n_tags * P)
+    for (uint32_t j = 0; j < c->n_streamed && c->streamed[j] < c->next_weight; j++) {
+        uint32_t i = c->streamed[j], P = ph->instr[i].weight_parts;
+        if (!c->part_room[i] || c->part_next[i] >= ph->n_tags * P)
             continue;
         if (c->part_next[i] / P < best_tag)
             best_tag = c->part_next[i] / P, best = i;
@@ -232,7 +233,7 @@ static bool issue_feed(eng_sim *s, uint32_t k, uint32_t x, uint64_t tag, uint32_
     m->kind = MSG_DATA;
     m->index = c->xfer_base + x;
     m->tag = tag;
-    m->src_node = s->n_nodes - 2 * s->a->array.rows + t->spm_port;
+    m->src_node = eng_port_node(s, t->spm_port);
     m->dst_node = c->ph->instr[t->dst_instr].pe;
     r->write = false;
     r->after = SPM_AFTER_FEED;
@@ -353,9 +354,10 @@ static bool alloc_stream(ctl_stream *c, const eng_phase *ph)
     c->fed_next = calloc(ph->n_instr + 1, sizeof *c->fed_next);
     c->drain_instr = calloc(ph->n_instr + 1, sizeof *c->drain_instr);
     c->drain_port = calloc(ph->n_instr + 1, sizeof *c->drain_port);
+    c->streamed = calloc(ph->n_instr + 1, sizeof *c->streamed);
     c->part_next = calloc(ph->n_instr + 1, sizeof *c->part_next);
     c->part_room = calloc(ph->n_instr + 1, sizeof *c->part_room);
-    return c->part_next && c->part_room && c->in_state && c->in_reads && c->in_tag && c->in_parts &&
+    return c->streamed && c->part_next && c->part_room && c->in_state && c->in_reads && c->in_tag && c->in_parts &&
            c->out_parts && c->out_elems && c->out_done && c->out_stored && c->feed &&
            c->feed_credit && c->feed_tag && c->fed_first && c->fed_next && c->drain_instr &&
            c->drain_port;
@@ -369,6 +371,8 @@ static uint64_t init_stream(eng_sim *s, ctl_stream *c, const eng_phase *ph, uint
         c->feed_credit[i] = s->a->pe.tags;
         c->feed_tag[i] = UINT64_MAX;
         c->part_room[i] = 2;
+        if (ph->instr[i].weight_parts)
+            c->streamed[c->n_streamed++] = i;
     }
     for (uint32_t j = 0; j < ph->out_slots; j++)
         c->out_stored[j] = UINT64_MAX;
@@ -485,8 +489,7 @@ static void return_out_credits(eng_sim *s, const ctl_stream *c)
 {
     for (uint32_t k = 0; k < c->n_drain; k++) {
         uint32_t i = c->drain_instr[k], pe = c->ph->instr[i].pe;
-        uint32_t port_node = s->n_nodes - 2 * s->a->array.rows + c->drain_port[k];
-        uint64_t lat = 1 + (uint64_t)eng_manhattan(s, pe, port_node) * s->a->noc.hop_latency;
+        uint64_t lat = eng_signal_latency(s, pe, eng_port_node(s, c->drain_port[k]));
         eng_post(s, &s->ctl_c, &s->pes[pe].base, s->now + lat, EV_PE_CREDIT, c->instr_base + i,
                  UINT64_MAX, NULL);
     }
@@ -603,7 +606,7 @@ void eng_ctl_handle(eng_sim *s, const ev *e)
         m->kind = part ? MSG_PART : MSG_CONFIG;
         m->index = c->instr_base + i;
         m->tag = c->stage_part[slot];
-        m->src_node = s->n_nodes - 2 * s->a->array.rows + port;
+        m->src_node = eng_port_node(s, port);
         m->dst_node = in->pe;
         r->write = false;
         r->after = SPM_AFTER_CONFIG;

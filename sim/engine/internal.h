@@ -256,8 +256,10 @@ typedef struct ctl_stream {
     uint32_t stage_free;  /* staging slots free (bit mask) */
     uint32_t stage_instr[ENG_STAGE_MAX];
     uint64_t stage_part[ENG_STAGE_MAX]; /* a streamed part's number, UINT64_MAX: a configuration */
-    /* streamed weights: per instruction, the next part to load and the PE's free part
-     * buffers (two each) */
+    /* streamed weights: the instructions that stream, and per instruction the next part
+     * to load and the PE's free part buffers (two each) */
+    uint32_t n_streamed;
+    uint32_t *streamed;
     uint64_t *part_next;
     uint32_t *part_room;
     uint64_t stage_base;  /* SPM byte address of the staging slots */
@@ -358,6 +360,17 @@ bool eng_ring_place(const eng_phase *cons, uint64_t ring_elems, const eng_patter
                     eng_pattern *rel);
 uint32_t eng_manhattan(const eng_sim *s, uint32_t node_a, uint32_t node_b);
 void eng_node_pos(const eng_sim *s, uint32_t node, uint32_t *r, uint32_t *c);
+/* NoC node of SPM port `port` (the ports follow the routers). */
+static inline uint32_t eng_port_node(const eng_sim *s, uint32_t port)
+{
+    return s->n_nodes - 2 * s->a->array.rows + port;
+}
+/* Cycles a one-flit signal (a credit, a freed part buffer) takes between two nodes: one to
+ * leave, then a hop per mesh step. Inline: every firing returns credits through it. */
+static inline uint64_t eng_signal_latency(const eng_sim *s, uint32_t node_a, uint32_t node_b)
+{
+    return 1 + (uint64_t)eng_manhattan(s, node_a, node_b) * s->a->noc.hop_latency;
+}
 
 /* ctl.c */
 void eng_ctl_free(eng_sim *s);

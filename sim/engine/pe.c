@@ -190,6 +190,8 @@ static bool tag_ready(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
 /* Vector operations of step `step` of P on unit u: the steps split them evenly. */
 static uint64_t step_ops(const eng_instr *in, uint32_t u, uint32_t step, uint32_t P)
 {
+    if (P == 1) /* (every firing of an unstreamed instruction: no division) */
+        return in->vec_ops[u];
     return (uint64_t)in->vec_ops[u] * (step + 1) / P - (uint64_t)in->vec_ops[u] * step / P;
 }
 
@@ -250,13 +252,10 @@ static void try_fire(eng_sim *s, pe_state *pe, instr_state *st)
 /* A streamed part's buffer on the PE is free again: tell the controller. */
 static void part_used(eng_sim *s, pe_state *pe, const instr_state *st)
 {
-    const ctl_stream *c = &s->str[st->stream];
-    uint32_t port_node =
-        s->n_nodes - 2 * s->a->array.rows + eng_spm_port_near(s->a, pe->base.index);
-    uint64_t lat =
-        1 + (uint64_t)eng_manhattan(s, pe->base.index, port_node) * s->a->noc.hop_latency;
+    uint32_t port = eng_spm_port_near(s->a, pe->base.index);
+    uint64_t lat = eng_signal_latency(s, pe->base.index, eng_port_node(s, port));
     eng_post_ctl(s, &pe->base, s->now + lat, EV_CTL_PART_USED, st->stream,
-                 st->index - c->instr_base, 0);
+                 st->index - s->str[st->stream].instr_base, 0);
 }
 
 static void try_all(eng_sim *s, pe_state *pe)
@@ -313,7 +312,7 @@ static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
         m->flits = (uint32_t)eng_flits(s, t->elems);
         m->src_node = pe->base.index;
         m->dst_node =
-            dst >= 0 ? s->is[dst].ins->pe : s->n_nodes - 2 * s->a->array.rows + t->spm_port;
+            dst >= 0 ? s->is[dst].ins->pe : eng_port_node(s, t->spm_port);
         if (v) {
             m->payload = malloc((size_t)t->elems * sizeof *m->payload);
             if (!m->payload) {
@@ -340,14 +339,13 @@ static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
     for (uint32_t k = 0; k < st->n_prod; k++) {
         int32_t p = st->prod_instr[k];
         if (p < 0) {
-            uint32_t port_node = s->n_nodes - 2 * s->a->array.rows + st->prod_port[k];
             uint64_t lat =
-                1 + (uint64_t)eng_manhattan(s, pe->base.index, port_node) * s->a->noc.hop_latency;
+                eng_signal_latency(s, pe->base.index, eng_port_node(s, st->prod_port[k]));
             eng_post_ctl(s, &pe->base, s->now + lat, EV_CTL_CREDIT, st->stream, st->index, 0);
             continue;
         }
         uint32_t ppe = s->is[p].ins->pe;
-        uint64_t lat = 1 + (uint64_t)eng_manhattan(s, pe->base.index, ppe) * s->a->noc.hop_latency;
+        uint64_t lat = eng_signal_latency(s, pe->base.index, ppe);
         eng_post(s, &pe->base, &s->pes[ppe].base, s->now + lat, EV_PE_CREDIT, (uint32_t)p,
                  st->prod_target[k], NULL);
     }

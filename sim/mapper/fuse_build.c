@@ -268,23 +268,23 @@ static void part_offsets(const fz_group *g, fz_seg *sg)
 static bool size_slots(const fz_group *g, fz_prog *p)
 {
     static const uint32_t slots[][3] = {{8, 4, 8}, {4, 4, 8}, {4, 4, 4}, {2, 2, 4}, {2, 2, 2}};
+    bool streams[FZ_MAX_SEGS] = {false}, any = false;
+    for (uint32_t s = 0; s < g->n_seg; s++) {
+        for (uint32_t i = 0; i < p->n_instr[s]; i++)
+            streams[s] = streams[s] || p->instr[s][i].weight_parts;
+        any = any || streams[s];
+    }
     char why[256];
-    for (uint32_t stage = FZ_STAGE_SLOTS; stage >= 2; stage /= 2)
+    for (uint32_t stage = any ? FZ_STAGE_SLOTS : 2; stage >= 2; stage /= 2)
         for (size_t k = 0; k < sizeof slots / sizeof slots[0]; k++) {
-            bool streams = false;
             for (uint32_t s = 0; s < g->n_seg; s++) {
                 eng_phase *f = &p->phases[s];
                 f->in_slots = slots[k][0], f->out_slots = slots[k][1];
                 f->fifo_tags = s ? slots[k][2] : 0;
-                f->stage_slots = 0;
-                for (uint32_t i = 0; i < f->n_instr; i++)
-                    if (f->instr[i].weight_parts)
-                        f->stage_slots = stage, streams = true;
+                f->stage_slots = streams[s] ? stage : 0;
             }
             if (eng_validate(g->a, &p->program, why, sizeof why) == UTIL_OK)
                 return true;
-            if (!streams)
-                return false;
         }
     return false;
 }
@@ -380,7 +380,8 @@ int fz_build(fz_group *g, bool functional, fz_prog *p)
             p->program.kept_first = p->program.kept_elems = 0;
         }
     }
-    if ((!g->kept && g->keep == MAP_WEIGHTS_KEPT && hi) || (!g->kept && !size_slots(g, p))) {
+    /* (weights = "kept" that the SPM cannot keep is no plan) */
+    if (!g->kept && ((hi && g->keep == MAP_WEIGHTS_KEPT) || !size_slots(g, p))) {
         fz_prog_free(p);
         return FZ_NOFIT;
     }

@@ -67,7 +67,8 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
                 x->links_bound_blocks ? "the links, in attention blocks whose all-gather "
                                         "outlasts their attention"
                                       : "compute (attention hides every all-gather)",
-                x->n_kinds > 1 ? "the largest shard's" : "each device's", 100 * x->mac_utilization);
+                x->n_kinds > 1 ? "the largest shard's" : "each device's",
+                100 * x->dev[0].mac_utilization);
     }
     devices_summary(f, r);
     fprintf(f, "time       %.6g ms (the best single device: %.6g ms)\n", x->total_s * 1e3,
@@ -134,8 +135,8 @@ static void system_doc(FILE *f, const void *ctx)
     j_d(&j, "single_device_s", x->single_s);
     j_d(&j, "speedup", x->speedup);
     j_d(&j, "efficiency", x->efficiency);
-    j_u(&j, "device_lane_ops", x->device_lane_ops);
-    j_d(&j, "mac_utilization", x->mac_utilization);
+    j_u(&j, "device_lane_ops", x->dev[0].lane_ops); /* the first device: an array */
+    j_d(&j, "mac_utilization", x->dev[0].mac_utilization);
     j_u(&j, "links_bound_blocks", x->links_bound_blocks);
     j_b(&j, "one_device", x->one_device);
     j_d(&j, "split_s", x->split_s);

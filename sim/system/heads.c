@@ -162,8 +162,6 @@ static void devices_of(const sys_desc *s, const arch_desc *a, const gpu_desc *g,
         x->lane_ops = x->gpu ? 0 : (uint64_t)llround(w[i].lane_ops);
         x->mac_utilization = !x->gpu && pe_cycles > 0 ? w[i].mac_busy / pe_cycles : 0;
     }
-    out->device_lane_ops = out->dev[0].lane_ops; /* the first array's */
-    out->mac_utilization = out->dev[0].mac_utilization;
 }
 
 int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const gpu_desc *g,

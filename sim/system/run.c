@@ -195,8 +195,6 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
         run_free(&runs[k]);
     }
     out->n_kinds = kinds;
-    out->device_lane_ops = out->dev[0].lane_ops;
-    out->mac_utilization = out->dev[0].mac_utilization; /* links' waits included */
     out->has_energy = a->energy.present;
     sys_sum_energy(s, out);
     /* the same model on one device: what the speedup is over */

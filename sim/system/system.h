@@ -156,13 +156,11 @@ typedef struct sys_result {
     double comm_s;                  /* the K/V all-gathers */
     double exposed_comm_s;          /* what attention compute did not hide */
     double total_s;
-    double link_bytes;   /* through one device's link, all blocks */
-    double single_s;     /* the model on one device */
-    double speedup;      /* single_s / total_s */
-    double efficiency;   /* speedup / devices */
-    uint64_t device_lane_ops;      /* useful lane operations of one device */
-    double mac_utilization;        /* its MAC units' busy share of the run */
-    uint32_t links_bound_blocks;   /* attention blocks whose all-gather outlasts attention */
+    double link_bytes;           /* through one device's link, all blocks */
+    double single_s;             /* the model on one device */
+    double speedup;              /* single_s / total_s */
+    double efficiency;           /* speedup / devices */
+    uint32_t links_bound_blocks; /* attention blocks whose all-gather outlasts attention */
     /* heads partition: the split plan lost to the best device alone, which then runs the
      * model (split_s: the split plan's time) */
     bool one_device;
@@ -186,9 +184,8 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
             const run_progress *progress, sys_result *out, char *err, size_t errlen);
 /* Model d on one array a, as the engine runs it or (analytical) as the estimate prices
  * it, without values: how a system times each device's part. */
-int sys_model_run(const arch_desc *a, const wl_desc *d, const map_forced *forced,
-                  bool analytical, const run_progress *progress, run_result *r, char *err,
-                  size_t errlen);
+int sys_model_run(const arch_desc *a, const wl_desc *d, const map_forced *forced, bool analytical,
+                  const run_progress *progress, run_result *r, char *err, size_t errlen);
 /* Sets r's link energy (sys_link_energy_j of its moved bytes) and its total: every
  * device's (count x each one's) and the links'. */
 void sys_sum_energy(const sys_desc *s, sys_result *r);
