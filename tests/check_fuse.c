@@ -254,15 +254,39 @@ START_TEST(test_utilization_at_most_one)
 }
 END_TEST
 
+/* Holds the estimate of every streaming group of r to 25% of the engine; returns how
+ * many there were, and raises *worst to the largest error. */
+static uint32_t check_streamed_estimates(const run_result *r, const char *model, const char *arch,
+                                         double *worst)
+{
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < r->n_blocks; b++)
+        for (uint32_t i = 0; i < r->blocks[b].n_ops; i++) {
+            const run_op *o = &r->blocks[b].ops[i];
+            if (!o->fused.n_stages || o->fused.weights == MAP_WEIGHTS_ANY)
+                continue;
+            double e = fabs((double)o->est_cycles / (double)o->cycles - 1);
+            ck_assert_msg(e <= 0.25, "%s on %s, block %u %s (%s): estimate %llu, engine %llu",
+                          model, arch, b, o->op.name,
+                          o->fused.weights == MAP_WEIGHTS_KEPT ? "kept" : "reloaded",
+                          (unsigned long long)o->est_cycles, (unsigned long long)o->cycles);
+            *worst = e > *worst ? e : *worst;
+            n++;
+        }
+    return n;
+}
+
 /* Streamed weights: with 1 KiB of PE buffer the FFN weights of BERT's and the hybrid
  * butterfly's blocks cannot stay in the PEs, so the group add1..ln2, named in a mapping
  * with weights = "kept", streams the weights of the tiles and runs that cannot hold them,
  * every tag (FABNet's butterflies still fit and do not stream). The values still pass the
  * reference check; the same plan with its weights reloaded from DRAM every tag reads more
  * DRAM than with them kept in the SPM (by (tags - 1) loads of the streamed weights); a
- * wrong ffn2 weight is caught. The estimate misses part of the queueing of the parts'
- * round trips (measured: 7.3% to 22.9% below the engine on these four groups), which is
- * why the mapper streams only where a mapping file asks; held to 25% here. */
+ * wrong ffn2 weight is caught. The estimate of every streaming group, kept and reloaded,
+ * is held to 25%: it misses part of the queueing of the parts' round trips (measured: the
+ * kept groups 7.3% to 22.9% below the engine), which is why the mapper streams only where
+ * a mapping file asks. Before a tag's reloaded parts were timed as their own DRAM requests
+ * the hybrid butterfly's reloaded group on mld-8x8 came out 36% above the engine. */
 START_TEST(test_streamed_weights)
 {
     static const char *const smodels[] = {"bert-base-image-1k", "hybrid-butterfly-image-1k",
@@ -287,18 +311,7 @@ START_TEST(test_streamed_weights)
                           "%s", err);
             ck_assert_msg(r.check.pass, "%s on %s: error %g > tolerance %g", smodels[m], arches[k],
                           r.check.max_abs_err, r.check.tolerance);
-            for (uint32_t b = 0; b < r.n_blocks; b++)
-                for (uint32_t i = 0; i < r.blocks[b].n_ops; i++) {
-                    const run_op *o = &r.blocks[b].ops[i];
-                    if (!o->fused.n_stages || o->fused.weights == MAP_WEIGHTS_ANY)
-                        continue;
-                    double e = fabs((double)o->est_cycles / (double)o->cycles - 1);
-                    ck_assert_msg(e <= 0.25, "%s on %s, block %u %s: estimate %llu, engine %llu",
-                                  smodels[m], arches[k], b, o->op.name,
-                                  (unsigned long long)o->est_cycles, (unsigned long long)o->cycles);
-                    worst = e > worst ? e : worst;
-                    streaming++;
-                }
+            streaming += check_streamed_estimates(&r, smodels[m], arches[k], &worst);
             /* the first group's plan again, its weights kept and then reloaded */
             const run_op *g = &r.blocks[0].ops[0];
             for (uint32_t i = 0; !g->fused.n_stages; i++)
@@ -318,6 +331,7 @@ START_TEST(test_streamed_weights)
                         run_model(&a, &d, &same, true, NULL, NULL, &kr[w], err, sizeof err) == 0,
                         "%s", err);
                     ck_assert(kr[w].check.pass);
+                    streaming += check_streamed_estimates(&kr[w], smodels[m], arches[k], &worst);
                 }
                 ck_assert_uint_gt(kr[1].total.dram.read_bytes, kr[0].total.dram.read_bytes);
                 run_free(&kr[0]);
@@ -334,7 +348,7 @@ START_TEST(test_streamed_weights)
         }
     printf("streamed weights: %u streaming groups, estimate worst error %.1f%%\n", streaming,
            100 * worst);
-    ck_assert_uint_ge(streaming, 4);
+    ck_assert_uint_ge(streaming, 8);
 }
 END_TEST
 

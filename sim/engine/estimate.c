@@ -241,7 +241,8 @@ typedef struct est_sched {
     uint32_t w;
     double lat_in, lat_out;     /* DRAM latency of each side (0 when it is on chip) */
     double in_bytes, out_bytes; /* DRAM bytes of one tag's input and output */
-    double stream_bytes;        /* DRAM bytes of one tag's streamed weights (in in_chan) */
+    double stream_bytes;        /* DRAM bytes of one tag's streamed weights */
+    const double *stream_chan;  /* per DRAM channel: cycles of one tag's streamed weights */
     double spm_in, spm_out;     /* cycles to write or read one tag in the SPM banks */
     double feed_time;           /* the feeds of one tag leave the SPM ports */
     double feed_depth;          /* first feed -> a fed instruction done, credit back: the
@@ -379,9 +380,10 @@ static double schedule(const est_sched *c, double lat)
     uint64_t n = f->n_tags < ENG_EST_TAGS ? f->n_tags : ENG_EST_TAGS;
     if (n == 0)
         return 1;
-    size_t reqs = (size_t)f->n_instr + 2 * n + 1, calv = 2 * reqs * c->nch;
+    /* (DRAM requests: the configurations, each tag's input, output and streamed weights) */
+    size_t reqs = (size_t)f->n_instr + 3 * n + 1, calv = 2 * reqs * c->nch;
     uint32_t slots = a->dma.channels;
-    double *v = malloc(sizeof *v * (7 * n + calv + f->n_instr + slots));
+    double *v = malloc(sizeof *v * (8 * n + calv + f->n_instr + slots));
     dram_cal *cal = malloc(c->nch * sizeof *cal);
     if (!v || !cal) {
         free(v), free(cal);
@@ -389,13 +391,14 @@ static double schedule(const est_sched *c, double lat)
     }
     double *in_ready = v, *fs = v + n, *fe = v + 2 * n, *cs = v + 3 * n, *stored = v + 4 * n;
     double *written = v + 5 * n, *ready = v + 6 * n + calv, *rel = ready + f->n_instr;
-    double *accepted = rel + n; /* when each DMA channel's descriptor was last accepted */
+    double *accepted = rel + n;          /* when each DMA channel's descriptor was last accepted */
+    double *streamed = accepted + slots; /* when each tag's streamed weights are all loaded */
     for (uint32_t ch = 0; ch < c->nch; ch++)
         cal[ch] = (dram_cal){v + 6 * n + 2 * reqs * ch, v + 6 * n + 2 * reqs * ch + reqs, 0};
     memset(accepted, 0, slots * sizeof *accepted);
     /* when the last configuration, input and store were issued */
-    double cfg_issue = 0, in_issue = 0, st_issue = 0;
-    uint64_t ki = 0, kf = 0, kc = 0, kw = 0, ko = 0, tags = a->pe.tags, hold = c->hold;
+    double cfg_issue = 0, in_issue = 0, st_issue = 0, str_issue = 0;
+    uint64_t ki = 0, kf = 0, kc = 0, kw = 0, ko = 0, ks = 0, tags = a->pe.tags, hold = c->hold;
     uint32_t j = 0;
     double stage[ENG_STAGE_MAX] = {0}; /* when each staging buffer is free again */
     uint32_t n_stage = eng_phase_stage_slots(f);
@@ -423,9 +426,12 @@ static double schedule(const est_sched *c, double lat)
                               : fe[kf];
                 kf++, moved = true;
             }
-            /* ... and it flows through the array at the pace of its busiest resource */
-            while (kc < kf) {
+            /* ... and it flows through the array at the pace of its busiest resource; its
+             * last result cannot precede its last streamed part */
+            while (kc < kf && (c->stream_bytes == 0 || kc < ks)) {
                 cs[kc] = fmax(fs[kc], kc ? cs[kc - 1] + c->t_comp : 0);
+                if (c->stream_bytes > 0)
+                    cs[kc] = fmax(cs[kc], streamed[kc] - c->latency);
                 kc++, moved = true;
             }
             /* Its results are in the output slot a latency later, but not before the
@@ -452,9 +458,17 @@ static double schedule(const est_sched *c, double lat)
             t_in = fmax(in_issue, ki >= f->in_slots ? rel[ki - f->in_slots] : 0) + 1;
         if (ko < kw)
             t_out = fmax(st_issue, written[ko] + 1) + c->spm_out + 2;
-        if (t_cfg == INFINITY && t_in == INFINITY && t_out == INFINITY)
+        /* a tag's streamed weights load while the tag before it computes (parts are
+         * asked for as part buffers free up, not as far ahead as the input slots go) */
+        double t_str = INFINITY;
+        if (c->stream_bytes > 0 && ks < n && (ks == 0 || kc >= ks))
+            t_str = fmax(str_issue, ks ? cs[ks - 1] : 0) + 1;
+        if (t_cfg == INFINITY && t_in == INFINITY && t_out == INFINITY && t_str == INFINITY)
             break;
-        if (t_cfg <= t_in && t_cfg <= t_out) {
+        if (t_str < t_cfg && t_str <= t_in && t_str <= t_out) {
+            str_issue = t_str;
+            streamed[ks++] = dram_request(cal, c->nch, accepted, slots, t_str, c->stream_chan);
+        } else if (t_cfg <= t_in && t_cfg <= t_out) {
             const eng_instr *in = &f->instr[j];
             double bytes = (double)eng_instr_config_elems(in) * c->w;
             cfg_issue = t_cfg;
@@ -474,10 +488,10 @@ static double schedule(const est_sched *c, double lat)
                 fed_cfg = first_done(c, ready);
         } else if (t_in <= t_out) {
             in_issue = t_in;
-            in_ready[ki] = (c->in_bytes + c->stream_bytes > 0
-                                ? dram_request(cal, c->nch, accepted, slots, t_in + 1, c->in_chan)
-                                : t_in + c->spm_in) +
-                           c->lat_in + c->spm_in + 3;
+            in_ready[ki] =
+                (c->in_bytes > 0 ? dram_request(cal, c->nch, accepted, slots, t_in + 1, c->in_chan)
+                                 : t_in + c->spm_in) +
+                c->lat_in + c->spm_in + 3;
             ki++;
         } else {
             st_issue = t_out;
@@ -789,8 +803,6 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
             memset(chan, 0, sizeof chan);
         }
     }
-    for (uint32_t ch = 0; ch < n_chan; ch++)
-        side_chan[0][ch] += ws.chan[ch];
     double t_dram = busiest * a->dram.burst_bytes / (bpc / a->dram.channels) / (double)samples;
     if (ws.dram > 0)
         t_dram += max_of(ws.chan, n_chan) * a->dram.burst_bytes / (bpc / a->dram.channels);
@@ -889,6 +901,8 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     for (int d = 0; d < 2; d++)
         for (uint32_t ch = 0; ch < n_chan; ch++)
             side_chan[d][ch] *= per_burst;
+    for (uint32_t ch = 0; ch < n_chan; ch++)
+        ws.chan[ch] *= per_burst;
     est_sched sc = {
         .a = a,
         .f = f,
@@ -904,6 +918,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         .in_bytes = in_bytes,
         .out_bytes = out_bytes,
         .stream_bytes = ws.dram,
+        .stream_chan = ws.chan,
         .spm_in = ceil((double)in_elems * w / a->spm.width_bytes / wpc),
         .spm_out = ceil((double)out_elems * w / a->spm.width_bytes / wpc),
         .feed_time = fmax(t_port, feed_spread),
