@@ -283,10 +283,9 @@ static uint32_t check_streamed_estimates(const run_result *r, const char *model,
  * reference check; the same plan with its weights reloaded from DRAM every tag reads more
  * DRAM than with them kept in the SPM (by (tags - 1) loads of the streamed weights); a
  * wrong ffn2 weight is caught. The estimate of every streaming group, kept and reloaded,
- * is held to 25%: it misses part of the queueing of the parts' round trips (measured: the
- * kept groups 7.3% to 22.9% below the engine), which is why the mapper streams only where
- * a mapping file asks. Before a tag's reloaded parts were timed as their own DRAM requests
- * the hybrid butterfly's reloaded group on mld-8x8 came out 36% above the engine. */
+ * is held to 25% here (measured: worst 6.4%; test_streamed_estimate holds a wider sweep
+ * tighter). Before a tag's reloaded parts were timed as their own DRAM requests the
+ * hybrid butterfly's reloaded group on mld-8x8 came out 36% above the engine. */
 START_TEST(test_streamed_weights)
 {
     static const char *const smodels[] = {"bert-base-image-1k", "hybrid-butterfly-image-1k",
@@ -352,6 +351,52 @@ START_TEST(test_streamed_weights)
 }
 END_TEST
 
+/* The estimate of streaming groups over a sweep: add1..ln2 of BERT and the hybrid
+ * butterfly at 64 tokens on the three arrays, hidden 64 and 128, 1 and 2 KiB of PE
+ * buffer, weights kept and reloaded (shapes no plan fits are skipped). Measured: 26
+ * groups, mean error 3.7%, worst 11.0%; before the parts' DRAM requests, the first tag's
+ * DRAM loads of kept parts and the staging and DMA times were fixed: mean 12.9%, worst
+ * 42.7%. Each group is held to 15% (what the estimate leaves out: parts waiting for SPM
+ * banks while they hold a DMA channel) and the mean to 5%. */
+START_TEST(test_streamed_estimate)
+{
+    static const char *const smodels[] = {"bert-base-image-1k", "hybrid-butterfly-image-1k"};
+    static const map_weights where[] = {MAP_WEIGHTS_KEPT, MAP_WEIGHTS_RELOADED};
+    char err[512];
+    uint32_t n = 0;
+    double sum = 0;
+    for (size_t k = 0; k < sizeof arches / sizeof arches[0]; k++)
+        for (size_t m = 0; m < sizeof smodels / sizeof smodels[0]; m++)
+            for (uint64_t h = 64; h <= 128; h *= 2)
+                for (uint64_t kb = 1; kb <= 2; kb++)
+                    for (size_t w = 0; w < 2; w++) {
+                        arch_desc a;
+                        wl_desc d;
+                        load_small(arches[k], smodels[m], 64, h, &a, &d);
+                        a.pe.buffer_bytes = 1024 * kb;
+                        map_forced group = {.n = 1};
+                        group.f[0] = (map_force){.block = 0,
+                                                 .op = "add1",
+                                                 .fused_through = "ln2",
+                                                 .weights = where[w],
+                                                 .where = "test"};
+                        run_result r;
+                        if (run_model(&a, &d, &group, false, NULL, NULL, &r, err, sizeof err))
+                            continue; /* no plan of this shape fits */
+                        double worst = 0;
+                        uint32_t g = check_streamed_estimates(&r, smodels[m], arches[k], &worst);
+                        ck_assert_msg(worst <= 0.15, "%s on %s, hidden %llu, %llu KiB: %.1f%%",
+                                      smodels[m], arches[k], (unsigned long long)h,
+                                      (unsigned long long)kb, 100 * worst);
+                        n += g, sum += g ? worst : 0;
+                        run_free(&r);
+                    }
+    printf("streamed estimate: %u groups, mean error %.1f%%\n", n, n ? 100 * sum / n : 0);
+    ck_assert_uint_ge(n, 24);
+    ck_assert_double_le(sum / n, 0.05);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fuse");
@@ -361,6 +406,7 @@ int main(void)
     tcase_add_test(tc, test_functional_and_middle_faults);
     tcase_add_test(tc, test_dma_channels);
     tcase_add_test(tc, test_streamed_weights);
+    tcase_add_test(tc, test_streamed_estimate);
     tcase_add_test(tc, test_explain_pipeline);
     tcase_add_test(tc, test_utilization_at_most_one);
     suite_add_tcase(s, tc);

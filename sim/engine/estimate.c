@@ -179,7 +179,8 @@ typedef struct est_stream {
 
 static void stream_loads(const arch_desc *a, const eng_program *p, const eng_phase *f,
                          const mesh *m, const uint8_t *wkept, double *load, double *port_inj,
-                         double *bank, est_counts *tag, est_stream *ws)
+                         double *bank, double *itime, double *ifirst, est_counts *tag,
+                         est_stream *ws)
 {
     uint32_t w = util_dtype_bytes(p->dtype), link_bytes = arch_link_bytes(a);
     memset(ws, 0, sizeof *ws);
@@ -201,22 +202,28 @@ static void stream_loads(const arch_desc *a, const eng_program *p, const eng_pha
             double once[64] = {0};
             ws->first += (double)bursts(a, w, &all, once) * a->dram.burst_bytes;
         }
-        /* a part holds its staging buffer from its DMA's issue to its last flit's
-         * injection (as the schedule times a configuration) */
+        /* a part holds its staging buffer from its DMA's issue until it has been read out
+         * for its port (as the schedule times a configuration); its channel, until its
+         * SPM copy is read or its DRAM bursts are accepted */
         double wpc = (double)a->spm.banks * a->spm.ports;
         double pw = ceil((double)n * w / a->spm.width_bytes / wpc);
-        double fetch = kept ? 1 + pw
-                            : (double)arch_dram_latency_cycles(a) +
-                                  (double)n * w / arch_dram_bytes_per_cycle(a);
-        double hold = fetch + 2 * pw + 6 + flits;
+        double from_dram =
+            (double)arch_dram_latency_cycles(a) + (double)n * w / arch_dram_bytes_per_cycle(a);
+        double fetch = kept ? 1 + pw : from_dram;
+        double hold = fetch + 2 * pw + 6;
         ws->stage += P * hold;
-        ws->dma += P * (kept ? 2 + pw : 2 + (double)n * w / arch_dram_bytes_per_cycle(a));
+        ws->dma += P * (kept ? 1 + pw : 1 + (double)n * w / arch_dram_bytes_per_cycle(a));
         /* two part buffers on the PE: part k + 2 is asked for once step k is done, so a
          * part's round trip (the request, its load, the NoC both ways, the step) is
          * covered by two steps */
-        double trip = hold + 2 * (1 + hops * a->noc.hop_latency) + ENG_EST_HANDOFFS +
+        double trip = hold + flits + 2 * (1 + hops * a->noc.hop_latency) + ENG_EST_HANDOFFS +
                       (double)instr_time(a, p->dtype, in) / P;
         ws->loop = fmax(ws->loop, P * trip / 2);
+        /* A tag takes that long on the instruction, not just its operations; the first
+         * tag (ifirst) loads kept parts from DRAM. */
+        bool first = kept && !(wkept && wkept[i]);
+        itime[i] = fmax(itime[i], P * trip / 2);
+        ifirst[i] = fmax(ifirst[i], P * (trip + (first ? from_dram - fetch : 0)) / 2);
         /* (the parts rotate over the staging buffers: their words spread over the banks) */
         double words = ceil((double)n * w / a->spm.width_bytes);
         for (uint32_t b = 0; b < a->spm.banks; b++)
@@ -232,6 +239,39 @@ static void stream_loads(const arch_desc *a, const eng_program *p, const eng_pha
             }
         }
     }
+}
+
+/* One tag's latency: an instruction starts when its last input has arrived and is ready
+ * itime later; a transfer arrives xlat after its source is ready. Sweeps settle producers
+ * listed after their consumers. Returns when the tag's last result has arrived; ready
+ * gets each instruction's time (fed_at is scratch space). */
+static double tag_latency(const eng_phase *f, const double *xlat, const double *itime,
+                          double *fed_at, double *ready)
+{
+    double end = 0;
+    bool changed = true;
+    memset(ready, 0, f->n_instr * sizeof *ready);
+    for (uint32_t sweep = 0; changed && sweep <= f->n_instr; sweep++) {
+        changed = false;
+        memset(fed_at, 0, (f->n_instr + 1) * sizeof *fed_at);
+        end = 0;
+        for (uint32_t x = 0; x < f->n_xfer; x++) {
+            const eng_xfer *tx = &f->xfer[x];
+            double arrive = (tx->src_instr >= 0 ? ready[tx->src_instr] : 0) + xlat[x];
+            if (tx->dst_instr >= 0) {
+                if (arrive > fed_at[tx->dst_instr])
+                    fed_at[tx->dst_instr] = arrive;
+            } else if (arrive > end) {
+                end = arrive;
+            }
+        }
+        for (uint32_t i = 0; i < f->n_instr; i++) {
+            double r = fed_at[i] + itime[i];
+            changed |= r != ready[i];
+            ready[i] = r;
+        }
+    }
+    return end;
 }
 
 /* What the tag-by-tag schedule of a phase needs from the per-tag analysis. */
@@ -623,13 +663,14 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     double *fed_at = calloc(f->n_instr + 1, sizeof *fed_at);
     /* per instruction and per transfer, below */
     size_t ni = f->n_instr;
-    double *per = malloc(sizeof *per * (6 * ni + f->n_xfer + 1));
+    double *per = malloc(sizeof *per * (7 * ni + f->n_xfer + 1));
     if (!load || !busy || !port_inj || !ready || !fed_at || !per) {
         free(load), free(busy), free(port_inj), free(ready), free(fed_at), free(per);
         return UTIL_ERUN;
     }
     double *rest = per, *wdram = per + ni, *back = per + 2 * ni, *depth = per + 3 * ni;
     double *itime = per + 4 * ni, *up = per + 5 * ni, *xlat = per + 6 * ni;
+    double *ifirst = xlat + f->n_xfer + 1; /* itime of the first tag */
     /* PE units and injection links, per tag */
     for (uint32_t i = 0; i < f->n_instr; i++) {
         const eng_instr *in = &f->instr[i];
@@ -674,13 +715,13 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         }
         tag.buf_writes += tx->dst_instr >= 0 ? tx->elems : 0;
     }
-    est_stream ws;
-    stream_loads(a, p, f, &m, wkept, load, port_inj, bank, &tag, &ws);
-    /* One tag's latency: an instruction starts when its last input has arrived and is
-     * ready instr_time later (itime); a transfer arrives xlat after its source is ready.
-     * Sweeps settle producers listed after their consumers. */
+    /* One tag's latency (tag_latency): an instruction takes instr_time, or its parts' loop
+     * if it streams weights (itime), the first tag (ifirst) its first loads too */
     for (uint32_t i = 0; i < ni; i++)
         itime[i] = (double)instr_time(a, t, &f->instr[i]);
+    memcpy(ifirst, itime, ni * sizeof *ifirst);
+    est_stream ws;
+    stream_loads(a, p, f, &m, wkept, load, port_inj, bank, itime, ifirst, &tag, &ws);
     for (uint32_t x = 0; x < f->n_xfer; x++) {
         const eng_xfer *tx = &f->xfer[x];
         uint32_t src = tx->src_instr >= 0 ? f->instr[tx->src_instr].pe : m.routers + tx->spm_port;
@@ -688,27 +729,9 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         xlat[x] = 1 + hops_between(&m, src, dst) * a->noc.hop_latency +
                   ceil((double)tx->elems * w / link_bytes);
     }
-    bool changed = true;
-    for (uint32_t sweep = 0; changed && sweep <= f->n_instr; sweep++) {
-        changed = false;
-        memset(fed_at, 0, (f->n_instr + 1) * sizeof *fed_at);
-        end = 0;
-        for (uint32_t x = 0; x < f->n_xfer; x++) {
-            const eng_xfer *tx = &f->xfer[x];
-            double arrive = (tx->src_instr >= 0 ? ready[tx->src_instr] : 0) + xlat[x];
-            if (tx->dst_instr >= 0) {
-                if (arrive > fed_at[tx->dst_instr])
-                    fed_at[tx->dst_instr] = arrive;
-            } else if (arrive > end) {
-                end = arrive;
-            }
-        }
-        for (uint32_t i = 0; i < f->n_instr; i++) {
-            double r = fed_at[i] + itime[i];
-            changed |= r != ready[i];
-            ready[i] = r;
-        }
-    }
+    double end_first = ws.stage > 0 ? tag_latency(f, xlat, ifirst, fed_at, ready) : 0;
+    end = tag_latency(f, xlat, itime, fed_at, ready);
+    end_first = fmax(end_first, end);
     /* An instruction fed from the SPM returns the credit for tag t + pe.tags when it has
      * finished tag t (back: the credit's way to the port; -1 when not fed from the SPM);
      * feed_depth is how far into a tag's latency the controller must still feed it. */
@@ -860,7 +883,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
     uint32_t fed_n = 0;
     for (uint32_t i = 0; i < ni; i++)
         depth[i] = 1;
-    changed = true;
+    bool changed = true;
     for (uint32_t sweep = 0; changed && sweep <= ni; sweep++) {
         changed = false;
         for (uint32_t x = 0; x < f->n_xfer; x++) {
@@ -924,7 +947,7 @@ static int estimate_phase(const arch_desc *a, const eng_program *p, const eng_ph
         .feed_time = fmax(t_port, feed_spread),
         .feed_depth = feed_depth,
         .hold_depth = hold_depth,
-        .latency = end + t_drain,
+        .latency = end_first + t_drain,
         .rest = rest,
         .back = back,
         .itime = itime,
