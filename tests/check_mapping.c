@@ -323,7 +323,11 @@ START_TEST(test_errors)
     expect_error("  { block = 1; op = \"mix-seq\"; intermediates = \"dram\"; weights = \"kept\"; }",
                  3, "weights = \"kept\" is for intermediates in the SPM");
     expect_error("  { block = 1; op = \"mix-seq\"; weights = \"sometimes\"; }", 3,
-                 "weights = \"sometimes\" is not allowed (one of \"any\", \"kept\", \"reloaded\")");
+                 "weights = \"sometimes\" is not allowed (one of \"any\", \"kept\", \"reloaded\", "
+                 "\"resident\")");
+    expect_error("  { block = 1; op = \"mix-seq\"; weights = \"resident\"; }", 3,
+                 "mix-seq: weights = \"resident\" is for fused groups; a butterfly or FFT op "
+                 "takes \"kept\", \"reloaded\" or \"any\"");
     expect_error("  { block = 1; op = \"ffn1\"; unit_columns = 16; }", 3,
                  "ffn1: unit_columns does not apply to a GEMM");
     expect_error("  { block = 1; op = \"o-proj\"; part_units = 16; }", 3,

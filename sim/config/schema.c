@@ -15,8 +15,9 @@ static const char *const linear_names[] = {"dense", "butterfly", "block-butterfl
 static const char *const ffn_names[] = {"dense", "butterfly", "block-butterfly", NULL};
 static const char *const mask_names[] = {"none", "causal", NULL};
 static const char *const init_names[] = {"random", "identity", NULL};
-static const char *const inter_names[] = {"any", "dram", "spm", NULL};        /* map_inter order */
-static const char *const weights_names[] = {"any", "kept", "reloaded", NULL}; /* map_weights */
+static const char *const inter_names[] = {"any", "dram", "spm", NULL}; /* map_inter order */
+static const char *const weights_names[] = {"any", "kept", "reloaded", "resident",
+                                            NULL};                 /* map_weights */
 static const char *const chaining_names[] = {"auto", "off", NULL}; /* map_chaining order */
 static const char *const fusing_names[] = {"auto", "off", NULL};   /* map_fusing order */
 
@@ -266,8 +267,9 @@ static const key_def force_keys[] = {
      "butterflies and FFTs with intermediates in the SPM: \"kept\" (the SPM keeps every "
      "pass's weights across the blocks), \"reloaded\" (every block loads them from DRAM) or "
      "\"any\" (search); a fused group: its layers stream, every tag, the weights their PEs "
-     "cannot hold, kept in the SPM (\"kept\") or read from DRAM (\"reloaded\"); \"any\": "
-     "weights stay in the PEs"},
+     "cannot hold, kept in the SPM (\"kept\") or read from DRAM (\"reloaded\"), or never "
+     "(\"resident\"); \"any\": they stream only where no plan with the weights in the PEs "
+     "fits, kept where the SPM holds them"},
     FKEY("unit_columns", unit_columns, 65536,
          "FFTs along the sequence (mix-seq, a Fourier mixer's mix): feature columns per unit, "
          "a divisor of the features (0: search)"),

@@ -503,16 +503,18 @@ static int forced_plan(fz_group *g, const map_force *f, char *err, size_t errlen
     return UTIL_OK;
 }
 
-/* Plans with every weight resident; where a mapping file's entry asks for streamed
- * weights (weights = "kept" or "reloaded"), plans whose layers stream the weights their
- * PEs cannot hold, when no resident plan fits. */
+/* Plans with every weight resident; where none fits, plans whose layers stream the
+ * weights their PEs cannot hold (unless the mapping entry says weights = "resident"; an
+ * entry with "kept" or "reloaded" and fixed stages takes only the streaming plan). */
 static int search(fz_group *g, const map_forced *how, const map_force *force, fz_best *best,
                   map_shortlist *sl, char *err, size_t errlen)
 {
     static const uint32_t Rs[] = {1, 2, 4, 8, 16};
     bool staged = force && (force->n_stage_pes || force->n_stage_steps);
-    bool may_stream = force && force->weights != MAP_WEIGHTS_ANY;
-    for (int stream = staged && may_stream; stream <= may_stream && !best->found; stream++)
+    bool must_stream =
+        force && (force->weights == MAP_WEIGHTS_KEPT || force->weights == MAP_WEIGHTS_RELOADED);
+    bool may_stream = !force || force->weights != MAP_WEIGHTS_RESIDENT;
+    for (int stream = staged && must_stream; stream <= may_stream && !best->found; stream++)
         for (uint32_t F = 1; F <= FZ_MAX_FOLD && !best->found; F *= 2) {
             if (force && force->fold && force->fold != F)
                 continue;

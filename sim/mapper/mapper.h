@@ -26,7 +26,15 @@
 typedef enum { MAP_INTER_ANY = 0, MAP_INTER_DRAM, MAP_INTER_SPM } map_inter;
 /* Whether a blocked transform keeps its weights in the SPM across blocks (KEPT) or
  * reloads them from DRAM in every block (RELOADED); ANY: the search decides. */
-typedef enum { MAP_WEIGHTS_ANY = 0, MAP_WEIGHTS_KEPT, MAP_WEIGHTS_RELOADED } map_weights;
+/* Where weights live (a mapping entry's weights key). A butterfly or FFT op: kept in the
+ * SPM across the blocks or reloaded; a fused group: where the weights its PEs cannot hold
+ * stream from (kept in the SPM, reloaded from DRAM), or resident (never streamed). */
+typedef enum {
+    MAP_WEIGHTS_ANY = 0,
+    MAP_WEIGHTS_KEPT,
+    MAP_WEIGHTS_RELOADED,
+    MAP_WEIGHTS_RESIDENT
+} map_weights;
 typedef struct map_force {
     uint32_t block;
     char op[WL_OP_NAME_MAX];

@@ -194,7 +194,7 @@ static unsigned keys_set(const map_force *f)
 void map_force_describe(const map_force *f, char *buf, size_t len)
 {
     static const char *const where[] = {"\"any\"", "\"dram\"", "\"spm\""};
-    static const char *const kept[] = {"\"any\"", "\"kept\"", "\"reloaded\""};
+    static const char *const kept[] = {"\"any\"", "\"kept\"", "\"reloaded\"", "\"resident\""};
     size_t used = 0;
     buf[0] = '\0';
     for (size_t k = 0; k < N_KEYS && used < len; k++) {

@@ -123,6 +123,11 @@ int map_transform(const arch_desc *a, const wl_desc *d, const wl_op *op, const m
     if (rc)
         return rc;
     map_inter where = f ? f->intermediates : MAP_INTER_ANY;
+    if (f && f->weights == MAP_WEIGHTS_RESIDENT)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s: %s: weights = \"resident\" is for fused groups; a butterfly or "
+                         "FFT op takes \"kept\", \"reloaded\" or \"any\"",
+                         f->where, op->name);
     if (f && f->weights == MAP_WEIGHTS_KEPT && where == MAP_INTER_DRAM)
         return util_fail(UTIL_ECONFIG, err, errlen,
                          "%s: %s: weights = \"kept\" is for intermediates in the SPM, and the "

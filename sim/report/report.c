@@ -657,7 +657,8 @@ static void mapping_doc(FILE *f, const void *ctx)
             "# (fused_through) and takes rows_per_tag, fold and each pipeline stage's PEs and\n"
             "# butterfly or FFT stages, or a dense layer's input chunks (stage_pes,\n"
             "# stage_steps), and weights (\"kept\" or \"reloaded\": stream the weights PEs\n"
-            "# cannot hold). A key left out, 0 or \"any\" is left to the mapper.\n",
+            "# cannot hold; \"resident\": never). A key left out, 0 or \"any\" is left to\n"
+            "# the mapper.\n",
             r->version, r->wl->name, r->arch->name);
     if (m->unchained)
         fprintf(f, "# No op ran beside its producer (--no-chain).\nchain = \"off\";\n");

@@ -81,6 +81,11 @@ static int variant_ops(const arch_desc *a, const wl_desc *d, const map_forced *f
     return UTIL_OK;
 }
 
+/* The estimate of a group that streams weights has come out as low as 1 / 1.57 of the
+ * engine's cycles (docs/MODEL.md, "Streamed weights"): such a group replaces its ops
+ * only where its cost times this margin still beats theirs, so it is never slower. */
+#define RUN_STREAM_MARGIN 1.6
+
 /* Ops k .. k + n - 1 of the variant as a fused group in op k's place: when its estimate
  * beats theirs apart, or always when a mapping-file entry (force) asks for it. */
 static int try_group(const arch_desc *a, const wl_desc *d, const map_forced *forced,
@@ -115,7 +120,8 @@ static int try_group(const arch_desc *a, const wl_desc *d, const map_forced *for
     for (uint32_t j = 0; j < n && !force; j++)
         apart += run_prog_cost(a, forced, &v->op[k + j].map.program);
     double together = run_prog_cost(a, forced, &r.program);
-    if (!force && !(together < apart)) {
+    double margin = r.weights != MAP_WEIGHTS_ANY ? RUN_STREAM_MARGIN : 1;
+    if (!force && !(margin * together < apart)) {
         map_fuse_free(&r);
         return UTIL_OK;
     }
