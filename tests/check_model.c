@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../sim/config/config.h"
+#include "../sim/gpu/gpu.h"
 #include "../sim/ref/ref.h"
 #include "../sim/run/run.h"
 #include "../sim/workload/workload.h"
@@ -81,6 +82,23 @@ START_TEST(test_model_config_errors)
                  "wrong type: expected a group", NULL);
     expect_error("seq_len = 16;", "seq_len = 0;", "seq_len = 0 is out of range", NULL);
     expect_error("hidden = 16;", "hidden = \"wide\";", "wrong type", NULL);
+    /* a decode step: new_tokens and kv_len instead of seq_len */
+    expect_error("seq_len = 16;", "seq_len = 16; new_tokens = 2;",
+                 "new_tokens = 2 and seq_len = 16: give seq_len", "not both");
+    expect_error("seq_len = 16;", "seq_len = 16; kv_len = 8;", "kv_len = 8 needs new_tokens", NULL);
+    expect_error("seq_len = 16;", "new_tokens = 1; kv_len = 8; batch = 2;",
+                 "batch = 2: a decode step runs one sequence", "allowed: 1");
+    /* (a Fourier mixer needs the whole sequence: named at the override that set it) */
+    char path[512];
+    tu_result r;
+    run_edited(&r, path, sizeof path, "seq_len = 16;", "new_tokens = 1; kv_len = 8;",
+               "--set=workload.blocks.0.mixer=fft");
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "bflysim: --set workload.blocks.0.mixer=fft: blocks[0].mixer = "
+                                "\"fft\" cannot run a decode step"),
+                  "%s", r.err);
+    tu_free(&r);
+    remove(path);
 }
 END_TEST
 
@@ -360,6 +378,94 @@ START_TEST(test_functional_fused_attention)
 }
 END_TEST
 
+/* A decode step: new tokens against a seeded K/V cache (wl_kv_cache), whose values the
+ * reference and the engine's image both hold. The check compares the array's output with
+ * attention over [cache; new] keys, so an engine that ignored the cache, or put the new
+ * keys elsewhere, or masked the cache, would fail it (the cache is random: nothing else
+ * gives the same output). Fused attention (one and several passes over the keys) and the
+ * three ops apart, causal and unmasked, one new token and several, on two arrays. */
+START_TEST(test_functional_decode)
+{
+    static const struct {
+        const char *arch;
+        uint64_t new_tokens, kv_len;
+        wl_mask mask;
+        bool unfuse;
+        uint32_t buffer; /* PE buffer bytes, 0: the arch's */
+    } cases[] = {
+        {"arch/mld-4x4.cfg", 1, 63, WL_MASK_CAUSAL, false, 0},
+        {"arch/mld-4x4.cfg", 5, 40, WL_MASK_CAUSAL, false, 512},
+        {"arch/mld-8x8.cfg", 4, 60, WL_MASK_NONE, false, 0},
+        {"arch/mld-8x8.cfg", 3, 29, WL_MASK_CAUSAL, true, 0},
+        {"arch/mld-4x4.cfg", 2, 0, WL_MASK_CAUSAL, false, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        arch_desc a;
+        tu_load_arch(cases[i].arch, &a);
+        if (cases[i].buffer)
+            a.pe.buffer_bytes = cases[i].buffer;
+        wl_desc d = model(cases[i].new_tokens, 32, 2, 64, 1, WL_MIX_ATTENTION, WL_LIN_DENSE,
+                          WL_LIN_DENSE, 1);
+        d.new_tokens = cases[i].new_tokens, d.kv_len = cases[i].kv_len;
+        d.mask = cases[i].mask;
+        d.blocks[0].repeat = 2; /* each instance its own cache */
+        snprintf(d.name, sizeof d.name, "decode case %zu", i);
+        char desc[MAP_DESC_MAX] = "";
+        functional_forced(&a, cases[i].arch, &d, cases[i].unfuse ? unfused() : NULL,
+                          cases[i].unfuse ? "scores" : "attention", desc, sizeof desc);
+        ck_assert_msg(strstr(desc, cases[i].unfuse ? "GEMM" : "fused attention"), "%s", desc);
+        if (cases[i].buffer)
+            ck_assert_msg(!strstr(desc, " 1 pass,"), "one pass over the keys: %s", desc);
+    }
+}
+END_TEST
+
+/* A decode step's counts and traffic, by hand for BERT-base decoding 1 token against a
+ * 2,047-token cache (2,048 keys): scores and context are heads x 1 x 2048 x 64 MACs each;
+ * attention reads at least the whole K and V cache, 2 x 2048 x 768 x 2 bytes = 6 MiB per
+ * block; the GPU reads it too. */
+START_TEST(test_decode_counts)
+{
+    wl_desc d = model(1, 768, 12, 3072, 1, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
+    d.new_tokens = 1, d.kv_len = 2047;
+    wl_op ops[WL_MAX_BLOCK_OPS];
+    uint32_t n = wl_block_ops(&d, 0, ops);
+    const wl_op *s = find(ops, n, "scores"), *c = find(ops, n, "context");
+    ck_assert_uint_eq(s->macs, 12ull * 1 * 2048 * 64);
+    ck_assert_uint_eq(c->macs, 12ull * 1 * 2048 * 64);
+    ck_assert_uint_eq(s->n, 2048);
+    ck_assert_uint_eq(s->nq, 1);
+    ck_assert_uint_eq(wl_tensor_elems(&d, WL_T_K), 2048ull * 768);
+    ck_assert_uint_eq(wl_tensor_elems(&d, WL_T_S), 12ull * 2048);
+    ck_assert_uint_eq(find(ops, n, "ffn1")->macs, 768ull * 3072);
+    arch_desc a;
+    tu_load_arch("arch/mld-8x8.cfg", &a);
+    run_result r;
+    char err[512];
+    ck_assert_msg(run_model_analytical(&a, &d, NULL, NULL, &r, err, sizeof err) == 0, "%s", err);
+    const run_op *att = NULL;
+    for (uint32_t i = 0; i < r.blocks[0].n_ops; i++)
+        if (strcmp(r.blocks[0].ops[i].op.name, "attention") == 0)
+            att = &r.blocks[0].ops[i];
+    ck_assert_ptr_nonnull(att);
+    ck_assert_uint_ge(att->dram_read_bytes, 2ull * 2048 * 768 * 2);
+    run_free(&r);
+    gpu_desc g;
+    char path[512];
+    ck_assert_msg(cfg_load_gpu(tu_src(path, sizeof path, "arch/gpu/xavier-nx-15w.cfg"), NULL, 0, &g,
+                               err, sizeof err) == 0,
+                  "%s", err);
+    wl_op fa;
+    wl_fused_attention(s, &fa);
+    gpu_kernel k[GPU_MAX_OP_KERNELS];
+    uint32_t nk = gpu_op_kernels(&g, &fa, UTIL_FP16, k);
+    double bytes = 0;
+    for (uint32_t i = 0; i < nk; i++)
+        bytes += k[i].bytes;
+    ck_assert_double_ge(bytes, 2.0 * 2048 * 768 * 2);
+}
+END_TEST
+
 /* Where the mapper fuses attention (its estimate beats the three ops apart), the engine
  * confirms it: fewer cycles and less DRAM traffic than scores, softmax and context
  * apart, for BERT-base shapes at 256 tokens on mld-8x8. The fused op never moves S or P
@@ -373,7 +479,8 @@ START_TEST(test_fused_attention_faster)
     char err[512];
     run_result f, s;
     ck_assert_msg(run_model(&a, &d, NULL, false, NULL, NULL, &f, err, sizeof err) == 0, "%s", err);
-    ck_assert_msg(run_model(&a, &d, unfused(), false, NULL, NULL, &s, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model(&a, &d, unfused(), false, NULL, NULL, &s, err, sizeof err) == 0, "%s",
+                  err);
     uint64_t fc = 0, fd = 0, sc = 0, sd = 0;
     for (uint32_t i = 0; i < f.blocks[0].n_ops; i++) {
         const run_op *o = &f.blocks[0].ops[i];
@@ -425,8 +532,9 @@ START_TEST(test_functional_chained)
             snprintf(d.name, sizeof d.name, "chained %zu", m);
             run_result apart, chained;
             functional_run(&a, arches[k], &d, &per_op, &chained);
-            ck_assert_msg(run_model(&a, &d, &unchained, true, NULL, NULL, &apart, err, sizeof err) == 0,
-                          "%s", err);
+            ck_assert_msg(
+                run_model(&a, &d, &unchained, true, NULL, NULL, &apart, err, sizeof err) == 0, "%s",
+                err);
             ck_assert(chained.check.max_abs_err == apart.check.max_abs_err);
             ck_assert_uint_le(chained.total.cycles, apart.total.cycles);
             ck_assert_uint_eq(chained.total.lane_ops, apart.total.lane_ops);
@@ -709,7 +817,8 @@ START_TEST(test_row_op_lane_ops)
     const map_forced *runs[2] = {&alone, &apart};
     for (int k = 0; k < 2; k++) {
         run_result r;
-        ck_assert_msg(run_model(&a, &d, runs[k], false, NULL, NULL, &r, err, sizeof err) == 0, "%s", err);
+        ck_assert_msg(run_model(&a, &d, runs[k], false, NULL, NULL, &r, err, sizeof err) == 0, "%s",
+                      err);
         uint32_t row_ops = 0, gelu_fused = 0;
         for (uint32_t i = 0; i < r.blocks[0].n_ops; i++) {
             const run_op *o = &r.blocks[0].ops[i];
@@ -835,7 +944,8 @@ START_TEST(test_review_cases)
     char err[512];
     wl_desc many = model(32, 64, 16, 64, 8, WL_MIX_ATTENTION, WL_LIN_DENSE, WL_LIN_DENSE, 1);
     run_result r;
-    ck_assert_msg(run_model(&a, &many, NULL, false, NULL, NULL, &r, err, sizeof err) == 0, "%s", err);
+    ck_assert_msg(run_model(&a, &many, NULL, false, NULL, NULL, &r, err, sizeof err) == 0, "%s",
+                  err);
     run_free(&r);
     char arch[512], wl[512];
     tu_expect(2, "unknown key 'n'", "-q", "--set=workload.kind=model",
@@ -905,6 +1015,8 @@ int main(void)
     tcase_add_test(tc, test_functional_fused_attention);
     tcase_add_test(tc, test_functional_gelu_epilogue);
     tcase_add_test(tc, test_fused_attention_faster);
+    tcase_add_test(tc, test_functional_decode);
+    tcase_add_test(tc, test_decode_counts);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -853,21 +853,59 @@ static const config_setting_t *block_at(const config_t *cfg, uint32_t b, const c
     return k ? k : e ? e : at(cfg, "blocks");
 }
 
-static int model_cross_checks(const ctx *c, const config_t *cfg, const wl_desc *w)
+/* A prefill (seq_len) or a decode step (new_tokens, kv_len): the step's tokens become
+ * seq_len, the tokens the blocks run. */
+static int model_step(const ctx *c, const config_t *cfg, wl_desc *w)
 {
+    if (w->new_tokens && w->seq_len)
+        return fail_at(c, at(cfg, "new_tokens"),
+                       "new_tokens = %llu and seq_len = %llu: give seq_len (a whole sequence) "
+                       "or new_tokens with kv_len (a decode step), not both",
+                       (unsigned long long)w->new_tokens, (unsigned long long)w->seq_len);
+    if (!w->new_tokens && !w->seq_len)
+        return fail_at(c, config_root_setting(cfg),
+                       "seq_len is required (or new_tokens and kv_len for a decode step)");
+    if (w->kv_len && !w->new_tokens)
+        return fail_at(c, at(cfg, "kv_len"),
+                       "kv_len = %llu needs new_tokens (the tokens the decode step runs against "
+                       "the cache); a whole sequence has no cache",
+                       (unsigned long long)w->kv_len);
+    if (!w->new_tokens)
+        return UTIL_OK;
+    w->seq_len = w->new_tokens;
+    if (w->kv_len && w->batch > 1)
+        return fail_at(c, at(cfg, "batch"),
+                       "batch = %llu: a decode step runs one sequence against its cache "
+                       "(allowed: 1)",
+                       (unsigned long long)w->batch);
+    for (uint32_t b = 0; b < w->n_blocks; b++)
+        if (w->blocks[b].mixer != WL_MIX_ATTENTION)
+            return fail_at(c, block_at(cfg, b, "mixer"),
+                           "blocks[%u].mixer = \"%s\" cannot run a decode step: it mixes the "
+                           "whole sequence at once (allowed: \"attention\", which keeps a K/V "
+                           "cache)",
+                           b, wl_mixer_name(w->blocks[b].mixer));
+    return UTIL_OK;
+}
+
+static int model_cross_checks(const ctx *c, const config_t *cfg, wl_desc *w)
+{
+    int rc = model_step(c, cfg, w);
+    if (rc)
+        return rc;
     if (w->hidden % w->heads)
         return fail_at(c, at(cfg, "heads"),
                        "heads = %llu does not divide hidden = %llu (allowed: a divisor of hidden)",
                        (unsigned long long)w->heads, (unsigned long long)w->hidden);
     uint64_t scores, acts;
     if (wl_has_attention(w) &&
-        (!util_mul_u64(w->batch * w->heads, w->seq_len * w->seq_len, &scores) ||
+        (!util_mul_u64(w->batch * w->heads, w->seq_len * wl_keys(w), &scores) ||
          scores > CFG_MAX_ELEMS))
-        return fail_at(c, at(cfg, "seq_len"),
-                       "batch x heads x seq_len^2 = %llu x %llu x %llu^2 attention scores exceed "
-                       "the maximum 2^40 elements",
+        return fail_at(c, at(cfg, w->new_tokens ? "kv_len" : "seq_len"),
+                       "batch x heads x queries x keys = %llu x %llu x %llu x %llu attention "
+                       "scores exceed the maximum 2^40 elements",
                        (unsigned long long)w->batch, (unsigned long long)w->heads,
-                       (unsigned long long)w->seq_len);
+                       (unsigned long long)w->seq_len, (unsigned long long)wl_keys(w));
     if (!util_mul_u64(w->batch * w->seq_len, wl_pow2_ceil(w->ffn > w->hidden ? w->ffn : w->hidden),
                       &acts) ||
         acts > CFG_MAX_ELEMS)
@@ -926,7 +964,7 @@ typedef struct wl_target {
 
 static int workload_post(ctx *c, config_t *cfg, void *desc, const void *target)
 {
-    const wl_desc *out = desc;
+    wl_desc *out = desc;
     const wl_target *t = target;
     int rc = UTIL_OK;
     if (out->kind == WL_KIND_MODEL)

@@ -249,23 +249,23 @@ uint32_t gpu_op_kernels(const gpu_desc *g, const wl_op *op, util_dtype t,
         uint64_t pts = mix ? op->n : op->param;
         double cols = (double)op->groups * in;
         uint32_t m = op->kind == WL_OP_FFT_SEQ ? 0
-                                                : add_fft(g, k, 0, t, T, util_log2(nh), T * in * e,
-                                                          T * (double)nh * 2 * e);
+                                               : add_fft(g, k, 0, t, T, util_log2(nh), T * in * e,
+                                                         T * (double)nh * 2 * e);
         return hidden ? m
                       : add_fft(g, k, m, t, cols * n / (double)pts, util_log2(pts),
                                 cols * n * 2 * e, T * in * e);
     }
-    case WL_OP_SCORES:
-        return add_scores(k, 0, t, (double)op->groups, n, n, (double)op->d);
+    case WL_OP_SCORES: /* nq queries against n keys (a decode step's cache first) */
+        return add_scores(k, 0, t, (double)op->groups, (double)op->nq, n, (double)op->d);
     case WL_OP_SOFTMAX:
         return add_softmax(k, 0, t, T, n);
     case WL_OP_CONTEXT:
-        return add_context(k, 0, t, (double)op->groups, n, n, (double)op->d);
+        return add_context(k, 0, t, (double)op->groups, (double)op->nq, n, (double)op->d);
     case WL_OP_ATTENTION: { /* unfused on the GPU: S and P go through DRAM */
-        double G = (double)op->groups, d = (double)op->d;
-        uint32_t m = add_scores(k, 0, t, G, n, n, d);
-        m = add_softmax(k, m, t, G * n, n);
-        return add_context(k, m, t, G, n, n, d);
+        double G = (double)op->groups, d = (double)op->d, nq = (double)op->nq;
+        uint32_t m = add_scores(k, 0, t, G, nq, n, d);
+        m = add_softmax(k, m, t, G * nq, n);
+        return add_context(k, m, t, G, nq, n, d);
     }
     case WL_OP_LAYERNORM: /* a row reduction, with gamma and beta */
         return add(k, 0, GPU_SOFTMAX, vec, (double)op->flops, (2 * T * out + 2 * out) * e, 0);
@@ -405,7 +405,7 @@ int gpu_coexec_op(const gpu_desc *g, const wl_op *op, util_dtype t, gpu_split *o
         keep_best(out, &c);
     }
     if (s * G > whole) {
-        double e = util_dtype_bytes(t), q = (double)op->n, d = (double)op->d;
+        double e = util_dtype_bytes(t), q = (double)op->nq, d = (double)op->d;
         gpu_kernel merge = {.cls = GPU_ELEMWISE,
                             .unit = gpu_unit_for(GPU_ELEMWISE, t),
                             .flops = q * (4 * d + 8),

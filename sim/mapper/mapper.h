@@ -203,9 +203,10 @@ typedef struct map_tensor {
 /* One past the last element of tensor t (rows >= 1). */
 uint64_t map_tensor_end(const map_tensor *t);
 
-/* Operands of one op. Q, K, V and C are [batch*seq_len x hidden] (head h is columns
- * h*d .. h*d+d-1); S and P are [batch*heads*seq_len x seq_len] (group g = b*heads + h
- * is rows g*seq_len ..). Unary ops ignore src1. */
+/* Operands of one op. Q and C are [batch*seq_len x hidden] (head h is columns
+ * h*d .. h*d+d-1), K and V [batch*keys x hidden] (keys = wl_keys: a decode step's cache
+ * rows first); S and P are [batch*heads*seq_len x keys] (group g = b*heads + h is rows
+ * g*seq_len ..). Unary ops ignore src1. */
 
 typedef struct map_op_io {
     map_tensor src0, src1, dst;

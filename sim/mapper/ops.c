@@ -49,8 +49,8 @@ static void tag_dma(const void *ctx, uint64_t tag, eng_tag_io *io)
     const tag_map *t = ctx;
     uint64_t r = tag / t->n_tags, k = tag % t->n_tags;
     eng_tag_single(io,
-                   (eng_pattern){t->in_addr + r * t->in_step + k * t->rows * t->in_pitch,
-                                 t->in_run, t->in_pitch, t->rows},
+                   (eng_pattern){t->in_addr + r * t->in_step + k * t->rows * t->in_pitch, t->in_run,
+                                 t->in_pitch, t->rows},
                    (eng_pattern){t->out_addr + r * t->out_step + k * t->rows * t->out_pitch,
                                  t->out_run, t->out_pitch, t->rows});
 }
@@ -130,6 +130,7 @@ typedef struct gemm_prob {
     map_tensor w;    /* GW_ROWS / GW_KEYS: the matrix in DRAM */
     double scale;    /* applied by the last chain position */
     bool causal;
+    uint64_t q_off;  /* causal: the position of query row 0 (a decode step's cache first) */
     bool gelu;       /* the last chain position applies GELU to its outputs */
     uint64_t w_base; /* GW_OWN: DRAM address of the tiles */
 } gemm_prob;
@@ -145,6 +146,7 @@ typedef struct gemm_ictx {
     bool causal;
     util_dtype t;
     bool gelu;
+    uint64_t q_off;
 } gemm_ictx;
 
 static void gemm_kernel(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,
@@ -154,7 +156,7 @@ static void gemm_kernel(const void *ctx, const eng_instr *in, uint64_t repeat, u
     (void)in;
     float *x = buf, *p = buf + (size_t)g->mt * g->kc;
     for (uint32_t r = 0; r < g->mt; r++) {
-        uint64_t q = g->row0 + tag * g->mt + r;
+        uint64_t q = g->q_off + g->row0 + tag * g->mt + r;
         for (uint32_t n = 0; n < g->nr; n++) {
             double acc = g->first ? 0.0 : p[(size_t)r * g->nr + n];
             for (uint32_t k = 0; k < g->kc; k++) {
@@ -261,7 +263,8 @@ static int gemm_phase(const arch_desc *a, const gemm_prob *g, util_dtype t, cons
                               row0,        i == 0,
                               i + 1 == Lc, g->wkind == GW_KEYS,
                               g->scale,    g->causal,
-                              t,           g->gelu && i + 1 == Lc};
+                              t,           g->gelu && i + 1 == Lc,
+                              g->q_off};
             in->pe = snake_pe(a, c * pl->Lc + i);
             in->op = ENG_OP_KERNEL;
             in->kernel = gemm_kernel;
@@ -377,12 +380,11 @@ static void gemm_write_weights(const ops_priv *p, uint64_t N, const float *w, fl
  * accumulate in FP32 (ASSUMPTION: the PE keeps reduction partials at full width);
  * every element result is rounded to the data type. */
 
-
 #define ROW_KERNEL_BEGIN(fn)                                                                       \
     static void fn(const void *ctx, const eng_instr *in, uint64_t repeat, uint64_t tag,            \
                    float *buf, const float *w, util_dtype t)                                       \
     {                                                                                              \
-        const map_row_ictx *c = ctx;                                                                   \
+        const map_row_ictx *c = ctx;                                                               \
         uint32_t mt = c->mt, L = c->len;                                                           \
         float *aux = buf + (size_t)mt * L;                                                         \
         (void)in, (void)repeat, (void)tag, (void)w, (void)t, (void)aux;                            \
@@ -567,8 +569,8 @@ static void reduce_online(const void *ctx, const eng_instr *in, uint64_t repeat,
 }
 
 /* Adds an instruction; NULL when the phase is full. */
-static eng_instr *row_instr(phase_build *b, map_store *st, uint32_t pe, eng_kernel_fn fn, uint32_t mt,
-                            uint32_t len, uint64_t row_len, uint32_t local)
+static eng_instr *row_instr(phase_build *b, map_store *st, uint32_t pe, eng_kernel_fn fn,
+                            uint32_t mt, uint32_t len, uint64_t row_len, uint32_t local)
 {
     map_row_ictx *c = map_keep(st, 1, sizeof *c);
     if (!c || b->n_ins >= b->cap_ins)
@@ -675,8 +677,8 @@ static bool row_choose(const arch_desc *a, row_kind k, uint64_t len, uint64_t ro
 }
 
 /* The instruction of step st of segment i (L elements of mt rows), with its units. */
-static eng_instr *row_step_instr(phase_build *b, map_store *st, row_kind k, uint32_t step, uint32_t pe,
-                                 uint32_t mt, uint32_t L, uint64_t len, uint32_t lanes)
+static eng_instr *row_step_instr(phase_build *b, map_store *st, row_kind k, uint32_t step,
+                                 uint32_t pe, uint32_t mt, uint32_t L, uint64_t len, uint32_t lanes)
 {
     uint32_t v = mt * vecs(L, lanes);
     uint64_t e = (uint64_t)mt * L;
@@ -717,8 +719,9 @@ static eng_instr *row_step_instr(phase_build *b, map_store *st, row_kind k, uint
 }
 
 /* Reducer rd of a chain of S segments on PE pe, with its units. */
-static eng_instr *row_reducer_instr(phase_build *b, map_store *st, row_kind k, uint32_t rd, uint32_t pe,
-                                    uint32_t mt, uint32_t S, uint64_t len, uint32_t lanes)
+static eng_instr *row_reducer_instr(phase_build *b, map_store *st, row_kind k, uint32_t rd,
+                                    uint32_t pe, uint32_t mt, uint32_t S, uint64_t len,
+                                    uint32_t lanes)
 {
     uint32_t vr = vecs(mt, lanes), combine = S > 1 ? S - 1 : 1;
     eng_instr *in = NULL;
@@ -981,9 +984,11 @@ typedef struct attn_plan {
     uint32_t Lc, Gc, mt, kb, passes;
 } attn_plan;
 
-/* One batch item of the op: its rows of Q, of the [K | V] pair and of C, the scratch. */
+/* One batch item of the op: its rows of Q, of the [K | V] pair and of C, the scratch. Nq
+ * queries meet N keys; query r is at position q_off + r (a decode step's cache comes
+ * first), which the causal mask compares with the key's. */
 typedef struct attn_prob {
-    uint64_t N, d, heads;
+    uint64_t N, Nq, q_off, d, heads;
     map_tensor q, kv, c, scratch;
     double scale;
     bool causal;
@@ -991,7 +996,7 @@ typedef struct attn_prob {
 
 typedef struct attn_ictx {
     uint32_t mt, kb, d;
-    uint64_t key0, row0; /* first key of the instruction, first query row of the phase */
+    uint64_t key0, row0; /* first key of the instruction, first query position of the phase */
     bool merge_in;       /* a state arrives (from position i - 1 or from the scratch) */
     bool finish;         /* last position of the last pass: write o / l */
     bool causal;
@@ -1074,7 +1079,7 @@ static uint32_t attn_plans(const arch_desc *a, const attn_prob *g, util_dtype t,
         uint64_t Gc = P / Lc < g->heads ? P / Lc : g->heads;
         if (g->heads % Gc)
             continue;
-        for (uint32_t mt = 1; mt <= 64 && mt <= g->N && n < GEMM_MAX_PLANS; mt *= 2) {
+        for (uint32_t mt = 1; mt <= 64 && mt <= g->Nq && n < GEMM_MAX_PLANS; mt *= 2) {
             if (tags * mt * e >= cap)
                 break;
             /* per position: pe.tags x (mt rows + kb scores) + kb keys and values */
@@ -1140,7 +1145,8 @@ static int attn_phase(const arch_desc *a, const attn_prob *g, util_dtype t, cons
             if (!ic)
                 return UTIL_ERUN;
             *ic = (attn_ictx){
-                mt, kb, d, key0, row0, i > 0 || !first, last && i + 1 == Lp, g->causal, g->scale};
+                mt,        kb,      d, key0, g->q_off + row0, i > 0 || !first, last && i + 1 == Lp,
+                g->causal, g->scale};
             in->pe = snake_pe(a, c * pl->Lc + i);
             in->op = ENG_OP_KERNEL;
             in->kernel = attn_kernel;
@@ -1184,7 +1190,7 @@ static int attn_phase(const arch_desc *a, const attn_prob *g, util_dtype t, cons
 static int attn_map(const arch_desc *a, const attn_prob *g, util_dtype t, const attn_plan *pl,
                     bool functional, ops_priv *p)
 {
-    uint64_t full = g->N / pl->mt, rest = g->N % pl->mt;
+    uint64_t full = g->Nq / pl->mt, rest = g->Nq % pl->mt;
     for (uint32_t pass = 0; pass < pl->passes; pass++) {
         int rc = full ? attn_phase(a, g, t, pl, pass, pl->mt, full, 0, functional, p) : UTIL_OK;
         if (!rc && rest)
@@ -1199,17 +1205,21 @@ static int attn_map(const arch_desc *a, const attn_prob *g, util_dtype t, const 
 static void attn_item(const wl_desc *d, const wl_op *op, const map_op_io *io, uint64_t b,
                       attn_prob *g)
 {
-    uint64_t N = d->seq_len, e = attn_row((uint32_t)op->d);
+    uint64_t N = op->n, Nq = op->nq, e = attn_row((uint32_t)op->d);
     *g = (attn_prob){.N = N,
+                     .Nq = Nq,
+                     .q_off = N - Nq,
                      .d = op->d,
                      .heads = d->heads,
                      .scale = 1.0 / sqrt((double)op->d),
                      .causal = d->mask == WL_MASK_CAUSAL};
-    g->q = (map_tensor){io->src0.addr + b * N * io->src0.stride, N, io->src0.cols, io->src0.stride};
+    g->q =
+        (map_tensor){io->src0.addr + b * Nq * io->src0.stride, Nq, io->src0.cols, io->src0.stride};
     g->kv =
         (map_tensor){io->src1.addr + b * N * io->src1.stride, N, io->src1.cols, io->src1.stride};
-    g->c = (map_tensor){io->dst.addr + b * N * io->dst.stride, N, io->dst.cols, io->dst.stride};
-    g->scratch = (map_tensor){io->free_addr + b * N * d->heads * e, N, d->heads * e, d->heads * e};
+    g->c = (map_tensor){io->dst.addr + b * Nq * io->dst.stride, Nq, io->dst.cols, io->dst.stride};
+    g->scratch =
+        (map_tensor){io->free_addr + b * Nq * d->heads * e, Nq, d->heads * e, d->heads * e};
 }
 
 /* ---------------------------------------------------------------- the search */
@@ -1219,13 +1229,13 @@ static void attn_item(const wl_desc *d, const wl_op *op, const map_op_io *io, ui
 static void gemm_group(const wl_desc *d, const wl_op *op, const map_op_io *io, uint64_t gi,
                        gemm_prob *g)
 {
-    uint64_t N = d->seq_len, dh = op->d, b = gi / d->heads, h = gi % d->heads;
+    uint64_t Nq = op->nq, Nk = op->n, dh = op->d, b = gi / d->heads, h = gi % d->heads;
     bool scores = op->kind == WL_OP_SCORES;
     const map_tensor *qp = &io->src0, *kv = &io->src1, *y = &io->dst;
-    uint64_t qrow = scores ? b * N : gi * N, yrow = scores ? gi * N : b * N;
-    g->x = (map_tensor){qp->addr + qrow * qp->stride + (scores ? h * dh : 0), N, g->K, qp->stride};
-    g->w = (map_tensor){kv->addr + b * N * kv->stride + h * dh, N, dh, kv->stride};
-    g->y = (map_tensor){y->addr + yrow * y->stride + (scores ? 0 : h * dh), N, g->N, y->stride};
+    uint64_t qrow = scores ? b * Nq : gi * Nq, yrow = scores ? gi * Nq : b * Nq;
+    g->x = (map_tensor){qp->addr + qrow * qp->stride + (scores ? h * dh : 0), Nq, g->K, qp->stride};
+    g->w = (map_tensor){kv->addr + b * Nk * kv->stride + h * dh, Nk, dh, kv->stride};
+    g->y = (map_tensor){y->addr + yrow * y->stride + (scores ? 0 : h * dh), Nq, g->N, y->stride};
 }
 
 /* Prices a trial mapping (built with status map_rc) with eng_estimate: its cycles, its
@@ -1431,7 +1441,7 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
     util_dtype t = d->dtype;
     uint64_t w_next = io->free_addr;
     if (op->kind == WL_OP_DENSE || op->kind == WL_OP_SCORES || op->kind == WL_OP_CONTEXT) {
-        uint64_t N = d->seq_len, dh = op->d;
+        uint64_t Nq = op->nq, Nk = op->n, dh = op->d;
         gemm_prob g = {.scale = 1.0};
         uint64_t groups = 1;
         if (op->kind == WL_OP_DENSE) {
@@ -1441,11 +1451,12 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
             g.gelu = io->gelu_out;
         } else {
             groups = op->groups;
-            g.M = N, g.K = op->kind == WL_OP_SCORES ? dh : N;
-            g.N = op->kind == WL_OP_SCORES ? N : dh;
+            g.M = Nq, g.K = op->kind == WL_OP_SCORES ? dh : Nk;
+            g.N = op->kind == WL_OP_SCORES ? Nk : dh;
             g.wkind = op->kind == WL_OP_SCORES ? GW_KEYS : GW_ROWS;
             g.scale = op->kind == WL_OP_SCORES ? 1.0 / sqrt((double)dh) : 1.0;
             g.causal = op->kind == WL_OP_SCORES && d->mask == WL_MASK_CAUSAL;
+            g.q_off = Nk - Nq;
         }
         gemm_plan pl = {0, 0, 0, 0};
         if (op->kind != WL_OP_DENSE)

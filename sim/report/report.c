@@ -18,6 +18,15 @@ static void versus(const rep_derived *d, const gpu_totals *b, rep_versus *v)
     v->energy_ratio = j > 0 ? b->joules / j : 0;
 }
 
+/* Attention block instances of a model (each keeps its own K/V cache). */
+static uint64_t attention_blocks(const wl_desc *w)
+{
+    uint64_t n = 0;
+    for (uint32_t b = 0; b < w->n_blocks; b++)
+        n += w->blocks[b].mixer == WL_MIX_ATTENTION ? w->blocks[b].repeat : 0;
+    return n;
+}
+
 void rep_derive(const rep_run *r, rep_derived *d)
 {
     const arch_desc *a = r->arch;
@@ -44,9 +53,11 @@ void rep_derive(const rep_run *r, rep_derived *d)
     d->dram_bytes = st->dram.read_bytes + st->dram.write_bytes;
     double bpc = arch_dram_bytes_per_cycle(a);
     d->dram_bound = (uint64_t)ceil((double)d->dram_bytes / bpc - 1e-9);
-    /* models: read the input and every weight once, write the output once */
+    /* models: read the input and every weight once, write the output once; a decode step
+     * also reads every attention block's K/V cache once */
     d->compulsory_bytes = r->model
-                              ? (2 * r->wl->batch * r->wl->seq_len * r->wl->hidden + tot.weights) *
+                              ? (2 * r->wl->batch * r->wl->seq_len * r->wl->hidden + tot.weights +
+                                 2 * r->wl->kv_len * r->wl->hidden * attention_blocks(r->wl)) *
                                     util_dtype_bytes(r->wl->dtype)
                               : map_butterfly_compulsory_bytes(&b);
     d->compulsory_bound = (uint64_t)ceil((double)d->compulsory_bytes / bpc - 1e-9);
@@ -898,13 +909,18 @@ void rep_model_summary(FILE *f, const rep_run *r)
         blocks += w->blocks[b].repeat;
     fprintf(f, "bflysim %s\n", r->version);
     arch_line(f, r, &d);
+    char step[96];
+    if (w->new_tokens)
+        snprintf(step, sizeof step, "decode step: %llu new tokens against a K/V cache of %llu",
+                 (unsigned long long)w->seq_len, (unsigned long long)w->kv_len);
+    else
+        snprintf(step, sizeof step, "seq_len %llu", (unsigned long long)w->seq_len);
     fprintf(f,
-            "workload   %s (%s): model, %llu blocks, seq_len %llu, hidden %llu, heads %llu, ffn "
-            "%llu, batch %llu, %s, mask %s\n",
-            w->name, r->wl_file, (unsigned long long)blocks, (unsigned long long)w->seq_len,
-            (unsigned long long)w->hidden, (unsigned long long)w->heads, (unsigned long long)w->ffn,
-            (unsigned long long)w->batch, util_dtype_name(w->dtype),
-            w->mask == WL_MASK_CAUSAL ? "causal" : "none");
+            "workload   %s (%s): model, %llu blocks, %s, hidden %llu, heads %llu, ffn %llu, batch "
+            "%llu, %s, mask %s\n",
+            w->name, r->wl_file, (unsigned long long)blocks, step, (unsigned long long)w->hidden,
+            (unsigned long long)w->heads, (unsigned long long)w->ffn, (unsigned long long)w->batch,
+            util_dtype_name(w->dtype), w->mask == WL_MASK_CAUSAL ? "causal" : "none");
     for (uint32_t b = 0; b < m->n_blocks; b++) {
         const run_block *rb = &m->blocks[b];
         const wl_block *bl = &w->blocks[b];
@@ -1039,6 +1055,7 @@ void rep_model_json(FILE *f, const rep_run *r)
     j_s(&j, "file", r->wl_file);
     j_s(&j, "kind", wl_kind_name(w->kind));
     j_u(&j, "seq_len", w->seq_len);
+    j_u(&j, "kv_len", w->kv_len);
     j_u(&j, "hidden", w->hidden);
     j_u(&j, "heads", w->heads);
     j_u(&j, "ffn", w->ffn);
@@ -1134,7 +1151,8 @@ void rep_model_json(FILE *f, const rep_run *r)
 }
 
 static const char model_csv_header[] =
-    "arch,workload,kind,mode,seq_len,hidden,heads,ffn,batch,blocks,dtype,array_rows,array_cols,"
+    "arch,workload,kind,mode,seq_len,hidden,heads,ffn,batch,kv_len,blocks,dtype,array_rows,"
+    "array_cols,"
     "lanes,"
     "clock_ghz,cycles,time_us,useful_ops,flops,dense_flops,flop_reduction,utilization,"
     "compute_bound_cycles,dram_bound_cycles,dram_read_bytes,dram_write_bytes,functional,energy_pj,"
@@ -1163,7 +1181,7 @@ void rep_model_csv_row(const rep_run *r, char *buf, size_t len)
     csv_field(buf, len, &u, w->name);
     csv_field(buf, len, &u, wl_kind_name(w->kind));
     csv_field(buf, len, &u, r->model->analytical ? "analytical" : "cycle");
-    uint64_t nums[] = {w->seq_len, w->hidden, w->heads, w->ffn, w->batch, blocks};
+    uint64_t nums[] = {w->seq_len, w->hidden, w->heads, w->ffn, w->batch, w->kv_len, blocks};
     for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
         csv_num(buf, len, &u, "%llu", (unsigned long long)nums[i]);
     csv_field(buf, len, &u, util_dtype_name(w->dtype));

@@ -6,7 +6,8 @@
 
 /* One block's tensors in the DRAM image (run_plan_layout). */
 typedef struct layout {
-    map_tensor t[WL_T_COUNT];
+    map_tensor t[WL_T_COUNT]; /* K and V: the cache's rows, then the step's */
+    uint64_t kv_off;          /* rows of K and V before the step's (the cache's) */
     uint64_t end;
 } layout;
 

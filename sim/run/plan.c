@@ -12,11 +12,13 @@
  * One block's tensors in the DRAM image. X and A share rows (X in the first `hidden`
  * columns, A in the next), and so do X1 and F2, so that each residual add reads both
  * operands as one run per row; K and V share rows as well. The block output X2
- * overwrites X for the next block. */
+ * overwrites X for the next block. In a decode step K and V hold the cache's kv_len rows
+ * before the step's (batch 1); the projections write the step's. */
 
 void run_plan_layout(const wl_desc *d, layout *L)
 {
     uint64_t T = d->batch * d->seq_len, H = d->hidden, F = d->ffn, N = d->seq_len;
+    uint64_t Tk = d->batch * wl_keys(d), Nk = wl_keys(d);
     uint64_t G = d->batch * d->heads, at = 0;
     memset(L, 0, sizeof *L);
     L->t[WL_T_X] = (map_tensor){at, T, H, 2 * H};
@@ -26,9 +28,10 @@ void run_plan_layout(const wl_desc *d, layout *L)
     L->t[WL_T_F2] = (map_tensor){at + H, T, H, 2 * H};
     at += 2 * T * H;
     /* K and V share rows too: fused attention loads a key and its value as one run */
-    L->t[WL_T_K] = (map_tensor){at, T, H, 2 * H};
-    L->t[WL_T_V] = (map_tensor){at + H, T, H, 2 * H};
-    at += 2 * T * H;
+    L->t[WL_T_K] = (map_tensor){at, Tk, H, 2 * H};
+    L->t[WL_T_V] = (map_tensor){at + H, Tk, H, 2 * H};
+    L->kv_off = d->kv_len;
+    at += 2 * Tk * H;
     static const wl_tensor own_h[] = {WL_T_Q, WL_T_C, WL_T_M, WL_T_R1, WL_T_R2};
     for (size_t i = 0; i < sizeof own_h / sizeof own_h[0]; i++) {
         L->t[own_h[i]] = (map_tensor){at, T, H, H};
@@ -41,10 +44,10 @@ void run_plan_layout(const wl_desc *d, layout *L)
     /* the attention scores exist only in models with attention blocks */
     bool attention = wl_has_attention(d);
     /* S keeps two spare columns per row for a two-pass softmax's statistics */
-    L->t[WL_T_S] = (map_tensor){at, G * N, N, N + 2};
-    at += attention ? G * N * (N + 2) : 0;
-    L->t[WL_T_P] = (map_tensor){at, G * N, N, N};
-    at += attention ? G * N * N : 0;
+    L->t[WL_T_S] = (map_tensor){at, G * N, Nk, Nk + 2};
+    at += attention ? G * N * (Nk + 2) : 0;
+    L->t[WL_T_P] = (map_tensor){at, G * N, Nk, Nk};
+    at += attention ? G * N * Nk : 0;
     /* a Fourier mixer in two halves passes its hidden FFT through H */
     bool fourier = false;
     for (uint32_t b = 0; b < d->n_blocks; b++)
@@ -58,7 +61,13 @@ void run_plan_layout(const wl_desc *d, layout *L)
 
 map_op_io run_op_io(const layout *L, const wl_op *op)
 {
-    return (map_op_io){L->t[op->src0], L->t[op->src1], L->t[op->dst], L->end, NULL, false, NULL};
+    map_op_io io = {L->t[op->src0], L->t[op->src1], L->t[op->dst], L->end, NULL, false, NULL};
+    /* a projection writes the step's rows of K or V, after the cache's */
+    if (op->dst == WL_T_K || op->dst == WL_T_V) {
+        io.dst.addr += L->kv_off * io.dst.stride;
+        io.dst.rows -= L->kv_off;
+    }
+    return io;
 }
 
 void run_plan_op_free(plan_op *o)
@@ -385,8 +394,8 @@ static int chain_ops(const arch_desc *a, const wl_desc *d, const layout *L, bool
     return UTIL_OK;
 }
 
-int run_plan_model(const arch_desc *a, const wl_desc *d, const map_forced *forced,
-                      const layout *L, bool functional, plan **out, char *err, size_t errlen)
+int run_plan_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, const layout *L,
+                   bool functional, plan **out, char *err, size_t errlen)
 {
     int frc = check_forced(d, forced, err, errlen);
     if (frc)
@@ -447,4 +456,3 @@ int run_plan_model(const arch_desc *a, const wl_desc *d, const map_forced *force
     *out = p;
     return UTIL_OK;
 }
-

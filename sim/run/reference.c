@@ -27,7 +27,7 @@ static void round_all(const rounding *r, uint64_t n, double *v)
 
 static uint64_t cols_of(const wl_desc *d, wl_tensor t)
 {
-    return t == WL_T_S || t == WL_T_P      ? d->seq_len
+    return t == WL_T_S || t == WL_T_P      ? wl_keys(d)
            : (t == WL_T_F1 || t == WL_T_G) ? d->ffn
                                            : d->hidden;
 }
@@ -92,9 +92,12 @@ static int fourier(uint64_t N, uint64_t H, uint64_t ns, uint64_t nh, uint64_t ch
 static int ref_op(const wl_desc *d, const wl_op *op, const float *w, tensors *T, double *scratch,
                   const rounding *rd)
 {
-    uint64_t N = d->seq_len, H = d->hidden;
+    uint64_t N = d->seq_len, H = d->hidden, Nk = wl_keys(d);
     const double *x = T->t[op->src0], *x1 = T->t[op->src1];
     double *y = T->t[op->dst];
+    /* a projection writes the step's rows of K or V, after the cache's (batch 1) */
+    if (op->dst == WL_T_K || op->dst == WL_T_V)
+        y += d->kv_len * H;
     uint64_t in_cols = cols_of(d, op->src0), out_cols = cols_of(d, op->dst);
     switch (op->kind) {
     case WL_OP_DENSE: {
@@ -142,22 +145,23 @@ static int ref_op(const wl_desc *d, const wl_op *op, const float *w, tensors *T,
     }
     case WL_OP_SCORES:
     case WL_OP_CONTEXT: {
-        /* Q (or P's rows) [N x dh], K or V [N x dh], C [N x dh]: each part holds N x dh */
-        uint64_t dh = op->d, span = N * (N > dh ? N : dh);
+        /* Q (or P's rows) [N x dh], K or V [Nk x dh], C [N x dh]: each part holds Nk x dh;
+         * query r is at position kv_len + r (the cache's keys come first) */
+        uint64_t dh = op->d, span = Nk * (Nk > dh ? Nk : dh);
         double *a = scratch, *bm = scratch + span, *c = bm + span;
         for (uint64_t g = 0; g < op->groups; g++) {
             uint64_t b = g / d->heads, h = g % d->heads;
-            for (uint64_t r = 0; r < N; r++)
+            for (uint64_t r = 0; r < Nk; r++)
                 for (uint64_t j = 0; j < dh; j++)
-                    bm[r * dh + j] = x1[(b * N + r) * H + h * dh + j];
+                    bm[r * dh + j] = x1[(b * Nk + r) * H + h * dh + j];
             if (op->kind == WL_OP_SCORES) {
                 for (uint64_t r = 0; r < N; r++)
                     for (uint64_t j = 0; j < dh; j++)
                         a[r * dh + j] = x[(b * N + r) * H + h * dh + j];
-                ref_scores(N, N, dh, a, bm, 1.0 / sqrt((double)dh), d->mask == WL_MASK_CAUSAL, 0,
-                           y + g * N * N);
+                ref_scores(N, Nk, dh, a, bm, 1.0 / sqrt((double)dh), d->mask == WL_MASK_CAUSAL,
+                           (long)d->kv_len, y + g * N * Nk);
             } else {
-                ref_gemm(N, N, dh, x + g * N * N, bm, c);
+                ref_gemm(N, Nk, dh, x + g * N * Nk, bm, c);
                 for (uint64_t r = 0; r < N; r++)
                     for (uint64_t j = 0; j < dh; j++)
                         y[(b * N + r) * H + h * dh + j] = c[r * dh + j];
@@ -166,8 +170,8 @@ static int ref_op(const wl_desc *d, const wl_op *op, const float *w, tensors *T,
         return UTIL_OK;
     }
     case WL_OP_SOFTMAX:
-        memcpy(y, x, op->rows * N * sizeof *y);
-        ref_softmax_rows(op->rows, N, y);
+        memcpy(y, x, op->rows * Nk * sizeof *y);
+        ref_softmax_rows(op->rows, Nk, y);
         return UTIL_OK;
     case WL_OP_LAYERNORM: {
         double *g = scratch, *be = scratch + H;
@@ -212,6 +216,21 @@ static void free_tensors(tensors *T)
             free(T->t[t]);
 }
 
+/* A decode step: block instance inst's K/V cache into the first kv_len rows of K and V. */
+static int load_cache(const wl_desc *d, uint64_t inst, tensors *T, uint32_t sets)
+{
+    uint64_t n = d->kv_len * d->hidden;
+    float *k = malloc(2 * n * sizeof *k);
+    if (!k)
+        return UTIL_ERUN;
+    wl_kv_cache(d, inst, k, k + n);
+    for (uint32_t m = 0; m < sets; m++)
+        for (uint64_t i = 0; i < n; i++)
+            T[m].t[WL_T_K][i] = k[i], T[m].t[WL_T_V][i] = k[n + i];
+    free(k);
+    return UTIL_OK;
+}
+
 int run_reference(const wl_desc *d, uint64_t first, uint64_t count, const float *x, double *y,
                   double *y_rounded, char *err, size_t errlen)
 {
@@ -233,7 +252,8 @@ int run_reference(const wl_desc *d, uint64_t first, uint64_t count, const float 
             big = ops[i].n > big ? ops[i].n : big;
         }
     }
-    uint64_t sc = wmax + 3 * N * (N + d->hidden) + 4 * (big + d->hidden + d->ffn) + 16;
+    uint64_t Nk = wl_keys(d);
+    uint64_t sc = wmax + 3 * Nk * (Nk + d->hidden) + 4 * (big + d->hidden + d->ffn) + 16;
     float *w = calloc(wmax + 1, sizeof *w);
     double *scratch = calloc(sc, sizeof *scratch);
     if (!w || !scratch)
@@ -246,7 +266,9 @@ int run_reference(const wl_desc *d, uint64_t first, uint64_t count, const float 
     for (uint32_t b = 0; b < d->n_blocks && !rc; b++) {
         wl_op ops[WL_MAX_BLOCK_OPS];
         uint32_t n = wl_block_ops(d, b, ops);
-        for (uint64_t k = 0; k < d->blocks[b].repeat && !rc; k++, inst++)
+        for (uint64_t k = 0; k < d->blocks[b].repeat && !rc; k++, inst++) {
+            if (d->kv_len && inst >= first && inst - first < count)
+                rc = load_cache(d, inst, T, sets);
             for (uint32_t i = 0; i < n && !rc && inst >= first && inst - first < count; i++) {
                 wl_op_weights(d, &ops[i], inst, w);
                 for (uint32_t m = 0; m < sets && !rc; m++) {
@@ -254,6 +276,7 @@ int run_reference(const wl_desc *d, uint64_t first, uint64_t count, const float 
                     round_all(&rd[m], wl_tensor_elems(d, ops[i].dst), T[m].t[ops[i].dst]);
                 }
             }
+        }
     }
     double *outs[2] = {y, y_rounded};
     for (uint32_t k = 0; k < sets; k++)

@@ -186,6 +186,20 @@ static void copy_x(const wl_desc *d, const layout *L, float *image, float *x, bo
     }
 }
 
+/* A decode step: block instance inst's K/V cache into the first kv_len rows of K and V in
+ * the image (kv: scratch for 2 kv_len x hidden values). */
+static void put_cache(const wl_desc *d, const layout *L, uint64_t inst, float *image, float *kv)
+{
+    uint64_t n = d->kv_len * d->hidden;
+    wl_kv_cache(d, inst, kv, kv + n);
+    for (uint64_t r = 0; r < d->kv_len; r++) {
+        memcpy(image + L->t[WL_T_K].addr + r * L->t[WL_T_K].stride, kv + r * d->hidden,
+               d->hidden * sizeof *kv);
+        memcpy(image + L->t[WL_T_V].addr + r * L->t[WL_T_V].stride, kv + n + r * d->hidden,
+               d->hidden * sizeof *kv);
+    }
+}
+
 /* The tolerance in rounded-reference errors (see check_block). */
 #define RUN_TOL_ROUNDED 4.0
 
@@ -295,7 +309,7 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
     int rc = start_run(a, d, forced, functional, out, &L, &p, err, errlen);
     if (rc)
         return rc;
-    float *image = NULL, *wbuf = NULL, *xin = NULL;
+    float *image = NULL, *wbuf = NULL, *xin = NULL, *kv = NULL;
     double *want = NULL, *rounded = NULL;
     uint64_t dram_elems = p->dram_end;
     if (functional) {
@@ -314,7 +328,8 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
         xin = calloc(in_elems, sizeof *xin);
         want = calloc(in_elems, sizeof *want);
         rounded = calloc(in_elems, sizeof *rounded);
-        if (!image || !wbuf || !xin || !want || !rounded) {
+        kv = calloc(2 * d->kv_len * d->hidden + 1, sizeof *kv);
+        if (!image || !wbuf || !xin || !want || !rounded || !kv) {
             rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
             goto done;
         }
@@ -331,6 +346,8 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
         for (uint64_t k = 0; k < runs && !rc; k++) {
             if (functional)
                 copy_x(d, &L, image, xin, false);
+            if (functional && d->kv_len)
+                put_cache(d, &L, inst + k, image, kv);
             for (uint32_t i = 0; i < rb->n_ops && !rc; i++) {
                 if (!p->ops[b][i].chain_len)
                     continue;
@@ -360,14 +377,14 @@ done:
     free(xin);
     free(want);
     free(rounded);
+    free(kv);
     if (rc)
         run_free(out);
     return rc;
 }
 
 int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced *forced,
-                         const run_progress *progress, run_result *out, char *err,
-                         size_t errlen)
+                         const run_progress *progress, run_result *out, char *err, size_t errlen)
 {
     layout L;
     plan *p;

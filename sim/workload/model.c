@@ -9,9 +9,9 @@
 static const char *const mixer_names[] = {"attention", "butterfly", "fft", "fft-compress"};
 static const char *const linear_names[] = {"dense", "butterfly", "block-butterfly", "none"};
 static const char *const op_names[] = {
-    "dense",   "butterfly", "block-butterfly", "seq-butterfly", "fft-mix", "fft-compress", "scores",
-    "softmax", "context",   "layernorm",       "gelu",          "add",     "attention",
-    "fft-hidden", "fft-seq"};
+    "dense",        "butterfly", "block-butterfly", "seq-butterfly", "fft-mix",
+    "fft-compress", "scores",    "softmax",         "context",       "layernorm",
+    "gelu",         "add",       "attention",       "fft-hidden",    "fft-seq"};
 
 const char *wl_mixer_name(wl_mixer m)
 {
@@ -44,13 +44,21 @@ bool wl_has_attention(const wl_desc *d)
     return false;
 }
 
+uint64_t wl_keys(const wl_desc *d)
+{
+    return d->kv_len + d->seq_len;
+}
+
 uint64_t wl_tensor_elems(const wl_desc *d, wl_tensor t)
 {
     uint64_t tokens = d->batch * d->seq_len;
     switch (t) {
     case WL_T_S:
     case WL_T_P:
-        return d->batch * d->heads * d->seq_len * d->seq_len;
+        return d->batch * d->heads * d->seq_len * wl_keys(d);
+    case WL_T_K:
+    case WL_T_V: /* the cache's rows, then the step's */
+        return d->batch * wl_keys(d) * d->hidden;
     case WL_T_F1:
     case WL_T_G:
         return tokens * d->ffn;
@@ -159,37 +167,39 @@ static void mixer(const wl_desc *d, const wl_block *bl, wl_op *op)
 uint32_t wl_block_ops(const wl_desc *d, uint32_t b, wl_op ops[WL_MAX_BLOCK_OPS])
 {
     const wl_block *bl = &d->blocks[b];
-    uint64_t H = d->hidden, F = d->ffn, N = d->seq_len;
+    uint64_t H = d->hidden, F = d->ffn, N = d->seq_len, Nk = wl_keys(d);
     uint32_t n = 0;
     if (bl->mixer == WL_MIX_ATTENTION) {
         uint64_t dh = H / d->heads, groups = d->batch * d->heads;
         linear(d, bl->proj, bl->block_size, "q-proj", H, H, WL_T_X, WL_T_Q, &ops[n++]);
         linear(d, bl->proj, bl->block_size, "k-proj", H, H, WL_T_X, WL_T_K, &ops[n++]);
         linear(d, bl->proj, bl->block_size, "v-proj", H, H, WL_T_X, WL_T_V, &ops[n++]);
-        /* QK^T and PV: N^2 d multiply-adds per head each */
+        /* QK^T and PV: N Nk d multiply-adds per head each (N queries, Nk keys) */
         wl_op *s = &ops[n++];
         memset(s, 0, sizeof *s);
         s->kind = WL_OP_SCORES;
         snprintf(s->name, sizeof s->name, "scores");
         s->rows = d->batch * N;
-        s->n = N;
+        s->n = Nk;
+        s->nq = N;
         s->groups = groups;
         s->d = dh;
         s->src0 = WL_T_Q;
         s->src1 = WL_T_K;
         s->dst = WL_T_S;
-        s->macs = groups * N * N * dh;
-        s->flops = 2 * s->macs + groups * N * N; /* + the scaling */
+        s->macs = groups * N * Nk * dh;
+        s->flops = 2 * s->macs + groups * N * Nk; /* + the scaling */
         wl_op *sm = &ops[n++];
         memset(sm, 0, sizeof *sm);
         sm->kind = WL_OP_SOFTMAX;
         snprintf(sm->name, sizeof sm->name, "softmax");
         sm->rows = groups * N;
-        sm->n = N;
+        sm->n = Nk;
+        sm->nq = N;
         sm->groups = groups;
         sm->src0 = sm->src1 = WL_T_S;
         sm->dst = WL_T_P;
-        sm->flops = groups * N * N * WL_FLOPS_SOFTMAX;
+        sm->flops = groups * N * Nk * WL_FLOPS_SOFTMAX;
         wl_op *c = &ops[n++];
         *c = *s;
         c->kind = WL_OP_CONTEXT;
@@ -307,6 +317,17 @@ uint64_t wl_op_weights(const wl_desc *d, const wl_op *op, uint64_t inst, float *
         w[i] = util_round_dtype(d->dtype, (float)v);
     }
     return count;
+}
+
+void wl_kv_cache(const wl_desc *d, uint64_t inst, float *k, float *v)
+{
+    util_rng rng;
+    util_rng_seed(&rng, (d->seed ^ 0x2545f4914f6cdd1dull) * 0x9e3779b97f4a7c15ull + inst);
+    uint64_t count = d->kv_len * d->hidden;
+    for (uint64_t i = 0; i < 2 * count; i++) {
+        float u = util_round_dtype(d->dtype, (float)(2.0 * util_rng_uniform(&rng) - 1.0));
+        (i < count ? k : v)[i % count] = u;
+    }
 }
 
 void wl_model_inputs(const wl_desc *d, float *x)

@@ -60,8 +60,10 @@ typedef struct wl_desc {
     util_dtype dtype;
     uint64_t seed;
     wl_init init;
-    /* model */
+    /* model: seq_len tokens run through the blocks; a decode step (new_tokens set) runs
+     * its new_tokens (seq_len = new_tokens) against a K/V cache of kv_len tokens */
     uint64_t seq_len, hidden, heads, ffn, batch;
+    uint64_t new_tokens, kv_len;
     wl_mask mask;
     uint32_t n_blocks;
     wl_block blocks[WL_MAX_BLOCKS];
@@ -164,6 +166,7 @@ typedef struct wl_op {
     uint64_t rows;             /* vectors: batch x seq_len tokens (x heads for softmax) */
     uint64_t in, out;          /* features per vector in and out (dense, butterfly) */
     uint64_t n;                /* transform size (padded), or keys per query (attention) */
+    uint64_t nq;               /* attention: queries per group (n - nq of the keys are cached) */
     uint64_t groups;           /* attention: batch x heads; sequence transforms: batch */
     uint64_t d;                /* attention: features per head */
     uint64_t param;            /* block-butterfly tile; FFT: hidden transform size; chunk */
@@ -220,5 +223,12 @@ void wl_model_inputs(const wl_desc *d, float *x);
 uint64_t wl_pow2_ceil(uint64_t x);
 /* Whether any block of the model mixes tokens by attention. */
 bool wl_has_attention(const wl_desc *d);
+
+/* Keys per sequence an attention block sees: the cache's and the step's tokens. */
+uint64_t wl_keys(const wl_desc *d);
+
+/* Fills k and v ([kv_len x hidden] each) with block instance inst's seeded K/V cache:
+ * uniform in [-1, 1), rounded to the data type. */
+void wl_kv_cache(const wl_desc *d, uint64_t inst, float *k, float *v);
 
 #endif
