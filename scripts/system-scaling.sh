@@ -3,17 +3,19 @@
 # (--model analytical unless --cycle), as a table: time, speedup over one device,
 # parallel efficiency, K/V all-gather time and what of it attention did not hide, the
 # system's energy, its links' share, and the energy over one device's.
-# Usage: scripts/system-scaling.sh [--cycle] [--seq N] [--gbs G] [SYSTEM [WORKLOAD]]
-#   defaults: mld-8x8-ring4 bert-base-text-4k at 16384 tokens (docs/SYSTEM.md)
+# Usage: scripts/system-scaling.sh [--cycle] [--seq N | --kv N] [--gbs G] [SYSTEM [WORKLOAD]]
+#   defaults: mld-8x8-ring4 bert-base-text-4k at 16384 tokens (docs/SYSTEM.md); --kv
+#   sets a decode step's cache instead (e.g. --kv 8191 mld-8x8-ring8 bert-base-decode-8k)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mode=analytical seq=16384 gbs=""
+mode=analytical seq=16384 kv="" gbs=""
 while [ $# -gt 0 ]; do
     case "$1" in
     --cycle) mode=cycle; shift ;;
     --seq) seq="$2"; shift 2 ;;
+    --kv) kv="$2"; shift 2 ;;
     --gbs) gbs="$2"; shift 2 ;;
-    -h | --help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "system-scaling: unknown option $1" >&2; exit 2 ;;
     *) break ;;
     esac
@@ -23,11 +25,16 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 extra=()
 [ -n "$gbs" ] && extra=(--set "system.link.bandwidth_gbs=$gbs")
+if [ -n "$kv" ]; then
+    extra+=(--set "workload.kv_len=$kv")
+else
+    extra+=(--set "workload.seq_len=$seq")
+fi
 printf '%-8s %12s %9s %11s %12s %14s %11s %9s %8s\n' devices time_ms speedup efficiency comm_ms \
     exposed_ms energy_mJ link_mJ vs_one
 for p in 1 2 4 8 16; do
     ./bflysim -q --model "$mode" --json "$tmp/r.json" --set "system.devices=$p" \
-        --set "workload.seq_len=$seq" ${extra[@]+"${extra[@]}"} "$system" "$workload"
+        ${extra[@]+"${extra[@]}"} "$system" "$workload"
     /usr/bin/python3 - "$tmp/r.json" "$p" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]

@@ -497,6 +497,74 @@ START_TEST(test_uneven_shards)
 }
 END_TEST
 
+/* A decode step on four devices, by hand: the 64 new-token rows are replicated and the
+ * 255-token cache is split (64, 64, 64, 63), so each device's part is a one-array decode
+ * step with kv_len = its shard (the step's own keys counted on every device). After each
+ * block's attention the partial states, 2 new tokens x (64 values x 2 bytes + 2 heads x
+ * 4 bytes of lse) = 272 B per device, are ring all-gathered in 3 x (1 us + 272 B / 1 GB/s)
+ * and not hidden; the block then waits for the slowest device. */
+START_TEST(test_decode_by_hand)
+{
+    arch_desc a;
+    wl_desc d;
+    small_model(&a, &d, 64);
+    d.new_tokens = d.seq_len = 2, d.kv_len = 255, d.mask = WL_MASK_CAUSAL;
+    char err[512];
+    sys_desc s = ring_of(4);
+    sys_result x;
+    ck_assert_msg(sys_run(&s, &a, &d, true, NULL, &x, err, sizeof err) == 0, "%s", err);
+    ck_assert(x.n_kinds == 2 && x.dev[0].count == 3 && x.dev[0].tokens == 64 &&
+              x.dev[1].count == 1 && x.dev[1].tokens == 63);
+    double comm = 3 * (1e-6 + 272e-9), hz = a.clock_ghz * 1e9, want = 0, row = 0;
+    tu_assert_close(x.comm_s, 2 * comm, 1e-9, "two blocks' state all-gathers");
+    tu_assert_close(x.exposed_comm_s, x.comm_s, 1e-12, "nothing hides them");
+    tu_assert_close(x.moved_bytes, 2 * 4 * 3 * 272, 1e-12, "every device's states to three");
+    run_result *part = calloc(3, sizeof *part); /* (large: off the stack) */
+    ck_assert_ptr_nonnull(part);
+    for (int k = 0; k < 2; k++) {
+        wl_desc dk = d;
+        dk.kv_len = 64 - (uint64_t)k;
+        ck_assert(run_model_analytical(&a, &dk, NULL, NULL, &part[k], err, sizeof err) == 0);
+    }
+    /* per block: the slower part, then the all-gather (one block entry, repeat 2) */
+    double block = fmax((double)part[0].total.cycles, (double)part[1].total.cycles) / 2 / hz;
+    want = 2 * (block + comm);
+    for (uint32_t i = 0; i < part[0].blocks[0].n_ops; i++) {
+        wl_op_kind k = part[0].blocks[0].ops[i].op.kind;
+        if (k != WL_OP_ATTENTION && k != WL_OP_SCORES && k != WL_OP_SOFTMAX && k != WL_OP_CONTEXT)
+            row += 2 * (double)part[0].blocks[0].ops[i].cycles / hz;
+    }
+    tu_assert_close(x.total_s, want, 1e-12, "blocks of the slower part and its all-gather");
+    tu_assert_close(x.rowlocal_s, row, 1e-12, "every device runs the new tokens' row-local ops");
+    run_free(&part[0]);
+    run_free(&part[1]);
+    /* the comparison is the same step on one device; every device repeats the row-local
+     * ops, so four cannot reach 4x (here, with a 255-token cache, they lose to one) */
+    run_result *one = &part[2];
+    ck_assert(run_model_analytical(&a, &d, NULL, NULL, one, err, sizeof err) == 0);
+    tu_assert_close(x.single_s, (double)one->total.cycles / hz, 1e-12, "one device");
+    run_free(one);
+    free(part);
+    tu_assert_close(x.speedup, x.single_s / x.total_s, 1e-12, "speedup");
+    ck_assert(x.efficiency < 1);
+    /* a device needs a cache token */
+    d.kv_len = 3;
+    ck_assert_int_eq(sys_run(&s, &a, &d, true, NULL, &x, err, sizeof err), UTIL_ECONFIG);
+    ck_assert_msg(strstr(err, "4 devices for a K/V cache of 3 tokens"), "%s", err);
+    /* the functional check: merged states of the split cache equal monolithic attention,
+     * in both partitions, and a planted lse fault is caught */
+    d.kv_len = 255;
+    for (int part_kind = 0; part_kind < 2; part_kind++) {
+        s.partition = part_kind ? SYS_PART_STRIDED : SYS_PART_SEQUENCE;
+        sys_check_result c;
+        ck_assert(sys_check(&s, &d, false, &c, err, sizeof err) == 0);
+        ck_assert_msg(c.pass && c.heads == 2, "error %g", c.max_abs_err);
+        ck_assert(sys_check(&s, &d, true, &c, err, sizeof err) == 0);
+        ck_assert(!c.pass);
+    }
+}
+END_TEST
+
 /* What a system cannot split is refused: a Fourier mixer needs every token on one device,
  * and a device needs a token. */
 START_TEST(test_system_refusals)
@@ -764,6 +832,7 @@ int main(void)
     tcase_add_test(tc, test_sequence_energy);
     tcase_add_test(tc, test_uneven_shards);
     tcase_add_test(tc, test_system_refusals);
+    tcase_add_test(tc, test_decode_by_hand);
     tcase_add_test(tc, test_heads_by_hand);
     tcase_add_test(tc, test_system_cli);
     suite_add_tcase(s, tc);

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "../workload/workload.h"
+
 /* Writes a document (fn(f, ctx)) to path so that it is whole or absent whatever happens:
  * through a temporary file in path's directory (mkstemp), given path's mode when it
  * exists, synced and renamed into place, with SIGINT, SIGTERM and SIGHUP held meanwhile.
@@ -25,6 +27,10 @@ int rep_append_row(const char *path, const char *header, const char *row, const 
 
 /* CSV fields (write.c): appended to buf (len bytes, *used so far) after a comma unless
  * first; a field holding a comma, quote or line break is quoted. */
+/* A model's tokens as a summary says them: "seq_len N", or a decode step's new tokens
+ * and cache. */
+void rep_step(const wl_desc *w, char *buf, size_t len);
+
 void csv_field(char *buf, size_t len, size_t *used, const char *s);
 void csv_num(char *buf, size_t len, size_t *used, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -18,6 +18,16 @@ static void versus(const rep_derived *d, const gpu_totals *b, rep_versus *v)
     v->energy_ratio = j > 0 ? b->joules / j : 0;
 }
 
+void rep_step(const wl_desc *w, char *buf, size_t len)
+{
+    if (w->new_tokens)
+        snprintf(buf, len, "decode step: %llu new token%s against a K/V cache of %llu",
+                 (unsigned long long)w->seq_len, w->seq_len == 1 ? "" : "s",
+                 (unsigned long long)w->kv_len);
+    else
+        snprintf(buf, len, "seq_len %llu", (unsigned long long)w->seq_len);
+}
+
 /* Attention block instances of a model (each keeps its own K/V cache). */
 static uint64_t attention_blocks(const wl_desc *w)
 {
@@ -910,11 +920,7 @@ void rep_model_summary(FILE *f, const rep_run *r)
     fprintf(f, "bflysim %s\n", r->version);
     arch_line(f, r, &d);
     char step[96];
-    if (w->new_tokens)
-        snprintf(step, sizeof step, "decode step: %llu new tokens against a K/V cache of %llu",
-                 (unsigned long long)w->seq_len, (unsigned long long)w->kv_len);
-    else
-        snprintf(step, sizeof step, "seq_len %llu", (unsigned long long)w->seq_len);
+    rep_step(w, step, sizeof step);
     fprintf(f,
             "workload   %s (%s): model, %llu blocks, %s, hidden %llu, heads %llu, ffn %llu, batch "
             "%llu, %s, mask %s\n",

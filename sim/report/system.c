@@ -17,8 +17,8 @@ static void devices_summary(FILE *f, const rep_system_run *r)
         else if (r->sys->partition == SYS_PART_HEADS)
             fprintf(f, "array %u (%s)", i, r->arch->name);
         else
-            fprintf(f, "%u x %s with %llu tokens", v->count, r->arch->name,
-                    (unsigned long long)v->tokens);
+            fprintf(f, "%u x %s with %llu %s", v->count, r->arch->name,
+                    (unsigned long long)v->tokens, r->wl->new_tokens ? "cache tokens" : "tokens");
         fprintf(f, ": busy %.6g ms (%.2f%% of the run)", v->busy_s * 1e3,
                 x->total_s > 0 ? 100 * v->busy_s / x->total_s : 0);
         if (!v->gpu)
@@ -38,9 +38,11 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
     fprintf(f, "system     %s (%s): %u x %s, %s links of %g GB/s and %g ns, %s partition\n",
             s->name, r->system_file, s->devices, r->arch->name, sys_topology_name(s->topology),
             s->link_gbs, s->link_latency_ns, sys_partition_name(s->partition));
-    fprintf(f, "workload   %s (%s): seq_len %llu, hidden %llu, heads %llu, batch %llu, %s\n",
-            w->name, r->wl_file, (unsigned long long)w->seq_len, (unsigned long long)w->hidden,
-            (unsigned long long)w->heads, (unsigned long long)w->batch,
+    char step[96];
+    rep_step(w, step, sizeof step);
+    fprintf(f, "workload   %s (%s): %s, hidden %llu, heads %llu, batch %llu, %s\n", w->name,
+            r->wl_file, step, (unsigned long long)w->hidden, (unsigned long long)w->heads,
+            (unsigned long long)w->batch,
             r->analytical ? "estimated (analytical)" : "simulated (cycle level)");
     if (s->partition == SYS_PART_HEADS) {
         fprintf(f,
@@ -54,6 +56,19 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
                     x->split_s * 1e3);
         else
             fprintf(f, "links      input spreads and output exchanges %.6g ms\n", x->comm_s * 1e3);
+    } else if (w->new_tokens) {
+        fprintf(f,
+                "device     %llu cache tokens each; row-local ops %.6g ms (every device runs "
+                "the new tokens), attention %.6g ms\n",
+                (unsigned long long)x->tokens_per_device, x->rowlocal_s * 1e3,
+                x->attention_s * 1e3);
+        fprintf(f,
+                "links      partial-state all-gathers %.6g ms over %u attention blocks (after "
+                "each block's attention, not hidden), %.6g MB through each device's link\n",
+                x->comm_s * 1e3, x->attention_blocks, x->link_bytes * 1e-6);
+        fprintf(f, "critical   compute and the links in turn; %s MAC units %.2f%% busy\n",
+                x->n_kinds > 1 ? "the largest shard's" : "each device's",
+                100 * x->dev[0].mac_utilization);
     } else {
         fprintf(f, "device     %llu tokens each; row-local ops %.6g ms, attention %.6g ms\n",
                 (unsigned long long)x->tokens_per_device, x->rowlocal_s * 1e3,
@@ -118,6 +133,7 @@ static void system_doc(FILE *f, const void *ctx)
     j_s(&j, "name", r->wl->name);
     j_s(&j, "file", r->wl_file);
     j_u(&j, "seq_len", r->wl->seq_len);
+    j_u(&j, "kv_len", r->wl->kv_len);
     j_u(&j, "hidden", r->wl->hidden);
     j_u(&j, "heads", r->wl->heads);
     j_u(&j, "batch", r->wl->batch);
@@ -180,7 +196,7 @@ int rep_write_system_json(const char *path, const rep_system_run *r, char *err, 
 
 static const char system_csv_header[] =
     "system,device,devices,gpu,topology,link_gbs,link_latency_ns,partition,workload,seq_len,"
-    "hidden,heads,batch,mode,tokens_per_device,rowlocal_s,attention_s,comm_s,exposed_comm_s,"
+    "hidden,heads,batch,kv_len,mode,tokens_per_device,rowlocal_s,attention_s,comm_s,exposed_comm_s,"
     "link_bytes,total_s,single_device_s,speedup,efficiency,one_device,functional,"
     "link_energy_pj_per_bit,energy_j,link_energy_j,device_energy_j,single_device_energy_j,"
     "device_mac_utilization,overrides";
@@ -206,8 +222,9 @@ int rep_append_system_csv(const char *path, const rep_system_run *r, char *err, 
     csv_num(row, sizeof row - 2, &u, "%.10g", s->link_latency_ns);
     csv_field(row, sizeof row - 2, &u, sys_partition_name(s->partition));
     csv_field(row, sizeof row - 2, &u, r->wl->name);
-    const uint64_t dims[] = {r->wl->seq_len, r->wl->hidden, r->wl->heads, r->wl->batch};
-    for (size_t i = 0; i < 4; i++)
+    const uint64_t dims[] = {r->wl->seq_len, r->wl->hidden, r->wl->heads, r->wl->batch,
+                             r->wl->kv_len};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
         csv_num(row, sizeof row - 2, &u, "%llu", (unsigned long long)dims[i]);
     csv_field(row, sizeof row - 2, &u, r->analytical ? "analytical" : "cycle");
     csv_num(row, sizeof row - 2, &u, "%llu", (unsigned long long)x->tokens_per_device);

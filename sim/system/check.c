@@ -5,7 +5,9 @@
  * precision reference math for every device (the arrays' own attention, which already
  * merges partial states across its PEs, is checked by --functional on one array). Ranges
  * and strided shards follow the system's partition; the heads partition keeps every
- * head whole on one device, so its merge is the identity and it is checked as ranges. */
+ * head whole on one device, so its merge is the identity and it is checked as ranges. A
+ * decode step's queries are its new tokens (positions kv_len ..); the shards split the
+ * cache, and the new tokens' own keys go to the last shard. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,36 +21,53 @@ static void fill(double *x, size_t n, util_rng *rng)
         x[i] = 2 * util_rng_uniform(rng) - 1;
 }
 
-/* One head: the shards' merged states against the monolithic states (all keys at once);
- * the largest difference of an output element, into *worst. */
-static bool check_head(const sys_desc *s, const wl_desc *d, size_t n, size_t dh, const double *q,
-                       const double *k, const double *v, bool fault, double *worst)
+/* The keys shard sh of p holds, into keys (room for nk); returns how many. The cache's
+ * kv_len keys split as the partition splits tokens; the step's own (kv_len .. nk) go to
+ * the last shard. A prefill (kv_len 0) splits all its keys. */
+static size_t shard_keys(sys_split split, uint64_t kv_len, uint64_t nk, uint32_t p, uint32_t sh,
+                         uint64_t *keys)
+{
+    if (!kv_len)
+        return sys_shard_tokens(split, nk, p, sh, keys);
+    size_t m = sys_shard_tokens(split, kv_len, p, sh, keys);
+    for (uint64_t t = kv_len; sh + 1 == p && t < nk; t++)
+        keys[m++] = t;
+    return m;
+}
+
+/* One head: nq queries (at positions nk - nq ..) against nk keys; the shards' merged
+ * states against the monolithic states (all keys at once); the largest difference of an
+ * output element, into *worst. */
+static bool check_head(const sys_desc *s, const wl_desc *d, size_t nq, size_t nk, size_t dh,
+                       const double *q, const double *k, const double *v, bool fault, double *worst)
 {
     uint32_t p = sys_device_count(s);
     sys_split split = s->partition == SYS_PART_STRIDED ? SYS_SPLIT_STRIDED : SYS_SPLIT_RANGES;
-    uint64_t *pos = malloc(n * sizeof *pos), *keys = malloc(n * sizeof *keys);
+    uint64_t *pos = malloc(nq * sizeof *pos), *keys = malloc(nk * sizeof *keys);
     sys_states *parts = calloc(p, sizeof *parts), whole = {0}, merged = {0};
     const sys_states **in = calloc(p, sizeof *in);
-    bool ok = pos && keys && parts && in && sys_states_init(&whole, n, dh) &&
-              sys_states_init(&merged, n, dh);
+    bool ok = pos && keys && parts && in && sys_states_init(&whole, nq, dh) &&
+              sys_states_init(&merged, nq, dh);
     double scale = 1 / sqrt((double)dh);
     bool causal = d->mask == WL_MASK_CAUSAL;
-    for (size_t i = 0; ok && i < n; i++)
-        pos[i] = keys[i] = i;
+    for (size_t i = 0; ok && i < nq; i++)
+        pos[i] = nk - nq + i;
+    for (size_t i = 0; ok && i < nk; i++)
+        keys[i] = i;
     if (ok)
-        sys_partial_attention(n, dh, q, pos, k, v, keys, n, scale, causal, &whole);
+        sys_partial_attention(nq, dh, q, pos, k, v, keys, nk, scale, causal, &whole);
     for (uint32_t sh = 0; ok && sh < p; sh++) {
-        ok = sys_states_init(&parts[sh], n, dh);
-        size_t m = ok ? sys_shard_tokens(split, n, p, sh, keys) : 0;
+        ok = sys_states_init(&parts[sh], nq, dh);
+        size_t m = ok ? shard_keys(split, d->kv_len, nk, p, sh, keys) : 0;
         if (ok)
-            sys_partial_attention(n, dh, q, pos, k, v, keys, m, scale, causal, &parts[sh]);
+            sys_partial_attention(nq, dh, q, pos, k, v, keys, m, scale, causal, &parts[sh]);
         if (ok && fault && sh == 0) /* a planted error in one shard's lse */
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < nq; i++)
                 parts[sh].lse[i] += isfinite(parts[sh].lse[i]) ? 0.5 : 0;
         in[sh] = &parts[sh];
     }
     ok = ok && sys_merge(in, p, &merged);
-    for (size_t i = 0; ok && i < n * dh; i++)
+    for (size_t i = 0; ok && i < nq * dh; i++)
         *worst = fmax(*worst, fabs(merged.o[i] - whole.o[i]));
     for (uint32_t sh = 0; parts && sh < p; sh++)
         sys_states_free(&parts[sh]);
@@ -66,21 +85,22 @@ int sys_check(const sys_desc *s, const wl_desc *d, bool fault, sys_check_result 
         return util_fail(UTIL_ECONFIG, err, errlen,
                          "--inject-fault=merge needs two devices or more: a single shard's "
                          "partial state merges to itself whatever its lse");
-    if (d->seq_len > SYS_CHECK_MAX_TOKENS)
+    if (wl_keys(d) > SYS_CHECK_MAX_TOKENS)
         return util_fail(UTIL_ECONFIG, err, errlen,
-                         "--functional on a system checks attention at most %d tokens long (in "
+                         "--functional on a system checks attention over at most %d keys (in "
                          "double precision, every head); this workload has %llu (use --set "
-                         "workload.seq_len=...)",
-                         SYS_CHECK_MAX_TOKENS, (unsigned long long)d->seq_len);
-    size_t n = d->seq_len, dh = d->hidden / d->heads;
-    double *q = malloc(n * dh * sizeof *q), *k = malloc(n * dh * sizeof *k),
-           *v = malloc(n * dh * sizeof *v);
+                         "workload.%s=...)",
+                         SYS_CHECK_MAX_TOKENS, (unsigned long long)wl_keys(d),
+                         d->new_tokens ? "kv_len" : "seq_len");
+    size_t nq = d->seq_len, nk = wl_keys(d), dh = d->hidden / d->heads;
+    double *q = malloc(nq * dh * sizeof *q), *k = malloc(nk * dh * sizeof *k),
+           *v = malloc(nk * dh * sizeof *v);
     util_rng rng;
     util_rng_seed(&rng, d->seed);
     bool ok = q && k && v;
     for (uint64_t h = 0; ok && h < d->heads; h++) {
-        fill(q, n * dh, &rng), fill(k, n * dh, &rng), fill(v, n * dh, &rng);
-        ok = check_head(s, d, n, dh, q, k, v, fault, &out->max_abs_err);
+        fill(q, nq * dh, &rng), fill(k, nk * dh, &rng), fill(v, nk * dh, &rng);
+        ok = check_head(s, d, nq, nk, dh, q, k, v, fault, &out->max_abs_err);
         out->heads++;
     }
     free(q), free(k), free(v);

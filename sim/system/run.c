@@ -15,6 +15,7 @@
  * every token and is refused. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../energy/energy.h"
@@ -115,6 +116,46 @@ int sys_model_run(const arch_desc *a, const wl_desc *d, const map_forced *forced
                       : run_model(a, d, forced, false, NULL, progress, r, err, errlen);
 }
 
+/* The model on one array a: the single-device time and energy a system compares with. */
+static int single_device(const arch_desc *a, const wl_desc *d, bool analytical,
+                         const run_progress *progress, sys_result *out, char *err, size_t errlen)
+{
+    run_result *whole = calloc(1, sizeof *whole);
+    if (!whole)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    int rc = sys_model_run(a, d, NULL, analytical, progress, whole, err, errlen);
+    if (!rc) {
+        out->single_s = (double)whole->total.cycles / (a->clock_ghz * 1e9);
+        out->single_energy_j =
+            a->energy.present ? run_energy_pj(a, d->dtype, &whole->total) * 1e-12 : 0;
+        run_free(whole);
+    }
+    free(whole);
+    return rc;
+}
+
+/* How the tokens split: a prefill shards its sequence (each shard's queries meet every
+ * key, the K and V of the others arriving by an all-gather that attention overlaps); a
+ * decode step shards each block's K/V cache (every device runs the new tokens against its
+ * part of the cache, and the partial states are all-gathered and merged after). */
+typedef struct split_plan {
+    uint64_t n;        /* tokens split: the sequence, or a decode step's cache */
+    double comm_bytes; /* per device and attention block: its K and V, or its states */
+    bool overlap;      /* the exchange hides behind attention (prefill) */
+} split_plan;
+
+static split_plan plan_split(const wl_desc *d, uint32_t p)
+{
+    double e = util_dtype_bytes(d->dtype);
+    if (d->new_tokens) {
+        /* a state per new token and head: o (hidden values) and lse (FP32) */
+        double states = (double)(d->batch * d->seq_len) * ((double)d->hidden * e + 4.0 * d->heads);
+        return (split_plan){d->kv_len, states, false};
+    }
+    uint64_t shard = (d->seq_len + p - 1) / p;
+    return (split_plan){d->seq_len, 2.0 * (double)(d->batch * shard * d->hidden) * e, true};
+}
+
 int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analytical,
             const run_progress *progress, sys_result *out, char *err, size_t errlen)
 {
@@ -130,38 +171,51 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
                              "on one device; only attention mixers split over devices yet",
                              s->name, b, wl_mixer_name(d->blocks[b].mixer));
     uint32_t p = s->devices;
-    uint64_t n = d->seq_len, shard = (n + p - 1) / p; /* the largest shard, either split */
+    split_plan sp = plan_split(d, p);
+    uint64_t n = sp.n, shard = (n + p - 1) / p; /* the largest shard, either split */
     if (shard == 0 || p > n)
         return util_fail(UTIL_ECONFIG, err, errlen,
-                         "system %s: %u devices for %llu tokens: every device needs a token",
+                         d->new_tokens ? "system %s: %u devices for a K/V cache of %llu tokens: "
+                                         "every device needs a cache token"
+                                       : "system %s: %u devices for %llu tokens: every device "
+                                         "needs a token",
                          s->name, p, (unsigned long long)n);
     /* the devices with the largest shard, and where p does not divide n the others, with
-     * one token fewer: each kind's model run (queries of its shard meet all n keys) */
+     * one token fewer: each kind's model run (prefill: the shard's queries, which meet all
+     * n keys; decode: the new tokens against the shard of the cache) */
     uint32_t n_large = n % p ? (uint32_t)(n % p) : p, kinds = n_large < p ? 2 : 1;
-    run_result runs[2], whole;
+    run_result *runs = calloc(2, sizeof *runs); /* (1.5 MB each: not on the stack) */
     double keys[2];
-    int rc = UTIL_OK;
+    int rc = runs ? UTIL_OK : util_fail(UTIL_ERUN, err, errlen, "out of memory");
     for (uint32_t k = 0; k < kinds && !rc; k++) {
         wl_desc part = *d;
-        part.seq_len = shard - k;
-        keys[k] = (double)n / (double)part.seq_len;
+        if (d->new_tokens) {
+            part.kv_len = shard - k;
+            keys[k] = 1;
+        } else {
+            part.seq_len = shard - k;
+            keys[k] = (double)n / (double)part.seq_len;
+        }
         rc = sys_model_run(a, &part, NULL, analytical, progress, &runs[k], err, errlen);
         if (rc && k)
             run_free(&runs[0]);
     }
-    if (rc)
+    if (rc) {
+        free(runs);
         return rc;
-    /* every attention block's K/V all-gather: each device holds its shard's K and V and
-     * needs everyone's (nothing to move on one device) */
-    double hz = a->clock_ghz * 1e9,
-           kv_bytes = 2.0 * (double)(d->batch * shard * d->hidden) * util_dtype_bytes(d->dtype);
+    }
+    /* every attention block's all-gather (nothing to move on one device): prefill the K
+     * and V, decode the partial states */
+    double hz = a->clock_ghz * 1e9;
     sys_collective kv = s->topology == SYS_TOPO_RING ? SYS_RING_ALLGATHER : SYS_RD_ALLGATHER;
-    double comm =
-               sys_collective_time(kv, p, kv_bytes, s->link_gbs * 1e9, s->link_latency_ns * 1e-9),
-           comm_bytes = sys_collective_bytes(kv, p, kv_bytes);
-    /* what moves: every token's K and V to the p - 1 devices that do not hold it */
-    double moved =
-        (p - 1.0) * 2.0 * (double)(d->batch * n * d->hidden) * util_dtype_bytes(d->dtype);
+    double comm = sys_collective_time(kv, p, sp.comm_bytes, s->link_gbs * 1e9,
+                                      s->link_latency_ns * 1e-9),
+           comm_bytes = sys_collective_bytes(kv, p, sp.comm_bytes);
+    /* what moves: prefill every token's K and V, decode every device's states, to the
+     * p - 1 devices that lack them */
+    double moved = d->new_tokens ? (p - 1.0) * p * sp.comm_bytes
+                                 : (p - 1.0) * 2.0 * (double)(d->batch * n * d->hidden) *
+                                       util_dtype_bytes(d->dtype);
     out->devices = p;
     out->tokens_per_device = shard;
     double wait[2] = {0, 0};
@@ -170,9 +224,10 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
         for (uint32_t k = 0; k < kinds; k++) {
             part_figures row, att;
             split_block(&runs[k], b, &row, &att);
-            /* all n keys, not the shard's */
+            /* prefill: all n keys, not the shard's */
             rowlocal[k] = row.cycles / hz, attention[k] = att.cycles * keys[k] / hz;
-            block = fmax(block, rowlocal[k] + fmax(attention[k], comm));
+            block = fmax(block, rowlocal[k] +
+                                    (sp.overlap ? fmax(attention[k], comm) : attention[k] + comm));
         }
         /* the next all-gather waits for every device: the block ends with the slowest */
         for (uint32_t k = 0; k < kinds; k++)
@@ -182,7 +237,7 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
         out->rowlocal_s += rep * rowlocal[0];
         out->attention_s += rep * attention[0];
         out->comm_s += rep * comm;
-        out->exposed_comm_s += rep * fmax(0, comm - attention[0]);
+        out->exposed_comm_s += rep * (sp.overlap ? fmax(0, comm - attention[0]) : comm);
         out->total_s += rep * block;
         out->link_bytes += rep * comm_bytes;
         out->moved_bytes += rep * moved;
@@ -194,6 +249,7 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
         out->dev[k] = device_of(a, &f, k ? p - n_large : n_large, shard - k, out->total_s, wait[k]);
         run_free(&runs[k]);
     }
+    free(runs);
     out->n_kinds = kinds;
     out->has_energy = a->energy.present;
     sys_sum_energy(s, out);
@@ -201,14 +257,8 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
     if (p == 1) {
         out->single_s = out->total_s;
         out->single_energy_j = out->dev[0].energy_j;
-    } else {
-        rc = sys_model_run(a, d, NULL, analytical, progress, &whole, err, errlen);
-        if (rc)
-            return rc;
-        out->single_s = (double)whole.total.cycles / hz;
-        out->single_energy_j =
-            a->energy.present ? run_energy_pj(a, d->dtype, &whole.total) * 1e-12 : 0;
-        run_free(&whole);
+    } else if ((rc = single_device(a, d, analytical, progress, out, err, errlen))) {
+        return rc;
     }
     out->speedup = out->total_s > 0 ? out->single_s / out->total_s : 0;
     out->efficiency = out->speedup / p;
