@@ -565,6 +565,63 @@ START_TEST(test_decode_by_hand)
 }
 END_TEST
 
+/* Cascade's roles by hand: 64 tokens on 2 CompNodes (32 strided tokens each, their
+ * row-local ops) and 2 x 2 AttnNodes (a group of 32 queries against a group of 32 keys).
+ * Per attention block, with hidden 64, 2 heads and FP16: a CompNode sends its tokens' q, k
+ * and v (3 x 64 x 2 = 384 B) to 2 AttnNodes each, 24,576 B, more than an AttnNode takes
+ * in (32 x 384 = 12,288 B); the states come back, 64 x 2 + 2 x 4 = 136 B each: an
+ * AttnNode sends 32 x 136 = 4,352 B and a CompNode takes 2 x 32 x 136 = 8,704 B. At
+ * 1 GB/s and 1 us: 2 us + 33,280 B / 1 GB/s = 35.28 us a block, between the CompNodes'
+ * work and the AttnNodes'. Everything moved: 64 tokens x 2 x (384 + 136) = 66,560 B. */
+START_TEST(test_cascade_by_hand)
+{
+    arch_desc a;
+    wl_desc d;
+    small_model(&a, &d, 64);
+    char err[512];
+    sys_desc s = ring_of(6);
+    s.topology = SYS_TOPO_SWITCH, s.partition = SYS_PART_CASCADE;
+    s.comp_nodes = 2, s.attn_groups = 2;
+    sys_result x;
+    ck_assert_msg(sys_run_cascade(&s, &a, &d, true, NULL, &x, err, sizeof err) == 0, "%s", err);
+    run_result *r = calloc(2, sizeof *r); /* (large: off the stack) */
+    ck_assert_ptr_nonnull(r);
+    wl_desc half = d;
+    half.seq_len = 32;
+    ck_assert(run_model_analytical(&a, &half, NULL, NULL, &r[0], err, sizeof err) == 0);
+    double hz = a.clock_ghz * 1e9, row = 0, att = 0;
+    for (uint32_t i = 0; i < r[0].blocks[0].n_ops; i++) {
+        const run_op *o = &r[0].blocks[0].ops[i];
+        bool attention = o->op.kind == WL_OP_ATTENTION || o->op.kind == WL_OP_SCORES ||
+                         o->op.kind == WL_OP_SOFTMAX || o->op.kind == WL_OP_CONTEXT;
+        (attention ? &att : &row)[0] += 2 * (double)o->cycles / hz; /* 2 blocks */
+    }
+    tu_assert_close(x.rowlocal_s, row, 1e-12, "CompNodes: 32 tokens' row-local ops");
+    tu_assert_close(x.attention_s, att, 1e-12, "AttnNodes: 32 queries against 32 keys");
+    tu_assert_close(x.comm_s, 2 * 35.28e-6, 1e-9, "out and back, two blocks");
+    tu_assert_close(x.total_s, row + att + 2 * 35.28e-6, 1e-12, "the roles in turn");
+    tu_assert_close(x.moved_bytes, 2 * 66560, 1e-12, "every q, k, v out and state back");
+    ck_assert(x.devices == 6 && x.n_kinds == 2);
+    ck_assert(x.dev[0].role == SYS_ROLE_COMP && x.dev[0].count == 2 && x.dev[0].tokens == 32);
+    ck_assert(x.dev[1].role == SYS_ROLE_ATTN && x.dev[1].count == 4 && x.dev[1].tokens == 32);
+    tu_assert_close(x.dev[0].busy_s, row, 1e-12, "a CompNode's busy time");
+    ck_assert(run_model_analytical(&a, &d, NULL, NULL, &r[1], err, sizeof err) == 0);
+    tu_assert_close(x.single_s, (double)r[1].total.cycles / hz, 1e-12, "one array");
+    tu_assert_close(x.efficiency, x.speedup / 6, 1e-12, "efficiency over six arrays");
+    run_free(&r[0]);
+    run_free(&r[1]);
+    free(r);
+    /* the merge over the key groups, and a planted fault in it */
+    sys_check_result c;
+    ck_assert(sys_check(&s, &d, false, &c, err, sizeof err) == 0 && c.pass);
+    ck_assert(sys_check(&s, &d, true, &c, err, sizeof err) == 0 && !c.pass);
+    /* a decode step splits its cache instead */
+    d.new_tokens = d.seq_len = 1, d.kv_len = 63;
+    ck_assert_int_eq(sys_run_cascade(&s, &a, &d, true, NULL, &x, err, sizeof err), UTIL_ECONFIG);
+    ck_assert_msg(strstr(err, "the cascade partition runs whole sequences"), "%s", err);
+}
+END_TEST
+
 /* What a system cannot split is refused: a Fourier mixer needs every token on one device,
  * and a device needs a token. */
 START_TEST(test_system_refusals)
@@ -742,8 +799,9 @@ START_TEST(test_system_cli)
               "bert-base-image-1k", NULL);
     /* every shipped system: its partition checks out on values, and a planted merge
      * fault is caught */
-    static const char *const presets[] = {"mld-8x8-ring4", "mld-8x8-ring8", "mld-8x8-switch16",
-                                          "mld-8x8-rshard8", "mld-8x8-xavier-nx"};
+    static const char *const presets[] = {"mld-8x8-ring4",   "mld-8x8-ring8",
+                                          "mld-8x8-switch16", "mld-8x8-rshard8",
+                                          "mld-8x8-cascade",  "mld-8x8-xavier-nx"};
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
         tu_run(&r, "-q", "-f", "-s", "workload.seq_len=64", presets[i], "bert-base-image-1k", NULL);
         ck_assert_msg(r.status == 0, "%s: %s", presets[i], r.err);
@@ -751,6 +809,19 @@ START_TEST(test_system_cli)
         tu_run(&r, "-q", "-f", "--inject-fault=merge", "-s", "workload.seq_len=64", presets[i],
                "bert-base-image-1k", NULL);
         ck_assert_msg(r.status == 3, "%s with a planted fault: status %d", presets[i], r.status);
+        tu_free(&r);
+        /* a decode step (a 63-token cache): every partition but the cascade's splits it */
+        bool cascade = strcmp(presets[i], "mld-8x8-cascade") == 0;
+        tu_run(&r, "-q", "-f", "-s", "workload.kv_len=63", presets[i], "bert-base-decode-2k",
+               NULL);
+        ck_assert_msg(r.status == (cascade ? 2 : 0), "%s decoding: %s", presets[i], r.err);
+        tu_free(&r);
+        if (cascade)
+            continue;
+        tu_run(&r, "-q", "-f", "--inject-fault=merge", "-s", "workload.kv_len=63", presets[i],
+               "bert-base-decode-2k", NULL);
+        ck_assert_msg(r.status == 3, "%s decoding with a planted fault: status %d", presets[i],
+                      r.status);
         tu_free(&r);
     }
     /* options a system run would silently drop are refused; a fault meant for systems
@@ -803,6 +874,21 @@ START_TEST(test_system_cli)
     t1 = tu_read(json, NULL);
     ck_assert_msg(strstr(t1, "\"link_energy_pj_per_bit\": 1.9,"), "%s", t1);
     free(t1), free(nopj);
+    /* the cascade's node counts must add up to the devices */
+    char *casc = tu_replace(text, "devices = 4;",
+                            "devices = 4; partition = \"cascade\"; comp_nodes = 2; "
+                            "attn_groups = 2;");
+    char *casc2 = tu_replace(casc, "partition = \"sequence\";", "");
+    free(casc);
+    casc = casc2;
+    tu_write(tu_tmp(sys, sizeof sys, "bad-system.cfg"), casc);
+    tu_run(&r, sys, "bert-base-image-1k", NULL);
+    ck_assert_int_eq(r.status, 2);
+    ck_assert_msg(strstr(r.err, "devices = 4: the cascade partition has comp_nodes + "
+                                "attn_groups^2 = 2 + 4 = 6 devices"),
+                  "%s", r.err);
+    tu_free(&r);
+    free(casc);
     char *bad = tu_replace(text, "devices = 4;", "devices = 0;");
     tu_write(tu_tmp(sys, sizeof sys, "bad-system.cfg"), bad);
     tu_run(&r, sys, "bert-base-image-1k", NULL);
@@ -833,6 +919,7 @@ int main(void)
     tcase_add_test(tc, test_uneven_shards);
     tcase_add_test(tc, test_system_refusals);
     tcase_add_test(tc, test_decode_by_hand);
+    tcase_add_test(tc, test_cascade_by_hand);
     tcase_add_test(tc, test_heads_by_hand);
     tcase_add_test(tc, test_system_cli);
     suite_add_tcase(s, tc);

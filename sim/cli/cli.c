@@ -503,8 +503,10 @@ static int run_system_cli(const options *o, const char *sys_path, const char *wl
     const run_progress *shown = start_progress(o, err, &pg, &rp) ? &rp : NULL;
     sys_result res;
     rc = sys.partition == SYS_PART_HEADS
-             ? sys_run_heads(&sys, &arch, &wl, sys.gpu[0] ? &gpu : NULL, o->analytical, shown,
-                             &res, msg, sizeof msg)
+             ? sys_run_heads(&sys, &arch, &wl, sys.gpu[0] ? &gpu : NULL, o->analytical, shown, &res,
+                             msg, sizeof msg)
+         : sys.partition == SYS_PART_CASCADE
+             ? sys_run_cascade(&sys, &arch, &wl, o->analytical, shown, &res, msg, sizeof msg)
              : sys_run(&sys, &arch, &wl, o->analytical, shown, &res, msg, sizeof msg);
     end_progress(&pg);
     if (rc) {

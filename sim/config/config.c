@@ -1081,6 +1081,23 @@ static int system_post(ctx *c, config_t *cfg, void *out, const void *unused)
                        "gpu = \"%s\": a GPU beside the arrays takes part only with partition = "
                        "\"heads\" (found \"%s\")",
                        d->gpu, sys_partition_name(d->partition));
+    bool cascade = d->partition == SYS_PART_CASCADE;
+    if (!cascade && (d->comp_nodes || d->attn_groups))
+        return fail_at(c, at(cfg, d->comp_nodes ? "comp_nodes" : "attn_groups"),
+                       "%s = %u is for partition = \"cascade\" (found \"%s\")",
+                       d->comp_nodes ? "comp_nodes" : "attn_groups",
+                       d->comp_nodes ? d->comp_nodes : d->attn_groups,
+                       sys_partition_name(d->partition));
+    if (cascade && (!d->comp_nodes || !d->attn_groups))
+        return fail_at(c, at(cfg, "partition"),
+                       "partition = \"cascade\" needs comp_nodes (CompNodes, 1 or more) and "
+                       "attn_groups (token groups: attn_groups^2 AttnNodes, 1 or more)");
+    if (cascade && d->devices != d->comp_nodes + d->attn_groups * d->attn_groups)
+        return fail_at(c, at(cfg, "devices"),
+                       "devices = %u: the cascade partition has comp_nodes + attn_groups^2 = "
+                       "%u + %u = %u devices",
+                       d->devices, d->comp_nodes, d->attn_groups * d->attn_groups,
+                       d->comp_nodes + d->attn_groups * d->attn_groups);
     if (d->partition == SYS_PART_HEADS && d->devices + (d->gpu[0] ? 1 : 0) > SYS_HEAD_DEVICES)
         return fail_at(c, at(cfg, "devices"),
                        "devices = %u: the heads partition splits over at most %d devices",

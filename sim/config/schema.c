@@ -409,7 +409,7 @@ const key_def cfg_gpu_keys[] = {
 #define SOFF(field) offsetof(sys_desc, field)
 static const char *const system_kind_names[] = {"system", NULL};
 static const char *const topology_names[] = {"ring", "switch", NULL}; /* sys_topology */
-static const char *const partition_names[] = {"sequence", "strided", "heads",
+static const char *const partition_names[] = {"sequence", "strided", "heads", "cascade",
                                               NULL}; /* sys_partition */
 static const key_def sys_link_keys[] = {
     {"topology", K_ENUM, F_REQ, SOFF(topology), 0, 0, 0, 0, 0, topology_names, NULL, NULL, NULL,
@@ -436,6 +436,13 @@ const key_def cfg_system_keys[] = {
     GROUP("link", F_REQ, sys_link_keys, "the links between devices"),
     {"partition", K_ENUM, 0, SOFF(partition), 0, 0, 0, 0, 0, partition_names, NULL, "\"sequence\"",
      NULL,
-     "how the work splits: \"sequence\" (token ranges), \"strided\" (R-sharding) or "
-     "\"heads\" (every op by heads or columns, in proportion to each device's speed)"},
+     "how the work splits: \"sequence\" (token ranges), \"strided\" (R-sharding), "
+     "\"heads\" (every op by heads or columns, in proportion to each device's speed) or "
+     "\"cascade\" (CompNodes and AttnNodes)"},
+    {"comp_nodes", K_U32, 0, SOFF(comp_nodes), 0, 0, 0, SYS_MAX_DEVICES, 0, NULL, NULL, "0",
+     "devices",
+     "cascade: CompNodes, each the row-local ops of a strided share of the tokens (alpha)"},
+    {"attn_groups", K_U32, 0, SOFF(attn_groups), 0, 0, 0, 32, 0, NULL, NULL, "0", "groups",
+     "cascade: token groups (beta); attn_groups^2 AttnNodes each attend one query group to "
+     "one key group"},
     END_KEYS};

@@ -16,6 +16,10 @@ static void devices_summary(FILE *f, const rep_system_run *r)
             fprintf(f, "the GPU %s", r->gpu ? r->gpu->name : "?");
         else if (r->sys->partition == SYS_PART_HEADS)
             fprintf(f, "array %u (%s)", i, r->arch->name);
+        else if (v->role != SYS_ROLE_SHARD)
+            fprintf(f, "%u x %s %s with %llu tokens", v->count, r->arch->name,
+                    v->role == SYS_ROLE_COMP ? "CompNodes" : "AttnNodes",
+                    (unsigned long long)v->tokens);
         else
             fprintf(f, "%u x %s with %llu %s", v->count, r->arch->name,
                     (unsigned long long)v->tokens, r->wl->new_tokens ? "cache tokens" : "tokens");
@@ -56,6 +60,19 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
                     x->split_s * 1e3);
         else
             fprintf(f, "links      input spreads and output exchanges %.6g ms\n", x->comm_s * 1e3);
+    } else if (s->partition == SYS_PART_CASCADE) {
+        fprintf(f,
+                "roles      %u CompNodes (row-local ops, %llu strided tokens each) %.6g ms; "
+                "%u x %u AttnNodes (a query group against a key group, %llu tokens each) %.6g "
+                "ms\n",
+                s->comp_nodes, (unsigned long long)x->dev[0].tokens, x->rowlocal_s * 1e3,
+                s->attn_groups, s->attn_groups, (unsigned long long)x->dev[1].tokens,
+                x->attention_s * 1e3);
+        fprintf(f,
+                "links      q, k, v out and partial states back %.6g ms over %u attention "
+                "blocks (not hidden), %.6g MB through the busiest device's link\n",
+                x->comm_s * 1e3, x->attention_blocks, x->link_bytes * 1e-6);
+        fprintf(f, "critical   the roles in turn (CompNodes, links, AttnNodes, links)\n");
     } else if (w->new_tokens) {
         fprintf(f,
                 "device     %llu cache tokens each; row-local ops %.6g ms (every device runs "
@@ -165,7 +182,9 @@ static void system_doc(FILE *f, const void *ctx)
     for (uint32_t i = 0; i < x->n_kinds; i++) {
         const sys_device *v = &x->dev[i];
         j_open(&j, NULL, '{');
+        static const char *const roles[] = {"shard", "comp", "attn"};
         j_s(&j, "kind", v->gpu ? "gpu" : "array");
+        j_s(&j, "role", roles[v->role]);
         j_s(&j, "name", v->gpu ? (r->gpu ? r->gpu->name : "") : r->arch->name);
         j_u(&j, "count", v->count);
         j_u(&j, "tokens", v->tokens);

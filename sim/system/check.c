@@ -5,7 +5,8 @@
  * precision reference math for every device (the arrays' own attention, which already
  * merges partial states across its PEs, is checked by --functional on one array). Ranges
  * and strided shards follow the system's partition; the heads partition keeps every
- * head whole on one device, so its merge is the identity and it is checked as ranges. A
+ * head whole on one device, so its merge is the identity and it is checked as ranges; the
+ * cascade partition merges each query's states from the beta key groups (strided). A
  * decode step's queries are its new tokens (positions kv_len ..); the shards split the
  * cache, and the new tokens' own keys go to the last shard. */
 #include <math.h>
@@ -41,8 +42,12 @@ static size_t shard_keys(sys_split split, uint64_t kv_len, uint64_t nk, uint32_t
 static bool check_head(const sys_desc *s, const wl_desc *d, size_t nq, size_t nk, size_t dh,
                        const double *q, const double *k, const double *v, bool fault, double *worst)
 {
-    uint32_t p = sys_device_count(s);
-    sys_split split = s->partition == SYS_PART_STRIDED ? SYS_SPLIT_STRIDED : SYS_SPLIT_RANGES;
+    /* (cascade: each query's states come from its group's beta AttnNodes, one per key
+     * group of strided tokens) */
+    bool cascade = s->partition == SYS_PART_CASCADE;
+    uint32_t p = cascade ? s->attn_groups : sys_device_count(s);
+    sys_split split =
+        s->partition == SYS_PART_STRIDED || cascade ? SYS_SPLIT_STRIDED : SYS_SPLIT_RANGES;
     uint64_t *pos = malloc(nq * sizeof *pos), *keys = malloc(nk * sizeof *keys);
     sys_states *parts = calloc(p, sizeof *parts), whole = {0}, merged = {0};
     const sys_states **in = calloc(p, sizeof *in);
@@ -81,7 +86,8 @@ int sys_check(const sys_desc *s, const wl_desc *d, bool fault, sys_check_result 
               size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    if (fault && sys_device_count(s) < 2) /* one state's lse cancels in its own merge */
+    /* (one state's lse cancels in its own merge) */
+    if (fault && (s->partition == SYS_PART_CASCADE ? s->attn_groups : sys_device_count(s)) < 2)
         return util_fail(UTIL_ECONFIG, err, errlen,
                          "--inject-fault=merge needs two devices or more: a single shard's "
                          "partial state merges to itself whatever its lse");

@@ -21,10 +21,12 @@
 #include "../energy/energy.h"
 #include "../run/run.h"
 #include "../workload/workload.h"
+#include "internal.h"
 #include "system.h"
 
 static const char *const topology_names[SYS_TOPO_COUNT] = {"ring", "switch"};
-static const char *const partition_names[SYS_PART_COUNT] = {"sequence", "strided", "heads"};
+static const char *const partition_names[SYS_PART_COUNT] = {"sequence", "strided", "heads",
+                                                            "cascade"};
 
 const char *sys_topology_name(sys_topology t)
 {
@@ -41,19 +43,13 @@ static bool is_attention(wl_op_kind k)
     return k == WL_OP_ATTENTION || k == WL_OP_SCORES || k == WL_OP_SOFTMAX || k == WL_OP_CONTEXT;
 }
 
-/* One block's figures of a model run, on one side of the row-local/attention split. */
-typedef struct part_figures {
-    double cycles, lane_ops, mac_busy, energy_pj;
-} part_figures;
-
-/* Splits block entry b of a model run (one block) into its row-local ops and attention. */
-static void split_block(const run_result *r, uint32_t b, part_figures *rowlocal,
-                        part_figures *attention)
+void sys_split_block(const run_result *r, uint32_t b, sys_part_figures *rowlocal,
+                     sys_part_figures *attention)
 {
-    *rowlocal = *attention = (part_figures){0, 0, 0, 0};
+    *rowlocal = *attention = (sys_part_figures){0, 0, 0, 0};
     for (uint32_t i = 0; i < r->blocks[b].n_ops; i++) {
         const run_op *o = &r->blocks[b].ops[i];
-        part_figures *f = is_attention(o->op.kind) ? attention : rowlocal;
+        sys_part_figures *f = is_attention(o->op.kind) ? attention : rowlocal;
         f->cycles += (double)o->cycles;
         f->lane_ops += (double)o->lane_ops;
         f->mac_busy += (double)o->mac_busy;
@@ -62,22 +58,17 @@ static void split_block(const run_result *r, uint32_t b, part_figures *rowlocal,
 }
 
 /* What a device holding a shard does before any wait: r is the model run on the shard's
- * tokens, whose queries meet all the keys (keys: all tokens over the shard's). */
-typedef struct shard_figures {
-    double compute_s, lane_ops, mac_busy;
-    double energy_pj; /* the shard run's own, and its attention's once more per further
-                       * shard of keys */
-} shard_figures;
-
+ * tokens, whose queries meet all the keys (keys: all tokens over the shard's); its energy
+ * is the shard run's own, and its attention's once more per further shard of keys. */
 static void shard_of(const arch_desc *a, const wl_desc *d, const run_result *r, double keys,
-                     shard_figures *f)
+                     sys_work *f)
 {
     double hz = a->clock_ghz * 1e9;
-    *f = (shard_figures){0, 0, 0, a->energy.present ? run_energy_pj(a, d->dtype, &r->total) : 0};
+    *f = (sys_work){0, 0, 0, a->energy.present ? run_energy_pj(a, d->dtype, &r->total) : 0};
     for (uint32_t b = 0; b < d->n_blocks; b++) {
         double rep = (double)d->blocks[b].repeat;
-        part_figures row, att;
-        split_block(r, b, &row, &att);
+        sys_part_figures row, att;
+        sys_split_block(r, b, &row, &att);
         f->compute_s += rep * (row.cycles / hz + att.cycles * keys / hz);
         f->lane_ops += rep * (row.lane_ops + att.lane_ops * keys);
         f->mac_busy += rep * (row.mac_busy + att.mac_busy * keys);
@@ -85,10 +76,8 @@ static void shard_of(const arch_desc *a, const wl_desc *d, const run_result *r, 
     }
 }
 
-/* count devices of a shard of `tokens` (f) in a run of total_s seconds, each waiting
- * wait_s of them at its leakage power. */
-static sys_device device_of(const arch_desc *a, const shard_figures *f, uint32_t count,
-                            uint64_t tokens, double total_s, double wait_s)
+sys_device sys_device_of(const arch_desc *a, const sys_work *f, uint32_t count, uint64_t tokens,
+                         double total_s, double wait_s)
 {
     double hz = a->clock_ghz * 1e9, pe_cycles = (double)arch_pe_count(a) * total_s * hz;
     double leak_pj = a->energy.present ? en_leakage_mw(a) * wait_s * 1e9 : 0; /* mW x ns */
@@ -116,9 +105,23 @@ int sys_model_run(const arch_desc *a, const wl_desc *d, const map_forced *forced
                       : run_model(a, d, forced, false, NULL, progress, r, err, errlen);
 }
 
-/* The model on one array a: the single-device time and energy a system compares with. */
-static int single_device(const arch_desc *a, const wl_desc *d, bool analytical,
-                         const run_progress *progress, sys_result *out, char *err, size_t errlen)
+int sys_check_splits(const sys_desc *s, const wl_desc *d, char *err, size_t errlen)
+{
+    if (d->kind != WL_KIND_MODEL)
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "system %s: a system runs models; %s is a butterfly-linear layer", s->name,
+                         d->name);
+    for (uint32_t b = 0; b < d->n_blocks; b++)
+        if (d->blocks[b].mixer != WL_MIX_ATTENTION)
+            return util_fail(UTIL_ECONFIG, err, errlen,
+                             "system %s: block entry %u mixes with %s, which needs every token "
+                             "on one device; only attention mixers split over devices yet",
+                             s->name, b, wl_mixer_name(d->blocks[b].mixer));
+    return UTIL_OK;
+}
+
+int sys_single_device(const arch_desc *a, const wl_desc *d, bool analytical,
+                      const run_progress *progress, sys_result *out, char *err, size_t errlen)
 {
     run_result *whole = calloc(1, sizeof *whole);
     if (!whole)
@@ -160,16 +163,9 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
             const run_progress *progress, sys_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    if (d->kind != WL_KIND_MODEL)
-        return util_fail(UTIL_ECONFIG, err, errlen,
-                         "system %s: a system runs models; %s is a butterfly-linear layer", s->name,
-                         d->name);
-    for (uint32_t b = 0; b < d->n_blocks; b++)
-        if (d->blocks[b].mixer != WL_MIX_ATTENTION)
-            return util_fail(UTIL_ECONFIG, err, errlen,
-                             "system %s: block entry %u mixes with %s, which needs every token "
-                             "on one device; only attention mixers split over devices yet",
-                             s->name, b, wl_mixer_name(d->blocks[b].mixer));
+    int rc = sys_check_splits(s, d, err, errlen);
+    if (rc)
+        return rc;
     uint32_t p = s->devices;
     split_plan sp = plan_split(d, p);
     uint64_t n = sp.n, shard = (n + p - 1) / p; /* the largest shard, either split */
@@ -186,7 +182,7 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
     uint32_t n_large = n % p ? (uint32_t)(n % p) : p, kinds = n_large < p ? 2 : 1;
     run_result *runs = calloc(2, sizeof *runs); /* (1.5 MB each: not on the stack) */
     double keys[2];
-    int rc = runs ? UTIL_OK : util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    rc = runs ? UTIL_OK : util_fail(UTIL_ERUN, err, errlen, "out of memory");
     for (uint32_t k = 0; k < kinds && !rc; k++) {
         wl_desc part = *d;
         if (d->new_tokens) {
@@ -222,8 +218,8 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
     for (uint32_t b = 0; b < d->n_blocks; b++) {
         double rep = (double)d->blocks[b].repeat, rowlocal[2], attention[2], block = 0;
         for (uint32_t k = 0; k < kinds; k++) {
-            part_figures row, att;
-            split_block(&runs[k], b, &row, &att);
+            sys_part_figures row, att;
+            sys_split_block(&runs[k], b, &row, &att);
             /* prefill: all n keys, not the shard's */
             rowlocal[k] = row.cycles / hz, attention[k] = att.cycles * keys[k] / hz;
             block = fmax(block, rowlocal[k] +
@@ -244,9 +240,10 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
         out->attention_blocks += (uint32_t)d->blocks[b].repeat;
     }
     for (uint32_t k = 0; k < kinds; k++) {
-        shard_figures f;
+        sys_work f;
         shard_of(a, d, &runs[k], keys[k], &f);
-        out->dev[k] = device_of(a, &f, k ? p - n_large : n_large, shard - k, out->total_s, wait[k]);
+        out->dev[k] =
+            sys_device_of(a, &f, k ? p - n_large : n_large, shard - k, out->total_s, wait[k]);
         run_free(&runs[k]);
     }
     free(runs);
@@ -257,7 +254,7 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
     if (p == 1) {
         out->single_s = out->total_s;
         out->single_energy_j = out->dev[0].energy_j;
-    } else if ((rc = single_device(a, d, analytical, progress, out, err, errlen))) {
+    } else if ((rc = sys_single_device(a, d, analytical, progress, out, err, errlen))) {
         return rc;
     }
     out->speedup = out->total_s > 0 ? out->single_s / out->total_s : 0;

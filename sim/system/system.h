@@ -101,7 +101,13 @@ double sys_collective_bytes(sys_collective c, uint32_t p, double bytes);
 #define SYS_MAX_DEVICES 1024
 
 typedef enum { SYS_TOPO_RING, SYS_TOPO_SWITCH, SYS_TOPO_COUNT } sys_topology;
-typedef enum { SYS_PART_SEQUENCE, SYS_PART_STRIDED, SYS_PART_HEADS, SYS_PART_COUNT } sys_partition;
+typedef enum {
+    SYS_PART_SEQUENCE,
+    SYS_PART_STRIDED,
+    SYS_PART_HEADS,
+    SYS_PART_CASCADE, /* Cascade's roles: CompNodes run the row-local ops, AttnNodes attention */
+    SYS_PART_COUNT
+} sys_partition;
 
 /* The most devices the heads partition splits an op over (arrays and a GPU). */
 #define SYS_HEAD_DEVICES 64
@@ -121,6 +127,9 @@ typedef struct sys_desc {
     double link_pj_per_bit; /* a bit over one link: device to device on a ring, device to
                              * switch or switch to device through a switch */
     sys_partition partition;
+    /* cascade: comp_nodes CompNodes and attn_groups x attn_groups AttnNodes (devices is
+     * their sum) */
+    uint32_t comp_nodes, attn_groups;
 } sys_desc;
 
 /* Devices of a system: its arrays, and the GPU beside them if it names one. */
@@ -136,10 +145,15 @@ const char *sys_partition_name(sys_partition p);
  * links crossed (one on a ring, two through a switch: in and out) x link_pj_per_bit. */
 double sys_link_energy_j(const sys_desc *s, double bytes);
 
+/* What a device does: a shard of the tokens (or of the cache), all of its ops; or in the
+ * cascade partition, a CompNode's row-local ops or an AttnNode's attention. */
+typedef enum { SYS_ROLE_SHARD = 0, SYS_ROLE_COMP, SYS_ROLE_ATTN } sys_role;
+
 /* Devices of one kind and one share in a system run, with the figures of each one. */
 typedef struct sys_device {
-    uint32_t count;         /* devices alike (sequence, strided: those of one shard size) */
-    bool gpu;               /* the GPU, else arrays */
+    uint32_t count; /* devices alike (sequence, strided: those of one shard size) */
+    bool gpu;       /* the GPU, else arrays */
+    sys_role role;
     uint64_t tokens;        /* of each one's shard (heads: every token) */
     double busy_s;          /* computing; the rest of the run it waits (links, others) */
     double energy_j;        /* each one's: its work, and its idle power while it waits */
@@ -195,6 +209,10 @@ void sys_sum_energy(const sys_desc *s, sys_result *r);
 int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const gpu_desc *g,
                   bool analytical, const run_progress *progress, sys_result *out, char *err,
                   size_t errlen);
+/* The cascade partition (cascade.c): CompNodes and AttnNodes of arrays a; the speedup is
+ * over one array. */
+int sys_run_cascade(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analytical,
+                    const run_progress *progress, sys_result *out, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- functional check */
 

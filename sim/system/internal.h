@@ -1,0 +1,35 @@
+/* internal.h: what the system partitions share (run.c defines it): a model run split by
+ * block into row-local ops and attention, and a device's figures from its work. */
+#ifndef BFLY_SYSTEM_INTERNAL_H
+#define BFLY_SYSTEM_INTERNAL_H
+
+#include "system.h"
+
+/* One block's figures of a model run, on one side of the row-local/attention split. */
+typedef struct sys_part_figures {
+    double cycles, lane_ops, mac_busy, energy_pj;
+} sys_part_figures;
+
+/* Splits block entry b of a model run (one block) into its row-local ops and attention. */
+void sys_split_block(const run_result *r, uint32_t b, sys_part_figures *rowlocal,
+                     sys_part_figures *attention);
+
+/* What a device computes over a run, before any wait. */
+typedef struct sys_work {
+    double compute_s, lane_ops, mac_busy, energy_pj;
+} sys_work;
+
+/* count devices alike that did f with `tokens` each, in a run of total_s seconds, each
+ * waiting wait_s of them at its leakage power. */
+sys_device sys_device_of(const arch_desc *a, const sys_work *f, uint32_t count, uint64_t tokens,
+                         double total_s, double wait_s);
+
+/* The model on one array a: the single-device time and energy a system compares with. */
+int sys_single_device(const arch_desc *a, const wl_desc *d, bool analytical,
+                      const run_progress *progress, sys_result *out, char *err, size_t errlen);
+
+/* A model whose every mixer is attention (what the sequence, strided and cascade
+ * partitions split), else UTIL_ECONFIG. */
+int sys_check_splits(const sys_desc *s, const wl_desc *d, char *err, size_t errlen);
+
+#endif
