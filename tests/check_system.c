@@ -8,6 +8,7 @@
 
 #include "../sim/energy/energy.h"
 #include "../sim/ref/ref.h"
+#include "../sim/config/config.h"
 #include "../sim/system/system.h"
 #include "../sim/util/util.h"
 #include "testutil.h"
@@ -713,6 +714,50 @@ START_TEST(test_heads_by_hand)
 }
 END_TEST
 
+/* The first seed's GPU and CPU split (no array), with links that cost nothing: every op
+ * runs whole on the faster device or split between them, so the run is no slower than
+ * the GPU alone nor the CPU alone; the CPU cluster spends its cores' active power while
+ * it works and nothing more (its module's idle power is the GPU's, drawn all run long);
+ * with no cores it does not join. */
+START_TEST(test_gpu_and_cpu)
+{
+    arch_desc a;
+    wl_desc d;
+    small_model(&a, &d, 64);
+    char err[512], path[512];
+    gpu_desc g;
+    ck_assert(cfg_load_gpu(tu_src(path, sizeof path, "arch/gpu/xavier-nx-15w.cfg"), NULL, 0, &g,
+                           err, sizeof err) == 0);
+    sys_desc s = ring_of(0);
+    s.topology = SYS_TOPO_SHARED, s.partition = SYS_PART_HEADS;
+    s.link_gbs = 1e5, s.link_latency_ns = 0, s.cpu_cores = 6;
+    snprintf(s.gpu, sizeof s.gpu, "%s", path);
+    sys_result x;
+    ck_assert_msg(sys_run_heads(&s, &a, &d, &g, true, NULL, &x, err, sizeof err) == 0, "%s", err);
+    ck_assert(x.n_kinds == 2 && x.dev[0].gpu && x.dev[1].cpu);
+    gpu_result *gr = malloc(sizeof *gr);
+    ck_assert(gr && gpu_model_run(&g, &d, gr, err, sizeof err) == 0);
+    double cpu_alone = 0;
+    for (uint32_t b = 0; b < d.n_blocks; b++) {
+        wl_op ops[WL_MAX_BLOCK_OPS];
+        uint32_t n = wl_block_ops(&d, b, ops);
+        for (uint32_t i = 0; i < n; i++)
+            cpu_alone += (double)d.blocks[b].repeat * gpu_cpu_op_seconds(&g, &ops[i], d.dtype);
+    }
+    tu_assert_close(x.single_s, fmin(gr->gpu.seconds, cpu_alone), 1e-12, "the faster alone");
+    ck_assert(x.total_s <= x.single_s * (1 + 1e-12));
+    if (!x.one_device)
+        ck_assert(x.dev[1].busy_s > 0);
+    tu_assert_close(x.dev[1].energy_j, g.cpu.active_w * x.dev[1].busy_s, 1e-12,
+                    "the cores' active power while they work");
+    ck_assert(x.dev[0].energy_j >= g.power.idle_w * x.total_s * (1 - 1e-12));
+    free(gr);
+    s.cpu_cores = 0;
+    ck_assert(sys_run_heads(&s, &a, &d, &g, true, NULL, &x, err, sizeof err) == 0);
+    ck_assert(x.n_kinds == 1 && x.dev[0].gpu);
+}
+END_TEST
+
 /* From the command line: a system preset by name, its JSON byte-identical run to run,
  * options it does not take and bad system files are usage errors naming the problem. */
 START_TEST(test_system_cli)
@@ -799,9 +844,9 @@ START_TEST(test_system_cli)
               "bert-base-image-1k", NULL);
     /* every shipped system: its partition checks out on values, and a planted merge
      * fault is caught */
-    static const char *const presets[] = {"mld-8x8-ring4",   "mld-8x8-ring8",
-                                          "mld-8x8-switch16", "mld-8x8-rshard8",
-                                          "mld-8x8-cascade",  "mld-8x8-xavier-nx"};
+    static const char *const presets[] = {
+        "mld-8x8-ring4",   "mld-8x8-ring8",     "mld-8x8-switch16", "mld-8x8-rshard8",
+        "mld-8x8-cascade", "mld-8x8-xavier-nx", "xavier-nx-gpu-cpu"};
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
         tu_run(&r, "-q", "-f", "-s", "workload.seq_len=64", presets[i], "bert-base-image-1k", NULL);
         ck_assert_msg(r.status == 0, "%s: %s", presets[i], r.err);
@@ -812,8 +857,7 @@ START_TEST(test_system_cli)
         tu_free(&r);
         /* a decode step (a 63-token cache): every partition but the cascade's splits it */
         bool cascade = strcmp(presets[i], "mld-8x8-cascade") == 0;
-        tu_run(&r, "-q", "-f", "-s", "workload.kv_len=63", presets[i], "bert-base-decode-2k",
-               NULL);
+        tu_run(&r, "-q", "-f", "-s", "workload.kv_len=63", presets[i], "bert-base-decode-2k", NULL);
         ck_assert_msg(r.status == (cascade ? 2 : 0), "%s decoding: %s", presets[i], r.err);
         tu_free(&r);
         if (cascade)
@@ -833,6 +877,10 @@ START_TEST(test_system_cli)
     tu_free(&r);
     tu_expect(2, "--inject-fault=merge needs a system", "-f", "--inject-fault=merge", "mld-4x4",
               "butterfly-linear-64", NULL);
+    tu_expect(2, "cpu_cores = 2: the CPU cluster is the GPU's SoC's", "-s", "system.cpu_cores=2",
+              "mld-8x8-ring4", "bert-base-image-1k", NULL);
+    tu_expect(2, "comp_nodes = 2 is for partition = \"cascade\"", "-s", "system.comp_nodes=2",
+              "mld-8x8-ring4", "bert-base-image-1k", NULL);
     char *text = tu_read(tu_src(sys, sizeof sys, "arch/systems/mld-8x8-ring4.cfg"), NULL);
     /* the file's own name is kept (the kind key once overwrote it) */
     char *named = tu_replace(text, "name = \"mld-8x8-ring4\";", "name = \"my-cluster\";");
@@ -894,7 +942,7 @@ START_TEST(test_system_cli)
     tu_run(&r, sys, "bert-base-image-1k", NULL);
     ck_assert_int_eq(r.status, 2);
     char want[600];
-    snprintf(want, sizeof want, "%s:%d: devices = 0 is out of range", sys,
+    snprintf(want, sizeof want, "%s:%d: devices = 0: a system without arrays needs partition", sys,
              tu_line_of(bad, "devices = 0"));
     ck_assert_msg(strstr(r.err, want), "want %s, got %s", want, r.err);
     tu_free(&r);
@@ -920,6 +968,7 @@ int main(void)
     tcase_add_test(tc, test_system_refusals);
     tcase_add_test(tc, test_decode_by_hand);
     tcase_add_test(tc, test_cascade_by_hand);
+    tcase_add_test(tc, test_gpu_and_cpu);
     tcase_add_test(tc, test_heads_by_hand);
     tcase_add_test(tc, test_system_cli);
     suite_add_tcase(s, tc);

@@ -1081,6 +1081,16 @@ static int system_post(ctx *c, config_t *cfg, void *out, const void *unused)
                        "gpu = \"%s\": a GPU beside the arrays takes part only with partition = "
                        "\"heads\" (found \"%s\")",
                        d->gpu, sys_partition_name(d->partition));
+    if (!d->devices && (d->partition != SYS_PART_HEADS || !d->gpu[0]))
+        return fail_at(c, at(cfg, "devices"),
+                       "devices = 0: a system without arrays needs partition = \"heads\" and a "
+                       "gpu (allowed here: 1..%d)",
+                       SYS_MAX_DEVICES);
+    if (d->cpu_cores && !d->gpu[0])
+        return fail_at(c, at(cfg, "cpu_cores"),
+                       "cpu_cores = %u: the CPU cluster is the GPU's SoC's; it joins only "
+                       "beside a gpu (heads partition)",
+                       d->cpu_cores);
     bool cascade = d->partition == SYS_PART_CASCADE;
     if (!cascade && (d->comp_nodes || d->attn_groups))
         return fail_at(c, at(cfg, d->comp_nodes ? "comp_nodes" : "attn_groups"),

@@ -408,12 +408,14 @@ const key_def cfg_gpu_keys[] = {
 /* System files (arch/systems/, docs/SYSTEM.md). */
 #define SOFF(field) offsetof(sys_desc, field)
 static const char *const system_kind_names[] = {"system", NULL};
-static const char *const topology_names[] = {"ring", "switch", NULL}; /* sys_topology */
+static const char *const topology_names[] = {"ring", "switch", "shared-dram",
+                                             NULL}; /* sys_topology */
 static const char *const partition_names[] = {"sequence", "strided", "heads", "cascade",
                                               NULL}; /* sys_partition */
 static const key_def sys_link_keys[] = {
     {"topology", K_ENUM, F_REQ, SOFF(topology), 0, 0, 0, 0, 0, topology_names, NULL, NULL, NULL,
-     "how the devices are joined: a ring of point-to-point links, or a switch"},
+     "how the devices are joined: a ring of point-to-point links, a switch, or one shared "
+     "DRAM (a SoC's GPU and CPU; the link's bandwidth, latency and energy are the memory's)"},
     {"bandwidth_gbs", K_F64, F_REQ, SOFF(link_gbs), 0, 0, 0.01, 1e5, 0, NULL, NULL, NULL, "GB/s",
      "bandwidth of one link, each way"},
     {"latency_ns", K_F64, F_REQ, SOFF(link_latency_ns), 0, 0, 0, 1e9, 0, NULL, NULL, NULL, "ns",
@@ -429,8 +431,8 @@ const key_def cfg_system_keys[] = {
      "\"system\": what tells a system file from an arch file"},
     {"device", K_STR, F_REQ, SOFF(device), ARCH_PATH_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
      "the array every device is: an arch preset name or file (relative to this file)"},
-    {"devices", K_U32, F_REQ, SOFF(devices), 0, 0, 1, SYS_MAX_DEVICES, 0, NULL, NULL, NULL,
-     "devices", "how many arrays"},
+    {"devices", K_U32, F_REQ, SOFF(devices), 0, 0, 0, SYS_MAX_DEVICES, 0, NULL, NULL, NULL,
+     "devices", "how many arrays (0: none, only with the heads partition and a gpu)"},
     {"gpu", K_STR, 0, SOFF(gpu), ARCH_PATH_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
      "a GPU beside the arrays (heads partition only): a GPU preset name or file"},
     GROUP("link", F_REQ, sys_link_keys, "the links between devices"),
@@ -439,6 +441,9 @@ const key_def cfg_system_keys[] = {
      "how the work splits: \"sequence\" (token ranges), \"strided\" (R-sharding), "
      "\"heads\" (every op by heads or columns, in proportion to each device's speed) or "
      "\"cascade\" (CompNodes and AttnNodes)"},
+    {"cpu_cores", K_U32, 0, SOFF(cpu_cores), 0, 0, 0, 1024, 0, NULL, NULL, "0", "cores",
+     "heads partition with a gpu: the GPU's SoC's CPU cluster joins as a device with this "
+     "many cores, priced by the GPU preset's cpu model (0: it does not join)"},
     {"comp_nodes", K_U32, 0, SOFF(comp_nodes), 0, 0, 0, SYS_MAX_DEVICES, 0, NULL, NULL, "0",
      "devices",
      "cascade: CompNodes, each the row-local ops of a strided share of the tokens (alpha)"},

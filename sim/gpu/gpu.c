@@ -307,6 +307,16 @@ static double cpu_kernel_s(const gpu_desc *g, const gpu_kernel *k)
     return fmax(k->flops / peak, k->bytes / bw) + c->launch_us * 1e-6;
 }
 
+double gpu_cpu_op_seconds(const gpu_desc *g, const wl_op *op, util_dtype t)
+{
+    gpu_kernel k[GPU_MAX_OP_KERNELS];
+    uint32_t n = g->cpu.cores ? gpu_op_kernels(g, op, t, k) : 0;
+    double s = 0;
+    for (uint32_t i = 0; i < n; i++)
+        s += cpu_kernel_s(g, &k[i]);
+    return s;
+}
+
 /* The op's kernels with a share s in [0, 1] on the CPU. */
 static void eval_split(const gpu_desc *g, const gpu_kernel *k, uint32_t n, double s, gpu_split *r)
 {

@@ -136,6 +136,10 @@ bool gpu_op_splits(wl_op_kind k);
 int gpu_coexec_op(const gpu_desc *g, const wl_op *op, util_dtype t, gpu_split *out, char *err,
                   size_t errlen);
 
+/* Seconds of op on the CPU cluster alone (cores as the preset gives them; 0 cores: 0),
+ * its kernels as the GPU would launch them. */
+double gpu_cpu_op_seconds(const gpu_desc *g, const wl_op *op, util_dtype t);
+
 /* One op of one block entry, per instance (multiply by repeat for the entry). */
 typedef struct gpu_op_row {
     char name[WL_OP_NAME_MAX];

@@ -14,6 +14,9 @@ static void devices_summary(FILE *f, const rep_system_run *r)
         fprintf(f, "devices    ");
         if (v->gpu)
             fprintf(f, "the GPU %s", r->gpu ? r->gpu->name : "?");
+        else if (v->cpu)
+            fprintf(f, "the CPU cluster of %s (%u cores)", r->gpu ? r->gpu->name : "?",
+                    r->sys->cpu_cores);
         else if (r->sys->partition == SYS_PART_HEADS)
             fprintf(f, "array %u (%s)", i, r->arch->name);
         else if (v->role != SYS_ROLE_SHARD)
@@ -25,7 +28,7 @@ static void devices_summary(FILE *f, const rep_system_run *r)
                     (unsigned long long)v->tokens, r->wl->new_tokens ? "cache tokens" : "tokens");
         fprintf(f, ": busy %.6g ms (%.2f%% of the run)", v->busy_s * 1e3,
                 x->total_s > 0 ? 100 * v->busy_s / x->total_s : 0);
-        if (!v->gpu)
+        if (!v->gpu && !v->cpu)
             fprintf(f, ", MAC units %.2f%% busy", 100 * v->mac_utilization);
         if (x->has_energy)
             fprintf(f, ", %.6g mJ%s", v->energy_j * 1e3, v->count > 1 ? " each" : "");
@@ -50,9 +53,10 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
             r->analytical ? "estimated (analytical)" : "simulated (cycle level)");
     if (s->partition == SYS_PART_HEADS) {
         fprintf(f,
-                "split      every op by heads or columns over %u arrays%s%s, in proportion "
+                "split      every op by heads or columns over %u arrays%s%s%s, in proportion "
                 "to each device's own time for it\n",
-                s->devices, r->gpu ? " and the GPU " : "", r->gpu ? r->gpu->name : "");
+                s->devices, r->gpu ? " and the GPU " : "", r->gpu ? r->gpu->name : "",
+                r->gpu && s->cpu_cores ? " with its CPU cluster" : "");
         if (x->one_device)
             fprintf(f,
                     "plan       the best device alone: splitting took %.6g ms (an array's ops "
@@ -145,6 +149,7 @@ static void system_doc(FILE *f, const void *ctx)
     j_d(&j, "link_energy_pj_per_bit", s->link_pj_per_bit);
     j_s(&j, "partition", sys_partition_name(s->partition));
     j_s(&j, "gpu", r->gpu ? r->gpu->name : "");
+    j_u(&j, "cpu_cores", s->cpu_cores);
     j_close(&j, '}');
     j_open(&j, "workload", '{');
     j_s(&j, "name", r->wl->name);
@@ -183,15 +188,15 @@ static void system_doc(FILE *f, const void *ctx)
         const sys_device *v = &x->dev[i];
         j_open(&j, NULL, '{');
         static const char *const roles[] = {"shard", "comp", "attn"};
-        j_s(&j, "kind", v->gpu ? "gpu" : "array");
+        j_s(&j, "kind", v->gpu ? "gpu" : v->cpu ? "cpu" : "array");
         j_s(&j, "role", roles[v->role]);
-        j_s(&j, "name", v->gpu ? (r->gpu ? r->gpu->name : "") : r->arch->name);
+        j_s(&j, "name", v->gpu || v->cpu ? (r->gpu ? r->gpu->name : "") : r->arch->name);
         j_u(&j, "count", v->count);
         j_u(&j, "tokens", v->tokens);
         j_d(&j, "busy_s", v->busy_s);
         j_d(&j, "energy_j", v->energy_j);
         j_u(&j, "lane_ops", v->lane_ops);
-        j_d(&j, "mac_utilization", v->gpu ? NAN : v->mac_utilization); /* null: no MACs */
+        j_d(&j, "mac_utilization", v->gpu || v->cpu ? NAN : v->mac_utilization); /* null: no MACs */
         j_close(&j, '}');
     }
     j_close(&j, ']');
@@ -214,7 +219,8 @@ int rep_write_system_json(const char *path, const rep_system_run *r, char *err, 
 }
 
 static const char system_csv_header[] =
-    "system,device,devices,gpu,topology,link_gbs,link_latency_ns,partition,workload,seq_len,"
+    "system,device,devices,gpu,cpu_cores,topology,link_gbs,link_latency_ns,partition,workload,seq_"
+    "len,"
     "hidden,heads,batch,kv_len,mode,tokens_per_device,rowlocal_s,attention_s,comm_s,exposed_comm_s,"
     "link_bytes,total_s,single_device_s,speedup,efficiency,one_device,functional,"
     "link_energy_pj_per_bit,energy_j,link_energy_j,device_energy_j,single_device_energy_j,"
@@ -236,6 +242,7 @@ int rep_append_system_csv(const char *path, const rep_system_run *r, char *err, 
     csv_field(row, sizeof row - 2, &u, r->arch->name);
     csv_num(row, sizeof row - 2, &u, "%u", s->devices);
     csv_field(row, sizeof row - 2, &u, r->gpu ? r->gpu->name : "");
+    csv_num(row, sizeof row - 2, &u, "%u", s->cpu_cores);
     csv_field(row, sizeof row - 2, &u, sys_topology_name(s->topology));
     csv_num(row, sizeof row - 2, &u, "%.10g", s->link_gbs);
     csv_num(row, sizeof row - 2, &u, "%.10g", s->link_latency_ns);
@@ -271,7 +278,7 @@ int rep_append_system_csv(const char *path, const rep_system_run *r, char *err, 
         if (x->has_energy)
             n[0] += (size_t)snprintf(each[0] + n[0], sizeof each[0] - n[0], "%s%.10g", i ? " " : "",
                                      v->energy_j);
-        if (!v->gpu)
+        if (!v->gpu && !v->cpu)
             n[1] += (size_t)snprintf(each[1] + n[1], sizeof each[1] - n[1], "%s%.10g",
                                      n[1] ? " " : "", v->mac_utilization);
     }

@@ -1,10 +1,11 @@
-/* heads.c: a model split over unlike devices op by op (heads with affinity): arrays and
- * a GPU each take a share of every linear layer's columns and of attention's heads, in
- * proportion to how fast each runs that op alone.
+/* heads.c: a model split over unlike devices op by op (heads with affinity): arrays, a
+ * GPU and its SoC's CPU cluster each take a share of every linear layer's columns and of
+ * attention's heads, in proportion to how fast each runs that op alone.
  *
  * Notes: each device's time for a whole op comes from its own model (an array's op as the
  * engine or the estimate runs it on its own, without fusion or chaining; the GPU's
- * kernels from the GPU model), and a share of an op takes that share of the time (the
+ * kernels from the GPU model; the CPU cluster's, the same kernels on its cores' roofline),
+ * and a share of an op takes that share of the time (the
  * fill and drain of a smaller share are left out). Op by op, greedily, the op runs whole
  * on the device fastest at it (its input fetched there if another device alone holds
  * it) or split over all (the input spread to all first where needed, the output shares
@@ -35,15 +36,15 @@ static uint64_t split_items(const wl_op *op)
     return 0;
 }
 
-/* The array op of block b that a GPU row's time belongs to: the op of that name, or (the
- * GPU runs attention as scores, softmax and context, and the GELU on its own) the fused
+/* The array op of block b that a GPU or CPU op's time belongs to: the op of that name, or
+ * (they run attention as scores, softmax and context, and the GELU on its own) the fused
  * attention, or the op before. */
-static int array_op_of(const run_block *rb, const gpu_op_row *row, int prev)
+static int array_op_of(const run_block *rb, const char *name, wl_op_kind kind, int prev)
 {
     for (uint32_t i = 0; i < rb->n_ops; i++)
-        if (strcmp(rb->ops[i].op.name, row->name) == 0)
+        if (strcmp(rb->ops[i].op.name, name) == 0)
             return (int)i;
-    if (row->kind == WL_OP_SCORES || row->kind == WL_OP_SOFTMAX || row->kind == WL_OP_CONTEXT)
+    if (kind == WL_OP_SCORES || kind == WL_OP_SOFTMAX || kind == WL_OP_CONTEXT)
         for (uint32_t i = 0; i < rb->n_ops; i++)
             if (rb->ops[i].op.kind == WL_OP_ATTENTION)
                 return (int)i;
@@ -133,10 +134,26 @@ static void gpu_times(const gpu_result *gr, const run_block *rb, uint32_t b, dou
     int prev = 0;
     for (uint32_t k = 0; k < gr->n_rows; k++)
         if (gr->row[k].block == b) {
-            prev = array_op_of(rb, &gr->row[k], prev);
+            prev = array_op_of(rb, gr->row[k].name, gr->row[k].kind, prev);
             tg[prev] += gr->row[k].seconds;
             jg[prev] += gr->row[k].joules;
         }
+}
+
+/* The CPU cluster's seconds and joules (its cores' active power: the module's idle power
+ * is the GPU device's) for each array op of block entry b (one instance). */
+static void cpu_times(const gpu_desc *c, const wl_desc *d, const run_block *rb, uint32_t b,
+                      double *tc, double *jc)
+{
+    wl_op ops[WL_MAX_BLOCK_OPS];
+    uint32_t n = wl_block_ops(d, b, ops);
+    int prev = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        prev = array_op_of(rb, ops[k].name, ops[k].kind, prev);
+        double sec = gpu_cpu_op_seconds(c, &ops[k], d->dtype);
+        tc[prev] += sec;
+        jc[prev] += sec * c->cpu.active_w;
+    }
 }
 
 /* What each device did over the run: busy seconds, the energy of its work (not of its
@@ -146,7 +163,8 @@ typedef struct dev_work {
 } dev_work;
 
 /* The devices' figures once the run's total_s is known: device i did w[i] and waited the
- * rest at its idle power (arrays: their leakage; the GPU: the module's idle watts). */
+ * rest at its idle power (arrays: their leakage; the GPU: the module's idle watts; the
+ * CPU cluster: nothing more, its module's idle power being the GPU's). */
 static void devices_of(const sys_desc *s, const arch_desc *a, const gpu_desc *g, const wl_desc *d,
                        const dev_work *w, sys_result *out)
 {
@@ -155,12 +173,14 @@ static void devices_of(const sys_desc *s, const arch_desc *a, const gpu_desc *g,
     out->n_kinds = sys_device_count(s);
     for (uint32_t i = 0; i < out->n_kinds; i++) {
         sys_device *x = &out->dev[i];
-        x->count = 1, x->gpu = i == s->devices, x->tokens = d->seq_len;
+        x->count = 1, x->gpu = i == s->devices, x->cpu = i == s->devices + 1;
+        x->tokens = d->seq_len;
         x->busy_s = w[i].busy_s;
-        x->energy_j = w[i].work_j +
-                      (x->gpu ? g->power.idle_w : array_idle_w) * fmax(0, out->total_s - x->busy_s);
-        x->lane_ops = x->gpu ? 0 : (uint64_t)llround(w[i].lane_ops);
-        x->mac_utilization = !x->gpu && pe_cycles > 0 ? w[i].mac_busy / pe_cycles : 0;
+        double idle_w = x->gpu ? g->power.idle_w : x->cpu ? 0 : array_idle_w;
+        x->energy_j = w[i].work_j + idle_w * fmax(0, out->total_s - x->busy_s);
+        bool array = !x->gpu && !x->cpu;
+        x->lane_ops = array ? (uint64_t)llround(w[i].lane_ops) : 0;
+        x->mac_utilization = array && pe_cycles > 0 ? w[i].mac_busy / pe_cycles : 0;
     }
 }
 
@@ -186,8 +206,13 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
         rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
     if (!rc && g)
         rc = gpu_model_run(g, d, gr, err, errlen);
-    double hz = a->clock_ghz * 1e9;
+    double hz = a->clock_ghz * 1e9, cpu_s = 0, cpu_j = 0;
     dev_work w[SYS_HEAD_DEVICES] = {{0, 0, 0, 0}};
+    /* the SoC's CPU cluster, with the system's cores */
+    gpu_desc cpu;
+    bool has_cpu = g && s->cpu_cores;
+    if (has_cpu)
+        cpu = *g, cpu.cpu.cores = s->cpu_cores;
     /* where the data is carries from op to op, instance to instance and entry to entry:
      * an entry's first instance starts where the model was, its later ones where an
      * instance ends (the same choices every time from there) */
@@ -196,8 +221,13 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
     for (uint32_t b = 0; !rc && b < d->n_blocks; b++) {
         const run_block *rb = &r.blocks[b];
         double tg[WL_MAX_BLOCK_OPS] = {0}, jg[WL_MAX_BLOCK_OPS] = {0};
+        double tc[WL_MAX_BLOCK_OPS] = {0}, jc[WL_MAX_BLOCK_OPS] = {0};
         if (g)
             gpu_times(gr, rb, b, tg, jg);
+        if (has_cpu)
+            cpu_times(&cpu, d, rb, b, tc, jc);
+        for (uint32_t i = 0; i < rb->n_ops; i++)
+            cpu_s += (double)rb->repeat * tc[i], cpu_j += (double)rb->repeat * jc[i];
         for (uint64_t k = 0; k < (rb->repeat > 1 ? 2u : 1u); k++) {
             double times = k == 0 ? 1.0 : (double)(rb->repeat - 1);
             double inst_s = 0, inst_comm = 0, inst_moved = 0;
@@ -208,6 +238,8 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
                     t_dev[j] = (double)o->cycles / hz;
                 if (g)
                     t_dev[s->devices] = tg[i];
+                if (has_cpu)
+                    t_dev[s->devices + 1] = tc[i];
                 op_plan plan;
                 op_time(s, d, &o->op, t_dev, n_dev, in_bytes, &holder, &out_bytes, &plan);
                 inst_s += plan.seconds;
@@ -217,11 +249,13 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
                 /* a share of an op takes that share of its time, energy and work */
                 for (uint32_t j = 0; j < n_dev; j++) {
                     double f = times * plan.share[j];
-                    bool gpu = j == s->devices;
+                    bool array = j < s->devices;
                     w[j].busy_s += f * t_dev[j];
-                    w[j].work_j += f * (gpu ? jg[i] : o->energy_pj * 1e-12);
-                    w[j].mac_busy += gpu ? 0 : f * (double)o->mac_busy;
-                    w[j].lane_ops += gpu ? 0 : f * (double)o->lane_ops;
+                    w[j].work_j += f * (array             ? o->energy_pj * 1e-12
+                                        : j == s->devices ? jg[i]
+                                                          : jc[i]);
+                    w[j].mac_busy += array ? f * (double)o->mac_busy : 0;
+                    w[j].lane_ops += array ? f * (double)o->lane_ops : 0;
                 }
             }
             out->total_s += times * inst_s;
@@ -236,21 +270,30 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
     if (!rc) {
         double array_s = (double)best.total.cycles / hz,
                array_j = a->energy.present ? run_energy_pj(a, d->dtype, &best.total) * 1e-12 : 0;
-        bool gpu_best = g && gr->gpu.seconds < array_s;
+        /* the best device alone: an array, the GPU, or the CPU cluster (its module's idle
+         * power on top of its cores') */
+        uint32_t alone = 0;
+        out->single_s = s->devices ? array_s : INFINITY;
+        out->single_energy_j = s->devices ? array_j : 0;
+        if (g && gr->gpu.seconds < out->single_s)
+            alone = s->devices, out->single_s = gr->gpu.seconds,
+            out->single_energy_j = gr->gpu.joules;
+        if (has_cpu && cpu_s < out->single_s)
+            alone = s->devices + 1, out->single_s = cpu_s,
+            out->single_energy_j = cpu_j + g->power.idle_w * cpu_s;
         out->devices = n_dev;
         out->tokens_per_device = d->seq_len; /* every device sees every token */
-        out->single_s = gpu_best ? gr->gpu.seconds : array_s;
-        out->single_energy_j = gpu_best ? gr->gpu.joules : array_j;
-        if (out->single_s < out->total_s) { /* the system runs it on that device alone */
+        if (out->single_s < out->total_s) {  /* the system runs it on that device alone */
             out->one_device = true;
             out->split_s = out->total_s;
             out->total_s = out->single_s;
             out->comm_s = out->moved_bytes = 0;
             memset(w, 0, sizeof w);
-            dev_work *x = &w[gpu_best ? s->devices : 0];
-            x->busy_s = out->single_s, x->work_j = out->single_energy_j;
-            x->mac_busy = gpu_best ? 0 : (double)best.total.pe_total.fu_busy[ARCH_FU_MAC];
-            x->lane_ops = gpu_best ? 0 : (double)best.total.lane_ops;
+            dev_work *x = &w[alone];
+            x->busy_s = out->single_s;
+            x->work_j = alone == s->devices + 1 ? cpu_j : out->single_energy_j;
+            x->mac_busy = alone ? 0 : (double)best.total.pe_total.fu_busy[ARCH_FU_MAC];
+            x->lane_ops = alone ? 0 : (double)best.total.lane_ops;
         }
         run_free(&best);
         devices_of(s, a, g, d, w, out);

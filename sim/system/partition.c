@@ -124,6 +124,7 @@ double sys_collective_bytes(sys_collective c, uint32_t p, double bytes)
 
 double sys_link_energy_j(const sys_desc *s, double bytes)
 {
-    double links = s->topology == SYS_TOPO_SWITCH ? 2 : 1;
+    /* a ring's link once; a switch's two (in and out); shared DRAM a write and a read */
+    double links = s->topology == SYS_TOPO_RING ? 1 : 2;
     return bytes * 8 * links * s->link_pj_per_bit * 1e-12;
 }

@@ -24,7 +24,7 @@
 #include "internal.h"
 #include "system.h"
 
-static const char *const topology_names[SYS_TOPO_COUNT] = {"ring", "switch"};
+static const char *const topology_names[SYS_TOPO_COUNT] = {"ring", "switch", "shared-dram"};
 static const char *const partition_names[SYS_PART_COUNT] = {"sequence", "strided", "heads",
                                                             "cascade"};
 

@@ -100,7 +100,10 @@ double sys_collective_bytes(sys_collective c, uint32_t p, double bytes);
 #define SYS_NAME_MAX 64
 #define SYS_MAX_DEVICES 1024
 
-typedef enum { SYS_TOPO_RING, SYS_TOPO_SWITCH, SYS_TOPO_COUNT } sys_topology;
+/* How devices are joined: point-to-point links around a ring, a switch, or one shared
+ * DRAM (a SoC's GPU and CPU): a transfer is a write and a read of it, at the link's
+ * bandwidth and latency, which a shared-DRAM system sets to its memory's. */
+typedef enum { SYS_TOPO_RING, SYS_TOPO_SWITCH, SYS_TOPO_SHARED, SYS_TOPO_COUNT } sys_topology;
 typedef enum {
     SYS_PART_SEQUENCE,
     SYS_PART_STRIDED,
@@ -130,19 +133,23 @@ typedef struct sys_desc {
     /* cascade: comp_nodes CompNodes and attn_groups x attn_groups AttnNodes (devices is
      * their sum) */
     uint32_t comp_nodes, attn_groups;
+    /* heads: the GPU's SoC's CPU cluster joins as a device with this many cores (0: not) */
+    uint32_t cpu_cores;
 } sys_desc;
 
-/* Devices of a system: its arrays, and the GPU beside them if it names one. */
+/* Devices of a system: its arrays, the GPU beside them if it names one, and its SoC's
+ * CPU cluster if that joins. */
 static inline uint32_t sys_device_count(const sys_desc *s)
 {
-    return s->devices + (s->gpu[0] ? 1u : 0u);
+    return s->devices + (s->gpu[0] ? 1u : 0u) + (s->gpu[0] && s->cpu_cores ? 1u : 0u);
 }
 
 const char *sys_topology_name(sys_topology t);
 const char *sys_partition_name(sys_partition p);
 
 /* Joules of moving `bytes` from devices to other devices over s's links: bits x the
- * links crossed (one on a ring, two through a switch: in and out) x link_pj_per_bit. */
+ * links crossed (one on a ring; two through a switch, in and out, or through shared DRAM,
+ * a write and a read) x link_pj_per_bit. */
 double sys_link_energy_j(const sys_desc *s, double bytes);
 
 /* What a device does: a shard of the tokens (or of the cache), all of its ops; or in the
@@ -152,7 +159,8 @@ typedef enum { SYS_ROLE_SHARD = 0, SYS_ROLE_COMP, SYS_ROLE_ATTN } sys_role;
 /* Devices of one kind and one share in a system run, with the figures of each one. */
 typedef struct sys_device {
     uint32_t count; /* devices alike (sequence, strided: those of one shard size) */
-    bool gpu;       /* the GPU, else arrays */
+    bool gpu;       /* the GPU */
+    bool cpu;       /* the GPU's SoC's CPU cluster (neither: an array) */
     sys_role role;
     uint64_t tokens;        /* of each one's shard (heads: every token) */
     double busy_s;          /* computing; the rest of the run it waits (links, others) */
