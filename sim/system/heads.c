@@ -199,8 +199,10 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
                          SYS_HEAD_DEVICES);
     /* each op on its own, so that every op has a time of its own to split */
     map_forced apart = {.chaining = MAP_CHAIN_OFF, .fusing = MAP_FUSE_OFF};
-    run_result r;
-    int rc = sys_model_run(a, d, &apart, analytical, progress, &r, err, errlen);
+    run_result *runs = calloc(2, sizeof *runs), *r = runs, *best = runs + 1; /* (large) */
+    if (!runs)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    int rc = sys_model_run(a, d, &apart, analytical, progress, r, err, errlen);
     gpu_result *gr = g && !rc ? malloc(sizeof *gr) : NULL; /* large: off the stack */
     if (!rc && g && !gr)
         rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
@@ -219,7 +221,7 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
     uint32_t holder = SYS_ALL_HOLD;
     double in_bytes = 0;
     for (uint32_t b = 0; !rc && b < d->n_blocks; b++) {
-        const run_block *rb = &r.blocks[b];
+        const run_block *rb = &r->blocks[b];
         double tg[WL_MAX_BLOCK_OPS] = {0}, jg[WL_MAX_BLOCK_OPS] = {0};
         double tc[WL_MAX_BLOCK_OPS] = {0}, jc[WL_MAX_BLOCK_OPS] = {0};
         if (g)
@@ -264,12 +266,11 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
         }
     }
     /* one array on its own runs its best plan (fused groups, chains) */
-    run_result best;
     if (!rc)
-        rc = sys_model_run(a, d, NULL, analytical, NULL, &best, err, errlen);
+        rc = sys_model_run(a, d, NULL, analytical, NULL, best, err, errlen);
     if (!rc) {
-        double array_s = (double)best.total.cycles / hz,
-               array_j = a->energy.present ? run_energy_pj(a, d->dtype, &best.total) * 1e-12 : 0;
+        double array_s = (double)best->total.cycles / hz,
+               array_j = a->energy.present ? run_energy_pj(a, d->dtype, &best->total) * 1e-12 : 0;
         /* the best device alone: an array, the GPU, or the CPU cluster (its module's idle
          * power on top of its cores') */
         uint32_t alone = 0;
@@ -292,10 +293,10 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
             dev_work *x = &w[alone];
             x->busy_s = out->single_s;
             x->work_j = alone == s->devices + 1 ? cpu_j : out->single_energy_j;
-            x->mac_busy = alone ? 0 : (double)best.total.pe_total.fu_busy[ARCH_FU_MAC];
-            x->lane_ops = alone ? 0 : (double)best.total.lane_ops;
+            x->mac_busy = alone ? 0 : (double)best->total.pe_total.fu_busy[ARCH_FU_MAC];
+            x->lane_ops = alone ? 0 : (double)best->total.lane_ops;
         }
-        run_free(&best);
+        run_free(best);
         devices_of(s, a, g, d, w, out);
         out->has_energy = a->energy.present;
         sys_sum_energy(s, out);
@@ -303,6 +304,7 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
         out->efficiency = out->speedup / n_dev;
     }
     free(gr);
-    run_free(&r);
+    run_free(r);
+    free(runs);
     return rc;
 }
