@@ -714,6 +714,51 @@ START_TEST(test_heads_by_hand)
 }
 END_TEST
 
+/* The check through the simulated arrays: each shard's partial states from the engine
+ * (fused attention writing [q m l o]), merged, against monolithic attention, within 4
+ * times the error of one array attending to every key. Ranges and strided shards, a
+ * causal mask (strided keys keep their positions), the cascade's key groups, a decode
+ * step's split cache plus the step's own keys as one more shard; a planted lse error in
+ * one shard fails it. */
+START_TEST(test_arrays_functional)
+{
+    arch_desc a;
+    wl_desc d;
+    small_model(&a, &d, 64);
+    char err[512];
+    static const struct {
+        sys_partition part;
+        uint32_t devices;
+        bool causal, decode;
+        uint32_t shards;
+    } cases[] = {
+        {SYS_PART_SEQUENCE, 4, false, false, 4}, {SYS_PART_STRIDED, 8, true, false, 8},
+        {SYS_PART_SEQUENCE, 3, true, false, 3},  {SYS_PART_CASCADE, 6, true, false, 2},
+        {SYS_PART_SEQUENCE, 4, true, true, 5},   {SYS_PART_STRIDED, 4, true, true, 5},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sys_desc s = ring_of(cases[i].devices);
+        s.partition = cases[i].part;
+        if (s.partition == SYS_PART_CASCADE)
+            s.comp_nodes = 2, s.attn_groups = 2;
+        wl_desc w = d;
+        w.mask = cases[i].causal ? WL_MASK_CAUSAL : WL_MASK_NONE;
+        if (cases[i].decode)
+            w.new_tokens = w.seq_len = 3, w.kv_len = 61;
+        for (int fault = 0; fault < 2; fault++) {
+            sys_check_result c;
+            ck_assert(sys_check(&s, &w, fault, &c, err, sizeof err) == 0);
+            ck_assert_msg(sys_check_arrays(&s, &a, &w, fault, &c, err, sizeof err) == 0, "%s", err);
+            ck_assert(c.arrays && c.array_shards == cases[i].shards);
+            ck_assert_msg(fault ? !c.pass && c.array_err > c.array_tolerance
+                                : c.pass && c.array_err <= c.array_tolerance,
+                          "case %zu, fault %d: error %g, tolerance %g", i, fault, c.array_err,
+                          c.array_tolerance);
+        }
+    }
+}
+END_TEST
+
 /* The first seed's GPU and CPU split (no array), with links that cost nothing: every op
  * runs whole on the faster device or split between them, so the run is no slower than
  * the GPU alone nor the CPU alone; the CPU cluster spends its cores' active power while
@@ -969,6 +1014,7 @@ int main(void)
     tcase_add_test(tc, test_decode_by_hand);
     tcase_add_test(tc, test_cascade_by_hand);
     tcase_add_test(tc, test_gpu_and_cpu);
+    tcase_add_test(tc, test_arrays_functional);
     tcase_add_test(tc, test_heads_by_hand);
     tcase_add_test(tc, test_system_cli);
     suite_add_tcase(s, tc);

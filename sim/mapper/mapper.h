@@ -241,6 +241,21 @@ typedef struct map_op_result {
  * message naming the op, its size and the capacity when it cannot fit. */
 int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_io *io,
            bool functional, map_op_result *out, char *err, size_t errlen);
+/* A shard of one attention layer, as a device of a system computes it: nq queries (row r
+ * at position q_first + r) of every head against nk keys of the [K | V] rows (key j at
+ * position k_first + j k_step, row j of the kv view), mapped as fused attention whose last
+ * pass writes each query's partial state instead of its output: per query and head the
+ * 2d + 2 values [q m l o], m the largest score, l the sum of exp(s - m), o the sum of
+ * exp(s - m) v (lse = m + log l, the state's output o / l; l = 0: every key masked). */
+typedef struct map_attn_shard {
+    uint64_t nq, nk, heads, d;
+    uint64_t q_first, k_first, k_step;
+    bool causal;
+    map_tensor q, kv, states; /* states: nq rows of heads x (2d + 2) values */
+} map_attn_shard;
+int map_attention_states(const arch_desc *a, util_dtype t, const map_attn_shard *s, bool functional,
+                         map_op_result *out, char *err, size_t errlen);
+
 /* Writes the op's weights w (wl_op_weights order) into the image in the mapped layout. */
 void map_op_write_weights(const map_op_result *m, const wl_op *op, const float *w, float *image);
 void map_op_free(map_op_result *m);

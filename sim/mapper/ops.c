@@ -989,6 +989,8 @@ typedef struct attn_plan {
  * first), which the causal mask compares with the key's. */
 typedef struct attn_prob {
     uint64_t N, Nq, q_off, d, heads;
+    uint64_t k_first, k_step; /* key j's position: k_first + j k_step (a shard's keys) */
+    bool states;              /* write every query's partial state, not its output */
     map_tensor q, kv, c, scratch;
     double scale;
     bool causal;
@@ -996,9 +998,10 @@ typedef struct attn_prob {
 
 typedef struct attn_ictx {
     uint32_t mt, kb, d;
-    uint64_t key0, row0; /* first key of the instruction, first query position of the phase */
-    bool merge_in;       /* a state arrives (from position i - 1 or from the scratch) */
-    bool finish;         /* last position of the last pass: write o / l */
+    uint64_t key0, row0;      /* first key of the instruction, first query position of the phase */
+    uint64_t k_first, k_step; /* key j's position: k_first + (key0 + j) k_step */
+    bool merge_in;            /* a state arrives (from position i - 1 or from the scratch) */
+    bool finish;              /* last position of the last pass: write o / l */
     bool causal;
     double scale;
 } attn_ictx;
@@ -1024,8 +1027,9 @@ static void attn_kernel(const void *ctx, const eng_instr *in, uint64_t repeat, u
             double acc = 0;
             for (uint32_t c = 0; c < d; c++)
                 acc += (double)q[c] * w[(size_t)j * 2 * d + c];
-            p[j] = g->causal && g->key0 + j > query ? -INFINITY
-                                                    : util_round_dtype(t, (float)(acc * g->scale));
+            p[j] = g->causal && g->k_first + (g->key0 + j) * g->k_step > query
+                       ? -INFINITY
+                       : util_round_dtype(t, (float)(acc * g->scale));
             m = fmax(m, p[j]);
         }
         for (uint32_t j = 0; j < g->kb; j++) {
@@ -1118,7 +1122,8 @@ static int attn_phase(const arch_desc *a, const attn_prob *g, util_dtype t, cons
     uint64_t k_begin = (uint64_t)pass * pl->Lc * pl->kb;
     uint64_t k_end = k_begin + (uint64_t)pl->Lc * pl->kb < g->N ? k_begin + pl->Lc * pl->kb : g->N;
     uint32_t Lp = (uint32_t)util_ceil_div(k_end - k_begin, pl->kb);
-    bool first = pass == 0, last = pass + 1 == pl->passes;
+    /* (states: even the last pass writes the carried state [q m l o] and does not divide) */
+    bool first = pass == 0, last = pass + 1 == pl->passes && !g->states;
     phase_build b;
     tag_map *tm = map_keep(&p->st, 1, sizeof *tm);
     if (!tm || pb_init(&b, &p->st, Gc * Lp, Gc * (Lp + 1)))
@@ -1144,9 +1149,17 @@ static int attn_phase(const arch_desc *a, const attn_prob *g, util_dtype t, cons
             attn_ictx *ic = map_keep(&p->st, 1, sizeof *ic);
             if (!ic)
                 return UTIL_ERUN;
-            *ic = (attn_ictx){
-                mt,        kb,      d, key0, g->q_off + row0, i > 0 || !first, last && i + 1 == Lp,
-                g->causal, g->scale};
+            *ic = (attn_ictx){.mt = mt,
+                              .kb = kb,
+                              .d = d,
+                              .key0 = key0,
+                              .row0 = g->q_off + row0,
+                              .k_first = g->k_first,
+                              .k_step = g->k_step,
+                              .merge_in = i > 0 || !first,
+                              .finish = last && i + 1 == Lp,
+                              .causal = g->causal,
+                              .scale = g->scale};
             in->pe = snake_pe(a, c * pl->Lc + i);
             in->op = ENG_OP_KERNEL;
             in->kernel = attn_kernel;
@@ -1209,6 +1222,7 @@ static void attn_item(const wl_desc *d, const wl_op *op, const map_op_io *io, ui
     *g = (attn_prob){.N = N,
                      .Nq = Nq,
                      .q_off = N - Nq,
+                     .k_step = 1,
                      .d = op->d,
                      .heads = d->heads,
                      .scale = 1.0 / sqrt((double)op->d),
@@ -1517,6 +1531,47 @@ int map_op(const arch_desc *a, const wl_desc *d, const wl_op *op, const map_op_i
     out->dram_end = w_next;
     map_deepen_slots(a, t, p->phases, p->n_phases, 0);
     out->program = (eng_program){t, p->n_phases, p->phases, w_next, 0, 0, 0, 0};
+    return UTIL_OK;
+}
+
+int map_attention_states(const arch_desc *a, util_dtype t, const map_attn_shard *s, bool functional,
+                         map_op_result *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = WL_OP_ATTENTION;
+    attn_prob g = {.N = s->nk,
+                   .Nq = s->nq,
+                   .q_off = s->q_first,
+                   .k_first = s->k_first,
+                   .k_step = s->k_step,
+                   .d = s->d,
+                   .heads = s->heads,
+                   .states = true,
+                   .q = s->q,
+                   .kv = s->kv,
+                   .c = s->states,
+                   .scratch = s->states,
+                   .scale = 1.0 / sqrt((double)s->d),
+                   .causal = s->causal};
+    ops_priv *p = calloc(1, sizeof *p);
+    if (!p)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory while mapping attention");
+    out->priv = p;
+    map_op_io io = {.src0 = s->q, .src1 = s->kv, .dst = s->states};
+    attn_plan pl = {0, 0, 0, 0, 0};
+    int rc = attn_search(a, &g, t, 1, &io, &pl, out, err, errlen);
+    if (!rc && (rc = attn_map(a, &g, t, &pl, functional, p)))
+        util_fail(rc, err, errlen, "out of memory while mapping attention");
+    if (rc) {
+        map_op_free(out);
+        return rc;
+    }
+    uint64_t end = map_tensor_end(&s->states);
+    end = map_tensor_end(&s->q) > end ? map_tensor_end(&s->q) : end;
+    end = map_tensor_end(&s->kv) > end ? map_tensor_end(&s->kv) : end;
+    out->dram_end = end;
+    map_deepen_slots(a, t, p->phases, p->n_phases, 0);
+    out->program = (eng_program){t, p->n_phases, p->phases, end, 0, 0, 0, 0};
     return UTIL_OK;
 }
 

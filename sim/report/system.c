@@ -127,6 +127,11 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
                 "difference from monolithic attention %.3g (tolerance %.3g)\n",
                 r->check->pass ? "pass" : "MISMATCH", (unsigned long long)r->check->heads,
                 r->check->max_abs_err, r->check->tolerance);
+    if (r->check && r->check->arrays)
+        fprintf(f,
+                "functional through the simulated arrays: %u shards' partial states, "
+                "merged: largest difference %.3g (tolerance %.3g, 4x one array's rounding)\n",
+                r->check->array_shards, r->check->array_err, r->check->array_tolerance);
 }
 
 static void system_doc(FILE *f, const void *ctx)
@@ -206,6 +211,10 @@ static void system_doc(FILE *f, const void *ctx)
         j_u(&j, "heads", r->check->heads);
         j_d(&j, "max_abs_error", r->check->max_abs_err);
         j_d(&j, "tolerance", r->check->tolerance);
+        j_b(&j, "arrays", r->check->arrays);
+        j_u(&j, "array_shards", r->check->array_shards);
+        j_d(&j, "array_max_abs_error", r->check->array_err);
+        j_d(&j, "array_tolerance", r->check->array_tolerance);
         j_b(&j, "pass", r->check->pass);
         j_close(&j, '}');
     }

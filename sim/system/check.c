@@ -2,8 +2,8 @@
  * system's devices hold the tokens, merged, against monolithic attention.
  *
  * Notes: every head of the model's first attention block, on seeded Q, K and V, in double
- * precision reference math for every device (the arrays' own attention, which already
- * merges partial states across its PEs, is checked by --functional on one array). Ranges
+ * precision reference math for every device (check_array.c does the same through the
+ * simulated arrays). Ranges
  * and strided shards follow the system's partition; the heads partition keeps every
  * head whole on one device, so its merge is the identity and it is checked as ranges; the
  * cascade partition merges each query's states from the beta key groups (strided). A

@@ -230,6 +230,10 @@ typedef struct sys_check_result {
     uint64_t heads;     /* heads checked */
     double max_abs_err; /* merged shards against monolithic attention */
     double tolerance;
+    /* the same through the simulated arrays (arrays set): their shards' states merged */
+    bool arrays;
+    uint32_t array_shards;
+    double array_err, array_tolerance;
     bool pass;
 } sys_check_result;
 
@@ -239,5 +243,13 @@ typedef struct sys_check_result {
  * to the first shard's lse (--inject-fault=merge): the check must then fail. */
 int sys_check(const sys_desc *s, const wl_desc *d, bool fault, sys_check_result *out, char *err,
               size_t errlen);
+/* The arrays' side (check_array.c), after sys_check: every head of the layer through
+ * array a, each shard's partial states (the partition's key sets) computed by the engine
+ * on values rounded to the data type, merged, against monolithic attention; the
+ * tolerance is 4 times the error of one array attending to every key, plus a unit
+ * roundoff. Sets out's array fields and keeps out->pass only if they pass; fault plants
+ * the same error in the first shard's lse. */
+int sys_check_arrays(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool fault,
+                     sys_check_result *out, char *err, size_t errlen);
 
 #endif
