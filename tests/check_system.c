@@ -289,6 +289,16 @@ START_TEST(test_collectives)
     }
     tu_assert_close(sys_collective_bytes(SYS_RING_ALLREDUCE, 1024, B), 2 * 1023.0 / 1024 * B, 1e-12,
                     "ring all-reduce bytes");
+    /* a mesh: 6 nodes are 2 rows of 3: along the rows 2 steps of B, then along the
+     * columns 1 step of 3 B; 16 are 4 x 4: 3 steps of B and 3 of 4 B; a prime count is one
+     * row, a ring's all-gather */
+    ck_assert(sys_mesh_rows(6) == 2 && sys_mesh_rows(16) == 4 && sys_mesh_rows(7) == 1);
+    tu_assert_close(sys_collective_time(SYS_MESH_ALLGATHER, 6, B, bw, a), 3e-6 + 5e-3, 1e-12,
+                    "mesh all-gather, 2 x 3");
+    tu_assert_close(sys_collective_time(SYS_MESH_ALLGATHER, 16, B, bw, a), 6e-6 + 15e-3, 1e-12,
+                    "mesh all-gather, 4 x 4");
+    tu_assert_close(sys_collective_time(SYS_MESH_ALLGATHER, 7, B, bw, a),
+                    sys_collective_time(SYS_RING_ALLGATHER, 7, B, bw, a), 1e-12, "a line");
 }
 END_TEST
 

@@ -408,14 +408,15 @@ const key_def cfg_gpu_keys[] = {
 /* System files (arch/systems/, docs/SYSTEM.md). */
 #define SOFF(field) offsetof(sys_desc, field)
 static const char *const system_kind_names[] = {"system", NULL};
-static const char *const topology_names[] = {"ring", "switch", "shared-dram",
+static const char *const topology_names[] = {"ring", "switch", "shared-dram", "mesh",
                                              NULL}; /* sys_topology */
 static const char *const partition_names[] = {"sequence", "strided", "heads", "cascade",
                                               NULL}; /* sys_partition */
 static const key_def sys_link_keys[] = {
     {"topology", K_ENUM, F_REQ, SOFF(topology), 0, 0, 0, 0, 0, topology_names, NULL, NULL, NULL,
-     "how the devices are joined: a ring of point-to-point links, a switch, or one shared "
-     "DRAM (a SoC's GPU and CPU; the link's bandwidth, latency and energy are the memory's)"},
+     "how the devices are joined: a ring of point-to-point links, a switch, a 2-D mesh of "
+     "links to row and column neighbours, or one shared DRAM (a SoC's GPU and CPU; the "
+     "link's bandwidth, latency and energy are the memory's)"},
     {"bandwidth_gbs", K_F64, F_REQ, SOFF(link_gbs), 0, 0, 0.01, 1e5, 0, NULL, NULL, NULL, "GB/s",
      "bandwidth of one link, each way"},
     {"latency_ns", K_F64, F_REQ, SOFF(link_latency_ns), 0, 0, 0, 1e9, 0, NULL, NULL, NULL, "ns",

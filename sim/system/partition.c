@@ -68,8 +68,17 @@ bool sys_apportion(uint64_t items, uint32_t n, const double *rate, uint64_t *fir
     return true;
 }
 
-static const char *const coll_names[] = {"ring-allreduce", "tree-reduce", "ring-allgather",
-                                         "gather", "recursive-doubling-allgather"};
+uint32_t sys_mesh_rows(uint32_t p)
+{
+    uint32_t r = 1;
+    for (uint32_t k = 1; (uint64_t)k * k <= p; k++)
+        r = p % k ? r : k;
+    return r;
+}
+
+static const char *const coll_names[] = {
+    "ring-allreduce", "tree-reduce", "ring-allgather", "gather", "recursive-doubling-allgather",
+    "mesh-allgather"};
 _Static_assert(sizeof coll_names / sizeof coll_names[0] == SYS_COLLECTIVE_COUNT,
                "a name for every collective");
 
@@ -96,6 +105,12 @@ static void collective_terms(sys_collective c, uint32_t p, double bytes, double 
     case SYS_RD_ALLGATHER:
         *steps = ceil(log2(q)), *sent = (q - 1) * bytes;
         return;
+    case SYS_MESH_ALLGATHER: {
+        uint32_t r = sys_mesh_rows(p), cols = p / r;
+        *steps = (cols - 1) + (r - 1);
+        *sent = (cols - 1) * bytes + (r - 1) * (double)cols * bytes; /* = (p - 1) blocks */
+        return;
+    }
     case SYS_GATHER:
     default:
         *steps = q - 1, *sent = (q - 1) * bytes; /* all through the root's one link */
@@ -124,7 +139,8 @@ double sys_collective_bytes(sys_collective c, uint32_t p, double bytes)
 
 double sys_link_energy_j(const sys_desc *s, double bytes)
 {
-    /* a ring's link once; a switch's two (in and out); shared DRAM a write and a read */
-    double links = s->topology == SYS_TOPO_RING ? 1 : 2;
+    /* a ring's or a mesh's link once (a mesh all-gather passes each block neighbour to
+     * neighbour); a switch's two (in and out); shared DRAM a write and a read */
+    double links = s->topology == SYS_TOPO_RING || s->topology == SYS_TOPO_MESH ? 1 : 2;
     return bytes * 8 * links * s->link_pj_per_bit * 1e-12;
 }

@@ -24,7 +24,7 @@
 #include "internal.h"
 #include "system.h"
 
-static const char *const topology_names[SYS_TOPO_COUNT] = {"ring", "switch", "shared-dram"};
+static const char *const topology_names[SYS_TOPO_COUNT] = {"ring", "switch", "shared-dram", "mesh"};
 static const char *const partition_names[SYS_PART_COUNT] = {"sequence", "strided", "heads",
                                                             "cascade"};
 
@@ -203,7 +203,9 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
     /* every attention block's all-gather (nothing to move on one device): prefill the K
      * and V, decode the partial states */
     double hz = a->clock_ghz * 1e9;
-    sys_collective kv = s->topology == SYS_TOPO_RING ? SYS_RING_ALLGATHER : SYS_RD_ALLGATHER;
+    sys_collective kv = s->topology == SYS_TOPO_RING   ? SYS_RING_ALLGATHER
+                        : s->topology == SYS_TOPO_MESH ? SYS_MESH_ALLGATHER
+                                                       : SYS_RD_ALLGATHER;
     double comm = sys_collective_time(kv, p, sp.comm_bytes, s->link_gbs * 1e9,
                                       s->link_latency_ns * 1e-9),
            comm_bytes = sys_collective_bytes(kv, p, sp.comm_bytes);

@@ -85,10 +85,15 @@ typedef enum {
                          * (p-1) messages in turn */
     SYS_RD_ALLGATHER,   /* recursive doubling through a switch: ceil(log2 p) steps, the
                          * blocks doubling each step, (p-1) blocks in all */
+    SYS_MESH_ALLGATHER, /* a 2-D mesh of r x c nodes (r the largest divisor of p up to
+                         * sqrt p): an all-gather along each row ((c-1) steps of one block),
+                         * then along each column ((r-1) steps of c blocks) */
     SYS_COLLECTIVE_COUNT
 } sys_collective;
 
 const char *sys_collective_name(sys_collective c);
+/* Rows of the mesh p nodes form: the largest divisor of p up to sqrt p (p / rows columns). */
+uint32_t sys_mesh_rows(uint32_t p);
 /* Seconds the collective takes (0 on one node). */
 double sys_collective_time(sys_collective c, uint32_t p, double bytes, double bytes_per_s,
                            double latency_s);
@@ -103,7 +108,13 @@ double sys_collective_bytes(sys_collective c, uint32_t p, double bytes);
 /* How devices are joined: point-to-point links around a ring, a switch, or one shared
  * DRAM (a SoC's GPU and CPU): a transfer is a write and a read of it, at the link's
  * bandwidth and latency, which a shared-DRAM system sets to its memory's. */
-typedef enum { SYS_TOPO_RING, SYS_TOPO_SWITCH, SYS_TOPO_SHARED, SYS_TOPO_COUNT } sys_topology;
+typedef enum {
+    SYS_TOPO_RING,
+    SYS_TOPO_SWITCH,
+    SYS_TOPO_SHARED,
+    SYS_TOPO_MESH, /* a 2-D mesh, each node linked to its row and column neighbours */
+    SYS_TOPO_COUNT
+} sys_topology;
 typedef enum {
     SYS_PART_SEQUENCE,
     SYS_PART_STRIDED,
