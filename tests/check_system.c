@@ -513,7 +513,9 @@ END_TEST
  * step with kv_len = its shard (the step's own keys counted on every device). After each
  * block's attention the partial states, 2 new tokens x (64 values x 2 bytes + 2 heads x
  * 4 bytes of lse) = 272 B per device, are ring all-gathered in 3 x (1 us + 272 B / 1 GB/s)
- * and not hidden; the block then waits for the slowest device. */
+ * and not hidden; every device then merges 3 more states per token and head, 3 x 2 x 2
+ * pairs of 4 x 32 + 8 = 136 operations at its peak, 16 PEs x 8 lanes a cycle; the block
+ * waits for the slowest device. */
 START_TEST(test_decode_by_hand)
 {
     arch_desc a;
@@ -537,9 +539,13 @@ START_TEST(test_decode_by_hand)
         dk.kv_len = 64 - (uint64_t)k;
         ck_assert(run_model_analytical(&a, &dk, NULL, NULL, &part[k], err, sizeof err) == 0);
     }
-    /* per block: the slower part, then the all-gather (one block entry, repeat 2) */
+    /* per block: the slower part, then the all-gather and the merge (one block entry,
+     * repeat 2) */
     double block = fmax((double)part[0].total.cycles, (double)part[1].total.cycles) / 2 / hz;
-    want = 2 * (block + comm);
+    double merge = 12 * 136 / (16.0 * 8 * hz);
+    ck_assert(arch_pe_count(&a) == 16 && arch_lanes(&a, UTIL_FP16) == 8);
+    tu_assert_close(x.merge_s, 2 * merge, 1e-12, "the merges");
+    want = 2 * (block + comm + merge);
     for (uint32_t i = 0; i < part[0].blocks[0].n_ops; i++) {
         wl_op_kind k = part[0].blocks[0].ops[i].op.kind;
         if (k != WL_OP_ATTENTION && k != WL_OP_SCORES && k != WL_OP_SOFTMAX && k != WL_OP_CONTEXT)
@@ -583,7 +589,9 @@ END_TEST
  * in (32 x 384 = 12,288 B); the states come back, 64 x 2 + 2 x 4 = 136 B each: an
  * AttnNode sends 32 x 136 = 4,352 B and a CompNode takes 2 x 32 x 136 = 8,704 B. At
  * 1 GB/s and 1 us: 2 us + 33,280 B / 1 GB/s = 35.28 us a block, between the CompNodes'
- * work and the AttnNodes'. Everything moved: 64 tokens x 2 x (384 + 136) = 66,560 B. */
+ * work and the AttnNodes'. Everything moved: 64 tokens x 2 x (384 + 136) = 66,560 B.
+ * A CompNode then merges 2 states per token and head: 32 x 2 pairs of 136 operations at
+ * 16 PEs x 8 lanes a cycle. */
 START_TEST(test_cascade_by_hand)
 {
     arch_desc a;
@@ -610,12 +618,14 @@ START_TEST(test_cascade_by_hand)
     tu_assert_close(x.rowlocal_s, row, 1e-12, "CompNodes: 32 tokens' row-local ops");
     tu_assert_close(x.attention_s, att, 1e-12, "AttnNodes: 32 queries against 32 keys");
     tu_assert_close(x.comm_s, 2 * 35.28e-6, 1e-9, "out and back, two blocks");
-    tu_assert_close(x.total_s, row + att + 2 * 35.28e-6, 1e-12, "the roles in turn");
+    double merge = 64 * 136 / (16.0 * 8 * hz);
+    tu_assert_close(x.merge_s, 2 * merge, 1e-12, "the CompNodes' merges");
+    tu_assert_close(x.total_s, row + att + 2 * (35.28e-6 + merge), 1e-12, "the roles in turn");
     tu_assert_close(x.moved_bytes, 2 * 66560, 1e-12, "every q, k, v out and state back");
     ck_assert(x.devices == 6 && x.n_kinds == 2);
     ck_assert(x.dev[0].role == SYS_ROLE_COMP && x.dev[0].count == 2 && x.dev[0].tokens == 32);
     ck_assert(x.dev[1].role == SYS_ROLE_ATTN && x.dev[1].count == 4 && x.dev[1].tokens == 32);
-    tu_assert_close(x.dev[0].busy_s, row, 1e-12, "a CompNode's busy time");
+    tu_assert_close(x.dev[0].busy_s, row + 2 * merge, 1e-12, "a CompNode's busy time");
     ck_assert(run_model_analytical(&a, &d, NULL, NULL, &r[1], err, sizeof err) == 0);
     tu_assert_close(x.single_s, (double)r[1].total.cycles / hz, 1e-12, "one array");
     tu_assert_close(x.efficiency, x.speedup / 6, 1e-12, "efficiency over six arrays");

@@ -74,8 +74,9 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
                 x->attention_s * 1e3);
         fprintf(f,
                 "links      q, k, v out and partial states back %.6g ms over %u attention "
-                "blocks (not hidden), %.6g MB through the busiest device's link\n",
-                x->comm_s * 1e3, x->attention_blocks, x->link_bytes * 1e-6);
+                "blocks (not hidden), %.6g MB through the busiest device's link; the "
+                "CompNodes' merges %.6g ms\n",
+                x->comm_s * 1e3, x->attention_blocks, x->link_bytes * 1e-6, x->merge_s * 1e3);
         fprintf(f, "critical   the roles in turn (CompNodes, links, AttnNodes, links)\n");
     } else if (w->new_tokens) {
         fprintf(f,
@@ -85,8 +86,9 @@ void rep_system_summary(FILE *f, const rep_system_run *r)
                 x->attention_s * 1e3);
         fprintf(f,
                 "links      partial-state all-gathers %.6g ms over %u attention blocks (after "
-                "each block's attention, not hidden), %.6g MB through each device's link\n",
-                x->comm_s * 1e3, x->attention_blocks, x->link_bytes * 1e-6);
+                "each block's attention, not hidden), %.6g MB through each device's link; "
+                "merging them %.6g ms\n",
+                x->comm_s * 1e3, x->attention_blocks, x->link_bytes * 1e-6, x->merge_s * 1e3);
         fprintf(f, "critical   compute and the links in turn; %s MAC units %.2f%% busy\n",
                 x->n_kinds > 1 ? "the largest shard's" : "each device's",
                 100 * x->dev[0].mac_utilization);
@@ -173,6 +175,7 @@ static void system_doc(FILE *f, const void *ctx)
     j_d(&j, "attention_s", x->attention_s);
     j_d(&j, "comm_s", x->comm_s);
     j_d(&j, "exposed_comm_s", x->exposed_comm_s);
+    j_d(&j, "merge_s", x->merge_s);
     j_d(&j, "link_bytes", x->link_bytes);
     j_d(&j, "total_s", x->total_s);
     j_d(&j, "single_device_s", x->single_s);
@@ -228,12 +231,11 @@ int rep_write_system_json(const char *path, const rep_system_run *r, char *err, 
 }
 
 static const char system_csv_header[] =
-    "system,device,devices,gpu,cpu_cores,topology,link_gbs,link_latency_ns,partition,workload,seq_"
-    "len,"
-    "hidden,heads,batch,kv_len,mode,tokens_per_device,rowlocal_s,attention_s,comm_s,exposed_comm_s,"
-    "link_bytes,total_s,single_device_s,speedup,efficiency,one_device,functional,"
-    "link_energy_pj_per_bit,energy_j,link_energy_j,device_energy_j,single_device_energy_j,"
-    "device_mac_utilization,overrides";
+    "system,device,devices,gpu,cpu_cores,topology,link_gbs,link_latency_ns,partition,"
+    "workload,seq_len,hidden,heads,batch,kv_len,mode,tokens_per_device,rowlocal_s,"
+    "attention_s,comm_s,exposed_comm_s,merge_s,link_bytes,total_s,single_device_s,speedup,"
+    "efficiency,one_device,functional,link_energy_pj_per_bit,energy_j,link_energy_j,"
+    "device_energy_j,single_device_energy_j,device_mac_utilization,overrides";
 
 const char *rep_system_csv_header(void)
 {
@@ -263,9 +265,9 @@ int rep_append_system_csv(const char *path, const rep_system_run *r, char *err, 
         csv_num(row, sizeof row - 2, &u, "%llu", (unsigned long long)dims[i]);
     csv_field(row, sizeof row - 2, &u, r->analytical ? "analytical" : "cycle");
     csv_num(row, sizeof row - 2, &u, "%llu", (unsigned long long)x->tokens_per_device);
-    const double secs[] = {x->rowlocal_s,     x->attention_s, x->comm_s,
-                           x->exposed_comm_s, x->link_bytes,  x->total_s,
-                           x->single_s,       x->speedup,     x->efficiency};
+    const double secs[] = {x->rowlocal_s, x->attention_s, x->comm_s,  x->exposed_comm_s,
+                           x->merge_s,    x->link_bytes,  x->total_s, x->single_s,
+                           x->speedup,    x->efficiency};
     for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++)
         csv_num(row, sizeof row - 2, &u, "%.10g", secs[i]);
     csv_field(row, sizeof row - 2, &u, x->one_device ? "yes" : "no");

@@ -15,8 +15,9 @@
  * contention are left out). The CompNodes' row-local ops of a block do not wait for the
  * attention of other blocks: one sequence goes through the blocks in order. Strided
  * groups give every node the same share of a causal mask's work (the arrays compute the
- * masked scores anyway). The merge's arithmetic is left out. A device idles at its
- * leakage power while the other role works. */
+ * masked scores anyway). The merge is priced at the array's peak vector rate
+ * (sys_merge_s), its energy left out. A device idles at its leakage power while the other
+ * role works. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,10 @@ int sys_run_cascade(const sys_desc *s, const arch_desc *a, const wl_desc *d, boo
     }
     double hz = a->clock_ghz * 1e9;
     cascade_links L = links_of(s, d, comp_tokens, group_tokens);
+    /* a CompNode merges the beta states of each of its tokens and heads */
+    double merge =
+        sys_merge_s(a, d->dtype, (beta - 1.0) * (double)(comp_tokens * d->batch) * (double)d->heads,
+                    d->hidden / d->heads);
     sys_work cw = {0, 0, 0, 0}, aw = {0, 0, 0, 0};
     for (uint32_t b = 0; b < d->n_blocks; b++) {
         double rep = (double)d->blocks[b].repeat;
@@ -93,12 +98,13 @@ int sys_run_cascade(const sys_desc *s, const arch_desc *a, const wl_desc *d, boo
         out->rowlocal_s += rep * row_s;
         out->attention_s += rep * att_s;
         out->comm_s += rep * L.seconds;
-        out->total_s += rep * (row_s + L.seconds + att_s);
+        out->total_s += rep * (row_s + L.seconds + att_s + merge);
+        out->merge_s += rep * merge;
         out->link_bytes += rep * L.per_link;
         out->moved_bytes += rep * L.moved;
         out->attention_blocks += (uint32_t)d->blocks[b].repeat;
         out->links_bound_blocks += L.seconds > att_s ? (uint32_t)d->blocks[b].repeat : 0;
-        cw = (sys_work){cw.compute_s + rep * row_s, cw.lane_ops + rep * row.lane_ops,
+        cw = (sys_work){cw.compute_s + rep * (row_s + merge), cw.lane_ops + rep * row.lane_ops,
                         cw.mac_busy + rep * row.mac_busy, cw.energy_pj + rep * row.energy_pj};
         aw = (sys_work){aw.compute_s + rep * att_s, aw.lane_ops + rep * att.lane_ops,
                         aw.mac_busy + rep * att.mac_busy, aw.energy_pj + rep * att.energy_pj};

@@ -28,6 +28,11 @@ sys_device sys_device_of(const arch_desc *a, const sys_work *f, uint32_t count, 
 int sys_single_device(const arch_desc *a, const wl_desc *d, bool analytical,
                       const run_progress *progress, sys_result *out, char *err, size_t errlen);
 
+/* Seconds an array takes to merge `states` pairs of partial states of d values each (the
+ * GPU model's merge count, 4 d + 8 operations a pair) at its peak vector rate: every lane
+ * of every PE busy, a lower bound. */
+double sys_merge_s(const arch_desc *a, util_dtype t, double states, uint64_t d);
+
 /* A model whose every mixer is attention (what the sequence, strided and cascade
  * partitions split), else UTIL_ECONFIG. */
 int sys_check_splits(const sys_desc *s, const wl_desc *d, char *err, size_t errlen);

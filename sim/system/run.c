@@ -9,10 +9,11 @@
  * longer of the two. Attention of q queries against k keys is taken as the shard run's
  * q x q attention times k / q (its cost is linear in the keys a query sees), its energy
  * likewise; a device leaks while it waits on the links or on a slower shard. A causal
- * mask's imbalance between shards (early ranges see fewer keys) is left out, as is the
- * time to merge partial states (a few flops per query and key block, next to the
- * attention's). Only attention mixers split this way: a sequence FFT or butterfly needs
- * every token and is refused. */
+ * mask's imbalance between shards (early ranges see fewer keys) is left out. A prefill's
+ * partial states merge inside each array's attention (in its cycles); a decode step's
+ * merge across devices is priced at the array's peak vector rate (sys_merge_s), its
+ * energy left out. Only attention mixers split this way: a sequence FFT or butterfly
+ * needs every token and is refused. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,12 @@ int sys_model_run(const arch_desc *a, const wl_desc *d, const map_forced *forced
 {
     return analytical ? run_model_analytical(a, d, forced, progress, r, err, errlen)
                       : run_model(a, d, forced, false, NULL, progress, r, err, errlen);
+}
+
+double sys_merge_s(const arch_desc *a, util_dtype t, double states, uint64_t d)
+{
+    double rate = (double)arch_lanes(a, t) * arch_pe_count(a) * a->clock_ghz * 1e9;
+    return states * (4.0 * (double)d + 8) / rate;
 }
 
 int sys_check_splits(const sys_desc *s, const wl_desc *d, char *err, size_t errlen)
@@ -214,6 +221,12 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
     double moved = d->new_tokens ? (p - 1.0) * p * sp.comm_bytes
                                  : (p - 1.0) * 2.0 * (double)(d->batch * n * d->hidden) *
                                        util_dtype_bytes(d->dtype);
+    /* decode: every device merges the p states of each new token and head */
+    double merge = d->new_tokens
+                       ? sys_merge_s(a, d->dtype,
+                                     (p - 1.0) * (double)(d->batch * d->seq_len) * (double)d->heads,
+                                     d->hidden / d->heads)
+                       : 0;
     out->devices = p;
     out->tokens_per_device = shard;
     double wait[2] = {0, 0};
@@ -224,8 +237,8 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
             sys_split_block(&runs[k], b, &row, &att);
             /* prefill: all n keys, not the shard's */
             rowlocal[k] = row.cycles / hz, attention[k] = att.cycles * keys[k] / hz;
-            block = fmax(block, rowlocal[k] +
-                                    (sp.overlap ? fmax(attention[k], comm) : attention[k] + comm));
+            block = fmax(block, rowlocal[k] + (sp.overlap ? fmax(attention[k], comm)
+                                                          : attention[k] + comm + merge));
         }
         /* the next all-gather waits for every device: the block ends with the slowest */
         for (uint32_t k = 0; k < kinds; k++)
@@ -235,6 +248,7 @@ int sys_run(const sys_desc *s, const arch_desc *a, const wl_desc *d, bool analyt
         out->rowlocal_s += rep * rowlocal[0];
         out->attention_s += rep * attention[0];
         out->comm_s += rep * comm;
+        out->merge_s += rep * merge;
         out->exposed_comm_s += rep * (sp.overlap ? fmax(0, comm - attention[0]) : comm);
         out->total_s += rep * block;
         out->link_bytes += rep * comm_bytes;

@@ -188,6 +188,8 @@ typedef struct sys_result {
     double rowlocal_s, attention_s; /* one device's compute, its two kinds */
     double comm_s;                  /* the K/V all-gathers */
     double exposed_comm_s;          /* what attention compute did not hide */
+    double merge_s; /* merging partial states across devices (decode, cascade; a prefill's
+                     * merges happen inside each array's attention) */
     double total_s;
     double link_bytes;           /* through one device's link, all blocks */
     double single_s;             /* the model on one device */
