@@ -27,11 +27,11 @@ START_TEST(test_help_and_version)
     /* every option the parser takes, the gpu. override prefix, the exit statuses and
      * where bugs go */
     static const char *const opts[] = {
-        "--set",         "--json",      "--csv",       "--functional",   "--quiet",
-        "--list-keys",   "--inject-fault", "--help",   "--version",      "--model",
-        "--mapping",     "--dump-mapping", "--accelergy", "--explain",   "--no-chain",
-        "--no-fuse",     "--objective", "--baseline",  "--gpu-calibrate", "--progress",
-        "--no-progress", "'gpu'",       "Exit status", " 130, 143",      "Report bugs"};
+        "--set",         "--json",         "--csv",       "--functional",    "--quiet",
+        "--list-keys",   "--inject-fault", "--help",      "--version",       "--model",
+        "--mapping",     "--dump-mapping", "--accelergy", "--explain",       "--no-chain",
+        "--no-fuse",     "--objective",    "--baseline",  "--gpu-calibrate", "--progress",
+        "--no-progress", "'gpu'",          "Exit status", " 130, 143",       "Report bugs"};
     for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
         ck_assert_msg(strstr(r.out, opts[i]), "--help lacks %s", opts[i]);
     ck_assert(strncmp(r.out, "Usage: bflysim [OPTION]... ARCH WORKLOAD\n", 41) == 0);
@@ -62,8 +62,9 @@ START_TEST(test_usage_errors_exit_2)
         {"--json", NULL, NULL, "option '--json' requires an argument"},
         {"--quiet=yes", NULL, NULL, "option '--quiet' doesn't allow an argument"},
         {"--inject-fault=lane", NULL, NULL, "the faults are 'twiddle'"},
-        {"--no", NULL, NULL, "option '--no' is ambiguous; possibilities: '--no-chain' "
-                             "'--no-fuse' '--no-progress'"},
+        {"--no", NULL, NULL,
+         "option '--no' is ambiguous; possibilities: '--no-chain' "
+         "'--no-fuse' '--no-progress'"},
         {"-qZ", NULL, NULL, "invalid option -- 'Z'"},
         {"-qj", NULL, NULL, "option requires an argument -- 'j'"},
         {"--qui=1", NULL, NULL, "option '--quiet' doesn't allow an argument"},
@@ -476,8 +477,9 @@ START_TEST(test_interrupt_leaves_outputs_whole)
     tu_tmp(json, sizeof json, "int.json");
     tu_tmp(csv, sizeof csv, "int.csv");
     tu_tmp(map, sizeof map, "int.map");
-    const char *argv[] = {"bflysim", "-q", "-m", "analytical", "-j", json, "-c", csv,
-                          "--dump-mapping", map, a, w, NULL};
+    const char *argv[] = {"bflysim", "-q", "-m", "analytical",     "-j",
+                          json,      "-c", csv,  "--dump-mapping", map,
+                          a,         w,    NULL};
     int argc = (int)(sizeof argv / sizeof argv[0]) - 1;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -644,6 +646,76 @@ START_TEST(test_functional_limit_is_usage_error)
 }
 END_TEST
 
+/* Counts a Ramulator2 LoadStoreTrace's lines, checking each is "LD 0x..." or "ST 0x..."
+ * with a burst-aligned address below `limit` bytes, and that the file ends in a newline. */
+static void count_trace(const char *path, uint64_t burst, uint64_t limit, uint64_t *ld,
+                        uint64_t *st)
+{
+    size_t len;
+    char *text = tu_read(path, &len);
+    *ld = *st = 0;
+    ck_assert(len > 0 && text[len - 1] == '\n');
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        unsigned long long addr;
+        char kind[3], rest;
+        ck_assert_msg(sscanf(line, "%2s 0x%llx%c", kind, &addr, &rest) == 2, "line: %s", line);
+        ck_assert_msg(!strcmp(kind, "LD") || !strcmp(kind, "ST"), "line: %s", line);
+        ck_assert_msg(addr % burst == 0 && addr < limit, "address 0x%llx", addr);
+        *(kind[0] == 'L' ? ld : st) += 1;
+    }
+    free(text);
+}
+
+/* --dram-trace: every DRAM burst the engine counts is a line (the counters' read and
+ * write bursts, exactly; a model's timing run simulates one instance of each block
+ * entry, which its counters count repeat times), the same run writes the same file, and
+ * the runs that issue no bursts (the estimate, a system) are refused before anything is
+ * written. */
+START_TEST(test_dram_trace)
+{
+    char trace[512], json[512], again[512];
+    tu_tmp(trace, sizeof trace, "dram.trace");
+    tu_tmp(json, sizeof json, "dram.json");
+    tu_tmp(again, sizeof again, "dram2.trace");
+    static const char *const runs[][4] = {
+        {"mld-8x8", "butterfly-linear-64", "workload.rows=16", "1"},
+        {"mld-4x4", "bert-base-image-1k", "workload.seq_len=32", "12"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        tu_result r;
+        tu_run(&r, "-q", "--dram-trace", trace, "-j", json, "-s", runs[i][2], runs[i][0],
+               runs[i][1], NULL);
+        ck_assert_msg(r.status == 0, "%s", r.err);
+        tu_free(&r);
+        char *js = tu_read(json, NULL);
+        double rd = tu_json_num(js, "\"dram\"", "read_bursts"),
+               wr = tu_json_num(js, "\"dram\"", "write_bursts");
+        free(js);
+        uint64_t ld, st, rep = (uint64_t)atoi(runs[i][3]);
+        count_trace(trace, 64, UINT64_C(1) << 40, &ld, &st);
+        ck_assert_msg((double)(ld * rep) == rd && (double)(st * rep) == wr,
+                      "%s: %llu LD, %llu ST x %llu, counters %g and %g", runs[i][1],
+                      (unsigned long long)ld, (unsigned long long)st, (unsigned long long)rep, rd,
+                      wr);
+        ck_assert(ld > 0 && st > 0);
+        tu_run(&r, "-q", "--dram-trace", again, "-s", runs[i][2], runs[i][0], runs[i][1], NULL);
+        ck_assert_int_eq(r.status, 0);
+        tu_free(&r);
+        char *t1 = tu_read(trace, NULL), *t2 = tu_read(again, NULL);
+        ck_assert_msg(strcmp(t1, t2) == 0, "run to run");
+        free(t1), free(t2);
+    }
+    remove(trace);
+    tu_expect(2, "--dram-trace needs --model=cycle", "-q", "-m", "analytical", "--dram-trace",
+              trace, "mld-8x8", "butterfly-linear-64", NULL);
+    tu_expect(2, "--dram-trace is not supported for system runs", "-q", "--dram-trace", trace,
+              "mld-8x8-ring4", "bert-base-image-1k", NULL);
+    struct stat sb;
+    ck_assert_msg(stat(trace, &sb) != 0, "a refused run wrote its trace");
+    remove(json), remove(again);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -662,6 +734,7 @@ int main(void)
     tcase_add_test(tc, test_json_to_fifo_and_link);
     tcase_add_test(tc, test_functional_limit_is_usage_error);
     tcase_add_test(tc, test_busy_and_useful_utilization);
+    tcase_add_test(tc, test_dram_trace);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

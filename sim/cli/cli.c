@@ -316,8 +316,10 @@ static bool start_progress(const options *o, FILE *err, progress *p, run_progres
     int fd = fileno(err);
     bool tty = fd >= 0 && isatty(fd);
     *p = (progress){err, tty, o->progress == CLI_PROGRESS_ON, false, now_s(), -1.0};
-    *rp = (run_progress){show_progress, p};
-    return o->progress == CLI_PROGRESS_ON || (o->progress == CLI_PROGRESS_AUTO && tty && !o->quiet);
+    bool show =
+        o->progress == CLI_PROGRESS_ON || (o->progress == CLI_PROGRESS_AUTO && tty && !o->quiet);
+    *rp = (run_progress){show ? show_progress : NULL, p, NULL};
+    return show;
 }
 
 static void end_progress(const progress *p)
@@ -340,13 +342,26 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
     run_result res;
     progress pg;
     run_progress rp;
-    const run_progress *shown = start_progress(o, err, &pg, &rp) ? &rp : NULL;
-    int rc = o->analytical
-                 ? run_model_analytical(arch, wl, forced, shown, &res, msg, sizeof msg)
+    start_progress(o, err, &pg, &rp);
+    rep_dram_trace tr;
+    int rc = o->dram_trace ? rep_dram_trace_open(&tr, o->dram_trace, msg, sizeof msg) : UTIL_OK;
+    rp.obs = o->dram_trace ? &tr.obs : NULL;
+    if (!rc)
+        rc = o->analytical
+                 ? run_model_analytical(arch, wl, forced, &rp, &res, msg, sizeof msg)
                  : run_model(arch, wl, forced, o->functional, o->fault_twiddle ? o->fault_op : NULL,
-                             shown, &res, msg, sizeof msg);
+                             &rp, &res, msg, sizeof msg);
     end_progress(&pg);
     free(forced);
+    if (o->dram_trace && tr.out.f) {
+        char tmsg[512];
+        int trc = rep_dram_trace_close(&tr, rc == UTIL_OK, o->dram_trace, tmsg, sizeof tmsg);
+        if (trc && !rc) {
+            run_free(&res);
+            snprintf(msg, sizeof msg, "%s", tmsg);
+            rc = trc;
+        }
+    }
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
         return rc;
@@ -415,8 +430,20 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
         fprintf(err, "bflysim: %s\n", msg);
         goto out;
     }
+    rep_dram_trace tr;
+    if (o->dram_trace && (rc = rep_dram_trace_open(&tr, o->dram_trace, msg, sizeof msg))) {
+        fprintf(err, "bflysim: %s\n", msg);
+        goto out;
+    }
     rc = o->analytical ? eng_estimate(arch, &m.program, NULL, &est, msg, sizeof msg)
-                       : eng_run(arch, &m.program, fd.image, &st, msg, sizeof msg);
+                       : eng_run_observed(arch, &m.program, fd.image,
+                                          o->dram_trace ? &tr.obs : NULL, &st, msg, sizeof msg);
+    if (o->dram_trace) {
+        char tmsg[512];
+        int trc = rep_dram_trace_close(&tr, rc == UTIL_OK, o->dram_trace, tmsg, sizeof tmsg);
+        if (trc && !rc)
+            snprintf(msg, sizeof msg, "%s", tmsg), rc = trc;
+    }
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
         goto out;
@@ -466,6 +493,8 @@ static const char *system_refuses(const options *o)
         return o->mapping ? "--mapping" : "--dump-mapping";
     if (o->accelergy || o->explain)
         return o->accelergy ? "--accelergy" : "--explain";
+    if (o->dram_trace)
+        return "--dram-trace";
     if (o->objective != MAP_LATENCY || o->no_chain || o->no_fuse)
         return o->no_chain ? "--no-chain" : o->no_fuse ? "--no-fuse" : "--objective";
     for (size_t i = 0; i < o->n_sets; i++)

@@ -32,6 +32,7 @@ typedef struct options {
     bool no_fuse;  /* --no-fuse */
     const char *mapping, *dump_mapping;
     const char *accelergy;   /* --accelergy FILE */
+    const char *dram_trace;  /* --dram-trace FILE */
     map_objective objective; /* --objective */
     const char *baseline;    /* --baseline PRESET, FILE or "none" */
     bool baseline_given;     /* --baseline was on the command line */

@@ -37,6 +37,9 @@ static void usage(FILE *f)
                "      --accelergy=FILE      write the action counts and the energy of each\n"
                "                            action as Accelergy 0.4 YAML (needs the arch's\n"
                "                            energy table)\n"
+               "      --dram-trace=FILE     write every DRAM burst to FILE as Ramulator2's\n"
+               "                            LoadStoreTrace reads it (LD/ST lines; models:\n"
+               "                            one instance of each block entry)\n"
                "  -e, --explain             print, for every search the mapper ran, its best\n"
                "                            candidates with their estimated cycles\n"
                "      --no-chain            models: never run a consumer op beside its\n"
@@ -124,6 +127,7 @@ enum {
     OPT_MAPPING,
     OPT_DUMP_MAPPING,
     OPT_ACCELERGY,
+    OPT_DRAM_TRACE,
     OPT_CALIBRATE,
     OPT_NO_CHAIN,
     OPT_NO_FUSE,
@@ -148,6 +152,7 @@ static const struct option long_opts[] = {
     {"dump-mapping", required_argument, NULL, OPT_DUMP_MAPPING},
     {"objective", required_argument, NULL, 'o'},
     {"accelergy", required_argument, NULL, OPT_ACCELERGY},
+    {"dram-trace", required_argument, NULL, OPT_DRAM_TRACE},
     {"baseline", required_argument, NULL, 'b'},
     {"gpu-calibrate", required_argument, NULL, OPT_CALIBRATE},
     {"no-chain", no_argument, NULL, OPT_NO_CHAIN},
@@ -303,6 +308,9 @@ static int take(int c, const char *val, options *o, FILE *out, FILE *err)
     case OPT_ACCELERGY:
         o->accelergy = val;
         return -1;
+    case OPT_DRAM_TRACE:
+        o->dram_trace = val;
+        return -1;
     case 'b':
         o->baseline = val, o->baseline_given = true;
         return -1;
@@ -366,6 +374,11 @@ static int check_combination(options *o, int npos, char **pos, FILE *err)
     if (o->analytical && o->functional) {
         fprintf(err, "bflysim: --functional needs --model=cycle (values only flow through "
                      "the engine)\n");
+        return UTIL_ECONFIG;
+    }
+    if (o->analytical && o->dram_trace) {
+        fprintf(err, "bflysim: --dram-trace needs --model=cycle (the estimate issues no DRAM "
+                     "requests)\n");
         return UTIL_ECONFIG;
     }
     if ((o->fault_twiddle || o->fault_merge) && !o->functional) {

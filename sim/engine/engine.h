@@ -276,6 +276,17 @@ typedef struct eng_sim eng_sim;
 int eng_run(const arch_desc *a, const eng_program *p, float *image, eng_stats *stats, char *err,
             size_t errlen);
 
+/* Who watches a run (eng_run_observed): told of every DRAM burst as its channel takes it
+ * (the cycle, the burst's first byte in the program's address space, write or read), in
+ * the order the DRAM serves the requests. NULL members are not called. */
+typedef struct eng_observer {
+    void (*dram_burst)(void *ctx, uint64_t cycle, uint64_t byte_addr, bool write);
+    void *ctx;
+} eng_observer;
+/* eng_run, with obs (may be NULL) told what happens. */
+int eng_run_observed(const arch_desc *a, const eng_program *p, float *image,
+                     const eng_observer *obs, eng_stats *stats, char *err, size_t errlen);
+
 /* The same run, one component at a time, for other schedulers (the SystemC binding).
  * Components only post events to other components at least one cycle ahead, so the
  * order in which components are stepped within a cycle does not change the result. */

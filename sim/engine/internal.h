@@ -270,6 +270,7 @@ struct eng_sim {
     const arch_desc *a;
     const eng_program *p;
     float *image;
+    const eng_observer *obs; /* NULL: nobody watches */
     bool functional;
     uint64_t now;
     uint32_t lanes; /* SIMD lanes for the program's data type */

@@ -905,11 +905,18 @@ void eng_sim_destroy(eng_sim *s)
 int eng_run(const arch_desc *a, const eng_program *p, float *image, eng_stats *stats, char *err,
             size_t errlen)
 {
+    return eng_run_observed(a, p, image, NULL, stats, err, errlen);
+}
+
+int eng_run_observed(const arch_desc *a, const eng_program *p, float *image,
+                     const eng_observer *obs, eng_stats *stats, char *err, size_t errlen)
+{
     eng_sim *s;
     memset(stats, 0, sizeof *stats);
     int rc = eng_sim_create(a, p, image, &s, err, errlen);
     if (rc)
         return rc;
+    s->obs = obs;
     /* one queue: the events posted at creation first move into it */
     s->one_queue = true;
     s->queue.slot = calloc(ENG_WHEEL, sizeof *s->queue.slot);

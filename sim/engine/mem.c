@@ -38,10 +38,12 @@ void eng_dma_submit(eng_sim *s, comp *from, dma_desc *d)
     eng_post(s, from, &s->dma_c, s->now + 1, EV_DMA_REQ, 0, 0, d);
 }
 
-/* Splits a transfer into DRAM bursts; consecutive bursts go to consecutive channels. */
-static void count_bursts(const eng_sim *s, dma_desc *d)
+/* Calls fn(s, d, b0, b1) for each run of DRAM bursts b0 .. b1 a transfer touches, in
+ * pattern order; a burst two runs of the pattern share comes once. */
+static void burst_runs(eng_sim *s, dma_desc *d,
+                       void (*fn)(eng_sim *, dma_desc *, uint64_t, uint64_t))
 {
-    uint64_t B = s->a->dram.burst_bytes, nch = s->a->dram.channels, w = s->elem_bytes;
+    uint64_t B = s->a->dram.burst_bytes, w = s->elem_bytes;
     uint64_t next_free_burst = 0; /* bursts below this were counted already */
     bool any = false;
     for (uint64_t i = 0; i < d->dram.count; i++) {
@@ -51,17 +53,30 @@ static void count_bursts(const eng_sim *s, dma_desc *d)
             b0 = next_free_burst;
         if (b0 > b1)
             continue;
-        uint64_t nb = b1 - b0 + 1;
-        d->bursts += nb;
-        uint64_t full = nb / nch, rem = nb % nch;
-        if (full)
-            for (uint64_t c = 0; c < nch; c++)
-                d->chan_bursts[c] += (uint32_t)full;
-        for (uint64_t k = 0; k < rem; k++)
-            d->chan_bursts[(b0 + k) % nch]++;
+        fn(s, d, b0, b1);
         next_free_burst = b1 + 1;
         any = true;
     }
+}
+
+/* Counts bursts b0 .. b1 of a transfer; consecutive bursts go to consecutive channels. */
+static void count_run(eng_sim *s, dma_desc *d, uint64_t b0, uint64_t b1)
+{
+    uint64_t nch = s->a->dram.channels, nb = b1 - b0 + 1;
+    d->bursts += nb;
+    uint64_t full = nb / nch, rem = nb % nch;
+    if (full)
+        for (uint64_t c = 0; c < nch; c++)
+            d->chan_bursts[c] += (uint32_t)full;
+    for (uint64_t k = 0; k < rem; k++)
+        d->chan_bursts[(b0 + k) % nch]++;
+}
+
+/* Tells the observer bursts b0 .. b1 of a transfer. */
+static void tell_run(eng_sim *s, dma_desc *d, uint64_t b0, uint64_t b1)
+{
+    for (uint64_t b = b0; b <= b1; b++)
+        s->obs->dram_burst(s->obs->ctx, s->now, b * s->a->dram.burst_bytes, d->dir == DMA_OUT);
 }
 
 /* Submits an SPM request for one side of a DMA transfer. */
@@ -126,7 +141,7 @@ static void dma_start(eng_sim *s)
         d->next = NULL;
         s->dma.busy++;
         s->st.dma.descriptors++;
-        count_bursts(s, d);
+        burst_runs(s, d, count_run);
         if (d->dir == DMA_OUT)
             spm_side(s, d, false);
         else if (!kept_side(s, d) && !onchip_side(s, d, false))
@@ -215,6 +230,8 @@ void eng_dram_handle(eng_sim *s, const ev *e)
         if (s->dram_free[c] > finish)
             finish = s->dram_free[c];
     }
+    if (s->obs && s->obs->dram_burst)
+        burst_runs(s, d, tell_run);
     uint64_t bytes = d->bursts * s->a->dram.burst_bytes;
     if (d->dir == DMA_OUT) {
         s->st.dram.write_bursts += d->bursts;

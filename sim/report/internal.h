@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "../workload/workload.h"
+#include "report.h"
 
 /* Writes a document (fn(f, ctx)) to path so that it is whole or absent whatever happens:
  * through a temporary file in path's directory (mkstemp), given path's mode when it
@@ -27,6 +28,9 @@ int rep_append_row(const char *path, const char *header, const char *row, const 
 
 /* CSV fields (write.c): appended to buf (len bytes, *used so far) after a comma unless
  * first; a field holding a comma, quote or line break is quoted. */
+int rep_stream_open(rep_stream *s, const char *path, char *err, size_t errlen);
+int rep_stream_close(rep_stream *s, bool keep, const char *path, char *err, size_t errlen);
+
 /* A model's tokens as a summary says them: "seq_len N", or a decode step's new tokens
  * and cache. */
 void rep_step(const wl_desc *w, char *buf, size_t len);

@@ -15,6 +15,26 @@
 #include "../system/system.h"
 #include "../workload/workload.h"
 
+/* A file written while a run goes (a trace): into a temporary file beside its path (or
+ * in place, for a FIFO or a device), renamed into place once the run has ended well and
+ * everything was written, removed otherwise; the path is never left half-written. */
+typedef struct rep_stream {
+    FILE *f;
+    char *tmp, *target;
+} rep_stream;
+
+/* --dram-trace: every DRAM burst of a run, as Ramulator2's LoadStoreTrace front end reads
+ * them ("LD 0xADDR" or "ST 0xADDR", byte addresses, in the order the DRAM serves them).
+ * Hand obs to the runs; close with keep set once they have ended well. */
+typedef struct rep_dram_trace {
+    rep_stream out;
+    eng_observer obs;
+    uint64_t reads, writes; /* bursts */
+    bool failed;            /* a write failed */
+} rep_dram_trace;
+int rep_dram_trace_open(rep_dram_trace *t, const char *path, char *err, size_t errlen);
+int rep_dram_trace_close(rep_dram_trace *t, bool keep, const char *path, char *err, size_t errlen);
+
 typedef struct rep_run {
     const char *version;
     const char *arch_file, *wl_file;

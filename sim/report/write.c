@@ -185,6 +185,52 @@ int rep_write_file(const char *path, void (*fn)(FILE *, const void *), const voi
     return rc;
 }
 
+int rep_stream_open(rep_stream *s, const char *path, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->target = link_target(path);
+    const char *target = s->target ? s->target : path;
+    bool in_place;
+    s->f = open_in_place(target, &in_place);
+    if (!in_place)
+        s->f = open_temp(target, &s->tmp);
+    if (!s->f) {
+        int e = errno;
+        free(s->tmp), free(s->target);
+        memset(s, 0, sizeof *s);
+        return util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
+    }
+    return UTIL_OK;
+}
+
+int rep_stream_close(rep_stream *s, bool keep, const char *path, char *err, size_t errlen)
+{
+    if (!s->f)
+        return UTIL_OK;
+    const char *target = s->target ? s->target : path;
+    util_sigmask held;
+    util_signals_hold(&held);
+    bool ok = fflush(s->f) == 0 && !ferror(s->f);
+    ok = ok && (!s->tmp || fsync(fileno(s->f)) == 0);
+    ok = (fclose(s->f) == 0) && ok;
+    int e = errno, rc = UTIL_OK;
+    if (s->tmp) {
+        if (keep && ok && rename(s->tmp, target) == 0) {
+            sync_dir(target);
+        } else {
+            if (keep && ok) /* the rename failed */
+                e = errno, ok = false;
+            unlink(s->tmp);
+        }
+    }
+    if (keep && !ok)
+        rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
+    util_signals_release(&held);
+    free(s->tmp), free(s->target);
+    memset(s, 0, sizeof *s);
+    return rc;
+}
+
 static bool write_all(int fd, const char *s, size_t n)
 {
     while (n) {

@@ -143,8 +143,8 @@ static eng_program unit_program(const plan *p, uint32_t b, uint32_t i, uint64_t 
  * report entries. */
 static int run_unit(const arch_desc *a, const wl_desc *d, const plan *p, uint32_t b, uint32_t i,
                     float *image, uint64_t dram_elems, uint64_t inst, uint64_t times,
-                    const char *fault, float *wbuf, run_op *ro, eng_stats *total, char *err,
-                    size_t errlen)
+                    const char *fault, float *wbuf, const eng_observer *obs, run_op *ro,
+                    eng_stats *total, char *err, size_t errlen)
 {
     eng_program prog = unit_program(p, b, i, dram_elems);
     const plan_op *head = &p->ops[b][i];
@@ -161,7 +161,7 @@ static int run_unit(const arch_desc *a, const wl_desc *d, const plan *p, uint32_
             map_op_write_weights(m, &p->ops[b][k].wl, wbuf, image);
     }
     eng_stats st;
-    int rc = eng_run(a, &prog, image, &st, err, errlen);
+    int rc = eng_run_observed(a, &prog, image, obs, &st, err, errlen);
     if (rc)
         return rc;
     if (ro) {
@@ -351,8 +351,10 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
             for (uint32_t i = 0; i < rb->n_ops && !rc; i++) {
                 if (!p->ops[b][i].chain_len)
                     continue;
+                /* (an observer sees the first instance of each block entry) */
                 rc = run_unit(a, d, p, b, i, image, dram_elems, inst + k, times,
-                              inst + k == 0 ? fault : NULL, wbuf, k ? NULL : &rb->ops[i],
+                              inst + k == 0 ? fault : NULL, wbuf,
+                              progress && !k ? progress->obs : NULL, k ? NULL : &rb->ops[i],
                               &out->total, err, errlen);
                 report_progress(progress, ++done, units, out);
             }

@@ -79,11 +79,14 @@ typedef struct run_result {
  * energy and EDP objectives use (map_forced.energy). */
 double run_energy_pj(const arch_desc *a, util_dtype t, const eng_stats *counts);
 
-/* Told after each op (or chain or fused group) is simulated or estimated: units done of
- * all, and the cycles of the whole model so far. For a progress display; NULL: none. */
+/* What a run tells its caller: after each op (or chain or fused group) is simulated or
+ * estimated, units done of all and the cycles of the whole model so far (fn, for a
+ * progress display; NULL: nothing), and the engine's events as they happen (obs; NULL:
+ * nothing; the timing run simulates one instance of each block entry). */
 typedef struct run_progress {
     void (*fn)(void *ctx, uint64_t done, uint64_t total, uint64_t cycles);
     void *ctx;
+    const eng_observer *obs;
 } run_progress;
 
 /* Simulates model d. forced (may be NULL) fixes the mapping of the ops it names (a
@@ -102,8 +105,7 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
  * (`--model analytical`): every op's cycles, lane ops and DRAM bytes are the estimate's
  * (est_cycles equals cycles), and the other counters stay zero. */
 int run_model_analytical(const arch_desc *a, const wl_desc *d, const map_forced *forced,
-                         const run_progress *progress, run_result *out, char *err,
-                         size_t errlen);
+                         const run_progress *progress, run_result *out, char *err, size_t errlen);
 void run_free(run_result *r);
 
 /* Maps every op of model d without simulating anything: UTIL_OK when all fit. */
