@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "../sim/cli/cli.h"
 #include "../sim/report/report.h"
@@ -716,6 +717,122 @@ START_TEST(test_dram_trace)
 }
 END_TEST
 
+/* Sums of one trace's rows: per PE the MAC busy cycles, all NoC flits and DRAM bytes,
+ * rows per kind; checks the header and that no component's cycles go backwards. */
+typedef struct trace_sums {
+    double pe_busy[64], flits, dram_bytes;
+    uint64_t rows[4]; /* pe, noc, dram, op */
+} trace_sums;
+
+static void read_trace(const char *path, trace_sums *t)
+{
+    memset(t, 0, sizeof *t);
+    gzFile gz = gzopen(path, "rb");
+    ck_assert_ptr_nonnull(gz);
+    char line[512], comps[256][32];
+    uint64_t last[256];
+    uint32_t n_comps = 0;
+    ck_assert(gzgets(gz, line, sizeof line) && strncmp(line, "# bflysim trace 1:", 18) == 0);
+    ck_assert(gzgets(gz, line, sizeof line) &&
+              strcmp(line, "cycle,component,kind,tag,op,duration,amount\n") == 0);
+    static const char *const kinds[] = {"pe", "noc", "dram", "op"};
+    while (gzgets(gz, line, sizeof line)) {
+        unsigned long long cycle, dur, amount;
+        char comp[32], kind[8], tag[24], op[64];
+        ck_assert_msg(sscanf(line, "%llu,%31[^,],%7[^,],%23[^,],%63[^,],%llu,%llu", &cycle, comp,
+                             kind, tag, op, &dur, &amount) == 7 ||
+                          sscanf(line, "%llu,%31[^,],%7[^,],,%63[^,],%llu,%llu", &cycle, comp, kind,
+                                 op, &dur, &amount) == 6,
+                      "row: %s", line);
+        uint32_t c = 0;
+        while (c < n_comps && strcmp(comps[c], comp))
+            c++;
+        if (c == n_comps) {
+            ck_assert(n_comps < 256);
+            snprintf(comps[n_comps], sizeof comps[0], "%s", comp);
+            last[n_comps++] = 0;
+        }
+        ck_assert_msg(cycle >= last[c], "%s went back from %llu to %llu", comp,
+                      (unsigned long long)last[c], cycle);
+        last[c] = cycle;
+        int k = 0;
+        while (k < 4 && strcmp(kind, kinds[k]))
+            k++;
+        ck_assert_msg(k < 4, "kind %s", kind);
+        t->rows[k]++;
+        if (k == 0) {
+            int pe = atoi(comp + 2);
+            ck_assert(pe >= 0 && pe < 64);
+            t->pe_busy[pe] += (double)amount;
+        }
+        t->flits += k == 1 ? (double)amount : 0;
+        t->dram_bytes += k == 2 ? (double)amount : 0;
+    }
+    ck_assert_int_eq(gzclose(gz), Z_OK);
+}
+
+/* --trace: a gzip stream (zlib reads it whole; gzip -t agrees where gzip exists) whose
+ * rows add up to the run's counters (each PE's MAC busy cycles, the NoC's flits, the
+ * DRAM's bytes) and never go back in time for a component; --trace-events keeps only the
+ * kinds asked for; bad kinds and runs without engine events are refused. */
+START_TEST(test_event_trace)
+{
+    char trace[512], json[512], cmd[1200];
+    tu_tmp(trace, sizeof trace, "events.csv.gz");
+    tu_tmp(json, sizeof json, "events.json");
+    static const char *const runs[][4] = {
+        {"mld-8x8", "butterfly-linear-64", "workload.rows=16", "workload.rows=16"},
+        {"mld-4x4", "bert-base-image-1k", "workload.blocks.0.repeat=1", "workload.seq_len=32"},
+    };
+    for (size_t i = 0; i < 2; i++) {
+        tu_result r;
+        tu_run(&r, "-q", "--trace", trace, "-j", json, "-s", runs[i][2], "-s", runs[i][3],
+               runs[i][0], runs[i][1], NULL);
+        ck_assert_msg(r.status == 0, "%s", r.err);
+        tu_free(&r);
+        trace_sums t;
+        read_trace(trace, &t);
+        char *js = tu_read(json, NULL);
+        tu_assert_close(t.flits, tu_json_num(js, "\"noc\"", "flits"), 0, "NoC flits");
+        tu_assert_close(t.dram_bytes,
+                        tu_json_num(js, "\"dram\"", "read_bytes") +
+                            tu_json_num(js, "\"dram\"", "write_bytes"),
+                        0, "DRAM bytes");
+        /* each PE's MAC busy cycles, in the order the JSON lists the PEs */
+        const char *at = strstr(js, "\"pes\"");
+        int pes = 0;
+        while (at && (at = strstr(at, "\"fu_busy_cycles\"")) != NULL && pes < 64) {
+            at = strstr(at, "\"mac\": ");
+            ck_assert_ptr_nonnull(at);
+            tu_assert_close(t.pe_busy[pes++], strtod(at + 7, NULL), 0, "a PE's MAC busy cycles");
+        }
+        ck_assert_int_eq(pes, i ? 16 : 64);
+        free(js);
+        ck_assert(t.rows[0] && t.rows[1] && t.rows[2] && t.rows[3]);
+        snprintf(cmd, sizeof cmd, "command -v gzip >/dev/null 2>&1 || exit 0; gzip -t '%s'", trace);
+        ck_assert_int_eq(system(cmd), 0);
+    }
+    tu_result r;
+    tu_run(&r, "-q", "--trace", trace, "--trace-events", "dram,op", "mld-8x8",
+           "butterfly-linear-64", NULL);
+    ck_assert_int_eq(r.status, 0);
+    tu_free(&r);
+    trace_sums t;
+    read_trace(trace, &t);
+    ck_assert(!t.rows[0] && !t.rows[1] && t.rows[2] && t.rows[3] == 1);
+    remove(trace);
+    tu_expect(2, "--trace-events=dram,cache: unknown kind 'cache'", "-q", "--trace", trace,
+              "--trace-events", "dram,cache", "mld-8x8", "butterfly-linear-64", NULL);
+    tu_expect(2, "--trace needs --model=cycle", "-q", "-m", "analytical", "--trace", trace,
+              "mld-8x8", "butterfly-linear-64", NULL);
+    tu_expect(2, "--trace-events needs --trace FILE", "-q", "--trace-events", "pe", "mld-8x8",
+              "butterfly-linear-64", NULL);
+    struct stat sb;
+    ck_assert_msg(stat(trace, &sb) != 0, "a refused run wrote its trace");
+    remove(json);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cli");
@@ -735,6 +852,7 @@ int main(void)
     tcase_add_test(tc, test_functional_limit_is_usage_error);
     tcase_add_test(tc, test_busy_and_useful_utilization);
     tcase_add_test(tc, test_dram_trace);
+    tcase_add_test(tc, test_event_trace);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

@@ -318,7 +318,7 @@ static bool start_progress(const options *o, FILE *err, progress *p, run_progres
     *p = (progress){err, tty, o->progress == CLI_PROGRESS_ON, false, now_s(), -1.0};
     bool show =
         o->progress == CLI_PROGRESS_ON || (o->progress == CLI_PROGRESS_AUTO && tty && !o->quiet);
-    *rp = (run_progress){show ? show_progress : NULL, p, NULL};
+    *rp = (run_progress){show ? show_progress : NULL, p, NULL, NULL, NULL};
     return show;
 }
 
@@ -326,6 +326,28 @@ static void end_progress(const progress *p)
 {
     if (p->shown && p->tty) /* clear the line before the summary */
         fputs("\r\033[K", p->f);
+}
+
+/* Closes the traces a run opened, keeping them when the run (status rc) ended well;
+ * returns rc, or the first trace's failure (its message in msg) when rc was OK. */
+static int close_traces(const options *o, rep_trace *ev, rep_dram_trace *tr, int rc, char *msg,
+                        size_t len)
+{
+    char tmsg[512], dmsg[512];
+    int trc = UTIL_OK;
+    if (o->trace && ev->gz)
+        trc = rep_trace_close(ev, rc == UTIL_OK, o->trace, tmsg, sizeof tmsg);
+    if (o->dram_trace && tr->out.f) {
+        int drc = rep_dram_trace_close(tr, rc == UTIL_OK && !trc, o->dram_trace, dmsg,
+                                       sizeof dmsg);
+        if (drc && !trc)
+            trc = drc, snprintf(tmsg, sizeof tmsg, "%s", dmsg);
+    }
+    if (trc && !rc) {
+        snprintf(msg, len, "%s", tmsg);
+        return trc;
+    }
+    return rc;
 }
 
 static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc *wl,
@@ -344,8 +366,14 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
     run_progress rp;
     start_progress(o, err, &pg, &rp);
     rep_dram_trace tr;
+    rep_trace ev;
     int rc = o->dram_trace ? rep_dram_trace_open(&tr, o->dram_trace, msg, sizeof msg) : UTIL_OK;
-    rp.obs = o->dram_trace ? &tr.obs : NULL;
+    /* (one observer: --trace's, which passes the bursts on to --dram-trace's when both) */
+    if (!rc && o->trace &&
+        !(rc = rep_trace_open(&ev, o->trace, o->trace_kinds, arch_pe_count(arch),
+                              o->dram_trace ? &tr.obs : NULL, msg, sizeof msg)))
+        rp.unit = rep_trace_unit, rp.unit_ctx = &ev;
+    rp.obs = o->trace ? &ev.obs : o->dram_trace ? &tr.obs : NULL;
     if (!rc)
         rc = o->analytical
                  ? run_model_analytical(arch, wl, forced, &rp, &res, msg, sizeof msg)
@@ -353,15 +381,10 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
                              &rp, &res, msg, sizeof msg);
     end_progress(&pg);
     free(forced);
-    if (o->dram_trace && tr.out.f) {
-        char tmsg[512];
-        int trc = rep_dram_trace_close(&tr, rc == UTIL_OK, o->dram_trace, tmsg, sizeof tmsg);
-        if (trc && !rc) {
-            run_free(&res);
-            snprintf(msg, sizeof msg, "%s", tmsg);
-            rc = trc;
-        }
-    }
+    int ran = rc;
+    rc = close_traces(o, &ev, &tr, rc, msg, sizeof msg);
+    if (rc && !ran)
+        run_free(&res);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
         return rc;
@@ -431,19 +454,27 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
         goto out;
     }
     rep_dram_trace tr;
+    rep_trace ev;
     if (o->dram_trace && (rc = rep_dram_trace_open(&tr, o->dram_trace, msg, sizeof msg))) {
         fprintf(err, "bflysim: %s\n", msg);
         goto out;
     }
+    if (o->trace && (rc = rep_trace_open(&ev, o->trace, o->trace_kinds, arch_pe_count(arch),
+                                         o->dram_trace ? &tr.obs : NULL, msg, sizeof msg))) {
+        if (o->dram_trace)
+            rep_dram_trace_close(&tr, false, o->dram_trace, msg, sizeof msg);
+        fprintf(err, "bflysim: %s\n", msg);
+        goto out;
+    }
+    if (o->trace)
+        rep_trace_unit(&ev, "butterfly-linear");
     rc = o->analytical ? eng_estimate(arch, &m.program, NULL, &est, msg, sizeof msg)
                        : eng_run_observed(arch, &m.program, fd.image,
-                                          o->dram_trace ? &tr.obs : NULL, &st, msg, sizeof msg);
-    if (o->dram_trace) {
-        char tmsg[512];
-        int trc = rep_dram_trace_close(&tr, rc == UTIL_OK, o->dram_trace, tmsg, sizeof tmsg);
-        if (trc && !rc)
-            snprintf(msg, sizeof msg, "%s", tmsg), rc = trc;
-    }
+                                          o->trace        ? &ev.obs
+                                          : o->dram_trace ? &tr.obs
+                                                          : NULL,
+                                          &st, msg, sizeof msg);
+    rc = close_traces(o, &ev, &tr, rc, msg, sizeof msg);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
         goto out;
@@ -493,8 +524,8 @@ static const char *system_refuses(const options *o)
         return o->mapping ? "--mapping" : "--dump-mapping";
     if (o->accelergy || o->explain)
         return o->accelergy ? "--accelergy" : "--explain";
-    if (o->dram_trace)
-        return "--dram-trace";
+    if (o->dram_trace || o->trace)
+        return o->trace ? "--trace" : "--dram-trace";
     if (o->objective != MAP_LATENCY || o->no_chain || o->no_fuse)
         return o->no_chain ? "--no-chain" : o->no_fuse ? "--no-fuse" : "--objective";
     for (size_t i = 0; i < o->n_sets; i++)

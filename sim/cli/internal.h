@@ -33,6 +33,8 @@ typedef struct options {
     const char *mapping, *dump_mapping;
     const char *accelergy;   /* --accelergy FILE */
     const char *dram_trace;  /* --dram-trace FILE */
+    const char *trace;       /* --trace FILE.csv.gz */
+    unsigned trace_kinds;    /* --trace-events, as rep_trace_kinds parses it */
     map_objective objective; /* --objective */
     const char *baseline;    /* --baseline PRESET, FILE or "none" */
     bool baseline_given;     /* --baseline was on the command line */

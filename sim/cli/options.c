@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../report/report.h"
 #include "internal.h"
 
 const char *const cli_objective_names[] = {"latency", "energy", "edp"};
@@ -37,6 +38,11 @@ static void usage(FILE *f)
                "      --accelergy=FILE      write the action counts and the energy of each\n"
                "                            action as Accelergy 0.4 YAML (needs the arch's\n"
                "                            energy table)\n"
+               "      --trace=FILE.csv.gz   write the engine's events (PE firings, NoC\n"
+               "                            messages, DRAM requests, ops) to FILE as a\n"
+               "                            gzip-compressed CSV (traces/README.md)\n"
+               "      --trace-events=LIST   the kinds --trace writes: pe,noc,dram,op (the\n"
+               "                            default: all)\n"
                "      --dram-trace=FILE     write every DRAM burst to FILE as Ramulator2's\n"
                "                            LoadStoreTrace reads it (LD/ST lines; models:\n"
                "                            one instance of each block entry)\n"
@@ -128,6 +134,8 @@ enum {
     OPT_DUMP_MAPPING,
     OPT_ACCELERGY,
     OPT_DRAM_TRACE,
+    OPT_TRACE,
+    OPT_TRACE_EVENTS,
     OPT_CALIBRATE,
     OPT_NO_CHAIN,
     OPT_NO_FUSE,
@@ -153,6 +161,8 @@ static const struct option long_opts[] = {
     {"objective", required_argument, NULL, 'o'},
     {"accelergy", required_argument, NULL, OPT_ACCELERGY},
     {"dram-trace", required_argument, NULL, OPT_DRAM_TRACE},
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {"trace-events", required_argument, NULL, OPT_TRACE_EVENTS},
     {"baseline", required_argument, NULL, 'b'},
     {"gpu-calibrate", required_argument, NULL, OPT_CALIBRATE},
     {"no-chain", no_argument, NULL, OPT_NO_CHAIN},
@@ -311,6 +321,17 @@ static int take(int c, const char *val, options *o, FILE *out, FILE *err)
     case OPT_DRAM_TRACE:
         o->dram_trace = val;
         return -1;
+    case OPT_TRACE:
+        o->trace = val;
+        return -1;
+    case OPT_TRACE_EVENTS: {
+        char why[256];
+        if (rep_trace_kinds(val, &o->trace_kinds, why, sizeof why)) {
+            fprintf(err, "bflysim: %s\n", why);
+            return UTIL_ECONFIG;
+        }
+        return -1;
+    }
     case 'b':
         o->baseline = val, o->baseline_given = true;
         return -1;
@@ -376,11 +397,17 @@ static int check_combination(options *o, int npos, char **pos, FILE *err)
                      "the engine)\n");
         return UTIL_ECONFIG;
     }
-    if (o->analytical && o->dram_trace) {
-        fprintf(err, "bflysim: --dram-trace needs --model=cycle (the estimate issues no DRAM "
-                     "requests)\n");
+    if (o->analytical && (o->dram_trace || o->trace)) {
+        fprintf(err, "bflysim: %s needs --model=cycle (the estimate runs no engine events)\n",
+                o->trace ? "--trace" : "--dram-trace");
         return UTIL_ECONFIG;
     }
+    if (o->trace_kinds && !o->trace) {
+        fprintf(err, "bflysim: --trace-events needs --trace FILE\n");
+        return UTIL_ECONFIG;
+    }
+    if (o->trace && !o->trace_kinds)
+        o->trace_kinds = (1u << REP_TRACE_KINDS) - 1;
     if ((o->fault_twiddle || o->fault_merge) && !o->functional) {
         fprintf(err, "bflysim: --inject-fault needs --functional\n");
         return UTIL_ECONFIG;

@@ -276,11 +276,35 @@ typedef struct eng_sim eng_sim;
 int eng_run(const arch_desc *a, const eng_program *p, float *image, eng_stats *stats, char *err,
             size_t errlen);
 
+/* What a component did, as an observer is told it (eng_observer.event). */
+typedef enum {
+    ENG_EVENT_PE,   /* a PE fires an instruction for a tag (or one step of it): component
+                     * the PE, duration until its result (units still busy delay its
+                     * start), amount the MAC unit's busy cycles (their sum is the PE's
+                     * fu_busy[ARCH_FU_MAC]) */
+    ENG_EVENT_NOC,  /* a message is sent: component its source node (PEs, then the SPM
+                     * ports), duration until its head enters the first router, amount its
+                     * flits (their sum is noc.flits) */
+    ENG_EVENT_DRAM, /* the DRAM takes a request: duration until its last channel is free,
+                     * amount its bytes in whole bursts (their sum is dram read + write) */
+    ENG_EVENT_KIND_COUNT
+} eng_event_kind;
+
+typedef struct eng_event {
+    eng_event_kind kind;
+    uint32_t component;
+    uint64_t cycle, duration, amount;
+    uint64_t tag; /* PE and NoC events: the tag (a NoC part's: its part); else 0 */
+    bool write;   /* DRAM: a write */
+} eng_event;
+
 /* Who watches a run (eng_run_observed): told of every DRAM burst as its channel takes it
  * (the cycle, the burst's first byte in the program's address space, write or read), in
- * the order the DRAM serves the requests. NULL members are not called. */
+ * the order the DRAM serves the requests, and of every event above at the cycle it
+ * happens (events come in cycle order). NULL members are not called. */
 typedef struct eng_observer {
     void (*dram_burst)(void *ctx, uint64_t cycle, uint64_t byte_addr, bool write);
+    void (*event)(void *ctx, const eng_event *e);
     void *ctx;
 } eng_observer;
 /* eng_run, with obs (may be NULL) told what happens. */

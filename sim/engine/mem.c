@@ -233,6 +233,9 @@ void eng_dram_handle(eng_sim *s, const ev *e)
     if (s->obs && s->obs->dram_burst)
         burst_runs(s, d, tell_run);
     uint64_t bytes = d->bursts * s->a->dram.burst_bytes;
+    if (s->obs && s->obs->event)
+        s->obs->event(s->obs->ctx, &(eng_event){ENG_EVENT_DRAM, 0, s->now, finish - s->now, bytes,
+                                                0, d->dir == DMA_OUT});
     if (d->dir == DMA_OUT) {
         s->st.dram.write_bursts += d->bursts;
         s->st.dram.write_bytes += bytes;

@@ -37,6 +37,9 @@ void eng_noc_send(eng_sim *s, comp *from, msg *m, uint64_t head_at_router)
     eng_node_pos(s, m->src_node, &m->r, &m->c);
     s->st.noc.messages++;
     s->st.noc.flits += m->flits;
+    if (s->obs && s->obs->event)
+        s->obs->event(s->obs->ctx, &(eng_event){ENG_EVENT_NOC, m->src_node, s->now,
+                                                head_at_router - s->now, m->flits, m->tag, false});
     eng_post(s, from, &s->noc_c, head_at_router, EV_NOC_HOP, 0, 0, m);
 }
 

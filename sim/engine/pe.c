@@ -219,6 +219,7 @@ static void try_fire(eng_sim *s, pe_state *pe, instr_state *st)
                 start = pe->fu_free[k];
         }
         eng_pe_stats *ps = &s->st.pe[pe->base.index];
+        uint64_t mac_busy = ps->fu_busy[ARCH_FU_MAC];
         for (uint32_t k = 0; k < ARCH_FU_COUNT; k++) {
             if (!ops[k])
                 continue;
@@ -232,6 +233,10 @@ static void try_fire(eng_sim *s, pe_state *pe, instr_state *st)
         }
         /* An instruction that uses no unit only moves data: one cycle. */
         uint64_t done = start + span + (latency ? latency : 1);
+        if (s->obs && s->obs->event)
+            s->obs->event(s->obs->ctx,
+                          &(eng_event){ENG_EVENT_PE, pe->base.index, s->now, done - s->now,
+                                       ps->fu_busy[ARCH_FU_MAC] - mac_busy, tag, false});
         if (st->step == 0) {
             for (uint32_t k = 0; k < st->n_targets; k++)
                 st->targets[k].credit--;
@@ -311,8 +316,7 @@ static void complete(eng_sim *s, pe_state *pe, instr_state *st, uint64_t tag)
         m->tag = tag;
         m->flits = (uint32_t)eng_flits(s, t->elems);
         m->src_node = pe->base.index;
-        m->dst_node =
-            dst >= 0 ? s->is[dst].ins->pe : eng_port_node(s, t->spm_port);
+        m->dst_node = dst >= 0 ? s->is[dst].ins->pe : eng_port_node(s, t->spm_port);
         if (v) {
             m->payload = malloc((size_t)t->elems * sizeof *m->payload);
             if (!m->payload) {

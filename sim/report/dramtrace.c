@@ -21,7 +21,7 @@ int rep_dram_trace_open(rep_dram_trace *t, const char *path, char *err, size_t e
 {
     memset(t, 0, sizeof *t);
     int rc = rep_stream_open(&t->out, path, err, errlen);
-    t->obs = (eng_observer){burst_line, t};
+    t->obs = (eng_observer){.dram_burst = burst_line, .ctx = t};
     return rc;
 }
 

@@ -35,6 +35,34 @@ typedef struct rep_dram_trace {
 int rep_dram_trace_open(rep_dram_trace *t, const char *path, char *err, size_t errlen);
 int rep_dram_trace_close(rep_dram_trace *t, bool keep, const char *path, char *err, size_t errlen);
 
+/* --trace: the engine's events as a gzip-compressed CSV (traces/README.md, version
+ * REP_TRACE_VERSION): "cycle,component,kind,tag,op,duration,amount", one row per event of
+ * the kinds asked for (bits of pe, noc, dram, op, in that order), cycles counted from the
+ * run's start, units (ops, chains, fused groups) one after another. Streamed while the
+ * run goes (memory stays bounded); the file appears only when closed with keep set. */
+#define REP_TRACE_VERSION 1
+#define REP_TRACE_KINDS 4
+typedef struct rep_trace {
+    rep_stream out;
+    void *gz; /* zlib's gzFile */
+    eng_observer obs;
+    unsigned kinds;
+    uint32_t n_pes;           /* nodes from here on are SPM ports */
+    uint64_t offset;          /* where the current unit's cycles start */
+    uint64_t end;             /* the latest cycle an event reached */
+    char op[64];              /* the current unit's op */
+    const eng_observer *also; /* told the DRAM bursts too (NULL: none) */
+    uint64_t rows;
+    bool failed;
+} rep_trace;
+/* Parses --trace-events (comma-separated kinds) into a bit set. */
+int rep_trace_kinds(const char *list, unsigned *kinds, char *err, size_t errlen);
+int rep_trace_open(rep_trace *t, const char *path, unsigned kinds, uint32_t n_pes,
+                   const eng_observer *also, char *err, size_t errlen);
+/* The next unit of a run, named by its (first) op: a run_progress unit hook. */
+void rep_trace_unit(void *ctx, const char *op);
+int rep_trace_close(rep_trace *t, bool keep, const char *path, char *err, size_t errlen);
+
 typedef struct rep_run {
     const char *version;
     const char *arch_file, *wl_file;

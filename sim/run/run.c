@@ -352,6 +352,8 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
                 if (!p->ops[b][i].chain_len)
                     continue;
                 /* (an observer sees the first instance of each block entry) */
+                if (progress && progress->unit && !k)
+                    progress->unit(progress->unit_ctx, p->ops[b][i].wl.name);
                 rc = run_unit(a, d, p, b, i, image, dram_elems, inst + k, times,
                               inst + k == 0 ? fault : NULL, wbuf,
                               progress && !k ? progress->obs : NULL, k ? NULL : &rb->ops[i],

@@ -87,6 +87,9 @@ typedef struct run_progress {
     void (*fn)(void *ctx, uint64_t done, uint64_t total, uint64_t cycles);
     void *ctx;
     const eng_observer *obs;
+    /* told before each unit the observer sees, with its (first) op's name */
+    void (*unit)(void *ctx, const char *op);
+    void *unit_ctx;
 } run_progress;
 
 /* Simulates model d. forced (may be NULL) fixes the mapping of the ops it names (a
