@@ -1108,9 +1108,10 @@ static int system_post(ctx *c, config_t *cfg, void *out, const void *unused)
                        "%u + %u = %u devices",
                        d->devices, d->comp_nodes, d->attn_groups * d->attn_groups,
                        d->comp_nodes + d->attn_groups * d->attn_groups);
-    if (d->partition == SYS_PART_HEADS && d->devices + (d->gpu[0] ? 1 : 0) > SYS_HEAD_DEVICES)
+    if (d->partition == SYS_PART_HEADS && sys_device_count(d) > SYS_HEAD_DEVICES)
         return fail_at(c, at(cfg, "devices"),
-                       "devices = %u: the heads partition splits over at most %d devices",
+                       "devices = %u: the heads partition splits over at most %d devices (the "
+                       "arrays, the GPU and its CPU cluster)",
                        d->devices, SYS_HEAD_DEVICES);
     int rc = relative_to_file(c, cfg, "device", d->device, sizeof d->device);
     if (!rc)

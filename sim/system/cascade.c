@@ -40,9 +40,11 @@ static cascade_links links_of(const sys_desc *s, const wl_desc *d, uint64_t comp
     double qkv = 3 * H * e, state = H * e + 4.0 * (double)d->heads, n = (double)d->seq_len;
     /* out: a CompNode sends each token's q, k and v to beta AttnNodes; an AttnNode takes
      * its group's queries and keys (q, then k and v) */
-    double comp_out = (double)comp_tokens * qkv * beta, attn_in = (double)group_tokens * qkv;
+    double b = (double)d->batch; /* every sequence's tokens */
+    double comp_out = b * (double)comp_tokens * qkv * beta, attn_in = b * (double)group_tokens * qkv;
     /* back: an AttnNode returns a state per query; a CompNode takes beta per token */
-    double attn_out = (double)group_tokens * state, comp_in = (double)comp_tokens * beta * state;
+    double attn_out = b * (double)group_tokens * state,
+           comp_in = b * (double)comp_tokens * beta * state;
     double bw = s->link_gbs * 1e9, lat = s->link_latency_ns * 1e-9;
     double send = fmax(comp_out, attn_in), back = fmax(attn_out, comp_in);
     return (cascade_links){2 * lat + (send + back) / bw, send + back,

@@ -213,8 +213,11 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
     /* the SoC's CPU cluster, with the system's cores */
     gpu_desc cpu;
     bool has_cpu = g && s->cpu_cores;
-    if (has_cpu)
+    /* (its active power scales with the cores from the preset's) */
+    if (has_cpu) {
         cpu = *g, cpu.cpu.cores = s->cpu_cores;
+        cpu.cpu.active_w *= g->cpu.cores ? (double)s->cpu_cores / g->cpu.cores : 1;
+    }
     /* where the data is carries from op to op, instance to instance and entry to entry:
      * an entry's first instance starts where the model was, its later ones where an
      * instance ends (the same choices every time from there) */
@@ -293,8 +296,9 @@ int sys_run_heads(const sys_desc *s, const arch_desc *a, const wl_desc *d, const
             dev_work *x = &w[alone];
             x->busy_s = out->single_s;
             x->work_j = alone == s->devices + 1 ? cpu_j : out->single_energy_j;
-            x->mac_busy = alone ? 0 : (double)best->total.pe_total.fu_busy[ARCH_FU_MAC];
-            x->lane_ops = alone ? 0 : (double)best->total.lane_ops;
+            bool array = alone < s->devices;
+            x->mac_busy = array ? (double)best->total.pe_total.fu_busy[ARCH_FU_MAC] : 0;
+            x->lane_ops = array ? (double)best->total.lane_ops : 0;
         }
         run_free(best);
         devices_of(s, a, g, d, w, out);

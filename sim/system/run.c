@@ -12,7 +12,8 @@
  * mask's imbalance between shards (early ranges see fewer keys) is left out. A prefill's
  * partial states merge inside each array's attention (in its cycles); a decode step's
  * merge across devices is priced at the array's peak vector rate (sys_merge_s), its
- * energy left out. Only attention mixers split this way: a sequence FFT or butterfly
+ * energy left out. Each device's decode run counts the step's own keys, which only one
+ * device holds: (p - 1) x new_tokens keys too many a block, against the cache's. Only attention mixers split this way: a sequence FFT or butterfly
  * needs every token and is refused. */
 #include <math.h>
 #include <stdio.h>
