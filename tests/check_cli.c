@@ -717,6 +717,45 @@ START_TEST(test_dram_trace)
 }
 END_TEST
 
+/* An interrupt during a traced run (SIGINT or SIGTERM, sent while the engine runs) stops
+ * the engine, finishes the trace's gzip stream (zlib reads it whole: complete rows, the
+ * op row of the unit cut short last), leaves no temporary file and no JSON, and ends
+ * with 128 + the signal. */
+START_TEST(test_trace_interrupted)
+{
+    char a[512], w[512], trace[512], json[512];
+    tu_src(a, sizeof a, "arch/mld-8x8.cfg");
+    tu_src(w, sizeof w, "workloads/fabnet-text-4k.cfg");
+    tu_tmp(trace, sizeof trace, "cut.csv.gz");
+    tu_tmp(json, sizeof json, "cut.json");
+    const char *argv[] = {"bflysim", "-q", "--trace", trace, "-j", json, a, w, NULL};
+    int cut = 0;
+    for (int k = 0; k < 4; k++) {
+        remove(trace), remove(json);
+        int sig = k % 2 ? SIGTERM : SIGINT;
+        int st = run_killed(argv, 8, sig, (useconds_t)(200000 + 100000 * k));
+        ck_assert_msg(WIFEXITED(st), "wait status %#x", st);
+        ck_assert_int_eq(count_prefixed(trace), 1);
+        if (WEXITSTATUS(st) == 0)
+            continue; /* it finished first */
+        ck_assert_int_eq(WEXITSTATUS(st), 128 + sig);
+        ck_assert_msg(access(json, F_OK) != 0, "an interrupted run wrote its JSON");
+        gzFile gz = gzopen(trace, "rb");
+        ck_assert_ptr_nonnull(gz);
+        char line[512], last[512] = "";
+        while (gzgets(gz, line, sizeof line)) {
+            ck_assert_msg(line[strlen(line) - 1] == '\n', "a cut row: %s", line);
+            snprintf(last, sizeof last, "%s", line);
+        }
+        ck_assert_int_eq(gzclose(gz), Z_OK);
+        ck_assert_msg(strstr(last, ",op,op,"), "the last row: %s", last);
+        cut++;
+    }
+    ck_assert_int_gt(cut, 0);
+    remove(trace), remove(json);
+}
+END_TEST
+
 /* Sums of one trace's rows: per PE the MAC busy cycles, all NoC flits and DRAM bytes,
  * rows per kind; checks the header and that no component's cycles go backwards. */
 typedef struct trace_sums {
@@ -853,6 +892,7 @@ int main(void)
     tcase_add_test(tc, test_busy_and_useful_utilization);
     tcase_add_test(tc, test_dram_trace);
     tcase_add_test(tc, test_event_trace);
+    tcase_add_test(tc, test_trace_interrupted);
     suite_add_tcase(s, tc);
     return tu_main(s);
 }

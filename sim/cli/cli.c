@@ -328,18 +328,51 @@ static void end_progress(const progress *p)
         fputs("\r\033[K", p->f);
 }
 
+/* The signal that interrupted a traced run, 0: none. A handler can reach nothing but a
+ * static flag; the engine polls it (eng_observer.stop) and ends the run, so that the
+ * traces can finish their streams. */
+static volatile sig_atomic_t interrupted;
+
+static void note_interrupt(int sig)
+{
+    interrupted = sig;
+}
+
+/* With traces, SIGINT and SIGTERM stop the engine instead of the process; trapping off
+ * puts back the handlers there were. */
+static void trap_interrupts(bool on, struct sigaction old[2])
+{
+    static const int sigs[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        if (!on) {
+            sigaction(sigs[i], &old[i], NULL);
+            continue;
+        }
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = note_interrupt;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, &old[i]);
+    }
+}
+
 /* Closes the traces a run opened, keeping them when the run (status rc) ended well;
  * returns rc, or the first trace's failure (its message in msg) when rc was OK. */
 static int close_traces(const options *o, rep_trace *ev, rep_dram_trace *tr, int rc, char *msg,
                         size_t len)
 {
+    /* (interrupted: the streams end with what the run did, and the run with 128 + sig) */
+    if (interrupted) {
+        rc = UTIL_OK;
+        snprintf(msg, len, "interrupted by signal %d; the traces hold the run so far",
+                 (int)interrupted);
+    }
     char tmsg[512], dmsg[512];
     int trc = UTIL_OK;
     if (o->trace && ev->gz)
         trc = rep_trace_close(ev, rc == UTIL_OK, o->trace, tmsg, sizeof tmsg);
     if (o->dram_trace && tr->out.f) {
-        int drc = rep_dram_trace_close(tr, rc == UTIL_OK && !trc, o->dram_trace, dmsg,
-                                       sizeof dmsg);
+        int drc = rep_dram_trace_close(tr, rc == UTIL_OK && !trc, o->dram_trace, dmsg, sizeof dmsg);
         if (drc && !trc)
             trc = drc, snprintf(tmsg, sizeof tmsg, "%s", dmsg);
     }
@@ -347,7 +380,7 @@ static int close_traces(const options *o, rep_trace *ev, rep_dram_trace *tr, int
         snprintf(msg, len, "%s", tmsg);
         return trc;
     }
-    return rc;
+    return interrupted ? 128 + interrupted : rc;
 }
 
 static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc *wl,
@@ -365,8 +398,8 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
     progress pg;
     run_progress rp;
     start_progress(o, err, &pg, &rp);
-    rep_dram_trace tr;
-    rep_trace ev;
+    rep_dram_trace tr = {0};
+    rep_trace ev = {0};
     int rc = o->dram_trace ? rep_dram_trace_open(&tr, o->dram_trace, msg, sizeof msg) : UTIL_OK;
     /* (one observer: --trace's, which passes the bursts on to --dram-trace's when both) */
     if (!rc && o->trace &&
@@ -374,6 +407,12 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
                               o->dram_trace ? &tr.obs : NULL, msg, sizeof msg)))
         rp.unit = rep_trace_unit, rp.unit_ctx = &ev;
     rp.obs = o->trace ? &ev.obs : o->dram_trace ? &tr.obs : NULL;
+    struct sigaction old[2];
+    interrupted = 0;
+    if (rp.obs) {
+        ev.obs.stop = tr.obs.stop = &interrupted;
+        trap_interrupts(true, old);
+    }
     if (!rc)
         rc = o->analytical
                  ? run_model_analytical(arch, wl, forced, &rp, &res, msg, sizeof msg)
@@ -383,6 +422,8 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
     free(forced);
     int ran = rc;
     rc = close_traces(o, &ev, &tr, rc, msg, sizeof msg);
+    if (rp.obs)
+        trap_interrupts(false, old);
     if (rc && !ran)
         run_free(&res);
     if (rc) {
@@ -453,8 +494,8 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
         fprintf(err, "bflysim: %s\n", msg);
         goto out;
     }
-    rep_dram_trace tr;
-    rep_trace ev;
+    rep_dram_trace tr = {0};
+    rep_trace ev = {0};
     if (o->dram_trace && (rc = rep_dram_trace_open(&tr, o->dram_trace, msg, sizeof msg))) {
         fprintf(err, "bflysim: %s\n", msg);
         goto out;
@@ -468,6 +509,13 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
     }
     if (o->trace)
         rep_trace_unit(&ev, "butterfly-linear");
+    struct sigaction old[2];
+    interrupted = 0;
+    bool traced = o->trace || o->dram_trace;
+    if (traced) {
+        ev.obs.stop = tr.obs.stop = &interrupted;
+        trap_interrupts(true, old);
+    }
     rc = o->analytical ? eng_estimate(arch, &m.program, NULL, &est, msg, sizeof msg)
                        : eng_run_observed(arch, &m.program, fd.image,
                                           o->trace        ? &ev.obs
@@ -475,6 +523,8 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
                                                           : NULL,
                                           &st, msg, sizeof msg);
     rc = close_traces(o, &ev, &tr, rc, msg, sizeof msg);
+    if (traced)
+        trap_interrupts(false, old);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
         goto out;

@@ -2,6 +2,7 @@
 #ifndef BFLY_ENGINE_H
 #define BFLY_ENGINE_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -306,6 +307,9 @@ typedef struct eng_observer {
     void (*dram_burst)(void *ctx, uint64_t cycle, uint64_t byte_addr, bool write);
     void (*event)(void *ctx, const eng_event *e);
     void *ctx;
+    /* when it turns nonzero (a signal handler's flag), the run stops at its next event and
+     * fails with "interrupted" (NULL: never) */
+    const volatile sig_atomic_t *stop;
 } eng_observer;
 /* eng_run, with obs (may be NULL) told what happens. */
 int eng_run_observed(const arch_desc *a, const eng_program *p, float *image,

@@ -932,12 +932,19 @@ int eng_run_observed(const arch_desc *a, const eng_program *p, float *image,
     }
     bool oom = false;
     ev e;
-    while (!s->fault && !s->done && wheel_pop(&s->queue, &e, &oom)) {
+    const volatile sig_atomic_t *stop = obs ? obs->stop : NULL;
+    while (!s->fault && !s->done && !(stop && *stop) && wheel_pop(&s->queue, &e, &oom)) {
         s->now = e.time;
         dispatch(s, s->comps[e.to], &e);
     }
     if (oom)
         eng_oom(s);
+    if (stop && *stop && !s->fault && !s->done) {
+        uint64_t at = s->now;
+        eng_sim_destroy(s);
+        return util_fail(UTIL_ERUN, err, errlen, "interrupted at cycle %llu",
+                         (unsigned long long)at);
+    }
     rc = eng_sim_finish(s, stats, err, errlen);
     eng_sim_destroy(s);
     return rc;
