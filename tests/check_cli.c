@@ -761,11 +761,13 @@ END_TEST
 typedef struct trace_sums {
     double pe_busy[64], flits, dram_bytes;
     uint64_t rows[4]; /* pe, noc, dram, op */
+    uint64_t lo, hi;  /* the events' (not the ops') first and last cycle */
 } trace_sums;
 
 static void read_trace(const char *path, trace_sums *t)
 {
     memset(t, 0, sizeof *t);
+    t->lo = UINT64_MAX;
     gzFile gz = gzopen(path, "rb");
     ck_assert_ptr_nonnull(gz);
     char line[512], comps[256][32];
@@ -799,6 +801,8 @@ static void read_trace(const char *path, trace_sums *t)
             k++;
         ck_assert_msg(k < 4, "kind %s", kind);
         t->rows[k]++;
+        if (k < 3)
+            t->lo = cycle < t->lo ? cycle : t->lo, t->hi = cycle > t->hi ? cycle : t->hi;
         if (k == 0) {
             int pe = atoi(comp + 2);
             ck_assert(pe >= 0 && pe < 64);
@@ -851,7 +855,33 @@ START_TEST(test_event_trace)
         snprintf(cmd, sizeof cmd, "command -v gzip >/dev/null 2>&1 || exit 0; gzip -t '%s'", trace);
         ck_assert_int_eq(system(cmd), 0);
     }
+    /* --trace-sample 4: the first of every 4 events of each kind; --trace-window: only
+     * the events from cycle 1000 to 2000 */
+    trace_sums all, part;
     tu_result r;
+    tu_run(&r, "-q", "--trace", trace, "mld-8x8", "butterfly-linear-64", NULL);
+    ck_assert_int_eq(r.status, 0);
+    tu_free(&r);
+    read_trace(trace, &all);
+    tu_run(&r, "-q", "--trace", trace, "--trace-sample", "4", "mld-8x8", "butterfly-linear-64",
+           NULL);
+    ck_assert_int_eq(r.status, 0);
+    tu_free(&r);
+    read_trace(trace, &part);
+    for (int k = 0; k < 3; k++)
+        ck_assert_uint_eq(part.rows[k], (all.rows[k] + 3) / 4);
+    ck_assert_uint_eq(part.rows[3], all.rows[3]);
+    tu_run(&r, "-q", "--trace", trace, "--trace-window", "1000:2000", "mld-8x8",
+           "butterfly-linear-64", NULL);
+    ck_assert_int_eq(r.status, 0);
+    tu_free(&r);
+    read_trace(trace, &part);
+    ck_assert(part.lo >= 1000 && part.hi < 2000 && all.lo < 1000 && all.hi >= 2000);
+    ck_assert(part.rows[0] + part.rows[1] + part.rows[2] > 0);
+    tu_expect(2, "--trace-window=5:3: expected START:END", "-q", "--trace", trace, "--trace-window",
+              "5:3", "mld-8x8", "butterfly-linear-64", NULL);
+    tu_expect(2, "--trace-sample=0: expected a whole number", "-q", "--trace", trace,
+              "--trace-sample", "0", "mld-8x8", "butterfly-linear-64", NULL);
     tu_run(&r, "-q", "--trace", trace, "--trace-events", "dram,op", "mld-8x8",
            "butterfly-linear-64", NULL);
     ck_assert_int_eq(r.status, 0);

@@ -356,6 +356,12 @@ static void trap_interrupts(bool on, struct sigaction old[2])
     }
 }
 
+/* --trace-window and --trace-sample, on an open trace. */
+static void trace_limits(const options *o, rep_trace *ev)
+{
+    ev->lo = o->trace_lo, ev->hi = o->trace_hi, ev->sample = o->trace_sample;
+}
+
 /* Closes the traces a run opened, keeping them when the run (status rc) ended well;
  * returns rc, or the first trace's failure (its message in msg) when rc was OK. */
 static int close_traces(const options *o, rep_trace *ev, rep_dram_trace *tr, int rc, char *msg,
@@ -405,7 +411,7 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
     if (!rc && o->trace &&
         !(rc = rep_trace_open(&ev, o->trace, o->trace_kinds, arch_pe_count(arch),
                               o->dram_trace ? &tr.obs : NULL, msg, sizeof msg)))
-        rp.unit = rep_trace_unit, rp.unit_ctx = &ev;
+        rp.unit = rep_trace_unit, rp.unit_ctx = &ev, trace_limits(o, &ev);
     rp.obs = o->trace ? &ev.obs : o->dram_trace ? &tr.obs : NULL;
     struct sigaction old[2];
     interrupted = 0;
@@ -508,7 +514,7 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
         goto out;
     }
     if (o->trace)
-        rep_trace_unit(&ev, "butterfly-linear");
+        rep_trace_unit(&ev, "butterfly-linear"), trace_limits(o, &ev);
     struct sigaction old[2];
     interrupted = 0;
     bool traced = o->trace || o->dram_trace;

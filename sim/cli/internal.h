@@ -31,10 +31,12 @@ typedef struct options {
     bool no_chain; /* --no-chain */
     bool no_fuse;  /* --no-fuse */
     const char *mapping, *dump_mapping;
-    const char *accelergy;   /* --accelergy FILE */
-    const char *dram_trace;  /* --dram-trace FILE */
-    const char *trace;       /* --trace FILE.csv.gz */
-    unsigned trace_kinds;    /* --trace-events, as rep_trace_kinds parses it */
+    const char *accelergy;                     /* --accelergy FILE */
+    const char *dram_trace;                    /* --dram-trace FILE */
+    const char *trace;                         /* --trace FILE.csv.gz */
+    unsigned trace_kinds;                      /* --trace-events, as rep_trace_kinds parses it */
+    uint64_t trace_lo, trace_hi, trace_sample; /* --trace-window, --trace-sample (0: unset) */
+    bool trace_window;
     map_objective objective; /* --objective */
     const char *baseline;    /* --baseline PRESET, FILE or "none" */
     bool baseline_given;     /* --baseline was on the command line */

@@ -1,5 +1,6 @@
 /* options.c: the command line: getopt_long parsing into an options struct, and --help. */
 #define _GNU_SOURCE /* getopt_long */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,9 @@ static void usage(FILE *f)
                "                            gzip-compressed CSV (traces/README.md)\n"
                "      --trace-events=LIST   the kinds --trace writes: pe,noc,dram,op (the\n"
                "                            default: all)\n"
+               "      --trace-window=START:END  only the events from cycle START to END\n"
+               "                            (START: to the end)\n"
+               "      --trace-sample=N      only the first event of every N of each kind\n"
                "      --dram-trace=FILE     write every DRAM burst to FILE as Ramulator2's\n"
                "                            LoadStoreTrace reads it (LD/ST lines; models:\n"
                "                            one instance of each block entry)\n"
@@ -136,6 +140,8 @@ enum {
     OPT_DRAM_TRACE,
     OPT_TRACE,
     OPT_TRACE_EVENTS,
+    OPT_TRACE_WINDOW,
+    OPT_TRACE_SAMPLE,
     OPT_CALIBRATE,
     OPT_NO_CHAIN,
     OPT_NO_FUSE,
@@ -163,6 +169,8 @@ static const struct option long_opts[] = {
     {"dram-trace", required_argument, NULL, OPT_DRAM_TRACE},
     {"trace", required_argument, NULL, OPT_TRACE},
     {"trace-events", required_argument, NULL, OPT_TRACE_EVENTS},
+    {"trace-window", required_argument, NULL, OPT_TRACE_WINDOW},
+    {"trace-sample", required_argument, NULL, OPT_TRACE_SAMPLE},
     {"baseline", required_argument, NULL, 'b'},
     {"gpu-calibrate", required_argument, NULL, OPT_CALIBRATE},
     {"no-chain", no_argument, NULL, OPT_NO_CHAIN},
@@ -324,6 +332,40 @@ static int take(int c, const char *val, options *o, FILE *out, FILE *err)
     case OPT_TRACE:
         o->trace = val;
         return -1;
+    case OPT_TRACE_WINDOW: {
+        char *end;
+        errno = 0;
+        unsigned long long lo = strtoull(val, &end, 10), hi = 0;
+        bool ok = end != val && *end == ':' && val[0] != '-' && !errno;
+        if (ok && end[1]) {
+            char *e2;
+            hi = strtoull(end + 1, &e2, 10);
+            ok = *e2 == '\0' && end[1] != '-' && !errno && hi > lo;
+        }
+        if (!ok) {
+            fprintf(err,
+                    "bflysim: --trace-window=%s: expected START:END or START: (cycles, END "
+                    "above START)\n",
+                    val);
+            return UTIL_ECONFIG;
+        }
+        o->trace_lo = lo, o->trace_hi = hi, o->trace_window = true;
+        return -1;
+    }
+    case OPT_TRACE_SAMPLE: {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(val, &end, 10);
+        if (end == val || *end || val[0] == '-' || errno || n < 1) {
+            fprintf(err,
+                    "bflysim: --trace-sample=%s: expected a whole number, 1 or more (keep "
+                    "one event of every N of each kind)\n",
+                    val);
+            return UTIL_ECONFIG;
+        }
+        o->trace_sample = n;
+        return -1;
+    }
     case OPT_TRACE_EVENTS: {
         char why[256];
         if (rep_trace_kinds(val, &o->trace_kinds, why, sizeof why)) {
@@ -402,8 +444,11 @@ static int check_combination(options *o, int npos, char **pos, FILE *err)
                 o->trace ? "--trace" : "--dram-trace");
         return UTIL_ECONFIG;
     }
-    if (o->trace_kinds && !o->trace) {
-        fprintf(err, "bflysim: --trace-events needs --trace FILE\n");
+    if ((o->trace_kinds || o->trace_window || o->trace_sample) && !o->trace) {
+        fprintf(err, "bflysim: %s needs --trace FILE\n",
+                o->trace_kinds    ? "--trace-events"
+                : o->trace_window ? "--trace-window"
+                                  : "--trace-sample");
         return UTIL_ECONFIG;
     }
     if (o->trace && !o->trace_kinds)

@@ -52,6 +52,9 @@ typedef struct rep_trace {
     uint64_t end;             /* the latest cycle an event reached */
     char op[64];              /* the current unit's op */
     const eng_observer *also; /* told the DRAM bursts too (NULL: none) */
+    /* --trace-window and --trace-sample: only the events from cycle lo to hi (hi 0: no
+     * end) and, of those, the first of every `sample` per kind (op rows: all) */
+    uint64_t lo, hi, sample, seen[REP_TRACE_KINDS];
     uint64_t rows;
     bool failed;
 } rep_trace;

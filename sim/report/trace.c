@@ -36,6 +36,9 @@ int rep_trace_kinds(const char *list, unsigned *kinds, char *err, size_t errlen)
 static void row(rep_trace *t, uint64_t cycle, const char *comp, uint32_t index, unsigned kind,
                 uint64_t tag, uint64_t duration, uint64_t amount)
 {
+    if (kind != 3 && (cycle < t->lo || (t->hi && cycle >= t->hi) ||
+                      (t->sample > 1 && t->seen[kind]++ % t->sample)))
+        return;
     char idx[16] = "", tg[24] = ""; /* (no index; no tag: a configuration's message) */
     if (index != UINT32_MAX)
         snprintf(idx, sizeof idx, "%u", index);
