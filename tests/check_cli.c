@@ -759,8 +759,8 @@ END_TEST
 /* Sums of one trace's rows: per PE the MAC busy cycles, all NoC flits and DRAM bytes,
  * rows per kind; checks the header and that no component's cycles go backwards. */
 typedef struct trace_sums {
-    double pe_busy[64], flits, dram_bytes;
-    uint64_t rows[4]; /* pe, noc, dram, op */
+    double pe_busy[64], flits, dram_bytes, spm_words, dma_bytes;
+    uint64_t rows[6]; /* pe, noc, dram, op, spm, dma */
     uint64_t lo, hi;  /* the events' (not the ops') first and last cycle */
 } trace_sums;
 
@@ -776,7 +776,7 @@ static void read_trace(const char *path, trace_sums *t)
     ck_assert(gzgets(gz, line, sizeof line) && strncmp(line, "# bflysim trace 1:", 18) == 0);
     ck_assert(gzgets(gz, line, sizeof line) &&
               strcmp(line, "cycle,component,kind,tag,op,duration,amount\n") == 0);
-    static const char *const kinds[] = {"pe", "noc", "dram", "op"};
+    static const char *const kinds[] = {"pe", "noc", "dram", "op", "spm", "dma"};
     while (gzgets(gz, line, sizeof line)) {
         unsigned long long cycle, dur, amount;
         char comp[32], kind[8], tag[24], op[64];
@@ -797,11 +797,13 @@ static void read_trace(const char *path, trace_sums *t)
                       (unsigned long long)last[c], cycle);
         last[c] = cycle;
         int k = 0;
-        while (k < 4 && strcmp(kind, kinds[k]))
+        while (k < 6 && strcmp(kind, kinds[k]))
             k++;
-        ck_assert_msg(k < 4, "kind %s", kind);
+        ck_assert_msg(k < 6, "kind %s", kind);
         t->rows[k]++;
-        if (k < 3)
+        t->spm_words += k == 4 ? (double)amount : 0;
+        t->dma_bytes += k == 5 ? (double)amount : 0;
+        if (k != 3)
             t->lo = cycle < t->lo ? cycle : t->lo, t->hi = cycle > t->hi ? cycle : t->hi;
         if (k == 0) {
             int pe = atoi(comp + 2);
@@ -841,6 +843,10 @@ START_TEST(test_event_trace)
                         tu_json_num(js, "\"dram\"", "read_bytes") +
                             tu_json_num(js, "\"dram\"", "write_bytes"),
                         0, "DRAM bytes");
+        tu_assert_close(t.spm_words,
+                        tu_json_num(js, "\"spm\"", "reads") + tu_json_num(js, "\"spm\"", "writes"),
+                        0, "SPM words");
+        tu_assert_close(t.dma_bytes, tu_json_num(js, "\"dma\"", "bytes"), 0, "DMA bytes");
         /* each PE's MAC busy cycles, in the order the JSON lists the PEs */
         const char *at = strstr(js, "\"pes\"");
         int pes = 0;
@@ -851,7 +857,7 @@ START_TEST(test_event_trace)
         }
         ck_assert_int_eq(pes, i ? 16 : 64);
         free(js);
-        ck_assert(t.rows[0] && t.rows[1] && t.rows[2] && t.rows[3]);
+        ck_assert(t.rows[0] && t.rows[1] && t.rows[2] && t.rows[3] && t.rows[4] && t.rows[5]);
         snprintf(cmd, sizeof cmd, "command -v gzip >/dev/null 2>&1 || exit 0; gzip -t '%s'", trace);
         ck_assert_int_eq(system(cmd), 0);
     }
@@ -868,8 +874,9 @@ START_TEST(test_event_trace)
     ck_assert_int_eq(r.status, 0);
     tu_free(&r);
     read_trace(trace, &part);
-    for (int k = 0; k < 3; k++)
-        ck_assert_uint_eq(part.rows[k], (all.rows[k] + 3) / 4);
+    for (int k = 0; k < 6; k++)
+        if (k != 3)
+            ck_assert_uint_eq(part.rows[k], (all.rows[k] + 3) / 4);
     ck_assert_uint_eq(part.rows[3], all.rows[3]);
     tu_run(&r, "-q", "--trace", trace, "--trace-window", "1000:2000", "mld-8x8",
            "butterfly-linear-64", NULL);
@@ -877,7 +884,7 @@ START_TEST(test_event_trace)
     tu_free(&r);
     read_trace(trace, &part);
     ck_assert(part.lo >= 1000 && part.hi < 2000 && all.lo < 1000 && all.hi >= 2000);
-    ck_assert(part.rows[0] + part.rows[1] + part.rows[2] > 0);
+    ck_assert(part.rows[0] + part.rows[1] + part.rows[2] + part.rows[4] + part.rows[5] > 0);
     tu_expect(2, "--trace-window=5:3: expected START:END", "-q", "--trace", trace, "--trace-window",
               "5:3", "mld-8x8", "butterfly-linear-64", NULL);
     tu_expect(2, "--trace-sample=0: expected a whole number", "-q", "--trace", trace,
@@ -888,7 +895,7 @@ START_TEST(test_event_trace)
     tu_free(&r);
     trace_sums t;
     read_trace(trace, &t);
-    ck_assert(!t.rows[0] && !t.rows[1] && t.rows[2] && t.rows[3] == 1);
+    ck_assert(!t.rows[0] && !t.rows[1] && t.rows[2] && t.rows[3] == 1 && !t.rows[4] && !t.rows[5]);
     remove(trace);
     tu_expect(2, "--trace-events=dram,cache: unknown kind 'cache'", "-q", "--trace", trace,
               "--trace-events", "dram,cache", "mld-8x8", "butterfly-linear-64", NULL);

@@ -288,6 +288,10 @@ typedef enum {
                      * flits (their sum is noc.flits) */
     ENG_EVENT_DRAM, /* the DRAM takes a request: duration until its last channel is free,
                      * amount its bytes in whole bursts (their sum is dram read + write) */
+    ENG_EVENT_SPM,  /* the SPM serves a request: duration until its last bank is done,
+                     * amount its words (their sum is spm reads + writes) */
+    ENG_EVENT_DMA,  /* the DMA completes a descriptor: tag its tag, amount its bytes (their
+                     * sum is dma.bytes) */
     ENG_EVENT_KIND_COUNT
 } eng_event_kind;
 

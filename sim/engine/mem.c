@@ -154,6 +154,10 @@ static void notify_ctl(eng_sim *s, dma_desc *d)
     static const uint32_t kinds[] = {
         [DMA_IN] = EV_CTL_IN_READY, [DMA_OUT] = EV_CTL_STORED, [DMA_WEIGHTS] = EV_CTL_STAGED};
     s->st.dma.bytes += d->elems * s->elem_bytes;
+    if (s->obs && s->obs->event)
+        s->obs->event(s->obs->ctx,
+                      &(eng_event){ENG_EVENT_DMA, 0, s->now, 0, d->elems * s->elem_bytes, d->tag,
+                                   d->dir == DMA_OUT});
     eng_post_ctl(s, &s->dma_c, s->now + 1, kinds[d->dir], d->stream, d->slot, d->tag);
     eng_dma_free(s, d);
 }
@@ -302,6 +306,10 @@ static uint64_t spm_access(eng_sim *s, const spm_req *r)
         }
     }
     uint64_t bytes = eng_pattern_elems(&r->pat) * w;
+    if (s->obs && s->obs->event)
+        s->obs->event(s->obs->ctx, &(eng_event){ENG_EVENT_SPM, 0, s->now,
+                                                (done > s->now ? done : s->now + 1) - s->now, words,
+                                                0, r->write});
     if (r->write) {
         s->st.spm.writes += words;
         s->st.spm.write_bytes += bytes;

@@ -37,11 +37,11 @@ int rep_dram_trace_close(rep_dram_trace *t, bool keep, const char *path, char *e
 
 /* --trace: the engine's events as a gzip-compressed CSV (traces/README.md, version
  * REP_TRACE_VERSION): "cycle,component,kind,tag,op,duration,amount", one row per event of
- * the kinds asked for (bits of pe, noc, dram, op, in that order), cycles counted from the
+ * the kinds asked for (bits of pe, noc, dram, op, spm, dma, in that order), cycles from the
  * run's start, units (ops, chains, fused groups) one after another. Streamed while the
  * run goes (memory stays bounded); the file appears only when closed with keep set. */
 #define REP_TRACE_VERSION 1
-#define REP_TRACE_KINDS 4
+#define REP_TRACE_KINDS 6
 typedef struct rep_trace {
     rep_stream out;
     void *gz; /* zlib's gzFile */
@@ -55,6 +55,8 @@ typedef struct rep_trace {
     /* --trace-window and --trace-sample: only the events from cycle lo to hi (hi 0: no
      * end) and, of those, the first of every `sample` per kind (op rows: all) */
     uint64_t lo, hi, sample, seen[REP_TRACE_KINDS];
+    char buf[1 << 16]; /* rows not yet handed to zlib */
+    size_t used;
     uint64_t rows;
     bool failed;
 } rep_trace;

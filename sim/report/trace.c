@@ -1,6 +1,5 @@
 /* trace.c: a run's engine events as a gzip-compressed CSV, written while the run goes. */
 #define _POSIX_C_SOURCE 200809L
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,7 +8,7 @@
 #include "internal.h"
 #include "report.h"
 
-static const char *const kind_names[REP_TRACE_KINDS] = {"pe", "noc", "dram", "op"};
+static const char *const kind_names[REP_TRACE_KINDS] = {"pe", "noc", "dram", "op", "spm", "dma"};
 
 int rep_trace_kinds(const char *list, unsigned *kinds, char *err, size_t errlen)
 {
@@ -23,14 +22,41 @@ int rep_trace_kinds(const char *list, unsigned *kinds, char *err, size_t errlen)
         if (i == REP_TRACE_KINDS)
             return util_fail(UTIL_ECONFIG, err, errlen,
                              "--trace-events=%s: unknown kind '%s' (allowed: pe, noc, dram, op, "
-                             "comma-separated)",
+                             "spm, dma, comma-separated)",
                              list, k);
         *kinds |= 1u << i;
     }
     if (!*kinds)
         return util_fail(UTIL_ECONFIG, err, errlen,
-                         "--trace-events=%s: no kind (allowed: pe, noc, dram, op)", list);
+                         "--trace-events=%s: no kind (allowed: pe, noc, dram, op, spm, dma)", list);
     return UTIL_OK;
+}
+
+/* Hands the buffered rows to zlib. */
+static void flush_rows(rep_trace *t)
+{
+    if (t->used && gzwrite(t->gz, t->buf, (unsigned)t->used) != (int)t->used)
+        t->failed = true;
+    t->used = 0;
+}
+
+/* Appends s (n bytes) to the buffer. */
+static void put(rep_trace *t, const char *s, size_t n)
+{
+    memcpy(t->buf + t->used, s, n);
+    t->used += n;
+}
+
+/* Appends v in decimal, then c. (printf per field cost more than the engine itself.) */
+static void put_u64(rep_trace *t, uint64_t v, char c)
+{
+    char d[24];
+    size_t n = sizeof d;
+    d[--n] = c;
+    do
+        d[--n] = (char)('0' + v % 10);
+    while (v /= 10);
+    put(t, d + n, sizeof d - n);
 }
 
 static void row(rep_trace *t, uint64_t cycle, const char *comp, uint32_t index, unsigned kind,
@@ -39,14 +65,24 @@ static void row(rep_trace *t, uint64_t cycle, const char *comp, uint32_t index, 
     if (kind != 3 && (cycle < t->lo || (t->hi && cycle >= t->hi) ||
                       (t->sample > 1 && t->seen[kind]++ % t->sample)))
         return;
-    char idx[16] = "", tg[24] = ""; /* (no index; no tag: a configuration's message) */
-    if (index != UINT32_MAX)
-        snprintf(idx, sizeof idx, "%u", index);
-    if (tag != UINT64_MAX)
-        snprintf(tg, sizeof tg, "%" PRIu64, tag);
-    if (gzprintf(t->gz, "%" PRIu64 ",%s%s,%s,%s,%s,%" PRIu64 ",%" PRIu64 "\n", cycle, comp, idx,
-                 kind_names[kind], tg, t->op, duration, amount) <= 0)
-        t->failed = true;
+    if (t->used > sizeof t->buf - 256) /* a row is under 256 bytes */
+        flush_rows(t);
+    put_u64(t, cycle, ',');
+    put(t, comp, strlen(comp));
+    if (index != UINT32_MAX) /* (no index: not a PE or a port) */
+        put_u64(t, index, ',');
+    else
+        put(t, ",", 1);
+    put(t, kind_names[kind], strlen(kind_names[kind]));
+    put(t, ",", 1);
+    if (tag != UINT64_MAX) /* (no tag: a configuration's message, DRAM, SPM, op) */
+        put_u64(t, tag, ',');
+    else
+        put(t, ",", 1);
+    put(t, t->op, strlen(t->op));
+    put(t, ",", 1);
+    put_u64(t, duration, ',');
+    put_u64(t, amount, '\n');
     t->rows++;
 }
 
@@ -56,7 +92,12 @@ static void on_event(void *ctx, const eng_event *e)
     uint64_t at = t->offset + e->cycle;
     if (at + e->duration > t->end)
         t->end = at + e->duration;
-    unsigned kind = e->kind == ENG_EVENT_PE ? 0 : e->kind == ENG_EVENT_NOC ? 1 : 2;
+    static const unsigned kind_of[ENG_EVENT_KIND_COUNT] = {[ENG_EVENT_PE] = 0,
+                                                           [ENG_EVENT_NOC] = 1,
+                                                           [ENG_EVENT_DRAM] = 2,
+                                                           [ENG_EVENT_SPM] = 4,
+                                                           [ENG_EVENT_DMA] = 5};
+    unsigned kind = kind_of[e->kind];
     if (!(t->kinds & (1u << kind)))
         return;
     if (e->kind == ENG_EVENT_PE)
@@ -65,8 +106,14 @@ static void on_event(void *ctx, const eng_event *e)
         row(t, at, e->component < t->n_pes ? "pe" : "port",
             e->component < t->n_pes ? e->component : e->component - t->n_pes, kind, e->tag,
             e->duration, e->amount);
+    else if (e->kind == ENG_EVENT_DRAM)
+        row(t, at, e->write ? "dram-write" : "dram-read", UINT32_MAX, kind, UINT64_MAX,
+            e->duration, e->amount);
+    else if (e->kind == ENG_EVENT_SPM)
+        row(t, at, e->write ? "spm-write" : "spm-read", UINT32_MAX, kind, UINT64_MAX,
+            e->duration, e->amount);
     else
-        row(t, at, e->write ? "dram-write" : "dram-read", UINT32_MAX, kind, 0, e->duration,
+        row(t, at, e->write ? "dma-out" : "dma-in", UINT32_MAX, kind, e->tag, e->duration,
             e->amount);
 }
 
@@ -74,7 +121,7 @@ static void on_event(void *ctx, const eng_event *e)
 static void end_unit(rep_trace *t)
 {
     if (t->op[0] && (t->kinds & (1u << 3)))
-        row(t, t->offset, "op", UINT32_MAX, 3, 0, t->end - t->offset, 0);
+        row(t, t->offset, "op", UINT32_MAX, 3, UINT64_MAX, t->end - t->offset, 0);
 }
 
 void rep_trace_unit(void *ctx, const char *op)
@@ -123,6 +170,7 @@ int rep_trace_close(rep_trace *t, bool keep, const char *path, char *err, size_t
     if (!t->gz)
         return UTIL_OK;
     end_unit(t);
+    flush_rows(t);
     bool ok = gzclose(t->gz) == Z_OK && !t->failed;
     t->gz = NULL;
     int rc = rep_stream_close(&t->out, keep && ok, path, err, errlen);
