@@ -20,7 +20,7 @@ static void burst_line(void *ctx, uint64_t cycle, uint64_t byte_addr, bool write
 int rep_dram_trace_open(rep_dram_trace *t, const char *path, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
-    int rc = rep_stream_open(&t->out, path, err, errlen);
+    int rc = rep_stream_open(&t->out, path, false, err, errlen);
     t->obs = (eng_observer){.dram_burst = burst_line, .ctx = t};
     return rc;
 }

@@ -28,7 +28,10 @@ int rep_append_row(const char *path, const char *header, const char *row, const 
 
 /* CSV fields (write.c): appended to buf (len bytes, *used so far) after a comma unless
  * first; a field holding a comma, quote or line break is quoted. */
-int rep_stream_open(rep_stream *s, const char *path, char *err, size_t errlen);
+/* hold: keep SIGINT, SIGTERM and SIGHUP held from the temporary file's creation to its
+ * rename (a document written at once); a trace, written during a run, holds them only
+ * while it closes */
+int rep_stream_open(rep_stream *s, const char *path, bool hold, char *err, size_t errlen);
 int rep_stream_close(rep_stream *s, bool keep, const char *path, char *err, size_t errlen);
 
 /* A model's tokens as a summary says them: "seq_len N", or a decode step's new tokens

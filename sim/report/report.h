@@ -21,6 +21,8 @@
 typedef struct rep_stream {
     FILE *f;
     char *tmp, *target;
+    bool holding; /* signals held from the open (held: what to restore) */
+    util_sigmask held;
 } rep_stream;
 
 /* --dram-trace: every DRAM burst of a run, as Ramulator2's LoadStoreTrace front end reads

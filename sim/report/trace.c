@@ -144,7 +144,7 @@ int rep_trace_open(rep_trace *t, const char *path, unsigned kinds, uint32_t n_pe
 {
     memset(t, 0, sizeof *t);
     t->kinds = kinds, t->n_pes = n_pes, t->also = also;
-    int rc = rep_stream_open(&t->out, path, err, errlen);
+    int rc = rep_stream_open(&t->out, path, false, err, errlen);
     if (rc)
         return rc;
     int fd = dup(fileno(t->out.f));

@@ -149,53 +149,32 @@ static void sync_dir(const char *path)
 int rep_write_file(const char *path, void (*fn)(FILE *, const void *), const void *ctx, char *err,
                    size_t errlen)
 {
-    char *real = link_target(path);
-    const char *target = real ? real : path;
-    bool in_place;
-    /* in place (a FIFO may wait for its reader): not held, so an interrupt still ends the
-     * run; a FIFO or device cannot be left half-replaced */
-    FILE *f = open_in_place(target, &in_place);
-    char *tmp = NULL; /* the temporary file renamed into place, unless in place */
-    util_sigmask held;
-    if (!in_place) {
-        util_signals_hold(&held);
-        f = open_temp(target, &tmp);
-    }
-    int rc = UTIL_OK;
-    if (!f) {
-        rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    } else {
-        fn(f, ctx);
-        bool ok = fflush(f) == 0 && !ferror(f);
-        ok = ok && (!tmp || fsync(fileno(f)) == 0);
-        ok = (fclose(f) == 0) && ok;
-        if (!ok || (tmp && rename(tmp, target) != 0)) {
-            int e = errno;
-            if (tmp)
-                unlink(tmp);
-            rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
-        } else if (tmp) {
-            sync_dir(target);
-        }
-    }
-    if (!in_place)
-        util_signals_release(&held);
-    free(tmp);
-    free(real);
-    return rc;
+    rep_stream s;
+    int rc = rep_stream_open(&s, path, true, err, errlen);
+    if (rc)
+        return rc;
+    fn(s.f, ctx);
+    return rep_stream_close(&s, true, path, err, errlen);
 }
 
-int rep_stream_open(rep_stream *s, const char *path, char *err, size_t errlen)
+int rep_stream_open(rep_stream *s, const char *path, bool hold, char *err, size_t errlen)
 {
     memset(s, 0, sizeof *s);
     s->target = link_target(path);
     const char *target = s->target ? s->target : path;
     bool in_place;
+    /* in place (a FIFO may wait for its reader): not held, so an interrupt still ends the
+     * run; a FIFO or device cannot be left half-replaced */
     s->f = open_in_place(target, &in_place);
-    if (!in_place)
+    if (!in_place) {
+        if ((s->holding = hold))
+            util_signals_hold(&s->held);
         s->f = open_temp(target, &s->tmp);
+    }
     if (!s->f) {
         int e = errno;
+        if (s->holding)
+            util_signals_release(&s->held);
         free(s->tmp), free(s->target);
         memset(s, 0, sizeof *s);
         return util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
@@ -226,6 +205,8 @@ int rep_stream_close(rep_stream *s, bool keep, const char *path, char *err, size
     if (keep && !ok)
         rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write: %s", path, strerror(e));
     util_signals_release(&held);
+    if (s->holding)
+        util_signals_release(&s->held);
     free(s->tmp), free(s->target);
     memset(s, 0, sizeof *s);
     return rc;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "system.h"
 
 /* Seeded values uniform in [-1, 1). */
@@ -22,18 +23,24 @@ static void fill(double *x, size_t n, util_rng *rng)
         x[i] = 2 * util_rng_uniform(rng) - 1;
 }
 
-/* The keys shard sh of p holds, into keys (room for nk); returns how many. The cache's
- * kv_len keys split as the partition splits tokens; the step's own (kv_len .. nk) go to
- * the last shard. A prefill (kv_len 0) splits all its keys. */
-static size_t shard_keys(sys_split split, uint64_t kv_len, uint64_t nk, uint32_t p, uint32_t sh,
-                         uint64_t *keys)
+uint32_t sys_check_key_sets(const sys_desc *s, const wl_desc *d, bool whole_heads, sys_key_set *ks)
 {
-    if (!kv_len)
-        return sys_shard_tokens(split, nk, p, sh, keys);
-    size_t m = sys_shard_tokens(split, kv_len, p, sh, keys);
-    for (uint64_t t = kv_len; sh + 1 == p && t < nk; t++)
-        keys[m++] = t;
-    return m;
+    bool cascade = s->partition == SYS_PART_CASCADE, heads = s->partition == SYS_PART_HEADS;
+    uint32_t p = heads     ? (whole_heads ? 1 : sys_device_count(s))
+                 : cascade ? s->attn_groups
+                           : s->devices;
+    bool strided = cascade || s->partition == SYS_PART_STRIDED;
+    uint64_t n = d->new_tokens ? d->kv_len : wl_keys(d), m = 0;
+    for (uint32_t sh = 0; sh < p; sh++) {
+        uint64_t lo = sh * n / p, hi = (sh + 1) * n / p;
+        sys_key_set k = strided ? (sys_key_set){sh, p, n > sh ? (n - sh + p - 1) / p : 0}
+                                : (sys_key_set){lo, 1, hi - lo};
+        if (k.count)
+            ks[m++] = k;
+    }
+    if (d->new_tokens) /* the step's own keys */
+        ks[m++] = (sys_key_set){d->kv_len, 1, d->seq_len};
+    return (uint32_t)m;
 }
 
 /* One head: nq queries (at positions nk - nq ..) against nk keys; the shards' merged
@@ -42,16 +49,12 @@ static size_t shard_keys(sys_split split, uint64_t kv_len, uint64_t nk, uint32_t
 static bool check_head(const sys_desc *s, const wl_desc *d, size_t nq, size_t nk, size_t dh,
                        const double *q, const double *k, const double *v, bool fault, double *worst)
 {
-    /* (cascade: each query's states come from its group's beta AttnNodes, one per key
-     * group of strided tokens) */
-    bool cascade = s->partition == SYS_PART_CASCADE;
-    uint32_t p = cascade ? s->attn_groups : sys_device_count(s);
-    sys_split split =
-        s->partition == SYS_PART_STRIDED || cascade ? SYS_SPLIT_STRIDED : SYS_SPLIT_RANGES;
+    sys_key_set *ks = malloc((SYS_MAX_DEVICES + 1) * sizeof *ks);
+    uint32_t p = ks ? sys_check_key_sets(s, d, false, ks) : 0;
     uint64_t *pos = malloc(nq * sizeof *pos), *keys = malloc(nk * sizeof *keys);
     sys_states *parts = calloc(p, sizeof *parts), whole = {0}, merged = {0};
     const sys_states **in = calloc(p, sizeof *in);
-    bool ok = pos && keys && parts && in && sys_states_init(&whole, nq, dh) &&
+    bool ok = ks && pos && keys && parts && in && sys_states_init(&whole, nq, dh) &&
               sys_states_init(&merged, nq, dh);
     double scale = 1 / sqrt((double)dh);
     bool causal = d->mask == WL_MASK_CAUSAL;
@@ -63,7 +66,9 @@ static bool check_head(const sys_desc *s, const wl_desc *d, size_t nq, size_t nk
         sys_partial_attention(nq, dh, q, pos, k, v, keys, nk, scale, causal, &whole);
     for (uint32_t sh = 0; ok && sh < p; sh++) {
         ok = sys_states_init(&parts[sh], nq, dh);
-        size_t m = ok ? shard_keys(split, d->kv_len, nk, p, sh, keys) : 0;
+        size_t m = ok ? ks[sh].count : 0;
+        for (size_t j = 0; j < m; j++)
+            keys[j] = ks[sh].first + j * ks[sh].step;
         if (ok)
             sys_partial_attention(nq, dh, q, pos, k, v, keys, m, scale, causal, &parts[sh]);
         if (ok && fault && sh == 0) /* a planted error in one shard's lse */
@@ -78,7 +83,7 @@ static bool check_head(const sys_desc *s, const wl_desc *d, size_t nq, size_t nk
         sys_states_free(&parts[sh]);
     sys_states_free(&whole); /* safe on states never allocated */
     sys_states_free(&merged);
-    free(pos), free(keys), free(parts), free(in);
+    free(ks), free(pos), free(keys), free(parts), free(in);
     return ok;
 }
 

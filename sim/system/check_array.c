@@ -18,31 +18,8 @@
 #include <string.h>
 
 #include "../mapper/mapper.h"
+#include "internal.h"
 #include "system.h"
-
-/* The keys of one shard: count keys at positions first, first + step, ... */
-typedef struct key_set {
-    uint64_t first, step, count;
-} key_set;
-
-/* The shards' key sets (room for p + 1); returns how many. */
-static uint32_t key_sets(const sys_desc *s, const wl_desc *d, key_set *ks)
-{
-    bool cascade = s->partition == SYS_PART_CASCADE;
-    uint32_t p = s->partition == SYS_PART_HEADS ? 1 : cascade ? s->attn_groups : s->devices;
-    bool strided = cascade || s->partition == SYS_PART_STRIDED;
-    uint64_t n = d->new_tokens ? d->kv_len : wl_keys(d), m = 0;
-    for (uint32_t sh = 0; sh < p; sh++) {
-        uint64_t lo = sh * n / p, hi = (sh + 1) * n / p;
-        key_set k = strided ? (key_set){sh, p, n > sh ? (n - sh + p - 1) / p : 0}
-                            : (key_set){lo, 1, hi - lo};
-        if (k.count)
-            ks[m++] = k;
-    }
-    if (d->new_tokens) /* the step's own keys */
-        ks[m++] = (key_set){d->kv_len, 1, d->seq_len};
-    return (uint32_t)m;
-}
 
 /* Where the check's tensors lie in the engine's image. */
 typedef struct layout {
@@ -51,7 +28,7 @@ typedef struct layout {
 } layout;
 
 /* The partial states of key set k through the array, per head, into st[0 .. heads). */
-static int shard_states(const arch_desc *a, const wl_desc *d, const layout *L, const key_set *k,
+static int shard_states(const arch_desc *a, const wl_desc *d, const layout *L, const sys_key_set *k,
                         const float *values, float *image, sys_states *st, char *err, size_t errlen)
 {
     uint64_t H = d->hidden, dh = H / d->heads, e = 2 * dh + 2, nq = d->seq_len;
@@ -142,8 +119,8 @@ int sys_check_arrays(const sys_desc *s, const arch_desc *a, const wl_desc *d, bo
     L.kv = (map_tensor){nq * H, nk, 2 * H, 2 * H};
     L.states = (map_tensor){L.kv.addr + nk * 2 * H, nq, heads * (2 * dh + 2), heads * (2 * dh + 2)};
     L.end = L.states.addr + nq * L.states.stride;
-    key_set ks[SYS_MAX_DEVICES + 1], all = {0, 1, nk};
-    uint32_t n = key_sets(s, d, ks);
+    sys_key_set ks[SYS_MAX_DEVICES + 1], all = {0, 1, nk};
+    uint32_t n = sys_check_key_sets(s, d, true, ks);
     float *values = malloc(L.end * sizeof *values), *image = malloc(L.end * sizeof *image);
     sys_states *st = calloc((size_t)(n + 3) * heads, sizeof *st);
     const sys_states **in = calloc(n, sizeof *in);

@@ -33,6 +33,18 @@ int sys_single_device(const arch_desc *a, const wl_desc *d, bool analytical,
  * of every PE busy, a lower bound. */
 double sys_merge_s(const arch_desc *a, util_dtype t, double states, uint64_t d);
 
+/* The keys one shard of a functional check holds: count keys at first, first + step ... */
+typedef struct sys_key_set {
+    uint64_t first, step, count;
+} sys_key_set;
+
+/* The shards' key sets as the partition makes them (room for SYS_MAX_DEVICES + 1): token
+ * ranges or strided subsets over the arrays (the cascade: its beta strided key groups;
+ * the heads partition: ranges over every device, or with whole_heads one set of every
+ * key); a decode step splits its cache so and its own keys form one more set (the last
+ * device's). Empty sets are left out. Returns how many. */
+uint32_t sys_check_key_sets(const sys_desc *s, const wl_desc *d, bool whole_heads, sys_key_set *ks);
+
 /* A model whose every mixer is attention (what the sequence, strided and cascade
  * partitions split), else UTIL_ECONFIG. */
 int sys_check_splits(const sys_desc *s, const wl_desc *d, char *err, size_t errlen);
