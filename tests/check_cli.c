@@ -760,6 +760,7 @@ END_TEST
  * rows per kind; checks the header and that no component's cycles go backwards. */
 typedef struct trace_sums {
     double pe_busy[64], flits, dram_bytes, spm_words, dma_bytes;
+    double op_cycles; /* the op rows' durations: the units' cycles */
     uint64_t rows[6]; /* pe, noc, dram, op, spm, dma */
     uint64_t lo, hi;  /* the events' (not the ops') first and last cycle */
 } trace_sums;
@@ -803,6 +804,7 @@ static void read_trace(const char *path, trace_sums *t)
         t->rows[k]++;
         t->spm_words += k == 4 ? (double)amount : 0;
         t->dma_bytes += k == 5 ? (double)amount : 0;
+        t->op_cycles += k == 3 ? (double)dur : 0;
         if (k != 3)
             t->lo = cycle < t->lo ? cycle : t->lo, t->hi = cycle > t->hi ? cycle : t->hi;
         if (k == 0) {
@@ -847,6 +849,8 @@ START_TEST(test_event_trace)
                         tu_json_num(js, "\"spm\"", "reads") + tu_json_num(js, "\"spm\"", "writes"),
                         0, "SPM words");
         tu_assert_close(t.dma_bytes, tu_json_num(js, "\"dma\"", "bytes"), 0, "DMA bytes");
+        /* one instance of each block (repeat 1): the units' cycles add up to the run's */
+        tu_assert_close(t.op_cycles, tu_json_num(js, "\"results\"", "cycles"), 0, "op cycles");
         /* each PE's MAC busy cycles, in the order the JSON lists the PEs */
         const char *at = strstr(js, "\"pes\"");
         int pes = 0;

@@ -18,6 +18,7 @@
 #include "../report/report.h"
 #include "../run/run.h"
 #include "../workload/workload.h"
+#include "traces.h"
 
 /* Functional runs keep the matrices, reference and bound in memory: cap their size. */
 #define CLI_MAX_FUNCTIONAL_ELEMS (UINT64_C(1) << 22)
@@ -328,67 +329,6 @@ static void end_progress(const progress *p)
         fputs("\r\033[K", p->f);
 }
 
-/* The signal that interrupted a traced run, 0: none. A handler can reach nothing but a
- * static flag; the engine polls it (eng_observer.stop) and ends the run, so that the
- * traces can finish their streams. */
-static volatile sig_atomic_t interrupted;
-
-static void note_interrupt(int sig)
-{
-    interrupted = sig;
-}
-
-/* With traces, SIGINT and SIGTERM stop the engine instead of the process; trapping off
- * puts back the handlers there were. */
-static void trap_interrupts(bool on, struct sigaction old[2])
-{
-    static const int sigs[2] = {SIGINT, SIGTERM};
-    for (int i = 0; i < 2; i++) {
-        if (!on) {
-            sigaction(sigs[i], &old[i], NULL);
-            continue;
-        }
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = note_interrupt;
-        sigemptyset(&sa.sa_mask);
-        sigaction(sigs[i], &sa, &old[i]);
-    }
-}
-
-/* --trace-window and --trace-sample, on an open trace. */
-static void trace_limits(const options *o, rep_trace *ev)
-{
-    ev->lo = o->trace_lo, ev->hi = o->trace_hi, ev->sample = o->trace_sample;
-}
-
-/* Closes the traces a run opened, keeping them when the run (status rc) ended well;
- * returns rc, or the first trace's failure (its message in msg) when rc was OK. */
-static int close_traces(const options *o, rep_trace *ev, rep_dram_trace *tr, int rc, char *msg,
-                        size_t len)
-{
-    /* (interrupted: the streams end with what the run did, and the run with 128 + sig) */
-    if (interrupted) {
-        rc = UTIL_OK;
-        snprintf(msg, len, "interrupted by signal %d; the traces hold the run so far",
-                 (int)interrupted);
-    }
-    char tmsg[512], dmsg[512];
-    int trc = UTIL_OK;
-    if (o->trace && ev->gz)
-        trc = rep_trace_close(ev, rc == UTIL_OK, o->trace, tmsg, sizeof tmsg);
-    if (o->dram_trace && tr->out.f) {
-        int drc = rep_dram_trace_close(tr, rc == UTIL_OK && !trc, o->dram_trace, dmsg, sizeof dmsg);
-        if (drc && !trc)
-            trc = drc, snprintf(tmsg, sizeof tmsg, "%s", dmsg);
-    }
-    if (trc && !rc) {
-        snprintf(msg, len, "%s", tmsg);
-        return trc;
-    }
-    return interrupted ? 128 + interrupted : rc;
-}
-
 static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc *wl,
                          const baseline *base, FILE *out, FILE *err)
 {
@@ -404,21 +344,9 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
     progress pg;
     run_progress rp;
     start_progress(o, err, &pg, &rp);
-    rep_dram_trace tr = {0};
-    rep_trace ev = {0};
-    int rc = o->dram_trace ? rep_dram_trace_open(&tr, o->dram_trace, msg, sizeof msg) : UTIL_OK;
-    /* (one observer: --trace's, which passes the bursts on to --dram-trace's when both) */
-    if (!rc && o->trace &&
-        !(rc = rep_trace_open(&ev, o->trace, o->trace_kinds, arch_pe_count(arch),
-                              o->dram_trace ? &tr.obs : NULL, msg, sizeof msg)))
-        rp.unit = rep_trace_unit, rp.unit_ctx = &ev, trace_limits(o, &ev);
-    rp.obs = o->trace ? &ev.obs : o->dram_trace ? &tr.obs : NULL;
-    struct sigaction old[2];
-    interrupted = 0;
-    if (rp.obs) {
-        ev.obs.stop = tr.obs.stop = &interrupted;
-        trap_interrupts(true, old);
-    }
+    cli_traces tr;
+    int rc = cli_traces_open(o, arch, &tr, msg, sizeof msg);
+    cli_traces_unit(&tr, &rp);
     if (!rc)
         rc = o->analytical
                  ? run_model_analytical(arch, wl, forced, &rp, &res, msg, sizeof msg)
@@ -427,9 +355,7 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
     end_progress(&pg);
     free(forced);
     int ran = rc;
-    rc = close_traces(o, &ev, &tr, rc, msg, sizeof msg);
-    if (rp.obs)
-        trap_interrupts(false, old);
+    rc = cli_traces_close(o, &tr, rc, msg, sizeof msg);
     if (rc && !ran)
         run_free(&res);
     if (rc) {
@@ -456,6 +382,20 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
     }
     run_free(&res);
     return rc;
+}
+
+/* Tells the traces that a butterfly-linear layer's one unit begins. */
+static int layer_unit(const arch_desc *a, const eng_program *p, cli_traces *tr, char *msg,
+                      size_t len)
+{
+    run_unit_desc u = {
+        .op = "butterfly-linear", .ops = "butterfly-linear", .n_pes = arch_pe_count(a)};
+    if (!(u.pe_what = calloc(u.n_pes, sizeof *u.pe_what)))
+        return util_fail(UTIL_ERUN, msg, len, "out of memory");
+    run_label_pes(p, u.op, u.pe_what);
+    rep_fanout_unit(&tr->fan, &u);
+    free(u.pe_what);
+    return UTIL_OK;
 }
 
 /* A butterfly-linear layer: mapped by the search, simulated or estimated, checked. */
@@ -500,37 +440,18 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
         fprintf(err, "bflysim: %s\n", msg);
         goto out;
     }
-    rep_dram_trace tr = {0};
-    rep_trace ev = {0};
-    if (o->dram_trace && (rc = rep_dram_trace_open(&tr, o->dram_trace, msg, sizeof msg))) {
+    cli_traces tr;
+    if ((rc = cli_traces_open(o, arch, &tr, msg, sizeof msg))) {
         fprintf(err, "bflysim: %s\n", msg);
         goto out;
     }
-    if (o->trace && (rc = rep_trace_open(&ev, o->trace, o->trace_kinds, arch_pe_count(arch),
-                                         o->dram_trace ? &tr.obs : NULL, msg, sizeof msg))) {
-        if (o->dram_trace)
-            rep_dram_trace_close(&tr, false, o->dram_trace, msg, sizeof msg);
-        fprintf(err, "bflysim: %s\n", msg);
-        goto out;
-    }
-    if (o->trace)
-        rep_trace_unit(&ev, "butterfly-linear"), trace_limits(o, &ev);
-    struct sigaction old[2];
-    interrupted = 0;
-    bool traced = o->trace || o->dram_trace;
-    if (traced) {
-        ev.obs.stop = tr.obs.stop = &interrupted;
-        trap_interrupts(true, old);
-    }
-    rc = o->analytical ? eng_estimate(arch, &m.program, NULL, &est, msg, sizeof msg)
-                       : eng_run_observed(arch, &m.program, fd.image,
-                                          o->trace        ? &ev.obs
-                                          : o->dram_trace ? &tr.obs
-                                                          : NULL,
-                                          &st, msg, sizeof msg);
-    rc = close_traces(o, &ev, &tr, rc, msg, sizeof msg);
-    if (traced)
-        trap_interrupts(false, old);
+    if (tr.fan.n && (rc = layer_unit(arch, &m.program, &tr, msg, sizeof msg)) == UTIL_OK)
+        rc = eng_run_observed(arch, &m.program, fd.image, cli_traces_observer(&tr), &st, msg,
+                              sizeof msg);
+    else if (!rc)
+        rc = o->analytical ? eng_estimate(arch, &m.program, NULL, &est, msg, sizeof msg)
+                           : eng_run(arch, &m.program, fd.image, &st, msg, sizeof msg);
+    rc = cli_traces_close(o, &tr, rc, msg, sizeof msg);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
         goto out;
@@ -580,8 +501,8 @@ static const char *system_refuses(const options *o)
         return o->mapping ? "--mapping" : "--dump-mapping";
     if (o->accelergy || o->explain)
         return o->accelergy ? "--accelergy" : "--explain";
-    if (o->dram_trace || o->trace)
-        return o->trace ? "--trace" : "--dram-trace";
+    if (cli_tracing(o))
+        return cli_tracing(o);
     if (o->objective != MAP_LATENCY || o->no_chain || o->no_fuse)
         return o->no_chain ? "--no-chain" : o->no_fuse ? "--no-fuse" : "--objective";
     for (size_t i = 0; i < o->n_sets; i++)

@@ -37,6 +37,8 @@ typedef struct options {
     unsigned trace_kinds;                      /* --trace-events, as rep_trace_kinds parses it */
     uint64_t trace_lo, trace_hi, trace_sample; /* --trace-window, --trace-sample (0: unset) */
     bool trace_window;
+    const char *timeline;     /* --timeline FILE.json */
+    uint64_t timeline_slices; /* --timeline-slices (0: unset) */
     map_objective objective; /* --objective */
     const char *baseline;    /* --baseline PRESET, FILE or "none" */
     bool baseline_given;     /* --baseline was on the command line */
@@ -55,6 +57,9 @@ extern const char *const cli_objective_names[];
  * Returns -1 to go on with the run, else the exit status (--help, --version and
  * --list-keys print on out and return 0). */
 int cli_parse(int argc, char **argv, options *o, FILE *out, FILE *err);
+
+/* The first trace option given ("--trace", "--timeline", "--dram-trace"), NULL: none. */
+const char *cli_tracing(const options *o);
 
 /* Whether --baseline none turned the GPU baseline off. */
 bool cli_no_baseline(const options *o);

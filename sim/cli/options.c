@@ -45,8 +45,15 @@ static void usage(FILE *f)
                "      --trace-events=LIST   the kinds --trace writes: pe,noc,dram,op,spm,dma\n"
                "                            (the default: all)\n"
                "      --trace-window=START:END  only the events from cycle START to END\n"
-               "                            (START: to the end)\n"
+               "                            (START: to the end), in --trace and --timeline\n"
                "      --trace-sample=N      only the first event of every N of each kind\n"
+               "      --timeline=FILE.json  write the run as a Perfetto timeline: a track of\n"
+               "                            ops, one per PE, DMA and DRAM channel, and\n"
+               "                            counters of DRAM bandwidth, NoC and SPM load\n"
+               "                            (open it in ui.perfetto.dev; traces/README.md)\n"
+               "      --timeline-slices=N   at most N slices per track and op, and N\n"
+               "                            samples per counter (default 500): busy\n"
+               "                            periods merge to fit\n"
                "      --dram-trace=FILE     write every DRAM burst to FILE as Ramulator2's\n"
                "                            LoadStoreTrace reads it (LD/ST lines; models:\n"
                "                            one instance of each block entry)\n"
@@ -142,6 +149,8 @@ enum {
     OPT_TRACE_EVENTS,
     OPT_TRACE_WINDOW,
     OPT_TRACE_SAMPLE,
+    OPT_TIMELINE,
+    OPT_TIMELINE_SLICES,
     OPT_CALIBRATE,
     OPT_NO_CHAIN,
     OPT_NO_FUSE,
@@ -171,6 +180,8 @@ static const struct option long_opts[] = {
     {"trace-events", required_argument, NULL, OPT_TRACE_EVENTS},
     {"trace-window", required_argument, NULL, OPT_TRACE_WINDOW},
     {"trace-sample", required_argument, NULL, OPT_TRACE_SAMPLE},
+    {"timeline", required_argument, NULL, OPT_TIMELINE},
+    {"timeline-slices", required_argument, NULL, OPT_TIMELINE_SLICES},
     {"baseline", required_argument, NULL, 'b'},
     {"gpu-calibrate", required_argument, NULL, OPT_CALIBRATE},
     {"no-chain", no_argument, NULL, OPT_NO_CHAIN},
@@ -352,20 +363,32 @@ static int take(int c, const char *val, options *o, FILE *out, FILE *err)
         o->trace_lo = lo, o->trace_hi = hi, o->trace_window = true;
         return -1;
     }
-    case OPT_TRACE_SAMPLE: {
+    case OPT_TRACE_SAMPLE:
+    case OPT_TIMELINE_SLICES: {
+        bool sample = c == OPT_TRACE_SAMPLE;
+        unsigned long long lo = sample ? 1 : 16, hi = sample ? UINT64_MAX : 1000000;
         char *end;
         errno = 0;
         unsigned long long n = strtoull(val, &end, 10);
-        if (end == val || *end || val[0] == '-' || errno || n < 1) {
-            fprintf(err,
-                    "bflysim: --trace-sample=%s: expected a whole number, 1 or more (keep "
-                    "one event of every N of each kind)\n",
-                    val);
+        if (end == val || *end || val[0] == '-' || errno || n < lo || n > hi) {
+            if (sample)
+                fprintf(err,
+                        "bflysim: --trace-sample=%s: expected a whole number, 1 or more (keep "
+                        "one event of every N of each kind)\n",
+                        val);
+            else
+                fprintf(err,
+                        "bflysim: --timeline-slices=%s: expected a whole number from 16 to "
+                        "1000000 (slices per track and op)\n",
+                        val);
             return UTIL_ECONFIG;
         }
-        o->trace_sample = n;
+        *(sample ? &o->trace_sample : &o->timeline_slices) = n;
         return -1;
     }
+    case OPT_TIMELINE:
+        o->timeline = val;
+        return -1;
     case OPT_TRACE_EVENTS: {
         char why[256];
         if (rep_trace_kinds(val, &o->trace_kinds, why, sizeof why)) {
@@ -439,18 +462,24 @@ static int check_combination(options *o, int npos, char **pos, FILE *err)
                      "the engine)\n");
         return UTIL_ECONFIG;
     }
-    if (o->analytical && (o->dram_trace || o->trace)) {
+    if (o->analytical && cli_tracing(o)) {
         fprintf(err, "bflysim: %s needs --model=cycle (the estimate runs no engine events)\n",
-                o->trace ? "--trace" : "--dram-trace");
+                cli_tracing(o));
         return UTIL_ECONFIG;
     }
-    if ((o->trace_kinds || o->trace_window || o->trace_sample) && !o->trace) {
+    if ((o->trace_kinds || o->trace_sample) && !o->trace) {
         fprintf(err, "bflysim: %s needs --trace FILE\n",
-                o->trace_kinds    ? "--trace-events"
-                : o->trace_window ? "--trace-window"
-                                  : "--trace-sample");
+                o->trace_kinds ? "--trace-events" : "--trace-sample");
         return UTIL_ECONFIG;
     }
+    if ((o->trace_window && !o->trace && !o->timeline) || (o->timeline_slices && !o->timeline)) {
+        fprintf(err, "bflysim: %s\n",
+                o->timeline_slices ? "--timeline-slices needs --timeline FILE"
+                                   : "--trace-window needs --trace FILE or --timeline FILE");
+        return UTIL_ECONFIG;
+    }
+    if (o->timeline && !o->timeline_slices)
+        o->timeline_slices = 500;
     if (o->trace && !o->trace_kinds)
         o->trace_kinds = (1u << REP_TRACE_KINDS) - 1;
     if ((o->fault_twiddle || o->fault_merge) && !o->functional) {

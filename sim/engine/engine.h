@@ -292,6 +292,14 @@ typedef enum {
                      * amount its words (their sum is spm reads + writes) */
     ENG_EVENT_DMA,  /* the DMA completes a descriptor: tag its tag, amount its bytes (their
                      * sum is dma.bytes) */
+    /* Reservations, told when made and out of cycle order (cycle is when they begin): */
+    ENG_EVENT_LINK,         /* a message takes a router-to-router link: component tells the
+                             * links apart, cycle when it begins, duration its flits */
+    ENG_EVENT_DRAM_CHANNEL, /* a request takes a DRAM channel: component the channel,
+                             * cycle when it begins (now or later), amount its bytes there */
+    ENG_EVENT_DMA_CHANNEL,  /* a descriptor lets its DMA channel go: component the channel
+                             * (the lowest free one when it was taken), cycle when it took
+                             * it (earlier), tag its tag, amount its bytes */
     ENG_EVENT_KIND_COUNT
 } eng_event_kind;
 
@@ -300,16 +308,18 @@ typedef struct eng_event {
     uint32_t component;
     uint64_t cycle, duration, amount;
     uint64_t tag; /* PE and NoC events: the tag (a NoC part's: its part); else 0 */
-    bool write;   /* DRAM: a write */
+    bool write;   /* DRAM, SPM and the channels: a write (DMA: a store) */
 } eng_event;
 
 /* Who watches a run (eng_run_observed): told of every DRAM burst as its channel takes it
  * (the cycle, the burst's first byte in the program's address space, write or read), in
  * the order the DRAM serves the requests, and of every event above at the cycle it
- * happens (events come in cycle order). NULL members are not called. */
+ * happens (events come in cycle order, except the reservations). NULL members are not
+ * called. */
 typedef struct eng_observer {
     void (*dram_burst)(void *ctx, uint64_t cycle, uint64_t byte_addr, bool write);
     void (*event)(void *ctx, const eng_event *e);
+    uint32_t kinds; /* the event kinds it wants, bit 1 << kind each (0: all) */
     void *ctx;
     /* when it turns nonzero (a signal handler's flag), the run stops at its next event and
      * fails with "interrupted" (NULL: never) */
@@ -318,6 +328,10 @@ typedef struct eng_observer {
 /* eng_run, with obs (may be NULL) told what happens. */
 int eng_run_observed(const arch_desc *a, const eng_program *p, float *image,
                      const eng_observer *obs, eng_stats *stats, char *err, size_t errlen);
+
+/* Router-to-router links of the array's NoC (skip links included): the links
+ * ENG_EVENT_LINK events name. */
+uint32_t eng_noc_links(const arch_desc *a);
 
 /* The same run, one component at a time, for other schedulers (the SystemC binding).
  * Components only post events to other components at least one cycle ahead, so the

@@ -127,6 +127,8 @@ typedef struct dma_desc {
     uint64_t spm_addr; /* byte address of the SPM slot */
     uint64_t elems;
     uint64_t bursts;
+    uint32_t lane;          /* the channel it took */
+    uint64_t taken;         /* when it took it */
     struct dma_desc *next;  /* the DMA queue */
     uint32_t chan_bursts[]; /* per DRAM channel */
 } dma_desc;
@@ -307,6 +309,7 @@ struct eng_sim {
     struct {
         dma_desc *head, *tail;
         uint32_t busy;
+        uint64_t lanes; /* the channels taken, one bit each (for ENG_EVENT_DMA_CHANNEL) */
     } dma;
     uint64_t *dram_free; /* per channel */
     uint64_t dram_latency;
@@ -362,6 +365,13 @@ bool eng_ring_place(const eng_phase *cons, uint64_t ring_elems, const eng_patter
 uint32_t eng_manhattan(const eng_sim *s, uint32_t node_a, uint32_t node_b);
 void eng_node_pos(const eng_sim *s, uint32_t node, uint32_t *r, uint32_t *c);
 /* NoC node of SPM port `port` (the ports follow the routers). */
+/* Whether the observer wants events of kind k (inline: tested on every firing, message
+ * and hop). */
+static inline bool eng_obs_wants(const eng_sim *s, eng_event_kind k)
+{
+    return s->obs && s->obs->event && (!s->obs->kinds || (s->obs->kinds >> k & 1));
+}
+
 static inline uint32_t eng_port_node(const eng_sim *s, uint32_t port)
 {
     return s->n_nodes - 2 * s->a->array.rows + port;

@@ -140,6 +140,9 @@ static void dma_start(eng_sim *s)
             s->dma.tail = NULL;
         d->next = NULL;
         s->dma.busy++;
+        d->lane = (uint32_t)__builtin_ctzll(~s->dma.lanes); /* (channels <= 64) */
+        d->taken = s->now;
+        s->dma.lanes |= UINT64_C(1) << d->lane;
         s->st.dma.descriptors++;
         burst_runs(s, d, count_run);
         if (d->dir == DMA_OUT)
@@ -154,12 +157,23 @@ static void notify_ctl(eng_sim *s, dma_desc *d)
     static const uint32_t kinds[] = {
         [DMA_IN] = EV_CTL_IN_READY, [DMA_OUT] = EV_CTL_STORED, [DMA_WEIGHTS] = EV_CTL_STAGED};
     s->st.dma.bytes += d->elems * s->elem_bytes;
-    if (s->obs && s->obs->event)
+    if (eng_obs_wants(s, ENG_EVENT_DMA))
         s->obs->event(s->obs->ctx,
                       &(eng_event){ENG_EVENT_DMA, 0, s->now, 0, d->elems * s->elem_bytes, d->tag,
                                    d->dir == DMA_OUT});
     eng_post_ctl(s, &s->dma_c, s->now + 1, kinds[d->dir], d->stream, d->slot, d->tag);
     eng_dma_free(s, d);
+}
+
+/* Descriptor d lets its channel go. */
+static void release_lane(eng_sim *s, dma_desc *d)
+{
+    s->dma.busy--;
+    s->dma.lanes &= ~(UINT64_C(1) << d->lane);
+    if (eng_obs_wants(s, ENG_EVENT_DMA_CHANNEL))
+        s->obs->event(s->obs->ctx,
+                      &(eng_event){ENG_EVENT_DMA_CHANNEL, d->lane, d->taken, s->now - d->taken,
+                                   d->elems * s->elem_bytes, d->tag, d->dir == DMA_OUT});
 }
 
 void eng_dma_handle(eng_sim *s, const ev *e)
@@ -175,13 +189,13 @@ void eng_dma_handle(eng_sim *s, const ev *e)
         dma_start(s);
         return;
     case EV_DMA_ACCEPTED:
-        s->dma.busy--;
+        release_lane(s, d);
         dma_start(s);
         return;
     case EV_DMA_ONCHIP_DONE:
         /* the channel is free; then as for DRAM data: a write is complete, a read goes
          * into its slot */
-        s->dma.busy--;
+        release_lane(s, d);
         dma_start(s);
         /* fall through */
     case EV_DMA_DATA:
@@ -231,13 +245,18 @@ void eng_dram_handle(eng_sim *s, const ev *e)
         uint64_t start = s->dram_free[c] > s->now ? s->dram_free[c] : s->now;
         s->dram_free[c] = start + dur;
         s->st.dram.busy_cycles += dur;
+        if (eng_obs_wants(s, ENG_EVENT_DRAM_CHANNEL))
+            s->obs->event(s->obs->ctx,
+                          &(eng_event){ENG_EVENT_DRAM_CHANNEL, c, start, dur,
+                                       (uint64_t)d->chan_bursts[c] * s->a->dram.burst_bytes, 0,
+                                       d->dir == DMA_OUT});
         if (s->dram_free[c] > finish)
             finish = s->dram_free[c];
     }
     if (s->obs && s->obs->dram_burst)
         burst_runs(s, d, tell_run);
     uint64_t bytes = d->bursts * s->a->dram.burst_bytes;
-    if (s->obs && s->obs->event)
+    if (eng_obs_wants(s, ENG_EVENT_DRAM))
         s->obs->event(s->obs->ctx, &(eng_event){ENG_EVENT_DRAM, 0, s->now, finish - s->now, bytes,
                                                 0, d->dir == DMA_OUT});
     if (d->dir == DMA_OUT) {
@@ -306,7 +325,7 @@ static uint64_t spm_access(eng_sim *s, const spm_req *r)
         }
     }
     uint64_t bytes = eng_pattern_elems(&r->pat) * w;
-    if (s->obs && s->obs->event)
+    if (eng_obs_wants(s, ENG_EVENT_SPM))
         s->obs->event(s->obs->ctx, &(eng_event){ENG_EVENT_SPM, 0, s->now,
                                                 (done > s->now ? done : s->now + 1) - s->now, words,
                                                 0, r->write});

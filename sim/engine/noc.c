@@ -17,6 +17,17 @@ int eng_noc_init(eng_sim *s)
     return s->links ? UTIL_OK : UTIL_ERUN;
 }
 
+uint32_t eng_noc_links(const arch_desc *a)
+{
+    uint32_t R = a->array.rows, C = a->array.cols, n = 0;
+    for (uint32_t k = 0; k <= a->noc.n_skip; k++) {
+        uint32_t len =
+            k < a->noc.n_skip ? a->noc.skip[k] : 1; /* each way, along rows and columns */
+        n += 2 * (R * (C > len ? C - len : 0) + C * (R > len ? R - len : 0));
+    }
+    return n;
+}
+
 /* Largest stride (1 or a skip length) that does not overshoot a distance. */
 static uint32_t best_stride(const eng_sim *s, uint32_t dist, uint32_t *skip_index)
 {
@@ -37,7 +48,7 @@ void eng_noc_send(eng_sim *s, comp *from, msg *m, uint64_t head_at_router)
     eng_node_pos(s, m->src_node, &m->r, &m->c);
     s->st.noc.messages++;
     s->st.noc.flits += m->flits;
-    if (s->obs && s->obs->event)
+    if (eng_obs_wants(s, ENG_EVENT_NOC))
         s->obs->event(s->obs->ctx, &(eng_event){ENG_EVENT_NOC, m->src_node, s->now,
                                                 head_at_router - s->now, m->flits, m->tag, false});
     eng_post(s, from, &s->noc_c, head_at_router, EV_NOC_HOP, 0, 0, m);
@@ -115,6 +126,9 @@ void eng_noc_handle(eng_sim *s, const ev *e)
         return;
     }
     s->st.noc.flit_hops += m->flits;
+    if (eng_obs_wants(s, ENG_EVENT_LINK))
+        s->obs->event(s->obs->ctx,
+                      &(eng_event){ENG_EVENT_LINK, link, start, m->flits, m->flits, 0, false});
     if (skip != UINT32_MAX)
         s->st.noc.skip_flit_hops += m->flits;
     if (nc != m->c && arch_crosses_bisection(s->a, m->c, nc))

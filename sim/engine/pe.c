@@ -233,7 +233,7 @@ static void try_fire(eng_sim *s, pe_state *pe, instr_state *st)
         }
         /* An instruction that uses no unit only moves data: one cycle. */
         uint64_t done = start + span + (latency ? latency : 1);
-        if (s->obs && s->obs->event)
+        if (eng_obs_wants(s, ENG_EVENT_PE))
             s->obs->event(s->obs->ctx,
                           &(eng_event){ENG_EVENT_PE, pe->base.index, s->now, done - s->now,
                                        ps->fu_busy[ARCH_FU_MAC] - mac_busy, tag, false});

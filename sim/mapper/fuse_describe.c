@@ -39,6 +39,7 @@ uint32_t fz_stages(const fz_group *g, const fz_prog *p, map_fuse_stage *st, uint
             else
                 snprintf(x->what, sizeof x->what, "%.39s", L->name);
             x->segment = L->seg;
+            x->i0 = L->i0 + i0, x->n_i = i1 - i0;
             x->pes = L->kind == FZ_RUNS ? 1u << L->run[r].p : fz_layer_pes(L);
             x->steps = L->kind == FZ_RUNS ? L->run[r].k : L->kind == FZ_DENSE ? L->K : 1;
             x->tag_cycles = 0;

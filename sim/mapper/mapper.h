@@ -318,6 +318,7 @@ typedef struct map_fuse_op {
 typedef struct map_fuse_stage {
     char what[40];     /* "ffn1 stages 0-7", "add2+ln2" */
     uint32_t segment;  /* the phase it runs in */
+    uint32_t i0, n_i;  /* its instructions in that phase's list */
     uint32_t pes;      /* its PEs (a norm's reducer shares one) */
     uint32_t steps;    /* its butterfly or FFT stages (1 for a norm or a dense layer) */
     double tag_cycles; /* its busiest PE's busiest unit, per tag */

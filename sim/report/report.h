@@ -49,11 +49,10 @@ typedef struct rep_trace {
     void *gz; /* zlib's gzFile */
     eng_observer obs;
     unsigned kinds;
-    uint32_t n_pes;           /* nodes from here on are SPM ports */
-    uint64_t offset;          /* where the current unit's cycles start */
-    uint64_t end;             /* the latest cycle an event reached */
-    char op[64];              /* the current unit's op */
-    const eng_observer *also; /* told the DRAM bursts too (NULL: none) */
+    uint32_t n_pes;  /* nodes from here on are SPM ports */
+    uint64_t offset; /* where the current unit's cycles start */
+    uint64_t end;    /* the latest cycle an event reached */
+    char op[64];     /* the current unit's op */
     /* --trace-window and --trace-sample: only the events from cycle lo to hi (hi 0: no
      * end) and, of those, the first of every `sample` per kind (op rows: all) */
     uint64_t lo, hi, sample, seen[REP_TRACE_KINDS];
@@ -64,11 +63,54 @@ typedef struct rep_trace {
 } rep_trace;
 /* Parses --trace-events (comma-separated kinds) into a bit set. */
 int rep_trace_kinds(const char *list, unsigned *kinds, char *err, size_t errlen);
-int rep_trace_open(rep_trace *t, const char *path, unsigned kinds, uint32_t n_pes,
-                   const eng_observer *also, char *err, size_t errlen);
+int rep_trace_open(rep_trace *t, const char *path, unsigned kinds, uint32_t n_pes, char *err,
+                   size_t errlen);
 /* The next unit of a run, named by its (first) op: a run_progress unit hook. */
-void rep_trace_unit(void *ctx, const char *op);
+void rep_trace_unit(void *ctx, const run_unit_desc *u);
 int rep_trace_close(rep_trace *t, bool keep, const char *path, char *err, size_t errlen);
+
+/* --timeline: the run as a Chrome/Perfetto trace-event JSON file (traces/README.md,
+ * version REP_TIMELINE_VERSION): a track of units (ops), one per PE, DMA channel and
+ * DRAM channel, and counters of DRAM bandwidth, NoC link load and SPM bank occupancy.
+ * Each unit is written when the next begins (rep_timeline_unit, a run_progress unit
+ * hook), with at most max_slices slices per track and samples per counter: memory and
+ * the file's size per unit stay bounded. Events outside cycles lo .. hi (hi 0: no end)
+ * are left out. The file appears only when closed with keep set. */
+#define REP_TIMELINE_VERSION 1
+#define REP_TIMELINE_TIDS 100000 /* a track's tid: pid x this + its number (from 1) */
+typedef struct rep_timeline {
+    rep_stream out;
+    eng_observer obs;
+    const arch_desc *a;
+    uint32_t max_slices, n_pes, links;
+    double ns_per_cycle;
+    uint64_t lo, hi;
+    uint64_t offset, end; /* the current unit's first cycle; the latest an event reached */
+    uint64_t events;      /* written */
+    bool failed;
+    struct rep_tl_state *st;
+} rep_timeline;
+int rep_timeline_open(rep_timeline *t, const char *path, const arch_desc *a, uint32_t max_slices,
+                      char *err, size_t errlen);
+void rep_timeline_unit(void *ctx, const run_unit_desc *u);
+/* Writes what is left and closes (frees, whatever keep). */
+int rep_timeline_close(rep_timeline *t, bool keep, const char *path, char *err, size_t errlen);
+void rep_timeline_free(rep_timeline *t);
+
+/* Several observers of one run, told everything together (obs; ctx the fan itself),
+ * and their unit hooks (rep_fanout_unit). */
+#define REP_FANOUT_MAX 4
+typedef struct rep_fanout {
+    eng_observer obs;
+    const eng_observer *to[REP_FANOUT_MAX];
+    void (*unit[REP_FANOUT_MAX])(void *ctx, const run_unit_desc *u);
+    void *unit_ctx[REP_FANOUT_MAX];
+    unsigned n;
+} rep_fanout;
+/* Adds o (and its unit hook, NULL: none) to f. */
+void rep_fanout_add(rep_fanout *f, const eng_observer *o,
+                    void (*unit)(void *ctx, const run_unit_desc *u), void *unit_ctx);
+void rep_fanout_unit(void *ctx, const run_unit_desc *u);
 
 typedef struct rep_run {
     const char *version;

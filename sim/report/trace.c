@@ -89,9 +89,12 @@ static void row(rep_trace *t, uint64_t cycle, const char *comp, uint32_t index, 
 static void on_event(void *ctx, const eng_event *e)
 {
     rep_trace *t = ctx;
-    uint64_t at = t->offset + e->cycle;
-    if (at + e->duration > t->end)
-        t->end = at + e->duration;
+    if (e->kind > ENG_EVENT_DMA) /* (reservations: the timeline's) */
+        return;
+    /* (an event takes at least its cycle: the unit's cycles end after its last) */
+    uint64_t at = t->offset + e->cycle, to = at + (e->duration ? e->duration : 1);
+    if (to > t->end)
+        t->end = to;
     static const unsigned kind_of[ENG_EVENT_KIND_COUNT] = {[ENG_EVENT_PE] = 0,
                                                            [ENG_EVENT_NOC] = 1,
                                                            [ENG_EVENT_DRAM] = 2,
@@ -107,11 +110,11 @@ static void on_event(void *ctx, const eng_event *e)
             e->component < t->n_pes ? e->component : e->component - t->n_pes, kind, e->tag,
             e->duration, e->amount);
     else if (e->kind == ENG_EVENT_DRAM)
-        row(t, at, e->write ? "dram-write" : "dram-read", UINT32_MAX, kind, UINT64_MAX,
-            e->duration, e->amount);
+        row(t, at, e->write ? "dram-write" : "dram-read", UINT32_MAX, kind, UINT64_MAX, e->duration,
+            e->amount);
     else if (e->kind == ENG_EVENT_SPM)
-        row(t, at, e->write ? "spm-write" : "spm-read", UINT32_MAX, kind, UINT64_MAX,
-            e->duration, e->amount);
+        row(t, at, e->write ? "spm-write" : "spm-read", UINT32_MAX, kind, UINT64_MAX, e->duration,
+            e->amount);
     else
         row(t, at, e->write ? "dma-out" : "dma-in", UINT32_MAX, kind, e->tag, e->duration,
             e->amount);
@@ -124,26 +127,19 @@ static void end_unit(rep_trace *t)
         row(t, t->offset, "op", UINT32_MAX, 3, UINT64_MAX, t->end - t->offset, 0);
 }
 
-void rep_trace_unit(void *ctx, const char *op)
+void rep_trace_unit(void *ctx, const run_unit_desc *u)
 {
     rep_trace *t = ctx;
     end_unit(t);
     t->offset = t->end;
-    snprintf(t->op, sizeof t->op, "%s", op);
+    snprintf(t->op, sizeof t->op, "%s", u->op);
 }
 
-/* The DRAM bursts, passed on to the other observer. */
-static void pass_burst(void *ctx, uint64_t cycle, uint64_t byte_addr, bool write)
-{
-    const rep_trace *t = ctx;
-    t->also->dram_burst(t->also->ctx, cycle, byte_addr, write);
-}
-
-int rep_trace_open(rep_trace *t, const char *path, unsigned kinds, uint32_t n_pes,
-                   const eng_observer *also, char *err, size_t errlen)
+int rep_trace_open(rep_trace *t, const char *path, unsigned kinds, uint32_t n_pes, char *err,
+                   size_t errlen)
 {
     memset(t, 0, sizeof *t);
-    t->kinds = kinds, t->n_pes = n_pes, t->also = also;
+    t->kinds = kinds, t->n_pes = n_pes;
     int rc = rep_stream_open(&t->out, path, false, err, errlen);
     if (rc)
         return rc;
@@ -155,8 +151,12 @@ int rep_trace_open(rep_trace *t, const char *path, unsigned kinds, uint32_t n_pe
         rep_stream_close(&t->out, false, path, err, errlen);
         return util_fail(UTIL_ERUN, err, errlen, "%s: cannot start the gzip stream", path);
     }
-    t->obs = (eng_observer){
-        .dram_burst = also && also->dram_burst ? pass_burst : NULL, .event = on_event, .ctx = t};
+    /* (every row kind, whatever is written: the op rows' lengths come from them all) */
+    t->obs = (eng_observer){.event = on_event,
+                            .kinds = 1u << ENG_EVENT_PE | 1u << ENG_EVENT_NOC |
+                                     1u << ENG_EVENT_DRAM | 1u << ENG_EVENT_SPM |
+                                     1u << ENG_EVENT_DMA,
+                            .ctx = t};
     if (gzprintf(t->gz,
                  "# bflysim trace %d: one row per event (traces/README.md)\n"
                  "cycle,component,kind,tag,op,duration,amount\n",

@@ -56,6 +56,10 @@ const eng_program *run_unit_prog(const plan *p, uint32_t b, uint32_t i);
 /* Its estimated cost, worked out once. */
 double run_unit_cost(const arch_desc *a, plan *p, uint32_t b, uint32_t i);
 
+/* unit.c: what the unit op i of block b heads computes where (u->pe_what holds a label
+ * for each of the array's PEs). */
+void run_describe_unit(const arch_desc *a, const plan *p, uint32_t b, uint32_t i, run_unit_desc *u);
+
 /* group.c: block b's row-local ops as fused groups where that is cheaper (the
  * multilayer dataflow across layers, map_fuse). */
 int run_fuse_block(const arch_desc *a, const wl_desc *d, const map_forced *forced, const layout *L,

@@ -312,6 +312,12 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
     float *image = NULL, *wbuf = NULL, *xin = NULL, *kv = NULL;
     double *want = NULL, *rounded = NULL;
     uint64_t dram_elems = p->dram_end;
+    run_unit_desc ud = {0};
+    if (progress && progress->unit &&
+        !(ud.pe_what = malloc(arch_pe_count(a) * sizeof *ud.pe_what))) {
+        rc = util_fail(UTIL_ERUN, err, errlen, "out of memory");
+        goto done;
+    }
     if (functional) {
         if (dram_elems > RUN_MAX_FUNCTIONAL_ELEMS) {
             rc = util_fail(UTIL_ECONFIG, err, errlen,
@@ -352,8 +358,10 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
                 if (!p->ops[b][i].chain_len)
                     continue;
                 /* (an observer sees the first instance of each block entry) */
-                if (progress && progress->unit && !k)
-                    progress->unit(progress->unit_ctx, p->ops[b][i].wl.name);
+                if (progress && progress->unit && !k) {
+                    run_describe_unit(a, p, b, i, &ud);
+                    progress->unit(progress->unit_ctx, &ud);
+                }
                 rc = run_unit(a, d, p, b, i, image, dram_elems, inst + k, times,
                               inst + k == 0 ? fault : NULL, wbuf,
                               progress && !k ? progress->obs : NULL, k ? NULL : &rb->ops[i],
@@ -382,6 +390,7 @@ done:
     free(want);
     free(rounded);
     free(kv);
+    free(ud.pe_what);
     if (rc)
         run_free(out);
     return rc;

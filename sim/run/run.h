@@ -79,6 +79,21 @@ typedef struct run_result {
  * energy and EDP objectives use (map_forced.energy). */
 double run_energy_pj(const arch_desc *a, util_dtype t, const eng_stats *counts);
 
+/* What one unit (an op, a chain or a fused group) computes where, as an observer is told
+ * before its events (run_progress.unit). */
+#define RUN_WHAT_MAX 48
+typedef struct run_unit_desc {
+    const char *op;                /* its first op, as the per-op table names it */
+    char ops[160];                 /* every op it runs, '+'-separated (truncated with "...") */
+    uint32_t block;                /* its block entry (0 for a layer) */
+    uint32_t n_pes;                /* the array's PEs */
+    char (*pe_what)[RUN_WHAT_MAX]; /* what each PE computes in it ("": nothing) */
+} run_unit_desc;
+
+/* Labels every PE that program p uses with what (joined after a PE's other labels);
+ * PEs it does not use keep theirs. */
+void run_label_pes(const eng_program *p, const char *what, char (*pe_what)[RUN_WHAT_MAX]);
+
 /* What a run tells its caller: after each op (or chain or fused group) is simulated or
  * estimated, units done of all and the cycles of the whole model so far (fn, for a
  * progress display; NULL: nothing), and the engine's events as they happen (obs; NULL:
@@ -87,8 +102,8 @@ typedef struct run_progress {
     void (*fn)(void *ctx, uint64_t done, uint64_t total, uint64_t cycles);
     void *ctx;
     const eng_observer *obs;
-    /* told before each unit the observer sees, with its (first) op's name */
-    void (*unit)(void *ctx, const char *op);
+    /* told before each unit the observer sees, what it computes where */
+    void (*unit)(void *ctx, const run_unit_desc *u);
     void *unit_ctx;
 } run_progress;
 
