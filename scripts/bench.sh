@@ -141,6 +141,17 @@ model "FABNet-style, 16K" workloads/fabnet-16k.cfg
 model "hybrid-compress, 16K (2 attention blocks)" workloads/hybrid-compress-16k.cfg
 
 echo
+echo "| traced (issue 19), same run | simulated cycles | flops | MAC util | events | host s | peak RSS MB |"
+echo "|---|---|---|---|---|---|---|"
+traces="$(mktemp -d)"
+model "FABNet-style, Text 4K, untraced" workloads/fabnet-text-4k.cfg
+model "FABNet-style, Text 4K, --trace" workloads/fabnet-text-4k.cfg --trace "$traces/t.csv.gz"
+model "FABNet-style, Text 4K, --timeline" workloads/fabnet-text-4k.cfg --timeline "$traces/t.json"
+model "BERT-base, Text 4K, untraced" workloads/bert-base-text-4k.cfg
+model "BERT-base, Text 4K, --timeline" workloads/bert-base-text-4k.cfg --timeline "$traces/t.json"
+rm -rf "$traces"
+
+echo
 echo "| --model analytical (issue 4) | estimated cycles | flops | MAC util | events | host s | peak RSS MB |"
 echo "|---|---|---|---|---|---|---|"
 model "BERT-base, Text 4K" workloads/bert-base-text-4k.cfg --model=analytical

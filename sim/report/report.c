@@ -1055,6 +1055,7 @@ void rep_model_json(FILE *f, const rep_run *r)
     j_u(&j, "rows", a->array.rows);
     j_u(&j, "cols", a->array.cols);
     j_u(&j, "lanes", d.lanes);
+    j_d(&j, "dram_bandwidth_gbs", a->dram.bandwidth_gbs);
     j_close(&j, '}');
     j_open(&j, "workload", '{');
     j_s(&j, "name", w->name);
