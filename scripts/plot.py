@@ -213,6 +213,8 @@ def plot_timeline(p, stem, tl):
         fail("%s: a timeline without ops" % stem)
     end = max(e["ts"] + e["dur"] for e in ops)
     width = end / BINS if end > 0 else 1
+    if not pe:
+        fail("%s: no PE slices to draw (a --trace-window that holds no firing?)" % stem)
     busy = defaultdict(float)
     for e in pe:
         busy[e["name"]] += e["args"]["mac_busy_cycles"]
@@ -409,7 +411,8 @@ def plot_file(p, path, opt):
             plot_ops(p, stem, doc)
             plot_roofline(p, stem, doc)
         else:
-            fail("%s: a JSON file that is neither bflysim's --json nor its --timeline" % path)
+            fail("%s: a JSON file that is neither bflysim's --json of one array nor its "
+                 "--timeline (system runs are not drawn)" % path)
     else:
         plot_sweep(p, stem, path, opt)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/plot.sh: draws bflysim's outputs (--json, --timeline, --trace, --csv) as PNG
-# figures with gnuplot; scripts/plot.py does the work (README, "Figures").
+# figures with gnuplot; scripts/plot.py does the work (README, "Traces and figures").
 # Usage: scripts/plot.sh [-o DIR] [--x COL --y COL [--series COL]] FILE...
 set -euo pipefail
 py=/usr/bin/python3 # Debian's (scripts/setup.sh installs it, with gnuplot-nox)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/plot.sh: scripts/plot.sh draws every figure it promises (README, "Figures") from a
+# tests/plot.sh: scripts/plot.sh draws every figure it promises (README, "Traces and figures") from a
 # shipped example's --json, --timeline, --trace and a --csv sweep: PNG files (signature,
 # 1000x600 from the header, more than a blank chart's bytes), and refuses bad input with
 # exit 2 and a message naming the file, leaving no figure behind.

@@ -3,8 +3,9 @@
 # valid JSON with the fields Perfetto's importer needs, slices that never overlap on a
 # track, sums that equal the run's counters (each PE's MAC busy cycles, DMA and DRAM bytes,
 # and the counters' integrals: DRAM bytes, NoC flit-hops, SPM words), ops named and timed
-# as in the per-op table, at most --timeline-slices slices per track and op, the window
-# kept, and a whole file after SIGINT.
+# as in the per-op table (at the arch's clock), PE slices that are the --trace's firings
+# merged by the documented rule, at most --timeline-slices slices per track and unit, the
+# window kept, and a whole file after SIGINT.
 set -euo pipefail
 py=/usr/bin/python3 # Debian's (scripts/setup.sh installs it)
 if ! [ -x "$py" ]; then
@@ -14,13 +15,15 @@ fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/bflysim-timeline-XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-# check NAME MAX_SLICES [WINDOW_LO WINDOW_HI] -- BFLYSIM-ARGS...
+# check NAME MAX_SLICES [WINDOW_LO WINDOW_HI] -- BFLYSIM-ARGS...: the run's timeline against
+# its --json and its --trace (same window)
 check() {
     local name="$1" max="$2" lo="${3:-0}" hi="${4:-0}"
     shift 5 # (and the --)
-    ./bflysim -q --json "$work/$name.json" --timeline "$work/$name.tl.json" "$@"
-    "$py" - "$work/$name.tl.json" "$work/$name.json" "$max" "$lo" "$hi" <<'EOF'
-import json, sys
+    ./bflysim -q --json "$work/$name.json" --timeline "$work/$name.tl.json" \
+        --trace "$work/$name.csv.gz" "$@"
+    "$py" - "$work/$name.tl.json" "$work/$name.json" "$max" "$lo" "$hi" "$work/$name.csv.gz" <<'EOF'
+import gzip, json, sys
 from collections import defaultdict
 
 tl = json.load(open(sys.argv[1]))
@@ -28,6 +31,12 @@ run = json.load(open(sys.argv[2]))
 max_slices, lo, hi = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 windowed = lo > 0 or hi > 0
 c = run["counters"]
+fires = defaultdict(list)  # PE -> (start, end, tag) of each firing, from --trace
+with gzip.open(sys.argv[6], "rt") as f:
+    for r in f:
+        w = r.split(",")
+        if len(w) == 7 and w[2] == "pe":
+            fires[int(w[1][2:])].append((int(w[0]), int(w[0]) + int(w[5]), int(w[3])))
 
 
 def fail(msg):
@@ -81,12 +90,24 @@ units = [o for blk in run.get("blocks", []) for o in blk["ops"] if o["cycles"]] 
     {"name": "butterfly-linear", "cycles": run["results"]["cycles"]}]
 if [o["name"] for o in ops] != [u["name"] for u in units]:
     fail("ops %r, per-op table %r" % ([o["name"] for o in ops], [u["name"] for u in units]))
+ghz = meta["clock_ghz"]
 for o, u in zip(ops, units):
     cyc = o["args"]["cycles"]
     if cyc[1] - cyc[0] != u["cycles"]:
         fail("op %s: %d cycles, per-op table %d" % (o["name"], cyc[1] - cyc[0], u["cycles"]))
+    if abs(o["dur"] * 1e3 * ghz - u["cycles"]) > 1e-3 * ghz + 1e-9 * u["cycles"]:
+        fail("op %s: %.6f us at %g GHz for %d cycles" % (o["name"], o["dur"], ghz, u["cycles"]))
+
+
+def unit_of(cycle):
+    for i, o in enumerate(ops):
+        if o["args"]["cycles"][0] <= cycle < o["args"]["cycles"][1]:
+            return i
+    fail("cycle %d in no op" % cycle)
+
 
 pe_busy = defaultdict(int)
+pe_events = defaultdict(int)
 dma = dram = 0
 per_unit = defaultdict(int)
 for (pid, tid), s in slices.items():
@@ -95,16 +116,39 @@ for (pid, tid), s in slices.items():
         c0 = a["cycles"][0]
         if pid == 2:
             pe_busy[tid - 200001] += a["mac_busy_cycles"]
+            pe_events[tid - 200001] += a["events"]
         elif pid == 3:
             dma += a["bytes"]
         elif pid == 4:
             dram += a["bytes"]
-        per_unit[(pid, tid, a.get("op"))] += 1
+        if pid != 1:
+            per_unit[(pid, tid, unit_of(c0))] += 1
         if pid != 1 and windowed and (c0 < lo or (hi and c0 >= hi)):
             fail("a slice outside the window: %r" % e)
 for k, n in per_unit.items():
-    if k[0] != 1 and n > max_slices:
-        fail("%d slices on one track in op %s, more than %d" % (n, k[2], max_slices))
+    if n > max_slices:
+        fail("%d slices on track %d in op %s, more than %d" % (n, k[1], ops[k[2]]["name"], max_slices))
+
+# every firing the --trace keeps (same window) is in a PE slice; where no unit needed
+# coarsening, the slices are the firings merged where they overlap, or touch on one tag
+if sum(pe_events.values()) == 0:
+    fail("no PE slice")
+for pe, fs in fires.items():
+    if pe_events[pe] != len(fs):
+        fail("PE %d: %d firings in its slices, %d in --trace" % (pe, pe_events[pe], len(fs)))
+    want = []
+    for a, b, tag in sorted(fs):
+        if want and (a < want[-1][1] or (a == want[-1][1] and tag == want[-1][2])):
+            want[-1][1], want[-1][2] = max(want[-1][1], b), tag
+        else:
+            want.append([a, b, tag])
+    per = defaultdict(int)
+    for a, b, tag in want:
+        per[unit_of(a)] += 1
+    if all(n <= max_slices for n in per.values()):
+        got = [e["args"]["cycles"] for e in slices[(2, 200001 + pe)]]
+        if got != [[a, b] for a, b, _ in want]:
+            fail("PE %d: slices %r, firings merged %r" % (pe, got[:5], want[:5]))
 
 if not windowed:
     for i, p in enumerate(c["pes"]):
@@ -120,7 +164,6 @@ if not windowed:
             tot += a["args"][key] * (b["ts"] - a["ts"])
         return tot
 
-    ghz = meta["clock_ghz"]
     # GB/s x us = 1e3 bytes
     got = 1e3 * (integral("DRAM bandwidth (GB/s)", "read") + integral("DRAM bandwidth (GB/s)", "write"))
     close(got, c["dram"]["read_bytes"] + c["dram"]["write_bytes"], 2e-3, "DRAM bandwidth integral")
@@ -139,6 +182,9 @@ EOF
 # a butterfly layer, in full detail and in 16 slices per track
 check layer 500 0 0 -- mld-8x8 butterfly-linear-1k
 check layer16 16 0 0 -- --timeline-slices 16 mld-8x8 butterfly-linear-1k
+# clocks that are not whole nanoseconds (times are kept to the picosecond)
+check clock 500 0 0 -- -s arch.clock_ghz=3 mld-8x8 butterfly-linear-64
+check clock16 16 0 0 -- --timeline-slices 16 -s arch.clock_ghz=0.7 mld-4x4 butterfly-linear-1k
 # a model with a fused group (pipeline stages on the PE tracks) and one op by op
 check fused 500 0 0 -- -s workload.seq_len=64 -s workload.blocks.0.repeat=1 mld-8x8 fabnet-image-1k
 check unfused 500 0 0 -- --no-fuse -s workload.seq_len=32 -s workload.blocks.0.repeat=1 \
@@ -146,6 +192,10 @@ check unfused 500 0 0 -- --no-fuse -s workload.seq_len=32 -s workload.blocks.0.r
 grep -q '"name":"ffn1 stages' "$work/fused.tl.json" ||
     { echo "timeline: no PE slice names a pipeline stage of the fused group"; exit 1; }
 check window 500 2000 6000 -- --trace-window 2000:6000 mld-8x8 butterfly-linear-1k
+# a model whose op names repeat across blocks (slices capped per unit, not per name)
+check blocks 64 0 0 -- --timeline-slices 64 -s workload.seq_len=64 -s workload.hidden=128 \
+    -s workload.heads=2 -s workload.ffn=256 -s workload.blocks.0.repeat=1 \
+    -s workload.blocks.1.repeat=1 mld-4x4 hybrid-butterfly-image-1k
 
 # bad options: exit 2 with the option named
 expect() { # STATUS MESSAGE BFLYSIM-ARGS...

@@ -13,7 +13,7 @@ static void fan_event(void *ctx, const eng_event *e)
 {
     const rep_fanout *f = ctx;
     for (unsigned i = 0; i < f->n; i++)
-        if (f->to[i]->event)
+        if (f->to[i]->event && (!f->to[i]->kinds || (f->to[i]->kinds >> e->kind & 1)))
             f->to[i]->event(f->to[i]->ctx, e);
 }
 

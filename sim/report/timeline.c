@@ -45,16 +45,17 @@ struct rep_tl_state {
     bool open; /* a unit is under way */
 };
 
-/* Nanoseconds at cycle c (rounded: a slice's ends map one way, so none overlap). */
-static uint64_t ns_at(const rep_timeline *t, uint64_t c)
+/* Picoseconds at cycle c (rounded: a slice's ends map one way, so none overlap). */
+static uint64_t ps_at(const rep_timeline *t, uint64_t c)
 {
-    return (uint64_t)llround((double)c * t->ns_per_cycle);
+    return (uint64_t)llround((double)c * t->ns_per_cycle * 1000);
 }
 
-/* A time in microseconds, as the format wants, to the nanosecond. */
-static void put_us(FILE *f, uint64_t ns)
+/* A time in microseconds, as the format wants, to the picosecond. */
+static void put_us(FILE *f, uint64_t ps)
 {
-    fprintf(f, "%llu.%03llu", (unsigned long long)(ns / 1000), (unsigned long long)(ns % 1000));
+    fprintf(f, "%llu.%06llu", (unsigned long long)(ps / 1000000),
+            (unsigned long long)(ps % 1000000));
 }
 
 /* Starts an event object (the comma before all but the first). */
@@ -129,7 +130,7 @@ static void write_slice(rep_timeline *t, const char *name, const char *cat, int 
                         const tl_slice *s)
 {
     FILE *f = t->out.f;
-    uint64_t a = ns_at(t, s->t0), b = ns_at(t, s->t1);
+    uint64_t a = ps_at(t, s->t0), b = ps_at(t, s->t1);
     ev_begin(t, "X", name, pid, tid);
     fprintf(f, ",\"cat\":\"%s\",\"ts\":", cat);
     put_us(f, a);
@@ -210,7 +211,7 @@ static void write_counter(rep_timeline *t, const char *name, int pid, const int 
             continue;
         ev_begin(t, "C", name, pid, 0);
         fputs(",\"ts\":", t->out.f);
-        put_us(t->out.f, ns_at(t, c < t->end ? c : t->end));
+        put_us(t->out.f, ps_at(t, c < t->end ? c : t->end));
         fputs(",\"args\":{", t->out.f);
         for (int k = 0; k < n_series; k++)
             fprintf(t->out.f, "%s\"%s\":%.4g", k ? "," : "", keys[k], v[k]), last[k] = v[k];
@@ -228,7 +229,7 @@ static void end_unit(rep_timeline *t)
         return;
     FILE *f = t->out.f;
     tl_slice u = {.t0 = t->offset, .t1 = t->end > t->offset ? t->end : t->offset};
-    uint64_t a = ns_at(t, u.t0), b = ns_at(t, u.t1);
+    uint64_t a = ps_at(t, u.t0), b = ps_at(t, u.t1);
     ev_begin(t, "X", st->op, PID_OPS, 1);
     fputs(",\"cat\":\"op\",\"ts\":", f);
     put_us(f, a);

@@ -89,8 +89,6 @@ static void row(rep_trace *t, uint64_t cycle, const char *comp, uint32_t index, 
 static void on_event(void *ctx, const eng_event *e)
 {
     rep_trace *t = ctx;
-    if (e->kind > ENG_EVENT_DMA) /* (reservations: the timeline's) */
-        return;
     /* (an event takes at least its cycle: the unit's cycles end after its last) */
     uint64_t at = t->offset + e->cycle, to = at + (e->duration ? e->duration : 1);
     if (to > t->end)

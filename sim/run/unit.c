@@ -14,7 +14,7 @@ static void add_label(char *label, const char *what)
     }
     /* (a PE in several instructions of one stage is labelled once) */
     for (const char *at = strstr(label, what); at; at = strstr(at + 1, what))
-        if ((at == label || at[-2] == ',') && (at[w] == '\0' || at[w] == ','))
+        if ((at == label || (at - label >= 2 && at[-2] == ',')) && (at[w] == '\0' || at[w] == ','))
             return;
     if (n + 2 + w < RUN_WHAT_MAX) {
         memcpy(label + n, ", ", 2);
