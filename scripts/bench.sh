@@ -126,6 +126,7 @@ run "4K x 3072 (4x the data)" 4096 3072
 run "4K x 12288 (16x the data)" 4096 12288
 run "64K x 256 (16x the data)" 65536 256
 run "functional 4K x 768" 4096 768 --functional
+run "SystemC engine (issue 20), 4K x 768" 4096 768 --engine=systemc
 run "analytical 4K x 768" 4096 768 --model=analytical
 run "analytical 4K x 12288" 4096 12288 --model=analytical
 
@@ -149,6 +150,7 @@ model "FABNet-style, Text 4K, --trace" workloads/fabnet-text-4k.cfg --trace "$tr
 model "FABNet-style, Text 4K, --timeline" workloads/fabnet-text-4k.cfg --timeline "$traces/t.json"
 model "BERT-base, Text 4K, untraced" workloads/bert-base-text-4k.cfg
 model "BERT-base, Text 4K, --timeline" workloads/bert-base-text-4k.cfg --timeline "$traces/t.json"
+model "FABNet-style, Text 4K, --engine=systemc (issue 20)" workloads/fabnet-text-4k.cfg --engine=systemc
 rm -rf "$traces"
 
 echo

@@ -15,7 +15,8 @@ if [ "${1:-}" = "--asan" ]; then
     git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t build-asan
     cd build-asan
     autoreconf -fi >/dev/null 2>&1
-    ./configure -q CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
+    ./configure -q CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+        CXXFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
     export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp"
     export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 fi

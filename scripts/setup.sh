@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 # microbenchmark's --help test (PyTorch itself is only for a user with a GPU);
 # python3-yaml lets tests/accelergy.sh read the --accelergy YAML; help2man makes the man
 # page; clang builds the release tarball in distcheck; afl++ fuzzes the config loader and
-# the command line (scripts/fuzz.sh); gnuplot-nox draws scripts/plot.sh's figures.
+# the command line (scripts/fuzz.sh); gnuplot-nox draws scripts/plot.sh's figures;
+# libsystemc-dev runs the engine under the SystemC kernel and gives the TLM-2.0 target.
 packages=(build-essential autoconf automake libtool pkg-config libconfig-dev zlib1g-dev check time
-    libfftw3-dev python3 python3-yaml help2man clang afl++ gnuplot-nox)
+    libfftw3-dev python3 python3-yaml help2man clang afl++ gnuplot-nox libsystemc-dev)
 
 missing=()
 for p in "${packages[@]}"; do

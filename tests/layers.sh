@@ -16,7 +16,8 @@ declare -A allowed=(
     [gpu]="workload util"
     [report]="system gpu energy run mapper engine ref arch workload util"
     [system]="gpu energy run mapper engine ref arch workload util"
-    [cli]="config report system gpu energy run mapper engine ref arch workload util"
+    [systemc]="config mapper engine ref arch workload util"
+    [cli]="config report system systemc gpu energy run mapper engine ref arch workload util"
 )
 status=0
 for dir in "$src"/*/; do
@@ -26,7 +27,8 @@ for dir in "$src"/*/; do
         status=1
         continue
     fi
-    for f in "$dir"*.[ch]; do
+    for f in "$dir"*.[ch] "$dir"*.[ch]pp; do
+        [ -e "$f" ] || continue
         while IFS= read -r inc; do
             target="${inc#../}"
             target="${target%%/*}"

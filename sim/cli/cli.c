@@ -319,7 +319,7 @@ static bool start_progress(const options *o, FILE *err, progress *p, run_progres
     *p = (progress){err, tty, o->progress == CLI_PROGRESS_ON, false, now_s(), -1.0};
     bool show =
         o->progress == CLI_PROGRESS_ON || (o->progress == CLI_PROGRESS_AUTO && tty && !o->quiet);
-    *rp = (run_progress){show ? show_progress : NULL, p, NULL, NULL, NULL};
+    *rp = (run_progress){.fn = show ? show_progress : NULL, .ctx = p};
     return show;
 }
 
@@ -369,7 +369,8 @@ static int run_model_cli(const options *o, const arch_desc *arch, const wl_desc 
                    .wl = wl,
                    .model = &res,
                    .st = &res.total,
-                   .functional = o->functional};
+                   .functional = o->functional,
+                   .engine = o->systemc ? "systemc" : NULL};
     rc = write_outputs(o, &run, base, out, err);
     if (!rc && o->functional && !res.check.pass) {
         uint64_t i = res.check.worst;
@@ -446,11 +447,12 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
         goto out;
     }
     if (tr.fan.n && (rc = layer_unit(arch, &m.program, &tr, msg, sizeof msg)) == UTIL_OK)
-        rc = eng_run_observed(arch, &m.program, fd.image, cli_traces_observer(&tr), &st, msg,
-                              sizeof msg);
+        rc = eng_run_with(cli_traces_engine(&tr), arch, &m.program, fd.image,
+                          cli_traces_observer(&tr), &st, msg, sizeof msg);
     else if (!rc)
         rc = o->analytical ? eng_estimate(arch, &m.program, NULL, &est, msg, sizeof msg)
-                           : eng_run(arch, &m.program, fd.image, &st, msg, sizeof msg);
+                           : eng_run_with(cli_traces_engine(&tr), arch, &m.program, fd.image, NULL,
+                                          &st, msg, sizeof msg);
     rc = cli_traces_close(o, &tr, rc, msg, sizeof msg);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
@@ -468,6 +470,7 @@ static int run_layer_cli(const options *o, const arch_desc *arch, const wl_desc 
                    .map = &m,
                    .st = &st,
                    .functional = o->functional,
+                   .engine = o->systemc ? "systemc" : NULL,
                    .analytical = o->analytical,
                    .check = o->functional ? &cmp : NULL};
     rc = write_outputs(o, &run, base, out, err);
@@ -503,6 +506,8 @@ static const char *system_refuses(const options *o)
         return o->accelergy ? "--accelergy" : "--explain";
     if (cli_tracing(o))
         return cli_tracing(o);
+    if (o->systemc)
+        return "--engine=systemc";
     if (o->objective != MAP_LATENCY || o->no_chain || o->no_fuse)
         return o->no_chain ? "--no-chain" : o->no_fuse ? "--no-fuse" : "--objective";
     for (size_t i = 0; i < o->n_sets; i++)

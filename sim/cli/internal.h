@@ -39,10 +39,12 @@ typedef struct options {
     bool trace_window;
     const char *timeline;     /* --timeline FILE.json */
     uint64_t timeline_slices; /* --timeline-slices (0: unset) */
-    map_objective objective; /* --objective */
-    const char *baseline;    /* --baseline PRESET, FILE or "none" */
-    bool baseline_given;     /* --baseline was on the command line */
-    const char *calibrate;   /* --gpu-calibrate CSV */
+    bool systemc;             /* --engine=systemc */
+    const char *vcd;          /* --vcd FILE.vcd */
+    map_objective objective;  /* --objective */
+    const char *baseline;     /* --baseline PRESET, FILE or "none" */
+    bool baseline_given;      /* --baseline was on the command line */
+    const char *calibrate;    /* --gpu-calibrate CSV */
     cli_progress progress;
     cfg_override sets[CLI_MAX_SETS];
     size_t n_sets;

@@ -54,6 +54,12 @@ static void usage(FILE *f)
                "      --timeline-slices=N   at most N slices per track and op, and N\n"
                "                            samples per counter (default 500): busy\n"
                "                            periods merge to fit\n"
+               "      --engine=NAME         who schedules the engine's events: 'native'\n"
+               "                            (default) or 'systemc' (the SystemC kernel:\n"
+               "                            the same results; docs/SYSTEMC.md)\n"
+               "      --vcd=FILE.vcd        with --engine=systemc: write waveforms (each\n"
+               "                            PE's busy signal and tag, DMA and DRAM channels,\n"
+               "                            SPM bank conflicts) over --trace-window\n"
                "      --dram-trace=FILE     write every DRAM burst to FILE as Ramulator2's\n"
                "                            LoadStoreTrace reads it (LD/ST lines; models:\n"
                "                            one instance of each block entry)\n"
@@ -151,6 +157,8 @@ enum {
     OPT_TRACE_SAMPLE,
     OPT_TIMELINE,
     OPT_TIMELINE_SLICES,
+    OPT_ENGINE,
+    OPT_VCD,
     OPT_CALIBRATE,
     OPT_NO_CHAIN,
     OPT_NO_FUSE,
@@ -182,6 +190,8 @@ static const struct option long_opts[] = {
     {"trace-sample", required_argument, NULL, OPT_TRACE_SAMPLE},
     {"timeline", required_argument, NULL, OPT_TIMELINE},
     {"timeline-slices", required_argument, NULL, OPT_TIMELINE_SLICES},
+    {"engine", required_argument, NULL, OPT_ENGINE},
+    {"vcd", required_argument, NULL, OPT_VCD},
     {"baseline", required_argument, NULL, 'b'},
     {"gpu-calibrate", required_argument, NULL, OPT_CALIBRATE},
     {"no-chain", no_argument, NULL, OPT_NO_CHAIN},
@@ -389,6 +399,16 @@ static int take(int c, const char *val, options *o, FILE *out, FILE *err)
     case OPT_TIMELINE:
         o->timeline = val;
         return -1;
+    case OPT_VCD:
+        o->vcd = val;
+        return -1;
+    case OPT_ENGINE:
+        if (strcmp(val, "native") && strcmp(val, "systemc")) {
+            fprintf(err, "bflysim: --engine=%s: expected 'native' or 'systemc'\n", val);
+            return UTIL_ECONFIG;
+        }
+        o->systemc = !strcmp(val, "systemc");
+        return -1;
     case OPT_TRACE_EVENTS: {
         char why[256];
         if (rep_trace_kinds(val, &o->trace_kinds, why, sizeof why)) {
@@ -462,6 +482,16 @@ static int check_combination(options *o, int npos, char **pos, FILE *err)
                      "the engine)\n");
         return UTIL_ECONFIG;
     }
+    if (o->vcd && !o->systemc) {
+        fprintf(err, "bflysim: --vcd needs --engine=systemc (the waveforms are SystemC "
+                     "signals)\n");
+        return UTIL_ECONFIG;
+    }
+    if (o->analytical && o->systemc) {
+        fprintf(err, "bflysim: --engine=systemc needs --model=cycle (the estimate runs no "
+                     "engine)\n");
+        return UTIL_ECONFIG;
+    }
     if (o->analytical && cli_tracing(o)) {
         fprintf(err, "bflysim: %s needs --model=cycle (the estimate runs no engine events)\n",
                 cli_tracing(o));
@@ -472,10 +502,11 @@ static int check_combination(options *o, int npos, char **pos, FILE *err)
                 o->trace_kinds ? "--trace-events" : "--trace-sample");
         return UTIL_ECONFIG;
     }
-    if ((o->trace_window && !o->trace && !o->timeline) || (o->timeline_slices && !o->timeline)) {
+    if ((o->trace_window && !o->trace && !o->timeline && !o->vcd) ||
+        (o->timeline_slices && !o->timeline)) {
         fprintf(err, "bflysim: %s\n",
                 o->timeline_slices ? "--timeline-slices needs --timeline FILE"
-                                   : "--trace-window needs --trace FILE or --timeline FILE");
+                                   : "--trace-window needs --trace, --timeline or --vcd FILE");
         return UTIL_ECONFIG;
     }
     if (o->timeline && !o->timeline_slices)

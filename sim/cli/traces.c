@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../systemc/systemc.h"
 #include "internal.h"
 #include "traces.h"
 
@@ -11,6 +12,7 @@ const char *cli_tracing(const options *o)
     return o->trace        ? "--trace"
            : o->timeline   ? "--timeline"
            : o->dram_trace ? "--dram-trace"
+           : o->vcd        ? "--vcd"
                            : NULL;
 }
 
@@ -57,6 +59,9 @@ static int close_all(const options *o, cli_traces *t, bool keep, char *msg, size
     if (o->dram_trace && t->dram.out.f &&
         (r = rep_dram_trace_close(&t->dram, keep && !rc, o->dram_trace, m, sizeof m)) && !rc)
         rc = r, snprintf(msg, len, "%s", m);
+    if (t->sc && (r = bsc_close(t->sc, keep && !rc, m, sizeof m)) && !rc)
+        rc = r, snprintf(msg, len, "%s", m);
+    t->sc = NULL;
     return rc;
 }
 
@@ -76,13 +81,17 @@ int cli_traces_open(const options *o, const arch_desc *a, cli_traces *t, char *m
     }
     if (!rc && o->dram_trace && !(rc = rep_dram_trace_open(&t->dram, o->dram_trace, msg, len)))
         rep_fanout_add(&t->fan, &t->dram.obs, NULL, NULL);
+    if (!rc && o->systemc &&
+        !(rc = bsc_open(a, o->vcd, o->trace_lo, o->trace_hi, &interrupted, &t->sc, msg, len)))
+        t->runner = bsc_runner(t->sc);
     if (rc) {
         char m[512];
         close_all(o, t, false, m, sizeof m);
         return rc;
     }
     interrupted = 0;
-    if (t->fan.n) {
+    t->trapped = t->fan.n || o->vcd;
+    if (t->trapped) {
         /* (each: cli_traces_observer hands a lone trace to the engine directly) */
         t->fan.obs.stop = t->ev.obs.stop = t->tl.obs.stop = t->dram.obs.stop = &interrupted;
         trap_interrupts(true, t->old);
@@ -96,17 +105,28 @@ const eng_observer *cli_traces_observer(const cli_traces *t)
     return t->fan.n == 1 ? t->fan.to[0] : t->fan.n ? &t->fan.obs : NULL;
 }
 
+const eng_runner *cli_traces_engine(const cli_traces *t)
+{
+    return t->sc ? &t->runner : NULL;
+}
+
 void cli_traces_unit(cli_traces *t, run_progress *rp)
 {
     if (t->fan.n)
         rp->unit = rep_fanout_unit, rp->unit_ctx = &t->fan;
     rp->obs = cli_traces_observer(t);
+    rp->engine = cli_traces_engine(t);
 }
 
 int cli_traces_close(const options *o, cli_traces *t, int rc, char *msg, size_t len)
 {
-    if (!t->fan.n)
+    if (!t->trapped) {
+        char m[512];
+        int crc = close_all(o, t, rc == UTIL_OK, m, sizeof m); /* (a SystemC engine) */
+        if (crc && !rc)
+            rc = crc, snprintf(msg, len, "%s", m);
         return rc;
+    }
     /* (interrupted: the streams end with what the run did, and the run with 128 + sig) */
     if (interrupted) {
         rc = UTIL_OK;

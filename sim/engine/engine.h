@@ -289,7 +289,8 @@ typedef enum {
     ENG_EVENT_DRAM, /* the DRAM takes a request: duration until its last channel is free,
                      * amount its bytes in whole bursts (their sum is dram read + write) */
     ENG_EVENT_SPM,  /* the SPM serves a request: duration until its last bank is done,
-                     * amount its words (their sum is spm reads + writes) */
+                     * amount its words (their sum is spm reads + writes), tag those that
+                     * found their bank busy (their sum is spm.conflicts) */
     ENG_EVENT_DMA,  /* the DMA completes a descriptor: tag its tag, amount its bytes (their
                      * sum is dma.bytes) */
     /* Reservations, told when made and out of cycle order (cycle is when they begin): */
@@ -300,6 +301,7 @@ typedef enum {
     ENG_EVENT_DMA_CHANNEL,  /* a descriptor lets its DMA channel go: component the channel
                              * (the lowest free one when it was taken), cycle when it took
                              * it (earlier), tag its tag, amount its bytes */
+    ENG_EVENT_DMA_TAKE,     /* a descriptor takes DMA channel component (now), tag its tag */
     ENG_EVENT_KIND_COUNT
 } eng_event_kind;
 
@@ -307,8 +309,9 @@ typedef struct eng_event {
     eng_event_kind kind;
     uint32_t component;
     uint64_t cycle, duration, amount;
-    uint64_t tag; /* PE and NoC events: the tag (a NoC part's: its part); else 0 */
-    bool write;   /* DRAM, SPM and the channels: a write (DMA: a store) */
+    uint64_t tag;            /* PE, NoC and DMA: the tag (a NoC part's: its part); SPM: conflicts */
+    bool write;              /* DRAM, SPM and the channels: a write (DMA: a store) */
+    const eng_pattern *dram; /* DMA: the DRAM elements it moved (valid during the call) */
 } eng_event;
 
 /* Who watches a run (eng_run_observed): told of every DRAM burst as its channel takes it
@@ -329,6 +332,17 @@ typedef struct eng_observer {
 int eng_run_observed(const arch_desc *a, const eng_program *p, float *image,
                      const eng_observer *obs, eng_stats *stats, char *err, size_t errlen);
 
+/* Who simulates a program: a scheduler with eng_run_observed's contract (the same
+ * results), run with ctx. eng_run_with(NULL, ...) is eng_run_observed. */
+typedef struct eng_runner {
+    const char *name; /* "native", "systemc" */
+    int (*run)(void *ctx, const arch_desc *a, const eng_program *p, float *image,
+               const eng_observer *obs, eng_stats *stats, char *err, size_t errlen);
+    void *ctx;
+} eng_runner;
+int eng_run_with(const eng_runner *r, const arch_desc *a, const eng_program *p, float *image,
+                 const eng_observer *obs, eng_stats *stats, char *err, size_t errlen);
+
 /* Router-to-router links of the array's NoC (skip links included): the links
  * ENG_EVENT_LINK events name. */
 uint32_t eng_noc_links(const arch_desc *a);
@@ -338,6 +352,12 @@ uint32_t eng_noc_links(const arch_desc *a);
  * order in which components are stepped within a cycle does not change the result. */
 int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_sim **out, char *err,
                    size_t errlen);
+/* Tells obs (NULL: nobody) of the run's events, as eng_run_observed does; its stop flag is
+ * the scheduler's to poll. */
+void eng_sim_observe(eng_sim *s, const eng_observer *obs);
+/* Calls fn for every event posted from now on: the component it is for and its cycle (so
+ * that a scheduler can wake that component; the first events are already posted). */
+void eng_sim_on_post(eng_sim *s, void (*fn)(void *ctx, uint32_t comp, uint64_t time), void *ctx);
 uint32_t eng_sim_components(const eng_sim *s);
 /* Cycle of the component's next event, UINT64_MAX when it has none. */
 uint64_t eng_sim_next(const eng_sim *s, uint32_t comp);

@@ -290,6 +290,9 @@ struct eng_sim {
      * serve eng_sim_step instead) */
     evwheel queue;
     bool one_queue;
+    /* the step interface's binding, told of every event posted (eng_sim_on_post) */
+    void (*on_post)(void *ctx, uint32_t comp, uint64_t time);
+    void *on_post_ctx;
 
     pool msgs, spm_reqs, dma_descs;
 

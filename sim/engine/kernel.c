@@ -160,6 +160,8 @@ static void post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind,
             s->epoch, stream};
     if (!(s->one_queue ? wheel_push(&s->queue, &e) : heap_push(&to->inbox, &e)))
         eng_oom(s);
+    else if (s->on_post)
+        s->on_post(s->on_post_ctx, to->id, time);
 }
 
 void eng_post(eng_sim *s, comp *from, comp *to, uint64_t time, uint32_t kind, uint32_t a,
@@ -782,6 +784,16 @@ int eng_sim_create(const arch_desc *a, const eng_program *p, float *image, eng_s
     return UTIL_OK;
 }
 
+void eng_sim_observe(eng_sim *s, const eng_observer *obs)
+{
+    s->obs = obs;
+}
+
+void eng_sim_on_post(eng_sim *s, void (*fn)(void *ctx, uint32_t comp, uint64_t time), void *ctx)
+{
+    s->on_post = fn, s->on_post_ctx = ctx;
+}
+
 uint32_t eng_sim_components(const eng_sim *s)
 {
     return s->n_comps;
@@ -828,7 +840,8 @@ void eng_sim_step(eng_sim *s, uint32_t c, uint64_t now)
 {
     comp *k = s->comps[c];
     s->now = now;
-    while (k->inbox.n && k->inbox.v[0].time == now && !s->fault) {
+    /* (as the native loop: nothing after the last phase has finished) */
+    while (k->inbox.n && k->inbox.v[0].time == now && !s->fault && !s->done) {
         ev e;
         heap_pop(&k->inbox, &e);
         dispatch(s, k, &e);
@@ -948,6 +961,14 @@ int eng_run_observed(const arch_desc *a, const eng_program *p, float *image,
     rc = eng_sim_finish(s, stats, err, errlen);
     eng_sim_destroy(s);
     return rc;
+}
+
+int eng_run_with(const eng_runner *r, const arch_desc *a, const eng_program *p, float *image,
+                 const eng_observer *obs, eng_stats *stats, char *err, size_t errlen)
+{
+    if (r && r->run)
+        return r->run(r->ctx, a, p, image, obs, stats, err, errlen);
+    return eng_run_observed(a, p, image, obs, stats, err, errlen);
 }
 
 void eng_stats_free(eng_stats *s)

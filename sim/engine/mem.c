@@ -143,6 +143,10 @@ static void dma_start(eng_sim *s)
         d->lane = (uint32_t)__builtin_ctzll(~s->dma.lanes); /* (channels <= 64) */
         d->taken = s->now;
         s->dma.lanes |= UINT64_C(1) << d->lane;
+        if (eng_obs_wants(s, ENG_EVENT_DMA_TAKE))
+            s->obs->event(s->obs->ctx,
+                          &(eng_event){ENG_EVENT_DMA_TAKE, d->lane, s->now, 0,
+                                       d->elems * s->elem_bytes, d->tag, d->dir == DMA_OUT, NULL});
         s->st.dma.descriptors++;
         burst_runs(s, d, count_run);
         if (d->dir == DMA_OUT)
@@ -160,7 +164,7 @@ static void notify_ctl(eng_sim *s, dma_desc *d)
     if (eng_obs_wants(s, ENG_EVENT_DMA))
         s->obs->event(s->obs->ctx,
                       &(eng_event){ENG_EVENT_DMA, 0, s->now, 0, d->elems * s->elem_bytes, d->tag,
-                                   d->dir == DMA_OUT});
+                                   d->dir == DMA_OUT, &d->dram});
     eng_post_ctl(s, &s->dma_c, s->now + 1, kinds[d->dir], d->stream, d->slot, d->tag);
     eng_dma_free(s, d);
 }
@@ -173,7 +177,7 @@ static void release_lane(eng_sim *s, dma_desc *d)
     if (eng_obs_wants(s, ENG_EVENT_DMA_CHANNEL))
         s->obs->event(s->obs->ctx,
                       &(eng_event){ENG_EVENT_DMA_CHANNEL, d->lane, d->taken, s->now - d->taken,
-                                   d->elems * s->elem_bytes, d->tag, d->dir == DMA_OUT});
+                                   d->elems * s->elem_bytes, d->tag, d->dir == DMA_OUT, NULL});
 }
 
 void eng_dma_handle(eng_sim *s, const ev *e)
@@ -249,7 +253,7 @@ void eng_dram_handle(eng_sim *s, const ev *e)
             s->obs->event(s->obs->ctx,
                           &(eng_event){ENG_EVENT_DRAM_CHANNEL, c, start, dur,
                                        (uint64_t)d->chan_bursts[c] * s->a->dram.burst_bytes, 0,
-                                       d->dir == DMA_OUT});
+                                       d->dir == DMA_OUT, NULL});
         if (s->dram_free[c] > finish)
             finish = s->dram_free[c];
     }
@@ -258,7 +262,7 @@ void eng_dram_handle(eng_sim *s, const ev *e)
     uint64_t bytes = d->bursts * s->a->dram.burst_bytes;
     if (eng_obs_wants(s, ENG_EVENT_DRAM))
         s->obs->event(s->obs->ctx, &(eng_event){ENG_EVENT_DRAM, 0, s->now, finish - s->now, bytes,
-                                                0, d->dir == DMA_OUT});
+                                                0, d->dir == DMA_OUT, NULL});
     if (d->dir == DMA_OUT) {
         s->st.dram.write_bursts += d->bursts;
         s->st.dram.write_bytes += bytes;
@@ -307,7 +311,7 @@ static uint64_t spm_access(eng_sim *s, const spm_req *r)
         next_word = w1 + 1;
         any = true;
     }
-    uint64_t done = s->now;
+    uint64_t done = s->now, clashes = 0;
     if (words) {
         for (uint64_t b = 0; b < nb; b++) {
             uint32_t cnt = s->bank_count[b];
@@ -317,6 +321,7 @@ static uint64_t spm_access(eng_sim *s, const spm_req *r)
             uint64_t start = s->bank_free[b] > s->now ? s->bank_free[b] : s->now;
             if (start > s->now) {
                 s->st.spm.conflicts += cnt;
+                clashes += cnt;
                 s->st.spm.conflict_cycles += start - s->now;
             }
             s->bank_free[b] = start + util_ceil_div(cnt, s->a->spm.ports);
@@ -328,7 +333,7 @@ static uint64_t spm_access(eng_sim *s, const spm_req *r)
     if (eng_obs_wants(s, ENG_EVENT_SPM))
         s->obs->event(s->obs->ctx, &(eng_event){ENG_EVENT_SPM, 0, s->now,
                                                 (done > s->now ? done : s->now + 1) - s->now, words,
-                                                0, r->write});
+                                                clashes, r->write, NULL});
     if (r->write) {
         s->st.spm.writes += words;
         s->st.spm.write_bytes += bytes;

@@ -49,8 +49,9 @@ void eng_noc_send(eng_sim *s, comp *from, msg *m, uint64_t head_at_router)
     s->st.noc.messages++;
     s->st.noc.flits += m->flits;
     if (eng_obs_wants(s, ENG_EVENT_NOC))
-        s->obs->event(s->obs->ctx, &(eng_event){ENG_EVENT_NOC, m->src_node, s->now,
-                                                head_at_router - s->now, m->flits, m->tag, false});
+        s->obs->event(s->obs->ctx,
+                      &(eng_event){ENG_EVENT_NOC, m->src_node, s->now, head_at_router - s->now,
+                                   m->flits, m->tag, false, NULL});
     eng_post(s, from, &s->noc_c, head_at_router, EV_NOC_HOP, 0, 0, m);
 }
 
@@ -127,8 +128,8 @@ void eng_noc_handle(eng_sim *s, const ev *e)
     }
     s->st.noc.flit_hops += m->flits;
     if (eng_obs_wants(s, ENG_EVENT_LINK))
-        s->obs->event(s->obs->ctx,
-                      &(eng_event){ENG_EVENT_LINK, link, start, m->flits, m->flits, 0, false});
+        s->obs->event(s->obs->ctx, &(eng_event){ENG_EVENT_LINK, link, start, m->flits, m->flits, 0,
+                                                false, NULL});
     if (skip != UINT32_MAX)
         s->st.noc.skip_flit_hops += m->flits;
     if (nc != m->c && arch_crosses_bisection(s->a, m->c, nc))

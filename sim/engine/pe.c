@@ -236,7 +236,7 @@ static void try_fire(eng_sim *s, pe_state *pe, instr_state *st)
         if (eng_obs_wants(s, ENG_EVENT_PE))
             s->obs->event(s->obs->ctx,
                           &(eng_event){ENG_EVENT_PE, pe->base.index, s->now, done - s->now,
-                                       ps->fu_busy[ARCH_FU_MAC] - mac_busy, tag, false});
+                                       ps->fu_busy[ARCH_FU_MAC] - mac_busy, tag, false, NULL});
         if (st->step == 0) {
             for (uint32_t k = 0; k < st->n_targets; k++)
                 st->targets[k].credit--;

@@ -530,6 +530,8 @@ void rep_json(FILE *f, const rep_run *r)
 
     j_open(&j, "results", '{');
     j_s(&j, "mode", r->analytical ? "analytical" : "cycle");
+    if (!r->analytical)
+        j_s(&j, "engine", r->engine ? r->engine : "native");
     j_u(&j, "cycles", st->cycles);
     j_d(&j, "time_us", d.time_us);
     j_u(&j, "useful_ops", d.useful_ops);
@@ -1124,6 +1126,8 @@ void rep_model_json(FILE *f, const rep_run *r)
     j_close(&j, ']');
     j_open(&j, "results", '{');
     j_s(&j, "mode", m->analytical ? "analytical" : "cycle");
+    if (!m->analytical)
+        j_s(&j, "engine", r->engine ? r->engine : "native");
     j_u(&j, "cycles", st->cycles);
     j_d(&j, "time_us", d.time_us);
     j_u(&j, "useful_ops", d.useful_ops);

@@ -122,6 +122,7 @@ typedef struct rep_run {
     const eng_stats *st;
     bool functional;
     bool analytical;          /* butterfly-linear runs: st is the closed-form estimate */
+    const char *engine;       /* who simulated it ("native", "systemc"; NULL: native) */
     const ref_compare *check; /* functional runs only */
     /* the GPU baseline of the same workload (--baseline), or NULL */
     const gpu_desc *gpu;

@@ -143,8 +143,8 @@ static eng_program unit_program(const plan *p, uint32_t b, uint32_t i, uint64_t 
  * report entries. */
 static int run_unit(const arch_desc *a, const wl_desc *d, const plan *p, uint32_t b, uint32_t i,
                     float *image, uint64_t dram_elems, uint64_t inst, uint64_t times,
-                    const char *fault, float *wbuf, const eng_observer *obs, run_op *ro,
-                    eng_stats *total, char *err, size_t errlen)
+                    const char *fault, float *wbuf, const eng_runner *engine,
+                    const eng_observer *obs, run_op *ro, eng_stats *total, char *err, size_t errlen)
 {
     eng_program prog = unit_program(p, b, i, dram_elems);
     const plan_op *head = &p->ops[b][i];
@@ -161,7 +161,7 @@ static int run_unit(const arch_desc *a, const wl_desc *d, const plan *p, uint32_
             map_op_write_weights(m, &p->ops[b][k].wl, wbuf, image);
     }
     eng_stats st;
-    int rc = eng_run_observed(a, &prog, image, obs, &st, err, errlen);
+    int rc = eng_run_with(engine, a, &prog, image, obs, &st, err, errlen);
     if (rc)
         return rc;
     if (ro) {
@@ -343,6 +343,9 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
         copy_x(d, &L, image, xin, true);
     }
     uint64_t inst = 0, done = 0, units = count_units(d, p, functional);
+    /* the instances no observer sees still stop when the observer's run would */
+    const eng_observer *obs = progress ? progress->obs : NULL;
+    eng_observer halt = {.stop = obs ? obs->stop : NULL};
     for (uint32_t b = 0; b < d->n_blocks && !rc; b++) {
         run_block *rb = &out->blocks[b];
         rb->n_ops = p->n_ops[b];
@@ -362,10 +365,10 @@ int run_model(const arch_desc *a, const wl_desc *d, const map_forced *forced, bo
                     run_describe_unit(a, p, b, i, &ud);
                     progress->unit(progress->unit_ctx, &ud);
                 }
-                rc = run_unit(a, d, p, b, i, image, dram_elems, inst + k, times,
-                              inst + k == 0 ? fault : NULL, wbuf,
-                              progress && !k ? progress->obs : NULL, k ? NULL : &rb->ops[i],
-                              &out->total, err, errlen);
+                rc = run_unit(
+                    a, d, p, b, i, image, dram_elems, inst + k, times, inst + k == 0 ? fault : NULL,
+                    wbuf, progress ? progress->engine : NULL, k ? (halt.stop ? &halt : NULL) : obs,
+                    k ? NULL : &rb->ops[i], &out->total, err, errlen);
                 report_progress(progress, ++done, units, out);
             }
             if (!rc && functional)

@@ -94,10 +94,10 @@ typedef struct run_unit_desc {
  * PEs it does not use keep theirs. */
 void run_label_pes(const eng_program *p, const char *what, char (*pe_what)[RUN_WHAT_MAX]);
 
-/* What a run tells its caller: after each op (or chain or fused group) is simulated or
- * estimated, units done of all and the cycles of the whole model so far (fn, for a
- * progress display; NULL: nothing), and the engine's events as they happen (obs; NULL:
- * nothing; the timing run simulates one instance of each block entry). */
+/* What a run tells its caller, and who simulates: after each op (or chain or fused group)
+ * is simulated or estimated, units done of all and the cycles of the whole model so far
+ * (fn, for a progress display; NULL: nothing), and the engine's events as they happen
+ * (obs; NULL: nothing; the timing run simulates one instance of each block entry). */
 typedef struct run_progress {
     void (*fn)(void *ctx, uint64_t done, uint64_t total, uint64_t cycles);
     void *ctx;
@@ -105,6 +105,7 @@ typedef struct run_progress {
     /* told before each unit the observer sees, what it computes where */
     void (*unit)(void *ctx, const run_unit_desc *u);
     void *unit_ctx;
+    const eng_runner *engine; /* who simulates each program (NULL: the native scheduler) */
 } run_progress;
 
 /* Simulates model d. forced (may be NULL) fixes the mapping of the ops it names (a
