@@ -59,7 +59,17 @@ same butterfly-linear-4k mld-8x8 butterfly-linear-4k
 same "functional butterfly" -f mld-8x8 butterfly-linear-1k
 same "functional model" -f -s workload.seq_len=64 -s workload.blocks.0.repeat=2 mld-8x8 \
     fabnet-image-1k
-echo "systemc: $((n + 3)) runs give the native engine's JSON"
+# functional runs of each family of models (one instance of each block entry)
+one="-s workload.blocks.0.repeat=1"
+for w in bert-base-image-1k hybrid-fourier-image-1k hybrid-butterfly-image-1k decoder-1b-decode-2k; do
+    ov="-s workload.seq_len=64"
+    [ "$w" != decoder-1b-decode-2k ] || ov="-s workload.kv_len=63"
+    blocks="$one"
+    [ "$w" != hybrid-butterfly-image-1k ] || blocks="$one -s workload.blocks.1.repeat=1"
+    # shellcheck disable=SC2086
+    same "functional $w" -f $ov $small $blocks mld-4x4 "$w"
+done
+echo "systemc: $((n + 7)) runs give the native engine's JSON"
 
 # the waveforms against the native engine's trace
 ./bflysim -q --json "$work/n.json" --trace "$work/t.csv.gz" mld-4x4 butterfly-linear-64
