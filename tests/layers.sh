@@ -8,16 +8,17 @@ declare -A allowed=(
     [arch]="util"
     [workload]="util"
     [ref]="util"
-    [config]="system gpu mapper arch workload util"
+    [config]="system gpu peer mapper arch workload util"
     [engine]="arch util"
     [mapper]="engine arch workload util"
     [run]="energy mapper engine ref arch workload util"
     [energy]="engine arch util"
     [gpu]="workload util"
-    [report]="system gpu energy run mapper engine ref arch workload util"
+    [peer]="workload util"
+    [report]="system gpu peer energy run mapper engine ref arch workload util"
     [system]="gpu energy run mapper engine ref arch workload util"
     [systemc]="config mapper engine ref arch workload util"
-    [cli]="config report system systemc gpu energy run mapper engine ref arch workload util"
+    [cli]="config report system systemc gpu peer energy run mapper engine ref arch workload util"
 )
 status=0
 for dir in "$src"/*/; do

@@ -597,20 +597,26 @@ static int run_system_cli(const options *o, const char *sys_path, const char *wl
     return rc;
 }
 
-/* ARCH's file: an arch, or a system (a file of kind "system", or a system preset's name);
- * *system says which. */
-static int resolve_first(const char *name, char *path, size_t len, bool *system, char *msg,
+/* What ARCH names: an arch, a system or a peer accelerator. */
+typedef enum { FIRST_ARCH, FIRST_SYSTEM, FIRST_PEER } first_kind;
+
+/* ARCH's file: an arch, a system (a file of kind "system", or a system preset's name) or
+ * a peer (kind "peer", or a peer preset's name); *kind says which. */
+static int resolve_first(const char *name, char *path, size_t len, first_kind *kind, char *msg,
                          size_t msglen)
 {
     int rc = cfg_preset_path(CFG_PRESET_ARCH, name, path, len, msg, msglen);
     if (rc) {
         char other[64];
-        if (cfg_preset_path(CFG_PRESET_SYSTEM, name, path, len, other, sizeof other))
+        if (!cfg_preset_path(CFG_PRESET_SYSTEM, name, path, len, other, sizeof other))
+            *kind = FIRST_SYSTEM;
+        else if (!cfg_preset_path(CFG_PRESET_PEER, name, path, len, other, sizeof other))
+            *kind = FIRST_PEER;
+        else
             return rc; /* the arch message: it lists the arch presets */
-        *system = true;
         return UTIL_OK;
     }
-    *system = cfg_is_system(path);
+    *kind = cfg_is_system(path) ? FIRST_SYSTEM : cfg_is_peer(path) ? FIRST_PEER : FIRST_ARCH;
     return UTIL_OK;
 }
 
@@ -626,12 +632,20 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     char msg[2048], arch_path[CFG_DIR_MAX + 64], wl_path[CFG_DIR_MAX + 64];
     arch_desc arch;
     wl_desc wl;
-    bool system = false;
-    if (!(rc = resolve_first(o.arch_file, arch_path, sizeof arch_path, &system, msg, sizeof msg)) &&
+    first_kind kind = FIRST_ARCH;
+    if (!(rc = resolve_first(o.arch_file, arch_path, sizeof arch_path, &kind, msg, sizeof msg)) &&
         !(rc = cfg_preset_path(CFG_PRESET_WORKLOAD, o.wl_file, wl_path, sizeof wl_path, msg,
-                               sizeof msg)) &&
-        system)
-        return run_system_cli(&o, arch_path, wl_path, out, err);
+                               sizeof msg))) {
+        if (kind == FIRST_SYSTEM)
+            return run_system_cli(&o, arch_path, wl_path, out, err);
+        if (kind == FIRST_PEER)
+            return cli_run_peer(&o, arch_path, wl_path, out, err);
+    }
+    if (!rc && o.ideal_memory)
+        rc = util_fail(UTIL_ECONFIG, msg, sizeof msg,
+                       "--ideal-memory is for peer accelerators (arch/peers/) so far: %s is an "
+                       "mld array, whose memory the engine models",
+                       o.arch_file);
     if (!rc && o.fault_merge)
         rc = util_fail(UTIL_ECONFIG, msg, sizeof msg,
                        "--inject-fault=merge needs a system (arch/systems/): %s is an arch",
@@ -644,6 +658,13 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     if (rc || (rc = cfg_load(arch_path, wl_path, o.sets, o.n_sets, &arch, &wl, msg, sizeof msg))) {
         fprintf(err, "bflysim: %s\n", msg);
         return rc;
+    }
+    if (wl.kind == WL_KIND_GEMM) {
+        fprintf(err,
+                "bflysim: %s is a gemm workload: it runs on the peer accelerators "
+                "(arch/peers/) so far, not on the mld array\n",
+                o.wl_file);
+        return UTIL_ECONFIG;
     }
     baseline *base;
     if ((rc = price_baseline(&o, &wl, &base, err)))

@@ -41,6 +41,7 @@ typedef struct options {
     uint64_t timeline_slices; /* --timeline-slices (0: unset) */
     bool systemc;             /* --engine=systemc */
     const char *vcd;          /* --vcd FILE.vcd */
+    bool ideal_memory;        /* --ideal-memory (peers) */
     map_objective objective;  /* --objective */
     const char *baseline;     /* --baseline PRESET, FILE or "none" */
     bool baseline_given;      /* --baseline was on the command line */
@@ -62,6 +63,10 @@ int cli_parse(int argc, char **argv, options *o, FILE *out, FILE *err);
 
 /* The first trace option given ("--trace", "--timeline", "--dram-trace"), NULL: none. */
 const char *cli_tracing(const options *o);
+
+/* peer.c: bflysim PEER WORKLOAD, a peer accelerator (arch/peers/) on a gemm workload. */
+int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, FILE *out,
+                 FILE *err);
 
 /* Whether --baseline none turned the GPU baseline off. */
 bool cli_no_baseline(const options *o);

@@ -60,6 +60,8 @@ static void usage(FILE *f)
                "      --vcd=FILE.vcd        with --engine=systemc: write waveforms (each\n"
                "                            PE's busy signal and tag, DMA and DRAM channels,\n"
                "                            SPM bank conflicts) over --trace-window\n"
+               "      --ideal-memory        peer accelerators (arch/peers/): memory never\n"
+               "                            stalls, as in SCALE-Sim's default runs\n"
                "      --dram-trace=FILE     write every DRAM burst to FILE as Ramulator2's\n"
                "                            LoadStoreTrace reads it (LD/ST lines; models:\n"
                "                            one instance of each block entry)\n"
@@ -127,7 +129,8 @@ static void version(FILE *f)
 /* --list-presets: each kind's names and the folder they were found in. */
 static void list_presets(FILE *f)
 {
-    static const char *const what[] = {"arch", "workload", "GPU (--baseline)", "system"};
+    static const char *const what[] = {"arch", "workload", "GPU (--baseline)", "system",
+                                       "peer accelerator"};
     for (int k = 0; k < CFG_PRESET_COUNT; k++) {
         char names[64][CFG_NAME_MAX], dir[CFG_DIR_MAX + 16];
         int n = cfg_list_presets((cfg_preset_kind)k, names, 64, dir, sizeof dir);
@@ -159,6 +162,7 @@ enum {
     OPT_TIMELINE_SLICES,
     OPT_ENGINE,
     OPT_VCD,
+    OPT_IDEAL_MEMORY,
     OPT_CALIBRATE,
     OPT_NO_CHAIN,
     OPT_NO_FUSE,
@@ -192,6 +196,7 @@ static const struct option long_opts[] = {
     {"timeline-slices", required_argument, NULL, OPT_TIMELINE_SLICES},
     {"engine", required_argument, NULL, OPT_ENGINE},
     {"vcd", required_argument, NULL, OPT_VCD},
+    {"ideal-memory", no_argument, NULL, OPT_IDEAL_MEMORY},
     {"baseline", required_argument, NULL, 'b'},
     {"gpu-calibrate", required_argument, NULL, OPT_CALIBRATE},
     {"no-chain", no_argument, NULL, OPT_NO_CHAIN},
@@ -401,6 +406,9 @@ static int take(int c, const char *val, options *o, FILE *out, FILE *err)
         return -1;
     case OPT_VCD:
         o->vcd = val;
+        return -1;
+    case OPT_IDEAL_MEMORY:
+        o->ideal_memory = true;
         return -1;
     case OPT_ENGINE:
         if (strcmp(val, "native") && strcmp(val, "systemc")) {

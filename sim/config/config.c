@@ -277,7 +277,7 @@ static int store_value(const ctx *c, const config_setting_t *s, const key_def *k
     case K_U64:
         if ((rc = check_int(c, s, k, path, &iv)))
             return rc;
-        *(uint64_t *)field = (uint64_t)iv;
+        *(uint64_t *)field = (uint64_t)iv * (k->scale ? k->scale : 1);
         return UTIL_OK;
     case K_F64: {
         double v;
@@ -677,12 +677,15 @@ static int read_file(ctx *c, config_t *cfg)
 static const key_def *workload_schema(const config_t *cfg, const cfg_override *ov, size_t n_ov)
 {
     const char *kind = NULL;
-    bool model =
-        config_lookup_string(cfg, "kind", &kind) == CONFIG_TRUE && strcmp(kind, "model") == 0;
+    char k[32] = "";
+    if (config_lookup_string(cfg, "kind", &kind) == CONFIG_TRUE)
+        snprintf(k, sizeof k, "%s", kind);
     for (size_t i = 0; i < n_ov; i++)
         if (strcmp(ov[i].file, "workload") == 0 && strcmp(ov[i].path, "kind") == 0)
-            model = strcmp(ov[i].value, "model") == 0 || strcmp(ov[i].value, "\"model\"") == 0;
-    return model ? cfg_model_keys : cfg_wl_keys;
+            snprintf(k, sizeof k, "%s", ov[i].value + (ov[i].value[0] == '"'));
+    return !strncmp(k, "model", 5)  ? cfg_model_keys
+           : !strncmp(k, "gemm", 4) ? cfg_gemm_keys
+                                    : cfg_wl_keys;
 }
 
 static int load(ctx *c, config_t *cfg, const key_def *schema, const cfg_override *ov, size_t n_ov,
@@ -969,12 +972,17 @@ static int workload_post(ctx *c, config_t *cfg, void *desc, const void *target)
     int rc = UTIL_OK;
     if (out->kind == WL_KIND_MODEL)
         rc = model_cross_checks(c, cfg, out);
-    else if (out->n == 0 || out->rows == 0)
+    else if (out->kind == WL_KIND_GEMM) {
+        for (uint32_t i = 0; i < out->n_gemms; i++) /* (unnamed: g0, g1 ...) */
+            if (!out->gemms[i].name[0])
+                snprintf(out->gemms[i].name, sizeof out->gemms[i].name, "g%u", i);
+    } else if (out->n == 0 || out->rows == 0)
         rc = fail_at(c, config_root_setting(cfg),
                      "kind = \"%s\" needs n and rows (kind = \"model\" describes a model)",
                      wl_kind_name(out->kind));
     uint64_t elems;
-    if (!rc && (!util_mul_u64(out->rows, out->n, &elems) || elems > CFG_MAX_ELEMS))
+    if (!rc && out->kind != WL_KIND_GEMM &&
+        (!util_mul_u64(out->rows, out->n, &elems) || elems > CFG_MAX_ELEMS))
         rc = fail_at(c, at(cfg, "rows"), "rows x n = %llu x %llu elements exceeds the maximum 2^40",
                      (unsigned long long)out->rows, (unsigned long long)out->n);
     if (!rc && t->arch && !(t->arch->pe.dtypes & (1u << out->dtype)))
@@ -988,6 +996,16 @@ static int workload_post(ctx *c, config_t *cfg, void *desc, const void *target)
 static int load_workload(const char *file, const cfg_override *ov, size_t n_ov, const wl_target *t,
                          wl_desc *out, char *err, size_t errlen)
 {
+    size_t len = strlen(file);
+    if (len > 4 && !strcmp(file + len - 4, ".csv")) {
+        for (size_t i = 0; i < n_ov; i++)
+            if (!strcmp(ov[i].file, "workload"))
+                return util_fail(UTIL_ECONFIG, err, errlen,
+                                 "--set %s: a topology CSV (%s) has no keys to set", ov[i].arg,
+                                 file);
+        (void)t;
+        return cfg_load_topology(file, out, err, errlen);
+    }
     return load_desc(file, "workload", cfg_wl_keys, ov, n_ov, out, sizeof *out, out->name,
                      sizeof out->name, workload_post, t, err, errlen);
 }
@@ -1131,21 +1149,45 @@ int cfg_load_system(const char *file, const cfg_override *ov, size_t n_ov, sys_d
                      sizeof out->name, system_post, NULL, err, errlen);
 }
 
-bool cfg_is_system(const char *file)
+static int peer_post(ctx *c, config_t *cfg, void *out, const void *unused)
+{
+    (void)c, (void)cfg, (void)out, (void)unused;
+    return UTIL_OK;
+}
+
+int cfg_load_peer(const char *file, const cfg_override *ov, size_t n_ov, peer_desc *out, char *err,
+                  size_t errlen)
+{
+    return load_desc(file, "arch", cfg_peer_keys, ov, n_ov, out, sizeof *out, out->name,
+                     sizeof out->name, peer_post, NULL, err, errlen);
+}
+
+/* Whether a file's top-level kind is `kind`. */
+static bool file_kind_is(const char *file, const char *kind)
 {
     cfg_source src;
     char err[64];
     bool is = false;
     config_t cfg;
     config_init(&cfg);
-    const char *kind;
+    const char *k;
     if (!cfg_source_read(&src, file, err, sizeof err) &&
         config_read_string(&cfg, src.text) == CONFIG_TRUE &&
-        config_lookup_string(&cfg, "kind", &kind) == CONFIG_TRUE)
-        is = strcmp(kind, "system") == 0;
+        config_lookup_string(&cfg, "kind", &k) == CONFIG_TRUE)
+        is = strcmp(k, kind) == 0;
     config_destroy(&cfg);
     cfg_source_free(&src);
     return is;
+}
+
+bool cfg_is_system(const char *file)
+{
+    return file_kind_is(file, "system");
+}
+
+bool cfg_is_peer(const char *file)
+{
+    return file_kind_is(file, "peer");
 }
 
 /* ---------------------------------------------------------------- listing */
@@ -1185,10 +1227,16 @@ void cfg_print_keys(FILE *f)
     fprintf(f, "\nKeys of WORKLOAD.cfg files of kind \"model\" (--set "
                "workload.blocks.INDEX.KEY=VALUE sets a key of one block entry):\n");
     print_keys(f, cfg_model_keys, "workload");
+    fprintf(f, "\nKeys of WORKLOAD.cfg files of kind \"gemm\" (or a SCALE-Sim topology FILE.csv; "
+               "docs/PEERS.md):\n");
+    print_keys(f, cfg_gemm_keys, "workload");
     fprintf(f, "\nKeys of GPU baseline presets (arch/gpu/*.cfg; use --set gpu.KEY=VALUE to "
                "override):\n");
     print_keys(f, cfg_gpu_keys, "gpu");
     fprintf(f, "\nKeys of system files (arch/systems/*.cfg, run as bflysim SYSTEM WORKLOAD; use "
                "--set system.KEY=VALUE to override):\n");
     print_keys(f, cfg_system_keys, "system");
+    fprintf(f, "\nKeys of peer accelerator presets (arch/peers/*.cfg, run as bflysim PEER "
+               "WORKLOAD; use --set arch.KEY=VALUE to override; docs/PEERS.md):\n");
+    print_keys(f, cfg_peer_keys, "arch");
 }

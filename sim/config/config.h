@@ -10,6 +10,7 @@
 #include "../arch/arch.h"
 #include "../gpu/gpu.h"
 #include "../mapper/mapper.h"
+#include "../peer/peer.h"
 #include "../system/system.h"
 #include "../workload/workload.h"
 
@@ -57,11 +58,13 @@ typedef enum {
     CFG_PRESET_WORKLOAD,
     CFG_PRESET_GPU,
     CFG_PRESET_SYSTEM,
+    CFG_PRESET_PEER,
     CFG_PRESET_COUNT
 } cfg_preset_kind;
 /* The file of an ARCH, WORKLOAD or --baseline argument: a file as it is (anything that
  * exists, holds a '/' or ".cfg"), else the shipped preset of that name
- * (arch/NAME.cfg, workloads/NAME.cfg, arch/gpu/NAME.cfg, arch/systems/NAME.cfg in the first data directory
+ * (arch/NAME.cfg, workloads/NAME.cfg, arch/gpu/NAME.cfg, arch/systems/NAME.cfg,
+ * arch/peers/NAME.cfg in the first data directory
  * that has it). Unknown names are errors listing the presets, with the nearest. */
 int cfg_preset_path(cfg_preset_kind kind, const char *name, char *path, size_t len, char *err,
                     size_t errlen);
@@ -76,11 +79,18 @@ int cfg_load_gpu(const char *file, const cfg_override *ov, size_t n_ov, gpu_desc
                  size_t errlen);
 
 /* Loads a system file (arch/systems/, docs/SYSTEM.md) with the "system" overrides. */
-int cfg_load_system(const char *file, const cfg_override *ov, size_t n_ov, sys_desc *out,
-                    char *err, size_t errlen);
+int cfg_load_system(const char *file, const cfg_override *ov, size_t n_ov, sys_desc *out, char *err,
+                    size_t errlen);
 /* Whether file reads as a system file (kind = "system"); false for anything else, errors
  * included (loading it then says what is wrong). */
 bool cfg_is_system(const char *file);
+
+/* Loads a peer accelerator's preset (arch/peers/, kind = "peer"); --set arch.KEY=VALUE
+ * overrides its keys. */
+int cfg_load_peer(const char *file, const cfg_override *ov, size_t n_ov, peer_desc *out, char *err,
+                  size_t errlen);
+/* Whether file (an ARCH argument) is a peer accelerator's preset. */
+bool cfg_is_peer(const char *file);
 
 /* Loads a mapping file (--mapping): a list of per-op entries ( { block = 0; op = "q-proj";
  * chain_pes = 4; ... }, ... ), each validated like any config, with its FILE:LINE kept

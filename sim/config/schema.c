@@ -4,12 +4,13 @@
 
 #include "../gpu/gpu.h"
 #include "../mapper/mapper.h"
+#include "../peer/peer.h"
 #include "../system/system.h"
 #include "config.h"
 #include "internal.h"
 
 static const char *const dtype_names[] = {"fp16", "fp32", NULL};
-static const char *const kind_names[] = {"butterfly-linear", "model", NULL};
+static const char *const kind_names[] = {"butterfly-linear", "model", "gemm", NULL};
 static const char *const mixer_names[] = {"attention", "butterfly", "fft", "fft-compress", NULL};
 static const char *const linear_names[] = {"dense", "butterfly", "block-butterfly", "none", NULL};
 static const char *const ffn_names[] = {"dense", "butterfly", "block-butterfly", NULL};
@@ -171,10 +172,21 @@ const key_def cfg_arch_keys[] = {
     END_KEYS};
 
 #define WOFF(field) offsetof(wl_desc, field)
-const key_def cfg_wl_keys[] = {{"name", K_STR, 0, WOFF(name), WL_NAME_MAX, 0, 0, 0, 0, NULL, NULL,
-                                NULL, NULL, "workload name (default: the file name)"},
-                               {"kind", K_ENUM, F_REQ, WOFF(kind), 0, 0, 0, 0, 0, kind_names, NULL,
-                                NULL, NULL, "workload kind"},
+/* The keys every workload file starts with. */
+#define WL_NAME_KIND_KEYS                                                                          \
+    {                                                                                              \
+        "name",      K_STR,                                                                        \
+        0,           WOFF(name),                                                                   \
+        WL_NAME_MAX, 0,                                                                            \
+        0,           0,                                                                            \
+        0,           NULL,                                                                         \
+        NULL,        NULL,                                                                         \
+        NULL,        "workload name (default: the file name)"},                                    \
+    {                                                                                              \
+        "kind", K_ENUM, F_REQ, WOFF(kind), 0, 0, 0, 0, 0, kind_names, NULL, NULL, NULL,            \
+            "workload kind"                                                                        \
+    }
+const key_def cfg_wl_keys[] = {WL_NAME_KIND_KEYS,
                                {"n", K_U64, F_REQ | F_POW2, WOFF(n), 0, 0, 2, 16777216, 0, NULL,
                                 NULL, NULL, "elements", "butterfly size: elements per vector"},
                                {"rows", K_U64, F_REQ, WOFF(rows), 0, 0, 1, 4294967296.0, 0, NULL,
@@ -207,10 +219,7 @@ static const key_def block_keys[] = {
     END_KEYS};
 
 const key_def cfg_model_keys[] = {
-    {"name", K_STR, 0, WOFF(name), WL_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
-     "workload name (default: the file name)"},
-    {"kind", K_ENUM, F_REQ, WOFF(kind), 0, 0, 0, 0, 0, kind_names, NULL, NULL, NULL,
-     "workload kind"},
+    WL_NAME_KIND_KEYS,
     {"seq_len", K_U64, 0, WOFF(seq_len), 0, 0, 1, 1048576, 0, NULL, NULL, NULL, "tokens",
      "tokens per sequence (required unless new_tokens makes the workload a decode step)"},
     {"new_tokens", K_U64, 0, WOFF(new_tokens), 0, 0, 1, 1048576, 0, NULL, NULL, NULL, "tokens",
@@ -235,6 +244,29 @@ const key_def cfg_model_keys[] = {
     {"blocks", K_GROUP_LIST, F_REQ, WOFF(blocks), WL_MAX_BLOCKS, WOFF(n_blocks), 0, 0,
      sizeof(wl_block), NULL, block_keys, NULL, NULL,
      "encoder blocks, in order: ( { mixer = ...; ... }, ... )"},
+    END_KEYS};
+
+#define GMOFF(field) offsetof(wl_gemm, field)
+static const key_def gemm_keys[] = {
+    {"name", K_STR, 0, GMOFF(name), WL_GEMM_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+     "the GEMM's name in the per-op table (default: gN)"},
+    {"m", K_U64, F_REQ, GMOFF(m), 0, 0, 1, 1e12, 0, NULL, NULL, NULL, "rows", "rows of A and C"},
+    {"n", K_U64, F_REQ, GMOFF(n), 0, 0, 1, 1e12, 0, NULL, NULL, NULL, "columns",
+     "columns of B and C"},
+    {"k", K_U64, F_REQ, GMOFF(k), 0, 0, 1, 1e12, 0, NULL, NULL, NULL, "elements",
+     "the reduction: columns of A, rows of B"},
+    {"count", K_U64, 0, GMOFF(count), 0, 0, 1, 1e9, 0, NULL, NULL, "1", "GEMMs",
+     "how many times it runs"},
+    END_KEYS};
+
+const key_def cfg_gemm_keys[] = {
+    WL_NAME_KIND_KEYS,
+    {"dtype", K_ENUM, 0, WOFF(dtype), 0, 0, 0, 0, 0, dtype_names, NULL, "\"fp16\"", NULL,
+     "element data type"},
+    {"gemms", K_GROUP_LIST, F_REQ, WOFF(gemms), WL_MAX_GEMMS, WOFF(n_gemms), 0, 0, sizeof(wl_gemm),
+     NULL, gemm_keys, NULL, NULL,
+     "the GEMMs, in order: ( { m = ...; n = ...; k = ...; }, ... ); a SCALE-Sim topology CSV "
+     "(FILE.csv) gives them instead"},
     END_KEYS};
 
 #define FOFF(field) offsetof(map_force, field)
@@ -451,4 +483,43 @@ const key_def cfg_system_keys[] = {
     {"attn_groups", K_U32, 0, SOFF(attn_groups), 0, 0, 0, 32, 0, NULL, NULL, "0", "groups",
      "cascade: token groups (beta); attn_groups^2 AttnNodes each attend one query group to "
      "one key group"},
+    END_KEYS};
+
+/* Peer accelerators (arch/peers/, docs/PEERS.md). */
+#define POFF(field) offsetof(peer_desc, field)
+static const char *const peer_kind_names[] = {"peer", NULL};
+static const char *const peer_model_names[] = {"systolic", NULL}; /* peer_kind */
+static const char *const dataflow_names[] = {"os", "ws", NULL};   /* peer_dataflow */
+static const key_def peer_array_keys[] = {
+    {"rows", K_U32, F_REQ, POFF(array.rows), 0, 0, 1, 4096, 0, NULL, NULL, NULL, "PEs",
+     "rows of MAC PEs"},
+    {"cols", K_U32, F_REQ, POFF(array.cols), 0, 0, 1, 4096, 0, NULL, NULL, NULL, "PEs",
+     "columns of MAC PEs"},
+    {"dataflow", K_ENUM, F_REQ, POFF(array.dataflow), 0, 0, 0, 0, 0, dataflow_names, NULL, NULL,
+     NULL, "what stays in the PEs: outputs (os) or weights (ws), as SCALE-Sim names them"},
+    END_KEYS};
+static const key_def peer_sram_keys[] = {
+    {"ifmap_kb", K_U64, F_REQ, POFF(sram.ifmap_bytes), 0, 0, 1, 1048576, 1024, NULL, NULL, NULL,
+     "KiB", "the input operand's double-buffered SRAM (A of a GEMM)"},
+    {"filter_kb", K_U64, F_REQ, POFF(sram.filter_bytes), 0, 0, 1, 1048576, 1024, NULL, NULL, NULL,
+     "KiB", "the weights' double-buffered SRAM (B)"},
+    {"ofmap_kb", K_U64, F_REQ, POFF(sram.ofmap_bytes), 0, 0, 1, 1048576, 1024, NULL, NULL, NULL,
+     "KiB", "the outputs' double-buffered SRAM (C)"},
+    END_KEYS};
+static const key_def peer_dram_keys[] = {{"bandwidth_gbs", K_F64, F_REQ, POFF(dram.bandwidth_gbs),
+                                          0, 0, 0.01, 1e5, 0, NULL, NULL, NULL, "GB/s",
+                                          "the SRAMs' fill and drain from DRAM, all together"},
+                                         END_KEYS};
+const key_def cfg_peer_keys[] = {
+    {"name", K_STR, 0, POFF(name), PEER_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+     "preset name (default: the file name)"},
+    {"kind", K_ENUM, F_REQ, POFF(kind), 0, 0, 0, 0, 0, peer_kind_names, NULL, NULL, NULL,
+     "\"peer\": an accelerator other than the mld array"},
+    {"model", K_ENUM, F_REQ, POFF(model), 0, 0, 0, 0, 0, peer_model_names, NULL, NULL, NULL,
+     "the dataflow model that times it"},
+    {"clock_ghz", K_F64, F_REQ, POFF(clock_ghz), 0, 0, 0.001, 100, 0, NULL, NULL, NULL, "GHz",
+     "clock frequency"},
+    GROUP("array", F_REQ, peer_array_keys, "the systolic array"),
+    GROUP("sram", F_REQ, peer_sram_keys, "on-chip buffers"),
+    GROUP("dram", F_REQ, peer_dram_keys, "off-chip memory"),
     END_KEYS};

@@ -10,6 +10,7 @@
 #include "../engine/engine.h"
 #include "../gpu/gpu.h"
 #include "../mapper/mapper.h"
+#include "../peer/peer.h"
 #include "../ref/ref.h"
 #include "../run/run.h"
 #include "../system/system.h"
@@ -134,6 +135,22 @@ typedef struct rep_run {
     size_t n_overrides;
     const char *const *overrides;
 } rep_run;
+
+/* A peer accelerator's run (docs/PEERS.md): the summary and --json. */
+typedef struct rep_peer_run {
+    const char *version;
+    const char *peer_file, *wl_file;
+    const peer_desc *peer;
+    const wl_desc *wl;
+    const peer_result *res;
+    bool ideal; /* --ideal-memory */
+    int argc;
+    char *const *argv;
+    size_t n_overrides;
+    const char *const *overrides;
+} rep_peer_run;
+void rep_peer_summary(FILE *f, const rep_peer_run *r);
+int rep_write_peer_json(const char *path, const rep_peer_run *r, char *err, size_t errlen);
 
 /* The accelerator against one baseline. */
 typedef struct rep_versus {

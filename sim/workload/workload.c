@@ -5,7 +5,10 @@
 
 const char *wl_kind_name(wl_kind k)
 {
-    return k == WL_KIND_BUTTERFLY_LINEAR ? "butterfly-linear" : k == WL_KIND_MODEL ? "model" : "?";
+    return k == WL_KIND_BUTTERFLY_LINEAR ? "butterfly-linear"
+           : k == WL_KIND_MODEL          ? "model"
+           : k == WL_KIND_GEMM           ? "gemm"
+                                         : "?";
 }
 
 const char *wl_init_name(wl_init i)

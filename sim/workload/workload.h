@@ -8,7 +8,7 @@
 
 #define WL_NAME_MAX 64
 
-typedef enum { WL_KIND_BUTTERFLY_LINEAR = 0, WL_KIND_MODEL, WL_KIND_COUNT } wl_kind;
+typedef enum { WL_KIND_BUTTERFLY_LINEAR = 0, WL_KIND_MODEL, WL_KIND_GEMM, WL_KIND_COUNT } wl_kind;
 const char *wl_kind_name(wl_kind k);
 
 /* How the butterfly twiddles are drawn. */
@@ -50,6 +50,16 @@ typedef struct wl_block {
 
 #define WL_MAX_BLOCKS 16
 
+/* One GEMM of a gemm workload: C[m x n] = A[m x k] B[k x n], `count` times (a SCALE-Sim
+ * topology row: a convolution becomes m = output pixels, n = filters, k = window x
+ * channels). */
+#define WL_GEMM_NAME_MAX 48
+typedef struct wl_gemm {
+    char name[WL_GEMM_NAME_MAX];
+    uint64_t m, n, k, count;
+} wl_gemm;
+#define WL_MAX_GEMMS 1024
+
 /* A workload file, validated. Butterfly-linear workloads use n, rows and init; models
  * use the model fields and the block list. */
 typedef struct wl_desc {
@@ -67,6 +77,9 @@ typedef struct wl_desc {
     wl_mask mask;
     uint32_t n_blocks;
     wl_block blocks[WL_MAX_BLOCKS];
+    /* gemm: the GEMMs, in order */
+    uint32_t n_gemms;
+    wl_gemm gemms[WL_MAX_GEMMS];
 } wl_desc;
 
 /* Butterfly linear layer y = B x on `rows` vectors of n elements (DESIGN.md section 4).

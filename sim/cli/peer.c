@@ -1,0 +1,77 @@
+/* peer.c: the command line's run of a peer accelerator (arch/peers/, docs/PEERS.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../config/config.h"
+#include "../peer/peer.h"
+#include "../report/report.h"
+#include "internal.h"
+
+/* The options a peer run does not take: NULL when none is set. */
+static const char *peer_refuses(const options *o)
+{
+    if (o->functional || o->fault_twiddle || o->fault_merge)
+        return o->functional ? "--functional" : "--inject-fault";
+    if (o->analytical)
+        return "--model=analytical (a peer's model is closed-form already)";
+    if (o->mapping || o->dump_mapping || o->explain)
+        return o->mapping ? "--mapping" : o->dump_mapping ? "--dump-mapping" : "--explain";
+    if (o->accelergy || o->csv)
+        return o->accelergy ? "--accelergy" : "--csv";
+    if (cli_tracing(o) || o->systemc)
+        return o->systemc ? "--engine=systemc" : cli_tracing(o);
+    if (o->baseline_given || o->no_chain || o->no_fuse || o->objective != MAP_LATENCY)
+        return o->baseline_given ? "--baseline" : "--no-chain, --no-fuse or --objective";
+    for (size_t i = 0; i < o->n_sets; i++)
+        if (strcmp(o->sets[i].file, "arch") && strcmp(o->sets[i].file, "workload"))
+            return "--set of a file other than arch or workload";
+    return NULL;
+}
+
+int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, FILE *out, FILE *err)
+{
+    const char *no = peer_refuses(o);
+    if (no) {
+        fprintf(err, "bflysim: %s is not supported for peer accelerators yet (docs/PEERS.md)\n",
+                no);
+        return UTIL_ECONFIG;
+    }
+    char msg[2048];
+    peer_desc p;
+    wl_desc *w = malloc(sizeof *w);
+    peer_result res = {0};
+    int rc = w ? UTIL_OK : util_fail(UTIL_ERUN, msg, sizeof msg, "out of memory");
+    if (!rc)
+        rc = cfg_load_peer(peer_path, o->sets, o->n_sets, &p, msg, sizeof msg);
+    if (!rc)
+        rc = cfg_load_workload(wl_path, o->sets, o->n_sets, w, msg, sizeof msg);
+    if (!rc)
+        rc = peer_run(&p, w, o->ideal_memory, &res, msg, sizeof msg);
+    if (rc) {
+        fprintf(err, "bflysim: %s\n", msg);
+        free(w);
+        return rc;
+    }
+    const char *ovs[CLI_MAX_SETS];
+    for (size_t i = 0; i < o->n_sets; i++)
+        ovs[i] = o->sets[i].arg;
+    rep_peer_run run = {.version = PACKAGE_VERSION,
+                        .peer_file = o->arch_file,
+                        .wl_file = o->wl_file,
+                        .peer = &p,
+                        .wl = w,
+                        .res = &res,
+                        .ideal = o->ideal_memory,
+                        .argc = o->argc,
+                        .argv = o->argv,
+                        .n_overrides = o->n_sets,
+                        .overrides = ovs};
+    if (!o->quiet)
+        rep_peer_summary(out, &run);
+    if (o->json && (rc = rep_write_peer_json(o->json, &run, msg, sizeof msg)))
+        fprintf(err, "bflysim: %s\n", msg);
+    peer_free(&res);
+    free(w);
+    return rc;
+}

@@ -1,0 +1,62 @@
+/* peer.h: peer accelerators modelled beside the mld array (docs/PEERS.md), timed by a
+ * model of their own dataflow. */
+#ifndef BFLY_PEER_H
+#define BFLY_PEER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../util/util.h"
+#include "../workload/workload.h"
+
+typedef enum { PEER_SYSTOLIC = 0, PEER_KIND_COUNT } peer_kind;
+/* Which operand stays in the PEs: the output (os), the weight (ws), SCALE-Sim's names. */
+typedef enum { PEER_OS = 0, PEER_WS, PEER_DATAFLOW_COUNT } peer_dataflow;
+
+#define PEER_NAME_MAX 64
+
+/* A peer preset (a file in arch/peers/), validated. */
+typedef struct peer_desc {
+    char name[PEER_NAME_MAX];
+    int kind; /* the file's kind: 0, "peer" */
+    peer_kind model;
+    double clock_ghz;
+    struct {
+        uint32_t rows, cols; /* PEs, one MAC each per cycle */
+        peer_dataflow dataflow;
+    } array;
+    struct {
+        uint64_t ifmap_bytes, filter_bytes, ofmap_bytes; /* double-buffered SRAMs */
+    } sram;
+    struct {
+        double bandwidth_gbs; /* the SRAMs' fill and drain, all together */
+    } dram;
+} peer_desc;
+
+const char *peer_kind_name(peer_kind k);
+const char *peer_dataflow_name(peer_dataflow d);
+
+/* One GEMM on a peer. */
+typedef struct peer_op {
+    uint64_t compute_cycles; /* the array's, as SCALE-Sim counts them */
+    uint64_t stall_cycles;   /* waiting for DRAM (0 with ideal memory) */
+    uint64_t cycles;         /* compute + stall */
+    uint64_t folds;          /* array-sized tiles of the mapping */
+    uint64_t macs;           /* useful multiply-accumulates */
+    uint64_t dram_read_bytes, dram_write_bytes;
+    double mapping_efficiency; /* useful PEs over all, averaged over the folds */
+} peer_op;
+
+typedef struct peer_result {
+    uint32_t n_ops;
+    peer_op *ops; /* one per GEMM of the workload (count included) */
+    peer_op total;
+} peer_result;
+
+/* Times every GEMM of gemm workload w on p (ideal: memory never stalls, as in SCALE-Sim's
+ * default runs). */
+int peer_run(const peer_desc *p, const wl_desc *w, bool ideal, peer_result *out, char *err,
+             size_t errlen);
+void peer_free(peer_result *r);
+
+#endif

@@ -1,0 +1,108 @@
+/* peer.c: a peer accelerator's run as the summary and the JSON (docs/PEERS.md). */
+#include <stdio.h>
+
+#include "internal.h"
+#include "report.h"
+
+void rep_peer_summary(FILE *f, const rep_peer_run *r)
+{
+    const peer_desc *p = r->peer;
+    const peer_op *t = &r->res->total;
+    fprintf(f, "bflysim %s\n", r->version);
+    fprintf(f,
+            "peer       %s (%s): %s %ux%u, dataflow %s, %g GHz, SRAM %llu/%llu/%llu KiB "
+            "(ifmap/filter/ofmap), DRAM %g GB/s%s\n",
+            p->name, r->peer_file, peer_kind_name(p->model), p->array.rows, p->array.cols,
+            peer_dataflow_name(p->array.dataflow), p->clock_ghz,
+            (unsigned long long)(p->sram.ifmap_bytes / 1024),
+            (unsigned long long)(p->sram.filter_bytes / 1024),
+            (unsigned long long)(p->sram.ofmap_bytes / 1024), p->dram.bandwidth_gbs,
+            r->ideal ? " (ideal memory: no stalls)" : "");
+    fprintf(f, "workload   %s (%s): %u GEMMs, %s\n", r->wl->name, r->wl_file, r->wl->n_gemms,
+            util_dtype_name(r->wl->dtype));
+    fprintf(f, "  op                          M        N        K  count  compute cycles  stall "
+               "cycles       cycles    util  mapping eff\n");
+    double pes = (double)p->array.rows * p->array.cols;
+    for (uint32_t i = 0; i < r->res->n_ops; i++) {
+        const wl_gemm *g = &r->wl->gemms[i];
+        const peer_op *o = &r->res->ops[i];
+        fprintf(f, "  %-20s %8llu %8llu %8llu %6llu %15llu %12llu %12llu %6.2f%% %10.2f%%\n",
+                g->name, (unsigned long long)g->m, (unsigned long long)g->n,
+                (unsigned long long)g->k, (unsigned long long)g->count,
+                (unsigned long long)o->compute_cycles, (unsigned long long)o->stall_cycles,
+                (unsigned long long)o->cycles,
+                o->cycles ? 100.0 * (double)o->macs / ((double)o->cycles * pes) : 0.0,
+                100.0 * o->mapping_efficiency);
+    }
+    fprintf(f, "cycles     %llu (%.3f us): compute %llu, stalls %llu\n",
+            (unsigned long long)t->cycles, (double)t->cycles / (p->clock_ghz * 1e3),
+            (unsigned long long)t->compute_cycles, (unsigned long long)t->stall_cycles);
+    fprintf(f, "work       %llu MACs, %.2f%% of the PEs' cycles\n", (unsigned long long)t->macs,
+            t->cycles ? 100.0 * (double)t->macs / ((double)t->cycles * pes) : 0.0);
+    fprintf(f, "DRAM       read %llu B, write %llu B\n", (unsigned long long)t->dram_read_bytes,
+            (unsigned long long)t->dram_write_bytes);
+}
+
+static void op_json(jw *j, const char *name, const wl_gemm *g, const peer_op *o, double pes)
+{
+    j_open(j, name, '{');
+    if (g) {
+        j_s(j, "name", g->name);
+        j_u(j, "m", g->m);
+        j_u(j, "n", g->n);
+        j_u(j, "k", g->k);
+        j_u(j, "count", g->count);
+    }
+    j_u(j, "cycles", o->cycles);
+    j_u(j, "compute_cycles", o->compute_cycles);
+    j_u(j, "stall_cycles", o->stall_cycles);
+    j_u(j, "folds", o->folds);
+    j_u(j, "macs", o->macs);
+    j_d(j, "utilization", o->cycles ? (double)o->macs / ((double)o->cycles * pes) : 0);
+    j_d(j, "mapping_efficiency", o->mapping_efficiency);
+    j_u(j, "dram_read_bytes", o->dram_read_bytes);
+    j_u(j, "dram_write_bytes", o->dram_write_bytes);
+    j_close(j, '}');
+}
+
+static void peer_doc(FILE *f, const void *ctx)
+{
+    const rep_peer_run *r = ctx;
+    const peer_desc *p = r->peer;
+    double pes = (double)p->array.rows * p->array.cols;
+    jw j = {f, 0, true};
+    j_open(&j, NULL, '{');
+    j_s(&j, "bflysim", r->version);
+    j_invocation(&j, r->argc, r->argv, r->overrides, r->n_overrides);
+    j_open(&j, "peer", '{');
+    j_s(&j, "name", p->name);
+    j_s(&j, "file", r->peer_file);
+    j_s(&j, "model", peer_kind_name(p->model));
+    j_u(&j, "rows", p->array.rows);
+    j_u(&j, "cols", p->array.cols);
+    j_s(&j, "dataflow", peer_dataflow_name(p->array.dataflow));
+    j_d(&j, "clock_ghz", p->clock_ghz);
+    j_u(&j, "ifmap_sram_bytes", p->sram.ifmap_bytes);
+    j_u(&j, "filter_sram_bytes", p->sram.filter_bytes);
+    j_u(&j, "ofmap_sram_bytes", p->sram.ofmap_bytes);
+    j_d(&j, "dram_bandwidth_gbs", p->dram.bandwidth_gbs);
+    j_b(&j, "ideal_memory", r->ideal);
+    j_close(&j, '}');
+    j_open(&j, "workload", '{');
+    j_s(&j, "name", r->wl->name);
+    j_s(&j, "file", r->wl_file);
+    j_s(&j, "dtype", util_dtype_name(r->wl->dtype));
+    j_close(&j, '}');
+    j_open(&j, "ops", '[');
+    for (uint32_t i = 0; i < r->res->n_ops; i++)
+        op_json(&j, NULL, &r->wl->gemms[i], &r->res->ops[i], pes);
+    j_close(&j, ']');
+    op_json(&j, "results", NULL, &r->res->total, pes);
+    j_close(&j, '}');
+    fputc('\n', f);
+}
+
+int rep_write_peer_json(const char *path, const rep_peer_run *r, char *err, size_t errlen)
+{
+    return rep_write_file(path, peer_doc, r, err, errlen);
+}

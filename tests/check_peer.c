@@ -1,0 +1,178 @@
+/* check_peer.c: the systolic peer against SCALE-Sim v2, topology CSV files, DRAM stalls. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../sim/config/config.h"
+#include "../sim/peer/peer.h"
+#include "testutil.h"
+
+/* A 32x32 systolic preset with its dataflow, SRAMs and bandwidth set here. */
+static peer_desc preset(peer_dataflow df, uint32_t rows, uint32_t cols)
+{
+    peer_desc p;
+    char path[1024], err[512];
+    ck_assert_msg(!cfg_load_peer(tu_src(path, sizeof path, "arch/peers/systolic-32x32-os.cfg"),
+                                 NULL, 0, &p, err, sizeof err),
+                  "%s", err);
+    p.array.dataflow = df, p.array.rows = rows, p.array.cols = cols;
+    return p;
+}
+
+static wl_desc *gemms(const uint64_t (*mnk)[3], uint32_t n)
+{
+    wl_desc *w = calloc(1, sizeof *w);
+    w->kind = WL_KIND_GEMM, w->dtype = UTIL_FP16, w->n_gemms = n;
+    for (uint32_t i = 0; i < n; i++) {
+        w->gemms[i] = (wl_gemm){.m = mnk[i][0], .n = mnk[i][1], .k = mnk[i][2], .count = 1};
+        snprintf(w->gemms[i].name, sizeof w->gemms[i].name, "g%u", i + 1);
+    }
+    return w;
+}
+
+static uint64_t cdiv(uint64_t a, uint64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* SCALE-Sim v2's published compute model (Samajdar et al., ISPASS 2020, and its code,
+ * scalesim/compute/systolic_compute_{os,ws}.py): an R x C array maps S_R rows and S_C
+ * columns of the GEMM and streams T through it; a fold takes T + R + C - 2 cycles
+ * output-stationary (S_R = M, S_C = N, T = K) and T + 2R + C - 2 weight-stationary
+ * (S_R = K, S_C = N, T = M: the weights load first); the layer ceil(S_R/R) ceil(S_C/C)
+ * folds of that, counted from cycle 0 (less one). The last two lists are what SCALE-Sim
+ * v2 itself printed (COMPUTE_REPORT.csv, "Total Cycles", commit 22f88b1, configs/scale.cfg
+ * with Dataflow os and ws, GEMM mode, InterfaceBandwidth CALC) for the first five GEMMs. */
+START_TEST(test_scalesim_cycles)
+{
+    static const uint64_t mnk[][3] = {{64, 64, 64},     {100, 70, 50},   {128, 256, 96},
+                                      {33, 65, 17},     {1024, 64, 256}, {1, 1, 1},
+                                      {4096, 4096, 64}, {197, 768, 3072}};
+    static const uint64_t scalesim_os[] = {503, 1343, 5055, 473, 20351};
+    static const uint64_t scalesim_ws[] = {631, 1163, 5327, 380, 17887};
+    uint32_t n = sizeof mnk / sizeof mnk[0];
+    wl_desc *w = gemms(mnk, n);
+    static const uint32_t dims[][2] = {{32, 32}, {8, 16}, {128, 4}};
+    for (int d = 0; d < 3; d++)
+        for (int df = 0; df < 2; df++) {
+            uint64_t R = dims[d][0], C = dims[d][1];
+            peer_desc p = preset((peer_dataflow)df, (uint32_t)R, (uint32_t)C);
+            peer_result res;
+            char err[512];
+            ck_assert_msg(!peer_run(&p, w, true, &res, err, sizeof err), "%s", err);
+            for (uint32_t i = 0; i < n; i++) {
+                uint64_t M = mnk[i][0], N = mnk[i][1], K = mnk[i][2];
+                uint64_t want = df == PEER_OS ? cdiv(M, R) * cdiv(N, C) * (K + R + C - 2) - 1
+                                              : cdiv(K, R) * cdiv(N, C) * (M + 2 * R + C - 2) - 1;
+                ck_assert_uint_eq(res.ops[i].compute_cycles, want);
+                ck_assert_uint_eq(res.ops[i].cycles, want); /* ideal memory: no stall */
+                ck_assert_uint_eq(res.ops[i].macs, M * N * K);
+                if (d == 0 && i < 5)
+                    ck_assert_uint_eq(want, df == PEER_OS ? scalesim_os[i] : scalesim_ws[i]);
+            }
+            peer_free(&res);
+        }
+    free(w);
+}
+END_TEST
+
+/* Realistic memory: a GEMM whose DRAM traffic outlasts its compute stalls by the
+ * difference. M = N = K = 32 on 32x32, output stationary: one fold, 32 + 62 - 1 = 93
+ * cycles; A, B and C (2 KiB each in FP16) fit their SRAMs, so DRAM moves 6144 bytes,
+ * 120 cycles at 51.2 bytes per cycle (51.2 GB/s at 1 GHz): 27 cycles of stall. */
+START_TEST(test_dram_stalls)
+{
+    static const uint64_t mnk[][3] = {{32, 32, 32}};
+    wl_desc *w = gemms(mnk, 1);
+    peer_desc p = preset(PEER_OS, 32, 32);
+    peer_result res;
+    char err[512];
+    ck_assert(!peer_run(&p, w, false, &res, err, sizeof err));
+    ck_assert_uint_eq(res.ops[0].compute_cycles, 93);
+    ck_assert_uint_eq(res.ops[0].dram_read_bytes + res.ops[0].dram_write_bytes, 6144);
+    ck_assert_uint_eq(res.ops[0].cycles, 120);
+    ck_assert_uint_eq(res.ops[0].stall_cycles, 27);
+    peer_free(&res);
+    /* A no longer fits half its 64 KiB SRAM (1024 x 64 x 2 = 128 KiB): it streams once per
+     * column fold (N = 64: twice); B (64 x 64) and C stay: 2 x 128 + 8 + 128 KiB */
+    static const uint64_t big[][3] = {{1024, 64, 64}};
+    free(w);
+    w = gemms(big, 1);
+    ck_assert(!peer_run(&p, w, false, &res, err, sizeof err));
+    ck_assert_uint_eq(res.ops[0].dram_read_bytes, 2 * 131072 + 8192);
+    ck_assert_uint_eq(res.ops[0].dram_write_bytes, 131072);
+    peer_free(&res);
+    free(w);
+}
+END_TEST
+
+/* SCALE-Sim's topology files: the GEMM format and the convolution format (SCALE-Sim's
+ * output size ceil((in - filter + stride) / stride); a depth-wise layer per channel). */
+START_TEST(test_topology_files)
+{
+    char path[512], err[512];
+    wl_desc *w = malloc(sizeof *w);
+    tu_tmp(path, sizeof path, "gemm.csv");
+    tu_write(path, "Layer,M,N,K,\nQKT,1024,1024,64,\n\n  Linear1 , 1024, 4800 , 1600,\n");
+    ck_assert_msg(!cfg_load_workload(path, NULL, 0, w, err, sizeof err), "%s", err);
+    ck_assert_int_eq(w->kind, WL_KIND_GEMM);
+    ck_assert_uint_eq(w->n_gemms, 2);
+    ck_assert_str_eq(w->gemms[1].name, "Linear1");
+    ck_assert(w->gemms[1].m == 1024 && w->gemms[1].n == 4800 && w->gemms[1].k == 1600);
+    tu_write(path, "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+                   "Channels, Num Filter, Strides,\nInc5b_3x3, 7, 7, 3, 3, 192, 384, 1,\n"
+                   "s2, 8, 8, 3, 3, 4, 16, 2,\nConvDP1, 10, 10, 3, 3, 32, 1, 1,\n");
+    ck_assert_msg(!cfg_load_workload(path, NULL, 0, w, err, sizeof err), "%s", err);
+    ck_assert_uint_eq(w->n_gemms, 3);
+    ck_assert(w->gemms[0].m == 25 && w->gemms[0].n == 384 && w->gemms[0].k == 1728);
+    ck_assert(w->gemms[1].m == 16 && w->gemms[1].k == 36); /* ceil((8 - 3 + 2) / 2) = 4 */
+    ck_assert(w->gemms[2].m == 64 && w->gemms[2].k == 9 && w->gemms[2].count == 32);
+    tu_write(path, "Layer,M,N,K,\nQKT,1024,x,64,\n");
+    ck_assert_int_eq(cfg_load_workload(path, NULL, 0, w, err, sizeof err), UTIL_ECONFIG);
+    ck_assert_msg(strstr(err, ":2: N = 'x': expected a whole number"), "%s", err);
+    tu_write(path, "a,b,c\n");
+    ck_assert_int_eq(cfg_load_workload(path, NULL, 0, w, err, sizeof err), UTIL_ECONFIG);
+    ck_assert_msg(strstr(err, ":1: not a SCALE-Sim topology header"), "%s", err);
+    free(w);
+}
+END_TEST
+
+/* The command line: a peer preset by name on a topology, --json, and what it refuses. */
+START_TEST(test_cli)
+{
+    char topo[512], json[512];
+    tu_tmp(topo, sizeof topo, "t.csv");
+    tu_tmp(json, sizeof json, "p.json");
+    tu_write(topo, "Layer,M,N,K,\ng1,64,64,64,\ng2,100,70,50,\n");
+    tu_result r;
+    tu_run(&r, "-q", "--ideal-memory", "--json", json, "systolic-32x32-ws", topo, NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    char *js = tu_read(json, NULL);
+    ck_assert_uint_eq((uint64_t)tu_json_num(js, "\"results\"", "cycles"), 631 + 1163);
+    ck_assert_uint_eq((uint64_t)tu_json_num(js, "\"results\"", "stall_cycles"), 0);
+    free(js);
+    tu_expect(2, "--ideal-memory is for peer accelerators", "-q", "--ideal-memory", "mld-8x8",
+              "butterfly-linear-64", NULL);
+    tu_expect(2, "is a gemm workload: it runs on the peer accelerators", "-q", "mld-8x8", topo,
+              NULL);
+    tu_expect(2, "--functional is not supported for peer accelerators", "-q", "-f",
+              "systolic-32x32-os", topo, NULL);
+    tu_expect(2, "peer systolic-32x32-os runs gemm workloads", "-q", "systolic-32x32-os",
+              "butterfly-linear-64", NULL);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("peer");
+    TCase *tc = tcase_create("systolic");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_scalesim_cycles);
+    tcase_add_test(tc, test_dram_stalls);
+    tcase_add_test(tc, test_topology_files);
+    tcase_add_test(tc, test_cli);
+    suite_add_tcase(s, tc);
+    return tu_main(s);
+}
