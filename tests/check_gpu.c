@@ -289,6 +289,49 @@ START_TEST(test_l2_butterfly)
 }
 END_TEST
 
+/* The butterfly and attention kernel choices by hand, FP16, 64 rows of a 4096-point
+ * butterfly (12 stages, D = 64 x 4096 x 2 = 524288 B of activations, 2 n e = 16384 B of
+ * twiddles a stage), hand_gpu's L2 too small to hold them:
+ *   per-stage: 12 passes, each reads and writes D plus its twiddles;
+ *   fused, 12 stages a pass: one pass, D in, D out, the 12 stages' twiddles (196608 B),
+ *     the flops of all 12 stages (3 n T each), no stride;
+ *   fused, 5 a pass: ceil(12 / 5) = 3 passes;
+ *   monarch: b = 2^ceil(12 / 2) = 64, two GEMMs of 2 T n b = 33554432 flops, each moving
+ *     D in, D out and n b e = 524288 B of weights.
+ * Attention, 4 heads of 256 queries and keys of 64 features: fused is one kernel reading
+ * Q, K, V and writing C: (2 x 4 x 256 x 64 + 2 x 4 x 256 x 64) elements x 2 = 524288 B. */
+START_TEST(test_kernel_choices)
+{
+    gpu_desc g = hand_gpu();
+    wl_op op = {.kind = WL_OP_BUTTERFLY, .rows = 64, .in = 4096, .out = 4096, .n = 4096};
+    gpu_kernel k[GPU_MAX_OP_KERNELS];
+    double D = 524288, tw = 16384, flops = 3.0 * 4096 * 64;
+    g.bfly_kernel = GPU_BFLY_PER_STAGE;
+    ck_assert_uint_eq(gpu_op_kernels(&g, &op, UTIL_FP16, k), 12);
+    tu_assert_close(k[5].bytes, 2 * D + tw, 1e-12, "a per-stage pass");
+    g.bfly_kernel = GPU_BFLY_FUSED, g.bfly_fused_stages = 12;
+    ck_assert_uint_eq(gpu_op_kernels(&g, &op, UTIL_FP16, k), 1);
+    tu_assert_close(k[0].bytes, 2 * D + 12 * tw, 1e-12, "the fused pass's bytes");
+    tu_assert_close(k[0].flops, 12 * flops, 1e-12, "the fused pass's flops");
+    ck_assert(k[0].stride_bytes == 0);
+    g.bfly_fused_stages = 5;
+    ck_assert_uint_eq(gpu_op_kernels(&g, &op, UTIL_FP16, k), 3);
+    g.bfly_kernel = GPU_BFLY_MONARCH;
+    ck_assert_uint_eq(gpu_op_kernels(&g, &op, UTIL_FP16, k), 2);
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(k[i].cls, GPU_GEMM);
+        tu_assert_close(k[i].flops, 2.0 * 64 * 4096 * 64, 1e-12, "a Monarch GEMM's flops");
+        tu_assert_close(k[i].bytes, 2 * D + 524288, 1e-12, "a Monarch GEMM's bytes");
+    }
+    wl_op at = {.kind = WL_OP_ATTENTION, .groups = 4, .nq = 256, .n = 256, .d = 64};
+    g.attn_kernel = GPU_ATTN_UNFUSED;
+    ck_assert_uint_eq(gpu_op_kernels(&g, &at, UTIL_FP16, k), 3);
+    g.attn_kernel = GPU_ATTN_FUSED;
+    ck_assert_uint_eq(gpu_op_kernels(&g, &at, UTIL_FP16, k), 1);
+    tu_assert_close(k[0].bytes, 524288, 1e-12, "the fused attention's bytes");
+}
+END_TEST
+
 /* An FFT mixer by hand: hand_gpu, FP16 (CUDA cores: 500 x 0.5 GFLOP/s; 100 x 0.5 GB/s;
  * 5 us launch), 256 tokens of 128 features, rows padded to 128 points, the sequence to
  * 256. Two FFTs of 5 n log2 n flops each, intermediates complex (4 bytes an element):
@@ -654,6 +697,8 @@ START_TEST(test_preset_roundtrip)
             g.eff[GPU_FFT].memory = 0.1 + 1.0 / 3.0;
             g.launch_us = 7.123456789012345;
             g.cpu.cores = 0;
+            g.bfly_kernel = GPU_BFLY_MONARCH, g.bfly_fused_stages = 7;
+            g.attn_kernel = GPU_ATTN_FUSED;
             memset(g.name, 0, sizeof g.name);
             snprintf(g.name, sizeof g.name, "calibrated");
         }
@@ -786,6 +831,7 @@ int main(void)
     tcase_add_test(tc, test_hand_model);
     tcase_add_test(tc, test_l2_butterfly);
     tcase_add_test(tc, test_fft_by_hand);
+    tcase_add_test(tc, test_kernel_choices);
     tcase_add_test(tc, test_butterfly_linear);
     tcase_add_test(tc, test_cpu_alone);
     tcase_add_test(tc, test_coexec);

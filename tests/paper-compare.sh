@@ -65,5 +65,21 @@ for mode in analytical cycle; do
         exit bad
     }' <<<"$out" || fail "the table is inconsistent"
     grep -q "($mode mode, sequences at 1/8 length)" <<<"$out" || fail "the title does not say $mode mode"
+    # the GPU-kernel table: five kernel choices; the default's figures are the main table's
+    # (the same GPU priced again), and fusing the butterfly stages can only shorten the GPU
+    awk -F'|' '
+    function num(s) { gsub(/[ x*]/, "", s); return s + 0 }
+    /^\| \*\*average/ && !avg { avg = num($5); avge = num($6) }
+    /^\| \*\*maximum/ && !mx { mx = num($5) }
+    /^\| (per-stage|fused|monarch), (unfused|fused)/ {
+        k++
+        for (c = 3; c <= 6; c++) if (!(num($c) > 0) || num($c) > 1e6) { printf "kernel row %d column %d: %s\n", k, c, $c; bad = 1 }
+        if (k == 1 && ((num($3) - avg) ^ 2 > 0.011 ^ 2 || (num($4) - mx) ^ 2 > 1e-6 || (num($5) - avge) ^ 2 > 0.011 ^ 2)) {
+            printf "the default kernels give %s, %s, %s; the main table %g, %g, %g\n", $3, $4, $5, avg, mx, avge; bad = 1
+        }
+        if (k == 1) per = num($3)
+        if (k == 2 && !(num($3) <= per)) { printf "fused butterfly stages made the GPU slower: %s against %g\n", $3, per; bad = 1 }
+    }
+    END { if (k != 5) { printf "%d kernel rows, not 5\n", k; bad = 1 }; exit bad }' <<<"$out" || fail "the GPU-kernel table is inconsistent"
 done
 echo "paper-compare: table shape and figures check out in both modes; bad inputs are refused"

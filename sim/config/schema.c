@@ -385,7 +385,22 @@ static const key_def gpu_memory_keys[] = {
      "bytes", "DRAM transaction granularity (butterfly stride model)"},
     END_KEYS};
 
+static const char *const bfly_kernel_names[] = {"per-stage", "fused", "monarch", NULL};
+static const char *const attn_kernel_names[] = {"unfused", "fused", NULL};
+static const key_def gpu_attn_keys[] = {
+    {"kernel", K_ENUM, 0, GOFF(attn_kernel), 0, 0, 0, 0, 0, attn_kernel_names, NULL, "\"unfused\"",
+     NULL,
+     "unfused: scores, softmax and context as three kernels, the scores through DRAM; fused: "
+     "one FlashAttention-style kernel, the scores on chip (docs/GPU.md)"},
+    END_KEYS};
 static const key_def gpu_bfly_keys[] = {
+    {"kernel", K_ENUM, 0, GOFF(bfly_kernel), 0, 0, 0, 0, 0, bfly_kernel_names, NULL,
+     "\"per-stage\"", NULL,
+     "per-stage: one DRAM pass per stage; fused: fused_stages_per_pass stages per pass in "
+     "shared memory; monarch: two batched block-diagonal GEMMs on the tensor cores "
+     "(docs/GPU.md)"},
+    {"fused_stages_per_pass", K_U32, 0, GOFF(bfly_fused_stages), 0, 0, 1, 30, 0, NULL, NULL, "12",
+     "stages", "kernel = \"fused\": the stages one pass does in shared memory"},
     GF64("stride_floor", 0, stride_floor, 0.001, 1, NULL,
          "least share of the butterfly memory efficiency at strides below a sector"),
     END_KEYS};
@@ -431,7 +446,8 @@ const key_def cfg_gpu_keys[] = {
     GROUP("peak", F_REQ, gpu_peak_keys, "peak throughputs"),
     GROUP("memory", F_REQ, gpu_memory_keys, "DRAM and L2"),
     GROUP("efficiency", F_REQ, gpu_eff_keys, "efficiency factors per kernel class"),
-    GROUP("butterfly", F_REQ, gpu_bfly_keys, "butterfly stride model"),
+    GROUP("butterfly", F_REQ, gpu_bfly_keys, "butterfly kernels and stride model"),
+    GROUP("attention", 0, gpu_attn_keys, "attention kernels"),
     GROUP("fft", F_REQ, gpu_fft_keys, "FFT passes"),
     GROUP("power", F_REQ, gpu_power_keys, "power model"),
     GROUP("cpu", F_REQ, gpu_cpu_keys, "CPU cluster for GPU+CPU co-execution"),

@@ -410,7 +410,12 @@ int gpu_write_preset(const gpu_desc *g, FILE *f, const char *note, char *err, si
     for (int k = 0; k < GPU_CLASS_COUNT; k++)
         fprintf(f, "  %s = { compute = %.17g; memory = %.17g; };\n", gpu_class_name((gpu_class)k),
                 g->eff[k].compute, g->eff[k].memory);
-    fprintf(f, "};\nbutterfly = {\n  stride_floor = %.17g;\n};\n", g->stride_floor);
+    fprintf(
+        f,
+        "};\nbutterfly = {\n  kernel = \"%s\";\n  fused_stages_per_pass = %u;\n  stride_floor = "
+        "%.17g;\n};\nattention = {\n  kernel = \"%s\";\n};\n",
+        gpu_bfly_kernel_name(g->bfly_kernel), g->bfly_fused_stages, g->stride_floor,
+        gpu_attn_kernel_name(g->attn_kernel));
     fprintf(f, "fft = {\n  stages_per_pass = %u;\n};\n", g->fft_stages_per_pass);
     fprintf(f,
             "power = {\n  idle_w = %.17g;\n  busy_w = %.17g;\n  compute_w = %.17g;\n"

@@ -12,6 +12,17 @@ const char *gpu_class_name(gpu_class c)
     return c < GPU_CLASS_COUNT ? class_names[c] : "?";
 }
 
+const char *gpu_bfly_kernel_name(gpu_bfly_kernel k)
+{
+    static const char *const names[] = {"per-stage", "fused", "monarch"};
+    return k < GPU_BFLY_COUNT ? names[k] : "?";
+}
+
+const char *gpu_attn_kernel_name(gpu_attn_kernel k)
+{
+    return k == GPU_ATTN_UNFUSED ? "unfused" : k == GPU_ATTN_FUSED ? "fused" : "?";
+}
+
 const char *gpu_bound_name(gpu_bound b)
 {
     static const char *const names[] = {"compute", "memory", "launch"};
@@ -180,23 +191,43 @@ static uint32_t add_context(gpu_kernel *k, uint32_t n, util_dtype t, double G, d
                (G * nq * nk + G * nk * d + G * nq * d) * e, 0);
 }
 
+/* A Monarch factorisation (Dao et al., ICML 2022) of a butterfly of n points on T rows:
+ * two batched block-diagonal GEMMs of n/b blocks of b x b (b = 2^ceil(log2 n / 2)) on the
+ * tensor cores, the intermediate through DRAM unless it fits in L2 twice; MMA tiles are
+ * 16 wide, so smaller blocks use b/16 of the units. */
+static uint32_t add_monarch(const gpu_desc *g, gpu_kernel *k, uint32_t n, util_dtype t, double T,
+                            uint64_t points)
+{
+    double e = util_dtype_bytes(t), pts = (double)points;
+    double b = ldexp(1.0, (int)((util_log2(points) + 1) / 2));
+    double D = T * pts * e, w = pts * b * e, mid = 2 * D <= (double)g->l2_bytes ? 0 : D;
+    gpu_unit mma = gpu_unit_for(GPU_GEMM, t);
+    for (int half = 0; half < 2 && n < GPU_MAX_OP_KERNELS; half++) {
+        n = add(k, n, GPU_GEMM, mma, 2 * T * pts * b, (half ? mid : D) + w + (half ? D : mid), w);
+        k[n - 1].compute_scale = t == UTIL_FP16 && b < 16 ? b / 16 : 1.0;
+    }
+    return n;
+}
+
 /* A butterfly of `stages` passes, one stage each, over D bytes of activations that every
  * pass reads and writes (L2 permitting); w_stage bytes of weights per stage. */
 static uint32_t add_bfly(const gpu_desc *g, gpu_kernel *k, gpu_unit unit, double scale,
                          uint32_t stages, double flops_stage, double D, double w_stage,
                          double stride_unit)
 {
+    /* fused: a pass loads whole rows into shared memory, coalesced (no stride penalty) */
+    bool fused = g->bfly_kernel == GPU_BFLY_FUSED;
     xform x = {.cls = GPU_BUTTERFLY,
                .unit = unit,
                .scale = scale,
                .stages = stages,
-               .per_pass = 1,
+               .per_pass = fused ? g->bfly_fused_stages : 1,
                .flops_stage = flops_stage,
                .in_b = D,
                .mid_b = D,
                .out_b = D,
                .w_stage_b = w_stage,
-               .stride_unit = stride_unit};
+               .stride_unit = fused ? 0 : stride_unit};
     return add_passes(g, &x, k, 0);
 }
 
@@ -229,6 +260,8 @@ uint32_t gpu_op_kernels(const gpu_desc *g, const wl_op *op, util_dtype t,
         return add(k, 0, GPU_GEMM, mma, 2 * T * in * out, (T * in + in * out + T * out) * e,
                    T * in * e);
     case WL_OP_BUTTERFLY: /* over the padded rows; 4 twiddles per pair */
+        if (g->bfly_kernel == GPU_BFLY_MONARCH)
+            return add_monarch(g, k, 0, t, T, op->n);
         return add_bfly(g, k, vec, 1.0, util_log2(op->n), 3 * n * T, T * n * e, 2 * n * e, e);
     case WL_OP_BLOCK_BFLY: /* per stage, n/(2B) tile pairs x 4 dense B x B products on the
                             * tensor cores, whose MMA tiles are 16 wide */
@@ -236,6 +269,8 @@ uint32_t gpu_op_kernels(const gpu_desc *g, const wl_op *op, util_dtype t,
                         util_log2(op->n / op->param), 4 * n * B * T, T * n * e, 2 * n * B * e,
                         B * e);
     case WL_OP_SEQ_BFLY: /* along the sequence: pairs of tokens, a row of features apart */
+        if (g->bfly_kernel == GPU_BFLY_MONARCH)
+            return add_monarch(g, k, 0, t, in * (double)op->groups, op->n);
         return add_bfly(g, k, vec, 1.0, util_log2(op->n), 3 * n * in * (double)op->groups,
                         (double)op->groups * n * in * e, 2 * n * e, in * e);
     case WL_OP_FFT_MIX:
@@ -261,8 +296,13 @@ uint32_t gpu_op_kernels(const gpu_desc *g, const wl_op *op, util_dtype t,
         return add_softmax(k, 0, t, T, n);
     case WL_OP_CONTEXT:
         return add_context(k, 0, t, (double)op->groups, (double)op->nq, n, (double)op->d);
-    case WL_OP_ATTENTION: { /* unfused on the GPU: S and P go through DRAM */
+    case WL_OP_ATTENTION: { /* unfused: S and P go through DRAM; fused: one kernel reads
+                             * Q, K, V and writes the context, the scores on chip */
         double G = (double)op->groups, d = (double)op->d, nq = (double)op->nq;
+        if (g->attn_kernel == GPU_ATTN_FUSED)
+            return add(k, 0, GPU_GEMM, mma,
+                       4 * G * nq * n * d + G * nq * n * (1 + WL_FLOPS_SOFTMAX),
+                       (2 * G * nq * d + 2 * G * n * d) * e, 2 * G * n * d * e);
         uint32_t m = add_scores(k, 0, t, G, nq, n, d);
         m = add_softmax(k, m, t, G * nq, n);
         return add_context(k, m, t, G, nq, n, d);
@@ -477,11 +517,28 @@ static void totals(gpu_totals *t, double ops)
 static int price_block(const gpu_desc *g, const wl_op *ops, uint32_t n, util_dtype t,
                        uint32_t block, uint64_t repeat, gpu_result *out, char *err, size_t errlen)
 {
+    uint32_t fused_left = 0; /* rows of a fused attention kernel still to fill */
     for (uint32_t i = 0; i < n; i++) {
         if (out->n_rows >= GPU_MAX_ROWS)
             return util_fail(UTIL_ERUN, err, errlen, "gpu: more than %d ops", GPU_MAX_ROWS);
-        price_row(g, &ops[i], t, block, repeat, &out->row[out->n_rows++]);
+        gpu_op_row *r = &out->row[out->n_rows++];
         out->ops += (double)ops[i].flops * (double)repeat;
+        if (fused_left) { /* (softmax and context: inside the scores row's kernel) */
+            fused_left--;
+            *r = (gpu_op_row){.kind = ops[i].kind, .block = block, .repeat = repeat};
+            snprintf(r->name, sizeof r->name, "%s", ops[i].name);
+            continue;
+        }
+        wl_op fused;
+        if (g->attn_kernel == GPU_ATTN_FUSED && ops[i].kind == WL_OP_SCORES && i + 2 < n &&
+            ops[i + 1].kind == WL_OP_SOFTMAX && ops[i + 2].kind == WL_OP_CONTEXT) {
+            wl_fused_attention(&ops[i], &fused);
+            price_row(g, &fused, t, block, repeat, r);
+            snprintf(r->name, sizeof r->name, "%s", ops[i].name);
+            fused_left = 2;
+            continue;
+        }
+        price_row(g, &ops[i], t, block, repeat, r);
     }
     gpu_op_row *rows = &out->row[out->n_rows - n];
     for (uint32_t i = 0; i < n; i++) {

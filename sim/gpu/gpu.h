@@ -58,6 +58,21 @@ typedef struct gpu_cpu {
     double active_w;        /* added to the module power while the cores work */
 } gpu_cpu;
 
+/* How the GPU runs a butterfly (docs/GPU.md, "Butterfly kernels"): one DRAM pass per
+ * stage; stages fused in shared memory, fused_stages per pass; or a Monarch pair of
+ * batched block-diagonal GEMMs on the tensor cores. */
+typedef enum {
+    GPU_BFLY_PER_STAGE = 0,
+    GPU_BFLY_FUSED,
+    GPU_BFLY_MONARCH,
+    GPU_BFLY_COUNT
+} gpu_bfly_kernel;
+/* How the GPU runs attention: three kernels with the scores through DRAM, or one fused
+ * kernel (FlashAttention-style: the scores stay on chip). */
+typedef enum { GPU_ATTN_UNFUSED = 0, GPU_ATTN_FUSED, GPU_ATTN_COUNT } gpu_attn_kernel;
+const char *gpu_bfly_kernel_name(gpu_bfly_kernel k);
+const char *gpu_attn_kernel_name(gpu_attn_kernel k);
+
 typedef struct gpu_desc {
     char name[GPU_NAME_MAX];
     double clock_mhz; /* the clock the peaks are given at (informative) */
@@ -67,7 +82,10 @@ typedef struct gpu_desc {
     uint32_t sector_bytes; /* DRAM transaction granularity, for the butterfly stride model */
     double launch_us;      /* per kernel */
     gpu_eff eff[GPU_CLASS_COUNT];
-    double stride_floor;          /* butterfly: least share of eff_memory at small strides */
+    double stride_floor; /* butterfly: least share of eff_memory at small strides */
+    gpu_bfly_kernel bfly_kernel;
+    uint32_t bfly_fused_stages; /* GPU_BFLY_FUSED: stages one pass does in shared memory */
+    gpu_attn_kernel attn_kernel;
     uint32_t fft_stages_per_pass; /* radix-2 stages one FFT kernel pass does on chip */
     gpu_power power;
     gpu_cpu cpu;
