@@ -60,7 +60,7 @@ START_TEST(test_scalesim_cycles)
             peer_desc p = preset((peer_dataflow)df, (uint32_t)R, (uint32_t)C);
             peer_result res;
             char err[512];
-            ck_assert_msg(!peer_run(&p, w, true, &res, err, sizeof err), "%s", err);
+            ck_assert_msg(!peer_run(&p, w, true, NULL, &res, err, sizeof err), "%s", err);
             for (uint32_t i = 0; i < n; i++) {
                 uint64_t M = mnk[i][0], N = mnk[i][1], K = mnk[i][2];
                 uint64_t want = df == PEER_OS ? cdiv(M, R) * cdiv(N, C) * (K + R + C - 2) - 1
@@ -88,7 +88,7 @@ START_TEST(test_dram_stalls)
     peer_desc p = preset(PEER_OS, 32, 32);
     peer_result res;
     char err[512];
-    ck_assert(!peer_run(&p, w, false, &res, err, sizeof err));
+    ck_assert(!peer_run(&p, w, false, NULL, &res, err, sizeof err));
     ck_assert_uint_eq(res.ops[0].compute_cycles, 93);
     ck_assert_uint_eq(res.ops[0].dram_read_bytes + res.ops[0].dram_write_bytes, 6144);
     ck_assert_uint_eq(res.ops[0].cycles, 120);
@@ -99,9 +99,40 @@ START_TEST(test_dram_stalls)
     static const uint64_t big[][3] = {{1024, 64, 64}};
     free(w);
     w = gemms(big, 1);
-    ck_assert(!peer_run(&p, w, false, &res, err, sizeof err));
+    ck_assert(!peer_run(&p, w, false, NULL, &res, err, sizeof err));
     ck_assert_uint_eq(res.ops[0].dram_read_bytes, 2 * 131072 + 8192);
     ck_assert_uint_eq(res.ops[0].dram_write_bytes, 131072);
+    peer_free(&res);
+    free(w);
+}
+END_TEST
+
+/* Energy by hand, 32 x 32 x 32 output stationary on 32x32 with the 12 nm table of
+ * mld-8x8 (arch/energy/12nm.cfg), realistic memory (120 cycles, as above):
+ *   compute: 32768 MACs x 0.195 pJ = 6389.76
+ *   SRAM: A, B and C 2048 B each, every buffer 64 KiB (the table's 2.6 pJ per 64 bits of
+ *     32 KiB x sqrt(2)): A and B read into the array and written by their fills, C written
+ *     by the array and read by its drain: 6 x 256 x 2.6 x sqrt(2) = 5647.81
+ *   DRAM: 6144 B x 8 x 8.0 pJ/bit = 393216
+ *   leakage: 1024 PEs x 0.26 / 8 mW + 192 KiB x 0.0065 mW + 30 mW = 64.528 mW for 120 ns
+ *     = 7743.36 */
+START_TEST(test_energy_by_hand)
+{
+    static const uint64_t mnk[][3] = {{32, 32, 32}};
+    wl_desc *w = gemms(mnk, 1);
+    peer_desc p = preset(PEER_OS, 32, 32);
+    arch_desc a;
+    tu_load_arch("arch/mld-8x8.cfg", &a);
+    peer_result res;
+    char err[512];
+    ck_assert(!peer_run(&p, w, false, &a.energy, &res, err, sizeof err));
+    const peer_op *o = &res.ops[0];
+    ck_assert_uint_eq(o->cycles, 120);
+    tu_assert_close(o->compute_pj, 6389.76, 1e-9, "compute");
+    tu_assert_close(o->sram_pj, 6 * 256 * 2.6 * 1.4142135623730951, 1e-9, "SRAM");
+    tu_assert_close(o->dram_pj, 393216, 1e-9, "DRAM");
+    tu_assert_close(o->leakage_pj, 7743.36, 1e-9, "leakage");
+    tu_assert_close(o->energy_pj, 6389.76 + 5647.8107 + 393216 + 7743.36, 1e-6, "total");
     peer_free(&res);
     free(w);
 }
@@ -171,6 +202,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_scalesim_cycles);
     tcase_add_test(tc, test_dram_stalls);
+    tcase_add_test(tc, test_energy_by_hand);
     tcase_add_test(tc, test_topology_files);
     tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);

@@ -46,8 +46,16 @@ int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, F
         rc = cfg_load_peer(peer_path, o->sets, o->n_sets, &p, msg, sizeof msg);
     if (!rc)
         rc = cfg_load_workload(wl_path, o->sets, o->n_sets, w, msg, sizeof msg);
+    /* priced with the energy table of the mld arch the preset names (a path beside it) */
+    arch_desc ea = {0};
+    char ea_path[CFG_DIR_MAX + 64];
+    if (!rc && p.energy_arch[0] &&
+        !(rc = cfg_preset_path(CFG_PRESET_ARCH, p.energy_arch, ea_path, sizeof ea_path, msg,
+                               sizeof msg)))
+        rc = cfg_load_arch(ea_path, NULL, 0, &ea, msg, sizeof msg);
     if (!rc)
-        rc = peer_run(&p, w, o->ideal_memory, &res, msg, sizeof msg);
+        rc = peer_run(&p, w, o->ideal_memory, p.energy_arch[0] ? &ea.energy : NULL, &res, msg,
+                      sizeof msg);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
         free(w);

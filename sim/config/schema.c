@@ -526,6 +526,10 @@ static const key_def peer_dram_keys[] = {{"bandwidth_gbs", K_F64, F_REQ, POFF(dr
                                           0, 0, 0.01, 1e5, 0, NULL, NULL, NULL, "GB/s",
                                           "the SRAMs' fill and drain from DRAM, all together"},
                                          END_KEYS};
+static const key_def peer_energy_keys[] = {
+    {"arch", K_STR, F_REQ, POFF(energy_arch), PEER_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+     "the mld arch (a preset name or a file) whose energy table and node price the peer"},
+    END_KEYS};
 const key_def cfg_peer_keys[] = {
     {"name", K_STR, 0, POFF(name), PEER_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
      "preset name (default: the file name)"},
@@ -538,4 +542,5 @@ const key_def cfg_peer_keys[] = {
     GROUP("array", F_REQ, peer_array_keys, "the systolic array"),
     GROUP("sram", F_REQ, peer_sram_keys, "on-chip buffers"),
     GROUP("dram", F_REQ, peer_dram_keys, "off-chip memory"),
+    GROUP("energy", 0, peer_energy_keys, "how the peer is priced (no group: not priced)"),
     END_KEYS};

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../arch/arch.h"
 #include "../util/util.h"
 #include "../workload/workload.h"
 
@@ -31,6 +32,7 @@ typedef struct peer_desc {
     struct {
         double bandwidth_gbs; /* the SRAMs' fill and drain, all together */
     } dram;
+    char energy_arch[PEER_NAME_MAX]; /* the mld arch whose energy table prices it ("": none) */
 } peer_desc;
 
 const char *peer_kind_name(peer_kind k);
@@ -44,7 +46,11 @@ typedef struct peer_op {
     uint64_t folds;          /* array-sized tiles of the mapping */
     uint64_t macs;           /* useful multiply-accumulates */
     uint64_t dram_read_bytes, dram_write_bytes;
-    double mapping_efficiency; /* useful PEs over all, averaged over the folds */
+    double mapping_efficiency;                  /* useful PEs over all, averaged over the folds */
+    uint64_t sram_read_bytes, sram_write_bytes; /* the array's operands and outputs, and
+                                                 * the DRAM's fills and drains */
+    /* energy (pJ), with a table: MACs, SRAM accesses, DRAM, leakage over the cycles */
+    double compute_pj, sram_pj, dram_pj, leakage_pj, energy_pj;
 } peer_op;
 
 typedef struct peer_result {
@@ -54,9 +60,11 @@ typedef struct peer_result {
 } peer_result;
 
 /* Times every GEMM of gemm workload w on p (ideal: memory never stalls, as in SCALE-Sim's
- * default runs). */
-int peer_run(const peer_desc *p, const wl_desc *w, bool ideal, peer_result *out, char *err,
-             size_t errlen);
+ * default runs), and prices it with e (NULL or not present: no energy). */
+int peer_run(const peer_desc *p, const wl_desc *w, bool ideal, const arch_energy *e,
+             peer_result *out, char *err, size_t errlen);
+/* The peer's leakage (mW): its MAC PEs, its SRAMs and the DRAM behind them. */
+double peer_leakage_mw(const peer_desc *p, const arch_energy *e);
 void peer_free(peer_result *r);
 
 #endif

@@ -10,8 +10,14 @@
  * SRAM, else once per fold that needs it (A per column fold; B per row fold where a
  * column of tiles does not fit; weight-stationary partial sums go out and back per K
  * fold where a column of outputs does not fit). DRAM time overlaps compute, so a GEMM
- * takes the longer of the two; the excess is its stall. Not modelled: DRAM latency,
- * SRAM banks, the order of requests inside a fold. */
+ * takes the longer of the two; the excess is its stall. Energy, with the energy table of
+ * the mld arch a preset names: each MAC at the table's multiply-add; each SRAM byte read
+ * into the array or written from it (and each DRAM fill and drain) at the table's SRAM
+ * price for that buffer's size; DRAM per bit; leakage of the PEs (an mld PE's over its
+ * 8 lanes: ASSUMPTION), the SRAMs per KiB and the DRAM over the cycles. Not modelled:
+ * DRAM latency, SRAM banks, the order of requests inside a fold, the registers that pass
+ * operands from PE to PE (not priced: in the peer's favour). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,10 +38,42 @@ static uint64_t ceil_div(uint64_t a, uint64_t b)
     return (a + b - 1) / b;
 }
 
-/* One instance of GEMM g. */
-static void systolic_gemm(const peer_desc *p, const wl_gemm *g, uint64_t elem_bytes, bool ideal,
-                          peer_op *o)
+double peer_leakage_mw(const peer_desc *p, const arch_energy *e)
 {
+    double pes = (double)p->array.rows * p->array.cols;
+    double kib = (double)(p->sram.ifmap_bytes + p->sram.filter_bytes + p->sram.ofmap_bytes) / 1024;
+    return pes * e->pe_leak_mw / 8 + kib * e->spm_leak_mw_per_kb + e->dram_leak_mw;
+}
+
+/* A price per 64 bits of a 32 KiB SRAM, for `bytes` of one of `size` bytes (the table's
+ * square-root rule, docs/ENERGY.md). */
+static double sram_pj(double price, double bytes, double size)
+{
+    return price * bytes / 8 * sqrt(size / 32768);
+}
+
+/* Prices o (its counts set) with e: rd and wr are the bytes read from and written to the
+ * ifmap, filter and ofmap SRAMs (the ofmap's drains to DRAM are read from it too). */
+static void price(const peer_desc *p, const arch_energy *e, util_dtype t, const uint64_t rd[3],
+                  const uint64_t wr[3], peer_op *o)
+{
+    double size[3] = {(double)p->sram.ifmap_bytes, (double)p->sram.filter_bytes,
+                      (double)p->sram.ofmap_bytes};
+    o->compute_pj = (double)o->macs * e->lane_pj[ARCH_FU_MAC][t == UTIL_FP32];
+    o->sram_pj = sram_pj(e->sram_read_pj, (double)o->dram_write_bytes, size[2]);
+    for (int i = 0; i < 3; i++)
+        o->sram_pj += sram_pj(e->sram_read_pj, (double)rd[i], size[i]) +
+                      sram_pj(e->sram_write_pj, (double)wr[i], size[i]);
+    o->dram_pj = (double)(o->dram_read_bytes + o->dram_write_bytes) * 8 * e->dram_pj_per_bit;
+    o->leakage_pj = peer_leakage_mw(p, e) * 1e-3 * (double)o->cycles / p->clock_ghz * 1e3;
+    o->energy_pj = o->compute_pj + o->sram_pj + o->dram_pj + o->leakage_pj;
+}
+
+/* One instance of GEMM g. */
+static void systolic_gemm(const peer_desc *p, const wl_gemm *g, util_dtype dt, bool ideal,
+                          const arch_energy *e, peer_op *o)
+{
+    uint64_t elem_bytes = util_dtype_bytes(dt);
     uint64_t R = p->array.rows, C = p->array.cols;
     bool os = p->array.dataflow == PEER_OS;
     uint64_t sr = os ? g->m : g->k, sc = g->n, t = os ? g->k : g->m;
@@ -47,23 +85,33 @@ static void systolic_gemm(const peer_desc *p, const wl_gemm *g, uint64_t elem_by
     o->mapping_efficiency = (double)sr / (double)(fr * R) * (double)sc / (double)(fc * C);
     uint64_t a = g->m * g->k * elem_bytes, b = g->k * g->n * elem_bytes,
              c = g->m * g->n * elem_bytes;
-    uint64_t col_folds = ceil_div(g->n, C);
-    o->dram_read_bytes = 2 * a <= p->sram.ifmap_bytes ? a : a * col_folds;
+    uint64_t col_folds = ceil_div(g->n, C), kf = ceil_div(g->k, R), mf = ceil_div(g->m, R);
+    /* DRAM: A's fills, B's fills, partial sums read back, C's drains */
+    uint64_t fill_a = 2 * a <= p->sram.ifmap_bytes ? a : a * col_folds, fill_b = b, back = 0;
     if (os) {
         bool b_stays = 2 * g->k * C * elem_bytes <= p->sram.filter_bytes;
-        o->dram_read_bytes += b_stays ? b : b * ceil_div(g->m, R);
+        fill_b = b_stays ? b : b * mf;
         o->dram_write_bytes = c;
     } else {
-        uint64_t kf = ceil_div(g->k, R);
         bool sums_stay = kf == 1 || 2 * g->m * C * elem_bytes <= p->sram.ofmap_bytes;
-        o->dram_read_bytes += b + (sums_stay ? 0 : c * (kf - 1));
+        back = sums_stay ? 0 : c * (kf - 1);
         o->dram_write_bytes = sums_stay ? c : c * kf;
     }
+    o->dram_read_bytes = fill_a + fill_b + back;
     double per_cycle = p->dram.bandwidth_gbs / p->clock_ghz;
     uint64_t dram =
         (uint64_t)((double)(o->dram_read_bytes + o->dram_write_bytes) / per_cycle + 1 - 1e-9);
     o->cycles = !ideal && dram > o->compute_cycles ? dram : o->compute_cycles;
     o->stall_cycles = o->cycles - o->compute_cycles;
+    /* what the array reads and writes in its SRAMs: output stationary streams A once per
+     * column fold and B once per row fold and writes C once; weight stationary loads B
+     * once, streams A once per column fold and moves partial sums per K fold */
+    uint64_t rd[3] = {a * col_folds, os ? b * mf : b, os ? 0 : c * (kf - 1)};
+    uint64_t wr[3] = {fill_a, fill_b, (os ? c : c * kf) + back};
+    o->sram_read_bytes = rd[0] + rd[1] + rd[2] + o->dram_write_bytes;
+    o->sram_write_bytes = wr[0] + wr[1] + wr[2];
+    if (e && e->present)
+        price(p, e, dt, rd, wr, o);
 }
 
 /* Adds `times` instances of x to sum. */
@@ -78,10 +126,17 @@ static void add(peer_op *sum, const peer_op *x, uint64_t times)
     /* (the efficiency of all folds: weighted by them, as SCALE-Sim averages per fold) */
     sum->mapping_efficiency += x->mapping_efficiency * (double)(x->folds * times);
     sum->folds += x->folds * times;
+    sum->sram_read_bytes += x->sram_read_bytes * times;
+    sum->sram_write_bytes += x->sram_write_bytes * times;
+    sum->compute_pj += x->compute_pj * (double)times;
+    sum->sram_pj += x->sram_pj * (double)times;
+    sum->dram_pj += x->dram_pj * (double)times;
+    sum->leakage_pj += x->leakage_pj * (double)times;
+    sum->energy_pj += x->energy_pj * (double)times;
 }
 
-int peer_run(const peer_desc *p, const wl_desc *w, bool ideal, peer_result *out, char *err,
-             size_t errlen)
+int peer_run(const peer_desc *p, const wl_desc *w, bool ideal, const arch_energy *e,
+             peer_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     if (w->kind != WL_KIND_GEMM)
@@ -95,7 +150,7 @@ int peer_run(const peer_desc *p, const wl_desc *w, bool ideal, peer_result *out,
     out->n_ops = w->n_gemms;
     for (uint32_t i = 0; i < w->n_gemms; i++) {
         peer_op one;
-        systolic_gemm(p, &w->gemms[i], util_dtype_bytes(w->dtype), ideal, &one);
+        systolic_gemm(p, &w->gemms[i], w->dtype, ideal, e, &one);
         add(&out->ops[i], &one, w->gemms[i].count);
         add(&out->total, &one, w->gemms[i].count);
     }

@@ -41,6 +41,16 @@ void rep_peer_summary(FILE *f, const rep_peer_run *r)
             t->cycles ? 100.0 * (double)t->macs / ((double)t->cycles * pes) : 0.0);
     fprintf(f, "DRAM       read %llu B, write %llu B\n", (unsigned long long)t->dram_read_bytes,
             (unsigned long long)t->dram_write_bytes);
+    if (t->energy_pj > 0) {
+        double s = (double)t->cycles / (p->clock_ghz * 1e9);
+        fprintf(f,
+                "energy     %.4g uJ: compute %.4g, SRAM %.4g, DRAM %.4g, leakage %.4g uJ; %.4g W "
+                "average, %.4g GOPS/W (the energy table of %s)\n",
+                t->energy_pj * 1e-6, t->compute_pj * 1e-6, t->sram_pj * 1e-6, t->dram_pj * 1e-6,
+                t->leakage_pj * 1e-6, s > 0 ? t->energy_pj * 1e-12 / s : 0.0,
+                t->energy_pj > 0 ? 2.0 * (double)t->macs / (t->energy_pj * 1e-12) * 1e-9 : 0.0,
+                p->energy_arch);
+    }
 }
 
 static void op_json(jw *j, const char *name, const wl_gemm *g, const peer_op *o, double pes)
@@ -62,6 +72,17 @@ static void op_json(jw *j, const char *name, const wl_gemm *g, const peer_op *o,
     j_d(j, "mapping_efficiency", o->mapping_efficiency);
     j_u(j, "dram_read_bytes", o->dram_read_bytes);
     j_u(j, "dram_write_bytes", o->dram_write_bytes);
+    j_u(j, "sram_read_bytes", o->sram_read_bytes);
+    j_u(j, "sram_write_bytes", o->sram_write_bytes);
+    if (o->energy_pj > 0) {
+        j_open(j, "energy_pj", '{');
+        j_d(j, "total", o->energy_pj);
+        j_d(j, "compute", o->compute_pj);
+        j_d(j, "sram", o->sram_pj);
+        j_d(j, "dram", o->dram_pj);
+        j_d(j, "leakage", o->leakage_pj);
+        j_close(j, '}');
+    }
     j_close(j, '}');
 }
 
@@ -87,6 +108,7 @@ static void peer_doc(FILE *f, const void *ctx)
     j_u(&j, "ofmap_sram_bytes", p->sram.ofmap_bytes);
     j_d(&j, "dram_bandwidth_gbs", p->dram.bandwidth_gbs);
     j_b(&j, "ideal_memory", r->ideal);
+    j_s(&j, "energy_arch", p->energy_arch);
     j_close(&j, '}');
     j_open(&j, "workload", '{');
     j_s(&j, "name", r->wl->name);
