@@ -138,6 +138,36 @@ START_TEST(test_energy_by_hand)
 }
 END_TEST
 
+/* The equal-peak presets follow their rule (docs/PEERS.md, "Equal peak"): as many MAC PEs
+ * as the mld array has PEs x lanes, its clock and DRAM bandwidth, its SPM plus PE buffers
+ * split into the three SRAMs (to the KiB), its dataflow in the name, its energy table. */
+START_TEST(test_equal_peak_presets)
+{
+    static const char *const mld[] = {"mld-4x4", "mld-8x8", "mld-16x16"};
+    for (int i = 0; i < 3; i++)
+        for (int df = 0; df < 2; df++) {
+            char rel[128], path[1024], err[512];
+            snprintf(rel, sizeof rel, "arch/%s.cfg", mld[i]);
+            arch_desc a;
+            tu_load_arch(rel, &a);
+            snprintf(rel, sizeof rel, "arch/peers/systolic-eq-%s-%s.cfg", mld[i], df ? "ws" : "os");
+            peer_desc p;
+            ck_assert_msg(
+                !cfg_load_peer(tu_src(path, sizeof path, rel), NULL, 0, &p, err, sizeof err), "%s",
+                err);
+            ck_assert_uint_eq((uint64_t)p.array.rows * p.array.cols,
+                              (uint64_t)arch_pe_count(&a) * arch_lanes(&a, UTIL_FP16));
+            ck_assert(p.clock_ghz == a.clock_ghz && p.dram.bandwidth_gbs == a.dram.bandwidth_gbs);
+            uint64_t onchip = arch_spm_bytes(&a) + (uint64_t)arch_pe_count(&a) * a.pe.buffer_bytes;
+            uint64_t sram = p.sram.ifmap_bytes + p.sram.filter_bytes + p.sram.ofmap_bytes;
+            ck_assert_uint_eq(sram, onchip);
+            ck_assert(p.sram.ifmap_bytes - p.sram.ofmap_bytes <= 1024);
+            ck_assert_int_eq(p.array.dataflow, df ? PEER_WS : PEER_OS);
+            ck_assert_str_eq(p.energy_arch, mld[i]);
+        }
+}
+END_TEST
+
 /* SCALE-Sim's topology files: the GEMM format and the convolution format (SCALE-Sim's
  * output size ceil((in - filter + stride) / stride); a depth-wise layer per channel). */
 START_TEST(test_topology_files)
@@ -203,6 +233,7 @@ int main(void)
     tcase_add_test(tc, test_scalesim_cycles);
     tcase_add_test(tc, test_dram_stalls);
     tcase_add_test(tc, test_energy_by_hand);
+    tcase_add_test(tc, test_equal_peak_presets);
     tcase_add_test(tc, test_topology_files);
     tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);
