@@ -168,6 +168,51 @@ START_TEST(test_equal_peak_presets)
 }
 END_TEST
 
+/* A model on the peer: its dense and attention ops run as GEMMs of exactly their MACs
+ * (q/k/v/o, FFN: rows x in x out; scores and context: heads x queries x keys x d), each
+ * GEMM timed as alone (checked against the formula for q-proj), the row-wise ops on the
+ * vector unit with no MACs; a butterfly runs as its dense n x n equivalent. */
+START_TEST(test_models)
+{
+    static const char *const sets[] = {"workload.seq_len=64", "workload.hidden=128",
+                                       "workload.heads=2", "workload.ffn=256"};
+    arch_desc a;
+    wl_desc *w = malloc(sizeof *w);
+    tu_load("arch/mld-4x4.cfg", "workloads/bert-base-image-1k.cfg", sets, 4, &a, w);
+    peer_desc p = preset(PEER_OS, 32, 32);
+    peer_result res;
+    char err[512];
+    ck_assert_msg(!peer_run(&p, w, true, NULL, &res, err, sizeof err), "%s", err);
+    wl_op ops[WL_MAX_BLOCK_OPS];
+    uint32_t n = wl_block_ops(w, 0, ops);
+    ck_assert_uint_eq(res.n_ops, n);
+    uint64_t macs = 0, rep = w->blocks[0].repeat;
+    for (uint32_t i = 0; i < n; i++) {
+        bool gemm = ops[i].kind == WL_OP_DENSE || ops[i].kind == WL_OP_SCORES ||
+                    ops[i].kind == WL_OP_CONTEXT;
+        ck_assert_str_eq(res.ops[i].name, ops[i].name);
+        ck_assert_uint_eq(res.ops[i].macs, gemm ? ops[i].macs * rep : 0);
+        ck_assert(res.ops[i].cycles > 0);
+        macs += gemm ? ops[i].macs * rep : 0;
+    }
+    ck_assert_uint_eq(res.total.macs, macs);
+    /* q-proj: 64 tokens x 128 -> 128, output stationary on 32x32: 2 x 4 folds of
+     * 128 + 62 cycles, less one, per instance */
+    ck_assert_str_eq(res.ops[0].name, "q-proj");
+    ck_assert_uint_eq(res.ops[0].cycles, (2 * 4 * (128 + 62) - 1) * rep);
+    peer_free(&res);
+    tu_load("arch/mld-4x4.cfg", "workloads/fabnet-image-1k.cfg", sets, 4, &a, w);
+    ck_assert(!peer_run(&p, w, true, NULL, &res, err, sizeof err));
+    n = wl_block_ops(w, 0, ops);
+    for (uint32_t i = 0; i < n; i++)
+        if (ops[i].kind == WL_OP_BUTTERFLY)
+            ck_assert_uint_eq(res.ops[i].macs,
+                              ops[i].rows * ops[i].n * ops[i].n * w->blocks[0].repeat);
+    peer_free(&res);
+    free(w);
+}
+END_TEST
+
 /* SCALE-Sim's topology files: the GEMM format and the convolution format (SCALE-Sim's
  * output size ceil((in - filter + stride) / stride); a depth-wise layer per channel). */
 START_TEST(test_topology_files)
@@ -220,7 +265,7 @@ START_TEST(test_cli)
               NULL);
     tu_expect(2, "--functional is not supported for peer accelerators", "-q", "-f",
               "systolic-32x32-os", topo, NULL);
-    tu_expect(2, "peer systolic-32x32-os runs gemm workloads", "-q", "systolic-32x32-os",
+    tu_expect(2, "peer systolic-32x32-os runs gemm workloads and models", "-q", "systolic-32x32-os",
               "butterfly-linear-64", NULL);
 }
 END_TEST
@@ -234,6 +279,7 @@ int main(void)
     tcase_add_test(tc, test_dram_stalls);
     tcase_add_test(tc, test_energy_by_hand);
     tcase_add_test(tc, test_equal_peak_presets);
+    tcase_add_test(tc, test_models);
     tcase_add_test(tc, test_topology_files);
     tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);

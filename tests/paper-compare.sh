@@ -34,7 +34,8 @@ refused "has no energy table" --arch "$no_table"
 for mode in analytical cycle; do
     out="$("$src/scripts/paper-compare.sh" --quick --model "$mode")"
     echo "$out"
-    rows="$(grep -c '^| \(hybrid-butterfly\|fabnet\)-' <<<"$out")"
+    main="$(sed -n '1,/^| \*\*maximum/p' <<<"$out")" # (the first table)
+    rows="$(grep -c '^| \(hybrid-butterfly\|fabnet\)-' <<<"$main")"
     [ "$rows" = 10 ] || fail "expected 10 workload rows (2 models x 5 LRA tasks), got $rows"
     grep -q '^| \*\*average\*\* (10 workloads) |' <<<"$out" || fail "no average row"
     grep -q '^| \*\*maximum\*\* |' <<<"$out" || fail "no maximum row"
@@ -63,7 +64,7 @@ for mode in analytical cycle; do
             if ((mx[c] - max[c]) ^ 2 > 1e-6) { printf "column %d: maximum %g, largest row %g\n", c, mx[c], max[c]; bad = 1 }
         }
         exit bad
-    }' <<<"$out" || fail "the table is inconsistent"
+    }' <<<"$main" || fail "the table is inconsistent"
     grep -q "($mode mode, sequences at 1/8 length)" <<<"$out" || fail "the title does not say $mode mode"
     # the GPU-kernel table: five kernel choices; the default's figures are the main table's
     # (the same GPU priced again), and fusing the butterfly stages can only shorten the GPU
@@ -81,5 +82,17 @@ for mode in analytical cycle; do
         if (k == 2 && !(num($3) <= per)) { printf "fused butterfly stages made the GPU slower: %s against %g\n", $3, per; bad = 1 }
     }
     END { if (k != 5) { printf "%d kernel rows, not 5\n", k; bad = 1 }; exit bad }' <<<"$out" || fail "the GPU-kernel table is inconsistent"
+    # the equal-peak peers: a row per workload (after the peer table's header), positive
+    # ratios, the average their mean, the paper's second claim beside them
+    awk -F'|' '
+    function num(s) { gsub(/[ x*]/, "", s); return s + 0 }
+    /efficiency vs os/ { on = 1; next }
+    on && /^\| (hybrid-butterfly|fabnet)-/ {
+        n++
+        for (c = 3; c <= 6; c++) { v = num($c); if (!(v > 0) || v > 1e6) { printf "peer row %d column %d: %s\n", n, c, $c; bad = 1 }; sum[c] += v }
+    }
+    on && /^\| \*\*average/ { for (c = 3; c <= 6; c++) if ((num($c) - sum[c] / n) ^ 2 > 0.011 ^ 2) { printf "peer column %d: average %s, mean %g\n", c, $c, sum[c] / n; bad = 1 } }
+    on && /2.38x - 4.7x \| 6.60x - 15.37x/ { paper = 1 }
+    END { if (n != 10 || !paper) { printf "%d peer rows, paper line %d\n", n, paper; bad = 1 }; exit bad }' <<<"$out" || fail "the equal-peak table is inconsistent"
 done
 echo "paper-compare: table shape and figures check out in both modes; bad inputs are refused"

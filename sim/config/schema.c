@@ -513,6 +513,10 @@ static const key_def peer_array_keys[] = {
      "columns of MAC PEs"},
     {"dataflow", K_ENUM, F_REQ, POFF(array.dataflow), 0, 0, 0, 0, 0, dataflow_names, NULL, NULL,
      NULL, "what stays in the PEs: outputs (os) or weights (ws), as SCALE-Sim names them"},
+    {"vector_lanes", K_U32, 0, POFF(array.vector_lanes), 0, 0, 0, 65536, 0, NULL, NULL, "0",
+     "lanes",
+     "the vector unit at the array's edge (softmax, layernorm, GELU, add of a model): "
+     "elementwise flops per cycle (0: one per column)"},
     END_KEYS};
 static const key_def peer_sram_keys[] = {
     {"ifmap_kb", K_U64, F_REQ, POFF(sram.ifmap_bytes), 0, 0, 1, 1048576, 1024, NULL, NULL, NULL,

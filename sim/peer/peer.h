@@ -25,6 +25,7 @@ typedef struct peer_desc {
     struct {
         uint32_t rows, cols; /* PEs, one MAC each per cycle */
         peer_dataflow dataflow;
+        uint32_t vector_lanes; /* the vector unit at its edge: elementwise ops per cycle */
     } array;
     struct {
         uint64_t ifmap_bytes, filter_bytes, ofmap_bytes; /* double-buffered SRAMs */
@@ -38,13 +39,17 @@ typedef struct peer_desc {
 const char *peer_kind_name(peer_kind k);
 const char *peer_dataflow_name(peer_dataflow d);
 
-/* One GEMM on a peer. */
+/* One op (a GEMM, or a model op) on a peer. */
 typedef struct peer_op {
-    uint64_t compute_cycles; /* the array's, as SCALE-Sim counts them */
-    uint64_t stall_cycles;   /* waiting for DRAM (0 with ideal memory) */
-    uint64_t cycles;         /* compute + stall */
-    uint64_t folds;          /* array-sized tiles of the mapping */
-    uint64_t macs;           /* useful multiply-accumulates */
+    char name[WL_GEMM_NAME_MAX]; /* as the per-op table names it */
+    const char *kind;            /* "gemm", or the model op's kind */
+    uint32_t block;              /* a model's block entry */
+    uint64_t repeat;             /* instances (a block's repeat; a GEMM's count) */
+    uint64_t compute_cycles;     /* the array's, as SCALE-Sim counts them */
+    uint64_t stall_cycles;       /* waiting for DRAM (0 with ideal memory) */
+    uint64_t cycles;             /* compute + stall */
+    uint64_t folds;              /* array-sized tiles of the mapping */
+    uint64_t macs;               /* useful multiply-accumulates */
     uint64_t dram_read_bytes, dram_write_bytes;
     double mapping_efficiency;                  /* useful PEs over all, averaged over the folds */
     uint64_t sram_read_bytes, sram_write_bytes; /* the array's operands and outputs, and
@@ -59,8 +64,18 @@ typedef struct peer_result {
     peer_op total;
 } peer_result;
 
-/* Times every GEMM of gemm workload w on p (ideal: memory never stalls, as in SCALE-Sim's
- * default runs), and prices it with e (NULL or not present: no energy). */
+/* A model op as a dense accelerator runs it (model.c): GEMMs of its dense equivalent and
+ * row-wise work on the vector unit. */
+#define PEER_MAX_OP_GEMMS 4
+typedef struct peer_work {
+    uint32_t n_gemms;
+    wl_gemm gemm[PEER_MAX_OP_GEMMS];
+    double vector_flops, vector_bytes;
+} peer_work;
+void peer_op_work(const wl_op *op, util_dtype t, peer_work *w);
+
+/* Times every GEMM of gemm workload w (or every op of model w) on p (ideal: memory never stalls, as
+ * in SCALE-Sim's default runs), and prices it with e (NULL or not present: no energy). */
 int peer_run(const peer_desc *p, const wl_desc *w, bool ideal, const arch_energy *e,
              peer_result *out, char *err, size_t errlen);
 /* The peer's leakage (mW): its MAC PEs, its SRAMs and the DRAM behind them. */

@@ -18,6 +18,7 @@
  * DRAM latency, SRAM banks, the order of requests inside a fold, the registers that pass
  * operands from PE to PE (not priced: in the peer's favour). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,15 +136,85 @@ static void add(peer_op *sum, const peer_op *x, uint64_t times)
     sum->energy_pj += x->energy_pj * (double)times;
 }
 
+/* Vector work: flops on the vector unit, its DRAM traffic overlapping (energy: an add per
+ * flop, ASSUMPTION; and the DRAM). */
+static void vector_work(const peer_desc *p, const peer_work *w, bool ideal, const arch_energy *e,
+                        util_dtype dt, peer_op *o)
+{
+    uint64_t lanes = p->array.vector_lanes ? p->array.vector_lanes : p->array.cols;
+    uint64_t compute = (uint64_t)(w->vector_flops / (double)lanes + 1 - 1e-9);
+    double per_cycle = p->dram.bandwidth_gbs / p->clock_ghz;
+    uint64_t dram = (uint64_t)(w->vector_bytes / per_cycle + 1 - 1e-9);
+    memset(o, 0, sizeof *o);
+    o->compute_cycles = compute;
+    o->cycles = !ideal && dram > compute ? dram : compute;
+    o->stall_cycles = o->cycles - compute;
+    o->dram_read_bytes = (uint64_t)(w->vector_bytes * 2 / 3);
+    o->dram_write_bytes = (uint64_t)w->vector_bytes - o->dram_read_bytes;
+    if (e && e->present) {
+        o->compute_pj = w->vector_flops * e->lane_pj[ARCH_FU_ADD][dt == UTIL_FP32];
+        o->dram_pj = w->vector_bytes * 8 * e->dram_pj_per_bit;
+        o->leakage_pj = peer_leakage_mw(p, e) * (double)o->cycles / p->clock_ghz;
+        o->energy_pj = o->compute_pj + o->dram_pj + o->leakage_pj;
+    }
+}
+
+/* The averages of every row and the total, over their folds. */
+static void finish(peer_result *out)
+{
+    for (uint32_t i = 0; i <= out->n_ops; i++) {
+        peer_op *o = i < out->n_ops ? &out->ops[i] : &out->total;
+        o->mapping_efficiency = o->folds ? o->mapping_efficiency / (double)o->folds : 0;
+    }
+}
+
+/* A model: each op of each block entry, its instance's figures times the entry's repeat. */
+static int run_model(const peer_desc *p, const wl_desc *w, bool ideal, const arch_energy *e,
+                     peer_result *out, char *err, size_t errlen)
+{
+    wl_op ops[WL_MAX_BLOCK_OPS];
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < w->n_blocks; b++)
+        n += wl_block_ops(w, b, ops);
+    out->ops = calloc(n ? n : 1, sizeof *out->ops);
+    if (!out->ops)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    for (uint32_t b = 0; b < w->n_blocks; b++) {
+        uint32_t m = wl_block_ops(w, b, ops);
+        uint64_t rep = w->blocks[b].repeat;
+        for (uint32_t i = 0; i < m; i++) {
+            peer_op *row = &out->ops[out->n_ops++], one;
+            peer_work work;
+            peer_op_work(&ops[i], w->dtype, &work);
+            for (uint32_t g = 0; g < work.n_gemms; g++) {
+                systolic_gemm(p, &work.gemm[g], w->dtype, ideal, e, &one);
+                add(row, &one, work.gemm[g].count * rep);
+                add(&out->total, &one, work.gemm[g].count * rep);
+            }
+            if (work.vector_flops > 0) {
+                vector_work(p, &work, ideal, e, w->dtype, &one);
+                add(row, &one, rep);
+                add(&out->total, &one, rep);
+            }
+            snprintf(row->name, sizeof row->name, "%s", ops[i].name);
+            row->kind = wl_op_kind_name(ops[i].kind);
+            row->block = b, row->repeat = rep;
+        }
+    }
+    finish(out);
+    return UTIL_OK;
+}
+
 int peer_run(const peer_desc *p, const wl_desc *w, bool ideal, const arch_energy *e,
              peer_result *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    if (w->kind == WL_KIND_MODEL)
+        return run_model(p, w, ideal, e, out, err, errlen);
     if (w->kind != WL_KIND_GEMM)
         return util_fail(UTIL_ECONFIG, err, errlen,
-                         "%s is a %s workload: peer %s runs gemm workloads (a SCALE-Sim topology "
-                         "or kind = \"gemm\") so far",
-                         w->name, wl_kind_name(w->kind), p->name);
+                         "%s is a %s workload: peer %s runs gemm workloads and models", w->name,
+                         wl_kind_name(w->kind), p->name);
     out->ops = calloc(w->n_gemms ? w->n_gemms : 1, sizeof *out->ops);
     if (!out->ops)
         return util_fail(UTIL_ERUN, err, errlen, "out of memory");
@@ -153,11 +224,10 @@ int peer_run(const peer_desc *p, const wl_desc *w, bool ideal, const arch_energy
         systolic_gemm(p, &w->gemms[i], w->dtype, ideal, e, &one);
         add(&out->ops[i], &one, w->gemms[i].count);
         add(&out->total, &one, w->gemms[i].count);
+        snprintf(out->ops[i].name, sizeof out->ops[i].name, "%s", w->gemms[i].name);
+        out->ops[i].kind = "gemm", out->ops[i].repeat = w->gemms[i].count;
     }
-    for (uint32_t i = 0; i <= out->n_ops; i++) {
-        peer_op *o = i < out->n_ops ? &out->ops[i] : &out->total;
-        o->mapping_efficiency = o->folds ? o->mapping_efficiency / (double)o->folds : 0;
-    }
+    finish(out);
     return UTIL_OK;
 }
 

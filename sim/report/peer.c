@@ -18,17 +18,36 @@ void rep_peer_summary(FILE *f, const rep_peer_run *r)
             (unsigned long long)(p->sram.filter_bytes / 1024),
             (unsigned long long)(p->sram.ofmap_bytes / 1024), p->dram.bandwidth_gbs,
             r->ideal ? " (ideal memory: no stalls)" : "");
-    fprintf(f, "workload   %s (%s): %u GEMMs, %s\n", r->wl->name, r->wl_file, r->wl->n_gemms,
-            util_dtype_name(r->wl->dtype));
-    fprintf(f, "  op                          M        N        K  count  compute cycles  stall "
-               "cycles       cycles    util  mapping eff\n");
+    if (r->wl->kind == WL_KIND_GEMM)
+        fprintf(f, "workload   %s (%s): %u GEMMs, %s\n", r->wl->name, r->wl_file, r->wl->n_gemms,
+                util_dtype_name(r->wl->dtype));
+    else
+        fprintf(f,
+                "workload   %s (%s): model, %u block entries, %u ops as GEMMs and vector work "
+                "(docs/PEERS.md), %s\n",
+                r->wl->name, r->wl_file, r->wl->n_blocks, r->res->n_ops,
+                util_dtype_name(r->wl->dtype));
+    bool gemms = r->wl->kind == WL_KIND_GEMM;
     double pes = (double)p->array.rows * p->array.cols;
+    if (gemms)
+        fprintf(f,
+                "  op                          M        N        K  count  compute cycles  stall "
+                "cycles       cycles    util  mapping eff\n");
+    else
+        fprintf(f, "  op       kind           block repeat  compute cycles  stall cycles       "
+                   "cycles    util  mapping eff\n");
     for (uint32_t i = 0; i < r->res->n_ops; i++) {
-        const wl_gemm *g = &r->wl->gemms[i];
         const peer_op *o = &r->res->ops[i];
-        fprintf(f, "  %-20s %8llu %8llu %8llu %6llu %15llu %12llu %12llu %6.2f%% %10.2f%%\n",
-                g->name, (unsigned long long)g->m, (unsigned long long)g->n,
-                (unsigned long long)g->k, (unsigned long long)g->count,
+        if (gemms) {
+            const wl_gemm *g = &r->wl->gemms[i];
+            fprintf(f, "  %-20s %8llu %8llu %8llu %6llu", g->name, (unsigned long long)g->m,
+                    (unsigned long long)g->n, (unsigned long long)g->k,
+                    (unsigned long long)g->count);
+        } else {
+            fprintf(f, "  %-8s %-14s %5u %6llu", o->name, o->kind, o->block,
+                    (unsigned long long)o->repeat);
+        }
+        fprintf(f, " %15llu %12llu %12llu %6.2f%% %10.2f%%\n",
                 (unsigned long long)o->compute_cycles, (unsigned long long)o->stall_cycles,
                 (unsigned long long)o->cycles,
                 o->cycles ? 100.0 * (double)o->macs / ((double)o->cycles * pes) : 0.0,
@@ -56,6 +75,12 @@ void rep_peer_summary(FILE *f, const rep_peer_run *r)
 static void op_json(jw *j, const char *name, const wl_gemm *g, const peer_op *o, double pes)
 {
     j_open(j, name, '{');
+    if (o->kind && !g) {
+        j_s(j, "name", o->name);
+        j_s(j, "kind", o->kind);
+        j_u(j, "block", o->block);
+        j_u(j, "repeat", o->repeat);
+    }
     if (g) {
         j_s(j, "name", g->name);
         j_u(j, "m", g->m);
@@ -117,7 +142,8 @@ static void peer_doc(FILE *f, const void *ctx)
     j_close(&j, '}');
     j_open(&j, "ops", '[');
     for (uint32_t i = 0; i < r->res->n_ops; i++)
-        op_json(&j, NULL, &r->wl->gemms[i], &r->res->ops[i], pes);
+        op_json(&j, NULL, r->wl->kind == WL_KIND_GEMM ? &r->wl->gemms[i] : NULL, &r->res->ops[i],
+                pes);
     j_close(&j, ']');
     op_json(&j, "results", NULL, &r->res->total, pes);
     j_close(&j, '}');
