@@ -265,8 +265,16 @@ START_TEST(test_cli)
               NULL);
     tu_expect(2, "--functional is not supported for peer accelerators", "-q", "-f",
               "systolic-32x32-os", topo, NULL);
-    tu_expect(2, "peer systolic-32x32-os runs gemm workloads and models", "-q", "systolic-32x32-os",
-              "butterfly-linear-64", NULL);
+    /* a butterfly layer as its dense equivalent: 64 x 4096 x 4096, os on 32x32: 2 x 128
+     * folds of 4096 + 62 cycles, less one */
+    tu_run(&r, "-q", "--ideal-memory", "--json", json, "-s", "workload.rows=64",
+           "systolic-32x32-os", "butterfly-linear-4k", NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    js = tu_read(json, NULL);
+    ck_assert_uint_eq((uint64_t)tu_json_num(js, "\"results\"", "cycles"),
+                      2 * 128 * (4096 + 62) - 1);
+    free(js);
 }
 END_TEST
 

@@ -211,21 +211,22 @@ int peer_run(const peer_desc *p, const wl_desc *w, bool ideal, const arch_energy
     memset(out, 0, sizeof *out);
     if (w->kind == WL_KIND_MODEL)
         return run_model(p, w, ideal, e, out, err, errlen);
-    if (w->kind != WL_KIND_GEMM)
-        return util_fail(UTIL_ECONFIG, err, errlen,
-                         "%s is a %s workload: peer %s runs gemm workloads and models", w->name,
-                         wl_kind_name(w->kind), p->name);
-    out->ops = calloc(w->n_gemms ? w->n_gemms : 1, sizeof *out->ops);
+    /* a butterfly-linear layer: its dense equivalent, rows x n x n (as in model.c) */
+    wl_gemm layer = {.name = "butterfly-linear", .m = w->rows, .n = w->n, .k = w->n, .count = 1};
+    bool bfly = w->kind == WL_KIND_BUTTERFLY_LINEAR;
+    uint32_t n = bfly ? 1 : w->n_gemms;
+    const wl_gemm *gs = bfly ? &layer : w->gemms;
+    out->ops = calloc(n ? n : 1, sizeof *out->ops);
     if (!out->ops)
         return util_fail(UTIL_ERUN, err, errlen, "out of memory");
-    out->n_ops = w->n_gemms;
-    for (uint32_t i = 0; i < w->n_gemms; i++) {
+    out->n_ops = n;
+    for (uint32_t i = 0; i < n; i++) {
         peer_op one;
-        systolic_gemm(p, &w->gemms[i], w->dtype, ideal, e, &one);
-        add(&out->ops[i], &one, w->gemms[i].count);
-        add(&out->total, &one, w->gemms[i].count);
-        snprintf(out->ops[i].name, sizeof out->ops[i].name, "%s", w->gemms[i].name);
-        out->ops[i].kind = "gemm", out->ops[i].repeat = w->gemms[i].count;
+        systolic_gemm(p, &gs[i], w->dtype, ideal, e, &one);
+        add(&out->ops[i], &one, gs[i].count);
+        add(&out->total, &one, gs[i].count);
+        memcpy(out->ops[i].name, gs[i].name, sizeof out->ops[i].name); /* (same size) */
+        out->ops[i].kind = bfly ? "butterfly" : "gemm", out->ops[i].repeat = gs[i].count;
     }
     finish(out);
     return UTIL_OK;

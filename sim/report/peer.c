@@ -21,6 +21,12 @@ void rep_peer_summary(FILE *f, const rep_peer_run *r)
     if (r->wl->kind == WL_KIND_GEMM)
         fprintf(f, "workload   %s (%s): %u GEMMs, %s\n", r->wl->name, r->wl_file, r->wl->n_gemms,
                 util_dtype_name(r->wl->dtype));
+    else if (r->wl->kind == WL_KIND_BUTTERFLY_LINEAR)
+        fprintf(f,
+                "workload   %s (%s): butterfly-linear, n %llu, rows %llu, as its dense "
+                "equivalent (docs/PEERS.md), %s\n",
+                r->wl->name, r->wl_file, (unsigned long long)r->wl->n,
+                (unsigned long long)r->wl->rows, util_dtype_name(r->wl->dtype));
     else
         fprintf(f,
                 "workload   %s (%s): model, %u block entries, %u ops as GEMMs and vector work "
