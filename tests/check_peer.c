@@ -259,6 +259,27 @@ START_TEST(test_cli)
     ck_assert_uint_eq((uint64_t)tu_json_num(js, "\"results\"", "cycles"), 631 + 1163);
     ck_assert_uint_eq((uint64_t)tu_json_num(js, "\"results\"", "stall_cycles"), 0);
     free(js);
+    /* --peer beside an mld run: efficiency = (peer seconds x peer peak) / (array seconds x
+     * array peak), from the JSON's own figures; energy the peer's over the array's */
+    tu_run(&r, "-q", "--json", json, "--peer", "systolic-eq-mld-8x8-ws", "mld-8x8",
+           "butterfly-linear-64", NULL);
+    ck_assert_msg(r.status == 0, "%s", r.err);
+    tu_free(&r);
+    js = tu_read(json, NULL);
+    double ps = tu_json_num(js, "\"peer\"", "seconds"),
+           pk = tu_json_num(js, "\"peer\"", "peak_macs_per_s");
+    double ak = tu_json_num(js, "\"peer\"", "array_peak_macs_per_s");
+    double as = tu_json_num(js, "\"results\"", "time_us") * 1e-6;
+    ck_assert(pk == 512e9 && ak == 512e9);
+    tu_assert_close(tu_json_num(js, "\"peer\"", "efficiency"), ps * pk / (as * ak), 1e-6,
+                    "efficiency");
+    tu_assert_close(tu_json_num(js, "\"peer\"", "energy_ratio"),
+                    tu_json_num(js, "\"peer\"", "energy_pj") /
+                        tu_json_num(js, "\"energy\"", "total_pj"),
+                    1e-6, "energy ratio");
+    free(js);
+    tu_expect(2, "--peer=mld-8x8", "-q", "--peer", "mld-8x8", "mld-8x8", "butterfly-linear-64",
+              NULL);
     tu_expect(2, "--ideal-memory is for peer accelerators", "-q", "--ideal-memory", "mld-8x8",
               "butterfly-linear-64", NULL);
     tu_expect(2, "is a gemm workload: it runs on the peer accelerators", "-q", "mld-8x8", topo,

@@ -85,6 +85,15 @@ static int write_outputs(const options *o, rep_run *run, const baseline *base, F
     char msg[1024];
     int rc = UTIL_OK;
     const char *ovs[CLI_MAX_SETS];
+    peer_desc peer;
+    peer_result pres = {0};
+    if (o->peer) { /* the same workload on the peer, for the comparison lines */
+        if ((rc = cli_peer_versus(o, run->wl, &peer, &pres, msg, sizeof msg))) {
+            fprintf(err, "bflysim: %s\n", msg);
+            return rc;
+        }
+        run->peer = &peer, run->peer_file = o->peer, run->peer_res = &pres;
+    }
     run->argc = o->argc, run->argv = o->argv;
     run->overrides = ovs, run->n_overrides = override_args(o, ovs);
     if (base)
@@ -102,6 +111,8 @@ static int write_outputs(const options *o, rep_run *run, const baseline *base, F
         rep_explain(out, run);
     if (!rc && o->dump_mapping && (rc = rep_write_mapping(o->dump_mapping, run, msg, sizeof msg)))
         fprintf(err, "bflysim: %s\n", msg);
+    peer_free(&pres);
+    run->peer = NULL, run->peer_res = NULL;
     return rc;
 }
 
@@ -506,8 +517,8 @@ static const char *system_refuses(const options *o)
         return o->accelergy ? "--accelergy" : "--explain";
     if (cli_tracing(o))
         return cli_tracing(o);
-    if (o->systemc)
-        return "--engine=systemc";
+    if (o->systemc || o->peer)
+        return o->systemc ? "--engine=systemc" : "--peer";
     if (o->objective != MAP_LATENCY || o->no_chain || o->no_fuse)
         return o->no_chain ? "--no-chain" : o->no_fuse ? "--no-fuse" : "--objective";
     for (size_t i = 0; i < o->n_sets; i++)

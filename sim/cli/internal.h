@@ -42,6 +42,7 @@ typedef struct options {
     bool systemc;             /* --engine=systemc */
     const char *vcd;          /* --vcd FILE.vcd */
     bool ideal_memory;        /* --ideal-memory (peers) */
+    const char *peer;         /* --peer PRESET: the same workload on a peer, compared */
     map_objective objective;  /* --objective */
     const char *baseline;     /* --baseline PRESET, FILE or "none" */
     bool baseline_given;      /* --baseline was on the command line */
@@ -67,6 +68,9 @@ const char *cli_tracing(const options *o);
 /* peer.c: bflysim PEER WORKLOAD, a peer accelerator (arch/peers/) on a gemm workload. */
 int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, FILE *out,
                  FILE *err);
+/* --peer: workload w on that peer, for the comparison beside an mld run. */
+int cli_peer_versus(const options *o, const wl_desc *w, peer_desc *p, peer_result *res, char *msg,
+                    size_t len);
 
 /* Whether --baseline none turned the GPU baseline off. */
 bool cli_no_baseline(const options *o);

@@ -60,6 +60,10 @@ static void usage(FILE *f)
                "      --vcd=FILE.vcd        with --engine=systemc: write waveforms (each\n"
                "                            PE's busy signal and tag, DMA and DRAM channels,\n"
                "                            SPM bank conflicts) over --trace-window\n"
+               "      --peer=PRESET         also run the workload on a peer accelerator\n"
+               "                            (arch/peers/) and report the efficiency\n"
+               "                            (throughput per unit of peak) and energy\n"
+               "                            ratios (docs/PEERS.md)\n"
                "      --ideal-memory        peer accelerators (arch/peers/): memory never\n"
                "                            stalls, as in SCALE-Sim's default runs\n"
                "      --dram-trace=FILE     write every DRAM burst to FILE as Ramulator2's\n"
@@ -163,6 +167,7 @@ enum {
     OPT_ENGINE,
     OPT_VCD,
     OPT_IDEAL_MEMORY,
+    OPT_PEER,
     OPT_CALIBRATE,
     OPT_NO_CHAIN,
     OPT_NO_FUSE,
@@ -197,6 +202,7 @@ static const struct option long_opts[] = {
     {"engine", required_argument, NULL, OPT_ENGINE},
     {"vcd", required_argument, NULL, OPT_VCD},
     {"ideal-memory", no_argument, NULL, OPT_IDEAL_MEMORY},
+    {"peer", required_argument, NULL, OPT_PEER},
     {"baseline", required_argument, NULL, 'b'},
     {"gpu-calibrate", required_argument, NULL, OPT_CALIBRATE},
     {"no-chain", no_argument, NULL, OPT_NO_CHAIN},
@@ -409,6 +415,9 @@ static int take(int c, const char *val, options *o, FILE *out, FILE *err)
         return -1;
     case OPT_IDEAL_MEMORY:
         o->ideal_memory = true;
+        return -1;
+    case OPT_PEER:
+        o->peer = val;
         return -1;
     case OPT_ENGINE:
         if (strcmp(val, "native") && strcmp(val, "systemc")) {

@@ -21,12 +21,44 @@ static const char *peer_refuses(const options *o)
         return o->accelergy ? "--accelergy" : "--csv";
     if (cli_tracing(o) || o->systemc)
         return o->systemc ? "--engine=systemc" : cli_tracing(o);
+    if (o->peer)
+        return "--peer (the ARCH is a peer already)";
     if (o->baseline_given || o->no_chain || o->no_fuse || o->objective != MAP_LATENCY)
         return o->baseline_given ? "--baseline" : "--no-chain, --no-fuse or --objective";
     for (size_t i = 0; i < o->n_sets; i++)
         if (strcmp(o->sets[i].file, "arch") && strcmp(o->sets[i].file, "workload"))
             return "--set of a file other than arch or workload";
     return NULL;
+}
+
+/* Loads peer preset path (with the overrides sets) and the arch whose energy table prices
+ * it, and runs workload w on it. */
+static int load_and_run(const char *path, const cfg_override *sets, size_t n_sets, const wl_desc *w,
+                        bool ideal, peer_desc *p, peer_result *res, char *msg, size_t len)
+{
+    arch_desc ea = {0};
+    char ea_path[CFG_DIR_MAX + 64];
+    int rc = cfg_load_peer(path, sets, n_sets, p, msg, len);
+    /* priced with the energy table of the mld arch the preset names */
+    if (!rc && p->energy_arch[0] &&
+        !(rc = cfg_preset_path(CFG_PRESET_ARCH, p->energy_arch, ea_path, sizeof ea_path, msg, len)))
+        rc = cfg_load_arch(ea_path, NULL, 0, &ea, msg, len);
+    if (!rc)
+        rc = peer_run(p, w, ideal, p->energy_arch[0] ? &ea.energy : NULL, res, msg, len);
+    return rc;
+}
+
+int cli_peer_versus(const options *o, const wl_desc *w, peer_desc *p, peer_result *res, char *msg,
+                    size_t len)
+{
+    char path[CFG_DIR_MAX + 64], why[1024];
+    int rc = cfg_preset_path(CFG_PRESET_PEER, o->peer, path, sizeof path, why, sizeof why);
+    if (rc)
+        return util_fail(rc, msg, len, "--peer=%s: %s", o->peer, why);
+    if (!cfg_is_peer(path))
+        return util_fail(UTIL_ECONFIG, msg, len, "--peer=%s: not a peer accelerator (arch/peers/)",
+                         o->peer);
+    return load_and_run(path, NULL, 0, w, false, p, res, msg, len);
 }
 
 int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, FILE *out, FILE *err)
@@ -43,19 +75,10 @@ int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, F
     peer_result res = {0};
     int rc = w ? UTIL_OK : util_fail(UTIL_ERUN, msg, sizeof msg, "out of memory");
     if (!rc)
-        rc = cfg_load_peer(peer_path, o->sets, o->n_sets, &p, msg, sizeof msg);
-    if (!rc)
         rc = cfg_load_workload(wl_path, o->sets, o->n_sets, w, msg, sizeof msg);
-    /* priced with the energy table of the mld arch the preset names (a path beside it) */
-    arch_desc ea = {0};
-    char ea_path[CFG_DIR_MAX + 64];
-    if (!rc && p.energy_arch[0] &&
-        !(rc = cfg_preset_path(CFG_PRESET_ARCH, p.energy_arch, ea_path, sizeof ea_path, msg,
-                               sizeof msg)))
-        rc = cfg_load_arch(ea_path, NULL, 0, &ea, msg, sizeof msg);
     if (!rc)
-        rc = peer_run(&p, w, o->ideal_memory, p.energy_arch[0] ? &ea.energy : NULL, &res, msg,
-                      sizeof msg);
+        rc = load_and_run(peer_path, o->sets, o->n_sets, w, o->ideal_memory, &p, &res, msg,
+                          sizeof msg);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
         free(w);

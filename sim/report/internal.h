@@ -74,4 +74,8 @@ void j_strings(jw *j, const char *k, const char *const *v, size_t n);
  * apart. */
 void j_invocation(jw *j, int argc, char *const *argv, const char *const *ov, size_t n_ov);
 
+/* peer.c: the array against the --peer accelerator (summary lines and JSON object). */
+void rep_peer_versus_lines(FILE *f, const rep_run *r, double seconds, double energy_pj);
+void rep_peer_versus_json(jw *j, const rep_run *r, double seconds, double energy_pj);
+
 #endif

@@ -160,3 +160,64 @@ int rep_write_peer_json(const char *path, const rep_peer_run *r, char *err, size
 {
     return rep_write_file(path, peer_doc, r, err, errlen);
 }
+
+/* ---------------------------------------------------------------- --peer */
+
+/* Peak MACs per second of the array (PEs x lanes x clock) and of the peer. */
+static double array_peak(const rep_run *r)
+{
+    return (double)arch_pe_count(r->arch) * arch_lanes(r->arch, r->wl->dtype) * r->arch->clock_ghz *
+           1e9;
+}
+
+static double peer_peak(const peer_desc *p)
+{
+    return (double)p->array.rows * p->array.cols * p->clock_ghz * 1e9;
+}
+
+/* The comparison: throughput per unit of peak is work / (time x peak), the same work on
+ * both, so the array's efficiency over the peer's is (peer time x peer peak) / (array
+ * time x array peak); the energy ratio is the peer's energy over the array's. */
+static void versus(const rep_run *r, double seconds, double energy_pj, double *peer_s, double *eff,
+                   double *energy)
+{
+    const peer_op *t = &r->peer_res->total;
+    *peer_s = (double)t->cycles / (r->peer->clock_ghz * 1e9);
+    *eff = seconds > 0 ? *peer_s * peer_peak(r->peer) / (seconds * array_peak(r)) : 0;
+    *energy = energy_pj > 0 && t->energy_pj > 0 ? t->energy_pj / energy_pj : 0;
+}
+
+void rep_peer_versus_lines(FILE *f, const rep_run *r, double seconds, double energy_pj)
+{
+    if (!r->peer)
+        return;
+    double ps, eff, en;
+    versus(r, seconds, energy_pj, &ps, &eff, &en);
+    fprintf(f, "peer       %s (%s, peak %.4g GMAC/s against the array's %.4g): %.6g ms",
+            r->peer->name, r->peer_file, peer_peak(r->peer) * 1e-9, array_peak(r) * 1e-9, ps * 1e3);
+    if (r->peer_res->total.energy_pj > 0)
+        fprintf(f, ", %.6g mJ", r->peer_res->total.energy_pj * 1e-9);
+    fprintf(f, "\nversus peer efficiency %.4gx (throughput per unit of peak)", eff);
+    if (en > 0)
+        fprintf(f, ", energy %.4gx less", en);
+    fprintf(f, " (docs/PEERS.md)\n");
+}
+
+void rep_peer_versus_json(jw *j, const rep_run *r, double seconds, double energy_pj)
+{
+    if (!r->peer)
+        return;
+    double ps, eff, en;
+    versus(r, seconds, energy_pj, &ps, &eff, &en);
+    j_open(j, "peer", '{');
+    j_s(j, "preset", r->peer->name);
+    j_s(j, "file", r->peer_file);
+    j_d(j, "peak_macs_per_s", peer_peak(r->peer));
+    j_d(j, "array_peak_macs_per_s", array_peak(r));
+    j_d(j, "seconds", ps);
+    j_u(j, "cycles", r->peer_res->total.cycles);
+    j_d(j, "energy_pj", r->peer_res->total.energy_pj);
+    j_d(j, "efficiency", eff);
+    j_d(j, "energy_ratio", en);
+    j_close(j, '}');
+}

@@ -192,6 +192,7 @@ static void util_lines(FILE *f, const rep_run *r, const rep_derived *d)
         fprintf(f, "%llu cycles\n", (unsigned long long)d->noc_bound);
     energy_line(f, r, d);
     baseline_lines(f, r, d);
+    rep_peer_versus_lines(f, r, d->time_us * 1e-6, d->has_energy ? d->energy.total_pj : 0);
 }
 
 void rep_summary(FILE *f, const rep_run *r)
@@ -548,6 +549,7 @@ void rep_json(FILE *f, const rep_run *r)
     j_counters(&j, a, st);
     j_energy(&j, r, &d);
     j_baseline(&j, r, &d);
+    rep_peer_versus_json(&j, r, d.time_us * 1e-6, d.has_energy ? d.energy.total_pj : 0);
 
     j_open(&j, "functional", '{');
     j_b(&j, "checked", r->functional && r->check);
@@ -1147,6 +1149,7 @@ void rep_model_json(FILE *f, const rep_run *r)
     j_counters(&j, a, st);
     j_energy(&j, r, &d);
     j_baseline(&j, r, &d);
+    rep_peer_versus_json(&j, r, d.time_us * 1e-6, d.has_energy ? d.energy.total_pj : 0);
     j_open(&j, "functional", '{');
     j_b(&j, "checked", m->functional);
     if (m->functional) {

@@ -122,8 +122,12 @@ typedef struct rep_run {
     const run_result *model; /* model runs (map is NULL) */
     const eng_stats *st;
     bool functional;
-    bool analytical;          /* butterfly-linear runs: st is the closed-form estimate */
-    const char *engine;       /* who simulated it ("native", "systemc"; NULL: native) */
+    bool analytical;    /* butterfly-linear runs: st is the closed-form estimate */
+    const char *engine; /* who simulated it ("native", "systemc"; NULL: native) */
+    /* --peer: the same workload on a peer accelerator (NULL: none) */
+    const peer_desc *peer;
+    const char *peer_file;
+    const peer_result *peer_res;
     const ref_compare *check; /* functional runs only */
     /* the GPU baseline of the same workload (--baseline), or NULL */
     const gpu_desc *gpu;
