@@ -104,6 +104,14 @@ START_TEST(test_dram_stalls)
     ck_assert_uint_eq(res.ops[0].dram_write_bytes, 131072);
     peer_free(&res);
     free(w);
+    /* N narrower than the array: all of B (1024 x 16 x 2 = 32 KiB, half its SRAM) stays,
+     * read once; A (2 MiB) streams once (one column fold) */
+    static const uint64_t narrow[][3] = {{1024, 16, 1024}};
+    w = gemms(narrow, 1);
+    ck_assert(!peer_run(&p, w, false, NULL, &res, err, sizeof err));
+    ck_assert_uint_eq(res.ops[0].dram_read_bytes, 2097152 + 32768);
+    peer_free(&res);
+    free(w);
 }
 END_TEST
 
@@ -171,7 +179,7 @@ END_TEST
 /* A model on the peer: its dense and attention ops run as GEMMs of exactly their MACs
  * (q/k/v/o, FFN: rows x in x out; scores and context: heads x queries x keys x d), each
  * GEMM timed as alone (checked against the formula for q-proj), the row-wise ops on the
- * vector unit with no MACs; a butterfly runs as its dense n x n equivalent. */
+ * vector unit with no MACs; a butterfly runs as its dense in x out equivalent. */
 START_TEST(test_models)
 {
     static const char *const sets[] = {"workload.seq_len=64", "workload.hidden=128",
@@ -207,7 +215,7 @@ START_TEST(test_models)
     for (uint32_t i = 0; i < n; i++)
         if (ops[i].kind == WL_OP_BUTTERFLY)
             ck_assert_uint_eq(res.ops[i].macs,
-                              ops[i].rows * ops[i].n * ops[i].n * w->blocks[0].repeat);
+                              ops[i].rows * ops[i].in * ops[i].out * w->blocks[0].repeat);
     peer_free(&res);
     free(w);
 }
@@ -237,6 +245,9 @@ START_TEST(test_topology_files)
     tu_write(path, "Layer,M,N,K,\nQKT,1024,x,64,\n");
     ck_assert_int_eq(cfg_load_workload(path, NULL, 0, w, err, sizeof err), UTIL_ECONFIG);
     ck_assert_msg(strstr(err, ":2: N = 'x': expected a whole number"), "%s", err);
+    tu_write(path, "Layer,M,N,K,\nbig,10000000,10000000,10000000,\n");
+    ck_assert_int_eq(cfg_load_workload(path, NULL, 0, w, err, sizeof err), UTIL_ECONFIG);
+    ck_assert_msg(strstr(err, ":2: big: M x N x K (x count) exceeds 2^58"), "%s", err);
     tu_write(path, "a,b,c\n");
     ck_assert_int_eq(cfg_load_workload(path, NULL, 0, w, err, sizeof err), UTIL_ECONFIG);
     ck_assert_msg(strstr(err, ":1: not a SCALE-Sim topology header"), "%s", err);

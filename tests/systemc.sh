@@ -73,12 +73,13 @@ for w in bert-base-image-1k hybrid-fourier-image-1k hybrid-butterfly-image-1k de
 done
 echo "systemc: $((n + 7)) runs give the native engine's JSON"
 
-# the waveforms against the native engine's trace
-./bflysim -q --json "$work/n.json" --trace "$work/t.csv.gz" mld-4x4 butterfly-linear-64
-./bflysim -q --engine=systemc --vcd "$work/w.vcd" mld-4x4 butterfly-linear-64
-./bflysim -q --engine=systemc --vcd "$work/w2.vcd" mld-4x4 butterfly-linear-64
+# the waveforms against the native engine's trace and timeline
+./bflysim -q --json "$work/n.json" --trace "$work/t.csv.gz" --timeline "$work/t.json" mld-8x8 \
+    butterfly-linear-1k
+./bflysim -q --engine=systemc --vcd "$work/w.vcd" mld-8x8 butterfly-linear-1k
+./bflysim -q --engine=systemc --vcd "$work/w2.vcd" mld-8x8 butterfly-linear-1k
 cmp "$work/w.vcd" "$work/w2.vcd" || { echo "systemc: two runs gave different VCD files"; exit 1; }
-"$py" - "$work/w.vcd" "$work/t.csv.gz" "$work/n.json" <<'EOF'
+"$py" - "$work/w.vcd" "$work/t.csv.gz" "$work/n.json" "$work/t.json" <<'EOF'
 import gzip, json, sys
 from collections import defaultdict
 
@@ -107,6 +108,27 @@ for line in open(sys.argv[1]):
     elif w[0][0] == "b":
         changes[names[w[1]]].append((t, int(w[0][1:], 2)))
 
+def union(iv):  # intervals [a, b) joined where they overlap or touch
+    out = []
+    for a, b in sorted(iv):
+        if out and a <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b])
+    return out
+
+
+def high(ch):  # the cycles a signal is high, from its changes
+    out, up = [], None
+    for tt, v in ch:
+        if v and up is None:
+            up = tt
+        elif not v and up is not None:
+            out.append([up // ps, tt // ps])
+            up = None
+    return out
+
+
 # each PE busy exactly over the union of [cycle, cycle + duration) of its firings
 fire = defaultdict(list)
 with gzip.open(sys.argv[2], "rt") as f:
@@ -116,20 +138,9 @@ with gzip.open(sys.argv[2], "rt") as f:
             fire[int(c[1][2:])].append((int(c[0]), int(c[0]) + int(c[5])))
 for pe, iv in fire.items():
     iv.sort()
-    want = []
-    for a, b in iv:
-        if want and a <= want[-1][1]:
-            want[-1][1] = max(want[-1][1], b)
-        else:
-            want.append([a, b])
+    want = union(iv)
     key = [k for k in changes if k.startswith("pe%d_" % pe) and k.endswith("busy")]
-    got, up = [], None
-    for tt, v in changes[key[0]]:
-        if v and up is None:
-            up = tt
-        elif not v and up is not None:
-            got.append([up // ps, tt // ps])
-            up = None
+    got = high(changes[key[0]])
     if got != want:
         sys.exit("systemc: PE %d busy %s, firings %s" % (pe, got[:4], want[:4]))
 # the per-cycle SPM conflicts add up to the run's
@@ -138,9 +149,19 @@ total = sum(v for _, v in changes["spm.conflicts"])
 if total != run["counters"]["spm"]["bank_conflicts"]:
     sys.exit("systemc: %d conflicts in the VCD, %d in --json"
              % (total, run["counters"]["spm"]["bank_conflicts"]))
-for k in ("dma0.busy", "dram0.busy"):
-    if not any(v for _, v in changes[k]):
-        sys.exit("systemc: %s never rises" % k)
+# each DMA channel busy exactly over the native timeline's slices of that channel (a
+# descriptor from taking the channel to letting it go; back-to-back ones join)
+tl = json.load(open(sys.argv[4]))["traceEvents"]
+lanes = defaultdict(list)
+for e in tl:
+    if e["ph"] == "X" and e["pid"] == 3:
+        lanes[e["tid"] - 300001].append(e["args"]["cycles"])
+for lane, iv in lanes.items():
+    want, got = union(iv), high(changes["dma%d.busy" % lane])
+    if got != want:
+        sys.exit("systemc: DMA channel %d busy %s, timeline %s" % (lane, got[:4], want[:4]))
+if not lanes or not any(v for _, v in changes["dram0.busy"]):
+    sys.exit("systemc: no DMA slices, or dram0 never rises")
 print("systemc: the waveforms match the native trace (%d PEs, %d conflicts)" % (len(fire), total))
 EOF
 

@@ -6,7 +6,8 @@
 // starts it, waits for the interrupt and reads the outputs. Checked: every output within
 // the rounding-error bound of the double-precision reference and equal, bit for bit, to
 // the native engine's on the same mapping; the cycles equal the native engine's; a
-// second run gives the same; bad commands set STATUS_ERROR.
+// second run gives the same; bad commands set STATUS_ERROR, and mid-run leave the run
+// busy and its program in place.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -144,6 +145,12 @@ void driver::run()
         uint64_t before = mem.transactions;
         put(acc::CTRL, acc::CMD_START);
         expect(get(acc::STATUS) & acc::STATUS_BUSY, "CMD_START makes it busy");
+        if (k == 0) { /* commands refused mid-run leave it running, its program in place */
+            put(acc::CTRL, acc::CMD_START);
+            put(acc::CTRL, acc::CMD_LOAD);
+            expect(get(acc::STATUS) == (acc::STATUS_LOADED | acc::STATUS_BUSY | acc::STATUS_ERROR),
+                   "a command refused mid-run keeps the run busy");
+        }
         sc_core::sc_time t0 = sc_core::sc_time_stamp();
         wait(irq.posedge_event());
         expect(get(acc::STATUS) == (acc::STATUS_LOADED | acc::STATUS_DONE), "the run is done");

@@ -973,9 +973,14 @@ static int workload_post(ctx *c, config_t *cfg, void *desc, const void *target)
     if (out->kind == WL_KIND_MODEL)
         rc = model_cross_checks(c, cfg, out);
     else if (out->kind == WL_KIND_GEMM) {
-        for (uint32_t i = 0; i < out->n_gemms; i++) /* (unnamed: g0, g1 ...) */
+        const config_setting_t *list = config_lookup(cfg, "gemms");
+        for (uint32_t i = 0; i < out->n_gemms && !rc; i++) { /* (unnamed: g0, g1 ...) */
             if (!out->gemms[i].name[0])
                 snprintf(out->gemms[i].name, sizeof out->gemms[i].name, "g%u", i);
+            if (!cfg_gemm_fits(&out->gemms[i]))
+                rc = fail_at(c, list ? config_setting_get_elem(list, i) : config_root_setting(cfg),
+                             "gemms.[%u]: m x n x k x count exceeds 2^58 multiply-accumulates", i);
+        }
     } else if (out->n == 0 || out->rows == 0)
         rc = fail_at(c, config_root_setting(cfg),
                      "kind = \"%s\" needs n and rows (kind = \"model\" describes a model)",

@@ -103,5 +103,9 @@ extern const key_def cfg_arch_keys[], cfg_energy_file_keys[], cfg_energy_keys[],
 /* topology.c: a SCALE-Sim topology CSV (GEMM "Layer, M, N, K" or convolution rows) as a
  * gemm workload; errors name FILE:LINE. */
 int cfg_load_topology(const char *file, wl_desc *out, char *err, size_t errlen);
+/* Whether a GEMM's MACs (m x n x k x count) stay within CFG_MAX_GEMM_MACS, so that every
+ * count and byte figure derived from them fits 64 bits. */
+#define CFG_MAX_GEMM_MACS (UINT64_C(1) << 58)
+bool cfg_gemm_fits(const wl_gemm *g);
 
 #endif

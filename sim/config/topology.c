@@ -75,11 +75,20 @@ static int conv_row(const char *file, unsigned line, char **f, int n, wl_gemm *g
     /* (SCALE-Sim's output size: ceil((in - filter + stride) / stride)) */
     uint64_t oh = (v[0] - v[2] + 2 * v[6] - 1) / v[6], ow = (v[1] - v[3] + 2 * v[6] - 1) / v[6];
     bool dw = strstr(f[0], "DP") != NULL;
-    g->m = oh * ow;
     g->n = v[5];
-    g->k = v[2] * v[3] * (dw ? 1 : v[4]);
     g->count = dw ? v[4] : 1;
+    if (!util_mul_u64(oh, ow, &g->m) || !util_mul_u64(v[2], v[3], &g->k) ||
+        !util_mul_u64(g->k, dw ? 1 : v[4], &g->k))
+        return util_fail(UTIL_ECONFIG, err, errlen,
+                         "%s:%u: the layer's output pixels or window exceed 64 bits", file, line);
     return UTIL_OK;
+}
+
+bool cfg_gemm_fits(const wl_gemm *g)
+{
+    uint64_t x;
+    return util_mul_u64(g->m, g->n, &x) && util_mul_u64(x, g->k, &x) &&
+           util_mul_u64(x, g->count ? g->count : 1, &x) && x <= CFG_MAX_GEMM_MACS;
 }
 
 int cfg_load_topology(const char *file, wl_desc *out, char *err, size_t errlen)
@@ -138,6 +147,10 @@ int cfg_load_topology(const char *file, wl_desc *out, char *err, size_t errlen)
             if (!rc)
                 rc = number(file, ln, "K", f[3], &g->k, err, errlen);
         }
+        if (!rc && !cfg_gemm_fits(g))
+            rc = util_fail(UTIL_ECONFIG, err, errlen,
+                           "%s:%u: %s: M x N x K (x count) exceeds 2^58 multiply-accumulates", file,
+                           ln, g->name);
         out->n_gemms++;
     }
     if (!rc && ferror(fp))

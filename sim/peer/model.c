@@ -1,12 +1,13 @@
 /* model.c: a model's ops as a dense accelerator runs them: GEMMs and vector work.
  *
  * Notes. A dense systolic accelerator has no butterfly or FFT datapath: a linear op runs
- * as the GEMM of its dense equivalent (a butterfly of n points as an n x n matrix; a
- * block butterfly as its B x B tile products; a DFT as real matrices, two for a real
- * input, two for the real part of a complex one), attention as its two products per
- * head, and the row-wise ops (softmax, layernorm, GELU, add) on a vector unit at the
- * array's edge. Chosen in the peer's favour: the dense equivalents waste no structure
- * the peer could not use, and the vector unit overlaps its DRAM traffic. */
+ * as the GEMM of its dense equivalent at the layer's true size (a butterfly layer as its
+ * in x out matrix, a sequence butterfly as the seq x seq matrix on every feature column;
+ * a block butterfly as its B x B tile products; a DFT as real matrices, two for a real
+ * input, two for the real part of a complex one, the compressed mixer's in its chunks),
+ * attention as its two products per head, and the row-wise ops (softmax, layernorm,
+ * GELU, add) on a vector unit at the array's edge, overlapping its DRAM traffic. Not
+ * modelled: a dense accelerator that would run butterflies or FFTs stage by stage. */
 #include <string.h>
 
 #include "peer.h"
@@ -27,38 +28,37 @@ void peer_op_work(const wl_op *op, util_dtype t, peer_work *w)
 {
     memset(w, 0, sizeof *w);
     double e = util_dtype_bytes(t), T = (double)op->rows, out = (double)op->out;
-    uint64_t cols = op->in * op->groups; /* a sequence transform's columns: features x batch */
+    /* a token mixer's sequence (unpadded) and its columns: features x batch */
+    uint64_t seq = op->groups ? op->rows / op->groups : op->n;
+    uint64_t cols = op->out * op->groups;
     switch (op->kind) {
     case WL_OP_DENSE:
+    case WL_OP_BUTTERFLY: /* (a butterfly layer's dense equivalent: in x out) */
         gemm(w, op->rows, op->out, op->in, 1);
-        break;
-    case WL_OP_BUTTERFLY:
-        gemm(w, op->rows, op->n, op->n, 1);
         break;
     case WL_OP_BLOCK_BFLY: /* per stage, n/(2B) tile pairs of 4 B x B products */
         gemm(w, op->rows, op->param, op->param,
              4 * (op->n / (2 * op->param)) * (uint64_t)util_log2(op->n / op->param));
         break;
-    case WL_OP_SEQ_BFLY:
-        gemm(w, cols, op->n, op->n, 1);
+    case WL_OP_SEQ_BFLY: /* the dense seq x seq matrix on every column */
+        gemm(w, cols, seq, seq, 1);
         break;
-    case WL_OP_FFT_MIX: /* hidden DFT per token, then the sequence DFT per column */
-        dft(w, op->rows, op->param, 1);
-        dft(w, op->param * op->groups, op->n, 1);
+    case WL_OP_FFT_MIX: /* a real DFT per token, then the sequence DFT per column */
+        dft(w, op->rows, op->in, 1);
+        dft(w, cols, seq, 1);
         break;
     case WL_OP_FFT_HIDDEN:
-        dft(w, op->rows, op->n, 1);
+        dft(w, op->rows, op->in, 1);
         break;
     case WL_OP_FFT_SEQ:
-    case WL_OP_FFT_COMPRESS: /* chunks of `param` tokens (the whole sequence for FFT_SEQ
-                              * without a chunk) */
-        if (op->kind == WL_OP_FFT_COMPRESS)
-            dft(w, op->rows, wl_pow2_ceil(op->in), 1);
-        {
-            uint64_t chunk = op->param && op->param < op->n ? op->param : op->n;
-            dft(w, cols ? cols : op->in, chunk, op->n / chunk);
-        }
+        dft(w, cols, seq, 1);
         break;
+    case WL_OP_FFT_COMPRESS: { /* the hidden DFT, then the sequence in chunks */
+        uint64_t chunk = op->param && op->param < seq ? op->param : seq;
+        dft(w, op->rows, op->in, 1);
+        dft(w, cols, chunk, (seq + chunk - 1) / chunk);
+        break;
+    }
     case WL_OP_SCORES:
         gemm(w, op->nq, op->n, op->d, op->groups);
         break;

@@ -90,11 +90,14 @@ static void systolic_gemm(const peer_desc *p, const wl_gemm *g, util_dtype dt, b
     /* DRAM: A's fills, B's fills, partial sums read back, C's drains */
     uint64_t fill_a = 2 * a <= p->sram.ifmap_bytes ? a : a * col_folds, fill_b = b, back = 0;
     if (os) {
-        bool b_stays = 2 * g->k * C * elem_bytes <= p->sram.filter_bytes;
+        /* (all of B, or one column of its tiles: K x min(C, N)) */
+        bool b_stays = 2 * b <= p->sram.filter_bytes ||
+                       2 * g->k * (g->n < C ? g->n : C) * elem_bytes <= p->sram.filter_bytes;
         fill_b = b_stays ? b : b * mf;
         o->dram_write_bytes = c;
     } else {
-        bool sums_stay = kf == 1 || 2 * g->m * C * elem_bytes <= p->sram.ofmap_bytes;
+        bool sums_stay =
+            kf == 1 || 2 * g->m * (g->n < C ? g->n : C) * elem_bytes <= p->sram.ofmap_bytes;
         back = sums_stay ? 0 : c * (kf - 1);
         o->dram_write_bytes = sums_stay ? c : c * kf;
     }

@@ -9,6 +9,7 @@
 // later) as in the native scheduler: once it finishes the run, nothing else happens. So
 // cycles and every counter equal the native engine's. SystemC has one kernel per process:
 // one engine at a time, its runs one after another in SystemC time.
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -171,7 +172,13 @@ int driver::run(const arch_desc *a, const eng_program *p, float *image, const en
     int rc = begin(a, p, image, obs, err, errlen);
     if (rc)
         return rc;
-    sc_core::sc_start();
+    try {
+        sc_core::sc_start();
+    } catch (const sc_core::sc_report &r) { // (an error the kernel reports: not a crash)
+        eng_sim_destroy(s_);
+        s_ = nullptr;
+        return util_fail(UTIL_ERUN, err, errlen, "SystemC: %s", r.what());
+    }
     return finish(stats, err, errlen);
 }
 
@@ -233,6 +240,16 @@ extern "C" int bsc_open(const arch_desc *a, const char *vcd, uint64_t lo, uint64
     if (vcd) {
         // SystemC names the file NAME.vcd: write beside the target, rename at the end
         e->tmp = e->vcd + ".tmp" + std::to_string(static_cast<long>(getpid()));
+        // (SystemC opens it only once the simulation starts, and throws then: try it now)
+        std::FILE *probe = std::fopen((e->tmp + ".vcd").c_str(), "w");
+        if (!probe) {
+            int rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write the VCD file (%s)", vcd,
+                               std::strerror(errno));
+            delete e->d;
+            delete e;
+            return rc;
+        }
+        std::fclose(probe);
         e->tf = sc_core::sc_create_vcd_trace_file(e->tmp.c_str());
         if (!e->tf) {
             int rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot create the VCD file", vcd);

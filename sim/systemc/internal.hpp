@@ -92,9 +92,10 @@ class waves : public sc_core::sc_module
         uint32_t what;  // enum below
         uint32_t index; // PE, channel
         uint64_t value;
+        uint64_t seq; // (changes of one cycle apply in the order they were made)
         bool operator>(const change &o) const
         {
-            return at > o.at;
+            return at != o.at ? at > o.at : seq > o.seq;
         }
     };
     void schedule(uint64_t at, uint32_t what, uint32_t index, uint64_t value);
@@ -106,6 +107,7 @@ class waves : public sc_core::sc_module
     sc_core::sc_vector<sc_core::sc_signal<unsigned>> pe_tag_;
     sc_core::sc_signal<unsigned> spm_conflicts_;
     std::vector<uint64_t> pe_until_, dram_until_;
+    uint64_t seq_ = 0;
     uint64_t spm_at_ = UINT64_MAX, spm_sum_ = 0; // the last cycle with conflicts, and theirs
     std::priority_queue<change, std::vector<change>, std::greater<change>> pending_;
     sc_core::sc_event due_;

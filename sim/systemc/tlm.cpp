@@ -42,10 +42,11 @@ struct bflysim::accelerator::impl {
     }
     // Moves count elements from element `first` of the image to memory or back.
     void move(tlm::tlm_command cmd, uint64_t first, uint64_t count);
+    // (a run under way stays busy: its end clears the bit)
     void fail(const char *msg)
     {
         error = msg;
-        reg[STATUS / 4] = (reg[STATUS / 4] & ~STATUS_BUSY) | STATUS_ERROR;
+        reg[STATUS / 4] |= STATUS_ERROR;
     }
     void load();
     void start();
@@ -71,7 +72,7 @@ void bflysim::accelerator::impl::move(tlm::tlm_command cmd, uint64_t first, uint
     self->mem->b_transport(t, delay);
     if (t.is_response_error())
         mem_failed = true;
-    mem_ps += delay.value() / sc_core::sc_time(1, sc_core::SC_PS).value();
+    mem_ps += static_cast<uint64_t>(delay.to_seconds() * 1e12 + 0.5);
 }
 
 // A DRAM read burst: its elements come from memory now, before the engine copies them.
@@ -164,6 +165,8 @@ bflysim::accelerator::accelerator(sc_core::sc_module_name name, const char *arch
     if (cfg_preset_path(CFG_PRESET_ARCH, arch, path, sizeof path, err, sizeof err) ||
         cfg_load_arch(path, nullptr, 0, &p_->arch, err, sizeof err))
         SC_REPORT_ERROR("bflysim", err);
+    if (sc_core::sc_get_time_resolution() > sc_core::sc_time(1, sc_core::SC_PS))
+        SC_REPORT_ERROR("bflysim", "the accelerator needs a time resolution of 1 ps or finer");
     p_->d.reset(new bsc::driver("engine", &p_->arch));
     ctrl.register_b_transport(this, &accelerator::transport);
     SC_METHOD(ended);
@@ -195,6 +198,7 @@ void bflysim::accelerator::ended()
     char err[512];
     eng_stats st;
     int rc = p_->d->finish(&st, err, sizeof err);
+    p_->reg[STATUS / 4] &= ~STATUS_BUSY;
     if (rc || p_->mem_failed) {
         p_->fail(rc ? err : "the memory refused a transfer");
     } else {

@@ -50,7 +50,7 @@ waves::waves(sc_core::sc_module_name name, const arch_desc *a, const driver &d,
 // A change at cycle `at` (absolute), applied when SystemC time gets there.
 void waves::schedule(uint64_t at, uint32_t what, uint32_t index, uint64_t value)
 {
-    pending_.push(change{at, what, index, value});
+    pending_.push(change{at, what, index, value, seq_++});
     uint64_t now = d_.cycle_at(sc_core::sc_time_stamp());
     due_.notify(static_cast<double>(pending_.top().at - now) * d_.period());
 }
