@@ -270,6 +270,31 @@ START_TEST(test_cli)
     ck_assert_uint_eq((uint64_t)tu_json_num(js, "\"results\"", "cycles"), 631 + 1163);
     ck_assert_uint_eq((uint64_t)tu_json_num(js, "\"results\"", "stall_cycles"), 0);
     free(js);
+    /* --csv: a header, then a row a run, the cycles column the JSON's */
+    char csv[512];
+    tu_tmp(csv, sizeof csv, "p.csv");
+    for (int i = 0; i < 2; i++) {
+        tu_run(&r, "-q", "--ideal-memory", "--csv", csv, "systolic-32x32-ws", topo, NULL);
+        ck_assert_msg(r.status == 0, "%s", r.err);
+        tu_free(&r);
+    }
+    char *rows = tu_read(csv, NULL);
+    const char *head = "peer,workload,kind,dataflow,rows,cols,clock_ghz,ideal_memory,cycles,";
+    ck_assert_msg(strncmp(rows, head, strlen(head)) == 0, "%s", rows);
+    /* (the workload is named after the topology file) */
+    const char *want = ",gemm,ws,32,32,1,yes,1794,1794,0,";
+    const char *second = strchr(rows, '\n') + 1, *third = strchr(second, '\n') + 1;
+    ck_assert_msg(strncmp(second, "systolic-32x32-ws,", 18) == 0 && strstr(second, want) &&
+                      strstr(second, want) < third && strstr(third, want),
+                  "%s", rows);
+    /* an mld run's CSV is another layout: refused (as any header mismatch, exit 1), the
+     * file as it was */
+    tu_expect(1, "existing file has a different header", "-q", "--csv", csv, "mld-8x8",
+              "butterfly-linear-64", NULL);
+    char *after = tu_read(csv, NULL);
+    ck_assert_str_eq(after, rows);
+    free(after);
+    free(rows);
     /* --peer beside an mld run: efficiency = (peer seconds x peer peak) / (array seconds x
      * array peak), from the JSON's own figures; energy the peer's over the array's */
     tu_run(&r, "-q", "--json", json, "--peer", "systolic-eq-mld-8x8-ws", "mld-8x8",

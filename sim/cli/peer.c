@@ -17,8 +17,8 @@ static const char *peer_refuses(const options *o)
         return "--model=analytical (a peer's model is closed-form already)";
     if (o->mapping || o->dump_mapping || o->explain)
         return o->mapping ? "--mapping" : o->dump_mapping ? "--dump-mapping" : "--explain";
-    if (o->accelergy || o->csv)
-        return o->accelergy ? "--accelergy" : "--csv";
+    if (o->accelergy)
+        return "--accelergy";
     if (cli_tracing(o) || o->systemc)
         return o->systemc ? "--engine=systemc" : cli_tracing(o);
     if (o->peer)
@@ -101,6 +101,8 @@ int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, F
     if (!o->quiet)
         rep_peer_summary(out, &run);
     if (o->json && (rc = rep_write_peer_json(o->json, &run, msg, sizeof msg)))
+        fprintf(err, "bflysim: %s\n", msg);
+    if (!rc && o->csv && (rc = rep_append_peer_csv(o->csv, &run, msg, sizeof msg)))
         fprintf(err, "bflysim: %s\n", msg);
     peer_free(&res);
     free(w);

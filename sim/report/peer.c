@@ -1,5 +1,6 @@
 /* peer.c: a peer accelerator's run as the summary and the JSON (docs/PEERS.md). */
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "internal.h"
 #include "report.h"
@@ -220,4 +221,53 @@ void rep_peer_versus_json(jw *j, const rep_run *r, double seconds, double energy
     j_d(j, "efficiency", eff);
     j_d(j, "energy_ratio", en);
     j_close(j, '}');
+}
+
+/* ---------------------------------------------------------------- --csv */
+
+static const char peer_csv_header[] =
+    "peer,workload,kind,dataflow,rows,cols,clock_ghz,ideal_memory,cycles,compute_cycles,"
+    "stall_cycles,time_us,macs,utilization,mapping_efficiency,dram_read_bytes,dram_write_bytes,"
+    "energy_pj,overrides";
+
+int rep_append_peer_csv(const char *path, const rep_peer_run *r, char *err, size_t errlen)
+{
+    size_t len = REP_CSV_OVERRIDES_MAX + 2048, u = 0;
+    char *row = malloc(len), what[96];
+    if (!row)
+        return util_fail(UTIL_ERUN, err, errlen, "out of memory");
+    const peer_desc *p = r->peer;
+    const peer_op *t = &r->res->total;
+    double pes = (double)p->array.rows * p->array.cols;
+    row[0] = '\0';
+    csv_field(row, len - 2, &u, p->name);
+    csv_field(row, len - 2, &u, r->wl->name);
+    csv_field(row, len - 2, &u, wl_kind_name(r->wl->kind));
+    csv_field(row, len - 2, &u, peer_dataflow_name(p->array.dataflow));
+    csv_num(row, len - 2, &u, "%u", p->array.rows);
+    csv_num(row, len - 2, &u, "%u", p->array.cols);
+    csv_num(row, len - 2, &u, "%.10g", p->clock_ghz);
+    csv_field(row, len - 2, &u, r->ideal ? "yes" : "no");
+    csv_num(row, len - 2, &u, "%llu", (unsigned long long)t->cycles);
+    csv_num(row, len - 2, &u, "%llu", (unsigned long long)t->compute_cycles);
+    csv_num(row, len - 2, &u, "%llu", (unsigned long long)t->stall_cycles);
+    csv_num(row, len - 2, &u, "%.10g", (double)t->cycles / (p->clock_ghz * 1e3));
+    csv_num(row, len - 2, &u, "%llu", (unsigned long long)t->macs);
+    csv_num(row, len - 2, &u, "%.10g",
+            t->cycles ? (double)t->macs / ((double)t->cycles * pes) : 0.0);
+    csv_num(row, len - 2, &u, "%.10g", t->mapping_efficiency);
+    csv_num(row, len - 2, &u, "%llu", (unsigned long long)t->dram_read_bytes);
+    csv_num(row, len - 2, &u, "%llu", (unsigned long long)t->dram_write_bytes);
+    if (t->energy_pj > 0)
+        csv_num(row, len - 2, &u, "%.10g", t->energy_pj);
+    else
+        csv_field(row, len - 2, &u, "");
+    csv_overrides(row, len - 2, &u, r->overrides, r->n_overrides);
+    row[u++] = '\n';
+    row[u] = '\0';
+    snprintf(what, sizeof what, "bflysim %s's peer header; keep peer rows in their own file",
+             r->version);
+    int rc = rep_append_row(path, peer_csv_header, row, what, err, errlen);
+    free(row);
+    return rc;
 }

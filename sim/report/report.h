@@ -155,6 +155,8 @@ typedef struct rep_peer_run {
 } rep_peer_run;
 void rep_peer_summary(FILE *f, const rep_peer_run *r);
 int rep_write_peer_json(const char *path, const rep_peer_run *r, char *err, size_t errlen);
+/* --csv: one row of the run's totals (a header of its own: keep peer rows apart). */
+int rep_append_peer_csv(const char *path, const rep_peer_run *r, char *err, size_t errlen);
 
 /* The accelerator against one baseline. */
 typedef struct rep_versus {
