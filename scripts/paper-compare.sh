@@ -32,6 +32,13 @@ bin="${BFLYSIM:-./bflysim}"
 [ -x "$bin" ] || { echo "paper-compare: $bin is missing; run scripts/setup.sh" >&2; exit 1; }
 
 tasks="listops-2k text-4k retrieval-4k image-1k pathfinder-1k"
+# quick_set WL: with --quick, the --set that runs WL at 1/8 of its sequence length
+quick_set() {
+    [ "$quick" = 1 ] || return 0
+    local len
+    len="$(sed -n 's/^ *seq_len *= *\([0-9]*\).*/\1/p' "$1" | head -n 1)"
+    echo --set "workload.seq_len=$((len / 8))"
+}
 # the paper's hybrid butterfly-sparse network, and the FABNet-style all-butterfly model
 models="hybrid-butterfly fabnet"
 csv="$(mktemp)"
@@ -41,10 +48,8 @@ for m in $models; do
     for t in $tasks; do
         wl="workloads/$m-$t.cfg"
         set -- -q --model "$mode" --baseline "$baseline" --csv "$csv"
-        if [ "$quick" = 1 ]; then
-            len="$(sed -n 's/^ *seq_len *= *\([0-9]*\).*/\1/p' "$wl" | head -n 1)"
-            set -- "$@" --set "workload.seq_len=$((len / 8))"
-        fi
+        # shellcheck disable=SC2046
+        set -- "$@" $(quick_set "$wl")
         "$bin" "$@" "$arch" "$wl"
         # after the first run: an arch without an energy table leaves the energy empty
         if [ "$(wc -l <"$csv")" = 2 ] && ! awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "energy_pj") c = i }
@@ -98,10 +103,8 @@ for kb in $kernels; do
             wl="workloads/$m-$t.cfg"
             set -- -q --model analytical --baseline "$baseline" --csv "$gpu" \
                 --set "gpu.butterfly.kernel=${kb%,*}" --set "gpu.attention.kernel=${kb#*,}"
-            if [ "$quick" = 1 ]; then
-                len="$(sed -n 's/^ *seq_len *= *\([0-9]*\).*/\1/p' "$wl" | head -n 1)"
-                set -- "$@" --set "workload.seq_len=$((len / 8))"
-            fi
+            # shellcheck disable=SC2046
+            set -- "$@" $(quick_set "$wl")
             "$bin" "$@" "$arch" "$wl"
         done
     done
@@ -144,10 +147,8 @@ if "$bin" --list-presets | grep -q " $peer_base-os"; then
             for t in $tasks; do
                 wl="workloads/$m-$t.cfg"
                 set -- -q --json "$peers.json"
-                if [ "$quick" = 1 ]; then
-                    len="$(sed -n 's/^ *seq_len *= *\([0-9]*\).*/\1/p' "$wl" | head -n 1)"
-                    set -- "$@" --set "workload.seq_len=$((len / 8))"
-                fi
+                # shellcheck disable=SC2046
+                set -- "$@" $(quick_set "$wl")
                 "$bin" "$@" "$peer_base-$df" "$wl"
                 # the results' cycles and energy, and the peer's clock
                 sed -n '/"clock_ghz"/{s/[^0-9.e+-]//g;h}; /"results"/,${/"cycles"/{s/[^0-9]//g;H}; /"total"/{s/[^0-9.e+-]//g;H}}; ${x;s/\n/ /g;p}' "$peers.json" |

@@ -31,6 +31,21 @@ static wl_desc *gemms(const uint64_t (*mnk)[3], uint32_t n)
     return w;
 }
 
+/* One GEMM m x n x k on p with realistic memory, priced with e (NULL: not): its row. */
+static peer_op one_gemm(const peer_desc *p, uint64_t m, uint64_t n, uint64_t k,
+                        const arch_energy *e)
+{
+    const uint64_t mnk[][3] = {{m, n, k}};
+    wl_desc *w = gemms(mnk, 1);
+    peer_result res;
+    char err[512];
+    ck_assert_msg(!peer_run(p, w, false, e, &res, err, sizeof err), "%s", err);
+    peer_op o = res.ops[0];
+    peer_free(&res);
+    free(w);
+    return o;
+}
+
 static uint64_t cdiv(uint64_t a, uint64_t b)
 {
     return (a + b - 1) / b;
@@ -83,35 +98,21 @@ END_TEST
  * 120 cycles at 51.2 bytes per cycle (51.2 GB/s at 1 GHz): 27 cycles of stall. */
 START_TEST(test_dram_stalls)
 {
-    static const uint64_t mnk[][3] = {{32, 32, 32}};
-    wl_desc *w = gemms(mnk, 1);
     peer_desc p = preset(PEER_OS, 32, 32);
-    peer_result res;
-    char err[512];
-    ck_assert(!peer_run(&p, w, false, NULL, &res, err, sizeof err));
-    ck_assert_uint_eq(res.ops[0].compute_cycles, 93);
-    ck_assert_uint_eq(res.ops[0].dram_read_bytes + res.ops[0].dram_write_bytes, 6144);
-    ck_assert_uint_eq(res.ops[0].cycles, 120);
-    ck_assert_uint_eq(res.ops[0].stall_cycles, 27);
-    peer_free(&res);
+    peer_op o = one_gemm(&p, 32, 32, 32, NULL);
+    ck_assert_uint_eq(o.compute_cycles, 93);
+    ck_assert_uint_eq(o.dram_read_bytes + o.dram_write_bytes, 6144);
+    ck_assert_uint_eq(o.cycles, 120);
+    ck_assert_uint_eq(o.stall_cycles, 27);
     /* A no longer fits half its 64 KiB SRAM (1024 x 64 x 2 = 128 KiB): it streams once per
      * column fold (N = 64: twice); B (64 x 64) and C stay: 2 x 128 + 8 + 128 KiB */
-    static const uint64_t big[][3] = {{1024, 64, 64}};
-    free(w);
-    w = gemms(big, 1);
-    ck_assert(!peer_run(&p, w, false, NULL, &res, err, sizeof err));
-    ck_assert_uint_eq(res.ops[0].dram_read_bytes, 2 * 131072 + 8192);
-    ck_assert_uint_eq(res.ops[0].dram_write_bytes, 131072);
-    peer_free(&res);
-    free(w);
+    o = one_gemm(&p, 1024, 64, 64, NULL);
+    ck_assert_uint_eq(o.dram_read_bytes, 2 * 131072 + 8192);
+    ck_assert_uint_eq(o.dram_write_bytes, 131072);
     /* N narrower than the array: all of B (1024 x 16 x 2 = 32 KiB, half its SRAM) stays,
      * read once; A (2 MiB) streams once (one column fold) */
-    static const uint64_t narrow[][3] = {{1024, 16, 1024}};
-    w = gemms(narrow, 1);
-    ck_assert(!peer_run(&p, w, false, NULL, &res, err, sizeof err));
-    ck_assert_uint_eq(res.ops[0].dram_read_bytes, 2097152 + 32768);
-    peer_free(&res);
-    free(w);
+    o = one_gemm(&p, 1024, 16, 1024, NULL);
+    ck_assert_uint_eq(o.dram_read_bytes, 2097152 + 32768);
 }
 END_TEST
 
@@ -126,23 +127,16 @@ END_TEST
  *     = 7743.36 */
 START_TEST(test_energy_by_hand)
 {
-    static const uint64_t mnk[][3] = {{32, 32, 32}};
-    wl_desc *w = gemms(mnk, 1);
     peer_desc p = preset(PEER_OS, 32, 32);
     arch_desc a;
     tu_load_arch("arch/mld-8x8.cfg", &a);
-    peer_result res;
-    char err[512];
-    ck_assert(!peer_run(&p, w, false, &a.energy, &res, err, sizeof err));
-    const peer_op *o = &res.ops[0];
-    ck_assert_uint_eq(o->cycles, 120);
-    tu_assert_close(o->compute_pj, 6389.76, 1e-9, "compute");
-    tu_assert_close(o->sram_pj, 6 * 256 * 2.6 * 1.4142135623730951, 1e-9, "SRAM");
-    tu_assert_close(o->dram_pj, 393216, 1e-9, "DRAM");
-    tu_assert_close(o->leakage_pj, 7743.36, 1e-9, "leakage");
-    tu_assert_close(o->energy_pj, 6389.76 + 5647.8107 + 393216 + 7743.36, 1e-6, "total");
-    peer_free(&res);
-    free(w);
+    peer_op o = one_gemm(&p, 32, 32, 32, &a.energy);
+    ck_assert_uint_eq(o.cycles, 120);
+    tu_assert_close(o.compute_pj, 6389.76, 1e-9, "compute");
+    tu_assert_close(o.sram_pj, 6 * 256 * 2.6 * 1.4142135623730951, 1e-9, "SRAM");
+    tu_assert_close(o.dram_pj, 393216, 1e-9, "DRAM");
+    tu_assert_close(o.leakage_pj, 7743.36, 1e-9, "leakage");
+    tu_assert_close(o.energy_pj, 6389.76 + 5647.8107 + 393216 + 7743.36, 1e-6, "total");
 }
 END_TEST
 

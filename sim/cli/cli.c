@@ -70,8 +70,7 @@ typedef struct baseline {
     gpu_result res;
 } baseline;
 
-/* The --set arguments as given, for the results' record; returns how many. */
-static size_t override_args(const options *o, const char *ovs[CLI_MAX_SETS])
+size_t cli_override_args(const options *o, const char *ovs[CLI_MAX_SETS])
 {
     for (size_t i = 0; i < o->n_sets; i++)
         ovs[i] = o->sets[i].arg;
@@ -95,7 +94,7 @@ static int write_outputs(const options *o, rep_run *run, const baseline *base, F
         run->peer = &peer, run->peer_file = o->peer, run->peer_res = &pres;
     }
     run->argc = o->argc, run->argv = o->argv;
-    run->overrides = ovs, run->n_overrides = override_args(o, ovs);
+    run->overrides = ovs, run->n_overrides = cli_override_args(o, ovs);
     if (base)
         /* the preset as the user named it: no host paths in results */
         run->gpu = &base->gpu, run->gpu_file = o->baseline, run->baseline = &base->res;
@@ -575,7 +574,7 @@ static int run_system_cli(const options *o, const char *sys_path, const char *wl
         return rc;
     }
     const char *ovs[CLI_MAX_SETS];
-    override_args(o, ovs);
+    cli_override_args(o, ovs);
     rep_system_run run = {.version = PACKAGE_VERSION,
                           .system_file = o->arch_file,
                           .wl_file = o->wl_file,

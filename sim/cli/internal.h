@@ -72,6 +72,9 @@ int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, F
 int cli_peer_versus(const options *o, const wl_desc *w, peer_desc *p, peer_result *res, char *msg,
                     size_t len);
 
+/* The --set arguments as given, for the results' record (cli.c); returns how many. */
+size_t cli_override_args(const options *o, const char *ovs[CLI_MAX_SETS]);
+
 /* Whether --baseline none turned the GPU baseline off. */
 bool cli_no_baseline(const options *o);
 

@@ -85,8 +85,7 @@ int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, F
         return rc;
     }
     const char *ovs[CLI_MAX_SETS];
-    for (size_t i = 0; i < o->n_sets; i++)
-        ovs[i] = o->sets[i].arg;
+    size_t n_ovs = cli_override_args(o, ovs);
     rep_peer_run run = {.version = PACKAGE_VERSION,
                         .peer_file = o->arch_file,
                         .wl_file = o->wl_file,
@@ -96,7 +95,7 @@ int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, F
                         .ideal = o->ideal_memory,
                         .argc = o->argc,
                         .argv = o->argv,
-                        .n_overrides = o->n_sets,
+                        .n_overrides = n_ovs,
                         .overrides = ovs};
     if (!o->quiet)
         rep_peer_summary(out, &run);

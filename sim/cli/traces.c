@@ -55,7 +55,6 @@ static int close_all(const options *o, cli_traces *t, bool keep, char *msg, size
     if (o->timeline && t->tl.out.f &&
         (r = rep_timeline_close(&t->tl, keep && !rc, o->timeline, m, sizeof m)) && !rc)
         rc = r, snprintf(msg, len, "%s", m);
-    rep_timeline_free(&t->tl);
     if (o->dram_trace && t->dram.out.f &&
         (r = rep_dram_trace_close(&t->dram, keep && !rc, o->dram_trace, m, sizeof m)) && !rc)
         rc = r, snprintf(msg, len, "%s", m);

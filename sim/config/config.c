@@ -824,7 +824,7 @@ static int load_desc(const char *file, const char *prefix, const key_def *schema
     config_t cfg;
     config_init(&cfg);
     int rc = load(&c, &cfg, schema, ov, n_ov, out);
-    if (!rc)
+    if (!rc && post)
         rc = post(&c, &cfg, out, post_ctx);
     config_destroy(&cfg);
     cfg_source_free(&c.src);
@@ -1154,17 +1154,11 @@ int cfg_load_system(const char *file, const cfg_override *ov, size_t n_ov, sys_d
                      sizeof out->name, system_post, NULL, err, errlen);
 }
 
-static int peer_post(ctx *c, config_t *cfg, void *out, const void *unused)
-{
-    (void)c, (void)cfg, (void)out, (void)unused;
-    return UTIL_OK;
-}
-
 int cfg_load_peer(const char *file, const cfg_override *ov, size_t n_ov, peer_desc *out, char *err,
                   size_t errlen)
 {
     return load_desc(file, "arch", cfg_peer_keys, ov, n_ov, out, sizeof *out, out->name,
-                     sizeof out->name, peer_post, NULL, err, errlen);
+                     sizeof out->name, NULL, NULL, err, errlen);
 }
 
 /* Whether a file's top-level kind is `kind`. */

@@ -514,6 +514,13 @@ static void totals(gpu_totals *t, double ops)
 /* Prices the ops of one block entry; co-execution splits linear layers alone and each
  * attention's scores, softmax and context together (one split, by heads), sharing its
  * time and energy out in proportion to their GPU times. */
+/* Whether ops[i..i+2] are one block's scores, softmax and context (one attention). */
+static bool attention_at(const wl_op *ops, uint32_t i, uint32_t n)
+{
+    return ops[i].kind == WL_OP_SCORES && i + 2 < n && ops[i + 1].kind == WL_OP_SOFTMAX &&
+           ops[i + 2].kind == WL_OP_CONTEXT;
+}
+
 static int price_block(const gpu_desc *g, const wl_op *ops, uint32_t n, util_dtype t,
                        uint32_t block, uint64_t repeat, gpu_result *out, char *err, size_t errlen)
 {
@@ -530,8 +537,7 @@ static int price_block(const gpu_desc *g, const wl_op *ops, uint32_t n, util_dty
             continue;
         }
         wl_op fused;
-        if (g->attn_kernel == GPU_ATTN_FUSED && ops[i].kind == WL_OP_SCORES && i + 2 < n &&
-            ops[i + 1].kind == WL_OP_SOFTMAX && ops[i + 2].kind == WL_OP_CONTEXT) {
+        if (g->attn_kernel == GPU_ATTN_FUSED && attention_at(ops, i, n)) {
             wl_fused_attention(&ops[i], &fused);
             price_row(g, &fused, t, block, repeat, r);
             snprintf(r->name, sizeof r->name, "%s", ops[i].name);
@@ -545,8 +551,7 @@ static int price_block(const gpu_desc *g, const wl_op *ops, uint32_t n, util_dty
         wl_op fused;
         uint32_t span = 1;
         const wl_op *op = &ops[i];
-        if (ops[i].kind == WL_OP_SCORES && i + 2 < n && ops[i + 1].kind == WL_OP_SOFTMAX &&
-            ops[i + 2].kind == WL_OP_CONTEXT) {
+        if (attention_at(ops, i, n)) {
             wl_fused_attention(&ops[i], &fused);
             op = &fused;
             span = 3;

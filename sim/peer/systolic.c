@@ -46,6 +46,17 @@ double peer_leakage_mw(const peer_desc *p, const arch_energy *e)
     return pes * e->pe_leak_mw / 8 + kib * e->spm_leak_mw_per_kb + e->dram_leak_mw;
 }
 
+/* DRAM bytes and the leakage over `cycles`, priced (mW x ns = pJ). */
+static double dram_pj(const arch_energy *e, double bytes)
+{
+    return bytes * 8 * e->dram_pj_per_bit;
+}
+
+static double leakage_pj(const peer_desc *p, const arch_energy *e, uint64_t cycles)
+{
+    return peer_leakage_mw(p, e) * (double)cycles / p->clock_ghz;
+}
+
 /* A price per 64 bits of a 32 KiB SRAM, for `bytes` of one of `size` bytes (the table's
  * square-root rule, docs/ENERGY.md). */
 static double sram_pj(double price, double bytes, double size)
@@ -65,8 +76,8 @@ static void price(const peer_desc *p, const arch_energy *e, util_dtype t, const 
     for (int i = 0; i < 3; i++)
         o->sram_pj += sram_pj(e->sram_read_pj, (double)rd[i], size[i]) +
                       sram_pj(e->sram_write_pj, (double)wr[i], size[i]);
-    o->dram_pj = (double)(o->dram_read_bytes + o->dram_write_bytes) * 8 * e->dram_pj_per_bit;
-    o->leakage_pj = peer_leakage_mw(p, e) * 1e-3 * (double)o->cycles / p->clock_ghz * 1e3;
+    o->dram_pj = dram_pj(e, (double)(o->dram_read_bytes + o->dram_write_bytes));
+    o->leakage_pj = leakage_pj(p, e, o->cycles);
     o->energy_pj = o->compute_pj + o->sram_pj + o->dram_pj + o->leakage_pj;
 }
 
@@ -156,8 +167,8 @@ static void vector_work(const peer_desc *p, const peer_work *w, bool ideal, cons
     o->dram_write_bytes = (uint64_t)w->vector_bytes - o->dram_read_bytes;
     if (e && e->present) {
         o->compute_pj = w->vector_flops * e->lane_pj[ARCH_FU_ADD][dt == UTIL_FP32];
-        o->dram_pj = w->vector_bytes * 8 * e->dram_pj_per_bit;
-        o->leakage_pj = peer_leakage_mw(p, e) * (double)o->cycles / p->clock_ghz;
+        o->dram_pj = dram_pj(e, w->vector_bytes);
+        o->leakage_pj = leakage_pj(p, e, o->cycles);
         o->energy_pj = o->compute_pj + o->dram_pj + o->leakage_pj;
     }
 }

@@ -94,9 +94,8 @@ typedef struct rep_timeline {
 int rep_timeline_open(rep_timeline *t, const char *path, const arch_desc *a, uint32_t max_slices,
                       char *err, size_t errlen);
 void rep_timeline_unit(void *ctx, const run_unit_desc *u);
-/* Writes what is left and closes (frees, whatever keep). */
+/* Writes what is left and closes (frees, whatever keep; a failed open freed already). */
 int rep_timeline_close(rep_timeline *t, bool keep, const char *path, char *err, size_t errlen);
-void rep_timeline_free(rep_timeline *t);
 
 /* Several observers of one run, told everything together (obs; ctx the fan itself),
  * and their unit hooks (rep_fanout_unit). */

@@ -319,6 +319,22 @@ static void on_event(void *ctx, const eng_event *e)
 
 /* ---------------------------------------------------------------- the file */
 
+/* Frees what open allocated (none: nothing). */
+static void free_state(rep_timeline *t)
+{
+    struct rep_tl_state *st = t->st;
+    if (!st)
+        return;
+    for (uint32_t k = 0; st->tr && k < st->n_tr; k++)
+        free(st->tr[k].s);
+    for (int c = 0; c < C_SERIES; c++)
+        free(st->bucket[c]);
+    free(st->tr);
+    free(st->what);
+    free(st);
+    t->st = NULL;
+}
+
 int rep_timeline_open(rep_timeline *t, const char *path, const arch_desc *a, uint32_t max_slices,
                       char *err, size_t errlen)
 {
@@ -339,21 +355,21 @@ int rep_timeline_open(rep_timeline *t, const char *path, const arch_desc *a, uin
     for (int c = 0; ok && c < C_SERIES; c++)
         ok = (st->bucket[c] = calloc(max_slices, sizeof *st->bucket[c])) != NULL;
     if (!ok) {
-        rep_timeline_free(t);
+        free_state(t);
         return util_fail(UTIL_ERUN, err, errlen, "out of memory");
     }
     int rc = rep_stream_open(&t->out, path, false, err, errlen);
     if (rc) {
-        rep_timeline_free(t);
+        free_state(t);
         return rc;
     }
     /* (not the NoC's messages: their links say it; DMA completions end the units) */
-    t->obs = (eng_observer){.event = on_event,
-                            .kinds = 1u << ENG_EVENT_PE | 1u << ENG_EVENT_SPM |
-                                     1u << ENG_EVENT_DMA | 1u << ENG_EVENT_DRAM |
-                                     1u << ENG_EVENT_LINK | 1u << ENG_EVENT_DRAM_CHANNEL |
-                                     1u << ENG_EVENT_DMA_CHANNEL,
-                            .ctx = t};
+    t->obs =
+        (eng_observer){.event = on_event,
+                       .kinds = 1u << ENG_EVENT_PE | 1u << ENG_EVENT_SPM | 1u << ENG_EVENT_DMA |
+                                1u << ENG_EVENT_DRAM | 1u << ENG_EVENT_LINK |
+                                1u << ENG_EVENT_DRAM_CHANNEL | 1u << ENG_EVENT_DMA_CHANNEL,
+                       .ctx = t};
     FILE *f = t->out.f;
     fprintf(f,
             "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"format\":\"bflysim timeline %d "
@@ -390,21 +406,6 @@ int rep_timeline_close(rep_timeline *t, bool keep, const char *path, char *err, 
     int rc = rep_stream_close(&t->out, keep && ok, path, err, errlen);
     if (!rc && keep && !ok)
         rc = util_fail(UTIL_ERUN, err, errlen, "%s: cannot write the timeline", path);
-    rep_timeline_free(t);
+    free_state(t);
     return rc;
-}
-
-void rep_timeline_free(rep_timeline *t)
-{
-    struct rep_tl_state *st = t->st;
-    if (!st)
-        return;
-    for (uint32_t k = 0; st->tr && k < st->n_tr; k++)
-        free(st->tr[k].s);
-    for (int c = 0; c < C_SERIES; c++)
-        free(st->bucket[c]);
-    free(st->tr);
-    free(st->what);
-    free(st);
-    t->st = NULL;
 }
