@@ -47,6 +47,9 @@ REF = [
     ("pe_leakage_mw", 2.0, True, "ASSUMPTION: an 8-lane FP16 datapath with 16 KiB of buffer"),
     ("spm_leakage_mw_per_kb", 0.05, True, "ASSUMPTION"),
     ("router_leakage_mw", 0.5, True, "ASSUMPTION"),
+    ("decode_pj", A16, True, "ASSUMPTION, a guess: tag match, decode and operand select of a firing cost an FP16 add (the 64-bit instruction-store read is priced as an SRAM read)"),
+    ("pipeline_pj_per_bit", 0.005, True, "ASSUMPTION, a guess: a flip-flop latching one bit, about half of them toggling"),
+    ("clock_pj_per_pe_cycle", 7.0, True, "ASSUMPTION, a guess: an 8-lane PE's ~10k flip-flops at ~2 fJ each a cycle (clock pin and tree wire), a third of them on ungated leaves"),
     ("dram_leakage_mw", 30.0, False, "ASSUMPTION: LPDDR4x background (refresh, standby) of the DRAM behind 2 channels; not scaled"),
 ]
 

@@ -32,7 +32,9 @@ static int count_fields(const char *line, size_t len)
  * to the run's own figures: speedup = GPU seconds / (time_us x 1e-6), energy efficiency =
  * GPU joules / (total_pj x 1e-12), for the GPU and for GPU+CPU; the per-op rows add up
  * to the GPU's total (seconds x repeat); co-execution is never slower than the GPU. The
- * CSV row carries the same speedup in its column. */
+ * like-for-like ratio puts the array on the module: GPU joules / (total + floor x time),
+ * the floor xavier-nx-15w's idle_w 3.0 W less the 12 nm table's DRAM background of
+ * 30 mW, so 2.97 W. The CSV row carries the same speedup and ratios in its columns. */
 START_TEST(test_default_baseline_ratios)
 {
     char arch[512], wl[512], json[512], csv[512];
@@ -64,6 +66,11 @@ START_TEST(test_default_baseline_ratios)
     tu_assert_close(tu_json_num(j, "\"gpu_cpu\": {", "speedup"), cs / t, 1e-9, "GPU+CPU speedup");
     tu_assert_close(tu_json_num(j, "\"gpu_cpu\": {", "energy_efficiency"), cj / e, 1e-9,
                     "GPU+CPU energy efficiency");
+    double module = gj / (e + 2.97 * t);
+    tu_assert_close(tu_json_num(j, "\"gpu\": {", "energy_efficiency_module"), module, 1e-9,
+                    "like-for-like energy efficiency");
+    tu_assert_close(tu_json_num(j, "\"gpu_cpu\": {", "energy_efficiency_module"),
+                    cj / (e + 2.97 * t), 1e-9, "GPU+CPU like for like");
     ck_assert(cs <= gs * (1 + 1e-12));
     double sum = 0;
     uint32_t rows = 0;
@@ -75,12 +82,14 @@ START_TEST(test_default_baseline_ratios)
     const char *row = strchr(c, '\n') + 1;
     ck_assert_ptr_nonnull(strstr(c, ",gops_per_w,baseline,baseline_s,baseline_j,speedup,"
                                     "energy_efficiency,gpu_cpu_s,gpu_cpu_j,gpu_cpu_speedup,"
-                                    "gpu_cpu_energy_efficiency,overrides\n"));
+                                    "gpu_cpu_energy_efficiency,module_energy_efficiency,"
+                                    "gpu_cpu_module_energy_efficiency,overrides\n"));
     ck_assert_int_eq(count_fields(c, (size_t)(row - c - 1)), count_fields(row, strlen(row) - 1));
-    int k = count_fields(c, (size_t)(row - c - 1)) - 10; /* the baseline's name */
+    int k = count_fields(c, (size_t)(row - c - 1)) - 12; /* the baseline's name */
     ck_assert_ptr_nonnull(strstr(row, ",xavier-nx-15w,"));
     tu_assert_close(csv_num(row, k + 1), gs, 1e-9, "CSV baseline_s");
     ck_assert_msg(fabs(csv_num(row, k + 3) - gs / t) <= 1e-8 * gs / t, "CSV speedup");
+    ck_assert_msg(fabs(csv_num(row, k + 9) - module) <= 1e-8 * module, "CSV module ratio");
     free(c);
     free(j);
     remove(json);
@@ -142,8 +151,8 @@ START_TEST(test_baseline_errors)
     tu_src(wl, sizeof wl, "workloads/butterfly-linear-64.cfg");
     tu_tmp(json, sizeof json, "d.json");
     remove(json);
-    tu_expect(2, "no-such-gpu: no such file, and no GPU preset of that name", "--json", json, "--baseline", "no-such-gpu",
-              arch, wl, NULL);
+    tu_expect(2, "no-such-gpu: no such file, and no GPU preset of that name", "--json", json,
+              "--baseline", "no-such-gpu", arch, wl, NULL);
     tu_expect(2, "gpu.dram_gbs", "--json", json, "--set", "gpu.dram_gbs=0", arch, wl, NULL);
     FILE *f = fopen(json, "r");
     ck_assert_msg(f == NULL, "a JSON was written beside the error");

@@ -23,6 +23,7 @@
     "  dram_pj_per_bit = 4.0;\n"                                                                   \
     "  pe_leakage_mw = 1.5; spm_leakage_mw_per_kb = 0.5; router_leakage_mw = 0.25;\n"              \
     "  dram_leakage_mw = 10.0;\n"                                                                  \
+    "  decode_pj = 1.0; pipeline_pj_per_bit = 0.125; clock_pj_per_pe_cycle = 0.5;\n"               \
     "};\n"
 
 /* tests/data/tiny-1x2.cfg with the table above, written beside it in the temp dir. */
@@ -104,7 +105,12 @@ static void expect(const en_result *e, const char *name, double count, double pr
  *     2 flits x 32 bits at 0.25;
  *   DMA: weights 16 + 16 bytes, input 8, output 8: 48 bytes at 2 pJ;
  *   DRAM: 10 read and 2 write bursts of 4 bytes: 384 bits at 4 pJ;
- *   leakage over 68 ns: 2 PEs x 1.5 mW, 2 KiB of SPM x 0.5, 2 routers x 0.25, DRAM 10. */
+ *   leakage over 68 ns: 2 PEs x 1.5 mW, 2 KiB of SPM x 0.5, 2 routers x 0.25, DRAM 10;
+ *   control: 2 fires, each a 64-bit read of the 1-entry (8-byte) instruction store,
+ *     8 x sqrt(8/32768) = 0.125 pJ, plus 1.0 to issue;
+ *   pipeline: 8 MAC vector operations x 2 lanes x 3 FP16 values (16 bits) x 2 stages =
+ *     1,536 bits at 0.125 pJ;
+ *   clock: 2 PEs x 68 cycles at 0.5 pJ. */
 START_TEST(test_terms_by_hand)
 {
     arch_desc a;
@@ -127,6 +133,9 @@ START_TEST(test_terms_by_hand)
     expect(&e, "spm_leakage", 68, 2 * 0.5);
     expect(&e, "router_leakage", 68, 2 * 0.25);
     expect(&e, "dram_leakage", 68, 10.0);
+    expect(&e, "instruction", 2, 0.125 + 1.0);
+    expect(&e, "pipeline", 1536, 0.125);
+    expect(&e, "clock", 2 * 68, 0.5);
     /* the total is the sum of the breakdown, and each part the sum of its actions */
     double parts = 0, acts = 0, by_part[EN_PART_COUNT] = {0};
     for (int p = 0; p < EN_PART_COUNT; p++)
@@ -336,7 +345,7 @@ START_TEST(test_accelergy_rows)
     tiny_priced(&a, &st, &e);
     en_ac_row rows[EN_MAX_AC_ROWS];
     uint32_t n = en_accelergy(&a, UTIL_FP16, &st, &e, rows);
-    ck_assert_uint_eq(n, 19);
+    ck_assert_uint_eq(n, 22);
     double s32 = sqrt(1.0 / 32.0);
     const char *pe = "system.chip.pe_array.pe[0..1]";
     char c[96];
@@ -349,6 +358,12 @@ START_TEST(test_accelergy_rows)
     expect_row(rows, n, c, "write", 24, 16 * 0.25 * s32);
     snprintf(c, sizeof c, "%s.core", pe);
     expect_row(rows, n, c, "leak", 2 * 68, 1.5);
+    snprintf(c, sizeof c, "%s.control", pe);
+    expect_row(rows, n, c, "issue", 2, 1.125);
+    snprintf(c, sizeof c, "%s.pipeline", pe);
+    expect_row(rows, n, c, "latch", 1536, 0.125);
+    snprintf(c, sizeof c, "%s.clock", pe);
+    expect_row(rows, n, c, "cycle", 2 * 68, 0.5);
     expect_row(rows, n, "system.chip.spm.bank[0..1]", "read", 12, 8 * 0.5 * s32);
     expect_row(rows, n, "system.chip.spm.bank[0..1]", "write", 12, 16 * 0.5 * s32);
     expect_row(rows, n, "system.chip.spm.bank[0..1]", "leak", 2 * 68, 0.5);

@@ -124,7 +124,9 @@ END_TEST
  *     by the array and read by its drain: 6 x 256 x 2.6 x sqrt(2) = 5647.81
  *   DRAM: 6144 B x 8 x 8.0 pJ/bit = 393216
  *   leakage: 1024 PEs x 0.26 / 8 mW + 192 KiB x 0.0065 mW + 30 mW = 64.528 mW for 120 ns
- *     = 7743.36 */
+ *     = 7743.36
+ *   overheads: each MAC latches 3 FP16 values, 32768 x 48 bits x 0.00065 pJ = 1022.3616;
+ *     the clock tree of 1024 / 8 mld PEs' worth for 120 cycles at 0.91 pJ = 13977.6 */
 START_TEST(test_energy_by_hand)
 {
     peer_desc p = preset(PEER_OS, 32, 32);
@@ -136,7 +138,9 @@ START_TEST(test_energy_by_hand)
     tu_assert_close(o.sram_pj, 6 * 256 * 2.6 * 1.4142135623730951, 1e-9, "SRAM");
     tu_assert_close(o.dram_pj, 393216, 1e-9, "DRAM");
     tu_assert_close(o.leakage_pj, 7743.36, 1e-9, "leakage");
-    tu_assert_close(o.energy_pj, 6389.76 + 5647.8107 + 393216 + 7743.36, 1e-6, "total");
+    tu_assert_close(o.overhead_pj, 1022.3616 + 13977.6, 1e-9, "overheads");
+    tu_assert_close(o.energy_pj, 6389.76 + 5647.8107 + 393216 + 7743.36 + 1022.3616 + 13977.6, 1e-6,
+                    "total");
 }
 END_TEST
 
@@ -166,7 +170,170 @@ START_TEST(test_equal_peak_presets)
             ck_assert(p.sram.ifmap_bytes - p.sram.ofmap_bytes <= 1024);
             ck_assert_int_eq(p.array.dataflow, df ? PEER_WS : PEER_OS);
             ck_assert_str_eq(p.energy_arch, mld[i]);
+            /* the FABNet-style (df 0) and Sanger-style (df 1) presets: the same rule */
+            snprintf(rel, sizeof rel, "arch/peers/%s-eq-%s.cfg", df ? "sanger" : "fabnet", mld[i]);
+            ck_assert_msg(
+                !cfg_load_peer(tu_src(path, sizeof path, rel), NULL, 0, &p, err, sizeof err), "%s",
+                err);
+            ck_assert_int_eq(p.model, df ? PEER_SPARSE : PEER_BUTTERFLY);
+            ck_assert_uint_eq(peer_macs_per_cycle(&p),
+                              (uint64_t)arch_pe_count(&a) * arch_lanes(&a, UTIL_FP16));
+            if (!df)
+                ck_assert_uint_eq((uint64_t)p.butterfly.engines * p.butterfly.units * 4,
+                                  peer_macs_per_cycle(&p));
+            ck_assert(p.clock_ghz == a.clock_ghz && p.dram.bandwidth_gbs == a.dram.bandwidth_gbs);
+            ck_assert_uint_eq(p.sram.ifmap_bytes + p.sram.filter_bytes + p.sram.ofmap_bytes,
+                              onchip);
+            ck_assert_str_eq(p.energy_arch, mld[i]);
         }
+}
+END_TEST
+
+static peer_desc load_peer(const char *rel)
+{
+    peer_desc p;
+    char path[1024], err[512];
+    ck_assert_msg(!cfg_load_peer(tu_src(path, sizeof path, rel), NULL, 0, &p, err, sizeof err),
+                  "%s", err);
+    return p;
+}
+
+/* A butterfly-linear layer (n points, `rows` vectors) on the butterfly peer. */
+static peer_op layer_on(const peer_desc *p, uint64_t n, uint64_t rows, bool ideal)
+{
+    wl_desc *w = calloc(1, sizeof *w);
+    w->kind = WL_KIND_BUTTERFLY_LINEAR, w->dtype = UTIL_FP16, w->n = n, w->rows = rows;
+    peer_result res;
+    char err[512];
+    ck_assert_msg(!peer_run(p, w, ideal, NULL, &res, err, sizeof err), "%s", err);
+    peer_op o = res.ops[0];
+    peer_free(&res);
+    free(w);
+    return o;
+}
+
+/* FABNet-style engines, derived by hand (the artifact's bfly_engine.py: an engine runs a
+ * vector's log2 n stages at n/(2 units) cycles each; engines take different vectors).
+ * fabnet-eq-mld-8x8: 32 engines x 4 units, 683 KiB of ifmap SRAM (21.3 KiB an engine),
+ * 51.2 bytes a cycle of DRAM. */
+START_TEST(test_butterfly_engines)
+{
+    peer_desc p = load_peer("arch/peers/fabnet-eq-mld-8x8.cfg");
+    /* n = 1024 on 64 rows: 2 rounds x 10 stages x 128 cycles = 2,560, every unit busy;
+     * DRAM: in and out 64 x 1024 x 2 B each, weights 2 n log2 n x 2 B = 40,960 B, so
+     * 303,104 B take ceil(303104 / 51.2) = 5,920 cycles: 3,360 of stall */
+    peer_op o = layer_on(&p, 1024, 64, false);
+    ck_assert_uint_eq(o.compute_cycles, 2560);
+    ck_assert_uint_eq(o.macs, 64 * 512 * 10 * 4);
+    ck_assert_double_eq_tol(o.mapping_efficiency, 1.0, 1e-12);
+    ck_assert_uint_eq(o.dram_read_bytes, 131072 + 40960);
+    ck_assert_uint_eq(o.dram_write_bytes, 131072);
+    ck_assert_uint_eq(o.cycles, 5920);
+    ck_assert_uint_eq(layer_on(&p, 1024, 64, true).cycles, 2560);
+    /* 33 rows: 2 rounds still (the second with one engine): efficiency 33/64 */
+    o = layer_on(&p, 1024, 33, true);
+    ck_assert_uint_eq(o.compute_cycles, 2560);
+    ck_assert_double_eq_tol(o.mapping_efficiency, 33.0 / 64, 1e-12);
+    /* n = 65536 does not fit an engine (2 x n x 2 B = 256 KiB > 21.3 KiB): passes of 11
+     * stages (2 x 2048 x 2 B x 2 = 16 KiB fits, 4096 does not), so 16 stages take 2
+     * passes and the data (32 x 65536 x 2 B = 4 MiB) goes out and back once more */
+    o = layer_on(&p, 65536, 32, true);
+    uint64_t data = 32 * 65536 * 2, weights = 2 * 65536 * 16 * 2;
+    ck_assert_uint_eq(o.compute_cycles, 1 * 16 * (32768 / 4));
+    ck_assert_uint_eq(o.dram_read_bytes, data + data + weights);
+    ck_assert_uint_eq(o.dram_write_bytes, data + data);
+}
+END_TEST
+
+/* A model on the butterfly peer does exactly its butterflies' and FFTs' work (4 MACs a
+ * pair, as the workload counts them), not a dense equivalent; attention and dense layers
+ * stay GEMMs; and the sparse peer computes only the kept scores. */
+START_TEST(test_butterfly_and_sparse_models)
+{
+    static const char *const sets[] = {"workload.seq_len=256", "workload.hidden=128",
+                                       "workload.heads=2", "workload.ffn=256"};
+    arch_desc a;
+    wl_desc *w = malloc(sizeof *w);
+    peer_result res;
+    char err[512];
+    wl_op ops[WL_MAX_BLOCK_OPS];
+    peer_desc p = load_peer("arch/peers/fabnet-eq-mld-8x8.cfg");
+    static const char *const models[] = {"workloads/fabnet-image-1k.cfg",
+                                         "workloads/hybrid-fourier-image-1k.cfg"};
+    for (int m = 0; m < 2; m++) {
+        tu_load("arch/mld-8x8.cfg", models[m], sets, 4, &a, w);
+        ck_assert_msg(!peer_run(&p, w, true, NULL, &res, err, sizeof err), "%s", err);
+        uint32_t row = 0;
+        for (uint32_t b = 0; b < w->n_blocks; b++) {
+            uint32_t n = wl_block_ops(w, b, ops);
+            for (uint32_t i = 0; i < n; i++, row++)
+                if (ops[i].kind == WL_OP_BUTTERFLY || ops[i].kind == WL_OP_FFT_MIX ||
+                    ops[i].kind == WL_OP_DENSE)
+                    ck_assert_msg(res.ops[row].macs == ops[i].macs * w->blocks[b].repeat,
+                                  "%s %s: %llu MACs, the workload's %llu", models[m], ops[i].name,
+                                  (unsigned long long)res.ops[row].macs,
+                                  (unsigned long long)(ops[i].macs * w->blocks[b].repeat));
+        }
+        peer_free(&res);
+    }
+    /* sparse: bert at 256 tokens, 2 heads of d = 64, on sanger-eq-mld-8x8 (32 x 16 PEs,
+     * density 0.1, pack efficiency 0.9, 4-bit prediction): the scores keep 25.6 a row,
+     * 2 x 256 x 25.6 x 64 = 838,860.8 MACs at 512 x 0.9 a cycle: ceil(1820.45) = 1,821
+     * cycles; the prediction, 2 x 256 x 256 x 64 4-bit products at 512 x 16 a cycle, 1,024,
+     * overlaps it */
+    p = load_peer("arch/peers/sanger-eq-mld-8x8.cfg");
+    tu_load("arch/mld-8x8.cfg", "workloads/bert-base-image-1k.cfg", sets, 4, &a, w);
+    ck_assert_msg(!peer_run(&p, w, true, NULL, &res, err, sizeof err), "%s", err);
+    uint64_t rep = w->blocks[0].repeat;
+    ck_assert_str_eq(res.ops[3].name, "scores");
+    ck_assert_uint_eq(res.ops[3].compute_cycles, 1821 * rep);
+    ck_assert_uint_eq(res.ops[3].macs, 838860 * rep);
+    ck_assert_str_eq(res.ops[5].name, "context");
+    ck_assert_uint_eq(res.ops[5].compute_cycles, 1821 * rep);
+    peer_free(&res);
+    /* at 8K tokens the threshold caps a row at 1 / 0.002 = 500 kept, not 819.2 */
+    static const char *const long_sets[] = {"workload.seq_len=8192", "workload.hidden=128",
+                                            "workload.heads=2", "workload.ffn=256"};
+    tu_load("arch/mld-8x8.cfg", "workloads/bert-base-image-1k.cfg", long_sets, 4, &a, w);
+    ck_assert_msg(!peer_run(&p, w, true, NULL, &res, err, sizeof err), "%s", err);
+    ck_assert_uint_eq(res.ops[3].macs, (uint64_t)2 * 8192 * 500 * 64 * w->blocks[0].repeat);
+    peer_free(&res);
+    free(w);
+}
+END_TEST
+
+/* A model group given to the wrong model, or missing, or engines that are not the
+ * array's multipliers: errors naming the file and line. */
+START_TEST(test_peer_errors)
+{
+    char path[512], err[512];
+    peer_desc p;
+    static const char *const body = "kind = \"peer\";\nmodel = \"%s\";\nclock_ghz = 1.0;\n"
+                                    "array = { rows = 16; cols = 32; dataflow = \"os\"; };\n%s\n"
+                                    "sram = { ifmap_kb = 64; filter_kb = 64; ofmap_kb = 64; };\n"
+                                    "dram = { bandwidth_gbs = 51.2; };\n";
+    static const char *const cases[][3] = {
+        {"systolic", "butterfly = { engines = 32; units = 4; };",
+         ":5: butterfly: a group of model \"butterfly\" only (this is \"systolic\")"},
+        {"butterfly", "", ":2: model \"butterfly\" needs its butterfly group"},
+        {"butterfly", "butterfly = { engines = 16; units = 4; };",
+         "butterfly.engines x butterfly.units x 4 = 256 multipliers, but the array has 16 x 32"},
+        {"sparse",
+         "sparse = { density = 0.1; predict_bits = 4; pack_efficiency = 0.9; "
+         "index_bits = 16; };",
+         "missing required key 'sparse.threshold'"},
+        {"sparse",
+         "sparse = { density = 0; threshold = 0.002; predict_bits = 4; "
+         "pack_efficiency = 0.9; index_bits = 16; };",
+         "sparse.density"}};
+    tu_tmp(path, sizeof path, "peer.cfg");
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024];
+        snprintf(text, sizeof text, body, cases[i][0], cases[i][1]);
+        tu_write(path, text);
+        ck_assert_int_eq(cfg_load_peer(path, NULL, 0, &p, err, sizeof err), UTIL_ECONFIG);
+        ck_assert_msg(strstr(err, cases[i][2]) && strstr(err, "peer.cfg:"), "case %zu: %s", i, err);
+    }
 }
 END_TEST
 
@@ -273,10 +440,10 @@ START_TEST(test_cli)
         tu_free(&r);
     }
     char *rows = tu_read(csv, NULL);
-    const char *head = "peer,workload,kind,dataflow,rows,cols,clock_ghz,ideal_memory,cycles,";
+    const char *head = "peer,workload,kind,model,dataflow,rows,cols,clock_ghz,ideal_memory,cycles,";
     ck_assert_msg(strncmp(rows, head, strlen(head)) == 0, "%s", rows);
     /* (the workload is named after the topology file) */
-    const char *want = ",gemm,ws,32,32,1,yes,1794,1794,0,";
+    const char *want = ",gemm,systolic,ws,32,32,1,yes,1794,1794,0,";
     const char *second = strchr(rows, '\n') + 1, *third = strchr(second, '\n') + 1;
     ck_assert_msg(strncmp(second, "systolic-32x32-ws,", 18) == 0 && strstr(second, want) &&
                       strstr(second, want) < third && strstr(third, want),
@@ -339,6 +506,9 @@ int main(void)
     tcase_add_test(tc, test_energy_by_hand);
     tcase_add_test(tc, test_equal_peak_presets);
     tcase_add_test(tc, test_models);
+    tcase_add_test(tc, test_butterfly_engines);
+    tcase_add_test(tc, test_butterfly_and_sparse_models);
+    tcase_add_test(tc, test_peer_errors);
     tcase_add_test(tc, test_topology_files);
     tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);

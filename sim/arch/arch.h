@@ -42,6 +42,10 @@ typedef struct arch_energy {
     double router_pj_per_bit, link_pj_per_bit; /* per bit: a router traversed, a hop */
     double dma_pj_per_byte, dram_pj_per_bit;
     double pe_leak_mw, spm_leak_mw_per_kb, router_leak_mw, dram_leak_mw;
+    /* what a datapath-and-memory model leaves out (docs/ENERGY.md, "Overheads"): issuing a
+     * firing beyond its instruction-store read, a pipeline register's bit, and the clock
+     * tree of one PE for one cycle */
+    double decode_pj, pipeline_pj_per_bit, clock_pj_per_pe_cycle;
 } arch_energy;
 
 typedef struct arch_desc {

@@ -1154,11 +1154,48 @@ int cfg_load_system(const char *file, const cfg_override *ov, size_t n_ov, sys_d
                      sizeof out->name, system_post, NULL, err, errlen);
 }
 
+/* A peer's model-specific group: present exactly when its model is. */
+static int peer_post(ctx *c, config_t *cfg, void *out, const void *unused)
+{
+    (void)unused;
+    const peer_desc *p = out;
+    static const char *const groups[] = {"butterfly", "sparse"};
+    static const peer_kind models[] = {PEER_BUTTERFLY, PEER_SPARSE};
+    for (int i = 0; i < 2; i++) {
+        /* (the loader makes every group; a group was given when it holds a setting) */
+        const config_setting_t *g = config_lookup(cfg, groups[i]);
+        bool has = g && config_setting_length(g) > 0;
+        if (has && p->model != models[i])
+            return fail_at(c, at(cfg, groups[i]),
+                           "%s: a group of model \"%s\" only (this is \"%s\")", groups[i],
+                           peer_kind_name(models[i]), peer_kind_name(p->model));
+        if (!has && p->model == models[i])
+            return fail_at(c, at(cfg, "model"), "model \"%s\" needs its %s group (docs/PEERS.md)",
+                           peer_kind_name(p->model), groups[i]);
+    }
+    /* (the groups' keys are required where their model is) */
+    static const char *const keys[] = {
+        "butterfly.engines",   "butterfly.units",        "sparse.density",   "sparse.threshold",
+        "sparse.predict_bits", "sparse.pack_efficiency", "sparse.index_bits"};
+    for (int i = 0; i < 7; i++)
+        if (p->model == (i < 2 ? PEER_BUTTERFLY : PEER_SPARSE) && !config_lookup(cfg, keys[i]))
+            return fail_at(c, at(cfg, i < 2 ? "butterfly" : "sparse"),
+                           "missing required key '%s' (model \"%s\")", keys[i],
+                           peer_kind_name(p->model));
+    uint64_t mults = (uint64_t)p->butterfly.engines * p->butterfly.units * 4;
+    if (p->model == PEER_BUTTERFLY && mults != peer_macs_per_cycle(p))
+        return fail_at(c, at(cfg, "butterfly.units"),
+                       "butterfly.engines x butterfly.units x 4 = %llu multipliers, but the "
+                       "array has %u x %u (allowed: the same multipliers)",
+                       (unsigned long long)mults, p->array.rows, p->array.cols);
+    return UTIL_OK;
+}
+
 int cfg_load_peer(const char *file, const cfg_override *ov, size_t n_ov, peer_desc *out, char *err,
                   size_t errlen)
 {
     return load_desc(file, "arch", cfg_peer_keys, ov, n_ov, out, sizeof *out, out->name,
-                     sizeof out->name, NULL, NULL, err, errlen);
+                     sizeof out->name, peer_post, NULL, err, errlen);
 }
 
 /* Whether a file's top-level kind is `kind`. */

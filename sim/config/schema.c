@@ -139,6 +139,13 @@ static const key_def dram_keys[] = {
         {ENERGY_F64("spm_leakage_mw_per_kb", req, spm_leak_mw_per_kb, "mW",                        \
                     "leakage per KiB of SPM")},                                                    \
         {ENERGY_F64("router_leakage_mw", req, router_leak_mw, "mW", "leakage of one router")},     \
+        {ENERGY_F64("decode_pj", req, decode_pj, "pJ",                                             \
+                    "issuing a firing: tag match, decode, operand select (the instruction "        \
+                    "store's read is priced as an SRAM read)")},                                   \
+        {ENERGY_F64("pipeline_pj_per_bit", req, pipeline_pj_per_bit, "pJ",                         \
+                    "a bit latched in a function unit's pipeline register")},                      \
+        {ENERGY_F64("clock_pj_per_pe_cycle", req, clock_pj_per_pe_cycle, "pJ",                     \
+                    "the clock tree of one PE for one cycle, gated leaves excluded")},             \
     {                                                                                              \
         ENERGY_F64("dram_leakage_mw", req, dram_leak_mw, "mW",                                     \
                    "DRAM background power (refresh, standby)")                                     \
@@ -504,8 +511,9 @@ const key_def cfg_system_keys[] = {
 /* Peer accelerators (arch/peers/, docs/PEERS.md). */
 #define POFF(field) offsetof(peer_desc, field)
 static const char *const peer_kind_names[] = {"peer", NULL};
-static const char *const peer_model_names[] = {"systolic", NULL}; /* peer_kind */
-static const char *const dataflow_names[] = {"os", "ws", NULL};   /* peer_dataflow */
+static const char *const peer_model_names[] = {"systolic", "butterfly", "sparse",
+                                               NULL};           /* peer_kind */
+static const char *const dataflow_names[] = {"os", "ws", NULL}; /* peer_dataflow */
 static const key_def peer_array_keys[] = {
     {"rows", K_U32, F_REQ, POFF(array.rows), 0, 0, 1, 4096, 0, NULL, NULL, NULL, "PEs",
      "rows of MAC PEs"},
@@ -517,6 +525,24 @@ static const key_def peer_array_keys[] = {
      "lanes",
      "the vector unit at the array's edge (softmax, layernorm, GELU, add of a model): "
      "elementwise flops per cycle (0: one per column)"},
+    END_KEYS};
+static const key_def peer_butterfly_keys[] = {
+    {"engines", K_U32, 0, POFF(butterfly.engines), 0, 0, 1, 65536, 0, NULL, NULL, NULL, "engines",
+     "butterfly engines, each on its own transforms"},
+    {"units", K_U32, 0, POFF(butterfly.units), 0, 0, 1, 4096, 0, NULL, NULL, NULL, "units",
+     "butterfly units per engine, 4 multipliers each (engines x units x 4 = rows x cols)"},
+    END_KEYS};
+static const key_def peer_sparse_keys[] = {
+    {"density", K_F64, F_GT, POFF(sparse.density), 0, 0, 0, 1, 0, NULL, NULL, NULL, NULL,
+     "the share of attention scores the predicted mask keeps"},
+    {"threshold", K_F64, F_GT, POFF(sparse.threshold), 0, 0, 0, 1, 0, NULL, NULL, NULL, NULL,
+     "a kept score's least probability (so at most 1/threshold kept a row)"},
+    {"predict_bits", K_U32, 0, POFF(sparse.predict_bits), 0, 0, 1, 16, 0, NULL, NULL, NULL, "bits",
+     "the mask prediction's quantized Q and K"},
+    {"pack_efficiency", K_F64, F_GT, POFF(sparse.pack_efficiency), 0, 0, 0, 1, 0, NULL, NULL, NULL,
+     NULL, "the array's use on the packed sparse scores"},
+    {"index_bits", K_U32, 0, POFF(sparse.index_bits), 0, 0, 0, 64, 0, NULL, NULL, NULL, "bits",
+     "a kept score's column index"},
     END_KEYS};
 static const key_def peer_sram_keys[] = {
     {"ifmap_kb", K_U64, F_REQ, POFF(sram.ifmap_bytes), 0, 0, 1, 1048576, 1024, NULL, NULL, NULL,
@@ -531,7 +557,7 @@ static const key_def peer_dram_keys[] = {{"bandwidth_gbs", K_F64, F_REQ, POFF(dr
                                           "the SRAMs' fill and drain from DRAM, all together"},
                                          END_KEYS};
 static const key_def peer_energy_keys[] = {
-    {"arch", K_STR, F_REQ, POFF(energy_arch), PEER_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
+    {"arch", K_STR, 0, POFF(energy_arch), PEER_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
      "the mld arch (a preset name or a file) whose energy table and node price the peer"},
     END_KEYS};
 const key_def cfg_peer_keys[] = {
@@ -543,7 +569,11 @@ const key_def cfg_peer_keys[] = {
      "the dataflow model that times it"},
     {"clock_ghz", K_F64, F_REQ, POFF(clock_ghz), 0, 0, 0.001, 100, 0, NULL, NULL, NULL, "GHz",
      "clock frequency"},
-    GROUP("array", F_REQ, peer_array_keys, "the systolic array"),
+    GROUP("array", F_REQ, peer_array_keys,
+          "the systolic array (a butterfly peer's multipliers "
+          "as one, for dense work)"),
+    GROUP("butterfly", 0, peer_butterfly_keys, "model \"butterfly\": the butterfly engines"),
+    GROUP("sparse", 0, peer_sparse_keys, "model \"sparse\": the sparse attention"),
     GROUP("sram", F_REQ, peer_sram_keys, "on-chip buffers"),
     GROUP("dram", F_REQ, peer_dram_keys, "off-chip memory"),
     GROUP("energy", 0, peer_energy_keys, "how the peer is priced (no group: not priced)"),

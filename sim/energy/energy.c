@@ -7,8 +7,8 @@
 
 const char *en_part_name(en_part p)
 {
-    static const char *const names[] = {"compute", "PE buffers", "SPM",    "NoC",
-                                        "DMA",     "DRAM",       "leakage"};
+    static const char *const names[] = {"compute", "PE buffers", "SPM",     "NoC",      "DMA",
+                                        "DRAM",    "leakage",    "control", "pipeline", "clock"};
     return p < EN_PART_COUNT ? names[p] : "?";
 }
 
@@ -57,6 +57,22 @@ double en_leakage_mw(const arch_desc *a)
     return sum;
 }
 
+/* ASSUMPTION: an instruction-store entry is 64 bits */
+double en_instruction_pj(const arch_desc *a)
+{
+    return sram_pj(a->energy.sram_read_pj, 8, 8.0 * a->pe.istore) + a->energy.decode_pj;
+}
+
+/* Each lane of a vector operation latches its two operands and its result at every
+ * stage of its unit. */
+double en_pipeline_bits(const arch_desc *a, util_dtype t, const eng_stats *st)
+{
+    double bits = 0, per = 3.0 * 8 * util_dtype_bytes(t) * arch_lanes(a, t);
+    for (uint32_t u = 0; u < ARCH_FU_COUNT; u++)
+        bits += (double)st->pe_total.fu_vec_ops[u] * per * a->pe.fu[u].latency;
+    return bits;
+}
+
 void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t ops, en_result *out)
 {
     const arch_energy *e = &a->energy;
@@ -86,6 +102,12 @@ void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t 
     add(out, "dma", EN_DMA, (double)st->dma.bytes, "bytes", e->dma_pj_per_byte, "pJ");
     add(out, "dram", EN_DRAM, 8.0 * (double)(st->dram.read_bytes + st->dram.write_bytes), "bits",
         e->dram_pj_per_bit, "pJ");
+    add(out, "instruction", EN_CONTROL, (double)st->pe_total.fires, "firings", en_instruction_pj(a),
+        "pJ");
+    add(out, "pipeline", EN_PIPELINE, en_pipeline_bits(a, t, st), "bits", e->pipeline_pj_per_bit,
+        "pJ");
+    add(out, "clock", EN_CLOCK, (double)arch_pe_count(a) * (double)st->cycles, "PE cycles",
+        e->clock_pj_per_pe_cycle, "pJ");
     out->dynamic_pj = out->total_pj;
     double ns = (double)st->cycles / a->clock_ghz, mw[LEAK_COUNT];
     leak_mw(a, mw);
@@ -156,6 +178,12 @@ uint32_t en_accelergy(const arch_desc *a, util_dtype t, const eng_stats *st, con
     /* the table's leakage is per PE, not per part: a leaf of its own carries it */
     snprintf(name, sizeof name, "%s.core", pe);
     row(&l, name, "leak", P * cyc, price_of(e, "pe_leakage") / P * ns);
+    snprintf(name, sizeof name, "%s.control", pe);
+    row(&l, name, "issue", st->pe_total.fires, price_of(e, "instruction"));
+    snprintf(name, sizeof name, "%s.pipeline", pe);
+    row(&l, name, "latch", (uint64_t)llround(en_pipeline_bits(a, t, st)), price_of(e, "pipeline"));
+    snprintf(name, sizeof name, "%s.clock", pe);
+    row(&l, name, "cycle", P * cyc, price_of(e, "clock"));
     snprintf(name, sizeof name, "system.chip.spm.bank[0..%u]", banks - 1);
     row(&l, name, "read", st->spm.reads, price_of(e, "spm_read"));
     row(&l, name, "write", st->spm.writes, price_of(e, "spm_write"));

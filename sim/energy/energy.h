@@ -15,6 +15,9 @@ typedef enum {
     EN_DMA,
     EN_DRAM,
     EN_LEAKAGE,
+    EN_CONTROL,  /* instruction-store reads and issue of each firing */
+    EN_PIPELINE, /* the function units' pipeline registers */
+    EN_CLOCK,    /* the clock tree */
     EN_PART_COUNT
 } en_part;
 const char *en_part_name(en_part p);
@@ -29,7 +32,7 @@ typedef struct en_action {
     double count, price, pj;
 } en_action;
 
-#define EN_MAX_ACTIONS 24
+#define EN_MAX_ACTIONS 32
 typedef struct en_result {
     uint32_t n;
     en_action act[EN_MAX_ACTIONS];
@@ -46,6 +49,11 @@ typedef struct en_result {
 void en_compute(const arch_desc *a, util_dtype t, const eng_stats *st, uint64_t ops,
                 en_result *out);
 
+/* The price of one firing (its instruction-store read and its issue), and the bits a
+ * run's vector operations latch in pipeline registers (docs/ENERGY.md, "Overheads"). */
+double en_instruction_pj(const arch_desc *a);
+double en_pipeline_bits(const arch_desc *a, util_dtype t, const eng_stats *st);
+
 /* The arch's leakage power (mW): what it draws while on, working or waiting (the sum of
  * en_compute's leakage prices). */
 double en_leakage_mw(const arch_desc *a);
@@ -60,7 +68,7 @@ typedef struct en_ac_row {
     double pj;
 } en_ac_row;
 
-#define EN_MAX_AC_ROWS 24
+#define EN_MAX_AC_ROWS 32
 /* Re-expresses e, the pricing of st in data type t, as whole actions of Accelergy
  * component classes, so that the sum of count x pj is e's total; returns the rows. */
 uint32_t en_accelergy(const arch_desc *a, util_dtype t, const eng_stats *st, const en_result *e,

@@ -19,23 +19,39 @@ void rep_peer_summary(FILE *f, const rep_peer_run *r)
             (unsigned long long)(p->sram.filter_bytes / 1024),
             (unsigned long long)(p->sram.ofmap_bytes / 1024), p->dram.bandwidth_gbs,
             r->ideal ? " (ideal memory: no stalls)" : "");
+    if (p->model == PEER_BUTTERFLY)
+        fprintf(f,
+                "           butterfly engines %u x %u units (4 multipliers each), the array's "
+                "multipliers\n",
+                p->butterfly.engines, p->butterfly.units);
+    else if (p->model == PEER_SPARSE)
+        fprintf(f,
+                "           sparse attention: density %g, %u-bit prediction, pack efficiency %g, "
+                "%u-bit indices\n",
+                p->sparse.density, p->sparse.predict_bits, p->sparse.pack_efficiency,
+                p->sparse.index_bits);
     if (r->wl->kind == WL_KIND_GEMM)
         fprintf(f, "workload   %s (%s): %u GEMMs, %s\n", r->wl->name, r->wl_file, r->wl->n_gemms,
                 util_dtype_name(r->wl->dtype));
     else if (r->wl->kind == WL_KIND_BUTTERFLY_LINEAR)
         fprintf(f,
-                "workload   %s (%s): butterfly-linear, n %llu, rows %llu, as its dense "
-                "equivalent (docs/PEERS.md), %s\n",
+                "workload   %s (%s): butterfly-linear, n %llu, rows %llu, %s (docs/PEERS.md), "
+                "%s\n",
                 r->wl->name, r->wl_file, (unsigned long long)r->wl->n,
-                (unsigned long long)r->wl->rows, util_dtype_name(r->wl->dtype));
+                (unsigned long long)r->wl->rows,
+                p->model == PEER_BUTTERFLY ? "on the butterfly engines" : "as its dense equivalent",
+                util_dtype_name(r->wl->dtype));
     else
         fprintf(f,
-                "workload   %s (%s): model, %u block entries, %u ops as GEMMs and vector work "
+                "workload   %s (%s): model, %u block entries, %u ops as %s and vector work "
                 "(docs/PEERS.md), %s\n",
                 r->wl->name, r->wl_file, r->wl->n_blocks, r->res->n_ops,
+                p->model == PEER_BUTTERFLY ? "GEMMs, butterfly passes"
+                : p->model == PEER_SPARSE  ? "GEMMs, sparse attention"
+                                           : "GEMMs",
                 util_dtype_name(r->wl->dtype));
     bool gemms = r->wl->kind == WL_KIND_GEMM;
-    double pes = (double)p->array.rows * p->array.cols;
+    double pes = (double)peer_macs_per_cycle(p);
     if (gemms)
         fprintf(f,
                 "  op                          M        N        K  count  compute cycles  stall "
@@ -70,10 +86,10 @@ void rep_peer_summary(FILE *f, const rep_peer_run *r)
     if (t->energy_pj > 0) {
         double s = (double)t->cycles / (p->clock_ghz * 1e9);
         fprintf(f,
-                "energy     %.4g uJ: compute %.4g, SRAM %.4g, DRAM %.4g, leakage %.4g uJ; %.4g W "
-                "average, %.4g GOPS/W (the energy table of %s)\n",
+                "energy     %.4g uJ: compute %.4g, SRAM %.4g, DRAM %.4g, leakage %.4g, pipeline "
+                "and clock %.4g uJ; %.4g W average, %.4g GOPS/W (the energy table of %s)\n",
                 t->energy_pj * 1e-6, t->compute_pj * 1e-6, t->sram_pj * 1e-6, t->dram_pj * 1e-6,
-                t->leakage_pj * 1e-6, s > 0 ? t->energy_pj * 1e-12 / s : 0.0,
+                t->leakage_pj * 1e-6, t->overhead_pj * 1e-6, s > 0 ? t->energy_pj * 1e-12 / s : 0.0,
                 t->energy_pj > 0 ? 2.0 * (double)t->macs / (t->energy_pj * 1e-12) * 1e-9 : 0.0,
                 p->energy_arch);
     }
@@ -113,6 +129,7 @@ static void op_json(jw *j, const char *name, const wl_gemm *g, const peer_op *o,
         j_d(j, "sram", o->sram_pj);
         j_d(j, "dram", o->dram_pj);
         j_d(j, "leakage", o->leakage_pj);
+        j_d(j, "overhead", o->overhead_pj);
         j_close(j, '}');
     }
     j_close(j, '}');
@@ -122,7 +139,7 @@ static void peer_doc(FILE *f, const void *ctx)
 {
     const rep_peer_run *r = ctx;
     const peer_desc *p = r->peer;
-    double pes = (double)p->array.rows * p->array.cols;
+    double pes = (double)peer_macs_per_cycle(p);
     jw j = {f, 0, true};
     j_open(&j, NULL, '{');
     j_s(&j, "bflysim", r->version);
@@ -134,6 +151,15 @@ static void peer_doc(FILE *f, const void *ctx)
     j_u(&j, "rows", p->array.rows);
     j_u(&j, "cols", p->array.cols);
     j_s(&j, "dataflow", peer_dataflow_name(p->array.dataflow));
+    if (p->model == PEER_BUTTERFLY) {
+        j_u(&j, "butterfly_engines", p->butterfly.engines);
+        j_u(&j, "butterfly_units", p->butterfly.units);
+    } else if (p->model == PEER_SPARSE) {
+        j_d(&j, "density", p->sparse.density);
+        j_u(&j, "predict_bits", p->sparse.predict_bits);
+        j_d(&j, "pack_efficiency", p->sparse.pack_efficiency);
+        j_u(&j, "index_bits", p->sparse.index_bits);
+    }
     j_d(&j, "clock_ghz", p->clock_ghz);
     j_u(&j, "ifmap_sram_bytes", p->sram.ifmap_bytes);
     j_u(&j, "filter_sram_bytes", p->sram.filter_bytes);
@@ -173,7 +199,7 @@ static double array_peak(const rep_run *r)
 
 static double peer_peak(const peer_desc *p)
 {
-    return (double)p->array.rows * p->array.cols * p->clock_ghz * 1e9;
+    return (double)peer_macs_per_cycle(p) * p->clock_ghz * 1e9;
 }
 
 /* The comparison: throughput per unit of peak is work / (time x peak), the same work on
@@ -226,7 +252,7 @@ void rep_peer_versus_json(jw *j, const rep_run *r, double seconds, double energy
 /* ---------------------------------------------------------------- --csv */
 
 static const char peer_csv_header[] =
-    "peer,workload,kind,dataflow,rows,cols,clock_ghz,ideal_memory,cycles,compute_cycles,"
+    "peer,workload,kind,model,dataflow,rows,cols,clock_ghz,ideal_memory,cycles,compute_cycles,"
     "stall_cycles,time_us,macs,utilization,mapping_efficiency,dram_read_bytes,dram_write_bytes,"
     "energy_pj,overrides";
 
@@ -238,11 +264,12 @@ int rep_append_peer_csv(const char *path, const rep_peer_run *r, char *err, size
         return util_fail(UTIL_ERUN, err, errlen, "out of memory");
     const peer_desc *p = r->peer;
     const peer_op *t = &r->res->total;
-    double pes = (double)p->array.rows * p->array.cols;
+    double pes = (double)peer_macs_per_cycle(p);
     row[0] = '\0';
     csv_field(row, len - 2, &u, p->name);
     csv_field(row, len - 2, &u, r->wl->name);
     csv_field(row, len - 2, &u, wl_kind_name(r->wl->kind));
+    csv_field(row, len - 2, &u, peer_kind_name(p->model));
     csv_field(row, len - 2, &u, peer_dataflow_name(p->array.dataflow));
     csv_num(row, len - 2, &u, "%u", p->array.rows);
     csv_num(row, len - 2, &u, "%u", p->array.cols);

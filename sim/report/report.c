@@ -8,14 +8,22 @@
 
 #include "internal.h"
 
-/* The accelerator's time and energy (d) against baseline b. */
-static void versus(const rep_derived *d, const gpu_totals *b, rep_versus *v)
+/* The accelerator's time and energy (d) against baseline b, whose module idles at floor_w
+ * beyond the accelerator's own DRAM background. */
+static void versus(const rep_derived *d, const gpu_totals *b, double floor_w, rep_versus *v)
 {
     double s = d->time_us * 1e-6, j = d->has_energy ? d->energy.total_pj * 1e-12 : 0;
     v->seconds = b->seconds;
     v->joules = b->joules;
     v->speedup = s > 0 ? b->seconds / s : 0;
     v->energy_ratio = j > 0 ? b->joules / j : 0;
+    v->module_energy_ratio = j > 0 ? b->joules / (j + floor_w * s) : 0;
+}
+
+double rep_module_floor_w(const arch_desc *a, const gpu_desc *g)
+{
+    double w = g->power.idle_w - a->energy.dram_leak_mw * 1e-3;
+    return w > 0 ? w : 0;
 }
 
 void rep_step(const wl_desc *w, char *buf, size_t len)
@@ -79,8 +87,9 @@ void rep_derive(const rep_run *r, rep_derived *d)
         en_compute(a, r->wl->dtype, st, d->flops, &d->energy);
     d->has_baseline = r->baseline != NULL;
     if (d->has_baseline) {
-        versus(d, &r->baseline->gpu, &d->gpu);
-        versus(d, &r->baseline->coexec, &d->coexec);
+        double floor_w = rep_module_floor_w(a, r->gpu);
+        versus(d, &r->baseline->gpu, floor_w, &d->gpu);
+        versus(d, &r->baseline->coexec, floor_w, &d->coexec);
     }
 }
 
@@ -167,7 +176,11 @@ static void baseline_lines(FILE *f, const rep_run *r, const rep_derived *d)
     put_fig(f, ", ", d->coexec.speedup, "x over GPU+CPU");
     if (d->has_energy) {
         put_fig(f, "; energy efficiency ", d->gpu.energy_ratio, "x");
-        put_fig(f, " and ", d->coexec.energy_ratio, "x\n");
+        put_fig(f, " and ", d->coexec.energy_ratio, "x");
+        put_fig(f, " (chip and DRAM against the module; on the module, its ",
+                rep_module_floor_w(r->arch, r->gpu), " W idle floor added: ");
+        put_fig(f, "", d->gpu.module_energy_ratio, "x");
+        put_fig(f, " and ", d->coexec.module_energy_ratio, "x)\n");
     } else
         fprintf(f, "; energy efficiency n/a (no energy table)\n");
 }
@@ -371,8 +384,10 @@ static void j_versus(jw *j, const char *k, const rep_versus *v, bool has_energy)
     j_d(j, "seconds", v->seconds);
     j_d(j, "joules", v->joules);
     j_d(j, "speedup", v->speedup);
-    if (has_energy)
+    if (has_energy) {
         j_d(j, "energy_efficiency", v->energy_ratio);
+        j_d(j, "energy_efficiency_module", v->module_energy_ratio);
+    }
     j_close(j, '}');
 }
 
@@ -758,7 +773,8 @@ int rep_write_mapping(const char *path, const rep_run *r, char *err, size_t errl
 /* The baseline columns both CSV kinds end with (empty with --baseline none). */
 #define BASELINE_COLUMNS                                                                           \
     "baseline,baseline_s,baseline_j,speedup,energy_efficiency,gpu_cpu_s,gpu_cpu_j,"                \
-    "gpu_cpu_speedup,gpu_cpu_energy_efficiency"
+    "gpu_cpu_speedup,gpu_cpu_energy_efficiency,module_energy_efficiency,"                          \
+    "gpu_cpu_module_energy_efficiency"
 
 static const char csv_header[] =
     "arch,workload,kind,mode,n,rows,dtype,array_rows,array_cols,lanes,clock_ghz,strategy,passes,"
@@ -790,7 +806,7 @@ static void csv_energy(char *buf, size_t len, size_t *u, const rep_derived *d)
 static void csv_baseline(char *buf, size_t len, size_t *u, const rep_run *r, const rep_derived *d)
 {
     if (!d->has_baseline) {
-        for (int i = 0; i < 9; i++)
+        for (int i = 0; i < 11; i++)
             csv_field(buf, len, u, "");
         return;
     }
@@ -805,6 +821,11 @@ static void csv_baseline(char *buf, size_t len, size_t *u, const rep_run *r, con
         else
             csv_field(buf, len, u, "");
     }
+    for (int k = 0; k < 2; k++)
+        if (d->has_energy)
+            csv_num(buf, len, u, "%.10g", v[k]->module_energy_ratio);
+        else
+            csv_field(buf, len, u, "");
 }
 
 static void csv_row(const rep_run *r, char *buf, size_t len)

@@ -162,7 +162,15 @@ typedef struct rep_versus {
     double seconds, joules; /* the baseline's */
     double speedup;         /* baseline time / accelerator time */
     double energy_ratio;    /* baseline energy / accelerator energy (0: no energy table) */
+    /* like for like: the baseline's module energy over the accelerator's on the same
+     * module, its idle floor (the GPU's idle_w less the accelerator's own DRAM background)
+     * added over the accelerator's run (docs/ENERGY.md, "The comparison boundary") */
+    double module_energy_ratio;
 } rep_versus;
+
+/* The module's idle power (W) beyond what the accelerator itself draws from its DRAM: what
+ * a module carrying the accelerator instead of the GPU would still burn. */
+double rep_module_floor_w(const arch_desc *a, const gpu_desc *g);
 
 /* Figures derived from the counters; every report uses these. */
 typedef struct rep_derived {
