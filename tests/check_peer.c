@@ -234,14 +234,43 @@ START_TEST(test_butterfly_engines)
     o = layer_on(&p, 1024, 33, true);
     ck_assert_uint_eq(o.compute_cycles, 2560);
     ck_assert_double_eq_tol(o.mapping_efficiency, 33.0 / 64, 1e-12);
-    /* n = 65536 does not fit an engine (2 x n x 2 B = 256 KiB > 21.3 KiB): passes of 11
-     * stages (2 x 2048 x 2 B x 2 = 16 KiB fits, 4096 does not), so 16 stages take 2
-     * passes and the data (32 x 65536 x 2 B = 4 MiB) goes out and back once more */
+    /* n = 65536 does not fit an engine (2 x n x 2 B = 256 KiB > 21.3 KiB): passes of 12
+     * stages (2 x 4096 x 2 B = 16 KiB fits, 8192 does not), so 16 stages take 2 passes
+     * and the data (32 x 65536 x 2 B = 4 MiB) goes out and back once more */
     o = layer_on(&p, 65536, 32, true);
     uint64_t data = 32 * 65536 * 2, weights = 2 * 65536 * 16 * 2;
     ck_assert_uint_eq(o.compute_cycles, 1 * 16 * (32768 / 4));
     ck_assert_uint_eq(o.dram_read_bytes, data + data + weights);
     ck_assert_uint_eq(o.dram_write_bytes, data + data);
+    /* 2^24 points, 24 stages: 2 passes of 12 (11 a pass would need 3) */
+    o = layer_on(&p, (uint64_t)1 << 24, 1, true);
+    data = (uint64_t)2 << 24, weights = (uint64_t)2 * ((uint64_t)1 << 24) * 24 * 2;
+    ck_assert_uint_eq(o.dram_read_bytes, data + data + weights);
+    /* energy of the 1024-point layer with mld-8x8's 12 nm table:
+     *   compute: 1,310,720 MACs x 0.195 = 255,590.4
+     *   SRAM, all in 21,856-byte engine buffers (2.6 pJ per 64 bits x sqrt(21856/32768)):
+     *     each of 10 stages reads and writes 64 x 1024 x 2 B (1,310,720 B each way), each
+     *     of the 327,680 butterflies reads 4 weights (2,621,440 B), the DRAM's 172,032 B
+     *     written in and 131,072 B read out: 1,472,049.27
+     *   DRAM: 303,104 B x 64 pJ = 19,398,656
+     *   leakage: (512 x 0.26 / 8 + 2048 x 0.0065 + 30) mW x 5920 ns = 354,915.84
+     *   overheads: 1,310,720 MACs x 48 bits x 0.00065 + 5920 x 512 / 8 x 0.91 =
+     *     385,675.264 */
+    arch_desc a;
+    tu_load_arch("arch/mld-8x8.cfg", &a);
+    wl_desc *w = calloc(1, sizeof *w);
+    w->kind = WL_KIND_BUTTERFLY_LINEAR, w->dtype = UTIL_FP16, w->n = 1024, w->rows = 64;
+    peer_result res;
+    char err[512];
+    ck_assert_msg(!peer_run(&p, w, false, &a.energy, &res, err, sizeof err), "%s", err);
+    o = res.ops[0];
+    tu_assert_close(o.compute_pj, 255590.4, 1e-9, "compute");
+    tu_assert_close(o.sram_pj, 1472049.2719823, 1e-9, "SRAM");
+    tu_assert_close(o.dram_pj, 19398656, 1e-9, "DRAM");
+    tu_assert_close(o.leakage_pj, 354915.84, 1e-9, "leakage");
+    tu_assert_close(o.overhead_pj, 385675.264, 1e-9, "overheads");
+    peer_free(&res);
+    free(w);
 }
 END_TEST
 
@@ -251,7 +280,7 @@ END_TEST
 START_TEST(test_butterfly_and_sparse_models)
 {
     static const char *const sets[] = {"workload.seq_len=256", "workload.hidden=128",
-                                       "workload.heads=2", "workload.ffn=256"};
+                                       "workload.heads=2", "workload.ffn=256", "workload.batch=2"};
     arch_desc a;
     wl_desc *w = malloc(sizeof *w);
     peer_result res;
@@ -261,7 +290,7 @@ START_TEST(test_butterfly_and_sparse_models)
     static const char *const models[] = {"workloads/fabnet-image-1k.cfg",
                                          "workloads/hybrid-fourier-image-1k.cfg"};
     for (int m = 0; m < 2; m++) {
-        tu_load("arch/mld-8x8.cfg", models[m], sets, 4, &a, w);
+        tu_load("arch/mld-8x8.cfg", models[m], sets, 5, &a, w);
         ck_assert_msg(!peer_run(&p, w, true, NULL, &res, err, sizeof err), "%s", err);
         uint32_t row = 0;
         for (uint32_t b = 0; b < w->n_blocks; b++) {
@@ -290,6 +319,18 @@ START_TEST(test_butterfly_and_sparse_models)
     ck_assert_uint_eq(res.ops[3].macs, 838860 * rep);
     ck_assert_str_eq(res.ops[5].name, "context");
     ck_assert_uint_eq(res.ops[5].compute_cycles, 1821 * rep);
+    /* DRAM per instance: scores read Q and K (2 heads x 256 x 64 x 2 B each, 131,072 B)
+     * and write the kept scores with their 16-bit indices (2 x 256 x 25.6 x 4 B =
+     * 52,428.8); softmax reads and writes those; context reads them and V (65,536 B) and
+     * writes C (65,536 B). Softmax runs on the vector unit: no folds of the array. */
+    ck_assert_uint_eq(res.ops[3].dram_read_bytes, 131072 * rep);
+    ck_assert_uint_eq(res.ops[3].dram_write_bytes, 52428 * rep);
+    ck_assert_str_eq(res.ops[4].name, "softmax");
+    ck_assert_uint_eq(res.ops[4].dram_read_bytes, 52428 * rep);
+    ck_assert_uint_eq(res.ops[4].dram_write_bytes, 52428 * rep);
+    ck_assert_uint_eq(res.ops[4].folds, 0);
+    ck_assert_uint_eq(res.ops[5].dram_read_bytes, (65536 + 52428) * rep);
+    ck_assert_uint_eq(res.ops[5].dram_write_bytes, 65536 * rep);
     peer_free(&res);
     /* at 8K tokens the threshold caps a row at 1 / 0.002 = 500 kept, not 819.2 */
     static const char *const long_sets[] = {"workload.seq_len=8192", "workload.hidden=128",
@@ -302,16 +343,51 @@ START_TEST(test_butterfly_and_sparse_models)
 }
 END_TEST
 
+/* The Fourier mixer on the butterfly peer: its hidden FFT's complex output (2 x the
+ * input) stays on chip when it fits half of the SRAMs (2 MiB on fabnet-eq-mld-8x8), else
+ * it goes to DRAM and back; a sequence FFT longer than an engine's buffer holds runs in
+ * passes. hidden 128, batch 1:
+ *   256 tokens: in = out = 256 x 128 x 2 B = 65,536; the intermediate (131,072 B) stays;
+ *     both FFTs fit an engine (128 and 256 complex points): DRAM 65,536 in, 65,536 out;
+ *   8192 tokens: in = out = 2 MiB, the intermediate 4 MiB goes out and back; the
+ *     8192-point sequence FFTs need 2 x 8192 x 2 B = 32 KiB, more than an engine's
+ *     21,856 B, so 13 stages run as 2 passes of at most 12, and their 128 columns x 8192
+ *     complex points (4 MiB) go out and back once more: 10 MiB each way. */
+START_TEST(test_fourier_mixer_spills)
+{
+    peer_desc p = load_peer("arch/peers/fabnet-eq-mld-8x8.cfg");
+    arch_desc a;
+    wl_desc *w = malloc(sizeof *w);
+    peer_result res;
+    char err[512];
+    static const uint64_t seq[] = {256, 8192}, bytes[] = {65536, 10485760};
+    for (int i = 0; i < 2; i++) {
+        char len[64];
+        snprintf(len, sizeof len, "workload.seq_len=%llu", (unsigned long long)seq[i]);
+        const char *sets[] = {len, "workload.hidden=128", "workload.heads=2", "workload.ffn=256"};
+        tu_load("arch/mld-8x8.cfg", "workloads/hybrid-fourier-image-1k.cfg", sets, 4, &a, w);
+        ck_assert_msg(!peer_run(&p, w, true, NULL, &res, err, sizeof err), "%s", err);
+        ck_assert_str_eq(res.ops[0].kind, "fft-mix");
+        uint64_t rep = w->blocks[0].repeat;
+        ck_assert_uint_eq(res.ops[0].dram_read_bytes, bytes[i] * rep);
+        ck_assert_uint_eq(res.ops[0].dram_write_bytes, bytes[i] * rep);
+        peer_free(&res);
+    }
+    free(w);
+}
+END_TEST
+
 /* A model group given to the wrong model, or missing, or engines that are not the
  * array's multipliers: errors naming the file and line. */
 START_TEST(test_peer_errors)
 {
     char path[512], err[512];
     peer_desc p;
-    static const char *const body = "kind = \"peer\";\nmodel = \"%s\";\nclock_ghz = 1.0;\n"
-                                    "array = { rows = 16; cols = 32; dataflow = \"os\"; };\n%s\n"
-                                    "sram = { ifmap_kb = 64; filter_kb = 64; ofmap_kb = 64; };\n"
-                                    "dram = { bandwidth_gbs = 51.2; };\n";
+#define PEER_BODY                                                                                  \
+    "kind = \"peer\";\nmodel = \"%s\";\nclock_ghz = 1.0;\n"                                        \
+    "array = { rows = 16; cols = 32; dataflow = \"os\"; };\n%s\n"                                  \
+    "sram = { ifmap_kb = 64; filter_kb = 64; ofmap_kb = 64; };\n"                                  \
+    "dram = { bandwidth_gbs = 51.2; };\n"
     static const char *const cases[][3] = {
         {"systolic", "butterfly = { engines = 32; units = 4; };",
          ":5: butterfly: a group of model \"butterfly\" only (this is \"systolic\")"},
@@ -329,7 +405,7 @@ START_TEST(test_peer_errors)
     tu_tmp(path, sizeof path, "peer.cfg");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char text[1024];
-        snprintf(text, sizeof text, body, cases[i][0], cases[i][1]);
+        snprintf(text, sizeof text, PEER_BODY, cases[i][0], cases[i][1]);
         tu_write(path, text);
         ck_assert_int_eq(cfg_load_peer(path, NULL, 0, &p, err, sizeof err), UTIL_ECONFIG);
         ck_assert_msg(strstr(err, cases[i][2]) && strstr(err, "peer.cfg:"), "case %zu: %s", i, err);
@@ -508,6 +584,7 @@ int main(void)
     tcase_add_test(tc, test_models);
     tcase_add_test(tc, test_butterfly_engines);
     tcase_add_test(tc, test_butterfly_and_sparse_models);
+    tcase_add_test(tc, test_fourier_mixer_spills);
     tcase_add_test(tc, test_peer_errors);
     tcase_add_test(tc, test_topology_files);
     tcase_add_test(tc, test_cli);

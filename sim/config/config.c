@@ -1165,8 +1165,8 @@ static int peer_post(ctx *c, config_t *cfg, void *out, const void *unused)
         /* (the loader makes every group; a group was given when it holds a setting) */
         const config_setting_t *g = config_lookup(cfg, groups[i]);
         bool has = g && config_setting_length(g) > 0;
-        if (has && p->model != models[i])
-            return fail_at(c, at(cfg, groups[i]),
+        if (has && p->model != models[i]) /* (at its first key: a --set names its own) */
+            return fail_at(c, config_setting_get_elem(g, 0),
                            "%s: a group of model \"%s\" only (this is \"%s\")", groups[i],
                            peer_kind_name(models[i]), peer_kind_name(p->model));
         if (!has && p->model == models[i])
@@ -1184,7 +1184,7 @@ static int peer_post(ctx *c, config_t *cfg, void *out, const void *unused)
                            peer_kind_name(p->model));
     uint64_t mults = (uint64_t)p->butterfly.engines * p->butterfly.units * 4;
     if (p->model == PEER_BUTTERFLY && mults != peer_macs_per_cycle(p))
-        return fail_at(c, at(cfg, "butterfly.units"),
+        return fail_at(c, at(cfg, "butterfly.engines"),
                        "butterfly.engines x butterfly.units x 4 = %llu multipliers, but the "
                        "array has %u x %u (allowed: the same multipliers)",
                        (unsigned long long)mults, p->array.rows, p->array.cols);

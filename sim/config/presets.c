@@ -67,7 +67,7 @@ bool cfg_find_data(const char *rel, char *path, size_t len, char *tried, size_t 
 /* The folder each kind's presets are in, below a data directory. */
 static const char *const kind_dir[] = {"arch", "workloads", "arch/gpu", "arch/systems",
                                        "arch/peers"};
-static const char *const kind_what[] = {"arch", "workload", "GPU", "system"};
+static const char *const kind_what[] = {"arch", "workload", "GPU", "system", "peer"};
 
 int cfg_list_presets(cfg_preset_kind kind, char names[][CFG_NAME_MAX], uint32_t max, char *dir,
                      size_t dir_len)

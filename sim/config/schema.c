@@ -539,7 +539,7 @@ static const key_def peer_sparse_keys[] = {
      "a kept score's least probability (so at most 1/threshold kept a row)"},
     {"predict_bits", K_U32, 0, POFF(sparse.predict_bits), 0, 0, 1, 16, 0, NULL, NULL, NULL, "bits",
      "the mask prediction's quantized Q and K"},
-    {"pack_efficiency", K_F64, F_GT, POFF(sparse.pack_efficiency), 0, 0, 0, 1, 0, NULL, NULL, NULL,
+    {"pack_efficiency", K_F64, 0, POFF(sparse.pack_efficiency), 0, 0, 0.01, 1, 0, NULL, NULL, NULL,
      NULL, "the array's use on the packed sparse scores"},
     {"index_bits", K_U32, 0, POFF(sparse.index_bits), 0, 0, 0, 64, 0, NULL, NULL, NULL, "bits",
      "a kept score's column index"},

@@ -13,7 +13,9 @@
  * n x 2 elements do; a longer one runs as passes of as many stages as fit, its data out
  * to DRAM and back between them. Weights come once per op when half the filter SRAM holds
  * them, else once per round; twiddles are on chip. Each stage reads and writes each point
- * in the engine's buffer, and each butterfly reads its weights (or its twiddle).
+ * in the engine's buffer, and each butterfly reads its weights (or its twiddle) from a
+ * coefficient buffer of the same size (ASSUMPTION: the artifact's coefficient BRAM is
+ * small and beside the engines).
  * Not modelled: the artifact's 0.85 FPGA implementation efficiency (an ASIC is modelled
  * here), pipelining across stages or ops, DRAM latency. */
 #include <string.h>
@@ -39,7 +41,7 @@ void peer_butterfly_pass(const peer_desc *p, const peer_pass *x, util_dtype t, b
     while (fit < x->points && 2.0 * (double)(fit * 2) * el <= buffer)
         fit *= 2;
     uint64_t per_pass = (uint64_t)util_log2(fit) ? (uint64_t)util_log2(fit) : 1;
-    uint64_t passes = peer_ceil_div(stages, per_pass);
+    uint64_t passes = stages ? peer_ceil_div(stages, per_pass) : 1;
     double data = (double)x->transforms * (double)x->points * per_point;
     double weights = (double)x->weights * el;
     double wfills = 2 * weights <= (double)p->sram.filter_bytes ? 1 : (double)rounds;
@@ -57,8 +59,8 @@ void peer_butterfly_pass(const peer_desc *p, const peer_pass *x, util_dtype t, b
     /* (a complex butterfly: 4 MACs of the twiddle, then 2 complex adds less the 2 the
      * MACs hold) */
     o->compute_pj = peer_compute_pj(e, t, (double)o->macs, x->complex ? (double)o->macs / 2 : 0);
-    o->sram_pj = peer_sram_pj(e->sram_read_pj, moved + (double)o->dram_write_bytes, buffer) +
-                 peer_sram_pj(e->sram_write_pj, moved + (double)o->dram_read_bytes, buffer) +
-                 peer_sram_pj(e->sram_read_pj, coeff, (double)p->sram.filter_bytes);
+    o->sram_pj =
+        peer_sram_pj(e->sram_read_pj, moved + coeff + (double)o->dram_write_bytes, buffer) +
+        peer_sram_pj(e->sram_write_pj, moved + (double)o->dram_read_bytes, buffer);
     peer_total_energy(p, e, t, (double)o->macs, o);
 }

@@ -113,7 +113,8 @@ static bool butterfly_work(const peer_desc *p, const wl_op *op, double e, peer_w
     case WL_OP_FFT_SEQ:
     case WL_OP_FFT_MIX:
     case WL_OP_FFT_COMPRESS: {
-        bool whole = op->kind == WL_OP_FFT_MIX || op->kind == WL_OP_FFT_SEQ;
+        /* (a split sequence half carries its chunk in param: n for the plain mixer) */
+        bool whole = op->kind == WL_OP_FFT_MIX;
         uint64_t chunk = whole ? op->n : op->param && op->param < seq ? op->param : seq;
         uint64_t chunks = whole ? 1 : (seq + chunk - 1) / chunk;
         if (op->kind == WL_OP_FFT_SEQ) {

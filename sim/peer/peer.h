@@ -89,7 +89,7 @@ typedef struct peer_result {
 typedef struct peer_pass {
     uint64_t transforms, points;
     bool complex;
-    uint64_t weights;               /* weight elements, read once per op */
+    uint64_t weights;               /* weight elements: once per op, or per round when too big */
     double read_bytes, write_bytes; /* the op's input and output in DRAM */
 } peer_pass;
 

@@ -42,8 +42,9 @@ void peer_sparse_attention(const peer_desc *p, const peer_attention *a, util_dty
     o->compute_cycles = (predict_cycles > sparse_cycles ? predict_cycles : sparse_cycles) +
                         (uint64_t)(flops / (double)lanes + 1 - 1e-9);
     o->macs = (uint64_t)(sparse_macs * (double)a->d);
-    o->folds = 1;
-    o->mapping_efficiency = p->sparse.pack_efficiency;
+    /* (the array's share: none for the softmax alone, which runs on the vector unit) */
+    o->folds = a->scores || a->context ? 1 : 0;
+    o->mapping_efficiency = o->folds ? p->sparse.pack_efficiency : 0;
     /* DRAM: Q and K in, packed scores out; packed scores in and out; P and V in, C out */
     double q = heads * (double)a->nq * (double)a->d * el,
            kv = heads * (double)a->n * (double)a->d * el;
@@ -66,7 +67,7 @@ void peer_sparse_attention(const peer_desc *p, const peer_attention *a, util_dty
     if (!e || !e->present)
         return;
     o->compute_pj = peer_compute_pj(e, t, (double)o->macs + predict / (wide * wide), flops);
-    double size = (double)p->sram.ifmap_bytes; /* (each buffer at its own size) */
+    double size = (double)p->sram.ifmap_bytes; /* (priced as one SRAM of the ifmap's size) */
     o->sram_pj = peer_sram_pj(e->sram_read_pj, (double)o->sram_read_bytes, size) +
                  peer_sram_pj(e->sram_write_pj, (double)o->sram_write_bytes, size);
     peer_total_energy(p, e, t, (double)o->macs + flops, o);

@@ -26,10 +26,10 @@ void rep_peer_summary(FILE *f, const rep_peer_run *r)
                 p->butterfly.engines, p->butterfly.units);
     else if (p->model == PEER_SPARSE)
         fprintf(f,
-                "           sparse attention: density %g, %u-bit prediction, pack efficiency %g, "
-                "%u-bit indices\n",
-                p->sparse.density, p->sparse.predict_bits, p->sparse.pack_efficiency,
-                p->sparse.index_bits);
+                "           sparse attention: density %g (threshold %g), %u-bit prediction, pack "
+                "efficiency %g, %u-bit indices\n",
+                p->sparse.density, p->sparse.threshold, p->sparse.predict_bits,
+                p->sparse.pack_efficiency, p->sparse.index_bits);
     if (r->wl->kind == WL_KIND_GEMM)
         fprintf(f, "workload   %s (%s): %u GEMMs, %s\n", r->wl->name, r->wl_file, r->wl->n_gemms,
                 util_dtype_name(r->wl->dtype));
@@ -156,6 +156,7 @@ static void peer_doc(FILE *f, const void *ctx)
         j_u(&j, "butterfly_units", p->butterfly.units);
     } else if (p->model == PEER_SPARSE) {
         j_d(&j, "density", p->sparse.density);
+        j_d(&j, "threshold", p->sparse.threshold);
         j_u(&j, "predict_bits", p->sparse.predict_bits);
         j_d(&j, "pack_efficiency", p->sparse.pack_efficiency);
         j_u(&j, "index_bits", p->sparse.index_bits);
