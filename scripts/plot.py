@@ -5,7 +5,8 @@ Run JSON (--json): the energy breakdown, each op's cycles beside its bounds, and
 roofline of the ops. Timeline (--timeline): MAC utilization over time per pipeline stage,
 with DRAM bandwidth and NoC load. Event trace (--trace): MAC utilization over time per op,
 with DRAM bandwidth. CSV (--csv rows of a sweep): a y column against an x column, one
-curve per value of a series column. Standard library only, so Debian's python3 runs it.
+curve per value of a series column, or (--pareto) the Pareto-optimal rows over two or
+three columns. Standard library only, so Debian's python3 runs it.
 """
 import argparse
 import csv
@@ -382,6 +383,79 @@ plot %s
        quote(axis_label(opt.y, opt.ylabel) + (" (log scale)" if opt.logy else "")), logs, plots))
 
 
+# ---------------------------------------------------------------- Pareto
+
+def pareto_front(points):
+    """Indices of the points no other point dominates (every objective minimised: at least
+    as good in all, better in one)."""
+    front = []
+    for i, a in enumerate(points):
+        if not any(all(b[k] <= a[k] for k in range(len(a))) and b != a for b in points):
+            front.append(i)
+    return front
+
+
+def plot_pareto(p, stem, path, opt):
+    cols, signs = [], []
+    for c in opt.pareto.split(","):
+        name, _, how = c.partition(":")
+        if how not in ("", "min", "max"):
+            fail("--pareto %s: say COLUMN, COLUMN:min or COLUMN:max" % c)
+        cols.append(name)
+        signs.append(-1.0 if how == "max" else 1.0)
+    if not 2 <= len(cols) <= 3:
+        fail("--pareto takes two or three columns (COL,COL[,COL])")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        rows = list(reader)
+        header = reader.fieldnames or []
+    for c in cols:
+        if c not in header:
+            fail("%s: --pareto %s: no such column (columns: %s)" % (path, c, ", ".join(header)))
+    good, pts = [], []
+    for i, r in enumerate(rows):
+        if r.get("status", "0") != "0":  # (a sweep's failed point)
+            continue
+        try:
+            v = [float(r[c]) for c in cols]
+        except ValueError:
+            fail("%s:%d: %s: not numbers" % (path, i + 2, ", ".join("%s=%r" % (c, r[c]) for c in cols)))
+        good.append(r)
+        pts.append([s * x for s, x in zip(signs, v)])
+    if not good:
+        fail("%s: no rows to compare" % path)
+    front = set(pareto_front(pts))
+    out = os.path.join(p.outdir, stem + "-pareto.csv")
+    with open(out + ".tmp", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["pareto"] + header, lineterminator="\n")
+        w.writeheader()
+        for i, r in enumerate(good):
+            w.writerow(dict(r, pareto="yes" if i in front else "no"))
+    os.replace(out + ".tmp", out)
+    p.written.append(out)
+    raw = [[float(r[c]) for c in cols] for r in good]
+    rest = [raw[i] for i in range(len(raw)) if i not in front]
+    best = sorted(raw[i] for i in front)
+    z = len(cols) == 3
+    d_rest = p.data(rest or [raw[0]])
+    d_best = p.data(best)
+    using = "1:2:3" if z else "1:2"
+    style = "points pt 7 ps 1.2 palette" if z else "points pt 7 ps 1 lc rgb '#9a9a9a'"
+    front_style = ("points pt 6 ps 2.2 lw 2 lc rgb 'black'" if z
+                   else "linespoints pt 7 ps 1.6 lw 2 lc rgb '#c0392b'")
+    p.draw(stem + "-pareto", """
+set title %s
+set xlabel %s
+set ylabel %s
+%s
+plot %s using %s with %s title %s, %s using 1:2 with %s title %s
+""" % (quote("Pareto front of %s: %s" % (", ".join(opt.pareto.split(",")), os.path.basename(path))),
+       quote(axis_label(cols[0], opt.xlabel)), quote(axis_label(cols[1], opt.ylabel)),
+       ("set cblabel %s" % quote(axis_label(cols[2], None))) if z else "",
+       quote(d_rest), using, style, quote("dominated" if rest else "(none dominated)"),
+       quote(d_best), front_style, quote("Pareto-optimal (%d of %d)" % (len(front), len(good)))))
+
+
 # ---------------------------------------------------------------- main
 
 def stem_of(path):
@@ -413,6 +487,8 @@ def plot_file(p, path, opt):
         else:
             fail("%s: a JSON file that is neither bflysim's --json of one array nor its "
                  "--timeline (system runs are not drawn)" % path)
+    elif opt.pareto:
+        plot_pareto(p, stem, path, opt)
     else:
         plot_sweep(p, stem, path, opt)
 
@@ -428,6 +504,9 @@ def main():
     ap.add_argument("--ylabel", help="the y axis label")
     ap.add_argument("--logx", action="store_true", help="log-scale x")
     ap.add_argument("--logy", action="store_true", help="log-scale y")
+    ap.add_argument("--pareto", metavar="COL,COL[,COL]",
+                    help="a CSV's Pareto-optimal rows over two or three columns (each "
+                         "minimised; COL:max to maximise): a figure and FILE-pareto.csv")
     ap.add_argument("files", nargs="+", metavar="FILE",
                     help="--json, --timeline, --trace (.csv.gz) or --csv outputs")
     opt = ap.parse_args()

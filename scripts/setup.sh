@@ -10,9 +10,12 @@ cd "$(dirname "$0")/.."
 # python3-yaml lets tests/accelergy.sh read the --accelergy YAML; help2man makes the man
 # page; clang builds the release tarball in distcheck; afl++ fuzzes the config loader and
 # the command line (scripts/fuzz.sh); gnuplot-nox draws scripts/plot.sh's figures;
-# libsystemc-dev runs the engine under the SystemC kernel and gives the TLM-2.0 target.
+# libsystemc-dev runs the engine under the SystemC kernel and gives the TLM-2.0 target;
+# parallel runs scripts/sweep.sh's points, and slurm-wlm with munge lets tests/sweep.sh
+# start a single-node SLURM cluster for the --slurm sweeps.
 packages=(build-essential autoconf automake libtool pkg-config libconfig-dev zlib1g-dev check time
-    libfftw3-dev python3 python3-yaml help2man clang afl++ gnuplot-nox libsystemc-dev)
+    libfftw3-dev python3 python3-yaml help2man clang afl++ gnuplot-nox libsystemc-dev parallel
+    slurm-wlm munge)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -93,7 +93,7 @@ static int write_outputs(const options *o, rep_run *run, const baseline *base, F
         }
         run->peer = &peer, run->peer_file = o->peer, run->peer_res = &pres;
     }
-    run->argc = o->argc, run->argv = o->argv;
+    run->argc = o->argc, run->argv = o->argv, run->point = o->point;
     run->overrides = ovs, run->n_overrides = cli_override_args(o, ovs);
     if (base)
         /* the preset as the user named it: no host paths in results */
@@ -639,6 +639,17 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
         return rc;
     if (o.calibrate)
         return calibrate(&o, out, err);
+    if (o.sweep_points)
+        return cli_sweep_points(o.sweep_points, out, err);
+    if (o.batch)
+        return cli_run_batch(&o, out, err);
+    return cli_run(&o, out, err);
+}
+
+int cli_run(const options *op, FILE *out, FILE *err)
+{
+    const options o = *op;
+    int rc;
     char msg[2048], arch_path[CFG_DIR_MAX + 64], wl_path[CFG_DIR_MAX + 64];
     arch_desc arch;
     wl_desc wl;
@@ -646,9 +657,15 @@ int cli_main(int argc, char **argv, FILE *out, FILE *err)
     if (!(rc = resolve_first(o.arch_file, arch_path, sizeof arch_path, &kind, msg, sizeof msg)) &&
         !(rc = cfg_preset_path(CFG_PRESET_WORKLOAD, o.wl_file, wl_path, sizeof wl_path, msg,
                                sizeof msg))) {
-        if (kind == FIRST_SYSTEM)
+        if (kind == FIRST_SYSTEM && o.point)
+            rc = util_fail(UTIL_ECONFIG, msg, sizeof msg,
+                           "--batch runs arrays, not systems (%s is one)", o.arch_file);
+        else if (kind == FIRST_PEER && o.point)
+            rc = util_fail(UTIL_ECONFIG, msg, sizeof msg,
+                           "--batch runs arrays, not peer accelerators (%s is one)", o.arch_file);
+        else if (kind == FIRST_SYSTEM)
             return run_system_cli(&o, arch_path, wl_path, out, err);
-        if (kind == FIRST_PEER)
+        else if (kind == FIRST_PEER)
             return cli_run_peer(&o, arch_path, wl_path, out, err);
     }
     if (!rc && o.ideal_memory)

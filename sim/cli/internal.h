@@ -48,6 +48,9 @@ typedef struct options {
     bool baseline_given;      /* --baseline was on the command line */
     const char *calibrate;    /* --gpu-calibrate CSV */
     cli_progress progress;
+    const char *batch;        /* --batch FILE */
+    const char *sweep_points; /* --sweep-points SPEC */
+    const char *point;        /* a batch line's point id (NULL: not a batch) */
     cfg_override sets[CLI_MAX_SETS];
     size_t n_sets;
     int argc; /* the command line as given, for the results' record */
@@ -74,6 +77,15 @@ int cli_peer_versus(const options *o, const wl_desc *w, peer_desc *p, peer_resul
 
 /* The --set arguments as given, for the results' record (cli.c); returns how many. */
 size_t cli_override_args(const options *o, const char *ovs[CLI_MAX_SETS]);
+
+/* The run of parsed options o (cli_main after the parse; a batch calls it per point). */
+int cli_run(const options *o, FILE *out, FILE *err);
+
+/* batch.c: --batch and --sweep-points (docs/SWEEPS.md). What --batch cannot go with (NULL:
+ * nothing set), the batch run, and the printing of a spec's points. */
+const char *cli_batch_refuses(const options *o);
+int cli_run_batch(const options *o, FILE *out, FILE *err);
+int cli_sweep_points(const char *spec, FILE *out, FILE *err);
 
 /* Whether --baseline none turned the GPU baseline off. */
 bool cli_no_baseline(const options *o);

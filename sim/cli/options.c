@@ -13,6 +13,7 @@ const char *const cli_objective_names[] = {"latency", "energy", "edp"};
 static void usage(FILE *f)
 {
     fprintf(f, "Usage: bflysim [OPTION]... ARCH WORKLOAD\n"
+               "  or:  bflysim --sweep-points=SPEC\n"
                "  or:  bflysim --gpu-calibrate=CSV [--baseline=PRESET] [--set gpu.KEY=VALUE]...\n"
                "Simulate a workload cycle by cycle on a dataflow PE array.\n"
                "ARCH and WORKLOAD are config files, or the names of shipped presets\n"
@@ -92,6 +93,15 @@ static void usage(FILE *f)
                "      --progress            show a progress line on stderr (by default only\n"
                "                            when stderr is a terminal and the run is long)\n"
                "      --no-progress         never show it\n"
+               "      --batch=FILE          run one point a line of FILE ('[ID] FILE.KEY=VALUE\n"
+               "                            ...': overrides on top of the --set ones) in one\n"
+               "                            process, appending one --csv row each, led by\n"
+               "                            the point's id, exit status and message; a\n"
+               "                            failing point is recorded, not fatal\n"
+               "                            (docs/SWEEPS.md)\n"
+               "      --sweep-points=SPEC   print a sweep spec's points, one batch line each,\n"
+               "                            after '#' lines naming its arch, workload, mode\n"
+               "                            and output (scripts/sweep.sh runs them)\n"
                "  -q, --quiet               print nothing but errors\n"
                "      --list-keys           list every config key with its range and default\n"
                "      --list-presets        list the shipped presets by name, and where they are\n"
@@ -172,7 +182,9 @@ enum {
     OPT_NO_CHAIN,
     OPT_NO_FUSE,
     OPT_PROGRESS,
-    OPT_NO_PROGRESS
+    OPT_NO_PROGRESS,
+    OPT_BATCH,
+    OPT_SWEEP_POINTS
 };
 
 static const struct option long_opts[] = {
@@ -209,6 +221,8 @@ static const struct option long_opts[] = {
     {"no-fuse", no_argument, NULL, OPT_NO_FUSE},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"batch", required_argument, NULL, OPT_BATCH},
+    {"sweep-points", required_argument, NULL, OPT_SWEEP_POINTS},
     {NULL, 0, NULL, 0}};
 #define N_LONG (sizeof long_opts / sizeof long_opts[0] - 1)
 
@@ -452,6 +466,12 @@ static int take(int c, const char *val, options *o, FILE *out, FILE *err)
     case OPT_NO_PROGRESS:
         o->progress = CLI_PROGRESS_OFF;
         return -1;
+    case OPT_BATCH:
+        o->batch = val;
+        return -1;
+    case OPT_SWEEP_POINTS:
+        o->sweep_points = val;
+        return -1;
     default:
         return UTIL_ECONFIG;
     }
@@ -478,6 +498,14 @@ static int check_combination(options *o, int npos, char **pos, FILE *err)
                     o->sets[i].arg, o->sets[i].file);
             return UTIL_ECONFIG;
         }
+    }
+    if (o->sweep_points) {
+        if (npos || o->n_sets) {
+            fprintf(err, "bflysim: --sweep-points takes no ARCH, WORKLOAD or --set (the spec "
+                         "names them)\n");
+            return UTIL_ECONFIG;
+        }
+        return -1;
     }
     if (o->calibrate) {
         if (npos) {
@@ -532,6 +560,11 @@ static int check_combination(options *o, int npos, char **pos, FILE *err)
         o->trace_kinds = (1u << REP_TRACE_KINDS) - 1;
     if ((o->fault_twiddle || o->fault_merge) && !o->functional) {
         fprintf(err, "bflysim: --inject-fault needs --functional\n");
+        return UTIL_ECONFIG;
+    }
+    const char *no = o->batch ? cli_batch_refuses(o) : NULL;
+    if (no) {
+        fprintf(err, "bflysim: --batch %s\n", no);
         return UTIL_ECONFIG;
     }
     o->arch_file = pos[0];

@@ -92,6 +92,39 @@ int cfg_load_peer(const char *file, const cfg_override *ov, size_t n_ov, peer_de
 /* Whether file (an ARCH argument) is a peer accelerator's preset. */
 bool cfg_is_peer(const char *file);
 
+/* A design-space sweep (docs/SWEEPS.md): the arch and workload, fixed overrides, and axes
+ * of --set values, expanded into points (the product of the axes, zipped axes advancing
+ * together, the last axis fastest). */
+#define CFG_SWEEP_MAX_AXES 16
+#define CFG_SWEEP_MAX_VALUES 256
+#define CFG_SWEEP_MAX_SETS 32
+#define CFG_SWEEP_MAX_POINTS 1000000
+#define CFG_SWEEP_VALUE_MAX 64
+#define CFG_SWEEP_SET_MAX 256
+typedef struct cfg_sweep_axis {
+    char key[160]; /* "arch.array.rows" */
+    uint32_t n_values;
+    char values[CFG_SWEEP_MAX_VALUES][CFG_SWEEP_VALUE_MAX]; /* --set literals */
+    uint32_t zip;                                           /* its zip group + 1 (0: none) */
+} cfg_sweep_axis;
+typedef struct cfg_sweep {
+    char arch[CFG_DIR_MAX], workload[CFG_DIR_MAX], output[CFG_DIR_MAX], baseline[128];
+    bool analytical;
+    uint32_t n_sets;
+    cfg_override sets[CFG_SWEEP_MAX_SETS]; /* every point's */
+    uint32_t n_axes;
+    cfg_sweep_axis axes[CFG_SWEEP_MAX_AXES];
+} cfg_sweep;
+/* Loads and validates a sweep spec (errors name FILE:LINE, UTIL_ECONFIG). */
+int cfg_load_sweep(const char *file, cfg_sweep *out, char *err, size_t errlen);
+/* The number of points (more than CFG_SWEEP_MAX_POINTS when it overflows). */
+uint64_t cfg_sweep_points(const cfg_sweep *s);
+/* Point k's overrides: the fixed sets, then one per axis ("FILE.KEY=VALUE"). */
+void cfg_sweep_point(const cfg_sweep *s, uint64_t k, char out[][CFG_SWEEP_SET_MAX]);
+/* A point's id: 16 hex digits of FNV-1a over its overrides in order, each ended by a
+ * newline, so the same overrides give the same id in every run. */
+void cfg_point_id(const char *const *sets, size_t n, char id[17]);
+
 /* Loads a mapping file (--mapping): a list of per-op entries ( { block = 0; op = "q-proj";
  * chain_pes = 4; ... }, ... ), each validated like any config, with its FILE:LINE kept
  * for the mapper's messages. Whether an entry names a real op is checked by the run. */

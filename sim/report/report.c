@@ -872,20 +872,61 @@ static void csv_row(const rep_run *r, char *buf, size_t len)
     csv_overrides(buf, len, &u, r->overrides, r->n_overrides);
 }
 
+/* A batch's rows start with these (docs/SWEEPS.md). */
+#define POINT_COLUMNS "point,status,message,"
+
+static void csv_what(char *what, size_t len, const char *version, bool model, bool point)
+{
+    snprintf(what, len,
+             "bflysim %s's %s%s header; keep models and butterfly layers in separate files",
+             version, point ? "sweep " : "", model ? "model" : "butterfly-linear");
+}
+
 int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
 {
-    char row[REP_CSV_OVERRIDES_MAX + 2048], what[96];
-    const char *header = r->model ? rep_model_csv_header() : csv_header;
+    char row[REP_CSV_OVERRIDES_MAX + 2400], what[128], header[4096];
+    size_t u = 0;
+    row[0] = '\0';
+    if (r->point) {
+        csv_field(row, sizeof row, &u, r->point);
+        csv_field(row, sizeof row, &u, "0");
+        csv_field(row, sizeof row, &u, "");
+        row[u++] = ',';
+    }
     if (r->model)
-        rep_model_csv_row(r, row, sizeof row - 2);
+        rep_model_csv_row(r, row + u, sizeof row - u - 2);
     else
-        csv_row(r, row, sizeof row - 2);
+        csv_row(r, row + u, sizeof row - u - 2);
     size_t rl = strlen(row);
     row[rl++] = '\n';
     row[rl] = '\0';
-    snprintf(what, sizeof what,
-             "bflysim %s's %s header; keep models and butterfly layers in separate files",
-             r->version, r->model ? "model" : "butterfly-linear");
+    snprintf(header, sizeof header, "%s%s", r->point ? POINT_COLUMNS : "",
+             r->model ? rep_model_csv_header() : csv_header);
+    csv_what(what, sizeof what, r->version, r->model, r->point);
+    return rep_append_row(path, header, row, what, err, errlen);
+}
+
+int rep_append_failed_point(const char *path, bool model, const char *version, const char *point,
+                            int status, const char *message, char *err, size_t errlen)
+{
+    char row[2048], what[128], header[4096], code[16];
+    size_t u = 0;
+    row[0] = '\0';
+    snprintf(header, sizeof header, "%s%s", POINT_COLUMNS,
+             model ? rep_model_csv_header() : csv_header);
+    snprintf(code, sizeof code, "%d", status);
+    csv_field(row, sizeof row - 1024, &u, point);
+    csv_field(row, sizeof row - 1024, &u, code);
+    csv_field(row, sizeof row - 1024, &u, message);
+    /* (as many empty columns as the header has after the message: its commas but two) */
+    int commas = 0;
+    for (const char *c = header; (c = strchr(c, ',')); c++)
+        commas++;
+    for (int i = 2; i < commas && u < sizeof row - 2; i++)
+        row[u++] = ',';
+    row[u++] = '\n';
+    row[u] = '\0';
+    csv_what(what, sizeof what, version, model, true);
     return rep_append_row(path, header, row, what, err, errlen);
 }
 

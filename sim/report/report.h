@@ -137,6 +137,8 @@ typedef struct rep_run {
     char *const *argv;
     size_t n_overrides;
     const char *const *overrides;
+    /* --batch: the point's id; its CSV row then starts with point, status, message */
+    const char *point;
 } rep_run;
 
 /* A peer accelerator's run (docs/PEERS.md): the summary and --json. */
@@ -222,6 +224,10 @@ void rep_json(FILE *f, const rep_run *r);
  * serialised with an exclusive lock, so parallel sweeps may share one file; a file
  * whose header differs is left untouched and reported. */
 int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen);
+/* --batch: a point that failed, as a row of the same file (a model's header or a layer's):
+ * its id, the exit status and the message, the other columns empty. */
+int rep_append_failed_point(const char *path, bool model, const char *version, const char *point,
+                            int status, const char *message, char *err, size_t errlen);
 const char *rep_csv_header(void);
 const char *rep_model_csv_header(void);
 
