@@ -13,14 +13,23 @@ FACTORS = {45: (1.0, "reference"), 32: (0.66, "Stillmaker & Baas 2017"),
            7: (0.094, "Stillmaker & Baas 2017")}
 
 
-def lerp(node, hi, lo):
+# Area relative to 45 nm (Stillmaker and Baas 2017, as Accelergy's hwcomponents tabulates
+# them: hwcomponents/scaling/techscaling.py).
+AREA = {45: (1.0, "reference"), 32: (0.46, "Stillmaker & Baas 2017"),
+        20: (0.21, "Stillmaker & Baas 2017"), 16: (0.19, "Stillmaker & Baas 2017"),
+        14: (0.17, "Stillmaker & Baas 2017"), 10: (0.10, "Stillmaker & Baas 2017"),
+        7: (0.059, "Stillmaker & Baas 2017")}
+
+
+def lerp(table, node, hi, lo):
     """The factor at node, linear between the published nodes hi > node > lo."""
-    fh, fl = FACTORS[hi][0], FACTORS[lo][0]
+    fh, fl = table[hi][0], table[lo][0]
     return (fh - (hi - node) / (hi - lo) * (fh - fl), f"interpolated {hi}-{lo} nm")
 
 
-FACTORS[28] = lerp(28, 32, 20)
-FACTORS[12] = lerp(12, 14, 10)
+for t in (FACTORS, AREA):
+    t[28] = lerp(t, 28, 32, 20)
+    t[12] = lerp(t, 12, 14, 10)
 
 H = "Horowitz, ISSCC 2014"
 M16, A16, M32, A32 = 1.1, 0.4, 3.7, 0.9  # Horowitz: FP16 and FP32 multiply and add, pJ
@@ -53,6 +62,22 @@ REF = [
     ("dram_leakage_mw", 30.0, False, "ASSUMPTION: LPDDR4x background (refresh, standby) of the DRAM behind 2 channels; not scaled"),
 ]
 
+K = "Kim et al., arXiv 2302.14017, Fig. 15, after Horowitz ISSCC 2014"
+# (key, 45 nm area in um2, source); all scaled with AREA
+AREA_REF = [
+    ("mac_fp16_um2", 1640 + 1360, f"{K}: FP16 mul 1640 + add 1360 (ASSUMPTION: a multiply-add is both)"),
+    ("add_fp16_um2", 1360, f"{K}: FP16 add"),
+    ("mul_fp16_um2", 1640, f"{K}: FP16 mul"),
+    ("max_fp16_um2", 67, f"{K}: a 16-bit integer adder (ASSUMPTION: a compare is one)"),
+    ("exp_fp16_um2", 4 * 1640 + 3 * 1360, "ASSUMPTION: 4 FP16 mul + 3 add, as its energy"),
+    ("rcp_fp16_um2", 3 * 1640 + 2 * 1360, "ASSUMPTION: 3 FP16 mul + 2 add, as its energy"),
+    ("sram_um2_per_kb", 3400, "CACTI 7 (HewlettPackard/cacti 1ffd8df), run for bflysim: 1 KiB-4 MiB scratchpads, 1 port, 1 bank, 0.0032-0.0036 mm2/KiB at 45 nm"),
+    ("router_um2_per_port_bit", 133, "McPAT 1.3, run for bflysim: a 5-port 128-bit mesh router, 1 VC x 4 flits, 0.085 mm2 at 45 nm (ASSUMPTION: linear in ports and width; order of magnitude only)"),
+    ("pe_control_um2", 2 * 1360, "ASSUMPTION, a guess: a PE's issue, tag matching and decode as two FP16 adders"),
+    ("dma_um2", 50000, "ASSUMPTION, a guess: address generators and descriptor queues, 0.05 mm2 at 45 nm"),
+    ("controller_um2", 100000, "ASSUMPTION, a guess: the array's controller, 0.1 mm2 at 45 nm"),
+]
+
 for node, (f, why) in sorted(FACTORS.items(), reverse=True):
     lines = [f"# arch/energy/{node}nm.cfg: energy per action and leakage at {node} nm, written by",
              "# scripts/energy-tables.py from the 45 nm reference figures. Dynamic energies are",
@@ -66,6 +91,11 @@ for node, (f, why) in sorted(FACTORS.items(), reverse=True):
         text = f"{v * f if scaled else v:.6g}"
         text += "" if "." in text or "e" in text else ".0"  # a float, for libconfig
         lines.append(f"  {key} = {text};  # {src}")
+    lines.append("};")
+    fa, why_a = AREA[node]
+    lines.append(f"area = {{  # um2 at {node} nm: the 45 nm figure x {fa:.4g} ({why_a}); docs/AREA.md")
+    for key, v, src in AREA_REF:
+        lines.append(f"  {key} = {v * fa:.6g};  # {src}")
     lines.append("};")
     with open(f"arch/energy/{node}nm.cfg", "w") as out:
         out.write("\n".join(lines) + "\n")

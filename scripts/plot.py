@@ -32,6 +32,7 @@ UNITS = {  # CSV columns: how an axis names their unit
     "dram_bound_cycles": "cycles", "dram_read_bytes": "bytes", "dram_write_bytes": "bytes",
     "array_rows": "PEs", "array_cols": "PEs", "lanes": "lanes", "batch": "sequences",
     "n": "elements", "rows": "vectors", "dense_flops": "flop", "flop_reduction": "x",
+    "area_mm2": "mm²", "gops_per_mm2": "GOPS/mm²",
 }
 
 
@@ -434,25 +435,32 @@ def plot_pareto(p, stem, path, opt):
     os.replace(out + ".tmp", out)
     p.written.append(out)
     raw = [[float(r[c]) for c in cols] for r in good]
-    rest = [raw[i] for i in range(len(raw)) if i not in front]
     best = sorted(raw[i] for i in front)
     z = len(cols) == 3
-    d_rest = p.data(rest or [raw[0]])
-    d_best = p.data(best)
+    d_all, d_best = p.data(raw), p.data(best)
     using = "1:2:3" if z else "1:2"
     style = "points pt 7 ps 1.2 palette" if z else "points pt 7 ps 1 lc rgb '#9a9a9a'"
     front_style = ("points pt 6 ps 2.2 lw 2 lc rgb 'black'" if z
                    else "linespoints pt 7 ps 1.6 lw 2 lc rgb '#c0392b'")
+    # (an axis spanning more than 20x is drawn on a log scale, so both ends stay readable)
+    logs, labels = "", []
+    for axis, k in (("x", 0), ("y", 1)):
+        lo, hi = min(v[k] for v in raw), max(v[k] for v in raw)
+        log = lo > 0 and hi / lo > 20
+        logs += "set logscale %s\n" % axis if log else ""
+        labels.append(axis_label(cols[k], opt.xlabel if k == 0 else opt.ylabel) +
+                      (" (log scale)" if log else ""))
     p.draw(stem + "-pareto", """
 set title %s
 set xlabel %s
 set ylabel %s
-%s
+set xtics rotate by -30
+%s%s
 plot %s using %s with %s title %s, %s using 1:2 with %s title %s
 """ % (quote("Pareto front of %s: %s" % (", ".join(opt.pareto.split(",")), os.path.basename(path))),
-       quote(axis_label(cols[0], opt.xlabel)), quote(axis_label(cols[1], opt.ylabel)),
+       quote(labels[0]), quote(labels[1]), logs,
        ("set cblabel %s" % quote(axis_label(cols[2], None))) if z else "",
-       quote(d_rest), using, style, quote("dominated" if rest else "(none dominated)"),
+       quote(d_all), using, style, quote("all points"),
        quote(d_best), front_style, quote("Pareto-optimal (%d of %d)" % (len(front), len(good)))))
 
 

@@ -80,10 +80,11 @@ START_TEST(test_default_baseline_ratios)
     ck_assert_msg(fabs(sum - gs) <= 1e-9 * gs, "ops add to %.12g s, total %.12g s", sum, gs);
     char *c = tu_read(csv, &n);
     const char *row = strchr(c, '\n') + 1;
-    ck_assert_ptr_nonnull(strstr(c, ",gops_per_w,baseline,baseline_s,baseline_j,speedup,"
-                                    "energy_efficiency,gpu_cpu_s,gpu_cpu_j,gpu_cpu_speedup,"
-                                    "gpu_cpu_energy_efficiency,module_energy_efficiency,"
-                                    "gpu_cpu_module_energy_efficiency,overrides\n"));
+    ck_assert_ptr_nonnull(
+        strstr(c, ",gops_per_w,area_mm2,gops_per_mm2,baseline,baseline_s,baseline_j,speedup,"
+                  "energy_efficiency,gpu_cpu_s,gpu_cpu_j,gpu_cpu_speedup,"
+                  "gpu_cpu_energy_efficiency,module_energy_efficiency,"
+                  "gpu_cpu_module_energy_efficiency,overrides\n"));
     ck_assert_int_eq(count_fields(c, (size_t)(row - c - 1)), count_fields(row, strlen(row) - 1));
     int k = count_fields(c, (size_t)(row - c - 1)) - 12; /* the baseline's name */
     ck_assert_ptr_nonnull(strstr(row, ",xavier-nx-15w,"));

@@ -24,6 +24,12 @@
     "  pe_leakage_mw = 1.5; spm_leakage_mw_per_kb = 0.5; router_leakage_mw = 0.25;\n"              \
     "  dram_leakage_mw = 10.0;\n"                                                                  \
     "  decode_pj = 1.0; pipeline_pj_per_bit = 0.125; clock_pj_per_pe_cycle = 0.5;\n"               \
+    "};\n"                                                                                         \
+    "area = {\n"                                                                                   \
+    "  mac_fp16_um2 = 100.0; add_fp16_um2 = 50.0; mul_fp16_um2 = 60.0; max_fp16_um2 = 5.0;\n"      \
+    "  exp_fp16_um2 = 300.0; rcp_fp16_um2 = 200.0; sram_um2_per_kb = 1000.0;\n"                    \
+    "  router_um2_per_port_bit = 2.0; pe_control_um2 = 40.0; dma_um2 = 500.0;\n"                   \
+    "  controller_um2 = 700.0;\n"                                                                  \
     "};\n"
 
 /* tests/data/tiny-1x2.cfg with the table above, written beside it in the temp dir. */
@@ -157,6 +163,34 @@ START_TEST(test_terms_by_hand)
 }
 END_TEST
 
+/* The tiny arch's area by hand (docs/AREA.md), in um2: 2 PEs of function units (2 lanes
+ * each of MAC 100, add 50, mul 60, max 5; 1 lane each of exp 300 and rcp 200: 930 a PE),
+ * 1 KiB buffers at 1000 a KiB, a 1-entry (8-byte) instruction store and 40 of issue logic
+ * each, 2 KiB of SPM, 2 routers of 5 ports x 32 bits at 2 per port-bit, and the DMA (500)
+ * and controller (700); an override of the arch changes its part only. */
+START_TEST(test_area_by_hand)
+{
+    arch_desc a;
+    char path[512];
+    tiny_arch(&a, path, sizeof path);
+    double parts[ARCH_AREA_PART_COUNT];
+    double total = arch_area_mm2(&a, parts);
+    const double want[ARCH_AREA_PART_COUNT] = {1860, 2000, 2 * (8.0 / 1024 * 1000 + 40),
+                                               2000, 640,  1200};
+    double sum = 0;
+    for (int p = 0; p < ARCH_AREA_PART_COUNT; p++) {
+        tu_assert_close(parts[p], want[p] * 1e-6, 1e-12, arch_area_part_name((arch_area_part)p));
+        sum += want[p] * 1e-6;
+    }
+    tu_assert_close(total, sum, 1e-12, "total");
+    cfg_override ov;
+    char err[256];
+    ck_assert(!cfg_parse_override("arch.area.router_um2_per_port_bit=4", &ov, err, sizeof err));
+    ck_assert_msg(!cfg_load_arch(path, &ov, 1, &a, err, sizeof err), "%s", err);
+    tu_assert_close(arch_area_mm2(&a, parts), sum + 640e-6, 1e-12, "a router override");
+}
+END_TEST
+
 /* Doubling the clock with the cycles held halves the run time, so the leakage energy;
  * the dynamic energy stays. Zeroing one price removes exactly its term. */
 START_TEST(test_clock_and_prices)
@@ -229,9 +263,19 @@ START_TEST(test_reports)
     ck_assert_ptr_nonnull(strstr(j, "\"energy\": {"));
     ck_assert_ptr_nonnull(strstr(j, "\"name\": \"mac_fp16\""));
     ck_assert_ptr_nonnull(strstr(j, "\"breakdown_pj\""));
+    /* the area: the arch's by area.c, and the workload's flops per second per mm2 */
+    arch_desc a;
+    tu_load_arch("arch/mld-4x4.cfg", &a);
+    double parts[ARCH_AREA_PART_COUNT], area = arch_area_mm2(&a, parts);
+    ck_assert(area > 0);
+    tu_assert_close(tu_json_num(j, "\"area_mm2\"", "total"), area, 1e-9, "area");
+    double per = tu_json_num(j, "\"results\"", "flops") /
+                 (tu_json_num(j, "\"results\"", "time_us") * 1e3) / area;
+    tu_assert_close(tu_json_num(j, "\"energy\"", "gops_per_mm2"), per, 1e-9, "GOPS/mm2");
     free(j);
     char *c = tu_read(csv, &n);
-    ck_assert_ptr_nonnull(strstr(c, ",energy_pj,average_power_w,gops_per_w,baseline,"));
+    ck_assert_ptr_nonnull(
+        strstr(c, ",energy_pj,average_power_w,gops_per_w,area_mm2,gops_per_mm2,baseline,"));
     free(c);
     /* the analytical mode prices its estimated counts (tests/check_estimate.c compares
      * them with the engine's) */
@@ -433,6 +477,7 @@ int main(void)
     TCase *tc = tcase_create("energy");
     tcase_set_timeout(tc, 60); /* a hang guard for loaded machines, not a speed target */
     tcase_add_test(tc, test_terms_by_hand);
+    tcase_add_test(tc, test_area_by_hand);
     tcase_add_test(tc, test_clock_and_prices);
     tcase_add_test(tc, test_fp32_lanes);
     tcase_add_test(tc, test_reports);

@@ -139,6 +139,12 @@ START_TEST(test_energy_by_hand)
     tu_assert_close(o.dram_pj, 393216, 1e-9, "DRAM");
     tu_assert_close(o.leakage_pj, 7743.36, 1e-9, "leakage");
     tu_assert_close(o.overhead_pj, 1022.3616 + 13977.6, 1e-9, "overheads");
+    /* area with the 12 nm figures (um2): 1024 MAC PEs x 405, 32 vector lanes x 183.6 (an
+     * add each), 192 KiB x 459, DMA 6750 and controller 13500 = 528,973.2; a sparse peer
+     * adds its predictor, the MACs' 414,720 again */
+    tu_assert_close(peer_area_mm2(&p, &a.area), 0.5289732, 1e-9, "area");
+    p.model = PEER_SPARSE;
+    tu_assert_close(peer_area_mm2(&p, &a.area), 0.5289732 + 0.41472, 1e-9, "sparse area");
     tu_assert_close(o.energy_pj, 6389.76 + 5647.8107 + 393216 + 7743.36 + 1022.3616 + 13977.6, 1e-6,
                     "total");
 }

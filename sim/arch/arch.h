@@ -48,6 +48,29 @@ typedef struct arch_energy {
     double decode_pj, pipeline_pj_per_bit, clock_pj_per_pe_cycle;
 } arch_energy;
 
+/* Silicon area at the arch's node (the same table file as the energy, its area group;
+ * docs/AREA.md), in square micrometres: a function unit per FP16 lane, SRAM per KiB, a
+ * router per link bit and port, and fixed blocks. */
+typedef struct arch_area {
+    bool present;
+    double fu_um2[ARCH_FU_COUNT]; /* one FP16 lane of each unit */
+    double sram_um2_per_kb;       /* SRAM macros, periphery included */
+    double router_um2_per_port_bit;
+    double pe_control_um2; /* a PE's issue, tag matching and decode, beside its store */
+    double dma_um2, controller_um2;
+} arch_area;
+
+/* A design's area by component (mm2), from arch_area. */
+typedef enum {
+    ARCH_AREA_DATAPATH = 0, /* the PEs' function units */
+    ARCH_AREA_PE_BUFFERS,
+    ARCH_AREA_PE_CONTROL, /* instruction stores and issue logic */
+    ARCH_AREA_SPM,
+    ARCH_AREA_NOC,
+    ARCH_AREA_DMA_CONTROL, /* the DMA engine and the controller */
+    ARCH_AREA_PART_COUNT
+} arch_area_part;
+
 typedef struct arch_desc {
     char name[ARCH_NAME_MAX];
     double clock_ghz;
@@ -87,9 +110,13 @@ typedef struct arch_desc {
         uint32_t burst_bytes;
     } dram;
     arch_energy energy;
+    arch_area area;
 } arch_desc;
 
 uint32_t arch_pe_count(const arch_desc *a);
+const char *arch_area_part_name(arch_area_part p);
+/* area.c: fills parts (mm2) and returns their sum; 0 when the arch has no area figures. */
+double arch_area_mm2(const arch_desc *a, double parts[ARCH_AREA_PART_COUNT]);
 /* SIMD lanes for a data type (FP32 pairs two FP16 lanes). */
 uint32_t arch_lanes(const arch_desc *a, util_dtype t);
 uint32_t arch_link_bytes(const arch_desc *a);

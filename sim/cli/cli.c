@@ -86,12 +86,14 @@ static int write_outputs(const options *o, rep_run *run, const baseline *base, F
     const char *ovs[CLI_MAX_SETS];
     peer_desc peer;
     peer_result pres = {0};
+    double peer_area = 0;
     if (o->peer) { /* the same workload on the peer, for the comparison lines */
-        if ((rc = cli_peer_versus(o, run->wl, &peer, &pres, msg, sizeof msg))) {
+        if ((rc = cli_peer_versus(o, run->wl, &peer, &pres, &peer_area, msg, sizeof msg))) {
             fprintf(err, "bflysim: %s\n", msg);
             return rc;
         }
         run->peer = &peer, run->peer_file = o->peer, run->peer_res = &pres;
+        run->peer_area_mm2 = peer_area;
     }
     run->argc = o->argc, run->argv = o->argv, run->point = o->point;
     run->overrides = ovs, run->n_overrides = cli_override_args(o, ovs);

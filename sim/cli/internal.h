@@ -72,8 +72,8 @@ const char *cli_tracing(const options *o);
 int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, FILE *out,
                  FILE *err);
 /* --peer: workload w on that peer, for the comparison beside an mld run. */
-int cli_peer_versus(const options *o, const wl_desc *w, peer_desc *p, peer_result *res, char *msg,
-                    size_t len);
+int cli_peer_versus(const options *o, const wl_desc *w, peer_desc *p, peer_result *res,
+                    double *area_mm2, char *msg, size_t len);
 
 /* The --set arguments as given, for the results' record (cli.c); returns how many. */
 size_t cli_override_args(const options *o, const char *ovs[CLI_MAX_SETS]);

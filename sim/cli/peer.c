@@ -34,7 +34,8 @@ static const char *peer_refuses(const options *o)
 /* Loads peer preset path (with the overrides sets) and the arch whose energy table prices
  * it, and runs workload w on it. */
 static int load_and_run(const char *path, const cfg_override *sets, size_t n_sets, const wl_desc *w,
-                        bool ideal, peer_desc *p, peer_result *res, char *msg, size_t len)
+                        bool ideal, peer_desc *p, peer_result *res, double *area_mm2, char *msg,
+                        size_t len)
 {
     arch_desc ea = {0};
     char ea_path[CFG_DIR_MAX + 64];
@@ -45,11 +46,12 @@ static int load_and_run(const char *path, const cfg_override *sets, size_t n_set
         rc = cfg_load_arch(ea_path, NULL, 0, &ea, msg, len);
     if (!rc)
         rc = peer_run(p, w, ideal, p->energy_arch[0] ? &ea.energy : NULL, res, msg, len);
+    *area_mm2 = rc || !p->energy_arch[0] ? 0 : peer_area_mm2(p, &ea.area);
     return rc;
 }
 
-int cli_peer_versus(const options *o, const wl_desc *w, peer_desc *p, peer_result *res, char *msg,
-                    size_t len)
+int cli_peer_versus(const options *o, const wl_desc *w, peer_desc *p, peer_result *res,
+                    double *area_mm2, char *msg, size_t len)
 {
     char path[CFG_DIR_MAX + 64], why[1024];
     int rc = cfg_preset_path(CFG_PRESET_PEER, o->peer, path, sizeof path, why, sizeof why);
@@ -58,7 +60,7 @@ int cli_peer_versus(const options *o, const wl_desc *w, peer_desc *p, peer_resul
     if (!cfg_is_peer(path))
         return util_fail(UTIL_ECONFIG, msg, len, "--peer=%s: not a peer accelerator (arch/peers/)",
                          o->peer);
-    return load_and_run(path, NULL, 0, w, false, p, res, msg, len);
+    return load_and_run(path, NULL, 0, w, false, p, res, area_mm2, msg, len);
 }
 
 int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, FILE *out, FILE *err)
@@ -73,11 +75,12 @@ int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, F
     peer_desc p;
     wl_desc *w = malloc(sizeof *w);
     peer_result res = {0};
+    double area = 0;
     int rc = w ? UTIL_OK : util_fail(UTIL_ERUN, msg, sizeof msg, "out of memory");
     if (!rc)
         rc = cfg_load_workload(wl_path, o->sets, o->n_sets, w, msg, sizeof msg);
     if (!rc)
-        rc = load_and_run(peer_path, o->sets, o->n_sets, w, o->ideal_memory, &p, &res, msg,
+        rc = load_and_run(peer_path, o->sets, o->n_sets, w, o->ideal_memory, &p, &res, &area, msg,
                           sizeof msg);
     if (rc) {
         fprintf(err, "bflysim: %s\n", msg);
@@ -93,6 +96,7 @@ int cli_run_peer(const options *o, const char *peer_path, const char *wl_path, F
                         .wl = w,
                         .res = &res,
                         .ideal = o->ideal_memory,
+                        .area_mm2 = area,
                         .argc = o->argc,
                         .argv = o->argv,
                         .n_overrides = n_ovs,

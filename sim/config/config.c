@@ -755,7 +755,9 @@ static int load_energy_table(ctx *c, config_t *cfg, arch_desc *a)
                      a->tech_nm, name, a->energy.table_nm);
     if (!rc)
         rc = validate_group(c, config_lookup(cfg, "energy"), cfg_energy_keys, a);
-    a->energy.present = rc == UTIL_OK;
+    if (!rc)
+        rc = validate_group(c, config_lookup(cfg, "area"), cfg_area_keys, a);
+    a->energy.present = a->area.present = rc == UTIL_OK;
     return rc;
 }
 

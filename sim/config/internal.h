@@ -98,7 +98,7 @@ typedef struct key_def {
 /* The top-level schemas of each file kind. */
 extern const key_def cfg_arch_keys[], cfg_energy_file_keys[], cfg_energy_keys[], cfg_wl_keys[],
     cfg_model_keys[], cfg_gemm_keys[], cfg_mapping_keys[], cfg_gpu_keys[], cfg_system_keys[],
-    cfg_peer_keys[];
+    cfg_peer_keys[], cfg_area_keys[];
 
 /* topology.c: a SCALE-Sim topology CSV (GEMM "Layer, M, N, K" or convolution rows) as a
  * gemm workload; errors name FILE:LINE. */

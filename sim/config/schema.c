@@ -153,6 +153,26 @@ static const key_def dram_keys[] = {
 #define ENERGY_F64(nm, req, field, unit, doc)                                                      \
     nm, K_F64, req, AOFF(energy.field), 0, 0, 0, 1e9, 0, NULL, NULL, NULL, unit, doc
 static const key_def energy_table_keys[] = {ENERGY_KEYS(F_REQ), END_KEYS};
+#define AREA_F64(nm, req, field, doc)                                                              \
+    {                                                                                              \
+        nm, K_F64, req, AOFF(area.field), 0, 0, 0, 1e12, 0, NULL, NULL, NULL, "um2", doc           \
+    }
+#define AREA_KEYS(req)                                                                             \
+    AREA_F64("mac_fp16_um2", req, fu_um2[ARCH_FU_MAC], "one FP16 multiply-add lane"),              \
+        AREA_F64("add_fp16_um2", req, fu_um2[ARCH_FU_ADD], "one FP16 add lane"),                   \
+        AREA_F64("mul_fp16_um2", req, fu_um2[ARCH_FU_MUL], "one FP16 multiply lane"),              \
+        AREA_F64("max_fp16_um2", req, fu_um2[ARCH_FU_MAX], "one FP16 compare lane"),               \
+        AREA_F64("exp_fp16_um2", req, fu_um2[ARCH_FU_EXP], "one FP16 exp lane"),                   \
+        AREA_F64("rcp_fp16_um2", req, fu_um2[ARCH_FU_RCP], "one FP16 reciprocal lane"),            \
+        AREA_F64("sram_um2_per_kb", req, sram_um2_per_kb, "a KiB of SRAM, periphery included"),    \
+        AREA_F64("router_um2_per_port_bit", req, router_um2_per_port_bit,                          \
+                 "a router, per port and link bit"),                                               \
+        AREA_F64("pe_control_um2", req, pe_control_um2,                                            \
+                 "a PE's issue, tag matching and decode logic"),                                   \
+        AREA_F64("dma_um2", req, dma_um2, "the DMA engine"),                                       \
+        AREA_F64("controller_um2", req, controller_um2, "the array's controller")
+static const key_def area_table_keys[] = {AREA_KEYS(F_REQ), END_KEYS};
+const key_def cfg_area_keys[] = {AREA_KEYS(0), END_KEYS};
 const key_def cfg_energy_keys[] = {
     {"table", K_STR, 0, AOFF(energy.table), ARCH_PATH_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
      "energy table file, relative to the arch file (e.g. \"energy/12nm.cfg\")"},
@@ -161,7 +181,9 @@ const key_def cfg_energy_keys[] = {
 const key_def cfg_energy_file_keys[] = {
     U32("tech_nm", 0, energy.table_nm, 3, 180, NULL, "nm",
         "technology node the table prices (checked against the arch's tech_nm)"),
-    GROUP("energy", F_REQ, energy_table_keys, "energy per action and leakage"), END_KEYS};
+    GROUP("energy", F_REQ, energy_table_keys, "energy per action and leakage"),
+    GROUP("area", F_REQ, area_table_keys, "silicon area of each component (docs/AREA.md)"),
+    END_KEYS};
 
 const key_def cfg_arch_keys[] = {
     {"name", K_STR, 0, AOFF(name), ARCH_NAME_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
@@ -176,6 +198,7 @@ const key_def cfg_arch_keys[] = {
     GROUP("dma", F_REQ, dma_keys, "DMA engine"),
     GROUP("dram", F_REQ, dram_keys, "off-chip memory"),
     GROUP("energy", 0, cfg_energy_keys, "energy table and overrides of its values"),
+    GROUP("area", 0, cfg_area_keys, "overrides of the energy table's area figures"),
     END_KEYS};
 
 #define WOFF(field) offsetof(wl_desc, field)

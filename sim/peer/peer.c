@@ -37,6 +37,18 @@ double peer_leakage_mw(const peer_desc *p, const arch_energy *e)
     return pes * e->pe_leak_mw / 8 + kib * e->spm_leak_mw_per_kb + e->dram_leak_mw;
 }
 
+double peer_area_mm2(const peer_desc *p, const arch_area *t)
+{
+    if (!t || !t->present)
+        return 0;
+    double macs = (double)peer_macs_per_cycle(p) * t->fu_um2[ARCH_FU_MAC];
+    double lanes = p->array.vector_lanes ? p->array.vector_lanes : p->array.cols;
+    double kib = (double)(p->sram.ifmap_bytes + p->sram.filter_bytes + p->sram.ofmap_bytes) / 1024;
+    return ((p->model == PEER_SPARSE ? 2 : 1) * macs + lanes * t->fu_um2[ARCH_FU_ADD] +
+            kib * t->sram_um2_per_kb + t->dma_um2 + t->controller_um2) *
+           1e-6;
+}
+
 uint64_t peer_dram_cycles(const peer_desc *p, double bytes)
 {
     return (uint64_t)(bytes / (p->dram.bandwidth_gbs / p->clock_ghz) + 1 - 1e-9);

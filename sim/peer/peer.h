@@ -120,6 +120,10 @@ void peer_op_work(const peer_desc *p, const wl_op *op, util_dtype t, peer_work *
  * in SCALE-Sim's default runs), and prices it with e (NULL or not present: no energy). */
 int peer_run(const peer_desc *p, const wl_desc *w, bool ideal, const arch_energy *e,
              peer_result *out, char *err, size_t errlen);
+/* The peer's area (mm2) with an mld arch's area figures t (docs/AREA.md): its MAC PEs (a
+ * multiply-add lane each), a sparse peer's predictor (the array's area again), its vector
+ * unit (an add lane each), its SRAMs and a controller; 0 without figures. */
+double peer_area_mm2(const peer_desc *p, const arch_area *t);
 /* The peer's leakage (mW): its MAC PEs, its SRAMs and the DRAM behind them. */
 double peer_leakage_mw(const peer_desc *p, const arch_energy *e);
 void peer_free(peer_result *r);

@@ -5,6 +5,23 @@
 #include "internal.h"
 #include "report.h"
 
+/* The workload's own flops (a MAC counts two), whatever the peer ran to do them: its
+ * GOPS/W and GOPS/mm2 compare with the array's. */
+static double work_flops(const rep_peer_run *r)
+{
+    if (r->wl->kind == WL_KIND_MODEL) {
+        wl_totals t;
+        wl_model_totals(r->wl, &t);
+        return (double)t.flops;
+    }
+    if (r->wl->kind == WL_KIND_BUTTERFLY_LINEAR) {
+        wl_butterfly b;
+        wl_butterfly_from_desc(r->wl, &b);
+        return (double)wl_butterfly_flops(&b);
+    }
+    return 2.0 * (double)r->res->total.macs;
+}
+
 void rep_peer_summary(FILE *f, const rep_peer_run *r)
 {
     const peer_desc *p = r->peer;
@@ -90,8 +107,15 @@ void rep_peer_summary(FILE *f, const rep_peer_run *r)
                 "and clock %.4g uJ; %.4g W average, %.4g GOPS/W (the energy table of %s)\n",
                 t->energy_pj * 1e-6, t->compute_pj * 1e-6, t->sram_pj * 1e-6, t->dram_pj * 1e-6,
                 t->leakage_pj * 1e-6, t->overhead_pj * 1e-6, s > 0 ? t->energy_pj * 1e-12 / s : 0.0,
-                t->energy_pj > 0 ? 2.0 * (double)t->macs / (t->energy_pj * 1e-12) * 1e-9 : 0.0,
+                t->energy_pj > 0 ? work_flops(r) / (t->energy_pj * 1e-12) * 1e-9 : 0.0,
                 p->energy_arch);
+    }
+    if (r->area_mm2 > 0) {
+        double s = (double)t->cycles / (p->clock_ghz * 1e9);
+        fprintf(f,
+                "area       %.4g mm2 (MAC PEs, vector unit, SRAMs, control; docs/AREA.md); %.4g "
+                "GOPS/mm2\n",
+                r->area_mm2, s > 0 ? work_flops(r) / s * 1e-9 / r->area_mm2 : 0.0);
     }
 }
 
@@ -167,6 +191,7 @@ static void peer_doc(FILE *f, const void *ctx)
     j_u(&j, "ofmap_sram_bytes", p->sram.ofmap_bytes);
     j_d(&j, "dram_bandwidth_gbs", p->dram.bandwidth_gbs);
     j_b(&j, "ideal_memory", r->ideal);
+    j_d(&j, "area_mm2", r->area_mm2);
     j_s(&j, "energy_arch", p->energy_arch);
     j_close(&j, '}');
     j_open(&j, "workload", '{');
@@ -225,6 +250,8 @@ void rep_peer_versus_lines(FILE *f, const rep_run *r, double seconds, double ene
             r->peer->name, r->peer_file, peer_peak(r->peer) * 1e-9, array_peak(r) * 1e-9, ps * 1e3);
     if (r->peer_res->total.energy_pj > 0)
         fprintf(f, ", %.6g mJ", r->peer_res->total.energy_pj * 1e-9);
+    if (r->peer_area_mm2 > 0)
+        fprintf(f, ", %.4g mm2", r->peer_area_mm2);
     fprintf(f, "\nversus peer efficiency %.4gx (throughput per unit of peak)", eff);
     if (en > 0)
         fprintf(f, ", energy %.4gx less", en);
@@ -247,6 +274,7 @@ void rep_peer_versus_json(jw *j, const rep_run *r, double seconds, double energy
     j_d(j, "energy_pj", r->peer_res->total.energy_pj);
     j_d(j, "efficiency", eff);
     j_d(j, "energy_ratio", en);
+    j_d(j, "area_mm2", r->peer_area_mm2);
     j_close(j, '}');
 }
 
@@ -255,7 +283,7 @@ void rep_peer_versus_json(jw *j, const rep_run *r, double seconds, double energy
 static const char peer_csv_header[] =
     "peer,workload,kind,model,dataflow,rows,cols,clock_ghz,ideal_memory,cycles,compute_cycles,"
     "stall_cycles,time_us,macs,utilization,mapping_efficiency,dram_read_bytes,dram_write_bytes,"
-    "energy_pj,overrides";
+    "energy_pj,area_mm2,overrides";
 
 int rep_append_peer_csv(const char *path, const rep_peer_run *r, char *err, size_t errlen)
 {
@@ -288,6 +316,10 @@ int rep_append_peer_csv(const char *path, const rep_peer_run *r, char *err, size
     csv_num(row, len - 2, &u, "%llu", (unsigned long long)t->dram_write_bytes);
     if (t->energy_pj > 0)
         csv_num(row, len - 2, &u, "%.10g", t->energy_pj);
+    else
+        csv_field(row, len - 2, &u, "");
+    if (r->area_mm2 > 0)
+        csv_num(row, len - 2, &u, "%.10g", r->area_mm2);
     else
         csv_field(row, len - 2, &u, "");
     csv_overrides(row, len - 2, &u, r->overrides, r->n_overrides);

@@ -85,6 +85,9 @@ void rep_derive(const rep_run *r, rep_derived *d)
     d->has_energy = a->energy.present;
     if (d->has_energy)
         en_compute(a, r->wl->dtype, st, d->flops, &d->energy);
+    d->area_mm2 = arch_area_mm2(a, d->area_parts);
+    d->gops_per_mm2 =
+        d->area_mm2 > 0 && d->time_us > 0 ? (double)d->flops / (d->time_us * 1e3) / d->area_mm2 : 0;
     d->has_baseline = r->baseline != NULL;
     if (d->has_baseline) {
         double floor_w = rep_module_floor_w(a, r->gpu);
@@ -154,6 +157,13 @@ static void energy_line(FILE *f, const rep_run *r, const rep_derived *d)
     put_fig(f, " uJ; ", e->watts, " W average");
     put_fig(f, ", ", e->gops_per_w, " GOPS/W");
     fprintf(f, ", EDP %.4g J s (table %s)\n", e->edp_js, r->arch->energy.table);
+    put_fig(f, "area       ", d->area_mm2, " mm2:");
+    for (int p = 0; p < ARCH_AREA_PART_COUNT; p++) {
+        fprintf(f, "%s %s", p ? "," : "", arch_area_part_name((arch_area_part)p));
+        put_fig(f, " ", d->area_parts[p], "");
+    }
+    put_fig(f, " mm2 at ", r->arch->tech_nm, " nm (docs/AREA.md); ");
+    put_fig(f, "", d->gops_per_mm2, " GOPS/mm2\n");
 }
 
 /* The summary's baseline lines: the GPU's and GPU+CPU's time and energy for the same
@@ -360,6 +370,12 @@ static void j_energy(jw *j, const rep_run *r, const rep_derived *d)
         j_d(j, "average_power_w", e->watts);
         j_d(j, "gops_per_w", e->gops_per_w);
         j_d(j, "edp_j_s", e->edp_js);
+        j_open(j, "area_mm2", '{');
+        j_d(j, "total", d->area_mm2);
+        for (int p = 0; p < ARCH_AREA_PART_COUNT; p++)
+            j_d(j, arch_area_part_name((arch_area_part)p), d->area_parts[p]);
+        j_close(j, '}');
+        j_d(j, "gops_per_mm2", d->gops_per_mm2);
         j_open(j, "actions", '[');
         for (uint32_t i = 0; i < e->n; i++) {
             const en_action *x = &e->act[i];
@@ -780,8 +796,8 @@ static const char csv_header[] =
     "arch,workload,kind,mode,n,rows,dtype,array_rows,array_cols,lanes,clock_ghz,strategy,passes,"
     "tag_elems,cycles,time_us,useful_ops,flops,utilization,compute_bound_cycles,"
     "dram_bound_cycles,dram_read_bytes,dram_write_bytes,spm_reads,spm_writes,spm_bank_conflicts,"
-    "noc_flits,noc_flit_hops,functional,energy_pj,average_power_w,gops_per_w," BASELINE_COLUMNS
-    ",overrides";
+    "noc_flits,noc_flit_hops,functional,energy_pj,average_power_w,gops_per_w,area_mm2,"
+    "gops_per_mm2," BASELINE_COLUMNS ",overrides";
 
 const char *rep_csv_header(void)
 {
@@ -792,13 +808,15 @@ const char *rep_csv_header(void)
 static void csv_energy(char *buf, size_t len, size_t *u, const rep_derived *d)
 {
     if (!d->has_energy) {
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 5; i++)
             csv_field(buf, len, u, "");
         return;
     }
     csv_num(buf, len, u, "%.10g", d->energy.total_pj);
     csv_num(buf, len, u, "%.10g", d->energy.watts);
     csv_num(buf, len, u, "%.10g", d->energy.gops_per_w);
+    csv_num(buf, len, u, "%.10g", d->area_mm2);
+    csv_num(buf, len, u, "%.10g", d->gops_per_mm2);
 }
 
 /* The baseline columns; empty without a baseline (ratios of energy also without an energy
@@ -1232,7 +1250,7 @@ static const char model_csv_header[] =
     "lanes,"
     "clock_ghz,cycles,time_us,useful_ops,flops,dense_flops,flop_reduction,utilization,"
     "compute_bound_cycles,dram_bound_cycles,dram_read_bytes,dram_write_bytes,functional,energy_pj,"
-    "average_power_w,gops_per_w," BASELINE_COLUMNS ",overrides";
+    "average_power_w,gops_per_w,area_mm2,gops_per_mm2," BASELINE_COLUMNS ",overrides";
 
 const char *rep_model_csv_header(void)
 {

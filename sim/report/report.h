@@ -127,6 +127,7 @@ typedef struct rep_run {
     const peer_desc *peer;
     const char *peer_file;
     const peer_result *peer_res;
+    double peer_area_mm2;
     const ref_compare *check; /* functional runs only */
     /* the GPU baseline of the same workload (--baseline), or NULL */
     const gpu_desc *gpu;
@@ -148,7 +149,8 @@ typedef struct rep_peer_run {
     const peer_desc *peer;
     const wl_desc *wl;
     const peer_result *res;
-    bool ideal; /* --ideal-memory */
+    bool ideal;      /* --ideal-memory */
+    double area_mm2; /* with its energy arch's area figures (0: none) */
     int argc;
     char *const *argv;
     size_t n_overrides;
@@ -194,6 +196,9 @@ typedef struct rep_derived {
     uint64_t noc_bound; /* flits across the bisection over its links, both directions */
     bool has_energy;    /* the arch has an energy table */
     en_result energy;
+    /* the design's area (the table's area group; 0 without a table) and its throughput
+     * per mm2: the workload's flops over the run time */
+    double area_mm2, area_parts[ARCH_AREA_PART_COUNT], gops_per_mm2;
     bool has_baseline;      /* r->baseline is set */
     rep_versus gpu, coexec; /* against the GPU alone and GPU+CPU co-execution */
 } rep_derived;
