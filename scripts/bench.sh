@@ -252,3 +252,30 @@ fused "hybrid-fourier, Text 4K" workloads/hybrid-fourier-text-4k.cfg arch/mld-8x
 fused "hybrid-butterfly, Text 4K" workloads/hybrid-butterfly-text-4k.cfg arch/mld-16x16.cfg
 fused "FABNet-style, 16K" workloads/fabnet-16k.cfg arch/mld-8x8.cfg
 fused "BERT-base, Image 1K" workloads/bert-base-image-1k.cfg arch/mld-8x8.cfg
+
+# The sweep of issue 22: FABNet-4K variations (DRAM bandwidth x SPM bank size x length)
+# in closed form through scripts/sweep.sh on every core (bflysim --batch), wall time and
+# points a second; the target is 1,000 points in under 30 s on two cores.
+spec="$(mktemp --suffix=.cfg)" out="$(mktemp --suffix=.csv)"
+cat >"$spec" <<'SPEC'
+arch = "mld-8x8";
+workload = "fabnet-text-4k";
+mode = "analytical";
+baseline = "none";
+axes = (
+  { key = "arch.dram.bandwidth_gbs"; from = 12.8; to = 128.0; step = 12.8; },
+  { key = "arch.spm.bank_kb"; values = [16, 32, 64]; },
+  { key = "workload.seq_len"; values = [2048, 4096]; }
+);
+SPEC
+rm -f "$out"
+t0="$EPOCHREALTIME"
+BFLYSIM="$PWD/bflysim" scripts/sweep.sh -o "$out" "$spec" 2>/dev/null
+t1="$EPOCHREALTIME"
+points="$(($(wc -l <"$out") - 1))"
+rm -f "$spec" "$out"
+echo
+echo "| sweep (issue 22) | points | cores | wall s | points / s | 1,000 points |"
+echo "|---|---|---|---|---|---|"
+awk -v p="$points" -v c="$(nproc)" -v t0="${t0/,/.}" -v t1="${t1/,/.}" 'BEGIN {
+    s = t1 - t0; printf "| FABNet-4K, closed form, --batch | %d | %d | %.1f | %.2f | %.0f s |\n", p, c, s, p / s, 1000 * s / p }'

@@ -12,9 +12,21 @@ fail() { echo "sweep: $*" >&2; exit 1; }
 command -v parallel >/dev/null || { echo "sweep: GNU parallel is missing (scripts/setup.sh installs it); skipped"; exit 77; }
 work="$(mktemp -d "${TMPDIR:-/tmp}/bflysim-sweep-test-XXXXXX")"
 daemons=""
+# (the daemons write their state as they stop: wait for them before removing it, and keep
+# the test's own status)
 cleanup() {
+    local rc=$?
     for p in $daemons; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$work"
+    for _ in $(seq 50); do
+        local alive=0
+        for p in $daemons; do # (a zombie no one reaps has stopped too)
+            kill -0 "$p" 2>/dev/null && ! grep -q ') Z ' "/proc/$p/stat" 2>/dev/null && alive=1
+        done
+        [ "$alive" = 0 ] && break
+        sleep 0.2
+    done
+    rm -rf "$work" 2>/dev/null || { sleep 1; rm -rf "$work" 2>/dev/null; } || true
+    exit "$rc"
 }
 trap cleanup EXIT
 spec="$src/scripts/sweeps/quick.cfg"
