@@ -2,11 +2,66 @@
 # scripts/bench.sh: host time and peak memory of bflysim on the benchmark cases, printed as
 # the Markdown tables that BENCHMARKS.md records. Run scripts/setup.sh first.
 # Usage: scripts/bench.sh [REPEATS]   (the best of REPEATS runs is kept; default 3)
+#        scripts/bench.sh --against OTHER_BINARY [REPEATS]
+#   --against: time ./bflysim and OTHER_BINARY side by side on the speed cases of issue 23
+#   (runs interleaved, the best user CPU of each, peak RSS, their ratio, and whether the
+#   two JSON results agree), so a speed claim is a ratio measured in one run
 set -euo pipefail
 cd "$(dirname "$0")/.."
+against=""
+if [ "${1:-}" = --against ]; then
+    against="${2:?--against needs a bflysim binary}"
+    [ -x "$against" ] || { echo "bench: $against is not an executable" >&2; exit 2; }
+    shift 2
+fi
 repeats="${1:-3}"
 [ -x /usr/bin/time ] || { echo "bench: needs GNU time (/usr/bin/time); run scripts/setup.sh" >&2; exit 1; }
 arch=arch/mld-8x8.cfg
+
+# side NAME ARGS...: ./bflysim against $against on ARGS, interleaved REPEATS times: one row
+# of best user CPU seconds, peak RSS (MiB), the ratio, and whether the results agree (the
+# JSON less its command line)
+side() {
+    local name="$1" j0 j1 b0="" b1="" k0="" k1=""
+    shift
+    j0="$(mktemp)" j1="$(mktemp)"
+    for _ in $(seq "$repeats"); do
+        local i bin j out u kb
+        for i in 0 1; do
+            if [ "$i" = 0 ]; then bin=./bflysim j="$j0"; else bin="$against" j="$j1"; fi
+            out="$( { /usr/bin/time -f "%U %M" "$bin" -q --json "$j" "$@" >/dev/null; } 2>&1 | tail -n 1)" ||
+                { echo "bench: $bin $* failed" >&2; exit 1; }
+            u="${out% *}" kb="${out#* }"
+            if [ "$i" = 0 ]; then
+                if [ -z "$b0" ] || awk "BEGIN{exit !($u < $b0)}"; then b0="$u"; fi
+                k0="$kb"
+            else
+                if [ -z "$b1" ] || awk "BEGIN{exit !($u < $b1)}"; then b1="$u"; fi
+                k1="$kb"
+            fi
+        done
+    done
+    local same=no
+    if cmp -s <(sed '/"argv"/,/\]/d' "$j0") <(sed '/"argv"/,/\]/d' "$j1"); then same=yes; fi
+    rm -f "$j0" "$j1"
+    awk -v n="$name" -v b0="$b0" -v b1="$b1" -v k0="$k0" -v k1="$k1" -v s="$same" 'BEGIN {
+        printf "| %s | %.2f | %.2f | %.2fx | %.1f / %.1f | %s |\n", n, b0, b1,
+            (b0 > 0 ? b1 / b0 : 0), k0 / 1024, k1 / 1024, s }'
+}
+
+if [ -n "$against" ]; then
+    # (both read this tree's presets, wherever the other binary was built)
+    export BFLYSIM_DATADIR="${BFLYSIM_DATADIR:-$PWD}"
+    echo "| case (./bflysim against $against) | user s, this | user s, other | speed-up | peak MiB | same results |"
+    echo "|---|---|---|---|---|---|"
+    side "BERT-base 4K, cycle level" "$arch" workloads/bert-base-text-4k.cfg
+    side "FABNet 4K, cycle level" "$arch" workloads/fabnet-text-4k.cfg
+    side "FABNet 16K, cycle level" "$arch" workloads/fabnet-16k.cfg
+    side "hybrid-compress 16K, cycle level" "$arch" workloads/hybrid-compress-16k.cfg
+    side "FABNet 4K, closed form" -m analytical "$arch" workloads/fabnet-text-4k.cfg
+    side "BERT-base 4K, closed form" -m analytical "$arch" workloads/bert-base-text-4k.cfg
+    exit 0
+fi
 
 # measure JSON ARGS...: runs bflysim REPEATS times with --json JSON; sets best_s (host
 # seconds, best run) and best_kb (peak RSS in KiB, smallest run)

@@ -90,21 +90,6 @@ bool util_is_pow2(uint64_t x)
     return x != 0 && (x & (x - 1)) == 0;
 }
 
-uint32_t util_log2(uint64_t x)
-{
-    uint32_t r = 0;
-    while (x > 1) {
-        x >>= 1;
-        r++;
-    }
-    return r;
-}
-
-uint64_t util_ceil_div(uint64_t a, uint64_t b)
-{
-    return a / b + (a % b != 0);
-}
-
 bool util_mul_u64(uint64_t a, uint64_t b, uint64_t *out)
 {
     return !__builtin_mul_overflow(a, b, out);
@@ -132,24 +117,6 @@ uint64_t util_bit_reverse(uint64_t x, uint32_t bits)
     uint64_t y = 0;
     for (uint32_t i = 0; i < bits; i++, x >>= 1)
         y = (y << 1) | (x & 1);
-    return y;
-}
-
-uint64_t util_extract_bits(uint64_t x, uint64_t mask)
-{
-    uint64_t y = 0;
-    for (uint32_t k = 0; mask; mask &= mask - 1, k++)
-        if (x & mask & (~mask + 1))
-            y |= UINT64_C(1) << k;
-    return y;
-}
-
-uint64_t util_deposit_bits(uint64_t x, uint64_t mask)
-{
-    uint64_t y = 0;
-    for (; mask; mask &= mask - 1, x >>= 1)
-        if (x & 1)
-            y |= mask & (~mask + 1);
     return y;
 }
 
