@@ -85,19 +85,29 @@ if [ "$slurm" = 0 ]; then
         command -v parallel >/dev/null || die "GNU parallel is missing; run scripts/setup.sh"
         # (a chunk appends its rows to the one CSV under a lock; bflysim holds signals back
         # while it writes, so an interrupt leaves whole rows)
-        parallel --will-cite --halt never --jobs "${jobs:-100%}" \
+        # (-q: each word passes as it is, a path with spaces included)
+        parallel -q --will-cite --halt never --jobs "${jobs:-100%}" \
             "$bin" --batch {} --csv "$out" "${flags[@]}" "$arch" "$workload" ::: "$work"/chunks/c.* ||
-            echo "sweep: some chunks ended early; run the sweep again to finish them" >&2
+            echo "sweep: some chunks ended early" >&2
     fi
-    [ -s "$out" ] && sort_csv "$out"
-    echo "sweep: $out: $(($(wc -l <"$out") - 1)) of $total points" >&2
+    if [ -s "$out" ]; then sort_csv "$out"; fi
+    have=$(($([ -s "$out" ] && wc -l <"$out" || echo 1) - 1))
+    echo "sweep: $out: $have of $total points" >&2
+    [ "$have" -ge "$total" ] || { echo "sweep: run it again to finish the rest" >&2; exit 1; }
     exit 0
 fi
 
 # SLURM: the chunks and the command live beside the output, where every node sees them
 command -v sbatch >/dev/null || die "sbatch is missing: --slurm needs a SLURM client (slurm-wlm)"
 parts="$out.parts"
-rm -rf "$parts" && mkdir -p "$parts"
+[ ! -e "$parts" ] || die "$parts exists: a submitted sweep has not been merged yet (wait for its merge job, or remove $parts if it will never run)"
+mkdir -p "$parts"
+# (SLURM's default MaxArraySize is 1001: more chunks are merged into fewer, larger ones)
+chunks=("$work"/chunks/c.*)
+if [ "${#chunks[@]}" -gt 1000 ]; then
+    rm -f "$work"/chunks/c.*
+    split -n "l/1000" -d -a 6 "$work/todo" "$work/chunks/c."
+fi
 cp "$work"/chunks/c.* "$parts"/ 2>/dev/null || true
 n="$(find "$parts" -name 'c.*' | wc -l)"
 [ "$n" -gt 0 ] || { [ -s "$out" ] && sort_csv "$out"; echo "sweep: nothing to run" >&2; exit 0; }
@@ -116,8 +126,15 @@ n="$(find "$parts" -name 'c.*' | wc -l)"
     printf 'cd %q\n' "$PWD"
     printf 'out=%q parts=%q\n' "$out" "$parts"
     declare -f sort_csv
-    echo 'set -- $(ls "$parts"/c.*.csv 2>/dev/null) ; [ -s "$out" ] && set -- "$out" "$@"'
-    echo '[ $# -gt 0 ] && sort_csv "$@"'
+    printf 'total=%q\n' "$total"
+    # (the parts merge with what the output held; a failed task keeps the parts and its
+    # log, and the job fails, so that --wait and the user see it)
+    echo 'set -- ; [ -s "$out" ] && set -- "$out"'
+    echo 'for f in "$parts"/c.*.csv; do [ -e "$f" ] && set -- "$@" "$f"; done'
+    echo 'if [ $# -gt 0 ]; then sort_csv "$@"; fi'
+    echo 'have=$(($([ -s "$out" ] && wc -l <"$out" || echo 1) - 1))'
+    echo 'echo "sweep: $out: $have of $total points"'
+    echo 'if [ "$have" -lt "$total" ]; then echo "sweep: tasks failed: see $parts/task-*.log, then remove $parts and run the sweep again" >&2; exit 1; fi'
     echo 'rm -rf "$parts"'
 } >"$parts/merge.sh"
 chmod +x "$parts/task.sh" "$parts/merge.sh"

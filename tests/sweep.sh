@@ -94,8 +94,8 @@ sets = ["workload.seq_len=256"];
 axes = ( { key = "arch.array.rows"; values = [0, 4]; } );
 EOF
 "$sweep" -o "$work/bad.csv" "$work/bad.cfg" 2>/dev/null
-grep -q ',2,--set arch.array.rows=0: array.rows = 0 is out of range (allowed 1..64),' "$work/bad.csv" ||
-    fail "the failing point is not recorded: $(cat "$work/bad.csv")"
+grep -q ',2,--set arch.array.rows=0: array.rows = 0 is out of range (allowed 1..64),.*,workload.seq_len=256 arch.array.rows=0$' "$work/bad.csv" ||
+    fail "the failing point is not recorded with its overrides: $(cat "$work/bad.csv")"
 [ "$(cut -d, -f2 "$work/bad.csv" | grep -c '^0$')" = 1 ] || fail "the good point did not run"
 
 # --batch: every line checked before anything runs (FILE:LINE, exit 2, no row written),
@@ -108,6 +108,10 @@ rc=0
 rc=0
 "$bin" --batch "$work/lines" mld-8x8 fabnet-image-1k 2>"$work/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "needs --csv" "$work/err" || fail "--batch without --csv: exit $rc"
+# (the arch is checked once, before any point: one error, no failed rows)
+rc=0
+"$bin" --batch "$work/lines" --csv "$work/c.csv" mld-8x8-typo fabnet-image-1k 2>"$work/err" || rc=$?
+[ "$rc" = 2 ] && [ ! -e "$work/c.csv" ] || fail "--batch on a missing arch: exit $rc"
 printf '# a comment\n\n%s\n' "$sets" >"$work/lines"
 "$bin" --batch "$work/lines" --csv "$work/b.csv" -m analytical -b none mld-8x8 fabnet-image-1k
 [ "$(tail -n 1 "$work/b.csv")" = "$row" ] || fail "a batch line without an id: $(tail -n 1 "$work/b.csv")"
@@ -127,6 +131,10 @@ bad "spec.cfg:2: axis arch.array.rows: give values" "$head
 axes = ( { key = \"arch.array.rows\"; from = 4; } );"
 bad "spec.cfg:2: zip: axis arch.dram.bandwidth_gbs has 1 values" "$head
 axes = ( { key = \"arch.array.rows\"; values = [4, 8]; }, { key = \"arch.dram.bandwidth_gbs\"; values = [1.0]; } ); zip = ( [\"arch.array.rows\", \"arch.dram.bandwidth_gbs\"] );"
+bad "spec.cfg:2: value \"a#b\": a sweep value is one word, without quotes or '#'" "$head
+axes = ( { key = \"workload.name\"; values = [\"a#b\"]; } );"
+bad "spec.cfg:2: axis arch.array.rows: the value 4 is given twice" "$head
+axes = ( { key = \"arch.array.rows\"; values = [4, 4]; } );"
 bad "spec.cfg:2: mode = \"fast\"" "$head
 mode = \"fast\"; axes = ( { key = \"arch.array.rows\"; values = [4]; } );"
 bad "spec.cfg:2: axis workload.seq_len: times = 1 must exceed 1" "$head

@@ -93,15 +93,26 @@ static int read_points(const char *file, size_t base_sets, point **out, size_t *
     return rc;
 }
 
-/* The workload's kind decides the CSV's header: a model's or a layer's. */
+/* The arch and workload every point shares, checked before any point runs (a mistake
+ * there would fail every point): an array, not a system or a peer, and a model or a
+ * layer, whose kind decides the CSV's header. */
 static int batch_is_model(const options *o, bool *model, char *msg, size_t len)
 {
     char path[CFG_DIR_MAX + 64];
     wl_desc *w = malloc(sizeof *w);
-    int rc = w ? cfg_preset_path(CFG_PRESET_WORKLOAD, o->wl_file, path, sizeof path, msg, len)
+    int rc = w ? cfg_preset_path(CFG_PRESET_ARCH, o->arch_file, path, sizeof path, msg, len)
                : util_fail(UTIL_ERUN, msg, len, "out of memory");
+    if (!rc && (cfg_is_system(path) || cfg_is_peer(path)))
+        rc = util_fail(UTIL_ECONFIG, msg, len,
+                       "--batch runs arrays, not systems or peer accelerators (%s is one)",
+                       o->arch_file);
+    if (!rc)
+        rc = cfg_preset_path(CFG_PRESET_WORKLOAD, o->wl_file, path, sizeof path, msg, len);
     if (!rc)
         rc = cfg_load_workload(path, NULL, 0, w, msg, len);
+    if (!rc && w->kind == WL_KIND_GEMM)
+        rc = util_fail(UTIL_ECONFIG, msg, len,
+                       "--batch: %s is a gemm workload, which runs on peers only", o->wl_file);
     if (!rc)
         *model = w->kind == WL_KIND_MODEL;
     free(w);
@@ -150,9 +161,12 @@ int cli_run_batch(const options *o, FILE *out, FILE *err)
         if (prc) {
             char line[1024];
             first_line(text, line, sizeof line);
-            if (rep_append_failed_point(o->csv, model, PACKAGE_VERSION, pts[i].id, prc, line, msg,
-                                        sizeof msg)) {
+            const char *ovs[CLI_MAX_SETS];
+            size_t n_ovs = cli_override_args(p, ovs);
+            if (rep_append_failed_point(o->csv, model, PACKAGE_VERSION, pts[i].id, prc, line, ovs,
+                                        n_ovs, msg, sizeof msg)) {
                 fprintf(err, "%sbflysim: %s\n", text ? text : "", msg);
+                prc = UTIL_ERUN;
             } else {
                 fprintf(err, "bflysim: point %s failed (exit %d): %s\n", pts[i].id, prc, line);
                 prc = UTIL_OK;

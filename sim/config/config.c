@@ -745,6 +745,15 @@ static int load_energy_table(ctx *c, config_t *cfg, arch_desc *a)
     config_t tcfg;
     config_init(&tcfg);
     int rc = load(&tc, &tcfg, cfg_energy_file_keys, NULL, 0, a);
+    /* (a table without an area group, as tables written before it, prices no area; one
+     * with it gives every figure) */
+    const config_setting_t *ag = rc ? NULL : config_lookup(&tcfg, "area");
+    bool has_area = ag && config_setting_length(ag) > 0;
+    for (const key_def *k = cfg_area_keys; has_area && !rc && k->name; k++)
+        if (!config_setting_get_member(ag, k->name))
+            rc = fail_at(&tc, ag,
+                         "missing required key 'area.%s' (an area group gives every figure)",
+                         k->name);
     config_destroy(&tcfg);
     cfg_source_free(&tc.src);
     if (!rc && a->energy.table_nm && a->energy.table_nm != a->tech_nm)
@@ -757,7 +766,8 @@ static int load_energy_table(ctx *c, config_t *cfg, arch_desc *a)
         rc = validate_group(c, config_lookup(cfg, "energy"), cfg_energy_keys, a);
     if (!rc)
         rc = validate_group(c, config_lookup(cfg, "area"), cfg_area_keys, a);
-    a->energy.present = a->area.present = rc == UTIL_OK;
+    a->energy.present = rc == UTIL_OK;
+    a->area.present = rc == UTIL_OK && has_area;
     return rc;
 }
 

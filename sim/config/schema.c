@@ -171,7 +171,6 @@ static const key_def energy_table_keys[] = {ENERGY_KEYS(F_REQ), END_KEYS};
                  "a PE's issue, tag matching and decode logic"),                                   \
         AREA_F64("dma_um2", req, dma_um2, "the DMA engine"),                                       \
         AREA_F64("controller_um2", req, controller_um2, "the array's controller")
-static const key_def area_table_keys[] = {AREA_KEYS(F_REQ), END_KEYS};
 const key_def cfg_area_keys[] = {AREA_KEYS(0), END_KEYS};
 const key_def cfg_energy_keys[] = {
     {"table", K_STR, 0, AOFF(energy.table), ARCH_PATH_MAX, 0, 0, 0, 0, NULL, NULL, NULL, NULL,
@@ -182,7 +181,8 @@ const key_def cfg_energy_file_keys[] = {
     U32("tech_nm", 0, energy.table_nm, 3, 180, NULL, "nm",
         "technology node the table prices (checked against the arch's tech_nm)"),
     GROUP("energy", F_REQ, energy_table_keys, "energy per action and leakage"),
-    GROUP("area", F_REQ, area_table_keys, "silicon area of each component (docs/AREA.md)"),
+    GROUP("area", 0, cfg_area_keys,
+          "silicon area of each component (docs/AREA.md; all its keys, or no group: no area)"),
     END_KEYS};
 
 const key_def cfg_arch_keys[] = {

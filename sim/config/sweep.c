@@ -1,5 +1,6 @@
 /* sweep.c: design-space sweep specs (docs/SWEEPS.md): validated, expanded into points. */
 #include <libconfig.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,20 @@ static int sw_string(const sw_ctx *c, const config_setting_t *root, const char *
     return UTIL_OK;
 }
 
+/* A float as a --set literal that stays a float: the shortest of 15 to 17 digits that
+ * reads back the same (digits 12 for a range's values, whose last digits are the
+ * arithmetic's). */
+static void sw_float(double v, int digits, char *out, size_t len)
+{
+    for (int d = digits; d <= 17; d++) {
+        snprintf(out, len, "%.*g", d, v);
+        if (digits < 15 || strtod(out, NULL) == v)
+            break;
+    }
+    if (!strpbrk(out, ".en"))
+        snprintf(out + strlen(out), len - strlen(out), ".0");
+}
+
 /* One value of an axis as a --set literal. */
 static int sw_literal(const sw_ctx *c, const config_setting_t *v, char *out, size_t len)
 {
@@ -81,17 +96,16 @@ static int sw_literal(const sw_ctx *c, const config_setting_t *v, char *out, siz
         snprintf(out, len, "%lld", config_setting_get_int64(v));
         return UTIL_OK;
     case CONFIG_TYPE_FLOAT:
-        snprintf(out, len, "%.10g", config_setting_get_float(v));
-        if (!strpbrk(out, ".en")) /* (a float stays a float) */
-            snprintf(out + strlen(out), len - strlen(out), ".0");
+        sw_float(config_setting_get_float(v), 15, out, len);
         return UTIL_OK;
     case CONFIG_TYPE_BOOL:
         snprintf(out, len, "%s", config_setting_get_bool(v) ? "true" : "false");
         return UTIL_OK;
     case CONFIG_TYPE_STRING: {
         const char *s = config_setting_get_string(v);
-        if (strpbrk(s, " \t\n\"") || !*s)
-            return sw_fail(c, v, "value \"%s\": a sweep value is one word without quotes", s);
+        if (strpbrk(s, " \t\r\n\"#") || !*s)
+            return sw_fail(c, v, "value \"%s\": a sweep value is one word, without quotes or '#'",
+                           s);
         snprintf(out, len, "%s", s);
         return UTIL_OK;
     }
@@ -105,6 +119,9 @@ static int sw_add_value(const sw_ctx *c, const config_setting_t *at, cfg_sweep_a
 {
     if (a->n_values >= CFG_SWEEP_MAX_VALUES)
         return sw_fail(c, at, "axis %s has more than %d values", a->key, CFG_SWEEP_MAX_VALUES);
+    for (uint32_t i = 0; i < a->n_values; i++) /* (equal values would be one point twice) */
+        if (strcmp(a->values[i], lit) == 0)
+            return sw_fail(c, at, "axis %s: the value %s is given twice", a->key, lit);
     snprintf(a->values[a->n_values++], sizeof a->values[0], "%s", lit);
     return UTIL_OK;
 }
@@ -143,19 +160,23 @@ static int sw_range(const sw_ctx *c, const config_setting_t *g, cfg_sweep_axis *
                        times ? "axis %s: times = %g must exceed 1 (and from be positive)"
                              : "axis %s: step = %g must be positive",
                        a->key, k);
-    for (double v = lo; v <= hi * (1 + 1e-12) + 1e-12;) {
+    /* (a step's values are from + i x step, as many as reach to; a factor's multiply
+     * while they stay within to, a relative 1e-12 of rounding allowed) */
+    double steps = times ? 0 : floor((hi - lo) / k + 1e-9);
+    if (steps >= CFG_SWEEP_MAX_VALUES)
+        return sw_fail(c, g, "axis %s has more than %d values", a->key, CFG_SWEEP_MAX_VALUES);
+    double v = lo;
+    for (uint32_t i = 0; times ? v <= hi * (1 + 1e-12) : i <= (uint32_t)steps; i++) {
         char lit[CFG_SWEEP_VALUE_MAX];
+        v = times ? v : lo + i * k;
         if (ints)
             snprintf(lit, sizeof lit, "%.0f", v);
-        else {
-            snprintf(lit, sizeof lit, "%.10g", v);
-            if (!strpbrk(lit, ".en"))
-                snprintf(lit + strlen(lit), sizeof lit - strlen(lit), ".0");
-        }
+        else
+            sw_float(v, 12, lit, sizeof lit);
         int rc = sw_add_value(c, g, a, lit);
         if (rc)
             return rc;
-        v = times ? v * k : v + k;
+        v = times ? v * k : v;
     }
     return UTIL_OK;
 }
@@ -179,6 +200,8 @@ static int sw_axis(const sw_ctx *c, const config_setting_t *g, cfg_sweep *out)
     char probe[300], why[256];
     cfg_override ov;
     snprintf(probe, sizeof probe, "%s=0", k);
+    if (strpbrk(k, " \t\r\n#=\""))
+        return sw_fail(c, key, "key = \"%s\": a --set key, without spaces, '#', '=' or quotes", k);
     if (cfg_parse_override(probe, &ov, why, sizeof why))
         return sw_fail(c, key, "key = \"%s\": %s", k, why);
     snprintf(a->key, sizeof a->key, "%s", k);
@@ -250,9 +273,9 @@ static int sw_sets(const sw_ctx *c, const config_setting_t *sets, cfg_sweep *out
             return sw_fail(c, e, "sets: expected a string \"FILE.KEY=VALUE\"");
         if (out->n_sets >= CFG_SWEEP_MAX_SETS)
             return sw_fail(c, e, "more than %d sets", CFG_SWEEP_MAX_SETS);
-        if (strpbrk(v, " \t") || cfg_parse_override(v, &out->sets[out->n_sets], why, sizeof why))
-            return sw_fail(c, e, "sets: \"%s\": %s", v,
-                           strpbrk(v, " \t") ? "one word, no spaces" : why);
+        bool odd = strpbrk(v, " \t\r\n#") != NULL;
+        if (odd || cfg_parse_override(v, &out->sets[out->n_sets], why, sizeof why))
+            return sw_fail(c, e, "sets: \"%s\": %s", v, odd ? "one word, no spaces or '#'" : why);
         out->n_sets++;
     }
     return UTIL_OK;

@@ -157,6 +157,8 @@ static void energy_line(FILE *f, const rep_run *r, const rep_derived *d)
     put_fig(f, " uJ; ", e->watts, " W average");
     put_fig(f, ", ", e->gops_per_w, " GOPS/W");
     fprintf(f, ", EDP %.4g J s (table %s)\n", e->edp_js, r->arch->energy.table);
+    if (d->area_mm2 <= 0) /* (a table without an area group) */
+        return;
     put_fig(f, "area       ", d->area_mm2, " mm2:");
     for (int p = 0; p < ARCH_AREA_PART_COUNT; p++) {
         fprintf(f, "%s %s", p ? "," : "", arch_area_part_name((arch_area_part)p));
@@ -370,10 +372,12 @@ static void j_energy(jw *j, const rep_run *r, const rep_derived *d)
         j_d(j, "average_power_w", e->watts);
         j_d(j, "gops_per_w", e->gops_per_w);
         j_d(j, "edp_j_s", e->edp_js);
+        static const char *const keys[ARCH_AREA_PART_COUNT] = {
+            "datapath", "pe_buffers", "pe_control", "spm", "noc", "dma_and_controller"};
         j_open(j, "area_mm2", '{');
         j_d(j, "total", d->area_mm2);
         for (int p = 0; p < ARCH_AREA_PART_COUNT; p++)
-            j_d(j, arch_area_part_name((arch_area_part)p), d->area_parts[p]);
+            j_d(j, keys[p], d->area_parts[p]);
         j_close(j, '}');
         j_d(j, "gops_per_mm2", d->gops_per_mm2);
         j_open(j, "actions", '[');
@@ -925,9 +929,10 @@ int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen)
 }
 
 int rep_append_failed_point(const char *path, bool model, const char *version, const char *point,
-                            int status, const char *message, char *err, size_t errlen)
+                            int status, const char *message, const char *const *overrides,
+                            size_t n_overrides, char *err, size_t errlen)
 {
-    char row[2048], what[128], header[4096], code[16];
+    char row[REP_CSV_OVERRIDES_MAX + 2048], what[128], header[4096], code[16];
     size_t u = 0;
     row[0] = '\0';
     snprintf(header, sizeof header, "%s%s", POINT_COLUMNS,
@@ -936,12 +941,14 @@ int rep_append_failed_point(const char *path, bool model, const char *version, c
     csv_field(row, sizeof row - 1024, &u, point);
     csv_field(row, sizeof row - 1024, &u, code);
     csv_field(row, sizeof row - 1024, &u, message);
-    /* (as many empty columns as the header has after the message: its commas but two) */
+    /* (empty columns up to the last, the overrides: the header's commas but three) */
     int commas = 0;
     for (const char *c = header; (c = strchr(c, ',')); c++)
         commas++;
-    for (int i = 2; i < commas && u < sizeof row - 2; i++)
+    for (int i = 3; i < commas && u < sizeof row - 2; i++)
         row[u++] = ',';
+    csv_overrides(row, sizeof row - 2, &u, overrides, n_overrides);
+    u = strlen(row);
     row[u++] = '\n';
     row[u] = '\0';
     csv_what(what, sizeof what, version, model, true);

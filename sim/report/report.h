@@ -230,9 +230,10 @@ void rep_json(FILE *f, const rep_run *r);
  * whose header differs is left untouched and reported. */
 int rep_append_csv(const char *path, const rep_run *r, char *err, size_t errlen);
 /* --batch: a point that failed, as a row of the same file (a model's header or a layer's):
- * its id, the exit status and the message, the other columns empty. */
+ * its id, the exit status, the message and its overrides, the other columns empty. */
 int rep_append_failed_point(const char *path, bool model, const char *version, const char *point,
-                            int status, const char *message, char *err, size_t errlen);
+                            int status, const char *message, const char *const *overrides,
+                            size_t n_overrides, char *err, size_t errlen);
 const char *rep_csv_header(void);
 const char *rep_model_csv_header(void);
 
