@@ -126,6 +126,13 @@ static int sw_add_value(const sw_ctx *c, const config_setting_t *at, cfg_sweep_a
     return UTIL_OK;
 }
 
+/* A number setting (checked to be one) as a double, an integer or a float. */
+static double sw_number(const config_setting_t *s)
+{
+    return config_setting_type(s) == CONFIG_TYPE_FLOAT ? config_setting_get_float(s)
+                                                       : (double)config_setting_get_int64(s);
+}
+
 /* from / to with times (geometric) or step (arithmetic), ints or floats as written. */
 static int sw_range(const sw_ctx *c, const config_setting_t *g, cfg_sweep_axis *a)
 {
@@ -145,14 +152,7 @@ static int sw_range(const sw_ctx *c, const config_setting_t *g, cfg_sweep_axis *
                            config_setting_name(all[i]));
         ints &= t != CONFIG_TYPE_FLOAT;
     }
-    double lo = config_setting_get_float(from), hi = config_setting_get_float(to);
-    double k = config_setting_get_float(all[2]);
-    if (config_setting_type(from) != CONFIG_TYPE_FLOAT)
-        lo = (double)config_setting_get_int64(from);
-    if (config_setting_type(to) != CONFIG_TYPE_FLOAT)
-        hi = (double)config_setting_get_int64(to);
-    if (config_setting_type(all[2]) != CONFIG_TYPE_FLOAT)
-        k = (double)config_setting_get_int64(all[2]);
+    double lo = sw_number(from), hi = sw_number(to), k = sw_number(all[2]);
     if (hi < lo)
         return sw_fail(c, to, "axis %s: to = %g is below from = %g", a->key, hi, lo);
     if (times ? !(k > 1) || !(lo > 0) : !(k > 0))

@@ -117,6 +117,13 @@ static void add(peer_op *sum, const peer_op *x, uint64_t times)
     sum->energy_pj += x->energy_pj * (double)times;
 }
 
+/* `times` instances of x, into an op's row and the run's total. */
+static void add_to(peer_op *row, peer_op *total, const peer_op *x, uint64_t times)
+{
+    add(row, x, times);
+    add(total, x, times);
+}
+
 /* Vector work: flops on the vector unit, its DRAM traffic overlapping. */
 static void vector_work(const peer_desc *p, const peer_work *w, bool ideal, const arch_energy *e,
                         util_dtype dt, peer_op *o)
@@ -149,23 +156,19 @@ static void run_work(const peer_desc *p, const peer_work *w, util_dtype dt, bool
     peer_op one;
     for (uint32_t g = 0; g < w->n_gemms; g++) {
         peer_systolic_gemm(p, &w->gemm[g], dt, ideal, e, &one);
-        add(row, &one, w->gemm[g].count * times);
-        add(total, &one, w->gemm[g].count * times);
+        add_to(row, total, &one, w->gemm[g].count * times);
     }
     for (uint32_t i = 0; i < w->n_passes; i++) {
         peer_butterfly_pass(p, &w->pass[i], dt, ideal, e, &one);
-        add(row, &one, times);
-        add(total, &one, times);
+        add_to(row, total, &one, times);
     }
     if (w->attention) {
         peer_sparse_attention(p, &w->attn, dt, ideal, e, &one);
-        add(row, &one, times);
-        add(total, &one, times);
+        add_to(row, total, &one, times);
     }
     if (w->vector_flops > 0) {
         vector_work(p, w, ideal, e, dt, &one);
-        add(row, &one, times);
-        add(total, &one, times);
+        add_to(row, total, &one, times);
     }
 }
 

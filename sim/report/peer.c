@@ -100,23 +100,20 @@ void rep_peer_summary(FILE *f, const rep_peer_run *r)
             t->cycles ? 100.0 * (double)t->macs / ((double)t->cycles * pes) : 0.0);
     fprintf(f, "DRAM       read %llu B, write %llu B\n", (unsigned long long)t->dram_read_bytes,
             (unsigned long long)t->dram_write_bytes);
-    if (t->energy_pj > 0) {
-        double s = (double)t->cycles / (p->clock_ghz * 1e9);
+    /* (the workload's flops and the run's seconds, for GOPS/W and GOPS/mm2) */
+    double flops = work_flops(r), s = (double)t->cycles / (p->clock_ghz * 1e9);
+    if (t->energy_pj > 0)
         fprintf(f,
                 "energy     %.4g uJ: compute %.4g, SRAM %.4g, DRAM %.4g, leakage %.4g, pipeline "
                 "and clock %.4g uJ; %.4g W average, %.4g GOPS/W (the energy table of %s)\n",
                 t->energy_pj * 1e-6, t->compute_pj * 1e-6, t->sram_pj * 1e-6, t->dram_pj * 1e-6,
                 t->leakage_pj * 1e-6, t->overhead_pj * 1e-6, s > 0 ? t->energy_pj * 1e-12 / s : 0.0,
-                t->energy_pj > 0 ? work_flops(r) / (t->energy_pj * 1e-12) * 1e-9 : 0.0,
-                p->energy_arch);
-    }
-    if (r->area_mm2 > 0) {
-        double s = (double)t->cycles / (p->clock_ghz * 1e9);
+                flops / (t->energy_pj * 1e-12) * 1e-9, p->energy_arch);
+    if (r->area_mm2 > 0)
         fprintf(f,
                 "area       %.4g mm2 (MAC PEs, vector unit, SRAMs, control; docs/AREA.md); %.4g "
                 "GOPS/mm2\n",
-                r->area_mm2, s > 0 ? work_flops(r) / s * 1e-9 / r->area_mm2 : 0.0);
-    }
+                r->area_mm2, s > 0 ? flops / s * 1e-9 / r->area_mm2 : 0.0);
 }
 
 static void op_json(jw *j, const char *name, const wl_gemm *g, const peer_op *o, double pes)
